@@ -1,0 +1,1 @@
+"""distillset: distilled datasets from a teacher model."""

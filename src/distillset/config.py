@@ -1,0 +1,44 @@
+"""Settings: where data lives and how to reach the database.
+
+Read from environment variables (``DISTILLSET_*``) when asked for, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path(user_data_dir("distillset", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Runtime settings of one distillset installation."""
+
+    model_config = SettingsConfigDict(env_prefix="DISTILLSET_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str | None = None
+    keys_file: Path | None = None
+    token: str | None = None
+    # A task whose heartbeat is older than this is shown as interrupted.
+    heartbeat_stale_seconds: float = 30.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'distillset.sqlite3'}"
+
+    @property
+    def resolved_keys_file(self) -> Path:
+        return self.keys_file or self.home / "keys.json"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides taking precedence."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,151 @@
+"""Plain value types shared by every layer: errors, enums, tag paths, progress."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+PATH_SEPARATOR = " > "
+
+
+class DistillsetError(Exception):
+    """A failure the user can understand and act on; interfaces show its message as-is."""
+
+
+class NotFoundError(DistillsetError):
+    """A project, tag, question, endpoint or task that does not exist."""
+
+
+class ConflictError(DistillsetError):
+    """The request clashes with what is stored (duplicate name, task already running...)."""
+
+
+class InvalidInputError(DistillsetError):
+    """A parameter or file the user gave is not valid."""
+
+
+class ModelCallError(DistillsetError):
+    """A model call that failed after its retries; carries the HTTP status when known."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Origin(enum.StrEnum):
+    GENERATED = "generated"
+    MANUAL = "manual"
+    IMPORTED = "imported"
+    DISTILLED = "distilled"
+
+
+class TaskKind(enum.StrEnum):
+    AUTO_DISTILL = "auto_distill"
+    TAGS = "tags"
+    QUESTIONS = "questions"
+    ANSWERS = "answers"
+    JUDGE = "judge"
+    EXPORT = "export"
+
+
+class TaskStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def finished(self) -> bool:
+        return self in {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+
+
+class StructuredOutput(enum.StrEnum):
+    JSON_SCHEMA = "json_schema"
+    JSON_OBJECT = "json_object"
+    NONE = "none"
+
+
+LANGUAGES = ("en", "zh")
+
+_NUMBERING = re.compile(r"^\s*(?:[(\[]?\d+(?:\.\d+)*[.)\]:、]?|[-*•])\s+")
+_SPACES = re.compile(r"\s+")
+
+
+def strip_numbering(label: str) -> str:
+    """`1.2 Ball games` -> `Ball games`; numbering is derived from position, never stored."""
+    return _NUMBERING.sub("", label, count=1).strip()
+
+
+def normalize_text(text: str) -> str:
+    """The comparison key of a label or question: case, width and spacing folded."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = _SPACES.sub(" ", folded).strip()
+    return folded.rstrip(" .。!！?？;；:：")
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(normalize_text(text).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def clean_label(label: str) -> str:
+    """A tag label as stored: numbering, quotes, separators and trailing punctuation removed."""
+    text = strip_numbering(_SPACES.sub(" ", label).strip())
+    text = text.strip("\"'`“”‘’「」*_ ")
+    text = text.replace(">", "-")
+    return text.rstrip(" .。;；,，:：").strip()
+
+
+@dataclass(frozen=True)
+class TagPath:
+    """A tag's position as labels from the top level down, written `A > B > C`."""
+
+    labels: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> TagPath:
+        parts = tuple(part.strip() for part in text.split(">"))
+        if not text.strip() or any(not part for part in parts):
+            raise InvalidInputError(f"invalid tag path {text!r}: write it as 'A > B > C'")
+        return cls(parts)
+
+    def __str__(self) -> str:
+        return PATH_SEPARATOR.join(self.labels)
+
+    @property
+    def parent(self) -> TagPath | None:
+        return TagPath(self.labels[:-1]) if len(self.labels) > 1 else None
+
+    @property
+    def leaf(self) -> str:
+        return self.labels[-1]
+
+
+@dataclass
+class StageCounts:
+    """Progress of one stage: planned is known up front, done never exceeds it."""
+
+    planned: int = 0
+    done: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"planned": self.planned, "done": self.done, "failed": self.failed}
+
+
+@dataclass
+class Progress:
+    tags: StageCounts = field(default_factory=StageCounts)
+    questions: StageCounts = field(default_factory=StageCounts)
+    answers: StageCounts = field(default_factory=StageCounts)
+
+    def as_dict(self) -> dict[str, dict[str, int]]:
+        return {
+            "tags": self.tags.as_dict(),
+            "questions": self.questions.as_dict(),
+            "answers": self.answers.as_dict(),
+        }

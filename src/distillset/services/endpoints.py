@@ -1,0 +1,209 @@
+"""Model endpoints: any OpenAI-compatible server, with presets for the common providers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.domain import ConflictError, InvalidInputError, NotFoundError, StructuredOutput
+from distillset.services.keys import read_key
+from distillset.store.models import ModelEndpoint
+
+
+@dataclass(frozen=True)
+class Preset:
+    base_url: str
+    key_env: str | None
+    structured_output: str = "json_object"
+
+
+PRESETS: dict[str, Preset] = {
+    "openai": Preset("https://api.openai.com/v1", "OPENAI_API_KEY", "json_schema"),
+    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+    "siliconflow": Preset("https://api.siliconflow.cn/v1", "SILICONFLOW_API_KEY"),
+    "zhipu": Preset("https://open.bigmodel.cn/api/paas/v4", "ZHIPU_API_KEY"),
+    "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
+    "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY"),
+    "ollama": Preset("http://localhost:11434/v1", None),
+    "vllm": Preset("http://localhost:8000/v1", None, "json_schema"),
+    "llamacpp": Preset("http://localhost:8080/v1", None, "json_schema"),
+    "lmstudio": Preset("http://localhost:1234/v1", None, "json_schema"),
+}
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "max_tokens": (1, 10_000_000),
+    "concurrency": (1, 4096),
+    "rpm": (1, 10_000_000),
+    "tpm": (1, 10_000_000_000),
+    "price_input_per_m": (0.0, 1_000_000.0),
+    "price_output_per_m": (0.0, 1_000_000.0),
+}
+
+
+def check_base_url(url: str) -> str:
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInputError(f"invalid base URL {url!r}: expected http(s)://host[:port]/path")
+    return url.strip().rstrip("/")
+
+
+def _check_ranges(values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        if value is None or key not in _RANGES:
+            continue
+        low, high = _RANGES[key]
+        if not low <= value <= high:
+            raise InvalidInputError(f"{key} must be between {low:g} and {high:g}, got {value}")
+
+
+def add_endpoint(
+    session: Session,
+    alias: str,
+    *,
+    model: str,
+    base_url: str | None = None,
+    preset: str | None = None,
+    api_key_env: str | None = None,
+    api_key_name: str | None = None,
+    structured_output: str | None = None,
+    extra_body: dict[str, Any] | None = None,
+    **limits_and_sampling: Any,
+) -> ModelEndpoint:
+    """Register an endpoint. The base URL comes from the flag, the preset or OPENAI_BASE_URL."""
+    alias = alias.strip()
+    if not alias or ">" in alias:
+        raise InvalidInputError(f"invalid model alias {alias!r}")
+    if session.scalar(select(ModelEndpoint.id).where(ModelEndpoint.alias == alias)):
+        raise ConflictError(f"a model endpoint named {alias!r} already exists")
+    chosen = None
+    if preset is not None:
+        chosen = PRESETS.get(preset.lower())
+        if chosen is None:
+            raise InvalidInputError(
+                f"unknown preset {preset!r}: choose one of {', '.join(sorted(PRESETS))}"
+            )
+    url = base_url or (chosen.base_url if chosen else None) or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise InvalidInputError("give --base-url or --preset (or set OPENAI_BASE_URL)")
+    if not model.strip():
+        raise InvalidInputError("give the model name with --model")
+    structured = structured_output or (chosen.structured_output if chosen else "none")
+    if structured not in {s.value for s in StructuredOutput}:
+        raise InvalidInputError(
+            f"invalid structured output {structured!r}: json_schema, json_object or none"
+        )
+    unknown = set(limits_and_sampling) - set(_RANGES)
+    if unknown:
+        raise InvalidInputError(f"unknown endpoint option(s): {', '.join(sorted(unknown))}")
+    _check_ranges(limits_and_sampling)
+    endpoint = ModelEndpoint(
+        alias=alias,
+        base_url=check_base_url(url),
+        model=model.strip(),
+        preset=preset.lower() if preset else None,
+        api_key_env=api_key_env or (chosen.key_env if chosen and not api_key_name else None),
+        api_key_name=api_key_name,
+        structured_output=structured,
+        extra_body=extra_body or {},
+        **limits_and_sampling,
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def get_endpoint(session: Session, alias: str) -> ModelEndpoint:
+    endpoint = session.scalar(select(ModelEndpoint).where(ModelEndpoint.alias == alias))
+    if endpoint is None:
+        raise NotFoundError(f"no model endpoint named {alias!r} (see `distillset model list`)")
+    return endpoint
+
+
+def list_endpoints(session: Session) -> list[ModelEndpoint]:
+    return list(session.scalars(select(ModelEndpoint).order_by(ModelEndpoint.alias)))
+
+
+def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -> ModelEndpoint:
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if "base_url" in changes:
+        changes["base_url"] = check_base_url(changes["base_url"])
+    if "structured_output" in changes and changes["structured_output"] not in {
+        s.value for s in StructuredOutput
+    }:
+        raise InvalidInputError("structured output must be json_schema, json_object or none")
+    _check_ranges(changes)
+    allowed = set(_RANGES) | {
+        "base_url",
+        "model",
+        "api_key_env",
+        "api_key_name",
+        "structured_output",
+        "extra_body",
+    }
+    for key, value in changes.items():
+        if key not in allowed:
+            raise InvalidInputError(f"unknown endpoint option {key!r}")
+        setattr(endpoint, key, value)
+    session.flush()
+    return endpoint
+
+
+def remove_endpoint(session: Session, endpoint: ModelEndpoint) -> None:
+    session.delete(endpoint)
+    session.flush()
+
+
+def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
+    """The key for a call: keys file entry, else the named env var, else OPENAI_API_KEY."""
+    if endpoint.api_key_name:
+        key = read_key(settings, endpoint.api_key_name)
+        if key is None:
+            raise NotFoundError(
+                f"endpoint {endpoint.alias!r} uses key {endpoint.api_key_name!r}, "
+                "which is not in the keys file (run `distillset keys set NAME`)"
+            )
+        return key
+    if endpoint.api_key_env:
+        return os.environ.get(endpoint.api_key_env) or None
+    return os.environ.get("OPENAI_API_KEY") or None
+
+
+def key_is_set(settings: Settings, endpoint: ModelEndpoint) -> bool:
+    try:
+        return resolve_api_key(settings, endpoint) is not None
+    except NotFoundError:
+        return False
+
+
+def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) -> dict[str, Any]:
+    """A listing row: the key reference and whether it is set, never the key."""
+    data: dict[str, Any] = {
+        "alias": endpoint.alias,
+        "base_url": endpoint.base_url,
+        "model": endpoint.model,
+        "preset": endpoint.preset,
+        "api_key_env": endpoint.api_key_env,
+        "api_key_name": endpoint.api_key_name,
+        "temperature": endpoint.temperature,
+        "max_tokens": endpoint.max_tokens,
+        "top_p": endpoint.top_p,
+        "extra_body": endpoint.extra_body,
+        "structured_output": endpoint.structured_output,
+        "concurrency": endpoint.concurrency,
+        "rpm": endpoint.rpm,
+        "tpm": endpoint.tpm,
+        "price_input_per_m": endpoint.price_input_per_m,
+        "price_output_per_m": endpoint.price_output_per_m,
+    }
+    if settings is not None:
+        data["key_set"] = key_is_set(settings, endpoint)
+    return data

@@ -1,0 +1,72 @@
+"""API keys: kept only in a 0600 keys file or in environment variables, never in the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from distillset.config import Settings
+from distillset.domain import InvalidInputError, NotFoundError
+
+_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        # The message names the file, never its content.
+        reason = type(exc).__name__
+        raise InvalidInputError(f"the keys file {path} is unreadable: {reason}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"the keys file {path} is not a JSON object")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _write(path: Path, keys: dict[str, str]) -> None:
+    """Write atomically; the file is created 0600 so no other user can ever read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys-", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(keys, handle, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.chmod(path, 0o600)
+
+
+def set_key(settings: Settings, name: str, value: str) -> None:
+    if not _KEY_NAME.match(name):
+        raise InvalidInputError(f"invalid key name {name!r}: use letters, digits, '_', '-' or '.'")
+    value = value.strip()
+    if not value:
+        raise InvalidInputError("the key is empty")
+    path = settings.resolved_keys_file
+    keys = _read(path)
+    keys[name] = value
+    _write(path, keys)
+
+
+def remove_key(settings: Settings, name: str) -> None:
+    path = settings.resolved_keys_file
+    keys = _read(path)
+    if name not in keys:
+        raise NotFoundError(f"no key named {name!r}")
+    del keys[name]
+    _write(path, keys)
+
+
+def list_key_names(settings: Settings) -> list[str]:
+    return sorted(_read(settings.resolved_keys_file))
+
+
+def read_key(settings: Settings, name: str) -> str | None:
+    return _read(settings.resolved_keys_file).get(name)

@@ -1,0 +1,132 @@
+"""Projects: create, find, list, change settings, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from distillset.domain import LANGUAGES, ConflictError, InvalidInputError, NotFoundError
+from distillset.services.endpoints import get_endpoint
+from distillset.store.models import Answer, Project, Question, Tag
+
+# Settings a user may change with `project set`, with their validators.
+SETTING_LIMITS: dict[str, tuple[float, float]] = {
+    "max_concurrency": (1, 1024),
+    "requests_per_minute": (1, 1_000_000),
+    "tokens_per_minute": (1, 1_000_000_000),
+    "max_retries": (0, 20),
+    "request_timeout": (1, 3600),
+}
+
+
+def _check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise InvalidInputError(
+            f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}"
+        )
+    return language
+
+
+def create_project(
+    session: Session,
+    name: str,
+    *,
+    topic: str | None = None,
+    language: str = "en",
+    description: str = "",
+) -> Project:
+    name = name.strip()
+    if not name:
+        raise InvalidInputError("a project needs a name")
+    if session.scalar(select(Project.id).where(Project.name == name)) is not None:
+        raise ConflictError(f"a project named {name!r} already exists")
+    project = Project(
+        name=name,
+        topic=(topic or name).strip(),
+        language=_check_language(language),
+        description=description,
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
+def get_project(session: Session, name_or_id: str | int) -> Project:
+    if isinstance(name_or_id, int):
+        project = session.get(Project, name_or_id)
+    else:
+        project = session.scalar(select(Project).where(Project.name == name_or_id))
+    if project is None:
+        raise NotFoundError(f"no project named {name_or_id!r}")
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.scalars(select(Project).order_by(Project.name)))
+
+
+def update_project(session: Session, project: Project, **changes: Any) -> Project:
+    """Change settings; ``None`` values are ignored, models are given by alias."""
+    for key, value in changes.items():
+        if value is None:
+            continue
+        if key in ("question_model", "answer_model"):
+            setattr(project, f"{key}_id", get_endpoint(session, value).id)
+        elif key == "language":
+            project.language = _check_language(value)
+        elif key in SETTING_LIMITS:
+            low, high = SETTING_LIMITS[key]
+            if not low <= value <= high:
+                raise InvalidInputError(f"{key} must be between {low:g} and {high:g}")
+            setattr(project, key, value)
+        elif key in ("topic", "description", "answer_system_prompt"):
+            setattr(project, key, value or None if key == "answer_system_prompt" else value)
+        elif key == "name":
+            if session.scalar(
+                select(Project.id).where(Project.name == value, Project.id != project.id)
+            ):
+                raise ConflictError(f"a project named {value!r} already exists")
+            project.name = value
+        else:
+            raise InvalidInputError(f"unknown project setting {key!r}")
+    session.flush()
+    return project
+
+
+def delete_project(session: Session, project: Project) -> None:
+    session.delete(project)
+    session.flush()
+
+
+def project_stats(session: Session, project_id: int) -> dict[str, int]:
+    def count(stmt: Any) -> int:
+        return int(session.scalar(stmt) or 0)
+
+    return {
+        "tags": count(select(func.count(Tag.id)).where(Tag.project_id == project_id)),
+        "questions": count(
+            select(func.count(Question.id)).where(Question.project_id == project_id)
+        ),
+        "answers": count(select(func.count(Answer.id)).where(Answer.project_id == project_id)),
+    }
+
+
+def project_as_dict(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "topic": project.topic,
+        "description": project.description,
+        "language": project.language,
+        "question_model": project.question_model.alias if project.question_model else None,
+        "answer_model": project.answer_model.alias if project.answer_model else None,
+        "max_concurrency": project.max_concurrency,
+        "requests_per_minute": project.requests_per_minute,
+        "tokens_per_minute": project.tokens_per_minute,
+        "max_retries": project.max_retries,
+        "request_timeout": project.request_timeout,
+        "answer_system_prompt": project.answer_system_prompt,
+        "created_at": project.created_at.isoformat() if project.created_at else None,
+    }

@@ -1,0 +1,320 @@
+"""The domain tree: find tags by path, add, rename, move, delete subtrees, read the tree.
+
+Tags link by id. A path is a sequence of labels from the top level down; the project's topic
+is the implicit root and may be written as the first label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from distillset.domain import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    Origin,
+    TagPath,
+    clean_label,
+    normalize_text,
+)
+from distillset.store.models import Answer, Project, Question, Tag
+
+MAX_TAG_DEPTH = 20
+MAX_LABEL_LENGTH = 500
+
+
+def checked_label(label: str) -> str:
+    cleaned = clean_label(label)
+    if not cleaned:
+        raise InvalidInputError(f"invalid tag label {label!r}: it is empty once cleaned")
+    if len(cleaned) > MAX_LABEL_LENGTH:
+        raise InvalidInputError(f"tag label too long ({len(cleaned)} > {MAX_LABEL_LENGTH} chars)")
+    return cleaned
+
+
+def _strip_topic(session: Session, project: Project, path: TagPath) -> tuple[str, ...]:
+    labels = path.labels
+    if len(labels) > 0 and normalize_text(labels[0]) == normalize_text(project.topic):
+        top = _child(session, project.id, None, labels[0])
+        if top is None:
+            return labels[1:]
+    return labels
+
+
+def _child(session: Session, project_id: int, parent_id: int | None, label: str) -> Tag | None:
+    return session.scalar(
+        select(Tag).where(
+            Tag.project_id == project_id,
+            Tag.parent_id.is_(None) if parent_id is None else Tag.parent_id == parent_id,
+            Tag.label_key == normalize_text(label),
+        )
+    )
+
+
+def find_tag(session: Session, project: Project, path: TagPath | str) -> Tag:
+    path = TagPath.parse(path) if isinstance(path, str) else path
+    labels = _strip_topic(session, project, path)
+    if not labels:
+        raise InvalidInputError("the path names the topic itself; name a tag below it")
+    parent: Tag | None = None
+    for depth, label in enumerate(labels, start=1):
+        tag = _child(session, project.id, parent.id if parent else None, label)
+        if tag is None:
+            shown = " > ".join(labels[:depth])
+            raise NotFoundError(f"no tag {shown!r} in project {project.name!r}")
+        parent = tag
+    assert parent is not None
+    return parent
+
+
+def find_parent(session: Session, project: Project, path: str | None) -> Tag | None:
+    """The tag a path names, or None (the topic) for an empty path or the topic alone."""
+    if path is None or not path.strip():
+        return None
+    parsed = TagPath.parse(path)
+    if not _strip_topic(session, project, parsed):
+        return None
+    return find_tag(session, project, parsed)
+
+
+def tag_path(session: Session, tag: Tag) -> TagPath:
+    labels = [tag.label]
+    parent_id = tag.parent_id
+    while parent_id is not None:
+        parent = session.get(Tag, parent_id)
+        assert parent is not None
+        labels.append(parent.label)
+        parent_id = parent.parent_id
+    return TagPath(tuple(reversed(labels)))
+
+
+def children(session: Session, project_id: int, parent_id: int | None) -> list[Tag]:
+    return list(
+        session.scalars(
+            select(Tag)
+            .where(
+                Tag.project_id == project_id,
+                Tag.parent_id.is_(None) if parent_id is None else Tag.parent_id == parent_id,
+            )
+            .order_by(Tag.position, Tag.id)
+        )
+    )
+
+
+def add_children(
+    session: Session,
+    project_id: int,
+    parent: Tag | None,
+    labels: Iterable[str],
+    origin: Origin = Origin.GENERATED,
+) -> list[Tag]:
+    """Insert the labels not yet present under the parent; returns the tags created.
+
+    Each insert runs in a savepoint so a concurrent writer's identical label is skipped,
+    never duplicated.
+    """
+    depth = (parent.depth + 1) if parent else 1
+    if depth > MAX_TAG_DEPTH:
+        raise InvalidInputError(f"the tree may be at most {MAX_TAG_DEPTH} levels deep")
+    parent_id = parent.id if parent else None
+    position = session.scalar(
+        select(func.coalesce(func.max(Tag.position), -1)).where(
+            Tag.project_id == project_id,
+            Tag.parent_id.is_(None) if parent_id is None else Tag.parent_id == parent_id,
+        )
+    )
+    assert position is not None
+    created: list[Tag] = []
+    for label in labels:
+        cleaned = checked_label(label)
+        if _child(session, project_id, parent_id, cleaned) is not None:
+            continue
+        position += 1
+        tag = Tag(
+            project_id=project_id,
+            parent_id=parent_id,
+            label=cleaned,
+            label_key=normalize_text(cleaned),
+            position=position,
+            depth=depth,
+            origin=origin.value,
+        )
+        try:
+            with session.begin_nested():
+                session.add(tag)
+        except IntegrityError:
+            continue
+        created.append(tag)
+    return created
+
+
+def add_tag_path(
+    session: Session, project: Project, path: str, origin: Origin = Origin.MANUAL
+) -> Tag:
+    """Create the tag a path names, with any missing ancestors; refuse an existing one."""
+    labels = _strip_topic(session, project, TagPath.parse(path))
+    if not labels:
+        raise InvalidInputError("the path names the topic itself; name a tag below it")
+    parent: Tag | None = None
+    for index, label in enumerate(labels):
+        existing = _child(session, project.id, parent.id if parent else None, checked_label(label))
+        if existing is not None:
+            if index == len(labels) - 1:
+                raise ConflictError(f"tag {' > '.join(labels)!r} already exists")
+            parent = existing
+            continue
+        parent = add_children(session, project.id, parent, [label], origin)[0]
+    assert parent is not None
+    return parent
+
+
+def rename_tag(session: Session, tag: Tag, new_label: str) -> Tag:
+    cleaned = checked_label(new_label)
+    clash = _child(session, tag.project_id, tag.parent_id, cleaned)
+    if clash is not None and clash.id != tag.id:
+        raise ConflictError(f"a sibling tag named {clash.label!r} already exists")
+    tag.label = cleaned
+    tag.label_key = normalize_text(cleaned)
+    session.flush()
+    return tag
+
+
+def subtree_ids_query(tag_id: int) -> Any:
+    """A recursive CTE selecting the ids of a tag and all its descendants."""
+    tree = select(Tag.id.label("id")).where(Tag.id == tag_id).cte("subtree", recursive=True)
+    child = aliased(Tag)
+    tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+@dataclass
+class SubtreeCounts:
+    tags: int
+    questions: int
+    answers: int
+
+
+def subtree_counts(session: Session, tag: Tag) -> SubtreeCounts:
+    ids = subtree_ids_query(tag.id)
+    questions = select(Question.id).where(Question.tag_id.in_(ids))
+    return SubtreeCounts(
+        tags=int(session.scalar(select(func.count()).select_from(ids.subquery())) or 0),
+        questions=int(session.scalar(select(func.count()).where(Question.tag_id.in_(ids))) or 0),
+        answers=int(
+            session.scalar(select(func.count()).where(Answer.question_id.in_(questions))) or 0
+        ),
+    )
+
+
+def delete_tag(session: Session, tag: Tag) -> SubtreeCounts:
+    """Delete a tag with its subtree, questions and answers (foreign-key cascade)."""
+    counts = subtree_counts(session, tag)
+    session.delete(tag)
+    session.flush()
+    return counts
+
+
+def move_tag(session: Session, tag: Tag, new_parent: Tag | None) -> Tag:
+    if new_parent is not None:
+        if new_parent.project_id != tag.project_id:
+            raise InvalidInputError("a tag can only move within its project")
+        if new_parent.id in set(session.scalars(subtree_ids_query(tag.id))):
+            raise InvalidInputError("a tag cannot move under itself or its own descendants")
+    new_parent_id = new_parent.id if new_parent else None
+    clash = _child(session, tag.project_id, new_parent_id, tag.label)
+    if clash is not None and clash.id != tag.id:
+        raise ConflictError(f"the new parent already has a tag named {clash.label!r}")
+    shift = ((new_parent.depth + 1) if new_parent else 1) - tag.depth
+    ids = list(session.scalars(subtree_ids_query(tag.id)))
+    if (
+        shift
+        and max(session.scalars(select(Tag.depth).where(Tag.id.in_(ids))), default=0) + shift
+        > MAX_TAG_DEPTH
+    ):
+        raise InvalidInputError(f"the tree may be at most {MAX_TAG_DEPTH} levels deep")
+    last = session.scalar(
+        select(func.coalesce(func.max(Tag.position), -1)).where(
+            Tag.project_id == tag.project_id,
+            Tag.parent_id.is_(None) if new_parent_id is None else Tag.parent_id == new_parent_id,
+        )
+    )
+    tag.parent_id = new_parent_id
+    tag.position = int(last or 0) + 1
+    if shift:
+        session.execute(
+            update(Tag).where(Tag.id.in_(ids)).values(depth=Tag.depth + shift),
+            execution_options={"synchronize_session": "fetch"},
+        )
+    session.flush()
+    return tag
+
+
+@dataclass
+class TreeNode:
+    """A tag with its descendants, for printing and exporting."""
+
+    label: str
+    id: int | None = None
+    children: list[TreeNode] = field(default_factory=list)
+    questions: int = 0
+
+    def as_dict(self, with_ids: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {"label": self.label}
+        if with_ids and self.id is not None:
+            data["id"] = self.id
+            data["questions"] = self.questions
+        data["children"] = [child.as_dict(with_ids) for child in self.children]
+        return data
+
+
+def load_tree(session: Session, project_id: int) -> list[TreeNode]:
+    """The whole tree in two queries, top-level nodes first, siblings in position order."""
+    question_counts = dict(
+        session.execute(
+            select(Question.tag_id, func.count(Question.id))
+            .where(Question.project_id == project_id)
+            .group_by(Question.tag_id)
+        ).tuples()
+    )
+    nodes: dict[int, TreeNode] = {}
+    parents: list[tuple[int | None, TreeNode]] = []
+    for tag in session.scalars(
+        select(Tag).where(Tag.project_id == project_id).order_by(Tag.depth, Tag.position, Tag.id)
+    ):
+        node = TreeNode(tag.label, tag.id, questions=question_counts.get(tag.id, 0))
+        nodes[tag.id] = node
+        parents.append((tag.parent_id, node))
+    roots: list[TreeNode] = []
+    for parent_id, node in parents:
+        (roots if parent_id is None else nodes[parent_id].children).append(node)
+    return roots
+
+
+def insert_tree(
+    session: Session,
+    project: Project,
+    nodes: Sequence[TreeNode],
+    parent: Tag | None = None,
+    origin: Origin = Origin.IMPORTED,
+) -> int:
+    """Insert nodes (merging with existing tags of the same label); returns tags created."""
+    created = 0
+    for node in nodes:
+        made = add_children(session, project.id, parent, [node.label], origin)
+        created += len(made)
+        tag = (
+            made[0]
+            if made
+            else _child(
+                session, project.id, parent.id if parent else None, checked_label(node.label)
+            )
+        )
+        assert tag is not None
+        created += insert_tree(session, project, node.children, tag, origin)
+    return created

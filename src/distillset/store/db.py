@@ -1,0 +1,102 @@
+"""Opening the store: engine, SQLite pragmas, migrations applied on open, sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from distillset.config import Settings
+from distillset.domain import DistillsetError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL + NORMAL is durable against process crashes (our concern), and much faster.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; refuse a database from a newer distillset."""
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise DistillsetError(
+            f"the database schema ({current}) is newer than this distillset knows; "
+            "upgrade distillset to open it"
+        )
+    if current != script.get_current_head():
+        command.upgrade(config, "head")
+
+
+@dataclass
+class Store:
+    """An open database: the engine and a session factory."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(settings: Settings) -> Store:
+    """Open (and migrate) the database named by the settings."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise DistillsetError(f"cannot open the database: {exc.orig}") from exc
+    return Store(engine, sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,238 @@
+"""SQLAlchemy 2 models: the whole data model of DESIGN.md §3.
+
+Everything links by id. Text comparison keys (``label_key``, ``text_hash``) are stored so
+uniqueness is enforced by the database itself, which keeps concurrent writers honest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ModelEndpoint(Base):
+    __tablename__ = "model_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(100), unique=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    preset: Mapped[str | None] = mapped_column(String(50))
+    # A reference to the key, never the key: an env var name or a keys-file entry name.
+    api_key_env: Mapped[str | None] = mapped_column(String(200))
+    api_key_name: Mapped[str | None] = mapped_column(String(200))
+    temperature: Mapped[float | None] = mapped_column(Float)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    top_p: Mapped[float | None] = mapped_column(Float)
+    extra_body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    structured_output: Mapped[str] = mapped_column(String(20), default="none")
+    concurrency: Mapped[int | None] = mapped_column(Integer)
+    rpm: Mapped[int | None] = mapped_column(Integer)
+    tpm: Mapped[int | None] = mapped_column(Integer)
+    price_input_per_m: Mapped[float | None] = mapped_column(Float)
+    price_output_per_m: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    topic: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    question_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_endpoints.id", ondelete="SET NULL")
+    )
+    answer_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_endpoints.id", ondelete="SET NULL")
+    )
+    max_concurrency: Mapped[int] = mapped_column(Integer, default=8)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    tokens_per_minute: Mapped[int | None] = mapped_column(Integer)
+    max_retries: Mapped[int] = mapped_column(Integer, default=3)
+    request_timeout: Mapped[float] = mapped_column(Float, default=120.0)
+    answer_system_prompt: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    question_model: Mapped[ModelEndpoint | None] = relationship(
+        foreign_keys=[question_model_id], lazy="joined"
+    )
+    answer_model: Mapped[ModelEndpoint | None] = relationship(
+        foreign_keys=[answer_model_id], lazy="joined"
+    )
+
+
+class PromptOverride(Base):
+    """A project's own version of one prompt template (kind: tags, questions, answer...)."""
+
+    __tablename__ = "prompt_overrides"
+    __table_args__ = (UniqueConstraint("project_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(50))
+    template: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (
+        # NULL parents (top level) compare equal through coalesce, on SQLite and PostgreSQL.
+        Index(
+            "uq_tags_sibling_label",
+            "project_id",
+            func.coalesce("parent_id", 0),
+            "label_key",
+            unique=True,
+        ),
+        Index("ix_tags_parent", "parent_id", "position"),
+        Index("ix_tags_project_depth", "project_id", "depth"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(Text)
+    label_key: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    depth: Mapped[int] = mapped_column(Integer, default=1)
+    origin: Mapped[str] = mapped_column(String(20), default="manual")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    __table_args__ = (
+        UniqueConstraint("project_id", "text_hash", name="uq_questions_project_hash"),
+        Index("ix_questions_tag", "tag_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    tag_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(20), default="distilled")
+    model: Mapped[str | None] = mapped_column(String(100))
+    # Why the latest answer attempt failed; cleared when an answer is stored.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Answer(Base):
+    """A dataset record. ``variant`` 0 is the first answer; re-answers get the next number."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("question_id", "variant", name="uq_answers_question_variant"),
+        Index("ix_answers_project_id", "project_id", "id"),
+        Index("ix_answers_project_score", "project_id", "score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    variant: Mapped[int] = mapped_column(Integer, default=0)
+    answer: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(100))
+    finish_reason: Mapped[str | None] = mapped_column(String(30))
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[float | None] = mapped_column(Float)
+    score_reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_project_status", "project_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    # {"tags": {"planned", "done", "failed"}, "questions": ..., "answers": ..., "calls": ...}
+    counters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaskEvent(Base):
+    """A line of a task's recent history (created items, failures), shown live."""
+
+    __tablename__ = "task_events"
+    __table_args__ = (Index("ix_task_events_task", "task_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(10), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LlmCall(Base):
+    """One model request: the usage log, and (for successes) the response cache."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (
+        Index("ix_llm_calls_key_status", "request_key", "status"),
+        Index("ix_llm_calls_project", "project_id", "id"),
+        Index("ix_llm_calls_task", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    endpoint_alias: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(String(50))
+    request_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))  # ok | error
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    request_body: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
