@@ -5,9 +5,11 @@ Each module below owns one command group and registers it on ``app`` when import
 
 from __future__ import annotations
 
+# Command modules register their groups on `app` when imported: one line per module.
+from distillset.cli import models as _models  # noqa: F401
+from distillset.cli import projects as _projects  # noqa: F401
+from distillset.cli import tags as _tags  # noqa: F401
 from distillset.cli.app import app
-
-# Command modules (import order is the order of `distillset --help`).
 
 __all__ = ["app", "main"]
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from distillset.config import Settings, load_settings
@@ -23,20 +25,10 @@ err_console = Console(stderr=True)
 USAGE_ERROR = 2
 
 
-class UserError(click.ClickException):
-    """A mistake the user can fix: one clear line, exit code 2, no traceback."""
-
-    exit_code = USAGE_ERROR
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
-
-
-class UnexpectedError(click.ClickException):
-    exit_code = 1
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+def fail(message: str, exit_code: int = USAGE_ERROR) -> NoReturn:
+    """Print one clear `error: ...` line on stderr and exit (no traceback, no panel)."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(exit_code)
 
 
 @dataclass
@@ -66,14 +58,13 @@ class CliState:
 class DistillsetGroup(TyperGroup):
     """Root command group: turns exceptions into clear messages and exit codes."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # `Any`: the Context class moved between Typer releases (click's, then Typer's own).
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except DistillsetError as exc:
-            raise UserError(str(exc)) from exc
-        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
+            fail(str(exc))
+        except (typer.Exit, typer.Abort, typer.TyperException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as exc:
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
@@ -82,7 +73,7 @@ class DistillsetGroup(TyperGroup):
                 hint = ""
             else:
                 hint = " (run with --debug for the traceback)"
-            raise UnexpectedError(f"{type(exc).__name__}: {exc}{hint}") from exc
+            fail(f"unexpected {type(exc).__name__}: {exc}{hint}", exit_code=1)
         finally:
             if isinstance(ctx.obj, CliState):
                 ctx.obj.close()
@@ -101,3 +92,47 @@ def print_json(data: Any) -> None:
 
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A Rich table on a terminal; tab-separated lines with a header line otherwise."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    if console.is_terminal:
+        table = Table(*columns)
+        for row in cells:
+            # Text() keeps user data such as "[bold]" from being read as Rich markup.
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
+        return
+    sys.stdout.write("\t".join(columns) + "\n")
+    for row in cells:
+        sys.stdout.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
+
+
+def print_fields(fields: Mapping[str, Any]) -> None:
+    """One record as `name: value` lines (a two-column table on a terminal)."""
+    if console.is_terminal:
+        table = Table(show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column()
+        for name, value in fields.items():
+            table.add_row(name, Text(_cell(value)))
+        console.print(table)
+        return
+    for name, value in fields.items():
+        sys.stdout.write(f"{name}: {_cell(value)}\n")
+
+
+def say(message: str) -> None:
+    """A human-facing confirmation line."""
+    typer.echo(message)

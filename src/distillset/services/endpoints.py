@@ -134,6 +134,10 @@ def list_endpoints(session: Session) -> list[ModelEndpoint]:
 
 def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -> ModelEndpoint:
     changes = {k: v for k, v in changes.items() if v is not None}
+    # An empty key reference clears it (the endpoint then falls back to OPENAI_API_KEY).
+    for reference in ("api_key_env", "api_key_name"):
+        if reference in changes and not str(changes[reference]).strip():
+            changes[reference] = None
     if "base_url" in changes:
         changes["base_url"] = check_base_url(changes["base_url"])
     if "structured_output" in changes and changes["structured_output"] not in {

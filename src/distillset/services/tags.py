@@ -275,13 +275,15 @@ class TreeNode:
 
 def load_tree(session: Session, project_id: int) -> list[TreeNode]:
     """The whole tree in two queries, top-level nodes first, siblings in position order."""
-    question_counts = dict(
-        session.execute(
+    # A comprehension, not dict(result): a Result has .keys() and would be read as a mapping.
+    question_counts: dict[int | None, int] = {
+        tag_id: count
+        for tag_id, count in session.execute(
             select(Question.tag_id, func.count(Question.id))
             .where(Question.project_id == project_id)
             .group_by(Question.tag_id)
-        ).tuples()
-    )
+        )
+    }
     nodes: dict[int, TreeNode] = {}
     parents: list[tuple[int | None, TreeNode]] = []
     for tag in session.scalars(

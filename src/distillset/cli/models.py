@@ -1,0 +1,248 @@
+"""`distillset model ...` (endpoints) and `distillset keys ...` (API keys)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+from distillset.cli.app import app
+from distillset.cli.common import (
+    JsonOption,
+    print_fields,
+    print_json,
+    print_table,
+    say,
+    state_of,
+)
+from distillset.domain import InvalidInputError
+from distillset.services import endpoints, keys
+
+model_app = typer.Typer(name="model", no_args_is_help=True, help="Model endpoints.")
+keys_app = typer.Typer(name="keys", no_args_is_help=True, help="API keys (kept in a 0600 file).")
+app.add_typer(model_app)
+app.add_typer(keys_app)
+
+STRUCTURED_HELP = "Structured output the server supports: json_schema, json_object or none."
+
+
+def _extra_body(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"--extra-body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidInputError("--extra-body must be a JSON object, e.g. '{\"top_k\": 20}'")
+    return value
+
+
+def _warn_missing_key(key_name: str | None, ctx: typer.Context) -> None:
+    if key_name and key_name not in keys.list_key_names(state_of(ctx).settings):
+        say(f"note: key {key_name!r} is not set yet; run `distillset keys set {key_name}`")
+
+
+@model_app.command("add")
+def model_add(
+    ctx: typer.Context,
+    alias: str = typer.Argument(..., help="Short name used by projects, e.g. 'ds'."),
+    model: str = typer.Option(..., "--model", help="Model name the server expects."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
+    preset: str | None = typer.Option(
+        None, "--preset", help=f"Fill the base URL: {', '.join(sorted(endpoints.PRESETS))}."
+    ),
+    api_key_env: str | None = typer.Option(
+        None, "--api-key-env", help="Read the key from this env var."
+    ),
+    key_name: str | None = typer.Option(None, "--key-name", help="Use this keys-file entry."),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    top_p: float | None = typer.Option(None, "--top-p"),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Max requests in flight."),
+    rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),
+    tpm: int | None = typer.Option(None, "--tpm", help="Tokens per minute."),
+    structured: str | None = typer.Option(None, "--structured", help=STRUCTURED_HELP),
+    price_in: float | None = typer.Option(None, "--price-in", help="Price per 1M input tokens."),
+    price_out: float | None = typer.Option(None, "--price-out", help="Price per 1M output tokens."),
+    extra_body: str | None = typer.Option(
+        None, "--extra-body", help="JSON object merged into each request body."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Register an OpenAI-compatible model endpoint."""
+    state = state_of(ctx)
+    options = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "top_p": top_p,
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "tpm": tpm,
+        "price_input_per_m": price_in,
+        "price_output_per_m": price_out,
+    }
+    with state.store.session() as session:
+        endpoint = endpoints.add_endpoint(
+            session,
+            alias,
+            model=model,
+            base_url=base_url,
+            preset=preset,
+            api_key_env=api_key_env,
+            api_key_name=key_name,
+            structured_output=structured,
+            extra_body=_extra_body(extra_body),
+            **{k: v for k, v in options.items() if v is not None},
+        )
+        data = endpoints.endpoint_as_dict(endpoint, state.settings)
+    if as_json:
+        print_json(data)
+    else:
+        say(f"added model endpoint {data['alias']!r} ({data['model']} at {data['base_url']})")
+    _warn_missing_key(key_name, ctx)
+
+
+@model_app.command("set")
+def model_set(
+    ctx: typer.Context,
+    alias: str = typer.Argument(...),
+    model: str | None = typer.Option(None, "--model"),
+    base_url: str | None = typer.Option(None, "--base-url"),
+    api_key_env: str | None = typer.Option(None, "--api-key-env"),
+    key_name: str | None = typer.Option(None, "--key-name"),
+    temperature: float | None = typer.Option(None, "--temperature"),
+    max_tokens: int | None = typer.Option(None, "--max-tokens"),
+    top_p: float | None = typer.Option(None, "--top-p"),
+    concurrency: int | None = typer.Option(None, "--concurrency"),
+    rpm: int | None = typer.Option(None, "--rpm"),
+    tpm: int | None = typer.Option(None, "--tpm"),
+    structured: str | None = typer.Option(None, "--structured", help=STRUCTURED_HELP),
+    price_in: float | None = typer.Option(None, "--price-in"),
+    price_out: float | None = typer.Option(None, "--price-out"),
+    extra_body: str | None = typer.Option(None, "--extra-body"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Change settings of an endpoint (only the options given)."""
+    state = state_of(ctx)
+    changes: dict[str, Any] = {
+        "model": model,
+        "base_url": base_url,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "top_p": top_p,
+        "concurrency": concurrency,
+        "rpm": rpm,
+        "tpm": tpm,
+        "structured_output": structured,
+        "price_input_per_m": price_in,
+        "price_output_per_m": price_out,
+        "extra_body": _extra_body(extra_body),
+    }
+    # A key reference is either an env var or a keys-file entry: setting one clears the other.
+    if api_key_env is not None:
+        changes.update(api_key_env=api_key_env, api_key_name="")
+    if key_name is not None:
+        changes.update(api_key_name=key_name, api_key_env="")
+    if all(value is None for value in changes.values()):
+        raise InvalidInputError("nothing to change: give at least one option")
+    with state.store.session() as session:
+        endpoint = endpoints.get_endpoint(session, alias)
+        endpoints.update_endpoint(session, endpoint, **changes)
+        data = endpoints.endpoint_as_dict(endpoint, state.settings)
+    if as_json:
+        print_json(data)
+    else:
+        say(f"updated model endpoint {alias!r}")
+    _warn_missing_key(key_name, ctx)
+
+
+def _key_reference(data: dict[str, Any]) -> str:
+    if data["api_key_name"]:
+        return f"keys:{data['api_key_name']}"
+    if data["api_key_env"]:
+        return f"env:{data['api_key_env']}"
+    return "env:OPENAI_API_KEY"
+
+
+@model_app.command("list")
+def model_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List the registered endpoints (key references only, never keys)."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        rows = [
+            endpoints.endpoint_as_dict(e, state.settings) for e in endpoints.list_endpoints(session)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["alias", "model", "base_url", "key", "key_set", "structured"],
+        [
+            [
+                r["alias"],
+                r["model"],
+                r["base_url"],
+                _key_reference(r),
+                r["key_set"],
+                r["structured_output"],
+            ]
+            for r in rows
+        ],
+    )
+
+
+@model_app.command("show")
+def model_show(
+    ctx: typer.Context, alias: str = typer.Argument(...), as_json: bool = JsonOption
+) -> None:
+    """Show one endpoint's settings."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        data = endpoints.endpoint_as_dict(endpoints.get_endpoint(session, alias), state.settings)
+    if as_json:
+        print_json(data)
+    else:
+        print_fields(data)
+
+
+@model_app.command("remove")
+def model_remove(ctx: typer.Context, alias: str = typer.Argument(...)) -> None:
+    """Forget an endpoint (projects using it lose that model choice)."""
+    with state_of(ctx).store.session() as session:
+        endpoints.remove_endpoint(session, endpoints.get_endpoint(session, alias))
+    say(f"removed model endpoint {alias!r}")
+
+
+def _read_secret(name: str) -> str:
+    """From stdin when piped, else a hidden prompt; the value is never echoed."""
+    if sys.stdin.isatty():
+        return str(typer.prompt(f"Key for {name}", hide_input=True))
+    return sys.stdin.readline()
+
+
+@keys_app.command("set")
+def keys_set(ctx: typer.Context, name: str = typer.Argument(..., help="Name of the key.")) -> None:
+    """Store a key in the keys file (read from stdin or a hidden prompt)."""
+    settings = state_of(ctx).settings
+    keys.set_key(settings, name, _read_secret(name))
+    say(f"stored key {name!r} in {settings.resolved_keys_file}")
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List key names (never their values)."""
+    names = keys.list_key_names(state_of(ctx).settings)
+    if as_json:
+        print_json(names)
+    else:
+        print_table(["name"], [[name] for name in names])
+
+
+@keys_app.command("remove")
+def keys_remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+    """Delete a key from the keys file."""
+    keys.remove_key(state_of(ctx).settings, name)
+    say(f"removed key {name!r}")

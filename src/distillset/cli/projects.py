@@ -1,0 +1,140 @@
+"""`distillset project ...`: create, list, show, change and delete projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from distillset.cli.app import app
+from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
+from distillset.domain import InvalidInputError
+from distillset.services import projects
+
+project_app = typer.Typer(name="project", no_args_is_help=True, help="Projects.")
+app.add_typer(project_app)
+
+
+@project_app.command("create")
+def project_create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name; also the default topic."),
+    topic: str | None = typer.Option(None, "--topic", help="Root of the domain tree."),
+    language: str = typer.Option("en", "--language", help="Generation language: en or zh."),
+    description: str = typer.Option("", "--description"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a project."""
+    with state_of(ctx).store.session() as session:
+        project = projects.create_project(
+            session, name, topic=topic, language=language, description=description
+        )
+        data = projects.project_as_dict(project)
+    if as_json:
+        print_json(data)
+    else:
+        say(f"created project {data['name']!r} (topic {data['topic']!r}, {data['language']})")
+
+
+@project_app.command("list")
+def project_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List projects with their sizes."""
+    with state_of(ctx).store.session() as session:
+        rows = [
+            projects.project_as_dict(project) | projects.project_stats(session, project.id)
+            for project in projects.list_projects(session)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["name", "topic", "language", "tags", "questions", "answers"],
+        [
+            [r["name"], r["topic"], r["language"], r["tags"], r["questions"], r["answers"]]
+            for r in rows
+        ],
+    )
+
+
+@project_app.command("show")
+def project_show(
+    ctx: typer.Context, name: str = typer.Argument(...), as_json: bool = JsonOption
+) -> None:
+    """Show a project's settings and sizes."""
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        data = projects.project_as_dict(project) | projects.project_stats(session, project.id)
+    if as_json:
+        print_json(data)
+    else:
+        print_fields(data)
+
+
+@project_app.command("set")
+def project_set(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    question_model: str | None = typer.Option(
+        None, "--question-model", help="Endpoint alias that writes tags and questions."
+    ),
+    answer_model: str | None = typer.Option(
+        None, "--answer-model", help="Endpoint alias that answers (the teacher)."
+    ),
+    max_concurrency: int | None = typer.Option(None, "--max-concurrency"),
+    rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),
+    tpm: int | None = typer.Option(None, "--tpm", help="Tokens per minute."),
+    retries: int | None = typer.Option(None, "--retries", help="Retries per model call."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Request timeout in seconds."),
+    answer_system_prompt: str | None = typer.Option(
+        None, "--answer-system-prompt", help="System prompt for answers ('' clears it)."
+    ),
+    language: str | None = typer.Option(None, "--language"),
+    topic: str | None = typer.Option(None, "--topic"),
+    description: str | None = typer.Option(None, "--description"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a project's settings (only the options given)."""
+    changes: dict[str, Any] = {
+        "question_model": question_model,
+        "answer_model": answer_model,
+        "max_concurrency": max_concurrency,
+        "requests_per_minute": rpm,
+        "tokens_per_minute": tpm,
+        "max_retries": retries,
+        "request_timeout": timeout,
+        "answer_system_prompt": answer_system_prompt,
+        "language": language,
+        "topic": topic,
+        "description": description,
+    }
+    if all(value is None for value in changes.values()):
+        raise InvalidInputError("nothing to change: give at least one option")
+    with state_of(ctx).store.session() as session:
+        project = projects.update_project(session, projects.get_project(session, name), **changes)
+        data = projects.project_as_dict(project)
+    if as_json:
+        print_json(data)
+    else:
+        say(f"updated project {name!r}")
+
+
+@project_app.command("delete")
+def project_delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a project with all its tags, questions, answers and tasks."""
+    store = state_of(ctx).store
+    with store.session() as session:
+        project = projects.get_project(session, name)
+        stats = projects.project_stats(session, project.id)
+    if not yes:
+        typer.confirm(
+            f"Delete project {name!r} with {stats['tags']} tags, {stats['questions']} questions "
+            f"and {stats['answers']} answers?",
+            abort=True,
+        )
+    with store.session() as session:
+        projects.delete_project(session, projects.get_project(session, name))
+    say(f"deleted project {name!r}")

@@ -1,0 +1,182 @@
+"""`distillset tags ...`: edit, import, export and print a project's domain tree by hand."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import typer
+from rich.text import Text
+from rich.tree import Tree
+
+from distillset.cli.app import app
+from distillset.cli.common import JsonOption, console, print_json, say, state_of
+from distillset.domain import Origin
+from distillset.services import projects, tags, tree_io
+
+tags_app = typer.Typer(name="tags", no_args_is_help=True, help="The domain tree of a project.")
+app.add_typer(tags_app)
+
+PathOption = typer.Option(..., "--path", help="Tag path, written 'A > B > C'.")
+
+
+@tags_app.command("add")
+def tags_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    path: str = PathOption,
+) -> None:
+    """Add a tag by hand (missing ancestors are created too)."""
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        tag = tags.add_tag_path(session, project, path, Origin.MANUAL)
+        shown = str(tags.tag_path(session, tag))
+    say(f"added tag {shown!r}")
+
+
+@tags_app.command("rename")
+def tags_rename(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    path: str = PathOption,
+    to: str = typer.Option(..., "--to", help="The new label."),
+) -> None:
+    """Rename a tag; its questions and subtree stay attached."""
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        tag = tags.rename_tag(session, tags.find_tag(session, project, path), to)
+        shown = str(tags.tag_path(session, tag))
+    say(f"renamed to {shown!r}")
+
+
+@tags_app.command("delete")
+def tags_delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    path: str = PathOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a tag with its subtree, their questions and answers."""
+    store = state_of(ctx).store
+    with store.session() as session:
+        project = projects.get_project(session, name)
+        counts = tags.subtree_counts(session, tags.find_tag(session, project, path))
+    if counts.questions and not yes:
+        typer.confirm(
+            f"Delete {counts.tags} tags with {counts.questions} questions "
+            f"and {counts.answers} answers?",
+            abort=True,
+        )
+    with store.session() as session:
+        project = projects.get_project(session, name)
+        counts = tags.delete_tag(session, tags.find_tag(session, project, path))
+    say(f"deleted {counts.tags} tags, {counts.questions} questions and {counts.answers} answers")
+
+
+@tags_app.command("move")
+def tags_move(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    path: str = PathOption,
+    under: str = typer.Option(
+        ..., "--under", help="New parent path; '' or the topic moves it to the top level."
+    ),
+) -> None:
+    """Move a tag (with its subtree) under another parent."""
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        tag = tags.find_tag(session, project, path)
+        tags.move_tag(session, tag, tags.find_parent(session, project, under))
+        shown = str(tags.tag_path(session, tag))
+    say(f"moved to {shown!r}")
+
+
+@tags_app.command("import")
+def tags_import(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    file: Path = typer.Argument(..., help="A .json, .yaml/.yml or .md outline."),
+    under: str | None = typer.Option(None, "--under", help="Import below this tag path."),
+    file_format: str | None = typer.Option(
+        None, "--format", help="json, yaml or md (default: from the file name)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Import a tree (e.g. a book's table of contents); tags already present are merged."""
+    nodes = tree_io.read_tree_file(file, file_format)
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        created = tree_io.import_tree(session, project, nodes, under)
+    total = tree_io.count_nodes(nodes)
+    if as_json:
+        print_json({"read": total, "created": created})
+    else:
+        say(f"imported {total} tags from {file} ({created} new, {total - created} already there)")
+
+
+@tags_app.command("export")
+def tags_export(
+    ctx: typer.Context,
+    name: str = typer.Argument(...),
+    file_format: str = typer.Option("json", "--format", help="json, yaml or md."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
+) -> None:
+    """Write the tree as JSON, YAML or a Markdown outline (re-importable)."""
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        text = tree_io.dump_tree(project.topic, tags.load_tree(session, project.id), file_format)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        say(f"wrote {output}")
+
+
+def _rich_tree(topic: str, nodes: Sequence[tags.TreeNode]) -> Tree:
+    root = Tree(Text(topic, style="bold"))
+    # Iterative, so a deep tree cannot exhaust the stack.
+    stack: list[tuple[Tree, str, Sequence[tags.TreeNode]]] = [(root, "", nodes)]
+    while stack:
+        branch, prefix, level = stack.pop()
+        for index, node in enumerate(level, start=1):
+            number = f"{prefix}{index}"
+            label = Text.assemble((number, "dim"), " ", node.label)
+            if node.questions:
+                label.append(f"  ({node.questions} questions)", style="cyan")
+            stack.append((branch.add(label), f"{number}.", node.children))
+    return root
+
+
+def _plain_lines(nodes: Sequence[tags.TreeNode]) -> list[str]:
+    lines: list[str] = []
+    stack: list[tuple[str, tags.TreeNode]] = [
+        (f"{i}", node) for i, node in reversed(list(enumerate(nodes, start=1)))
+    ]
+    while stack:
+        number, node = stack.pop()
+        indent = "  " * number.count(".")
+        count = f" ({node.questions} questions)" if node.questions else ""
+        lines.append(f"{indent}{number} {node.label}{count}")
+        stack.extend(
+            (f"{number}.{i}", child)
+            for i, child in reversed(list(enumerate(node.children, start=1)))
+        )
+    return lines
+
+
+@tags_app.command("tree")
+def tags_tree(
+    ctx: typer.Context, name: str = typer.Argument(...), as_json: bool = JsonOption
+) -> None:
+    """Print the tree; numbering like 1.2 comes from position."""
+    with state_of(ctx).store.session() as session:
+        project = projects.get_project(session, name)
+        topic = project.topic
+        nodes = tags.load_tree(session, project.id)
+    if as_json:
+        print_json({"topic": topic, "children": [node.as_dict() for node in nodes]})
+    elif console.is_terminal:
+        console.print(_rich_tree(topic, nodes))
+    else:
+        sys.stdout.write("\n".join([topic, *_plain_lines(nodes)]) + "\n")

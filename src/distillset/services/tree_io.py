@@ -1,0 +1,280 @@
+"""Tag trees as files: read JSON / YAML / Markdown outlines, write them back.
+
+A file is validated completely (size, shape, labels, depth, node count) before anything is
+written, and the import itself runs in the caller's single transaction, so a bad file leaves
+the project untouched. Walks are iterative: a hostile 10,000-level file cannot blow the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from distillset.domain import InvalidInputError, Origin, normalize_text
+from distillset.services.tags import (
+    MAX_TAG_DEPTH,
+    TreeNode,
+    checked_label,
+    children,
+    find_parent,
+    insert_tree,
+)
+from distillset.store.models import Project
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_NODES = 200_000
+FORMATS = ("json", "yaml", "md")
+_SUFFIXES = {
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "md",
+}
+_LABEL_KEYS = ("label", "name", "title")
+# Keys a node object may carry besides its label (ids and counts come from `tags tree --json`).
+_NODE_KEYS = {*_LABEL_KEYS, "children", "id", "questions"}
+
+
+def format_of(path: Path, given: str | None = None) -> str:
+    name = (given or _SUFFIXES.get(path.suffix.lower(), "")).lower()
+    name = {"yml": "yaml", "markdown": "md"}.get(name, name)
+    if name not in FORMATS:
+        raise InvalidInputError(
+            f"cannot tell the format of {path.name!r}: use a .json, .yaml or .md file "
+            "or give --format json|yaml|md"
+        )
+    return name
+
+
+def read_tree_file(path: Path, file_format: str | None = None) -> list[TreeNode]:
+    """Read and fully validate an outline file."""
+    chosen = format_of(path, file_format)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InvalidInputError(
+                f"{path} is too large ({size / 1e6:.1f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB)"
+            )
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
+    try:
+        return parse_tree(text, chosen)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path.name}: {exc}") from exc
+
+
+def parse_tree(text: str, file_format: str) -> list[TreeNode]:
+    if file_format == "md":
+        nodes = parse_markdown(text)
+    else:
+        nodes = nodes_from_data(_load_data(text, file_format))
+    if not nodes:
+        raise InvalidInputError("the file holds no tags")
+    return nodes
+
+
+def _load_data(text: str, file_format: str) -> Any:
+    try:
+        if file_format == "json":
+            return json.loads(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except RecursionError as exc:
+        raise InvalidInputError(f"the {file_format.upper()} is nested too deeply") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise InvalidInputError(f"invalid YAML{line}: {problem}") from exc
+
+
+def _scalar_label(value: Any, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidInputError(f"{where}: a label must be text, got {type(value).__name__}")
+    try:
+        return checked_label(str(value))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{where}: {exc}") from exc
+
+
+def _is_node(value: dict[Any, Any]) -> bool:
+    labels = [key for key in _LABEL_KEYS if key in value]
+    return len(labels) == 1 and set(value) <= _NODE_KEYS
+
+
+def _entries(value: Any, where: str) -> Iterator[tuple[Any, Any]]:
+    """(label, children) pairs of one level, whatever shape the level is written in."""
+    if value is None:
+        return
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        yield value, None
+    elif isinstance(value, dict):
+        if _is_node(value):
+            label_key = next(key for key in _LABEL_KEYS if key in value)
+            yield value[label_key], value.get("children")
+        else:
+            yield from value.items()
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, list):
+                raise InvalidInputError(f"{where}: a list directly inside a list has no label")
+            yield from _entries(item, where)
+    else:
+        raise InvalidInputError(f"{where}: unexpected {type(value).__name__}")
+
+
+def nodes_from_data(data: Any) -> list[TreeNode]:
+    """Nested `{label, children}` objects, nested mappings, lists of either, or a mix."""
+    if isinstance(data, dict) and "children" in data and set(data) <= {"topic", "children"}:
+        data = data["children"]  # the document written by `tags export`
+    roots: list[TreeNode] = []
+    total = 0
+    stack: list[tuple[Any, list[TreeNode], int, str]] = [(data, roots, 1, "top level")]
+    while stack:
+        value, siblings, depth, where = stack.pop()
+        for raw_label, kids in _entries(value, where):
+            label = _scalar_label(raw_label, where)
+            if depth > MAX_TAG_DEPTH:
+                raise InvalidInputError(f"{where}: the tree is deeper than {MAX_TAG_DEPTH} levels")
+            total += 1
+            if total > MAX_NODES:
+                raise InvalidInputError(f"more than {MAX_NODES:,} tags in one file")
+            node = TreeNode(label)
+            siblings.append(node)
+            if kids is not None:
+                inner = label if depth == 1 else f"{where} > {label}"
+                stack.append((kids, node.children, depth + 1, inner))
+    return roots
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
+_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
+_PLAIN = re.compile(r"^(\s*)(\S.*)$")
+_RULE = re.compile(r"^\s*([-=*_])(\s*\1){2,}\s*$")
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
+def parse_markdown(text: str) -> list[TreeNode]:
+    """Headings (`#`, `##`...) and nested bullet or indented lines, in any mix.
+
+    Each line's place is a sort key: headings by level, then list items by indentation;
+    an item's parent is the nearest line above it with a smaller key.
+    """
+    roots: list[TreeNode] = []
+    stack: list[tuple[tuple[int, int], TreeNode]] = []
+    in_fence = False
+    total = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        if in_fence or not line.strip() or _RULE.match(line) or line.lstrip().startswith("<!--"):
+            continue
+        line = line.expandtabs(4)
+        heading = _HEADING.match(line)
+        if heading:
+            key, label = (0, len(heading.group(1))), heading.group(2)
+        else:
+            item = _BULLET.match(line) or _PLAIN.match(line)
+            assert item is not None
+            key, label = (1, len(item.group(1))), item.group(2)
+        cleaned = _scalar_label(_LINK.sub(r"\1", label), f"line {number}")
+        while stack and stack[-1][0] >= key:
+            stack.pop()
+        if len(stack) >= MAX_TAG_DEPTH:
+            raise InvalidInputError(
+                f"line {number}: the tree is deeper than {MAX_TAG_DEPTH} levels"
+            )
+        total += 1
+        if total > MAX_NODES:
+            raise InvalidInputError(f"more than {MAX_NODES:,} tags in one file")
+        node = TreeNode(cleaned)
+        (stack[-1][1].children if stack else roots).append(node)
+        stack.append((key, node))
+    return roots
+
+
+def count_nodes(nodes: Sequence[TreeNode]) -> int:
+    total, stack = 0, list(nodes)
+    while stack:
+        node = stack.pop()
+        total += 1
+        stack.extend(node.children)
+    return total
+
+
+def tree_depth(nodes: Sequence[TreeNode]) -> int:
+    deepest = 0
+    stack = [(node, 1) for node in nodes]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children)
+    return deepest
+
+
+def import_tree(
+    session: Session, project: Project, nodes: Sequence[TreeNode], under: str | None = None
+) -> int:
+    """Insert a parsed tree below a path (default: the top level); returns tags created.
+
+    A file whose single root is the project's topic (as `tags export` writes Markdown)
+    is imported without that root, unless the project really has a top-level tag so named.
+    """
+    parent = find_parent(session, project, under)
+    if (
+        parent is None
+        and len(nodes) == 1
+        and normalize_text(nodes[0].label) == normalize_text(project.topic)
+        and not any(
+            tag.label_key == normalize_text(project.topic)
+            for tag in children(session, project.id, None)
+        )
+    ):
+        nodes = nodes[0].children
+    base = parent.depth if parent else 0
+    if base + tree_depth(nodes) > MAX_TAG_DEPTH:
+        raise InvalidInputError(
+            f"importing here would make the tree deeper than {MAX_TAG_DEPTH} levels"
+        )
+    return insert_tree(session, project, nodes, parent, Origin.IMPORTED)
+
+
+def _as_plain(nodes: Sequence[TreeNode]) -> list[dict[str, Any]]:
+    return [node.as_dict(with_ids=False) for node in nodes]
+
+
+def dump_tree(topic: str, nodes: Sequence[TreeNode], file_format: str) -> str:
+    """The tree as a file that `read_tree_file` reads back to the same tree."""
+    if file_format == "json":
+        document = {"topic": topic, "children": _as_plain(nodes)}
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if file_format in ("yaml", "yml"):
+        document = {"topic": topic, "children": _as_plain(nodes)}
+        return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+    if file_format in ("md", "markdown"):
+        lines = [f"# {topic}", ""]
+        stack = [(node, 0) for node in reversed(nodes)]
+        while stack:
+            node, level = stack.pop()
+            lines.append(f"{'  ' * level}- {node.label}")
+            stack.extend((child, level + 1) for child in reversed(node.children))
+        return "\n".join(lines) + "\n"
+    raise InvalidInputError(f"unknown format {file_format!r}: choose json, yaml or md")
