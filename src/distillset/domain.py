@@ -72,7 +72,17 @@ class StructuredOutput(enum.StrEnum):
 
 LANGUAGES = ("en", "zh")
 
-_NUMBERING = re.compile(r"^\s*(?:[(\[]?\d+(?:\.\d+)*[.)\]:、]?|[-*•])\s+")
+_NUMBERING = re.compile(
+    r"^\s*(?:"
+    r"\d+(?:\.\d+)+\.?\s+"  # 1.2 / 1.2.
+    r"|\d+[.):]\s+"  # 1. / 1) / 1:
+    r"|\d+[、．]\s*"  # 1、 (Chinese)
+    r"|[(\[（]\d+[)\]）]\s*"  # (3) / [4] / （3）
+    # A bare number is numbering only when short: "1 Introduction", not "1984 Olympics".
+    r"|\d{1,2}\s+"
+    r"|[-*•]\s+"
+    r")"
+)
 _SPACES = re.compile(r"\s+")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.domain import ConflictError, InvalidInputError, NotFoundError, StructuredOutput
-from distillset.services.keys import read_key
+from distillset.services.keys import check_env_name, check_key_name, read_key
 from distillset.store.models import ModelEndpoint
 
 
@@ -84,6 +84,12 @@ def add_endpoint(
         raise InvalidInputError(f"invalid model alias {alias!r}")
     if session.scalar(select(ModelEndpoint.id).where(ModelEndpoint.alias == alias)):
         raise ConflictError(f"a model endpoint named {alias!r} already exists")
+    if api_key_env and api_key_name:
+        raise InvalidInputError("give --api-key-env or --key-name, not both")
+    if api_key_env:
+        check_env_name(api_key_env)
+    if api_key_name:
+        check_key_name(api_key_name)
     chosen = None
     if preset is not None:
         chosen = PRESETS.get(preset.lower())
@@ -138,6 +144,10 @@ def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -
     for reference in ("api_key_env", "api_key_name"):
         if reference in changes and not str(changes[reference]).strip():
             changes[reference] = None
+    if changes.get("api_key_env"):
+        check_env_name(changes["api_key_env"])
+    if changes.get("api_key_name"):
+        check_key_name(changes["api_key_name"])
     if "base_url" in changes:
         changes["base_url"] = check_base_url(changes["base_url"])
     if "structured_output" in changes and changes["structured_output"] not in {

@@ -12,6 +12,34 @@ from distillset.config import Settings
 from distillset.domain import InvalidInputError, NotFoundError
 
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+# Prefixes of common provider keys: a key pasted where a name belongs must not be stored.
+_SECRET_PREFIXES = ("sk-", "sk_", "gsk_", "xai-", "hf_", "AIza", "ghp_", "Bearer")
+_MAX_NAME_LENGTH = 64
+
+
+def _looks_like_secret(text: str) -> bool:
+    return text.startswith(_SECRET_PREFIXES) or len(text) > _MAX_NAME_LENGTH
+
+
+def check_key_name(name: str) -> str:
+    """A keys-file entry name; the message never repeats the value (it may be a key)."""
+    if not _KEY_NAME.match(name) or _looks_like_secret(name):
+        raise InvalidInputError(
+            "invalid key name: use up to 64 letters, digits, '_', '-' or '.' "
+            "(pass the key itself through `distillset keys set NAME`, never as a name)"
+        )
+    return name
+
+
+def check_env_name(name: str) -> str:
+    """An environment variable name; the message never repeats the value."""
+    if not _ENV_NAME.match(name) or _looks_like_secret(name):
+        raise InvalidInputError(
+            "invalid environment variable name: use letters, digits and '_' "
+            "(give the variable's name, e.g. DEEPSEEK_API_KEY, not the key)"
+        )
+    return name
 
 
 def _read(path: Path) -> dict[str, str]:
@@ -44,8 +72,7 @@ def _write(path: Path, keys: dict[str, str]) -> None:
 
 
 def set_key(settings: Settings, name: str, value: str) -> None:
-    if not _KEY_NAME.match(name):
-        raise InvalidInputError(f"invalid key name {name!r}: use letters, digits, '_', '-' or '.'")
+    check_key_name(name)
     value = value.strip()
     if not value:
         raise InvalidInputError("the key is empty")
@@ -56,6 +83,7 @@ def set_key(settings: Settings, name: str, value: str) -> None:
 
 
 def remove_key(settings: Settings, name: str) -> None:
+    check_key_name(name)
     path = settings.resolved_keys_file
     keys = _read(path)
     if name not in keys:

@@ -99,4 +99,7 @@ def open_store(settings: Settings) -> Store:
     except OperationalError as exc:
         engine.dispose()
         raise DistillsetError(f"cannot open the database: {exc.orig}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
     return Store(engine, sessionmaker(engine, expire_on_commit=False))
