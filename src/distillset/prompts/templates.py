@@ -1,0 +1,103 @@
+"""Prompt templates shipped with the package: one file per kind and language.
+
+Placeholders are written ``{name}``. Only known names are substituted, so braces in JSON
+examples inside a template are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from distillset.domain import LANGUAGES, InvalidInputError
+
+
+@dataclass(frozen=True)
+class PromptKind:
+    name: str
+    description: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+KINDS: dict[str, PromptKind] = {
+    kind.name: kind
+    for kind in (
+        PromptKind(
+            "tags",
+            "asks the question model for sub-tags of a tag (or of the topic)",
+            required=("path", "count", "existing"),
+            optional=("topic",),
+        ),
+        PromptKind(
+            "questions",
+            "asks the question model for questions about a tag",
+            required=("path", "count", "existing"),
+            optional=("topic",),
+        ),
+        PromptKind(
+            "answer",
+            "the user message that asks the answer model one question",
+            required=("question",),
+            optional=("path", "topic"),
+        ),
+    )
+}
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_TEMPLATE_CHARS = 50_000
+
+
+def prompt_kind(name: str) -> PromptKind:
+    kind = KINDS.get(name)
+    if kind is None:
+        raise InvalidInputError(f"unknown prompt kind {name!r}: choose one of {', '.join(KINDS)}")
+    return kind
+
+
+@cache
+def default_template(kind: str, language: str) -> str:
+    """The shipped template of a kind in a language (the project's generation language)."""
+    prompt_kind(kind)
+    if language not in LANGUAGES:
+        raise InvalidInputError(f"no prompts for language {language!r}")
+    path = resources.files("distillset.prompts").joinpath("templates", language, f"{kind}.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def check_template(kind: str, template: str) -> str:
+    """Refuse a template that lacks a required placeholder or names an unknown one."""
+    spec = prompt_kind(kind)
+    if not template.strip():
+        raise InvalidInputError("the prompt template is empty")
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise InvalidInputError(f"the prompt template is longer than {MAX_TEMPLATE_CHARS} chars")
+    used = set(_PLACEHOLDER.findall(template))
+    missing = [name for name in spec.required if name not in used]
+    if missing:
+        names = ", ".join("{" + name + "}" for name in missing)
+        raise InvalidInputError(f"the {kind!r} prompt must contain the placeholder(s) {names}")
+    unknown = sorted(used - set(spec.placeholders))
+    if unknown:
+        names = ", ".join("{" + name + "}" for name in unknown)
+        known = ", ".join("{" + name + "}" for name in spec.placeholders)
+        raise InvalidInputError(
+            f"unknown placeholder(s) {names} in the {kind!r} prompt: use {known}"
+        )
+    return template
+
+
+def render(template: str, **values: object) -> str:
+    """Fill the placeholders in one pass (a value containing `{x}` is never re-expanded)."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return str(values[name]) if name in values else match.group(0)
+
+    return _PLACEHOLDER.sub(fill, template).strip()
