@@ -8,6 +8,7 @@ from __future__ import annotations
 # Command modules register their groups on `app` when imported: one line per module.
 from distillset.cli import models as _models  # noqa: F401
 from distillset.cli import projects as _projects  # noqa: F401
+from distillset.cli import serve as _serve  # noqa: F401
 from distillset.cli import tags as _tags  # noqa: F401
 from distillset.cli.app import app
 

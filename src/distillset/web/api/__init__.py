@@ -1,0 +1,22 @@
+"""REST API routers under /api/v1: thin over the service functions the CLI uses."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from distillset.web.api import endpoints, projects, tags
+
+PREFIX = "/api/v1"
+
+
+def include(app: FastAPI) -> None:
+    health = APIRouter(prefix=PREFIX, tags=["health"])
+
+    @health.get("/health")
+    def health_check() -> dict[str, str]:
+        """A trivial endpoint: liveness, and the baseline of the web benchmark."""
+        return {"status": "ok"}
+
+    app.include_router(health)
+    for module in (projects, endpoints, tags):
+        app.include_router(module.router, prefix=PREFIX)

@@ -1,0 +1,58 @@
+"""Model endpoints: register, list, edit, remove. Keys show only as set / not set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from distillset.services import endpoints as service
+from distillset.web.deps import AppSettings, DbSession
+from distillset.web.schemas import EndpointCreate, EndpointFields
+
+router = APIRouter(prefix="/endpoints", tags=["endpoints"])
+
+
+@router.get("")
+def list_endpoints(session: DbSession, settings: AppSettings) -> list[dict[str, Any]]:
+    return [service.endpoint_as_dict(e, settings) for e in service.list_endpoints(session)]
+
+
+@router.get("/presets")
+def list_presets() -> dict[str, dict[str, Any]]:
+    return {
+        name: {
+            "base_url": p.base_url,
+            "key_env": p.key_env,
+            "structured_output": p.structured_output,
+        }
+        for name, p in service.PRESETS.items()
+    }
+
+
+@router.post("", status_code=201)
+def add_endpoint(body: EndpointCreate, session: DbSession, settings: AppSettings) -> dict[str, Any]:
+    fields = body.model_dump(exclude_none=True)
+    alias = fields.pop("alias")
+    endpoint = service.add_endpoint(session, alias, **fields)
+    return service.endpoint_as_dict(endpoint, settings)
+
+
+@router.get("/{alias}")
+def get_endpoint(alias: str, session: DbSession, settings: AppSettings) -> dict[str, Any]:
+    return service.endpoint_as_dict(service.get_endpoint(session, alias), settings)
+
+
+@router.patch("/{alias}")
+def update_endpoint(
+    alias: str, body: EndpointFields, session: DbSession, settings: AppSettings
+) -> dict[str, Any]:
+    endpoint = service.get_endpoint(session, alias)
+    service.update_endpoint(session, endpoint, **body.model_dump(exclude_unset=True))
+    return service.endpoint_as_dict(endpoint, settings)
+
+
+@router.delete("/{alias}")
+def remove_endpoint(alias: str, session: DbSession) -> dict[str, str]:
+    service.remove_endpoint(session, service.get_endpoint(session, alias))
+    return {"deleted": alias}

@@ -1,0 +1,81 @@
+"""The domain tree: one level at a time (keyset pages), add by hand, rename, delete."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from distillset.domain import ConflictError, Origin
+from distillset.services import tags as service
+from distillset.web.deps import DbSession
+from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
+from distillset.web.schemas import TagCreate, TagRename
+from distillset.web.tree_view import PAGE_SIZE, child_rows, parse_cursor, tag_row
+
+router = APIRouter(prefix="/projects/{project_id}/tags", tags=["tags"])
+
+CURSOR_PATTERN = r"^\d+:\d+$"
+
+
+@router.get("")
+def list_children(
+    project_id: int,
+    session: DbSession,
+    parent_id: int | None = None,
+    after: str | None = Query(default=None, pattern=CURSOR_PATTERN),
+    limit: int = Query(default=PAGE_SIZE, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Children of a tag (top level without parent_id); `next` continues the listing."""
+    project = project_by_id(session, project_id)
+    parent = optional_tag(session, project, parent_id)
+    rows = child_rows(
+        session, project.id, parent.id if parent else None, after=parse_cursor(after), limit=limit
+    )
+    return {
+        "items": [row.as_dict() for row in rows],
+        "next": rows[-1].cursor if len(rows) == limit else None,
+    }
+
+
+@router.post("", status_code=201)
+def add_tag(project_id: int, body: TagCreate, session: DbSession) -> dict[str, Any]:
+    """Add a tag by hand under a parent (or at the top level)."""
+    project = project_by_id(session, project_id)
+    parent = optional_tag(session, project, body.parent_id)
+    label = service.checked_label(body.label)
+    created = service.add_children(session, project.id, parent, [label], Origin.MANUAL)
+    if not created:
+        raise ConflictError(f"a sibling tag named {label!r} already exists")
+    return tag_detail(session, project_id, created[0].id)
+
+
+@router.get("/{tag_id}")
+def get_tag(project_id: int, tag_id: int, session: DbSession) -> dict[str, Any]:
+    return tag_detail(session, project_id, tag_id)
+
+
+def tag_detail(session: DbSession, project_id: int, tag_id: int) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    tag = tag_in_project(session, project, tag_id)
+    return {
+        **tag_row(session, tag).as_dict(),
+        "path": str(service.tag_path(session, tag)),
+        "subtree": asdict(service.subtree_counts(session, tag)),
+    }
+
+
+@router.patch("/{tag_id}")
+def rename_tag(project_id: int, tag_id: int, body: TagRename, session: DbSession) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    service.rename_tag(session, tag_in_project(session, project, tag_id), body.label)
+    return tag_detail(session, project_id, tag_id)
+
+
+@router.delete("/{tag_id}")
+def delete_tag(project_id: int, tag_id: int, session: DbSession) -> dict[str, Any]:
+    """Delete the tag with its subtree; answers how many tags, questions and answers went."""
+    project = project_by_id(session, project_id)
+    counts = service.delete_tag(session, tag_in_project(session, project, tag_id))
+    return {"deleted": tag_id, **asdict(counts)}

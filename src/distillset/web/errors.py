@@ -1,0 +1,90 @@
+"""One place that turns errors into responses: JSON for the API, messages for pages."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from distillset.domain import (
+    ConflictError,
+    DistillsetError,
+    InvalidInputError,
+    ModelCallError,
+    NotFoundError,
+)
+from distillset.web.templating import templates
+
+log = logging.getLogger(__name__)
+
+
+def status_for(exc: DistillsetError) -> int:
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ConflictError):
+        return 409
+    if isinstance(exc, InvalidInputError):
+        return 422
+    if isinstance(exc, ModelCallError):
+        return 502
+    return 400
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, status: int, detail: object) -> Response:
+    if wants_json(request):
+        return JSONResponse({"detail": detail}, status_code=status)
+    message = detail if isinstance(detail, str) else _validation_text(detail)
+    if request.headers.get("hx-request"):
+        # htmx swaps the message into the page's message area instead of the target.
+        response = templates.TemplateResponse(
+            request, "_message.html", {"message": message, "level": "error"}, status_code=status
+        )
+        response.headers["HX-Retarget"] = "#messages"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return templates.TemplateResponse(
+        request, "error.html", {"message": message, "status": status}, status_code=status
+    )
+
+
+def _validation_text(detail: object) -> str:
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query"))
+                parts.append(f"{where}: {item.get('msg', '')}".strip(": "))
+        return "; ".join(parts) or "invalid input"
+    return str(detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DistillsetError)
+    async def domain_error(request: Request, exc: DistillsetError) -> Response:
+        return error_response(request, status_for(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return error_response(request, 422, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        if wants_json(request):
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return HTMLResponse("<p>Internal error; see the server log.</p>", status_code=500)

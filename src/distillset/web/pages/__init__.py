@@ -1,0 +1,12 @@
+"""Server-rendered pages (Jinja2 + htmx); they call the same services as the API and CLI."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from distillset.web.pages import projects, settings, workbench
+
+
+def include(app: FastAPI) -> None:
+    for module in (projects, settings, workbench):
+        app.include_router(module.router, include_in_schema=False)

@@ -1,0 +1,42 @@
+"""Turning a submitted HTML form into a validated API body (the same schema as the API)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from distillset.domain import InvalidInputError
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
+JSON_FIELDS = frozenset({"extra_body"})
+
+
+def parse_form(
+    model: type[BodyT], form: FormData, *, keep_empty: frozenset[str] = frozenset()
+) -> BodyT:
+    """Empty fields mean "not given" unless named in ``keep_empty`` (there "" clears a value)."""
+    values: dict[str, Any] = {}
+    for name, raw in form.items():
+        if not isinstance(raw, str) or name not in model.model_fields:
+            continue
+        text = raw.strip()
+        if not text and name not in keep_empty:
+            continue
+        if name in JSON_FIELDS:
+            try:
+                values[name] = json.loads(text) if text else {}
+            except ValueError as exc:
+                raise InvalidInputError(f"{name} must be a JSON object") from exc
+        else:
+            values[name] = raw if name in keep_empty else text
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise InvalidInputError(problems) from exc

@@ -1,0 +1,103 @@
+"""Pages: a project's settings, its model endpoints, and its prompt templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from distillset.domain import LANGUAGES
+from distillset.services import endpoints as endpoint_service
+from distillset.services import projects as project_service
+from distillset.web.deps import AppSettings, DbSession
+from distillset.web.lookup import project_by_id
+from distillset.web.pages.common import message, render
+from distillset.web.pages.forms import parse_form
+from distillset.web.schemas import EndpointCreate, EndpointFields, ProjectUpdate
+
+router = APIRouter(prefix="/projects/{project_id}")
+
+
+def _settings_context(session: DbSession, settings: AppSettings, project_id: int) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    endpoints = [
+        endpoint_service.endpoint_as_dict(e, settings)
+        for e in endpoint_service.list_endpoints(session)
+    ]
+    return {
+        "project": project,
+        "active": "settings",
+        "endpoints": endpoints,
+        "languages": LANGUAGES,
+        "presets": sorted(endpoint_service.PRESETS),
+    }
+
+
+@router.get("/settings")
+def settings_page(
+    project_id: int, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    return render(request, "settings.html", **_settings_context(session, settings, project_id))
+
+
+@router.post("/settings")
+async def save_settings(project_id: int, request: Request, session: DbSession) -> Response:
+    project = project_by_id(session, project_id)
+    body = parse_form(
+        ProjectUpdate, await request.form(), keep_empty=frozenset({"answer_system_prompt"})
+    )
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("answer_system_prompt") == "":
+        # An emptied prompt means "use the default": stored as NULL.
+        project.answer_system_prompt = None
+        changes.pop("answer_system_prompt")
+    project_service.update_project(session, project, **changes)
+    return message(request, "Settings saved.")
+
+
+@router.post("/endpoints")
+async def add_endpoint(
+    project_id: int, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    body = parse_form(EndpointCreate, await request.form())
+    fields = body.model_dump(exclude_none=True)
+    endpoint_service.add_endpoint(session, fields.pop("alias"), **fields)
+    return render(
+        request,
+        "_endpoints.html",
+        **_settings_context(session, settings, project_id),
+        fragment=True,
+        message=f"Endpoint {body.alias} added.",
+    )
+
+
+@router.post("/endpoints/{alias}")
+async def edit_endpoint(
+    project_id: int, alias: str, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    endpoint = endpoint_service.get_endpoint(session, alias)
+    body = parse_form(
+        EndpointFields, await request.form(), keep_empty=frozenset({"api_key_env", "api_key_name"})
+    )
+    endpoint_service.update_endpoint(session, endpoint, **body.model_dump(exclude_unset=True))
+    return render(
+        request,
+        "_endpoints.html",
+        **_settings_context(session, settings, project_id),
+        fragment=True,
+        message=f"Endpoint {alias} saved.",
+    )
+
+
+@router.post("/endpoints/{alias}/delete")
+def delete_endpoint(
+    project_id: int, alias: str, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    endpoint_service.remove_endpoint(session, endpoint_service.get_endpoint(session, alias))
+    return render(
+        request,
+        "_endpoints.html",
+        **_settings_context(session, settings, project_id),
+        fragment=True,
+        message=f"Endpoint {alias} removed.",
+    )

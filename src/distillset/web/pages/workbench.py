@@ -1,0 +1,261 @@
+"""Pages: the distill workbench (lazy tree, tag actions, questions of a tag, generation)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distillset.domain import ConflictError, Origin
+from distillset.services import tags as tag_service
+from distillset.store import Question, Store, Tag
+from distillset.web import generation
+from distillset.web.deps import AppSettings, AppStore, DbSession
+from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
+from distillset.web.pages.common import form_int, render
+from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
+from distillset.web.question_view import question_row, question_rows
+from distillset.web.tree_view import (
+    PAGE_SIZE,
+    child_rows,
+    expanded_row,
+    next_cursor,
+    parse_cursor,
+)
+
+router = APIRouter(prefix="/projects/{project_id}")
+
+Count = Annotated[int, Form(ge=1, le=200)]
+CURSOR_PATTERN = r"^\d+:\d+$"
+
+
+@router.get("/distill")
+def distill_page(project_id: int, request: Request, session: DbSession) -> Response:
+    project = project_by_id(session, project_id)
+    rows = child_rows(session, project.id, None)
+    return render(
+        request,
+        "distill.html",
+        project=project,
+        active="distill",
+        rows=rows,
+        parent_id=None,
+        next_cursor=next_cursor(rows, PAGE_SIZE),
+    )
+
+
+@router.get("/distill/children")
+def children_fragment(
+    project_id: int,
+    request: Request,
+    session: DbSession,
+    parent_id: int | None = None,
+    after: str | None = Query(default=None, pattern=CURSOR_PATTERN),
+) -> Response:
+    """One page of a node's children: what a node opening (or "More…") loads."""
+    project = project_by_id(session, project_id)
+    parent = optional_tag(session, project, parent_id)
+    rows = child_rows(session, project.id, parent.id if parent else None, after=parse_cursor(after))
+    return render(
+        request,
+        "_tag_children.html",
+        project=project,
+        rows=rows,
+        parent_id=parent_id,
+        cursor=after,
+        next_cursor=next_cursor(rows, PAGE_SIZE),
+    )
+
+
+def _detail_context(session: Session, project_id: int, tag: Tag) -> dict[str, Any]:
+    questions = question_rows(session, project_id, tag_id=tag.id, with_answers=True)
+    return {
+        "tag": tag,
+        "path": str(tag_service.tag_path(session, tag)),
+        "row": expanded_row(session, tag),
+        "subtree": asdict(tag_service.subtree_counts(session, tag)),
+        "questions": questions,
+        "next_question_cursor": questions[-1].id if len(questions) == QUESTION_PAGE else None,
+    }
+
+
+@router.get("/distill/tags/{tag_id}")
+def tag_detail(project_id: int, tag_id: int, request: Request, session: DbSession) -> Response:
+    project = project_by_id(session, project_id)
+    tag = tag_in_project(session, project, tag_id)
+    return render(
+        request, "_tag_detail.html", project=project, **_detail_context(session, project.id, tag)
+    )
+
+
+@router.get("/distill/tags/{tag_id}/questions")
+def tag_questions(
+    project_id: int, tag_id: int, request: Request, session: DbSession, after: int | None = None
+) -> Response:
+    project = project_by_id(session, project_id)
+    tag = tag_in_project(session, project, tag_id)
+    questions = question_rows(session, project.id, tag_id=tag.id, after=after, with_answers=True)
+    return render(
+        request,
+        "_question_items.html",
+        project=project,
+        tag=tag,
+        questions=questions,
+        next_question_cursor=questions[-1].id if len(questions) == QUESTION_PAGE else None,
+    )
+
+
+def _preview(
+    request: Request,
+    store: Store,
+    project_id: int,
+    parent_id: int | None,
+    *,
+    title: str,
+    items: list[str],
+    error: str | None = None,
+    show_tag: int | None = None,
+    **extra: Any,
+) -> Response:
+    """The preview of what was created, with the changed part of the tree re-rendered."""
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        context: dict[str, Any] = {"project": project, "title": title, "items": items}
+        context["error"] = error
+        if parent_id is None:
+            rows = child_rows(session, project.id, None)
+            context["root_rows"] = rows
+            context["root_next"] = next_cursor(rows, PAGE_SIZE)
+        else:
+            context["node_row"] = expanded_row(session, tag_in_project(session, project, parent_id))
+        if show_tag is not None:
+            tag = tag_in_project(session, project, show_tag)
+            context.update(_detail_context(session, project.id, tag))
+        context.update(extra)
+        return render(request, "_preview.html", **context)
+
+
+def _labels(store: Store, ids: list[int]) -> list[str]:
+    with store.session() as session:
+        return [tag.label for tag in (session.get(Tag, tag_id) for tag_id in ids) if tag]
+
+
+@router.post("/distill/tags")
+def add_tag_by_hand(
+    project_id: int,
+    request: Request,
+    store: AppStore,
+    label: Annotated[str, Form(min_length=1, max_length=500)],
+    parent_id: Annotated[str | None, Form()] = None,
+) -> Response:
+    parent_key = form_int(parent_id)
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        parent = optional_tag(session, project, parent_key)
+        cleaned = tag_service.checked_label(label)
+        if not tag_service.add_children(session, project.id, parent, [cleaned], Origin.MANUAL):
+            raise ConflictError(f"a sibling tag named {cleaned!r} already exists")
+    return _preview(request, store, project_id, parent_key, title="Added by hand", items=[cleaned])
+
+
+@router.post("/distill/tags/{tag_id}/rename")
+def rename_tag(
+    project_id: int,
+    tag_id: int,
+    request: Request,
+    store: AppStore,
+    label: Annotated[str, Form(min_length=1, max_length=500)],
+) -> Response:
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        tag = tag_service.rename_tag(session, tag_in_project(session, project, tag_id), label)
+        parent_id = tag.parent_id
+    return _preview(
+        request, store, project_id, parent_id, title="Renamed", items=[tag.label], show_tag=tag_id
+    )
+
+
+@router.post("/distill/tags/{tag_id}/delete")
+def delete_tag(project_id: int, tag_id: int, request: Request, store: AppStore) -> Response:
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        tag = tag_in_project(session, project, tag_id)
+        label, parent_id = tag.label, tag.parent_id
+        counts = tag_service.delete_tag(session, tag)
+    summary = (
+        f"Deleted {label}: {counts.tags} tags, {counts.questions} questions "
+        f"and {counts.answers} answers."
+    )
+    return _preview(request, store, project_id, parent_id, title=summary, items=[])
+
+
+@router.post("/distill/generate-tags")
+async def generate_tags(
+    project_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    count: Count,
+    parent_id: Annotated[str | None, Form()] = None,
+) -> Response:
+    parent_key = form_int(parent_id)
+    result = await generation.add_sub_tags(store, settings, project_id, parent_key, count)
+    return _preview(
+        request,
+        store,
+        project_id,
+        parent_key,
+        title=f"Created {len(result.created)} of {result.wanted} tags",
+        items=_labels(store, result.created),
+        error=result.error,
+    )
+
+
+@router.post("/distill/tags/{tag_id}/generate-questions")
+async def generate_questions(
+    project_id: int,
+    tag_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    count: Count,
+) -> Response:
+    result = await generation.add_questions(store, settings, project_id, tag_id, count)
+    with store.session() as session:
+        parent_id = tag_in_project(session, project_by_id(session, project_id), tag_id).parent_id
+        items = list(
+            session.scalars(
+                select(Question.text).where(Question.id.in_(result.created)).order_by(Question.id)
+            )
+        )
+    return _preview(
+        request,
+        store,
+        project_id,
+        parent_id,
+        title=f"Created {len(result.created)} of {result.wanted} questions",
+        items=items,
+        error=result.error,
+        show_tag=tag_id,
+    )
+
+
+@router.post("/distill/questions/{question_id}/answer")
+async def answer_question(
+    project_id: int, question_id: int, request: Request, store: AppStore, settings: AppSettings
+) -> Response:
+    outcome = await generation.answer_one(store, settings, project_id, question_id)
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        row = question_row(session, project.id, question_id)
+        return render(
+            request,
+            "_question_items.html",
+            project=project,
+            questions=[row] if row else [],
+            next_question_cursor=None,
+            message=outcome.error,
+        )

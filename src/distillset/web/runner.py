@@ -1,0 +1,52 @@
+"""Background tasks of the server: each runs on the server's event loop, not in a request.
+
+A request starts a task and returns at once; leaving the page does not stop it. The task row
+in the store is the truth about its progress (the SSE stream reads it), so a page opened later,
+or another process, sees the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from distillset.config import Settings
+from distillset.store import Store
+
+log = logging.getLogger(__name__)
+
+TaskCoroutine = Callable[[], Coroutine[Any, Any, Any]]
+
+
+class TaskRunner:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._running: dict[int, asyncio.Task[Any]] = {}
+
+    def start(self, task_id: int, make_coroutine: TaskCoroutine) -> None:
+        """Run the task's coroutine in the background (one run per task at a time)."""
+        if self.is_running(task_id):
+            return
+        job = asyncio.get_running_loop().create_task(make_coroutine(), name=f"task-{task_id}")
+        self._running[task_id] = job
+        job.add_done_callback(lambda done: self._finished(task_id, done))
+
+    def _finished(self, task_id: int, job: asyncio.Task[Any]) -> None:
+        self._running.pop(task_id, None)
+        if not job.cancelled() and job.exception() is not None:
+            log.error("task %s stopped with an error", task_id, exc_info=job.exception())
+
+    def is_running(self, task_id: int) -> bool:
+        job = self._running.get(task_id)
+        return job is not None and not job.done()
+
+    async def shutdown(self) -> None:
+        """Stop the runs of this process; their rows stay resumable (shown as interrupted)."""
+        jobs = list(self._running.values())
+        for job in jobs:
+            job.cancel()
+        if jobs:
+            await asyncio.gather(*jobs, return_exceptions=True)

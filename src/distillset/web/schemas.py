@@ -1,0 +1,101 @@
+"""Request bodies of the REST API (validated by pydantic: bad input answers 422)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Structured = Literal["json_schema", "json_object", "none"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectCreate(Body):
+    name: str = Field(min_length=1, max_length=200)
+    topic: str | None = None
+    language: str = "en"
+    description: str = ""
+
+
+class ProjectUpdate(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    topic: str | None = None
+    description: str | None = None
+    language: str | None = None
+    question_model: str | None = None
+    answer_model: str | None = None
+    max_concurrency: int | None = None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    max_retries: int | None = None
+    request_timeout: float | None = None
+    answer_system_prompt: str | None = None
+
+
+class EndpointFields(Body):
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    api_key_name: str | None = None
+    structured_output: Structured | None = None
+    extra_body: dict[str, Any] | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    price_input_per_m: float | None = None
+    price_output_per_m: float | None = None
+
+
+class EndpointCreate(EndpointFields):
+    alias: str = Field(min_length=1, max_length=100)
+    model: str = Field(min_length=1)
+    preset: str | None = None
+
+
+class TagCreate(Body):
+    label: str = Field(min_length=1, max_length=500)
+    parent_id: int | None = None
+
+
+class TagRename(Body):
+    label: str = Field(min_length=1, max_length=500)
+
+
+class GenerateTags(Body):
+    parent_id: int | None = None
+    count: int = Field(default=10, ge=1, le=200)
+
+
+class GenerateQuestions(Body):
+    count: int = Field(default=10, ge=1, le=200)
+
+
+class AutoDistill(Body):
+    topic: str | None = None
+    levels: int = Field(default=2, ge=1, le=6)
+    tags_per_level: int = Field(default=10, ge=1, le=100)
+    questions_per_tag: int = Field(default=10, ge=1, le=100)
+
+
+class AnswerTask(Body):
+    tag_id: int | None = None
+
+
+class RecordUpdate(Body):
+    answer: str | None = None
+    reasoning: str | None = None
+    question: str | None = None
+    confirmed: bool | None = None
+    score: float | None = Field(default=None, ge=0, le=5)
+    note: str | None = None
+    labels: list[str] | None = None
+
+
+class PromptOverride(Body):
+    template: str = Field(min_length=1)
