@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from distillset.cli import app
 from distillset.config import Settings, load_settings
 from distillset.store import Store, open_store
 
@@ -32,3 +34,14 @@ def store(settings: Settings) -> Iterator[Store]:
     opened = open_store(settings)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run `distillset ARGS...` in-process through Typer's runner; stdout and stderr apart."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(app, list(args), input=input)
+
+    return invoke

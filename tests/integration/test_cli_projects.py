@@ -1,0 +1,113 @@
+"""`distillset project ...` through the real command line on a temporary DISTILLSET_HOME."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from typer.testing import Result
+
+Cli = Callable[..., Result]
+
+
+def test_create_list_show(cli: Cli) -> None:
+    created = cli("project", "create", "Physical Education and Sports", "--json")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["topic"] == "Physical Education and Sports"
+
+    cli("project", "create", "Chem", "--topic", "Chemistry", "--language", "zh")
+    listed = json.loads(cli("project", "list", "--json").stdout)
+    assert [(p["name"], p["topic"], p["language"]) for p in listed] == [
+        ("Chem", "Chemistry", "zh"),
+        ("Physical Education and Sports", "Physical Education and Sports", "en"),
+    ]
+    assert listed[0]["tags"] == 0
+
+    shown = json.loads(cli("project", "show", "Chem", "--json").stdout)
+    assert shown["topic"] == "Chemistry"
+    assert shown["max_concurrency"] == 8
+
+    plain = cli("project", "list")
+    assert plain.stdout.splitlines()[0].split("\t")[:3] == ["name", "topic", "language"]
+    assert "Chemistry" in plain.stdout
+
+
+def test_set_changes_only_what_is_given(cli: Cli) -> None:
+    cli("project", "create", "P")
+    cli("model", "add", "q", "--base-url", "http://127.0.0.1:9/v1", "--model", "small")
+    cli("model", "add", "a", "--base-url", "http://127.0.0.1:9/v1", "--model", "big")
+    result = cli(
+        "project", "set", "P",
+        "--question-model", "q", "--answer-model", "a",
+        "--max-concurrency", "32", "--rpm", "600", "--tpm", "100000",
+        "--retries", "5", "--timeout", "45.5",
+        "--answer-system-prompt", "Answer as a coach.", "--language", "zh",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(cli("project", "show", "P", "--json").stdout)
+    assert (
+        shown
+        | {
+            "question_model": "q",
+            "answer_model": "a",
+            "max_concurrency": 32,
+            "requests_per_minute": 600,
+            "tokens_per_minute": 100000,
+            "max_retries": 5,
+            "request_timeout": 45.5,
+            "answer_system_prompt": "Answer as a coach.",
+            "language": "zh",
+        }
+        == shown
+    )
+
+    assert cli("project", "set", "P", "--retries", "1").exit_code == 0
+    shown = json.loads(cli("project", "show", "P", "--json").stdout)
+    assert (shown["max_retries"], shown["max_concurrency"]) == (1, 32)
+
+    cli("project", "set", "P", "--answer-system-prompt", "")
+    assert json.loads(cli("project", "show", "P", "--json").stdout)["answer_system_prompt"] is None
+
+
+def test_user_mistakes_exit_2_with_one_line(cli: Cli) -> None:
+    cli("project", "create", "P")
+    cases = [
+        (("project", "create", "P"), "already exists"),
+        (("project", "show", "Nope"), "no project named 'Nope'"),
+        (("project", "create", "Q", "--language", "xx"), "unknown language"),
+        (("project", "set", "P", "--max-concurrency", "0"), "max_concurrency must be between"),
+        (("project", "set", "P", "--question-model", "ghost"), "no model endpoint named"),
+        (("project", "set", "P"), "nothing to change"),
+        (("project", "delete", "Nope", "--yes"), "no project named"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.output
+
+
+def test_bad_number_is_a_usage_error(cli: Cli) -> None:
+    cli("project", "create", "P")
+    result = cli("project", "set", "P", "--max-concurrency", "many")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_delete_asks_unless_yes(cli: Cli) -> None:
+    cli("project", "create", "P")
+    cli("tags", "add", "P", "--path", "A > B")
+    refused = cli("project", "delete", "P", input="n\n")
+    assert refused.exit_code != 0
+    assert "2 tags" in refused.output
+    assert cli("project", "show", "P").exit_code == 0
+
+    confirmed = cli("project", "delete", "P", input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert cli("project", "show", "P").exit_code == 2
+
+    cli("project", "create", "P2")
+    assert cli("project", "delete", "P2", "--yes").exit_code == 0
+    assert json.loads(cli("project", "list", "--json").stdout) == []
