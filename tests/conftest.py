@@ -12,6 +12,8 @@ from distillset.cli import app
 from distillset.config import Settings, load_settings
 from distillset.store import Store, open_store
 
+pytest_plugins = ["distillset.testing.pytest_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def distillset_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

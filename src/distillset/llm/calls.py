@@ -1,0 +1,168 @@
+"""The LlmCall table as usage log and response cache, written with group commits.
+
+Concurrent requests queue their cache look-ups and inserts here; one worker thread
+applies everything queued in a single transaction, then wakes every caller. A caller's
+row is therefore committed before it gets its id back, yet many calls share one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from distillset.store.db import Store
+from distillset.store.models import LlmCall
+
+
+@dataclass(frozen=True)
+class StoredCall:
+    """A successful row found for a request key."""
+
+    id: int
+    response_body: str
+    latency_ms: float | None
+
+
+@dataclass
+class _Batch:
+    reads: list[tuple[str, asyncio.Future[StoredCall | None]]]
+    writes: list[tuple[dict[str, Any], asyncio.Future[int]]]
+    updates: list[tuple[int, dict[str, Any], asyncio.Future[None]]]
+
+
+def _read(session: Session, keys: list[str]) -> dict[str, StoredCall]:
+    found: dict[str, StoredCall] = {}
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(LlmCall.request_key, LlmCall.id, LlmCall.response_body, LlmCall.latency_ms)
+            .where(LlmCall.request_key.in_(keys[start : start + 500]), LlmCall.status == "ok")
+            .order_by(LlmCall.id)
+        )
+        for key, call_id, body, latency in rows:
+            if body is not None:
+                found[key] = StoredCall(call_id, body, latency)
+    return found
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    result = session.execute(
+        insert(LlmCall).returning(LlmCall.id, sort_by_parameter_order=True), rows
+    )
+    return [int(row_id) for row_id in result.scalars()]
+
+
+class CallLog:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._batch = _Batch([], [], [])
+        self._worker: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-calls")
+
+    async def find_success(self, request_key: str) -> StoredCall | None:
+        future: asyncio.Future[StoredCall | None] = asyncio.get_running_loop().create_future()
+        self._batch.reads.append((request_key, future))
+        self._kick()
+        return await future
+
+    async def record(self, values: dict[str, Any]) -> int:
+        """Insert one LlmCall row; returns its id once the row is committed."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._batch.writes.append((values, future))
+        self._kick()
+        return await future
+
+    async def update(self, call_id: int, values: dict[str, Any]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._batch.updates.append((call_id, values, future))
+        self._kick()
+        await future
+
+    async def drain(self) -> None:
+        while self._worker is not None:
+            await asyncio.shield(self._worker)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _kick(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._batch.reads or self._batch.writes or self._batch.updates:
+                batch, self._batch = self._batch, _Batch([], [], [])
+                try:
+                    found, ids, errors = await loop.run_in_executor(
+                        self._executor, self._apply, batch
+                    )
+                except Exception as exc:  # the database itself failed: tell every caller
+                    _fail_all(batch, exc)
+                    continue
+                _resolve(batch, found, ids, errors)
+        finally:
+            self._worker = None
+
+    def _apply(
+        self, batch: _Batch
+    ) -> tuple[dict[str, StoredCall], list[int | None], list[BaseException | None]]:
+        rows = [values for values, _ in batch.writes]
+        with self._store.session() as session:
+            found = _read(session, [key for key, _ in batch.reads]) if batch.reads else {}
+            for call_id, values, _ in batch.updates:
+                session.execute(update(LlmCall).where(LlmCall.id == call_id).values(**values))
+            if not rows:
+                return found, [], []
+            try:
+                with session.begin_nested():
+                    ids: list[int | None] = list(_insert(session, rows))
+                return found, ids, [None] * len(rows)
+            except Exception:
+                pass
+            # One bad row (a vanished task id...) must not fail its neighbours.
+            ids = []
+            errors: list[BaseException | None] = []
+            for row in rows:
+                try:
+                    with session.begin_nested():
+                        ids.append(_insert(session, [row])[0])
+                        errors.append(None)
+                except Exception as exc:
+                    ids.append(None)
+                    errors.append(exc)
+            return found, ids, errors
+
+
+def _resolve(
+    batch: _Batch,
+    found: dict[str, StoredCall],
+    ids: list[int | None],
+    errors: list[BaseException | None],
+) -> None:
+    for key, read_future in batch.reads:
+        if not read_future.done():
+            read_future.set_result(found.get(key))
+    for (_, write_future), call_id, error in zip(batch.writes, ids, errors, strict=True):
+        if write_future.done():
+            continue
+        if error is not None or call_id is None:
+            write_future.set_exception(error or RuntimeError("LlmCall insert returned no id"))
+        else:
+            write_future.set_result(call_id)
+    for _, _, update_future in batch.updates:
+        if not update_future.done():
+            update_future.set_result(None)
+
+
+def _fail_all(batch: _Batch, exc: Exception) -> None:
+    futures: list[asyncio.Future[Any]] = [f for _, f in batch.reads]
+    futures += [f for _, f in batch.writes] + [f for _, _, f in batch.updates]
+    for future in futures:
+        if not future.done():
+            future.set_exception(exc)

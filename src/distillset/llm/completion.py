@@ -1,0 +1,76 @@
+"""Reading a chat completion body: the message, finish reason and token usage."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from distillset.llm.reasoning import split_reasoning
+
+
+class MalformedReply(ValueError):
+    """The body is not a chat completion."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    content: str
+    reasoning: str | None
+    finish_reason: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def parse_completion(text: str) -> Completion:
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise MalformedReply(f"the response is not valid JSON ({exc.args[0][:60]})") from exc
+    if not isinstance(body, dict):
+        raise MalformedReply("the response is not a JSON object")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise MalformedReply("the response has no choices")
+    choice = choices[0]
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise MalformedReply("the response choice has no message")
+    reasoning, answer = split_reasoning(message)
+    usage: dict[str, Any] = body["usage"] if isinstance(body.get("usage"), dict) else {}
+    details = usage.get("completion_tokens_details") or {}
+    reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return Completion(
+        content=answer,
+        reasoning=reasoning,
+        finish_reason=choice.get("finish_reason"),
+        model=body.get("model") if isinstance(body.get("model"), str) else None,
+        input_tokens=_int_or_none(usage.get("prompt_tokens")),
+        output_tokens=_int_or_none(usage.get("completion_tokens")),
+        reasoning_tokens=_int_or_none(
+            usage.get("reasoning_tokens") if reasoning_tokens is None else reasoning_tokens
+        ),
+    )
+
+
+def error_message(text: str) -> str:
+    """The human part of an error body: `error.message`, else the start of the text."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:300]
+        if isinstance(error, str):
+            return error[:300]
+        if isinstance(body.get("message"), str):
+            return str(body["message"])[:300]
+    return " ".join(text.split())[:300] or "(empty body)"

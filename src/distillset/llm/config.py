@@ -1,0 +1,85 @@
+"""Detached, ready-to-call copies of an endpoint row and a project's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from distillset.config import Settings
+from distillset.services.endpoints import resolve_api_key
+from distillset.store.models import ModelEndpoint, Project
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """What a call needs from a ModelEndpoint row; safe to use after its session closed."""
+
+    alias: str
+    base_url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+    structured_output: str = "none"
+    concurrency: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    price_input_per_m: float | None = None
+    price_output_per_m: float | None = None
+
+    @classmethod
+    def from_endpoint(cls, endpoint: ModelEndpoint, settings: Settings) -> EndpointConfig:
+        return cls(
+            alias=endpoint.alias,
+            base_url=endpoint.base_url.rstrip("/"),
+            model=endpoint.model,
+            api_key=resolve_api_key(settings, endpoint),
+            temperature=endpoint.temperature,
+            max_tokens=endpoint.max_tokens,
+            top_p=endpoint.top_p,
+            extra_body=dict(endpoint.extra_body or {}),
+            structured_output=endpoint.structured_output or "none",
+            concurrency=endpoint.concurrency,
+            rpm=endpoint.rpm,
+            tpm=endpoint.tpm,
+            price_input_per_m=endpoint.price_input_per_m,
+            price_output_per_m=endpoint.price_output_per_m,
+        )
+
+    def sampling_defaults(self) -> dict[str, Any]:
+        """Sampling parameters sent with every request (0 is a real value, None is unset)."""
+        values = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        values["top_p"] = self.top_p
+        return {name: value for name, value in values.items() if value is not None}
+
+    def cost_of(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
+        if self.price_input_per_m is None and self.price_output_per_m is None:
+            return None
+        cost = (input_tokens or 0) * (self.price_input_per_m or 0.0)
+        cost += (output_tokens or 0) * (self.price_output_per_m or 0.0)
+        return cost / 1_000_000
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """A project's call limits. Backoff fields have defaults so tests can shorten them."""
+
+    max_concurrency: int = 8
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    max_retries: int = 3
+    request_timeout: float = 120.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+    @classmethod
+    def from_project(cls, project: Project) -> LimitSettings:
+        return cls(
+            max_concurrency=project.max_concurrency,
+            requests_per_minute=project.requests_per_minute,
+            tokens_per_minute=project.tokens_per_minute,
+            max_retries=project.max_retries,
+            request_timeout=project.request_timeout,
+        )

@@ -1,0 +1,17 @@
+"""Errors of the gateway beyond the domain's ModelCallError."""
+
+from __future__ import annotations
+
+from distillset.domain import ModelCallError
+
+
+class ModelOutputError(ModelCallError):
+    """The model answered, but nothing usable could be read from its reply.
+
+    The raw reply is kept in the LlmCall row named by ``call_id`` for inspection.
+    """
+
+    def __init__(self, message: str, *, raw_text: str = "", call_id: int | None = None) -> None:
+        super().__init__(message, None)
+        self.raw_text = raw_text
+        self.call_id = call_id

@@ -1,0 +1,364 @@
+"""The gateway: every model call of a project goes through here.
+
+It owns limits, retries, the response cache and the usage log, so callers only say what
+to ask and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from distillset.domain import ModelCallError
+from distillset.llm.calls import CallLog, StoredCall
+from distillset.llm.completion import Completion, MalformedReply, error_message, parse_completion
+from distillset.llm.config import EndpointConfig, LimitSettings
+from distillset.llm.errors import ModelOutputError
+from distillset.llm.limiter import Limiter, Permit, shared_limiters
+from distillset.llm.lists import JSON_OBJECT_HINT, list_response_format, parse_json_list
+from distillset.llm.request import build_body, estimate_input_tokens, request_key
+from distillset.llm.retry import backoff_delay, is_retryable_status, retry_after_seconds
+from distillset.llm.transport import RawReply, SessionPool, client_timeout, post_chat
+from distillset.store.db import Store
+
+DEFAULT_OUTPUT_ESTIMATE = 1024
+
+
+@dataclass
+class ChatResult:
+    content: str
+    reasoning: str | None
+    finish_reason: str | None
+    model: str
+    input_tokens: int | None
+    output_tokens: int | None
+    reasoning_tokens: int | None
+    cost: float | None
+    latency_ms: float
+    cached: bool
+    call_id: int
+
+
+@dataclass
+class ListResult:
+    items: list[str]
+    result: ChatResult
+
+
+@dataclass
+class _Attempt:
+    """How one HTTP attempt ended."""
+
+    completion: Completion | None = None
+    error: str | None = None
+    http_status: int | None = None
+    retryable: bool = False
+    wait: float | None = None
+    body: str | None = None
+    latency_ms: float = 0.0
+
+
+def _redact(text: str | None, secret: str | None) -> str | None:
+    if text is None or not secret:
+        return text
+    return text.replace(secret, "***")
+
+
+class Gateway:
+    """All model calls of one project; gateways of one project share one limiter."""
+
+    def __init__(
+        self,
+        store: Store,
+        limits: LimitSettings,
+        *,
+        project_id: int | None,
+        use_cache: bool = True,
+    ) -> None:
+        self.limits = limits
+        self.project_id = project_id
+        self.use_cache = use_cache
+        registry = shared_limiters()
+        if project_id is None:
+            self.limiter = Limiter(
+                limits.max_concurrency, limits.requests_per_minute, limits.tokens_per_minute
+            )
+        else:
+            self.limiter = registry.get(
+                ("project", project_id),
+                limits.max_concurrency,
+                limits.requests_per_minute,
+                limits.tokens_per_minute,
+            )
+        self._calls = CallLog(store)
+        self._pool = SessionPool()
+        self._output_average = 0.0
+        self._output_samples = 0
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._pool.close()
+        await self._calls.drain()
+        self._calls.close()
+
+    async def chat(
+        self,
+        endpoint: EndpointConfig,
+        messages: list[dict[str, str]],
+        *,
+        purpose: str,
+        task_id: int | None = None,
+        attempt: int = 0,
+        response_format: dict[str, Any] | None = None,
+        sampling: dict[str, Any] | None = None,
+        stream: bool = False,
+    ) -> ChatResult:
+        """One answered chat request, from the cache or the endpoint (see the contract)."""
+        body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
+        key = request_key(endpoint.base_url, body, attempt)
+        if self.use_cache:
+            started = time.perf_counter()
+            stored = await self._calls.find_success(key)
+            if stored is not None:
+                return self._from_cache(endpoint, stored, started)
+        outcome, attempts = await self._send_with_retries(endpoint, body, stream)
+        completion = outcome.completion
+        row: dict[str, Any] = {
+            "project_id": self.project_id,
+            "task_id": task_id,
+            "endpoint_alias": endpoint.alias,
+            "purpose": purpose,
+            "request_key": key,
+            "status": "ok" if outcome.error is None else "error",
+            "http_status": outcome.http_status,
+            "error": _redact(outcome.error, endpoint.api_key),
+            "request_body": json.dumps({"messages": messages}, ensure_ascii=False),
+            "response_body": _redact(outcome.body, endpoint.api_key),
+            "latency_ms": outcome.latency_ms,
+            "attempts": attempts,
+        }
+        cost = None
+        if completion is not None:
+            cost = endpoint.cost_of(completion.input_tokens, completion.output_tokens)
+            row.update(
+                input_tokens=completion.input_tokens,
+                output_tokens=completion.output_tokens,
+                reasoning_tokens=completion.reasoning_tokens,
+                cost=cost,
+            )
+        call_id = await self._calls.record(row)
+        if outcome.error is not None or completion is None:
+            message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"
+            error = ModelCallError(message, outcome.http_status)
+            error.call_id = call_id  # type: ignore[attr-defined]
+            raise error
+        return ChatResult(
+            content=completion.content,
+            reasoning=completion.reasoning,
+            finish_reason=completion.finish_reason,
+            model=completion.model or endpoint.model,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+            cost=cost,
+            latency_ms=outcome.latency_ms,
+            cached=False,
+            call_id=call_id,
+        )
+
+    async def chat_list(
+        self,
+        endpoint: EndpointConfig,
+        messages: list[dict[str, str]],
+        *,
+        purpose: str,
+        task_id: int | None = None,
+        attempt: int = 0,
+    ) -> ListResult:
+        """A JSON array of strings, using structured output where the endpoint has it."""
+        response_format = list_response_format(endpoint.structured_output)
+        if endpoint.structured_output == "json_object":
+            messages = _with_hint(messages, JSON_OBJECT_HINT)
+        result = await self.chat(
+            endpoint,
+            messages,
+            purpose=purpose,
+            task_id=task_id,
+            attempt=attempt,
+            response_format=response_format,
+        )
+        try:
+            items = parse_json_list(result.content)
+        except ModelOutputError as exc:
+            # Keep the raw text for inspection, but never serve it from the cache again.
+            await self._calls.update(result.call_id, {"status": "invalid", "error": str(exc)})
+            raise ModelOutputError(
+                str(exc), raw_text=result.content, call_id=result.call_id
+            ) from None
+        return ListResult(items, result)
+
+    def _from_cache(
+        self, endpoint: EndpointConfig, stored: StoredCall, started: float
+    ) -> ChatResult:
+        completion = parse_completion(stored.response_body)
+        prices_known = endpoint.price_input_per_m is not None
+        return ChatResult(
+            content=completion.content,
+            reasoning=completion.reasoning,
+            finish_reason=completion.finish_reason,
+            model=completion.model or endpoint.model,
+            input_tokens=completion.input_tokens,
+            output_tokens=completion.output_tokens,
+            reasoning_tokens=completion.reasoning_tokens,
+            # Nothing was paid for this answer now.
+            cost=0.0 if prices_known or endpoint.price_output_per_m is not None else None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            cached=True,
+            call_id=stored.id,
+        )
+
+    def _estimate_tokens(self, body: dict[str, Any]) -> float:
+        if self.limiter is None or self._output_samples == 0:
+            output = body.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
+        else:
+            output = self._output_average
+        return float(estimate_input_tokens(body["messages"]) + output)
+
+    def _learn_output(self, completion: Completion | None) -> None:
+        if completion is None or completion.output_tokens is None:
+            return
+        self._output_samples += 1
+        weight = 1.0 / min(self._output_samples, 50)
+        self._output_average += (completion.output_tokens - self._output_average) * weight
+
+    async def _send_with_retries(
+        self, endpoint: EndpointConfig, body: dict[str, Any], stream: bool
+    ) -> tuple[_Attempt, int]:
+        limits = self.limits
+        url = f"{endpoint.base_url}/chat/completions"
+        if stream:
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        endpoint_limiter = _endpoint_limiter(endpoint)
+        size = min(limits.max_concurrency, endpoint.concurrency or limits.max_concurrency)
+        session = self._pool.session_for(endpoint, size)
+        timeout = client_timeout(limits.request_timeout)
+        tries = max(0, limits.max_retries) + 1
+        outcome = _Attempt(error="not attempted")
+        for number in range(tries):
+            estimate = self._estimate_tokens(body)
+            permit = await self.limiter.acquire(estimate)
+            endpoint_permit: Permit | None = None
+            try:
+                if endpoint_limiter is not None:
+                    endpoint_permit = await endpoint_limiter.acquire(estimate)
+                outcome = await _attempt(session, url, body, timeout, limits.request_timeout)
+            finally:
+                used = _used_tokens(outcome.completion)
+                self.limiter.release(permit, used)
+                if endpoint_limiter is not None and endpoint_permit is not None:
+                    endpoint_limiter.release(endpoint_permit, used)
+            self._learn_output(outcome.completion)
+            if outcome.error is None or not outcome.retryable or number == tries - 1:
+                return outcome, number + 1
+            delay = outcome.wait
+            if delay is None:
+                delay = backoff_delay(number, limits.backoff_base, limits.backoff_max)
+            if outcome.http_status == 429:
+                # Everyone waits, not only this request: the others would hit the same wall.
+                self.limiter.pause(delay)
+                if endpoint_limiter is not None:
+                    endpoint_limiter.pause(delay)
+            else:
+                await asyncio.sleep(delay)
+        return outcome, tries
+
+
+def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:
+    """Limits the provider sets on the endpoint itself, shared by all projects using it."""
+    if endpoint.concurrency is None and endpoint.rpm is None and endpoint.tpm is None:
+        return None
+    return shared_limiters().get(
+        ("endpoint", endpoint.base_url, endpoint.model),
+        endpoint.concurrency or 1_000_000,
+        endpoint.rpm,
+        endpoint.tpm,
+    )
+
+
+def _used_tokens(completion: Completion | None) -> int | None:
+    if completion is None or completion.input_tokens is None:
+        return None
+    return completion.input_tokens + (completion.output_tokens or 0)
+
+
+def _with_hint(messages: list[dict[str, str]], hint: str) -> list[dict[str, str]]:
+    if not messages:
+        return [{"role": "user", "content": hint}]
+    last = messages[-1]
+    return [*messages[:-1], {**last, "content": f"{last.get('content', '')}\n\n{hint}"}]
+
+
+async def _attempt(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    timeout: aiohttp.ClientTimeout,
+    timeout_seconds: float,
+) -> _Attempt:
+    started = time.perf_counter()
+    try:
+        reply = await post_chat(session, url, body, timeout=timeout)
+    except TimeoutError:
+        return _Attempt(error=f"no response within {timeout_seconds:g}s", retryable=True)
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return _Attempt(error=f"cannot connect to {url}: {reason}", retryable=True)
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        return _Attempt(error=f"connection lost: {type(exc).__name__}", retryable=True)
+    latency_ms = (time.perf_counter() - started) * 1000
+    outcome = _judge_reply(reply)
+    outcome.latency_ms = latency_ms
+    return outcome
+
+
+def _judge_reply(reply: RawReply) -> _Attempt:
+    if reply.status != 200:
+        return _Attempt(
+            error=f"HTTP {reply.status}: {error_message(reply.text)}",
+            http_status=reply.status,
+            retryable=is_retryable_status(reply.status),
+            wait=retry_after_seconds(reply.headers),
+            body=reply.text,
+        )
+    try:
+        completion = parse_completion(reply.text)
+    except MalformedReply as exc:
+        return _Attempt(error=str(exc), http_status=200, retryable=True, body=reply.text)
+    failure = None
+    if completion.finish_reason == "length":
+        failure = "the output was cut at the token limit (finish_reason=length)"
+    elif not completion.content:
+        failure = "the model returned empty content"
+    return _Attempt(
+        completion=completion,
+        error=failure,
+        http_status=200,
+        retryable=failure is not None,
+        body=reply.text,
+    )

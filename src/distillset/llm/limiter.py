@@ -1,0 +1,221 @@
+"""One limiter per project: a sliding window of in-flight requests plus RPM/TPM buckets.
+
+A slot is handed to the next waiter the moment a request finishes (no fixed waves).
+The limiter is thread-safe and works across event loops, so tasks of one project that
+run in different threads still share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+# Providers quantize per-minute limits (60 rpm is enforced as about 1 per second), so
+# the buckets hold one second's worth and refill continuously.
+BURST_SECONDS = 1.0
+
+
+class TokenBucket:
+    """A refilling budget; a cost larger than the burst is allowed from a full bucket."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate * BURST_SECONDS)
+        self.level = self.capacity
+        self.updated = time.monotonic()
+
+    def _refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_time(self, cost: float, now: float) -> float:
+        self._refill(now)
+        needed = min(cost, self.capacity)
+        if self.level >= needed:
+            return 0.0
+        return (needed - self.level) / self.rate
+
+    def take(self, cost: float) -> None:
+        self.level -= cost
+
+    def give_back(self, amount: float) -> None:
+        self.level = min(self.capacity, self.level + amount)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    granted: bool = False
+
+
+@dataclass
+class Permit:
+    """A held slot; ``tokens`` is what was taken from the TPM bucket."""
+
+    tokens: float
+    released: bool = field(default=False)
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class Limiter:
+    def __init__(
+        self,
+        max_concurrency: int,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._waiters: deque[_Waiter] = deque()
+        self._paused_until = 0.0
+        self.max_concurrency = max(1, max_concurrency)
+        self._rpm: TokenBucket | None = None
+        self._tpm: TokenBucket | None = None
+        self.configure(max_concurrency, requests_per_minute, tokens_per_minute)
+
+    def configure(
+        self, max_concurrency: int, requests_per_minute: int | None, tokens_per_minute: int | None
+    ) -> None:
+        """Apply changed project settings; buckets are rebuilt only when their rate changed."""
+        with self._lock:
+            self.max_concurrency = max(1, max_concurrency)
+            if requests_per_minute is None:
+                self._rpm = None
+            elif self._rpm is None or self._rpm.rate != requests_per_minute / 60.0:
+                self._rpm = TokenBucket(requests_per_minute)
+            if tokens_per_minute is None:
+                self._tpm = None
+            elif self._tpm is None or self._tpm.rate != tokens_per_minute / 60.0:
+                self._tpm = TokenBucket(tokens_per_minute)
+            self._grant_waiting()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new request back for ``seconds`` (a 429 told us to)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self, estimated_tokens: float = 0.0) -> Permit:
+        await self._acquire_slot()
+        try:
+            await self._wait_for_budget(estimated_tokens)
+        except BaseException:
+            self._release_slot()
+            raise
+        return Permit(estimated_tokens if self._tpm is not None else 0.0)
+
+    def release(self, permit: Permit, actual_tokens: int | None = None) -> None:
+        """Free the slot and settle the TPM estimate with the reported usage."""
+        if permit.released:
+            return
+        permit.released = True
+        with self._lock:
+            if self._tpm is not None and actual_tokens is not None and permit.tokens:
+                self._tpm.give_back(permit.tokens - actual_tokens)
+        self._release_slot()
+
+    async def _acquire_slot(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._in_flight < self.max_concurrency and not self._waiters:
+                self._in_flight += 1
+                return
+            waiter = _Waiter(loop, loop.create_future())
+            self._waiters.append(waiter)
+        try:
+            await waiter.future
+        except BaseException:
+            with self._lock:
+                granted = waiter.granted
+                if not granted and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if granted:
+                self._release_slot()
+            raise
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._grant_waiting()
+
+    def _grant_waiting(self) -> None:
+        """Hand free slots to waiters in arrival order (caller holds the lock)."""
+        while self._waiters and self._in_flight < self.max_concurrency:
+            waiter = self._waiters.popleft()
+            if waiter.future.done():
+                continue
+            waiter.granted = True
+            self._in_flight += 1
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is waiter.loop:
+                waiter.loop.call_soon(_wake, waiter.future)
+            else:
+                waiter.loop.call_soon_threadsafe(_wake, waiter.future)
+
+    async def _wait_for_budget(self, tokens: float) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                delay = self._paused_until - now
+                if self._rpm is not None:
+                    delay = max(delay, self._rpm.wait_time(1, now))
+                if self._tpm is not None:
+                    delay = max(delay, self._tpm.wait_time(tokens, now))
+                if delay <= 0:
+                    if self._rpm is not None:
+                        self._rpm.take(1)
+                    if self._tpm is not None:
+                        self._tpm.take(tokens)
+                    return
+            await asyncio.sleep(delay)
+
+
+class LimiterRegistry:
+    """Limiters shared by every gateway of the process, keyed by project or endpoint."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._limiters: dict[object, Limiter] = {}
+
+    def get(
+        self,
+        key: object,
+        max_concurrency: int,
+        requests_per_minute: int | None,
+        tokens_per_minute: int | None,
+    ) -> Limiter:
+        with self._lock:
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                limiter = Limiter(max_concurrency, requests_per_minute, tokens_per_minute)
+                self._limiters[key] = limiter
+                return limiter
+        limiter.configure(max_concurrency, requests_per_minute, tokens_per_minute)
+        return limiter
+
+
+_registry: LimiterRegistry | None = None
+_registry_lock = threading.Lock()
+
+
+def shared_limiters() -> LimiterRegistry:
+    """The process-wide registry, created on first use."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = LimiterRegistry()
+        return _registry

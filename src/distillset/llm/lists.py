@@ -1,0 +1,138 @@
+"""Turn a model reply into a clean list of strings, and ask for one in the right format."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import json_repair
+
+from distillset.domain import normalize_text, strip_numbering
+from distillset.llm.errors import ModelOutputError
+from distillset.llm.reasoning import split_inline
+
+_FENCE = re.compile(r"```[ \t]*[\w-]*[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
+_LIST_LINE = re.compile(r"^\s*(?:[(\[]?\d+(?:\.\d+)*[.)\]:、]|[-*•+])\s+(\S.*)$")
+_ITEM_KEYS = ("text", "question", "label", "tag", "name", "title", "item", "value")
+_QUOTES = "\"'`“”‘’「」『』*_"
+
+ITEMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"items": {"type": "array", "items": {"type": "string"}}},
+    "required": ["items"],
+    "additionalProperties": False,
+}
+
+JSON_OBJECT_HINT = 'Reply with a JSON object of the form {"items": ["...", "..."]}.'
+
+
+def list_response_format(structured_output: str) -> dict[str, Any] | None:
+    """The response_format for a list request on an endpoint with this support level."""
+    if structured_output == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "items", "strict": True, "schema": ITEMS_SCHEMA},
+        }
+    if structured_output == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def _fenced_bodies(text: str) -> list[str]:
+    return [match.group(1) for match in _FENCE.finditer(text) if match.group(1).strip()]
+
+
+def _json_candidates(text: str) -> list[str]:
+    """Substrings likely to hold the JSON: fenced blocks, then the outermost brackets."""
+    candidates = _fenced_bodies(text) + [text]
+    for source in list(candidates):
+        starts = [i for i in (source.find("["), source.find("{")) if i >= 0]
+        if not starts:
+            continue
+        start = min(starts)
+        end = max(source.rfind("]"), source.rfind("}"))
+        candidates.append(source[start : end + 1] if end > start else source[start:])
+    return candidates
+
+
+def _decode(candidate: str) -> Any:
+    try:
+        return json.loads(candidate)
+    except ValueError:
+        pass
+    if "[" not in candidate and "{" not in candidate:
+        return None
+    try:
+        return json_repair.loads(candidate)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _find_array(value: Any, depth: int = 0) -> list[Any] | None:
+    """A bare array, or the array an object holds (preferring an `items` key)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and depth < 2:
+        if isinstance(value.get("items"), list):
+            return value["items"]
+        for inner in value.values():
+            found = _find_array(inner, depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _item_text(item: Any) -> str | None:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        for key in _ITEM_KEYS:
+            if isinstance(item.get(key), str):
+                return item[key]
+        strings = [v for v in item.values() if isinstance(v, str)]
+        if len(strings) == 1:
+            return strings[0]
+    return None
+
+
+def clean_item(text: str) -> str:
+    """Numbering, surrounding quotes and spacing removed."""
+    text = " ".join(text.split())
+    text = strip_numbering(text).strip(_QUOTES + " ")
+    return strip_numbering(text).strip(_QUOTES + ",; ")
+
+
+def _clean_all(raw_items: list[Any]) -> list[str]:
+    items: list[str] = []
+    seen: set[str] = set()
+    for raw in raw_items:
+        text = _item_text(raw)
+        if text is None:
+            continue
+        cleaned = clean_item(text)
+        key = normalize_text(cleaned)
+        if cleaned and key not in seen:
+            seen.add(key)
+            items.append(cleaned)
+    return items
+
+
+def _list_lines(text: str) -> list[str]:
+    return [m.group(1) for line in text.splitlines() if (m := _LIST_LINE.match(line))]
+
+
+def parse_json_list(text: str) -> list[str]:
+    """A clean list of distinct strings from a reply; ModelOutputError when none remain."""
+    _, answer = split_inline(text or "")
+    for candidate in _json_candidates(answer):
+        array = _find_array(_decode(candidate))
+        if array:
+            items = _clean_all(array)
+            if items:
+                return items
+    items = _clean_all(_list_lines(answer))
+    if items:
+        return items
+    snippet = " ".join(answer.split())[:120]
+    raise ModelOutputError(f"no list of strings found in the model reply: {snippet!r}")

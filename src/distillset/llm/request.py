@@ -1,0 +1,52 @@
+"""Building a chat request body and its cache key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from distillset.llm.config import EndpointConfig
+
+# Rough token counts for budgeting before the server reports usage: about four
+# characters per token for Latin text, about one per character for CJK.
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD_TOKENS = 4
+
+
+def build_body(
+    endpoint: EndpointConfig,
+    messages: list[dict[str, str]],
+    *,
+    sampling: dict[str, Any] | None,
+    response_format: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The request body without `stream`: endpoint defaults, extra body, per-call overrides."""
+    body: dict[str, Any] = {"model": endpoint.model, "messages": messages}
+    body.update(endpoint.sampling_defaults())
+    body.update(endpoint.extra_body)
+    if sampling:
+        body.update(sampling)
+    if response_format is not None:
+        body["response_format"] = response_format
+    return body
+
+
+def request_key(base_url: str, body: dict[str, Any], attempt: int) -> str:
+    """sha256 of the canonical request: base URL, model, messages, parameters, attempt."""
+    canonical = json.dumps(
+        {"base_url": base_url.rstrip("/"), "body": body, "attempt": attempt},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def estimate_input_tokens(messages: list[dict[str, str]]) -> int:
+    total = 0
+    for message in messages:
+        text = str(message.get("content") or "")
+        wide = 0 if text.isascii() else sum(1 for char in text if ord(char) > 0x2E80)
+        total += wide + (len(text) - wide) // CHARS_PER_TOKEN + MESSAGE_OVERHEAD_TOKENS
+    return total

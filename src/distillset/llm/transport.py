@@ -1,0 +1,119 @@
+"""HTTP to OpenAI-compatible servers: pooled aiohttp sessions, plain and streamed replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from distillset.llm.config import EndpointConfig
+
+CONNECT_TIMEOUT = 30.0
+
+
+@dataclass
+class RawReply:
+    """An HTTP answer; a streamed one is reassembled into a non-streamed body."""
+
+    status: int
+    headers: Mapping[str, str]
+    text: str
+
+
+class SessionPool:
+    """One pooled ClientSession per (base URL, key), sized to the limit of calls in flight."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[tuple[str, str | None], aiohttp.ClientSession] = {}
+
+    def session_for(self, endpoint: EndpointConfig, size: int) -> aiohttp.ClientSession:
+        pool_key = (endpoint.base_url, endpoint.api_key)
+        session = self._sessions.get(pool_key)
+        if session is None or session.closed:
+            headers = {"Content-Type": "application/json"}
+            if endpoint.api_key:
+                headers["Authorization"] = f"Bearer {endpoint.api_key}"
+            connector = aiohttp.TCPConnector(
+                limit=max(1, size), limit_per_host=0, ttl_dns_cache=300
+            )
+            session = aiohttp.ClientSession(
+                connector=connector, headers=headers, raise_for_status=False, trust_env=True
+            )
+            self._sessions[pool_key] = session
+        return session
+
+    async def close(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
+
+
+def client_timeout(request_timeout: float) -> aiohttp.ClientTimeout:
+    # sock_read bounds a silent server (a stall) without counting time spent queued
+    # for a pooled connection; for streams it bounds the gap between chunks.
+    return aiohttp.ClientTimeout(
+        total=None,
+        sock_connect=min(CONNECT_TIMEOUT, request_timeout),
+        sock_read=request_timeout,
+    )
+
+
+async def post_chat(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    *,
+    timeout: aiohttp.ClientTimeout,
+) -> RawReply:
+    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    async with session.post(url, data=payload, timeout=timeout) as response:
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        is_sse = response.content_type == "text/event-stream"
+        if body.get("stream") and response.status == 200 and is_sse:
+            return RawReply(response.status, headers, await _read_stream(response))
+        raw = await response.read()
+        return RawReply(response.status, headers, raw.decode("utf-8", errors="replace"))
+
+
+async def _read_stream(response: aiohttp.ClientResponse) -> str:
+    """Join SSE chunks into the body a non-streamed call would have returned."""
+    content: list[str] = []
+    reasoning: list[str] = []
+    reasoning_field = "reasoning_content"
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    model = ""
+    async for raw_line in response.content:
+        line = raw_line.decode("utf-8", errors="replace").strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            continue
+        model = chunk.get("model") or model
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                content.append(delta["content"])
+            for name in ("reasoning_content", "reasoning"):
+                if isinstance(delta.get(name), str):
+                    reasoning.append(delta[name])
+                    reasoning_field = name
+            finish_reason = choice.get("finish_reason") or finish_reason
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
+    if reasoning:
+        message[reasoning_field] = "".join(reasoning)
+    assembled = {
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": usage,
+    }
+    return json.dumps(assembled, ensure_ascii=False)

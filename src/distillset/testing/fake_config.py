@@ -1,0 +1,173 @@
+"""Settings and counters of the fake model server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+REASONING_STYLES = ("reasoning_content", "reasoning", "think", "none")
+FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
+LIST_QUIRKS = (
+    "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",
+    "plain_lines",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    """How the fake model behaves; rates are probabilities per request (0..1)."""
+
+    latency: float = 0.0
+    jitter: float = 0.0
+    reasoning_style: str = "reasoning_content"
+    model: str = "fake-model"
+    seed: int = 0
+    # Faults
+    rate_429: float = 0.0
+    retry_after: float = 1.0
+    retry_after_format: str = "seconds"  # seconds | ms | date
+    rate_500: float = 0.0
+    rate_stall: float = 0.0
+    stall_seconds: float = 60.0
+    rate_malformed: float = 0.0
+    rate_truncated: float = 0.0
+    rate_empty: float = 0.0
+    # List quirks
+    too_few: float = 0.0
+    too_many: float = 0.0
+    duplicates: float = 0.0
+    code_fence: float = 0.0
+    numbering: float = 0.0
+    object_wrapped: float = 0.0
+    prose: float = 0.0
+    plain_lines: float = 0.0
+    # Keys: when set, requests must carry `Authorization: Bearer <key>` (never logged).
+    require_api_key: str | None = field(default=None, repr=False)
+    log_prompts: bool = True
+
+    def __post_init__(self) -> None:
+        if self.reasoning_style not in REASONING_STYLES:
+            raise ValueError(f"reasoning_style must be one of {', '.join(REASONING_STYLES)}")
+
+    def fault_rates(self) -> list[tuple[str, float]]:
+        return [
+            ("429", self.rate_429),
+            ("500", self.rate_500),
+            ("stall", self.rate_stall),
+            ("malformed", self.rate_malformed),
+            ("truncated", self.rate_truncated),
+            ("empty", self.rate_empty),
+        ]
+
+    def public_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["require_api_key"] = self.require_api_key is not None
+        return data
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+
+@dataclass
+class FakeStats:
+    """A snapshot of what the server saw."""
+
+    in_flight: int
+    max_in_flight: int
+    total: int
+    by_kind: dict[str, int]
+    by_status: dict[int, int]
+    by_outcome: dict[str, int]
+    bodies: list[dict[str, Any]]
+    arrivals: list[float]
+
+    @property
+    def prompts(self) -> list[str]:
+        """The last user message of every logged request."""
+        texts = []
+        for body in self.bodies:
+            users = [
+                m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user"
+            ]
+            texts.append(users[-1] if users else "")
+        return texts
+
+    def max_in_window(self, seconds: float) -> int:
+        """The most requests that arrived within any window of this length."""
+        times = sorted(self.arrivals)
+        best, start = 0, 0
+        for end, moment in enumerate(times):
+            while moment - times[start] > seconds:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "total": self.total,
+            "by_kind": self.by_kind,
+            "by_status": {str(k): v for k, v in self.by_status.items()},
+            "by_outcome": self.by_outcome,
+        }
+
+
+class Counters:
+    """Live counters, updated by the server thread and read from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.forced: deque[str] = deque()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.max_in_flight = self.in_flight
+            self.total = 0
+            self.by_kind: Counter[str] = Counter()
+            self.by_status: Counter[int] = Counter()
+            self.by_outcome: Counter[str] = Counter()
+            self.bodies: list[dict[str, Any]] = []
+            self.arrivals: list[float] = []
+            self.forced.clear()
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.total += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.arrivals.append(time.monotonic())
+
+    def leave(self, kind: str, status: int, outcome: str) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.by_kind[kind] += 1
+            self.by_status[status] += 1
+            self.by_outcome[outcome] += 1
+
+    def log_body(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.bodies.append(body)
+
+    def next_forced(self) -> str | None:
+        with self._lock:
+            return self.forced.popleft() if self.forced else None
+
+    def snapshot(self) -> FakeStats:
+        with self._lock:
+            return FakeStats(
+                in_flight=self.in_flight,
+                max_in_flight=self.max_in_flight,
+                total=self.total,
+                by_kind=dict(self.by_kind),
+                by_status=dict(self.by_status),
+                by_outcome=dict(self.by_outcome),
+                bodies=list(self.bodies),
+                arrivals=list(self.arrivals),
+            )

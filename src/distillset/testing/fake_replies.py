@@ -1,0 +1,142 @@
+"""Shaping the fake model's replies: list quirks, reasoning styles, response bodies."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any
+
+from distillset.testing import fake_content
+from distillset.testing.fake_config import FakeConfig
+
+STRUCTURED = ("json_schema", "json_object")
+PROSE_BEFORE = "Sure! Here is the list you asked for:"
+PROSE_AFTER = "Let me know if you need more."
+
+
+def _chance(rng: random.Random, rate: float) -> bool:
+    return rate > 0 and rng.random() < rate
+
+
+def list_content(
+    text: str, config: FakeConfig, rng: random.Random, response_format: dict[str, Any] | None
+) -> tuple[str, list[str]]:
+    """The reply to a list prompt, and the quirks applied to it."""
+    count = fake_content.requested_count(text)
+    quirks: list[str] = []
+    if _chance(rng, config.too_few) and count > 1:
+        count = max(1, count // 2)
+        quirks.append("too_few")
+    elif _chance(rng, config.too_many):
+        count += 3
+        quirks.append("too_many")
+    items = fake_content.list_items(text, count)
+    if _chance(rng, config.duplicates) and items:
+        items = [*items, items[0]]
+        quirks.append("duplicates")
+    if response_format is not None and response_format.get("type") in STRUCTURED:
+        # Structured output is honoured: valid JSON of the schema, whatever the quirks.
+        return json.dumps({"items": items}, ensure_ascii=False), quirks
+    if _chance(rng, config.plain_lines):
+        quirks.append("plain_lines")
+        return "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1)), quirks
+    if _chance(rng, config.numbering):
+        items = [f"{i}. {item}" for i, item in enumerate(items, 1)]
+        quirks.append("numbering")
+    payload: Any = items
+    if _chance(rng, config.object_wrapped):
+        payload = {"questions" if "?" in "".join(items) else "tags": items}
+        quirks.append("object_wrapped")
+    content = json.dumps(payload, ensure_ascii=False, indent=1)
+    if _chance(rng, config.code_fence):
+        content = f"```json\n{content}\n```"
+        quirks.append("code_fence")
+    if _chance(rng, config.prose):
+        content = f"{PROSE_BEFORE}\n\n{content}\n\n{PROSE_AFTER}"
+        quirks.append("prose")
+    return content, quirks
+
+
+def reply_parts(
+    kind: str,
+    messages: list[dict[str, Any]],
+    config: FakeConfig,
+    rng: random.Random,
+    response_format: dict[str, Any] | None,
+) -> tuple[str | None, str]:
+    """(reasoning, answer) for a request of this kind."""
+    text = fake_content.user_text(messages)
+    if kind == "list":
+        content, _ = list_content(text, config, rng, response_format)
+        return f"The path is {' > '.join(fake_content.tag_path(text))}; listing items.", content
+    if kind == "score":
+        verdict = fake_content.score_for(fake_content.message_texts(messages))
+        return "Checking accuracy, completeness and clarity.", json.dumps(verdict)
+    return fake_content.answer_for(text)
+
+
+def message_fields(style: str, reasoning: str | None, answer: str) -> dict[str, Any]:
+    """The assistant message in one of the reasoning styles."""
+    message: dict[str, Any] = {"role": "assistant", "content": answer}
+    if reasoning is None or style == "none":
+        return message
+    if style == "think":
+        message["content"] = f"<think>\n{reasoning}\n</think>\n\n{answer}"
+    else:
+        message[style] = reasoning
+    return message
+
+
+def usage_of(messages: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any]:
+    prompt = sum(len(text) for text in fake_content.message_texts(messages)) // 4 + 1
+    reasoning_len = len(message.get("reasoning_content") or message.get("reasoning") or "")
+    completion = (len(message.get("content") or "") + reasoning_len) // 4 + 1
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "completion_tokens_details": {"reasoning_tokens": reasoning_len // 4},
+    }
+
+
+def completion_body(
+    model: str, message: dict[str, Any], finish_reason: str, usage: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-fake-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": usage,
+    }
+
+
+def stream_chunks(
+    model: str,
+    message: dict[str, Any],
+    finish_reason: str,
+    usage: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The same reply as server-sent chunks: reasoning pieces, content pieces, the end."""
+    base = {"id": f"chatcmpl-fake-{time.monotonic_ns()}", "object": "chat.completion.chunk"}
+    base["model"] = model
+    chunks: list[dict[str, Any]] = []
+
+    def add(delta: dict[str, Any], finish: str | None = None) -> None:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        chunks.append({**base, "choices": [choice]})
+
+    add({"role": "assistant"})
+    for name in ("reasoning_content", "reasoning", "content"):
+        text = message.get(name)
+        if not text:
+            continue
+        step = max(1, len(text) // 3)
+        for start in range(0, len(text), step):
+            add({name: text[start : start + step]})
+    add({}, finish_reason)
+    if usage is not None:
+        chunks.append({**base, "choices": [], "usage": usage})
+    return chunks

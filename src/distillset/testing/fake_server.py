@@ -1,0 +1,314 @@
+"""A fake OpenAI-compatible model server on 127.0.0.1 for tests, benchmarks and demos.
+
+Run it in a background thread (`FakeModelServer().start()`), or as its own process:
+`python -m distillset.testing.fake_server --port 8000 --latency 0.05`. Its behaviour can
+be changed while it runs; in a separate process through `POST /_fake/config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import socket
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from aiohttp import web
+
+from distillset.testing import fake_content
+from distillset.testing.fake_config import Counters, FakeConfig, FakeStats
+from distillset.testing.fake_replies import (
+    completion_body,
+    message_fields,
+    reply_parts,
+    stream_chunks,
+    usage_of,
+)
+
+MALFORMED_BODY = '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "cut'
+
+
+class FakeModelBehaviour:
+    """The request handlers and their state, independent of how the server is hosted."""
+
+    def __init__(self, config: FakeConfig | None = None) -> None:
+        self.config = config or FakeConfig()
+        self.counters = Counters()
+        self.rng = random.Random(self.config.seed)
+
+    def configure(self, **changes: Any) -> FakeConfig:
+        unknown = set(changes) - FakeConfig.field_names()
+        if unknown:
+            raise ValueError(f"unknown fake server setting(s): {', '.join(sorted(unknown))}")
+        self.config = replace(self.config, **changes)
+        if "seed" in changes:
+            self.rng = random.Random(self.config.seed)
+        return self.config
+
+    def reset(self, config: FakeConfig | None = None) -> None:
+        self.config = config or FakeConfig()
+        self.rng = random.Random(self.config.seed)
+        self.counters.reset()
+
+    def queue_faults(self, *faults: str) -> None:
+        """Force the next requests' outcomes in order (`429`, `500`, `stall`, `ok`, ...)."""
+        self.counters.forced.extend(faults)
+
+    def _pick_fault(self) -> str:
+        forced = self.counters.next_forced()
+        if forced is not None:
+            return forced
+        for fault, rate in self.config.fault_rates():
+            if rate > 0 and self.rng.random() < rate:
+                return fault
+        return "ok"
+
+    def app(self, *, admin: bool = False) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/v1/chat/completions", self.chat)
+        app.router.add_post("/chat/completions", self.chat)
+        app.router.add_get("/v1/models", self.models)
+        if admin:
+            app.router.add_get("/_fake/stats", self.admin_stats)
+            app.router.add_post("/_fake/config", self.admin_config)
+            app.router.add_post("/_fake/reset", self.admin_reset)
+        return app
+
+    async def models(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, "invalid api key", "invalid_api_key")
+        model = {"id": self.config.model, "object": "model", "owned_by": "distillset"}
+        return web.json_response({"object": "list", "data": [model]})
+
+    def _authorized(self, request: web.Request) -> bool:
+        expected = self.config.require_api_key
+        return expected is None or request.headers.get("Authorization") == f"Bearer {expected}"
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        self.counters.enter()
+        kind, status, outcome = "unknown", 500, "error"
+        try:
+            if not self._authorized(request):
+                status, outcome = 401, "unauthorized"
+                return _error(401, "invalid api key", "invalid_api_key")
+            try:
+                body = await request.json()
+                messages = body["messages"]
+            except (ValueError, KeyError, TypeError):
+                status, outcome = 400, "bad_request"
+                return _error(400, "the body must be JSON with messages", "invalid_request")
+            config = self.config
+            if config.log_prompts:
+                self.counters.log_body(body)
+            kind = fake_content.request_kind(messages)
+            outcome = self._pick_fault()
+            if outcome == "stall":
+                await asyncio.sleep(config.stall_seconds)
+            delay = config.latency + (self.rng.uniform(0, config.jitter) if config.jitter else 0)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            response = await self._respond(request, body, messages, kind, outcome, config)
+            status = response.status
+            return response
+        finally:
+            self.counters.leave(kind, status, outcome)
+
+    async def _respond(
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        messages: list[dict[str, Any]],
+        kind: str,
+        outcome: str,
+        config: FakeConfig,
+    ) -> web.StreamResponse:
+        if outcome == "429":
+            return _error(
+                429,
+                "rate limit reached, slow down",
+                "rate_limit_exceeded",
+                headers=_retry_after_headers(config),
+            )
+        if outcome == "500":
+            return _error(500, "the fake model had an internal error", "server_error")
+        if outcome == "malformed":
+            return web.Response(text=MALFORMED_BODY, content_type="application/json")
+        response_format = body.get("response_format")
+        reasoning, answer = reply_parts(kind, messages, config, self.rng, response_format)
+        finish_reason = "stop"
+        if outcome == "truncated":
+            answer, finish_reason = answer[: max(1, len(answer) // 2)], "length"
+        elif outcome == "empty":
+            answer = ""
+        message = message_fields(config.reasoning_style, reasoning, answer)
+        usage = usage_of(messages, message)
+        model = str(body.get("model") or config.model)
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            chunks = stream_chunks(model, message, finish_reason, usage if include_usage else None)
+            return await _send_stream(request, chunks)
+        return web.json_response(completion_body(model, message, finish_reason, usage))
+
+    async def admin_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.counters.snapshot().as_dict())
+
+    async def admin_config(self, request: web.Request) -> web.Response:
+        try:
+            config = self.configure(**await request.json())
+        except (ValueError, TypeError) as exc:
+            return _error(400, str(exc), "invalid_request")
+        return web.json_response(config.public_dict())
+
+    async def admin_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"reset": True})
+
+
+def _error(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"message": message, "type": code, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _retry_after_headers(config: FakeConfig) -> dict[str, str]:
+    wait = config.retry_after
+    if config.retry_after_format == "ms":
+        return {"retry-after-ms": str(int(wait * 1000))}
+    if config.retry_after_format == "date":
+        when = datetime.now(UTC) + timedelta(seconds=wait)
+        return {"Retry-After": format_datetime(when, usegmt=True)}
+    return {"Retry-After": f"{wait:g}"}
+
+
+async def _send_stream(request: web.Request, chunks: list[dict[str, Any]]) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    for chunk in chunks:
+        await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+class FakeModelServer(FakeModelBehaviour):
+    """The fake server running on its own event loop in a background thread."""
+
+    def __init__(self, config: FakeConfig | None = None, *, host: str = "127.0.0.1", port: int = 0):
+        super().__init__(config)
+        self.host = host
+        self._socket = _bound_socket(host, port)
+        self.port: int = self._socket.getsockname()[1]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to register as an endpoint (`.../v1`)."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def stats(self) -> FakeStats:
+        return self.counters.snapshot()
+
+    def start(self) -> FakeModelServer:
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._start_site())
+            except BaseException as exc:  # report start failures to the caller
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._stop_site())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-model-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    async def _start_site(self) -> None:
+        # Cancel handlers when the client goes away, so stalls end with their request.
+        self._runner = web.AppRunner(
+            self.app(admin=True), handler_cancellation=True, access_log=None
+        )
+        await self._runner.setup()
+        await web.SockSite(self._runner, self._socket).start()
+
+    async def _stop_site(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop = self._thread = None
+
+    def __enter__(self) -> FakeModelServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--jitter", type=float, default=0.0)
+    parser.add_argument("--reasoning-style", default="reasoning_content")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--log-prompts", action="store_true")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other setting, e.g. --set rate_429=0.1",
+    )
+    args = parser.parse_args(argv)
+    extra = {name: json.loads(value) for name, value in (s.split("=", 1) for s in args.set)}
+    config = FakeConfig(
+        latency=args.latency,
+        jitter=args.jitter,
+        seed=args.seed,
+        reasoning_style=args.reasoning_style,
+        log_prompts=args.log_prompts,
+    )
+    behaviour = FakeModelBehaviour(config)
+    if extra:
+        behaviour.configure(**extra)
+    sock = _bound_socket(args.host, args.port)
+    print(f"fake model server on http://{args.host}:{sock.getsockname()[1]}/v1", flush=True)
+    web.run_app(
+        behaviour.app(admin=True), sock=sock, access_log=None, print=None, handler_cancellation=True
+    )
+
+
+if __name__ == "__main__":
+    main()
