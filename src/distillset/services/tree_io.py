@@ -136,7 +136,7 @@ def _entries(value: Any, where: str) -> Iterator[tuple[Any, Any]]:
                 raise InvalidInputError(f"{where}: a list directly inside a list has no label")
             yield from _entries(item, where)
     else:
-        raise InvalidInputError(f"{where}: unexpected {type(value).__name__}")
+        raise InvalidInputError(f"{where}: a label must be text, got {type(value).__name__}")
 
 
 def nodes_from_data(data: Any) -> list[TreeNode]:
