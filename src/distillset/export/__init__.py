@@ -1,0 +1,15 @@
+"""Exporting a dataset to the formats fine-tuning tools read (DESIGN.md §6)."""
+
+from distillset.export.formats import FORMATS, ReasoningMode
+from distillset.export.options import ExportOptions
+from distillset.export.service import ExportResult, export_dataset
+from distillset.export.writers import FileFormat
+
+__all__ = [
+    "FORMATS",
+    "ExportOptions",
+    "ExportResult",
+    "FileFormat",
+    "ReasoningMode",
+    "export_dataset",
+]

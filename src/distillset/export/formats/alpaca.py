@@ -1,0 +1,41 @@
+"""Alpaca: instruction / input / output / system (LLaMA-Factory's `alpaca` formatting)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from distillset.dataset.records import DatasetRecord
+from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+
+
+class AlpacaFormat(ExportFormat):
+    name = "alpaca"
+    description = "instruction / input / output / system"
+    modes = (ReasoningMode.INLINE, ReasoningMode.DROP)
+    llamafactory = "alpaca"
+
+    def schema(self, ctx: RenderContext) -> pa.Schema:
+        return pa.schema(
+            [(name, pa.string()) for name in ("instruction", "input", "output", "system")]
+        )
+
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        return {
+            "instruction": record.question,
+            "input": "",
+            "output": ctx.assistant_text(record),
+            "system": ctx.system or "",
+        }
+
+    def llamafactory_entry(self, ctx: RenderContext) -> dict[str, Any]:
+        return {
+            "formatting": "alpaca",
+            "columns": {
+                "prompt": "instruction",
+                "query": "input",
+                "response": "output",
+                "system": "system",
+            },
+        }

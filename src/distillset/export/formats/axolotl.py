@@ -1,0 +1,34 @@
+"""Axolotl chat_template: messages, the assistant turn carrying `reasoning_content`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from distillset.dataset.records import DatasetRecord
+from distillset.export.formats.base import (
+    ExportFormat,
+    ReasoningMode,
+    RenderContext,
+    chat_messages,
+)
+
+TURN = pa.struct(
+    [("role", pa.string()), ("content", pa.string()), ("reasoning_content", pa.string())]
+)
+
+
+class AxolotlFormat(ExportFormat):
+    name = "axolotl"
+    description = "chat_template messages with reasoning_content on the assistant turn"
+    modes = (ReasoningMode.FIELD, ReasoningMode.INLINE, ReasoningMode.DROP)
+
+    def schema(self, ctx: RenderContext) -> pa.Schema:
+        return pa.schema([("messages", pa.list_(TURN))])
+
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        turns = chat_messages(record, ctx)
+        if ctx.mode is ReasoningMode.FIELD:
+            turns[-1]["reasoning_content"] = ctx.reasoning(record)
+        return {"messages": turns}

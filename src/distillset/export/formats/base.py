@@ -1,0 +1,81 @@
+"""What every export format shares: the reasoning modes and the rendering context."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from distillset.dataset.records import DatasetRecord
+
+
+class ReasoningMode(StrEnum):
+    INLINE = "inline"  # inside the answer, between delimiters
+    FIELD = "field"  # in its own field, as the format names it
+    DROP = "drop"  # left out
+
+
+DEFAULT_THINK_OPEN = "<think>\n"
+DEFAULT_THINK_CLOSE = "\n</think>\n\n"
+
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Everything a format needs besides the record itself."""
+
+    mode: ReasoningMode
+    think_open: str = DEFAULT_THINK_OPEN
+    think_close: str = DEFAULT_THINK_CLOSE
+    system: str | None = None
+    language: str = "en"
+    fields: dict[str, str] = field(default_factory=dict)  # custom format's field names
+
+    def assistant_text(self, record: DatasetRecord) -> str:
+        """The answer, with the reasoning inlined once when the mode says so."""
+        if self.mode is ReasoningMode.INLINE and record.reasoning:
+            return f"{self.think_open}{record.reasoning}{self.think_close}{record.answer}"
+        return record.answer
+
+    def reasoning(self, record: DatasetRecord) -> str | None:
+        return record.reasoning or None if self.mode is ReasoningMode.FIELD else None
+
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+
+
+def chat_messages(record: DatasetRecord, ctx: RenderContext) -> list[dict[str, Any]]:
+    """system? / user / assistant turns in OpenAI's role/content shape."""
+    turns: list[dict[str, Any]] = []
+    if ctx.system:
+        turns.append({"role": "system", "content": ctx.system})
+    turns.append({"role": "user", "content": record.question})
+    turns.append({"role": "assistant", "content": ctx.assistant_text(record)})
+    return turns
+
+
+class ExportFormat(ABC):
+    """One target shape of a dataset row."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    modes: ClassVar[tuple[ReasoningMode, ...]]  # the first is the default
+    # The `formatting` LLaMA-Factory reads this shape as, or None when it cannot.
+    llamafactory: ClassVar[str | None] = None
+
+    def check(self, ctx: RenderContext) -> None:  # noqa: B027 - most formats need no checks
+        """Refuse options this format cannot honour (raises InvalidInputError)."""
+
+    @abstractmethod
+    def schema(self, ctx: RenderContext) -> pa.Schema: ...
+
+    @abstractmethod
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]: ...
+
+    def llamafactory_entry(self, ctx: RenderContext) -> dict[str, Any]:
+        """The `dataset_info.json` keys describing this shape (besides `file_name`)."""
+        raise NotImplementedError(self.name)

@@ -1,0 +1,57 @@
+"""Harmony / Multilingual-Thinking: developer, user, analysis, final and `messages` whose
+assistant turn carries `thinking` (the shape of HuggingFaceH4/Multilingual-Thinking)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from distillset.dataset.records import DatasetRecord
+from distillset.export.formats.base import (
+    LANGUAGE_NAMES,
+    ExportFormat,
+    ReasoningMode,
+    RenderContext,
+)
+
+TURN = pa.struct([("content", pa.string()), ("role", pa.string()), ("thinking", pa.string())])
+
+
+class HarmonyFormat(ExportFormat):
+    name = "harmony"
+    description = "Multilingual-Thinking: developer / user / analysis / final / messages"
+    # The analysis channel is the reasoning's own place; inlining it would duplicate it.
+    modes = (ReasoningMode.FIELD, ReasoningMode.DROP)
+
+    def schema(self, ctx: RenderContext) -> pa.Schema:
+        return pa.schema(
+            [
+                ("reasoning_language", pa.string()),
+                ("developer", pa.string()),
+                ("user", pa.string()),
+                ("analysis", pa.string()),
+                ("final", pa.string()),
+                ("messages", pa.list_(TURN)),
+            ]
+        )
+
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        language = LANGUAGE_NAMES.get(ctx.language, ctx.language)
+        developer = ctx.system or ""
+        analysis = ctx.reasoning(record)
+        system = f"reasoning language: {language}"
+        if developer:
+            system += f"\n\n{developer}"
+        return {
+            "reasoning_language": language,
+            "developer": developer,
+            "user": record.question,
+            "analysis": analysis or "",
+            "final": record.answer,
+            "messages": [
+                {"content": system, "role": "system", "thinking": None},
+                {"content": record.question, "role": "user", "thinking": None},
+                {"content": record.answer, "role": "assistant", "thinking": analysis},
+            ],
+        }

@@ -1,0 +1,54 @@
+"""Raw: every stored field of the record, for archiving or your own processing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from distillset.dataset.records import DatasetRecord
+from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("question_id", pa.int64()),
+        ("tag_id", pa.int64()),
+        ("tag_path", pa.string()),
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("reasoning", pa.string()),
+        ("model", pa.string()),
+        ("variant", pa.int64()),
+        ("finish_reason", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("latency_ms", pa.float64()),
+        ("confirmed", pa.bool_()),
+        ("score", pa.float64()),
+        ("score_reason", pa.string()),
+        ("note", pa.string()),
+        ("labels", pa.list_(pa.string())),
+        ("question_model", pa.string()),
+        ("created_at", pa.string()),
+    ]
+)
+
+
+class RawFormat(ExportFormat):
+    name = "raw"
+    description = "every stored field of each record"
+    # Stored fields as they are: the reasoning stays its own field (or is dropped).
+    modes = (ReasoningMode.FIELD, ReasoningMode.DROP)
+
+    def schema(self, ctx: RenderContext) -> pa.Schema:
+        if ctx.mode is ReasoningMode.DROP:
+            return RAW_SCHEMA.remove(RAW_SCHEMA.get_field_index("reasoning"))
+        return RAW_SCHEMA
+
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        data = record.as_dict()
+        if ctx.mode is ReasoningMode.DROP:
+            del data["reasoning"]
+        return data

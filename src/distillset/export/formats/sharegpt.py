@@ -1,0 +1,43 @@
+"""ShareGPT: `conversations` of from/value turns, system prompt in its own column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from distillset.dataset.records import DatasetRecord
+from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+
+TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
+
+
+class ShareGptFormat(ExportFormat):
+    name = "sharegpt"
+    description = "conversations with from/value turns (human / gpt) and a system column"
+    modes = (ReasoningMode.INLINE, ReasoningMode.DROP)
+    llamafactory = "sharegpt"
+
+    def schema(self, ctx: RenderContext) -> pa.Schema:
+        return pa.schema([("conversations", pa.list_(TURN)), ("system", pa.string())])
+
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        return {
+            "conversations": [
+                {"from": "human", "value": record.question},
+                {"from": "gpt", "value": ctx.assistant_text(record)},
+            ],
+            "system": ctx.system or "",
+        }
+
+    def llamafactory_entry(self, ctx: RenderContext) -> dict[str, Any]:
+        return {
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations", "system": "system"},
+            "tags": {
+                "role_tag": "from",
+                "content_tag": "value",
+                "user_tag": "human",
+                "assistant_tag": "gpt",
+            },
+        }

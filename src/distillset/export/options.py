@@ -1,0 +1,163 @@
+"""Export options, and checking them all before anything is written."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distillset.dataset.filters import RecordFilter
+from distillset.domain import InvalidInputError
+from distillset.export.formats import (
+    DEFAULT_THINK_CLOSE,
+    DEFAULT_THINK_OPEN,
+    ExportFormat,
+    RenderContext,
+    get_format,
+    resolve_mode,
+)
+from distillset.export.selection import SplitSpec
+from distillset.export.writers import SUFFIXES, FileFormat
+
+MAX_BATCH_SIZE = 100_000
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export, how, and where (see `distillset export --help`)."""
+
+    format: str = "alpaca"
+    output: Path | None = None
+    file_format: str | None = None  # json, jsonl, csv, parquet, hf; default from the suffix
+    reasoning: str | None = None  # inline, field, drop; default: the format's own default
+    think_open: str = DEFAULT_THINK_OPEN
+    think_close: str = DEFAULT_THINK_CLOSE
+    system: str | None = None  # default: the project's answer system prompt
+    fields: dict[str, str] = field(default_factory=dict)
+    record_filter: RecordFilter = field(default_factory=RecordFilter)
+    balanced: int | None = None
+    split: str | None = None  # e.g. "eval=0.05"
+    seed: int = 42
+    batch_size: int = 2_000
+    llamafactory_dir: Path | None = None
+    dataset_name: str | None = None
+    push_to_hub: str | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """Checked options: every decision made, nothing written yet."""
+
+    fmt: ExportFormat
+    ctx: RenderContext
+    file_format: FileFormat
+    output: Path | None  # None: nothing kept locally (push to the Hub only)
+    split: SplitSpec | None
+    dataset_name: str
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_-]+", "_", text).strip("_").lower() or "dataset"
+
+
+def split_path(path: Path, split: SplitSpec) -> Path:
+    """`data.jsonl` -> `data.eval.jsonl`; a directory gets a sibling `data-eval`."""
+    if path.suffix:
+        return path.with_name(f"{path.stem}.{split.name}{path.suffix}")
+    return path.with_name(f"{path.name}-{split.name}")
+
+
+def _file_format(options: ExportOptions, output: Path | None) -> FileFormat:
+    if options.file_format is not None:
+        try:
+            return FileFormat(options.file_format)
+        except ValueError:
+            choices = ", ".join(f.value for f in FileFormat)
+            raise InvalidInputError(
+                f"unknown file format {options.file_format!r}: choose one of {choices}"
+            ) from None
+    if output is None:
+        return FileFormat.PARQUET if options.push_to_hub else FileFormat.JSON
+    try:
+        return SUFFIXES[output.suffix.lower()]
+    except KeyError:
+        raise InvalidInputError(
+            f"cannot tell the file format of {str(output)!r}: use a .json, .jsonl, .csv or "
+            ".parquet name, or --file-format (hf for a datasets directory)"
+        ) from None
+
+
+def _check_writable(path: Path, *, directory: bool = False) -> None:
+    parent = path.parent
+    if not parent.is_dir():
+        raise InvalidInputError(f"cannot write {str(path)!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"cannot write {str(path)!r}: {str(parent)!r} is not writable")
+    if path.is_dir() and not directory:
+        raise InvalidInputError(f"cannot write {str(path)!r}: it is a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InvalidInputError(f"cannot write {str(path)!r}: the file is read-only")
+
+
+def plan_export(
+    options: ExportOptions, *, project_name: str, language: str, system: str | None
+) -> ExportPlan:
+    """Check every option; raise InvalidInputError with a clear message on the first bad one."""
+    fmt = get_format(options.format)
+    mode = resolve_mode(fmt, options.reasoning)
+    if not 1 <= options.batch_size <= MAX_BATCH_SIZE:
+        raise InvalidInputError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
+    if options.balanced is not None and options.balanced < 1:
+        raise InvalidInputError("--balanced takes a count of at least 1")
+    if not options.think_open or not options.think_close:
+        raise InvalidInputError("reasoning delimiters cannot be empty")
+    ctx = RenderContext(
+        mode=mode,
+        think_open=options.think_open,
+        think_close=options.think_close,
+        system=options.system if options.system is not None else system,
+        language=language,
+        fields=dict(options.fields),
+    )
+    fmt.check(ctx)
+    split = SplitSpec.parse(options.split) if options.split else None
+    name = slug(options.dataset_name or project_name)
+    output = options.output
+    if output is None and options.llamafactory_dir is not None:
+        output = options.llamafactory_dir / f"{name}.{options.file_format or 'json'}"
+    if output is None and not options.push_to_hub:
+        raise InvalidInputError(
+            "say where to write: --output PATH, --llamafactory DIR or --push-to-hub"
+        )
+    file_format = _file_format(options, output)
+    if options.push_to_hub and file_format is not FileFormat.PARQUET:
+        raise InvalidInputError(
+            "--push-to-hub uploads Parquet; leave --file-format out or set parquet"
+        )
+    if options.llamafactory_dir is not None:
+        _check_llamafactory(fmt, file_format, options.llamafactory_dir)
+    if output is not None:
+        is_dir = file_format is FileFormat.HF
+        _check_writable(output, directory=is_dir)
+        if split is not None and not is_dir:
+            _check_writable(split_path(output, split))
+    return ExportPlan(fmt, ctx, file_format, output, split, name)
+
+
+def _check_llamafactory(fmt: ExportFormat, file_format: FileFormat, directory: Path) -> None:
+    if fmt.llamafactory is None:
+        raise InvalidInputError(
+            f"LLaMA-Factory reads alpaca, sharegpt or messages exports, not {fmt.name!r}"
+        )
+    readable = {FileFormat.JSON, FileFormat.JSONL, FileFormat.PARQUET}
+    if fmt.name == "alpaca":
+        readable.add(FileFormat.CSV)
+    if file_format not in readable:
+        raise InvalidInputError(
+            f"LLaMA-Factory cannot read {fmt.name} rows from {file_format.value} files"
+        )
+    if not directory.is_dir():
+        raise InvalidInputError(f"--llamafactory {str(directory)!r} is not a directory")
+    _check_writable(directory / "dataset_info.json")
