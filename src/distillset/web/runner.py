@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from distillset.config import Settings
 from distillset.store import Store
+from distillset.tasks import run_task
 
 log = logging.getLogger(__name__)
-
-TaskCoroutine = Callable[[], Coroutine[Any, Any, Any]]
 
 
 class TaskRunner:
@@ -25,17 +23,30 @@ class TaskRunner:
         self.store = store
         self.settings = settings
         self._running: dict[int, asyncio.Task[Any]] = {}
+        self._cancel_events: dict[int, asyncio.Event] = {}
 
-    def start(self, task_id: int, make_coroutine: TaskCoroutine) -> None:
-        """Run the task's coroutine in the background (one run per task at a time)."""
+    def start(self, task_id: int) -> None:
+        """Run (or resume) the task in the background; one run per task at a time."""
         if self.is_running(task_id):
             return
-        job = asyncio.get_running_loop().create_task(make_coroutine(), name=f"task-{task_id}")
+        cancel_event = asyncio.Event()
+        job = asyncio.get_running_loop().create_task(
+            run_task(self.store, self.settings, task_id, cancel_event=cancel_event),
+            name=f"task-{task_id}",
+        )
         self._running[task_id] = job
+        self._cancel_events[task_id] = cancel_event
         job.add_done_callback(lambda done: self._finished(task_id, done))
+
+    def cancel(self, task_id: int) -> None:
+        """Stop a run of this process now (the stored cancel flag reaches other processes)."""
+        event = self._cancel_events.get(task_id)
+        if event is not None:
+            event.set()
 
     def _finished(self, task_id: int, job: asyncio.Task[Any]) -> None:
         self._running.pop(task_id, None)
+        self._cancel_events.pop(task_id, None)
         if not job.cancelled() and job.exception() is not None:
             log.error("task %s stopped with an error", task_id, exc_info=job.exception())
 

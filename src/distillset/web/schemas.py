@@ -99,3 +99,8 @@ class RecordUpdate(Body):
 
 class PromptOverride(Body):
     template: str = Field(min_length=1)
+
+
+class BulkConfirm(Body):
+    ids: list[int] = Field(min_length=1, max_length=10_000)
+    confirmed: bool = True

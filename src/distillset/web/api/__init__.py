@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from distillset.web.api import endpoints, projects, tags
+from distillset.web.api import (
+    dataset,
+    endpoints,
+    generate,
+    projects,
+    prompts,
+    questions,
+    tags,
+    tasks,
+)
 
 PREFIX = "/api/v1"
 
@@ -18,5 +27,5 @@ def include(app: FastAPI) -> None:
         return {"status": "ok"}
 
     app.include_router(health)
-    for module in (projects, endpoints, tags):
+    for module in (projects, endpoints, prompts, tags, generate, questions, dataset, tasks):
         app.include_router(module.router, prefix=PREFIX)

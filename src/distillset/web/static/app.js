@@ -36,7 +36,7 @@
     var status = box.querySelector("[data-field=status]");
     if (status) { status.textContent = data.status; status.className = "status-" + data.status; }
     var calls = counters.calls || {};
-    setText(box, "[data-field=calls]", String(calls.count || 0));
+    setText(box, "[data-field=calls]", String((calls.requests || 0) + (calls.cached || 0)) + " (" + (calls.cached || 0) + " cached, " + (calls.failed || 0) + " failed)");
     setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)));
     setText(box, "[data-field=cost]", "$" + Number(calls.cost || 0).toFixed(4));
     setText(box, "[data-field=error]", data.last_error || "");

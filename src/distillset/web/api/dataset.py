@@ -1,0 +1,106 @@
+"""Dataset review: records (question + answer) listed with filters, edited, confirmed, deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from distillset import dataset as service
+from distillset.web.deps import DbSession
+from distillset.web.lookup import project_by_id
+from distillset.web.record_filters import record_filter
+from distillset.web.schemas import BulkConfirm, RecordUpdate
+
+router = APIRouter(prefix="/projects/{project_id}/records", tags=["dataset"])
+
+
+@router.get("")
+def list_records(
+    project_id: int,
+    session: DbSession,
+    tag_id: int | None = None,
+    confirmed: bool | None = None,
+    scored: bool | None = None,
+    min_score: float | None = Query(default=None, ge=0, le=5),
+    max_score: float | None = Query(default=None, ge=0, le=5),
+    q: str | None = Query(default=None, max_length=500),
+    cursor: int | None = Query(default=None, ge=0),
+    limit: int = Query(default=50, ge=1, le=1000),
+    newest_first: bool = False,
+) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    flt = record_filter(
+        session,
+        project,
+        tag_id=tag_id,
+        confirmed=confirmed,
+        scored=scored,
+        min_score=min_score,
+        max_score=max_score,
+        search=q,
+    )
+    page = service.list_records(
+        session, project, flt, cursor=cursor, limit=limit, newest_first=newest_first
+    )
+    return page.as_dict()
+
+
+@router.post("/confirm")
+def confirm_records(project_id: int, body: BulkConfirm, session: DbSession) -> dict[str, int]:
+    project = project_by_id(session, project_id)
+    return {"matched": service.set_confirmed(session, project, body.confirmed, ids=body.ids)}
+
+
+@router.get("/{record_id}")
+def get_record(project_id: int, record_id: int, session: DbSession) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    return service.get_record(session, project, record_id).as_dict()
+
+
+@router.patch("/{record_id}")
+def update_record(
+    project_id: int, record_id: int, body: RecordUpdate, session: DbSession
+) -> dict[str, Any]:
+    """Change any of: texts, confirmed, score (null clears it), note, labels (the full list)."""
+    project = project_by_id(session, project_id)
+    apply_record_update(session, project, record_id, body)
+    return service.get_record(session, project, record_id).as_dict()
+
+
+def apply_record_update(
+    session: DbSession, project: Any, record_id: int, body: RecordUpdate
+) -> None:
+    given = body.model_fields_set
+    if given & {"question", "answer", "reasoning"}:
+        service.edit_record(
+            session,
+            project,
+            record_id,
+            question=body.question,
+            answer=body.answer,
+            reasoning=body.reasoning,
+            clear_reasoning="reasoning" in given and body.reasoning is None,
+        )
+    if body.confirmed is not None:
+        service.set_confirmed(session, project, body.confirmed, ids=[record_id])
+    if "score" in given:
+        service.set_score(session, project, body.score, ids=[record_id])
+    if "note" in given:
+        service.set_note(session, project, record_id, body.note)
+    if body.labels is not None:
+        current = service.get_record(session, project, record_id).labels
+        service.change_labels(
+            session,
+            project,
+            [record_id],
+            add=body.labels,
+            remove=[label for label in current if label not in body.labels],
+        )
+
+
+@router.delete("/{record_id}")
+def delete_record(project_id: int, record_id: int, session: DbSession) -> dict[str, int]:
+    project = project_by_id(session, project_id)
+    result = service.delete_records(session, project, ids=[record_id])
+    return {"deleted": result.records, "questions_unanswered": result.questions_unanswered}

@@ -1,0 +1,45 @@
+"""Generation awaited in the request: sub-tags, questions of a tag, one answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from distillset.web import generation
+from distillset.web.deps import AppSettings, AppStore
+from distillset.web.schemas import GenerateQuestions, GenerateTags
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["generation"])
+
+
+@router.post("/tags/generate")
+async def generate_tags(
+    project_id: int, body: GenerateTags, store: AppStore, settings: AppSettings
+) -> dict[str, Any]:
+    """Create `count` more sub-tags of `parent_id` (top-level tags without it)."""
+    result = await generation.add_sub_tags(store, settings, project_id, body.parent_id, body.count)
+    return {"created": result.created, "wanted": result.wanted, "error": result.error}
+
+
+@router.post("/tags/{tag_id}/questions/generate")
+async def generate_questions(
+    project_id: int, tag_id: int, body: GenerateQuestions, store: AppStore, settings: AppSettings
+) -> dict[str, Any]:
+    """Create `count` more questions for the tag (existing ones are shown to the model)."""
+    result = await generation.add_questions(store, settings, project_id, tag_id, body.count)
+    return {"created": result.created, "wanted": result.wanted, "error": result.error}
+
+
+@router.post("/questions/{question_id}/answer")
+async def answer_question(
+    project_id: int, question_id: int, store: AppStore, settings: AppSettings
+) -> dict[str, Any]:
+    """Answer one question with the answer model (an answered one is left as it is)."""
+    outcome = await generation.answer_one(store, settings, project_id, question_id)
+    return {
+        "question_id": question_id,
+        "answer_id": outcome.answer_id,
+        "skipped": outcome.skipped,
+        "error": outcome.error,
+    }

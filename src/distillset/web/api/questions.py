@@ -1,0 +1,59 @@
+"""Questions: a filtered keyset listing, one question, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from distillset.web.deps import DbSession
+from distillset.web.lookup import optional_tag, project_by_id, question_in_project
+from distillset.web.question_view import PAGE_SIZE, question_row, question_rows
+
+router = APIRouter(prefix="/projects/{project_id}/questions", tags=["questions"])
+
+
+@router.get("")
+def list_questions(
+    project_id: int,
+    session: DbSession,
+    tag_id: int | None = Query(default=None, description="a tag and its whole subtree"),
+    answered: bool | None = None,
+    q: str | None = Query(default=None, max_length=500, description="text search"),
+    after: int | None = Query(default=None, ge=0, description="the `next` of the last page"),
+    limit: int = Query(default=PAGE_SIZE, ge=1, le=1000),
+) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    tag = optional_tag(session, project, tag_id)
+    rows = question_rows(
+        session,
+        project.id,
+        tag_id=tag.id if tag else None,
+        subtree=True,
+        answered=answered,
+        search=q,
+        after=after,
+        limit=limit,
+    )
+    return {
+        "items": [row.as_dict() for row in rows],
+        "next": rows[-1].id if len(rows) == limit else None,
+    }
+
+
+@router.get("/{question_id}")
+def get_question(project_id: int, question_id: int, session: DbSession) -> dict[str, Any]:
+    project = project_by_id(session, project_id)
+    question_in_project(session, project, question_id)
+    row = question_row(session, project.id, question_id)
+    assert row is not None
+    return row.as_dict()
+
+
+@router.delete("/{question_id}")
+def delete_question(project_id: int, question_id: int, session: DbSession) -> dict[str, Any]:
+    """Delete a question with its answers."""
+    project = project_by_id(session, project_id)
+    session.delete(question_in_project(session, project, question_id))
+    session.flush()
+    return {"deleted": question_id}

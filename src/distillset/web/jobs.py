@@ -1,0 +1,98 @@
+"""Jobs started from the web: plan before start, create the task row, run it in the server.
+
+Planning and task creation are the distill package's; this module only names the project by
+id and hands the created task to the server's runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.distill.context import load_context
+from distillset.distill.jobs import PlannedJob, create_answers_job, create_auto_job
+from distillset.distill.plan import Plan, auto_spec, estimate_cost, plan_job
+from distillset.domain import ConflictError, TaskStatus
+from distillset.services.tags import tag_path
+from distillset.store import Store
+from distillset.tasks import effective_status, get_task, request_cancel, task_as_dict
+from distillset.web.lookup import project_by_id, tag_in_project
+from distillset.web.schemas import AutoDistill
+
+ResultT = TypeVar("ResultT")
+
+
+def _prices(endpoint: Any) -> tuple[float | None, float | None] | None:
+    return None if endpoint is None else (endpoint.price_input_per_m, endpoint.price_output_per_m)
+
+
+def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoDistill) -> Plan:
+    """What an auto distill would create given what exists, with calls and estimated cost."""
+    project = project_by_id(session, project_id)
+    spec = auto_spec(
+        levels=body.levels,
+        tags=body.tags_per_level,
+        questions=body.questions_per_tag,
+        topic=body.topic,
+    )
+    plan, _ready = plan_job(session, project.id, spec)
+    context = load_context(session, project, settings)
+    plan.estimated_cost = estimate_cost(
+        plan, _prices(context.question_endpoint), _prices(context.answer_endpoint)
+    )
+    return plan
+
+
+def create_auto(
+    session: Session, settings: Settings, project_id: int, body: AutoDistill
+) -> PlannedJob:
+    project = project_by_id(session, project_id)
+    return create_auto_job(
+        session,
+        settings,
+        project.name,
+        levels=body.levels,
+        tags=body.tags_per_level,
+        questions=body.questions_per_tag,
+        topic=body.topic,
+    )
+
+
+def create_answers(
+    session: Session, settings: Settings, project_id: int, tag_id: int | None
+) -> PlannedJob:
+    """Answer every unanswered question of the project, or of a tag's subtree."""
+    project = project_by_id(session, project_id)
+    path = None
+    if tag_id is not None:
+        path = str(tag_path(session, tag_in_project(session, project, tag_id)))
+    return create_answers_job(session, settings, project.name, tag=path)
+
+
+def check_startable(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:
+    """Refuse at once (409) what the run would refuse in the background."""
+    task = get_task(session, task_id)
+    status = effective_status(task, settings)
+    if status is TaskStatus.RUNNING:
+        raise ConflictError(f"task {task_id} is already running")
+    if status is TaskStatus.SUCCEEDED:
+        raise ConflictError(f"task {task_id} has already succeeded; nothing to resume")
+    return task_as_dict(task, settings)
+
+
+def cancel(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:
+    return task_as_dict(request_cancel(session, get_task(session, task_id), settings), settings)
+
+
+async def in_session(store: Store, work: Callable[..., ResultT], *args: Any) -> ResultT:
+    """Run ``work(session, *args)`` in one committed session, off the event loop."""
+
+    def call() -> ResultT:
+        with store.session() as session:
+            return work(session, *args)
+
+    return await asyncio.to_thread(call)

@@ -1,0 +1,35 @@
+"""Dataset filters given by a page or an API query, as the dataset package's RecordFilter."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from distillset.dataset import RecordFilter
+from distillset.services.tags import tag_path
+from distillset.store import Project
+from distillset.web.lookup import tag_in_project
+
+
+def record_filter(
+    session: Session,
+    project: Project,
+    *,
+    tag_id: int | None = None,
+    confirmed: bool | None = None,
+    scored: bool | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    search: str | None = None,
+) -> RecordFilter:
+    """The web names a subtree by tag id; the filter takes its path."""
+    path = None
+    if tag_id is not None:
+        path = str(tag_path(session, tag_in_project(session, project, tag_id)))
+    return RecordFilter(
+        tag=path,
+        confirmed=confirmed,
+        scored=scored,
+        min_score=min_score,
+        max_score=max_score,
+        search=search or None,
+    )
