@@ -7,9 +7,13 @@ from __future__ import annotations
 
 # Command modules register their groups on `app` when imported: one line per module.
 from distillset.cli import models as _models  # noqa: F401
+from distillset.cli import models_test as _models_test  # noqa: F401
 from distillset.cli import projects as _projects  # noqa: F401
 from distillset.cli import serve as _serve  # noqa: F401
 from distillset.cli import tags as _tags  # noqa: F401
+from distillset.cli import distill as _distill  # noqa: F401
+from distillset.cli import prompts as _prompts  # noqa: F401
+from distillset.cli import tasks as _tasks  # noqa: F401
 from distillset.cli.app import app
 
 __all__ = ["app", "main"]

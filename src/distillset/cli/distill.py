@@ -1,0 +1,162 @@
+"""`distillset tags generate`, `questions generate|list`, `answers generate`, `auto`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from distillset.cli.app import app
+from distillset.cli.common import JsonOption, print_json, print_table, say, state_of
+from distillset.cli.tags import tags_app
+from distillset.cli.task_progress import calls_line, run_task_here, stages_line
+from distillset.distill import jobs
+from distillset.distill.jobs import PlannedJob
+from distillset.domain import TaskStatus
+
+questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
+answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
+app.add_typer(questions_app)
+app.add_typer(answers_app)
+
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+
+
+def plan_text(job: PlannedJob) -> str:
+    plan = job.plan
+    text = (
+        f"plan for {job.project!r} (task {job.task_id}): create {plan.tags} tags "
+        f"({plan.leaves} leaves), {plan.questions} questions, {plan.answers} answers; "
+        f"about {sum(plan.calls.values())} model calls"
+    )
+    if plan.estimated_cost is not None:
+        text += f", estimated cost {plan.estimated_cost:.4f}"
+    return text
+
+
+def run_planned(ctx: typer.Context, job: PlannedJob, as_json: bool) -> dict[str, Any]:
+    """Print the plan, run the task with progress, print the outcome, exit non-zero if not done."""
+    state = state_of(ctx)
+    if not as_json:
+        say(plan_text(job))
+    summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)
+    counters = summary.get("counters") or {}
+    if as_json:
+        print_json(summary)
+    else:
+        say(f"task {job.task_id} {summary['status']} in {summary['elapsed_seconds']:.1f}s")
+        say(f"  {stages_line(counters)}")
+        say(f"  {calls_line(counters)}")
+        if summary.get("last_error") and summary["status"] != TaskStatus.SUCCEEDED:
+            say(f"  last error: {summary['last_error']}")
+        if summary["status"] in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            say(f"  resume with `distillset tasks resume {job.task_id}`")
+    if summary["status"] == TaskStatus.FAILED:
+        raise typer.Exit(EXIT_FAILED)
+    if summary["status"] == TaskStatus.CANCELLED:
+        raise typer.Exit(EXIT_CANCELLED)
+    return summary
+
+
+@tags_app.command("generate")
+def tags_generate(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    parent: str | None = typer.Option(
+        None, "--parent", help="Parent tag 'A > B' (default: topic)."
+    ),
+    count: int = typer.Option(
+        ..., "--count", "-n", help="How many children the parent should have."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Top a tag's children (or the topic's) up to COUNT with the question model."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        job = jobs.create_tags_job(session, state.settings, name, parent=parent, count=count)
+    run_planned(ctx, job, as_json)
+
+
+@questions_app.command("generate")
+def questions_generate(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    tag: str = typer.Option(..., "--tag", help="Tag path 'A > B'."),
+    count: int = typer.Option(..., "--count", "-n", help="How many questions the tag should have."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Top a tag's questions up to COUNT with the question model."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        job = jobs.create_questions_job(session, state.settings, name, tag=tag, count=count)
+    run_planned(ctx, job, as_json)
+
+
+@questions_app.command("list")
+def questions_list(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    tag: str | None = typer.Option(None, "--tag", help="Only this tag and its subtree."),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List questions with their tag and whether they are answered."""
+    with state_of(ctx).store.session() as session:
+        rows = jobs.list_questions(session, name, tag=tag, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["id", "tag", "question", "answered"],
+        [
+            [row["id"], row["tag"], row["question"], "yes" if row["answered"] else "no"]
+            for row in rows
+        ],
+    )
+
+
+@answers_app.command("generate")
+def answers_generate(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    question: list[int] | None = typer.Option(
+        None, "--question", "-q", help="Question id (repeatable)."
+    ),
+    tag: str | None = typer.Option(
+        None, "--tag", help="Only unanswered questions of this subtree."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Answer questions with the answer model (default: every unanswered question)."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        job = jobs.create_answers_job(
+            session, state.settings, name, question_ids=question or None, tag=tag
+        )
+    run_planned(ctx, job, as_json)
+
+
+@app.command("auto")
+def auto(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    topic: str | None = typer.Option(None, "--topic", help="Root topic (default: the project's)."),
+    levels: int = typer.Option(2, "--levels", help="Levels of tags below the topic (1-6)."),
+    tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
+    questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Automatic distillation: tags, questions and answers in one resumable task."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        job = jobs.create_auto_job(
+            session,
+            state.settings,
+            name,
+            levels=levels,
+            tags=tags,
+            questions=questions,
+            topic=topic,
+        )
+    run_planned(ctx, job, as_json)

@@ -1,0 +1,133 @@
+"""`distillset tasks list|show|resume|cancel`."""
+
+from __future__ import annotations
+
+import typer
+
+from distillset.cli.app import app
+from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
+from distillset.cli.distill import EXIT_CANCELLED, EXIT_FAILED
+from distillset.cli.task_progress import calls_line, run_task_here, stages_line
+from distillset.domain import TaskStatus
+from distillset.services.projects import get_project
+from distillset.store import Project
+from distillset.tasks import service
+
+tasks_app = typer.Typer(
+    name="tasks", no_args_is_help=True, help="Background tasks and their progress."
+)
+app.add_typer(tasks_app)
+
+
+@tasks_app.command("list")
+def tasks_list(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="Only this project's tasks."),
+    limit: int = typer.Option(50, "--limit", min=1, help="At most this many, newest first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List tasks, newest first; a running task whose process died shows as interrupted."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        project_id = get_project(session, name).id if name else None
+        names = {project.id: project.name for project in session.query(Project)}
+        rows = [
+            service.task_as_dict(task, state.settings, names.get(task.project_id))
+            for task in service.list_tasks(session, state.settings, project_id, limit)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        ["id", "project", "kind", "status", "progress", "created"],
+        [
+            [
+                row["id"],
+                row["project"],
+                row["kind"],
+                row["status"],
+                stages_line(row["counters"] or {}),
+                row["created_at"],
+            ]
+            for row in rows
+        ],
+    )
+
+
+@tasks_app.command("show")
+def tasks_show(
+    ctx: typer.Context,
+    task_id: int = typer.Argument(..., help="Task id."),
+    as_json: bool = JsonOption,
+) -> None:
+    """A task's status, counters, parameters and recent events."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        task = service.refresh_status(session, service.get_task(session, task_id), state.settings)
+        project = session.get(Project, task.project_id)
+        data = service.task_as_dict(task, state.settings, project.name if project else None)
+        data["events"] = [
+            {"at": event.created_at.isoformat(), "level": event.level, "message": event.message}
+            for event in service.recent_events(session, task_id)
+        ]
+    if as_json:
+        print_json(data)
+        return
+    counters = data["counters"] or {}
+    print_fields(
+        {
+            "id": data["id"],
+            "project": data["project"],
+            "kind": data["kind"],
+            "status": data["status"],
+            "params": data["params"],
+            "progress": stages_line(counters),
+            "calls": calls_line(counters),
+            "last error": data["last_error"],
+            "started": data["started_at"],
+            "finished": data["finished_at"],
+            "elapsed (s)": data["elapsed_seconds"],
+        }
+    )
+    for event in data["events"]:
+        say(f"  {event['at']} {event['level']}: {event['message']}")
+
+
+@tasks_app.command("resume")
+def tasks_resume(
+    ctx: typer.Context,
+    task_id: int = typer.Argument(..., help="Task id."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Continue a task from what is stored; calls that already succeeded are not paid twice."""
+    state = state_of(ctx)
+    summary = run_task_here(state.store, state.settings, task_id, show_progress=not as_json)
+    counters = summary.get("counters") or {}
+    if as_json:
+        print_json(summary)
+    else:
+        say(f"task {task_id} {summary['status']} in {summary['elapsed_seconds']:.1f}s")
+        say(f"  {stages_line(counters)}")
+        say(f"  {calls_line(counters)}")
+        if summary.get("last_error") and summary["status"] != TaskStatus.SUCCEEDED:
+            say(f"  last error: {summary['last_error']}")
+    if summary["status"] == TaskStatus.FAILED:
+        raise typer.Exit(EXIT_FAILED)
+    if summary["status"] == TaskStatus.CANCELLED:
+        raise typer.Exit(EXIT_CANCELLED)
+
+
+@tasks_app.command("cancel")
+def tasks_cancel(
+    ctx: typer.Context,
+    task_id: int = typer.Argument(..., help="Task id."),
+) -> None:
+    """Stop a task: the process running it ends it as cancelled within a second."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        task = service.request_cancel(session, service.get_task(session, task_id), state.settings)
+        status = task.status
+    if status == TaskStatus.CANCELLED:
+        say(f"task {task_id} cancelled")
+    else:
+        say(f"cancel requested: task {task_id} stops within a second")

@@ -1,0 +1,1 @@
+"""The distillation steps and the streaming scheduler of automatic distillation."""

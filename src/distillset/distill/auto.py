@@ -1,0 +1,185 @@
+"""The streaming scheduler: a dependency graph of model calls on one asyncio loop.
+
+A new tag makes its expansion (or, at the leaf level, its question top-up) ready at once; a
+new question is ready to be answered at once. Ready work waits in a priority queue where
+expansion comes before questions and questions before answers, so the tree fans out early.
+Workers outnumber the project's concurrency a little, so while some write to the store
+others already wait on the gateway's limiter, which keeps it full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+
+from distillset.distill.answers import answer_question
+from distillset.distill.context import DistillContext
+from distillset.distill.plan import JobSpec, WorkItem, _full_subtree
+from distillset.distill.progress import JobProgress
+from distillset.distill.questions import generate_questions
+from distillset.distill.tags import generate_tags
+from distillset.distill.topup import StepOutcome
+from distillset.llm import Gateway
+from distillset.store import Store
+
+EXPAND, QUESTIONS, ANSWER = 0, 1, 2
+_STOP = 99
+
+
+@dataclass(order=True)
+class _Work:
+    priority: tuple[int, int]
+    seq: int
+    kind: int
+    target: int | None = None
+    depth: int = 0
+
+
+class JobScheduler:
+    """Runs one job to the end; counters live in ``progress`` (planned set by the caller)."""
+
+    def __init__(
+        self,
+        store: Store,
+        gateway: Gateway,
+        context: DistillContext,
+        spec: JobSpec,
+        progress: JobProgress,
+        *,
+        leaf_depth: int,
+        task_id: int | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.store, self.gateway, self.context = store, gateway, context
+        self.spec, self.progress, self.task_id = spec, progress, task_id
+        self.leaf_depth = leaf_depth
+        concurrency = context.limits.max_concurrency
+        self.workers = workers or concurrency + max(2, concurrency // 4)
+        self._queue: asyncio.PriorityQueue[_Work] = asyncio.PriorityQueue()
+        self._seq = itertools.count()
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._crash: BaseException | None = None
+
+    def _push(self, kind: int, target: int | None, depth: int = 0) -> None:
+        # Deeper expansions first: they reach the leaves, and so the answers, sooner.
+        priority = (kind, -depth if kind == EXPAND else 0)
+        self._pending += 1
+        self._idle.clear()
+        self._queue.put_nowait(_Work(priority, next(self._seq), kind, target, depth))
+
+    def seed(self, ready: WorkItem, depths: dict[int, int]) -> None:
+        for tag_id in ready.expand:
+            self._push(EXPAND, tag_id, 0 if tag_id is None else depths[tag_id])
+        for tag_id in ready.questions:
+            self._push(QUESTIONS, tag_id)
+        for question_id in ready.answers:
+            self._push(ANSWER, question_id)
+
+    async def run(self) -> None:
+        if self._pending == 0:
+            return
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+        try:
+            await self._idle.wait()
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        if self._crash is not None:
+            raise self._crash
+
+    async def _worker(self) -> None:
+        while True:
+            work = await self._queue.get()
+            try:
+                await self._perform(work)
+            except Exception as exc:
+                # Not a model failure (those are counted): a bug or a lost database.
+                # Stop the whole job rather than leave a silent gap.
+                self._crash = exc
+                self._idle.set()
+                return
+            finally:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+
+    async def _perform(self, work: _Work) -> None:
+        if work.kind == EXPAND:
+            await self._expand(work.target, work.depth)
+        elif work.kind == QUESTIONS:
+            assert work.target is not None
+            await self._questions(work.target)
+        else:
+            assert work.target is not None
+            await self._answer(work.target)
+
+    def _account_calls(self, outcome: StepOutcome) -> None:
+        for call in outcome.calls:
+            self.progress.add_call(call)
+        self.progress.calls.failed += outcome.failed_calls
+
+    async def _expand(self, tag_id: int | None, depth: int) -> None:
+        outcome = await generate_tags(
+            self.store,
+            self.gateway,
+            self.context,
+            tag_id,
+            self.spec.tags_per_level,
+            task_id=self.task_id,
+        )
+        self._account_calls(outcome)
+        self.progress.add_done("tags", len(outcome.created))
+        child_depth = depth + 1
+        for child in outcome.created:
+            if child_depth < self.leaf_depth:
+                self._push(EXPAND, child, child_depth)
+            elif self.spec.questions_per_leaf:
+                self._push(QUESTIONS, child)
+        if outcome.missing:
+            # Tags that could not be created take their planned subtree down with them.
+            below, leaves = _full_subtree(self.leaf_depth - child_depth, self.spec.tags_per_level)
+            reason = f"sub-tags of tag {tag_id or 'topic'}: {outcome.error}"
+            self.progress.add_failed("tags", outcome.missing * (1 + below), reason)
+            lost_questions = outcome.missing * leaves * self.spec.questions_per_leaf
+            self.progress.add_failed("questions", lost_questions)
+            if self.spec.answer:
+                self.progress.add_failed("answers", lost_questions)
+            self.progress.event(reason, "error")
+
+    async def _questions(self, tag_id: int) -> None:
+        outcome = await generate_questions(
+            self.store,
+            self.gateway,
+            self.context,
+            tag_id,
+            self.spec.questions_per_leaf,
+            task_id=self.task_id,
+        )
+        self._account_calls(outcome)
+        self.progress.add_done("questions", len(outcome.created))
+        if self.spec.answer:
+            for question_id in outcome.created:
+                self._push(ANSWER, question_id)
+        if outcome.missing:
+            reason = f"questions of tag {tag_id}: {outcome.error}"
+            self.progress.add_failed("questions", outcome.missing, reason)
+            if self.spec.answer:
+                self.progress.add_failed("answers", outcome.missing)
+            self.progress.event(reason, "error")
+
+    async def _answer(self, question_id: int) -> None:
+        outcome = await answer_question(
+            self.store, self.gateway, self.context, question_id, task_id=self.task_id
+        )
+        if outcome.call is not None:
+            self.progress.add_call(outcome.call)
+        if outcome.error is not None:
+            reason = f"answer to question {question_id}: {outcome.error}"
+            self.progress.calls.failed += 1
+            self.progress.add_failed("answers", 1, reason)
+            self.progress.event(reason, "error")
+        else:
+            self.progress.add_done("answers")

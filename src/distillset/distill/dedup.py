@@ -1,0 +1,81 @@
+"""Choosing which of a model's proposed items are new: exact and near-duplicate removal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from difflib import SequenceMatcher
+
+from distillset.domain import normalize_text
+
+# Two texts at or above this similarity ratio are the same item said twice.
+NEAR_DUPLICATE_RATIO = 0.9
+
+# ...and the part where they differ is at most this many characters, or itself similar.
+MAX_SMALL_DIFFERENCE = 3
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
+
+
+def comparison_key(text: str) -> str:
+    """Case, width, spacing and punctuation folded: `Ball-games!` ~ `ball games`."""
+    return _NON_WORD.sub(" ", normalize_text(text)).strip()
+
+
+def _differing_parts(key: str, other: str) -> tuple[str, str]:
+    """What is left of two texts once their common beginning and ending are removed."""
+    start = 0
+    limit = min(len(key), len(other))
+    while start < limit and key[start] == other[start]:
+        start += 1
+    end = 0
+    while end < limit - start and key[-1 - end] == other[-1 - end]:
+        end += 1
+    return key[start : len(key) - end], other[start : len(other) - end]
+
+
+def is_near_duplicate(key: str, other: str) -> bool:
+    """Two comparison keys that say the same thing: `Ball games` ~ `ball game`.
+
+    The ratio alone is not enough: `Ethics of <long path>` and `History of <long path>`
+    share most characters yet are different items, so the part that differs must itself be
+    small (a plural, an article, a spelling) and not a different number.
+    """
+    if key == other:
+        return True
+    matcher = SequenceMatcher(None, key, other, autojunk=False)
+    # The cheap upper bounds rule out most pairs before the real ratio is computed.
+    if not (
+        matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO
+        and matcher.quick_ratio() >= NEAR_DUPLICATE_RATIO
+        and matcher.ratio() >= NEAR_DUPLICATE_RATIO
+    ):
+        return False
+    left, right = _differing_parts(key, other)
+    if _DIGIT.search(left) or _DIGIT.search(right):
+        return False
+    if max(len(left), len(right)) <= MAX_SMALL_DIFFERENCE:
+        return True
+    return SequenceMatcher(None, left, right, autojunk=False).ratio() >= NEAR_DUPLICATE_RATIO
+
+
+def pick_new(
+    candidates: Iterable[str],
+    existing: Iterable[str],
+    limit: int,
+    clean: Callable[[str], str] = str.strip,
+) -> list[str]:
+    """Up to ``limit`` cleaned candidates, none a duplicate of an existing item or of each other."""
+    kept: list[str] = []
+    keys = [comparison_key(item) for item in existing]
+    for candidate in candidates:
+        if len(kept) >= limit:
+            break
+        text = clean(candidate)
+        key = comparison_key(text)
+        if not key or any(is_near_duplicate(key, other) for other in keys):
+            continue
+        kept.append(text)
+        keys.append(key)
+    return kept

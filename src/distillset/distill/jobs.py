@@ -1,0 +1,167 @@
+"""Building the jobs the interfaces offer, from names and paths a user types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.distill.context import load_context
+from distillset.distill.plan import (
+    JobSpec,
+    Plan,
+    answers_spec,
+    auto_spec,
+    estimate_cost,
+    plan_job,
+    questions_spec,
+    tags_spec,
+)
+from distillset.domain import InvalidInputError, TaskKind
+from distillset.services.projects import get_project
+from distillset.services.tags import find_parent, find_tag, subtree_ids_query, tag_path
+from distillset.store import Answer, Project, Question, Tag
+from distillset.tasks.service import create_task
+
+
+@dataclass
+class PlannedJob:
+    task_id: int
+    kind: TaskKind
+    project: str
+    plan: Plan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"task_id": self.task_id, "kind": self.kind.value, "project": self.project} | {
+            "plan": self.plan.as_dict()
+        }
+
+
+def _priced(session: Session, project: Project, settings: Settings, plan: Plan) -> Plan:
+    context = load_context(session, project, settings)
+
+    def prices(endpoint: Any) -> tuple[float | None, float | None] | None:
+        if endpoint is None:
+            return None
+        return endpoint.price_input_per_m, endpoint.price_output_per_m
+
+    plan.estimated_cost = estimate_cost(
+        plan, prices(context.question_endpoint), prices(context.answer_endpoint)
+    )
+    return plan
+
+
+def _create(
+    session: Session, project: Project, settings: Settings, kind: TaskKind, spec: JobSpec
+) -> PlannedJob:
+    needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
+    # Refuse a job whose model is unset before any task row exists.
+    load_context(
+        session,
+        project,
+        settings,
+        need_question_model=needs_questions,
+        need_answer_model=spec.answer,
+    )
+    plan, _ready = plan_job(session, project.id, spec)
+    task = create_task(session, project, kind, spec, _priced(session, project, settings, plan))
+    return PlannedJob(task.id, kind, project.name, plan)
+
+
+def create_auto_job(
+    session: Session,
+    settings: Settings,
+    project_name: str,
+    *,
+    levels: int = 2,
+    tags: int = 10,
+    questions: int = 10,
+    topic: str | None = None,
+) -> PlannedJob:
+    spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
+    project = get_project(session, project_name)
+    return _create(session, project, settings, TaskKind.AUTO_DISTILL, spec)
+
+
+def create_tags_job(
+    session: Session, settings: Settings, project_name: str, *, parent: str | None, count: int
+) -> PlannedJob:
+    project = get_project(session, project_name)
+    parent_tag = find_parent(session, project, parent)
+    spec = tags_spec(parent_tag.id if parent_tag else None, count)
+    return _create(session, project, settings, TaskKind.TAGS, spec)
+
+
+def create_questions_job(
+    session: Session, settings: Settings, project_name: str, *, tag: str, count: int
+) -> PlannedJob:
+    project = get_project(session, project_name)
+    spec = questions_spec(find_tag(session, project, tag).id, count)
+    return _create(session, project, settings, TaskKind.QUESTIONS, spec)
+
+
+def create_answers_job(
+    session: Session,
+    settings: Settings,
+    project_name: str,
+    *,
+    question_ids: list[int] | None = None,
+    tag: str | None = None,
+) -> PlannedJob:
+    """Answer the given questions, or every unanswered one of a subtree or of the project."""
+    project = get_project(session, project_name)
+    if question_ids:
+        found = set(
+            session.scalars(
+                select(Question.id).where(
+                    Question.project_id == project.id, Question.id.in_(question_ids)
+                )
+            )
+        )
+        unknown = [qid for qid in question_ids if qid not in found]
+        if unknown:
+            shown = ", ".join(str(qid) for qid in unknown)
+            raise InvalidInputError(f"no question(s) {shown} in project {project.name!r}")
+    tag_id = find_tag(session, project, tag).id if tag else None
+    spec = answers_spec(tag_id=tag_id, question_ids=question_ids)
+    return _create(session, project, settings, TaskKind.ANSWERS, spec)
+
+
+def list_questions(
+    session: Session, project_name: str, *, tag: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Questions in id order with their tag path and whether they are answered."""
+    project = get_project(session, project_name)
+    answered = select(Answer.id).where(Answer.question_id == Question.id).exists()
+    query = (
+        select(Question, answered).where(Question.project_id == project.id).order_by(Question.id)
+    )
+    if tag:
+        subtree = subtree_ids_query(find_tag(session, project, tag).id)
+        query = query.where(Question.tag_id.in_(subtree))
+    if limit is not None:
+        query = query.limit(limit)
+    paths: dict[int, str] = {}
+    result = []
+    for question, is_answered in session.execute(query).tuples():
+        path = None
+        if question.tag_id is not None:
+            if question.tag_id not in paths:
+                tag_row = session.get(Tag, question.tag_id)
+                paths[question.tag_id] = str(tag_path(session, tag_row)) if tag_row else ""
+            path = paths[question.tag_id]
+        result.append(
+            {
+                "id": question.id,
+                "tag": path,
+                "question": question.text,
+                "origin": question.origin,
+                "model": question.model,
+                "answered": bool(is_answered),
+                "last_error": question.last_error,
+            }
+        )
+    return result

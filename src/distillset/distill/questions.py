@@ -1,0 +1,114 @@
+"""Generating questions for a tag, top-up style, unique across the project."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distillset.distill.context import DistillContext
+from distillset.distill.dedup import pick_new
+from distillset.distill.tags import full_path
+from distillset.distill.topup import StepOutcome, bullet_list, top_up
+from distillset.domain import InvalidInputError, Origin, strip_numbering, text_hash
+from distillset.llm import Gateway
+from distillset.prompts import render
+from distillset.services.tags import tag_path
+from distillset.store import Question, Store, Tag
+from distillset.store.models import utcnow
+
+MIN_QUESTION_CHARS = 4
+MAX_QUESTION_CHARS = 4_000
+_SPACES = re.compile(r"\s+")
+
+
+def clean_question(text: str) -> str:
+    question = strip_numbering(_SPACES.sub(" ", text).strip()).strip("\"'`“”‘’ ")
+    return question if MIN_QUESTION_CHARS <= len(question) <= MAX_QUESTION_CHARS else ""
+
+
+@dataclass
+class QuestionListStep:
+    context: DistillContext
+    tag_id: int
+    path: str
+    model_alias: str
+    purpose: str = "questions"
+
+    def existing(self, session: Session) -> list[str]:
+        return list(
+            session.scalars(
+                select(Question.text).where(Question.tag_id == self.tag_id).order_by(Question.id)
+            )
+        )
+
+    def messages(self, existing: Sequence[str], need: int) -> list[dict[str, str]]:
+        prompt = render(
+            self.context.templates["questions"],
+            path=self.path,
+            count=need,
+            existing=bullet_list(existing, self.context.language),
+            topic=self.context.topic,
+        )
+        return [{"role": "user", "content": prompt}]
+
+    def choose(
+        self, session: Session, candidates: Sequence[str], existing: Sequence[str], need: int
+    ) -> list[str]:
+        cleaned = [clean_question(text) for text in candidates]
+        hashes = {text_hash(text) for text in cleaned if text}
+        # A question already stored anywhere in the project is not stored twice.
+        taken = set(
+            session.scalars(
+                select(Question.text_hash).where(
+                    Question.project_id == self.context.project_id,
+                    Question.text_hash.in_(hashes),
+                )
+            )
+        )
+        fresh = [text for text in cleaned if text and text_hash(text) not in taken]
+        return pick_new(fresh, existing, need)
+
+    def insert(self, session: Session, items: Sequence[str]) -> list[int]:
+        now = utcnow()
+        questions = [
+            Question(
+                project_id=self.context.project_id,
+                tag_id=self.tag_id,
+                text=text,
+                text_hash=text_hash(text),
+                origin=Origin.DISTILLED.value,
+                model=self.model_alias,
+                created_at=now,
+            )
+            for text in items
+        ]
+        session.add_all(questions)
+        session.flush()
+        return [question.id for question in questions]
+
+
+def question_step(session: Session, context: DistillContext, tag_id: int) -> QuestionListStep:
+    tag = session.get(Tag, tag_id)
+    if tag is None or tag.project_id != context.project_id:
+        raise InvalidInputError(f"tag {tag_id} is not in project {context.project_name!r}")
+    path = full_path(context, tag_path(session, tag).labels)
+    return QuestionListStep(context, tag_id, path, context.question_model.alias)
+
+
+async def generate_questions(
+    store: Store,
+    gateway: Gateway,
+    context: DistillContext,
+    tag_id: int,
+    count: int,
+    *,
+    task_id: int | None = None,
+) -> StepOutcome:
+    """Top the tag's questions up to ``count``: only the missing ones are created."""
+    with store.session() as session:
+        step = question_step(session, context, tag_id)
+    return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)

@@ -1,0 +1,126 @@
+"""The top-up loop shared by tag and question generation.
+
+Ask the model for what is missing; keep only new, distinct items; commit the items of one
+call together; ask again for the rest with a new attempt number (bounded). Every prompt is
+built from what is stored, so a resumed run re-sends the identical request and the gateway
+answers it from its cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from distillset.domain import ModelCallError
+from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
+from distillset.store import Store
+
+# After the first request, ask this many more times for what is still missing.
+MAX_EXTRA_ATTEMPTS = 3
+# A concurrent writer from another process can make a commit clash; re-read and retry.
+COMMIT_RETRIES = 3
+
+
+class ListStep(Protocol):
+    """One kind of generated list (sub-tags of a tag, questions of a tag)."""
+
+    purpose: str
+
+    def existing(self, session: Session) -> list[str]: ...
+
+    def messages(self, existing: Sequence[str], need: int) -> list[dict[str, str]]: ...
+
+    def choose(
+        self, session: Session, candidates: Sequence[str], existing: Sequence[str], need: int
+    ) -> list[str]: ...
+
+    def insert(self, session: Session, items: Sequence[str]) -> list[int]: ...
+
+
+@dataclass
+class StepOutcome:
+    """What one top-up did: ids created, how many were wanted and are still missing."""
+
+    created: list[int] = field(default_factory=list)
+    wanted: int = 0
+    error: str | None = None
+    calls: list[ChatResult] = field(default_factory=list)
+    failed_calls: int = 0
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.wanted - len(self.created))
+
+
+def _commit_items(store: Store, step: ListStep, items: Sequence[str], count: int) -> list[int]:
+    """Store the new items of one reply in one transaction: all of them or none."""
+    for attempt in range(COMMIT_RETRIES):
+        try:
+            with store.session() as session:
+                existing = step.existing(session)
+                need = count - len(existing)
+                if need <= 0:
+                    return []
+                return step.insert(session, step.choose(session, items, existing, need))
+        except IntegrityError:
+            if attempt == COMMIT_RETRIES - 1:
+                raise
+    return []
+
+
+async def top_up(
+    store: Store,
+    gateway: Gateway,
+    endpoint: EndpointConfig,
+    step: ListStep,
+    count: int,
+    *,
+    task_id: int | None = None,
+) -> StepOutcome:
+    outcome = StepOutcome()
+    for attempt in range(1 + MAX_EXTRA_ATTEMPTS):
+        with store.session() as session:
+            existing = step.existing(session)
+        need = count - len(existing)
+        if attempt == 0:
+            outcome.wanted = max(0, need)
+        if need <= 0 or outcome.missing == 0:
+            break
+        try:
+            reply = await gateway.chat_list(
+                endpoint,
+                step.messages(existing, need),
+                purpose=step.purpose,
+                task_id=task_id,
+                attempt=attempt,
+            )
+        except ModelOutputError as exc:
+            # An unusable reply: a new attempt number makes the next request a fresh one.
+            outcome.failed_calls += 1
+            outcome.error = str(exc)
+            continue
+        except ModelCallError as exc:
+            # The gateway already retried transient errors; more attempts would not help.
+            outcome.failed_calls += 1
+            outcome.error = str(exc)
+            break
+        outcome.calls.append(reply.result)
+        created = _commit_items(store, step, reply.items, count)
+        outcome.created.extend(created[: outcome.missing])
+    if outcome.missing and outcome.error is None:
+        outcome.error = (
+            f"the model proposed only {len(outcome.created)} new {step.purpose} "
+            f"of {outcome.wanted} asked after {1 + MAX_EXTRA_ATTEMPTS} requests"
+        )
+    return outcome
+
+
+def bullet_list(items: Sequence[str], language: str) -> str:
+    """Existing items as prompt lines, or a word for none in the prompt's language."""
+    if not items:
+        return "（无）" if language == "zh" else "(none)"
+    return "\n".join(f"- {item}" for item in items)

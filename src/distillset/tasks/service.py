@@ -1,0 +1,219 @@
+"""Task rows: create, list, show, cancel, and the claim that makes one process run a task.
+
+A task is *interrupted* when it says running but its heartbeat is older than
+``settings.heartbeat_stale_seconds``: its process died. Only one live task of a kind may run
+on a project; a second one, from any process, is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.distill.plan import JobSpec, Plan, plan_job
+from distillset.distill.progress import JobProgress
+from distillset.domain import ConflictError, NotFoundError, TaskKind, TaskStatus
+from distillset.store import Project, Task, TaskEvent
+from distillset.store.models import utcnow
+
+MAX_EVENT_CHARS = 2_000
+
+
+def process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_stale(task: Task, settings: Settings, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    beat = _aware(task.heartbeat_at) or _aware(task.started_at) or _aware(task.created_at)
+    return beat is None or now - beat > timedelta(seconds=settings.heartbeat_stale_seconds)
+
+
+def effective_status(task: Task, settings: Settings) -> TaskStatus:
+    status = TaskStatus(task.status)
+    if status is TaskStatus.RUNNING and is_stale(task, settings):
+        return TaskStatus.INTERRUPTED
+    return status
+
+
+def refresh_status(session: Session, task: Task, settings: Settings) -> Task:
+    """Persist `interrupted` for a running task whose process is gone."""
+    if effective_status(task, settings) is TaskStatus.INTERRUPTED and task.status != "interrupted":
+        task.status = TaskStatus.INTERRUPTED.value
+        session.flush()
+    return task
+
+
+def create_task(
+    session: Session, project: Project, kind: TaskKind, spec: JobSpec, plan: Plan
+) -> Task:
+    progress = JobProgress()
+    progress.stages.tags.planned = plan.tags
+    progress.stages.questions.planned = plan.questions
+    progress.stages.answers.planned = plan.answers
+    task = Task(
+        project_id=project.id,
+        kind=kind.value,
+        params=spec.as_params(),
+        status=TaskStatus.QUEUED.value,
+        counters=progress.as_dict() | {"plan": plan.as_dict()},
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def create_job_task(
+    session: Session, project: Project, kind: TaskKind, spec: JobSpec
+) -> tuple[Task, Plan]:
+    """Plan a job and record it as a queued task (run it with `tasks.runner.run_task`)."""
+    plan, _ready = plan_job(session, project.id, spec)
+    return create_task(session, project, kind, spec, plan), plan
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFoundError(f"no task {task_id} (see `distillset tasks list`)")
+    return task
+
+
+def list_tasks(
+    session: Session, settings: Settings, project_id: int | None = None, limit: int = 50
+) -> list[Task]:
+    query = select(Task).order_by(Task.id.desc()).limit(limit)
+    if project_id is not None:
+        query = query.where(Task.project_id == project_id)
+    return [refresh_status(session, task, settings) for task in session.scalars(query)]
+
+
+def live_task(
+    session: Session, settings: Settings, project_id: int, kind: str, exclude: int | None = None
+) -> Task | None:
+    """A task of this kind on this project that a living process is running."""
+    query = select(Task).where(
+        Task.project_id == project_id, Task.kind == kind, Task.status == TaskStatus.RUNNING.value
+    )
+    if exclude is not None:
+        query = query.where(Task.id != exclude)
+    for task in session.scalars(query.order_by(Task.id)):
+        if not is_stale(task, settings):
+            return task
+    return None
+
+
+def _busy_message(task: Task, settings: Settings) -> str:
+    beat = _aware(task.heartbeat_at)
+    ago = f", last heartbeat {(utcnow() - beat).total_seconds():.0f}s ago" if beat else ""
+    return (
+        f"task {task.id} ({task.kind}) is already running on this project in process "
+        f"{task.owner}{ago}; wait for it, or stop it with `distillset tasks cancel {task.id}`"
+    )
+
+
+def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -> Task:
+    """Mark a task running in this process, or say clearly why it cannot run now."""
+    task = get_task(session, task_id)
+    if task.status == TaskStatus.RUNNING.value and not is_stale(task, settings):
+        raise ConflictError(_busy_message(task, settings))
+    other = live_task(session, settings, task.project_id, task.kind, exclude=task.id)
+    if other is not None:
+        raise ConflictError(_busy_message(other, settings))
+    now = utcnow()
+    # Compare-and-set on the status read above, so two processes cannot both claim it.
+    claimed = session.execute(
+        update(Task)
+        .where(
+            Task.id == task.id,
+            Task.status == task.status,
+            Task.owner.is_not_distinct_from(task.owner),
+        )
+        .values(
+            status=TaskStatus.RUNNING.value,
+            owner=owner,
+            heartbeat_at=now,
+            started_at=now,
+            finished_at=None,
+            cancel_requested=False,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConflictError(f"task {task.id} was claimed by another process just now")
+    session.refresh(task)
+    return task
+
+
+def request_cancel(session: Session, task: Task, settings: Settings) -> Task:
+    """Ask the running process to stop; a task that is not running is cancelled at once."""
+    status = effective_status(task, settings)
+    if status.finished:
+        raise ConflictError(f"task {task.id} has already finished ({status.value})")
+    if status is TaskStatus.RUNNING:
+        task.cancel_requested = True
+    else:
+        task.status = TaskStatus.CANCELLED.value
+        task.finished_at = utcnow()
+    session.flush()
+    return task
+
+
+def add_events(session: Session, task_id: int, events: list[tuple[str, str]]) -> None:
+    now = utcnow()
+    session.add_all(
+        TaskEvent(task_id=task_id, level=level, message=message[:MAX_EVENT_CHARS], created_at=now)
+        for level, message in events
+    )
+
+
+def recent_events(session: Session, task_id: int, limit: int = 20) -> list[TaskEvent]:
+    rows = session.scalars(
+        select(TaskEvent)
+        .where(TaskEvent.task_id == task_id)
+        .order_by(TaskEvent.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    aware = _aware(moment)
+    return aware.isoformat() if aware else None
+
+
+def task_as_dict(task: Task, settings: Settings, project_name: str | None = None) -> dict[str, Any]:
+    started, finished = _aware(task.started_at), _aware(task.finished_at)
+    elapsed = None
+    if started is not None:
+        elapsed = ((finished or utcnow()) - started).total_seconds()
+    return {
+        "id": task.id,
+        "project_id": task.project_id,
+        "project": project_name,
+        "kind": task.kind,
+        "status": effective_status(task, settings).value,
+        "params": task.params,
+        "counters": task.counters,
+        "last_error": task.last_error,
+        "owner": task.owner,
+        "cancel_requested": task.cancel_requested,
+        "created_at": _iso(task.created_at),
+        "started_at": _iso(task.started_at),
+        "finished_at": _iso(task.finished_at),
+        "heartbeat_at": _iso(task.heartbeat_at),
+        "elapsed_seconds": round(elapsed, 3) if elapsed is not None else None,
+    }
