@@ -14,6 +14,8 @@ from distillset.cli import tags as _tags  # noqa: F401
 from distillset.cli import distill as _distill  # noqa: F401
 from distillset.cli import prompts as _prompts  # noqa: F401
 from distillset.cli import tasks as _tasks  # noqa: F401
+from distillset.cli import dataset as _dataset  # noqa: F401
+from distillset.cli import export as _export  # noqa: F401
 from distillset.cli.app import app
 
 __all__ = ["app", "main"]

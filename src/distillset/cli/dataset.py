@@ -1,0 +1,356 @@
+"""`distillset dataset list|show|edit|confirm|unconfirm|score|note|label|delete`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from distillset.cli.app import app
+from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
+from distillset.dataset import (
+    RecordFilter,
+    change_labels,
+    count_records,
+    delete_records,
+    edit_record,
+    get_record,
+    list_records,
+    set_confirmed,
+    set_note,
+    set_score,
+)
+from distillset.dataset.records import DatasetRecord
+from distillset.domain import InvalidInputError
+from distillset.services.projects import get_project
+
+dataset_app = typer.Typer(
+    name="dataset", no_args_is_help=True, help="Review the dataset: list, edit, confirm, score."
+)
+app.add_typer(dataset_app)
+
+# Filter options shared by every command that selects records (also export and judge).
+TagFilter = typer.Option(None, "--tag", help="Only this tag and its subtree ('A > B').")
+ConfirmedFilter = typer.Option(
+    None, "--confirmed/--unconfirmed", help="Only confirmed (or unconfirmed) records."
+)
+ReasoningFilter = typer.Option(
+    None, "--has-reasoning/--no-reasoning", help="Only records with (or without) reasoning."
+)
+ScoredFilter = typer.Option(None, "--scored/--unscored", help="Only scored (or unscored) records.")
+MinScoreFilter = typer.Option(None, "--min-score", help="Only records scored at least this.")
+MaxScoreFilter = typer.Option(None, "--max-score", help="Only records scored at most this.")
+ModelFilter = typer.Option(None, "--model-name", help="Only answers written by this model.")
+SearchFilter = typer.Option(None, "--search", help="Text in the question, answer or reasoning.")
+LabelFilter = typer.Option(None, "--label", help="Only records carrying this custom label.")
+IdsArgument = typer.Argument(None, help="Record ids (or select with filters / --all).")
+AllOption = typer.Option(False, "--all", help="Every record of the project.")
+
+
+def make_filter(
+    tag: str | None = None,
+    confirmed: bool | None = None,
+    has_reasoning: bool | None = None,
+    scored: bool | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    model: str | None = None,
+    search: str | None = None,
+    label: str | None = None,
+) -> RecordFilter:
+    return RecordFilter(
+        tag=tag,
+        confirmed=confirmed,
+        has_reasoning=has_reasoning,
+        scored=scored,
+        min_score=min_score,
+        max_score=max_score,
+        model=model,
+        search=search,
+        label=label,
+    )
+
+
+def targets(
+    ids: list[int] | None, record_filter: RecordFilter, everything: bool
+) -> tuple[list[int] | None, RecordFilter | None]:
+    """Ids, or a filter; a bulk change over the whole project needs --all, said out loud."""
+    if ids:
+        if record_filter.as_dict() or everything:
+            raise InvalidInputError("give record ids or filters, not both")
+        return ids, None
+    if not record_filter.as_dict() and not everything:
+        raise InvalidInputError("name records by id, select them with filters, or pass --all")
+    return None, record_filter
+
+
+def _preview(text: str | None, width: int = 60) -> str:
+    if not text:
+        return ""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _row(record: DatasetRecord) -> list[Any]:
+    return [
+        record.id,
+        record.tag_path,
+        _preview(record.question),
+        _preview(record.answer, 40),
+        "yes" if record.reasoning else "no",
+        "yes" if record.confirmed else "no",
+        record.score,
+        ",".join(record.labels),
+    ]
+
+
+@dataset_app.command("list")
+def dataset_list(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    tag: str | None = TagFilter,
+    confirmed: bool | None = ConfirmedFilter,
+    has_reasoning: bool | None = ReasoningFilter,
+    scored: bool | None = ScoredFilter,
+    min_score: float | None = MinScoreFilter,
+    max_score: float | None = MaxScoreFilter,
+    model: str | None = ModelFilter,
+    search: str | None = SearchFilter,
+    label: str | None = LabelFilter,
+    limit: int = typer.Option(50, "--limit", help="Records per page (1-1000)."),
+    cursor: int | None = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
+    newest: bool = typer.Option(False, "--newest", help="Newest records first."),
+    count: bool = typer.Option(False, "--count", help="Also count every matching record."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List records page by page (the last line tells how to get the next page)."""
+    flt = make_filter(
+        tag, confirmed, has_reasoning, scored, min_score, max_score, model, search, label
+    )
+    with state_of(ctx).store.session() as session:
+        project = get_project(session, name)
+        page = list_records(session, project, flt, cursor=cursor, limit=limit, newest_first=newest)
+        total = count_records(session, project, flt) if count else None
+    if as_json:
+        data = page.as_dict()
+        if total is not None:
+            data["total"] = total
+        print_json(data)
+        return
+    print_table(
+        ["id", "tag", "question", "answer", "reasoning", "confirmed", "score", "labels"],
+        [_row(record) for record in page.records],
+    )
+    if total is not None:
+        say(f"{total} matching records")
+    if page.next_cursor is not None:
+        say(f"more: --cursor {page.next_cursor}")
+
+
+@dataset_app.command("show")
+def dataset_show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    record_id: int = typer.Argument(..., help="Record id."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show one record in full."""
+    with state_of(ctx).store.session() as session:
+        record = get_record(session, get_project(session, name), record_id)
+    if as_json:
+        print_json(record.as_dict())
+    else:
+        print_fields(record.as_dict())
+
+
+@dataset_app.command("edit")
+def dataset_edit(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    record_id: int = typer.Argument(..., help="Record id."),
+    question: str | None = typer.Option(None, "--question", help="New question text."),
+    answer: str | None = typer.Option(None, "--answer", help="New answer text."),
+    reasoning: str | None = typer.Option(
+        None, "--reasoning", help="New reasoning ('' removes it)."
+    ),
+    clear_reasoning: bool = typer.Option(False, "--clear-reasoning", help="Remove the reasoning."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Edit the question, answer or reasoning of a record."""
+    if question is None and answer is None and reasoning is None and not clear_reasoning:
+        raise InvalidInputError("nothing to change: give --question, --answer or --reasoning")
+    with state_of(ctx).store.session() as session:
+        record = edit_record(
+            session,
+            get_project(session, name),
+            record_id,
+            question=question,
+            answer=answer,
+            reasoning=reasoning,
+            clear_reasoning=clear_reasoning,
+        )
+    if as_json:
+        print_json(record.as_dict())
+    else:
+        say(f"record {record.id} updated")
+
+
+def _confirm(
+    ctx: typer.Context,
+    name: str,
+    ids: list[int] | None,
+    flt: RecordFilter,
+    everything: bool,
+    value: bool,
+    as_json: bool,
+) -> None:
+    chosen_ids, chosen_filter = targets(ids, flt, everything)
+    with state_of(ctx).store.session() as session:
+        changed = set_confirmed(
+            session, get_project(session, name), value, ids=chosen_ids, record_filter=chosen_filter
+        )
+    if as_json:
+        print_json({"records": changed, "confirmed": value})
+    else:
+        say(f"{'confirmed' if value else 'unconfirmed'} {changed} records")
+
+
+@dataset_app.command("confirm")
+def dataset_confirm(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    ids: list[int] | None = IdsArgument,
+    tag: str | None = TagFilter,
+    has_reasoning: bool | None = ReasoningFilter,
+    min_score: float | None = MinScoreFilter,
+    max_score: float | None = MaxScoreFilter,
+    model: str | None = ModelFilter,
+    search: str | None = SearchFilter,
+    label: str | None = LabelFilter,
+    everything: bool = AllOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Confirm records, by id or by filter."""
+    flt = make_filter(tag, None, has_reasoning, None, min_score, max_score, model, search, label)
+    _confirm(ctx, name, ids, flt, everything, True, as_json)
+
+
+@dataset_app.command("unconfirm")
+def dataset_unconfirm(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    ids: list[int] | None = IdsArgument,
+    tag: str | None = TagFilter,
+    has_reasoning: bool | None = ReasoningFilter,
+    min_score: float | None = MinScoreFilter,
+    max_score: float | None = MaxScoreFilter,
+    model: str | None = ModelFilter,
+    search: str | None = SearchFilter,
+    label: str | None = LabelFilter,
+    everything: bool = AllOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Take back confirmation, by id or by filter."""
+    flt = make_filter(tag, None, has_reasoning, None, min_score, max_score, model, search, label)
+    _confirm(ctx, name, ids, flt, everything, False, as_json)
+
+
+@dataset_app.command("score")
+def dataset_score(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    ids: list[int] | None = IdsArgument,
+    score: float | None = typer.Option(None, "--score", help="0 to 5 in steps of 0.5."),
+    reason: str | None = typer.Option(None, "--reason", help="Why this score."),
+    clear: bool = typer.Option(False, "--clear", help="Remove the score."),
+    tag: str | None = TagFilter,
+    confirmed: bool | None = ConfirmedFilter,
+    search: str | None = SearchFilter,
+    label: str | None = LabelFilter,
+    everything: bool = AllOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Score records by hand (0-5 in steps of 0.5), or clear their score."""
+    if (score is None) == (not clear):
+        raise InvalidInputError("give --score X or --clear (one of them)")
+    flt = make_filter(tag, confirmed, None, None, None, None, None, search, label)
+    chosen_ids, chosen_filter = targets(ids, flt, everything)
+    with state_of(ctx).store.session() as session:
+        changed = set_score(
+            session,
+            get_project(session, name),
+            None if clear else score,
+            reason=reason,
+            ids=chosen_ids,
+            record_filter=chosen_filter,
+        )
+    if as_json:
+        print_json({"records": changed, "score": None if clear else score})
+    else:
+        say(f"{'cleared the score of' if clear else 'scored'} {changed} records")
+
+
+@dataset_app.command("note")
+def dataset_note(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    record_id: int = typer.Argument(..., help="Record id."),
+    note: str = typer.Argument(..., help="The note ('' removes it)."),
+) -> None:
+    """Attach a note to a record."""
+    with state_of(ctx).store.session() as session:
+        set_note(session, get_project(session, name), record_id, note)
+    say(f"record {record_id}: note {'saved' if note.strip() else 'removed'}")
+
+
+@dataset_app.command("label")
+def dataset_label(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    ids: list[int] = typer.Argument(..., help="Record ids."),
+    add: list[str] = typer.Option([], "--add", help="Label to add (repeatable)."),
+    remove: list[str] = typer.Option([], "--remove", help="Label to remove (repeatable)."),
+) -> None:
+    """Add or remove custom labels on records."""
+    if not add and not remove:
+        raise InvalidInputError("give --add LABEL or --remove LABEL")
+    with state_of(ctx).store.session() as session:
+        changed = change_labels(session, get_project(session, name), ids, add=add, remove=remove)
+    say(f"labels changed on {changed} records")
+
+
+@dataset_app.command("delete")
+def dataset_delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    ids: list[int] | None = IdsArgument,
+    tag: str | None = TagFilter,
+    confirmed: bool | None = ConfirmedFilter,
+    max_score: float | None = MaxScoreFilter,
+    model: str | None = ModelFilter,
+    search: str | None = SearchFilter,
+    label: str | None = LabelFilter,
+    everything: bool = AllOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete records; their questions stay and become unanswered again."""
+    flt = make_filter(tag, confirmed, None, None, None, max_score, model, search, label)
+    chosen_ids, chosen_filter = targets(ids, flt, everything)
+    store = state_of(ctx).store
+    if not yes:
+        with store.session() as session:
+            project = get_project(session, name)
+            many = len(chosen_ids) if chosen_ids else count_records(session, project, flt)
+        typer.confirm(f"Delete {many} records?", abort=True)
+    with store.session() as session:
+        result = delete_records(
+            session, get_project(session, name), ids=chosen_ids, record_filter=chosen_filter
+        )
+    if as_json:
+        print_json({"records": result.records, "questions_unanswered": result.questions_unanswered})
+    else:
+        say(
+            f"deleted {result.records} records; "
+            f"{result.questions_unanswered} questions are unanswered again"
+        )

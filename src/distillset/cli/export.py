@@ -1,0 +1,148 @@
+"""`distillset export NAME --format F --output PATH [options]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from distillset.cli.app import app
+from distillset.cli.common import JsonOption, print_json, say, state_of
+from distillset.cli.dataset import (
+    LabelFilter,
+    MaxScoreFilter,
+    MinScoreFilter,
+    ModelFilter,
+    ReasoningFilter,
+    SearchFilter,
+    TagFilter,
+    make_filter,
+)
+from distillset.domain import InvalidInputError
+from distillset.export import FORMATS, ExportOptions, export_dataset
+from distillset.export.formats import CUSTOM_FIELDS, DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
+from distillset.services.projects import get_project
+
+FORMAT_HELP = "; ".join(
+    f"{name} ({'/'.join(mode.value for mode in fmt.modes)})" for name, fmt in FORMATS.items()
+)
+
+
+def unescape(text: str) -> str:
+    r"""Delimiters typed in a shell: `\n` and `\t` mean a newline and a tab."""
+    return text.replace("\\n", "\n").replace("\\t", "\t")
+
+
+def parse_fields(pairs: list[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        part, sep, name = pair.partition("=")
+        if not sep:
+            raise InvalidInputError(f"write --field as PART=NAME, not {pair!r}")
+        fields[part.strip()] = name.strip()
+    return fields
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    fmt: str = typer.Option("alpaca", "--format", "-f", help=f"Row format: {FORMAT_HELP}."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File (.json .jsonl .csv .parquet) or HF directory."
+    ),
+    file_format: str | None = typer.Option(
+        None, "--file-format", help="json, jsonl, csv, parquet or hf (default: from the suffix)."
+    ),
+    reasoning: str | None = typer.Option(
+        None,
+        "--reasoning",
+        help="inline (in the answer), field (its own field) or drop; default: inline, or "
+        "field for formats without inline (axolotl, harmony, raw).",
+    ),
+    think_open: str = typer.Option(
+        DEFAULT_THINK_OPEN.replace("\n", "\\n"), "--think-open", help="Inline opening."
+    ),
+    think_close: str = typer.Option(
+        DEFAULT_THINK_CLOSE.replace("\n", "\\n"), "--think-close", help="Inline closing."
+    ),
+    system: str | None = typer.Option(
+        None, "--system", help="System prompt (default: the project's answer system prompt)."
+    ),
+    field: list[str] = typer.Option(
+        [],
+        "--field",
+        help=f"custom format: PART=NAME for PART in {', '.join(CUSTOM_FIELDS)} (repeatable).",
+    ),
+    confirmed: bool = typer.Option(False, "--confirmed", help="Only confirmed records."),
+    tag: str | None = TagFilter,
+    min_score: float | None = MinScoreFilter,
+    max_score: float | None = MaxScoreFilter,
+    has_reasoning: bool | None = ReasoningFilter,
+    model: str | None = ModelFilter,
+    search: str | None = SearchFilter,
+    label: str | None = LabelFilter,
+    balanced: int | None = typer.Option(None, "--balanced", help="At most K records per leaf tag."),
+    split: str | None = typer.Option(
+        None, "--split", help="Held-out split stratified by tag, e.g. eval=0.05 (second file)."
+    ),
+    seed: int = typer.Option(42, "--seed", help="Seed of the split."),
+    llamafactory: Path | None = typer.Option(
+        None, "--llamafactory", help="LLaMA-Factory data dir: write there + dataset_info.json."
+    ),
+    dataset_name: str | None = typer.Option(
+        None, "--dataset-name", help="Name in dataset_info.json (default: the project name)."
+    ),
+    push_to_hub: str | None = typer.Option(
+        None, "--push-to-hub", help="Upload to this Hub dataset repo (needs distillset[hf])."
+    ),
+    private: bool = typer.Option(False, "--private", help="Create the Hub repo private."),
+    batch_size: int = typer.Option(2000, "--batch-size", help="Records read per batch."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Export the dataset in the format a fine-tuning tool reads.
+
+    By default every record is exported; filters narrow it down.
+    """
+    options = ExportOptions(
+        format=fmt,
+        output=output,
+        file_format=file_format,
+        reasoning=reasoning,
+        think_open=unescape(think_open),
+        think_close=unescape(think_close),
+        system=system,
+        fields=parse_fields(field),
+        record_filter=make_filter(
+            tag,
+            True if confirmed else None,
+            has_reasoning,
+            None,
+            min_score,
+            max_score,
+            model,
+            search,
+            label,
+        ),
+        balanced=balanced,
+        split=split,
+        seed=seed,
+        batch_size=batch_size,
+        llamafactory_dir=llamafactory,
+        dataset_name=dataset_name,
+        push_to_hub=push_to_hub,
+        private=private,
+    )
+    with state_of(ctx).store.session() as session:
+        result = export_dataset(session, get_project(session, name), options)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    for split_name, path in result.outputs.items():
+        say(f"{split_name}: {result.split_records.get(split_name, 0)} records -> {path}")
+    if result.dataset_info:
+        say(f"registered in {result.dataset_info}")
+    if result.hub_url:
+        say(f"pushed to the Hub: {result.hub_url}")
+    if not result.outputs and not result.hub_url:
+        say(f"exported {result.records} records")
