@@ -1,0 +1,72 @@
+"""Plain domain values: labels, paths, text keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from distillset.domain import (
+    InvalidInputError,
+    TagPath,
+    TaskStatus,
+    clean_label,
+    normalize_text,
+    text_hash,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("1. Ball games", "Ball games"),
+        ("1.2 Ball games", "Ball games"),
+        ("1.2. Ball games", "Ball games"),
+        ("2) Swimming", "Swimming"),
+        ("(3) Tennis", "Tennis"),
+        ("[4] Golf", "Golf"),
+        ("10、中文标签", "中文标签"),
+        ("（2）体育", "体育"),
+        ("1 Introduction", "Introduction"),
+        ("- Bullet", "Bullet"),
+        ("• Dot", "Dot"),
+        ('"Quoted label."', "Quoted label"),
+        ("**Bold**", "Bold"),
+        ("Sports > Ball games", "Sports - Ball games"),
+        ("  spaced \t out  ", "spaced out"),
+        ("1984 Olympics", "1984 Olympics"),
+        ("2024", "2024"),
+        ("Chapter 1", "Chapter 1"),
+    ],
+)
+def test_clean_label(raw: str, label: str) -> None:
+    assert clean_label(raw) == label
+    assert clean_label(label) == label  # cleaning is stable
+
+
+def test_normalize_text_folds_case_width_space_and_end_punctuation() -> None:
+    assert normalize_text("  Ball   GAMES ") == normalize_text("ball games.")
+    assert normalize_text("ＡＢＣ？") == "abc"
+    assert text_hash("What is VO2 max?") == text_hash("what is vo2   max")
+    assert text_hash("What is VO2 max?") != text_hash("What is VO2 min?")
+
+
+def test_tag_path_parse_and_print() -> None:
+    path = TagPath.parse(" Sports >Ball games>  Football ")
+    assert path.labels == ("Sports", "Ball games", "Football")
+    assert str(path) == "Sports > Ball games > Football"
+    assert path.leaf == "Football"
+    assert path.parent == TagPath(("Sports", "Ball games"))
+    assert TagPath(("Sports",)).parent is None
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "A >", "> A", "A >  > B"])
+def test_tag_path_rejects_empty_parts(bad: str) -> None:
+    with pytest.raises(InvalidInputError, match="A > B > C"):
+        TagPath.parse(bad)
+
+
+def test_finished_statuses() -> None:
+    assert {s for s in TaskStatus if s.finished} == {
+        TaskStatus.SUCCEEDED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+    }

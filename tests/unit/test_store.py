@@ -1,0 +1,205 @@
+"""The store: migrations, SQLite settings, cascades and the tag-tree services on a real file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from distillset.config import Settings, load_settings
+from distillset.domain import ConflictError, DistillsetError, InvalidInputError, text_hash
+from distillset.services import projects, tags
+from distillset.store import Answer, Base, Project, Question, Store, Tag, Task, open_store
+from distillset.store.db import migrate
+
+
+def _question(session: object, project: Project, tag: Tag, text_: str) -> Question:
+    question = Question(
+        project_id=project.id, tag_id=tag.id, text=text_, text_hash=text_hash(text_)
+    )
+    session.add(question)  # type: ignore[attr-defined]
+    session.flush()  # type: ignore[attr-defined]
+    return question
+
+
+# SQLite cannot reflect the expression index on tags; it is checked by the uniqueness test.
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
+def test_empty_database_migrates_to_the_models(store: Store) -> None:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() is not None
+        # The migrations build exactly the schema the models describe.
+        assert compare_metadata(context, Base.metadata) == []
+    names = set(inspect(store.engine).get_table_names())
+    assert {
+        "projects",
+        "model_endpoints",
+        "tags",
+        "questions",
+        "answers",
+        "tasks",
+        "llm_calls",
+    } <= names
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store) -> None:
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() > 0
+    with pytest.raises(IntegrityError), store.session() as session:
+        session.add(Tag(project_id=999, label="x", label_key="x"))
+
+
+def test_reopening_is_idempotent(settings: Settings) -> None:
+    for _ in range(2):
+        store = open_store(settings)
+        with store.session() as session:
+            projects.create_project(session, f"P{session.scalar(select(func.count(Project.id)))}")
+        store.close()
+    store = open_store(settings)
+    with store.session() as session:
+        assert [p.name for p in projects.list_projects(session)] == ["P0", "P1"]
+    store.close()
+
+
+def test_newer_schema_is_refused_clearly(settings: Settings) -> None:
+    store = open_store(settings)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    store.close()
+    with pytest.raises(DistillsetError, match="newer than this distillset knows"):
+        open_store(settings)
+
+
+def test_database_url_setting_is_used(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'elsewhere' / 'data.db'}"
+    store = open_store(load_settings(home=tmp_path / "home", database_url=url))
+    store.close()
+    assert (tmp_path / "elsewhere" / "data.db").exists()
+    assert not (tmp_path / "home" / "distillset.sqlite3").exists()
+
+
+def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(DistillsetError, match="cannot open the database"):
+        open_store(load_settings(database_url=f"sqlite:///{blocker / 'db.sqlite3'}"))
+
+
+def test_migrate_twice_is_a_no_op(store: Store) -> None:
+    migrate(store.engine)
+    with store.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() is not None
+
+
+def test_delete_tag_cascades_in_one_transaction(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        football = tags.add_tag_path(session, project, "Ball games > Football")
+        tennis = tags.add_tag_path(session, project, "Ball games > Tennis")
+        athletics = tags.add_tag_path(session, project, "Athletics")
+        for tag in (football, tennis, athletics):
+            question = _question(session, project, tag, f"What about {tag.label}?")
+            session.add(Answer(question_id=question.id, project_id=project.id, answer="..."))
+    with store.session() as session:
+        project = projects.get_project(session, "P")
+        counts = tags.delete_tag(session, tags.find_tag(session, project, "Ball games"))
+        assert (counts.tags, counts.questions, counts.answers) == (3, 2, 2)
+    with store.session() as session:
+        assert [t.label for t in session.scalars(select(Tag))] == ["Athletics"]
+        assert [q.text for q in session.scalars(select(Question))] == ["What about Athletics?"]
+        assert session.scalar(select(func.count(Answer.id))) == 1
+
+
+def test_failed_delete_leaves_everything(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        tag = tags.add_tag_path(session, project, "A > B")
+        _question(session, project, tag, "Q?")
+    with pytest.raises(RuntimeError), store.session() as session:
+        project = projects.get_project(session, "P")
+        tags.delete_tag(session, tags.find_tag(session, project, "A"))
+        raise RuntimeError("crash before commit")
+    with store.session() as session:
+        assert session.scalar(select(func.count(Tag.id))) == 2
+        assert session.scalar(select(func.count(Question.id))) == 1
+
+
+def test_rename_keeps_questions_attached(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        tag = tags.add_tag_path(session, project, "Ball games > Tennis")
+        question_id = _question(session, project, tag, "How is a tie-break scored?").id
+        tags.rename_tag(session, tag, "3. Racket sports")
+    with store.session() as session:
+        project = projects.get_project(session, "P")
+        renamed = tags.find_tag(session, project, "Ball games > Racket sports")
+        question = session.get(Question, question_id)
+        assert question is not None and question.tag_id == renamed.id
+        assert str(tags.tag_path(session, renamed)) == "Ball games > Racket sports"
+        with pytest.raises(ConflictError):
+            tags.add_tag_path(session, project, "ball games > racket SPORTS")
+
+
+def test_move_updates_depths_and_refuses_cycles(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        deep = tags.add_tag_path(session, project, "A > B > C")
+        other = tags.add_tag_path(session, project, "X")
+        b = tags.find_tag(session, project, "A > B")
+        tags.move_tag(session, b, other)
+        assert deep.depth == 3 and b.depth == 2
+        session.refresh(deep)
+        assert str(tags.tag_path(session, deep)) == "X > B > C"
+        with pytest.raises(InvalidInputError, match="under itself"):
+            tags.move_tag(session, other, deep)
+        tags.move_tag(session, b, None)
+        session.refresh(deep)
+        assert (b.depth, deep.depth) == (1, 2)
+
+
+def test_depth_limit_on_add(store: Store) -> None:
+    path = " > ".join(f"L{i}" for i in range(tags.MAX_TAG_DEPTH))
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        assert tags.add_tag_path(session, project, path).depth == tags.MAX_TAG_DEPTH
+        with pytest.raises(InvalidInputError, match="levels deep"):
+            tags.add_tag_path(session, project, path + " > one too many")
+
+
+def test_sibling_labels_are_unique_in_the_database(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        tags.add_children(session, project.id, None, ["Football"])
+    with pytest.raises(IntegrityError), store.session() as session:
+        project = projects.get_project(session, "P")
+        session.add(Tag(project_id=project.id, label="FOOTBALL", label_key="football"))
+
+
+def test_add_children_tops_up_only_missing(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        first = tags.add_children(session, project.id, None, ["A", "B"])
+        again = tags.add_children(session, project.id, None, ["b", "C", "1. A"])
+        assert [t.label for t in first] == ["A", "B"]
+        assert [t.label for t in again] == ["C"]
+        assert [t.position for t in tags.children(session, project.id, None)] == [0, 1, 2]
+
+
+def test_delete_project_removes_everything(store: Store) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        tag = tags.add_tag_path(session, project, "A")
+        question = _question(session, project, tag, "Q?")
+        session.add(Answer(question_id=question.id, project_id=project.id, answer="a"))
+        session.add(Task(project_id=project.id, kind="auto_distill"))
+    with store.session() as session:
+        projects.delete_project(session, projects.get_project(session, "P"))
+    with store.session() as session:
+        for model in (Project, Tag, Question, Answer, Task):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
