@@ -15,7 +15,9 @@ from distillset.distill.answers import AnswerOutcome, answer_question
 from distillset.distill.context import DistillContext, load_context
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
-from distillset.llm import Gateway
+from distillset.domain import ModelCallError
+from distillset.llm import EndpointConfig, Gateway, LimitSettings
+from distillset.services.endpoints import get_endpoint
 from distillset.store import Question, Store, Tag
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
 
@@ -83,3 +85,26 @@ async def answer_one(
     context = _context(store, settings, project_id)
     async with Gateway(store, context.limits, project_id=project_id) as gateway:
         return await answer_question(store, gateway, context, question_id)
+
+
+TEST_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
+
+
+async def test_endpoint(store: Store, settings: Settings, alias: str) -> dict[str, object]:
+    """One small live request: does the endpoint answer with these settings and key?"""
+    with store.session() as session:
+        endpoint = EndpointConfig.from_endpoint(get_endpoint(session, alias), settings)
+    # Few retries and a short timeout: a test should answer quickly either way.
+    limits = LimitSettings(max_concurrency=1, max_retries=1, request_timeout=30.0)
+    async with Gateway(store, limits, project_id=None, use_cache=False) as gateway:
+        try:
+            result = await gateway.chat(endpoint, TEST_MESSAGES, purpose="test")
+        except ModelCallError as exc:
+            return {"ok": False, "alias": alias, "error": str(exc), "status": exc.status}
+    return {
+        "ok": True,
+        "alias": alias,
+        "model": result.model,
+        "latency_ms": round(result.latency_ms, 1),
+        "reply": result.content[:200],
+    }

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from distillset.web.api import (
     dataset,
     endpoints,
+    export,
     generate,
     projects,
     prompts,
@@ -27,5 +28,5 @@ def include(app: FastAPI) -> None:
         return {"status": "ok"}
 
     app.include_router(health)
-    for module in (projects, endpoints, prompts, tags, generate, questions, dataset, tasks):
+    for module in (projects, endpoints, prompts, tags, generate, questions, dataset, tasks, export):
         app.include_router(module.router, prefix=PREFIX)

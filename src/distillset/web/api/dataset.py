@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from distillset import dataset as service
 from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
+from distillset.web.record_edit import apply_record_update
 from distillset.web.record_filters import record_filter
 from distillset.web.schemas import BulkConfirm, RecordUpdate
 
@@ -66,37 +67,6 @@ def update_record(
     project = project_by_id(session, project_id)
     apply_record_update(session, project, record_id, body)
     return service.get_record(session, project, record_id).as_dict()
-
-
-def apply_record_update(
-    session: DbSession, project: Any, record_id: int, body: RecordUpdate
-) -> None:
-    given = body.model_fields_set
-    if given & {"question", "answer", "reasoning"}:
-        service.edit_record(
-            session,
-            project,
-            record_id,
-            question=body.question,
-            answer=body.answer,
-            reasoning=body.reasoning,
-            clear_reasoning="reasoning" in given and body.reasoning is None,
-        )
-    if body.confirmed is not None:
-        service.set_confirmed(session, project, body.confirmed, ids=[record_id])
-    if "score" in given:
-        service.set_score(session, project, body.score, ids=[record_id])
-    if "note" in given:
-        service.set_note(session, project, record_id, body.note)
-    if body.labels is not None:
-        current = service.get_record(session, project, record_id).labels
-        service.change_labels(
-            session,
-            project,
-            [record_id],
-            add=body.labels,
-            remove=[label for label in current if label not in body.labels],
-        )
 
 
 @router.delete("/{record_id}")

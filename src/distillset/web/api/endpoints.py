@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from distillset.services import endpoints as service
-from distillset.web.deps import AppSettings, DbSession
+from distillset.web import generation
+from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.schemas import EndpointCreate, EndpointFields
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
@@ -56,3 +57,9 @@ def update_endpoint(
 def remove_endpoint(alias: str, session: DbSession) -> dict[str, str]:
     service.remove_endpoint(session, service.get_endpoint(session, alias))
     return {"deleted": alias}
+
+
+@router.post("/{alias}/test")
+async def test_endpoint(alias: str, store: AppStore, settings: AppSettings) -> dict[str, object]:
+    """Send one small request to the endpoint; says whether it answered (never the key)."""
+    return await generation.test_endpoint(store, settings, alias)

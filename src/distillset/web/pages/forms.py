@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from distillset.domain import InvalidInputError
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
+NumberT = TypeVar("NumberT", int, float)
 
 JSON_FIELDS = frozenset({"extra_body"})
 
@@ -40,3 +41,13 @@ def parse_form(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise InvalidInputError(problems) from exc
+
+
+def optional_number(name: str, text: str, kind: type[NumberT]) -> NumberT | None:
+    """A number typed in a form field that may be left empty."""
+    if not text.strip():
+        return None
+    try:
+        return kind(text.strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"{name} must be a number, not {text!r}") from exc

@@ -6,14 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from distillset import prompts
 from distillset.domain import LANGUAGES
 from distillset.services import endpoints as endpoint_service
 from distillset.services import projects as project_service
-from distillset.web.deps import AppSettings, DbSession
+from distillset.web import generation
+from distillset.web.api.prompts import prompt_payload
+from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, render
 from distillset.web.pages.forms import parse_form
-from distillset.web.schemas import EndpointCreate, EndpointFields, ProjectUpdate
+from distillset.web.schemas import EndpointCreate, EndpointFields, ProjectUpdate, PromptOverride
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -101,3 +104,39 @@ def delete_endpoint(
         fragment=True,
         message=f"Endpoint {alias} removed.",
     )
+
+
+def _prompts_fragment(
+    request: Request, session: DbSession, project_id: int, note: str | None = None
+) -> Response:
+    project = project_by_id(session, project_id)
+    rows = [prompt_payload(prompts.get_prompt(session, project, kind)) for kind in prompts.KINDS]
+    return render(request, "_prompts.html", project=project, prompts=rows, message=note)
+
+
+@router.get("/prompts")
+def prompts_fragment(project_id: int, request: Request, session: DbSession) -> Response:
+    return _prompts_fragment(request, session, project_id)
+
+
+@router.post("/prompts/{kind}")
+async def override_prompt(
+    project_id: int, kind: str, request: Request, session: DbSession
+) -> Response:
+    body = parse_form(PromptOverride, await request.form())
+    prompts.set_prompt(session, project_by_id(session, project_id), kind, body.template)
+    return _prompts_fragment(request, session, project_id, f"Prompt {kind} saved.")
+
+
+@router.post("/prompts/{kind}/reset")
+def reset_prompt(project_id: int, kind: str, request: Request, session: DbSession) -> Response:
+    prompts.reset_prompt(session, project_by_id(session, project_id), kind)
+    return _prompts_fragment(request, session, project_id, f"Prompt {kind} reset to the default.")
+
+
+@router.post("/endpoints/{alias}/test")
+async def test_endpoint(
+    project_id: int, alias: str, request: Request, store: AppStore, settings: AppSettings
+) -> Response:
+    result = await generation.test_endpoint(store, settings, alias)
+    return render(request, "_endpoint_test.html", result=result)

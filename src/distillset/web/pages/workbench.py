@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 from distillset.domain import ConflictError, Origin
 from distillset.services import tags as tag_service
 from distillset.store import Question, Store, Tag
-from distillset.web import generation
-from distillset.web.deps import AppSettings, AppStore, DbSession
+from distillset.tasks import get_task, task_as_dict
+from distillset.web import generation, jobs
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
-from distillset.web.pages.common import form_int, render
+from distillset.web.pages.common import form_int, redirect, render
+from distillset.web.pages.forms import parse_form
 from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
 from distillset.web.question_view import question_row, question_rows
+from distillset.web.schemas import AutoDistill
 from distillset.web.tree_view import (
     PAGE_SIZE,
     child_rows,
@@ -259,3 +262,53 @@ async def answer_question(
             next_question_cursor=None,
             message=outcome.error,
         )
+
+
+async def _auto_body(request: Request) -> AutoDistill:
+    return parse_form(AutoDistill, await request.form())
+
+
+@router.post("/distill/auto/plan")
+async def auto_plan(
+    project_id: int, request: Request, store: AppStore, settings: AppSettings
+) -> Response:
+    body = await _auto_body(request)
+    plan = await jobs.in_session(store, jobs.auto_plan, settings, project_id, body)
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+    return render(request, "_auto_plan.html", project=project, plan=plan, body=body)
+
+
+@router.post("/distill/auto/start")
+async def auto_start(
+    project_id: int, request: Request, store: AppStore, settings: AppSettings, runner: Runner
+) -> Response:
+    body = await _auto_body(request)
+    job = await jobs.in_session(store, jobs.create_auto, settings, project_id, body)
+    runner.start(job.task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
+
+
+@router.post("/distill/tags/{tag_id}/answer-all")
+async def answer_all(
+    project_id: int,
+    tag_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+) -> Response:
+    """Answer the tag's unanswered questions (and its subtree's) as a task, shown live."""
+    job = await jobs.in_session(store, jobs.create_answers, settings, project_id, tag_id)
+    runner.start(job.task_id)
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        task = task_as_dict(get_task(session, job.task_id), settings)
+    return render(
+        request,
+        "_preview.html",
+        project=project,
+        title=f"Answering {job.plan.answers} questions",
+        items=[],
+        task=task,
+    )

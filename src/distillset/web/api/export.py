@@ -1,0 +1,50 @@
+"""Export: the dataset in a fine-tuning format, downloaded as a streamed file."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from distillset.export import FORMATS, FileFormat
+from distillset.web.deps import AppStore
+from distillset.web.download import export_download
+
+router = APIRouter(prefix="/projects/{project_id}/export", tags=["export"])
+
+DownloadFormat = Literal["json", "jsonl", "csv", "parquet"]
+
+
+@router.get("/formats")
+def export_formats(project_id: int) -> list[dict[str, Any]]:
+    """The formats and the reasoning modes each can hold (the first is its default)."""
+    return [
+        {"name": name, "reasoning_modes": [mode.value for mode in fmt.modes]}
+        for name, fmt in FORMATS.items()
+    ]
+
+
+@router.get("")
+async def download_export(
+    project_id: int,
+    store: AppStore,
+    format: str = Query(default="alpaca", max_length=50),
+    file_format: DownloadFormat = "jsonl",
+    reasoning: Literal["inline", "field", "drop"] | None = None,
+    confirmed_only: bool = False,
+    min_score: float | None = Query(default=None, ge=0, le=5),
+    tag_id: int | None = None,
+    balanced: int | None = Query(default=None, ge=1),
+) -> StreamingResponse:
+    return await export_download(
+        store,
+        project_id,
+        export_format=format,
+        file_format=FileFormat(file_format),
+        reasoning=reasoning,
+        confirmed_only=confirmed_only,
+        min_score=min_score,
+        tag_id=tag_id,
+        balanced=balanced,
+    )

@@ -1,0 +1,211 @@
+"""Pages: questions (filters, answer unanswered), dataset review, export download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from distillset import dataset as dataset_service
+from distillset.dataset.records import fetch_page
+from distillset.export import FORMATS, FileFormat
+from distillset.services.projects import project_stats
+from distillset.services.tags import find_tag
+from distillset.store import Project
+from distillset.web import jobs
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
+from distillset.web.download import export_download
+from distillset.web.lookup import project_by_id
+from distillset.web.pages.common import message, redirect, render
+from distillset.web.pages.forms import optional_number, parse_form
+from distillset.web.question_view import PAGE_SIZE, question_rows
+from distillset.web.record_edit import apply_record_update
+from distillset.web.record_filters import record_filter
+from distillset.web.schemas import RecordUpdate
+from distillset.web.tag_paths import PagePaths
+
+router = APIRouter(prefix="/projects/{project_id}")
+
+YES_NO = {"yes": True, "no": False}
+RECORD_PAGE = 20
+
+
+def tag_id_of(session: Session, project: Project, path: str | None) -> int | None:
+    return find_tag(session, project, path).id if path and path.strip() else None
+
+
+def _query(**values: Any) -> str:
+    return urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+
+@router.get("/questions")
+def questions_page(
+    project_id: int,
+    request: Request,
+    session: DbSession,
+    tag: str | None = Query(default=None, max_length=5000),
+    answered: str = Query(default="", pattern="^(yes|no|)$"),
+    q: str | None = Query(default=None, max_length=500),
+    after: int | None = Query(default=None, ge=0),
+) -> Response:
+    project = project_by_id(session, project_id)
+    tag_id = tag_id_of(session, project, tag)
+    rows = question_rows(
+        session,
+        project.id,
+        tag_id=tag_id,
+        subtree=True,
+        answered=YES_NO.get(answered),
+        search=q,
+        after=after,
+    )
+    paths = PagePaths(session)
+    paths.load(row.tag_id for row in rows)
+    return render(
+        request,
+        "questions.html",
+        project=project,
+        active="questions",
+        questions=rows,
+        paths={row.tag_id: paths.path(row.tag_id) for row in rows},
+        filters={"tag": tag, "answered": answered, "q": q},
+        after=after,
+        next_after=rows[-1].id if len(rows) == PAGE_SIZE else None,
+        base_query=_query(tag=tag, answered=answered, q=q),
+    )
+
+
+@router.post("/questions/answer-unanswered")
+async def answer_unanswered(
+    project_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+    tag: Annotated[str, Form()] = "",
+) -> Response:
+    def create(session: Session) -> jobs.PlannedJob:
+        project = project_by_id(session, project_id)
+        return jobs.create_answers(session, settings, project_id, tag_id_of(session, project, tag))
+
+    job = await jobs.in_session(store, create)
+    runner.start(job.task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
+
+
+@router.get("/dataset")
+def dataset_page(
+    project_id: int,
+    request: Request,
+    session: DbSession,
+    tag: str | None = Query(default=None, max_length=5000),
+    confirmed: str = Query(default="", pattern="^(yes|no|)$"),
+    min_score: float | None = Query(default=None, ge=0, le=5),
+    q: str | None = Query(default=None, max_length=500),
+    cursor: int | None = Query(default=None, ge=0),
+) -> Response:
+    project = project_by_id(session, project_id)
+    flt = record_filter(
+        session,
+        project,
+        tag_id=tag_id_of(session, project, tag),
+        confirmed=YES_NO.get(confirmed),
+        min_score=min_score,
+        search=q,
+    )
+    # Newest first; the page reads only its own tags' paths (see PagePaths).
+    records = fetch_page(
+        session,
+        project,
+        flt,
+        before=cursor,
+        limit=RECORD_PAGE + 1,
+        newest_first=True,
+        paths=PagePaths(session),
+    )
+    more = len(records) > RECORD_PAGE
+    records = records[:RECORD_PAGE]
+    return render(
+        request,
+        "dataset.html",
+        project=project,
+        active="dataset",
+        records=records,
+        filters={"tag": tag, "confirmed": confirmed, "min_score": min_score, "q": q},
+        cursor=cursor,
+        next_cursor=records[-1].id if more else None,
+        base_query=_query(tag=tag, confirmed=confirmed, min_score=min_score, q=q),
+    )
+
+
+@router.post("/dataset/{record_id}")
+async def update_record(
+    project_id: int, record_id: int, request: Request, store: AppStore
+) -> Response:
+    form = await request.form()
+    body = parse_form(RecordUpdate, form, keep_empty=frozenset({"note", "reasoning"}))
+    if form.get("score") == "":
+        body = RecordUpdate.model_validate({**body.model_dump(exclude_unset=True), "score": None})
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        apply_record_update(session, project, record_id, body)
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        record = dataset_service.get_record(session, project, record_id)
+        return render(request, "_record.html", project=project, record=record)
+
+
+@router.post("/dataset/{record_id}/delete")
+def delete_record(
+    project_id: int, record_id: int, request: Request, session: DbSession
+) -> Response:
+    project = project_by_id(session, project_id)
+    dataset_service.delete_records(session, project, ids=[record_id])
+    return message(request, f"Record #{record_id} deleted.")
+
+
+@router.get("/export")
+def export_page(project_id: int, request: Request, session: DbSession) -> Response:
+    project = project_by_id(session, project_id)
+    formats = [
+        {"name": name, "modes": [mode.value for mode in fmt.modes]} for name, fmt in FORMATS.items()
+    ]
+    return render(
+        request,
+        "export.html",
+        project=project,
+        active="export",
+        formats=formats,
+        stats=project_stats(session, project.id),
+    )
+
+
+@router.get("/export/file")
+async def export_file(
+    project_id: int,
+    store: AppStore,
+    format: str = Query(default="alpaca", max_length=50),
+    file_format: str = Query(default="jsonl", pattern="^(json|jsonl|csv|parquet)$"),
+    reasoning: str = Query(default="", pattern="^(inline|field|drop|)$"),
+    tag: str | None = Query(default=None, max_length=5000),
+    min_score: str = Query(default="", max_length=10),
+    balanced: str = Query(default="", max_length=10),
+    confirmed_only: bool = False,
+) -> StreamingResponse:
+    """The export form's download (a GET, so the browser saves the file)."""
+    with store.session() as session:
+        tag_id = tag_id_of(session, project_by_id(session, project_id), tag)
+    return await export_download(
+        store,
+        project_id,
+        export_format=format,
+        file_format=FileFormat(file_format),
+        reasoning=reasoning or None,
+        confirmed_only=confirmed_only,
+        min_score=optional_number("min score", min_score, float),
+        tag_id=tag_id,
+        balanced=optional_number("at most per tag", balanced, int),
+    )

@@ -1,0 +1,75 @@
+"""Pages: the task list and one task's live progress view; cancel and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.domain import NotFoundError
+from distillset.tasks import get_task, list_tasks, task_as_dict
+from distillset.web import jobs
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
+from distillset.web.lookup import project_by_id
+from distillset.web.pages.common import message, redirect, render
+
+router = APIRouter(prefix="/projects/{project_id}")
+
+
+def project_task(
+    session: Session, settings: Settings, project_id: int, task_id: int
+) -> dict[str, Any]:
+    task = get_task(session, task_id)
+    if task.project_id != project_id:
+        raise NotFoundError(f"no task {task_id} in this project")
+    return task_as_dict(task, settings)
+
+
+@router.get("/tasks")
+def tasks_page(
+    project_id: int, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    project = project_by_id(session, project_id)
+    tasks = [task_as_dict(t, settings) for t in list_tasks(session, settings, project.id, 200)]
+    return render(request, "tasks.html", project=project, active="tasks", tasks=tasks)
+
+
+@router.get("/tasks/{task_id}")
+def task_page(
+    project_id: int, task_id: int, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    project = project_by_id(session, project_id)
+    task = project_task(session, settings, project.id, task_id)
+    return render(request, "task.html", project=project, active="tasks", task=task)
+
+
+@router.post("/tasks/{task_id}/cancel")
+async def cancel_task(
+    project_id: int,
+    task_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+) -> Response:
+    await jobs.in_session(store, project_task, settings, project_id, task_id)
+    await jobs.in_session(store, jobs.cancel, settings, task_id)
+    runner.cancel(task_id)
+    return message(request, f"Task {task_id}: cancel requested.")
+
+
+@router.post("/tasks/{task_id}/resume")
+async def resume_task(
+    project_id: int,
+    task_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+) -> Response:
+    await jobs.in_session(store, project_task, settings, project_id, task_id)
+    await jobs.in_session(store, jobs.check_startable, settings, task_id)
+    runner.start(task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{task_id}")
