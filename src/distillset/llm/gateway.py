@@ -90,8 +90,9 @@ class Gateway:
                 limits.max_concurrency, limits.requests_per_minute, limits.tokens_per_minute
             )
         else:
+            # Keyed by database too: project ids of two stores are different projects.
             self.limiter = registry.get(
-                ("project", project_id),
+                ("project", str(store.engine.url), project_id),
                 limits.max_concurrency,
                 limits.requests_per_minute,
                 limits.tokens_per_minute,

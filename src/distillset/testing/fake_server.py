@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from distillset.llm.config import EndpointConfig
 from distillset.testing import fake_content
 from distillset.testing.fake_config import Counters, FakeConfig, FakeStats
 from distillset.testing.fake_replies import (
@@ -223,6 +224,10 @@ class FakeModelServer(FakeModelBehaviour):
 
     def stats(self) -> FakeStats:
         return self.counters.snapshot()
+
+    def endpoint(self, alias: str = "fake", **overrides: Any) -> EndpointConfig:
+        """A ready-to-call endpoint pointing at this server."""
+        return EndpointConfig(alias=alias, base_url=self.url, model=self.config.model, **overrides)
 
     def start(self) -> FakeModelServer:
         ready = threading.Event()
