@@ -55,8 +55,29 @@ class CliState:
             self._store = None
 
 
+# `distillset --help` lists groups in the order of the work, whatever the import order.
+COMMAND_ORDER = (
+    "project",
+    "model",
+    "keys",
+    "tags",
+    "questions",
+    "answers",
+    "auto",
+    "tasks",
+    "dataset",
+    "export",
+    "prompts",
+    "serve",
+)
+
+
 class DistillsetGroup(TyperGroup):
     """Root command group: turns exceptions into clear messages and exit codes."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
 
     # `Any`: the Context class moved between Typer releases (click's, then Typer's own).
     def invoke(self, ctx: Any) -> Any:
