@@ -28,7 +28,7 @@ class PagePaths(TagPaths):
         while wanted:
             rows = self._session.execute(
                 select(Tag.id, Tag.parent_id, Tag.label).where(Tag.id.in_(wanted))
-            ).tuples()
+            ).all()
             wanted = set()
             for tag_id, parent_id, label in rows:
                 self._parents[tag_id] = (parent_id, label)

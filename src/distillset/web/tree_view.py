@@ -58,7 +58,7 @@ def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
 
 
 def _counts(session: Session, stmt: Any) -> dict[int, int]:
-    return {key: int(value) for key, value in session.execute(stmt).tuples()}
+    return {key: int(value) for key, value in session.execute(stmt).all()}
 
 
 def child_rows(

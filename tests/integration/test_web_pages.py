@@ -1,0 +1,176 @@
+"""The pages and their htmx fragments through TestClient, against the fake model server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from distillset.config import Settings
+from distillset.testing import FakeModelServer
+from distillset.web import create_app
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
+    created = client.post("/projects", data={"name": "Sports"}, follow_redirects=False)
+    assert created.status_code == 303
+    project = int(created.headers["location"].split("/")[2])
+    added = client.post(
+        f"/projects/{project}/endpoints",
+        data={"alias": "fake", "base_url": fake_server.url, "model": "m"},
+        headers=HX,
+    )
+    assert added.status_code == 200 and "Endpoint fake added" in added.text
+    assert 'id="model-selects"' in added.text and "hx-swap-oob" in added.text
+    saved = client.post(
+        f"/projects/{project}/settings",
+        data={"question_model": "fake", "answer_model": "fake", "answer_system_prompt": ""},
+        headers=HX,
+    )
+    assert "Settings saved" in saved.text
+    return project
+
+
+def test_project_list_create_and_delete(client: TestClient) -> None:
+    client.post("/projects", data={"name": "Chess", "language": "en"})
+    listing = client.get("/").text
+    assert "Chess" in listing and "hx-confirm" in listing
+    deleted = client.post("/projects/1/delete", headers=HX)
+    assert deleted.headers["HX-Redirect"] == "/"
+    assert "Chess" not in client.get("/").text
+    duplicate = client.post("/projects", data={"name": "X"}) and client.post(
+        "/projects", data={"name": "X"}
+    )
+    assert duplicate.status_code == 409 and "already exists" in duplicate.text
+
+
+def test_distill_workbench_flow(client: TestClient, project_id: int) -> None:
+    base = f"/projects/{project_id}/distill"
+    generated = client.post(f"{base}/generate-tags", data={"count": "2"}, headers=HX)
+    assert "Created 2 of 2 tags" in generated.text
+    assert 'id="children-root" hx-swap-oob="innerHTML"' in generated.text
+    page = client.get(base).text
+    assert page.count('class="node"') == 2
+
+    sub = client.post(f"{base}/generate-tags", data={"count": "2", "parent_id": "1"}, headers=HX)
+    assert "Created 2 of 2 tags" in sub.text and 'id="tag-1"' in sub.text
+    children = client.get(f"{base}/children", params={"parent_id": 1}).text
+    assert children.count('class="node"') == 2
+
+    questions = client.post(f"{base}/tags/3/generate-questions", data={"count": "2"}, headers=HX)
+    assert "Created 2 of 2 questions" in questions.text
+    assert "Generate answer" in questions.text
+    answered = client.post(f"{base}/questions/1/answer", headers=HX)
+    assert "answered" in answered.text and "Reasoning" in answered.text
+
+    renamed = client.post(f"{base}/tags/3/rename", data={"label": "Renamed tag"}, headers=HX)
+    assert "Renamed tag" in renamed.text
+    detail = client.get(f"{base}/tags/1").text
+    assert "Delete tag" in detail and "with 2 sub-tags, 2 questions and 1 answers" in detail
+    deleted = client.post(f"{base}/tags/1/delete", headers=HX)
+    assert "3 tags, 2 questions and 1 answers" in deleted.text
+    assert client.get(f"{base}/tags/1").status_code == 404
+
+    by_hand = client.post(f"{base}/tags", data={"label": "Chess", "parent_id": ""}, headers=HX)
+    assert "Added by hand" in by_hand.text
+    clash = client.post(f"{base}/tags", data={"label": "chess"}, headers=HX)
+    assert clash.status_code == 409 and clash.headers["HX-Retarget"] == "#messages"
+    bad = client.post(f"{base}/generate-tags", data={"count": "0"}, headers=HX)
+    assert bad.status_code == 422
+
+
+def test_auto_distill_plan_start_and_progress_page(client: TestClient, project_id: int) -> None:
+    form = {"topic": "Sports", "levels": "1", "tags_per_level": "2", "questions_per_tag": "1"}
+    plan = client.post(f"/projects/{project_id}/distill/auto/plan", data=form, headers=HX)
+    assert "<strong>2</strong> tags" in plan.text and "Start" in plan.text
+    started = client.post(f"/projects/{project_id}/distill/auto/start", data=form, headers=HX)
+    target = started.headers["HX-Redirect"]
+    task_id = int(target.rsplit("/", 1)[1])
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events") as stream:
+        last = [line for line in stream.iter_lines() if line.startswith("data: ")][-1]
+    assert json.loads(last[6:])["status"] == "succeeded"
+    page = client.get(target).text
+    assert f'data-task-stream="/api/v1/tasks/{task_id}/events"' in page
+    tasks = client.get(f"/projects/{project_id}/tasks").text
+    assert "auto_distill" in tasks and "succeeded" in tasks
+    assert client.get(f"/projects/{project_id}/tasks/999").status_code == 404
+
+
+def test_questions_dataset_and_export_pages(client: TestClient, project_id: int) -> None:
+    client.post(f"/api/v1/projects/{project_id}/tags", json={"label": "Golf"})
+    client.post(f"/api/v1/projects/{project_id}/tags/1/questions/generate", json={"count": 2})
+    client.post(f"/api/v1/projects/{project_id}/questions/1/answer")
+
+    questions = client.get(f"/projects/{project_id}/questions", params={"answered": "no"}).text
+    assert questions.count("<tr>") == 2  # the header row and one unanswered question
+    assert (
+        client.get(f"/projects/{project_id}/questions", params={"tag": "Nope"}).status_code == 404
+    )
+    started = client.post(f"/projects/{project_id}/questions/answer-unanswered", headers=HX)
+    assert "/tasks/" in started.headers["HX-Redirect"]
+
+    dataset = client.get(f"/projects/{project_id}/dataset").text
+    assert 'id="record-1"' in dataset
+    confirmed = client.post(f"/projects/{project_id}/dataset/1", data={"confirmed": "true"})
+    assert "Unconfirm" in confirmed.text
+    scored = client.post(f"/projects/{project_id}/dataset/1", data={"score": "3.5"})
+    assert "score 3.5" in scored.text
+    unscored = client.post(f"/projects/{project_id}/dataset/1", data={"score": ""})
+    assert "score –" in unscored.text
+    noted = client.post(f"/projects/{project_id}/dataset/1", data={"note": "<i>check</i>"})
+    assert "&lt;i&gt;check&lt;/i&gt;" in noted.text
+    edited = client.post(
+        f"/projects/{project_id}/dataset/1",
+        data={"question": "Edited question?", "answer": "Edited answer.", "reasoning": ""},
+    )
+    assert "Edited answer." in edited.text and 'class="reasoning"' not in edited.text
+    filtered = client.get(f"/projects/{project_id}/dataset", params={"confirmed": "yes"}).text
+    assert 'id="record-1"' in filtered
+
+    assert "Download" in client.get(f"/projects/{project_id}/export").text
+    download = client.get(
+        f"/projects/{project_id}/export/file",
+        params={"format": "messages", "file_format": "json", "min_score": "", "balanced": ""},
+    )
+    assert download.status_code == 200 and json.loads(download.text)[0]["messages"]
+    bad = client.get(f"/projects/{project_id}/export/file", params={"min_score": "high"})
+    assert bad.status_code == 422 and "min score" in bad.text
+    gone = client.post(f"/projects/{project_id}/dataset/1/delete", headers=HX)
+    assert "deleted" in gone.text
+
+
+def test_settings_page_endpoints_and_prompts(client: TestClient, project_id: int) -> None:
+    page = client.get(f"/projects/{project_id}/settings").text
+    assert "not set" in page and "fake" in page
+    tested = client.post(f"/projects/{project_id}/endpoints/fake/test", headers=HX)
+    assert "Answered in" in tested.text
+    edited = client.post(
+        f"/projects/{project_id}/endpoints/fake", data={"temperature": "0"}, headers=HX
+    )
+    assert "Endpoint fake saved" in edited.text
+    assert client.get("/api/v1/endpoints/fake").json()["temperature"] == 0
+    prompts = client.get(f"/projects/{project_id}/prompts").text
+    assert "answer" in prompts and "default (en)" in prompts
+    saved = client.post(
+        f"/projects/{project_id}/prompts/answer", data={"template": "Q: {question}"}, headers=HX
+    )
+    assert "overridden" in saved.text
+    refused = client.post(
+        f"/projects/{project_id}/prompts/answer", data={"template": "nothing"}, headers=HX
+    )
+    assert refused.status_code == 422
+    reset = client.post(f"/projects/{project_id}/prompts/answer/reset", headers=HX)
+    assert "reset to the default" in reset.text
+    removed = client.post(f"/projects/{project_id}/endpoints/fake/delete", headers=HX)
+    assert "Endpoint fake removed" in removed.text
