@@ -10,6 +10,7 @@ from __future__ import annotations
 from distillset.cli import dataset as _dataset  # noqa: F401
 from distillset.cli import distill as _distill  # noqa: F401
 from distillset.cli import export as _export  # noqa: F401
+from distillset.cli import judge as _judge  # noqa: F401
 from distillset.cli import models as _models  # noqa: F401
 from distillset.cli import models_test as _models_test  # noqa: F401
 from distillset.cli import projects as _projects  # noqa: F401

@@ -47,6 +47,12 @@ KINDS: dict[str, PromptKind] = {
             required=("question",),
             optional=("path", "topic"),
         ),
+        PromptKind(
+            "judge",
+            "asks the judge model to score one record 0-5 with a short reason",
+            required=("question", "answer"),
+            optional=("path", "topic", "reasoning"),
+        ),
     )
 }
 

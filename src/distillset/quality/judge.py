@@ -1,0 +1,299 @@
+"""AI scoring: a judge model grades records 0-5 with a short reason, as a resumable task.
+
+The task covers a filter's *unscored* records, so running it again (after a crash, a cancel
+or failures) scores only what is left; a call that already succeeded is answered from the
+gateway's response cache, so a resumed run never pays twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.dataset.filters import RecordFilter
+from distillset.dataset.records import DatasetRecord, TagPaths, fetch_page
+from distillset.dataset.review import count_records
+from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
+from distillset.llm import EndpointConfig, Gateway, LimitSettings
+from distillset.prompts import get_prompt, render
+from distillset.quality.verdict import Verdict, parse_verdict
+from distillset.services.endpoints import get_endpoint
+from distillset.store import Answer, Project, Store, Task
+from distillset.store.models import utcnow
+from distillset.tasks.service import add_events, claim_task, process_owner, task_as_dict
+
+STAGE = "judged"
+FLUSH_INTERVAL = 0.5
+PAGE_SIZE = 500
+# A reply with no readable score is asked again (a new attempt number) this many times.
+PARSE_ATTEMPTS = 3
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {"score": {"type": "number"}, "reason": {"type": "string"}},
+    "required": ["score", "reason"],
+    "additionalProperties": False,
+}
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def verdict_format(structured_output: str) -> dict[str, Any] | None:
+    if structured_output == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "verdict", "schema": VERDICT_SCHEMA, "strict": True},
+        }
+    if structured_output == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def judge_filter(record_filter: RecordFilter) -> RecordFilter:
+    """The records a judge task covers: the filter's, minus those already scored."""
+    return replace(record_filter, scored=False)
+
+
+def _judge_alias(project: Project, model: str | None) -> str:
+    if model:
+        return model
+    if project.answer_model is not None:
+        return project.answer_model.alias
+    raise InvalidInputError(
+        f"no judge model: pass --model ALIAS or set the project's answer model "
+        f"(`distillset project set {project.name!r} --answer-model ALIAS`)"
+    )
+
+
+def create_judge_task(
+    session: Session, project: Project, *, model: str | None, record_filter: RecordFilter
+) -> Task:
+    """A queued judge task over the filter's unscored records (run it with run_judge_task)."""
+    alias = get_endpoint(session, _judge_alias(project, model)).alias
+    if record_filter.scored is True or record_filter.min_score is not None:
+        raise InvalidInputError("the judge scores unscored records; drop score filters")
+    planned = count_records(session, project, judge_filter(record_filter))
+    task = Task(
+        project_id=project.id,
+        kind=TaskKind.JUDGE.value,
+        params={"model": alias, "filter": record_filter.as_dict()},
+        status=TaskStatus.QUEUED.value,
+        counters={STAGE: {"planned": planned, "done": 0, "failed": 0}},
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+@dataclass
+class _Setup:
+    project: Project
+    endpoint: EndpointConfig
+    limits: LimitSettings
+    template: str
+    record_filter: RecordFilter
+
+
+class JudgeRun:
+    """One run of a judge task in this process: claim, score, heartbeat, finish."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        task_id: int,
+        cancel_event: asyncio.Event | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.store, self.settings, self.task_id = store, settings, task_id
+        self.cancel_event = cancel_event or asyncio.Event()
+        self.on_progress = on_progress
+        self.counts = {"planned": 0, "done": 0, "failed": 0}
+        self.events: list[tuple[str, str]] = []
+        self.last_error: str | None = None
+
+    def _prepare(self) -> _Setup:
+        with self.store.session() as session:
+            task = claim_task(session, self.task_id, self.settings, process_owner())
+            if task.kind != TaskKind.JUDGE.value:
+                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a judge task")
+            project = session.get(Project, task.project_id)
+            assert project is not None
+            record_filter = RecordFilter.from_dict(task.params.get("filter") or {})
+            endpoint = EndpointConfig.from_endpoint(
+                get_endpoint(session, task.params["model"]), self.settings
+            )
+            remaining = count_records(session, project, judge_filter(record_filter))
+            done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
+            # Earlier runs' scores stay done; their failures are open work again.
+            self.counts = {"planned": done + remaining, "done": done, "failed": 0}
+            task.counters = {STAGE: dict(self.counts)}
+            self.events.append(("info", f"started: {remaining} records to score"))
+            return _Setup(
+                project=project,
+                endpoint=endpoint,
+                limits=LimitSettings.from_project(project),
+                template=get_prompt(session, project, "judge").template,
+                record_filter=record_filter,
+            )
+
+    def _flush(self, status: TaskStatus | None = None) -> bool:
+        """Write counters, events and the heartbeat; returns whether a cancel was asked."""
+        with self.store.session() as session:
+            task = session.get(Task, self.task_id)
+            assert task is not None
+            task.counters = {STAGE: dict(self.counts)}
+            task.heartbeat_at = utcnow()
+            add_events(session, self.task_id, self.events)
+            self.events = []
+            if self.last_error:
+                task.last_error = self.last_error
+            if status is not None:
+                task.status = status.value
+                task.finished_at = utcnow()
+            cancel = bool(task.cancel_requested)
+        if self.on_progress is not None:
+            self.on_progress({STAGE: dict(self.counts)})
+        return cancel
+
+    async def _records(self, setup: _Setup) -> AsyncIterator[DatasetRecord]:
+        """Unscored records page by page (keyset), read in short sessions."""
+        after: int | None = None
+        flt = judge_filter(setup.record_filter)
+        while True:
+            with self.store.session() as session:
+                paths = TagPaths(session, setup.project.id)
+                page = fetch_page(
+                    session, setup.project, flt, after=after, limit=PAGE_SIZE, paths=paths
+                )
+            for record in page:
+                yield record
+            if len(page) < PAGE_SIZE:
+                return
+            after = page[-1].id
+
+    async def _judge(self, gateway: Gateway, setup: _Setup, record: DatasetRecord) -> None:
+        prompt = render(
+            setup.template,
+            question=record.question,
+            answer=record.answer,
+            reasoning=record.reasoning or "",
+            path=record.tag_path,
+            topic=setup.project.topic,
+        )
+        messages = [{"role": "user", "content": prompt}]
+        error = "no readable score"
+        verdict: Verdict | None = None
+        for attempt in range(PARSE_ATTEMPTS):
+            try:
+                result = await gateway.chat(
+                    setup.endpoint,
+                    messages,
+                    purpose="judge",
+                    task_id=self.task_id,
+                    attempt=attempt,
+                    response_format=verdict_format(setup.endpoint.structured_output),
+                )
+                verdict = parse_verdict(result.content)
+                break
+            except ModelCallError as exc:  # ModelOutputError included: ask again
+                error = str(exc)
+                if exc.status is not None:
+                    break  # the gateway already retried what HTTP errors deserve
+        if verdict is None:
+            self.counts["failed"] += 1
+            self.last_error = f"record {record.id}: {error}"
+            self.events.append(("error", self.last_error))
+            return
+        with self.store.session() as session:
+            session.execute(
+                update(Answer)
+                .where(Answer.id == record.id)
+                .values(score=verdict.score, score_reason=verdict.reason or None)
+            )
+        self.counts["done"] += 1
+
+    async def _work(self, gateway: Gateway, setup: _Setup) -> None:
+        queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(setup.limits.max_concurrency * 2)
+        workers_count = setup.limits.max_concurrency
+
+        async def worker() -> None:
+            while (record := await queue.get()) is not None:
+                await self._judge(gateway, setup, record)
+
+        workers = [asyncio.create_task(worker()) for _ in range(workers_count)]
+        try:
+            async for record in self._records(setup):
+                await queue.put(record)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _watch(self, job: asyncio.Task[None]) -> None:
+        while not job.done():
+            if self._flush():
+                self.cancel_event.set()
+            if self.cancel_event.is_set():
+                job.cancel()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
+
+    async def run(self) -> dict[str, Any]:
+        setup = self._prepare()
+        status = TaskStatus.SUCCEEDED
+        try:
+            async with Gateway(self.store, setup.limits, project_id=setup.project.id) as gateway:
+                job = asyncio.create_task(self._work(gateway, setup))
+                watcher = asyncio.create_task(self._watch(job))
+                try:
+                    await job
+                finally:
+                    watcher.cancel()
+                    await asyncio.gather(watcher, return_exceptions=True)
+        except asyncio.CancelledError:
+            status = TaskStatus.CANCELLED
+            self.events.append(("warning", "cancelled"))
+            if not self.cancel_event.is_set():
+                self._flush(TaskStatus.CANCELLED)
+                raise
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.events.append(("error", self.last_error))
+            self._flush(TaskStatus.FAILED)
+            raise
+        else:
+            if self.counts["failed"]:
+                status = TaskStatus.FAILED
+                self.events.append(
+                    ("warning", f"{self.counts['failed']} records failed (run again to retry)")
+                )
+            else:
+                self.events.append(("info", "finished"))
+        self._flush(status)
+        with self.store.session() as session:
+            task = session.get(Task, self.task_id)
+            assert task is not None
+            return task_as_dict(task, self.settings)
+
+
+async def run_judge_task(
+    store: Store,
+    settings: Settings,
+    task_id: int,
+    *,
+    cancel_event: asyncio.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a judge task to its end; returns the task as a dict."""
+    return await JudgeRun(store, settings, task_id, cancel_event, on_progress).run()

@@ -1,0 +1,155 @@
+"""AI scoring through the real gateway and the fake model server over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import Result
+
+from distillset.config import Settings
+from distillset.dataset import RecordFilter, count_records, list_records, set_score
+from distillset.domain import Origin, text_hash
+from distillset.prompts import set_prompt
+from distillset.quality import create_judge_task, run_judge_task
+from distillset.services.endpoints import add_endpoint
+from distillset.services.projects import create_project, get_project
+from distillset.services.tags import add_tag_path
+from distillset.store import Answer, LlmCall, Question, Store, Task
+from distillset.testing import FakeModelServer
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def project_name(store: Store, fake_server: FakeModelServer) -> str:
+    """Sports with 6 records under Ball games and 4 under Running, and a judge endpoint."""
+    with store.session() as session:
+        add_endpoint(session, "judge", model="fake-model", base_url=fake_server.url)
+        project = create_project(session, "Sports")
+        project.max_retries = 0
+        for path, count in (("Ball games", 6), ("Running", 4)):
+            tag = add_tag_path(session, project, path, Origin.MANUAL)
+            for index in range(count):
+                text = f"{path} question {index}?"
+                question = Question(
+                    project_id=project.id, tag_id=tag.id, text=text, text_hash=text_hash(text)
+                )
+                session.add(question)
+                session.flush()
+                session.add(
+                    Answer(
+                        question_id=question.id,
+                        project_id=project.id,
+                        answer=f"Answer about {path} number {index}.",
+                        reasoning="Some reasoning.",
+                    )
+                )
+    return "Sports"
+
+
+def judge(store: Store, settings: Settings, name: str, **filters: object) -> dict[str, object]:
+    with store.session() as session:
+        task = create_judge_task(
+            session,
+            get_project(session, name),
+            model="judge",
+            record_filter=RecordFilter(**filters),  # type: ignore[arg-type]
+        )
+        task_id = task.id
+    return asyncio.run(run_judge_task(store, settings, task_id))
+
+
+def scores(store: Store) -> list[float | None]:
+    with store.session() as session:
+        return list(session.scalars(select(Answer.score).order_by(Answer.id)))
+
+
+def test_judge_scores_every_unscored_record_in_half_steps(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    summary = judge(store, settings, project_name)
+    assert summary["status"] == "succeeded" and summary["kind"] == "judge"
+    assert summary["counters"] == {"judged": {"planned": 10, "done": 10, "failed": 0}}
+    values = scores(store)
+    assert all(v is not None and 0 <= v <= 5 and v * 2 == int(v * 2) for v in values)
+    assert len(set(values)) > 1  # derived from each prompt, not one constant
+    with store.session() as session:
+        record = list_records(session, get_project(session, project_name), limit=1).records[0]
+        assert record.score_reason and "complete" in record.score_reason
+        purposes = set(session.scalars(select(LlmCall.purpose)))
+    assert purposes == {"judge"}
+    assert fake_server.stats().by_kind == {"score": 10}
+    assert "Answer about Ball games number 0." in fake_server.stats().prompts[0]
+
+
+def test_rerun_scores_only_what_is_left_and_cached_calls_are_free(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    first = judge(store, settings, project_name, tag="Running")
+    assert first["counters"]["judged"]["done"] == 4  # type: ignore[index]
+    second = judge(store, settings, project_name)
+    assert second["counters"]["judged"]["planned"] == 6  # type: ignore[index]
+    assert fake_server.stats().total == 10
+    before = scores(store)
+    # Scores lost (say the process died after the calls): the judge asks again, from the cache.
+    with store.session() as session:
+        set_score(session, get_project(session, project_name), None, record_filter=RecordFilter())
+    third = judge(store, settings, project_name)
+    assert third["status"] == "succeeded" and fake_server.stats().total == 10
+    assert scores(store) == before
+
+
+def test_failures_are_recorded_and_a_rerun_retries_them(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    fake_server.queue_faults("500", "500", "500")
+    summary = judge(store, settings, project_name)
+    assert summary["status"] == "failed"
+    assert summary["counters"]["judged"] == {"planned": 10, "done": 7, "failed": 3}  # type: ignore[index]
+    assert "500" in str(summary["last_error"])
+    with store.session() as session:
+        project = get_project(session, project_name)
+        assert count_records(session, project, RecordFilter(scored=False)) == 3
+        task = session.get(Task, summary["id"])
+        assert task is not None and task.status == "failed"
+    retry = judge(store, settings, project_name)
+    assert retry["status"] == "succeeded"
+    assert retry["counters"]["judged"] == {"planned": 3, "done": 3, "failed": 0}  # type: ignore[index]
+    assert None not in scores(store)
+
+
+def test_prose_replies_are_parsed_and_an_unreadable_one_is_asked_again(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    # The project's own judge prompt, without the JSON wording: the fake answers in prose.
+    with store.session() as session:
+        set_prompt(
+            session,
+            get_project(session, project_name),
+            "judge",
+            "Rate this answer to {question}: {answer}",
+        )
+    summary = judge(store, settings, project_name, tag="Running")
+    # Prose with no score at all is retried (new attempt numbers), then recorded as failed.
+    assert summary["status"] == "failed"
+    assert summary["counters"]["judged"]["failed"] == 4  # type: ignore[index]
+    assert fake_server.stats().total == 4 * 3
+    assert "no score" in str(summary["last_error"])
+    with store.session() as session:
+        errors = session.scalar(select(func.count(LlmCall.id)).where(LlmCall.status == "ok"))
+    assert errors == 12
+
+
+def test_judge_command(cli: Cli, project_name: str) -> None:
+    result = cli("judge", project_name, "--model", "judge", "--tag", "Ball games", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["counters"]["judged"] == {"planned": 6, "done": 6, "failed": 0}
+    listed = json.loads(cli("dataset", "list", project_name, "--scored", "--json").stdout)
+    assert len(listed["records"]) == 6
+    missing = cli("judge", project_name)
+    assert missing.exit_code == 2 and "no judge model" in missing.stderr
