@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from distillset.distill.context import DistillContext
 from distillset.distill.tags import full_path
@@ -18,6 +21,20 @@ from distillset.store.models import utcnow
 
 MAX_ERROR_CHARS = 2_000
 
+_answers: Table = Answer.__table__  # type: ignore[assignment]
+_questions: Table = Question.__table__  # type: ignore[assignment]
+_INSERT_ANSWER = insert(_answers).returning(_answers.c.id)
+_CLEAR_ERROR = (
+    update(_questions).where(_questions.c.id == bindparam("question_id")).values(last_error=None)
+)
+_ANSWERED = select(_answers.c.id).where(_answers.c.question_id == _questions.c.id).exists()
+_LOAD_QUESTION = select(
+    _questions.c.text, _questions.c.tag_id, _questions.c.last_error, _ANSWERED
+).where(
+    _questions.c.id == bindparam("question_id"),
+    _questions.c.project_id == bindparam("project_id"),
+)
+
 
 @dataclass
 class AnswerOutcome:
@@ -28,70 +45,154 @@ class AnswerOutcome:
     call: ChatResult | None = None
 
 
-def answer_messages(
-    store: Store, context: DistillContext, question_id: int
-) -> list[dict[str, str]]:
-    template = context.templates["answer"]
+@dataclass(frozen=True)
+class _QuestionToAnswer:
+    text: str
+    path: str
+    answered: bool
+    had_error: bool
+
+
+def _load_question(store: Store, context: DistillContext, question_id: int) -> _QuestionToAnswer:
+    """The question's text and state in one short read."""
     with store.session() as session:
-        question = session.get(Question, question_id)
-        if question is None or question.project_id != context.project_id:
+        row = (
+            session.connection()
+            .execute(_LOAD_QUESTION, {"question_id": question_id, "project_id": context.project_id})
+            .first()
+        )
+        if row is None:
             raise NotFoundError(f"no question {question_id} in project {context.project_name!r}")
+        text, tag_id, last_error, is_answered = row
         path = context.topic
-        if "{path}" in template and question.tag_id is not None:
-            tag = session.get(Tag, question.tag_id)
+        if "{path}" in context.templates["answer"] and tag_id is not None:
+            tag = session.get(Tag, tag_id)
             if tag is not None:
                 path = full_path(context, tag_path(session, tag).labels)
-        text = question.text
+    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None)
+
+
+def answer_messages(
+    context: DistillContext, question: str, path: str | None = None
+) -> list[dict[str, str]]:
+    """The request: the project's answer system prompt, if any, then the question."""
     messages = []
     if context.answer_system_prompt:
         messages.append({"role": "system", "content": context.answer_system_prompt})
-    content = render(template, question=text, path=path, topic=context.topic)
+    content = render(
+        context.templates["answer"],
+        question=question,
+        path=path or context.topic,
+        topic=context.topic,
+    )
     messages.append({"role": "user", "content": content})
     return messages
 
 
-def is_answered(store: Store, question_id: int) -> bool:
+def _record_failure(store: Store, question_id: int, error: str) -> None:
     with store.session() as session:
-        return (
-            session.scalar(select(Answer.id).where(Answer.question_id == question_id)) is not None
+        session.execute(
+            update(Question)
+            .where(Question.id == question_id)
+            .values(last_error=error[:MAX_ERROR_CHARS])
         )
 
 
-def _record_failure(store: Store, question_id: int, error: str) -> None:
-    with store.session() as session:
-        question = session.get(Question, question_id)
-        if question is not None:
-            question.last_error = error[:MAX_ERROR_CHARS]
+def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -> dict[str, Any]:
+    return {
+        "question_id": question_id,
+        "project_id": context.project_id,
+        "variant": 0,
+        "answer": result.content.strip(),
+        "reasoning": result.reasoning,
+        "model": result.model or context.answer_model.model,
+        "finish_reason": result.finish_reason,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "reasoning_tokens": result.reasoning_tokens,
+        "latency_ms": result.latency_ms,
+        "confirmed": False,
+        "labels": [],
+        "created_at": utcnow(),
+    }
 
 
-def _store_answer(
-    store: Store, context: DistillContext, question_id: int, result: ChatResult
-) -> int | None:
-    """Insert the first answer of a question; None when another writer got there first."""
-    try:
-        with store.session() as session:
-            answer = Answer(
-                question_id=question_id,
-                project_id=context.project_id,
-                variant=0,
-                answer=result.content.strip(),
-                reasoning=result.reasoning,
-                model=result.model or context.answer_model.model,
-                finish_reason=result.finish_reason,
-                input_tokens=result.input_tokens,
-                output_tokens=result.output_tokens,
-                reasoning_tokens=result.reasoning_tokens,
-                latency_ms=result.latency_ms,
-                created_at=utcnow(),
-            )
-            session.add(answer)
-            question = session.get(Question, question_id)
-            if question is not None:
-                question.last_error = None
-            session.flush()
-            return answer.id
-    except IntegrityError:
-        return None
+def _insert_answers(
+    session: Session, rows: list[dict[str, Any]], clear_errors: list[int]
+) -> list[int | None]:
+    """Insert first answers; a question answered meanwhile gets None, not a second answer."""
+    connection = session.connection()
+    question_ids = [row["question_id"] for row in rows]
+    taken = set(
+        session.scalars(select(Answer.question_id).where(Answer.question_id.in_(question_ids)))
+    )
+    ids: list[int | None] = []
+    for row in rows:
+        if row["question_id"] in taken:
+            ids.append(None)
+            continue
+        taken.add(row["question_id"])
+        # Core statements built once: the ORM's per-row work dominated the answer path.
+        ids.append(connection.execute(_INSERT_ANSWER, row).scalar())
+    for question_id in clear_errors:
+        connection.execute(_CLEAR_ERROR, {"question_id": question_id})
+    return ids
+
+
+class AnswerWriter:
+    """Group commit: answers that arrive together are stored in one transaction.
+
+    Each caller still returns only after its answer is committed. Losing a batch to a
+    crash costs nothing: the model replies are already in the gateway's cache.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._batch: list[tuple[dict[str, Any], bool, asyncio.Future[int | None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def write(self, row: dict[str, Any], clear_error: bool) -> int | None:
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._batch.append((row, clear_error, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the answers of this loop iteration join the batch
+            while self._batch:
+                batch, self._batch = self._batch, []
+                try:
+                    ids = self._commit(batch)
+                except Exception as exc:
+                    for _row, _clear, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_row, _clear, future), answer_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(answer_id)
+        finally:
+            self._flushing = None
+
+    def _commit(self, batch: list[tuple[dict[str, Any], bool, Any]]) -> list[int | None]:
+        rows = [row for row, _clear, _future in batch]
+        clear = [int(row["question_id"]) for row, flag, _future in batch if flag]
+        try:
+            with self.store.session() as session:
+                return _insert_answers(session, rows, clear)
+        except IntegrityError:
+            # Another process answered one of them: store the rest one by one.
+            return [self._commit_one(row, flag) for row, flag, _future in batch]
+
+    def _commit_one(self, row: dict[str, Any], clear_error: bool) -> int | None:
+        clear = [int(row["question_id"])] if clear_error else []
+        try:
+            with self.store.session() as session:
+                return _insert_answers(session, [row], clear)[0]
+        except IntegrityError:
+            return None
 
 
 async def answer_question(
@@ -101,14 +202,26 @@ async def answer_question(
     question_id: int,
     *,
     task_id: int | None = None,
+    text: str | None = None,
+    writer: AnswerWriter | None = None,
 ) -> AnswerOutcome:
-    """Answer one unanswered question; a failure is recorded on the question, never stored."""
+    """Answer one unanswered question; a failure is recorded on the question, never stored.
+
+    ``text`` is given for a question just created (known unanswered, no earlier error), which
+    saves a read; ``writer`` batches the writes of many concurrent answers.
+    """
     outcome = AnswerOutcome(question_id)
-    if is_answered(store, question_id):
+    if text is None:
+        question = _load_question(store, context, question_id)
+    else:
+        question = _QuestionToAnswer(text, context.topic, False, False)
+        if "{path}" in context.templates["answer"]:
+            question = _load_question(store, context, question_id)
+    if question.answered:
         outcome.skipped = True
         return outcome
     endpoint = context.answer_model
-    messages = answer_messages(store, context, question_id)
+    messages = answer_messages(context, question.text, question.path)
     try:
         result = await gateway.chat(endpoint, messages, purpose="answer", task_id=task_id)
     except ModelCallError as exc:
@@ -120,6 +233,15 @@ async def answer_question(
         outcome.error = "the model returned an empty answer"
         _record_failure(store, question_id, outcome.error)
         return outcome
-    outcome.answer_id = _store_answer(store, context, question_id, result)
+    row = _answer_row(context, question_id, result)
+    if writer is not None:
+        outcome.answer_id = await writer.write(row, question.had_error)
+    else:
+        clear = [question_id] if question.had_error else []
+        try:
+            with store.session() as session:
+                outcome.answer_id = _insert_answers(session, [row], clear)[0]
+        except IntegrityError:
+            outcome.answer_id = None
     outcome.skipped = outcome.answer_id is None
     return outcome

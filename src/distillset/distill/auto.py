@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from dataclasses import dataclass
 
-from distillset.distill.answers import answer_question
+from distillset.distill.answers import AnswerWriter, answer_question
 from distillset.distill.context import DistillContext
 from distillset.distill.plan import JobSpec, WorkItem, _full_subtree
 from distillset.distill.progress import JobProgress
@@ -34,6 +34,7 @@ class _Work:
     kind: int
     target: int | None = None
     depth: int = 0
+    text: str | None = None  # a new question's text, so answering it needs no read
 
 
 class JobScheduler:
@@ -61,13 +62,14 @@ class JobScheduler:
         self._pending = 0
         self._idle = asyncio.Event()
         self._crash: BaseException | None = None
+        self._answers = AnswerWriter(store)
 
-    def _push(self, kind: int, target: int | None, depth: int = 0) -> None:
+    def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner.
         priority = (kind, -depth if kind == EXPAND else 0)
         self._pending += 1
         self._idle.clear()
-        self._queue.put_nowait(_Work(priority, next(self._seq), kind, target, depth))
+        self._queue.put_nowait(_Work(priority, next(self._seq), kind, target, depth, text))
 
     def seed(self, ready: WorkItem, depths: dict[int, int]) -> None:
         for tag_id in ready.expand:
@@ -114,7 +116,7 @@ class JobScheduler:
             await self._questions(work.target)
         else:
             assert work.target is not None
-            await self._answer(work.target)
+            await self._answer(work.target, work.text)
 
     def _account_calls(self, outcome: StepOutcome) -> None:
         for call in outcome.calls:
@@ -161,8 +163,8 @@ class JobScheduler:
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
         if self.spec.answer:
-            for question_id in outcome.created:
-                self._push(ANSWER, question_id)
+            for question_id, text in zip(outcome.created, outcome.texts, strict=True):
+                self._push(ANSWER, question_id, text=text)
         if outcome.missing:
             reason = f"questions of tag {tag_id}: {outcome.error}"
             self.progress.add_failed("questions", outcome.missing, reason)
@@ -170,9 +172,15 @@ class JobScheduler:
                 self.progress.add_failed("answers", outcome.missing)
             self.progress.event(reason, "error")
 
-    async def _answer(self, question_id: int) -> None:
+    async def _answer(self, question_id: int, text: str | None) -> None:
         outcome = await answer_question(
-            self.store, self.gateway, self.context, question_id, task_id=self.task_id
+            self.store,
+            self.gateway,
+            self.context,
+            question_id,
+            task_id=self.task_id,
+            text=text,
+            writer=self._answers,
         )
         if outcome.call is not None:
             self.progress.add_call(outcome.call)

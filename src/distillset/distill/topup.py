@@ -46,6 +46,7 @@ class StepOutcome:
     """What one top-up did: ids created, how many were wanted and are still missing."""
 
     created: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # of the created items, in the same order
     wanted: int = 0
     error: str | None = None
     calls: list[ChatResult] = field(default_factory=list)
@@ -56,7 +57,9 @@ class StepOutcome:
         return max(0, self.wanted - len(self.created))
 
 
-def _commit_items(store: Store, step: ListStep, items: Sequence[str], count: int) -> list[int]:
+def _commit_items(
+    store: Store, step: ListStep, items: Sequence[str], count: int
+) -> list[tuple[int, str]]:
     """Store the new items of one reply in one transaction: all of them or none."""
     for attempt in range(COMMIT_RETRIES):
         try:
@@ -65,7 +68,8 @@ def _commit_items(store: Store, step: ListStep, items: Sequence[str], count: int
                 need = count - len(existing)
                 if need <= 0:
                     return []
-                return step.insert(session, step.choose(session, items, existing, need))
+                chosen = step.choose(session, items, existing, need)
+                return list(zip(step.insert(session, chosen), chosen, strict=True))
         except IntegrityError:
             if attempt == COMMIT_RETRIES - 1:
                 raise
@@ -109,8 +113,9 @@ async def top_up(
             outcome.error = str(exc)
             break
         outcome.calls.append(reply.result)
-        created = _commit_items(store, step, reply.items, count)
-        outcome.created.extend(created[: outcome.missing])
+        for item_id, text in _commit_items(store, step, reply.items, count)[: outcome.missing]:
+            outcome.created.append(item_id)
+            outcome.texts.append(text)
     if outcome.missing and outcome.error is None:
         outcome.error = (
             f"the model proposed only {len(outcome.created)} new {step.purpose} "

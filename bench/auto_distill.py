@@ -1,0 +1,100 @@
+"""Benchmark: automatic distillation against the fake model server in its own process.
+
+levels 2 x tags 10 x questions 10 = 1 + 10 tag calls, 100 question calls and 1000 answers
+(1111 calls) at concurrency 32, every call taking the server 100 ms. Prints the task's own
+wall time (started_at to finished_at) over the lower bound
+max(critical path, calls x latency / concurrency). Target: <= 1.10.
+
+    .venv/bin/python bench/auto_distill.py [--levels 2 --tags 10 --questions 10 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from distillset.config import load_settings
+from distillset.distill import jobs
+from distillset.services import endpoints, projects
+from distillset.store import LlmCall, open_store
+from distillset.tasks import run_task
+
+
+def start_fake_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "distillset.testing.fake_server", "--port", "0"]
+    command += ["--latency", str(latency)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    match = re.search(r"(http://\S+/v1)", line)
+    if not match:
+        server.kill()
+        raise SystemExit(f"the fake server did not start: {line!r}")
+    return server, match.group(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", type=int, default=2)
+    parser.add_argument("--tags", type=int, default=10)
+    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=0.1)
+    args = parser.parse_args()
+
+    server, url = start_fake_server(args.latency)
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            settings = load_settings(home=Path(home))
+            store = open_store(settings)
+            with store.session() as session:
+                project = projects.create_project(session, "Benchmark topic")
+                endpoints.add_endpoint(session, "fake", model="fake-model", base_url=url)
+                projects.update_project(
+                    session,
+                    project,
+                    question_model="fake",
+                    answer_model="fake",
+                    max_concurrency=args.concurrency,
+                )
+                job = jobs.create_auto_job(
+                    session,
+                    settings,
+                    "Benchmark topic",
+                    levels=args.levels,
+                    tags=args.tags,
+                    questions=args.questions,
+                )
+            cpu = time.process_time()
+            summary = asyncio.run(run_task(store, settings, job.task_id))
+            cpu = time.process_time() - cpu
+            with store.session() as session:
+                calls = session.query(LlmCall).filter(LlmCall.status == "ok").count()
+            store.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    wall = summary["elapsed_seconds"]
+    # One call per level of tags, one for the questions, one for the answer.
+    critical_path = (args.levels + 2) * args.latency
+    throughput_bound = calls * args.latency / args.concurrency
+    bound = max(critical_path, throughput_bound)
+    counters = summary["counters"]
+    print(f"status: {summary['status']}, calls: {calls} (planned {sum(job.plan.calls.values())})")
+    for stage in ("tags", "questions", "answers"):
+        print(f"  {stage}: {counters[stage]}")
+    print(f"wall time (task started..finished): {wall:.3f} s")
+    print(f"lower bound max({critical_path:.3f}, {throughput_bound:.3f}) = {bound:.3f} s")
+    print(f"CPU time of this process during the run: {cpu:.3f} s")
+    print(f"ratio: {wall / bound:.3f}  (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
