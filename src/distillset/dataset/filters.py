@@ -99,7 +99,8 @@ def record_conditions(
     elif flt.has_reasoning is False:
         conditions.append(or_(Answer.reasoning.is_(None), Answer.reasoning == ""))
     if flt.scored is True:
-        conditions.append(Answer.score.is_not(None))
+        # A range rather than IS NOT NULL, so the (project_id, score) index serves it.
+        conditions.append(Answer.score >= 0)
     elif flt.scored is False:
         conditions.append(Answer.score.is_(None))
     if flt.min_score is not None:

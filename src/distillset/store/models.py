@@ -153,6 +153,7 @@ class Answer(Base):
         UniqueConstraint("question_id", "variant", name="uq_answers_question_variant"),
         Index("ix_answers_project_id", "project_id", "id"),
         Index("ix_answers_project_score", "project_id", "score"),
+        Index("ix_answers_project_confirmed", "project_id", "confirmed", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
