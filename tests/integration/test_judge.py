@@ -153,3 +153,19 @@ def test_judge_command(cli: Cli, project_name: str) -> None:
     assert len(listed["records"]) == 6
     missing = cli("judge", project_name)
     assert missing.exit_code == 2 and "no judge model" in missing.stderr
+
+
+def test_tasks_resume_continues_a_judge_task(
+    cli: Cli, store: Store, project_name: str, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        task = create_judge_task(
+            session, get_project(session, project_name), model="judge", record_filter=RecordFilter()
+        )
+        task_id = task.id
+    result = cli("tasks", "resume", str(task_id), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["kind"] == "judge" and summary["status"] == "succeeded"
+    assert summary["counters"]["judged"]["done"] == 10
+    assert fake_server.stats().by_kind == {"score": 10}

@@ -17,11 +17,11 @@ from distillset.distill.auto import JobScheduler
 from distillset.distill.context import DistillContext, load_context
 from distillset.distill.plan import JobSpec, Plan, leaf_depth, load_snapshot, plan_job
 from distillset.distill.progress import JobProgress
-from distillset.domain import TaskStatus
+from distillset.domain import TaskKind, TaskStatus
 from distillset.llm import Gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks.service import add_events, claim_task, process_owner, task_as_dict
+from distillset.tasks.service import add_events, claim_task, get_task, process_owner, task_as_dict
 
 # How often counters and events are written, and the cancel flag is read.
 FLUSH_INTERVAL = 0.5
@@ -192,6 +192,15 @@ async def run_task(
     Setting ``cancel_event`` (or `tasks cancel ID` from any process) ends it as cancelled.
     Raises ConflictError when a living process already runs it or another task of its kind.
     """
+    with store.session() as session:
+        kind = get_task(session, task_id).kind
+    if kind == TaskKind.JUDGE.value:
+        # Judge tasks have their own runner; imported here to keep the packages acyclic.
+        from distillset.quality.judge import run_judge_task
+
+        return await run_judge_task(
+            store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
+        )
     run = TaskRun(
         store,
         settings,
