@@ -181,3 +181,28 @@ def test_push_to_hub_uploads_parquet_and_a_card(
         cache_dir=str(tmp_path / "cache"),
     )
     assert loaded["train"].num_rows == 108 and loaded["eval"].num_rows == 12
+
+
+def test_every_format_loads_with_the_datasets_readers(
+    store: Store, project: Project, tmp_path: Path
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    for name in ("alpaca", "sharegpt", "messages", "trl", "axolotl", "harmony", "custom", "raw"):
+        for suffix, builder in (("jsonl", "json"), ("parquet", "parquet")):
+            path = tmp_path / f"{name}.{suffix}"
+            run_export(store, project, format=name, output=path)
+            loaded = datasets.load_dataset(
+                builder,
+                data_files=str(path),
+                split="train",
+                cache_dir=str(tmp_path / "cache"),
+            )
+            assert loaded.num_rows == 120, (name, suffix)
+    axolotl = datasets.load_dataset(
+        "json",
+        data_files=str(tmp_path / "axolotl.jsonl"),
+        split="train",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assistant = axolotl[1]["messages"][-1]
+    assert assistant["role"] == "assistant" and assistant["reasoning_content"].startswith("Reason")
