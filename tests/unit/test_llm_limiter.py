@@ -104,7 +104,7 @@ def test_token_bucket_allows_one_burst_then_paces() -> None:
         assert bucket.wait_time(1, now) == 0
         bucket.take(1)
     assert abs(bucket.wait_time(1, now) - 0.1) < 1e-9
-    assert bucket.wait_time(1, now + 0.1) == 0
+    assert bucket.wait_time(1, now + 0.1) < 1e-9
 
 
 def test_token_bucket_admits_a_cost_larger_than_its_burst_from_full() -> None:

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from distillset.store.db import Store
 from distillset.store.models import LlmCall
@@ -35,13 +35,18 @@ class _Batch:
     updates: list[tuple[int, dict[str, Any], asyncio.Future[None]]]
 
 
-def _read(session: Session, keys: list[str]) -> dict[str, StoredCall]:
+_TABLE: Table = LlmCall.__table__  # type: ignore[assignment]
+_SELECT_OK = select(_TABLE.c.request_key, _TABLE.c.id, _TABLE.c.response_body, _TABLE.c.latency_ms)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
+def _read(connection: Connection, keys: list[str]) -> dict[str, StoredCall]:
     found: dict[str, StoredCall] = {}
     for start in range(0, len(keys), 500):
-        rows = session.execute(
-            select(LlmCall.request_key, LlmCall.id, LlmCall.response_body, LlmCall.latency_ms)
-            .where(LlmCall.request_key.in_(keys[start : start + 500]), LlmCall.status == "ok")
-            .order_by(LlmCall.id)
+        rows = connection.execute(
+            _SELECT_OK.where(
+                _TABLE.c.request_key.in_(keys[start : start + 500]), _TABLE.c.status == "ok"
+            ).order_by(_TABLE.c.id)
         )
         for key, call_id, body, latency in rows:
             if body is not None:
@@ -49,11 +54,8 @@ def _read(session: Session, keys: list[str]) -> dict[str, StoredCall]:
     return found
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    result = session.execute(
-        insert(LlmCall).returning(LlmCall.id, sort_by_parameter_order=True), rows
-    )
-    return [int(row_id) for row_id in result.scalars()]
+def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    return [int(row_id) for row_id in connection.execute(_INSERT, rows).scalars()]
 
 
 class CallLog:
@@ -112,31 +114,39 @@ class CallLog:
     def _apply(
         self, batch: _Batch
     ) -> tuple[dict[str, StoredCall], list[int | None], list[BaseException | None]]:
+        engine = self._store.engine
+        keys = [key for key, _ in batch.reads]
         rows = [values for values, _ in batch.writes]
-        with self._store.session() as session:
-            found = _read(session, [key for key, _ in batch.reads]) if batch.reads else {}
-            for call_id, values, _ in batch.updates:
-                session.execute(update(LlmCall).where(LlmCall.id == call_id).values(**values))
+        try:
+            # Core, not the ORM: this runs for every model call and must stay cheap.
+            with engine.begin() as connection:
+                found = _read(connection, keys) if keys else {}
+                self._apply_updates(connection, batch)
+                ids: list[int | None] = list(_insert(connection, rows)) if rows else []
+            return found, ids, [None] * len(rows)
+        except DBAPIError:
             if not rows:
-                return found, [], []
+                raise
+        # One bad row (a vanished task id...) must not fail its neighbours.
+        with engine.begin() as connection:
+            found = _read(connection, keys) if keys else {}
+            self._apply_updates(connection, batch)
+        ids = []
+        errors: list[BaseException | None] = []
+        for row in rows:
             try:
-                with session.begin_nested():
-                    ids: list[int | None] = list(_insert(session, rows))
-                return found, ids, [None] * len(rows)
-            except Exception:
-                pass
-            # One bad row (a vanished task id...) must not fail its neighbours.
-            ids = []
-            errors: list[BaseException | None] = []
-            for row in rows:
-                try:
-                    with session.begin_nested():
-                        ids.append(_insert(session, [row])[0])
-                        errors.append(None)
-                except Exception as exc:
-                    ids.append(None)
-                    errors.append(exc)
-            return found, ids, errors
+                with engine.begin() as connection:
+                    ids.append(_insert(connection, [row])[0])
+                errors.append(None)
+            except DBAPIError as exc:
+                ids.append(None)
+                errors.append(exc)
+        return found, ids, errors
+
+    @staticmethod
+    def _apply_updates(connection: Connection, batch: _Batch) -> None:
+        for call_id, values, _ in batch.updates:
+            connection.execute(update(_TABLE).where(_TABLE.c.id == call_id).values(**values))
 
 
 def _resolve(

@@ -22,7 +22,7 @@ from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
 from distillset.llm.lists import JSON_OBJECT_HINT, list_response_format, parse_json_list
-from distillset.llm.request import build_body, estimate_input_tokens, request_key
+from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
 from distillset.llm.retry import backoff_delay, is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, SessionPool, client_timeout, post_chat
 from distillset.store.db import Store
@@ -132,13 +132,14 @@ class Gateway:
     ) -> ChatResult:
         """One answered chat request, from the cache or the endpoint (see the contract)."""
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
-        key = request_key(endpoint.base_url, body, attempt)
+        canonical = canonical_json(body)
+        key = request_key(endpoint.base_url, body, attempt, canonical)
         if self.use_cache:
             started = time.perf_counter()
             stored = await self._calls.find_success(key)
             if stored is not None:
                 return self._from_cache(endpoint, stored, started)
-        outcome, attempts = await self._send_with_retries(endpoint, body, stream)
+        outcome, attempts = await self._send_with_retries(endpoint, body, canonical, stream)
         completion = outcome.completion
         row: dict[str, Any] = {
             "project_id": self.project_id,
@@ -149,7 +150,7 @@ class Gateway:
             "status": "ok" if outcome.error is None else "error",
             "http_status": outcome.http_status,
             "error": _redact(outcome.error, endpoint.api_key),
-            "request_body": json.dumps({"messages": messages}, ensure_ascii=False),
+            "request_body": canonical,  # the key travels in a header, never in the body
             "response_body": _redact(outcome.body, endpoint.api_key),
             "latency_ms": outcome.latency_ms,
             "attempts": attempts,
@@ -249,12 +250,14 @@ class Gateway:
         self._output_average += (completion.output_tokens - self._output_average) * weight
 
     async def _send_with_retries(
-        self, endpoint: EndpointConfig, body: dict[str, Any], stream: bool
+        self, endpoint: EndpointConfig, body: dict[str, Any], canonical: str, stream: bool
     ) -> tuple[_Attempt, int]:
         limits = self.limits
         url = f"{endpoint.base_url}/chat/completions"
+        payload = canonical.encode("utf-8")
         if stream:
-            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            payload = json.dumps(streamed, ensure_ascii=False).encode("utf-8")
         endpoint_limiter = _endpoint_limiter(endpoint)
         size = min(limits.max_concurrency, endpoint.concurrency or limits.max_concurrency)
         session = self._pool.session_for(endpoint, size)
@@ -268,7 +271,9 @@ class Gateway:
             try:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
-                outcome = await _attempt(session, url, body, timeout, limits.request_timeout)
+                outcome = await _attempt(
+                    session, url, payload, stream, timeout, limits.request_timeout
+                )
             finally:
                 used = _used_tokens(outcome.completion)
                 self.limiter.release(permit, used)
@@ -318,13 +323,14 @@ def _with_hint(messages: list[dict[str, str]], hint: str) -> list[dict[str, str]
 async def _attempt(
     session: aiohttp.ClientSession,
     url: str,
-    body: dict[str, Any],
+    payload: bytes,
+    stream: bool,
     timeout: aiohttp.ClientTimeout,
     timeout_seconds: float,
 ) -> _Attempt:
     started = time.perf_counter()
     try:
-        reply = await post_chat(session, url, body, timeout=timeout)
+        reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
     except TimeoutError:
         return _Attempt(error=f"no response within {timeout_seconds:g}s", retryable=True)
     except aiohttp.ClientConnectorError as exc:

@@ -32,15 +32,18 @@ def build_body(
     return body
 
 
-def request_key(base_url: str, body: dict[str, Any], attempt: int) -> str:
+def canonical_json(body: dict[str, Any]) -> str:
+    """The body as sent and stored: sorted keys, so equal requests give equal text."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def request_key(
+    base_url: str, body: dict[str, Any], attempt: int, canonical: str | None = None
+) -> str:
     """sha256 of the canonical request: base URL, model, messages, parameters, attempt."""
-    canonical = json.dumps(
-        {"base_url": base_url.rstrip("/"), "body": body, "attempt": attempt},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+    text = canonical_json(body) if canonical is None else canonical
+    head = f"{base_url.rstrip('/')}\n{attempt}\n"
+    return hashlib.sha256((head + text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def estimate_input_tokens(messages: list[dict[str, str]]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,14 @@ import aiohttp
 from distillset.llm.config import EndpointConfig
 
 CONNECT_TIMEOUT = 30.0
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
 
 
 @dataclass
@@ -40,7 +49,11 @@ class SessionPool:
                 limit=max(1, size), limit_per_host=0, ttl_dns_cache=300
             )
             session = aiohttp.ClientSession(
-                connector=connector, headers=headers, raise_for_status=False, trust_env=True
+                connector=connector,
+                headers=headers,
+                raise_for_status=False,
+                # Reading proxy settings costs two thread hops per request: only when set.
+                trust_env=_proxy_configured(),
             )
             self._sessions[pool_key] = session
         return session
@@ -49,6 +62,10 @@ class SessionPool:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
+
+
+def _proxy_configured() -> bool:
+    return any(os.environ.get(name) for name in PROXY_VARIABLES)
 
 
 def client_timeout(request_timeout: float) -> aiohttp.ClientTimeout:
@@ -64,15 +81,15 @@ def client_timeout(request_timeout: float) -> aiohttp.ClientTimeout:
 async def post_chat(
     session: aiohttp.ClientSession,
     url: str,
-    body: dict[str, Any],
+    payload: bytes,
     *,
+    stream: bool,
     timeout: aiohttp.ClientTimeout,
 ) -> RawReply:
-    payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
     async with session.post(url, data=payload, timeout=timeout) as response:
         headers = {k.lower(): v for k, v in response.headers.items()}
         is_sse = response.content_type == "text/event-stream"
-        if body.get("stream") and response.status == 200 and is_sse:
+        if stream and response.status == 200 and is_sse:
             return RawReply(response.status, headers, await _read_stream(response))
         raw = await response.read()
         return RawReply(response.status, headers, raw.decode("utf-8", errors="replace"))

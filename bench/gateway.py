@@ -1,0 +1,107 @@
+"""Requests/s through the gateway against a bare aiohttp + semaphore loop.
+
+Both hit the same fake model server (its own process, so client and server do not share
+one GIL) in the same run. The gateway run includes the limiter, the cache look-up, the
+LlmCall insert committed before each result returns, and reply parsing.
+
+    .venv/bin/python bench/gateway.py [--requests 3000] [--latency 0.05] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from distillset.config import load_settings
+from distillset.llm import EndpointConfig, Gateway, LimitSettings
+from distillset.store import open_store
+
+
+def _messages(run: str, i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"Benchmark question {run}-{i}: why stretch?"}]
+
+
+async def bare_loop(url: str, requests: int, concurrency: int, run: str) -> float:
+    """The baseline: one pooled session, a semaphore, parse each JSON reply."""
+    semaphore = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(i: int) -> str:
+            body = {"model": "fake-model", "messages": _messages(run, i)}
+            async with semaphore, session.post(f"{url}/chat/completions", json=body) as reply:
+                data = json.loads(await reply.read())
+                return str(data["choices"][0]["message"]["content"])
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(requests)))
+        return requests / (time.perf_counter() - started)
+
+
+async def through_gateway(url: str, requests: int, concurrency: int, run: str, home: Path) -> float:
+    store = open_store(load_settings(home=home))
+    endpoint = EndpointConfig(alias="bench", base_url=url, model="fake-model")
+    limits = LimitSettings(max_concurrency=concurrency)
+    try:
+        async with Gateway(store, limits, project_id=None) as gateway:
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    gateway.chat(endpoint, _messages(run, i), purpose="bench")
+                    for i in range(requests)
+                )
+            )
+            return requests / (time.perf_counter() - started)
+    finally:
+        store.close()
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "distillset.testing.fake_server", "--port", "0"]
+    process = subprocess.Popen(
+        command + ["--latency", str(latency)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().split()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--latency", type=float, default=0.05, help="fake model seconds/reply")
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs each")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
+    args = parser.parse_args()
+    process, url = start_server(args.latency)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"fake server {url}, latency {args.latency:g}s, {args.requests} requests/run")
+            for concurrency in args.concurrency:
+                bare, gateway = 0.0, 0.0
+                for round_ in range(args.rounds):
+                    run = f"c{concurrency}r{round_}"
+                    bare = max(bare, asyncio.run(bare_loop(url, args.requests, concurrency, run)))
+                    home = Path(tmp) / run
+                    rate = asyncio.run(through_gateway(url, args.requests, concurrency, run, home))
+                    gateway = max(gateway, rate)
+                ideal = concurrency / args.latency if args.latency else float("inf")
+                print(
+                    f"concurrency {concurrency:>4}: bare {bare:8.0f} req/s, "
+                    f"gateway {gateway:8.0f} req/s, ratio {gateway / bare:.2f} "
+                    f"(ideal {ideal:.0f} req/s)"
+                )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
