@@ -22,6 +22,7 @@ from distillset.dataset import (
 )
 from distillset.dataset.records import DatasetRecord
 from distillset.domain import InvalidInputError
+from distillset.quality import find_duplicates
 from distillset.services.projects import get_project
 
 dataset_app = typer.Typer(
@@ -354,3 +355,43 @@ def dataset_delete(
             f"deleted {result.records} records; "
             f"{result.questions_unanswered} questions are unanswered again"
         )
+
+
+@dataset_app.command("duplicates")
+def dataset_duplicates(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    tag: str | None = TagFilter,
+    confirmed: bool | None = ConfirmedFilter,
+    label: str | None = typer.Option(
+        None, "--label", help="Put this label on every duplicate (all but the oldest record)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Report records whose question or answer repeats an earlier one in the same tag."""
+    with state_of(ctx).store.session() as session:
+        project = get_project(session, name)
+        groups = find_duplicates(session, project, make_filter(tag, confirmed))
+        labelled = 0
+        if label:
+            duplicates = {i for group in groups for i in group.record_ids[1:]}
+            labelled = change_labels(session, project, duplicates, add=[label])
+    if as_json:
+        print_json({"groups": [group.as_dict() for group in groups], "labelled": labelled})
+        return
+    print_table(
+        ["part", "tag", "keep", "duplicates", "exact", "text"],
+        [
+            [
+                group.part,
+                group.tag_path,
+                group.record_ids[0],
+                ",".join(map(str, group.record_ids[1:])),
+                "yes" if group.exact else "near",
+                _preview(group.text),
+            ]
+            for group in groups
+        ],
+    )
+    if label:
+        say(f"labelled {labelled} records {label!r}")

@@ -1,6 +1,15 @@
-"""Dataset quality: AI scoring with a judge model."""
+"""Dataset quality: AI scoring with a judge model, duplicate reports."""
 
+from distillset.quality.duplicates import DuplicateGroup, find_duplicates
 from distillset.quality.judge import create_judge_task, run_judge_task
 from distillset.quality.verdict import Verdict, clamp_score, parse_verdict
 
-__all__ = ["Verdict", "clamp_score", "create_judge_task", "parse_verdict", "run_judge_task"]
+__all__ = [
+    "DuplicateGroup",
+    "Verdict",
+    "clamp_score",
+    "create_judge_task",
+    "find_duplicates",
+    "parse_verdict",
+    "run_judge_task",
+]
