@@ -256,6 +256,9 @@ def test_bad_options_fail_before_writing(store: Store, project: Project, tmp_pat
         ({"format": "custom", "fields": {"question": "answer"}}, "must differ"),
         ({"format": "trl", "llamafactory_dir": tmp_path}, "LLaMA-Factory reads"),
         ({"format": "sharegpt", "llamafactory_dir": tmp_path, "file_format": "csv"}, "cannot read"),
+        ({"output": tmp_path, "file_format": "jsonl"}, "it is a directory"),
+        ({"split": "x"}, "write it as eval=0.05"),
+        ({"output": Path(__file__), "file_format": "hf"}, "over the file"),
     ]
     for overrides, message in cases:
         options = {"output": tmp_path / "out.json", **overrides}

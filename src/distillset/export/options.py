@@ -97,6 +97,8 @@ def _check_writable(path: Path, *, directory: bool = False) -> None:
         raise InvalidInputError(f"cannot write {str(path)!r}: {str(parent)!r} is not writable")
     if path.is_dir() and not directory:
         raise InvalidInputError(f"cannot write {str(path)!r}: it is a directory")
+    if directory and path.exists() and not path.is_dir():
+        raise InvalidInputError(f"cannot write a dataset directory over the file {str(path)!r}")
     if path.exists() and not os.access(path, os.W_OK):
         raise InvalidInputError(f"cannot write {str(path)!r}: the file is read-only")
 
