@@ -38,23 +38,12 @@ typecheck: install-dev
 pytest: install-dev
 	$(BIN)/pytest -q
 
-# The main job, end to end on a fresh data directory under $(DEMO_DIR)/ (no network needed).
+# The main job: an automatic distillation with a simulated teacher, exported to JSONL
+# under $(DEMO_DIR)/ (no network, no key needed).
 demo: install
 	rm -rf "$(DEMO_DIR)"
 	mkdir -p "$(DEMO_DIR)"
-	$(DS) project create "$(DEMO_PROJECT)" --description "Demo of the distillset foundation"
-	$(DS) model add teacher --preset deepseek --model deepseek-reasoner --temperature 0
-	$(DS) project set "$(DEMO_PROJECT)" --question-model teacher --answer-model teacher \
-		--max-concurrency 16
-	printf '%s\n' '# Ball games' '- 1.1 Football' '  - Rules' '  - Tactics' '- 1.2 Tennis' \
-		'# Athletics' '- Sprinting' '- Long-distance running' > "$(DEMO_DIR)/outline.md"
-	$(DS) tags import "$(DEMO_PROJECT)" "$(DEMO_DIR)/outline.md"
-	$(DS) tags add "$(DEMO_PROJECT)" --path "Athletics > Sprinting > Starting blocks"
-	$(DS) tags rename "$(DEMO_PROJECT)" --path "Athletics > Long-distance running" --to "Endurance"
-	$(DS) tags tree "$(DEMO_PROJECT)"
-	$(DS) tags export "$(DEMO_PROJECT)" --format yaml -o "$(DEMO_DIR)/tree.yaml"
-	$(DS) project list
-	@echo "demo data in $(DEMO_DIR)/ (tree exported to $(DEMO_DIR)/tree.yaml)"
+	$(DS) demo --output "$(DEMO_DIR)"
 
 clean:
 	rm -rf "$(DEMO_DIR)" .pytest_cache .mypy_cache .ruff_cache

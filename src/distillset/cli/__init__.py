@@ -8,6 +8,7 @@ from __future__ import annotations
 # Command modules register their groups on `app` when imported: one line per module, kept
 # sorted (`distillset --help` orders the groups itself, see common.COMMAND_ORDER).
 from distillset.cli import dataset as _dataset  # noqa: F401
+from distillset.cli import demo as _demo  # noqa: F401
 from distillset.cli import distill as _distill  # noqa: F401
 from distillset.cli import export as _export  # noqa: F401
 from distillset.cli import judge as _judge  # noqa: F401

@@ -146,7 +146,7 @@ def list_questions(
         query = query.limit(limit)
     paths: dict[int, str] = {}
     result = []
-    for question, is_answered in session.execute(query).tuples():
+    for question, is_answered in session.execute(query):
         path = None
         if question.tag_id is not None:
             if question.tag_id not in paths:

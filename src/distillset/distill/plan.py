@@ -128,7 +128,7 @@ def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
         select(Question.tag_id, func.count(Question.id))
         .where(Question.project_id == project_id, Question.tag_id.is_not(None))
         .group_by(Question.tag_id)
-    ).tuples():
+    ):
         if counted_tag is not None:
             counts[counted_tag] = count
     unanswered: dict[int, list[int]] = defaultdict(list)
@@ -141,7 +141,7 @@ def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
             Question.id.not_in(answered),
         )
         .order_by(Question.id)
-    ).tuples():
+    ):
         if question_tag is not None:
             unanswered[question_tag].append(question_id)
     return TreeSnapshot(depth, kids, counts, unanswered)

@@ -86,6 +86,9 @@ async def top_up(
     task_id: int | None = None,
 ) -> StepOutcome:
     outcome = StepOutcome()
+    # Proposals that were not stored (duplicates, also of items elsewhere in the project)
+    # are shown as taken in the next request, so the model does not propose them again.
+    refused: list[str] = []
     for attempt in range(1 + MAX_EXTRA_ATTEMPTS):
         with store.session() as session:
             existing = step.existing(session)
@@ -97,7 +100,7 @@ async def top_up(
         try:
             reply = await gateway.chat_list(
                 endpoint,
-                step.messages(existing, need),
+                step.messages([*existing, *refused], need),
                 purpose=step.purpose,
                 task_id=task_id,
                 attempt=attempt,
@@ -113,9 +116,12 @@ async def top_up(
             outcome.error = str(exc)
             break
         outcome.calls.append(reply.result)
-        for item_id, text in _commit_items(store, step, reply.items, count)[: outcome.missing]:
+        stored = _commit_items(store, step, reply.items, count)
+        for item_id, text in stored[: outcome.missing]:
             outcome.created.append(item_id)
             outcome.texts.append(text)
+        kept = {text for _id, text in stored}
+        refused.extend(item for item in reply.items if item.strip() and item not in kept)
     if outcome.missing and outcome.error is None:
         outcome.error = (
             f"the model proposed only {len(outcome.created)} new {step.purpose} "

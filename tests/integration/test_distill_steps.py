@@ -1,0 +1,267 @@
+"""The distillation steps against the fake model server: real HTTP, a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import func, select
+
+from distillset.config import Settings
+from distillset.distill.answers import answer_question
+from distillset.distill.context import DistillContext, load_context
+from distillset.distill.questions import generate_questions
+from distillset.distill.tags import generate_tags
+from distillset.domain import InvalidInputError, normalize_text
+from distillset.llm import Gateway
+from distillset.services import endpoints, projects, tags
+from distillset.store import Answer, LlmCall, Question, Store, Tag
+from distillset.testing import FakeModelServer
+
+TOPIC = "Physical Education and Sports"
+T = TypeVar("T")
+
+
+@pytest.fixture
+def project_id(store: Store, fake_server: FakeModelServer) -> int:
+    with store.session() as session:
+        project = projects.create_project(session, TOPIC)
+        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
+        projects.update_project(
+            session, project, question_model="fake", answer_model="fake", max_concurrency=4
+        )
+        return project.id
+
+
+def context_of(store: Store, settings: Settings, project_id: int) -> DistillContext:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        return load_context(session, project, settings)
+
+
+def run(
+    store: Store, context: DistillContext, step: Callable[[Gateway], Awaitable[T]]
+) -> T:
+    async def main() -> T:
+        async with Gateway(store, context.limits, project_id=context.project_id) as gateway:
+            return await step(gateway)
+
+    return asyncio.run(main())
+
+
+def labels_under(store: Store, project_id: int, parent_id: int | None) -> list[str]:
+    with store.session() as session:
+        return [tag.label for tag in tags.children(session, project_id, parent_id)]
+
+
+def test_tag_path_and_siblings_reach_the_prompt(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        parent = tags.add_tag_path(session, project, "Ball Games > Football")
+        tags.add_children(session, project_id, parent, ["Passing drills"])
+        parent_id = parent.id
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: generate_tags(store, gw, context, parent_id, 3))
+
+    assert len(outcome.created) == 2
+    prompt = fake_server.stats().prompts[-1]
+    assert f"{TOPIC} > Ball Games > Football" in prompt
+    assert "- Passing drills" in prompt
+    assert "exactly 2" in prompt and "JSON array" in prompt
+
+
+def test_top_up_creates_only_the_missing_tags(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        tags.add_tag_path(session, project, "Athletics")
+        tags.add_tag_path(session, project, "Swimming")
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: generate_tags(store, gw, context, None, 5))
+    assert (outcome.wanted, len(outcome.created), outcome.missing) == (3, 3, 0)
+    labels = labels_under(store, project_id, None)
+    assert labels[:2] == ["Athletics", "Swimming"] and len(labels) == 5
+    calls = fake_server.stats().total
+
+    again = run(store, context, lambda gw: generate_tags(store, gw, context, None, 5))
+    assert again.created == [] and again.wanted == 0
+    assert fake_server.stats().total == calls  # nothing missing: no request at all
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    ["too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose"],
+)
+def test_quirky_lists_end_with_exactly_the_asked_distinct_items(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer, quirk: str
+) -> None:
+    fake_server.configure(**{quirk: 1.0})
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: generate_tags(store, gw, context, None, 6))
+
+    labels = labels_under(store, project_id, None)
+    assert len(labels) == 6 and outcome.missing == 0
+    assert len({normalize_text(label) for label in labels}) == 6
+    assert all(not label[0].isdigit() and "`" not in label for label in labels)
+
+
+def test_too_few_items_are_asked_for_again_with_a_new_attempt(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(too_few=1.0)
+    context = context_of(store, settings, project_id)
+
+    run(store, context, lambda gw: generate_tags(store, gw, context, None, 8))
+
+    prompts = fake_server.stats().prompts
+    assert len(prompts) > 1
+    assert "exactly 8" in prompts[0] and "exactly 4" in prompts[1]  # the rest, not all again
+
+
+def test_questions_top_up_with_existing_questions_in_the_prompt(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        tag_id = tags.add_tag_path(session, project, "Athletics > Sprinting").id
+    context = context_of(store, settings, project_id)
+
+    first = run(store, context, lambda gw: generate_questions(store, gw, context, tag_id, 3))
+    second = run(store, context, lambda gw: generate_questions(store, gw, context, tag_id, 5))
+
+    assert len(first.created) == 3 and len(second.created) == 2
+    with store.session() as session:
+        questions = list(session.scalars(select(Question).where(Question.tag_id == tag_id)))
+    assert len(questions) == 5
+    assert {q.origin for q in questions} == {"distilled"} and {q.model for q in questions} == {
+        "fake"
+    }
+    prompt = fake_server.stats().prompts[-1]
+    assert f"{TOPIC} > Athletics > Sprinting" in prompt
+    assert all(f"- {q.text}" in prompt for q in questions[:3])
+
+
+def test_a_question_stored_elsewhere_in_the_project_is_not_stored_twice(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        first_tag = tags.add_tag_path(session, project, "Sprinting").id
+        # The same leaf label elsewhere makes the fake model propose the same questions.
+        second_tag = tags.add_tag_path(session, project, "Athletics > Sprinting").id
+    context = context_of(store, settings, project_id)
+
+    run(store, context, lambda gw: generate_questions(store, gw, context, first_tag, 4))
+    outcome = run(store, context, lambda gw: generate_questions(store, gw, context, second_tag, 4))
+
+    assert outcome.missing == 0
+    with store.session() as session:
+        texts = list(session.scalars(select(Question.text)))
+        hashes = list(session.scalars(select(Question.text_hash)))
+    assert len(texts) == 8 and len(set(hashes)) == 8
+
+
+@pytest.mark.parametrize("style", ["reasoning_content", "reasoning", "think"])
+def test_answers_store_reasoning_apart_in_every_style(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer, style: str
+) -> None:
+    fake_server.configure(reasoning_style=style)
+    question_id = _question(store, project_id)
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: answer_question(store, gw, context, question_id))
+
+    assert outcome.error is None and outcome.answer_id is not None
+    with store.session() as session:
+        answer = session.get(Answer, outcome.answer_id)
+        assert answer is not None
+        assert answer.reasoning and answer.answer
+        assert "<think>" not in answer.answer and "</think>" not in answer.answer
+        assert answer.finish_reason == "stop" and answer.output_tokens
+        assert answer.model == "fake-model"
+
+
+def test_a_truncated_answer_is_a_recorded_failure_not_an_answer(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(rate_truncated=1.0)
+    question_id = _question(store, project_id)
+    with store.session() as session:
+        projects.update_project(session, projects.get_project(session, project_id), max_retries=0)
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: answer_question(store, gw, context, question_id))
+
+    assert outcome.answer_id is None and outcome.error
+    with store.session() as session:
+        assert session.scalar(select(func.count(Answer.id))) == 0
+        question = session.get(Question, question_id)
+        assert question is not None and question.last_error
+
+    fake_server.configure(rate_truncated=0.0)
+    retried = run(store, context, lambda gw: answer_question(store, gw, context, question_id))
+    assert retried.answer_id is not None
+    with store.session() as session:
+        question = session.get(Question, question_id)
+        assert question is not None and question.last_error is None
+
+
+def test_the_answer_system_prompt_and_template_shape_the_request(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    question_id = _question(store, project_id)
+    with store.session() as session:
+        projects.update_project(
+            session,
+            projects.get_project(session, project_id),
+            answer_system_prompt="You are a patient coach.",
+        )
+    context = context_of(store, settings, project_id)
+
+    run(store, context, lambda gw: answer_question(store, gw, context, question_id))
+
+    messages: list[dict[str, Any]] = fake_server.stats().bodies[-1]["messages"]
+    assert messages[0] == {"role": "system", "content": "You are a patient coach."}
+    assert messages[1]["content"] == "How do sprinters train their start?"
+
+
+def test_an_unset_model_is_refused_with_the_fix(store: Store, settings: Settings) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "No models")
+        with pytest.raises(InvalidInputError, match="--question-model ALIAS"):
+            load_context(session, project, settings, need_question_model=True)
+
+
+def test_every_reply_is_logged_as_a_call_with_its_purpose(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    context = context_of(store, settings, project_id)
+    run(store, context, lambda gw: generate_tags(store, gw, context, None, 2))
+    with store.session() as session:
+        purposes = list(session.scalars(select(LlmCall.purpose)))
+        tag_count = session.scalar(select(func.count(Tag.id)))
+    assert purposes == ["tags"] and tag_count == 2
+
+
+def _question(store: Store, project_id: int) -> int:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        tag = tags.add_tag_path(session, project, "Athletics > Sprinting")
+        question = Question(
+            project_id=project_id,
+            tag_id=tag.id,
+            text="How do sprinters train their start?",
+            text_hash="h1",
+            origin="distilled",
+        )
+        session.add(question)
+        session.flush()
+        return question.id
