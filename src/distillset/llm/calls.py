@@ -55,6 +55,9 @@ def _read(connection: Connection, keys: list[str]) -> dict[str, StoredCall]:
 
 
 def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    # A many-row insert needs the same columns in every row; a failed call has no usage.
+    columns = set().union(*rows)
+    rows = [{column: row.get(column) for column in columns} for row in rows]
     return [int(row_id) for row_id in connection.execute(_INSERT, rows).scalars()]
 
 
