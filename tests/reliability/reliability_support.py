@@ -1,0 +1,79 @@
+"""Helpers of the reliability tests: a project wired to the fake model, runs, tree checks.
+
+Imported by the test modules as `reliability_support` (this folder is on sys.path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from distillset.config import Settings
+from distillset.distill import jobs
+from distillset.domain import normalize_text
+from distillset.services import endpoints, projects
+from distillset.store import Answer, LlmCall, Question, Store, Tag
+from distillset.tasks import run_task
+
+NAME = "Reliability topic"
+
+
+def make_project(store: Store, base_url: str, **settings: Any) -> str:
+    """A project whose question and answer model is the endpoint `fake` at `base_url`."""
+    with store.session() as session:
+        created = projects.create_project(session, NAME)
+        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=base_url)
+        projects.update_project(
+            session, created, question_model="fake", answer_model="fake", **settings
+        )
+    return NAME
+
+
+def set_project(store: Store, **settings: Any) -> None:
+    """Write limits straight to the row: tests use timeouts below the 1 s users may set."""
+    with store.session() as session:
+        row = projects.get_project(session, NAME)
+        for key, value in settings.items():
+            setattr(row, key, value)
+
+
+def run_auto(store: Store, settings: Settings, **params: Any) -> dict[str, Any]:
+    with store.session() as session:
+        job = jobs.create_auto_job(session, settings, NAME, **params)
+    return asyncio.run(run_task(store, settings, job.task_id))
+
+
+@dataclass
+class Tree:
+    tags: int
+    questions: int
+    answers: int
+    duplicates: int
+    twice_paid: int
+
+
+def tree_of(store: Store) -> Tree:
+    """Counts, duplicates (normalised: per parent, per project, per question), twice-paid keys."""
+    with store.session() as session:
+        tags = session.execute(select(Tag.parent_id, Tag.label)).all()
+        questions = list(session.scalars(select(Question.text)))
+        answered = Counter(session.scalars(select(Answer.question_id)))
+        twice_paid = session.scalar(
+            select(func.count()).select_from(
+                select(LlmCall.request_key)
+                .where(LlmCall.status == "ok")
+                .group_by(LlmCall.request_key)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+    per_parent = Counter((parent, normalize_text(label)) for parent, label in tags)
+    per_project = Counter(normalize_text(text) for text in questions)
+    duplicates = sum(n - 1 for n in per_parent.values() if n > 1)
+    duplicates += sum(n - 1 for n in per_project.values() if n > 1)
+    duplicates += sum(n - 1 for n in answered.values() if n > 1)
+    return Tree(len(tags), len(questions), len(answered), duplicates, int(twice_paid or 0))
