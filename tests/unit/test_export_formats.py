@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from distillset.dataset import RecordFilter, set_confirmed, set_score
-from distillset.domain import InvalidInputError, Origin, text_hash
+from distillset.domain import DistillsetError, Origin, text_hash
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.services.projects import create_project
 from distillset.services.tags import add_tag_path
@@ -259,10 +259,11 @@ def test_bad_options_fail_before_writing(store: Store, project: Project, tmp_pat
         ({"output": tmp_path, "file_format": "jsonl"}, "it is a directory"),
         ({"split": "x"}, "write it as eval=0.05"),
         ({"output": Path(__file__), "file_format": "hf"}, "over the file"),
+        ({"record_filter": RecordFilter(tag="Swimming")}, "no tag 'Swimming'"),
     ]
     for overrides, message in cases:
         options = {"output": tmp_path / "out.json", **overrides}
-        with pytest.raises(InvalidInputError, match=message):
+        with pytest.raises(DistillsetError, match=message):
             run_export(store, project, **options)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from distillset.dataset.filters import record_conditions
 from distillset.dataset.records import iter_records
 from distillset.export import hf
 from distillset.export.atomic import PendingPath
-from distillset.export.llamafactory import dataset_entry, write_info
+from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import FileFormat, RowWriter, open_writer
@@ -112,6 +113,10 @@ def export_dataset(
         language=project.language,
         system=project.answer_system_prompt,
     )
+    # Everything that can be refused is refused before the first byte is written.
+    record_conditions(session, project, options.record_filter)  # an unknown --tag, say
+    if options.llamafactory_dir is not None:
+        read_info(options.llamafactory_dir)  # an unreadable dataset_info.json
     if plan.file_format is FileFormat.HF:
         hf.require("datasets")
     if options.push_to_hub and hub_api is None:
