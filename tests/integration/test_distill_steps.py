@@ -41,9 +41,7 @@ def context_of(store: Store, settings: Settings, project_id: int) -> DistillCont
         return load_context(session, project, settings)
 
 
-def run(
-    store: Store, context: DistillContext, step: Callable[[Gateway], Awaitable[T]]
-) -> T:
+def run(store: Store, context: DistillContext, step: Callable[[Gateway], Awaitable[T]]) -> T:
     async def main() -> T:
         async with Gateway(store, context.limits, project_id=context.project_id) as gateway:
             return await step(gateway)
