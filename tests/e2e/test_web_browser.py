@@ -1,0 +1,198 @@
+"""Browser tests: the real pages in headless Chromium against a real server and fake model.
+
+The system Chromium is driven by Playwright's Python package (never a downloaded browser).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
+
+from distillset.config import Settings
+from distillset.testing import FakeModelServer
+from distillset.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed"),
+]
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, in a background thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    started = threading.Event()
+    for _ in range(200):
+        if server.started:
+            started.set()
+            break
+        started.wait(0.05)
+    assert server.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Types of the JavaScript dialogs the page opened: an alert means injected script ran."""
+    return []
+
+
+@pytest.fixture
+def page(live_server: str, dialogs: list[str]) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1400, "height": 900}
+        )
+        browser_page = context.new_page()
+        browser_page.set_default_timeout(20_000)
+        browser_page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+        yield browser_page
+        browser.close()
+
+
+def _wire_fake_model(page: Page, base: str, fake_url: str) -> None:
+    page.goto(f"{base}/projects/1/settings")
+    form = page.locator("#add-endpoint")
+    form.locator("[name=alias]").fill("fake")
+    form.locator("[name=base_url]").fill(fake_url)
+    form.locator("[name=model]").fill("fake-model")
+    form.locator("[name=structured_output]").select_option("json_schema")
+    form.get_by_role("button", name="Add endpoint").click()
+    expect(page.locator("#endpoints")).to_contain_text("Endpoint fake added")
+    settings_form = page.locator("#project-settings")
+    settings_form.locator("[name=question_model]").select_option("fake")
+    settings_form.locator("[name=answer_model]").select_option("fake")
+    settings_form.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#messages")).to_contain_text("Settings saved")
+
+
+def test_distill_workflow_in_the_browser(
+    page: Page, live_server: str, fake_server: FakeModelServer, dialogs: list[str]
+) -> None:
+    p = page
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    p.goto(live_server)
+    p.locator("input[name=name]").fill("Physical Education and Sports")
+    p.get_by_role("button", name="Create").click()
+    p.wait_for_url("**/projects/1/distill")
+    _wire_fake_model(p, live_server, fake_server.url)
+
+    # Generate top-level tags; the preview lists them and the tree shows them.
+    p.goto(f"{live_server}/projects/1/distill")
+    top = p.locator("#generate-top")
+    top.locator("[name=count]").fill("3")
+    top.get_by_role("button", name="Generate top-level tags").click()
+    expect(p.locator("#preview")).to_contain_text("Created 3 of 3 tags")
+    expect(p.locator("#children-root > li.node")).to_have_count(3)
+
+    # Open the first tag and add two sub-tags to it.
+    p.locator("#tag-1 .label").first.click()
+    detail = p.locator("#detail")
+    expect(detail.locator("#tag-detail-1")).to_be_visible()
+    detail.locator("form", has_text="Add sub-tags").locator("[name=count]").fill("2")
+    detail.get_by_role("button", name="Add sub-tags").click()
+    expect(p.locator("#preview")).to_contain_text("Created 2 of 2 tags")
+    sub_tags = p.locator("#children-1 > li.node")
+    expect(sub_tags).to_have_count(2)
+
+    # Questions for the first sub-tag, then one answer.
+    sub_tag_id = sub_tags.first.get_attribute("data-tag-id")
+    sub_tags.first.locator(".label").click()
+    # Wait for this tag's own panel: the previous one has the same forms.
+    expect(detail.locator(f"#tag-detail-{sub_tag_id}")).to_be_visible()
+    detail.locator("form", has_text="Generate questions").locator("[name=count]").fill("2")
+    detail.get_by_role("button", name="Generate questions").click()
+    expect(p.locator("#preview")).to_contain_text("Created 2 of 2 questions")
+    questions = detail.locator("li.question")
+    expect(questions).to_have_count(2)
+    questions.first.get_by_role("button", name="Generate answer").click()
+    expect(detail.locator("li.question").first.locator(".ok")).to_have_text("answered")
+    p.screenshot(path=str(ARTIFACTS / "distill-page.png"), full_page=True)
+
+    # Auto distill: the plan first, then the live progress view reaching the end.
+    p.get_by_role("button", name="Auto distill…").click()
+    dialog = p.locator("#auto-dialog")
+    dialog.locator("[name=levels]").fill("2")
+    dialog.locator("[name=tags_per_level]").fill("3")
+    dialog.locator("[name=questions_per_tag]").fill("2")
+    dialog.get_by_role("button", name="Show the plan").click()
+    expect(dialog.locator("#plan")).to_contain_text("this run will create")
+    dialog.get_by_role("button", name="Start").click()
+    p.wait_for_url("**/projects/1/tasks/*")
+    progress = p.locator(".progress")
+    expect(progress.locator("[data-field=status]")).to_have_text("succeeded", timeout=60_000)
+    expect(progress.locator("[data-field=percent]")).to_have_text("100%")
+    expect(progress.locator("[data-stage=answers]")).to_contain_text("0 failed")
+    expect(progress.locator(".events li").first).to_be_visible()
+    p.screenshot(path=str(ARTIFACTS / "progress-view.png"), full_page=True)
+
+    # Review: confirm one record.
+    p.goto(f"{live_server}/projects/1/dataset")
+    record = p.locator("article.record").first
+    record.get_by_role("button", name="Confirm").click()
+    expect(p.locator("article.record").first.locator("[data-field=confirmed]")).to_have_text(
+        "confirmed"
+    )
+
+    # Export the confirmed record and download the file.
+    p.goto(f"{live_server}/projects/1/export")
+    form = p.locator("#export-form")
+    form.locator("[name=format]").select_option("alpaca")
+    form.locator("[name=file_format]").select_option("jsonl")
+    form.locator("[name=confirmed_only]").check()
+    with p.expect_download() as download_info:
+        form.get_by_role("button", name="Download").click()
+    download = download_info.value
+    target = ARTIFACTS / download.suggested_filename
+    download.save_as(str(target))
+    rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 1 and rows[0]["instruction"] and rows[0]["output"]
+    assert dialogs == []
+
+
+def test_script_label_renders_as_text(page: Page, live_server: str, dialogs: list[str]) -> None:
+    with httpx.Client(base_url=live_server) as api:
+        project = api.post("/api/v1/projects", json={"name": "Safety"}).json()
+        label = "<script>alert(1)</script>"
+        tag = api.post(f"/api/v1/projects/{project['id']}/tags", json={"label": label}).json()
+    p = page
+    p.goto(f"{live_server}/projects/{project['id']}/distill")
+    shown = p.locator(f"#tag-{tag['id']} .label")
+    expect(shown).to_have_text(tag["label"])
+    assert "<script" in shown.inner_text()
+    shown.click()
+    expect(p.locator("#detail .path")).to_have_text(tag["label"])
+    assert p.locator("#tag-1 script").count() == 0
+    assert dialogs == []
