@@ -114,3 +114,32 @@ def test_retry_after_ms_and_http_date_are_honoured(
         # An HTTP date has one-second resolution, so it may round down by up to a second.
         assert second - first >= (0.25 if fmt == "ms" else 0.0)
         assert fake_server.stats().by_status == {429: 1, 200: 1}
+
+
+def test_tokens_per_minute_is_respected(store: Store, fake_server: FakeModelServer) -> None:
+    # 120k/min is 2000 tokens a second; each call here uses about 100 tokens.
+    limits = LimitSettings(max_concurrency=64, tokens_per_minute=120_000)
+
+    async def scenario() -> None:
+        async with Gateway(store, limits, project_id=None) as gateway:
+            await _many(gateway, fake_server, 1)  # teaches the gateway the output size
+            await _many(gateway, fake_server, 40)
+
+    asyncio.run(scenario())
+    stats = fake_server.stats()
+    assert stats.total == 40  # the first question was answered again from the cache
+    assert stats.max_in_window(0.3) <= 32
+
+
+def test_an_endpoint_concurrency_limit_is_kept_too(
+    store: Store, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(latency=0.05)
+    endpoint = fake_server.endpoint(alias="narrow", concurrency=3)
+
+    async def scenario() -> None:
+        async with Gateway(store, LimitSettings(max_concurrency=10), project_id=None) as gateway:
+            await asyncio.gather(*(gateway.chat(endpoint, _ask(i), purpose="t") for i in range(30)))
+
+    asyncio.run(scenario())
+    assert fake_server.stats().max_in_flight == 3

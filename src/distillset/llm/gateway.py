@@ -236,7 +236,7 @@ class Gateway:
         )
 
     def _estimate_tokens(self, body: dict[str, Any]) -> float:
-        if self.limiter is None or self._output_samples == 0:
+        if self._output_samples == 0:
             output = body.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE
         else:
             output = self._output_average
