@@ -203,3 +203,26 @@ def test_delete_project_removes_everything(store: Store) -> None:
     with store.session() as session:
         for model in (Project, Tag, Question, Answer, Task):
             assert session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_insert_tree_merges_and_appends_positions(store: Store) -> None:
+    file_tree = [
+        tags.TreeNode("Ball games", children=[tags.TreeNode("Tennis"), tags.TreeNode("Golf")]),
+        tags.TreeNode("ball GAMES", children=[tags.TreeNode("Football"), tags.TreeNode("Rugby")]),
+        tags.TreeNode("Athletics"),
+    ]
+    with store.session() as session:
+        project = projects.create_project(session, "P")
+        tags.add_tag_path(session, project, "Ball games > Football")
+        assert tags.insert_tree(session, project, file_tree) == 4  # Tennis, Golf, Rugby, Athletics
+    with store.session() as session:
+        tree = tags.load_tree(session, 1)
+        assert [(n.label, [c.label for c in n.children]) for n in tree] == [
+            ("Ball games", ["Football", "Tennis", "Golf", "Rugby"]),
+            ("Athletics", []),
+        ]
+        ball = tags.find_tag(session, projects.get_project(session, "P"), "Ball games")
+        positions = [t.position for t in tags.children(session, 1, ball.id)]
+        assert positions == [0, 1, 2, 3]
+        assert {t.depth for t in tags.children(session, 1, ball.id)} == {2}
+        assert tags.insert_tree(session, projects.get_project(session, "P"), file_tree) == 0
