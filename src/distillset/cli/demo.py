@@ -20,10 +20,8 @@ from distillset.cli.task_progress import calls_line, run_task_here, stages_line
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError, DistillsetError, NotFoundError
-from distillset.export import ExportOptions, export_dataset
 from distillset.services import endpoints, projects
 from distillset.store import Store
-from distillset.testing import FakeModelServer
 
 DEMO_PROJECT = "demo"
 DEMO_TOPIC = "Physical Education and Sports"
@@ -82,6 +80,8 @@ def _prepare(store: Store, url: str) -> None:
 
 
 def _export(store: Store, output: Path) -> dict[str, Any]:
+    from distillset.export import ExportOptions, export_dataset  # pyarrow: only when used
+
     output.mkdir(parents=True, exist_ok=True)
     target = output / "demo.jsonl"
     with store.session() as session:
@@ -107,6 +107,8 @@ def run_demo(
     show_progress: bool = True,
     say_line: Any = say,
 ) -> dict[str, Any]:
+    from distillset.testing import FakeModelServer  # aiohttp's server: only when used
+
     with FakeModelServer() as server:
         _prepare(store, server.url)
         with store.session() as session:

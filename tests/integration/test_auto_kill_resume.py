@@ -1,0 +1,101 @@
+"""A real `distillset auto` process killed with SIGKILL mid-run resumes to the same dataset."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from distillset.config import Settings
+from distillset.services import endpoints, projects
+from distillset.store import Answer, Question, Store, Tag, Task
+from distillset.testing import FakeModelServer
+
+NAME = "Physical Education and Sports"
+POLL_LIMIT_SECONDS = 60
+
+
+def counts(store: Store) -> tuple[int, int, int]:
+    with store.session() as session:
+        return (
+            int(session.scalar(select(func.count(Tag.id))) or 0),
+            int(session.scalar(select(func.count(Question.id))) or 0),
+            int(session.scalar(select(func.count(Answer.id))) or 0),
+        )
+
+
+def distillset(home: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "DISTILLSET_HOME": str(home), "DISTILLSET_HEARTBEAT_STALE_SECONDS": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "distillset", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
+    store: Store, settings: Settings, fake_server: FakeModelServer, distillset_home: Path
+) -> None:
+    fake_server.configure(latency=0.05, log_prompts=False)
+    with store.session() as session:
+        project = projects.create_project(session, NAME)
+        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
+        projects.update_project(
+            session, project, question_model="fake", answer_model="fake", max_concurrency=4
+        )
+
+    run = distillset(
+        distillset_home, "auto", NAME, "--levels", "2", "--tags", "4", "--questions", "3"
+    )
+    deadline = time.monotonic() + POLL_LIMIT_SECONDS
+    while counts(store)[2] < 5:  # kill it once a few answers exist
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.02)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=10)
+    partial = counts(store)
+    assert partial[2] < 48
+
+    with store.session() as session:
+        task = session.scalars(select(Task)).one()
+        task_id, status = task.id, task.status
+    assert status == "running"  # as the dead process left it; shown as interrupted when stale
+    listing = subprocess.run(
+        [sys.executable, "-m", "distillset", "tasks", "list", "--json"],
+        env={
+            **os.environ,
+            "DISTILLSET_HOME": str(distillset_home),
+            "DISTILLSET_HEARTBEAT_STALE_SECONDS": "0.001",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert '"status": "interrupted"' in listing.stdout
+
+    resumed = distillset(distillset_home, "tasks", "resume", str(task_id))
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+
+    assert counts(store) == (20, 48, 48)
+    with store.session() as session:
+        labels = session.execute(select(Tag.parent_id, Tag.label_key)).all()
+        hashes = list(session.scalars(select(Question.text_hash)))
+        answered = session.execute(
+            select(Answer.question_id, func.count(Answer.id)).group_by(Answer.question_id)
+        ).all()
+        task = session.get(Task, task_id)
+        assert task is not None
+        assert task.status == "succeeded"
+        assert task.counters["answers"] == {"planned": 48, "done": 48, "failed": 0}
+    assert len(set(labels)) == len(labels) == 20
+    assert len(set(hashes)) == len(hashes) == 48
+    assert all(number == 1 for _question, number in answered)

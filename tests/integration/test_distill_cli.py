@@ -1,0 +1,158 @@
+"""The distillation commands through the CLI, against the fake model server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from distillset.testing import FakeModelServer
+
+NAME = "Physical Education and Sports"
+Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def project(cli: Cli, fake_server: FakeModelServer) -> str:
+    for args in (
+        ("project", "create", NAME),
+        ("model", "add", "fake", "--base-url", fake_server.url, "--model", "fake-model"),
+        ("project", "set", NAME, "--question-model", "fake", "--answer-model", "fake"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+    return NAME
+
+
+def test_auto_prints_the_plan_then_a_summary(cli: Cli, project: str) -> None:
+    result = cli("auto", NAME, "--levels", "1", "--tags", "2", "--questions", "2")
+
+    assert result.exit_code == 0, result.output
+    assert "create 2 tags (2 leaves), 4 questions, 4 answers" in result.stdout
+    assert "succeeded" in result.stdout and "answers 4/4" in result.stdout
+
+
+def test_auto_json_is_one_machine_readable_document(cli: Cli, project: str) -> None:
+    result = cli("auto", NAME, "--levels", "2", "--tags", "2", "--questions", "1", "--json")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "succeeded" and summary["kind"] == "auto_distill"
+    assert summary["counters"]["tags"] == {"planned": 6, "done": 6, "failed": 0}
+    assert summary["params"]["levels"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--levels", "7"), "levels must be between 1 and 6"),
+        (("--tags", "0"), "tags per level must be between 1 and 100"),
+        (("--questions", "101"), "questions per leaf must be between 1 and 100"),
+    ],
+)
+def test_auto_refuses_out_of_range_values_with_exit_2(
+    cli: Cli, project: str, fake_server: FakeModelServer, args: tuple[str, ...], message: str
+) -> None:
+    result = cli("auto", NAME, *args)
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert fake_server.stats().total == 0
+
+
+def test_an_unset_model_is_a_clear_error(cli: Cli) -> None:
+    cli("project", "create", "Empty")
+    result = cli("tags", "generate", "Empty", "--count", "3")
+
+    assert result.exit_code == 2
+    assert "set it with `distillset project set 'Empty' --question-model ALIAS`" in result.stderr
+
+
+def test_step_by_step_tags_questions_answers(
+    cli: Cli, project: str, fake_server: FakeModelServer
+) -> None:
+    assert cli("tags", "generate", NAME, "--count", "2").exit_code == 0
+    tree = json.loads(cli("tags", "export", NAME, "--format", "json").stdout)
+    first = tree[0]["label"] if isinstance(tree, list) else tree["children"][0]["label"]
+    assert cli("tags", "generate", NAME, "--parent", first, "--count", "2").exit_code == 0
+    leaf = f"{first} > Fundamentals of {first}"
+
+    generated = cli("questions", "generate", NAME, "--tag", leaf, "--count", "3")
+    assert generated.exit_code == 0, generated.output
+    listed = json.loads(cli("questions", "list", NAME, "--tag", first, "--json").stdout)
+    assert len(listed) == 3 and not any(row["answered"] for row in listed)
+    assert all(row["tag"] == leaf for row in listed)
+
+    one = cli("answers", "generate", NAME, "--question", str(listed[0]["id"]))
+    assert one.exit_code == 0, one.output
+    rest = cli("answers", "generate", NAME, "--json")
+    assert json.loads(rest.stdout)["counters"]["answers"]["planned"] == 2
+    listed = json.loads(cli("questions", "list", NAME, "--json").stdout)
+    assert all(row["answered"] for row in listed)
+
+    calls = fake_server.stats().total
+    again = cli("answers", "generate", NAME, "--json")
+    assert json.loads(again.stdout)["counters"]["answers"]["planned"] == 0
+    assert fake_server.stats().total == calls
+
+
+def test_tasks_list_show_and_cancel_a_finished_task(cli: Cli, project: str) -> None:
+    cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "1")
+
+    rows = json.loads(cli("tasks", "list", NAME, "--json").stdout)
+    assert [(row["kind"], row["status"]) for row in rows] == [("auto_distill", "succeeded")]
+    shown = json.loads(cli("tasks", "show", str(rows[0]["id"]), "--json").stdout)
+    assert shown["events"][0]["message"].startswith("started")
+    assert shown["events"][-1]["message"] == "finished"
+
+    refused = cli("tasks", "cancel", str(rows[0]["id"]))
+    assert refused.exit_code == 2 and "already finished" in refused.stderr
+    missing = cli("tasks", "show", "999")
+    assert missing.exit_code == 2 and "no task 999" in missing.stderr
+
+
+def test_prompts_show_set_reset(cli: Cli, project: str, tmp_path: Path) -> None:
+    default = cli("prompts", "show", NAME, "questions").stdout
+    assert "{path}" in default and "JSON array" in default
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Write {count} questions.", encoding="utf-8")
+    refused = cli("prompts", "set", NAME, "questions", str(bad))
+    assert refused.exit_code == 2
+    assert "must contain the placeholder(s) {path}, {existing}" in refused.stderr
+
+    good = tmp_path / "good.txt"
+    good.write_text(
+        "Topic: {path}\nKnown:\n{existing}\nWrite exactly {count} questions as a JSON array.",
+        encoding="utf-8",
+    )
+    assert cli("prompts", "set", NAME, "questions", str(good)).exit_code == 0
+    shown = json.loads(cli("prompts", "show", NAME, "questions", "--json").stdout)
+    assert shown["overridden"] and shown["template"].startswith("Topic: {path}")
+
+    reset = cli("prompts", "reset", NAME, "questions")
+    assert reset.exit_code == 0 and "reset to the default" in reset.stdout
+    assert cli("prompts", "show", NAME, "questions").stdout == default
+
+
+def test_an_overridden_prompt_is_what_the_model_receives(
+    cli: Cli, project: str, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
+    template = tmp_path / "tags.txt"
+    template.write_text(
+        "CUSTOM for {path}. Avoid:\n{existing}\nGive exactly {count} labels as a JSON array.",
+        encoding="utf-8",
+    )
+    cli("prompts", "set", NAME, "tags", str(template))
+
+    assert cli("tags", "generate", NAME, "--count", "2").exit_code == 0
+
+    assert fake_server.stats().prompts[0].startswith(f"CUSTOM for {NAME}.")
+
+
+def test_unknown_prompt_kind_is_refused(cli: Cli, project: str) -> None:
+    result = cli("prompts", "show", NAME, "summary")
+    assert result.exit_code == 2 and "unknown prompt kind 'summary'" in result.stderr
