@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from distillset.config import Settings, load_settings
@@ -87,6 +88,11 @@ class DistillsetGroup(TyperGroup):
             fail(str(exc))
         except (typer.Exit, typer.Abort, typer.TyperException, SystemExit, KeyboardInterrupt):
             raise
+        except OperationalError as exc:
+            # A read-only, full or locked database: the driver's reason, not the SQL and data.
+            if isinstance(ctx.obj, CliState) and ctx.obj.debug:
+                traceback.print_exc(file=sys.stderr)
+            fail(f"the database failed: {exc.orig}", exit_code=1)
         except Exception as exc:
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             if state is not None and state.debug:
