@@ -88,15 +88,16 @@ def main() -> None:
                 bare, gateway = 0.0, 0.0
                 for round_ in range(args.rounds):
                     run = f"c{concurrency}r{round_}"
-                    bare = max(bare, asyncio.run(bare_loop(url, args.requests, concurrency, run)))
+                    bare_rate = asyncio.run(bare_loop(url, args.requests, concurrency, run))
                     home = Path(tmp) / run
                     rate = asyncio.run(through_gateway(url, args.requests, concurrency, run, home))
-                    gateway = max(gateway, rate)
-                ideal = concurrency / args.latency if args.latency else float("inf")
+                    print(f"  round {round_ + 1}: bare {bare_rate:7.0f}, gateway {rate:7.0f} req/s")
+                    bare, gateway = max(bare, bare_rate), max(gateway, rate)
+                ideal = f"{concurrency / args.latency:.0f} req/s" if args.latency else "n/a"
                 print(
                     f"concurrency {concurrency:>4}: bare {bare:8.0f} req/s, "
-                    f"gateway {gateway:8.0f} req/s, ratio {gateway / bare:.2f} "
-                    f"(ideal {ideal:.0f} req/s)"
+                    f"gateway {gateway:8.0f} req/s (best of {args.rounds}), "
+                    f"ratio {gateway / bare:.2f}, ideal {ideal}"
                 )
     finally:
         process.terminate()
