@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import Engine, create_engine, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from distillset.config import Settings, load_settings
@@ -226,3 +226,24 @@ def test_insert_tree_merges_and_appends_positions(store: Store) -> None:
         assert positions == [0, 1, 2, 3]
         assert {t.depth for t in tags.children(session, 1, ball.id)} == {2}
         assert tags.insert_tree(session, projects.get_project(session, "P"), file_tree) == 0
+
+
+def test_models_and_migrations_build_the_same_indexes(store: Store, tmp_path: Path) -> None:
+    """Expression indexes escape autogenerate's comparison; compare the DDL SQLite keeps."""
+
+    def index_sql(engine: Engine) -> dict[str, str]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+            )
+            return {name: " ".join(sql.split()) for name, sql in rows}
+
+    fresh = create_engine(f"sqlite:///{tmp_path / 'from-models.sqlite3'}")
+    Base.metadata.create_all(fresh)
+    try:
+        from_models = index_sql(fresh)
+    finally:
+        fresh.dispose()
+    migrated = index_sql(store.engine)
+    assert from_models == migrated
+    assert "coalesce(parent_id, 0)" in migrated["uq_tags_sibling_label"]

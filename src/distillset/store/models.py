@@ -20,7 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -107,7 +107,8 @@ class Tag(Base):
         Index(
             "uq_tags_sibling_label",
             "project_id",
-            func.coalesce("parent_id", 0),
+            # text(), not func.coalesce("parent_id"): a plain string there is a literal value.
+            text("coalesce(parent_id, 0)"),
             "label_key",
             unique=True,
         ),
