@@ -156,3 +156,23 @@ def test_resolve_api_key_prefers_keys_file(cli: Cli, monkeypatch: pytest.MonkeyP
     finally:
         store.close()
     assert found == {"file": "sk-from-file", "env": "sk-from-env-var", "none": "sk-openai-default"}
+
+
+def test_keys_set_prompts_hidden_on_a_terminal(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, distillset_home: Path
+) -> None:
+    monkeypatch.setattr("distillset.cli.models._stdin_is_terminal", lambda: True)
+    result = cli("keys", "set", "main", input="sk-typed-at-prompt\n")
+    assert result.exit_code == 0, result.output
+    assert "Key for main" in result.output
+    assert "sk-typed-at-prompt" not in result.output
+    assert "sk-typed-at-prompt" in (distillset_home / "keys.json").read_text()
+
+
+def test_removing_an_endpoint_clears_it_from_projects(cli: Cli) -> None:
+    cli("model", "add", "m", "--base-url", "http://127.0.0.1:9/v1", "--model", "a")
+    cli("project", "create", "P")
+    cli("project", "set", "P", "--question-model", "m", "--answer-model", "m")
+    assert cli("model", "remove", "m").exit_code == 0
+    shown = json.loads(cli("project", "show", "P", "--json").stdout)
+    assert (shown["question_model"], shown["answer_model"]) == (None, None)

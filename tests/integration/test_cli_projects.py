@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from typer.testing import Result
 
 Cli = Callable[..., Result]
@@ -111,3 +112,21 @@ def test_delete_asks_unless_yes(cli: Cli) -> None:
     cli("project", "create", "P2")
     assert cli("project", "delete", "P2", "--yes").exit_code == 0
     assert json.loads(cli("project", "list", "--json").stdout) == []
+
+
+def test_unexpected_failure_exits_1_with_a_debug_hint(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("distillset.services.projects.list_projects", broken)
+    result = cli("project", "list")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: unexpected RuntimeError: disk on fire (run with --debug for the traceback)"
+    )
+    debug = cli("--debug", "project", "list")
+    assert debug.exit_code == 1
+    assert "Traceback" in debug.stderr
+    assert debug.stderr.strip().endswith("error: unexpected RuntimeError: disk on fire")

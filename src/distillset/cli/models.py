@@ -216,9 +216,13 @@ def model_remove(ctx: typer.Context, alias: str = typer.Argument(...)) -> None:
     say(f"removed model endpoint {alias!r}")
 
 
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def _read_secret(name: str) -> str:
     """From stdin when piped, else a hidden prompt; the value is never echoed."""
-    if sys.stdin.isatty():
+    if _stdin_is_terminal():
         return str(typer.prompt(f"Key for {name}", hide_input=True))
     return sys.stdin.readline()
 
