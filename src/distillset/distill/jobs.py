@@ -71,6 +71,23 @@ def _create(
     return PlannedJob(task.id, kind, project.name, plan)
 
 
+def preview_auto_job(
+    session: Session,
+    settings: Settings,
+    project_name: str,
+    *,
+    levels: int = 2,
+    tags: int = 10,
+    questions: int = 10,
+    topic: str | None = None,
+) -> Plan:
+    """The plan of an automatic distillation, without creating a task."""
+    spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
+    project = get_project(session, project_name)
+    plan, _ready = plan_job(session, project.id, spec)
+    return _priced(session, project, settings, plan)
+
+
 def create_auto_job(
     session: Session,
     settings: Settings,

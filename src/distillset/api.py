@@ -1,0 +1,210 @@
+"""The Python API: a small `Project` facade over the same services the CLI and web app use.
+
+    from distillset import Project
+    project = Project.create("Physical Education and Sports")
+    project.use_models(question="ds", answer="ds")
+    project.auto(levels=2, tags=10, questions=10)
+    project.questions()[:3]
+
+Long operations run as tasks (resumable, visible in `distillset tasks list`). The blocking
+methods also work inside a running event loop (a notebook) by running in a helper thread;
+the ``*_async`` variants can be awaited directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from distillset.config import Settings, load_settings
+from distillset.distill import jobs
+from distillset.distill.jobs import PlannedJob
+from distillset.distill.plan import Plan
+from distillset.services import projects
+from distillset.services.tags import load_tree
+from distillset.store import Store, open_store
+from distillset.tasks import list_tasks, run_task, task_as_dict
+
+T = TypeVar("T")
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # Called from a running loop (Jupyter): run on a fresh loop in a helper thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="distillset") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class Project:
+    """One project, opened by name; every method opens short sessions of its own."""
+
+    def __init__(
+        self, name: str, *, settings: Settings | None = None, store: Store | None = None
+    ) -> None:
+        self.settings = settings or load_settings()
+        self._own_store = store is None
+        self.store = store or open_store(self.settings)
+        with self.store.session() as session:
+            self.name = projects.get_project(session, name).name
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        *,
+        topic: str | None = None,
+        language: str = "en",
+        description: str = "",
+        settings: Settings | None = None,
+    ) -> Project:
+        settings = settings or load_settings()
+        store = open_store(settings)
+        with store.session() as session:
+            projects.create_project(
+                session, name, topic=topic, language=language, description=description
+            )
+        project = cls(name, settings=settings, store=store)
+        project._own_store = True
+        return project
+
+    def close(self) -> None:
+        if self._own_store:
+            self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Project({self.name!r})"
+
+    # Settings
+
+    def info(self) -> dict[str, Any]:
+        with self.store.session() as session:
+            project = projects.get_project(session, self.name)
+            return projects.project_as_dict(project) | projects.project_stats(session, project.id)
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change settings: question_model, answer_model, max_concurrency, language, ..."""
+        with self.store.session() as session:
+            project = projects.update_project(
+                session, projects.get_project(session, self.name), **changes
+            )
+            self.name = project.name
+            return projects.project_as_dict(project)
+
+    def use_models(self, question: str, answer: str | None = None) -> None:
+        """Pick endpoints by alias; the answer model defaults to the question model."""
+        self.configure(question_model=question, answer_model=answer or question)
+
+    # Reading
+
+    def tree(self) -> list[dict[str, Any]]:
+        with self.store.session() as session:
+            project = projects.get_project(session, self.name)
+            return [node.as_dict() for node in load_tree(session, project.id)]
+
+    def questions(
+        self, *, tag: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        with self.store.session() as session:
+            return jobs.list_questions(session, self.name, tag=tag, limit=limit)
+
+    def tasks(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.store.session() as session:
+            project = projects.get_project(session, self.name)
+            return [
+                task_as_dict(task, self.settings, self.name)
+                for task in list_tasks(session, self.settings, project.id, limit)
+            ]
+
+    def plan(
+        self, *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
+    ) -> Plan:
+        """What `auto` with these parameters would create now, and its estimated cost."""
+        with self.store.session() as session:
+            return jobs.preview_auto_job(
+                session, self.settings, self.name, levels=levels, tags=tags,
+                questions=questions, topic=topic,
+            )  # fmt: skip
+
+    # Generating (each runs as a task and returns its summary)
+
+    async def _run(self, job: PlannedJob, on_progress: ProgressCallback | None) -> dict[str, Any]:
+        return await run_task(self.store, self.settings, job.task_id, on_progress=on_progress)
+
+    async def auto_async(
+        self,
+        *,
+        levels: int = 2,
+        tags: int = 10,
+        questions: int = 10,
+        topic: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        with self.store.session() as session:
+            job = jobs.create_auto_job(
+                session, self.settings, self.name, levels=levels, tags=tags,
+                questions=questions, topic=topic,
+            )  # fmt: skip
+        return await self._run(job, on_progress)
+
+    def auto(self, **params: Any) -> dict[str, Any]:
+        """Automatic distillation (levels, tags, questions, topic, on_progress)."""
+        return _run_blocking(self.auto_async(**params))
+
+    async def generate_tags_async(
+        self, count: int, *, parent: str | None = None, on_progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        with self.store.session() as session:
+            job = jobs.create_tags_job(
+                session, self.settings, self.name, parent=parent, count=count
+            )
+        return await self._run(job, on_progress)
+
+    def generate_tags(self, count: int, *, parent: str | None = None) -> dict[str, Any]:
+        """Top the parent's (default: the topic's) children up to ``count``."""
+        return _run_blocking(self.generate_tags_async(count, parent=parent))
+
+    async def generate_questions_async(
+        self, tag: str, count: int, *, on_progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        with self.store.session() as session:
+            job = jobs.create_questions_job(session, self.settings, self.name, tag=tag, count=count)
+        return await self._run(job, on_progress)
+
+    def generate_questions(self, tag: str, count: int) -> dict[str, Any]:
+        """Top the tag's questions up to ``count``."""
+        return _run_blocking(self.generate_questions_async(tag, count))
+
+    async def generate_answers_async(
+        self,
+        *,
+        questions: list[int] | None = None,
+        tag: str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        with self.store.session() as session:
+            job = jobs.create_answers_job(
+                session, self.settings, self.name, question_ids=questions, tag=tag
+            )
+        return await self._run(job, on_progress)
+
+    def generate_answers(
+        self, *, questions: list[int] | None = None, tag: str | None = None
+    ) -> dict[str, Any]:
+        """Answer the given questions, or every unanswered one (of a subtree)."""
+        return _run_blocking(self.generate_answers_async(questions=questions, tag=tag))
+
+    def resume(self, task_id: int) -> dict[str, Any]:
+        """Continue a stopped task from what is stored."""
+        return _run_blocking(run_task(self.store, self.settings, task_id))
