@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy import select
 
+from distillset.domain import ModelCallError
 from distillset.llm import ChatResult, EndpointConfig, Gateway, LimitSettings
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
@@ -106,3 +107,35 @@ def test_concurrent_calls_each_get_their_own_committed_row(
     assert sorted(rows) == sorted(r.call_id for r in results)
     for result in results:
         assert result.content[:20] in (rows[result.call_id].response_body or "")
+
+
+def test_identical_requests_in_flight_together_are_sent_once(
+    store: Store, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(latency=0.1)
+    endpoint = fake_server.endpoint()
+
+    async def scenario() -> list[ChatResult]:
+        async with Gateway(store, LimitSettings(), project_id=None) as gateway:
+            return await asyncio.gather(
+                *(gateway.chat(endpoint, ASK, purpose="answer") for _ in range(5))
+            )
+
+    results = asyncio.run(scenario())
+    assert fake_server.stats().total == 1
+    assert len({(r.content, r.call_id) for r in results}) == 1
+    assert sorted(r.cached for r in results) == [False, True, True, True, True]
+
+
+def test_a_shared_failure_reaches_every_caller(store: Store, fake_server: FakeModelServer) -> None:
+    fake_server.configure(latency=0.05, rate_500=1.0)
+    endpoint = fake_server.endpoint()
+
+    async def scenario() -> list[ChatResult | BaseException]:
+        async with Gateway(store, LimitSettings(max_retries=0), project_id=None) as gateway:
+            calls = [gateway.chat(endpoint, ASK, purpose="answer") for _ in range(3)]
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(o, ModelCallError) and o.status == 500 for o in outcomes)
+    assert fake_server.stats().total == 1

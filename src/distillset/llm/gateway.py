@@ -7,6 +7,8 @@ to ask and why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -99,6 +101,7 @@ class Gateway:
             )
         self._calls = CallLog(store)
         self._pool = SessionPool()
+        self._in_flight: dict[str, asyncio.Future[ChatResult]] = {}
         self._output_average = 0.0
         self._output_samples = 0
 
@@ -134,11 +137,47 @@ class Gateway:
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
         canonical = canonical_json(body)
         key = request_key(endpoint.base_url, body, attempt, canonical)
-        if self.use_cache:
+        request = (endpoint, body, canonical, key, purpose, task_id, stream)
+        if not self.use_cache:
+            return await self._call_endpoint(*request)
+        while (shared := self._in_flight.get(key)) is not None:
+            # The same request is already on its way: share its answer, never pay twice.
+            with contextlib.suppress(asyncio.CancelledError):
+                return dataclasses.replace(await asyncio.shield(shared), cached=True)
+            if not shared.cancelled():
+                raise asyncio.CancelledError  # this caller itself was cancelled
+        future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume_exception)
+        self._in_flight[key] = future
+        try:
             started = time.perf_counter()
             stored = await self._calls.find_success(key)
             if stored is not None:
-                return self._from_cache(endpoint, stored, started)
+                result = self._from_cache(endpoint, stored, started)
+            else:
+                result = await self._call_endpoint(*request)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._in_flight[key]
+        future.set_result(result)
+        return result
+
+    async def _call_endpoint(
+        self,
+        endpoint: EndpointConfig,
+        body: dict[str, Any],
+        canonical: str,
+        key: str,
+        purpose: str,
+        task_id: int | None,
+        stream: bool,
+    ) -> ChatResult:
+        """Send with retries, then commit the LlmCall row before answering."""
         outcome, attempts = await self._send_with_retries(endpoint, body, canonical, stream)
         completion = outcome.completion
         row: dict[str, Any] = {
@@ -293,6 +332,12 @@ class Gateway:
             else:
                 await asyncio.sleep(delay)
         return outcome, tries
+
+
+def _consume_exception(future: asyncio.Future[ChatResult]) -> None:
+    """Mark a shared failure as seen: the first caller raises it already."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:
