@@ -79,7 +79,15 @@ def question_rows(
     if answered is not None:
         stmt = stmt.where(has_answer if answered else ~has_answer)
     if search:
-        stmt = stmt.where(Question.text.ilike(f"%{_escape_like(search)}%", escape="\\"))
+        pattern = f"%{_escape_like(search)}%"
+        # SQLite's LIKE already ignores ASCII case (as its lower() does), without a lower()
+        # call per row; elsewhere ILIKE.
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        stmt = stmt.where(
+            Question.text.like(pattern, escape="\\")
+            if sqlite
+            else Question.text.ilike(pattern, escape="\\")
+        )
     if after is not None:
         stmt = stmt.where(Question.id > after)
     rows = [QuestionRow(*row) for row in session.execute(stmt.order_by(Question.id).limit(limit))]
