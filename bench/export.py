@@ -3,7 +3,8 @@
 Synthetic records are seeded straight into SQLite (executemany), then each export runs in its
 own child process, which reports its rows/s and its peak resident memory. Prints, per file
 type, the ratios large/small; target: peak-memory ratio <= 1.2 (memory does not grow with the
-number of records).
+number of records). Then times one review page (50 records) under common filters on both
+projects: with keyset pagination and indexes the large/small ratio stays near 1.
 
     .venv/bin/python bench/export.py [--small 100000 --large 1000000 --format messages]
 """
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from distillset.config import load_settings
+from distillset.dataset import RecordFilter, list_records, set_confirmed, set_score
 from distillset.services import projects
 from distillset.services.tags import add_tag_path
 from distillset.store import open_store
@@ -98,6 +100,38 @@ def measure(home: Path, name: str, fmt: str, output: Path) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+REVIEW_FILTERS = {
+    "first page": RecordFilter(),
+    "confirmed (3 records)": RecordFilter(confirmed=True),
+    "scored (3 records)": RecordFilter(scored=True),
+    "unscored": RecordFilter(scored=False),
+    "leaf tag": RecordFilter(tag="Area 3 > Topic 3.7"),
+    "model": RecordFilter(model="teacher"),
+}
+
+
+def review_page_ms(home: Path, name: str, repeats: int = 5) -> dict[str, float]:
+    """The best of a few timings of the first review page (newest first) per filter."""
+    store = open_store(load_settings(home=home))
+    timings: dict[str, float] = {}
+    with store.session() as session:
+        project = projects.get_project(session, name)
+        first = list_records(session, project, limit=1).records[0].id
+        last = list_records(session, project, limit=1, newest_first=True).records[0].id
+        ids = [first + 5, (first + last) // 2, last - 5]
+        set_confirmed(session, project, True, ids=ids)
+        set_score(session, project, 4.5, ids=ids)
+        for label, record_filter in REVIEW_FILTERS.items():
+            best = float("inf")
+            for _ in range(repeats):
+                started = time.perf_counter()
+                list_records(session, project, record_filter, limit=50, newest_first=True)
+                best = min(best, time.perf_counter() - started)
+            timings[label] = best * 1000
+    store.close()
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", type=int, default=100_000)
@@ -128,6 +162,13 @@ def main() -> None:
             print(
                 f"{suffix:8} large/small: peak memory ratio {memory:.2f} (target <= 1.2), "
                 f"rows/s ratio {speed:.2f}",
+                flush=True,
+            )
+        small_ms, large_ms = review_page_ms(home, "small"), review_page_ms(home, "large")
+        for label in REVIEW_FILTERS:
+            print(
+                f"review page, {label:22} small {small_ms[label]:7.1f} ms  "
+                f"large {large_ms[label]:7.1f} ms  ratio {large_ms[label] / small_ms[label]:.2f}",
                 flush=True,
             )
 
