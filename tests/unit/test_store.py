@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -247,3 +250,39 @@ def test_models_and_migrations_build_the_same_indexes(store: Store, tmp_path: Pa
     migrated = index_sql(store.engine)
     assert from_models == migrated
     assert "coalesce(parent_id, 0)" in migrated["uq_tags_sibling_label"]
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    """Threads of one process and separate processes may open a fresh database together."""
+    home = tmp_path / "shared"
+    opener = (
+        "import sys; from distillset.config import load_settings; "
+        "from distillset.store import open_store; "
+        "open_store(load_settings(home=sys.argv[1])).close()"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", opener, str(home)], stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def open_in_thread() -> None:
+        barrier.wait()
+        try:
+            open_store(load_settings(home=home)).close()
+        except BaseException as exc:  # collected, asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_in_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failures = [p.communicate()[1].decode() for p in processes if p.wait() != 0]
+    assert errors == []
+    assert failures == []
+    store = open_store(load_settings(home=home))
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,20 +57,38 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# Alembic keeps its running context in module globals: one migration at a time per process.
+_MIGRATION_LOCK = threading.Lock()
+# Any constant: the PostgreSQL advisory lock that serialises migrations across processes.
+_PG_MIGRATION_LOCK_ID = 0x64697374
+
+
+def _lock_for_migration(connection: Connection) -> None:
+    """Hold the database's write lock while checking and migrating, so two processes
+    opening a fresh database at once migrate it once, one after the other."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK_ID})
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; refuse a database from a newer distillset."""
     config = alembic_config(engine)
     script = ScriptDirectory.from_config(config)
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
     known = {rev.revision for rev in script.walk_revisions()}
-    if current is not None and current not in known:
-        raise DistillsetError(
-            f"the database schema ({current}) is newer than this distillset knows; "
-            "upgrade distillset to open it"
-        )
-    if current != script.get_current_head():
-        command.upgrade(config, "head")
+    with _MIGRATION_LOCK, engine.connect() as connection:
+        _lock_for_migration(connection)
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is not None and current not in known:
+            raise DistillsetError(
+                f"the database schema ({current}) is newer than this distillset knows; "
+                "upgrade distillset to open it"
+            )
+        if current != script.get_current_head():
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        connection.commit()
 
 
 @dataclass

@@ -1,18 +1,29 @@
-"""Alembic environment: runs on the engine handed over by ``distillset.store.db``."""
+"""Alembic environment: runs on the connection (or engine) given by ``distillset.store.db``."""
 
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from distillset.store.models import Base
 
-engine = context.config.attributes["engine"]
 
-with engine.connect() as connection:
+def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
     )
+    # Inside the caller's transaction (which holds the migration lock) this commits nothing;
+    # the caller commits once everything succeeded.
     with context.begin_transaction():
         context.run_migrations()
+
+
+given = context.config.attributes.get("connection")
+if given is not None:
+    run_migrations(given)
+else:
+    with context.config.attributes["engine"].connect() as connection:
+        run_migrations(connection)
+        connection.commit()
