@@ -368,3 +368,62 @@ def test_question_delete_and_bad_filters(client: TestClient, wired: int) -> None
     assert client.get(f"{base}/questions", params={"tag_id": 999}).status_code == 404
     assert client.get(f"{base}/questions", params={"limit": 5000}).status_code == 422
     assert client.post(f"{base}/questions/999/answer").status_code == 404
+
+
+def test_tree_import_upload(client: TestClient, project: dict[str, Any]) -> None:
+    url = f"{API}/projects/{project['id']}/tags"
+    outline = "# Sports\n- Ball games\n  - Football\n  - Tennis\n- Athletics\n"
+    imported = client.post(
+        f"{url}/import", files={"file": ("toc.md", outline.encode(), "text/markdown")}
+    )
+    assert imported.status_code == 201
+    assert imported.json() == {"created": 4, "in_file": 5}  # the topic root is not a tag
+    again = client.post(f"{url}/import", files={"file": ("toc.md", outline.encode())})
+    assert again.json()["created"] == 0
+    top = client.get(url).json()["items"]
+    assert [t["label"] for t in top] == ["Ball games", "Athletics"]
+    under = client.post(
+        f"{url}/import",
+        files={"file": ("more.json", json.dumps(["Sprint", "Marathon"]).encode())},
+        data={"parent_id": str(top[1]["id"])},
+    )
+    assert under.json()["created"] == 2
+    assert client.get(url, params={"parent_id": top[1]["id"]}).json()["items"][0]["depth"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra"),
+    [
+        ("tree.json", b"{not json", {}),
+        ("tree.exe", b"- A", {}),
+        ("tree.md", b"\xff\xfe\x00bad", {}),
+        ("tree.json", b"[]", {}),
+        ("tree.json", json.dumps({"label": "A", "children": [{"label": "  "}]}).encode(), {}),
+        ("tree.md", b"- A", {"file_format": "xml"}),
+        ("tree.md", b"- A", {"parent_id": "999"}),
+    ],
+)
+def test_tree_import_refuses_bad_files(
+    client: TestClient, project: dict[str, Any], name: str, content: bytes, extra: dict[str, str]
+) -> None:
+    url = f"{API}/projects/{project['id']}/tags/import"
+    response = client.post(url, files={"file": (name, content)}, data=extra)
+    assert response.status_code in (404, 422)
+    assert isinstance(response.json()["detail"], str | list)
+    assert client.get(f"{API}/projects/{project['id']}").json()["stats"]["tags"] == 0
+
+
+def test_tree_import_refuses_a_too_deep_outline(
+    client: TestClient, project: dict[str, Any]
+) -> None:
+    deep: dict[str, Any] = {"label": "L0", "children": []}
+    node = deep
+    for level in range(1, 30):
+        child: dict[str, Any] = {"label": f"L{level}", "children": []}
+        node["children"].append(child)
+        node = child
+    response = client.post(
+        f"{API}/projects/{project['id']}/tags/import",
+        files={"file": ("deep.json", json.dumps(deep).encode())},
+    )
+    assert response.status_code == 422 and "deep" in response.json()["detail"]

@@ -174,3 +174,18 @@ def test_settings_page_endpoints_and_prompts(client: TestClient, project_id: int
     assert "reset to the default" in reset.text
     removed = client.post(f"/projects/{project_id}/endpoints/fake/delete", headers=HX)
     assert "Endpoint fake removed" in removed.text
+
+
+def test_outline_import_from_the_distill_page(client: TestClient) -> None:
+    client.post("/projects", data={"name": "Music"})
+    imported = client.post(
+        "/projects/1/distill/import",
+        files={"file": ("toc.yaml", b"- Theory\n- Instruments:\n  - Piano\n")},
+        headers=HX,
+    )
+    assert "Imported 3 new tags (3 in the file)" in imported.text
+    assert imported.text.count('class="node"') == 2
+    refused = client.post(
+        "/projects/1/distill/import", files={"file": ("toc.yaml", b"a: [")}, headers=HX
+    )
+    assert refused.status_code == 422 and refused.headers["HX-Retarget"] == "#messages"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from sqlalchemy.orm import Session
 
 from distillset.domain import ConflictError, Origin
 from distillset.services import tags as service
-from distillset.web.deps import DbSession
+from distillset.web.deps import AppStore, DbSession
+from distillset.web.jobs import in_session
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
 from distillset.web.schemas import TagCreate, TagRename
+from distillset.web.tree_upload import import_outline, read_upload
 from distillset.web.tree_view import PAGE_SIZE, child_rows, parse_cursor, tag_row
 
 router = APIRouter(prefix="/projects/{project_id}/tags", tags=["tags"])
@@ -49,6 +52,32 @@ def add_tag(project_id: int, body: TagCreate, session: DbSession) -> dict[str, A
     if not created:
         raise ConflictError(f"a sibling tag named {label!r} already exists")
     return tag_detail(session, project_id, created[0].id)
+
+
+@router.post("/import", status_code=201)
+async def import_tags(
+    project_id: int,
+    store: AppStore,
+    file: Annotated[UploadFile, File(description="a JSON, YAML or Markdown outline")],
+    file_format: Annotated[str | None, Form(pattern="^(json|yaml|md)$")] = None,
+    parent_id: Annotated[int | None, Form()] = None,
+) -> dict[str, int]:
+    """Import an outline below a tag (or at the top level); existing labels are merged."""
+    text = await read_upload(file)
+
+    def work(session: Session) -> tuple[int, int]:
+        project = project_by_id(session, project_id)
+        return import_outline(
+            session,
+            project,
+            file.filename or "",
+            text,
+            file_format=file_format,
+            parent_id=parent_id,
+        )
+
+    created, total = await in_session(store, work)
+    return {"created": created, "in_file": total}
 
 
 @router.get("/{tag_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,7 @@ from distillset.web.pages.forms import parse_form
 from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
 from distillset.web.question_view import question_row, question_rows
 from distillset.web.schemas import AutoDistill
+from distillset.web.tree_upload import import_outline, read_upload
 from distillset.web.tree_view import (
     PAGE_SIZE,
     child_rows,
@@ -311,4 +312,28 @@ async def answer_all(
         title=f"Answering {job.plan.answers} questions",
         items=[],
         task=task,
+    )
+
+
+@router.post("/distill/import")
+async def import_outline_file(
+    project_id: int,
+    request: Request,
+    store: AppStore,
+    file: Annotated[UploadFile, File()],
+) -> Response:
+    text = await read_upload(file)
+
+    def work(session: Session) -> tuple[int, int]:
+        project = project_by_id(session, project_id)
+        return import_outline(session, project, file.filename or "", text)
+
+    created, total = await jobs.in_session(store, work)
+    return _preview(
+        request,
+        store,
+        project_id,
+        None,
+        title=f"Imported {created} new tags ({total} in the file)",
+        items=[],
     )

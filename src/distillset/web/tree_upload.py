@@ -1,0 +1,57 @@
+"""Importing an uploaded outline (JSON, YAML or Markdown) into the tree.
+
+The upload is size-checked while it is read, decoded and fully validated by the tree_io
+service before one tag is written; the import runs in the request's single transaction.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import UploadFile
+from sqlalchemy.orm import Session
+
+from distillset.domain import InvalidInputError
+from distillset.services import tree_io
+from distillset.services.tags import tag_path
+from distillset.store import Project
+from distillset.web.lookup import tag_in_project
+
+READ_CHUNK = 1024 * 1024
+
+
+async def read_upload(upload: UploadFile) -> str:
+    """The upload as text, refused once it passes the size limit (never read whole first)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await upload.read(READ_CHUNK):
+        size += len(chunk)
+        if size > tree_io.MAX_FILE_BYTES:
+            raise InvalidInputError(
+                f"the file is larger than {tree_io.MAX_FILE_BYTES // 1_000_000} MB"
+            )
+        chunks.append(chunk)
+    try:
+        return b"".join(chunks).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+
+
+def import_outline(
+    session: Session,
+    project: Project,
+    filename: str,
+    text: str,
+    *,
+    file_format: str | None = None,
+    parent_id: int | None = None,
+) -> tuple[int, int]:
+    """Returns (tags created, tags in the file); existing labels are merged, not duplicated."""
+    # Only the name's suffix is read; the upload never touches the file system.
+    chosen = tree_io.format_of(Path(Path(filename or "upload").name), file_format)
+    nodes = tree_io.parse_tree(text, chosen)
+    under = None
+    if parent_id is not None:
+        under = str(tag_path(session, tag_in_project(session, project, parent_id)))
+    created = tree_io.import_tree(session, project, nodes, under)
+    return created, tree_io.count_nodes(nodes)
