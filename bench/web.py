@@ -160,7 +160,7 @@ def main() -> None:
             "dataset page, search, no match": f"/projects/{project}/dataset?q=zzzz",
             "tree API, one level": f"/api/v1/projects/{project}/tags?parent_id=2",
         }
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             baseline = median_ms(client, "/api/v1/health", args.repeat)
             print(f"{'trivial endpoint (/api/v1/health)':36s} {baseline:8.2f} ms   ratio 1.0")
             for name, url in pages.items():

@@ -9,22 +9,22 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from distillset.cli import app as cli_app
-from distillset.cli.serve import is_loopback
 from distillset.config import Settings
 from distillset.web import create_app
+from distillset.web.security import is_loopback
 
 TOKEN = "t0ken-for-tests"
 
 
 @pytest.fixture
 def open_client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
         yield client
 
 
 @pytest.fixture
 def guarded(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, token=TOKEN)) as client:
+    with TestClient(create_app(settings, token=TOKEN), base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -66,7 +66,7 @@ def test_cross_site_state_changes_are_refused(open_client: TestClient) -> None:
     evil = {"Origin": "http://evil.example"}
     assert open_client.post("/api/v1/projects", json={"name": "A"}, headers=evil).status_code == 403
     assert open_client.post("/projects", data={"name": "A"}, headers=evil).status_code == 403
-    same = {"Sec-Fetch-Site": "same-origin", "Origin": "http://testserver"}
+    same = {"Sec-Fetch-Site": "same-origin", "Origin": "http://127.0.0.1"}
     assert open_client.post("/api/v1/projects", json={"name": "A"}, headers=same).status_code == 201
     # Reading is not a state change: a cross-site GET gets the page.
     assert open_client.get("/api/v1/projects", headers=cross).status_code == 200
@@ -128,3 +128,17 @@ def test_serve_refuses_a_public_address_without_a_token() -> None:
 )
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_without_a_token_only_loopback_hosts_are_served(settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app, base_url="http://attacker.example") as rebound:
+        assert rebound.get("/api/v1/projects").status_code == 400
+    with TestClient(app, base_url="http://localhost:8000") as local:
+        assert local.get("/api/v1/projects").status_code == 200
+    with TestClient(app, base_url="http://[::1]:8000") as local6:
+        assert local6.get("/api/v1/health").status_code == 200
+    guarded = create_app(settings, token=TOKEN)
+    with TestClient(guarded, base_url="http://10.0.0.5:8000") as remote:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        assert remote.get("/api/v1/health", headers=headers).status_code == 200

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import typer
 
 from distillset.cli.app import app
 from distillset.cli.common import state_of
 from distillset.domain import InvalidInputError
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+from distillset.web.security import is_loopback
 
 
 @app.command("serve")

@@ -1,14 +1,16 @@
 """Access control: an optional token for every request, and cross-site request refusal.
 
-Without a token the app must only listen on loopback (the `serve` command enforces it). With a
-token, a request carries it as ``Authorization: Bearer T`` or in the login cookie. State-changing
-requests from another site are refused whatever the token, using the browser's own
-``Sec-Fetch-Site`` header, or ``Origin`` against ``Host`` for browsers that lack it.
+Without a token the app must only listen on loopback (the `serve` command enforces it) and
+answers only requests addressed to a loopback name. With a token, a request carries it as
+``Authorization: Bearer T`` or in the login cookie. State-changing requests from another site
+are refused whatever the token, using the browser's own ``Sec-Fetch-Site`` header, or
+``Origin`` against ``Host`` for browsers that lack it.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +22,24 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = ("/login", "/static/")
 
 Handler = Callable[[Request], Awaitable[Response]]
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (IPv6 with or without brackets) is this machine's."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(request: Request) -> str:
+    host = request.headers.get("host", "")
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def is_cross_site(request: Request) -> bool:
@@ -49,6 +69,10 @@ def install_security(app: FastAPI, token: str | None) -> None:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Handler) -> Response:
+        if not token and not is_loopback(host_name(request)):
+            # Without a token only loopback names are served: a web page that rebinds its own
+            # DNS name to 127.0.0.1 cannot read or drive the app.
+            return JSONResponse({"detail": "unexpected Host header"}, status_code=400)
         if request.method not in SAFE_METHODS and is_cross_site(request):
             return JSONResponse({"detail": "cross-site request refused"}, status_code=403)
         path = request.url.path
