@@ -99,3 +99,33 @@ def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     assert len(set(labels)) == len(labels) == 20
     assert len(set(hashes)) == len(hashes) == 48
     assert all(number == 1 for _question, number in answered)
+
+
+def test_ctrl_c_stops_the_run_cleanly_as_cancelled(
+    store: Store, settings: Settings, fake_server: FakeModelServer, distillset_home: Path
+) -> None:
+    fake_server.configure(latency=0.05, log_prompts=False)
+    with store.session() as session:
+        project = projects.create_project(session, NAME)
+        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
+        projects.update_project(
+            session, project, question_model="fake", answer_model="fake", max_concurrency=4
+        )
+
+    run = distillset(
+        distillset_home, "auto", NAME, "--levels", "2", "--tags", "4", "--questions", "3"
+    )
+    deadline = time.monotonic() + POLL_LIMIT_SECONDS
+    while counts(store)[2] < 2:
+        assert run.poll() is None, run.communicate()
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.02)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=30)
+
+    assert run.returncode == 130, err
+    assert "cancelled" in out and "tasks resume" in out
+    assert "Traceback" not in err
+    with store.session() as session:
+        task = session.scalars(select(Task)).one()
+        assert task.status == "cancelled" and task.finished_at is not None
