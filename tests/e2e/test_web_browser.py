@@ -149,14 +149,20 @@ def test_distill_workflow_in_the_browser(
     dialog.locator("[name=questions_per_tag]").fill("2")
     dialog.get_by_role("button", name="Show the plan").click()
     expect(dialog.locator("#plan")).to_contain_text("this run will create")
+    fake_server.configure(latency=0.2)  # slow enough that the run outlives a page change
     dialog.get_by_role("button", name="Start").click()
     p.wait_for_url("**/projects/1/tasks/*")
+    task_url = p.url
+    # Leaving the page does not stop the run: it is a task of the server.
+    p.goto(f"{live_server}/projects/1/questions")
+    p.goto(task_url)
     progress = p.locator(".progress")
     expect(progress.locator("[data-field=status]")).to_have_text("succeeded", timeout=60_000)
     expect(progress.locator("[data-field=percent]")).to_have_text("100%")
     expect(progress.locator("[data-stage=answers]")).to_contain_text("0 failed")
     expect(progress.locator(".events li").first).to_be_visible()
     p.screenshot(path=str(ARTIFACTS / "progress-view.png"), full_page=True)
+    fake_server.configure(latency=0.0)
 
     # Review: confirm one record.
     p.goto(f"{live_server}/projects/1/dataset")

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
+from distillset.domain import InvalidInputError
 from distillset.web.templating import templates
 
 
@@ -27,4 +28,9 @@ def message(request: Request, text: str, level: str = "info") -> Response:
 
 def form_int(value: str | None) -> int | None:
     """An optional integer from a form field: empty means not given."""
-    return int(value) if value not in (None, "") else None
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"expected a whole number, not {value!r}") from exc
