@@ -245,3 +245,30 @@ def test_calls_are_attributed_to_the_task(store: Store, settings: Settings, proj
     with store.session() as session:
         task_ids = set(session.scalars(select(LlmCall.task_id)))
     assert task_ids == {summary["id"]}
+
+
+def test_a_run_whose_task_was_taken_over_stops_without_touching_it(
+    store: Store, settings: Settings, project: str, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(latency=0.05, log_prompts=False)
+    with store.session() as session:
+        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=5, questions=5)
+
+    async def run_and_take_over() -> None:
+        running = asyncio.create_task(run_task(store, settings, job.task_id))
+        for _ in range(400):  # bounded wait until the run has made progress
+            await asyncio.sleep(0.02)
+            with store.session() as session:
+                if session.scalar(select(func.count(Answer.id))):
+                    task = session.get(Task, job.task_id)
+                    assert task is not None
+                    task.owner = "another-host:1:abc"
+                    break
+        await running
+
+    with pytest.raises(ConflictError, match="taken over by another process"):
+        asyncio.run(run_and_take_over())
+    with store.session() as session:
+        task = session.get(Task, job.task_id)
+        assert task is not None
+        assert task.status == "running" and task.owner == "another-host:1:abc"

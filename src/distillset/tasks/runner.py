@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from distillset.distill.auto import JobScheduler
 from distillset.distill.context import DistillContext, load_context
 from distillset.distill.plan import JobSpec, Plan, leaf_depth, load_snapshot, plan_job
 from distillset.distill.progress import JobProgress
-from distillset.domain import TaskKind, TaskStatus
+from distillset.domain import ConflictError, TaskKind, TaskStatus
 from distillset.llm import Gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
@@ -63,10 +64,13 @@ class TaskRun:
         self.use_cache = use_cache
         self.progress = JobProgress()
         self.plan = Plan()
+        # Unique per run, so two runs in one process (the web server) are told apart.
+        self.owner = f"{process_owner()}:{secrets.token_hex(3)}"
+        self.lost = False
 
     def _prepare(self) -> tuple[DistillContext, JobSpec, Any, int]:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, process_owner())
+            task = claim_task(session, self.task_id, self.settings, self.owner)
             project = session.get(Project, task.project_id)
             assert project is not None
             spec = JobSpec.from_params(task.params)
@@ -97,7 +101,13 @@ class TaskRun:
         """Write counters, events and the heartbeat; returns whether a cancel was asked."""
         with self.store.session() as session:
             task = session.get(Task, self.task_id)
-            assert task is not None
+            if task is None or task.owner != self.owner:
+                # Deleted, or taken over by a process that found our heartbeat stale: stop
+                # without touching a row that is no longer ours.
+                self.lost = True
+                return True
+            if task.status == TaskStatus.INTERRUPTED.value and status is None:
+                task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = self._counters()
             task.heartbeat_at = utcnow()
             add_events(session, self.task_id, self.progress.take_events())
@@ -149,6 +159,10 @@ class TaskRun:
                     watcher.cancel()
                     await asyncio.gather(watcher, return_exceptions=True)
         except asyncio.CancelledError:
+            if self.lost:
+                raise ConflictError(
+                    f"task {self.task_id} was deleted or taken over by another process"
+                ) from None
             status = TaskStatus.CANCELLED
             self.progress.event("cancelled", "warning")
             if not self.cancel_event.is_set():
