@@ -72,20 +72,30 @@ def _lock_for_migration(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK_ID})
 
 
+def _current_revision(connection: Connection, known: set[str]) -> str | None:
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in known:
+        raise DistillsetError(
+            f"the database schema ({current}) is newer than this distillset knows; "
+            "upgrade distillset to open it"
+        )
+    return current
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; refuse a database from a newer distillset."""
     config = alembic_config(engine)
     script = ScriptDirectory.from_config(config)
     known = {rev.revision for rev in script.walk_revisions()}
+    head = script.get_current_head()
+    # The common case reads only, so a read-only database still opens.
+    with engine.connect() as connection:
+        if _current_revision(connection, known) == head:
+            return
     with _MIGRATION_LOCK, engine.connect() as connection:
         _lock_for_migration(connection)
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current is not None and current not in known:
-            raise DistillsetError(
-                f"the database schema ({current}) is newer than this distillset knows; "
-                "upgrade distillset to open it"
-            )
-        if current != script.get_current_head():
+        # Checked again under the lock: another opener may have migrated meanwhile.
+        if _current_revision(connection, known) != head:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         connection.commit()
