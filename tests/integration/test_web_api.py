@@ -428,3 +428,22 @@ def test_tree_import_refuses_a_too_deep_outline(
         files={"file": ("deep.json", json.dumps(deep).encode())},
     )
     assert response.status_code == 422 and "deep" in response.json()["detail"]
+
+
+def test_a_second_task_of_the_same_kind_is_refused_while_one_runs(
+    client: TestClient, wired: int, fake_server: FakeModelServer
+) -> None:
+    base = f"{API}/projects/{wired}"
+    fake_server.configure(latency=10.0)
+    params = {"levels": 1, "tags_per_level": 2, "questions_per_tag": 1}
+    first = client.post(f"{base}/tasks/auto", json=params).json()["task_id"]
+    # The stream's first message comes once the run has claimed its task.
+    with client.stream("GET", f"{API}/tasks/{first}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: ") and json.loads(line[6:])["status"] == "running":
+                break
+    second = client.post(f"{base}/tasks/auto", json=params)
+    assert second.status_code == 409 and f"task {first}" in second.json()["detail"]
+    assert client.post(f"{API}/tasks/{first}/resume").status_code == 409
+    assert client.post(f"{API}/tasks/{first}/cancel").status_code == 200
+    assert _events(client, first)[-1][1]["status"] == "cancelled"

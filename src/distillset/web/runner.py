@@ -12,7 +12,9 @@ import logging
 from typing import Any
 
 from distillset.config import Settings
-from distillset.store import Store
+from distillset.domain import TaskStatus
+from distillset.store import Store, Task
+from distillset.store.models import utcnow
 from distillset.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,21 @@ class TaskRunner:
     def _finished(self, task_id: int, job: asyncio.Task[Any]) -> None:
         self._running.pop(task_id, None)
         self._cancel_events.pop(task_id, None)
-        if not job.cancelled() and job.exception() is not None:
-            log.error("task %s stopped with an error", task_id, exc_info=job.exception())
+        error = None if job.cancelled() else job.exception()
+        if error is None:
+            return
+        log.error("task %s stopped with an error", task_id, exc_info=error)
+        self._record_refusal(task_id, error)
+
+    def _record_refusal(self, task_id: int, error: BaseException) -> None:
+        """A run refused before it started (e.g. its model was unset since) leaves the task
+        queued; record why, so its page says so instead of waiting forever."""
+        with self.store.session() as session:
+            task = session.get(Task, task_id)
+            if task is not None and task.status == TaskStatus.QUEUED.value:
+                task.status = TaskStatus.FAILED.value
+                task.last_error = str(error) or type(error).__name__
+                task.finished_at = utcnow()
 
     def is_running(self, task_id: int) -> bool:
         job = self._running.get(task_id)
