@@ -15,17 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
+from distillset.llm import calls_sqlite
+from distillset.llm.call_rows import StoredCall
 from distillset.store.db import Store
 from distillset.store.models import LlmCall
-
-
-@dataclass(frozen=True)
-class StoredCall:
-    """A successful row found for a request key."""
-
-    id: int
-    response_body: str
-    latency_ms: float | None
 
 
 @dataclass
@@ -62,8 +55,11 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
 
 class CallLog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, fast_path: bool | None = None) -> None:
         self._store = store
+        if fast_path is None:
+            fast_path = calls_sqlite.is_fast_path_engine(store.engine)
+        self._fast_path = fast_path
         self._batch = _Batch([], [], [])
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-calls")
@@ -120,6 +116,9 @@ class CallLog:
         engine = self._store.engine
         keys = [key for key, _ in batch.reads]
         rows = [values for values, _ in batch.writes]
+        if self._fast_path:
+            updates = [(call_id, values) for call_id, values, _ in batch.updates]
+            return calls_sqlite.apply_batch(engine, keys, rows, updates)
         try:
             # Core, not the ORM: this runs for every model call and must stay cheap.
             with engine.begin() as connection:
