@@ -110,6 +110,8 @@ def test_tag_mistakes_exit_2(cli: Cli, project: str) -> None:
         (("tags", "delete", project, "--path", "Nope"), "no tag"),
         (("tags", "import", project, "missing.json"), "cannot read"),
         (("tags", "export", project, "--format", "xml"), "unknown format"),
+        (("tags", "export", project, "-o", "no/such/dir/tree.json"), "cannot write"),
+        (("tags", "import", project, "missing.json", "--under", "Nope"), "cannot read"),
     ]
     for args, message in cases:
         result = cli(*args)

@@ -12,7 +12,7 @@ from rich.tree import Tree
 
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, console, print_json, say, state_of
-from distillset.domain import Origin
+from distillset.domain import InvalidInputError, Origin
 from distillset.services import projects, tags, tree_io
 
 tags_app = typer.Typer(name="tags", no_args_is_help=True, help="The domain tree of a project.")
@@ -129,7 +129,10 @@ def tags_export(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInputError(f"cannot write {output}: {exc.strerror or exc}") from exc
         say(f"wrote {output}")
 
 
