@@ -12,8 +12,8 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, aliased
 
 from distillset.config import Settings
 from distillset.distill.plan import JobSpec, Plan, plan_job
@@ -129,17 +129,30 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
     task = get_task(session, task_id)
     if task.status == TaskStatus.RUNNING.value and not is_stale(task, settings):
         raise ConflictError(_busy_message(task, settings))
+    # PostgreSQL: claims of one project queue on its row (SQLite serialises writers anyway).
+    session.execute(select(Project.id).where(Project.id == task.project_id).with_for_update())
     other = live_task(session, settings, task.project_id, task.kind, exclude=task.id)
     if other is not None:
         raise ConflictError(_busy_message(other, settings))
     now = utcnow()
-    # Compare-and-set on the status read above, so two processes cannot both claim it.
+    # Another task of this kind claimed between the check above and this write.
+    rival = aliased(Task)
+    rival_running = exists().where(
+        rival.project_id == task.project_id,
+        rival.kind == task.kind,
+        rival.id != task.id,
+        rival.status == TaskStatus.RUNNING.value,
+        rival.heartbeat_at > now - timedelta(seconds=settings.heartbeat_stale_seconds),
+    )
+    # Compare-and-set on the status read above, so two processes cannot both claim it,
+    # nor two tasks of one kind run on the project at once.
     claimed = session.execute(
         update(Task)
         .where(
             Task.id == task.id,
             Task.status == task.status,
             Task.owner.is_not_distinct_from(task.owner),
+            ~rival_running,
         )
         .values(
             status=TaskStatus.RUNNING.value,
@@ -153,6 +166,9 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        other = live_task(session, settings, task.project_id, task.kind, exclude=task.id)
+        if other is not None:
+            raise ConflictError(_busy_message(other, settings))
         raise ConflictError(f"task {task.id} was claimed by another process just now")
     session.refresh(task)
     return task
