@@ -15,18 +15,17 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import aiohttp
-
 from distillset.domain import ModelCallError
+from distillset.llm.attempts import Attempt, send_attempt
 from distillset.llm.calls import CallLog, StoredCall
-from distillset.llm.completion import Completion, MalformedReply, error_message, parse_completion
+from distillset.llm.completion import Completion, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
 from distillset.llm.lists import JSON_OBJECT_HINT, list_response_format, parse_json_list
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
-from distillset.llm.retry import backoff_delay, is_retryable_status, retry_after_seconds
-from distillset.llm.transport import RawReply, SessionPool, client_timeout, post_chat
+from distillset.llm.retry import backoff_delay
+from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
@@ -51,19 +50,6 @@ class ChatResult:
 class ListResult:
     items: list[str]
     result: ChatResult
-
-
-@dataclass
-class _Attempt:
-    """How one HTTP attempt ended."""
-
-    completion: Completion | None = None
-    error: str | None = None
-    http_status: int | None = None
-    retryable: bool = False
-    wait: float | None = None
-    body: str | None = None
-    latency_ms: float = 0.0
 
 
 def _redact(text: str | None, secret: str | None) -> str | None:
@@ -290,7 +276,7 @@ class Gateway:
 
     async def _send_with_retries(
         self, endpoint: EndpointConfig, body: dict[str, Any], canonical: str, stream: bool
-    ) -> tuple[_Attempt, int]:
+    ) -> tuple[Attempt, int]:
         limits = self.limits
         url = f"{endpoint.base_url}/chat/completions"
         payload = canonical.encode("utf-8")
@@ -302,7 +288,7 @@ class Gateway:
         session = self._pool.session_for(endpoint, size)
         timeout = client_timeout(limits.request_timeout)
         tries = max(0, limits.max_retries) + 1
-        outcome = _Attempt(error="not attempted")
+        outcome = Attempt(error="not attempted")
         for number in range(tries):
             estimate = self._estimate_tokens(body)
             permit = await self.limiter.acquire(estimate)
@@ -310,7 +296,7 @@ class Gateway:
             try:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
-                outcome = await _attempt(
+                outcome = await send_attempt(
                     session, url, payload, stream, timeout, limits.request_timeout
                 )
             finally:
@@ -363,54 +349,3 @@ def _with_hint(messages: list[dict[str, str]], hint: str) -> list[dict[str, str]
         return [{"role": "user", "content": hint}]
     last = messages[-1]
     return [*messages[:-1], {**last, "content": f"{last.get('content', '')}\n\n{hint}"}]
-
-
-async def _attempt(
-    session: aiohttp.ClientSession,
-    url: str,
-    payload: bytes,
-    stream: bool,
-    timeout: aiohttp.ClientTimeout,
-    timeout_seconds: float,
-) -> _Attempt:
-    started = time.perf_counter()
-    try:
-        reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
-    except TimeoutError:
-        return _Attempt(error=f"no response within {timeout_seconds:g}s", retryable=True)
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return _Attempt(error=f"cannot connect to {url}: {reason}", retryable=True)
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        return _Attempt(error=f"connection lost: {type(exc).__name__}", retryable=True)
-    latency_ms = (time.perf_counter() - started) * 1000
-    outcome = _judge_reply(reply)
-    outcome.latency_ms = latency_ms
-    return outcome
-
-
-def _judge_reply(reply: RawReply) -> _Attempt:
-    if reply.status != 200:
-        return _Attempt(
-            error=f"HTTP {reply.status}: {error_message(reply.text)}",
-            http_status=reply.status,
-            retryable=is_retryable_status(reply.status),
-            wait=retry_after_seconds(reply.headers),
-            body=reply.text,
-        )
-    try:
-        completion = parse_completion(reply.text)
-    except MalformedReply as exc:
-        return _Attempt(error=str(exc), http_status=200, retryable=True, body=reply.text)
-    failure = None
-    if completion.finish_reason == "length":
-        failure = "the output was cut at the token limit (finish_reason=length)"
-    elif not completion.content:
-        failure = "the model returned empty content"
-    return _Attempt(
-        completion=completion,
-        error=failure,
-        http_status=200,
-        retryable=failure is not None,
-        body=reply.text,
-    )

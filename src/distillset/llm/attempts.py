@@ -1,0 +1,76 @@
+"""One HTTP attempt at a chat completion, and how it ended."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from distillset.llm.completion import Completion, MalformedReply, error_message, parse_completion
+from distillset.llm.retry import is_retryable_status, retry_after_seconds
+from distillset.llm.transport import RawReply, post_chat
+
+
+@dataclass
+class Attempt:
+    """How one HTTP attempt ended."""
+
+    completion: Completion | None = None
+    error: str | None = None
+    http_status: int | None = None
+    retryable: bool = False
+    wait: float | None = None
+    body: str | None = None
+    latency_ms: float = 0.0
+
+
+async def send_attempt(
+    session: aiohttp.ClientSession,
+    url: str,
+    payload: bytes,
+    stream: bool,
+    timeout: aiohttp.ClientTimeout,
+    timeout_seconds: float,
+) -> Attempt:
+    started = time.perf_counter()
+    try:
+        reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
+    except TimeoutError:
+        return Attempt(error=f"no response within {timeout_seconds:g}s", retryable=True)
+    except aiohttp.ClientConnectorError as exc:
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return Attempt(error=f"cannot connect to {url}: {reason}", retryable=True)
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        return Attempt(error=f"connection lost: {type(exc).__name__}", retryable=True)
+    latency_ms = (time.perf_counter() - started) * 1000
+    outcome = judge_reply(reply)
+    outcome.latency_ms = latency_ms
+    return outcome
+
+
+def judge_reply(reply: RawReply) -> Attempt:
+    if reply.status != 200:
+        return Attempt(
+            error=f"HTTP {reply.status}: {error_message(reply.text)}",
+            http_status=reply.status,
+            retryable=is_retryable_status(reply.status),
+            wait=retry_after_seconds(reply.headers),
+            body=reply.text,
+        )
+    try:
+        completion = parse_completion(reply.text)
+    except MalformedReply as exc:
+        return Attempt(error=str(exc), http_status=200, retryable=True, body=reply.text)
+    failure = None
+    if completion.finish_reason == "length":
+        failure = "the output was cut at the token limit (finish_reason=length)"
+    elif not completion.content:
+        failure = "the model returned empty content"
+    return Attempt(
+        completion=completion,
+        error=failure,
+        http_status=200,
+        retryable=failure is not None,
+        body=reply.text,
+    )
