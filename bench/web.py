@@ -152,6 +152,7 @@ def main() -> None:
         pages = {
             "distill page": f"/projects/{project}/distill",
             "lazy expansion (999 children)": f"/projects/{project}/distill/children?parent_id=1",
+            "tag panel (a top-level tag)": f"/projects/{project}/distill/tags/1",
             "questions page": f"/projects/{project}/questions",
             "questions page, unanswered": f"/projects/{project}/questions?answered=no",
             "questions page, tag subtree": f"/projects/{project}/questions?tag=Area+7",
