@@ -39,6 +39,25 @@ def start_fake_server(latency: float) -> tuple[subprocess.Popen[str], str]:
     return server, match.group(1)
 
 
+async def bare_loop(url: str, calls: int, concurrency: int) -> float:
+    """The same number of requests from a bare aiohttp loop with a semaphore: no limiter,
+    no database, no dependencies. Printed beside the result to show this machine's noise."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(number: int) -> None:
+            body = {"model": "m", "messages": [{"role": "user", "content": f"Question {number}?"}]}
+            async with gate, session.post(f"{url}/chat/completions", json=body) as reply:
+                await reply.read()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(number) for number in range(calls)))
+        return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", type=int, default=2)
@@ -77,6 +96,7 @@ def main() -> None:
             with store.session() as session:
                 calls = session.query(LlmCall).filter(LlmCall.status == "ok").count()
             store.close()
+        bare = asyncio.run(bare_loop(url, calls, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -93,6 +113,10 @@ def main() -> None:
     print(f"wall time (task started..finished): {wall:.3f} s")
     print(f"lower bound max({critical_path:.3f}, {throughput_bound:.3f}) = {bound:.3f} s")
     print(f"CPU time of this process during the run: {cpu:.3f} s")
+    print(
+        f"same run, bare aiohttp loop of {calls} calls (no dependencies, no database): "
+        f"{bare:.3f} s = {bare / throughput_bound:.3f} x calls*latency/concurrency"
+    )
     print(f"ratio: {wall / bound:.3f}  (target <= 1.10)")
 
 

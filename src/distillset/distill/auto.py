@@ -63,6 +63,8 @@ class JobScheduler:
         self._idle = asyncio.Event()
         self._crash: BaseException | None = None
         self._answers = AnswerWriter(store)
+        # Paths of the tags this run created, so their steps need not read them back.
+        self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
 
     def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner.
@@ -131,11 +133,15 @@ class JobScheduler:
             tag_id,
             self.spec.tags_per_level,
             task_id=self.task_id,
+            labels=self._labels.get(tag_id),
         )
         self._account_calls(outcome)
         self.progress.add_done("tags", len(outcome.created))
         child_depth = depth + 1
-        for child in outcome.created:
+        parent_labels = self._labels.get(tag_id)
+        for child, label in zip(outcome.created, outcome.texts, strict=True):
+            if parent_labels is not None:
+                self._labels[child] = (*parent_labels, label)
             if child_depth < self.leaf_depth:
                 self._push(EXPAND, child, child_depth)
             elif self.spec.questions_per_leaf:
@@ -159,6 +165,7 @@ class JobScheduler:
             tag_id,
             self.spec.questions_per_leaf,
             task_id=self.task_id,
+            labels=self._labels.pop(tag_id, None),
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))

@@ -23,15 +23,34 @@ def comparison_key(text: str) -> str:
     return _NON_WORD.sub(" ", normalize_text(text)).strip()
 
 
+def _common_prefix_length(key: str, other: str, limit: int) -> int:
+    # Binary search over slice comparisons: C-speed, unlike a character loop in Python.
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if key[:middle] == other[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix_length(key: str, other: str, limit: int) -> int:
+    low, high = 0, limit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if key[len(key) - middle :] == other[len(other) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _differing_parts(key: str, other: str) -> tuple[str, str]:
     """What is left of two texts once their common beginning and ending are removed."""
-    start = 0
-    limit = min(len(key), len(other))
-    while start < limit and key[start] == other[start]:
-        start += 1
-    end = 0
-    while end < limit - start and key[-1 - end] == other[-1 - end]:
-        end += 1
+    shortest = min(len(key), len(other))
+    start = _common_prefix_length(key, other, shortest)
+    end = _common_suffix_length(key, other, shortest - start)
     return key[start : len(key) - end], other[start : len(other) - end]
 
 

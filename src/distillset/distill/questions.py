@@ -98,7 +98,16 @@ class QuestionListStep:
         return list(session.connection().execute(_INSERT_QUESTIONS, rows).scalars())
 
 
-def question_step(session: Session, context: DistillContext, tag_id: int) -> QuestionListStep:
+def question_step(
+    session: Session,
+    context: DistillContext,
+    tag_id: int,
+    labels: tuple[str, ...] | None = None,
+) -> QuestionListStep:
+    """The step for a tag; ``labels`` (its path, when the caller knows it) saves reads."""
+    if labels is not None:
+        path = full_path(context, labels)
+        return QuestionListStep(context, tag_id, path, context.question_model.alias)
     tag = session.get(Tag, tag_id)
     if tag is None or tag.project_id != context.project_id:
         raise InvalidInputError(f"tag {tag_id} is not in project {context.project_name!r}")
@@ -114,8 +123,9 @@ async def generate_questions(
     count: int,
     *,
     task_id: int | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> StepOutcome:
     """Top the tag's questions up to ``count``: only the missing ones are created."""
     with store.session() as session:
-        step = question_step(session, context, tag_id)
+        step = question_step(session, context, tag_id, labels)
     return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)

@@ -83,9 +83,17 @@ class TagListStep:
         return [tag.id for tag in tags]
 
 
-def tag_step(session: Session, context: DistillContext, parent_id: int | None) -> TagListStep:
+def tag_step(
+    session: Session,
+    context: DistillContext,
+    parent_id: int | None,
+    labels: tuple[str, ...] | None = None,
+) -> TagListStep:
+    """The step for a parent; ``labels`` (its path, when the caller knows it) saves reads."""
     if parent_id is None:
         return TagListStep(context, None, context.topic, 1)
+    if labels is not None:
+        return TagListStep(context, parent_id, full_path(context, labels), len(labels) + 1)
     parent = session.get(Tag, parent_id)
     if parent is None or parent.project_id != context.project_id:
         raise InvalidInputError(f"tag {parent_id} is not in project {context.project_name!r}")
@@ -103,8 +111,9 @@ async def generate_tags(
     count: int,
     *,
     task_id: int | None = None,
+    labels: tuple[str, ...] | None = None,
 ) -> StepOutcome:
     """Top the parent's children up to ``count``: only the missing ones are created."""
     with store.session() as session:
-        step = tag_step(session, context, parent_id)
+        step = tag_step(session, context, parent_id, labels)
     return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)
