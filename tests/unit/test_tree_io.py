@@ -87,6 +87,31 @@ def test_markdown_indented_toc_with_tabs() -> None:
     ]
 
 
+def test_markdown_unindented_book_contents_nest_by_section_number() -> None:
+    text = """Preface
+1 Basics
+1.1 Terms
+1.1.1 Units
+- a bullet under the section
+1.2 History
+2. Methods
+2.1 Sampling
+Appendix
+"""
+    assert shape(tree_io.parse_markdown(text)) == [
+        ["Preface", []],
+        [
+            "Basics",
+            [
+                ["Terms", [["Units", [["a bullet under the section", []]]]]],
+                ["History", []],
+            ],
+        ],
+        ["Methods", [["Sampling", []]]],
+        ["Appendix", []],
+    ]
+
+
 def test_depth_limit_is_exact() -> None:
     deepest_allowed: Any = "leaf"
     for level in range(MAX_TAG_DEPTH - 1):

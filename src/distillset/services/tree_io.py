@@ -165,20 +165,41 @@ def nodes_from_data(data: Any) -> list[TreeNode]:
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)(?:\s+#+)?\s*$")
-_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(?:\[[ xX]\]\s+)?(.*)$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+(?:\[[ xX]\]\s+)?(.*)$")
 _PLAIN = re.compile(r"^(\s*)(\S.*)$")
 _RULE = re.compile(r"^\s*([-=*_])(\s*\1){2,}\s*$")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 
-def parse_markdown(text: str) -> list[TreeNode]:
-    """Headings (`#`, `##`...) and nested bullet or indented lines, in any mix.
+# `1`, `1.2`, `2.` and `3)`: ordered-list items count as first-level section numbers, so
+# `2. Methods` followed by `2.1 Sampling` nests the way a table of contents means it.
+_SECTION_NUMBER = re.compile(r"^(\d+(?:\.\d+)*)[.)]?\s")
+# Bullets rank below any section number at the same indentation: `- x` under `1.2 Topic`
+# belongs to it, and the next numbered line closes the list.
+_BULLET_RANK = 99
 
-    Each line's place is a sort key: headings by level, then list items by indentation;
-    an item's parent is the nearest line above it with a smaller key.
-    """
+
+def _line_key(line: str) -> tuple[tuple[int, int, int], str]:
+    """Where a line sits: headings by level, then lines by indentation, then a plain line
+    by its section number (`1.2 Rules` is below `1 Basics` in an unindented table of
+    contents); the parent is the nearest line above with a smaller key."""
+    heading = _HEADING.match(line)
+    if heading:
+        return (0, len(heading.group(1)), 0), heading.group(2)
+    bullet = _BULLET.match(line)
+    if bullet:
+        return (1, len(bullet.group(1)), _BULLET_RANK), bullet.group(2)
+    plain = _PLAIN.match(line)
+    assert plain is not None  # blank lines are skipped before
+    section = _SECTION_NUMBER.match(plain.group(2))
+    rank = section.group(1).count(".") + 1 if section else 1
+    return (1, len(plain.group(1)), rank), plain.group(2)
+
+
+def parse_markdown(text: str) -> list[TreeNode]:
+    """Headings (`#`, `##`...), nested bullets, indented or numbered lines, in any mix."""
     roots: list[TreeNode] = []
-    stack: list[tuple[tuple[int, int], TreeNode]] = []
+    stack: list[tuple[tuple[int, int, int], TreeNode]] = []
     in_fence = False
     total = 0
     for number, line in enumerate(text.splitlines(), start=1):
@@ -187,14 +208,7 @@ def parse_markdown(text: str) -> list[TreeNode]:
             continue
         if in_fence or not line.strip() or _RULE.match(line) or line.lstrip().startswith("<!--"):
             continue
-        line = line.expandtabs(4)
-        heading = _HEADING.match(line)
-        if heading:
-            key, label = (0, len(heading.group(1))), heading.group(2)
-        else:
-            item = _BULLET.match(line) or _PLAIN.match(line)
-            assert item is not None
-            key, label = (1, len(item.group(1))), item.group(2)
+        key, label = _line_key(line.expandtabs(4))
         cleaned = _scalar_label(_LINK.sub(r"\1", label), f"line {number}")
         while stack and stack[-1][0] >= key:
             stack.pop()
