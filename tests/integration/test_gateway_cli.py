@@ -56,3 +56,15 @@ def test_model_test_on_a_down_endpoint_is_one_clear_line(cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and "cannot connect" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_model_test_reports_refused_structured_output(
+    cli: Cli, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(reject_response_format=True)
+    cli("model", "add", "old", "--model", "m", "--base-url", fake_server.url)
+    result = cli("model", "test", "old", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["structured_output_works"] is False
+    assert "HTTP 400" in report["structured_output_error"]

@@ -154,3 +154,14 @@ def test_sampling_overrides_and_extra_body_reach_the_server(
     body = fake_server.stats().bodies[-1]
     assert body["temperature"] == 0.0 and body["max_tokens"] == 300 and body["top_p"] == 0.5
     assert body["chat_template_kwargs"] == {"x": 1}
+
+
+def test_a_refused_response_format_falls_back_to_the_prompt(
+    store: Store, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(reject_response_format=True, code_fence=1)
+    result = _list(store, fake_server.endpoint(structured_output="json_schema"))
+    assert result.items == list_items(LIST_PROMPT, 6)
+    first, second = fake_server.stats().bodies
+    assert "response_format" in first and "response_format" not in second
+    assert fake_server.stats().by_status == {400: 1, 200: 1}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -22,13 +23,15 @@ from distillset.llm.completion import Completion, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
-from distillset.llm.lists import JSON_OBJECT_HINT, list_response_format, parse_json_list
+from distillset.llm.lists import list_response_format, parse_json_list, with_json_object_hint
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
 from distillset.llm.retry import backoff_delay
 from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
+# What a server answers when it does not know response_format after all.
+REFUSED_FORMAT_STATUSES = (400, 422)
 
 
 @dataclass
@@ -220,16 +223,19 @@ class Gateway:
     ) -> ListResult:
         """A JSON array of strings, using structured output where the endpoint has it."""
         response_format = list_response_format(endpoint.structured_output)
+        asked = messages
         if endpoint.structured_output == "json_object":
-            messages = _with_hint(messages, JSON_OBJECT_HINT)
-        result = await self.chat(
-            endpoint,
-            messages,
-            purpose=purpose,
-            task_id=task_id,
-            attempt=attempt,
-            response_format=response_format,
+            asked = with_json_object_hint(messages)
+        ask = functools.partial(
+            self.chat, endpoint, purpose=purpose, task_id=task_id, attempt=attempt
         )
+        try:
+            result = await ask(asked, response_format=response_format)
+        except ModelCallError as exc:
+            if response_format is None or exc.status not in REFUSED_FORMAT_STATUSES:
+                raise
+            # The server refused structured output: the prompt alone asks for the array.
+            result = await ask(messages)
         try:
             items = parse_json_list(result.content)
         except ModelOutputError as exc:
@@ -342,10 +348,3 @@ def _used_tokens(completion: Completion | None) -> int | None:
     if completion is None or completion.input_tokens is None:
         return None
     return completion.input_tokens + (completion.output_tokens or 0)
-
-
-def _with_hint(messages: list[dict[str, str]], hint: str) -> list[dict[str, str]]:
-    if not messages:
-        return [{"role": "user", "content": hint}]
-    last = messages[-1]
-    return [*messages[:-1], {**last, "content": f"{last.get('content', '')}\n\n{hint}"}]

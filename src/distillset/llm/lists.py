@@ -39,6 +39,15 @@ def list_response_format(structured_output: str) -> dict[str, Any] | None:
     return None
 
 
+def with_json_object_hint(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The messages with the `{"items": [...]}` shape spelled out, for json_object mode."""
+    if not messages:
+        return [{"role": "user", "content": JSON_OBJECT_HINT}]
+    last = messages[-1]
+    content = f"{last.get('content', '')}\n\n{JSON_OBJECT_HINT}"
+    return [*messages[:-1], {**last, "content": content}]
+
+
 def _fenced_bodies(text: str) -> list[str]:
     return [match.group(1) for match in _FENCE.finditer(text) if match.group(1).strip()]
 

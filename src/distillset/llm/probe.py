@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from distillset.domain import ModelCallError
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.gateway import Gateway
+from distillset.llm.lists import list_response_format, parse_json_list, with_json_object_hint
 from distillset.store.db import Store
 
 PING = [{"role": "user", "content": "Reply with the single word: pong"}]
@@ -41,11 +42,16 @@ async def probe_endpoint(store: Store, endpoint: EndpointConfig, *, timeout: flo
         result = await gateway.chat(endpoint, PING, purpose="model_test")
         mode = endpoint.structured_output if endpoint.structured_output != "none" else "json_schema"
         structured_error = None
+        # Asked directly, not through chat_list, which would hide a refusal by falling back.
+        messages = with_json_object_hint(LIST_PING) if mode == "json_object" else LIST_PING
         try:
-            listed = await gateway.chat_list(
-                replace(endpoint, structured_output=mode), LIST_PING, purpose="model_test"
+            listed = await gateway.chat(
+                endpoint,
+                messages,
+                purpose="model_test",
+                response_format=list_response_format(mode),
             )
-            works = len(listed.items) > 0
+            works = len(parse_json_list(listed.content)) > 0
         except ModelCallError as exc:
             works, structured_error = False, str(exc)
     return ProbeReport(

@@ -44,6 +44,8 @@ class FakeConfig:
     object_wrapped: float = 0.0
     prose: float = 0.0
     plain_lines: float = 0.0
+    # Answer 400 to any request with a response_format, like servers without support.
+    reject_response_format: bool = False
     # Keys: when set, requests must carry `Authorization: Bearer <key>` (never logged).
     require_api_key: str | None = field(default=None, repr=False)
     log_prompts: bool = True

@@ -106,6 +106,9 @@ class FakeModelBehaviour:
             config = self.config
             if config.log_prompts:
                 self.counters.log_body(body)
+            if config.reject_response_format and "response_format" in body:
+                status, outcome = 400, "bad_request"
+                return _error(400, "response_format is not supported", "invalid_request")
             kind = fake_content.request_kind(messages)
             outcome = self._pick_fault()
             if outcome == "stall":
