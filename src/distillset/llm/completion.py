@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from distillset.llm.reasoning import split_reasoning
+
+# JSON can escape a lone surrogate (`\ud800`); UTF-8, so the store and every file, cannot.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(text: str | None) -> str | None:
+    return None if text is None else _LONE_SURROGATE.sub("\ufffd", text)
 
 
 class MalformedReply(ValueError):
@@ -43,6 +51,7 @@ def parse_completion(text: str) -> Completion:
     if not isinstance(message, dict):
         raise MalformedReply("the response choice has no message")
     reasoning, answer = split_reasoning(message)
+    reasoning, answer = _storable(reasoning), _storable(answer) or ""
     usage: dict[str, Any] = body["usage"] if isinstance(body.get("usage"), dict) else {}
     details = usage.get("completion_tokens_details") or {}
     reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, dict) else None
