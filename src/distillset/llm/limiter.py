@@ -167,6 +167,8 @@ class Limiter:
                 waiter.loop.call_soon_threadsafe(_wake, waiter.future)
 
     async def _wait_for_budget(self, tokens: float) -> None:
+        if self._rpm is None and self._tpm is None and self._paused_until <= time.monotonic():
+            return  # nothing to budget: skip the lock on the hot path
         while True:
             with self._lock:
                 now = time.monotonic()

@@ -87,7 +87,10 @@ async def post_chat(
     timeout: aiohttp.ClientTimeout,
 ) -> RawReply:
     async with session.post(url, data=payload, timeout=timeout) as response:
-        headers = {k.lower(): v for k, v in response.headers.items()}
+        # Headers matter only for failures (Retry-After); skip copying them otherwise.
+        headers = (
+            {} if response.status == 200 else {k.lower(): v for k, v in response.headers.items()}
+        )
         is_sse = response.content_type == "text/event-stream"
         if stream and response.status == 200 and is_sse:
             return RawReply(response.status, headers, await _read_stream(response))
