@@ -6,9 +6,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from distillset.distill.context import DistillContext
 from distillset.distill.tags import full_path
@@ -20,12 +19,16 @@ from distillset.store import Answer, Question, Store, Tag
 from distillset.store.models import utcnow
 
 MAX_ERROR_CHARS = 2_000
+BATCH_WINDOW_SECONDS = 0.002
 
 _answers: Table = Answer.__table__  # type: ignore[assignment]
 _questions: Table = Question.__table__  # type: ignore[assignment]
 _INSERT_ANSWER = insert(_answers).returning(_answers.c.id)
 _CLEAR_ERROR = (
     update(_questions).where(_questions.c.id == bindparam("question_id")).values(last_error=None)
+)
+_ANSWERED_AMONG = select(_answers.c.question_id).where(
+    _answers.c.question_id.in_(bindparam("ids", expanding=True))
 )
 _ANSWERED = select(_answers.c.id).where(_answers.c.question_id == _questions.c.id).exists()
 _LOAD_QUESTION = select(
@@ -118,14 +121,11 @@ def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -
 
 
 def _insert_answers(
-    session: Session, rows: list[dict[str, Any]], clear_errors: list[int]
+    connection: Connection, rows: list[dict[str, Any]], clear_errors: list[int]
 ) -> list[int | None]:
     """Insert first answers; a question answered meanwhile gets None, not a second answer."""
-    connection = session.connection()
     question_ids = [row["question_id"] for row in rows]
-    taken = set(
-        session.scalars(select(Answer.question_id).where(Answer.question_id.in_(question_ids)))
-    )
+    taken = set(connection.execute(_ANSWERED_AMONG, {"ids": question_ids}).scalars())
     ids: list[int | None] = []
     for row in rows:
         if row["question_id"] in taken:
@@ -160,7 +160,8 @@ class AnswerWriter:
 
     async def _flush(self) -> None:
         try:
-            await asyncio.sleep(0)  # let the answers of this loop iteration join the batch
+            # Wait a moment so the answers arriving around now join this batch.
+            await asyncio.sleep(BATCH_WINDOW_SECONDS)
             while self._batch:
                 batch, self._batch = self._batch, []
                 try:
@@ -180,8 +181,9 @@ class AnswerWriter:
         rows = [row for row, _clear, _future in batch]
         clear = [int(row["question_id"]) for row, flag, _future in batch if flag]
         try:
-            with self.store.session() as session:
-                return _insert_answers(session, rows, clear)
+            # A bare connection, not a Session: this runs for every few answers.
+            with self.store.engine.begin() as connection:
+                return _insert_answers(connection, rows, clear)
         except IntegrityError:
             # Another process answered one of them: store the rest one by one.
             return [self._commit_one(row, flag) for row, flag, _future in batch]
@@ -189,8 +191,8 @@ class AnswerWriter:
     def _commit_one(self, row: dict[str, Any], clear_error: bool) -> int | None:
         clear = [int(row["question_id"])] if clear_error else []
         try:
-            with self.store.session() as session:
-                return _insert_answers(session, [row], clear)[0]
+            with self.store.engine.begin() as connection:
+                return _insert_answers(connection, [row], clear)[0]
         except IntegrityError:
             return None
 
@@ -239,8 +241,8 @@ async def answer_question(
     else:
         clear = [question_id] if question.had_error else []
         try:
-            with store.session() as session:
-                outcome.answer_id = _insert_answers(session, [row], clear)[0]
+            with store.engine.begin() as connection:
+                outcome.answer_id = _insert_answers(connection, [row], clear)[0]
         except IntegrityError:
             outcome.answer_id = None
     outcome.skipped = outcome.answer_id is None

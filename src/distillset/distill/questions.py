@@ -30,6 +30,10 @@ _TAG_QUESTIONS = (
     .where(_questions.c.tag_id == bindparam("tag_id"))
     .order_by(_questions.c.id)
 )
+_TAKEN_HASHES = select(_questions.c.text_hash).where(
+    _questions.c.project_id == bindparam("project_id"),
+    _questions.c.text_hash.in_(bindparam("hashes", expanding=True)),
+)
 _INSERT_QUESTIONS = insert(_questions).returning(_questions.c.id, sort_by_parameter_order=True)
 
 
@@ -67,12 +71,9 @@ class QuestionListStep:
         hashes = {text_hash(text) for text in cleaned if text}
         # A question already stored anywhere in the project is not stored twice.
         taken = set(
-            session.scalars(
-                select(Question.text_hash).where(
-                    Question.project_id == self.context.project_id,
-                    Question.text_hash.in_(hashes),
-                )
-            )
+            session.connection()
+            .execute(_TAKEN_HASHES, {"project_id": self.context.project_id, "hashes": list(hashes)})
+            .scalars()
         )
         fresh = [text for text in cleaned if text and text_hash(text) not in taken]
         return pick_new(fresh, existing, need)
