@@ -95,7 +95,16 @@ def test_top_up_creates_only_the_missing_tags(
 
 @pytest.mark.parametrize(
     "quirk",
-    ["too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose"],
+    [
+        "too_few",
+        "too_many",
+        "duplicates",
+        "code_fence",
+        "numbering",
+        "object_wrapped",
+        "prose",
+        "plain_lines",
+    ],
 )
 def test_quirky_lists_end_with_exactly_the_asked_distinct_items(
     store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer, quirk: str
@@ -263,3 +272,24 @@ def _question(store: Store, project_id: int) -> int:
         session.add(question)
         session.flush()
         return question.id
+
+
+def test_a_chinese_project_prompts_and_distils_in_chinese(
+    store: Store, settings: Settings, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        project = projects.create_project(session, "体育运动", language="zh")
+        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
+        projects.update_project(session, project, question_model="fake", answer_model="fake")
+        project_id = project.id
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: generate_tags(store, gw, context, None, 3))
+    tag_id = outcome.created[0]
+    asked = run(store, context, lambda gw: generate_questions(store, gw, context, tag_id, 2))
+
+    prompts = fake_server.stats().prompts
+    assert "恰好 3" in prompts[0] and "JSON array" in prompts[0]
+    assert "恰好 2" in prompts[1] and "体育运动 > " in prompts[1]
+    assert len(asked.created) == 2
+    assert all("的" in label for label in labels_under(store, project_id, None))
