@@ -6,9 +6,12 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
+from rich.console import RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from distillset.cli.common import err_console
 from distillset.config import Settings
@@ -42,6 +45,16 @@ def stages_line(counters: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+class _StageBars(Progress):
+    """Three stage bars with one line of call statistics under them."""
+
+    calls_text = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        yield Text(self.calls_text, style="dim")
+
+
 class ProgressView:
     """Receives the runner's counters; draws bars or prints a line now and then."""
 
@@ -49,12 +62,12 @@ class ProgressView:
         self.enabled = enabled
         self.rich = enabled and err_console.is_terminal
         self._last_line = 0.0
-        self._bars: Progress | None = None
+        self._bars: _StageBars | None = None
         self._ids: dict[str, Any] = {}
 
     def __enter__(self) -> ProgressView:
         if self.rich:
-            self._bars = Progress(
+            self._bars = _StageBars(
                 TextColumn("{task.description:<10}"),
                 BarColumn(),
                 MofNCompleteColumn(),
@@ -64,7 +77,6 @@ class ProgressView:
             )
             for stage in STAGES:
                 self._ids[stage] = self._bars.add_task(stage, total=None, failed="")
-            self._ids["calls"] = self._bars.add_task("calls", total=None, failed="", visible=False)
             self._bars.start()
         return self
 
@@ -85,7 +97,7 @@ class ProgressView:
                     completed=values.get("done", 0),
                     failed=f"{failed} failed" if failed else "",
                 )
-            self._bars.update(self._ids["calls"], description=calls_line(counters), visible=True)
+            self._bars.calls_text = calls_line(counters)
             return
         now = time.monotonic()
         if now - self._last_line >= PLAIN_LINE_INTERVAL:
