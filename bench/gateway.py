@@ -4,14 +4,16 @@ Both hit the same fake model server (its own process, so client and server do no
 one GIL) in the same run. The gateway run includes the limiter, the cache look-up, the
 LlmCall insert committed before each result returns, and reply parsing.
 
-    .venv/bin/python bench/gateway.py [--requests 3000] [--latency 0.05] [--rounds 2]
+    .venv/bin/python bench/gateway.py [--requests 2000] [--latency 0.05] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,9 +77,9 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.05, help="fake model seconds/reply")
-    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs each")
+    parser.add_argument("--rounds", type=int, default=5, help="paired runs per concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
     args = parser.parse_args()
     process, url = start_server(args.latency)
@@ -85,19 +87,38 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"fake server {url}, latency {args.latency:g}s, {args.requests} requests/run")
             for concurrency in args.concurrency:
-                bare, gateway = 0.0, 0.0
+                bare_rates, gateway_rates = [], []
                 for round_ in range(args.rounds):
                     run = f"c{concurrency}r{round_}"
-                    bare_rate = asyncio.run(bare_loop(url, args.requests, concurrency, run))
                     home = Path(tmp) / run
-                    rate = asyncio.run(through_gateway(url, args.requests, concurrency, run, home))
-                    print(f"  round {round_ + 1}: bare {bare_rate:7.0f}, gateway {rate:7.0f} req/s")
-                    bare, gateway = max(bare, bare_rate), max(gateway, rate)
+                    measure_bare = functools.partial(
+                        bare_loop, url, args.requests, concurrency, run + "b"
+                    )
+                    measure_gateway = functools.partial(
+                        through_gateway, url, args.requests, concurrency, run + "g", home
+                    )
+                    # Alternate which goes first, so drifting machine load hits both alike.
+                    if round_ % 2:
+                        rate = asyncio.run(measure_gateway())
+                        bare_rate = asyncio.run(measure_bare())
+                    else:
+                        bare_rate = asyncio.run(measure_bare())
+                        rate = asyncio.run(measure_gateway())
+                    bare_rates.append(bare_rate)
+                    gateway_rates.append(rate)
+                    print(
+                        f"  round {round_ + 1}: bare {bare_rate:7.0f}, gateway {rate:7.0f} req/s, "
+                        f"ratio {rate / bare_rate:.2f}"
+                    )
+                ratios = [g / b for g, b in zip(gateway_rates, bare_rates, strict=True)]
                 ideal = f"{concurrency / args.latency:.0f} req/s" if args.latency else "n/a"
+                bare_median = statistics.median(bare_rates)
+                gateway_median = statistics.median(gateway_rates)
                 print(
-                    f"concurrency {concurrency:>4}: bare {bare:8.0f} req/s, "
-                    f"gateway {gateway:8.0f} req/s (best of {args.rounds}), "
-                    f"ratio {gateway / bare:.2f}, ideal {ideal}"
+                    f"concurrency {concurrency:>4}: bare {bare_median:7.0f} req/s, "
+                    f"gateway {gateway_median:7.0f} req/s (medians), "
+                    f"ratio {statistics.median(ratios):.2f} (median of {args.rounds} paired "
+                    f"rounds), ideal {ideal}"
                 )
     finally:
         process.terminate()

@@ -48,6 +48,7 @@ class FakeConfig:
     reject_response_format: bool = False
     # Keys: when set, requests must carry `Authorization: Bearer <key>` (never logged).
     require_api_key: str | None = field(default=None, repr=False)
+    # Keep request bodies and arrival times (tests); a long-running process can turn it off.
     log_prompts: bool = True
 
     def __post_init__(self) -> None:
@@ -139,12 +140,14 @@ class Counters:
             self.arrivals: list[float] = []
             self.forced.clear()
 
-    def enter(self) -> None:
+    def enter(self, log: bool) -> None:
+        """Count a request; its arrival time is kept only with the prompt log (memory)."""
         with self._lock:
             self.in_flight += 1
             self.total += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            self.arrivals.append(time.monotonic())
+            if log:
+                self.arrivals.append(time.monotonic())
 
     def leave(self, kind: str, status: int, outcome: str) -> None:
         with self._lock:

@@ -91,7 +91,7 @@ class FakeModelBehaviour:
         return expected is None or request.headers.get("Authorization") == f"Bearer {expected}"
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        self.counters.enter()
+        self.counters.enter(self.config.log_prompts)
         kind, status, outcome = "unknown", 500, "error"
         try:
             if not self._authorized(request):
