@@ -88,6 +88,10 @@ class DistillsetGroup(TyperGroup):
             fail(str(exc))
         except (typer.Exit, typer.Abort, typer.TyperException, SystemExit, KeyboardInterrupt):
             raise
+        except UnicodeEncodeError as exc:
+            # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
+            bad = exc.object[exc.start : exc.end]
+            fail(f"text that is not valid UTF-8 cannot be stored or shown ({bad!r})")
         except OperationalError as exc:
             # A read-only, full or locked database: the driver's reason, not the SQL and data.
             if isinstance(ctx.obj, CliState) and ctx.obj.debug:
