@@ -36,7 +36,29 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _owner_is_gone(owner: str | None) -> bool:
+    """Whether the owner was a process on this host that no longer exists.
+
+    This lets a run killed a moment ago be resumed at once instead of after the heartbeat
+    goes stale (which remains the rule for owners on other hosts).
+    """
+    if not owner:
+        return False
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by another user
+    return False
+
+
 def is_stale(task: Task, settings: Settings, now: datetime | None = None) -> bool:
+    if _owner_is_gone(task.owner):
+        return True
     now = now or utcnow()
     beat = _aware(task.heartbeat_at) or _aware(task.started_at) or _aware(task.created_at)
     return beat is None or now - beat > timedelta(seconds=settings.heartbeat_stale_seconds)
