@@ -1,0 +1,130 @@
+"""A planted API key, used for a whole faulty run, never lands in a file, an output or a log.
+
+The fake model requires the key as a Bearer token, so the run only works if the key is sent;
+afterwards the database (with its -wal, held open), every file under the data directory, the
+exports, every CLI output (including `--debug` error paths), the web pages and API replies,
+and every log record are searched for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import Result
+
+from distillset.config import Settings
+from distillset.store import Store
+from distillset.testing import FakeModelServer
+from distillset.web import create_app
+
+NAME = "Secret project"
+API = "/api/v1"
+
+
+@pytest.fixture
+def planted(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    key = f"sk-PLANTED-{uuid.uuid4().hex}"
+    wrong = f"sk-PLANTED-WRONG-{uuid.uuid4().hex}"
+    monkeypatch.setenv("PLANTED_KEY", key)
+    monkeypatch.setenv("WRONG_KEY", wrong)
+    yield key, wrong
+
+
+def test_a_planted_key_appears_in_no_file_output_page_or_log(
+    cli: Callable[..., Result],
+    settings: Settings,
+    store: Store,  # held open, so the -wal file is still there to search
+    fake_server: FakeModelServer,
+    planted: tuple[str, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    key, wrong = planted
+    fake_server.configure(
+        require_api_key=key,
+        rate_429=0.03,
+        rate_500=0.03,
+        rate_malformed=0.02,
+        rate_truncated=0.02,
+        retry_after=0.05,
+        seed=3,
+    )
+    outputs: list[str] = []
+
+    def run(*args: str, ok: bool | None = True) -> Result:
+        result = cli(*args)
+        outputs.append(result.stdout + result.stderr)
+        if ok is not None:
+            assert (result.exit_code == 0) == ok, (args, result.output[-800:])
+        return result
+
+    base = ("--base-url", fake_server.url, "--model", "fake-model")
+    run("project", "create", NAME)
+    run("model", "add", "good", *base, "--api-key-env", "PLANTED_KEY")
+    run("model", "add", "wrong", *base, "--api-key-env", "WRONG_KEY")
+    run("model", "add", "nowhere", "--base-url", "http://127.0.0.1:9/v1", "--model", "m",
+        "--api-key-env", "PLANTED_KEY")  # fmt: skip
+    run("project", "set", NAME, "--question-model", "good", "--answer-model", "good",
+        "--max-concurrency", "4", "--retries", "5")  # fmt: skip
+
+    # A whole run with faults; a plain re-run retries whatever still failed.
+    auto = ("auto", NAME, "--levels", "2", "--tags", "2", "--questions", "2")
+    if run(*auto, ok=None).exit_code != 0:
+        run(*auto)
+    assert fake_server.stats().by_status.get(200, 0) >= 15
+
+    # Failed requests: a wrong key (401) and a wrong URL, plainly and with --debug.
+    for alias in ("wrong", "nowhere"):
+        run("model", "test", alias, ok=False)
+        run("--debug", "model", "test", alias, ok=False)
+    run("project", "set", NAME, "--question-model", "wrong", "--retries", "0")
+    run("--debug", "tags", "generate", NAME, "--count", "3", ok=False)
+    run("--debug", "auto", NAME, "--levels", "2", "--tags", "3", "--questions", "2", ok=False)
+    run("model", "test", "good")
+
+    # Every listing and export a user would share.
+    listings = [
+        ("tasks", "list", NAME),
+        ("tasks", "show", "1"),
+        ("dataset", "list", NAME),
+        ("model", "list"),
+        ("model", "show", "good"),
+        ("project", "show", NAME),
+    ]
+    for listing in listings:
+        run(*listing)
+        run(*listing, "--json")
+    exports = [tmp_path / "alpaca.jsonl", tmp_path / "raw.parquet", tmp_path / "share.csv"]
+    run("export", NAME, "-f", "alpaca", "-o", str(exports[0]))
+    run("export", NAME, "-f", "raw", "-o", str(exports[1]))
+    run("export", NAME, "-f", "sharegpt", "-o", str(exports[2]))
+
+    pages: list[str] = []
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        tested = client.post(f"{API}/endpoints/good/test")
+        failed = client.post(f"{API}/endpoints/wrong/test")
+        pages += [tested.text, failed.text]
+        for path in ("/", "/projects/1", "/projects/1/settings", "/projects/1/tasks",
+                     "/projects/1/tasks/1", "/projects/1/dataset", "/projects/1/questions",
+                     f"{API}/endpoints", f"{API}/projects/1/tasks", f"{API}/tasks/1",
+                     f"{API}/projects/1/records"):  # fmt: skip
+            reply = client.get(path)
+            assert reply.status_code == 200, (path, reply.text[:300])
+            pages.append(reply.text)
+
+    files = [path for path in settings.home.rglob("*") if path.is_file()]
+    assert any(path.name.endswith("-wal") for path in files), files
+    for secret in (key, wrong):
+        for text in (*outputs, *pages, caplog.text):
+            assert secret not in text
+        for path in [*files, *exports]:
+            assert secret.encode() not in path.read_bytes(), path
+    # The 401 really happened, and was recorded (without the key) for the user to see.
+    assert fake_server.stats().by_status.get(401, 0) >= 1
+    assert any("invalid api key" in text for text in outputs)
