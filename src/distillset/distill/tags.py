@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from distillset.distill.context import DistillContext
@@ -14,9 +14,21 @@ from distillset.distill.topup import StepOutcome, bullet_list, top_up
 from distillset.domain import PATH_SEPARATOR, InvalidInputError, Origin, clean_label, normalize_text
 from distillset.llm import Gateway
 from distillset.prompts import render
-from distillset.services.tags import MAX_LABEL_LENGTH, MAX_TAG_DEPTH, children, tag_path
+from distillset.services.tags import MAX_LABEL_LENGTH, MAX_TAG_DEPTH, tag_path
 from distillset.store import Store, Tag
 from distillset.store.models import utcnow
+
+_tags: Table = Tag.__table__  # type: ignore[assignment]
+_IN_PROJECT = _tags.c.project_id == bindparam("project_id")
+_IS_ROOT = _tags.c.parent_id.is_(None)
+_IS_CHILD = _tags.c.parent_id == bindparam("parent_id")
+_ORDER = (_tags.c.position, _tags.c.id)
+_ROOT_LABELS = select(_tags.c.label).where(_IN_PROJECT, _IS_ROOT).order_by(*_ORDER)
+_CHILD_LABELS = select(_tags.c.label).where(_IN_PROJECT, _IS_CHILD).order_by(*_ORDER)
+_LAST = func.coalesce(func.max(_tags.c.position), -1)
+_ROOT_LAST_POSITION = select(_LAST).where(_IN_PROJECT, _IS_ROOT)
+_CHILD_LAST_POSITION = select(_LAST).where(_IN_PROJECT, _IS_CHILD)
+_INSERT_TAGS = insert(_tags).returning(_tags.c.id, sort_by_parameter_order=True)
 
 
 def full_path(context: DistillContext, labels: Sequence[str]) -> str:
@@ -38,7 +50,10 @@ class TagListStep:
     purpose: str = "tags"
 
     def existing(self, session: Session) -> list[str]:
-        return [tag.label for tag in children(session, self.context.project_id, self.parent_id)]
+        """Sibling labels in position order (Core: this runs for every expansion)."""
+        statement = _ROOT_LABELS if self.parent_id is None else _CHILD_LABELS
+        parameters = {"project_id": self.context.project_id, "parent_id": self.parent_id}
+        return list(session.connection().execute(statement, parameters).scalars())
 
     def messages(self, existing: Sequence[str], need: int) -> list[dict[str, str]]:
         prompt = render(
@@ -56,31 +71,27 @@ class TagListStep:
         return pick_new(candidates, existing, need, clean=_usable_label)
 
     def insert(self, session: Session, items: Sequence[str]) -> list[int]:
-        parent = (
-            Tag.parent_id.is_(None) if self.parent_id is None else Tag.parent_id == self.parent_id
-        )
-        last = session.scalar(
-            select(func.coalesce(func.max(Tag.position), -1)).where(
-                Tag.project_id == self.context.project_id, parent
-            )
-        )
+        if not items:
+            return []
+        connection = session.connection()
+        statement = _ROOT_LAST_POSITION if self.parent_id is None else _CHILD_LAST_POSITION
+        parameters = {"project_id": self.context.project_id, "parent_id": self.parent_id}
+        last = int(connection.execute(statement, parameters).scalar() or 0)
         now = utcnow()
-        tags = [
-            Tag(
-                project_id=self.context.project_id,
-                parent_id=self.parent_id,
-                label=label,
-                label_key=normalize_text(label),
-                position=int(last if last is not None else -1) + offset,
-                depth=self.depth,
-                origin=Origin.GENERATED.value,
-                created_at=now,
-            )
+        rows = [
+            {
+                "project_id": self.context.project_id,
+                "parent_id": self.parent_id,
+                "label": label,
+                "label_key": normalize_text(label),
+                "position": last + offset,
+                "depth": self.depth,
+                "origin": Origin.GENERATED.value,
+                "created_at": now,
+            }
             for offset, label in enumerate(items, start=1)
         ]
-        session.add_all(tags)
-        session.flush()
-        return [tag.id for tag in tags]
+        return list(connection.execute(_INSERT_TAGS, rows).scalars())
 
 
 def tag_step(
