@@ -90,11 +90,21 @@ def test_user_mistakes_exit_2_with_one_line(cli: Cli) -> None:
         assert "Traceback" not in result.output
 
 
-def test_bad_number_is_a_usage_error(cli: Cli) -> None:
+def test_bad_usage_is_one_line_and_exit_2(cli: Cli) -> None:
     cli("project", "create", "P")
-    result = cli("project", "set", "P", "--max-concurrency", "many")
-    assert result.exit_code == 2
-    assert "Traceback" not in result.output
+    cases = [
+        (("project", "set", "P", "--max-concurrency", "many"), "'--max-concurrency'"),
+        (("project", "frobnicate"), "No such command 'frobnicate'"),
+        (("tags", "add", "P"), "Missing option '--path'"),
+    ]
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+        assert message in lines[0] and "--help" in lines[0]
+    helped = cli("project")  # a group without a command still shows its help
+    assert "create" in helped.output and "error:" not in helped.output
 
 
 def test_delete_asks_unless_yes(cli: Cli) -> None:

@@ -86,7 +86,14 @@ class DistillsetGroup(TyperGroup):
             return super().invoke(ctx)
         except DistillsetError as exc:
             fail(str(exc))
-        except (typer.Exit, typer.Abort, typer.TyperException, SystemExit, KeyboardInterrupt):
+        except typer.TyperException as exc:
+            # Bad usage below the root (a bad number, a missing option, an unknown command):
+            # one line and exit 2 like any user mistake. "No arguments" still prints help.
+            if exc.exit_code != USAGE_ERROR or type(exc).__name__ == "NoArgsIsHelpError":
+                raise
+            where = getattr(getattr(exc, "ctx", None), "command_path", None)
+            fail(f"{exc.format_message()}" + (f" (see '{where} --help')" if where else ""))
+        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
         except UnicodeEncodeError as exc:
             # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
