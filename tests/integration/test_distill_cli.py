@@ -156,3 +156,14 @@ def test_an_overridden_prompt_is_what_the_model_receives(
 def test_unknown_prompt_kind_is_refused(cli: Cli, project: str) -> None:
     result = cli("prompts", "show", NAME, "summary")
     assert result.exit_code == 2 and "unknown prompt kind 'summary'" in result.stderr
+
+
+def test_the_plan_shows_an_estimated_cost_when_the_model_has_prices(cli: Cli, project: str) -> None:
+    priced = cli("model", "set", "fake", "--price-in", "1", "--price-out", "2")
+    assert priced.exit_code == 0, priced.output
+
+    result = cli("auto", NAME, "--levels", "1", "--tags", "2", "--questions", "1")
+
+    assert result.exit_code == 0, result.output
+    assert "estimated cost 0.00" in result.stdout
+    assert "cost 0.0" in result.stdout.splitlines()[-1]  # the calls line reports the real cost
