@@ -18,11 +18,19 @@ from distillset.distill.auto import JobScheduler
 from distillset.distill.context import DistillContext, load_context
 from distillset.distill.plan import JobSpec, Plan, leaf_depth, load_snapshot, plan_job
 from distillset.distill.progress import JobProgress
-from distillset.domain import ConflictError, TaskKind, TaskStatus
+from distillset.domain import ConflictError, InvalidInputError, TaskKind, TaskStatus
 from distillset.llm import Gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 from distillset.tasks.service import add_events, claim_task, get_task, process_owner, task_as_dict
+
+# The kinds this runner runs (judge tasks have their own runner in distillset.quality).
+DISTILL_KINDS = {
+    TaskKind.AUTO_DISTILL.value,
+    TaskKind.TAGS.value,
+    TaskKind.QUESTIONS.value,
+    TaskKind.ANSWERS.value,
+}
 
 # How often counters and events are written, and the cancel flag is read.
 FLUSH_INTERVAL = 0.5
@@ -73,6 +81,10 @@ class TaskRun:
             task = claim_task(session, self.task_id, self.settings, self.owner)
             project = session.get(Project, task.project_id)
             assert project is not None
+            if task.kind not in DISTILL_KINDS:
+                raise InvalidInputError(
+                    f"task {task.id} is a {task.kind} task, which this runner does not run"
+                )
             spec = JobSpec.from_params(task.params)
             needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
             context = load_context(
