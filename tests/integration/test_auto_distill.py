@@ -272,3 +272,34 @@ def test_a_run_whose_task_was_taken_over_stops_without_touching_it(
         task = session.get(Task, job.task_id)
         assert task is not None
         assert task.status == "running" and task.owner == "another-host:1:abc"
+
+
+def test_a_tag_deleted_during_the_run_is_a_recorded_failure_not_a_crash(
+    store: Store, settings: Settings, project: str, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(latency=0.05, log_prompts=False)
+    with store.session() as session:
+        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=3, questions=2)
+
+    async def run_and_delete() -> dict[str, Any]:
+        running = asyncio.create_task(run_task(store, settings, job.task_id))
+        for _ in range(400):  # bounded wait for the top-level tags, then delete one
+            await asyncio.sleep(0.01)
+            with store.session() as session:
+                first = session.scalars(select(Tag).where(Tag.depth == 1)).first()
+                if first is not None:
+                    tags.delete_tag(session, first)
+                    break
+        return await running
+
+    summary = asyncio.run(run_and_delete())
+
+    assert summary["status"] == "failed" and summary["last_error"]
+    failed = 0
+    for stage in ("tags", "questions", "answers"):
+        counts_of = summary["counters"][stage]
+        assert counts_of["done"] + counts_of["failed"] <= counts_of["planned"]
+        failed += counts_of["failed"]
+    assert failed >= 1
+    tag_count, question_count, answer_count = counts(store)
+    assert (tag_count, question_count, answer_count) == (8, 12, 12)  # two intact subtrees

@@ -13,6 +13,8 @@ import asyncio
 import itertools
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from distillset.distill.answers import AnswerWriter, answer_question
 from distillset.distill.context import DistillContext
 from distillset.distill.plan import JobSpec, WorkItem, _full_subtree
@@ -20,11 +22,16 @@ from distillset.distill.progress import JobProgress
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.distill.topup import StepOutcome
+from distillset.domain import DistillsetError
 from distillset.llm import Gateway
 from distillset.store import Store
 
 EXPAND, QUESTIONS, ANSWER = 0, 1, 2
-_STOP = 99
+_KIND_NAMES = {
+    EXPAND: "sub-tags of tag",
+    QUESTIONS: "questions of tag",
+    ANSWER: "answer to question",
+}
 
 
 @dataclass(order=True)
@@ -99,6 +106,10 @@ class JobScheduler:
             work = await self._queue.get()
             try:
                 await self._perform(work)
+            except (DistillsetError, IntegrityError) as exc:
+                # The item's tag or question vanished meanwhile (deleted by the user):
+                # a failure of this item, not of the job.
+                self._item_failed(work, f"{type(exc).__name__}: {exc}")
             except Exception as exc:
                 # Not a model failure (those are counted): a bug or a lost database.
                 # Stop the whole job rather than leave a silent gap.
@@ -109,6 +120,23 @@ class JobScheduler:
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.set()
+
+    def _item_failed(self, work: _Work, error: str) -> None:
+        per_level, per_leaf = self.spec.tags_per_level, self.spec.questions_per_leaf
+        if work.kind == EXPAND:
+            below, leaves = _full_subtree(self.leaf_depth - work.depth - 1, per_level)
+            lost_tags, lost_questions = per_level * (1 + below), per_level * leaves * per_leaf
+        elif work.kind == QUESTIONS:
+            lost_tags, lost_questions = 0, per_leaf
+        else:
+            lost_tags, lost_questions = 0, 0
+        reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
+        # Counts are clamped: done + failed never exceeds planned.
+        self.progress.add_failed("tags", lost_tags, reason)
+        self.progress.add_failed("questions", lost_questions, reason)
+        if self.spec.answer:
+            self.progress.add_failed("answers", lost_questions or int(work.kind == ANSWER), reason)
+        self.progress.event(reason, "error")
 
     async def _perform(self, work: _Work) -> None:
         if work.kind == EXPAND:
