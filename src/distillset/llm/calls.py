@@ -1,13 +1,15 @@
 """The LlmCall table as usage log and response cache, written with group commits.
 
-Concurrent requests queue their cache look-ups and inserts here; one worker thread
-applies everything queued in a single transaction, then wakes every caller. A caller's
-row is therefore committed before it gets its id back, yet many calls share one commit.
+Concurrent requests queue their cache look-ups and inserts here; a worker thread per
+lane (look-ups, writes) applies everything queued meanwhile in one transaction, then
+wakes every caller. A caller's row is therefore committed before it gets its id back,
+yet many calls share one commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,9 @@ class _Batch:
     writes: list[tuple[dict[str, Any], asyncio.Future[int]]]
     updates: list[tuple[int, dict[str, Any], asyncio.Future[None]]]
 
+
+# What a batch gives back: found rows by key, new ids, and each insert's error.
+_Applied = tuple[dict[str, StoredCall], list[int | None], list[BaseException | None]]
 
 _TABLE: Table = LlmCall.__table__  # type: ignore[assignment]
 _SELECT_OK = select(_TABLE.c.request_key, _TABLE.c.id, _TABLE.c.response_body, _TABLE.c.latency_ms)
@@ -54,34 +59,18 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
     return [int(row_id) for row_id in connection.execute(_INSERT, rows).scalars()]
 
 
-class CallLog:
-    def __init__(self, store: Store, *, fast_path: bool | None = None) -> None:
-        self._store = store
-        if fast_path is None:
-            fast_path = calls_sqlite.is_fast_path_engine(store.engine)
-        self._fast_path = fast_path
-        self._batch = _Batch([], [], [])
+class _Lane:
+    """One worker thread applying whatever was queued meanwhile as one batch."""
+
+    def __init__(self, apply: Callable[[_Batch], _Applied], name: str) -> None:
+        self.batch = _Batch([], [], [])
+        self._apply = apply
         self._worker: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-calls")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
-    async def find_success(self, request_key: str) -> StoredCall | None:
-        future: asyncio.Future[StoredCall | None] = asyncio.get_running_loop().create_future()
-        self._batch.reads.append((request_key, future))
-        self._kick()
-        return await future
-
-    async def record(self, values: dict[str, Any]) -> int:
-        """Insert one LlmCall row; returns its id once the row is committed."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._batch.writes.append((values, future))
-        self._kick()
-        return await future
-
-    async def update(self, call_id: int, values: dict[str, Any]) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._batch.updates.append((call_id, values, future))
-        self._kick()
-        await future
+    def kick(self) -> None:
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._work())
 
     async def drain(self) -> None:
         while self._worker is not None:
@@ -90,15 +79,11 @@ class CallLog:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def _kick(self) -> None:
-        if self._worker is None:
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._batch.reads or self._batch.writes or self._batch.updates:
-                batch, self._batch = self._batch, _Batch([], [], [])
+            while self.batch.reads or self.batch.writes or self.batch.updates:
+                batch, self.batch = self.batch, _Batch([], [], [])
                 try:
                     found, ids, errors = await loop.run_in_executor(
                         self._executor, self._apply, batch
@@ -110,9 +95,45 @@ class CallLog:
         finally:
             self._worker = None
 
-    def _apply(
-        self, batch: _Batch
-    ) -> tuple[dict[str, StoredCall], list[int | None], list[BaseException | None]]:
+
+class CallLog:
+    def __init__(self, store: Store, *, fast_path: bool | None = None) -> None:
+        self._store = store
+        if fast_path is None:
+            fast_path = calls_sqlite.is_fast_path_engine(store.engine)
+        self._fast_path = fast_path
+        # Look-ups have their own lane so they never wait behind a commit.
+        self._reads = _Lane(self._apply, "llm-cache")
+        self._writes = _Lane(self._apply, "llm-log")
+
+    async def find_success(self, request_key: str) -> StoredCall | None:
+        future: asyncio.Future[StoredCall | None] = asyncio.get_running_loop().create_future()
+        self._reads.batch.reads.append((request_key, future))
+        self._reads.kick()
+        return await future
+
+    async def record(self, values: dict[str, Any]) -> int:
+        """Insert one LlmCall row; returns its id once the row is committed."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._writes.batch.writes.append((values, future))
+        self._writes.kick()
+        return await future
+
+    async def update(self, call_id: int, values: dict[str, Any]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.batch.updates.append((call_id, values, future))
+        self._writes.kick()
+        await future
+
+    async def drain(self) -> None:
+        await self._reads.drain()
+        await self._writes.drain()
+
+    def close(self) -> None:
+        self._reads.close()
+        self._writes.close()
+
+    def _apply(self, batch: _Batch) -> _Applied:
         engine = self._store.engine
         keys = [key for key, _ in batch.reads]
         rows = [values for values, _ in batch.writes]
