@@ -36,6 +36,11 @@ def test_json_shapes_mix() -> None:
     ]
 
 
+def test_a_tag_called_name_in_a_mapping_is_a_tag() -> None:
+    nodes = tree_io.parse_tree("name:\n  first: null\ntitle: [x]\n", "yaml")
+    assert shape(nodes) == [["name", [["first", []]]], ["title", [["x", []]]]]
+
+
 def test_labels_are_cleaned_of_numbering() -> None:
     nodes = tree_io.parse_tree('{"1. Intro": ["1.1 History", "(2) Rules"]}', "json")
     assert shape(nodes) == [["Intro", [["History", []], ["Rules", []]]]]

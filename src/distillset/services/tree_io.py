@@ -114,8 +114,13 @@ def _scalar_label(value: Any, where: str) -> str:
 
 
 def _is_node(value: dict[Any, Any]) -> bool:
+    """`{"label": "A", "children": [...]}`, not a mapping that has a tag called "name"."""
     labels = [key for key in _LABEL_KEYS if key in value]
-    return len(labels) == 1 and set(value) <= _NODE_KEYS
+    return (
+        len(labels) == 1
+        and set(value) <= _NODE_KEYS
+        and isinstance(value[labels[0]], str | int | float)
+    )
 
 
 def _entries(value: Any, where: str) -> Iterator[tuple[Any, Any]]:
