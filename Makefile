@@ -12,7 +12,6 @@ DS := DISTILLSET_HOME="$(CURDIR)/$(DEMO_DIR)/home" $(BIN)/distillset
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamp files: installing again only when the project metadata changed.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
