@@ -22,7 +22,9 @@ What counts as what:
   different parents are reported but allowed (the data model is unique per parent).
 - *billed*: replies the fake server sent with HTTP 200 (a provider bills those, including
   malformed and truncated ones). The re-billing overhead is billed(soak) / billed(baseline);
-  faults are random per request, so the two runs also differ by their fault draws.
+  faults are random per request, so the two runs also differ by their fault draws. The exact
+  figure is the count of whole replies the server sent but no run stored (the kill came
+  between the reply and its commit): those were paid twice. It is 0 in the baseline.
 
 Exit status 1 when anything is lost or duplicated, the in-flight limit was exceeded, or the
 database fails `PRAGMA integrity_check`.
@@ -164,6 +166,8 @@ class Distillset:
     def run_and_kill(self, command: list[str], target_items: int, delay: float) -> None:
         """Run until the store holds `target_items` items (plus `delay`), then SIGKILL."""
         started = time.monotonic()
+        # Each killed run must have created something, so every kill interrupts real work.
+        target_items = max(target_items, created_items(self.database) + 1)
         process = self.start(command)
         deadline = started + RUN_TIMEOUT
         while process.poll() is None and time.monotonic() < deadline:
@@ -251,6 +255,7 @@ class Report:
     allowed_repeats: int
     failures: Counter[str]
     retried: tuple[int, int]
+    recorded_replies: int
     paid_twice: int
     integrity: str
     shape_errors: list[str]
@@ -288,6 +293,9 @@ def inspect(database: Path, args: argparse.Namespace) -> Report:
         retried = db.execute(
             "SELECT count(*), coalesce(sum(attempts - 1), 0) FROM llm_calls WHERE attempts > 1"
         ).fetchone()
+        recorded_replies = db.execute(
+            "SELECT count(*) FROM llm_calls WHERE status IN ('ok', 'invalid')"
+        ).fetchone()[0]
         paid_twice = db.execute(
             "SELECT count(*) FROM (SELECT request_key FROM llm_calls WHERE status = 'ok'"
             " GROUP BY request_key HAVING count(*) > 1)"
@@ -336,6 +344,7 @@ def inspect(database: Path, args: argparse.Namespace) -> Report:
         allowed,
         failures,
         (int(retried[0]), int(retried[1])),
+        int(recorded_replies),
         paid_twice,
         integrity,
         shape_errors(tags, questions, args),
@@ -418,6 +427,17 @@ def billed(stats: dict[str, Any]) -> int:
     return int(stats["by_status"].get("200", 0))
 
 
+def usable_replies(stats: dict[str, Any]) -> int:
+    """HTTP 200 replies with a whole answer (malformed, truncated and empty ones are not)."""
+    faulty = sum(stats["by_outcome"].get(kind, 0) for kind in ("malformed", "truncated", "empty"))
+    return billed(stats) - faulty
+
+
+def unrecorded_replies(outcome: Outcome) -> int:
+    """Whole replies the server sent that no run stored: lost to a kill, so asked again."""
+    return usable_replies(outcome.stats) - outcome.report.recorded_replies
+
+
 def print_outcome(name: str, outcome: Outcome, limit: int) -> None:
     report, stats = outcome.report, outcome.stats
     print(f"== {name}: {outcome.seconds:.1f} s, {len(outcome.log.runs)} runs")
@@ -444,6 +464,10 @@ def print_outcome(name: str, outcome: Outcome, limit: int) -> None:
         f"outcomes {dict(sorted(stats['by_outcome'].items()))}"
     )
     print(f"   fake server max in flight: {stats['max_in_flight']} (limit {limit})")
+    print(
+        f"   whole replies sent {usable_replies(stats)}, stored {report.recorded_replies}: "
+        f"{unrecorded_replies(outcome)} paid but lost to a kill"
+    )
     print(f"   database integrity_check: {report.integrity}")
 
 
@@ -492,7 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     requests = soak.stats["total"] / max(1, baseline.stats["total"])
     print(
         f"re-billing overhead: billed calls {billed(soak.stats)} vs {billed(baseline.stats)} "
-        f"crash-free = {ratio:.3f}; all requests {requests:.3f}"
+        f"crash-free = {ratio:.3f}; all requests {requests:.3f}; whole replies paid twice "
+        f"because a kill lost them: {unrecorded_replies(soak)} "
+        f"({unrecorded_replies(soak) / max(1, soak.report.recorded_replies):.1%} of those stored)"
     )
     problems = problems_of(baseline, args.concurrency) + problems_of(soak, args.concurrency)
     if soak.log.killed_before_end < args.kills:
