@@ -22,7 +22,7 @@ What counts as what:
   different parents are reported but allowed (the data model is unique per parent).
 - *billed*: replies the fake server sent with HTTP 200 (a provider bills those, including
   malformed and truncated ones). The re-billing overhead is billed(soak) / billed(baseline);
-  faults are random per request, so the two runs also differ by their fault draws. The exact
+  faults are random per request, so the two runs also differ by their fault draws. The direct
   figure is the count of whole replies the server sent but no run stored (the kill came
   between the reply and its commit): those were paid twice. It is 0 in the baseline.
 
@@ -210,7 +210,7 @@ def created_items(database: Path) -> int:
     return int(row[0])
 
 
-def set_up(home: Path, url: str, concurrency: int, timeout: float) -> None:
+def set_up(home: Path, url: str, args: argparse.Namespace) -> None:
     settings = load_settings(home=home)
     store = open_store(settings)
     try:
@@ -222,9 +222,9 @@ def set_up(home: Path, url: str, concurrency: int, timeout: float) -> None:
                 project,
                 question_model="fake",
                 answer_model="fake",
-                max_concurrency=concurrency,
-                request_timeout=timeout,
-                max_retries=3,
+                max_concurrency=args.concurrency,
+                request_timeout=args.timeout,
+                max_retries=args.retries,
             )
     finally:
         store.close()
@@ -387,7 +387,7 @@ def crash_free(args: argparse.Namespace, root: Path) -> Outcome:
     server = start_fake_server(args)
     try:
         ds = Distillset(root / "baseline", args)
-        set_up(ds.home, server.url, args.concurrency, args.timeout)
+        set_up(ds.home, server.url, args)
         started = time.monotonic()
         finish(ds, args.reruns)
         seconds = time.monotonic() - started
@@ -405,7 +405,7 @@ def with_kills(args: argparse.Namespace, root: Path) -> Outcome:
     server = start_fake_server(args)
     try:
         ds = Distillset(root / "soak", args)
-        set_up(ds.home, server.url, args.concurrency, args.timeout)
+        set_up(ds.home, server.url, args)
         started = time.monotonic()
         command = ds.auto_command()
         for number, target in enumerate(targets):
@@ -497,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=2.0, help="request timeout (s)")
     parser.add_argument("--fault-rate", type=float, default=0.10)
     parser.add_argument("--quirk-rate", type=float, default=0.30)
+    parser.add_argument(
+        "--retries", type=int, default=1, help="gateway retries per call (few: failures happen)"
+    )
     parser.add_argument("--reruns", type=int, default=3, help="plain re-runs to retry failures")
     args = parser.parse_args(argv)
 
