@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from distillset.distill.answers import AnswerWriter, answer_question
 from distillset.distill.context import DistillContext
-from distillset.distill.plan import JobSpec, WorkItem, _full_subtree
+from distillset.distill.plan import JobSpec, WorkItem, full_subtree
 from distillset.distill.progress import JobProgress
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
@@ -124,7 +124,7 @@ class JobScheduler:
     def _item_failed(self, work: _Work, error: str) -> None:
         per_level, per_leaf = self.spec.tags_per_level, self.spec.questions_per_leaf
         if work.kind == EXPAND:
-            below, leaves = _full_subtree(self.leaf_depth - work.depth - 1, per_level)
+            below, leaves = full_subtree(self.leaf_depth - work.depth - 1, per_level)
             lost_tags, lost_questions = per_level * (1 + below), per_level * leaves * per_leaf
         elif work.kind == QUESTIONS:
             lost_tags, lost_questions = 0, per_leaf
@@ -176,7 +176,7 @@ class JobScheduler:
                 self._push(QUESTIONS, child)
         if outcome.missing:
             # Tags that could not be created take their planned subtree down with them.
-            below, leaves = _full_subtree(self.leaf_depth - child_depth, self.spec.tags_per_level)
+            below, leaves = full_subtree(self.leaf_depth - child_depth, self.spec.tags_per_level)
             reason = f"sub-tags of tag {tag_id or 'topic'}: {outcome.error}"
             self.progress.add_failed("tags", outcome.missing * (1 + below), reason)
             lost_questions = outcome.missing * leaves * self.spec.questions_per_leaf

@@ -147,7 +147,7 @@ def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
     return TreeSnapshot(depth, kids, counts, unanswered)
 
 
-def _full_subtree(levels_below: int, per_level: int) -> tuple[int, int]:
+def full_subtree(levels_below: int, per_level: int) -> tuple[int, int]:
     """Tags and leaves under one new tag that still needs ``levels_below`` levels."""
     tags = sum(per_level**level for level in range(1, levels_below + 1))
     return tags, per_level**levels_below
@@ -199,7 +199,7 @@ def plan_job(
 
     def add_new_tags(count: int, depth: int) -> None:
         # ``count`` tags created at ``depth`` with everything below them.
-        below, leaves = _full_subtree(bottom - depth, per_level)
+        below, leaves = full_subtree(bottom - depth, per_level)
         plan.tags += count * (1 + below)
         plan.calls["tags"] += count * (below // per_level if per_level else 0)
         new_leaves = count * leaves

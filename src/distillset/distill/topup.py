@@ -85,6 +85,7 @@ async def top_up(
     *,
     task_id: int | None = None,
 ) -> StepOutcome:
+    """Bring the step's list up to ``count`` items, asking again (bounded) for what is missing."""
     outcome = StepOutcome()
     # Proposals that were not stored (duplicates, also of items elsewhere in the project)
     # are shown as taken in the next request, so the model does not propose them again.
