@@ -50,8 +50,12 @@ class Project:
         self.settings = settings or load_settings()
         self._own_store = store is None
         self.store = store or open_store(self.settings)
-        with self.store.session() as session:
-            self.name = projects.get_project(session, name).name
+        try:
+            with self.store.session() as session:
+                self.name = projects.get_project(session, name).name
+        except BaseException:
+            self.close()
+            raise
 
     @classmethod
     def create(
@@ -65,11 +69,15 @@ class Project:
     ) -> Project:
         settings = settings or load_settings()
         store = open_store(settings)
-        with store.session() as session:
-            projects.create_project(
-                session, name, topic=topic, language=language, description=description
-            )
-        project = cls(name, settings=settings, store=store)
+        try:
+            with store.session() as session:
+                projects.create_project(
+                    session, name, topic=topic, language=language, description=description
+                )
+            project = cls(name, settings=settings, store=store)
+        except BaseException:
+            store.close()
+            raise
         project._own_store = True
         return project
 
