@@ -7,6 +7,7 @@ labels and questions are stored as a user's import would store them.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import sys
@@ -22,11 +23,13 @@ from sqlalchemy import select
 from typer.testing import Result
 
 from distillset.config import Settings
+from distillset.distill import jobs
 from distillset.domain import Origin, text_hash
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.services.projects import get_project
 from distillset.services.tags import add_children
 from distillset.store import Answer, Question, Store, Tag
+from distillset.tasks import run_task
 from distillset.testing import FakeModelServer
 from distillset.testing import fake_server as fake_server_module
 from distillset.web import create_app
@@ -70,11 +73,6 @@ def hostile_dataset(
             )
         )
         project_id = project.id
-    import asyncio
-
-    from distillset.distill import jobs
-    from distillset.tasks import run_task
-
     with store.session() as session:
         job = jobs.create_answers_job(session, settings, NAME)
     summary = asyncio.run(run_task(store, settings, job.task_id))

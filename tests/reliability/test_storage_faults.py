@@ -19,6 +19,7 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.store import db as store_db
+from distillset.store import open_store
 from distillset.testing import FakeModelServer
 
 ORIGINAL_PRAGMAS = store_db._set_sqlite_pragmas
@@ -76,8 +77,6 @@ def test_a_full_disk_stops_the_run_clearly_and_the_data_survives(
     fake_server: FakeModelServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from distillset.store import open_store
-
     store = open_store(settings)
     make_project(store, fake_server.url, max_concurrency=4)
     store.close()
