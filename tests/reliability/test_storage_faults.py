@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from reliability_support import NAME, make_project
 from typer.testing import Result
 
@@ -21,6 +22,7 @@ from distillset.config import Settings
 from distillset.store import db as store_db
 from distillset.store import open_store
 from distillset.testing import FakeModelServer
+from distillset.web import create_app
 
 ORIGINAL_PRAGMAS = store_db._set_sqlite_pragmas
 
@@ -104,3 +106,18 @@ def test_a_full_disk_stops_the_run_clearly_and_the_data_survives(
     assert resumed.exit_code == 0, resumed.output
     integrity, labels = _integrity_and_labels(_database(settings))
     assert integrity == "ok" and len(labels) == 4
+
+
+def test_the_web_api_answers_a_read_only_database_with_a_clear_503(
+    cli: Callable[..., Result], settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("project", "create", NAME).exit_code == 0
+    _limit_connections(monkeypatch, lambda _cursor: "PRAGMA query_only=ON")
+
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        refused = client.post("/api/v1/projects/1/tags", json={"label": "Hurdles"})
+        listed = client.get("/api/v1/projects")
+
+    assert refused.status_code == 503
+    assert refused.json() == {"detail": "the database failed: attempt to write a readonly database"}
+    assert listed.status_code == 200 and listed.json()[0]["name"] == NAME
