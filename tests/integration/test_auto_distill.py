@@ -306,3 +306,35 @@ def test_a_tag_deleted_during_the_run_is_a_recorded_failure_not_a_crash(
     assert failed >= 1
     tag_count, question_count, answer_count = counts(store)
     assert (tag_count, question_count, answer_count) == (8, 12, 12)  # two intact subtrees
+
+
+def test_every_failed_answer_is_recorded_with_its_reason(
+    store: Store, settings: Settings, project: str, fake_server: FakeModelServer
+) -> None:
+    with store.session() as session:
+        created = projects.get_project(session, NAME)
+        tag = tags.add_tag_path(session, created, "Athletics")
+        job = jobs.create_questions_job(session, settings, NAME, tag="Athletics", count=3)
+        projects.update_project(session, created, max_retries=0)
+    asyncio.run(run_task(store, settings, job.task_id))
+    fake_server.configure(rate_500=1.0)
+
+    with store.session() as session:
+        answers_job = jobs.create_answers_job(session, settings, NAME)
+    summary = asyncio.run(run_task(store, settings, answers_job.task_id))
+
+    assert summary["status"] == "failed"
+    assert summary["counters"]["answers"] == {"planned": 3, "done": 0, "failed": 3}
+    with store.session() as session:
+        reasons = list(
+            session.scalars(select(Question.last_error).where(Question.tag_id == tag.id))
+        )
+        events = list(
+            session.scalars(
+                select(TaskEvent.message).where(
+                    TaskEvent.task_id == answers_job.task_id, TaskEvent.level == "error"
+                )
+            )
+        )
+    assert len(reasons) == 3 and all(reason and "500" in reason for reason in reasons)
+    assert len(events) == 3 and all(event.startswith("answer to question") for event in events)
