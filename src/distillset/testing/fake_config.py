@@ -87,6 +87,8 @@ class FakeStats:
     by_outcome: dict[str, int]
     bodies: list[dict[str, Any]]
     arrivals: list[float]
+    # Complete, fault-free 200 replies (a request cancelled by its client is not one).
+    whole_replies: int = 0
 
     @property
     def prompts(self) -> list[str]:
@@ -117,6 +119,7 @@ class FakeStats:
             "by_kind": self.by_kind,
             "by_status": {str(k): v for k, v in self.by_status.items()},
             "by_outcome": self.by_outcome,
+            "whole_replies": self.whole_replies,
         }
 
 
@@ -136,6 +139,7 @@ class Counters:
             self.by_kind: Counter[str] = Counter()
             self.by_status: Counter[int] = Counter()
             self.by_outcome: Counter[str] = Counter()
+            self.whole_replies = 0
             self.bodies: list[dict[str, Any]] = []
             self.arrivals: list[float] = []
             self.forced.clear()
@@ -155,6 +159,8 @@ class Counters:
             self.by_kind[kind] += 1
             self.by_status[status] += 1
             self.by_outcome[outcome] += 1
+            if outcome == "ok" and status == 200:
+                self.whole_replies += 1
 
     def log_body(self, body: dict[str, Any]) -> None:
         with self._lock:
@@ -175,4 +181,5 @@ class Counters:
                 by_outcome=dict(self.by_outcome),
                 bodies=list(self.bodies),
                 arrivals=list(self.arrivals),
+                whole_replies=self.whole_replies,
             )
