@@ -174,3 +174,33 @@ def test_pages_escape_the_text_and_never_carry_live_markup(
     everything = "\n".join(shown)
     assert "&lt;script&gt;alert(" in everything
     assert "&lt;img src=x onerror=alert(1)" in everything
+
+
+def test_a_hostile_error_from_the_model_is_escaped_in_task_pages(
+    store: Store,
+    settings: Settings,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., Result],
+) -> None:
+    """An endpoint's error text reaches the task's last error and events, and the pages."""
+    make_project(store, fake_server.url, max_concurrency=2, max_retries=0)
+    original = fake_server_module._error
+
+    def hostile_error(status: int, message: str, code: str, headers: Any = None) -> Any:
+        return original(status, f"{HTML} {SQL}", code, headers)
+
+    monkeypatch.setattr(fake_server_module, "_error", hostile_error)
+    fake_server.configure(rate_500=1.0)
+
+    failed = cli("auto", NAME, "--levels", "1", "--tags", "2", "--questions", "1", "--json")
+
+    assert failed.exit_code == 1
+    summary = json.loads(failed.stdout)
+    assert HTML in summary["last_error"]  # kept as text, exactly
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        for page in ("/projects/1/tasks", f"/projects/1/tasks/{summary['id']}"):
+            reply = client.get(page)
+            assert reply.status_code == 200, page
+            assert "<script>alert(" not in reply.text and "<img src=x" not in reply.text, page
+            assert "&lt;script&gt;alert(" in reply.text, page
