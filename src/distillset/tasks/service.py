@@ -2,7 +2,9 @@
 
 A task is *interrupted* when it says running but its heartbeat is older than
 ``settings.heartbeat_stale_seconds``: its process died. Only one live task of a kind may run
-on a project; a second one, from any process, is refused with the reason.
+on a project; a second one, from any process, is refused with the reason. A task of another
+kind is refused too while a different process runs one on the project: processes share no
+limiter, so together they would exceed the project's concurrency and pay twice for calls.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from distillset.config import Settings
@@ -137,6 +139,29 @@ def live_task(
     return None
 
 
+def _same_process(owner_column: Any, owner: str) -> Any:
+    """SQL: the owner is this process (`host:pid`, with or without a run suffix)."""
+    prefix = ":".join(owner.split(":")[:2])
+    return or_(owner_column == prefix, owner_column.like(f"{prefix}:%"))
+
+
+def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
+    # The same kind never runs twice on a project; another process's task of any kind
+    # neither, since its limiter is not shared with this process (nor its in-flight calls).
+    return [
+        table.project_id == task.project_id,
+        table.id != task.id,
+        table.status == TaskStatus.RUNNING.value,
+        or_(table.kind == task.kind, ~_same_process(table.owner, owner)),
+    ]
+
+
+def rival_tasks(session: Session, task: Task, owner: str) -> list[Task]:
+    """Running tasks (living or not) that would stop `task` from running in `owner`."""
+    query = select(Task).where(*_rival_conditions(Task, task, owner)).order_by(Task.id)
+    return list(session.scalars(query))
+
+
 def _busy_message(task: Task, settings: Settings) -> str:
     beat = _aware(task.heartbeat_at)
     ago = f", last heartbeat {(utcnow() - beat).total_seconds():.0f}s ago" if beat else ""
@@ -153,21 +178,21 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
         raise ConflictError(_busy_message(task, settings))
     # PostgreSQL: claims of one project queue on its row (SQLite serialises writers anyway).
     session.execute(select(Project.id).where(Project.id == task.project_id).with_for_update())
-    other = live_task(session, settings, task.project_id, task.kind, exclude=task.id)
-    if other is not None:
-        raise ConflictError(_busy_message(other, settings))
+    rivals = rival_tasks(session, task, owner)
+    for other in rivals:
+        if not is_stale(other, settings):
+            raise ConflictError(_busy_message(other, settings))
     now = utcnow()
-    # Another task of this kind claimed between the check above and this write.
+    # A rival claimed between the check above and this write. Rivals found dead above
+    # stay ignored unless another process has claimed them since (their owner changed).
     rival = aliased(Task)
     rival_running = exists().where(
-        rival.project_id == task.project_id,
-        rival.kind == task.kind,
-        rival.id != task.id,
-        rival.status == TaskStatus.RUNNING.value,
+        *_rival_conditions(rival, task, owner),
         rival.heartbeat_at > now - timedelta(seconds=settings.heartbeat_stale_seconds),
+        *(~and_(rival.id == dead.id, rival.owner == dead.owner) for dead in rivals),
     )
     # Compare-and-set on the status read above, so two processes cannot both claim it,
-    # nor two tasks of one kind run on the project at once.
+    # nor a rival run beside it.
     claimed = session.execute(
         update(Task)
         .where(
@@ -188,9 +213,9 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        other = live_task(session, settings, task.project_id, task.kind, exclude=task.id)
-        if other is not None:
-            raise ConflictError(_busy_message(other, settings))
+        for other in rival_tasks(session, task, owner):
+            if not is_stale(other, settings):
+                raise ConflictError(_busy_message(other, settings))
         raise ConflictError(f"task {task.id} was claimed by another process just now")
     session.refresh(task)
     return task
