@@ -8,8 +8,7 @@ gateway's response cache, so a resumed run never pays twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,11 +25,10 @@ from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Project, Store, Task
-from distillset.store.models import utcnow
-from distillset.tasks.service import add_events, claim_task, process_owner, task_as_dict
+from distillset.tasks.runner import ProgressCallback, SupervisedRun
+from distillset.tasks.service import claim_task
 
 STAGE = "judged"
-FLUSH_INTERVAL = 0.5
 PAGE_SIZE = 500
 # A reply with no readable score is asked again (a new attempt number) this many times.
 PARSE_ATTEMPTS = 3
@@ -40,8 +38,6 @@ VERDICT_SCHEMA = {
     "required": ["score", "reason"],
     "additionalProperties": False,
 }
-
-ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 def verdict_format(structured_output: str) -> dict[str, Any] | None:
@@ -100,27 +96,29 @@ class _Setup:
     record_filter: RecordFilter
 
 
-class JudgeRun:
-    """One run of a judge task in this process: claim, score, heartbeat, finish."""
+class JudgeRun(SupervisedRun):
+    """One run of a judge task in this process; the task machinery is the shared one."""
 
     def __init__(
         self,
         store: Store,
         settings: Settings,
         task_id: int,
-        cancel_event: asyncio.Event | None,
-        on_progress: ProgressCallback | None,
+        *,
+        cancel_event: asyncio.Event | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
-        self.store, self.settings, self.task_id = store, settings, task_id
-        self.cancel_event = cancel_event or asyncio.Event()
-        self.on_progress = on_progress
+        super().__init__(
+            store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
+        )
         self.counts = {"planned": 0, "done": 0, "failed": 0}
         self.events: list[tuple[str, str]] = []
-        self.last_error: str | None = None
+        self.error: str | None = None
+        self.setup: _Setup | None = None
 
-    def _prepare(self) -> _Setup:
+    def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, process_owner())
+            task = claim_task(session, self.task_id, self.settings, self.owner)
             if task.kind != TaskKind.JUDGE.value:
                 raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a judge task")
             project = session.get(Project, task.project_id)
@@ -133,9 +131,9 @@ class JudgeRun:
             done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
             # Earlier runs' scores stay done; their failures are open work again.
             self.counts = {"planned": done + remaining, "done": done, "failed": 0}
-            task.counters = {STAGE: dict(self.counts)}
-            self.events.append(("info", f"started: {remaining} records to score"))
-            return _Setup(
+            task.counters = self.counters()
+            self.event(f"started: {remaining} records to score")
+            self.setup = _Setup(
                 project=project,
                 endpoint=endpoint,
                 limits=LimitSettings.from_project(project),
@@ -143,24 +141,24 @@ class JudgeRun:
                 record_filter=record_filter,
             )
 
-    def _flush(self, status: TaskStatus | None = None) -> bool:
-        """Write counters, events and the heartbeat; returns whether a cancel was asked."""
-        with self.store.session() as session:
-            task = session.get(Task, self.task_id)
-            assert task is not None
-            task.counters = {STAGE: dict(self.counts)}
-            task.heartbeat_at = utcnow()
-            add_events(session, self.task_id, self.events)
-            self.events = []
-            if self.last_error:
-                task.last_error = self.last_error
-            if status is not None:
-                task.status = status.value
-                task.finished_at = utcnow()
-            cancel = bool(task.cancel_requested)
-        if self.on_progress is not None:
-            self.on_progress({STAGE: dict(self.counts)})
-        return cancel
+    def counters(self) -> dict[str, Any]:
+        return {STAGE: dict(self.counts)}
+
+    def event(self, message: str, level: str = "info") -> None:
+        self.events.append((level, message))
+
+    def take_events(self) -> list[tuple[str, str]]:
+        events, self.events = self.events, []
+        return events
+
+    def last_error(self) -> str | None:
+        return self.error
+
+    def failed_items(self) -> int:
+        return self.counts["failed"]
+
+    def failure_note(self, failed: int) -> str:
+        return f"{failed} records failed (run again to retry)"
 
     async def _records(self, setup: _Setup) -> AsyncIterator[DatasetRecord]:
         """Unscored records page by page (keyset), read in short sessions."""
@@ -208,8 +206,8 @@ class JudgeRun:
                     break  # the gateway already retried what HTTP errors deserve
         if verdict is None:
             self.counts["failed"] += 1
-            self.last_error = f"record {record.id}: {error}"
-            self.events.append(("error", self.last_error))
+            self.error = f"record {record.id}: {error}"
+            self.event(self.error, "error")
             return
         with self.store.session() as session:
             session.execute(
@@ -219,72 +217,29 @@ class JudgeRun:
             )
         self.counts["done"] += 1
 
-    async def _work(self, gateway: Gateway, setup: _Setup) -> None:
-        queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(setup.limits.max_concurrency * 2)
-        workers_count = setup.limits.max_concurrency
+    async def work(self) -> None:
+        setup = self.setup
+        assert setup is not None, "prepare() first"
+        async with Gateway(self.store, setup.limits, project_id=setup.project.id) as gateway:
+            queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(
+                setup.limits.max_concurrency * 2
+            )
 
-        async def worker() -> None:
-            while (record := await queue.get()) is not None:
-                await self._judge(gateway, setup, record)
+            async def worker() -> None:
+                while (record := await queue.get()) is not None:
+                    await self._judge(gateway, setup, record)
 
-        workers = [asyncio.create_task(worker()) for _ in range(workers_count)]
-        try:
-            async for record in self._records(setup):
-                await queue.put(record)
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
-        finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _watch(self, job: asyncio.Task[None]) -> None:
-        while not job.done():
-            if self._flush():
-                self.cancel_event.set()
-            if self.cancel_event.is_set():
-                job.cancel()
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
-
-    async def run(self) -> dict[str, Any]:
-        setup = self._prepare()
-        status = TaskStatus.SUCCEEDED
-        try:
-            async with Gateway(self.store, setup.limits, project_id=setup.project.id) as gateway:
-                job = asyncio.create_task(self._work(gateway, setup))
-                watcher = asyncio.create_task(self._watch(job))
-                try:
-                    await job
-                finally:
-                    watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
-        except asyncio.CancelledError:
-            status = TaskStatus.CANCELLED
-            self.events.append(("warning", "cancelled"))
-            if not self.cancel_event.is_set():
-                self._flush(TaskStatus.CANCELLED)
-                raise
-        except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            self.events.append(("error", self.last_error))
-            self._flush(TaskStatus.FAILED)
-            raise
-        else:
-            if self.counts["failed"]:
-                status = TaskStatus.FAILED
-                self.events.append(
-                    ("warning", f"{self.counts['failed']} records failed (run again to retry)")
-                )
-            else:
-                self.events.append(("info", "finished"))
-        self._flush(status)
-        with self.store.session() as session:
-            task = session.get(Task, self.task_id)
-            assert task is not None
-            return task_as_dict(task, self.settings)
+            workers = [asyncio.create_task(worker()) for _ in range(setup.limits.max_concurrency)]
+            try:
+                async for record in self._records(setup):
+                    await queue.put(record)
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+            finally:
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
 
 
 async def run_judge_task(
@@ -296,4 +251,5 @@ async def run_judge_task(
     on_progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a judge task to its end; returns the task as a dict."""
-    return await JudgeRun(store, settings, task_id, cancel_event, on_progress).run()
+    run = JudgeRun(store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress)
+    return await run.run()

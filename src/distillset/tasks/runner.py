@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from distillset.config import Settings
 from distillset.distill.auto import JobScheduler
 from distillset.distill.context import DistillContext, load_context
-from distillset.distill.plan import JobSpec, Plan, leaf_depth, load_snapshot, plan_job
+from distillset.distill.plan import (
+    JobSpec,
+    Plan,
+    WorkItem,
+    leaf_depth,
+    load_snapshot,
+    plan_job,
+)
 from distillset.distill.progress import JobProgress
 from distillset.domain import ConflictError, InvalidInputError, TaskKind, TaskStatus
 from distillset.llm import Gateway
@@ -24,7 +33,7 @@ from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 from distillset.tasks.service import add_events, claim_task, get_task, process_owner, task_as_dict
 
-# The kinds this runner runs (judge tasks have their own runner in distillset.quality).
+# The kinds TaskRun runs (judge tasks run as a SupervisedRun in distillset.quality).
 DISTILL_KINDS = {
     TaskKind.AUTO_DISTILL.value,
     TaskKind.TAGS.value,
@@ -53,8 +62,155 @@ def _resumed_counters(stored: dict[str, Any], plan: Plan) -> JobProgress:
     return progress
 
 
-class TaskRun:
-    """One run of a task row in this process."""
+@dataclass(frozen=True)
+class _PlannedJob:
+    """What a distillation run's planning hands to its work."""
+
+    context: DistillContext
+    spec: JobSpec
+    ready: WorkItem
+    depths: dict[int, int]
+    leaf_depth: int
+
+
+class SupervisedRun(ABC):
+    """What every task run shares: its claim's owner, the heartbeat and counters written
+    every interval, cancel, and the final status. Subclasses plan and do the work."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        task_id: int,
+        *,
+        cancel_event: asyncio.Event | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.store, self.settings, self.task_id = store, settings, task_id
+        self.cancel_event = cancel_event or asyncio.Event()
+        self.on_progress = on_progress
+        # Unique per run, so two runs in one process (the web server) are told apart.
+        self.owner = f"{process_owner()}:{secrets.token_hex(3)}"
+        self.lost = False
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Claim the task row (with ``self.owner``) and plan what is left to do."""
+
+    @abstractmethod
+    async def work(self) -> None:
+        """Do the planned work; cancelled when a cancel is asked."""
+
+    @abstractmethod
+    def counters(self) -> dict[str, Any]:
+        """The task row's counters as they stand."""
+
+    @abstractmethod
+    def event(self, message: str, level: str = "info") -> None:
+        """Queue an event for the next flush."""
+
+    @abstractmethod
+    def take_events(self) -> list[tuple[str, str]]:
+        """The events queued since the last flush."""
+
+    @abstractmethod
+    def last_error(self) -> str | None:
+        """The latest item failure's reason, if any."""
+
+    @abstractmethod
+    def failed_items(self) -> int:
+        """How many items failed in this run (the task then ends as failed)."""
+
+    def failure_note(self, failed: int) -> str:
+        return f"finished with {failed} failed items (resume to retry them)"
+
+    def _flush(self, *, status: TaskStatus | None = None, error: str | None = None) -> bool:
+        """Write counters, events and the heartbeat; returns whether a cancel was asked."""
+        counters = self.counters()
+        with self.store.session() as session:
+            task = session.get(Task, self.task_id)
+            if task is None or task.owner != self.owner:
+                # Deleted, or taken over by a process that found our heartbeat stale: stop
+                # without touching a row that is no longer ours.
+                self.lost = True
+                return True
+            if task.status == TaskStatus.INTERRUPTED.value and status is None:
+                task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
+            task.counters = counters
+            task.heartbeat_at = utcnow()
+            add_events(session, self.task_id, self.take_events())
+            if last_error := self.last_error():
+                task.last_error = last_error
+            if status is not None:
+                task.status = status.value
+                task.finished_at = utcnow()
+                if error:
+                    task.last_error = error
+            cancel = task.cancel_requested
+        if self.on_progress is not None:
+            self.on_progress(counters)
+        return cancel
+
+    async def _watch(self, job: asyncio.Task[None]) -> None:
+        """Heartbeat and counters every interval; stop the job when a cancel is asked."""
+        while not job.done():
+            if self._flush():
+                self.cancel_event.set()
+            if self.cancel_event.is_set():
+                job.cancel()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
+
+    async def _supervise(self) -> None:
+        job = asyncio.create_task(self.work())
+        watcher = asyncio.create_task(self._watch(job))
+        try:
+            await job
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    async def run(self) -> dict[str, Any]:
+        self.prepare()
+        status, error = TaskStatus.SUCCEEDED, None
+        try:
+            await self._supervise()
+        except asyncio.CancelledError:
+            if self.lost:
+                raise ConflictError(
+                    f"task {self.task_id} was deleted or taken over by another process"
+                ) from None
+            status = TaskStatus.CANCELLED
+            self.event("cancelled", "warning")
+            if not self.cancel_event.is_set():
+                # Cancelled from outside (Ctrl-C, server shutdown): record it, then go on.
+                self._flush(status=status)
+                raise
+        except Exception as exc:
+            status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            self.event(error, "error")
+            self._flush(status=status, error=error)
+            raise
+        else:
+            if failed := self.failed_items():
+                status = TaskStatus.FAILED
+                error = self.last_error() or f"{failed} items failed"
+                self.event(self.failure_note(failed))
+            else:
+                self.event("finished")
+        self._flush(status=status, error=error)
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        with self.store.session() as session:
+            task = session.get(Task, self.task_id)
+            assert task is not None
+            return task_as_dict(task, self.settings)
+
+
+class TaskRun(SupervisedRun):
+    """One run of a distillation task row (tags, questions, answers, auto) in this process."""
 
     def __init__(
         self,
@@ -66,17 +222,15 @@ class TaskRun:
         on_progress: ProgressCallback | None = None,
         use_cache: bool = True,
     ) -> None:
-        self.store, self.settings, self.task_id = store, settings, task_id
-        self.cancel_event = cancel_event or asyncio.Event()
-        self.on_progress = on_progress
+        super().__init__(
+            store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
+        )
         self.use_cache = use_cache
         self.progress = JobProgress()
         self.plan = Plan()
-        # Unique per run, so two runs in one process (the web server) are told apart.
-        self.owner = f"{process_owner()}:{secrets.token_hex(3)}"
-        self.lost = False
+        self._job: _PlannedJob | None = None
 
-    def _prepare(self) -> tuple[DistillContext, JobSpec, Any, int]:
+    def prepare(self) -> None:
         with self.store.session() as session:
             task = claim_task(session, self.task_id, self.settings, self.owner)
             project = session.get(Project, task.project_id)
@@ -99,109 +253,48 @@ class TaskRun:
             self.plan, ready = plan_job(session, project.id, spec, snapshot)
             bottom = 0 if snapshot is None else leaf_depth(spec, snapshot)
             self.progress = _resumed_counters(task.counters or {}, self.plan)
-            task.counters = self._counters()
+            task.counters = self.counters()
             self.progress.event(
                 f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
                 f"{self.plan.answers} answers to create"
             )
-            return context, spec, (ready, snapshot.depth if snapshot else {}), bottom
+            self._job = _PlannedJob(
+                context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom
+            )
 
-    def _counters(self) -> dict[str, Any]:
+    async def work(self) -> None:
+        job = self._job
+        assert job is not None, "prepare() first"
+        context = job.context
+        async with Gateway(
+            self.store, context.limits, project_id=context.project_id, use_cache=self.use_cache
+        ) as gateway:
+            scheduler = JobScheduler(
+                self.store,
+                gateway,
+                context,
+                job.spec,
+                self.progress,
+                leaf_depth=job.leaf_depth,
+                task_id=self.task_id,
+            )
+            scheduler.seed(job.ready, job.depths)
+            await scheduler.run()
+
+    def counters(self) -> dict[str, Any]:
         return self.progress.as_dict() | {"plan": self.plan.as_dict()}
 
-    def _flush(self, *, status: TaskStatus | None = None, error: str | None = None) -> bool:
-        """Write counters, events and the heartbeat; returns whether a cancel was asked."""
-        with self.store.session() as session:
-            task = session.get(Task, self.task_id)
-            if task is None or task.owner != self.owner:
-                # Deleted, or taken over by a process that found our heartbeat stale: stop
-                # without touching a row that is no longer ours.
-                self.lost = True
-                return True
-            if task.status == TaskStatus.INTERRUPTED.value and status is None:
-                task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
-            task.counters = self._counters()
-            task.heartbeat_at = utcnow()
-            add_events(session, self.task_id, self.progress.take_events())
-            if self.progress.last_error:
-                task.last_error = self.progress.last_error
-            if status is not None:
-                task.status = status.value
-                task.finished_at = utcnow()
-                if error:
-                    task.last_error = error
-            cancel = task.cancel_requested
-        if self.on_progress is not None:
-            self.on_progress(self._counters())
-        return cancel
+    def event(self, message: str, level: str = "info") -> None:
+        self.progress.event(message, level)
 
-    async def _watch(self, job: asyncio.Task[None]) -> None:
-        """Heartbeat and counters every interval; stop the job when a cancel is asked."""
-        while not job.done():
-            if self._flush():
-                self.cancel_event.set()
-            if self.cancel_event.is_set():
-                job.cancel()
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
+    def take_events(self) -> list[tuple[str, str]]:
+        return self.progress.take_events()
 
-    async def run(self) -> dict[str, Any]:
-        context, spec, (ready, depths), bottom = self._prepare()
-        status, error = TaskStatus.SUCCEEDED, None
-        try:
-            async with Gateway(
-                self.store, context.limits, project_id=context.project_id, use_cache=self.use_cache
-            ) as gateway:
-                scheduler = JobScheduler(
-                    self.store,
-                    gateway,
-                    context,
-                    spec,
-                    self.progress,
-                    leaf_depth=bottom,
-                    task_id=self.task_id,
-                )
-                scheduler.seed(ready, depths)
-                job = asyncio.create_task(scheduler.run())
-                watcher = asyncio.create_task(self._watch(job))
-                try:
-                    await job
-                finally:
-                    watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
-        except asyncio.CancelledError:
-            if self.lost:
-                raise ConflictError(
-                    f"task {self.task_id} was deleted or taken over by another process"
-                ) from None
-            status = TaskStatus.CANCELLED
-            self.progress.event("cancelled", "warning")
-            if not self.cancel_event.is_set():
-                # Cancelled from outside (Ctrl-C, server shutdown): record it, then go on.
-                self._flush(status=status)
-                raise
-        except Exception as exc:
-            status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            self.progress.event(error, "error")
-            self._flush(status=status, error=error)
-            raise
-        else:
-            failed = sum(self.progress.stage(n).failed for n in ("tags", "questions", "answers"))
-            if failed:
-                status = TaskStatus.FAILED
-                error = self.progress.last_error or f"{failed} items failed"
-                self.progress.event(f"finished with {failed} failed items (resume to retry them)")
-            else:
-                self.progress.event("finished")
-        self._flush(status=status, error=error)
-        return self.summary()
+    def last_error(self) -> str | None:
+        return self.progress.last_error
 
-    def summary(self) -> dict[str, Any]:
-        with self.store.session() as session:
-            task = session.get(Task, self.task_id)
-            assert task is not None
-            return task_as_dict(task, self.settings)
+    def failed_items(self) -> int:
+        return sum(self.progress.stage(n).failed for n in ("tags", "questions", "answers"))
 
 
 async def run_task(
