@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, print_json, print_table, say, state_of
 from distillset.cli.tags import tags_app
-from distillset.cli.task_progress import calls_line, run_task_here, stages_line
+from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
-from distillset.domain import TaskStatus
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
 app.add_typer(questions_app)
 app.add_typer(answers_app)
-
-EXIT_FAILED = 1
-EXIT_CANCELLED = 130
 
 
 def plan_text(job: PlannedJob) -> str:
@@ -35,28 +29,13 @@ def plan_text(job: PlannedJob) -> str:
     return text
 
 
-def run_planned(ctx: typer.Context, job: PlannedJob, as_json: bool) -> dict[str, Any]:
+def run_planned(ctx: typer.Context, job: PlannedJob, as_json: bool) -> None:
     """Print the plan, run the task with progress, print the outcome, exit non-zero if not done."""
     state = state_of(ctx)
     if not as_json:
         say(plan_text(job))
     summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)
-    counters = summary.get("counters") or {}
-    if as_json:
-        print_json(summary)
-    else:
-        say(f"task {job.task_id} {summary['status']} in {summary['elapsed_seconds']:.1f}s")
-        say(f"  {stages_line(counters)}")
-        say(f"  {calls_line(counters)}")
-        if summary.get("last_error") and summary["status"] != TaskStatus.SUCCEEDED:
-            say(f"  last error: {summary['last_error']}")
-        if summary["status"] in (TaskStatus.FAILED, TaskStatus.CANCELLED):
-            say(f"  resume with `distillset tasks resume {job.task_id}`")
-    if summary["status"] == TaskStatus.FAILED:
-        raise typer.Exit(EXIT_FAILED)
-    if summary["status"] == TaskStatus.CANCELLED:
-        raise typer.Exit(EXIT_CANCELLED)
-    return summary
+    report_outcome(summary, as_json)
 
 
 @tags_app.command("generate")

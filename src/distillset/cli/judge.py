@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import sys
-import time
-from typing import Any
-
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, err_console, print_json, say, state_of
+from distillset.cli.common import JsonOption, state_of
 from distillset.cli.dataset import (
     ConfirmedFilter,
     LabelFilter,
@@ -19,40 +13,11 @@ from distillset.cli.dataset import (
     ReasoningFilter,
     SearchFilter,
     TagFilter,
-    make_filter,
 )
-from distillset.quality import create_judge_task, run_judge_task
-from distillset.quality.judge import STAGE
+from distillset.cli.task_progress import report_outcome, run_task_here
+from distillset.dataset import RecordFilter
+from distillset.quality import create_judge_task
 from distillset.services.projects import get_project
-
-EXIT_FAILED = 1
-EXIT_CANCELLED = 130
-PLAIN_LINE_INTERVAL = 5.0
-
-
-def progress_line(counters: dict[str, Any]) -> str:
-    values = counters.get(STAGE) or {}
-    line = f"scored {values.get('done', 0)}/{values.get('planned', 0)}"
-    return line + (f" ({values['failed']} failed)" if values.get("failed") else "")
-
-
-class _PlainProgress:
-    """A progress line on stderr now and then (a status line on a terminal)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._last = 0.0
-
-    def __call__(self, counters: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        if err_console.is_terminal:
-            err_console.print(progress_line(counters), end="\r")
-            return
-        now = time.monotonic()
-        if now - self._last >= PLAIN_LINE_INTERVAL:
-            self._last = now
-            sys.stderr.write(progress_line(counters) + "\n")
 
 
 @app.command("judge")
@@ -73,8 +38,13 @@ def judge_command(
 ) -> None:
     """Score unscored records 0-5 with a judge model (run again to resume or retry)."""
     state = state_of(ctx)
-    record_filter = make_filter(
-        tag, confirmed, has_reasoning, None, None, None, model_name, search, label
+    record_filter = RecordFilter(
+        tag=tag,
+        confirmed=confirmed,
+        has_reasoning=has_reasoning,
+        model=model_name,
+        search=search,
+        label=label,
     )
     with state.store.session() as session:
         task = create_judge_task(
@@ -82,30 +52,7 @@ def judge_command(
         )
         task_id = task.id
 
-    async def main() -> dict[str, Any]:
-        cancel = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, cancel.set)
-            loop.add_signal_handler(signal.SIGTERM, cancel.set)
-        except (NotImplementedError, RuntimeError):
-            pass  # not the main thread (tests through CliRunner)
-        return await run_judge_task(
-            state.store,
-            state.settings,
-            task_id,
-            cancel_event=cancel,
-            on_progress=_PlainProgress(not no_progress and not as_json),
-        )
-
-    summary = asyncio.run(main())
-    if as_json:
-        print_json(summary)
-    else:
-        say(f"task {task_id} {summary['status']}: {progress_line(summary['counters'] or {})}")
-        if summary["last_error"]:
-            say(f"last error: {summary['last_error']}")
-    if summary["status"] == "failed":
-        raise typer.Exit(EXIT_FAILED)
-    if summary["status"] == "cancelled":
-        raise typer.Exit(EXIT_CANCELLED)
+    summary = run_task_here(
+        state.store, state.settings, task_id, show_progress=not no_progress and not as_json
+    )
+    report_outcome(summary, as_json)

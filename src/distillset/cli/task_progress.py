@@ -9,17 +9,27 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import typer
 from rich.console import RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from distillset.cli.common import err_console
+from distillset.cli.common import err_console, print_json, say
 from distillset.config import Settings
+from distillset.domain import TaskStatus
+from distillset.quality.judge import STAGE as JUDGE_STAGE
 from distillset.store import Store
 from distillset.tasks.runner import run_task
 
-STAGES = ("tags", "questions", "answers")
+DISTILL_STAGES = ("tags", "questions", "answers")
 PLAIN_LINE_INTERVAL = 2.0
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+
+
+def stages_of(counters: dict[str, Any]) -> tuple[str, ...]:
+    """The stages a task's counters speak of: a judge task's one, or distillation's three."""
+    return (JUDGE_STAGE,) if JUDGE_STAGE in counters else DISTILL_STAGES
 
 
 def calls_line(counters: dict[str, Any]) -> str:
@@ -36,13 +46,20 @@ def calls_line(counters: dict[str, Any]) -> str:
 
 def stages_line(counters: dict[str, Any]) -> str:
     parts = []
-    for stage in STAGES:
+    for stage in stages_of(counters):
         values = counters.get(stage) or {}
         part = f"{stage} {values.get('done', 0)}/{values.get('planned', 0)}"
         if values.get("failed"):
             part += f" ({values['failed']} failed)"
         parts.append(part)
     return " · ".join(parts)
+
+
+def progress_lines(counters: dict[str, Any]) -> list[str]:
+    """Stages, then calls (a judge task's counters have no call statistics)."""
+    if JUDGE_STAGE in counters:
+        return [stages_line(counters)]
+    return [stages_line(counters), calls_line(counters)]
 
 
 class _StageBars(Progress):
@@ -75,8 +92,6 @@ class ProgressView:
                 TimeElapsedColumn(),
                 console=err_console,
             )
-            for stage in STAGES:
-                self._ids[stage] = self._bars.add_task(stage, total=None, failed="")
             self._bars.start()
         return self
 
@@ -88,7 +103,9 @@ class ProgressView:
         if not self.enabled:
             return
         if self._bars is not None:
-            for stage in STAGES:
+            for stage in stages_of(counters):
+                if stage not in self._ids:  # a bar per stage the task has
+                    self._ids[stage] = self._bars.add_task(stage, total=None, failed="")
                 values = counters.get(stage) or {}
                 failed = values.get("failed", 0)
                 self._bars.update(
@@ -97,12 +114,12 @@ class ProgressView:
                     completed=values.get("done", 0),
                     failed=f"{failed} failed" if failed else "",
                 )
-            self._bars.calls_text = calls_line(counters)
+            self._bars.calls_text = "" if JUDGE_STAGE in counters else calls_line(counters)
             return
         now = time.monotonic()
         if now - self._last_line >= PLAIN_LINE_INTERVAL:
             self._last_line = now
-            sys.stderr.write(f"{stages_line(counters)} · {calls_line(counters)}\n")
+            sys.stderr.write(" · ".join(progress_lines(counters)) + "\n")
             sys.stderr.flush()
 
 
@@ -125,3 +142,23 @@ def run_task_here(
             )
 
     return asyncio.run(main())
+
+
+def report_outcome(summary: dict[str, Any], as_json: bool) -> None:
+    """Print how a task ended (JSON or a few lines); exit 1 if it failed, 130 if cancelled."""
+    status, task_id = summary["status"], summary["id"]
+    counters = summary.get("counters") or {}
+    if as_json:
+        print_json(summary)
+    else:
+        say(f"task {task_id} {status} in {summary['elapsed_seconds'] or 0:.1f}s")
+        for line in progress_lines(counters):
+            say(f"  {line}")
+        if summary.get("last_error") and status != TaskStatus.SUCCEEDED:
+            say(f"  last error: {summary['last_error']}")
+        if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            say(f"  resume with `distillset tasks resume {task_id}`")
+    if status == TaskStatus.FAILED:
+        raise typer.Exit(EXIT_FAILED)
+    if status == TaskStatus.CANCELLED:
+        raise typer.Exit(EXIT_CANCELLED)

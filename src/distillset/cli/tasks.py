@@ -6,8 +6,7 @@ import typer
 
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
-from distillset.cli.distill import EXIT_CANCELLED, EXIT_FAILED
-from distillset.cli.task_progress import calls_line, run_task_here, stages_line
+from distillset.cli.task_progress import calls_line, report_outcome, run_task_here, stages_line
 from distillset.domain import TaskStatus
 from distillset.services.projects import get_project
 from distillset.store import Project
@@ -102,19 +101,7 @@ def tasks_resume(
     """Continue a task from what is stored; calls that already succeeded are not paid twice."""
     state = state_of(ctx)
     summary = run_task_here(state.store, state.settings, task_id, show_progress=not as_json)
-    counters = summary.get("counters") or {}
-    if as_json:
-        print_json(summary)
-    else:
-        say(f"task {task_id} {summary['status']} in {summary['elapsed_seconds']:.1f}s")
-        say(f"  {stages_line(counters)}")
-        say(f"  {calls_line(counters)}")
-        if summary.get("last_error") and summary["status"] != TaskStatus.SUCCEEDED:
-            say(f"  last error: {summary['last_error']}")
-    if summary["status"] == TaskStatus.FAILED:
-        raise typer.Exit(EXIT_FAILED)
-    if summary["status"] == TaskStatus.CANCELLED:
-        raise typer.Exit(EXIT_CANCELLED)
+    report_outcome(summary, as_json)
 
 
 @tasks_app.command("cancel")
