@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -46,30 +47,6 @@ SearchFilter = typer.Option(None, "--search", help="Text in the question, answer
 LabelFilter = typer.Option(None, "--label", help="Only records carrying this custom label.")
 IdsArgument = typer.Argument(None, help="Record ids (or select with filters / --all).")
 AllOption = typer.Option(False, "--all", help="Every record of the project.")
-
-
-def make_filter(
-    tag: str | None = None,
-    confirmed: bool | None = None,
-    has_reasoning: bool | None = None,
-    scored: bool | None = None,
-    min_score: float | None = None,
-    max_score: float | None = None,
-    model: str | None = None,
-    search: str | None = None,
-    label: str | None = None,
-) -> RecordFilter:
-    return RecordFilter(
-        tag=tag,
-        confirmed=confirmed,
-        has_reasoning=has_reasoning,
-        scored=scored,
-        min_score=min_score,
-        max_score=max_score,
-        model=model,
-        search=search,
-        label=label,
-    )
 
 
 def targets(
@@ -125,8 +102,16 @@ def dataset_list(
     as_json: bool = JsonOption,
 ) -> None:
     """List records page by page (the last line tells how to get the next page)."""
-    flt = make_filter(
-        tag, confirmed, has_reasoning, scored, min_score, max_score, model, search, label
+    flt = RecordFilter(
+        tag=tag,
+        confirmed=confirmed,
+        has_reasoning=has_reasoning,
+        scored=scored,
+        min_score=min_score,
+        max_score=max_score,
+        model=model,
+        search=search,
+        label=label,
     )
     with state_of(ctx).store.session() as session:
         project = get_project(session, name)
@@ -196,64 +181,55 @@ def dataset_edit(
         say(f"record {record.id} updated")
 
 
-def _confirm(
-    ctx: typer.Context,
-    name: str,
-    ids: list[int] | None,
-    flt: RecordFilter,
-    everything: bool,
-    value: bool,
-    as_json: bool,
-) -> None:
-    chosen_ids, chosen_filter = targets(ids, flt, everything)
-    with state_of(ctx).store.session() as session:
-        changed = set_confirmed(
-            session, get_project(session, name), value, ids=chosen_ids, record_filter=chosen_filter
+def _confirmation_command(value: bool) -> Callable[..., None]:
+    """`confirm` and `unconfirm`: the same selection, setting confirmed to ``value``."""
+
+    def command(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="Project name."),
+        ids: list[int] | None = IdsArgument,
+        tag: str | None = TagFilter,
+        has_reasoning: bool | None = ReasoningFilter,
+        min_score: float | None = MinScoreFilter,
+        max_score: float | None = MaxScoreFilter,
+        model: str | None = ModelFilter,
+        search: str | None = SearchFilter,
+        label: str | None = LabelFilter,
+        everything: bool = AllOption,
+        as_json: bool = JsonOption,
+    ) -> None:
+        flt = RecordFilter(
+            tag=tag,
+            has_reasoning=has_reasoning,
+            min_score=min_score,
+            max_score=max_score,
+            model=model,
+            search=search,
+            label=label,
         )
-    if as_json:
-        print_json({"records": changed, "confirmed": value})
-    else:
-        say(f"{'confirmed' if value else 'unconfirmed'} {changed} records")
+        chosen_ids, chosen_filter = targets(ids, flt, everything)
+        with state_of(ctx).store.session() as session:
+            changed = set_confirmed(
+                session,
+                get_project(session, name),
+                value,
+                ids=chosen_ids,
+                record_filter=chosen_filter,
+            )
+        if as_json:
+            print_json({"records": changed, "confirmed": value})
+        else:
+            say(f"{'confirmed' if value else 'unconfirmed'} {changed} records")
+
+    return command
 
 
-@dataset_app.command("confirm")
-def dataset_confirm(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
-    ids: list[int] | None = IdsArgument,
-    tag: str | None = TagFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    model: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
-    everything: bool = AllOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Confirm records, by id or by filter."""
-    flt = make_filter(tag, None, has_reasoning, None, min_score, max_score, model, search, label)
-    _confirm(ctx, name, ids, flt, everything, True, as_json)
-
-
-@dataset_app.command("unconfirm")
-def dataset_unconfirm(
-    ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
-    ids: list[int] | None = IdsArgument,
-    tag: str | None = TagFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    model: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
-    everything: bool = AllOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Take back confirmation, by id or by filter."""
-    flt = make_filter(tag, None, has_reasoning, None, min_score, max_score, model, search, label)
-    _confirm(ctx, name, ids, flt, everything, False, as_json)
+dataset_app.command("confirm", help="Confirm records, by id or by filter.")(
+    _confirmation_command(True)
+)
+dataset_app.command("unconfirm", help="Take back confirmation, by id or by filter.")(
+    _confirmation_command(False)
+)
 
 
 @dataset_app.command("score")
@@ -274,7 +250,7 @@ def dataset_score(
     """Score records by hand (0-5 in steps of 0.5), or clear their score."""
     if (score is None) == (not clear):
         raise InvalidInputError("give --score X or --clear (one of them)")
-    flt = make_filter(tag, confirmed, None, None, None, None, None, search, label)
+    flt = RecordFilter(tag=tag, confirmed=confirmed, search=search, label=label)
     chosen_ids, chosen_filter = targets(ids, flt, everything)
     with state_of(ctx).store.session() as session:
         changed = set_score(
@@ -297,11 +273,15 @@ def dataset_note(
     name: str = typer.Argument(..., help="Project name."),
     record_id: int = typer.Argument(..., help="Record id."),
     note: str = typer.Argument(..., help="The note ('' removes it)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Attach a note to a record."""
     with state_of(ctx).store.session() as session:
         set_note(session, get_project(session, name), record_id, note)
-    say(f"record {record_id}: note {'saved' if note.strip() else 'removed'}")
+    if as_json:
+        print_json({"record": record_id, "note": note if note.strip() else None})
+    else:
+        say(f"record {record_id}: note {'saved' if note.strip() else 'removed'}")
 
 
 @dataset_app.command("label")
@@ -311,13 +291,17 @@ def dataset_label(
     ids: list[int] = typer.Argument(..., help="Record ids."),
     add: list[str] = typer.Option([], "--add", help="Label to add (repeatable)."),
     remove: list[str] = typer.Option([], "--remove", help="Label to remove (repeatable)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Add or remove custom labels on records."""
     if not add and not remove:
         raise InvalidInputError("give --add LABEL or --remove LABEL")
     with state_of(ctx).store.session() as session:
         changed = change_labels(session, get_project(session, name), ids, add=add, remove=remove)
-    say(f"labels changed on {changed} records")
+    if as_json:
+        print_json({"records": changed})
+    else:
+        say(f"labels changed on {changed} records")
 
 
 @dataset_app.command("delete")
@@ -336,7 +320,9 @@ def dataset_delete(
     as_json: bool = JsonOption,
 ) -> None:
     """Delete records; their questions stay and become unanswered again."""
-    flt = make_filter(tag, confirmed, None, None, None, max_score, model, search, label)
+    flt = RecordFilter(
+        tag=tag, confirmed=confirmed, max_score=max_score, model=model, search=search, label=label
+    )
     chosen_ids, chosen_filter = targets(ids, flt, everything)
     store = state_of(ctx).store
     if not yes:
@@ -371,7 +357,7 @@ def dataset_duplicates(
     """Report records whose question or answer repeats an earlier one in the same tag."""
     with state_of(ctx).store.session() as session:
         project = get_project(session, name)
-        groups = find_duplicates(session, project, make_filter(tag, confirmed))
+        groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
         labelled = 0
         if label:
             duplicates = {i for group in groups for i in group.record_ids[1:]}

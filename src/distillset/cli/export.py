@@ -16,8 +16,8 @@ from distillset.cli.dataset import (
     ReasoningFilter,
     SearchFilter,
     TagFilter,
-    make_filter,
 )
+from distillset.dataset import RecordFilter
 from distillset.domain import InvalidInputError
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.export.formats import CUSTOM_FIELDS, DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
@@ -113,16 +113,15 @@ def export_command(
         think_close=unescape(think_close),
         system=system,
         fields=parse_fields(field),
-        record_filter=make_filter(
-            tag,
-            True if confirmed else None,
-            has_reasoning,
-            None,
-            min_score,
-            max_score,
-            model,
-            search,
-            label,
+        record_filter=RecordFilter(
+            tag=tag,
+            confirmed=True if confirmed else None,
+            has_reasoning=has_reasoning,
+            min_score=min_score,
+            max_score=max_score,
+            model=model,
+            search=search,
+            label=label,
         ),
         balanced=balanced,
         split=split,
