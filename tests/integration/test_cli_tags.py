@@ -11,10 +11,10 @@ import pytest
 from typer.testing import Result
 
 from distillset.config import load_settings
-from distillset.domain import text_hash
 from distillset.services.projects import get_project
 from distillset.services.tags import find_tag
-from distillset.store import Answer, Question, open_store
+from distillset.store import open_store
+from helpers import add_record
 
 Cli = Callable[..., Result]
 TOPIC = "Physical Education and Sports"
@@ -37,12 +37,7 @@ def add_question_with_answer(tag_path: str, text: str) -> None:
         with store.session() as session:
             project = get_project(session, TOPIC)
             tag = find_tag(session, project, tag_path)
-            question = Question(
-                project_id=project.id, tag_id=tag.id, text=text, text_hash=text_hash(text)
-            )
-            session.add(question)
-            session.flush()
-            session.add(Answer(question_id=question.id, project_id=project.id, answer="42"))
+            add_record(session, project, tag, text, "42")
     finally:
         store.close()
 

@@ -12,14 +12,15 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.dataset import RecordFilter, count_records, list_records, set_score
-from distillset.domain import Origin, text_hash
+from distillset.domain import Origin
 from distillset.prompts import set_prompt
 from distillset.quality import create_judge_task, run_judge_task
 from distillset.services.endpoints import add_endpoint
 from distillset.services.projects import create_project, get_project
 from distillset.services.tags import add_tag_path
-from distillset.store import Answer, LlmCall, Question, Store, Task
+from distillset.store import Answer, LlmCall, Store, Task
 from distillset.testing import FakeModelServer
+from helpers import add_record
 
 Cli = Callable[..., Result]
 
@@ -34,19 +35,13 @@ def project_name(store: Store, fake_server: FakeModelServer) -> str:
         for path, count in (("Ball games", 6), ("Running", 4)):
             tag = add_tag_path(session, project, path, Origin.MANUAL)
             for index in range(count):
-                text = f"{path} question {index}?"
-                question = Question(
-                    project_id=project.id, tag_id=tag.id, text=text, text_hash=text_hash(text)
-                )
-                session.add(question)
-                session.flush()
-                session.add(
-                    Answer(
-                        question_id=question.id,
-                        project_id=project.id,
-                        answer=f"Answer about {path} number {index}.",
-                        reasoning="Some reasoning.",
-                    )
+                add_record(
+                    session,
+                    project,
+                    tag,
+                    f"{path} question {index}?",
+                    f"Answer about {path} number {index}.",
+                    reasoning="Some reasoning.",
                 )
     return "Sports"
 

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_export_formats import assert_openai_chat_line, seed
 from typer.testing import Result
 
 from distillset.store import Store
+from helpers import assert_openai_chat_line, seed_export_dataset
 
 Cli = Callable[..., Result]
 
 
 @pytest.fixture
 def seeded(store: Store) -> None:
-    seed(store, per_tag=3)
+    seed_export_dataset(store, per_tag=3)
 
 
 def ok(result: Result) -> Result:

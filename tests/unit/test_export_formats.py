@@ -12,48 +12,17 @@ import pytest
 from sqlalchemy import select
 
 from distillset.dataset import RecordFilter, set_confirmed, set_score
-from distillset.domain import DistillsetError, Origin, text_hash
+from distillset.domain import DistillsetError
 from distillset.export import FORMATS, ExportOptions, export_dataset
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
-from distillset.store import Answer, Project, Question, Store
+from distillset.store import Project, Store
+from helpers import assert_openai_chat_line, read_jsonl, seed_export_dataset
 
 THINK_OPEN = "<think>\n"
 
 
-def seed(store: Store, per_tag: int = 4, system: str | None = "Be precise.") -> None:
-    """Two leaf tags under Ball games plus Running; awkward text: newlines, quotes, commas."""
-    with store.session() as session:
-        project = create_project(session, "Sports")
-        project.answer_system_prompt = system
-        tags = [
-            add_tag_path(session, project, path, Origin.MANUAL)
-            for path in ("Ball games > Football", "Ball games > Tennis", "Running")
-        ]
-        for tag in tags:
-            for index in range(per_tag):
-                text = f'{tag.label} question {index}, "quoted"?'
-                question = Question(
-                    project_id=project.id, tag_id=tag.id, text=text, text_hash=text_hash(text)
-                )
-                session.add(question)
-                session.flush()
-                session.add(
-                    Answer(
-                        question_id=question.id,
-                        project_id=project.id,
-                        answer=f"Answer {index}\nsecond line, with comma",
-                        reasoning=None if index == 0 else f"Reasoning {index}\nstep two",
-                        model="teacher-a" if index % 2 else "teacher-b",
-                        input_tokens=10,
-                        output_tokens=20,
-                    )
-                )
-
-
 @pytest.fixture
 def project(store: Store) -> Project:
-    seed(store)
+    seed_export_dataset(store)
     with store.session() as session:
         return session.scalars(select(Project)).one()
 
@@ -61,27 +30,6 @@ def project(store: Store) -> Project:
 def run_export(store: Store, project: Project, **options: Any) -> Any:
     with store.session() as session:
         return export_dataset(session, project, ExportOptions(**options))
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-OPENAI_ROLES = {"system", "user", "assistant"}
-
-
-def assert_openai_chat_line(line: dict[str, Any]) -> None:
-    """OpenAI chat fine-tuning: {"messages": [...]}, each message role + string content
-    (optional name / weight), at least one assistant message, nothing else."""
-    assert set(line) == {"messages"}
-    messages = line["messages"]
-    assert isinstance(messages, list) and messages
-    for message in messages:
-        assert set(message) <= {"role", "content", "name", "weight"}
-        assert message["role"] in OPENAI_ROLES
-        assert isinstance(message["content"], str) and message["content"]
-    assert any(message["role"] == "assistant" for message in messages)
-    assert messages[-1]["role"] == "assistant"
 
 
 def test_messages_jsonl_lines_match_the_openai_schema(

@@ -10,16 +10,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
-from test_export_formats import read_jsonl, seed
 
 from distillset.export import ExportOptions, export_dataset
 from distillset.export.selection import StratifiedSplit
 from distillset.store import Project, Store
+from helpers import read_jsonl, seed_export_dataset
 
 
 @pytest.fixture
 def project(store: Store) -> Project:
-    seed(store, per_tag=40)
+    seed_export_dataset(store, per_tag=40)
     with store.session() as session:
         return session.scalars(select(Project)).one()
 

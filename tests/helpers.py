@@ -1,0 +1,78 @@
+"""Dataset seeding and export-reading helpers shared by test modules.
+
+Imported as ``helpers``: pytest puts tests/ on sys.path because tests/conftest.py lives
+there (the test folders are not packages).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from distillset.domain import Origin, text_hash
+from distillset.services.projects import create_project
+from distillset.services.tags import add_tag_path
+from distillset.store import Answer, Project, Question, Store, Tag
+
+
+def add_record(
+    session: Session, project: Project, tag: Tag, question: str, answer: str, **fields: Any
+) -> Answer:
+    """A question under ``tag`` and its answer (a dataset record); ``fields`` go to the Answer."""
+    row = Question(
+        project_id=project.id, tag_id=tag.id, text=question, text_hash=text_hash(question)
+    )
+    session.add(row)
+    session.flush()
+    record = Answer(question_id=row.id, project_id=project.id, answer=answer, **fields)
+    session.add(record)
+    return record
+
+
+def seed_export_dataset(store: Store, per_tag: int = 4, system: str | None = "Be precise.") -> None:
+    """Sports: two leaf tags under Ball games plus Running, ``per_tag`` records each, with
+    awkward text (newlines, quotes, commas); record 0 of each tag has no reasoning."""
+    with store.session() as session:
+        project = create_project(session, "Sports")
+        project.answer_system_prompt = system
+        tags = [
+            add_tag_path(session, project, path, Origin.MANUAL)
+            for path in ("Ball games > Football", "Ball games > Tennis", "Running")
+        ]
+        for tag in tags:
+            for index in range(per_tag):
+                add_record(
+                    session,
+                    project,
+                    tag,
+                    f'{tag.label} question {index}, "quoted"?',
+                    f"Answer {index}\nsecond line, with comma",
+                    reasoning=None if index == 0 else f"Reasoning {index}\nstep two",
+                    model="teacher-a" if index % 2 else "teacher-b",
+                    input_tokens=10,
+                    output_tokens=20,
+                )
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+OPENAI_ROLES = {"system", "user", "assistant"}
+
+
+def assert_openai_chat_line(line: dict[str, Any]) -> None:
+    """OpenAI chat fine-tuning: {"messages": [...]}, each message role + string content
+    (optional name / weight), at least one assistant message, nothing else."""
+    assert set(line) == {"messages"}
+    messages = line["messages"]
+    assert isinstance(messages, list) and messages
+    for message in messages:
+        assert set(message) <= {"role", "content", "name", "weight"}
+        assert message["role"] in OPENAI_ROLES
+        assert isinstance(message["content"], str) and message["content"]
+    assert any(message["role"] == "assistant" for message in messages)
+    assert messages[-1]["role"] == "assistant"
