@@ -18,10 +18,11 @@ from distillset.dataset import (
     set_note,
     set_score,
 )
-from distillset.domain import InvalidInputError, NotFoundError, Origin, text_hash
+from distillset.domain import InvalidInputError, NotFoundError, Origin
 from distillset.services.projects import create_project
 from distillset.services.tags import add_tag_path
 from distillset.store import Answer, Project, Question, Store
+from helpers import add_record
 
 
 def seed(store: Store) -> None:
@@ -38,20 +39,7 @@ def seed(store: Store) -> None:
             (running, "What is a sprint?", "A short fast run.", None, "m1"),
         ]
         for tag, question, answer, reasoning, model in rows:
-            row = Question(
-                project_id=project.id, tag_id=tag.id, text=question, text_hash=text_hash(question)
-            )
-            session.add(row)
-            session.flush()
-            session.add(
-                Answer(
-                    question_id=row.id,
-                    project_id=project.id,
-                    answer=answer,
-                    reasoning=reasoning,
-                    model=model,
-                )
-            )
+            add_record(session, project, tag, question, answer, reasoning=reasoning, model=model)
 
 
 @pytest.fixture
