@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Text, cast, or_, select
 from sqlalchemy.orm import Session
 
+from distillset.dataset.text_search import escape_like, record_text_matches
 from distillset.domain import InvalidInputError
 from distillset.services.tags import find_tag, subtree_ids_query
 from distillset.store.models import Answer, Project, Question
@@ -75,10 +76,6 @@ class RecordFilter:
         return cls(**values)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def record_conditions(
     session: Session, project: Project, record_filter: RecordFilter
 ) -> tuple[list[ColumnElement[bool]], bool]:
@@ -111,18 +108,12 @@ def record_conditions(
         conditions.append(Answer.model == flt.model)
     if flt.label is not None:
         # Labels are a small JSON list of strings; match the item as the JSON text spells it.
-        quoted = f"%{_escape_like(json.dumps(flt.label))}%"
+        quoted = f"%{escape_like(json.dumps(flt.label))}%"
         conditions.append(cast(Answer.labels, Text).like(quoted, escape="\\"))
     if flt.search:
-        pattern = f"%{_escape_like(flt.search)}%"
-        conditions.append(
-            or_(
-                Question.text.ilike(pattern, escape="\\"),
-                Answer.answer.ilike(pattern, escape="\\"),
-                Answer.reasoning.ilike(pattern, escape="\\"),
-            )
-        )
-        needs_question = True
+        condition, joins_question = record_text_matches(session, flt.search)
+        conditions.append(condition)
+        needs_question = needs_question or joins_question
     return conditions, needs_question
 
 

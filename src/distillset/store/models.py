@@ -238,3 +238,15 @@ class LlmCall(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Full-text indexes (SQLite FTS5, migration 0003) sit beside the models, not in them: their
+# virtual tables and FTS5's shadow tables (``<name>_data``, ...) are no model's to compare.
+TEXT_INDEX_TABLES = ("questions_fts", "answers_fts")
+
+
+def is_text_index_table(name: str | None) -> bool:
+    """Whether a table is a full-text index or one of its shadow tables."""
+    return name is not None and any(
+        name == index or name.startswith(f"{index}_") for index in TEXT_INDEX_TABLES
+    )

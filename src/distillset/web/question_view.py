@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from distillset.dataset.text_search import question_text_matches
 from distillset.services.tags import subtree_ids_query
 from distillset.store.models import Answer, Question
 
@@ -45,10 +46,6 @@ class QuestionRow:
         }
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def question_rows(
     session: Session,
     project_id: int,
@@ -79,15 +76,7 @@ def question_rows(
     if answered is not None:
         stmt = stmt.where(has_answer if answered else ~has_answer)
     if search:
-        pattern = f"%{_escape_like(search)}%"
-        # SQLite's LIKE already ignores ASCII case (as its lower() does), without a lower()
-        # call per row; elsewhere ILIKE.
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        stmt = stmt.where(
-            Question.text.like(pattern, escape="\\")
-            if sqlite
-            else Question.text.ilike(pattern, escape="\\")
-        )
+        stmt = stmt.where(question_text_matches(session, search))
     if after is not None:
         stmt = stmt.where(Question.id > after)
     rows = [QuestionRow(*row) for row in session.execute(stmt.order_by(Question.id).limit(limit))]
