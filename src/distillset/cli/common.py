@@ -58,6 +58,7 @@ class CliState:
 
 # `distillset --help` lists groups in the order of the work, whatever the import order.
 COMMAND_ORDER = (
+    "demo",
     "project",
     "model",
     "keys",
@@ -67,6 +68,7 @@ COMMAND_ORDER = (
     "auto",
     "tasks",
     "dataset",
+    "judge",
     "export",
     "prompts",
     "serve",
@@ -129,7 +131,32 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+# Parameters spelled the same way by every command that takes them.
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+ProjectArgument = typer.Argument(..., help="Project name.")
+YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+def report(data: Any, as_json: bool, message: str) -> None:
+    """The outcome of a change: ``data`` as JSON for scripts, else one line for people."""
+    if as_json:
+        print_json(data)
+    else:
+        say(message)
+
+
+def show(data: Mapping[str, Any], as_json: bool) -> None:
+    """One object: JSON for scripts, `name: value` lines for people."""
+    if as_json:
+        print_json(data)
+    else:
+        print_fields(data)
+
+
+def confirm_unless(yes: bool, question: str) -> None:
+    """Ask before a destructive change unless --yes was given; "no" aborts (exit 1)."""
+    if not yes:
+        typer.confirm(question, abort=True)
 
 
 def _cell(value: Any) -> str:

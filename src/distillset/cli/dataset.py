@@ -8,7 +8,17 @@ from typing import Any
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    ProjectArgument,
+    YesOption,
+    print_json,
+    print_table,
+    report,
+    say,
+    show,
+    state_of,
+)
 from distillset.dataset import (
     RecordFilter,
     change_labels,
@@ -85,7 +95,7 @@ def _row(record: DatasetRecord) -> list[Any]:
 @dataset_app.command("list")
 def dataset_list(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     tag: str | None = TagFilter,
     confirmed: bool | None = ConfirmedFilter,
     has_reasoning: bool | None = ReasoningFilter,
@@ -136,23 +146,20 @@ def dataset_list(
 @dataset_app.command("show")
 def dataset_show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     record_id: int = typer.Argument(..., help="Record id."),
     as_json: bool = JsonOption,
 ) -> None:
     """Show one record in full."""
     with state_of(ctx).store.session() as session:
         record = get_record(session, get_project(session, name), record_id)
-    if as_json:
-        print_json(record.as_dict())
-    else:
-        print_fields(record.as_dict())
+    show(record.as_dict(), as_json)
 
 
 @dataset_app.command("edit")
 def dataset_edit(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     record_id: int = typer.Argument(..., help="Record id."),
     question: str | None = typer.Option(None, "--question", help="New question text."),
     answer: str | None = typer.Option(None, "--answer", help="New answer text."),
@@ -175,10 +182,7 @@ def dataset_edit(
             reasoning=reasoning,
             clear_reasoning=clear_reasoning,
         )
-    if as_json:
-        print_json(record.as_dict())
-    else:
-        say(f"record {record.id} updated")
+    report(record.as_dict(), as_json, f"record {record.id} updated")
 
 
 def _confirmation_command(value: bool) -> Callable[..., None]:
@@ -186,7 +190,7 @@ def _confirmation_command(value: bool) -> Callable[..., None]:
 
     def command(
         ctx: typer.Context,
-        name: str = typer.Argument(..., help="Project name."),
+        name: str = ProjectArgument,
         ids: list[int] | None = IdsArgument,
         tag: str | None = TagFilter,
         has_reasoning: bool | None = ReasoningFilter,
@@ -216,10 +220,11 @@ def _confirmation_command(value: bool) -> Callable[..., None]:
                 ids=chosen_ids,
                 record_filter=chosen_filter,
             )
-        if as_json:
-            print_json({"records": changed, "confirmed": value})
-        else:
-            say(f"{'confirmed' if value else 'unconfirmed'} {changed} records")
+        report(
+            {"records": changed, "confirmed": value},
+            as_json,
+            f"{'confirmed' if value else 'unconfirmed'} {changed} records",
+        )
 
     return command
 
@@ -235,7 +240,7 @@ dataset_app.command("unconfirm", help="Take back confirmation, by id or by filte
 @dataset_app.command("score")
 def dataset_score(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     ids: list[int] | None = IdsArgument,
     score: float | None = typer.Option(None, "--score", help="0 to 5 in steps of 0.5."),
     reason: str | None = typer.Option(None, "--reason", help="Why this score."),
@@ -261,16 +266,17 @@ def dataset_score(
             ids=chosen_ids,
             record_filter=chosen_filter,
         )
-    if as_json:
-        print_json({"records": changed, "score": None if clear else score})
-    else:
-        say(f"{'cleared the score of' if clear else 'scored'} {changed} records")
+    report(
+        {"records": changed, "score": None if clear else score},
+        as_json,
+        f"{'cleared the score of' if clear else 'scored'} {changed} records",
+    )
 
 
 @dataset_app.command("note")
 def dataset_note(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     record_id: int = typer.Argument(..., help="Record id."),
     note: str = typer.Argument(..., help="The note ('' removes it)."),
     as_json: bool = JsonOption,
@@ -278,16 +284,17 @@ def dataset_note(
     """Attach a note to a record."""
     with state_of(ctx).store.session() as session:
         set_note(session, get_project(session, name), record_id, note)
-    if as_json:
-        print_json({"record": record_id, "note": note if note.strip() else None})
-    else:
-        say(f"record {record_id}: note {'saved' if note.strip() else 'removed'}")
+    report(
+        {"record": record_id, "note": note if note.strip() else None},
+        as_json,
+        f"record {record_id}: note {'saved' if note.strip() else 'removed'}",
+    )
 
 
 @dataset_app.command("label")
 def dataset_label(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     ids: list[int] = typer.Argument(..., help="Record ids."),
     add: list[str] = typer.Option([], "--add", help="Label to add (repeatable)."),
     remove: list[str] = typer.Option([], "--remove", help="Label to remove (repeatable)."),
@@ -298,16 +305,13 @@ def dataset_label(
         raise InvalidInputError("give --add LABEL or --remove LABEL")
     with state_of(ctx).store.session() as session:
         changed = change_labels(session, get_project(session, name), ids, add=add, remove=remove)
-    if as_json:
-        print_json({"records": changed})
-    else:
-        say(f"labels changed on {changed} records")
+    report({"records": changed}, as_json, f"labels changed on {changed} records")
 
 
 @dataset_app.command("delete")
 def dataset_delete(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     ids: list[int] | None = IdsArgument,
     tag: str | None = TagFilter,
     confirmed: bool | None = ConfirmedFilter,
@@ -316,7 +320,7 @@ def dataset_delete(
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
     everything: bool = AllOption,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Delete records; their questions stay and become unanswered again."""
@@ -334,19 +338,18 @@ def dataset_delete(
         result = delete_records(
             session, get_project(session, name), ids=chosen_ids, record_filter=chosen_filter
         )
-    if as_json:
-        print_json({"records": result.records, "questions_unanswered": result.questions_unanswered})
-    else:
-        say(
-            f"deleted {result.records} records; "
-            f"{result.questions_unanswered} questions are unanswered again"
-        )
+    report(
+        {"records": result.records, "questions_unanswered": result.questions_unanswered},
+        as_json,
+        f"deleted {result.records} records; "
+        f"{result.questions_unanswered} questions are unanswered again",
+    )
 
 
 @dataset_app.command("duplicates")
 def dataset_duplicates(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     tag: str | None = TagFilter,
     confirmed: bool | None = ConfirmedFilter,
     label: str | None = typer.Option(

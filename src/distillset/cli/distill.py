@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, print_json, print_table, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    ProjectArgument,
+    print_json,
+    print_table,
+    say,
+    state_of,
+)
 from distillset.cli.tags import tags_app
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.distill import jobs
@@ -41,7 +48,7 @@ def run_planned(ctx: typer.Context, job: PlannedJob, as_json: bool) -> None:
 @tags_app.command("generate")
 def tags_generate(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     parent: str | None = typer.Option(
         None, "--parent", help="Parent tag 'A > B' (default: topic)."
     ),
@@ -60,7 +67,7 @@ def tags_generate(
 @questions_app.command("generate")
 def questions_generate(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     tag: str = typer.Option(..., "--tag", help="Tag path 'A > B'."),
     count: int = typer.Option(..., "--count", "-n", help="How many questions the tag should have."),
     as_json: bool = JsonOption,
@@ -75,7 +82,7 @@ def questions_generate(
 @questions_app.command("list")
 def questions_list(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     tag: str | None = typer.Option(None, "--tag", help="Only this tag and its subtree."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
     as_json: bool = JsonOption,
@@ -98,7 +105,7 @@ def questions_list(
 @answers_app.command("generate")
 def answers_generate(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     question: list[int] | None = typer.Option(
         None, "--question", "-q", help="Question id (repeatable)."
     ),
@@ -119,7 +126,7 @@ def answers_generate(
 @app.command("auto")
 def auto(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     topic: str | None = typer.Option(None, "--topic", help="Root topic (default: the project's)."),
     levels: int = typer.Option(2, "--levels", help="Levels of tags below the topic (1-6)."),
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, print_json, say, state_of
+from distillset.cli.common import JsonOption, ProjectArgument, print_json, say, state_of
 from distillset.cli.dataset import (
     LabelFilter,
     MaxScoreFilter,
@@ -46,7 +46,7 @@ def parse_fields(pairs: list[str]) -> dict[str, str]:
 @app.command("export")
 def export_command(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     fmt: str = typer.Option("alpaca", "--format", "-f", help=f"Row format: {FORMAT_HELP}."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="File (.json .jsonl .csv .parquet) or HF directory."

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, state_of
+from distillset.cli.common import JsonOption, ProjectArgument, state_of
 from distillset.cli.dataset import (
     ConfirmedFilter,
     LabelFilter,
@@ -23,7 +23,7 @@ from distillset.services.projects import get_project
 @app.command("judge")
 def judge_command(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     model: str | None = typer.Option(
         None, "--model", help="Judge endpoint alias (default: the project's answer model)."
     ),

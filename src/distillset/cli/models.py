@@ -11,10 +11,11 @@ import typer
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
-    print_fields,
     print_json,
     print_table,
+    report,
     say,
+    show,
     state_of,
 )
 from distillset.domain import InvalidInputError
@@ -98,10 +99,11 @@ def model_add(
             **{k: v for k, v in options.items() if v is not None},
         )
         data = endpoints.endpoint_as_dict(endpoint, state.settings)
-    if as_json:
-        print_json(data)
-    else:
-        say(f"added model endpoint {data['alias']!r} ({data['model']} at {data['base_url']})")
+    report(
+        data,
+        as_json,
+        f"added model endpoint {data['alias']!r} ({data['model']} at {data['base_url']})",
+    )
     _warn_missing_key(key_name, ctx)
 
 
@@ -152,10 +154,7 @@ def model_set(
         endpoint = endpoints.get_endpoint(session, alias)
         endpoints.update_endpoint(session, endpoint, **changes)
         data = endpoints.endpoint_as_dict(endpoint, state.settings)
-    if as_json:
-        print_json(data)
-    else:
-        say(f"updated model endpoint {alias!r}")
+    report(data, as_json, f"updated model endpoint {alias!r}")
     _warn_missing_key(key_name, ctx)
 
 
@@ -202,10 +201,7 @@ def model_show(
     state = state_of(ctx)
     with state.store.session() as session:
         data = endpoints.endpoint_as_dict(endpoints.get_endpoint(session, alias), state.settings)
-    if as_json:
-        print_json(data)
-    else:
-        print_fields(data)
+    show(data, as_json)
 
 
 @model_app.command("remove")

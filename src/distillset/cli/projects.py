@@ -7,7 +7,17 @@ from typing import Any
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    ProjectArgument,
+    YesOption,
+    confirm_unless,
+    print_json,
+    print_table,
+    report,
+    show,
+    state_of,
+)
 from distillset.domain import InvalidInputError
 from distillset.services import projects
 
@@ -30,10 +40,11 @@ def project_create(
             session, name, topic=topic, language=language, description=description
         )
         data = projects.project_as_dict(project)
-    if as_json:
-        print_json(data)
-    else:
-        say(f"created project {data['name']!r} (topic {data['topic']!r}, {data['language']})")
+    report(
+        data,
+        as_json,
+        f"created project {data['name']!r} (topic {data['topic']!r}, {data['language']})",
+    )
 
 
 @project_app.command("list")
@@ -58,22 +69,19 @@ def project_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 @project_app.command("show")
 def project_show(
-    ctx: typer.Context, name: str = typer.Argument(...), as_json: bool = JsonOption
+    ctx: typer.Context, name: str = ProjectArgument, as_json: bool = JsonOption
 ) -> None:
     """Show a project's settings and sizes."""
     with state_of(ctx).store.session() as session:
         project = projects.get_project(session, name)
         data = projects.project_as_dict(project) | projects.project_stats(session, project.id)
-    if as_json:
-        print_json(data)
-    else:
-        print_fields(data)
+    show(data, as_json)
 
 
 @project_app.command("set")
 def project_set(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
+    name: str = ProjectArgument,
     question_model: str | None = typer.Option(
         None, "--question-model", help="Endpoint alias that writes tags and questions."
     ),
@@ -112,29 +120,26 @@ def project_set(
     with state_of(ctx).store.session() as session:
         project = projects.update_project(session, projects.get_project(session, name), **changes)
         data = projects.project_as_dict(project)
-    if as_json:
-        print_json(data)
-    else:
-        say(f"updated project {name!r}")
+    report(data, as_json, f"updated project {name!r}")
 
 
 @project_app.command("delete")
 def project_delete(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    name: str = ProjectArgument,
+    yes: bool = YesOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Delete a project with all its tags, questions, answers and tasks."""
     store = state_of(ctx).store
     with store.session() as session:
         project = projects.get_project(session, name)
         stats = projects.project_stats(session, project.id)
-    if not yes:
-        typer.confirm(
-            f"Delete project {name!r} with {stats['tags']} tags, {stats['questions']} questions "
-            f"and {stats['answers']} answers?",
-            abort=True,
-        )
+    confirm_unless(
+        yes,
+        f"Delete project {name!r} with {stats['tags']} tags, {stats['questions']} questions "
+        f"and {stats['answers']} answers?",
+    )
     with store.session() as session:
         projects.delete_project(session, projects.get_project(session, name))
-    say(f"deleted project {name!r}")
+    report({"deleted": name} | stats, as_json, f"deleted project {name!r}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, print_json, say, state_of
+from distillset.cli.common import JsonOption, ProjectArgument, print_json, say, state_of
 from distillset.domain import InvalidInputError
 from distillset.prompts import KINDS, get_prompt, prompt_kind, reset_prompt, set_prompt
 from distillset.services.projects import get_project
@@ -21,13 +21,14 @@ prompts_app = typer.Typer(
 app.add_typer(prompts_app)
 
 MAX_PROMPT_FILE_BYTES = 1_000_000
+KindArgument = typer.Argument(..., help=f"One of: {', '.join(KINDS)}.")
 
 
 @prompts_app.command("show")
 def prompts_show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
-    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    name: str = ProjectArgument,
+    kind: str = KindArgument,
     as_json: bool = JsonOption,
 ) -> None:
     """Print the template the project uses (its override, else the language's default)."""
@@ -51,8 +52,8 @@ def prompts_show(
 @prompts_app.command("set")
 def prompts_set(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
-    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    name: str = ProjectArgument,
+    kind: str = KindArgument,
     file: Path = typer.Argument(..., help="Template file ('-' reads stdin)."),
 ) -> None:
     """Override a template; it must keep every required placeholder."""
@@ -76,8 +77,8 @@ def prompts_set(
 @prompts_app.command("reset")
 def prompts_reset(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
-    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}."),
+    name: str = ProjectArgument,
+    kind: str = KindArgument,
 ) -> None:
     """Go back to the default template of the project's language."""
     with state_of(ctx).store.session() as session:

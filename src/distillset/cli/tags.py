@@ -5,15 +5,28 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.text import Text
 from rich.tree import Tree
+from sqlalchemy.orm import Session
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, console, print_json, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    ProjectArgument,
+    YesOption,
+    confirm_unless,
+    console,
+    print_json,
+    report,
+    say,
+    state_of,
+)
 from distillset.domain import InvalidInputError, Origin
 from distillset.services import projects, tags, tree_io
+from distillset.store import Tag
 
 tags_app = typer.Typer(name="tags", no_args_is_help=True, help="The domain tree of a project.")
 app.add_typer(tags_app)
@@ -21,81 +34,94 @@ app.add_typer(tags_app)
 PathOption = typer.Option(..., "--path", help="Tag path, written 'A > B > C'.")
 
 
+def _shown(session: Session, tag: Tag) -> dict[str, Any]:
+    """A changed tag as commands report it: its id and full path."""
+    return {"id": tag.id, "path": str(tags.tag_path(session, tag))}
+
+
 @tags_app.command("add")
 def tags_add(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Project name."),
+    name: str = ProjectArgument,
     path: str = PathOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Add a tag by hand (missing ancestors are created too)."""
     with state_of(ctx).store.session() as session:
         project = projects.get_project(session, name)
         tag = tags.add_tag_path(session, project, path, Origin.MANUAL)
-        shown = str(tags.tag_path(session, tag))
-    say(f"added tag {shown!r}")
+        shown = _shown(session, tag)
+    report(shown, as_json, f"added tag {shown['path']!r}")
 
 
 @tags_app.command("rename")
 def tags_rename(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
+    name: str = ProjectArgument,
     path: str = PathOption,
     to: str = typer.Option(..., "--to", help="The new label."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Rename a tag; its questions and subtree stay attached."""
     with state_of(ctx).store.session() as session:
         project = projects.get_project(session, name)
         tag = tags.rename_tag(session, tags.find_tag(session, project, path), to)
-        shown = str(tags.tag_path(session, tag))
-    say(f"renamed to {shown!r}")
+        shown = _shown(session, tag)
+    report(shown, as_json, f"renamed to {shown['path']!r}")
 
 
 @tags_app.command("delete")
 def tags_delete(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
+    name: str = ProjectArgument,
     path: str = PathOption,
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = YesOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Delete a tag with its subtree, their questions and answers."""
     store = state_of(ctx).store
     with store.session() as session:
         project = projects.get_project(session, name)
         counts = tags.subtree_counts(session, tags.find_tag(session, project, path))
-    if counts.questions and not yes:
-        typer.confirm(
-            f"Delete {counts.tags} tags with {counts.questions} questions "
-            f"and {counts.answers} answers?",
-            abort=True,
-        )
+    # Only a subtree with questions is worth a question: empty tags are cheap to re-create.
+    confirm_unless(
+        yes or not counts.questions,
+        f"Delete {counts.tags} tags with {counts.questions} questions "
+        f"and {counts.answers} answers?",
+    )
     with store.session() as session:
         project = projects.get_project(session, name)
         counts = tags.delete_tag(session, tags.find_tag(session, project, path))
-    say(f"deleted {counts.tags} tags, {counts.questions} questions and {counts.answers} answers")
+    report(
+        {"tags": counts.tags, "questions": counts.questions, "answers": counts.answers},
+        as_json,
+        f"deleted {counts.tags} tags, {counts.questions} questions and {counts.answers} answers",
+    )
 
 
 @tags_app.command("move")
 def tags_move(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
+    name: str = ProjectArgument,
     path: str = PathOption,
     under: str = typer.Option(
         ..., "--under", help="New parent path; '' or the topic moves it to the top level."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Move a tag (with its subtree) under another parent."""
     with state_of(ctx).store.session() as session:
         project = projects.get_project(session, name)
         tag = tags.find_tag(session, project, path)
         tags.move_tag(session, tag, tags.find_parent(session, project, under))
-        shown = str(tags.tag_path(session, tag))
-    say(f"moved to {shown!r}")
+        shown = _shown(session, tag)
+    report(shown, as_json, f"moved to {shown['path']!r}")
 
 
 @tags_app.command("import")
 def tags_import(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
+    name: str = ProjectArgument,
     file: Path = typer.Argument(..., help="A .json, .yaml/.yml or .md outline."),
     under: str | None = typer.Option(None, "--under", help="Import below this tag path."),
     file_format: str | None = typer.Option(
@@ -109,16 +135,17 @@ def tags_import(
         project = projects.get_project(session, name)
         created = tree_io.import_tree(session, project, nodes, under)
     total = tree_io.count_nodes(nodes)
-    if as_json:
-        print_json({"read": total, "created": created})
-    else:
-        say(f"imported {total} tags from {file} ({created} new, {total - created} already there)")
+    report(
+        {"read": total, "created": created},
+        as_json,
+        f"imported {total} tags from {file} ({created} new, {total - created} already there)",
+    )
 
 
 @tags_app.command("export")
 def tags_export(
     ctx: typer.Context,
-    name: str = typer.Argument(...),
+    name: str = ProjectArgument,
     file_format: str = typer.Option("json", "--format", help="json, yaml or md."),
     output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)."),
 ) -> None:
@@ -169,9 +196,7 @@ def _plain_lines(nodes: Sequence[tags.TreeNode]) -> list[str]:
 
 
 @tags_app.command("tree")
-def tags_tree(
-    ctx: typer.Context, name: str = typer.Argument(...), as_json: bool = JsonOption
-) -> None:
+def tags_tree(ctx: typer.Context, name: str = ProjectArgument, as_json: bool = JsonOption) -> None:
     """Print the tree; numbering like 1.2 comes from position."""
     with state_of(ctx).store.session() as session:
         project = projects.get_project(session, name)
