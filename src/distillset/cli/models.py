@@ -26,7 +26,33 @@ keys_app = typer.Typer(name="keys", no_args_is_help=True, help="API keys (kept i
 app.add_typer(model_app)
 app.add_typer(keys_app)
 
-STRUCTURED_HELP = "Structured output the server supports: json_schema, json_object or none."
+# Endpoint settings `model add` and `model set` share; None means "not given".
+TemperatureOption = typer.Option(None, "--temperature", help="Sampling temperature (0 is valid).")
+MaxTokensOption = typer.Option(None, "--max-tokens", help="Most tokens per reply.")
+TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling.")
+ConcurrencyOption = typer.Option(None, "--concurrency", help="Max requests in flight.")
+RpmOption = typer.Option(None, "--rpm", help="Requests per minute.")
+TpmOption = typer.Option(None, "--tpm", help="Tokens per minute.")
+StructuredOption = typer.Option(
+    None,
+    "--structured",
+    help="Structured output the server supports: json_schema, json_object or none.",
+)
+PriceInOption = typer.Option(None, "--price-in", help="Price per 1M input tokens.")
+PriceOutOption = typer.Option(None, "--price-out", help="Price per 1M output tokens.")
+ExtraBodyOption = typer.Option(
+    None, "--extra-body", help="JSON object merged into each request body."
+)
+ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="Read the key from this env var.")
+KeyNameOption = typer.Option(None, "--key-name", help="Use this keys-file entry.")
+
+
+AliasArgument = typer.Argument(..., help="Endpoint alias.")
+KeyNameArgument = typer.Argument(..., help="Name of the key.")
+
+
+def _given(**settings: Any) -> dict[str, Any]:
+    return {name: value for name, value in settings.items() if value is not None}
 
 
 def _extra_body(text: str | None) -> dict[str, Any] | None:
@@ -55,36 +81,22 @@ def model_add(
     preset: str | None = typer.Option(
         None, "--preset", help=f"Fill the base URL: {', '.join(sorted(endpoints.PRESETS))}."
     ),
-    api_key_env: str | None = typer.Option(
-        None, "--api-key-env", help="Read the key from this env var."
-    ),
-    key_name: str | None = typer.Option(None, "--key-name", help="Use this keys-file entry."),
-    temperature: float | None = typer.Option(None, "--temperature"),
-    max_tokens: int | None = typer.Option(None, "--max-tokens"),
-    top_p: float | None = typer.Option(None, "--top-p"),
-    concurrency: int | None = typer.Option(None, "--concurrency", help="Max requests in flight."),
-    rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),
-    tpm: int | None = typer.Option(None, "--tpm", help="Tokens per minute."),
-    structured: str | None = typer.Option(None, "--structured", help=STRUCTURED_HELP),
-    price_in: float | None = typer.Option(None, "--price-in", help="Price per 1M input tokens."),
-    price_out: float | None = typer.Option(None, "--price-out", help="Price per 1M output tokens."),
-    extra_body: str | None = typer.Option(
-        None, "--extra-body", help="JSON object merged into each request body."
-    ),
+    api_key_env: str | None = ApiKeyEnvOption,
+    key_name: str | None = KeyNameOption,
+    temperature: float | None = TemperatureOption,
+    max_tokens: int | None = MaxTokensOption,
+    top_p: float | None = TopPOption,
+    concurrency: int | None = ConcurrencyOption,
+    rpm: int | None = RpmOption,
+    tpm: int | None = TpmOption,
+    structured: str | None = StructuredOption,
+    price_in: float | None = PriceInOption,
+    price_out: float | None = PriceOutOption,
+    extra_body: str | None = ExtraBodyOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Register an OpenAI-compatible model endpoint."""
     state = state_of(ctx)
-    options = {
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-        "top_p": top_p,
-        "concurrency": concurrency,
-        "rpm": rpm,
-        "tpm": tpm,
-        "price_input_per_m": price_in,
-        "price_output_per_m": price_out,
-    }
     with state.store.session() as session:
         endpoint = endpoints.add_endpoint(
             session,
@@ -96,7 +108,16 @@ def model_add(
             api_key_name=key_name,
             structured_output=structured,
             extra_body=_extra_body(extra_body),
-            **{k: v for k, v in options.items() if v is not None},
+            **_given(
+                temperature=temperature,
+                max_tokens=max_tokens,
+                top_p=top_p,
+                concurrency=concurrency,
+                rpm=rpm,
+                tpm=tpm,
+                price_input_per_m=price_in,
+                price_output_per_m=price_out,
+            ),
         )
         data = endpoints.endpoint_as_dict(endpoint, state.settings)
     report(
@@ -110,45 +131,45 @@ def model_add(
 @model_app.command("set")
 def model_set(
     ctx: typer.Context,
-    alias: str = typer.Argument(...),
-    model: str | None = typer.Option(None, "--model"),
-    base_url: str | None = typer.Option(None, "--base-url"),
-    api_key_env: str | None = typer.Option(None, "--api-key-env"),
-    key_name: str | None = typer.Option(None, "--key-name"),
-    temperature: float | None = typer.Option(None, "--temperature"),
-    max_tokens: int | None = typer.Option(None, "--max-tokens"),
-    top_p: float | None = typer.Option(None, "--top-p"),
-    concurrency: int | None = typer.Option(None, "--concurrency"),
-    rpm: int | None = typer.Option(None, "--rpm"),
-    tpm: int | None = typer.Option(None, "--tpm"),
-    structured: str | None = typer.Option(None, "--structured", help=STRUCTURED_HELP),
-    price_in: float | None = typer.Option(None, "--price-in"),
-    price_out: float | None = typer.Option(None, "--price-out"),
-    extra_body: str | None = typer.Option(None, "--extra-body"),
+    alias: str = AliasArgument,
+    model: str | None = typer.Option(None, "--model", help="Model name the server expects."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
+    api_key_env: str | None = ApiKeyEnvOption,
+    key_name: str | None = KeyNameOption,
+    temperature: float | None = TemperatureOption,
+    max_tokens: int | None = MaxTokensOption,
+    top_p: float | None = TopPOption,
+    concurrency: int | None = ConcurrencyOption,
+    rpm: int | None = RpmOption,
+    tpm: int | None = TpmOption,
+    structured: str | None = StructuredOption,
+    price_in: float | None = PriceInOption,
+    price_out: float | None = PriceOutOption,
+    extra_body: str | None = ExtraBodyOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change settings of an endpoint (only the options given)."""
     state = state_of(ctx)
-    changes: dict[str, Any] = {
-        "model": model,
-        "base_url": base_url,
-        "temperature": temperature,
-        "max_tokens": max_tokens,
-        "top_p": top_p,
-        "concurrency": concurrency,
-        "rpm": rpm,
-        "tpm": tpm,
-        "structured_output": structured,
-        "price_input_per_m": price_in,
-        "price_output_per_m": price_out,
-        "extra_body": _extra_body(extra_body),
-    }
+    changes = _given(
+        model=model,
+        base_url=base_url,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        top_p=top_p,
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        structured_output=structured,
+        price_input_per_m=price_in,
+        price_output_per_m=price_out,
+        extra_body=_extra_body(extra_body),
+    )
     # A key reference is either an env var or a keys-file entry: setting one clears the other.
     if api_key_env is not None:
         changes.update(api_key_env=api_key_env, api_key_name="")
     if key_name is not None:
         changes.update(api_key_name=key_name, api_key_env="")
-    if all(value is None for value in changes.values()):
+    if not changes:
         raise InvalidInputError("nothing to change: give at least one option")
     with state.store.session() as session:
         endpoint = endpoints.get_endpoint(session, alias)
@@ -194,9 +215,7 @@ def model_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 @model_app.command("show")
-def model_show(
-    ctx: typer.Context, alias: str = typer.Argument(...), as_json: bool = JsonOption
-) -> None:
+def model_show(ctx: typer.Context, alias: str = AliasArgument, as_json: bool = JsonOption) -> None:
     """Show one endpoint's settings."""
     state = state_of(ctx)
     with state.store.session() as session:
@@ -205,7 +224,7 @@ def model_show(
 
 
 @model_app.command("remove")
-def model_remove(ctx: typer.Context, alias: str = typer.Argument(...)) -> None:
+def model_remove(ctx: typer.Context, alias: str = AliasArgument) -> None:
     """Forget an endpoint (projects using it lose that model choice)."""
     with state_of(ctx).store.session() as session:
         endpoints.remove_endpoint(session, endpoints.get_endpoint(session, alias))
@@ -224,7 +243,7 @@ def _read_secret(name: str) -> str:
 
 
 @keys_app.command("set")
-def keys_set(ctx: typer.Context, name: str = typer.Argument(..., help="Name of the key.")) -> None:
+def keys_set(ctx: typer.Context, name: str = KeyNameArgument) -> None:
     """Store a key in the keys file (read from stdin or a hidden prompt)."""
     settings = state_of(ctx).settings
     keys.set_key(settings, name, _read_secret(name))
@@ -242,7 +261,7 @@ def keys_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 
 
 @keys_app.command("remove")
-def keys_remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
+def keys_remove(ctx: typer.Context, name: str = KeyNameArgument) -> None:
     """Delete a key from the keys file."""
     keys.remove_key(state_of(ctx).settings, name)
     say(f"removed key {name!r}")
