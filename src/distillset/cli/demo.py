@@ -7,6 +7,7 @@ is registered as the project's model, so the demo needs no network, no key and n
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -16,7 +17,7 @@ import typer
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, print_json, say, state_of
 from distillset.cli.distill import plan_text
-from distillset.cli.task_progress import calls_line, run_task_here, stages_line
+from distillset.cli.task_progress import progress_lines, run_task_here
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError, DistillsetError, NotFoundError
@@ -105,7 +106,7 @@ def run_demo(
     tags: int = 3,
     questions: int = 2,
     show_progress: bool = True,
-    say_line: Any = say,
+    say_line: Callable[[str], None] = say,
 ) -> dict[str, Any]:
     from distillset.testing import FakeModelServer  # aiohttp's server: only when used
 
@@ -150,9 +151,9 @@ def demo(
     if as_json:
         print_json(result)
         return
-    counters = result["task"]["counters"]
-    say(f"task {result['task']['id']} {result['task']['status']}: {stages_line(counters)}")
-    say(f"  {calls_line(counters)}")
+    stages, calls = progress_lines(result["task"]["counters"])
+    say(f"task {result['task']['id']} {result['task']['status']}: {stages}")
+    say(f"  {calls}")
     say(f"exported {result['export']['records']} records to {result['export']['path']}")
     sample = result["sample"]
     if sample is not None:
