@@ -30,6 +30,7 @@ ROWS = [
     ("Emoji", "What does 🎉🎉 mean?", "A party 🎉 emoji.", "People use 😀😀😀 too."),
     ("Emoji", "Can I say it's fine?", 'Yes, it\'s fine — "quoted" text too.', "-x OR y"),
     ("Emoji", "A question without an answer about python?", None, None),
+    ("Code", "ÉCOLE ou école?", "Schule, SCHOOL.", None),
 ]
 
 SEARCHES = [
@@ -67,6 +68,10 @@ SEARCHES = [
     '"quoted"',
     "no such text anywhere",
     "zz",
+    "école",
+    "ÉCOLE",
+    "École",
+    "school",
 ]
 
 
@@ -157,14 +162,25 @@ def test_the_searches_cover_hits_and_misses(store: Store) -> None:
     assert len(found["中文"]) == 2 and len(found["🎉"]) == 1
 
 
-def test_search_is_case_insensitive_beyond_ascii(store: Store) -> None:
+@pytest.mark.parametrize("search", ["python", "中文", "🎉", '"AND"', "école"])
+def test_common_terms_scan_with_like_and_find_the_same(
+    store: Store, monkeypatch: pytest.MonkeyPatch, search: str
+) -> None:
     with store.session() as session:
-        project = create_project(session, "Accents")
-        question = Question(project_id=project.id, text="ÉCOLE ou école?", text_hash="h")
-        session.add(question)
-        session.flush()
-        assert _question_ids(session, project, "école") == [question.id]
-        assert _question_ids(session, project, "Éco") == [question.id]
+        project = _seed(session)
+        indexed = (_record_ids(session, project, search), _question_ids(session, project, search))
+        monkeypatch.setattr(text_search, "COMMON_HITS", 1)  # every term counts as common
+        common = (_record_ids(session, project, search), _question_ids(session, project, search))
+    assert indexed == common and indexed[1]
+
+
+def test_a_selective_search_reads_the_index_and_a_short_one_does_not(store: Store) -> None:
+    with store.session() as session:
+        _seed(session)
+        assert "questions_fts MATCH" in str(text_search.question_text_matches(session, "python"))
+        record_sql = str(text_search.record_text_matches(session, "python"))
+        assert "answers_fts MATCH" in record_sql and "questions_fts MATCH" in record_sql
+        assert "MATCH" not in str(text_search.question_text_matches(session, "py"))
 
 
 def test_edits_and_deletes_keep_the_index_in_step(store: Store) -> None:

@@ -111,9 +111,8 @@ def record_conditions(
         quoted = f"%{escape_like(json.dumps(flt.label))}%"
         conditions.append(cast(Answer.labels, Text).like(quoted, escape="\\"))
     if flt.search:
-        condition, joins_question = record_text_matches(session, flt.search)
-        conditions.append(condition)
-        needs_question = needs_question or joins_question
+        conditions.append(record_text_matches(session, flt.search))
+        needs_question = True
     return conditions, needs_question
 
 
