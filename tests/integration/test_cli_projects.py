@@ -120,7 +120,10 @@ def test_delete_asks_unless_yes(cli: Cli) -> None:
     assert cli("project", "show", "P").exit_code == 2
 
     cli("project", "create", "P2")
-    assert cli("project", "delete", "P2", "--yes").exit_code == 0
+    cli("tags", "add", "P2", "--path", "A")
+    deleted = cli("project", "delete", "P2", "--yes", "--json")
+    assert deleted.exit_code == 0, deleted.output
+    assert json.loads(deleted.stdout) == {"deleted": "P2", "tags": 1, "questions": 0, "answers": 0}
     assert json.loads(cli("project", "list", "--json").stdout) == []
 
 

@@ -266,3 +266,22 @@ def test_export_then_import_round_trips(
     result = cli("tags", "import", "Copy", str(exported), "--json")
     assert result.exit_code == 0, result.output
     assert tree_of(cli, "Copy") == before
+
+
+def test_tag_changes_report_json_for_scripts(cli: Cli, project: str) -> None:
+    def run_json(*args: str) -> dict[str, Any]:
+        result = cli(*args, "--json")
+        assert result.exit_code == 0, result.output
+        data: dict[str, Any] = json.loads(result.stdout)
+        return data
+
+    added = run_json("tags", "add", project, "--path", "Ball games > Tennis")
+    assert added["path"] == "Ball games > Tennis"
+    renamed = run_json("tags", "rename", project, "--path", "Ball games > Tennis", "--to", "Padel")
+    assert renamed == {"id": added["id"], "path": "Ball games > Padel"}
+    moved = run_json("tags", "move", project, "--path", "Ball games > Padel", "--under", "")
+    assert moved == {"id": added["id"], "path": "Padel"}
+    add_question_with_answer("Padel", "How big is a padel court?")
+    deleted = run_json("tags", "delete", project, "--path", "Padel", "--yes")
+    assert deleted == {"tags": 1, "questions": 1, "answers": 1}
+    assert tree_of(cli) == [["Ball games", []]]

@@ -164,3 +164,11 @@ def test_tasks_resume_continues_a_judge_task(
     assert summary["kind"] == "judge" and summary["status"] == "succeeded"
     assert summary["counters"]["judged"]["done"] == 10
     assert fake_server.stats().by_kind == {"score": 10}
+
+
+def test_judge_command_prints_the_judged_stage_for_people(cli: Cli, project_name: str) -> None:
+    result = cli("judge", project_name, "--model", "judge", "--tag", "Running")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].strip() == "judged 4/4"
+    listed = cli("tasks", "list", project_name)
+    assert listed.stdout.splitlines()[1].split("\t")[2:5] == ["judge", "succeeded", "judged 4/4"]

@@ -41,6 +41,19 @@ def test_list_pages_and_filters(cli: Cli, seeded: None) -> None:
     assert "question 0" in plain and "question 1" not in plain
 
 
+def test_note_and_label_report_json_for_scripts(cli: Cli, seeded: None) -> None:
+    noted = json.loads(ok(cli("dataset", "note", "Sports", "2", "check units", "--json")).stdout)
+    assert noted == {"record": 2, "note": "check units"}
+    cleared = json.loads(ok(cli("dataset", "note", "Sports", "2", "", "--json")).stdout)
+    assert cleared == {"record": 2, "note": None}
+    labelled = json.loads(
+        ok(cli("dataset", "label", "Sports", "1", "2", "--add", "hard", "--json")).stdout
+    )
+    assert labelled == {"records": 2}
+    shown = json.loads(ok(cli("dataset", "show", "Sports", "2", "--json")).stdout)
+    assert shown["note"] is None and shown["labels"] == ["hard"]
+
+
 def test_review_round(cli: Cli, seeded: None) -> None:
     ok(cli("dataset", "confirm", "Sports", "1", "2", "3"))
     ok(cli("dataset", "unconfirm", "Sports", "2"))
