@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
+from sqlalchemy.orm import Session
 
 from distillset.cli.app import app
 from distillset.cli.common import (
@@ -15,6 +18,7 @@ from distillset.cli.common import (
 )
 from distillset.cli.tags import tags_app
 from distillset.cli.task_progress import report_outcome, run_task_here
+from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
 
@@ -36,9 +40,14 @@ def plan_text(job: PlannedJob) -> str:
     return text
 
 
-def run_planned(ctx: typer.Context, job: PlannedJob, as_json: bool) -> None:
-    """Print the plan, run the task with progress, print the outcome, exit non-zero if not done."""
+def run_planned(
+    ctx: typer.Context, as_json: bool, create: Callable[[Session, Settings], PlannedJob]
+) -> None:
+    """Create the task with ``create``, print its plan, run it with progress, print the
+    outcome; exit non-zero if it did not succeed."""
     state = state_of(ctx)
+    with state.store.session() as session:
+        job = create(session, state.settings)
     if not as_json:
         say(plan_text(job))
     summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)
@@ -58,10 +67,13 @@ def tags_generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's children (or the topic's) up to COUNT with the question model."""
-    state = state_of(ctx)
-    with state.store.session() as session:
-        job = jobs.create_tags_job(session, state.settings, name, parent=parent, count=count)
-    run_planned(ctx, job, as_json)
+    run_planned(
+        ctx,
+        as_json,
+        lambda session, settings: jobs.create_tags_job(
+            session, settings, name, parent=parent, count=count
+        ),
+    )
 
 
 @questions_app.command("generate")
@@ -73,10 +85,13 @@ def questions_generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's questions up to COUNT with the question model."""
-    state = state_of(ctx)
-    with state.store.session() as session:
-        job = jobs.create_questions_job(session, state.settings, name, tag=tag, count=count)
-    run_planned(ctx, job, as_json)
+    run_planned(
+        ctx,
+        as_json,
+        lambda session, settings: jobs.create_questions_job(
+            session, settings, name, tag=tag, count=count
+        ),
+    )
 
 
 @questions_app.command("list")
@@ -115,12 +130,13 @@ def answers_generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Answer questions with the answer model (default: every unanswered question)."""
-    state = state_of(ctx)
-    with state.store.session() as session:
-        job = jobs.create_answers_job(
-            session, state.settings, name, question_ids=question or None, tag=tag
-        )
-    run_planned(ctx, job, as_json)
+    run_planned(
+        ctx,
+        as_json,
+        lambda session, settings: jobs.create_answers_job(
+            session, settings, name, question_ids=question or None, tag=tag
+        ),
+    )
 
 
 @app.command("auto")
@@ -134,15 +150,10 @@ def auto(
     as_json: bool = JsonOption,
 ) -> None:
     """Automatic distillation: tags, questions and answers in one resumable task."""
-    state = state_of(ctx)
-    with state.store.session() as session:
-        job = jobs.create_auto_job(
-            session,
-            state.settings,
-            name,
-            levels=levels,
-            tags=tags,
-            questions=questions,
-            topic=topic,
-        )
-    run_planned(ctx, job, as_json)
+    run_planned(
+        ctx,
+        as_json,
+        lambda session, settings: jobs.create_auto_job(
+            session, settings, name, levels=levels, tags=tags, questions=questions, topic=topic
+        ),
+    )
