@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import time
+import weakref
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -55,6 +56,18 @@ class ListResult:
     result: ChatResult
 
 
+# Requests on their way, shared by every gateway of an event loop over one database: two
+# tasks of a project running side by side (the web server runs them in one loop) then send
+# a request both need once, and the second shares the first's reply instead of paying again.
+_IN_FLIGHT: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Future[ChatResult]]
+] = weakref.WeakKeyDictionary()
+
+
+def _loop_in_flight() -> dict[tuple[str, str], asyncio.Future[ChatResult]]:
+    return _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+
+
 def _redact(text: str | None, secret: str | None) -> str | None:
     if text is None or not secret:
         return text
@@ -90,7 +103,7 @@ class Gateway:
             )
         self._calls = CallLog(store)
         self._pool = SessionPool()
-        self._in_flight: dict[str, asyncio.Future[ChatResult]] = {}
+        self._database = str(store.engine.url)
         self._output_average = 0.0
         self._output_samples = 0
 
@@ -129,7 +142,8 @@ class Gateway:
         request = (endpoint, body, canonical, key, purpose, task_id, stream)
         if not self.use_cache:
             return await self._call_endpoint(*request)
-        while (shared := self._in_flight.get(key)) is not None:
+        in_flight, flight = _loop_in_flight(), (self._database, key)
+        while (shared := in_flight.get(flight)) is not None:
             # The same request is already on its way: share its answer, never pay twice.
             with contextlib.suppress(asyncio.CancelledError):
                 return dataclasses.replace(await asyncio.shield(shared), cached=True)
@@ -137,7 +151,7 @@ class Gateway:
                 raise asyncio.CancelledError  # this caller itself was cancelled
         future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_consume_exception)
-        self._in_flight[key] = future
+        in_flight[flight] = future
         try:
             started = time.perf_counter()
             stored = await self._calls.find_success(key)
@@ -152,7 +166,7 @@ class Gateway:
             future.set_exception(exc)
             raise
         finally:
-            del self._in_flight[key]
+            del in_flight[flight]
         future.set_result(result)
         return result
 
