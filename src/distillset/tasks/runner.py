@@ -44,6 +44,9 @@ DISTILL_KINDS = {
 # How often counters and events are written, and the cancel flag is read.
 FLUSH_INTERVAL = 0.5
 
+# The event a run stopped from outside leaves, for the task pages and `tasks show`.
+INTERRUPTED_NOTE = "interrupted: the process running it stopped; resume to go on"
+
 ProgressCallback = Callable[[dict[str, Any]], None]
 
 
@@ -181,12 +184,14 @@ class SupervisedRun(ABC):
                 raise ConflictError(
                     f"task {self.task_id} was deleted or taken over by another process"
                 ) from None
+            if not self.cancel_event.is_set():
+                # Stopped from outside (the server shutting down, the loop closing): nobody
+                # asked to cancel, so the task is left interrupted, to be resumed.
+                self.event(INTERRUPTED_NOTE, "warning")
+                self._flush(status=TaskStatus.INTERRUPTED)
+                raise
             status = TaskStatus.CANCELLED
             self.event("cancelled", "warning")
-            if not self.cancel_event.is_set():
-                # Cancelled from outside (Ctrl-C, server shutdown): record it, then go on.
-                self._flush(status=status)
-                raise
         except Exception as exc:
             status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
             self.event(error, "error")
@@ -308,7 +313,8 @@ async def run_task(
 ) -> dict[str, Any]:
     """Run (or resume) a task to its end in the current loop; returns the task as a dict.
 
-    Setting ``cancel_event`` (or `tasks cancel ID` from any process) ends it as cancelled.
+    Setting ``cancel_event`` (or `tasks cancel ID` from any process) ends it as cancelled;
+    cancelling the coroutine itself (a server shutting down) leaves it interrupted.
     Raises ConflictError when a living process already runs it or another task of its kind.
     """
     with store.session() as session:
