@@ -7,10 +7,12 @@ there (the test folders are not packages).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
+from typer.testing import Result
 
 from distillset.domain import Origin, text_hash
 from distillset.services.projects import create_project
@@ -76,3 +78,16 @@ def assert_openai_chat_line(line: dict[str, Any]) -> None:
         assert isinstance(message["content"], str) and message["content"]
     assert any(message["role"] == "assistant" for message in messages)
     assert messages[-1]["role"] == "assistant"
+
+
+def assert_refused_in_one_line(
+    cli: Callable[..., Result], cases: Iterable[tuple[Sequence[str], str]]
+) -> None:
+    """Each user mistake exits 2 with one `error: ...` line that holds ``message``."""
+    for args, message in cases:
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+        assert message in lines[0], (args, result.stderr)
+        assert "Traceback" not in result.output

@@ -13,6 +13,7 @@ from typer.testing import Result
 from distillset.config import load_settings
 from distillset.services.endpoints import resolve_api_key
 from distillset.store import ModelEndpoint, open_store
+from helpers import assert_refused_in_one_line
 
 Cli = Callable[..., Result]
 
@@ -104,11 +105,7 @@ def test_model_mistakes_exit_2(cli: Cli) -> None:
         (("model", "set", "m"), "nothing to change"),
         (("keys", "remove", "ghost"), "no key named"),
     ]  # fmt: skip
-    for args, message in cases:
-        result = cli(*args)
-        assert result.exit_code == 2, (args, result.output)
-        assert message in result.stderr, (args, result.stderr)
-        assert "Traceback" not in result.output
+    assert_refused_in_one_line(cli, cases)
 
 
 def test_keys_file_is_0600_and_lists_names_only(cli: Cli, distillset_home: Path) -> None:

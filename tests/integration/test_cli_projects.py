@@ -8,6 +8,8 @@ from collections.abc import Callable
 import pytest
 from typer.testing import Result
 
+from helpers import assert_refused_in_one_line
+
 Cli = Callable[..., Result]
 
 
@@ -81,13 +83,7 @@ def test_user_mistakes_exit_2_with_one_line(cli: Cli) -> None:
         (("project", "set", "P"), "nothing to change"),
         (("project", "delete", "Nope", "--yes"), "no project named"),
     ]
-    for args, message in cases:
-        result = cli(*args)
-        assert result.exit_code == 2, (args, result.output)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
-        assert message in result.stderr, (args, result.stderr)
-        assert "Traceback" not in result.output
+    assert_refused_in_one_line(cli, cases)
 
 
 def test_bad_usage_is_one_line_and_exit_2(cli: Cli) -> None:

@@ -14,7 +14,7 @@ from distillset.config import load_settings
 from distillset.services.projects import get_project
 from distillset.services.tags import find_tag
 from distillset.store import open_store
-from helpers import add_record
+from helpers import add_record, assert_refused_in_one_line
 
 Cli = Callable[..., Result]
 TOPIC = "Physical Education and Sports"
@@ -108,11 +108,7 @@ def test_tag_mistakes_exit_2(cli: Cli, project: str) -> None:
         (("tags", "export", project, "-o", "no/such/dir/tree.json"), "cannot write"),
         (("tags", "import", project, "missing.json", "--under", "Nope"), "cannot read"),
     ]
-    for args, message in cases:
-        result = cli(*args)
-        assert result.exit_code == 2, (args, result.output)
-        assert message in result.stderr, (args, result.stderr)
-        assert "Traceback" not in result.output
+    assert_refused_in_one_line(cli, cases)
 
 
 def test_tree_prints_numbering_from_position(cli: Cli, project: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import Result
 
 from distillset.store import Store
-from helpers import assert_openai_chat_line, seed_export_dataset
+from helpers import assert_openai_chat_line, assert_refused_in_one_line, seed_export_dataset
 
 Cli = Callable[..., Result]
 
@@ -75,18 +75,15 @@ def test_review_round(cli: Cli, seeded: None) -> None:
 
 
 def test_user_mistakes_are_one_line_errors(cli: Cli, seeded: None, tmp_path: Path) -> None:
-    for args, message in [
+    cases = [
         (("dataset", "score", "Sports", "1", "--score", "4.2"), "steps of 0.5"),
         (("dataset", "confirm", "Sports"), "--all"),
         (("dataset", "show", "Sports", "999"), "no record 999"),
         (("dataset", "list", "Nope"), "no project"),
         (("export", "Sports", "-f", "messages", "--reasoning", "field", "-o", "x.jsonl"), "hold"),
         (("export", "Sports", "-o", str(tmp_path / "no" / "x.json")), "not a directory"),
-    ]:
-        result = cli(*args)
-        assert result.exit_code == 2, (args, result.output)
-        assert result.stderr.startswith("error: ") and message in result.stderr
-        assert "Traceback" not in result.output
+    ]
+    assert_refused_in_one_line(cli, cases)
 
 
 def test_export_command_writes_openai_lines_and_a_split(
