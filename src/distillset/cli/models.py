@@ -21,7 +21,9 @@ from distillset.cli.common import (
 from distillset.domain import InvalidInputError
 from distillset.services import endpoints, keys
 
-model_app = typer.Typer(name="model", no_args_is_help=True, help="Model endpoints.")
+model_app = typer.Typer(
+    name="model", no_args_is_help=True, help="Model endpoints: any OpenAI-compatible server."
+)
 keys_app = typer.Typer(name="keys", no_args_is_help=True, help="API keys (kept in a 0600 file).")
 app.add_typer(model_app)
 app.add_typer(keys_app)

@@ -21,7 +21,9 @@ from distillset.cli.common import (
 from distillset.domain import InvalidInputError
 from distillset.services import projects
 
-project_app = typer.Typer(name="project", no_args_is_help=True, help="Projects.")
+project_app = typer.Typer(
+    name="project", no_args_is_help=True, help="Projects: create, list, show, change, delete."
+)
 app.add_typer(project_app)
 
 
