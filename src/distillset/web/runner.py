@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy import select
+
 from distillset.config import Settings
 from distillset.domain import TaskStatus
 from distillset.store import Store, Task
@@ -70,9 +72,22 @@ class TaskRunner:
         return job is not None and not job.done()
 
     async def shutdown(self) -> None:
-        """Stop the runs of this process; their rows stay resumable (shown as interrupted)."""
-        jobs = list(self._running.values())
-        for job in jobs:
+        """Stop the runs of this process; their tasks end interrupted, to be resumed (a
+        shutdown is no cancel)."""
+        jobs = dict(self._running)
+        for job in jobs.values():
             job.cancel()
         if jobs:
-            await asyncio.gather(*jobs, return_exceptions=True)
+            await asyncio.gather(*jobs.values(), return_exceptions=True)
+            self._interrupt_unclaimed(list(jobs))
+
+    def _interrupt_unclaimed(self, task_ids: list[int]) -> None:
+        """A run stopped before it claimed its task left it queued, though this server
+        started it: mark it interrupted too, so its pages offer to resume it."""
+        with self.store.session() as session:
+            unclaimed = select(Task).where(
+                Task.id.in_(task_ids), Task.status == TaskStatus.QUEUED.value
+            )
+            for task in session.scalars(unclaimed):
+                task.status = TaskStatus.INTERRUPTED.value
+                task.finished_at = utcnow()

@@ -1,0 +1,36 @@
+"""The web server's task runner: a shutdown interrupts what it started, never cancels it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from distillset.config import Settings
+from distillset.distill.plan import JobSpec
+from distillset.domain import TaskKind
+from distillset.services.projects import create_project
+from distillset.store import Store, Task
+from distillset.tasks import create_job_task
+from distillset.web.runner import TaskRunner
+
+
+def test_a_shutdown_before_a_started_run_claims_its_task_leaves_it_interrupted(
+    store: Store, settings: Settings
+) -> None:
+    with store.session() as session:
+        project = create_project(session, "Sports")
+        task, _plan = create_job_task(session, project, TaskKind.ANSWERS, JobSpec(answer=True))
+        task_id = task.id
+        assert task.status == "queued"
+
+    async def start_then_shut_down() -> None:
+        runner = TaskRunner(store, settings)
+        runner.start(task_id)  # scheduled, not yet run: the shutdown comes first
+        await runner.shutdown()
+        assert not runner.is_running(task_id)
+
+    asyncio.run(start_then_shut_down())
+
+    with store.session() as session:
+        stopped = session.get(Task, task_id)
+        assert stopped is not None
+        assert stopped.status == "interrupted" and not stopped.cancel_requested
