@@ -92,6 +92,11 @@ def test_a_server_shutdown_leaves_its_running_task_interrupted_and_resumable(
     with _client(settings) as client:
         page = client.get(f"/projects/{project_id}/tasks")
         assert "interrupted" in page.text and f"/tasks/{task_id}/resume" in page.text
+        assert "stopped before it finished" in page.text
+        assert (
+            "not because anyone cancelled it"
+            in client.get(f"/projects/{project_id}/tasks/{task_id}").text
+        )
         assert client.get(f"{API}/tasks/{task_id}").json()["status"] == "interrupted"
         assert client.post(f"{API}/tasks/{task_id}/resume").status_code == 202
         final = _final(client, task_id)
@@ -159,3 +164,40 @@ def test_an_auto_and_an_answers_task_at_once_pay_once_and_store_one_answer_each(
     assert len(per_question) == 6 and {count for _, count in per_question} == {1}
     assert paid == 6
     assert answer_requests == 6
+
+
+def _row(fragment: str, task_id: int) -> str:
+    start = fragment.index(f'<tr data-task="{task_id}">')
+    return fragment[start : fragment.index("</tr>", start)]
+
+
+def test_the_task_list_polls_a_fragment_of_its_rows_that_follows_the_tasks(
+    settings: Settings, fake_server: FakeModelServer
+) -> None:
+    with _client(settings) as client:
+        project_id = _wire(client, fake_server)
+        rows_url = f"/projects/{project_id}/tasks/rows"
+        page = client.get(f"/projects/{project_id}/tasks").text
+        assert f'hx-get="{rows_url}"' in page and 'hx-trigger="every 3s"' in page
+        assert "No task yet" in client.get(rows_url).text
+
+        _tag_with_questions(client, project_id, "Diving", 2)
+        fake_server.configure(latency=30.0)
+        task_id = client.post(f"{API}/projects/{project_id}/tasks/answers", json={}).json()[
+            "task_id"
+        ]
+        _wait_running(client, task_id)
+        fragment = client.get(rows_url)
+        assert fragment.status_code == 200
+        # The fragment is the polling element itself, so a swap keeps the polling going.
+        assert f'<tbody id="task-rows" hx-get="{rows_url}"' in fragment.text
+        running = _row(fragment.text, task_id)
+        assert 'class="status-running">running' in running and "/cancel" in running
+        assert "0 / 2" in running
+
+        client.post(f"/projects/{project_id}/tasks/{task_id}/cancel")
+        assert _final(client, task_id)["status"] == "cancelled"
+        cancelled = _row(client.get(rows_url).text, task_id)
+        assert 'class="status-cancelled">cancelled' in cancelled
+        assert "/resume" in cancelled and "/cancel" not in cancelled
+        assert client.get(f"/projects/{project_id + 1}/tasks/rows").status_code == 404

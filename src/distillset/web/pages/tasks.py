@@ -1,4 +1,5 @@
-"""Pages: the task list and one task's live progress view; cancel and resume."""
+"""Pages: the task list (its rows polled) and one task's live progress view; cancel and
+resume."""
 
 from __future__ import annotations
 
@@ -27,13 +28,44 @@ def project_task(
     return task_as_dict(task, settings)
 
 
+# The task list polls its rows this often (a task's own page follows it by SSE).
+ROWS_POLL_SECONDS = 3
+LISTED_TASKS = 200
+
+
+def _listed_tasks(session: Session, settings: Settings, project_id: int) -> list[dict[str, Any]]:
+    tasks = list_tasks(session, settings, project_id, LISTED_TASKS)
+    return [task_as_dict(task, settings) for task in tasks]
+
+
 @router.get("/tasks")
 def tasks_page(
     project_id: int, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     project = project_by_id(session, project_id)
-    tasks = [task_as_dict(t, settings) for t in list_tasks(session, settings, project.id, 200)]
-    return render(request, "tasks.html", project=project, active="tasks", tasks=tasks)
+    return render(
+        request,
+        "tasks.html",
+        project=project,
+        active="tasks",
+        tasks=_listed_tasks(session, settings, project.id),
+        poll_seconds=ROWS_POLL_SECONDS,
+    )
+
+
+@router.get("/tasks/rows")
+def task_rows(
+    project_id: int, request: Request, session: DbSession, settings: AppSettings
+) -> Response:
+    """The list's rows alone: the page swaps them in every few seconds."""
+    project = project_by_id(session, project_id)
+    return render(
+        request,
+        "_task_rows.html",
+        project=project,
+        tasks=_listed_tasks(session, settings, project.id),
+        poll_seconds=ROWS_POLL_SECONDS,
+    )
 
 
 @router.get("/tasks/{task_id}")
