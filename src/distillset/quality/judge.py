@@ -157,8 +157,8 @@ class JudgeRun(SupervisedRun):
     def failed_items(self) -> int:
         return self.counts["failed"]
 
-    def failure_note(self, failed: int) -> str:
-        return f"{failed} records failed (run again to retry)"
+    def failure_event(self, failed: int) -> tuple[str, str]:
+        return f"{failed} records failed (run again to retry)", "warning"
 
     async def _records(self, setup: _Setup) -> AsyncIterator[DatasetRecord]:
         """Unscored records page by page (keyset), read in short sessions."""

@@ -124,8 +124,9 @@ class SupervisedRun(ABC):
     def failed_items(self) -> int:
         """How many items failed in this run (the task then ends as failed)."""
 
-    def failure_note(self, failed: int) -> str:
-        return f"finished with {failed} failed items (resume to retry them)"
+    def failure_event(self, failed: int) -> tuple[str, str]:
+        """The closing event (message, level) of a run in which items failed."""
+        return f"finished with {failed} failed items (resume to retry them)", "info"
 
     def _flush(self, *, status: TaskStatus | None = None, error: str | None = None) -> bool:
         """Write counters, events and the heartbeat; returns whether a cancel was asked."""
@@ -201,7 +202,7 @@ class SupervisedRun(ABC):
             if failed := self.failed_items():
                 status = TaskStatus.FAILED
                 error = self.last_error() or f"{failed} items failed"
-                self.event(self.failure_note(failed))
+                self.event(*self.failure_event(failed))
             else:
                 self.event("finished")
         self._flush(status=status, error=error)
