@@ -13,6 +13,7 @@ from distillset.distill.context import DistillContext
 from distillset.distill.tags import full_path
 from distillset.domain import ModelCallError, NotFoundError
 from distillset.llm import ChatResult, Gateway
+from distillset.llm.writer import run_write
 from distillset.prompts import render
 from distillset.services.tags import tag_path
 from distillset.store import Answer, Question, Store, Tag
@@ -23,7 +24,7 @@ BATCH_WINDOW_SECONDS = 0.002
 
 _answers: Table = Answer.__table__  # type: ignore[assignment]
 _questions: Table = Question.__table__  # type: ignore[assignment]
-_INSERT_ANSWER = insert(_answers).returning(_answers.c.id)
+_INSERT_ANSWERS = insert(_answers).returning(_answers.c.id, sort_by_parameter_order=True)
 _CLEAR_ERROR = (
     update(_questions).where(_questions.c.id == bindparam("question_id")).values(last_error=None)
 )
@@ -126,14 +127,19 @@ def _insert_answers(
     """Insert first answers; a question answered meanwhile gets None, not a second answer."""
     question_ids = [row["question_id"] for row in rows]
     taken = set(connection.execute(_ANSWERED_AMONG, {"ids": question_ids}).scalars())
-    ids: list[int | None] = []
-    for row in rows:
-        if row["question_id"] in taken:
-            ids.append(None)
-            continue
-        taken.add(row["question_id"])
-        # Core statements built once: the ORM's per-row work dominated the answer path.
-        ids.append(connection.execute(_INSERT_ANSWER, row).scalar())
+    ids: list[int | None] = [None] * len(rows)
+    fresh: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for position, row in enumerate(rows):
+        if row["question_id"] not in taken:
+            taken.add(row["question_id"])
+            fresh.append(row)
+            positions.append(position)
+    if fresh:
+        # One multi-row Core insert: the ORM's per-row work dominated the answer path.
+        inserted = connection.execute(_INSERT_ANSWERS, fresh).scalars()
+        for position, answer_id in zip(positions, inserted, strict=True):
+            ids[position] = answer_id
     for question_id in clear_errors:
         connection.execute(_CLEAR_ERROR, {"question_id": question_id})
     return ids
@@ -142,6 +148,8 @@ def _insert_answers(
 class AnswerWriter:
     """Group commit: answers that arrive together are stored in one transaction.
 
+    Batches are written on the database's writer thread, so the event loop keeps handing
+    out slots meanwhile, and answers that arrive during a commit join the next batch.
     Each caller still returns only after its answer is committed. Losing a batch to a
     crash costs nothing: the model replies are already in the gateway's cache.
     """
@@ -165,7 +173,7 @@ class AnswerWriter:
             while self._batch:
                 batch, self._batch = self._batch, []
                 try:
-                    ids = self._commit(batch)
+                    ids = await run_write(self.store.engine, self._commit, batch)
                 except Exception as exc:
                     for _row, _clear, future in batch:
                         if not future.done():
@@ -176,6 +184,11 @@ class AnswerWriter:
                         future.set_result(answer_id)
         finally:
             self._flushing = None
+
+    async def drain(self) -> None:
+        """Wait until every answer handed over is written (or has failed)."""
+        while self._flushing is not None:
+            await asyncio.wait([self._flushing])
 
     def _commit(self, batch: list[tuple[dict[str, Any], bool, Any]]) -> list[int | None]:
         rows = [row for row, _clear, _future in batch]

@@ -3,8 +3,10 @@
 A new tag makes its expansion (or, at the leaf level, its question top-up) ready at once; a
 new question is ready to be answered at once. Ready work waits in a priority queue where
 expansion comes before questions and questions before answers, so the tree fans out early.
-Workers outnumber the project's concurrency a little, so while some write to the store
-others already wait on the gateway's limiter, which keeps it full.
+There are twice as many workers as the project's concurrency: a worker whose reply is
+being committed (on the database's writer thread) holds no limiter slot, and during the
+burst of question replies up to a slot's worth of workers wait on commits at once, while
+the others must still keep the limiter full.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class JobScheduler:
         self.spec, self.progress, self.task_id = spec, progress, task_id
         self.leaf_depth = leaf_depth
         concurrency = context.limits.max_concurrency
-        self.workers = workers or concurrency + max(2, concurrency // 4)
+        self.workers = workers or 2 * concurrency
         self._queue: asyncio.PriorityQueue[_Work] = asyncio.PriorityQueue()
         self._seq = itertools.count()
         self._pending = 0
@@ -98,6 +100,8 @@ class JobScheduler:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+            # Answers handed over by cancelled workers are still committed before we go.
+            await self._answers.drain()
         if self._crash is not None:
             raise self._crash
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from distillset.domain import ModelCallError
 from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
+from distillset.llm.writer import run_write
 from distillset.store import Store
 
 # After the first request, ask this many more times for what is still missing.
@@ -91,6 +92,8 @@ async def top_up(
     # are shown as taken in the next request, so the model does not propose them again.
     refused: list[str] = []
     for attempt in range(1 + MAX_EXTRA_ATTEMPTS):
+        if attempt > 0 and outcome.missing == 0:
+            break  # the last reply filled the list: no need to read it again
         with store.session() as session:
             existing = step.existing(session)
         need = count - len(existing)
@@ -117,7 +120,8 @@ async def top_up(
             outcome.error = str(exc)
             break
         outcome.calls.append(reply.result)
-        stored = _commit_items(store, step, reply.items, count)
+        # On the database's writer thread: the loop keeps serving calls meanwhile.
+        stored = await run_write(store.engine, _commit_items, store, step, reply.items, count)
         for item_id, text in stored[: outcome.missing]:
             outcome.created.append(item_id)
             outcome.texts.append(text)

@@ -1,9 +1,9 @@
 """The LlmCall table as usage log and response cache, written with group commits.
 
 Concurrent requests queue their cache look-ups and inserts here; a worker thread per
-lane (look-ups, writes) applies everything queued meanwhile in one transaction, then
-wakes every caller. A caller's row is therefore committed before it gets its id back,
-yet many calls share one commit.
+lane (look-ups; writes, on the database's shared writer thread) applies everything
+queued meanwhile in one transaction, then wakes every caller. A caller's row is
+therefore committed before it gets its id back, yet many calls share one commit.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from distillset.llm import calls_sqlite
 from distillset.llm.call_rows import StoredCall
+from distillset.llm.writer import store_writer
 from distillset.store.db import Store
 from distillset.store.models import LlmCall
 
@@ -62,11 +63,14 @@ def _insert(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
 class _Lane:
     """One worker thread applying whatever was queued meanwhile as one batch."""
 
-    def __init__(self, apply: Callable[[_Batch], _Applied], name: str) -> None:
+    def __init__(
+        self, apply: Callable[[_Batch], _Applied], executor: ThreadPoolExecutor, *, owned: bool
+    ) -> None:
         self.batch = _Batch([], [], [])
         self._apply = apply
         self._worker: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._executor = executor
+        self._owned = owned
 
     def kick(self) -> None:
         if self._worker is None:
@@ -77,7 +81,8 @@ class _Lane:
             await asyncio.shield(self._worker)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        if self._owned:
+            self._executor.shutdown(wait=True)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -102,9 +107,11 @@ class CallLog:
         if fast_path is None:
             fast_path = calls_sqlite.is_fast_path_engine(store.engine)
         self._fast_path = fast_path
-        # Look-ups have their own lane so they never wait behind a commit.
-        self._reads = _Lane(self._apply, "llm-cache")
-        self._writes = _Lane(self._apply, "llm-log")
+        # Look-ups have their own lane so they never wait behind a commit. Writes share
+        # the database's writer thread with the answers and questions of a run.
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-cache")
+        self._reads = _Lane(self._apply, reader, owned=True)
+        self._writes = _Lane(self._apply, store_writer(store.engine), owned=False)
 
     async def find_success(self, request_key: str) -> StoredCall | None:
         future: asyncio.Future[StoredCall | None] = asyncio.get_running_loop().create_future()
