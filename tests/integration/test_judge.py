@@ -172,3 +172,21 @@ def test_judge_command_prints_the_judged_stage_for_people(cli: Cli, project_name
     assert result.stdout.splitlines()[1].strip() == "judged 4/4"
     listed = cli("tasks", "list", project_name)
     assert listed.stdout.splitlines()[1].split("\t")[2:5] == ["judge", "succeeded", "judged 4/4"]
+
+
+def test_tasks_cancel_ends_a_queued_judge_task_at_once(
+    cli: Cli, store: Store, project_name: str
+) -> None:
+    with store.session() as session:
+        task = create_judge_task(
+            session, get_project(session, project_name), model="judge", record_filter=RecordFilter()
+        )
+        task_id = task.id
+    result = cli("tasks", "cancel", str(task_id), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "id": task_id,
+        "status": "cancelled",
+        "cancel_requested": False,
+    }
+    assert scores(store) == [None] * 10

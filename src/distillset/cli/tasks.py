@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, print_fields, print_json, print_table, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    print_fields,
+    print_json,
+    print_table,
+    report,
+    say,
+    state_of,
+)
 from distillset.cli.task_progress import calls_line, report_outcome, run_task_here, stages_line
 from distillset.domain import TaskStatus
 from distillset.services.projects import get_project
@@ -16,6 +24,8 @@ tasks_app = typer.Typer(
     name="tasks", no_args_is_help=True, help="Background tasks and their progress."
 )
 app.add_typer(tasks_app)
+
+TaskIdArgument = typer.Argument(..., help="Task id (see `distillset tasks list`).")
 
 
 @tasks_app.command("list")
@@ -56,7 +66,7 @@ def tasks_list(
 @tasks_app.command("show")
 def tasks_show(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help="Task id."),
+    task_id: int = TaskIdArgument,
     as_json: bool = JsonOption,
 ) -> None:
     """A task's status, counters, parameters and recent events."""
@@ -95,7 +105,7 @@ def tasks_show(
 @tasks_app.command("resume")
 def tasks_resume(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help="Task id."),
+    task_id: int = TaskIdArgument,
     as_json: bool = JsonOption,
 ) -> None:
     """Continue a task from what is stored; calls that already succeeded are not paid twice."""
@@ -107,14 +117,18 @@ def tasks_resume(
 @tasks_app.command("cancel")
 def tasks_cancel(
     ctx: typer.Context,
-    task_id: int = typer.Argument(..., help="Task id."),
+    task_id: int = TaskIdArgument,
+    as_json: bool = JsonOption,
 ) -> None:
     """Stop a task: the process running it ends it as cancelled within a second."""
     state = state_of(ctx)
     with state.store.session() as session:
         task = service.request_cancel(session, service.get_task(session, task_id), state.settings)
-        status = task.status
-    if status == TaskStatus.CANCELLED:
-        say(f"task {task_id} cancelled")
-    else:
-        say(f"cancel requested: task {task_id} stops within a second")
+        data = {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
+    report(
+        data,
+        as_json,
+        f"task {task_id} cancelled"
+        if data["status"] == TaskStatus.CANCELLED
+        else f"cancel requested: task {task_id} stops within a second",
+    )
