@@ -78,7 +78,8 @@ def test_step_by_step_tags_questions_answers(
     tree = json.loads(cli("tags", "export", NAME, "--format", "json").stdout)
     first = tree[0]["label"] if isinstance(tree, list) else tree["children"][0]["label"]
     assert cli("tags", "generate", NAME, "--parent", first, "--count", "2").exit_code == 0
-    leaf = f"{first} > Fundamentals of {first}"
+    # Sub-tags of an aspect are facets of it, without the topic again: "Key Concepts in ...".
+    leaf = f"{first} > Key Concepts in {first.removesuffix(' of ' + NAME)}"
 
     generated = cli("questions", "generate", NAME, "--tag", leaf, "--count", "3")
     assert generated.exit_code == 0, generated.output

@@ -10,50 +10,28 @@ import re
 import zlib
 from typing import Any
 
+from distillset.testing.fake_vocabulary import (
+    ANSWER_POINTS_EN,
+    ASPECT_QUESTIONS_EN,
+    ASPECT_QUESTIONS_ZH,
+    ASPECTS_EN,
+    ASPECTS_ZH,
+    FACETS_EN,
+    FACETS_ZH,
+    ORDINALS_EN,
+    QUESTIONS_EN,
+    QUESTIONS_ZH,
+)
+
 _COUNT = re.compile(r"(?:exactly|恰好)\s*(\d+)", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _QUESTION_WORDS = re.compile(r"question|问题", re.IGNORECASE)
 _LABEL_PREFIX = re.compile(r"^[^:：>]{0,40}[:：]\s*")
 
 DEFAULT_COUNT = 5
-
-ASPECTS_EN = (
-    "Fundamentals", "History and Evolution", "Core Techniques", "Equipment and Tools",
-    "Training Methods", "Rules and Standards", "Safety and Risk Management", "Psychology",
-    "Nutrition and Recovery", "Competition Strategy", "Coaching Practice",
-    "Performance Analysis", "Research Methods", "Biomechanics", "Ethics", "Career Paths",
-    "Common Mistakes", "Case Studies", "Future Trends", "Measurement and Assessment",
-    "Teamwork and Communication", "Injury Prevention", "Beginner Progressions",
-    "Advanced Practice", "Regional Variations", "Economics", "Technology Use",
-    "Policy and Governance", "Teaching Approaches", "Environmental Factors", "Key Terminology",
-)  # fmt: skip
-ASPECTS_ZH = (
-    "基础知识", "历史与演变", "核心技术", "器材与工具", "训练方法", "规则与标准", "安全与风险管理",
-    "心理因素", "营养与恢复", "竞赛策略", "教练实践", "表现分析", "研究方法", "生物力学",
-    "伦理问题", "职业发展", "常见错误", "案例分析", "未来趋势", "测量与评估", "团队协作",
-    "损伤预防", "入门进阶", "高级实践", "地区差异", "经济因素", "技术应用", "政策与管理",
-    "教学方法", "环境因素", "关键术语",
-)  # fmt: skip
-QUESTIONS_EN = (
-    "What role do {a} play in {leaf}?",
-    "How do {a} influence results in {leaf}?",
-    "Why are {a} important when studying {leaf}?",
-    "What are common misconceptions about {a} in {leaf}?",
-    "How should a beginner approach {a} in {leaf}?",
-    "How have {a} in {leaf} changed over time?",
-    "What evidence supports current views on {a} in {leaf}?",
-    "How would you explain {a} in {leaf} to a new student?",
-)
-QUESTIONS_ZH = (
-    "{leaf}中的{a}起什么作用？",
-    "{a}如何影响{leaf}的结果？",
-    "为什么学习{leaf}时{a}很重要？",
-    "关于{leaf}中的{a}有哪些常见误解？",
-    "初学者应如何了解{leaf}中的{a}？",
-    "{leaf}中的{a}随时间发生了哪些变化？",
-    "有哪些证据支持目前对{leaf}中{a}的看法？",
-    "如何向新学生解释{leaf}中的{a}？",
-)
+# Longest first, so `Key Terminology of X` is not read as a shorter head.
+_HEADS_EN = sorted({*ASPECTS_EN, *FACETS_EN}, key=len, reverse=True)
+_HEADS_ZH = sorted({*ASPECTS_ZH, *FACETS_ZH}, key=len, reverse=True)
 
 
 def message_texts(messages: list[dict[str, Any]]) -> list[str]:
@@ -98,29 +76,98 @@ def tag_path(text: str) -> list[str]:
     return [labelled.group(1).strip()] if labelled else ["the topic"]
 
 
-def _candidates(leaf: str, questions: bool, chinese: bool) -> list[str]:
-    aspects = ASPECTS_ZH if chinese else ASPECTS_EN
-    if not questions:
-        if chinese:
-            return [f"{leaf}的{a}" for a in aspects]
-        return [f"{a} of {leaf}" for a in aspects]
-    templates = QUESTIONS_ZH if chinese else QUESTIONS_EN
-    items = []
-    for shift in range(len(aspects)):
-        for index, template in enumerate(templates):
-            aspect = aspects[(shift + index) % len(aspects)]
-            items.append(template.format(a=aspect if chinese else aspect.lower(), leaf=leaf))
-    return items
+def _split_en(label: str) -> tuple[str, str, str] | None:
+    """`Key Concepts in Ethics` -> (`Key Concepts`, `in`, `Ethics`) for a label of ours."""
+    for head in _HEADS_EN:
+        for joint in ("of", "in"):
+            if label.startswith(f"{head} {joint} "):
+                return head, joint, label[len(head) + len(joint) + 2 :]
+    return None
+
+
+def _split_zh(label: str) -> tuple[str, str] | None:
+    """`训练方法中的核心概念` -> (`训练方法`, `核心概念`) for a label of ours."""
+    for head in _HEADS_ZH:
+        if label.endswith(head) and len(label) > len(head):
+            rest = label[: -len(head)]
+            for joint in ("中的", "的"):
+                if rest.endswith(joint) and len(rest) > len(joint):
+                    return rest[: -len(joint)], head
+    return None
+
+
+def _child_labels(path: list[str], chinese: bool) -> list[str]:
+    """Sub-tags of the leaf: aspects of a plain label, facets of an aspect or a facet.
+
+    The topic is dropped below the first level (the path already says it) and a facet is
+    never one the parent names, so no label repeats its parent's words.
+    """
+    topic, leaf = path[0], path[-1]
+    if chinese:
+        split = None if leaf == topic else _split_zh(leaf)
+        if split is None:
+            return [f"{leaf}的{aspect}" for aspect in ASPECTS_ZH]
+        body = leaf.removeprefix(f"{topic}的")
+        joint = "中的" if split[1] in ASPECTS_ZH else "的"
+        return [f"{body}{joint}{facet}" for facet in FACETS_ZH if facet not in leaf]
+    split_en = None if leaf == topic else _split_en(leaf)
+    if split_en is None:
+        return [f"{aspect} of {leaf}" for aspect in ASPECTS_EN]
+    body = leaf.removesuffix(f" of {topic}")
+    joint = "in" if split_en[0] in ASPECTS_EN else "of"
+    taken = _words(leaf)
+    return [f"{facet} {joint} {body}" for facet in FACETS_EN if not _words(facet) & taken]
+
+
+def _words(text: str) -> set[str]:
+    """The words that carry meaning: `Core Principles` and `Core Techniques` share one."""
+    return {word for word in text.casefold().split() if len(word) > 3}
+
+
+def _noun_phrase_en(label: str, topic: str, *, article: bool = True) -> str:
+    """A label of ours as it reads in a sentence: `the key concepts in the ethics of T`.
+
+    A bare aspect (the parent's label without the topic) gets the topic back, since a
+    question has to make sense without its path.
+    """
+    the = "the " if article else ""
+    if label in ASPECTS_EN:
+        return f"the {label.lower()} of {topic}"
+    split = _split_en(label)
+    if split is None:
+        return label
+    head, joint, rest = split
+    return f"{the}{head.lower()} {joint} {_noun_phrase_en(rest, topic, article=False)}"
+
+
+def _questions(path: list[str], chinese: bool) -> list[str]:
+    """Questions about the leaf, the general ones first, then one per aspect."""
+    topic, leaf = path[0], path[-1]
+    aspects: tuple[str, ...]
+    if chinese:
+        phrase, templates, extra, aspects = leaf, QUESTIONS_ZH, ASPECT_QUESTIONS_ZH, ASPECTS_ZH
+    else:
+        phrase, templates, extra = _noun_phrase_en(leaf, topic), QUESTIONS_EN, ASPECT_QUESTIONS_EN
+        aspects = tuple(aspect.lower() for aspect in ASPECTS_EN)
+    items = [template.format(n=phrase, t=topic) for template in templates]
+    for aspect in aspects:
+        if aspect.casefold() not in phrase.casefold():
+            items += [template.format(a=aspect, n=phrase) for template in extra]
+    return list(dict.fromkeys(items))
+
+
+def _candidates(path: list[str], questions: bool, chinese: bool) -> list[str]:
+    return _questions(path, chinese) if questions else _child_labels(path, chinese)
 
 
 def list_items(text: str, count: int | None = None) -> list[str]:
     """`count` distinct items for a list prompt, skipping any the prompt already names."""
     wanted = requested_count(text) if count is None else count
-    leaf = tag_path(text)[-1]
+    path = tag_path(text)
     questions = bool(_QUESTION_WORDS.search(text))
     chinese = is_chinese(text)
     lowered = text.casefold()
-    fresh = [item for item in _candidates(leaf, questions, chinese)]
+    fresh = _candidates(path, questions, chinese)
     unused = [item for item in fresh if item.casefold() not in lowered]
     pool = unused if len(unused) >= wanted else unused + [i for i in fresh if i not in unused]
     items = pool[:wanted]
@@ -148,15 +195,14 @@ def answer_for(text: str) -> tuple[str, str]:
         )
         return reasoning, answer
     reasoning = (
-        f"The user asks: {question}\nFirst I identify the core concept, then the main "
-        "factors involved, and finally practical advice a learner can apply."
+        f"The user asks: {question}\nI will start from the core idea, then the factors that "
+        "change the outcome, and finish with advice a learner can act on."
     )
-    answer = (
-        f"In short, {question[:1].lower() + question[1:]} comes down to three points. "
-        "First, understand the underlying principles. Second, consider the context and "
-        "the main factors that change the outcome. Third, practise deliberately and "
-        f"measure progress. (ref {_digest(question) % 1000})"
-    )
+    points = ANSWER_POINTS_EN[_digest(question) % len(ANSWER_POINTS_EN)]
+    opening = question[:1].lower() + question[1:] if question[1:2].islower() else question
+    # Prose, not a numbered list: a reply to a list prompt must not parse as a list by chance.
+    body = " ".join(f"{order}, {point}" for order, point in zip(ORDINALS_EN, points, strict=True))
+    answer = f"In short, {opening} It comes down to three things.\n\n{body}"
     return reasoning, answer
 
 
