@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from distillset.distill.context import DistillContext
@@ -50,8 +50,8 @@ class QuestionListStep:
     model_alias: str
     purpose: str = "questions"
 
-    def existing(self, session: Session) -> list[str]:
-        rows = session.connection().execute(_TAG_QUESTIONS, {"tag_id": self.tag_id})
+    def existing(self, connection: Connection) -> list[str]:
+        rows = connection.execute(_TAG_QUESTIONS, {"tag_id": self.tag_id})
         return list(rows.scalars())
 
     def messages(self, existing: Sequence[str], need: int) -> list[dict[str, str]]:
@@ -65,20 +65,17 @@ class QuestionListStep:
         return [{"role": "user", "content": prompt}]
 
     def choose(
-        self, session: Session, candidates: Sequence[str], existing: Sequence[str], need: int
+        self, connection: Connection, candidates: Sequence[str], existing: Sequence[str], need: int
     ) -> list[str]:
         cleaned = [clean_question(text) for text in candidates]
         hashes = {text_hash(text) for text in cleaned if text}
         # A question already stored anywhere in the project is not stored twice.
-        taken = set(
-            session.connection()
-            .execute(_TAKEN_HASHES, {"project_id": self.context.project_id, "hashes": list(hashes)})
-            .scalars()
-        )
+        parameters = {"project_id": self.context.project_id, "hashes": list(hashes)}
+        taken = set(connection.execute(_TAKEN_HASHES, parameters).scalars())
         fresh = [text for text in cleaned if text and text_hash(text) not in taken]
         return pick_new(fresh, existing, need)
 
-    def insert(self, session: Session, items: Sequence[str]) -> list[int]:
+    def insert(self, connection: Connection, items: Sequence[str]) -> list[int]:
         if not items:
             return []
         now = utcnow()
@@ -96,7 +93,7 @@ class QuestionListStep:
             for text in items
         ]
         # One multi-row Core insert: the ORM's per-object work showed in the benchmark.
-        return list(session.connection().execute(_INSERT_QUESTIONS, rows).scalars())
+        return list(connection.execute(_INSERT_QUESTIONS, rows).scalars())
 
 
 def question_step(
@@ -127,6 +124,11 @@ async def generate_questions(
     labels: tuple[str, ...] | None = None,
 ) -> StepOutcome:
     """Top the tag's questions up to ``count``: only the missing ones are created."""
-    with store.session() as session:
-        step = question_step(session, context, tag_id, labels)
+    if labels is not None:
+        step = QuestionListStep(
+            context, tag_id, full_path(context, labels), context.question_model.alias
+        )
+    else:
+        with store.session() as session:
+            step = question_step(session, context, tag_id)
     return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)

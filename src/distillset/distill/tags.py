@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from distillset.distill.context import DistillContext
@@ -49,11 +49,11 @@ class TagListStep:
     depth: int
     purpose: str = "tags"
 
-    def existing(self, session: Session) -> list[str]:
+    def existing(self, connection: Connection) -> list[str]:
         """Sibling labels in position order (Core: this runs for every expansion)."""
         statement = _ROOT_LABELS if self.parent_id is None else _CHILD_LABELS
         parameters = {"project_id": self.context.project_id, "parent_id": self.parent_id}
-        return list(session.connection().execute(statement, parameters).scalars())
+        return list(connection.execute(statement, parameters).scalars())
 
     def messages(self, existing: Sequence[str], need: int) -> list[dict[str, str]]:
         prompt = render(
@@ -66,14 +66,13 @@ class TagListStep:
         return [{"role": "user", "content": prompt}]
 
     def choose(
-        self, session: Session, candidates: Sequence[str], existing: Sequence[str], need: int
+        self, connection: Connection, candidates: Sequence[str], existing: Sequence[str], need: int
     ) -> list[str]:
         return pick_new(candidates, existing, need, clean=_usable_label)
 
-    def insert(self, session: Session, items: Sequence[str]) -> list[int]:
+    def insert(self, connection: Connection, items: Sequence[str]) -> list[int]:
         if not items:
             return []
-        connection = session.connection()
         statement = _ROOT_LAST_POSITION if self.parent_id is None else _CHILD_LAST_POSITION
         parameters = {"project_id": self.context.project_id, "parent_id": self.parent_id}
         last = int(connection.execute(statement, parameters).scalar() or 0)
@@ -94,6 +93,16 @@ class TagListStep:
         return list(connection.execute(_INSERT_TAGS, rows).scalars())
 
 
+def _step_without_reads(
+    context: DistillContext, parent_id: int | None, labels: tuple[str, ...] | None
+) -> TagListStep | None:
+    if parent_id is None:
+        return TagListStep(context, None, context.topic, 1)
+    if labels is not None:
+        return TagListStep(context, parent_id, full_path(context, labels), len(labels) + 1)
+    return None
+
+
 def tag_step(
     session: Session,
     context: DistillContext,
@@ -101,10 +110,9 @@ def tag_step(
     labels: tuple[str, ...] | None = None,
 ) -> TagListStep:
     """The step for a parent; ``labels`` (its path, when the caller knows it) saves reads."""
-    if parent_id is None:
-        return TagListStep(context, None, context.topic, 1)
-    if labels is not None:
-        return TagListStep(context, parent_id, full_path(context, labels), len(labels) + 1)
+    known = _step_without_reads(context, parent_id, labels)
+    if known is not None:
+        return known
     parent = session.get(Tag, parent_id)
     if parent is None or parent.project_id != context.project_id:
         raise InvalidInputError(f"tag {parent_id} is not in project {context.project_name!r}")
@@ -125,6 +133,8 @@ async def generate_tags(
     labels: tuple[str, ...] | None = None,
 ) -> StepOutcome:
     """Top the parent's children up to ``count``: only the missing ones are created."""
-    with store.session() as session:
-        step = tag_step(session, context, parent_id, labels)
+    step = _step_without_reads(context, parent_id, labels)
+    if step is None:
+        with store.session() as session:
+            step = tag_step(session, context, parent_id)
     return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from distillset.domain import ModelCallError
 from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
@@ -31,15 +31,15 @@ class ListStep(Protocol):
 
     purpose: str
 
-    def existing(self, session: Session) -> list[str]: ...
+    def existing(self, connection: Connection) -> list[str]: ...
 
     def messages(self, existing: Sequence[str], need: int) -> list[dict[str, str]]: ...
 
     def choose(
-        self, session: Session, candidates: Sequence[str], existing: Sequence[str], need: int
+        self, connection: Connection, candidates: Sequence[str], existing: Sequence[str], need: int
     ) -> list[str]: ...
 
-    def insert(self, session: Session, items: Sequence[str]) -> list[int]: ...
+    def insert(self, connection: Connection, items: Sequence[str]) -> list[int]: ...
 
 
 @dataclass
@@ -64,13 +64,14 @@ def _commit_items(
     """Store the new items of one reply in one transaction: all of them or none."""
     for attempt in range(COMMIT_RETRIES):
         try:
-            with store.session() as session:
-                existing = step.existing(session)
+            # A bare connection, not a Session: this runs for every reply of a run.
+            with store.engine.begin() as connection:
+                existing = step.existing(connection)
                 need = count - len(existing)
                 if need <= 0:
                     return []
-                chosen = step.choose(session, items, existing, need)
-                return list(zip(step.insert(session, chosen), chosen, strict=True))
+                chosen = step.choose(connection, items, existing, need)
+                return list(zip(step.insert(connection, chosen), chosen, strict=True))
         except IntegrityError:
             if attempt == COMMIT_RETRIES - 1:
                 raise
@@ -94,8 +95,8 @@ async def top_up(
     for attempt in range(1 + MAX_EXTRA_ATTEMPTS):
         if attempt > 0 and outcome.missing == 0:
             break  # the last reply filled the list: no need to read it again
-        with store.session() as session:
-            existing = step.existing(session)
+        with store.engine.connect() as connection:
+            existing = step.existing(connection)
         need = count - len(existing)
         if attempt == 0:
             outcome.wanted = max(0, need)
