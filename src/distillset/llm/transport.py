@@ -52,6 +52,8 @@ class SessionPool:
                 connector=connector,
                 headers=headers,
                 raise_for_status=False,
+                # Model APIs set no cookies; the default jar filters them on every request.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 # Reading proxy settings costs two thread hops per request: only when set.
                 trust_env=_proxy_configured(),
             )
