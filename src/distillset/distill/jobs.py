@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.distill.context import load_context
 from distillset.distill.plan import (
+    QUESTIONS_RANGE,
+    TAGS_RANGE,
     JobSpec,
     Plan,
     answers_spec,
@@ -38,6 +40,41 @@ class PlannedJob:
         return {"task_id": self.task_id, "kind": self.kind.value, "project": self.project} | {
             "plan": self.plan.as_dict()
         }
+
+
+def more_than_existing(
+    session: Session,
+    kind: Literal["tags", "questions"],
+    tag_id: int | None,
+    n: int,
+    *,
+    project_id: int | None = None,
+) -> int:
+    """The top-up target that asks for ``n`` more children (``kind="tags"``) or questions
+    than the tag has now: existing + n. Top-level tags (``tag_id=None``) need
+    ``project_id``. The target obeys the same 1-100 bound as a ``--count``."""
+    low, high = TAGS_RANGE if kind == "tags" else QUESTIONS_RANGE
+    if not isinstance(n, int) or not low <= n <= high:
+        raise InvalidInputError(f"add must be between {low} and {high}, got {n}")
+    if kind == "questions":
+        if tag_id is None:
+            raise InvalidInputError("questions belong to a tag; name one")
+        query = select(func.count(Question.id)).where(Question.tag_id == tag_id)
+    elif tag_id is not None:
+        query = select(func.count(Tag.id)).where(Tag.parent_id == tag_id)
+    elif project_id is not None:
+        query = select(func.count(Tag.id)).where(
+            Tag.project_id == project_id, Tag.parent_id.is_(None)
+        )
+    else:
+        raise ValueError("top-level tags are counted per project: pass project_id")
+    existing = session.scalar(query) or 0
+    if existing + n > high:
+        raise InvalidInputError(
+            f"the tag has {existing} {kind}; {n} more would make {existing + n}, "
+            f"above the limit of {high}"
+        )
+    return existing + n
 
 
 def _priced(session: Session, project: Project, settings: Settings, plan: Plan) -> Plan:
