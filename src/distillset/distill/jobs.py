@@ -26,6 +26,7 @@ from distillset.domain import InvalidInputError, TaskKind
 from distillset.services.projects import get_project
 from distillset.services.tags import find_parent, find_tag, subtree_ids_query, tag_path
 from distillset.store import Answer, Project, Question, Tag
+from distillset.tasks.runner import ask_fresh
 from distillset.tasks.service import create_task
 
 
@@ -92,7 +93,13 @@ def _priced(session: Session, project: Project, settings: Settings, plan: Plan) 
 
 
 def _create(
-    session: Session, project: Project, settings: Settings, kind: TaskKind, spec: JobSpec
+    session: Session,
+    project: Project,
+    settings: Settings,
+    kind: TaskKind,
+    spec: JobSpec,
+    *,
+    no_cache: bool = False,
 ) -> PlannedJob:
     needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
     # Refuse a job whose model is unset before any task row exists.
@@ -105,7 +112,44 @@ def _create(
     )
     plan, _ready = plan_job(session, project.id, spec)
     task = create_task(session, project, kind, spec, _priced(session, project, settings, plan))
+    if no_cache:
+        ask_fresh(task)
     return PlannedJob(task.id, kind, project.name, plan)
+
+
+def _topic_for_auto(session: Session, project: Project, topic: str | None) -> bool:
+    """Whether an auto job's --topic must become the project's topic first (an empty tree).
+
+    A topic only changes prompt text: on an existing tree another topic would plan nothing
+    new and mislead the prompts, so it is refused there."""
+    if topic is None or topic == project.topic:
+        return False
+    has_tags = session.scalar(select(Tag.id).where(Tag.project_id == project.id).limit(1))
+    if has_tags is not None:
+        raise InvalidInputError(
+            f"project {project.name!r} already has a tree under the topic {project.topic!r}; "
+            f"--topic {topic!r} would not change what is planned. Change the project's topic "
+            f"with `distillset project set {project.name!r} --topic {topic!r}` or leave "
+            "--topic out"
+        )
+    return True
+
+
+def _count_target(
+    session: Session,
+    kind: Literal["tags", "questions"],
+    tag_id: int | None,
+    project_id: int,
+    count: int | None,
+    add: int | None,
+) -> int:
+    """A top-up target from exactly one of ``count`` (the total) and ``add`` (n more)."""
+    if (count is None) == (add is None):
+        raise InvalidInputError("give either --count (the total wanted) or --add (how many more)")
+    if add is not None:
+        return more_than_existing(session, kind, tag_id, add, project_id=project_id)
+    assert count is not None
+    return count
 
 
 def preview_auto_job(
@@ -121,6 +165,7 @@ def preview_auto_job(
     """The plan of an automatic distillation, without creating a task."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
     project = get_project(session, project_name)
+    _topic_for_auto(session, project, spec.topic)
     plan, _ready = plan_job(session, project.id, spec)
     return _priced(session, project, settings, plan)
 
@@ -134,27 +179,53 @@ def create_auto_job(
     tags: int = 10,
     questions: int = 10,
     topic: str | None = None,
+    no_cache: bool = False,
 ) -> PlannedJob:
+    """An automatic distillation; a --topic other than the project's becomes its topic on
+    an empty tree (so prompts and resumes agree) and is refused on an existing one."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
     project = get_project(session, project_name)
-    return _create(session, project, settings, TaskKind.AUTO_DISTILL, spec)
+    if _topic_for_auto(session, project, spec.topic):
+        project.topic = spec.topic or project.topic
+        session.flush()
+    return _create(session, project, settings, TaskKind.AUTO_DISTILL, spec, no_cache=no_cache)
 
 
 def create_tags_job(
-    session: Session, settings: Settings, project_name: str, *, parent: str | None, count: int
+    session: Session,
+    settings: Settings,
+    project_name: str,
+    *,
+    parent: str | None,
+    count: int | None = None,
+    add: int | None = None,
+    no_cache: bool = False,
 ) -> PlannedJob:
+    """Top a tag's (or the topic's) children up to ``count``, or to ``add`` more than now."""
     project = get_project(session, project_name)
     parent_tag = find_parent(session, project, parent)
-    spec = tags_spec(parent_tag.id if parent_tag else None, count)
-    return _create(session, project, settings, TaskKind.TAGS, spec)
+    parent_id = parent_tag.id if parent_tag else None
+    target = _count_target(session, "tags", parent_id, project.id, count, add)
+    spec = tags_spec(parent_id, target)
+    return _create(session, project, settings, TaskKind.TAGS, spec, no_cache=no_cache)
 
 
 def create_questions_job(
-    session: Session, settings: Settings, project_name: str, *, tag: str, count: int
+    session: Session,
+    settings: Settings,
+    project_name: str,
+    *,
+    tag: str,
+    count: int | None = None,
+    add: int | None = None,
+    no_cache: bool = False,
 ) -> PlannedJob:
+    """Top a tag's questions up to ``count``, or to ``add`` more than it has now."""
     project = get_project(session, project_name)
-    spec = questions_spec(find_tag(session, project, tag).id, count)
-    return _create(session, project, settings, TaskKind.QUESTIONS, spec)
+    tag_id = find_tag(session, project, tag).id
+    target = _count_target(session, "questions", tag_id, project.id, count, add)
+    spec = questions_spec(tag_id, target)
+    return _create(session, project, settings, TaskKind.QUESTIONS, spec, no_cache=no_cache)
 
 
 def create_answers_job(
@@ -164,6 +235,7 @@ def create_answers_job(
     *,
     question_ids: list[int] | None = None,
     tag: str | None = None,
+    no_cache: bool = False,
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project."""
     project = get_project(session, project_name)
@@ -181,7 +253,7 @@ def create_answers_job(
             raise InvalidInputError(f"no question(s) {shown} in project {project.name!r}")
     tag_id = find_tag(session, project, tag).id if tag else None
     spec = answers_spec(tag_id=tag_id, question_ids=question_ids)
-    return _create(session, project, settings, TaskKind.ANSWERS, spec)
+    return _create(session, project, settings, TaskKind.ANSWERS, spec, no_cache=no_cache)
 
 
 def list_questions(

@@ -25,7 +25,7 @@ from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Project, Store, Task
-from distillset.tasks.runner import ProgressCallback, SupervisedRun
+from distillset.tasks.runner import ProgressCallback, SupervisedRun, reads_cache
 from distillset.tasks.service import claim_task
 
 STAGE = "judged"
@@ -115,6 +115,7 @@ class JudgeRun(SupervisedRun):
         self.events: list[tuple[str, str]] = []
         self.error: str | None = None
         self.setup: _Setup | None = None
+        self.use_cache = True
 
     def prepare(self) -> None:
         with self.store.session() as session:
@@ -124,6 +125,7 @@ class JudgeRun(SupervisedRun):
             project = session.get(Project, task.project_id)
             assert project is not None
             record_filter = RecordFilter.from_dict(task.params.get("filter") or {})
+            self.use_cache = reads_cache(task.params)
             endpoint = EndpointConfig.from_endpoint(
                 get_endpoint(session, task.params["model"]), self.settings
             )
@@ -220,7 +222,9 @@ class JudgeRun(SupervisedRun):
     async def work(self) -> None:
         setup = self.setup
         assert setup is not None, "prepare() first"
-        async with Gateway(self.store, setup.limits, project_id=setup.project.id) as gateway:
+        async with Gateway(
+            self.store, setup.limits, project_id=setup.project.id, use_cache=self.use_cache
+        ) as gateway:
             queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(
                 setup.limits.max_concurrency * 2
             )

@@ -49,6 +49,20 @@ INTERRUPTED_NOTE = "interrupted: the process running it stopped; resume to go on
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 
+# A task param: its model calls skip the response cache (a fresh sample), on every resume too.
+NO_CACHE_PARAM = "no_cache"
+
+
+def ask_fresh(task: Task) -> None:
+    """Mark a task so this run and every resume send its requests instead of reading the
+    cache (a new dict: the JSON column only notices assignment)."""
+    task.params = {**(task.params or {}), NO_CACHE_PARAM: True}
+
+
+def reads_cache(params: dict[str, Any] | None) -> bool:
+    """Whether a task's runs may answer a request from the response cache."""
+    return not (params or {}).get(NO_CACHE_PARAM, False)
+
 
 def _resumed_counters(stored: dict[str, Any], plan: Plan) -> JobProgress:
     """Counters for the whole job: what the earlier runs did plus what is still planned.
@@ -246,6 +260,7 @@ class TaskRun(SupervisedRun):
                     f"task {task.id} is a {task.kind} task, which this runner does not run"
                 )
             spec = JobSpec.from_params(task.params)
+            self.use_cache = self.use_cache and reads_cache(task.params)
             needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
             context = load_context(
                 session,
