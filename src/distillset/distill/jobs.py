@@ -22,9 +22,9 @@ from distillset.distill.plan import (
     questions_spec,
     tags_spec,
 )
-from distillset.domain import InvalidInputError, TaskKind
+from distillset.domain import InvalidInputError, TagPath, TaskKind
 from distillset.services.projects import get_project
-from distillset.services.tags import find_parent, find_tag, subtree_ids_query, tag_path
+from distillset.services.tags import find_parent, find_tag, subtree_ids_query
 from distillset.store import Answer, Project, Question, Tag
 from distillset.tasks.runner import ask_fresh
 from distillset.tasks.service import create_task
@@ -256,38 +256,74 @@ def create_answers_job(
     return _create(session, project, settings, TaskKind.ANSWERS, spec, no_cache=no_cache)
 
 
+def _tag_paths(session: Session, tag_ids: set[int]) -> dict[int, str]:
+    """Full 'A > B' paths of some tags, reading plain rows one tree level at a time."""
+    rows: dict[int, tuple[int | None, str]] = {}
+    wanted = set(tag_ids)
+    while wanted:
+        batch = sorted(wanted)
+        for start in range(0, len(batch), 500):  # bounded IN lists for any database
+            chunk = batch[start : start + 500]
+            found = session.execute(
+                select(Tag.id, Tag.parent_id, Tag.label).where(Tag.id.in_(chunk))
+            ).all()
+            rows.update({tag_id: (parent_id, label) for tag_id, parent_id, label in found})
+        rows.update({missing: (None, "") for missing in wanted - set(rows)})
+        wanted = {parent for parent, _label in rows.values() if parent is not None} - set(rows)
+    paths: dict[int, str] = {}
+    for tag_id in tag_ids:
+        labels, current = [], rows.get(tag_id)
+        while current is not None and current[1]:
+            labels.append(current[1])
+            current = rows.get(current[0]) if current[0] is not None else None
+        paths[tag_id] = str(TagPath(tuple(reversed(labels)))) if labels else ""
+    return paths
+
+
 def list_questions(
-    session: Session, project_name: str, *, tag: str | None = None, limit: int | None = None
+    session: Session,
+    project_name: str,
+    *,
+    tag: str | None = None,
+    limit: int | None = None,
+    after: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Questions in id order with their tag path and whether they are answered."""
+    """Questions in id order after id ``after`` (keyset paging: each page costs the same
+    however deep), with their tag path and whether they are answered. Plain rows, no ORM
+    objects: a page stays cheap on a project of millions of questions."""
     project = get_project(session, project_name)
     answered = select(Answer.id).where(Answer.question_id == Question.id).exists()
     query = (
-        select(Question, answered).where(Question.project_id == project.id).order_by(Question.id)
+        select(
+            Question.id,
+            Question.tag_id,
+            Question.text,
+            Question.origin,
+            Question.model,
+            answered,
+            Question.last_error,
+        )
+        .where(Question.project_id == project.id)
+        .order_by(Question.id)
     )
     if tag:
         subtree = subtree_ids_query(find_tag(session, project, tag).id)
         query = query.where(Question.tag_id.in_(subtree))
+    if after is not None:
+        query = query.where(Question.id > after)
     if limit is not None:
         query = query.limit(limit)
-    paths: dict[int, str] = {}
-    result = []
-    for question, is_answered in session.execute(query):
-        path = None
-        if question.tag_id is not None:
-            if question.tag_id not in paths:
-                tag_row = session.get(Tag, question.tag_id)
-                paths[question.tag_id] = str(tag_path(session, tag_row)) if tag_row else ""
-            path = paths[question.tag_id]
-        result.append(
-            {
-                "id": question.id,
-                "tag": path,
-                "question": question.text,
-                "origin": question.origin,
-                "model": question.model,
-                "answered": bool(is_answered),
-                "last_error": question.last_error,
-            }
-        )
-    return result
+    rows = session.execute(query).all()
+    paths = _tag_paths(session, {row.tag_id for row in rows if row.tag_id is not None})
+    return [
+        {
+            "id": row.id,
+            "tag": paths.get(row.tag_id) if row.tag_id is not None else None,
+            "question": row.text,
+            "origin": row.origin,
+            "model": row.model,
+            "answered": bool(row[5]),
+            "last_error": row.last_error,
+        }
+        for row in rows
+    ]
