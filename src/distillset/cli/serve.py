@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import typer
 
 from distillset.cli.app import app
@@ -34,6 +37,34 @@ def serve(
         )
     settings = state_of(ctx).settings
     web_app = create_app(settings, token=token)
+    # Bound here, before saying where it serves: a port in use is one clear error line.
+    listener = bind_listener(host, port)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"distillset serving on http://{shown}:{port}/ (Ctrl+C stops it)")
-    uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning"))
+    with listener:
+        server.run(sockets=[listener])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or InvalidInputError saying why it cannot be."""
+    address = host.strip("[]")
+    try:
+        family, kind, proto, _name, sockaddr = socket.getaddrinfo(
+            address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise InvalidInputError(f"cannot listen on {host}: {exc.strerror}") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        # As uvicorn does: a restart may rebind while old connections linger in TIME_WAIT.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(sockaddr)
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        reason = "the port is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise InvalidInputError(
+            f"cannot listen on {host}:{port}: {reason}; stop what uses it or pick --port"
+        ) from None
+    return listener
