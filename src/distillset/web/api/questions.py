@@ -34,6 +34,7 @@ def list_questions(
         search=q,
         after=after,
         limit=limit,
+        with_answers=True,  # answer_id of answered questions: one more query per page
     )
     return {
         "items": [row.as_dict() for row in rows],
