@@ -135,6 +135,12 @@ def print_json(data: Any) -> None:
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 ProjectArgument = typer.Argument(..., help="Project name.")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+NoCacheOption = typer.Option(
+    False,
+    "--no-cache",
+    help="Send every model request for a fresh sample instead of answering a request seen "
+    "before from the stored response (kept by `tasks resume`).",
+)
 
 
 def report(data: Any, as_json: bool, message: str) -> None:

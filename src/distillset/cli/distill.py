@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from sqlalchemy.orm import Session
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
+    NoCacheOption,
     ProjectArgument,
     print_json,
     print_table,
@@ -26,6 +28,22 @@ questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questi
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
 app.add_typer(questions_app)
 app.add_typer(answers_app)
+
+QUESTIONS_PAGE = 100
+
+
+def count_options(what: str) -> tuple[Any, Any]:
+    """--count (a total to top up to) and --add (n more than now): exactly one is given."""
+    return (
+        typer.Option(None, "--count", "-n", help=f"Top up to this many {what} in all (1-100)."),
+        typer.Option(
+            None, "--add", help=f"Create this many {what} more than there are now (1-100)."
+        ),
+    )
+
+
+TagCountOption, TagAddOption = count_options("children")
+QuestionCountOption, QuestionAddOption = count_options("questions")
 
 
 def plan_text(job: PlannedJob) -> str:
@@ -61,17 +79,18 @@ def tags_generate(
     parent: str | None = typer.Option(
         None, "--parent", help="Parent tag 'A > B' (default: topic)."
     ),
-    count: int = typer.Option(
-        ..., "--count", "-n", help="How many children the parent should have."
-    ),
+    count: int | None = TagCountOption,
+    add: int | None = TagAddOption,
+    no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Top a tag's children (or the topic's) up to COUNT with the question model."""
+    """Top a tag's children (or the topic's) up to --count, or create --add more, with the
+    question model."""
     run_planned(
         ctx,
         as_json,
         lambda session, settings: jobs.create_tags_job(
-            session, settings, name, parent=parent, count=count
+            session, settings, name, parent=parent, count=count, add=add, no_cache=no_cache
         ),
     )
 
@@ -81,15 +100,17 @@ def questions_generate(
     ctx: typer.Context,
     name: str = ProjectArgument,
     tag: str = typer.Option(..., "--tag", help="Tag path 'A > B'."),
-    count: int = typer.Option(..., "--count", "-n", help="How many questions the tag should have."),
+    count: int | None = QuestionCountOption,
+    add: int | None = QuestionAddOption,
+    no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Top a tag's questions up to COUNT with the question model."""
+    """Top a tag's questions up to --count, or create --add more, with the question model."""
     run_planned(
         ctx,
         as_json,
         lambda session, settings: jobs.create_questions_job(
-            session, settings, name, tag=tag, count=count
+            session, settings, name, tag=tag, count=count, add=add, no_cache=no_cache
         ),
     )
 
@@ -99,12 +120,18 @@ def questions_list(
     ctx: typer.Context,
     name: str = ProjectArgument,
     tag: str | None = typer.Option(None, "--tag", help="Only this tag and its subtree."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many."),
+    limit: int = typer.Option(QUESTIONS_PAGE, "--limit", min=1, help="At most this many."),
+    after: int | None = typer.Option(
+        None, "--after", min=0, help="Only questions after this id (the next page)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """List questions with their tag and whether they are answered."""
+    """List questions in id order with their tag and whether they are answered, a page of
+    --limit at a time (--after ID for the next page)."""
     with state_of(ctx).store.session() as session:
-        rows = jobs.list_questions(session, name, tag=tag, limit=limit)
+        # One row past the page says whether a next page exists.
+        rows = jobs.list_questions(session, name, tag=tag, limit=limit + 1, after=after)
+    more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         print_json(rows)
         return
@@ -115,6 +142,11 @@ def questions_list(
             for row in rows
         ],
     )
+    if more:
+        # On stderr: the table on stdout stays clean for scripts.
+        typer.echo(
+            f"more questions follow: add --after {rows[-1]['id']} for the next page", err=True
+        )
 
 
 @answers_app.command("generate")
@@ -127,6 +159,7 @@ def answers_generate(
     tag: str | None = typer.Option(
         None, "--tag", help="Only unanswered questions of this subtree."
     ),
+    no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Answer questions with the answer model (default: every unanswered question)."""
@@ -134,7 +167,7 @@ def answers_generate(
         ctx,
         as_json,
         lambda session, settings: jobs.create_answers_job(
-            session, settings, name, question_ids=question or None, tag=tag
+            session, settings, name, question_ids=question or None, tag=tag, no_cache=no_cache
         ),
     )
 
@@ -143,10 +176,15 @@ def answers_generate(
 def auto(
     ctx: typer.Context,
     name: str = ProjectArgument,
-    topic: str | None = typer.Option(None, "--topic", help="Root topic (default: the project's)."),
+    topic: str | None = typer.Option(
+        None,
+        "--topic",
+        help="Root topic (default: the project's); on an empty tree it becomes the project's.",
+    ),
     levels: int = typer.Option(2, "--levels", help="Levels of tags below the topic (1-6)."),
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
+    no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Automatic distillation: tags, questions and answers in one resumable task."""
@@ -154,6 +192,13 @@ def auto(
         ctx,
         as_json,
         lambda session, settings: jobs.create_auto_job(
-            session, settings, name, levels=levels, tags=tags, questions=questions, topic=topic
+            session,
+            settings,
+            name,
+            levels=levels,
+            tags=tags,
+            questions=questions,
+            topic=topic,
+            no_cache=no_cache,
         ),
     )

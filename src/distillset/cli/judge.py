@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, ProjectArgument, state_of
+from distillset.cli.common import JsonOption, NoCacheOption, ProjectArgument, state_of
 from distillset.cli.dataset import (
     ConfirmedFilter,
     LabelFilter,
@@ -18,6 +18,7 @@ from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.dataset import RecordFilter
 from distillset.quality import create_judge_task
 from distillset.services.projects import get_project
+from distillset.tasks.runner import ask_fresh
 
 
 @app.command("judge")
@@ -34,6 +35,7 @@ def judge_command(
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
+    no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Score unscored records 0-5 with a judge model (run again to resume or retry)."""
@@ -50,6 +52,8 @@ def judge_command(
         task = create_judge_task(
             session, get_project(session, name), model=model, record_filter=record_filter
         )
+        if no_cache:
+            ask_fresh(task)
         task_id = task.id
 
     summary = run_task_here(

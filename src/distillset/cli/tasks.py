@@ -7,6 +7,7 @@ import typer
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
+    NoCacheOption,
     print_fields,
     print_json,
     print_table,
@@ -19,6 +20,7 @@ from distillset.domain import TaskStatus
 from distillset.services.projects import get_project
 from distillset.store import Project
 from distillset.tasks import service
+from distillset.tasks.runner import ask_fresh
 
 tasks_app = typer.Typer(
     name="tasks", no_args_is_help=True, help="Background tasks and their progress."
@@ -106,10 +108,15 @@ def tasks_show(
 def tasks_resume(
     ctx: typer.Context,
     task_id: int = TaskIdArgument,
+    no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Continue a task from what is stored; calls that already succeeded are not paid twice."""
+    """Continue a task from what is stored; calls that already succeeded are not paid twice
+    (unless the task was started or is resumed with --no-cache)."""
     state = state_of(ctx)
+    if no_cache:
+        with state.store.session() as session:
+            ask_fresh(service.get_task(session, task_id))
     summary = run_task_here(state.store, state.settings, task_id, show_progress=not as_json)
     report_outcome(summary, as_json)
 
