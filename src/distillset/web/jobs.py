@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
@@ -18,9 +19,9 @@ from distillset.distill.jobs import PlannedJob, create_answers_job, create_auto_
 from distillset.distill.plan import Plan, auto_spec, estimate_cost, plan_job
 from distillset.domain import ConflictError, TaskKind, TaskStatus
 from distillset.services.tags import tag_path
-from distillset.store import Store
+from distillset.store import Store, Task
 from distillset.tasks import effective_status, get_task, request_cancel, task_as_dict
-from distillset.tasks.service import live_task
+from distillset.tasks.service import is_stale, live_task, process_owner
 from distillset.web.lookup import project_by_id, tag_in_project
 from distillset.web.schemas import AutoDistill
 
@@ -55,6 +56,34 @@ def refuse_if_busy(session: Session, settings: Settings, project_id: int, kind: 
         raise ConflictError(
             f"task {busy.id} ({busy.kind}) is already running on this project; "
             "wait for it or cancel it first"
+        )
+
+
+def other_process_task(session: Session, settings: Settings, project_id: int) -> Task | None:
+    """A task that a living process other than this server runs on the project."""
+    this_process = process_owner()
+    running = session.scalars(
+        select(Task)
+        .where(Task.project_id == project_id, Task.status == TaskStatus.RUNNING.value)
+        .order_by(Task.id)
+    )
+    for task in running:
+        owner = task.owner or ""
+        mine = owner == this_process or owner.startswith(this_process + ":")
+        if not mine and not is_stale(task, settings):
+            return task
+    return None
+
+
+def refuse_if_other_process_busy(session: Session, settings: Settings, project_id: int) -> None:
+    """Generation awaited in a request follows the rule of task claims: a task running in
+    another process shares neither this server's limiter nor its calls on their way, so
+    both at once would exceed the project's concurrency and pay twice for answers."""
+    busy = other_process_task(session, settings, project_id)
+    if busy is not None:
+        raise ConflictError(
+            f"task {busy.id} ({busy.kind}) is running on this project in another process; "
+            "wait for it or cancel it"
         )
 
 

@@ -29,13 +29,21 @@ class TaskRunner:
         self._running: dict[int, asyncio.Task[Any]] = {}
         self._cancel_events: dict[int, asyncio.Event] = {}
 
-    def start(self, task_id: int) -> None:
-        """Run (or resume) the task in the background; one run per task at a time."""
+    def start(self, task_id: int, *, use_cache: bool = True) -> None:
+        """Run (or resume) the task in the background; one run per task at a time.
+
+        ``use_cache=False`` asks the model again for calls that have a stored reply."""
         if self.is_running(task_id):
             return
         cancel_event = asyncio.Event()
         job = asyncio.get_running_loop().create_task(
-            run_task(self.store, self.settings, task_id, cancel_event=cancel_event),
+            run_task(
+                self.store,
+                self.settings,
+                task_id,
+                cancel_event=cancel_event,
+                use_cache=use_cache,
+            ),
             name=f"task-{task_id}",
         )
         self._running[task_id] = job

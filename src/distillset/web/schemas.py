@@ -67,13 +67,23 @@ class TagRename(Body):
     label: str = Field(min_length=1, max_length=500)
 
 
+# "count" adds that many to what exists, bounded like the CLI's --count.
+MAX_COUNT = 100
+
+
 class GenerateTags(Body):
     parent_id: int | None = None
-    count: int = Field(default=10, ge=1, le=200)
+    count: int = Field(default=10, ge=1, le=MAX_COUNT)
 
 
 class GenerateQuestions(Body):
-    count: int = Field(default=10, ge=1, le=200)
+    count: int = Field(default=10, ge=1, le=MAX_COUNT)
+
+
+class AnswerOne(Body):
+    fresh: bool = Field(
+        default=False, description="ask the model for a new sample, not the stored reply"
+    )
 
 
 class AutoDistill(Body):
@@ -81,10 +91,12 @@ class AutoDistill(Body):
     levels: int = Field(default=2, ge=1, le=6)
     tags_per_level: int = Field(default=10, ge=1, le=100)
     questions_per_tag: int = Field(default=10, ge=1, le=100)
+    fresh: bool = Field(default=False, description="new samples, not stored model replies")
 
 
 class AnswerTask(Body):
     tag_id: int | None = None
+    fresh: bool = Field(default=False, description="new samples, not stored model replies")
 
 
 class RecordUpdate(Body):

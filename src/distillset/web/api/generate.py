@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from distillset.web import generation
 from distillset.web.deps import AppSettings, AppStore
-from distillset.web.schemas import GenerateQuestions, GenerateTags
+from distillset.web.schemas import AnswerOne, GenerateQuestions, GenerateTags
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["generation"])
 
@@ -33,10 +33,16 @@ async def generate_questions(
 
 @router.post("/questions/{question_id}/answer")
 async def answer_question(
-    project_id: int, question_id: int, store: AppStore, settings: AppSettings
+    project_id: int,
+    question_id: int,
+    store: AppStore,
+    settings: AppSettings,
+    body: AnswerOne | None = None,
 ) -> dict[str, Any]:
-    """Answer one question with the answer model (an answered one is left as it is)."""
-    outcome = await generation.answer_one(store, settings, project_id, question_id)
+    """Answer one question with the answer model. An answered one is left as it is, unless
+    `fresh` asks for a new sample: that replaces the answer (unconfirmed, unscored)."""
+    fresh = body.fresh if body is not None else False
+    outcome = await generation.answer_one(store, settings, project_id, question_id, fresh=fresh)
     return {
         "question_id": question_id,
         "answer_id": outcome.answer_id,

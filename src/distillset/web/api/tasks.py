@@ -35,7 +35,7 @@ async def start_auto_distill(
 ) -> dict[str, Any]:
     """Create an auto-distill task and run it in the server; follow it with /tasks/{id}/events."""
     job = await jobs.in_session(store, jobs.create_auto, settings, project_id, body)
-    runner.start(job.task_id)
+    runner.start(job.task_id, use_cache=not body.fresh)
     return job.as_dict()
 
 
@@ -45,7 +45,7 @@ async def start_answer_all(
 ) -> dict[str, Any]:
     """Answer every unanswered question (of a tag's subtree when tag_id is given) as a task."""
     job = await jobs.in_session(store, jobs.create_answers, settings, project_id, body.tag_id)
-    runner.start(job.task_id)
+    runner.start(job.task_id, use_cache=not body.fresh)
     return job.as_dict()
 
 

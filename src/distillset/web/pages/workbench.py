@@ -20,7 +20,7 @@ from distillset.web.pages.common import form_int, redirect, render
 from distillset.web.pages.forms import parse_form
 from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
 from distillset.web.question_view import question_row, question_rows
-from distillset.web.schemas import AutoDistill
+from distillset.web.schemas import MAX_COUNT, AutoDistill
 from distillset.web.tree_upload import import_outline, read_upload
 from distillset.web.tree_view import (
     PAGE_SIZE,
@@ -32,7 +32,7 @@ from distillset.web.tree_view import (
 
 router = APIRouter(prefix="/projects/{project_id}")
 
-Count = Annotated[int, Form(ge=1, le=200)]
+Count = Annotated[int, Form(ge=1, le=MAX_COUNT)]
 CURSOR_PATTERN = r"^\d+:\d+$"
 
 
@@ -249,9 +249,15 @@ async def generate_questions(
 
 @router.post("/distill/questions/{question_id}/answer")
 async def answer_question(
-    project_id: int, question_id: int, request: Request, store: AppStore, settings: AppSettings
+    project_id: int,
+    question_id: int,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    fresh: Annotated[bool, Form()] = False,
 ) -> Response:
-    outcome = await generation.answer_one(store, settings, project_id, question_id)
+    """Answer the question; "New sample" (fresh) replaces its answer with a new reply."""
+    outcome = await generation.answer_one(store, settings, project_id, question_id, fresh=fresh)
     with store.session() as session:
         project = project_by_id(session, project_id)
         row = question_row(session, project.id, question_id)
@@ -286,7 +292,7 @@ async def auto_start(
 ) -> Response:
     body = await _auto_body(request)
     job = await jobs.in_session(store, jobs.create_auto, settings, project_id, body)
-    runner.start(job.task_id)
+    runner.start(job.task_id, use_cache=not body.fresh)
     return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
 
 

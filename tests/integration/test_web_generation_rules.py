@@ -1,0 +1,207 @@
+"""Generation awaited in a web request: the task rule across processes, fresh samples, counts,
+and the questions listing's answer ids."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from distillset.config import Settings
+from distillset.distill.context import load_context
+from distillset.domain import TaskKind, TaskStatus
+from distillset.llm import Gateway
+from distillset.store import Project, Store, Task
+from distillset.store.models import utcnow
+from distillset.testing import FakeModelServer
+from distillset.web import create_app
+from distillset.web.generation import project_gateway
+
+API = "/api/v1"
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
+    """A project whose question and answer models are the fake server."""
+    project = client.post(f"{API}/projects", json={"name": "Sports"}).json()
+    endpoint = {"alias": "fake", "base_url": fake_server.url, "model": "fake-model"}
+    assert client.post(f"{API}/endpoints", json=endpoint).status_code == 201
+    models = {"question_model": "fake", "answer_model": "fake"}
+    assert client.patch(f"{API}/projects/{project['id']}", json=models).status_code == 200
+    return int(project["id"])
+
+
+def _running_task(store: Store, project_id: int, owner: str) -> int:
+    """A task row as a living process running it would leave (fresh heartbeat)."""
+    with store.session() as session:
+        task = Task(
+            project_id=project_id,
+            kind=TaskKind.AUTO_DISTILL.value,
+            params={},
+            status=TaskStatus.RUNNING.value,
+            counters={},
+            owner=owner,
+            heartbeat_at=utcnow(),
+            started_at=utcnow(),
+        )
+        session.add(task)
+        session.flush()
+        return task.id
+
+
+def _question(client: TestClient, project_id: int, label: str = "Running") -> int:
+    base = f"{API}/projects/{project_id}"
+    tag = client.post(f"{base}/tags", json={"label": label}).json()["id"]
+    created = client.post(f"{base}/tags/{tag}/questions/generate", json={"count": 1}).json()
+    return int(created["created"][0])
+
+
+def test_generation_is_refused_while_another_process_runs_a_task(
+    client: TestClient, project_id: int, store: Store, fake_server: FakeModelServer
+) -> None:
+    base = f"{API}/projects/{project_id}"
+    tag = client.post(f"{base}/tags", json={"label": "Running"}).json()["id"]
+    # The parent of the test run stands for a CLI `distillset auto` in another process.
+    task_id = _running_task(store, project_id, f"{socket.gethostname()}:{os.getppid()}:a1b2c3")
+    expected = (
+        f"task {task_id} (auto_distill) is running on this project in another process; "
+        "wait for it or cancel it"
+    )
+    calls = [
+        (f"{base}/tags/generate", {"count": 2}),
+        (f"{base}/tags/{tag}/questions/generate", {"count": 2}),
+    ]
+    for url, body in calls:
+        refused = client.post(url, json=body)
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == expected
+    page = client.post(
+        f"/projects/{project_id}/distill/generate-tags", data={"count": "2"}, headers=HX
+    )
+    assert page.status_code == 409 and expected in page.text
+    assert page.headers["HX-Retarget"] == "#messages"
+    assert fake_server.stats().total == 0
+
+    with store.session() as session:
+        session.get_one(Task, task_id).status = TaskStatus.SUCCEEDED.value
+    question = _question(client, project_id, "Cycling")
+    _running_task(store, project_id, f"{socket.gethostname()}:{os.getppid()}:d4e5f6")
+    before = fake_server.stats().total
+    answer = client.post(f"{base}/questions/{question}/answer")
+    assert answer.status_code == 409 and "another process" in answer.json()["detail"]
+    page = client.post(f"/projects/{project_id}/distill/questions/{question}/answer", headers=HX)
+    assert page.status_code == 409 and "another process" in page.text
+    assert fake_server.stats().total == before
+
+
+def test_a_task_of_this_server_or_a_dead_process_does_not_block(
+    client: TestClient, project_id: int, store: Store
+) -> None:
+    host = socket.gethostname()
+    _running_task(store, project_id, f"{host}:{os.getpid()}:a1b2c3")  # this server's own run
+    with store.session() as session:
+        dead = Task(
+            project_id=project_id,
+            kind=TaskKind.ANSWERS.value,
+            params={},
+            status=TaskStatus.RUNNING.value,
+            counters={},
+            owner=f"{host}:{2**22 + 7}:000000",  # above the usual pid_max: no such process
+            heartbeat_at=utcnow(),
+        )
+        session.add(dead)
+    created = client.post(f"{API}/projects/{project_id}/tags/generate", json={"count": 2})
+    assert created.status_code == 200 and len(created.json()["created"]) == 2
+
+
+def test_generation_shares_the_limiter_of_the_servers_task_runs(
+    project_id: int, store: Store, settings: Settings
+) -> None:
+    with store.session() as session:
+        context = load_context(session, session.get_one(Project, project_id), settings)
+    task_gateway = Gateway(store, context.limits, project_id=project_id)
+    assert project_gateway(store, context).limiter is task_gateway.limiter
+    assert project_gateway(store, context, use_cache=False).limiter is task_gateway.limiter
+
+
+def test_fresh_answer_asks_the_model_again(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    base = f"{API}/projects/{project_id}"
+    question = _question(client, project_id)
+    first = client.post(f"{base}/questions/{question}/answer").json()
+    record = first["answer_id"]
+    client.patch(f"{base}/records/{record}", json={"confirmed": True, "score": 4})
+    assert client.delete(f"{base}/records/{record}").status_code == 200
+
+    # Without fresh, a deleted answer comes back from the stored reply: nothing is sent.
+    sent = fake_server.stats().total
+    cached = client.post(f"{base}/questions/{question}/answer").json()
+    assert cached["answer_id"] and fake_server.stats().total == sent
+    # Fresh: a new request for the unanswered question, and for an answered one it
+    # replaces the answer, which starts unreviewed again.
+    client.patch(f"{base}/records/{cached['answer_id']}", json={"confirmed": True, "score": 4})
+    resampled = client.post(f"{base}/questions/{question}/answer", json={"fresh": True}).json()
+    assert resampled["answer_id"] == cached["answer_id"] and resampled["error"] is None
+    assert resampled["skipped"] is False
+    assert fake_server.stats().total == sent + 1
+    stored = client.get(f"{base}/records/{resampled['answer_id']}").json()
+    assert (stored["confirmed"], stored["score"]) == (False, None)
+    assert stored["answer"]
+
+    page = client.post(
+        f"/projects/{project_id}/distill/questions/{question}/answer",
+        data={"fresh": "true"},
+        headers=HX,
+    )
+    assert page.status_code == 200 and "New sample" in page.text
+    assert fake_server.stats().total == sent + 2
+
+
+def test_fresh_is_accepted_by_the_task_api(client: TestClient, project_id: int) -> None:
+    base = f"{API}/projects/{project_id}"
+    _question(client, project_id)
+    started = client.post(f"{base}/tasks/answers", json={"fresh": True})
+    assert started.status_code == 202
+    assert client.post(f"{base}/tasks/answers", json={"fresh": "maybe"}).status_code == 422
+
+
+def test_count_adds_that_many_up_to_the_cli_bound(client: TestClient, project_id: int) -> None:
+    base = f"{API}/projects/{project_id}"
+    assert client.post(f"{base}/tags/generate", json={"count": 101}).status_code == 422
+    first = client.post(f"{base}/tags/generate", json={"count": 2}).json()
+    assert len(first["created"]) == 2
+    # "count" adds that many to what exists (the CLI's --count is the total instead).
+    more = client.post(f"{base}/tags/generate", json={"count": 3}).json()
+    assert (more["wanted"], len(more["created"])) == (3, 3)
+    top = client.get(f"{base}/tags").json()
+    assert len(top["items"]) == 5
+    tag = first["created"][0]
+    assert (
+        client.post(f"{base}/tags/{tag}/questions/generate", json={"count": 101}).status_code == 422
+    )
+    page = client.post(
+        f"/projects/{project_id}/distill/generate-tags", data={"count": "150"}, headers=HX
+    )
+    assert page.status_code == 422
+
+
+def test_questions_listing_gives_the_answer_id(client: TestClient, project_id: int) -> None:
+    base = f"{API}/projects/{project_id}"
+    question = _question(client, project_id)
+    answer_id = client.post(f"{base}/questions/{question}/answer").json()["answer_id"]
+    items: list[dict[str, Any]] = client.get(f"{base}/questions").json()["items"]
+    assert [(q["id"], q["answered"], q["answer_id"]) for q in items] == [
+        (question, True, answer_id)
+    ]
