@@ -30,7 +30,8 @@ SUFFIXES = {
 }
 
 
-def _dumps(row: dict[str, Any]) -> str:
+def json_row(row: dict[str, Any]) -> str:
+    """One row as the JSON and JSONL files hold it (also a web download's lines)."""
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -61,7 +62,7 @@ class _TextWriter(RowWriter):
 class JsonlWriter(_TextWriter):
     def write(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self._file.write("\n".join(_dumps(row) for row in rows) + "\n")
+            self._file.write("\n".join(json_row(row) for row in rows) + "\n")
             self.rows += len(rows)
 
 
@@ -76,7 +77,7 @@ class JsonArrayWriter(_TextWriter):
         if not rows:
             return
         lead = ",\n" if self.rows else "\n"
-        self._file.write(lead + ",\n".join(_dumps(row) for row in rows))
+        self._file.write(lead + ",\n".join(json_row(row) for row in rows))
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -84,7 +85,8 @@ class JsonArrayWriter(_TextWriter):
         super().close()
 
 
-def _csv_cell(value: Any) -> Any:
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV file's cell holds it (also a web download's cells)."""
     # Nested values (message lists, labels) become their JSON text; None an empty cell.
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
@@ -102,7 +104,7 @@ class CsvWriter(_TextWriter):
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         names = self.schema.names
-        self._csv.writerows([_csv_cell(row.get(name)) for name in names] for row in rows)
+        self._csv.writerows([csv_cell(row.get(name)) for name in names] for row in rows)
         self.rows += len(rows)
 
 
