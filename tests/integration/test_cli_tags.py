@@ -124,15 +124,16 @@ def test_tree_prints_numbering_from_position(cli: Cli, project: str) -> None:
 
 
 OUTLINES = {
-    "toc.md": """# Sports science
+    # A lone `#` heading would be the document's topic, so the top tag here is a `##`.
+    "toc.md": """## Sports science
 
-## 1. Physiology
+### 1. Physiology
 - 1.1 Energy systems
   - Aerobic
   - Anaerobic
 - 1.2 Muscles
 
-## 2. Biomechanics
+### 2. Biomechanics
 1. Levers
 2. [Projectiles](https://example.org/p)
 """,
@@ -262,6 +263,23 @@ def test_export_then_import_round_trips(
     result = cli("tags", "import", "Copy", str(exported), "--json")
     assert result.exit_code == 0, result.output
     assert tree_of(cli, "Copy") == before
+
+
+@pytest.mark.parametrize("file_format", ["json", "yaml", "md"])
+def test_export_imports_into_a_project_with_another_topic(
+    cli: Cli, project: str, tmp_path: Path, file_format: str
+) -> None:
+    source = tmp_path / "toc.md"
+    source.write_text(OUTLINES["toc.md"], encoding="utf-8")
+    cli("tags", "import", project, str(source))
+    before = tree_of(cli)
+    exported = tmp_path / f"tree.{file_format}"
+    cli("tags", "export", project, "--format", file_format, "-o", str(exported))
+
+    cli("project", "create", "Athletics")
+    result = cli("tags", "import", "Athletics", str(exported))
+    assert result.exit_code == 0, result.output
+    assert tree_of(cli, "Athletics") == before  # the source's topic is not a new top level
 
 
 def test_tag_changes_report_json_for_scripts(cli: Cli, project: str) -> None:

@@ -183,6 +183,32 @@ def test_dump_then_parse_round_trips(nodes: list[TreeNode], file_format: str) ->
     text = tree_io.dump_tree("Topic", nodes, file_format)
     if file_format == "md":
         parsed = tree_io.parse_tree(text, "md")
-        assert shape(parsed) == [["Topic", shape(nodes)]]  # the topic heading wraps the tree
+        # The `# Topic` heading is the topic, as the JSON and YAML "topic" key is; with no
+        # tags under it, the lone heading is a tag.
+        assert shape(parsed) == (shape(nodes) if nodes else [["Topic", []]])
     elif nodes:
         assert shape(tree_io.parse_tree(text, file_format)) == shape(nodes)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# Book\n## One\n### One.1\n## Two\n", [["One", [["One.1", []]]], ["Two", []]]),
+        ("# Topic\n\n- A\n  - B\n- C\n", [["A", [["B", []]]], ["C", []]]),
+        ("# One\n## A\n# Two\n", [["One", [["A", []]]], ["Two", []]]),
+        ("# Lone heading\n", [["Lone heading", []]]),
+        ("- Root\n  - Child\n", [["Root", [["Child", []]]]]),
+        ("## Section\n### Sub\n", [["Section", [["Sub", []]]]]),
+    ],
+)
+def test_a_single_top_heading_is_the_markdown_topic(text: str, expected: list[Any]) -> None:
+    assert shape(tree_io.parse_tree(text, "md")) == expected
+
+
+def test_a_markdown_topic_heading_does_not_count_as_a_level() -> None:
+    deepest = "".join(f"{'  ' * level}- L{level}\n" for level in range(MAX_TAG_DEPTH))
+    assert tree_io.tree_depth(tree_io.parse_tree("# Topic\n" + deepest, "md")) == MAX_TAG_DEPTH
+    with pytest.raises(InvalidInputError, match="deeper than"):
+        tree_io.parse_tree("# Topic\n" + deepest + f"{'  ' * MAX_TAG_DEPTH}- too deep\n", "md")
+    with pytest.raises(InvalidInputError, match="deeper than"):
+        tree_io.parse_tree(deepest + f"{'  ' * MAX_TAG_DEPTH}- too deep\n", "md")

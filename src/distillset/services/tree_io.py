@@ -78,7 +78,7 @@ def read_tree_file(path: Path, file_format: str | None = None) -> list[TreeNode]
 
 def parse_tree(text: str, file_format: str) -> list[TreeNode]:
     if file_format == "md":
-        nodes = parse_markdown(text)
+        _topic, nodes = parse_markdown_document(text)
     else:
         nodes = nodes_from_data(_load_data(text, file_format))
     if not nodes:
@@ -203,7 +203,29 @@ def _line_key(line: str) -> tuple[tuple[int, int, int], str]:
 
 def parse_markdown(text: str) -> list[TreeNode]:
     """Headings (`#`, `##`...), nested bullets, indented or numbered lines, in any mix."""
+    roots, _title = _parse_outline(text, MAX_TAG_DEPTH)
+    return roots
+
+
+def parse_markdown_document(text: str) -> tuple[str | None, list[TreeNode]]:
+    """(topic, tags) of a Markdown file: a single `#` heading that holds the whole outline
+    is the document's topic, not a tag, as the `topic` key of a JSON or YAML file is (and as
+    `tags export --format md` writes it). Any other outline is all tags."""
+    roots, title = _parse_outline(text, MAX_TAG_DEPTH + 1)
+    if title and len(roots) == 1 and roots[0].children:
+        return roots[0].label, roots[0].children
+    if tree_depth(roots) > MAX_TAG_DEPTH:
+        raise InvalidInputError(f"the tree is deeper than {MAX_TAG_DEPTH} levels")
+    return None, roots
+
+
+_TITLE_KEY = (0, 1, 0)  # the key of a `#` heading
+
+
+def _parse_outline(text: str, max_depth: int) -> tuple[list[TreeNode], bool]:
+    """The outline's roots, and whether the first of them is a `#` heading."""
     roots: list[TreeNode] = []
+    title = False
     stack: list[tuple[tuple[int, int, int], TreeNode]] = []
     in_fence = False
     total = 0
@@ -217,7 +239,7 @@ def parse_markdown(text: str) -> list[TreeNode]:
         cleaned = _scalar_label(_LINK.sub(r"\1", label), f"line {number}")
         while stack and stack[-1][0] >= key:
             stack.pop()
-        if len(stack) >= MAX_TAG_DEPTH:
+        if len(stack) >= max_depth:
             raise InvalidInputError(
                 f"line {number}: the tree is deeper than {MAX_TAG_DEPTH} levels"
             )
@@ -225,9 +247,11 @@ def parse_markdown(text: str) -> list[TreeNode]:
         if total > MAX_NODES:
             raise InvalidInputError(f"more than {MAX_NODES:,} tags in one file")
         node = TreeNode(cleaned)
+        if not stack and not roots:
+            title = key == _TITLE_KEY
         (stack[-1][1].children if stack else roots).append(node)
         stack.append((key, node))
-    return roots
+    return roots, title
 
 
 def count_nodes(nodes: Sequence[TreeNode]) -> int:
@@ -254,8 +278,8 @@ def import_tree(
 ) -> int:
     """Insert a parsed tree below a path (default: the top level); returns tags created.
 
-    A file whose single root is the project's topic (as `tags export` writes Markdown)
-    is imported without that root, unless the project really has a top-level tag so named.
+    A file whose single root is the project's topic (an outline of bullets under it) is
+    imported without that root, unless the project really has a top-level tag so named.
     """
     parent = find_parent(session, project, under)
     if (
