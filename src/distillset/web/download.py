@@ -1,20 +1,24 @@
-"""Export as a download: written by the export package to a private temporary file, then
-streamed to the client in chunks and removed, so memory never holds the dataset."""
+"""Export as a download. Line formats (JSONL, JSON, CSV) are rendered while they are sent
+(export_lines); Parquet, whose footer comes last, is written by the export package to a
+private temporary file first, then streamed in chunks and removed. Either way memory never
+holds the dataset, and every option is checked before the first byte."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from distillset.dataset.filters import record_conditions
 from distillset.export import ExportOptions, FileFormat, export_dataset
-from distillset.export.options import slug
+from distillset.export.options import ExportPlan, plan_export, slug
 from distillset.store import Store
+from distillset.web.export_lines import LINE_FORMATS, line_download
 from distillset.web.lookup import project_by_id
 from distillset.web.record_filters import record_filter
 
@@ -33,10 +37,10 @@ def _chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def _write(
+def _options(
     store: Store,
     project_id: int,
-    target: Path,
+    output: Path,
     *,
     export_format: str,
     file_format: FileFormat,
@@ -45,7 +49,9 @@ def _write(
     min_score: float | None,
     tag_id: int | None,
     balanced: int | None,
-) -> str:
+) -> tuple[ExportOptions, ExportPlan, str]:
+    """The checked options (a bad format, reasoning mode or tag is refused here), the plan,
+    and the file name's stem."""
     with store.session() as session:
         project = project_by_id(session, project_id)
         flt = record_filter(
@@ -57,14 +63,25 @@ def _write(
         )
         options = ExportOptions(
             format=export_format,
-            output=target,
+            output=output,
             file_format=file_format.value,
             reasoning=reasoning or None,
             record_filter=flt,
             balanced=balanced,
         )
-        export_dataset(session, project, options)
-        return slug(project.name)
+        plan = plan_export(
+            options,
+            project_name=project.name,
+            language=project.language,
+            system=project.answer_system_prompt,
+        )
+        record_conditions(session, project, flt)
+        return options, plan, slug(project.name)
+
+
+def _write_file(store: Store, project_id: int, options: ExportOptions) -> None:
+    with store.session() as session:
+        export_dataset(session, project_by_id(session, project_id), options)
 
 
 async def export_download(
@@ -80,10 +97,12 @@ async def export_download(
     balanced: int | None = None,
 ) -> StreamingResponse:
     work = Path(tempfile.mkdtemp(prefix="distillset-download-"))
+    cleanup = BackgroundTask(shutil.rmtree, work, ignore_errors=True)
     try:
+        # A line format writes nothing there: the path only satisfies the planning.
         target = work / f"export.{file_format.value}"
-        name = await asyncio.to_thread(
-            _write,
+        options, plan, name = await asyncio.to_thread(
+            _options,
             store,
             project_id,
             target,
@@ -95,13 +114,20 @@ async def export_download(
             tag_id=tag_id,
             balanced=balanced,
         )
+        if file_format in LINE_FORMATS:
+            body: Iterator[bytes] | AsyncIterator[bytes] = line_download(
+                store, project_id, options, plan
+            )
+        else:
+            await asyncio.to_thread(_write_file, store, project_id, options)
+            body = _chunks(target)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     filename = f"{name}-{export_format}.{file_format.value}"
     return StreamingResponse(
-        _chunks(target),
+        body,
         media_type=MEDIA_TYPES[file_format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        background=BackgroundTask(shutil.rmtree, work, ignore_errors=True),
+        background=cleanup,
     )

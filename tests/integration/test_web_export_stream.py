@@ -1,0 +1,133 @@
+"""Web export downloads: line formats rendered while sent, equal to an exported file."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from distillset.config import Settings
+from distillset.export import ExportOptions, FileFormat, export_dataset
+from distillset.services.projects import get_project
+from distillset.store import Store
+from distillset.web import create_app, export_lines
+from distillset.web.download import export_download
+from helpers import seed_export_dataset
+
+API = "/api/v1"
+PER_TAG = 5  # three tags: 15 records
+RECORDS = 3 * PER_TAG
+
+
+@pytest.fixture
+def client(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    seed_export_dataset(store, per_tag=PER_TAG)
+    # Small batches, so a download is made of several.
+    monkeypatch.setattr(export_lines, "DOWNLOAD_BATCH", 4)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def _exported_file(store: Store, tmp_path: Path, **options: Any) -> bytes:
+    """What `distillset export` writes for the same choices."""
+    target = tmp_path / f"cli.{options['file_format']}"
+    with store.session() as session:
+        export_dataset(
+            session, get_project(session, "Sports"), ExportOptions(output=target, **options)
+        )
+    return target.read_bytes()
+
+
+def _parsed(file_format: str, data: bytes) -> list[dict[str, Any]]:
+    text = data.decode("utf-8")
+    if file_format == "jsonl":
+        return [json.loads(line) for line in text.splitlines()]
+    if file_format == "csv":
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    rows: list[dict[str, Any]] = json.loads(text)
+    return rows
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json", "csv"])
+@pytest.mark.parametrize("export_format", ["alpaca", "sharegpt", "messages"])
+def test_a_line_format_download_equals_the_exported_file(
+    client: TestClient, store: Store, tmp_path: Path, file_format: str, export_format: str
+) -> None:
+    response = client.get(
+        f"{API}/projects/1/export", params={"format": export_format, "file_format": file_format}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="sports-{export_format}.{file_format}"'
+    )
+    rows = _parsed(file_format, response.content)
+    assert len(rows) == RECORDS
+    assert response.content == _exported_file(
+        store, tmp_path, format=export_format, file_format=file_format
+    )
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "json", "csv"])
+def test_filters_and_balance_hold_in_a_streamed_download(
+    client: TestClient, store: Store, tmp_path: Path, file_format: str
+) -> None:
+    balanced = client.get(
+        f"{API}/projects/1/export", params={"file_format": file_format, "balanced": 2}
+    )
+    assert len(_parsed(file_format, balanced.content)) == 6
+    assert balanced.content == _exported_file(store, tmp_path, file_format=file_format, balanced=2)
+    empty = client.get(
+        f"{API}/projects/1/export", params={"file_format": file_format, "min_score": 5}
+    )
+    assert empty.status_code == 200 and _parsed(file_format, empty.content) == []
+
+
+def test_parquet_is_still_a_whole_file(client: TestClient) -> None:
+    response = client.get(f"{API}/projects/1/export", params={"file_format": "parquet"})
+    assert response.status_code == 200
+    assert pq.read_table(io.BytesIO(response.content)).num_rows == RECORDS
+
+
+def test_bad_choices_are_refused_before_any_byte(client: TestClient) -> None:
+    base = f"{API}/projects/1/export"
+    assert client.get(base, params={"tag_id": 999}).status_code == 404
+    refused = client.get(base, params={"format": "trl", "reasoning": "nope"})
+    assert refused.status_code == 422
+    assert client.get(f"{API}/projects/99/export").status_code == 404
+
+
+def test_the_first_rows_leave_before_the_rest_is_read(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[int] = []
+    real = export_lines.iter_records
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for batch in real(*args, **kwargs):
+            read.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(export_lines, "iter_records", counted)
+
+    async def first_two_chunks() -> list[bytes]:
+        response = await export_download(
+            store, 1, export_format="alpaca", file_format=FileFormat.JSONL
+        )
+        chunks = response.body_iterator
+        received = [await anext(chunks), await anext(chunks)]
+        await chunks.aclose()
+        return received
+
+    head, first_batch = asyncio.run(first_two_chunks())
+    assert head == b"" and len(first_batch.splitlines()) == 4
+    assert read == [4]  # one batch of 15 records was read, not the whole dataset
