@@ -100,6 +100,11 @@ def test_model_mistakes_exit_2(cli: Cli) -> None:
          "not valid JSON"),
         (("model", "add", "n", "--base-url", "http://x", "--model", "a", "--extra-body", "[1]"),
          "must be a JSON object"),
+        (("model", "add", "a/b", "--base-url", "http://x", "--model", "a"), "invalid model alias"),
+        (("model", "add", "..", "--base-url", "http://x", "--model", "a"), "invalid model alias"),
+        (("model", "add", "x" * 65, "--base-url", "http://x", "--model", "a"),
+         "invalid model alias"),
+        (("model", "add", "None", "--base-url", "http://x", "--model", "a"), "means 'no model'"),
         (("model", "show", "ghost"), "no model endpoint named 'ghost'"),
         (("model", "remove", "ghost"), "no model endpoint"),
         (("model", "set", "m"), "nothing to change"),
@@ -141,7 +146,7 @@ def test_resolve_api_key_prefers_keys_file(cli: Cli, monkeypatch: pytest.MonkeyP
     base = ("--base-url", "http://127.0.0.1:9/v1", "--model", "a")
     cli("model", "add", "file", *base, "--key-name", "main")
     cli("model", "add", "env", *base, "--api-key-env", "MY_KEY")
-    cli("model", "add", "none", *base)
+    cli("model", "add", "nokey", *base)
     settings = load_settings()
     store = open_store(settings)
     try:
@@ -152,7 +157,7 @@ def test_resolve_api_key_prefers_keys_file(cli: Cli, monkeypatch: pytest.MonkeyP
             }
     finally:
         store.close()
-    assert found == {"file": "sk-from-file", "env": "sk-from-env-var", "none": "sk-openai-default"}
+    assert found == {"file": "sk-from-file", "env": "sk-from-env-var", "nokey": "sk-openai-default"}
 
 
 def test_keys_set_prompts_hidden_on_a_terminal(

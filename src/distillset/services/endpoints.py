@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -49,6 +50,26 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+# An alias appears in URLs (/models/ALIAS) and commands: plain characters only, never a path.
+_ALIAS = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# `project set --question-model none` clears the model, so no endpoint may be called that.
+NO_MODEL_WORD = "none"
+
+
+def check_alias(alias: str) -> str:
+    """A new endpoint's alias: 1-64 letters, digits, `_`, `-` or `.`, not `.`, `..` or
+    `none`. Aliases stored before this rule keep working; only new ones are checked."""
+    if not _ALIAS.fullmatch(alias) or alias in (".", ".."):
+        raise InvalidInputError(
+            f"invalid model alias {alias!r}: use 1-64 letters, digits, '_', '-' or '.'"
+        )
+    if alias.lower() == NO_MODEL_WORD:
+        raise InvalidInputError(
+            f"{alias!r} cannot be a model alias: it means 'no model' in `project set`"
+        )
+    return alias
+
+
 def check_base_url(url: str) -> str:
     parsed = urlparse(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -79,9 +100,7 @@ def add_endpoint(
     **limits_and_sampling: Any,
 ) -> ModelEndpoint:
     """Register an endpoint. The base URL comes from the flag, the preset or OPENAI_BASE_URL."""
-    alias = alias.strip()
-    if not alias or ">" in alias:
-        raise InvalidInputError(f"invalid model alias {alias!r}")
+    alias = check_alias(alias.strip())
     if session.scalar(select(ModelEndpoint.id).where(ModelEndpoint.alias == alias)):
         raise ConflictError(f"a model endpoint named {alias!r} already exists")
     if api_key_env and api_key_name:
