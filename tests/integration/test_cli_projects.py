@@ -72,6 +72,23 @@ def test_set_changes_only_what_is_given(cli: Cli) -> None:
     assert json.loads(cli("project", "show", "P", "--json").stdout)["answer_system_prompt"] is None
 
 
+def test_set_unsets_a_model_with_none_or_empty(cli: Cli) -> None:
+    cli("project", "create", "P")
+    cli("model", "add", "q", "--base-url", "http://127.0.0.1:9/v1", "--model", "small")
+    set_both = cli("project", "set", "P", "--question-model", "q", "--answer-model", "q")
+    assert set_both.exit_code == 0, set_both.output
+
+    cases = [(("none", "q"), (None, "q")), (("q", ""), ("q", None)), (("", "NONE"), (None, None))]
+    for (question, answer), expected in cases:
+        result = cli("project", "set", "P", "--question-model", question, "--answer-model", answer)
+        assert result.exit_code == 0, result.output
+        shown = json.loads(cli("project", "show", "P", "--json").stdout)
+        assert (shown["question_model"], shown["answer_model"]) == expected
+
+    missing = cli("project", "set", "P", "--answer-model", "ghost")
+    assert missing.exit_code == 2 and "no model endpoint named 'ghost'" in missing.stderr
+
+
 def test_user_mistakes_exit_2_with_one_line(cli: Cli) -> None:
     cli("project", "create", "P")
     cases = [

@@ -85,10 +85,14 @@ def project_set(
     ctx: typer.Context,
     name: str = ProjectArgument,
     question_model: str | None = typer.Option(
-        None, "--question-model", help="Endpoint alias that writes tags and questions."
+        None,
+        "--question-model",
+        help="Endpoint alias that writes tags and questions ('none' or '' unsets it).",
     ),
     answer_model: str | None = typer.Option(
-        None, "--answer-model", help="Endpoint alias that answers (the teacher)."
+        None,
+        "--answer-model",
+        help="Endpoint alias that answers, the teacher ('none' or '' unsets it).",
     ),
     max_concurrency: int | None = typer.Option(None, "--max-concurrency"),
     rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from distillset.domain import LANGUAGES, ConflictError, InvalidInputError, NotFoundError
-from distillset.services.endpoints import get_endpoint
+from distillset.services.endpoints import NO_MODEL_WORD, get_endpoint
 from distillset.store.models import Answer, Project, Question, Tag
 
 # Settings a user may change with `project set`, with their validators.
@@ -68,12 +68,15 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def update_project(session: Session, project: Project, **changes: Any) -> Project:
-    """Change settings; ``None`` values are ignored, models are given by alias."""
+    """Change settings; ``None`` values are ignored, models are given by alias ("" or
+    "none" unsets one)."""
     for key, value in changes.items():
         if value is None:
             continue
         if key in ("question_model", "answer_model"):
-            setattr(project, f"{key}_id", get_endpoint(session, value).id)
+            # "" or "none" unsets the model (no endpoint may be called "none").
+            unset = not value.strip() or value.strip().lower() == NO_MODEL_WORD
+            setattr(project, f"{key}_id", None if unset else get_endpoint(session, value).id)
         elif key == "language":
             project.language = _check_language(value)
         elif key in SETTING_LIMITS:
