@@ -6,6 +6,7 @@ The system Chromium is driven by Playwright's Python package (never a downloaded
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -139,6 +140,12 @@ def test_distill_workflow_in_the_browser(
     expect(questions).to_have_count(2)
     questions.first.get_by_role("button", name="Generate answer").click()
     expect(detail.locator("li.question").first.locator(".ok")).to_have_text("answered")
+    # "New sample" asks the model again rather than reusing the stored reply.
+    sent = fake_server.stats().total
+    with p.expect_response(lambda r: r.url.endswith("/answer")) as resampled:
+        detail.locator("li.question").first.get_by_role("button", name="New sample").click()
+    assert resampled.value.ok and fake_server.stats().total == sent + 1
+    expect(detail.locator("li.question").first.locator(".ok")).to_have_text("answered")
     p.screenshot(path=str(ARTIFACTS / "distill-page.png"), full_page=True)
 
     # Auto distill: the plan first, then the live progress view reaching the end.
@@ -156,6 +163,9 @@ def test_distill_workflow_in_the_browser(
     # Leaving the page does not stop the run: it is a task of the server.
     p.goto(f"{live_server}/projects/1/questions")
     p.goto(task_url)
+    expect(p.locator("p.muted").first).to_contain_text(
+        re.compile(r"Created \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    )
     progress = p.locator(".progress")
     expect(progress.locator("[data-field=status]")).to_have_text("succeeded", timeout=60_000)
     expect(progress.locator("[data-field=percent]")).to_have_text("100%")
