@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +25,21 @@ console = Console()
 err_console = Console(stderr=True)
 
 USAGE_ERROR = 2
+# Output cut short by a reader that closed the pipe (`... | head`): exit quietly with the
+# status a shell gives a command killed by SIGPIPE (128 + 13), as `seq 1e9 | head` does, so
+# `set -o pipefail` still sees that the output was not written in full.
+EXIT_BROKEN_PIPE = 141
+
+
+def quit_on_broken_pipe() -> NoReturn:
+    """Leave quietly after the reader of stdout went away: stdout goes to /dev/null first, so
+    the flush at interpreter exit cannot fail again and print 'Exception ignored'."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a file descriptor (a test runner's buffer): nothing to flush
+    raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
 def fail(message: str, exit_code: int = USAGE_ERROR) -> NoReturn:
@@ -97,6 +113,8 @@ class DistillsetGroup(TyperGroup):
             fail(f"{exc.format_message()}" + (f" (see '{where} --help')" if where else ""))
         except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            quit_on_broken_pipe()
         except UnicodeEncodeError as exc:
             # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
             bad = exc.object[exc.start : exc.end]
