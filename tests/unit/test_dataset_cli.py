@@ -138,3 +138,22 @@ def test_export_command_writes_openai_lines_and_a_split(
     info = json.loads((lf / "dataset_info.json").read_text())
     assert info["sports"]["formatting"] == "sharegpt"
     assert json.loads((lf / "sports.json").read_text()) == []
+
+
+def test_an_empty_export_warns_but_writes_a_valid_file(
+    cli: Cli, seeded: None, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.json"
+    plain = ok(cli("export", "Sports", "--confirmed", "-o", str(empty)))
+    assert "warning: no record matched the filters" in plain.stderr
+    assert "0 records" in plain.stdout
+    assert json.loads(empty.read_text(encoding="utf-8")) == []
+
+    as_json = ok(cli("export", "Sports", "--confirmed", "-o", str(empty), "--json"))
+    assert json.loads(as_json.stdout)["warnings"] == [
+        "no record matched the filters: the export holds an empty dataset"
+    ]
+    assert "warning: no record matched" in as_json.stderr
+
+    full = ok(cli("export", "Sports", "-o", str(tmp_path / "all.jsonl"), "--json"))
+    assert json.loads(full.stdout)["warnings"] == [] and full.stderr == ""

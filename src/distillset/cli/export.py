@@ -134,6 +134,8 @@ def export_command(
     )
     with state_of(ctx).store.session() as session:
         result = export_dataset(session, get_project(session, name), options)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         print_json(result.as_dict())
         return

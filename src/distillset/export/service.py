@@ -37,6 +37,18 @@ class ExportResult:
     tags: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What a user should know although the export succeeded: an empty dataset or split
+        is valid, but rarely what was meant."""
+        if self.records == 0:
+            return ["no record matched the filters: the export holds an empty dataset"]
+        return [
+            f"the {name!r} split holds no records"
+            for name, count in self.split_records.items()
+            if count == 0
+        ]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "format": self.format,
@@ -49,6 +61,7 @@ class ExportResult:
             "hub_url": self.hub_url,
             "tags": len(self.tags),
             "models": dict(self.models),
+            "warnings": self.warnings,
         }
 
 
