@@ -91,6 +91,8 @@ class FakeModelBehaviour:
         return expected is None or request.headers.get("Authorization") == f"Bearer {expected}"
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        arrived = loop.time()
         self.counters.enter(self.config.log_prompts)
         kind, status, outcome = "unknown", 500, "error"
         try:
@@ -114,23 +116,30 @@ class FakeModelBehaviour:
             if outcome == "stall":
                 await asyncio.sleep(config.stall_seconds)
             delay = config.latency + (self.rng.uniform(0, config.jitter) if config.jitter else 0)
-            if delay > 0:
-                await asyncio.sleep(delay)
-            response = await self._respond(request, body, messages, kind, outcome, config)
+            reply = self._reply(body, messages, kind, outcome, config)
+            # The latency counts from the request's arrival: the time spent writing the
+            # reply is part of it, as it is for a real model.
+            wait = arrived + delay - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if isinstance(reply, list):
+                response = await _send_stream(request, reply)
+            else:
+                response = reply
             status = response.status
             return response
         finally:
             self.counters.leave(kind, status, outcome)
 
-    async def _respond(
+    def _reply(
         self,
-        request: web.Request,
         body: dict[str, Any],
         messages: list[dict[str, Any]],
         kind: str,
         outcome: str,
         config: FakeConfig,
-    ) -> web.StreamResponse:
+    ) -> web.Response | list[dict[str, Any]]:
+        """The response to send, or the chunks of a streamed one."""
         if outcome == "429":
             return _error(
                 429,
@@ -154,8 +163,7 @@ class FakeModelBehaviour:
         model = str(body.get("model") or config.model)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            chunks = stream_chunks(model, message, finish_reason, usage if include_usage else None)
-            return await _send_stream(request, chunks)
+            return stream_chunks(model, message, finish_reason, usage if include_usage else None)
         return web.json_response(completion_body(model, message, finish_reason, usage))
 
     async def admin_stats(self, request: web.Request) -> web.Response:
