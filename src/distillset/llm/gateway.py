@@ -65,7 +65,11 @@ _IN_FLIGHT: weakref.WeakKeyDictionary[
 
 
 def _loop_in_flight() -> dict[tuple[str, str], asyncio.Future[ChatResult]]:
-    return _IN_FLIGHT.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    flights = _IN_FLIGHT.get(loop)
+    if flights is None:  # setdefault would build a weak reference on every call
+        flights = _IN_FLIGHT[loop] = {}
+    return flights
 
 
 def _redact(text: str | None, secret: str | None) -> str | None:
@@ -150,7 +154,6 @@ class Gateway:
             if not shared.cancelled():
                 raise asyncio.CancelledError  # this caller itself was cancelled
         future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_consume_exception)
         in_flight[flight] = future
         try:
             started = time.perf_counter()
@@ -164,6 +167,7 @@ class Gateway:
             raise
         except BaseException as exc:
             future.set_exception(exc)
+            future.exception()  # seen: this caller raises it, sharers get it when they wait
             raise
         finally:
             del in_flight[flight]
@@ -338,12 +342,6 @@ class Gateway:
             else:
                 await asyncio.sleep(delay)
         return outcome, tries
-
-
-def _consume_exception(future: asyncio.Future[ChatResult]) -> None:
-    """Mark a shared failure as seen: the first caller raises it already."""
-    if not future.cancelled():
-        future.exception()
 
 
 def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:

@@ -123,7 +123,8 @@ class Limiter:
         with self._lock:
             if self._tpm is not None and actual_tokens is not None and permit.tokens:
                 self._tpm.give_back(permit.tokens - actual_tokens)
-        self._release_slot()
+            self._in_flight -= 1
+            self._grant_waiting()
 
     async def _acquire_slot(self) -> None:
         loop = asyncio.get_running_loop()
@@ -162,7 +163,7 @@ class Limiter:
             except RuntimeError:
                 running = None
             if running is waiter.loop:
-                waiter.loop.call_soon(_wake, waiter.future)
+                waiter.future.set_result(None)  # not done: checked above, under the lock
             else:
                 waiter.loop.call_soon_threadsafe(_wake, waiter.future)
 
