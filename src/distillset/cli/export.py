@@ -94,7 +94,10 @@ def export_command(
         None, "--dataset-name", help="Name in dataset_info.json (default: the project name)."
     ),
     push_to_hub: str | None = typer.Option(
-        None, "--push-to-hub", help="Upload to this Hub dataset repo (needs distillset[hf])."
+        None,
+        "--push-to-hub",
+        # Rich reads "[hf]" as markup and drops it; the backslash keeps it text.
+        help=r"Upload to this Hub dataset repo (needs distillset\[hf]).",
     ),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo private."),
     batch_size: int = typer.Option(2000, "--batch-size", help="Records read per batch."),
