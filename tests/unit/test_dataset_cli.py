@@ -157,3 +157,28 @@ def test_an_empty_export_warns_but_writes_a_valid_file(
 
     full = ok(cli("export", "Sports", "-o", str(tmp_path / "all.jsonl"), "--json"))
     assert json.loads(full.stdout)["warnings"] == [] and full.stderr == ""
+
+
+def test_edit_help_says_only_the_reasoning_can_be_removed(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = " ".join(ok(cli("dataset", "edit", "--help")).stdout.split())
+    assert "Only the reasoning can be removed" in shown
+    assert "To drop a record, delete it (`distillset dataset delete NAME ID`)" in shown
+
+
+def test_emptying_the_answer_or_question_is_refused_with_the_way_out(
+    cli: Cli, seeded: None
+) -> None:
+    before = json.loads(ok(cli("dataset", "show", "Sports", "2", "--json")).stdout)
+    delete_hint = "delete it (distillset dataset delete 'Sports' 2)"
+    cases = [
+        (("dataset", "edit", "Sports", "2", "--answer", " "), delete_hint),
+        (("dataset", "edit", "Sports", "2", "--question", ""), delete_hint),
+        # Refused as a whole: the valid new answer given with it is not stored either.
+        (("dataset", "edit", "Sports", "2", "--answer", "New.", "--question", ""), "question"),
+    ]
+    assert_refused_in_one_line(cli, cases)
+    after = json.loads(ok(cli("dataset", "show", "Sports", "2", "--json")).stdout)
+    assert after == before

@@ -161,15 +161,21 @@ def dataset_edit(
     ctx: typer.Context,
     name: str = ProjectArgument,
     record_id: int = typer.Argument(..., help="Record id."),
-    question: str | None = typer.Option(None, "--question", help="New question text."),
-    answer: str | None = typer.Option(None, "--answer", help="New answer text."),
+    question: str | None = typer.Option(
+        None, "--question", help="New question text (cannot be empty)."
+    ),
+    answer: str | None = typer.Option(None, "--answer", help="New answer text (cannot be empty)."),
     reasoning: str | None = typer.Option(
         None, "--reasoning", help="New reasoning ('' removes it)."
     ),
     clear_reasoning: bool = typer.Option(False, "--clear-reasoning", help="Remove the reasoning."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Edit the question, answer or reasoning of a record."""
+    """Edit the question, answer or reasoning of a record.
+
+    Only the reasoning can be removed: a record is a question with its answer, neither empty.
+    To drop a record, delete it (`distillset dataset delete NAME ID`).
+    """
     if question is None and answer is None and reasoning is None and not clear_reasoning:
         raise InvalidInputError("nothing to change: give --question, --answer or --reasoning")
     with state_of(ctx).store.session() as session:

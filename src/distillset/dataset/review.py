@@ -91,11 +91,16 @@ def edit_record(
     clear_reasoning: bool = False,
 ) -> DatasetRecord:
     """Change the texts of a record. ``None`` keeps a field; an empty answer or question is
-    refused, an empty reasoning (or ``clear_reasoning``) removes it."""
+    refused (a record is a question with its answer: delete it instead), an empty reasoning
+    (or ``clear_reasoning``) removes it."""
     row = get_answer(session, project, record_id)
+    for part, text in (("question", question), ("answer", answer)):
+        if text is not None and not text.strip():
+            raise InvalidInputError(
+                f"a record's {part} cannot be empty; to drop the record, delete it "
+                f"(distillset dataset delete {project.name!r} {record_id})"
+            )
     if answer is not None:
-        if not answer.strip():
-            raise InvalidInputError("an answer cannot be empty; delete the record instead")
         row.answer = answer
     if clear_reasoning or (reasoning is not None and not reasoning.strip()):
         row.reasoning = None
@@ -108,8 +113,6 @@ def edit_record(
 
 
 def _edit_question(session: Session, project: Project, question_id: int, text: str) -> None:
-    if not text.strip():
-        raise InvalidInputError("a question cannot be empty")
     new_hash = text_hash(text)
     clash = session.scalar(
         select(Question.id).where(
