@@ -60,7 +60,9 @@ def _validation_text(detail: object) -> str:
         parts = []
         for item in detail:
             if isinstance(item, dict):
-                where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query"))
+                where = ".".join(
+                    str(p) for p in item.get("loc", ()) if p not in ("body", "query", "path")
+                )
                 parts.append(f"{where}: {item.get('msg', '')}".strip(": "))
         return "; ".join(parts) or "invalid input"
     return str(detail)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Structured = Literal["json_schema", "json_object", "none"]
+
+# SQLite's INTEGER range: a larger number cannot name a row, and the driver raises on it.
+MAX_ID = 2**63 - 1
+# A row id in a path, a query or a body: out of range answers 422, never a database error.
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# A keyset cursor: the id of the last row already shown (0 starts before the first).
+AfterId = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class Body(BaseModel):
@@ -60,7 +67,7 @@ class EndpointCreate(EndpointFields):
 
 class TagCreate(Body):
     label: str = Field(min_length=1, max_length=500)
-    parent_id: int | None = None
+    parent_id: RowId | None = None
 
 
 class TagRename(Body):
@@ -72,7 +79,7 @@ MAX_COUNT = 100
 
 
 class GenerateTags(Body):
-    parent_id: int | None = None
+    parent_id: RowId | None = None
     count: int = Field(default=10, ge=1, le=MAX_COUNT)
 
 
@@ -95,7 +102,7 @@ class AutoDistill(Body):
 
 
 class AnswerTask(Body):
-    tag_id: int | None = None
+    tag_id: RowId | None = None
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
 
 
@@ -114,5 +121,5 @@ class PromptOverride(Body):
 
 
 class BulkConfirm(Body):
-    ids: list[int] = Field(min_length=1, max_length=10_000)
+    ids: list[RowId] = Field(min_length=1, max_length=10_000)
     confirmed: bool = True

@@ -12,9 +12,13 @@ from typing import Any
 from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from distillset.domain import InvalidInputError
 from distillset.store.models import Answer, Question, Tag
+from distillset.web.schemas import MAX_ID
 
 PAGE_SIZE = 200
+# A page's `next`: "position:id" of the last node shown.
+CURSOR_PATTERN = r"^\d+:\d+$"
 
 
 @dataclass
@@ -54,7 +58,10 @@ def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
     if not cursor:
         return None
     position, _, tag_id = cursor.partition(":")
-    return int(position), int(tag_id)
+    parsed = int(position), int(tag_id)
+    if max(parsed) > MAX_ID:
+        raise InvalidInputError(f"after: {cursor!r} is not a cursor of this listing")
+    return parsed
 
 
 def _counts(session: Session, stmt: Any) -> dict[int, int]:

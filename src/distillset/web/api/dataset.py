@@ -11,22 +11,22 @@ from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.record_edit import apply_record_update
 from distillset.web.record_filters import record_filter
-from distillset.web.schemas import BulkConfirm, RecordUpdate
+from distillset.web.schemas import AfterId, BulkConfirm, RecordUpdate, RowId
 
 router = APIRouter(prefix="/projects/{project_id}/records", tags=["dataset"])
 
 
 @router.get("")
 def list_records(
-    project_id: int,
+    project_id: RowId,
     session: DbSession,
-    tag_id: int | None = None,
+    tag_id: RowId | None = None,
     confirmed: bool | None = None,
     scored: bool | None = None,
     min_score: float | None = Query(default=None, ge=0, le=5),
     max_score: float | None = Query(default=None, ge=0, le=5),
     q: str | None = Query(default=None, max_length=500),
-    cursor: int | None = Query(default=None, ge=0),
+    cursor: AfterId | None = None,
     limit: int = Query(default=50, ge=1, le=1000),
     newest_first: bool = False,
 ) -> dict[str, Any]:
@@ -48,20 +48,20 @@ def list_records(
 
 
 @router.post("/confirm")
-def confirm_records(project_id: int, body: BulkConfirm, session: DbSession) -> dict[str, int]:
+def confirm_records(project_id: RowId, body: BulkConfirm, session: DbSession) -> dict[str, int]:
     project = project_by_id(session, project_id)
     return {"matched": service.set_confirmed(session, project, body.confirmed, ids=body.ids)}
 
 
 @router.get("/{record_id}")
-def get_record(project_id: int, record_id: int, session: DbSession) -> dict[str, Any]:
+def get_record(project_id: RowId, record_id: RowId, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     return service.get_record(session, project, record_id).as_dict()
 
 
 @router.patch("/{record_id}")
 def update_record(
-    project_id: int, record_id: int, body: RecordUpdate, session: DbSession
+    project_id: RowId, record_id: RowId, body: RecordUpdate, session: DbSession
 ) -> dict[str, Any]:
     """Change any of: texts, confirmed, score (null clears it), note, labels (the full list)."""
     project = project_by_id(session, project_id)
@@ -70,7 +70,7 @@ def update_record(
 
 
 @router.delete("/{record_id}")
-def delete_record(project_id: int, record_id: int, session: DbSession) -> dict[str, int]:
+def delete_record(project_id: RowId, record_id: RowId, session: DbSession) -> dict[str, int]:
     project = project_by_id(session, project_id)
     result = service.delete_records(session, project, ids=[record_id])
     return {"deleted": result.records, "questions_unanswered": result.questions_unanswered}

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from distillset.export import FORMATS, FileFormat
 from distillset.web.deps import AppStore
 from distillset.web.download import export_download
+from distillset.web.schemas import RowId
 
 router = APIRouter(prefix="/projects/{project_id}/export", tags=["export"])
 
@@ -17,7 +18,7 @@ DownloadFormat = Literal["json", "jsonl", "csv", "parquet"]
 
 
 @router.get("/formats")
-def export_formats(project_id: int) -> list[dict[str, Any]]:
+def export_formats(project_id: RowId) -> list[dict[str, Any]]:
     """The formats and the reasoning modes each can hold (the first is its default)."""
     return [
         {"name": name, "reasoning_modes": [mode.value for mode in fmt.modes]}
@@ -27,14 +28,14 @@ def export_formats(project_id: int) -> list[dict[str, Any]]:
 
 @router.get("")
 async def download_export(
-    project_id: int,
+    project_id: RowId,
     store: AppStore,
     format: str = Query(default="alpaca", max_length=50),
     file_format: DownloadFormat = "jsonl",
     reasoning: Literal["inline", "field", "drop"] | None = None,
     confirmed_only: bool = False,
     min_score: float | None = Query(default=None, ge=0, le=5),
-    tag_id: int | None = None,
+    tag_id: RowId | None = None,
     balanced: int | None = Query(default=None, ge=1),
 ) -> StreamingResponse:
     return await export_download(

@@ -8,14 +8,14 @@ from fastapi import APIRouter
 
 from distillset.web import generation
 from distillset.web.deps import AppSettings, AppStore
-from distillset.web.schemas import AnswerOne, GenerateQuestions, GenerateTags
+from distillset.web.schemas import AnswerOne, GenerateQuestions, GenerateTags, RowId
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["generation"])
 
 
 @router.post("/tags/generate")
 async def generate_tags(
-    project_id: int, body: GenerateTags, store: AppStore, settings: AppSettings
+    project_id: RowId, body: GenerateTags, store: AppStore, settings: AppSettings
 ) -> dict[str, Any]:
     """Create `count` more sub-tags of `parent_id` (top-level tags without it)."""
     result = await generation.add_sub_tags(store, settings, project_id, body.parent_id, body.count)
@@ -24,7 +24,11 @@ async def generate_tags(
 
 @router.post("/tags/{tag_id}/questions/generate")
 async def generate_questions(
-    project_id: int, tag_id: int, body: GenerateQuestions, store: AppStore, settings: AppSettings
+    project_id: RowId,
+    tag_id: RowId,
+    body: GenerateQuestions,
+    store: AppStore,
+    settings: AppSettings,
 ) -> dict[str, Any]:
     """Create `count` more questions for the tag (existing ones are shown to the model)."""
     result = await generation.add_questions(store, settings, project_id, tag_id, body.count)
@@ -33,8 +37,8 @@ async def generate_questions(
 
 @router.post("/questions/{question_id}/answer")
 async def answer_question(
-    project_id: int,
-    question_id: int,
+    project_id: RowId,
+    question_id: RowId,
     store: AppStore,
     settings: AppSettings,
     body: AnswerOne | None = None,

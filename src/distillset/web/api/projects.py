@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from distillset.services import projects as service
 from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
-from distillset.web.schemas import ProjectCreate, ProjectUpdate
+from distillset.web.schemas import ProjectCreate, ProjectUpdate, RowId
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -33,19 +33,19 @@ def create_project(body: ProjectCreate, session: DbSession) -> dict[str, Any]:
 
 
 @router.get("/{project_id}")
-def get_project(project_id: int, session: DbSession) -> dict[str, Any]:
+def get_project(project_id: RowId, session: DbSession) -> dict[str, Any]:
     return project_payload(session, project_id)
 
 
 @router.patch("/{project_id}")
-def update_project(project_id: int, body: ProjectUpdate, session: DbSession) -> dict[str, Any]:
+def update_project(project_id: RowId, body: ProjectUpdate, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     service.update_project(session, project, **body.model_dump(exclude_unset=True))
     return project_payload(session, project.id)
 
 
 @router.delete("/{project_id}")
-def delete_project(project_id: int, session: DbSession) -> dict[str, Any]:
+def delete_project(project_id: RowId, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     stats = service.project_stats(session, project.id)
     service.delete_project(session, project)

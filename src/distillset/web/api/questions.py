@@ -9,18 +9,19 @@ from fastapi import APIRouter, Query
 from distillset.web.deps import DbSession
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project
 from distillset.web.question_view import PAGE_SIZE, question_row, question_rows
+from distillset.web.schemas import AfterId, RowId
 
 router = APIRouter(prefix="/projects/{project_id}/questions", tags=["questions"])
 
 
 @router.get("")
 def list_questions(
-    project_id: int,
+    project_id: RowId,
     session: DbSession,
-    tag_id: int | None = Query(default=None, description="a tag and its whole subtree"),
+    tag_id: RowId | None = Query(default=None, description="a tag and its whole subtree"),
     answered: bool | None = None,
     q: str | None = Query(default=None, max_length=500, description="text search"),
-    after: int | None = Query(default=None, ge=0, description="the `next` of the last page"),
+    after: AfterId | None = Query(default=None, description="the `next` of the last page"),
     limit: int = Query(default=PAGE_SIZE, ge=1, le=1000),
 ) -> dict[str, Any]:
     project = project_by_id(session, project_id)
@@ -43,7 +44,7 @@ def list_questions(
 
 
 @router.get("/{question_id}")
-def get_question(project_id: int, question_id: int, session: DbSession) -> dict[str, Any]:
+def get_question(project_id: RowId, question_id: RowId, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     question_in_project(session, project, question_id)
     row = question_row(session, project.id, question_id)
@@ -52,7 +53,7 @@ def get_question(project_id: int, question_id: int, session: DbSession) -> dict[
 
 
 @router.delete("/{question_id}")
-def delete_question(project_id: int, question_id: int, session: DbSession) -> dict[str, Any]:
+def delete_question(project_id: RowId, question_id: RowId, session: DbSession) -> dict[str, Any]:
     """Delete a question with its answers."""
     project = project_by_id(session, project_id)
     session.delete(question_in_project(session, project, question_id))

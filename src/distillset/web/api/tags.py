@@ -13,20 +13,18 @@ from distillset.services import tags as service
 from distillset.web.deps import AppStore, DbSession
 from distillset.web.jobs import in_session
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
-from distillset.web.schemas import TagCreate, TagRename
+from distillset.web.schemas import RowId, TagCreate, TagRename
 from distillset.web.tree_upload import import_outline, read_upload
-from distillset.web.tree_view import PAGE_SIZE, child_rows, parse_cursor, tag_row
+from distillset.web.tree_view import CURSOR_PATTERN, PAGE_SIZE, child_rows, parse_cursor, tag_row
 
 router = APIRouter(prefix="/projects/{project_id}/tags", tags=["tags"])
-
-CURSOR_PATTERN = r"^\d+:\d+$"
 
 
 @router.get("")
 def list_children(
-    project_id: int,
+    project_id: RowId,
     session: DbSession,
-    parent_id: int | None = None,
+    parent_id: RowId | None = None,
     after: str | None = Query(default=None, pattern=CURSOR_PATTERN),
     limit: int = Query(default=PAGE_SIZE, ge=1, le=1000),
 ) -> dict[str, Any]:
@@ -43,7 +41,7 @@ def list_children(
 
 
 @router.post("", status_code=201)
-def add_tag(project_id: int, body: TagCreate, session: DbSession) -> dict[str, Any]:
+def add_tag(project_id: RowId, body: TagCreate, session: DbSession) -> dict[str, Any]:
     """Add a tag by hand under a parent (or at the top level)."""
     project = project_by_id(session, project_id)
     parent = optional_tag(session, project, body.parent_id)
@@ -56,11 +54,11 @@ def add_tag(project_id: int, body: TagCreate, session: DbSession) -> dict[str, A
 
 @router.post("/import", status_code=201)
 async def import_tags(
-    project_id: int,
+    project_id: RowId,
     store: AppStore,
     file: Annotated[UploadFile, File(description="a JSON, YAML or Markdown outline")],
     file_format: Annotated[str | None, Form(pattern="^(json|yaml|md)$")] = None,
-    parent_id: Annotated[int | None, Form()] = None,
+    parent_id: Annotated[RowId | None, Form()] = None,
 ) -> dict[str, int]:
     """Import an outline below a tag (or at the top level); existing labels are merged."""
     text = await read_upload(file)
@@ -81,7 +79,7 @@ async def import_tags(
 
 
 @router.get("/{tag_id}")
-def get_tag(project_id: int, tag_id: int, session: DbSession) -> dict[str, Any]:
+def get_tag(project_id: RowId, tag_id: RowId, session: DbSession) -> dict[str, Any]:
     return tag_detail(session, project_id, tag_id)
 
 
@@ -96,14 +94,16 @@ def tag_detail(session: DbSession, project_id: int, tag_id: int) -> dict[str, An
 
 
 @router.patch("/{tag_id}")
-def rename_tag(project_id: int, tag_id: int, body: TagRename, session: DbSession) -> dict[str, Any]:
+def rename_tag(
+    project_id: RowId, tag_id: RowId, body: TagRename, session: DbSession
+) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     service.rename_tag(session, tag_in_project(session, project, tag_id), body.label)
     return tag_detail(session, project_id, tag_id)
 
 
 @router.delete("/{tag_id}")
-def delete_tag(project_id: int, tag_id: int, session: DbSession) -> dict[str, Any]:
+def delete_tag(project_id: RowId, tag_id: RowId, session: DbSession) -> dict[str, Any]:
     """Delete the tag with its subtree; answers how many tags, questions and answers went."""
     project = project_by_id(session, project_id)
     counts = service.delete_tag(session, tag_in_project(session, project, tag_id))

@@ -13,14 +13,14 @@ from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import project_by_id
 from distillset.web.progress_stream import task_events
-from distillset.web.schemas import AnswerTask, AutoDistill
+from distillset.web.schemas import AnswerTask, AutoDistill, RowId
 
 router = APIRouter(tags=["tasks"])
 
 
 @router.post("/projects/{project_id}/auto/plan")
 def plan_auto_distill(
-    project_id: int, body: AutoDistill, session: DbSession, settings: AppSettings
+    project_id: RowId, body: AutoDistill, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
     """What an auto distill would create (tags, questions, answers, calls, cost); starts nothing."""
     return jobs.auto_plan(session, settings, project_id, body).as_dict()
@@ -31,7 +31,7 @@ def plan_auto_distill(
 
 @router.post("/projects/{project_id}/tasks/auto", status_code=202)
 async def start_auto_distill(
-    project_id: int, body: AutoDistill, store: AppStore, settings: AppSettings, runner: Runner
+    project_id: RowId, body: AutoDistill, store: AppStore, settings: AppSettings, runner: Runner
 ) -> dict[str, Any]:
     """Create an auto-distill task and run it in the server; follow it with /tasks/{id}/events."""
     job = await jobs.in_session(store, jobs.create_auto, settings, project_id, body)
@@ -41,7 +41,7 @@ async def start_auto_distill(
 
 @router.post("/projects/{project_id}/tasks/answers", status_code=202)
 async def start_answer_all(
-    project_id: int, body: AnswerTask, store: AppStore, settings: AppSettings, runner: Runner
+    project_id: RowId, body: AnswerTask, store: AppStore, settings: AppSettings, runner: Runner
 ) -> dict[str, Any]:
     """Answer every unanswered question (of a tag's subtree when tag_id is given) as a task."""
     job = await jobs.in_session(store, jobs.create_answers, settings, project_id, body.tag_id)
@@ -51,20 +51,20 @@ async def start_answer_all(
 
 @router.get("/projects/{project_id}/tasks")
 def project_tasks(
-    project_id: int, session: DbSession, settings: AppSettings
+    project_id: RowId, session: DbSession, settings: AppSettings
 ) -> list[dict[str, Any]]:
     project = project_by_id(session, project_id)
     return [task_as_dict(t, settings) for t in list_tasks(session, settings, project.id, 200)]
 
 
 @router.get("/tasks/{task_id}")
-def get_one_task(task_id: int, session: DbSession, settings: AppSettings) -> dict[str, Any]:
+def get_one_task(task_id: RowId, session: DbSession, settings: AppSettings) -> dict[str, Any]:
     return task_as_dict(get_task(session, task_id), settings)
 
 
 @router.post("/tasks/{task_id}/cancel")
 async def cancel_task(
-    task_id: int, store: AppStore, settings: AppSettings, runner: Runner
+    task_id: RowId, store: AppStore, settings: AppSettings, runner: Runner
 ) -> dict[str, Any]:
     data = await jobs.in_session(store, jobs.cancel, settings, task_id)
     runner.cancel(task_id)
@@ -73,7 +73,7 @@ async def cancel_task(
 
 @router.post("/tasks/{task_id}/resume", status_code=202)
 async def resume_task(
-    task_id: int, store: AppStore, settings: AppSettings, runner: Runner
+    task_id: RowId, store: AppStore, settings: AppSettings, runner: Runner
 ) -> dict[str, Any]:
     """Run an interrupted (or failed, or cancelled) task again: only what is missing is done."""
     data = await jobs.in_session(store, jobs.check_startable, settings, task_id)
@@ -84,7 +84,7 @@ async def resume_task(
 
 @router.get("/tasks/{task_id}/events")
 def task_progress_stream(
-    task_id: int, session: DbSession, store: AppStore, settings: AppSettings, runner: Runner
+    task_id: RowId, session: DbSession, store: AppStore, settings: AppSettings, runner: Runner
 ) -> StreamingResponse:
     """Server-sent events: `progress` (the task with its new events) until one `end`."""
     get_task(session, task_id)

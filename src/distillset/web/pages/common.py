@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
-from distillset.domain import InvalidInputError
 from distillset.web.templating import templates
 
 
@@ -24,13 +23,3 @@ def redirect(request: Request, url: str) -> Response:
 
 def message(request: Request, text: str, level: str = "info") -> Response:
     return render(request, "_message.html", message=text, level=level)
-
-
-def form_int(value: str | None) -> int | None:
-    """An optional integer from a form field: empty means not given."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"expected a whole number, not {value!r}") from exc

@@ -12,6 +12,7 @@ from distillset.services import projects as service
 from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import redirect, render
+from distillset.web.schemas import RowId
 from distillset.web.security import TOKEN_COOKIE, token_matches
 
 router = APIRouter()
@@ -38,13 +39,13 @@ def create_project(
 
 
 @router.get("/projects/{project_id}")
-def open_project(project_id: int, request: Request, session: DbSession) -> Response:
+def open_project(project_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
     return redirect(request, f"/projects/{project.id}/distill")
 
 
 @router.post("/projects/{project_id}/delete")
-def delete_project(project_id: int, request: Request, session: DbSession) -> Response:
+def delete_project(project_id: RowId, request: Request, session: DbSession) -> Response:
     service.delete_project(session, project_by_id(session, project_id))
     return redirect(request, "/")
 

@@ -24,7 +24,7 @@ from distillset.web.pages.forms import optional_number, parse_form
 from distillset.web.question_view import PAGE_SIZE, question_rows
 from distillset.web.record_edit import apply_record_update
 from distillset.web.record_filters import record_filter
-from distillset.web.schemas import RecordUpdate
+from distillset.web.schemas import AfterId, RecordUpdate, RowId
 from distillset.web.tag_paths import PagePaths
 
 router = APIRouter(prefix="/projects/{project_id}")
@@ -43,13 +43,13 @@ def _query(**values: Any) -> str:
 
 @router.get("/questions")
 def questions_page(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     session: DbSession,
     tag: str | None = Query(default=None, max_length=5000),
     answered: str = Query(default="", pattern="^(yes|no|)$"),
     q: str | None = Query(default=None, max_length=500),
-    after: int | None = Query(default=None, ge=0),
+    after: AfterId | None = None,
 ) -> Response:
     project = project_by_id(session, project_id)
     tag_id = tag_id_of(session, project, tag)
@@ -80,7 +80,7 @@ def questions_page(
 
 @router.post("/questions/answer-unanswered")
 async def answer_unanswered(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,
@@ -98,14 +98,14 @@ async def answer_unanswered(
 
 @router.get("/dataset")
 def dataset_page(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     session: DbSession,
     tag: str | None = Query(default=None, max_length=5000),
     confirmed: str = Query(default="", pattern="^(yes|no|)$"),
     min_score: float | None = Query(default=None, ge=0, le=5),
     q: str | None = Query(default=None, max_length=500),
-    cursor: int | None = Query(default=None, ge=0),
+    cursor: AfterId | None = None,
 ) -> Response:
     project = project_by_id(session, project_id)
     flt = record_filter(
@@ -143,7 +143,7 @@ def dataset_page(
 
 @router.post("/dataset/{record_id}")
 async def update_record(
-    project_id: int, record_id: int, request: Request, store: AppStore
+    project_id: RowId, record_id: RowId, request: Request, store: AppStore
 ) -> Response:
     form = await request.form()
     body = parse_form(RecordUpdate, form, keep_empty=frozenset({"note", "reasoning"}))
@@ -160,7 +160,7 @@ async def update_record(
 
 @router.post("/dataset/{record_id}/delete")
 def delete_record(
-    project_id: int, record_id: int, request: Request, session: DbSession
+    project_id: RowId, record_id: RowId, request: Request, session: DbSession
 ) -> Response:
     project = project_by_id(session, project_id)
     dataset_service.delete_records(session, project, ids=[record_id])
@@ -168,7 +168,7 @@ def delete_record(
 
 
 @router.get("/export")
-def export_page(project_id: int, request: Request, session: DbSession) -> Response:
+def export_page(project_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
     formats = [
         {"name": name, "modes": [mode.value for mode in fmt.modes]} for name, fmt in FORMATS.items()
@@ -185,7 +185,7 @@ def export_page(project_id: int, request: Request, session: DbSession) -> Respon
 
 @router.get("/export/file")
 async def export_file(
-    project_id: int,
+    project_id: RowId,
     store: AppStore,
     format: str = Query(default="alpaca", max_length=50),
     file_format: str = Query(default="jsonl", pattern="^(json|jsonl|csv|parquet)$"),

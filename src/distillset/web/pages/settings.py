@@ -16,7 +16,13 @@ from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, render
 from distillset.web.pages.forms import parse_form
-from distillset.web.schemas import EndpointCreate, EndpointFields, ProjectUpdate, PromptOverride
+from distillset.web.schemas import (
+    EndpointCreate,
+    EndpointFields,
+    ProjectUpdate,
+    PromptOverride,
+    RowId,
+)
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -38,13 +44,13 @@ def _settings_context(session: DbSession, settings: AppSettings, project_id: int
 
 @router.get("/settings")
 def settings_page(
-    project_id: int, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     return render(request, "settings.html", **_settings_context(session, settings, project_id))
 
 
 @router.post("/settings")
-async def save_settings(project_id: int, request: Request, session: DbSession) -> Response:
+async def save_settings(project_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
     body = parse_form(
         ProjectUpdate, await request.form(), keep_empty=frozenset({"answer_system_prompt"})
@@ -60,7 +66,7 @@ async def save_settings(project_id: int, request: Request, session: DbSession) -
 
 @router.post("/endpoints")
 async def add_endpoint(
-    project_id: int, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     body = parse_form(EndpointCreate, await request.form())
     fields = body.model_dump(exclude_none=True)
@@ -76,7 +82,7 @@ async def add_endpoint(
 
 @router.post("/endpoints/{alias}")
 async def edit_endpoint(
-    project_id: int, alias: str, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, alias: str, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     endpoint = endpoint_service.get_endpoint(session, alias)
     body = parse_form(
@@ -94,7 +100,7 @@ async def edit_endpoint(
 
 @router.post("/endpoints/{alias}/delete")
 def delete_endpoint(
-    project_id: int, alias: str, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, alias: str, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     endpoint_service.remove_endpoint(session, endpoint_service.get_endpoint(session, alias))
     return render(
@@ -115,13 +121,13 @@ def _prompts_fragment(
 
 
 @router.get("/prompts")
-def prompts_fragment(project_id: int, request: Request, session: DbSession) -> Response:
+def prompts_fragment(project_id: RowId, request: Request, session: DbSession) -> Response:
     return _prompts_fragment(request, session, project_id)
 
 
 @router.post("/prompts/{kind}")
 async def override_prompt(
-    project_id: int, kind: str, request: Request, session: DbSession
+    project_id: RowId, kind: str, request: Request, session: DbSession
 ) -> Response:
     body = parse_form(PromptOverride, await request.form())
     prompts.set_prompt(session, project_by_id(session, project_id), kind, body.template)
@@ -129,14 +135,14 @@ async def override_prompt(
 
 
 @router.post("/prompts/{kind}/reset")
-def reset_prompt(project_id: int, kind: str, request: Request, session: DbSession) -> Response:
+def reset_prompt(project_id: RowId, kind: str, request: Request, session: DbSession) -> Response:
     prompts.reset_prompt(session, project_by_id(session, project_id), kind)
     return _prompts_fragment(request, session, project_id, f"Prompt {kind} reset to the default.")
 
 
 @router.post("/endpoints/{alias}/test")
 async def test_endpoint(
-    project_id: int, alias: str, request: Request, store: AppStore, settings: AppSettings
+    project_id: RowId, alias: str, request: Request, store: AppStore, settings: AppSettings
 ) -> Response:
     result = await generation.test_endpoint(store, settings, alias)
     return render(request, "_endpoint_test.html", result=result)

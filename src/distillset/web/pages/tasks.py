@@ -15,6 +15,7 @@ from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, redirect, render
+from distillset.web.schemas import RowId
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -40,7 +41,7 @@ def _listed_tasks(session: Session, settings: Settings, project_id: int) -> list
 
 @router.get("/tasks")
 def tasks_page(
-    project_id: int, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     project = project_by_id(session, project_id)
     return render(
@@ -55,7 +56,7 @@ def tasks_page(
 
 @router.get("/tasks/rows")
 def task_rows(
-    project_id: int, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     """The list's rows alone: the page swaps them in every few seconds."""
     project = project_by_id(session, project_id)
@@ -70,7 +71,7 @@ def task_rows(
 
 @router.get("/tasks/{task_id}")
 def task_page(
-    project_id: int, task_id: int, request: Request, session: DbSession, settings: AppSettings
+    project_id: RowId, task_id: RowId, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
     project = project_by_id(session, project_id)
     task = project_task(session, settings, project.id, task_id)
@@ -79,8 +80,8 @@ def task_page(
 
 @router.post("/tasks/{task_id}/cancel")
 async def cancel_task(
-    project_id: int,
-    task_id: int,
+    project_id: RowId,
+    task_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,
@@ -94,8 +95,8 @@ async def cancel_task(
 
 @router.post("/tasks/{task_id}/resume")
 async def resume_task(
-    project_id: int,
-    task_id: int,
+    project_id: RowId,
+    task_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,

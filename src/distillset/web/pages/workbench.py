@@ -16,13 +16,14 @@ from distillset.tasks import get_task, task_as_dict
 from distillset.web import generation, jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
-from distillset.web.pages.common import form_int, redirect, render
+from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import parse_form
 from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
 from distillset.web.question_view import question_row, question_rows
-from distillset.web.schemas import MAX_COUNT, AutoDistill
+from distillset.web.schemas import MAX_COUNT, AfterId, AutoDistill, RowId
 from distillset.web.tree_upload import import_outline, read_upload
 from distillset.web.tree_view import (
+    CURSOR_PATTERN,
     PAGE_SIZE,
     child_rows,
     expanded_row,
@@ -33,11 +34,10 @@ from distillset.web.tree_view import (
 router = APIRouter(prefix="/projects/{project_id}")
 
 Count = Annotated[int, Form(ge=1, le=MAX_COUNT)]
-CURSOR_PATTERN = r"^\d+:\d+$"
 
 
 @router.get("/distill")
-def distill_page(project_id: int, request: Request, session: DbSession) -> Response:
+def distill_page(project_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
     rows = child_rows(session, project.id, None)
     return render(
@@ -53,10 +53,10 @@ def distill_page(project_id: int, request: Request, session: DbSession) -> Respo
 
 @router.get("/distill/children")
 def children_fragment(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     session: DbSession,
-    parent_id: int | None = None,
+    parent_id: RowId | None = None,
     after: str | None = Query(default=None, pattern=CURSOR_PATTERN),
 ) -> Response:
     """One page of a node's children: what a node opening (or "More…") loads."""
@@ -87,7 +87,7 @@ def _detail_context(session: Session, project_id: int, tag: Tag) -> dict[str, An
 
 
 @router.get("/distill/tags/{tag_id}")
-def tag_detail(project_id: int, tag_id: int, request: Request, session: DbSession) -> Response:
+def tag_detail(project_id: RowId, tag_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
     tag = tag_in_project(session, project, tag_id)
     return render(
@@ -97,7 +97,11 @@ def tag_detail(project_id: int, tag_id: int, request: Request, session: DbSessio
 
 @router.get("/distill/tags/{tag_id}/questions")
 def tag_questions(
-    project_id: int, tag_id: int, request: Request, session: DbSession, after: int | None = None
+    project_id: RowId,
+    tag_id: RowId,
+    request: Request,
+    session: DbSession,
+    after: AfterId | None = None,
 ) -> Response:
     project = project_by_id(session, project_id)
     tag = tag_in_project(session, project, tag_id)
@@ -149,26 +153,25 @@ def _labels(store: Store, ids: list[int]) -> list[str]:
 
 @router.post("/distill/tags")
 def add_tag_by_hand(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     store: AppStore,
     label: Annotated[str, Form(min_length=1, max_length=500)],
-    parent_id: Annotated[str | None, Form()] = None,
+    parent_id: Annotated[RowId | None, Form()] = None,
 ) -> Response:
-    parent_key = form_int(parent_id)
     with store.session() as session:
         project = project_by_id(session, project_id)
-        parent = optional_tag(session, project, parent_key)
+        parent = optional_tag(session, project, parent_id)
         cleaned = tag_service.checked_label(label)
         if not tag_service.add_children(session, project.id, parent, [cleaned], Origin.MANUAL):
             raise ConflictError(f"a sibling tag named {cleaned!r} already exists")
-    return _preview(request, store, project_id, parent_key, title="Added by hand", items=[cleaned])
+    return _preview(request, store, project_id, parent_id, title="Added by hand", items=[cleaned])
 
 
 @router.post("/distill/tags/{tag_id}/rename")
 def rename_tag(
-    project_id: int,
-    tag_id: int,
+    project_id: RowId,
+    tag_id: RowId,
     request: Request,
     store: AppStore,
     label: Annotated[str, Form(min_length=1, max_length=500)],
@@ -183,7 +186,7 @@ def rename_tag(
 
 
 @router.post("/distill/tags/{tag_id}/delete")
-def delete_tag(project_id: int, tag_id: int, request: Request, store: AppStore) -> Response:
+def delete_tag(project_id: RowId, tag_id: RowId, request: Request, store: AppStore) -> Response:
     with store.session() as session:
         project = project_by_id(session, project_id)
         tag = tag_in_project(session, project, tag_id)
@@ -198,20 +201,19 @@ def delete_tag(project_id: int, tag_id: int, request: Request, store: AppStore) 
 
 @router.post("/distill/generate-tags")
 async def generate_tags(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,
     count: Count,
-    parent_id: Annotated[str | None, Form()] = None,
+    parent_id: Annotated[RowId | None, Form()] = None,
 ) -> Response:
-    parent_key = form_int(parent_id)
-    result = await generation.add_sub_tags(store, settings, project_id, parent_key, count)
+    result = await generation.add_sub_tags(store, settings, project_id, parent_id, count)
     return _preview(
         request,
         store,
         project_id,
-        parent_key,
+        parent_id,
         title=f"Created {len(result.created)} of {result.wanted} tags",
         items=_labels(store, result.created),
         error=result.error,
@@ -220,8 +222,8 @@ async def generate_tags(
 
 @router.post("/distill/tags/{tag_id}/generate-questions")
 async def generate_questions(
-    project_id: int,
-    tag_id: int,
+    project_id: RowId,
+    tag_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,
@@ -249,8 +251,8 @@ async def generate_questions(
 
 @router.post("/distill/questions/{question_id}/answer")
 async def answer_question(
-    project_id: int,
-    question_id: int,
+    project_id: RowId,
+    question_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,
@@ -277,7 +279,7 @@ async def _auto_body(request: Request) -> AutoDistill:
 
 @router.post("/distill/auto/plan")
 async def auto_plan(
-    project_id: int, request: Request, store: AppStore, settings: AppSettings
+    project_id: RowId, request: Request, store: AppStore, settings: AppSettings
 ) -> Response:
     body = await _auto_body(request)
     plan = await jobs.in_session(store, jobs.auto_plan, settings, project_id, body)
@@ -288,7 +290,7 @@ async def auto_plan(
 
 @router.post("/distill/auto/start")
 async def auto_start(
-    project_id: int, request: Request, store: AppStore, settings: AppSettings, runner: Runner
+    project_id: RowId, request: Request, store: AppStore, settings: AppSettings, runner: Runner
 ) -> Response:
     body = await _auto_body(request)
     job = await jobs.in_session(store, jobs.create_auto, settings, project_id, body)
@@ -298,8 +300,8 @@ async def auto_start(
 
 @router.post("/distill/tags/{tag_id}/answer-all")
 async def answer_all(
-    project_id: int,
-    tag_id: int,
+    project_id: RowId,
+    tag_id: RowId,
     request: Request,
     store: AppStore,
     settings: AppSettings,
@@ -323,7 +325,7 @@ async def answer_all(
 
 @router.post("/distill/import")
 async def import_outline_file(
-    project_id: int,
+    project_id: RowId,
     request: Request,
     store: AppStore,
     file: Annotated[UploadFile, File()],
