@@ -447,3 +447,57 @@ def test_a_second_task_of_the_same_kind_is_refused_while_one_runs(
     assert client.post(f"{API}/tasks/{first}/resume").status_code == 409
     assert client.post(f"{API}/tasks/{first}/cancel").status_code == 200
     assert _events(client, first)[-1][1]["status"] == "cancelled"
+
+
+def _answered_records(client: TestClient, project_id: int, label: str, count: int) -> list[int]:
+    """Record ids of ``count`` answered questions of a new tag."""
+    base = f"{API}/projects/{project_id}"
+    tag = client.post(f"{base}/tags", json={"label": label}).json()["id"]
+    created = client.post(f"{base}/tags/{tag}/questions/generate", json={"count": count}).json()
+    return [
+        client.post(f"{base}/questions/{question}/answer").json()["answer_id"]
+        for question in created["created"]
+    ]
+
+
+def test_bulk_confirm_sets_exactly_the_named_records(client: TestClient, wired: int) -> None:
+    base = f"{API}/projects/{wired}"
+    first, second, third = _answered_records(client, wired, "Rowing", 3)
+
+    confirmed = client.post(f"{base}/records/confirm", json={"ids": [first, third, first]})
+    assert confirmed.status_code == 200 and confirmed.json() == {"matched": 2}
+    listed = client.get(f"{base}/records", params={"confirmed": True}).json()["records"]
+    assert sorted(record["id"] for record in listed) == [first, third]
+    assert client.get(f"{base}/records/{second}").json()["confirmed"] is False
+
+    undone = client.post(f"{base}/records/confirm", json={"ids": [third], "confirmed": False})
+    assert undone.status_code == 200 and undone.json() == {"matched": 1}
+    listed = client.get(f"{base}/records", params={"confirmed": True}).json()["records"]
+    assert [record["id"] for record in listed] == [first]
+
+
+def test_bulk_confirm_with_a_record_of_another_project_changes_nothing(
+    client: TestClient, wired: int
+) -> None:
+    base = f"{API}/projects/{wired}"
+    [own] = _answered_records(client, wired, "Rowing", 1)
+    other = client.post(f"{API}/projects", json={"name": "Chess"}).json()["id"]
+    client.patch(f"{API}/projects/{other}", json={"question_model": "fake", "answer_model": "fake"})
+    [foreign] = _answered_records(client, other, "Openings", 1)
+
+    response = client.post(f"{base}/records/confirm", json={"ids": [own, foreign, 9999]})
+    assert response.status_code == 404
+    assert f"no record {foreign}, 9999 in project" in response.json()["detail"]
+    assert client.get(f"{base}/records/{own}").json()["confirmed"] is False
+    assert client.get(f"{API}/projects/{other}/records/{foreign}").json()["confirmed"] is False
+
+
+@pytest.mark.parametrize("body", [{"ids": []}, {"ids": ["one"]}, {"ids": [1.5]}, {"ids": 1}, {}])
+def test_bulk_confirm_refuses_bad_ids(client: TestClient, wired: int, body: Any) -> None:
+    response = client.post(f"{API}/projects/{wired}/records/confirm", json=body)
+    assert response.status_code == 422 and response.json()["detail"]
+
+
+def test_bulk_confirm_of_an_unknown_project_is_404(client: TestClient) -> None:
+    response = client.post(f"{API}/projects/4242/records/confirm", json={"ids": [1]})
+    assert response.status_code == 404 and "no project with id 4242" in response.json()["detail"]
