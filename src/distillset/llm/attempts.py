@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from distillset.llm.completion import Completion, MalformedReply, error_message, parse_completion
+from distillset.llm.completion import (
+    Completion,
+    MalformedReply,
+    Usage,
+    error_message,
+    parse_completion,
+)
 from distillset.llm.retry import is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, post_chat
 
@@ -23,6 +29,8 @@ class Attempt:
     wait: float | None = None
     body: str | None = None
     latency_ms: float = 0.0
+    # Tokens the reply reports, even when it is rejected and retried: each one is billed.
+    usage: Usage = Usage()
 
 
 async def send_attempt(
@@ -36,17 +44,22 @@ async def send_attempt(
     started = time.perf_counter()
     try:
         reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
-    except TimeoutError:
-        return Attempt(error=f"no response within {timeout_seconds:g}s", retryable=True)
-    except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return Attempt(error=f"cannot connect to {url}: {reason}", retryable=True)
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        return Attempt(error=f"connection lost: {type(exc).__name__}", retryable=True)
-    latency_ms = (time.perf_counter() - started) * 1000
-    outcome = judge_reply(reply)
-    outcome.latency_ms = latency_ms
+    except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+        outcome = Attempt(error=_transport_failure(exc, url, timeout_seconds), retryable=True)
+    else:
+        outcome = judge_reply(reply)
+    # A failure has a latency too: the time it took to fail.
+    outcome.latency_ms = (time.perf_counter() - started) * 1000
     return outcome
+
+
+def _transport_failure(exc: BaseException, url: str, timeout_seconds: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no response within {timeout_seconds:g}s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return f"cannot connect to {url}: {reason}"
+    return f"connection lost: {type(exc).__name__}"
 
 
 def judge_reply(reply: RawReply) -> Attempt:
@@ -61,7 +74,9 @@ def judge_reply(reply: RawReply) -> Attempt:
     try:
         completion = parse_completion(reply.text)
     except MalformedReply as exc:
-        return Attempt(error=str(exc), http_status=200, retryable=True, body=reply.text)
+        return Attempt(
+            error=str(exc), http_status=200, retryable=True, body=reply.text, usage=exc.usage
+        )
     failure = None
     if completion.finish_reason == "length":
         failure = "the output was cut at the token limit (finish_reason=length)"
@@ -73,4 +88,5 @@ def judge_reply(reply: RawReply) -> Attempt:
         http_status=200,
         retryable=failure is not None,
         body=reply.text,
+        usage=completion.usage,
     )

@@ -17,8 +17,47 @@ def _storable(text: str | None) -> str | None:
     return None if text is None else _LONE_SURROGATE.sub("\ufffd", text)
 
 
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _plus(first: int | None, second: int | None) -> int | None:
+    return None if first is None and second is None else (first or 0) + (second or 0)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts a reply reports; None where it reports none."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            _plus(self.input_tokens, other.input_tokens),
+            _plus(self.output_tokens, other.output_tokens),
+            _plus(self.reasoning_tokens, other.reasoning_tokens),
+        )
+
+    @property
+    def reported(self) -> bool:
+        return self != Usage()
+
+    @property
+    def total(self) -> int | None:
+        """Input plus output, what a tokens-per-minute limit counts; None without input."""
+        if self.input_tokens is None:
+            return None
+        return self.input_tokens + (self.output_tokens or 0)
+
+
 class MalformedReply(ValueError):
-    """The body is not a chat completion."""
+    """The body is not a chat completion; `usage` is what it reports all the same."""
+
+    def __init__(self, message: str, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage or Usage()
 
 
 @dataclass(frozen=True)
@@ -27,13 +66,23 @@ class Completion:
     reasoning: str | None
     finish_reason: str | None
     model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int | None
+    usage: Usage
 
 
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) else None
+def usage_of(body: dict[str, Any]) -> Usage:
+    """The `usage` object of a response body, read leniently."""
+    usage = body.get("usage")
+    if not isinstance(usage, dict):
+        return Usage()
+    details = usage.get("completion_tokens_details") or {}
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return Usage(
+        input_tokens=_int_or_none(usage.get("prompt_tokens")),
+        output_tokens=_int_or_none(usage.get("completion_tokens")),
+        reasoning_tokens=_int_or_none(
+            usage.get("reasoning_tokens") if reasoning is None else reasoning
+        ),
+    )
 
 
 def parse_completion(text: str) -> Completion:
@@ -45,26 +94,19 @@ def parse_completion(text: str) -> Completion:
         raise MalformedReply("the response is not a JSON object")
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise MalformedReply("the response has no choices")
+        raise MalformedReply("the response has no choices", usage_of(body))
     choice = choices[0]
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise MalformedReply("the response choice has no message")
+        raise MalformedReply("the response choice has no message", usage_of(body))
     reasoning, answer = split_reasoning(message)
     reasoning, answer = _storable(reasoning), _storable(answer) or ""
-    usage: dict[str, Any] = body["usage"] if isinstance(body.get("usage"), dict) else {}
-    details = usage.get("completion_tokens_details") or {}
-    reasoning_tokens = details.get("reasoning_tokens") if isinstance(details, dict) else None
     return Completion(
         content=answer,
         reasoning=reasoning,
         finish_reason=choice.get("finish_reason"),
         model=body.get("model") if isinstance(body.get("model"), str) else None,
-        input_tokens=_int_or_none(usage.get("prompt_tokens")),
-        output_tokens=_int_or_none(usage.get("completion_tokens")),
-        reasoning_tokens=_int_or_none(
-            usage.get("reasoning_tokens") if reasoning_tokens is None else reasoning_tokens
-        ),
+        usage=usage_of(body),
     )
 
 

@@ -13,6 +13,7 @@ import functools
 import json
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from distillset.domain import ModelCallError
 from distillset.llm.attempts import Attempt, send_attempt
 from distillset.llm.calls import CallLog, StoredCall
-from distillset.llm.completion import Completion, parse_completion
+from distillset.llm.completion import Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
@@ -37,6 +38,8 @@ REFUSED_FORMAT_STATUSES = (400, 422)
 
 @dataclass
 class ChatResult:
+    """A reply; its tokens are the reply's own, its cost what every attempt at it cost."""
+
     content: str
     reasoning: str | None
     finish_reason: str | None
@@ -185,7 +188,7 @@ class Gateway:
         stream: bool,
     ) -> ChatResult:
         """Send with retries, then commit the LlmCall row before answering."""
-        outcome, attempts = await self._send_with_retries(endpoint, body, canonical, stream)
+        outcome, attempts, billed = await self._send_with_retries(endpoint, body, canonical, stream)
         completion = outcome.completion
         row: dict[str, Any] = {
             "project_id": self.project_id,
@@ -202,12 +205,12 @@ class Gateway:
             "attempts": attempts,
         }
         cost = None
-        if completion is not None:
-            cost = endpoint.cost_of(completion.input_tokens, completion.output_tokens)
+        if billed.reported:  # the usage log counts every attempt that was billed
+            cost = endpoint.cost_of(billed.input_tokens, billed.output_tokens)
             row.update(
-                input_tokens=completion.input_tokens,
-                output_tokens=completion.output_tokens,
-                reasoning_tokens=completion.reasoning_tokens,
+                input_tokens=billed.input_tokens,
+                output_tokens=billed.output_tokens,
+                reasoning_tokens=billed.reasoning_tokens,
                 cost=cost,
             )
         call_id = await self._calls.record(row)
@@ -221,9 +224,9 @@ class Gateway:
             reasoning=completion.reasoning,
             finish_reason=completion.finish_reason,
             model=completion.model or endpoint.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+            reasoning_tokens=completion.usage.reasoning_tokens,
             cost=cost,
             latency_ms=outcome.latency_ms,
             cached=False,
@@ -274,9 +277,9 @@ class Gateway:
             reasoning=completion.reasoning,
             finish_reason=completion.finish_reason,
             model=completion.model or endpoint.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            reasoning_tokens=completion.reasoning_tokens,
+            input_tokens=completion.usage.input_tokens,
+            output_tokens=completion.usage.output_tokens,
+            reasoning_tokens=completion.usage.reasoning_tokens,
             # Nothing was paid for this answer now.
             cost=0.0 if prices_known or endpoint.price_output_per_m is not None else None,
             latency_ms=(time.perf_counter() - started) * 1000,
@@ -292,15 +295,16 @@ class Gateway:
         return float(estimate_input_tokens(body["messages"]) + output)
 
     def _learn_output(self, completion: Completion | None) -> None:
-        if completion is None or completion.output_tokens is None:
+        if completion is None or completion.usage.output_tokens is None:
             return
         self._output_samples += 1
         weight = 1.0 / min(self._output_samples, 50)
-        self._output_average += (completion.output_tokens - self._output_average) * weight
+        self._output_average += (completion.usage.output_tokens - self._output_average) * weight
 
     async def _send_with_retries(
         self, endpoint: EndpointConfig, body: dict[str, Any], canonical: str, stream: bool
-    ) -> tuple[Attempt, int]:
+    ) -> tuple[Attempt, int, Usage]:
+        """The last attempt, how many were made, and the usage they reported together."""
         limits = self.limits
         url = f"{endpoint.base_url}/chat/completions"
         payload = canonical.encode("utf-8")
@@ -312,25 +316,17 @@ class Gateway:
         session = self._pool.session_for(endpoint, size)
         timeout = client_timeout(limits.request_timeout)
         tries = max(0, limits.max_retries) + 1
+        send = functools.partial(
+            send_attempt, session, url, payload, stream, timeout, limits.request_timeout
+        )
         outcome = Attempt(error="not attempted")
+        billed = Usage()
         for number in range(tries):
-            estimate = self._estimate_tokens(body)
-            permit = await self.limiter.acquire(estimate)
-            endpoint_permit: Permit | None = None
-            try:
-                if endpoint_limiter is not None:
-                    endpoint_permit = await endpoint_limiter.acquire(estimate)
-                outcome = await send_attempt(
-                    session, url, payload, stream, timeout, limits.request_timeout
-                )
-            finally:
-                used = _used_tokens(outcome.completion)
-                self.limiter.release(permit, used)
-                if endpoint_limiter is not None and endpoint_permit is not None:
-                    endpoint_limiter.release(endpoint_permit, used)
+            outcome = await self._limited(send, body, endpoint_limiter)
+            billed += outcome.usage
             self._learn_output(outcome.completion)
             if outcome.error is None or not outcome.retryable or number == tries - 1:
-                return outcome, number + 1
+                return outcome, number + 1, billed
             delay = outcome.wait
             if delay is None:
                 delay = backoff_delay(number, limits.backoff_base, limits.backoff_max)
@@ -341,7 +337,29 @@ class Gateway:
                     endpoint_limiter.pause(delay)
             else:
                 await asyncio.sleep(delay)
-        return outcome, tries
+        return outcome, tries, billed
+
+    async def _limited(
+        self,
+        send: Callable[[], Awaitable[Attempt]],
+        body: dict[str, Any],
+        endpoint_limiter: Limiter | None,
+    ) -> Attempt:
+        """One attempt inside the limits; its permits are settled with its own usage."""
+        estimate = self._estimate_tokens(body)
+        permit = await self.limiter.acquire(estimate)
+        endpoint_permit: Permit | None = None
+        used: int | None = None  # unknown (cancelled, failed): the estimate stands
+        try:
+            if endpoint_limiter is not None:
+                endpoint_permit = await endpoint_limiter.acquire(estimate)
+            outcome = await send()
+            used = outcome.usage.total
+            return outcome
+        finally:
+            self.limiter.release(permit, used)
+            if endpoint_limiter is not None and endpoint_permit is not None:
+                endpoint_limiter.release(endpoint_permit, used)
 
 
 def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:
@@ -354,9 +372,3 @@ def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:
         endpoint.rpm,
         endpoint.tpm,
     )
-
-
-def _used_tokens(completion: Completion | None) -> int | None:
-    if completion is None or completion.input_tokens is None:
-        return None
-    return completion.input_tokens + (completion.output_tokens or 0)
