@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from distillset.dataset import RecordFilter, set_confirmed, set_score
-from distillset.domain import DistillsetError
+from distillset.domain import DistillsetError, Origin
 from distillset.export import FORMATS, ExportOptions, export_dataset
-from distillset.store import Project, Store
+from distillset.store import Answer, Project, Question, Store
 from helpers import assert_openai_chat_line, read_jsonl, seed_export_dataset
 
 THINK_OPEN = "<think>\n"
@@ -150,6 +151,42 @@ def test_sharegpt_and_raw_in_every_file_type(
     assert raw_csv[1]["answer"] == "Answer 1\nsecond line, with comma"
     assert raw_csv[1]["question"] == 'Football question 1, "quoted"?'
     assert len(raw_csv) == 12
+
+
+# Stored columns that are not a record's own: links, lookup keys, a failed attempt's error.
+NOT_RECORD_FIELDS = {"project_id", "text_hash", "last_error"}
+# Question columns under the names the raw row gives them.
+RAW_QUESTION_NAMES = {
+    "id": "question_id",
+    "text": "question",
+    "model": "question_model",
+    "origin": "question_origin",
+    "created_at": "question_created_at",
+}
+
+
+def test_raw_holds_every_stored_field_of_a_record(
+    store: Store, project: Project, tmp_path: Path
+) -> None:
+    with store.session() as session:
+        question = session.scalars(select(Question).order_by(Question.id)).first()
+        assert question is not None
+        question.origin = Origin.IMPORTED.value
+        question.created_at = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    run_export(store, project, format="raw", output=tmp_path / "r.jsonl")
+    run_export(store, project, format="raw", output=tmp_path / "r.parquet")
+    rows = read_jsonl(tmp_path / "r.jsonl")
+    assert pq.read_table(tmp_path / "r.parquet").to_pylist() == rows
+    assert rows[0]["question_origin"] == "imported"
+    assert datetime.fromisoformat(rows[0]["question_created_at"]).replace(tzinfo=UTC) == (
+        datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    )
+    assert {row["question_origin"] for row in rows[1:]} == {"distilled"}
+    assert all(datetime.fromisoformat(row["question_created_at"]) for row in rows)
+    stored = {column.name for column in Answer.__table__.columns} | {
+        RAW_QUESTION_NAMES.get(column.name, column.name) for column in Question.__table__.columns
+    }
+    assert stored - NOT_RECORD_FIELDS <= set(rows[0])
 
 
 def test_filters_and_all_really_means_all(store: Store, project: Project, tmp_path: Path) -> None:

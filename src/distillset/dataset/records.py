@@ -46,10 +46,14 @@ class DatasetRecord:
     labels: list[str] = field(default_factory=list)
     question_model: str | None = None
     created_at: datetime | None = None
+    question_origin: str | None = None
+    question_created_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["created_at"] = self.created_at.isoformat() if self.created_at else None
+        for moment in ("created_at", "question_created_at"):
+            value = data[moment]
+            data[moment] = value.isoformat() if value else None
         return data
 
 
@@ -103,6 +107,8 @@ _COLUMNS = (
     Answer.labels,
     Question.model,
     Answer.created_at,
+    Question.origin,
+    Question.created_at,
 )
 
 
@@ -128,6 +134,8 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         labels,
         question_model,
         created_at,
+        question_origin,
+        question_created_at,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -151,6 +159,8 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         labels=list(labels or []),
         question_model=question_model,
         created_at=created_at,
+        question_origin=question_origin,
+        question_created_at=question_created_at,
     )
 
 

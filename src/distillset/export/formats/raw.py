@@ -32,6 +32,8 @@ RAW_SCHEMA = pa.schema(
         ("labels", pa.list_(pa.string())),
         ("question_model", pa.string()),
         ("created_at", pa.string()),
+        ("question_origin", pa.string()),
+        ("question_created_at", pa.string()),
     ]
 )
 
