@@ -45,6 +45,29 @@ def test_model_test_without_reasoning_or_structured_support(
     report = json.loads(cli("model", "test", "plain", "--json").stdout)
     assert report["reasoning"] is False
     assert report["structured_output"] == "json_schema"  # tried, to tell the user
+    assert report["structured_output_works"] is True
+    assert fake_server.stats().total == 1  # the list request is the ping too
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "json_object"])
+@pytest.mark.parametrize("quirk", [None, "plain_lines", "code_fence", "object_wrapped"])
+def test_model_test_does_not_trust_a_list_that_ignores_the_format(
+    cli: Cli, fake_server: FakeModelServer, mode: str, quirk: str | None
+) -> None:
+    fake_server.configure(ignore_response_format=True)
+    if quirk:
+        fake_server.configure(**{quirk: 1.0})
+    cli(
+        "model", "add", "loose", "--model", "m", "--base-url", fake_server.url, "--structured", mode
+    )
+    result = cli("model", "test", "loose", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["structured_output"] == mode
+    assert report["structured_output_works"] is False
+    assert "not the requested JSON object" in report["structured_output_error"]
+    assert fake_server.stats().total == 1
+    assert "response_format" in fake_server.stats().bodies[0]
 
 
 def test_model_test_on_a_down_endpoint_is_one_clear_line(cli: Cli) -> None:
@@ -68,3 +91,5 @@ def test_model_test_reports_refused_structured_output(
     report = json.loads(result.stdout)
     assert report["structured_output_works"] is False
     assert "HTTP 400" in report["structured_output_error"]
+    assert report["reply"] and report["model"] == "m"  # the plain ping still answered
+    assert fake_server.stats().by_status == {400: 1, 200: 1}

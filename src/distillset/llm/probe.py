@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from distillset.domain import ModelCallError
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.gateway import Gateway
-from distillset.llm.lists import list_response_format, parse_json_list, with_json_object_hint
+from distillset.llm.lists import list_response_format, with_json_object_hint
 from distillset.store.db import Store
 
 PING = [{"role": "user", "content": "Reply with the single word: pong"}]
@@ -18,6 +19,7 @@ LIST_PING = [
         "content": "Name exactly 3 primary colours. Reply with a JSON array of strings only.",
     }
 ]
+WRONG_SHAPE = 'the reply is not the requested JSON object {"items": [...]}'
 
 
 @dataclass
@@ -35,25 +37,47 @@ class ProbeReport:
         return asdict(self)
 
 
+def in_requested_shape(content: str) -> bool:
+    """True when the reply is exactly the JSON object a list request's format asks for.
+
+    A fenced block, a bare array or numbered lines still parse as a list, but they
+    show that the server ignored response_format.
+    """
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return False
+    items = value.get("items") if isinstance(value, dict) else None
+    return isinstance(items, list) and bool(items) and all(isinstance(i, str) for i in items)
+
+
 async def probe_endpoint(store: Store, endpoint: EndpointConfig, *, timeout: float) -> ProbeReport:
-    """Raises ModelCallError when the endpoint cannot answer at all."""
+    """One list request in the structured mode answers every question at once.
+
+    A plain ping follows only when the server answered that request with an error (it
+    may refuse response_format); ModelCallError when the endpoint cannot answer at all.
+    """
     limits = LimitSettings(max_concurrency=1, max_retries=0, request_timeout=timeout)
+    mode = endpoint.structured_output if endpoint.structured_output != "none" else "json_schema"
+    messages = with_json_object_hint(LIST_PING) if mode == "json_object" else LIST_PING
+    structured_error: str | None = None
     async with Gateway(store, limits, project_id=None, use_cache=False) as gateway:
-        result = await gateway.chat(endpoint, PING, purpose="model_test")
-        mode = endpoint.structured_output if endpoint.structured_output != "none" else "json_schema"
-        structured_error = None
-        # Asked directly, not through chat_list, which would hide a refusal by falling back.
-        messages = with_json_object_hint(LIST_PING) if mode == "json_object" else LIST_PING
         try:
-            listed = await gateway.chat(
+            # Asked directly, not through chat_list, which would hide a refusal by falling back.
+            result = await gateway.chat(
                 endpoint,
                 messages,
                 purpose="model_test",
                 response_format=list_response_format(mode),
             )
-            works = len(parse_json_list(listed.content)) > 0
         except ModelCallError as exc:
-            works, structured_error = False, str(exc)
+            if exc.status is None:  # no answer at all: a ping would not get one either
+                raise
+            structured_error = str(exc)
+            result = await gateway.chat(endpoint, PING, purpose="model_test")
+        else:
+            if not in_requested_shape(result.content):
+                structured_error = WRONG_SHAPE
     return ProbeReport(
         alias=endpoint.alias,
         model=result.model,
@@ -61,6 +85,6 @@ async def probe_endpoint(store: Store, endpoint: EndpointConfig, *, timeout: flo
         reply=result.content[:200],
         reasoning=result.reasoning is not None,
         structured_output=mode,
-        structured_output_works=works,
+        structured_output_works=structured_error is None,
         structured_output_error=structured_error,
     )

@@ -46,6 +46,9 @@ class FakeConfig:
     plain_lines: float = 0.0
     # Answer 400 to any request with a response_format, like servers without support.
     reject_response_format: bool = False
+    # Accept response_format but answer list prompts as if it were not there (the quirks
+    # apply), like servers that silently drop it.
+    ignore_response_format: bool = False
     # Keys: when set, requests must carry `Authorization: Bearer <key>` (never logged).
     require_api_key: str | None = field(default=None, repr=False)
     # Keep request bodies and arrival times (tests); a long-running process can turn it off.

@@ -35,7 +35,8 @@ def list_content(
     if _chance(rng, config.duplicates) and items:
         items = [*items, items[0]]
         quirks.append("duplicates")
-    if response_format is not None and response_format.get("type") in STRUCTURED:
+    honoured = not config.ignore_response_format
+    if honoured and response_format is not None and response_format.get("type") in STRUCTURED:
         # Structured output is honoured: valid JSON of the schema, whatever the quirks.
         return json.dumps({"items": items}, ensure_ascii=False), quirks
     if _chance(rng, config.plain_lines):
