@@ -129,6 +129,23 @@ def test_hf_save_to_disk_round_trip(store: Store, project: Project, tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hfset", "home"]
 
 
+def test_hf_export_prints_no_progress_bars_and_leaves_them_as_found(
+    store: Store, project: Project, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    datasets = pytest.importorskip("datasets")
+    assert not datasets.are_progress_bars_disabled()
+    run_export(store, project, format="messages", output=tmp_path / "hfset", file_format="hf")
+    assert capfd.readouterr().err == ""
+    # The switch is the process's: a notebook loading a dataset afterwards still sees its bars.
+    assert not datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        run_export(store, project, format="messages", output=tmp_path / "again", file_format="hf")
+        assert datasets.are_progress_bars_disabled()
+    finally:
+        datasets.enable_progress_bars()
+
+
 class FakeHubApi:
     """Stands in for huggingface_hub.HfApi at its network boundary; keeps what it is sent."""
 

@@ -6,6 +6,9 @@ The libraries come with the `hf` extra and are imported only when asked for.
 from __future__ import annotations
 
 import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +28,44 @@ def require(module: str) -> Any:
         raise InvalidInputError(f"this export needs the {module!r} package: {HF_HINT}") from None
 
 
+class _QuietProgress:
+    """`datasets`' progress bars off while an export builds its directory: the export is one
+    step with its own output. The switch is global to the process, so it is put back as it was
+    found when the last export using it ends (exports may run in parallel threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._turn_back_on = False
+
+    @contextmanager
+    def __call__(self, datasets: Any) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self._turn_back_on = not datasets.are_progress_bars_disabled()
+                datasets.disable_progress_bars()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._turn_back_on:
+                    datasets.enable_progress_bars()
+
+
+_quiet_progress = _QuietProgress()
+
+
 def save_to_disk(parquet_files: dict[str, Path], target: Path, cache_dir: Path) -> None:
     """Turn split Parquet files into a DatasetDict directory that `load_from_disk` reads."""
     datasets = require("datasets")
-    splits = {
-        name: datasets.Dataset.from_parquet(str(path), cache_dir=str(cache_dir))
-        for name, path in parquet_files.items()
-    }
-    datasets.DatasetDict(splits).save_to_disk(str(target))
+    with _quiet_progress(datasets):
+        splits = {
+            name: datasets.Dataset.from_parquet(str(path), cache_dir=str(cache_dir))
+            for name, path in parquet_files.items()
+        }
+        datasets.DatasetDict(splits).save_to_disk(str(target))
 
 
 def card_text(
