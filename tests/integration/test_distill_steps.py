@@ -19,6 +19,8 @@ from distillset.llm import Gateway
 from distillset.services import endpoints, projects, tags
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 from distillset.testing import FakeModelServer
+from distillset.testing.fake_config import REASONING_STYLES
+from distillset.testing.fake_content import answer_for
 
 TOPIC = "Physical Education and Sports"
 T = TypeVar("T")
@@ -176,7 +178,7 @@ def test_a_question_stored_elsewhere_in_the_project_is_not_stored_twice(
     assert len(texts) == 8 and len(set(hashes)) == 8
 
 
-@pytest.mark.parametrize("style", ["reasoning_content", "reasoning", "think"])
+@pytest.mark.parametrize("style", REASONING_STYLES)
 def test_answers_store_reasoning_apart_in_every_style(
     store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer, style: str
 ) -> None:
@@ -187,11 +189,12 @@ def test_answers_store_reasoning_apart_in_every_style(
     outcome = run(store, context, lambda gw: answer_question(store, gw, context, question_id))
 
     assert outcome.error is None and outcome.answer_id is not None
+    reasoning, text = answer_for("How do sprinters train their start?")
     with store.session() as session:
         answer = session.get(Answer, outcome.answer_id)
         assert answer is not None
-        assert answer.reasoning and answer.answer
-        assert "<think>" not in answer.answer and "</think>" not in answer.answer
+        assert answer.answer == text
+        assert answer.reasoning == (None if style == "none" else reasoning)
         assert answer.finish_reason == "stop" and answer.output_tokens
         assert answer.model == "fake-model"
 

@@ -11,7 +11,8 @@ from distillset.llm import ChatResult, EndpointConfig, Gateway, LimitSettings, L
 from distillset.llm.errors import ModelOutputError
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
-from distillset.testing.fake_content import list_items
+from distillset.testing.fake_config import REASONING_STYLES
+from distillset.testing.fake_content import answer_for, list_items
 
 ASK = [{"role": "user", "content": "How should a sprinter breathe?"}]
 LIST_PROMPT = (
@@ -38,19 +39,17 @@ def _list(store: Store, endpoint: EndpointConfig) -> ListResult:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("style", ["reasoning_content", "reasoning", "think", "none"])
+@pytest.mark.parametrize("style", REASONING_STYLES)
 def test_every_reasoning_style_is_split(
     store: Store, fake_server: FakeModelServer, style: str, stream: bool
 ) -> None:
     fake_server.configure(reasoning_style=style)
     result = _chat(store, fake_server.endpoint(), stream=stream)
-    assert result.content.startswith("In short, how should a sprinter breathe?")
-    assert "<think>" not in result.content and "</think>" not in result.content
-    if style == "none":
-        assert result.reasoning is None
-    else:
-        assert result.reasoning is not None
-        assert result.reasoning.startswith("The user asks: How should a sprinter breathe?")
+    reasoning, answer = answer_for(ASK[-1]["content"])
+    assert result.content == answer
+    assert result.reasoning == (None if style == "none" else reasoning)
+    assert answer.startswith("In short, how should a sprinter breathe?")
+    assert reasoning.startswith("The user asks: How should a sprinter breathe?")
     assert fake_server.stats().bodies[-1].get("stream", False) is stream
 
 

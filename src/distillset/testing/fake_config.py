@@ -8,7 +8,9 @@ from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-REASONING_STYLES = ("reasoning_content", "reasoning", "think", "none")
+# think: `<think>…</think>` in the content; thinking: the same with `<thinking>` tags;
+# think_close: only the closing tag, as templates that pre-fill the opening one produce.
+REASONING_STYLES = ("reasoning_content", "reasoning", "think", "thinking", "think_close", "none")
 FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
 LIST_QUIRKS = (
     "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",

@@ -13,6 +13,12 @@ from distillset.testing.fake_config import FakeConfig
 STRUCTURED = ("json_schema", "json_object")
 PROSE_BEFORE = "Sure! Here is the list you asked for:"
 PROSE_AFTER = "Let me know if you need more."
+# How each inline reasoning style writes the reasoning into the content.
+INLINE_REASONING = {
+    "think": "<think>\n{reasoning}\n</think>\n\n{answer}",
+    "thinking": "<thinking>\n{reasoning}\n</thinking>\n\n{answer}",
+    "think_close": "{reasoning}\n</think>\n\n{answer}",
+}
 
 
 def _chance(rng: random.Random, rate: float) -> bool:
@@ -82,8 +88,9 @@ def message_fields(style: str, reasoning: str | None, answer: str) -> dict[str, 
     message: dict[str, Any] = {"role": "assistant", "content": answer}
     if reasoning is None or style == "none":
         return message
-    if style == "think":
-        message["content"] = f"<think>\n{reasoning}\n</think>\n\n{answer}"
+    inline = INLINE_REASONING.get(style)
+    if inline is not None:
+        message["content"] = inline.format(reasoning=reasoning, answer=answer)
     else:
         message[style] = reasoning
     return message

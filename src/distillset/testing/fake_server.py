@@ -22,7 +22,7 @@ from aiohttp import web
 
 from distillset.llm.config import EndpointConfig
 from distillset.testing import fake_content
-from distillset.testing.fake_config import Counters, FakeConfig, FakeStats
+from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
 from distillset.testing.fake_replies import (
     completion_body,
     message_fields,
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--jitter", type=float, default=0.0)
-    parser.add_argument("--reasoning-style", default="reasoning_content")
+    parser.add_argument("--reasoning-style", default="reasoning_content", choices=REASONING_STYLES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-prompts", action="store_true")
     parser.add_argument(
