@@ -12,10 +12,13 @@ first, in its own data directory against its own fake server.
 What counts as what:
 - *planned*: the items the parameters ask for (levels 2 x tags 6 -> 6 + 36 tags, 4 questions
   per leaf, one answer per question).
-- *lost*: a planned item that is neither created nor recorded as failed. A tag or question
+- *expected*: what the tree that exists asks for. Every planned tag; the questions of every
+  leaf that was created, plus those of the planned subtree of each tag slot a failed
+  expansion left empty; one answer per question that was created.
+- *lost*: an expected item that is neither created nor recorded as failed. A tag or question
   slot is recorded as failed when the last task's counters count it failed and the task has a
-  last error; an answer is recorded as failed when its question carries `last_error`. A
-  question that was never created because its tag failed is covered by the tag's failure.
+  last error (a failed tag slot also counts its subtree's questions as failed, which is why
+  they are expected); an answer is recorded as failed when its question carries `last_error`.
 - *duplicate*: two tags of one parent, or two questions of one project (or of one tag), with
   the same normalised text; a question with more than one answer; a request key with two
   successful calls (paid twice for the same recorded request). Tag labels repeated under
@@ -54,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from distillset.config import load_settings
+from distillset.distill.plan import full_subtree
 from distillset.domain import normalize_text
 from distillset.services import endpoints, projects
 from distillset.store import open_store
@@ -254,6 +258,7 @@ def finish(ds: Distillset, reruns: int) -> int:
 @dataclass
 class Report:
     planned: dict[str, int]
+    expected: dict[str, int]
     created: dict[str, int]
     recorded_failed: dict[str, int]
     lost: dict[str, int]
@@ -274,6 +279,49 @@ def planned_counts(args: argparse.Namespace) -> dict[str, int]:
         tags += level_width
     questions = level_width * args.questions
     return {"tags": tags, "questions": questions, "answers": questions}
+
+
+def missing_leaves(tags: list[tuple[int, int | None, str, int]], args: argparse.Namespace) -> int:
+    """Planned leaves under the tag slots no created tag fills: a parent (or the topic) with
+    fewer children than asked is missing the rest, each with its whole planned subtree."""
+    children = Counter(parent for _id, parent, _label, _depth in tags)
+    parents = [(None, 0)] + [(tag, depth) for tag, _p, _l, depth in tags if depth < args.levels]
+    leaves = 0
+    for parent, depth in parents:
+        _below, per_slot = full_subtree(args.levels - depth - 1, args.tags)
+        leaves += max(0, args.tags - children[parent]) * per_slot
+    return leaves
+
+
+def expected_counts(
+    tags: list[tuple[int, int | None, str, int]],
+    questions: list[tuple[int, int, str, str | None]],
+    args: argparse.Namespace,
+) -> dict[str, int]:
+    """What the tree that exists asks for (see "expected" above)."""
+    leaves = sum(1 for _id, _parent, _label, depth in tags if depth == args.levels)
+    return {
+        "tags": planned_counts(args)["tags"],
+        "questions": (leaves + missing_leaves(tags, args)) * args.questions,
+        "answers": len(questions),
+    }
+
+
+def created_counts(
+    tags: list[tuple[int, int | None, str, int]],
+    questions: list[tuple[int, int, str, str | None]],
+    answered: Counter[int],
+    args: argparse.Namespace,
+) -> dict[str, int]:
+    """Created items, at most as many per parent as asked: surplus ones are shape errors and
+    must not make up for a slot that is missing elsewhere."""
+    children = Counter(parent for _id, parent, _label, _depth in tags)
+    per_tag = Counter(tag for _id, tag, _text, _error in questions)
+    return {
+        "tags": sum(min(count, args.tags) for count in children.values()),
+        "questions": sum(min(count, args.questions) for count in per_tag.values()),
+        "answers": len(answered),
+    }
 
 
 def failure_reason(error: str) -> str:
@@ -307,11 +355,8 @@ def inspect(database: Path, args: argparse.Namespace) -> Report:
             " GROUP BY request_key HAVING count(*) > 1)"
         ).fetchone()[0]
     answered = Counter(question_id for (question_id,) in answers)
-    created = {
-        "tags": len(tags),
-        "questions": len(questions),
-        "answers": len(answered),
-    }
+    expected = expected_counts(tags, questions, args)
+    created = created_counts(tags, questions, answered, args)
     # Failures recorded by the last run: its counters and reason, and questions' errors.
     counters = json.loads(task[0]) if task and task[0] else {}
     task_has_reason = bool(task and task[1])
@@ -323,12 +368,9 @@ def inspect(database: Path, args: argparse.Namespace) -> Report:
         1 for qid, _tag, _text, error in questions if error and qid not in answered
     )
     lost = {
-        stage: max(0, planned[stage] - min(created[stage], planned[stage]) - recorded[stage])
-        for stage in planned
+        stage: max(0, expected[stage] - min(created[stage], expected[stage]) - recorded[stage])
+        for stage in expected
     }
-    # Questions that could not exist because their tag failed are covered by that failure.
-    if recorded["tags"]:
-        lost["questions"] = lost["answers"] = 0
     per_parent = Counter((parent, normalize_text(label)) for _id, parent, label, _d in tags)
     per_project_tags = Counter(normalize_text(label) for _id, _p, label, _d in tags)
     per_tag = Counter((tag, normalize_text(text)) for _id, tag, text, _e in questions)
@@ -343,6 +385,7 @@ def inspect(database: Path, args: argparse.Namespace) -> Report:
     failures = Counter(failure_reason(error) for (error,) in errors)
     return Report(
         planned,
+        expected,
         created,
         recorded,
         lost,
@@ -452,9 +495,11 @@ def print_outcome(name: str, outcome: Outcome, limit: int) -> None:
     for command, code, seconds in outcome.log.runs:
         print(f"   distillset {command}: exit {code} after {seconds:.1f} s")
     for stage in ("tags", "questions", "answers"):
+        counts = (report.planned, report.expected, report.created, report.recorded_failed)
+        planned, expected, created, failed = (count[stage] for count in counts)
         print(
-            f"   {stage:<9} planned {report.planned[stage]:>4}  created {report.created[stage]:>4}"
-            f"  failed (recorded) {report.recorded_failed[stage]:>3}  lost {report.lost[stage]}"
+            f"   {stage:<9} planned {planned:>4}  expected {expected:>4}  created {created:>4}"
+            f"  failed (recorded) {failed:>3}  lost {report.lost[stage]}"
         )
     dups = ", ".join(f"{kind} {count}" for kind, count in report.duplicates.items())
     print(f"   duplicates: {dups}")
