@@ -13,6 +13,7 @@ from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
 from distillset.testing.fake_config import REASONING_STYLES
 from distillset.testing.fake_content import answer_for, list_items
+from distillset.testing.fake_replies import PROSE_BEFORE
 
 ASK = [{"role": "user", "content": "How should a sprinter breathe?"}]
 LIST_PROMPT = (
@@ -68,34 +69,58 @@ def test_streamed_and_plain_results_are_the_same(
 
 
 @pytest.mark.parametrize(
-    ("quirk", "count"),
+    ("quirk", "count", "sign"),
     [
-        (None, 6),
-        ("too_few", 3),
-        ("too_many", 9),
-        ("duplicates", 6),
-        ("code_fence", 6),
-        ("numbering", 6),
-        ("object_wrapped", 6),
-        ("prose", 6),
-        ("plain_lines", 6),
+        (None, 6, '[\n "'),
+        ("too_few", 3, '[\n "'),
+        ("too_many", 9, '[\n "'),
+        ("duplicates", 6, '[\n "'),
+        ("code_fence", 6, "```json\n["),
+        ("numbering", 6, '"1. '),
+        ("object_wrapped", 6, '{\n "questions": ['),
+        ("prose", 6, PROSE_BEFORE),
+        ("plain_lines", 6, "\n2. "),
+        ("bulleted", 6, "\n* "),
+        ("quoted_items", 6, '[\n "“'),
+        ("mixed_types", 6, "[\n 7,"),
+        ("near_json", 6, "',\n]"),
     ],
 )
 def test_every_list_quirk_parses_to_the_clean_list(
-    store: Store, fake_server: FakeModelServer, quirk: str | None, count: int
+    store: Store, fake_server: FakeModelServer, quirk: str | None, count: int, sign: str
 ) -> None:
     fake_server.configure(reasoning_style="think")
     if quirk:
         fake_server.configure(**{quirk: 1.0})
     result = _list(store, fake_server.endpoint())
+    assert sign in result.result.content  # the reply really has the quirk
     assert result.items == list_items(LIST_PROMPT, count)
     assert all("Sprinting" in item for item in result.items)
 
 
-def test_all_quirks_at_once_still_parse(store: Store, fake_server: FakeModelServer) -> None:
+@pytest.mark.parametrize("near_json", [0, 1])
+def test_all_quirks_at_once_still_parse(
+    store: Store, fake_server: FakeModelServer, near_json: int
+) -> None:
     fake_server.configure(
-        reasoning_style="think", duplicates=1, code_fence=1, numbering=1, object_wrapped=1, prose=1
+        reasoning_style="think",
+        duplicates=1,
+        code_fence=1,
+        numbering=1,
+        object_wrapped=1,
+        prose=1,
+        quoted_items=1,
+        mixed_types=1,
+        near_json=near_json,
     )
+    assert _list(store, fake_server.endpoint()).items == list_items(LIST_PROMPT, 6)
+
+
+@pytest.mark.parametrize("lines", ["plain_lines", "bulleted"])
+def test_quoted_items_in_lines_parse(
+    store: Store, fake_server: FakeModelServer, lines: str
+) -> None:
+    fake_server.configure(quoted_items=1, duplicates=1, **{lines: 1.0})
     assert _list(store, fake_server.endpoint()).items == list_items(LIST_PROMPT, 6)
 
 

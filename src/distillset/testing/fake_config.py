@@ -14,7 +14,7 @@ REASONING_STYLES = ("reasoning_content", "reasoning", "think", "thinking", "thin
 FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
 LIST_QUIRKS = (
     "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",
-    "plain_lines",
+    "plain_lines", "bulleted", "quoted_items", "mixed_types", "near_json",
 )  # fmt: skip
 
 
@@ -45,7 +45,11 @@ class FakeConfig:
     numbering: float = 0.0
     object_wrapped: float = 0.0
     prose: float = 0.0
-    plain_lines: float = 0.0
+    plain_lines: float = 0.0  # numbered lines instead of JSON
+    bulleted: float = 0.0  # `- item` / `* item` lines instead of JSON
+    quoted_items: float = 0.0  # each item's text wrapped in quotes
+    mixed_types: float = 0.0  # numbers and null among the strings
+    near_json: float = 0.0  # single quotes and trailing commas: JSON that needs repair
     # Answer 400 to any request with a response_format, like servers without support.
     reject_response_format: bool = False
     # Accept response_format but answer list prompts as if it were not there (the quirks

@@ -29,40 +29,59 @@ def list_content(
     text: str, config: FakeConfig, rng: random.Random, response_format: dict[str, Any] | None
 ) -> tuple[str, list[str]]:
     """The reply to a list prompt, and the quirks applied to it."""
-    count = fake_content.requested_count(text)
     quirks: list[str] = []
-    if _chance(rng, config.too_few) and count > 1:
+
+    def chance(quirk: str) -> bool:
+        if _chance(rng, getattr(config, quirk)):
+            quirks.append(quirk)
+            return True
+        return False
+
+    count = fake_content.requested_count(text)
+    if count > 1 and chance("too_few"):
         count = max(1, count // 2)
-        quirks.append("too_few")
-    elif _chance(rng, config.too_many):
+    elif chance("too_many"):
         count += 3
-        quirks.append("too_many")
-    items = fake_content.list_items(text, count)
-    if _chance(rng, config.duplicates) and items:
+    items: list[Any] = fake_content.list_items(text, count)
+    key = "questions" if any("?" in item for item in items) else "tags"
+    if items and chance("duplicates"):
         items = [*items, items[0]]
-        quirks.append("duplicates")
     honoured = not config.ignore_response_format
     if honoured and response_format is not None and response_format.get("type") in STRUCTURED:
         # Structured output is honoured: valid JSON of the schema, whatever the quirks.
         return json.dumps({"items": items}, ensure_ascii=False), quirks
-    if _chance(rng, config.plain_lines):
-        quirks.append("plain_lines")
+    if chance("quoted_items"):
+        items = [f'"{item}"' if i % 2 else f"“{item}”" for i, item in enumerate(items)]
+    if chance("plain_lines"):
         return "\n".join(f"{i}. {item}" for i, item in enumerate(items, 1)), quirks
-    if _chance(rng, config.numbering):
+    if chance("bulleted"):
+        return "\n".join(f"{'-*'[i % 2]} {item}" for i, item in enumerate(items)), quirks
+    if chance("numbering"):
         items = [f"{i}. {item}" for i, item in enumerate(items, 1)]
-        quirks.append("numbering")
-    payload: Any = items
-    if _chance(rng, config.object_wrapped):
-        payload = {"questions" if "?" in "".join(items) else "tags": items}
-        quirks.append("object_wrapped")
-    content = json.dumps(payload, ensure_ascii=False, indent=1)
-    if _chance(rng, config.code_fence):
+    if chance("mixed_types"):
+        items = [7, *items[:1], None, *items[1:], 2.5]
+    payload: Any = {key: items} if chance("object_wrapped") else items
+    if chance("near_json"):
+        content = near_json(payload)
+    else:
+        content = json.dumps(payload, ensure_ascii=False, indent=1)
+    if chance("code_fence"):
         content = f"```json\n{content}\n```"
-        quirks.append("code_fence")
-    if _chance(rng, config.prose):
+    if chance("prose"):
         content = f"{PROSE_BEFORE}\n\n{content}\n\n{PROSE_AFTER}"
-        quirks.append("prose")
     return content, quirks
+
+
+def near_json(value: Any) -> str:
+    """JSON as models sometimes write it: single-quoted strings and trailing commas."""
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list):
+        return "[" + "".join(f"\n {near_json(item)}," for item in value) + "\n]"
+    if isinstance(value, dict):
+        pairs = (f"\n {near_json(k)}: {near_json(v)}," for k, v in value.items())
+        return "{" + "".join(pairs) + "\n}"
+    return json.dumps(value)
 
 
 def reply_parts(
