@@ -19,7 +19,7 @@ from distillset.llm import Gateway
 from distillset.services import endpoints, projects, tags
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 from distillset.testing import FakeModelServer
-from distillset.testing.fake_config import REASONING_STYLES
+from distillset.testing.fake_config import LIST_QUIRKS, REASONING_STYLES
 from distillset.testing.fake_content import answer_for
 
 TOPIC = "Physical Education and Sports"
@@ -95,20 +95,8 @@ def test_top_up_creates_only_the_missing_tags(
     assert fake_server.stats().total == calls  # nothing missing: no request at all
 
 
-@pytest.mark.parametrize(
-    "quirk",
-    [
-        "too_few",
-        "too_many",
-        "duplicates",
-        "code_fence",
-        "numbering",
-        "object_wrapped",
-        "prose",
-        "plain_lines",
-    ],
-)
-def test_quirky_lists_end_with_exactly_the_asked_distinct_items(
+@pytest.mark.parametrize("quirk", LIST_QUIRKS)
+def test_quirky_lists_end_with_exactly_the_asked_distinct_tags(
     store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer, quirk: str
 ) -> None:
     fake_server.configure(**{quirk: 1.0})
@@ -116,10 +104,35 @@ def test_quirky_lists_end_with_exactly_the_asked_distinct_items(
 
     outcome = run(store, context, lambda gw: generate_tags(store, gw, context, None, 6))
 
-    labels = labels_under(store, project_id, None)
-    assert len(labels) == 6 and outcome.missing == 0
-    assert len({normalize_text(label) for label in labels}) == 6
-    assert all(not label[0].isdigit() and "`" not in label for label in labels)
+    assert outcome.missing == 0
+    _assert_clean_and_distinct(labels_under(store, project_id, None), 6)
+
+
+@pytest.mark.parametrize("quirk", LIST_QUIRKS)
+def test_quirky_lists_end_with_exactly_the_asked_distinct_questions(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer, quirk: str
+) -> None:
+    with store.session() as session:
+        project = projects.get_project(session, project_id)
+        tag_id = tags.add_tag_path(session, project, "Athletics > Sprinting").id
+    fake_server.configure(**{quirk: 1.0})
+    context = context_of(store, settings, project_id)
+
+    outcome = run(store, context, lambda gw: generate_questions(store, gw, context, tag_id, 6))
+
+    assert outcome.missing == 0
+    with store.session() as session:
+        texts = list(session.scalars(select(Question.text).where(Question.tag_id == tag_id)))
+    _assert_clean_and_distinct(texts, 6)
+    assert all(text.endswith("?") and "Sprinting" in text for text in texts)
+
+
+def _assert_clean_and_distinct(texts: list[str], count: int) -> None:
+    assert len(texts) == count
+    assert len({normalize_text(text) for text in texts}) == count
+    for text in texts:
+        assert not text[0].isdigit() and text[0] not in "-*\"'“" and text[-1] not in "\"'”,"
+        assert "`" not in text and "**" not in text
 
 
 def test_too_few_items_are_asked_for_again_with_a_new_attempt(
