@@ -52,3 +52,31 @@ def test_response_formats() -> None:
     assert schema["json_schema"]["schema"]["properties"]["items"]["type"] == "array"
     assert list_response_format("json_object") == {"type": "json_object"}
     assert list_response_format("none") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        ("1. **Ball games**: team sports", ["Ball games: team sports"]),
+        ("- **Ball games:** team sports", ["Ball games: team sports"]),
+        ('["**Ball games**", "*Swimming*"]', ["Ball games", "Swimming"]),
+        ('["__Ball games__", "_Swimming_"]', ["Ball games", "Swimming"]),
+        ('["**1. Ball games**", "\\"**Swimming**\\""]', ["Ball games", "Swimming"]),
+        ("1. ***Track*** and *field* events", ["Track and field events"]),
+        ('["**Ball games"]', ["Ball games"]),  # cut before the closing marker
+    ],
+)
+def test_markdown_emphasis_is_removed_around_words(text: str, items: list[str]) -> None:
+    assert parse_json_list(text) == items
+
+
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        ('["A* search", "IDA* and A* search", "A*"]', ["A* search", "IDA* and A* search", "A*"]),
+        ("1. A* search\n2. snake_case names", ["A* search", "snake_case names"]),
+        ('["Pointers *p and *q", "x * y"]', ["Pointers *p and *q", "x * y"]),
+    ],
+)
+def test_asterisks_and_underscores_that_are_not_emphasis_stay(text: str, items: list[str]) -> None:
+    assert parse_json_list(text) == items

@@ -15,7 +15,12 @@ from distillset.llm.reasoning import split_inline
 _FENCE = re.compile(r"```[ \t]*[\w-]*[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
 _LIST_LINE = re.compile(r"^\s*(?:[(\[]?\d+(?:\.\d+)*[.)\]:、]|[-*•+])\s+(\S.*)$")
 _ITEM_KEYS = ("text", "question", "label", "tag", "name", "title", "item", "value")
-_QUOTES = "\"'`“”‘’「」『』*_"
+_QUOTES = "\"'`“”‘’「」『』"
+# Markdown emphasis (**bold**, *italic*, __bold__, _italic_) opens before a word and closes
+# after one, so the lone `*` of `A* search` or the `_` inside snake_case never match.
+_EMPHASIS = re.compile(r"(?<![\w*])(\*{1,3}|_{1,3})(?=[^\s*_])(.+?)(?<=[^\s*_])\1(?![\w*])")
+# Markers left without their pair (a reply cut after `**Ball games`).
+_STRAY_EMPHASIS = re.compile(r"^(?:\*\*+|__+)|(?:\*\*+|__+)$")
 
 ITEMS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -106,10 +111,11 @@ def _item_text(item: Any) -> str | None:
 
 
 def clean_item(text: str) -> str:
-    """Numbering, surrounding quotes and spacing removed."""
-    text = " ".join(text.split())
+    """Markdown emphasis, numbering, surrounding quotes and spacing removed."""
+    text = _EMPHASIS.sub(r"\2", " ".join(text.split()))
     text = strip_numbering(text).strip(_QUOTES + " ")
-    return strip_numbering(text).strip(_QUOTES + ",; ")
+    text = _STRAY_EMPHASIS.sub("", strip_numbering(text))
+    return text.strip(_QUOTES + ",; ")
 
 
 def _clean_all(raw_items: list[Any]) -> list[str]:
