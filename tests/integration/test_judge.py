@@ -12,15 +12,17 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.dataset import RecordFilter, count_records, list_records, set_score
-from distillset.domain import Origin
+from distillset.domain import InvalidInputError, Origin
 from distillset.prompts import set_prompt
-from distillset.quality import create_judge_task, run_judge_task
+from distillset.quality import Verdict, create_judge_task, parse_verdict, run_judge_task
+from distillset.quality import judge as judge_module
 from distillset.services.endpoints import add_endpoint
 from distillset.services.projects import create_project, get_project
 from distillset.services.tags import add_tag_path
 from distillset.store import Answer, LlmCall, Store, Task
+from distillset.tasks.runner import ask_fresh
 from distillset.testing import FakeModelServer
-from helpers import add_record
+from helpers import add_record, assert_refused_in_one_line
 
 Cli = Callable[..., Result]
 
@@ -46,15 +48,30 @@ def project_name(store: Store, fake_server: FakeModelServer) -> str:
     return "Sports"
 
 
-def judge(store: Store, settings: Settings, name: str, **filters: object) -> dict[str, object]:
+def create_task(
+    store: Store,
+    name: str,
+    *,
+    model: str = "judge",
+    rescore: bool = False,
+    fresh: bool = False,
+    **filters: object,
+) -> int:
     with store.session() as session:
         task = create_judge_task(
             session,
             get_project(session, name),
-            model="judge",
+            model=model,
             record_filter=RecordFilter(**filters),  # type: ignore[arg-type]
+            rescore=rescore,
         )
-        task_id = task.id
+        if fresh:
+            ask_fresh(task)
+        return task.id
+
+
+def judge(store: Store, settings: Settings, name: str, **options: object) -> dict[str, object]:
+    task_id = create_task(store, name, **options)  # type: ignore[arg-type]
     return asyncio.run(run_judge_task(store, settings, task_id))
 
 
@@ -190,3 +207,138 @@ def test_tasks_cancel_ends_a_queued_judge_task_at_once(
         "cancel_requested": False,
     }
     assert scores(store) == [None] * 10
+
+
+def reasons(store: Store) -> list[str | None]:
+    with store.session() as session:
+        return list(session.scalars(select(Answer.score_reason).order_by(Answer.id)))
+
+
+def score_by_hand(store: Store, name: str, score: float, **filters: object) -> None:
+    with store.session() as session:
+        set_score(
+            session,
+            get_project(session, name),
+            score,
+            reason="by hand",
+            record_filter=RecordFilter(**filters),  # type: ignore[arg-type]
+        )
+
+
+def test_rescore_judges_scored_records_again_with_another_model(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    judge(store, settings, project_name)
+    with store.session() as session:
+        add_endpoint(session, "judge-b", model="other-model", base_url=fake_server.url)
+    plain = judge(store, settings, project_name, model="judge-b")
+    assert plain["counters"]["judged"]["planned"] == 0  # type: ignore[index]
+    score_by_hand(store, project_name, 0.5)
+
+    again = judge(store, settings, project_name, model="judge-b", rescore=True)
+
+    assert again["status"] == "succeeded"
+    assert again["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}  # type: ignore[index]
+    assert fake_server.stats().total == 20
+    assert "by hand" not in reasons(store) and None not in scores(store)
+    with store.session() as session:
+        calls = session.scalars(
+            select(LlmCall.endpoint_alias).where(LlmCall.task_id == again["id"])
+        )
+        assert list(calls) == ["judge-b"] * 10
+
+
+def test_rescore_takes_score_filters_and_a_plain_judge_refuses_them(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    score_by_hand(store, project_name, 1.0, tag="Running")
+    score_by_hand(store, project_name, 4.0, tag="Ball games")
+    with store.session() as session:
+        for filters in ({"max_score": 2.0}, {"min_score": 1.0}, {"scored": True}):
+            with pytest.raises(InvalidInputError, match="--rescore"):
+                create_judge_task(
+                    session,
+                    get_project(session, project_name),
+                    model="judge",
+                    record_filter=RecordFilter(**filters),  # type: ignore[arg-type]
+                )
+
+    low = judge(store, settings, project_name, rescore=True, max_score=2.0)
+
+    assert low["counters"]["judged"] == {"planned": 4, "done": 4, "failed": 0}  # type: ignore[index]
+    assert fake_server.stats().total == 4
+    # Ball games' 6 records come first: left alone; Running's 4 judged again.
+    assert reasons(store)[:6] == ["by hand"] * 6 and scores(store)[:6] == [4.0] * 6
+    assert "by hand" not in reasons(store)[6:]
+
+
+def test_a_resumed_rescore_scores_only_the_records_it_had_not_scored(
+    store: Store,
+    settings: Settings,
+    project_name: str,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    score_by_hand(store, project_name, 0.5)
+    # Fresh samples, so a record judged twice would show as a second request to the model.
+    task_id = create_task(store, project_name, rescore=True, fresh=True)
+    read = 0
+
+    def power_cut_after_four(text: str) -> Verdict:
+        nonlocal read
+        read += 1
+        if read > 4:
+            raise RuntimeError("power cut")
+        return parse_verdict(text)
+
+    monkeypatch.setattr(judge_module, "parse_verdict", power_cut_after_four)
+    with pytest.raises(RuntimeError, match="power cut"):
+        asyncio.run(run_judge_task(store, settings, task_id))
+    assert reasons(store).count("by hand") == 6
+    monkeypatch.undo()
+    sent_before = fake_server.stats().total
+
+    resumed = asyncio.run(run_judge_task(store, settings, task_id))
+
+    assert resumed["status"] == "succeeded"
+    assert resumed["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}  # type: ignore[index]
+    assert fake_server.stats().total - sent_before == 6
+    assert "by hand" not in reasons(store)
+    # Once done, resuming again has nothing left to score.
+    assert asyncio.run(run_judge_task(store, settings, task_id))["counters"]["judged"] == {  # type: ignore[index]
+        "planned": 10,
+        "done": 10,
+        "failed": 0,
+    }
+    assert fake_server.stats().total - sent_before == 6
+
+
+def test_a_rescore_retries_its_failures_on_resume(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    judge(store, settings, project_name)
+    fake_server.queue_faults("500", "500", "500")
+    task_id = create_task(store, project_name, rescore=True, fresh=True)
+    first = asyncio.run(run_judge_task(store, settings, task_id))
+    assert first["counters"]["judged"] == {"planned": 10, "done": 7, "failed": 3}  # type: ignore[index]
+
+    retry = asyncio.run(run_judge_task(store, settings, task_id))
+
+    assert retry["status"] == "succeeded"
+    assert retry["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}  # type: ignore[index]
+    assert fake_server.stats().total == 10 + 10 + 3
+
+
+def test_judge_command_rescores_by_score(cli: Cli, project_name: str) -> None:
+    first = cli("judge", project_name, "--model", "judge", "--json")
+    assert first.exit_code == 0, first.output
+    result = cli(
+        "judge", project_name, "--model", "judge", "--rescore", "--min-score", "0", "--json"
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["params"]["rescore"] is True
+    assert summary["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}
+    assert_refused_in_one_line(
+        cli, [(("judge", project_name, "--model", "judge", "--max-score", "2"), "--rescore")]
+    )

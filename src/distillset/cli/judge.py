@@ -1,4 +1,4 @@
-"""`distillset judge NAME [--model ALIAS] [filters]`: AI scoring of unscored records."""
+"""`distillset judge NAME [--model ALIAS] [--rescore] [filters]`: AI scoring of records."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from distillset.cli.common import JsonOption, NoCacheOption, ProjectArgument, st
 from distillset.cli.dataset import (
     ConfirmedFilter,
     LabelFilter,
+    MaxScoreFilter,
+    MinScoreFilter,
     ModelFilter,
     ReasoningFilter,
+    ScoredFilter,
     SearchFilter,
     TagFilter,
 )
@@ -34,23 +37,44 @@ def judge_command(
     model_name: str | None = ModelFilter,
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
+    rescore: bool = typer.Option(
+        False,
+        "--rescore",
+        help="Score every matching record, scored ones too (score filters allowed): to judge "
+        "again with another model; with the same model and prompt, add --no-cache for a "
+        "fresh verdict.",
+    ),
+    scored: bool | None = ScoredFilter,
+    min_score: float | None = MinScoreFilter,
+    max_score: float | None = MaxScoreFilter,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     no_cache: bool = NoCacheOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Score unscored records 0-5 with a judge model (run again to resume or retry)."""
+    """Score unscored records 0-5 with a judge model (run again to resume or retry).
+
+    With --rescore every matching record is scored again; `tasks resume ID` continues such a
+    run without scoring a record twice.
+    """
     state = state_of(ctx)
     record_filter = RecordFilter(
         tag=tag,
         confirmed=confirmed,
         has_reasoning=has_reasoning,
+        scored=scored,
+        min_score=min_score,
+        max_score=max_score,
         model=model_name,
         search=search,
         label=label,
     )
     with state.store.session() as session:
         task = create_judge_task(
-            session, get_project(session, name), model=model, record_filter=record_filter
+            session,
+            get_project(session, name),
+            model=model,
+            record_filter=record_filter,
+            rescore=rescore,
         )
         if no_cache:
             ask_fresh(task)

@@ -1,8 +1,11 @@
 """AI scoring: a judge model grades records 0-5 with a short reason, as a resumable task.
 
-The task covers a filter's *unscored* records, so running it again (after a crash, a cancel
-or failures) scores only what is left; a call that already succeeded is answered from the
-gateway's response cache, so a resumed run never pays twice.
+By default the task covers a filter's *unscored* records, so running it again (after a crash,
+a cancel or failures) scores only what is left. A *rescore* task covers every record the
+filter selects, scored ones too (say, to judge again with another model); it keeps its own
+account of what it scored (see rescore.py), so a resumed rescore never scores a record twice.
+Either way, a call that already succeeded is answered from the gateway's response cache, so a
+resumed run never pays twice.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.dataset.filters import RecordFilter
+from distillset.dataset.filters import RecordFilter, filtered_ids_query
 from distillset.dataset.records import DatasetRecord, TagPaths, fetch_page
 from distillset.dataset.review import count_records
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
 from distillset.llm import EndpointConfig, Gateway, LimitSettings
 from distillset.prompts import get_prompt, render
+from distillset.quality.rescore import ScoredRanges
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Project, Store, Task
@@ -29,6 +33,9 @@ from distillset.tasks.runner import ProgressCallback, SupervisedRun, reads_cache
 from distillset.tasks.service import claim_task
 
 STAGE = "judged"
+# Task params: whether the task rescores, and (then) the ranges of records it has scored.
+RESCORE_PARAM = "rescore"
+RESCORED_PARAM = "rescored"
 PAGE_SIZE = 500
 # A reply with no readable score is asked again (a new attempt number) this many times.
 PARSE_ATTEMPTS = 3
@@ -51,9 +58,23 @@ def verdict_format(structured_output: str) -> dict[str, Any] | None:
     return None
 
 
-def judge_filter(record_filter: RecordFilter) -> RecordFilter:
-    """The records a judge task covers: the filter's, minus those already scored."""
-    return replace(record_filter, scored=False)
+def judge_filter(record_filter: RecordFilter, *, rescore: bool = False) -> RecordFilter:
+    """The records a judge task covers: the filter's, minus those already scored unless it
+    rescores."""
+    return record_filter if rescore else replace(record_filter, scored=False)
+
+
+def _check_filter(record_filter: RecordFilter, rescore: bool) -> None:
+    selects_scored = (
+        record_filter.scored is True
+        or record_filter.min_score is not None
+        or record_filter.max_score is not None
+    )
+    if selects_scored and not rescore:
+        raise InvalidInputError(
+            "score filters select scored records, and the judge scores only unscored ones: "
+            "drop them, or rescore (--rescore)"
+        )
 
 
 def _judge_alias(project: Project, model: str | None) -> str:
@@ -68,17 +89,25 @@ def _judge_alias(project: Project, model: str | None) -> str:
 
 
 def create_judge_task(
-    session: Session, project: Project, *, model: str | None, record_filter: RecordFilter
+    session: Session,
+    project: Project,
+    *,
+    model: str | None,
+    record_filter: RecordFilter,
+    rescore: bool = False,
 ) -> Task:
-    """A queued judge task over the filter's unscored records (run it with run_judge_task)."""
+    """A queued judge task over the filter's unscored records, or all of them when it
+    ``rescore``s (score filters allowed then); run it with run_judge_task."""
     alias = get_endpoint(session, _judge_alias(project, model)).alias
-    if record_filter.scored is True or record_filter.min_score is not None:
-        raise InvalidInputError("the judge scores unscored records; drop score filters")
-    planned = count_records(session, project, judge_filter(record_filter))
+    _check_filter(record_filter, rescore)
+    planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
+    params: dict[str, Any] = {"model": alias, "filter": record_filter.as_dict()}
+    if rescore:
+        params[RESCORE_PARAM] = True
     task = Task(
         project_id=project.id,
         kind=TaskKind.JUDGE.value,
-        params={"model": alias, "filter": record_filter.as_dict()},
+        params=params,
         status=TaskStatus.QUEUED.value,
         counters={STAGE: {"planned": planned, "done": 0, "failed": 0}},
     )
@@ -93,7 +122,8 @@ class _Setup:
     endpoint: EndpointConfig
     limits: LimitSettings
     template: str
-    record_filter: RecordFilter
+    record_filter: RecordFilter  # what the task covers (judge_filter applied)
+    params: dict[str, Any]  # the task's, as claimed
 
 
 class JudgeRun(SupervisedRun):
@@ -116,6 +146,8 @@ class JudgeRun(SupervisedRun):
         self.error: str | None = None
         self.setup: _Setup | None = None
         self.use_cache = True
+        # A rescore task's account of the records it scored (None for a plain judge task).
+        self.rescored: ScoredRanges | None = None
 
     def prepare(self) -> None:
         with self.store.session() as session:
@@ -124,13 +156,17 @@ class JudgeRun(SupervisedRun):
                 raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a judge task")
             project = session.get(Project, task.project_id)
             assert project is not None
-            record_filter = RecordFilter.from_dict(task.params.get("filter") or {})
+            rescore = bool(task.params.get(RESCORE_PARAM))
+            record_filter = judge_filter(
+                RecordFilter.from_dict(task.params.get("filter") or {}), rescore=rescore
+            )
             self.use_cache = reads_cache(task.params)
             endpoint = EndpointConfig.from_endpoint(
                 get_endpoint(session, task.params["model"]), self.settings
             )
-            remaining = count_records(session, project, judge_filter(record_filter))
-            done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
+            if rescore:
+                self.rescored = ScoredRanges.from_dict(task.params.get(RESCORED_PARAM))
+            done, remaining = self._work_left(session, task, project, record_filter)
             # Earlier runs' scores stay done; their failures are open work again.
             self.counts = {"planned": done + remaining, "done": done, "failed": 0}
             task.counters = self.counters()
@@ -141,7 +177,18 @@ class JudgeRun(SupervisedRun):
                 limits=LimitSettings.from_project(project),
                 template=get_prompt(session, project, "judge").template,
                 record_filter=record_filter,
+                params=dict(task.params),
             )
+
+    def _work_left(
+        self, session: Session, task: Task, project: Project, record_filter: RecordFilter
+    ) -> tuple[int, int]:
+        """How many records earlier runs scored, and how many are left to score."""
+        if self.rescored is None:
+            done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
+            return done, count_records(session, project, record_filter)
+        ids = session.scalars(filtered_ids_query(session, project, record_filter))
+        return self.rescored.scored, sum(not self.rescored.covers(record_id) for record_id in ids)
 
     def counters(self) -> dict[str, Any]:
         return {STAGE: dict(self.counts)}
@@ -163,16 +210,24 @@ class JudgeRun(SupervisedRun):
         return f"{failed} records failed (run again to retry)", "warning"
 
     async def _records(self, setup: _Setup) -> AsyncIterator[DatasetRecord]:
-        """Unscored records page by page (keyset), read in short sessions."""
+        """The records left to score, page by page (keyset), read in short sessions."""
         after: int | None = None
-        flt = judge_filter(setup.record_filter)
         while True:
             with self.store.session() as session:
                 paths = TagPaths(session, setup.project.id)
                 page = fetch_page(
-                    session, setup.project, flt, after=after, limit=PAGE_SIZE, paths=paths
+                    session,
+                    setup.project,
+                    setup.record_filter,
+                    after=after,
+                    limit=PAGE_SIZE,
+                    paths=paths,
                 )
             for record in page:
+                if self.rescored is not None:
+                    if self.rescored.covers(record.id):
+                        continue
+                    self.rescored.read(record.id)
                 yield record
             if len(page) < PAGE_SIZE:
                 return
@@ -217,7 +272,16 @@ class JudgeRun(SupervisedRun):
                 .where(Answer.id == record.id)
                 .values(score=verdict.score, score_reason=verdict.reason or None)
             )
+            if self.rescored is not None:
+                # In the score's own transaction: a crash cannot keep one without the other.
+                self.rescored.score(record.id)
+                self._save_rescored(session)
         self.counts["done"] += 1
+
+    def _save_rescored(self, session: Session) -> None:
+        assert self.rescored is not None and self.setup is not None
+        params = {**self.setup.params, RESCORED_PARAM: self.rescored.as_dict()}
+        session.execute(update(Task).where(Task.id == self.task_id).values(params=params))
 
     async def work(self) -> None:
         setup = self.setup
