@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -93,6 +94,64 @@ def test_distill_workbench_flow(client: TestClient, project_id: int) -> None:
         bad_parent.status_code == 422
         and "parent_id: Input should be a valid integer" in bad_parent.text
     )
+
+
+def _out_of_band(reply: str, element_id: str) -> str:
+    """The content an htmx reply swaps into #element_id out of band (besides its target)."""
+    pattern = rf'<(\w+)[^>]* id="{element_id}"[^>]* hx-swap-oob="[^"]+"[^>]*>(.*?)</\1>'
+    match = re.search(pattern, reply, re.S)
+    assert match, f"the reply does not update #{element_id}"
+    return match.group(2).strip()
+
+
+def _form_target(html: str, action: str) -> str:
+    match = re.search(rf'<form [^>]*hx-post="[^"]*{action}" hx-target="([^"]+)"', html)
+    assert match, f"no form posting to {action}"
+    return match.group(1)
+
+
+def test_rename_shows_the_panel_again_and_renames_the_tree_node(
+    client: TestClient, project_id: int
+) -> None:
+    base = f"/projects/{project_id}/distill"
+    client.post(f"{base}/tags", data={"label": "Alpha"}, headers=HX)
+    client.post(f"{base}/tags", data={"label": "Child", "parent_id": "1"}, headers=HX)
+    panel = client.get(f"{base}/tags/2").text
+    # The reply's own part is the preview card: it goes to the preview, not over the panel.
+    assert _form_target(panel, "/tags/2/rename") == "#preview"
+
+    renamed = client.post(f"{base}/tags/2/rename", data={"label": "Beta"}, headers=HX)
+    assert renamed.status_code == 200
+    assert re.search(r"<h3>Renamed</h3>\s*<ul><li>Beta</li></ul>", renamed.text)
+    new_panel = renamed.text.split('<div id="detail" hx-swap-oob="innerHTML">', 1)[1]
+    assert '<h2 class="path">Alpha &gt; Beta</h2>' in new_panel
+    assert 'name="label" value="Beta"' in new_panel and "Generate questions" in new_panel
+    # The tree node's label is swapped in place, so the open tree keeps its shape.
+    assert _out_of_band(renamed.text, "tag-label-2") == "Beta"
+    assert 'id="tag-label-2"' in client.get(f"{base}/children", params={"parent_id": 1}).text
+
+
+def test_an_answer_updates_the_answered_counts_of_the_tree_node_and_the_panel(
+    client: TestClient, project_id: int
+) -> None:
+    base = f"/projects/{project_id}/distill"
+    client.post(f"{base}/tags", data={"label": "Golf"}, headers=HX)
+    client.post(f"{base}/tags/1/generate-questions", data={"count": "2"}, headers=HX)
+    tree, panel = client.get(base).text, client.get(f"{base}/tags/1").text
+    assert 'id="tag-counts-1"' in tree and "2 q · 0 answered" in tree
+    assert 'id="detail-counts-1"' in panel and 'id="tag-delete-1"' in panel
+
+    answered = client.post(f"{base}/questions/1/answer", headers=HX)
+    assert answered.status_code == 200 and 'id="question-1"' in answered.text
+    assert _out_of_band(answered.text, "tag-counts-1") == "0 sub-tags · 2 q · 1 answered"
+    assert (
+        _out_of_band(answered.text, "detail-counts-1")
+        == "0 sub-tags · 2 questions · 1 answered · manual"
+    )
+    assert _out_of_band(answered.text, "tag-delete-1") == "Delete tag"
+    assert "2 questions and 1 answers?" in answered.text
+    again = client.post(f"{base}/questions/2/answer", headers=HX)
+    assert _out_of_band(again.text, "tag-counts-1") == "0 sub-tags · 2 q · 2 answered"
 
 
 def test_auto_distill_plan_start_and_progress_page(client: TestClient, project_id: int) -> None:

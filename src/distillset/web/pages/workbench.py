@@ -29,6 +29,7 @@ from distillset.web.tree_view import (
     expanded_row,
     next_cursor,
     parse_cursor,
+    tag_row,
 )
 
 router = APIRouter(prefix="/projects/{project_id}")
@@ -176,13 +177,19 @@ def rename_tag(
     store: AppStore,
     label: Annotated[str, Form(min_length=1, max_length=500)],
 ) -> Response:
+    """The panel is shown again under the new label, and the tree node's label follows."""
     with store.session() as session:
         project = project_by_id(session, project_id)
         tag = tag_service.rename_tag(session, tag_in_project(session, project, tag_id), label)
-        parent_id = tag.parent_id
-    return _preview(
-        request, store, project_id, parent_id, title="Renamed", items=[tag.label], show_tag=tag_id
-    )
+        return render(
+            request,
+            "_preview.html",
+            project=project,
+            title="Renamed",
+            items=[tag.label],
+            renamed=True,
+            **_detail_context(session, project.id, tag),
+        )
 
 
 @router.post("/distill/tags/{tag_id}/delete")
@@ -249,6 +256,18 @@ async def generate_questions(
     )
 
 
+def _tag_counts_context(session: Session, tag_id: int | None) -> dict[str, Any]:
+    """A tag with its current counts, for a reply that refreshes them where they are shown."""
+    tag = session.get(Tag, tag_id) if tag_id is not None else None
+    if tag is None:
+        return {}
+    return {
+        "tag": tag,
+        "counts": tag_row(session, tag),
+        "subtree": asdict(tag_service.subtree_counts(session, tag)),
+    }
+
+
 @router.post("/distill/questions/{question_id}/answer")
 async def answer_question(
     project_id: RowId,
@@ -258,18 +277,21 @@ async def answer_question(
     settings: AppSettings,
     fresh: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Answer the question; "New sample" (fresh) replaces its answer with a new reply."""
+    """Answer the question; "New sample" (fresh) replaces its answer with a new reply.
+
+    The reply also carries the tag's new counts for its tree node and panel."""
     outcome = await generation.answer_one(store, settings, project_id, question_id, fresh=fresh)
     with store.session() as session:
         project = project_by_id(session, project_id)
         row = question_row(session, project.id, question_id)
         return render(
             request,
-            "_question_items.html",
+            "_question_answered.html",
             project=project,
             questions=[row] if row else [],
             next_question_cursor=None,
             message=outcome.error,
+            **_tag_counts_context(session, row.tag_id if row else None),
         )
 
 
