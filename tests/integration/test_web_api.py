@@ -320,6 +320,32 @@ def test_auto_distill_task_with_plan_and_progress_stream(client: TestClient, wir
     assert client.post(f"{base}/auto/plan", json=params).json()["answers"] == 0
 
 
+def _answer_task(client: TestClient, project_id: int, tag_id: int) -> int:
+    started = client.post(f"{API}/projects/{project_id}/tasks/answers", json={"tag_id": tag_id})
+    assert started.status_code == 202
+    return int(started.json()["task_id"])
+
+
+def test_progress_says_the_cost_is_unknown_while_no_model_has_a_price(
+    client: TestClient, wired: int
+) -> None:
+    base = f"{API}/projects/{wired}"
+    tag = client.post(f"{base}/tags", json={"label": "Cycling"}).json()["id"]
+    client.post(f"{base}/tags/{tag}/questions/generate", json={"count": 2})
+    task_id = _answer_task(client, wired, tag)
+    events = _events(client, task_id)
+    assert events[-1][1]["counters"]["calls"]["requests"] == 2
+    assert [data["counters"]["calls"]["cost"] for _, data in events] == [None] * len(events)
+    page = client.get(f"/projects/{wired}/tasks/{task_id}").text
+    assert '<span data-field="cost">unknown</span>' in page
+
+    prices = {"price_input_per_m": 1.0, "price_output_per_m": 2.0}
+    assert client.patch(f"{API}/endpoints/fake", json=prices).status_code == 200
+    client.post(f"{base}/tags/{tag}/questions/generate", json={"count": 2})
+    priced = _events(client, _answer_task(client, wired, tag))[-1][1]
+    assert priced["counters"]["calls"]["cost"] > 0
+
+
 def test_auto_distill_bad_input_and_unknown_tasks(client: TestClient, wired: int) -> None:
     base = f"{API}/projects/{wired}"
     assert client.post(f"{base}/auto/plan", json={"levels": 0}).status_code == 422
