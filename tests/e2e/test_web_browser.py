@@ -138,8 +138,13 @@ def test_distill_workflow_in_the_browser(
     expect(p.locator("#preview")).to_contain_text("Created 2 of 2 questions")
     questions = detail.locator("li.question")
     expect(questions).to_have_count(2)
+    node_counts = p.locator(f"#tag-{sub_tag_id} .counts").first
+    expect(node_counts).to_contain_text("2 q · 0 answered")
     questions.first.get_by_role("button", name="Generate answer").click()
     expect(detail.locator("li.question").first.locator(".ok")).to_have_text("answered")
+    # The tag's counts follow the answer in the tree and in the panel's header.
+    expect(node_counts).to_contain_text("2 q · 1 answered")
+    expect(detail.locator(".tag-detail > p.muted")).to_contain_text("2 questions · 1 answered")
     # "New sample" asks the model again rather than reusing the stored reply.
     sent = fake_server.stats().total
     with p.expect_response(lambda r: r.url.endswith("/answer")) as resampled:
@@ -147,6 +152,16 @@ def test_distill_workflow_in_the_browser(
     assert resampled.value.ok and fake_server.stats().total == sent + 1
     expect(detail.locator("li.question").first.locator(".ok")).to_have_text("answered")
     p.screenshot(path=str(ARTIFACTS / "distill-page.png"), full_page=True)
+
+    # Rename: the panel stays usable under the new label and the tree node follows.
+    rename = detail.locator("form", has_text="Rename")
+    rename.locator("[name=label]").fill("Renamed sub-tag")
+    rename.get_by_role("button", name="Rename").click()
+    expect(p.locator("#preview")).to_contain_text("Renamed")
+    expect(detail.locator(".path")).to_have_text(re.compile(r" > Renamed sub-tag$"))
+    expect(detail.get_by_role("button", name="Generate questions")).to_be_visible()
+    expect(detail.locator("li.question")).to_have_count(2)
+    expect(p.locator(f"#tag-{sub_tag_id} .label").first).to_have_text("Renamed sub-tag")
 
     # Auto distill: the plan first, then the live progress view reaching the end.
     p.get_by_role("button", name="Auto distill…").click()
@@ -171,6 +186,17 @@ def test_distill_workflow_in_the_browser(
     expect(progress.locator("[data-field=percent]")).to_have_text("100%")
     expect(progress.locator("[data-stage=answers]")).to_contain_text("0 failed")
     expect(progress.locator(".events li").first).to_be_visible()
+    # The fake endpoint has no prices: the cost is unknown, as the plan said, not $0.
+    expect(progress.locator("[data-field=cost]")).to_have_text("unknown")
+    # The bar widens in a 0.3 s transition: wait until it fills its track.
+    p.wait_for_function(
+        """() => {
+            const track = document.querySelector(".progress .bar");
+            const fill = track.querySelector("span");
+            return fill.getAnimations().length === 0
+                && getComputedStyle(fill).width === getComputedStyle(track).width;
+        }"""
+    )
     p.screenshot(path=str(ARTIFACTS / "progress-view.png"), full_page=True)
     fake_server.configure(latency=0.0)
 
