@@ -1,13 +1,15 @@
 """Hostile text from a model and from users survives the store, `--json`, exports and pages.
 
-Answers and reasoning come from the fake model over real HTTP (so a JSON `\\ud800` escape
-arrives as a lone surrogate, which cannot be stored as UTF-8 and must become U+FFFD); tag
-labels and questions are stored as a user's import would store them.
+The tag label, the question, the answer and its reasoning come from the fake model over real
+HTTP, so a JSON `\\ud800` escape in the reply arrives as a lone surrogate, which UTF-8 (the
+store, every file) cannot hold: it becomes U+FFFD on the way in. A user then edits the question
+through the web API to a megabyte of text. Labels are the one exception to "any text": they
+are single lines of at most 500 characters, ">" separates path parts (it becomes "-"), and runs
+of whitespace become one space.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import sys
@@ -18,65 +20,68 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from reliability_support import NAME, make_project
+from markupsafe import escape
+from reliability_support import NAME, make_project, run_auto
 from sqlalchemy import select
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.distill import jobs
-from distillset.domain import Origin, text_hash
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.services.projects import get_project
-from distillset.services.tags import add_children
 from distillset.store import Answer, Question, Store, Tag
-from distillset.tasks import run_task
-from distillset.testing import FakeModelServer
+from distillset.testing import FakeModelServer, fake_content
 from distillset.testing import fake_server as fake_server_module
 from distillset.web import create_app
 
 HTML = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
 SQL = "'; DROP TABLE answers; -- \" OR 1=1"
-CONTROL = "bell\x07 esc\x1b[31m nul\x00 del\x7f tab\t"
+CONTROL = "bell\x07 esc\x1b[31m nul\x00 del\x7f vt\x0b"
 RTL = "\u202eevil\u202c \u200f\u05e9\u05dc\u05d5\u05dd"
 EMOJI = "\U0001f600\U0001f469\u200d\U0001f469\u200d\U0001f467 \U0001f1fa\U0001f1f3"
 HOSTILE = " | ".join([HTML, SQL, CONTROL, RTL, EMOJI])
 MEGABYTE = "A" * 1_000_000
 
-ANSWER_SENT = f"{HOSTILE} | lone\ud800half | {MEGABYTE}"
-ANSWER_STORED = f"{HOSTILE} | lone\ufffdhalf | {MEGABYTE}"
+ANSWER_SENT = f"{HOSTILE} | tab\there\r\nnext line | lone\ud800half | {MEGABYTE}"
+ANSWER_STORED = f"{HOSTILE} | tab\there\r\nnext line | lone\ufffdhalf | {MEGABYTE}"
 REASONING_SENT = f"think {HOSTILE} \udfff"
 REASONING_STORED = f"think {HOSTILE} \ufffd"
-LABEL = f"{HTML} {SQL} {RTL} {EMOJI}".replace(">", ")")  # '>' separates path parts
-QUESTION = f"Why {HOSTILE}?"
+LABEL_SENT = f"Label {HOSTILE} lone\udbffhalf"
+# Stored as a label: '>' separates path parts, and the vertical tab is whitespace.
+LABEL = LABEL_SENT.replace(">", "-").replace(" vt\x0b", " vt").replace("\udbff", "\ufffd")
+QUESTION_SENT = f"Why {HOSTILE} lone\udc00half?"
+QUESTION_FROM_MODEL = QUESTION_SENT.replace(" vt\x0b", " vt").replace("\udc00", "\ufffd")
+QUESTION = f"{QUESTION_FROM_MODEL} {'Q' * 1_000_000}"  # as the user's edit leaves it
+
+
+def _hostile_reply(kind: str, messages: list[dict[str, Any]], *args: Any) -> tuple[str | None, str]:
+    """One hostile tag, one hostile question, a hostile answer; the lone surrogates are raw
+    in the message, so the server's JSON body carries them as `\\udXXX` escapes."""
+    if kind == "list":
+        asked_questions = "questions" in fake_content.user_text(messages)
+        item = QUESTION_SENT if asked_questions else LABEL_SENT
+        return None, json.dumps([item], ensure_ascii=False)
+    return REASONING_SENT, ANSWER_SENT
 
 
 @pytest.fixture
 def hostile_dataset(
     store: Store, settings: Settings, fake_server: FakeModelServer, monkeypatch: pytest.MonkeyPatch
 ) -> int:
-    """One hostile tag and question, answered by a model that replies with hostile text."""
+    """One hostile tag and question from the model, answered with hostile text; then the user
+    edits the question to a megabyte through the web API."""
     make_project(store, fake_server.url, max_concurrency=2)
-    original = fake_server_module.reply_parts
-
-    def hostile_reply(kind: str, *args: Any) -> tuple[str | None, str]:
-        if kind == "answer":
-            return REASONING_SENT, ANSWER_SENT
-        return original(kind, *args)
-
-    monkeypatch.setattr(fake_server_module, "reply_parts", hostile_reply)
-    with store.session() as session:
-        project = get_project(session, NAME)
-        (tag,) = add_children(session, project.id, None, [LABEL], Origin.IMPORTED)
-        session.add(
-            Question(
-                project_id=project.id, tag_id=tag.id, text=QUESTION, text_hash=text_hash(QUESTION)
-            )
-        )
-        project_id = project.id
-    with store.session() as session:
-        job = jobs.create_answers_job(session, settings, NAME)
-    summary = asyncio.run(run_task(store, settings, job.task_id))
+    monkeypatch.setattr(fake_server_module, "reply_parts", _hostile_reply)
+    summary = run_auto(store, settings, levels=1, tags=1, questions=1)
     assert summary["status"] == "succeeded", summary["last_error"]
+    with store.session() as session:
+        assert session.scalars(select(Question.text)).one() == QUESTION_FROM_MODEL
+        project_id = get_project(session, NAME).id
+        record_id = session.scalars(select(Answer.id)).one()
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        edited = client.patch(
+            f"/api/v1/projects/{project_id}/records/{record_id}", json={"question": QUESTION}
+        )
+    assert edited.status_code == 200, edited.text[:300]
     return project_id
 
 
@@ -151,29 +156,119 @@ def test_every_file_type_round_trips_the_text(
     assert _holds(rows, ANSWER_STORED, REASONING_STORED, QUESTION, LABEL), file_format
 
 
-def test_pages_escape_the_text_and_never_carry_live_markup(
+def test_pages_show_the_whole_text_escaped_and_never_live_markup(
     settings: Settings, store: Store, hostile_dataset: int
 ) -> None:
     with store.session() as session:
         tag_id = session.scalars(select(Tag.id)).one()
-    pages = [
-        f"/projects/{hostile_dataset}/dataset",
-        f"/projects/{hostile_dataset}/questions",
-        f"/projects/{hostile_dataset}/distill",
-        f"/projects/{hostile_dataset}/distill/tags/{tag_id}",
-        f"/projects/{hostile_dataset}/distill/tags/{tag_id}/questions",
-    ]
+    project, record = f"/projects/{hostile_dataset}", (QUESTION, ANSWER_STORED, REASONING_STORED)
+    pages = {
+        f"{project}/dataset": (LABEL, *record),
+        f"{project}/questions": (LABEL, QUESTION),
+        f"{project}/distill": (LABEL,),
+        f"{project}/distill/tags/{tag_id}": (LABEL, *record),
+        f"{project}/distill/tags/{tag_id}/questions": record,
+    }
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
-        shown = []
-        for page in pages:
+        for page, texts in pages.items():
             reply = client.get(page)
             assert reply.status_code == 200, (page, reply.text[:300])
             assert "<script>alert(" not in reply.text, page
             assert "<img src=x" not in reply.text, page
-            shown.append(reply.text)
-    everything = "\n".join(shown)
-    assert "&lt;script&gt;alert(" in everything
-    assert "&lt;img src=x onerror=alert(1)" in everything
+            # Every character is there, escaped as the templates escape: nothing cut or lost.
+            for text in texts:
+                assert str(escape(text)) in reply.text, (page, text[:80])
+    assert "&lt;script&gt;alert(&#34;owned&#34;)" in str(escape(QUESTION))
+
+
+def test_a_megabyte_tag_label_is_refused_with_one_clear_line(
+    project: str, cli: Callable[..., Result], store: Store
+) -> None:
+    refused = cli("tags", "add", project, "--path", f"Label {MEGABYTE}")
+
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("error: tag label too long (1000006 > 500 chars)")
+    assert len(refused.stderr.splitlines()) == 1
+    with store.session() as session:
+        assert session.scalars(select(Tag)).all() == []
+
+
+@pytest.mark.xfail(
+    raises=UnicodeEncodeError,
+    strict=True,
+    reason="a lone surrogate escaped inside the model's JSON array reaches the insert: "
+    "parse_json_list (llm/lists.py) does not replace it as completion.py does",
+)
+@pytest.mark.parametrize("stage", ["tags", "questions"])
+def test_a_lone_surrogate_escaped_inside_a_json_list_becomes_a_replacement_character(
+    store: Store,
+    settings: Settings,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+    stage: str,
+) -> None:
+    """The model writes the escape itself (`["Why \\ud800?"]`): it arrives as six characters
+    and becomes a lone surrogate only when the list is parsed."""
+    make_project(store, fake_server.url, max_concurrency=2, max_retries=0)
+    original = fake_server_module.reply_parts
+    sent = {"tags": "Label lone\ud800half", "questions": "Why lone\ud800half?"}
+
+    def escaping_reply(kind: str, messages: list[dict[str, Any]], *args: Any) -> Any:
+        asked = "questions" if "questions" in fake_content.user_text(messages) else "tags"
+        if kind == "list" and asked == stage:
+            return None, json.dumps([sent[stage]])  # ASCII JSON: the escape is in the text
+        return original(kind, messages, *args)
+
+    monkeypatch.setattr(fake_server_module, "reply_parts", escaping_reply)
+
+    summary = run_auto(store, settings, levels=1, tags=1, questions=1)
+
+    assert summary["status"] == "succeeded", summary["last_error"]
+    with store.session() as session:
+        stored = session.scalars(select(Tag.label if stage == "tags" else Question.text)).one()
+    assert stored == sent[stage].replace("\ud800", "\ufffd")
+
+
+def test_a_tree_file_escaping_a_lone_surrogate_is_replaced_or_refused_in_one_line(
+    project: str, cli: Callable[..., Result], store: Store, tmp_path: Path
+) -> None:
+    tree = tmp_path / "tree.json"
+    tree.write_text('{"children": [{"label": "Label lone\\ud800half"}]}', encoding="utf-8")
+
+    imported = cli("tags", "import", project, str(tree))
+
+    with store.session() as session:
+        labels = session.scalars(select(Tag.label)).all()
+    if imported.exit_code == 0:
+        assert labels == ["Label lone\ufffdhalf"]
+    else:
+        assert imported.exit_code == 2 and imported.stderr.startswith("error: ")
+        assert len(imported.stderr.splitlines()) == 1 and labels == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="web/api/dataset.py update_record passes the lone surrogate to the store: HTTP 500",
+)
+def test_a_lone_surrogate_in_a_web_edit_is_replaced_or_refused_never_a_server_error(
+    settings: Settings, store: Store, hostile_dataset: int
+) -> None:
+    body = json.dumps({"question": "Edited lone\ud800half?"})  # ASCII JSON: "\\ud800"
+    with TestClient(
+        create_app(settings), base_url="http://127.0.0.1", raise_server_exceptions=False
+    ) as client:
+        reply = client.patch(
+            f"/api/v1/projects/{hostile_dataset}/records/1",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+    with store.session() as session:
+        stored = session.scalars(select(Question.text)).one()
+    if reply.status_code == 200:
+        assert stored == "Edited lone\ufffdhalf?"
+    else:
+        assert 400 <= reply.status_code < 500, reply.text[:300]
+        assert stored == QUESTION
 
 
 def test_a_hostile_error_from_the_model_is_escaped_in_task_pages(
