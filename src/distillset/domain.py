@@ -72,23 +72,28 @@ class StructuredOutput(enum.StrEnum):
 
 LANGUAGES = ("en", "zh")
 
-_NUMBERING = re.compile(
-    r"^\s*(?:"
+# Numbering in any label: dotted, parenthesised or list-marked numbers and bullets.
+_MARKED_NUMBERING = (
     r"\d+(?:\.\d+)+\.?\s+"  # 1.2 / 1.2.
     r"|\d+[.):]\s+"  # 1. / 1) / 1:
     r"|\d+[、．]\s*"  # 1、 (Chinese)
     r"|[(\[（]\d+[)\]）]\s*"  # (3) / [4] / （3）
-    # A bare number is numbering only when short: "1 Introduction", not "1984 Olympics".
-    r"|\d{1,2}\s+"
     r"|[-*•]\s+"
-    r")"
 )
+# A bare short number is numbering where it carries the outline: a model's list, a table of
+# contents ("1 Introduction", not "1984 Olympics"). Where labels are given whole (typed by
+# hand, bullets, JSON / YAML) it is part of the label: "10 Tips for sprinting".
+_BARE_NUMBER = r"|\d{1,2}\s+"
+_NUMBERING = re.compile(rf"^\s*(?:{_MARKED_NUMBERING}{_BARE_NUMBER})")
+_MARKED_ONLY = re.compile(rf"^\s*(?:{_MARKED_NUMBERING})")
 _SPACES = re.compile(r"\s+")
 
 
-def strip_numbering(label: str) -> str:
-    """`1.2 Ball games` -> `Ball games`; numbering is derived from position, never stored."""
-    return _NUMBERING.sub("", label, count=1).strip()
+def strip_numbering(label: str, *, keep_bare_number: bool = False) -> str:
+    """`1.2 Ball games` -> `Ball games`; numbering is derived from position, never stored.
+    With ``keep_bare_number``, `3 Body Problem` stays whole (see _BARE_NUMBER)."""
+    numbering = _MARKED_ONLY if keep_bare_number else _NUMBERING
+    return numbering.sub("", label, count=1).strip()
 
 
 def normalize_text(text: str) -> str:
@@ -102,9 +107,10 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def clean_label(label: str) -> str:
-    """A tag label as stored: numbering, quotes, separators and trailing punctuation removed."""
-    text = strip_numbering(_SPACES.sub(" ", label).strip())
+def clean_label(label: str, *, keep_bare_number: bool = False) -> str:
+    """A tag label as stored: numbering, quotes, separators and trailing punctuation removed
+    (``keep_bare_number`` for a label given whole, see _BARE_NUMBER)."""
+    text = strip_numbering(_SPACES.sub(" ", label).strip(), keep_bare_number=keep_bare_number)
     text = text.strip("\"'`“”‘’「」*_ ")
     text = text.replace(">", "-")
     return text.rstrip(" .。;；,，:：").strip()

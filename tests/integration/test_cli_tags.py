@@ -90,6 +90,43 @@ def test_add_rename_move_delete(cli: Cli, project: str) -> None:
     assert tree_of(cli) == []
 
 
+def test_a_typed_label_keeps_its_leading_number(cli: Cli, project: str, tmp_path: Path) -> None:
+    for path in ("10 Tips for sprinting", "3 Body Problem", "1.2 Rules", "2) Swimming"):
+        added = cli("tags", "add", project, "--path", path)
+        assert added.exit_code == 0, added.output
+    assert tree_of(cli) == [
+        ["10 Tips for sprinting", []],
+        ["3 Body Problem", []],
+        ["Rules", []],
+        ["Swimming", []],
+    ]
+    renamed = cli("tags", "rename", project, "--path", "10 Tips for sprinting", "--to", "12 Tips")
+    assert renamed.exit_code == 0, renamed.output
+    moved = cli("tags", "move", project, "--path", "3 Body Problem", "--under", "12 Tips")
+    assert moved.exit_code == 0, moved.output
+    assert cli("tags", "add", project, "--path", "12 Tips > 1. 5 Minute Warm-up").exit_code == 0
+    before = tree_of(cli)
+    assert before[0] == ["12 Tips", [["3 Body Problem", []], ["5 Minute Warm-up", []]]]
+
+    # An exported tree imports back whole, in every format.
+    for file_format in ("json", "yaml", "md"):
+        exported = tmp_path / f"tree.{file_format}"
+        cli("tags", "export", project, "--format", file_format, "-o", str(exported))
+        copy = f"Copy {file_format}"
+        cli("project", "create", copy, "--topic", TOPIC)
+        assert cli("tags", "import", copy, str(exported)).exit_code == 0
+        assert tree_of(cli, copy) == before, file_format
+
+
+def test_a_table_of_contents_still_loses_its_section_numbers(
+    cli: Cli, project: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "contents.md"
+    source.write_text("1 Basics\n1.1 Terms\n1.2 Rules\n2 Methods\n", encoding="utf-8")
+    assert cli("tags", "import", project, str(source)).exit_code == 0
+    assert tree_of(cli) == [["Basics", [["Terms", []], ["Rules", []]]], ["Methods", []]]
+
+
 def test_tag_mistakes_exit_2(cli: Cli, project: str) -> None:
     cli("tags", "add", project, "--path", "A > B")
     cli("tags", "add", project, "--path", "A > C")

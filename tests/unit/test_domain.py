@@ -42,6 +42,30 @@ def test_clean_label(raw: str, label: str) -> None:
     assert clean_label(label) == label  # cleaning is stable
 
 
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("10 Tips for sprinting", "10 Tips for sprinting"),
+        ("3 Body Problem", "3 Body Problem"),
+        ("1. Ball games", "Ball games"),
+        ("1) Ball games", "Ball games"),
+        ("1.2 Ball games", "Ball games"),
+        ("1.2. Ball games", "Ball games"),
+        ("(3) Tennis", "Tennis"),
+        ("- 10 Tips", "10 Tips"),
+        ("2. 3 Body Problem", "3 Body Problem"),
+    ],
+)
+def test_a_label_given_whole_keeps_a_bare_leading_number(raw: str, label: str) -> None:
+    assert clean_label(raw, keep_bare_number=True) == label
+    assert clean_label(label, keep_bare_number=True) == label
+
+
+def test_a_bare_number_is_numbering_in_model_output() -> None:
+    assert clean_label("10 Tips for sprinting") == "Tips for sprinting"
+    assert clean_label("3 Body Problem") == "Body Problem"
+
+
 def test_normalize_text_folds_case_width_space_and_end_punctuation() -> None:
     assert normalize_text("  Ball   GAMES ") == normalize_text("ball games.")
     assert normalize_text("ＡＢＣ？") == "abc"

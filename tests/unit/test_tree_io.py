@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -117,6 +118,23 @@ Appendix
     ]
 
 
+def test_a_bare_number_is_numbering_only_where_it_orders_the_outline() -> None:
+    # A plain table of contents and headings: the section number goes, dotted or not.
+    toc = "1 Basics\n1.2 Rules\n2 Methods\n## 3 Body Problem\n"
+    assert shape(tree_io.parse_tree(toc, "md")) == [
+        ["Basics", [["Rules", []]]],
+        ["Methods", []],
+        ["Body Problem", []],
+    ]
+    # Bullets, JSON and YAML give labels whole: only dotted or parenthesised numbering goes.
+    bullets = "- 10 Tips for sprinting\n  - 1.2 Starts\n- 3 Body Problem\n"
+    document = {"10 Tips for sprinting": ["1.2 Starts"], "3 Body Problem": None}
+    expected = [["10 Tips for sprinting", [["Starts", []]]], ["3 Body Problem", []]]
+    assert shape(tree_io.parse_tree(bullets, "md")) == expected
+    assert shape(tree_io.parse_tree(json.dumps(document), "json")) == expected
+    assert shape(tree_io.parse_tree(yaml.safe_dump(document), "yaml")) == expected
+
+
 def test_depth_limit_is_exact() -> None:
     deepest_allowed: Any = "leaf"
     for level in range(MAX_TAG_DEPTH - 1):
@@ -157,7 +175,8 @@ def test_format_from_suffix_or_flag(tmp_path: Path) -> None:
         tree_io.format_of(tmp_path / "a.data")
 
 
-# Labels as stored (already cleaned), which is what an export contains.
+# Labels as stored (already cleaned, a hand-typed one may start with a number), which is what
+# an export contains.
 _labels = (
     st.text(
         alphabet=st.characters(
@@ -166,7 +185,7 @@ _labels = (
         min_size=1,
         max_size=20,
     )
-    .map(clean_label)
+    .map(lambda text: clean_label(text, keep_bare_number=True))
     .filter(bool)
 )
 

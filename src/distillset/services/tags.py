@@ -30,8 +30,11 @@ MAX_LABEL_LENGTH = 500
 _INSERT_BATCH = 5_000
 
 
-def checked_label(label: str) -> str:
-    cleaned = clean_label(label)
+def checked_label(label: str, *, keep_bare_number: bool = True) -> str:
+    """A label as stored, refused when empty or too long. A label given whole (typed by
+    hand, by default) keeps a bare leading number: "10 Tips for sprinting"; where that number
+    is section or list numbering ("1 Basics" in a table of contents), pass False."""
+    cleaned = clean_label(label, keep_bare_number=keep_bare_number)
     if not cleaned:
         raise InvalidInputError(f"invalid tag label {label!r}: it is empty once cleaned")
     if len(cleaned) > MAX_LABEL_LENGTH:
@@ -133,7 +136,7 @@ def add_children(
     assert position is not None
     created: list[Tag] = []
     for label in labels:
-        cleaned = checked_label(label)
+        cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
         if _child(session, project_id, parent_id, cleaned) is not None:
             continue
         position += 1
@@ -164,7 +167,8 @@ def add_tag_path(
         raise InvalidInputError("the path names the topic itself; name a tag below it")
     parent: Tag | None = None
     for index, label in enumerate(labels):
-        existing = _child(session, project.id, parent.id if parent else None, checked_label(label))
+        cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
+        existing = _child(session, project.id, parent.id if parent else None, cleaned)
         if existing is not None:
             if index == len(labels) - 1:
                 raise ConflictError(f"tag {' > '.join(labels)!r} already exists")
@@ -333,6 +337,7 @@ def insert_tree(
         pending: dict[tuple[int | None, str], None] = {}  # insertion-ordered set
         placed: list[tuple[tuple[int | None, str], TreeNode]] = []
         for parent_id, node in level:
+            # Already read by the file parser, which knows where a number is numbering.
             label = checked_label(node.label)
             key = (parent_id, normalize_text(label))
             if key not in known and key not in pending:

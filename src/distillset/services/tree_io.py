@@ -104,11 +104,15 @@ def _load_data(text: str, file_format: str) -> Any:
         raise InvalidInputError(f"invalid YAML{line}: {problem}") from exc
 
 
-def _scalar_label(value: Any, where: str) -> str:
+def _scalar_label(value: Any, where: str, *, section_numbered: bool = False) -> str:
+    """A label read from a file. A bare leading number is numbering only in a line where it
+    orders the outline (``section_numbered``: `1 Basics` in a table of contents); a JSON,
+    YAML or bullet label is read whole, so `10 Tips for sprinting` exports and imports back
+    as it is. Dotted and parenthesised numbering (`1.2`, `1.`, `(3)`) is dropped anywhere."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise InvalidInputError(f"{where}: a label must be text, got {type(value).__name__}")
     try:
-        return checked_label(str(value))
+        return checked_label(str(value), keep_bare_number=not section_numbered)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{where}: {exc}") from exc
 
@@ -236,7 +240,9 @@ def _parse_outline(text: str, max_depth: int) -> tuple[list[TreeNode], bool]:
         if in_fence or not line.strip() or _RULE.match(line) or line.lstrip().startswith("<!--"):
             continue
         key, label = _line_key(line.expandtabs(4))
-        cleaned = _scalar_label(_LINK.sub(r"\1", label), f"line {number}")
+        cleaned = _scalar_label(
+            _LINK.sub(r"\1", label), f"line {number}", section_numbered=key[2] != _BULLET_RANK
+        )
         while stack and stack[-1][0] >= key:
             stack.pop()
         if len(stack) >= max_depth:
