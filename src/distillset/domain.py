@@ -70,6 +70,15 @@ class StructuredOutput(enum.StrEnum):
     NONE = "none"
 
 
+class Clear(enum.Enum):
+    """The value that removes an optional setting (a limit, a price, a sampling default),
+    where None means "leave it as it is". Written `none` on the command line."""
+
+    CLEAR = "none"
+
+
+CLEAR = Clear.CLEAR
+
 LANGUAGES = ("en", "zh")
 
 # Numbering in any label: dotted, parenthesised or list-marked numbers and bullets.

@@ -85,6 +85,66 @@ def test_set_list_remove(cli: Cli) -> None:
     assert json.loads(cli("model", "list", "--json").stdout) == []
 
 
+OPTIONAL_SETTINGS = {
+    "--temperature": "temperature",
+    "--max-tokens": "max_tokens",
+    "--top-p": "top_p",
+    "--concurrency": "concurrency",
+    "--rpm": "rpm",
+    "--tpm": "tpm",
+    "--price-in": "price_input_per_m",
+    "--price-out": "price_output_per_m",
+}
+
+
+def _shown(cli: Cli, alias: str = "m") -> dict[str, object]:
+    return dict(json.loads(cli("model", "show", alias, "--json").stdout))
+
+
+def test_set_none_unsets_sampling_limits_and_prices(cli: Cli) -> None:
+    cli(
+        "model", "add", "m", "--base-url", "http://127.0.0.1:9/v1", "--model", "a",
+        "--temperature", "0.7", "--max-tokens", "2048", "--top-p", "0.9", "--concurrency", "4",
+        "--rpm", "60", "--tpm", "90000", "--price-in", "0.27", "--price-out", "1.1",
+    )  # fmt: skip
+    assert all(_shown(cli)[name] is not None for name in OPTIONAL_SETTINGS.values())
+
+    unset_all = [arg for option in OPTIONAL_SETTINGS for arg in (option, "none")]
+    result = cli("model", "set", "m", *unset_all)
+    assert result.exit_code == 0, result.output
+    shown = _shown(cli)
+    assert {name: shown[name] for name in OPTIONAL_SETTINGS.values()} == dict.fromkeys(
+        OPTIONAL_SETTINGS.values()
+    )
+    assert (shown["model"], shown["base_url"]) == ("a", "http://127.0.0.1:9/v1")
+
+
+def test_temperature_0_is_a_value_and_rpm_0_is_no_limit(cli: Cli) -> None:
+    base = ("--base-url", "http://127.0.0.1:9/v1", "--model", "a")
+    cli("model", "add", "m", *base, "--temperature", "0.5", "--rpm", "60", "--tpm", "100")
+    assert cli("model", "set", "m", "--temperature", "0", "--rpm", "0", "--tpm", "0").exit_code == 0
+    shown = _shown(cli)
+    assert (shown["temperature"], shown["rpm"], shown["tpm"]) == (0.0, None, None)
+
+    cli("model", "add", "n", *base, "--max-tokens", "none", "--price-in", "0")
+    assert (_shown(cli, "n")["max_tokens"], _shown(cli, "n")["price_input_per_m"]) == (None, 0.0)
+
+
+def test_set_refuses_a_blank_model_and_bad_numbers(cli: Cli) -> None:
+    cli("model", "add", "m", "--base-url", "http://127.0.0.1:9/v1", "--model", "a")
+    cases = [
+        (("model", "set", "m", "--model", ""), "give the model name"),
+        (("model", "set", "m", "--model", "  "), "give the model name"),
+        (("model", "set", "m", "--temperature", "warm"), "--temperature takes a number or 'none'"),
+        (("model", "set", "m", "--max-tokens", "1.5"), "--max-tokens takes a whole number"),
+        (("model", "set", "m", "--concurrency", "0"), "concurrency must be between"),
+        (("model", "add", "n", "--base-url", "http://x/v1", "--model", "a", "--rpm", "x"),
+         "--rpm takes a whole number or 'none'"),
+    ]  # fmt: skip
+    assert_refused_in_one_line(cli, cases)
+    assert _shown(cli)["model"] == "a"
+
+
 def test_model_mistakes_exit_2(cli: Cli) -> None:
     cli("model", "add", "m", "--base-url", "http://127.0.0.1:9/v1", "--model", "a")
     cases = [

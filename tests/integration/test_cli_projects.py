@@ -89,6 +89,42 @@ def test_set_unsets_a_model_with_none_or_empty(cli: Cli) -> None:
     assert missing.exit_code == 2 and "no model endpoint named 'ghost'" in missing.stderr
 
 
+def _shown(cli: Cli, name: str = "P") -> dict[str, object]:
+    return dict(json.loads(cli("project", "show", name, "--json").stdout))
+
+
+@pytest.mark.parametrize("no_limit", ["none", "None", "0"])
+def test_set_removes_the_rate_limits_with_none_or_0(cli: Cli, no_limit: str) -> None:
+    cli("project", "create", "P")
+    assert cli("project", "set", "P", "--rpm", "600", "--tpm", "90000").exit_code == 0
+    assert (_shown(cli)["requests_per_minute"], _shown(cli)["tokens_per_minute"]) == (600, 90000)
+
+    result = cli("project", "set", "P", "--rpm", no_limit)
+    assert result.exit_code == 0, result.output
+    shown = _shown(cli)
+    assert (shown["requests_per_minute"], shown["tokens_per_minute"]) == (None, 90000)
+    assert cli("project", "set", "P", "--tpm", no_limit).exit_code == 0
+    assert _shown(cli)["tokens_per_minute"] is None
+
+
+def test_set_refuses_a_blank_topic_and_bad_limits(cli: Cli) -> None:
+    cli("project", "create", "P", "--topic", "Sports")
+    cli("project", "set", "P", "--rpm", "60")
+    cases = [
+        (("project", "set", "P", "--topic", ""), "a project needs a topic"),
+        (("project", "set", "P", "--topic", "   "), "a project needs a topic"),
+        (("project", "set", "P", "--rpm", "lots"), "--rpm takes a whole number or 'none'"),
+        (("project", "set", "P", "--tpm", "1.5"), "--tpm takes a whole number or 'none'"),
+        (("project", "set", "P", "--rpm", "-5"), "requests_per_minute must be between"),
+    ]
+    assert_refused_in_one_line(cli, cases)
+    shown = _shown(cli)
+    assert (shown["topic"], shown["requests_per_minute"]) == ("Sports", 60)
+
+    assert cli("project", "set", "P", "--topic", "  Athletics ").exit_code == 0
+    assert _shown(cli)["topic"] == "Athletics"
+
+
 def test_user_mistakes_exit_2_with_one_line(cli: Cli) -> None:
     cli("project", "create", "P")
     cases = [

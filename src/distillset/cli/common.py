@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from distillset.config import Settings, load_settings
-from distillset.domain import DistillsetError
+from distillset.domain import CLEAR, Clear, DistillsetError, InvalidInputError
 from distillset.store import Store, open_store
 
 console = Console()
@@ -159,6 +159,22 @@ NoCacheOption = typer.Option(
     help="Send every model request for a fresh sample instead of answering a request seen "
     "before from the stored response (kept by `tasks resume`).",
 )
+
+
+def number_or_clear(
+    text: str | None, option: str, kind: type[int] | type[float]
+) -> int | float | Clear | None:
+    """The value of an option that takes a number or `none` (remove the setting): the number,
+    CLEAR, or None when the option was not given."""
+    if text is None:
+        return None
+    if text.strip().lower() == CLEAR.value:
+        return CLEAR
+    try:
+        return kind(text)
+    except ValueError:
+        expected = "a whole number" if kind is int else "a number"
+        raise InvalidInputError(f"{option} takes {expected} or 'none', got {text!r}") from None
 
 
 def report(data: Any, as_json: bool, message: str) -> None:

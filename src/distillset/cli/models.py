@@ -11,6 +11,7 @@ import typer
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
+    number_or_clear,
     print_json,
     print_table,
     report,
@@ -28,20 +29,27 @@ keys_app = typer.Typer(name="keys", no_args_is_help=True, help="API keys (kept i
 app.add_typer(model_app)
 app.add_typer(keys_app)
 
-# Endpoint settings `model add` and `model set` share; None means "not given".
-TemperatureOption = typer.Option(None, "--temperature", help="Sampling temperature (0 is valid).")
-MaxTokensOption = typer.Option(None, "--max-tokens", help="Most tokens per reply.")
-TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling.")
-ConcurrencyOption = typer.Option(None, "--concurrency", help="Max requests in flight.")
-RpmOption = typer.Option(None, "--rpm", help="Requests per minute.")
-TpmOption = typer.Option(None, "--tpm", help="Tokens per minute.")
+# Endpoint settings `model add` and `model set` share; None means "not given". The numbers
+# are read as text so that `none` can remove a setting (see _numbers).
+TemperatureOption = typer.Option(
+    None, "--temperature", help="Sampling temperature (0 is valid; 'none' unsets it)."
+)
+MaxTokensOption = typer.Option(None, "--max-tokens", help="Most tokens per reply ('none' unsets).")
+TopPOption = typer.Option(None, "--top-p", help="Nucleus sampling ('none' unsets it).")
+ConcurrencyOption = typer.Option(
+    None, "--concurrency", help="Max requests in flight ('none': no limit)."
+)
+RpmOption = typer.Option(None, "--rpm", help="Requests per minute ('none' or 0: no limit).")
+TpmOption = typer.Option(None, "--tpm", help="Tokens per minute ('none' or 0: no limit).")
 StructuredOption = typer.Option(
     None,
     "--structured",
     help="Structured output the server supports: json_schema, json_object or none.",
 )
-PriceInOption = typer.Option(None, "--price-in", help="Price per 1M input tokens.")
-PriceOutOption = typer.Option(None, "--price-out", help="Price per 1M output tokens.")
+PriceInOption = typer.Option(None, "--price-in", help="Price per 1M input tokens ('none' unsets).")
+PriceOutOption = typer.Option(
+    None, "--price-out", help="Price per 1M output tokens ('none' unsets)."
+)
 ExtraBodyOption = typer.Option(
     None, "--extra-body", help="JSON object merged into each request body."
 )
@@ -55,6 +63,26 @@ KeyNameArgument = typer.Argument(..., help="Name of the key.")
 
 def _given(**settings: Any) -> dict[str, Any]:
     return {name: value for name, value in settings.items() if value is not None}
+
+
+# The number options: the setting each one changes, its flag and its type.
+_NUMBER_OPTIONS: dict[str, tuple[str, type[int] | type[float]]] = {
+    "temperature": ("--temperature", float),
+    "max_tokens": ("--max-tokens", int),
+    "top_p": ("--top-p", float),
+    "concurrency": ("--concurrency", int),
+    "rpm": ("--rpm", int),
+    "tpm": ("--tpm", int),
+    "price_input_per_m": ("--price-in", float),
+    "price_output_per_m": ("--price-out", float),
+}
+
+
+def _numbers(**texts: str | None) -> dict[str, Any]:
+    """The number options given, by setting: a number, or CLEAR for `none`."""
+    return _given(
+        **{name: number_or_clear(text, *_NUMBER_OPTIONS[name]) for name, text in texts.items()}
+    )
 
 
 def _extra_body(text: str | None) -> dict[str, Any] | None:
@@ -85,15 +113,15 @@ def model_add(
     ),
     api_key_env: str | None = ApiKeyEnvOption,
     key_name: str | None = KeyNameOption,
-    temperature: float | None = TemperatureOption,
-    max_tokens: int | None = MaxTokensOption,
-    top_p: float | None = TopPOption,
-    concurrency: int | None = ConcurrencyOption,
-    rpm: int | None = RpmOption,
-    tpm: int | None = TpmOption,
+    temperature: str | None = TemperatureOption,
+    max_tokens: str | None = MaxTokensOption,
+    top_p: str | None = TopPOption,
+    concurrency: str | None = ConcurrencyOption,
+    rpm: str | None = RpmOption,
+    tpm: str | None = TpmOption,
     structured: str | None = StructuredOption,
-    price_in: float | None = PriceInOption,
-    price_out: float | None = PriceOutOption,
+    price_in: str | None = PriceInOption,
+    price_out: str | None = PriceOutOption,
     extra_body: str | None = ExtraBodyOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -110,7 +138,7 @@ def model_add(
             api_key_name=key_name,
             structured_output=structured,
             extra_body=_extra_body(extra_body),
-            **_given(
+            **_numbers(
                 temperature=temperature,
                 max_tokens=max_tokens,
                 top_p=top_p,
@@ -138,15 +166,15 @@ def model_set(
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
     api_key_env: str | None = ApiKeyEnvOption,
     key_name: str | None = KeyNameOption,
-    temperature: float | None = TemperatureOption,
-    max_tokens: int | None = MaxTokensOption,
-    top_p: float | None = TopPOption,
-    concurrency: int | None = ConcurrencyOption,
-    rpm: int | None = RpmOption,
-    tpm: int | None = TpmOption,
+    temperature: str | None = TemperatureOption,
+    max_tokens: str | None = MaxTokensOption,
+    top_p: str | None = TopPOption,
+    concurrency: str | None = ConcurrencyOption,
+    rpm: str | None = RpmOption,
+    tpm: str | None = TpmOption,
     structured: str | None = StructuredOption,
-    price_in: float | None = PriceInOption,
-    price_out: float | None = PriceOutOption,
+    price_in: str | None = PriceInOption,
+    price_out: str | None = PriceOutOption,
     extra_body: str | None = ExtraBodyOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -155,16 +183,17 @@ def model_set(
     changes = _given(
         model=model,
         base_url=base_url,
+        structured_output=structured,
+        extra_body=_extra_body(extra_body),
+    ) | _numbers(
         temperature=temperature,
         max_tokens=max_tokens,
         top_p=top_p,
         concurrency=concurrency,
         rpm=rpm,
         tpm=tpm,
-        structured_output=structured,
         price_input_per_m=price_in,
         price_output_per_m=price_out,
-        extra_body=_extra_body(extra_body),
     )
     # A key reference is either an env var or a keys-file entry: setting one clears the other.
     if api_key_env is not None:

@@ -12,6 +12,7 @@ from distillset.cli.common import (
     ProjectArgument,
     YesOption,
     confirm_unless,
+    number_or_clear,
     print_json,
     print_table,
     report,
@@ -95,8 +96,12 @@ def project_set(
         help="Endpoint alias that answers, the teacher ('none' or '' unsets it).",
     ),
     max_concurrency: int | None = typer.Option(None, "--max-concurrency"),
-    rpm: int | None = typer.Option(None, "--rpm", help="Requests per minute."),
-    tpm: int | None = typer.Option(None, "--tpm", help="Tokens per minute."),
+    rpm: str | None = typer.Option(
+        None, "--rpm", help="Requests per minute ('none' or 0: no limit)."
+    ),
+    tpm: str | None = typer.Option(
+        None, "--tpm", help="Tokens per minute ('none' or 0: no limit)."
+    ),
     retries: int | None = typer.Option(None, "--retries", help="Retries per model call."),
     timeout: float | None = typer.Option(None, "--timeout", help="Request timeout in seconds."),
     answer_system_prompt: str | None = typer.Option(
@@ -112,8 +117,8 @@ def project_set(
         "question_model": question_model,
         "answer_model": answer_model,
         "max_concurrency": max_concurrency,
-        "requests_per_minute": rpm,
-        "tokens_per_minute": tpm,
+        "requests_per_minute": number_or_clear(rpm, "--rpm", int),
+        "tokens_per_minute": number_or_clear(tpm, "--tpm", int),
         "max_retries": retries,
         "request_timeout": timeout,
         "answer_system_prompt": answer_system_prompt,

@@ -12,7 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import ConflictError, InvalidInputError, NotFoundError, StructuredOutput
+from distillset.domain import (
+    CLEAR,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StructuredOutput,
+)
 from distillset.services.keys import check_env_name, check_key_name, read_key
 from distillset.store.models import ModelEndpoint
 
@@ -48,6 +54,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "price_input_per_m": (0.0, 1_000_000.0),
     "price_output_per_m": (0.0, 1_000_000.0),
 }
+# Limits where 0 reads as "no limit", like CLEAR.
+_NO_LIMIT_AT_ZERO = ("rpm", "tpm")
 
 
 # An alias appears in URLs (/models/ALIAS) and commands: plain characters only, never a path.
@@ -75,6 +83,24 @@ def check_base_url(url: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidInputError(f"invalid base URL {url!r}: expected http(s)://host[:port]/path")
     return url.strip().rstrip("/")
+
+
+def _checked_model(model: str) -> str:
+    if not model.strip():
+        raise InvalidInputError("give the model name with --model")
+    return model.strip()
+
+
+def _removals_as_none(values: dict[str, Any]) -> dict[str, Any]:
+    """CLEAR (and 0 for rpm / tpm) becomes None, which removes the setting; only sampling
+    defaults, limits and prices are optional (temperature 0 stays a real value)."""
+    settled = dict(values)
+    for key, value in values.items():
+        if value is CLEAR or (key in _NO_LIMIT_AT_ZERO and value == 0):
+            if key not in _RANGES:
+                raise InvalidInputError(f"{key} cannot be removed, only changed")
+            settled[key] = None
+    return settled
 
 
 def _check_ranges(values: dict[str, Any]) -> None:
@@ -119,8 +145,7 @@ def add_endpoint(
     url = base_url or (chosen.base_url if chosen else None) or os.environ.get("OPENAI_BASE_URL")
     if not url:
         raise InvalidInputError("give --base-url or --preset (or set OPENAI_BASE_URL)")
-    if not model.strip():
-        raise InvalidInputError("give the model name with --model")
+    model = _checked_model(model)
     structured = structured_output or (chosen.structured_output if chosen else "none")
     if structured not in {s.value for s in StructuredOutput}:
         raise InvalidInputError(
@@ -129,11 +154,12 @@ def add_endpoint(
     unknown = set(limits_and_sampling) - set(_RANGES)
     if unknown:
         raise InvalidInputError(f"unknown endpoint option(s): {', '.join(sorted(unknown))}")
+    limits_and_sampling = _removals_as_none(limits_and_sampling)
     _check_ranges(limits_and_sampling)
     endpoint = ModelEndpoint(
         alias=alias,
         base_url=check_base_url(url),
-        model=model.strip(),
+        model=model,
         preset=preset.lower() if preset else None,
         api_key_env=api_key_env or (chosen.key_env if chosen and not api_key_name else None),
         api_key_name=api_key_name,
@@ -158,7 +184,8 @@ def list_endpoints(session: Session) -> list[ModelEndpoint]:
 
 
 def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -> ModelEndpoint:
-    changes = {k: v for k, v in changes.items() if v is not None}
+    """Change the settings given (None: leave as is; CLEAR removes an optional one)."""
+    changes = _removals_as_none({k: v for k, v in changes.items() if v is not None})
     # An empty key reference clears it (the endpoint then falls back to OPENAI_API_KEY).
     for reference in ("api_key_env", "api_key_name"):
         if reference in changes and not str(changes[reference]).strip():
@@ -169,6 +196,8 @@ def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -
         check_key_name(changes["api_key_name"])
     if "base_url" in changes:
         changes["base_url"] = check_base_url(changes["base_url"])
+    if "model" in changes:
+        changes["model"] = _checked_model(changes["model"])
     if "structured_output" in changes and changes["structured_output"] not in {
         s.value for s in StructuredOutput
     }:

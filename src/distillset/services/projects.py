@@ -7,7 +7,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from distillset.domain import LANGUAGES, ConflictError, InvalidInputError, NotFoundError
+from distillset.domain import (
+    CLEAR,
+    LANGUAGES,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from distillset.services.endpoints import NO_MODEL_WORD, get_endpoint
 from distillset.store.models import Answer, Project, Question, Tag
 
@@ -19,6 +25,8 @@ SETTING_LIMITS: dict[str, tuple[float, float]] = {
     "max_retries": (0, 20),
     "request_timeout": (1, 3600),
 }
+# Limits a project may go without: CLEAR or 0 removes them (no limit).
+REMOVABLE_LIMITS = ("requests_per_minute", "tokens_per_minute")
 
 
 def _check_language(language: str) -> str:
@@ -27,6 +35,26 @@ def _check_language(language: str) -> str:
             f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}"
         )
     return language
+
+
+def _checked_setting(key: str, value: Any) -> Any:
+    """A limit within its range; None for a removable limit given as CLEAR or 0."""
+    if key in REMOVABLE_LIMITS and (value is CLEAR or value == 0):
+        return None
+    if value is CLEAR:
+        raise InvalidInputError(f"{key} cannot be removed, only changed")
+    low, high = SETTING_LIMITS[key]
+    if not low <= value <= high:
+        raise InvalidInputError(f"{key} must be between {low:g} and {high:g}")
+    return value
+
+
+def _required_text(key: str, value: str) -> str:
+    """A name or topic: never blank, as `project create` requires."""
+    text = value.strip()
+    if not text:
+        raise InvalidInputError(f"a project needs a {key}: it cannot be blank")
+    return text
 
 
 def create_project(
@@ -68,8 +96,8 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def update_project(session: Session, project: Project, **changes: Any) -> Project:
-    """Change settings; ``None`` values are ignored, models are given by alias ("" or
-    "none" unsets one)."""
+    """Change settings; ``None`` values are ignored, CLEAR (or 0) removes the rpm/tpm
+    limits, models are given by alias ("" or "none" unsets one)."""
     for key, value in changes.items():
         if value is None:
             continue
@@ -80,22 +108,25 @@ def update_project(session: Session, project: Project, **changes: Any) -> Projec
         elif key == "language":
             project.language = _check_language(value)
         elif key in SETTING_LIMITS:
-            low, high = SETTING_LIMITS[key]
-            if not low <= value <= high:
-                raise InvalidInputError(f"{key} must be between {low:g} and {high:g}")
-            setattr(project, key, value)
-        elif key in ("topic", "description", "answer_system_prompt"):
-            setattr(project, key, value or None if key == "answer_system_prompt" else value)
+            setattr(project, key, _checked_setting(key, value))
+        elif key == "topic":
+            project.topic = _required_text(key, value)
+        elif key == "description":
+            project.description = value
+        elif key == "answer_system_prompt":
+            project.answer_system_prompt = value or None
         elif key == "name":
-            if session.scalar(
-                select(Project.id).where(Project.name == value, Project.id != project.id)
-            ):
-                raise ConflictError(f"a project named {value!r} already exists")
-            project.name = value
+            _rename(session, project, _required_text(key, value))
         else:
             raise InvalidInputError(f"unknown project setting {key!r}")
     session.flush()
     return project
+
+
+def _rename(session: Session, project: Project, name: str) -> None:
+    if session.scalar(select(Project.id).where(Project.name == name, Project.id != project.id)):
+        raise ConflictError(f"a project named {name!r} already exists")
+    project.name = name
 
 
 def delete_project(session: Session, project: Project) -> None:
