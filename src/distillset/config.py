@@ -8,8 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from distillset.domain import InvalidInputError
+
+ENV_PREFIX = "DISTILLSET_"
 
 
 def _default_home() -> Path:
@@ -19,7 +23,7 @@ def _default_home() -> Path:
 class Settings(BaseSettings):
     """Runtime settings of one distillset installation."""
 
-    model_config = SettingsConfigDict(env_prefix="DISTILLSET_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Field(default_factory=_default_home)
     database_url: str | None = None
@@ -40,5 +44,15 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides taking precedence."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides taking precedence.
+    A value of the wrong type is one clear error naming the variable (never its value)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{_variable(error['loc'])}: {error['msg']}" for error in exc.errors())
+        raise InvalidInputError(f"invalid setting: {problems}") from None
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error is about."""
+    return f"{ENV_PREFIX}{str(location[0]).upper()}" if location else "a DISTILLSET_ variable"

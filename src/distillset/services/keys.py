@@ -57,7 +57,21 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def _write(path: Path, keys: dict[str, str]) -> None:
-    """Write atomically; the file is created 0600 so no other user can ever read it."""
+    """Write atomically; a folder that cannot hold the file is one clear error."""
+    try:
+        _write_private(path, keys)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileExistsError):  # from mkdir: a file where a folder belongs
+            reason = f"{exc.filename} is not a folder"
+        raise InvalidInputError(
+            f"cannot write the keys file {path}: {reason} "
+            "(set DISTILLSET_KEYS_FILE to a file in a writable folder)"
+        ) from None
+
+
+def _write_private(path: Path, keys: dict[str, str]) -> None:
+    """The file is created 0600 so no other user can ever read it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".keys-", suffix=".tmp")
     try:

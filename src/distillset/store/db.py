@@ -13,8 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from distillset.config import Settings
@@ -34,7 +34,39 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _missing_driver(scheme: str, exc: ModuleNotFoundError) -> DistillsetError:
+    """What to install for a URL whose database driver is missing."""
+    if scheme.split("+")[0] in ("postgresql", "postgres"):
+        fix = "install the postgres extra: pip install 'distillset[postgres]'"
+        if exc.name != "psycopg":
+            fix += ", and write the URL as postgresql+psycopg://..."
+    else:
+        fix = f"install the Python package that provides {exc.name!r}"
+    return DistillsetError(f"the database driver for {scheme}:// is not installed: {fix}")
+
+
 def make_engine(url: str) -> Engine:
+    """An engine for a database URL; a URL that cannot be used is one clear error, which
+    names the URL's scheme only (the rest may hold a password)."""
+    try:
+        scheme = make_url(url).drivername
+    except ArgumentError:
+        raise DistillsetError(
+            "DISTILLSET_DATABASE_URL is not a database URL: expected e.g. "
+            "sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user@host/db"
+        ) from None
+    try:
+        return _create_engine(url)
+    except NoSuchModuleError:
+        raise DistillsetError(
+            f"unknown database type {scheme!r} in DISTILLSET_DATABASE_URL: "
+            "use sqlite:///... or postgresql+psycopg://..."
+        ) from None
+    except ModuleNotFoundError as exc:
+        raise _missing_driver(scheme, exc) from None
+
+
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
