@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, func, inspect, select, text
@@ -16,8 +17,18 @@ from sqlalchemy.exc import IntegrityError
 from distillset.config import Settings, load_settings
 from distillset.domain import ConflictError, DistillsetError, InvalidInputError, text_hash
 from distillset.services import projects, tags
-from distillset.store import Answer, Base, Project, Question, Store, Tag, Task, open_store
-from distillset.store.db import migrate
+from distillset.store import (
+    Answer,
+    Base,
+    ModelEndpoint,
+    Project,
+    Question,
+    Store,
+    Tag,
+    Task,
+    open_store,
+)
+from distillset.store.db import alembic_config, make_engine, migrate
 from distillset.store.models import is_text_index_table
 
 
@@ -100,6 +111,34 @@ def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(DistillsetError, match="cannot open the database"):
         open_store(load_settings(database_url=f"sqlite:///{blocker / 'db.sqlite3'}"))
+
+
+def test_the_stream_migration_keeps_the_projects_model_choices(settings: Settings) -> None:
+    # Copying model_endpoints in batch mode would have dropped the old table, and with it,
+    # through ON DELETE SET NULL, every project's question and answer model.
+    engine = make_engine(settings.resolved_database_url)
+    command.upgrade(alembic_config(engine), "0003_text_search")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO model_endpoints (id, alias, base_url, model, extra_body,"
+            " structured_output, created_at)"
+            " VALUES (1, 'ds', 'http://x/v1', 'm', '{}', 'none', '2026-01-01 00:00:00')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO projects (name, topic, description, language, question_model_id,"
+            " answer_model_id, max_concurrency, max_retries, request_timeout, created_at)"
+            " VALUES ('P', 'P', '', 'en', 1, 1, 8, 3, 120.0, '2026-01-01 00:00:00')"
+        )
+    engine.dispose()
+    store = open_store(settings)
+    try:
+        with store.session() as session:
+            data = projects.project_as_dict(projects.get_project(session, "P"))
+            endpoint = session.scalars(select(ModelEndpoint)).one()
+            assert (data["question_model"], data["answer_model"]) == ("ds", "ds")
+            assert endpoint.stream is False
+    finally:
+        store.close()
 
 
 def test_migrate_twice_is_a_no_op(store: Store) -> None:

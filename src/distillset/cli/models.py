@@ -123,6 +123,9 @@ def model_add(
     price_in: str | None = PriceInOption,
     price_out: str | None = PriceOutOption,
     extra_body: str | None = ExtraBodyOption,
+    stream: bool = typer.Option(
+        False, "--stream/--no-stream", help="Request answers streamed (same result)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Register an OpenAI-compatible model endpoint."""
@@ -138,6 +141,7 @@ def model_add(
             api_key_name=key_name,
             structured_output=structured,
             extra_body=_extra_body(extra_body),
+            stream=stream,
             **_numbers(
                 temperature=temperature,
                 max_tokens=max_tokens,
@@ -176,6 +180,9 @@ def model_set(
     price_in: str | None = PriceInOption,
     price_out: str | None = PriceOutOption,
     extra_body: str | None = ExtraBodyOption,
+    stream: bool | None = typer.Option(
+        None, "--stream/--no-stream", help="Request answers streamed (same result)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Change settings of an endpoint (only the options given)."""
@@ -185,6 +192,7 @@ def model_set(
         base_url=base_url,
         structured_output=structured,
         extra_body=_extra_body(extra_body),
+        stream=stream,
     ) | _numbers(
         temperature=temperature,
         max_tokens=max_tokens,

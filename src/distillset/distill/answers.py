@@ -238,7 +238,9 @@ async def answer_question(
     endpoint = context.answer_model
     messages = answer_messages(context, question.text, question.path)
     try:
-        result = await gateway.chat(endpoint, messages, purpose="answer", task_id=task_id)
+        result = await gateway.chat(
+            endpoint, messages, purpose="answer", task_id=task_id, stream=endpoint.stream
+        )
     except ModelCallError as exc:
         outcome.error = str(exc) or type(exc).__name__
         _record_failure(store, question_id, outcome.error)

@@ -28,6 +28,8 @@ class EndpointConfig:
     tpm: int | None = None
     price_input_per_m: float | None = None
     price_output_per_m: float | None = None
+    # Answers are requested streamed (the result is the same; see Gateway.chat).
+    stream: bool = False
 
     @classmethod
     def from_endpoint(cls, endpoint: ModelEndpoint, settings: Settings) -> EndpointConfig:
@@ -46,6 +48,7 @@ class EndpointConfig:
             tpm=endpoint.tpm,
             price_input_per_m=endpoint.price_input_per_m,
             price_output_per_m=endpoint.price_output_per_m,
+            stream=bool(endpoint.stream),
         )
 
     def sampling_defaults(self) -> dict[str, Any]:

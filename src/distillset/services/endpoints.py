@@ -123,6 +123,7 @@ def add_endpoint(
     api_key_name: str | None = None,
     structured_output: str | None = None,
     extra_body: dict[str, Any] | None = None,
+    stream: bool = False,
     **limits_and_sampling: Any,
 ) -> ModelEndpoint:
     """Register an endpoint. The base URL comes from the flag, the preset or OPENAI_BASE_URL."""
@@ -165,6 +166,7 @@ def add_endpoint(
         api_key_name=api_key_name,
         structured_output=structured,
         extra_body=extra_body or {},
+        stream=stream,
         **limits_and_sampling,
     )
     session.add(endpoint)
@@ -210,6 +212,7 @@ def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -
         "api_key_name",
         "structured_output",
         "extra_body",
+        "stream",
     }
     for key, value in changes.items():
         if key not in allowed:
@@ -260,6 +263,7 @@ def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) 
         "top_p": endpoint.top_p,
         "extra_body": endpoint.extra_body,
         "structured_output": endpoint.structured_output,
+        "stream": endpoint.stream,
         "concurrency": endpoint.concurrency,
         "rpm": endpoint.rpm,
         "tpm": endpoint.tpm,

@@ -54,6 +54,8 @@ class ModelEndpoint(Base):
     tpm: Mapped[int | None] = mapped_column(Integer)
     price_input_per_m: Mapped[float | None] = mapped_column(Float)
     price_output_per_m: Mapped[float | None] = mapped_column(Float)
+    # Ask for answers streamed (server-sent chunks): long answers do not idle out a proxy.
+    stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
