@@ -5,6 +5,12 @@
     project.use_models(question="ds", answer="ds")
     project.auto(levels=2, tags=10, questions=10)
     project.questions()[:3]
+    project.judge()                                    # scores 0-5 by the answer model
+    project.records(min_score=4, limit=3)["records"]
+    project.export("train.jsonl", format="messages", min_score=4)
+
+Records are selected with keyword filters, as on the command line: tag, confirmed,
+has_reasoning, scored, min_score, max_score, model (the answer's), search, label.
 
 Long operations run as tasks (resumable, visible in `distillset tasks list`). The blocking
 methods also work inside a running event loop (a notebook) by running in a helper thread;
@@ -14,18 +20,25 @@ the ``*_async`` variants can be awaited directly.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
+from distillset import dataset
 from distillset.config import Settings, load_settings
+from distillset.dataset import RecordFilter
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
 from distillset.distill.plan import Plan
+from distillset.export import ExportOptions, export_dataset
+from distillset.export.formats import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
+from distillset.quality import create_judge_task
 from distillset.services import projects
 from distillset.services.tags import load_tree
 from distillset.store import Store, open_store
 from distillset.tasks import list_tasks, run_task, task_as_dict
+from distillset.tasks.runner import ask_fresh
 
 T = TypeVar("T")
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -216,3 +229,158 @@ class Project:
     def resume(self, task_id: int) -> dict[str, Any]:
         """Continue a stopped task from what is stored."""
         return _run_blocking(run_task(self.store, self.settings, task_id))
+
+    # Reviewing, scoring and exporting the dataset
+
+    def records(
+        self,
+        *,
+        limit: int = 50,
+        cursor: int | None = None,
+        newest_first: bool = False,
+        count: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """One page of records (as `dataset list --json`): ``records`` and ``next_cursor``
+        (pass it as ``cursor`` for the next page; None at the end), ``total`` with ``count``."""
+        record_filter = RecordFilter.from_dict(filters)
+        with self.store.session() as session:
+            project = projects.get_project(session, self.name)
+            page = dataset.list_records(
+                session,
+                project,
+                record_filter,
+                cursor=cursor,
+                limit=limit,
+                newest_first=newest_first,
+            )
+            data = page.as_dict()
+            if count:
+                data["total"] = dataset.count_records(session, project, record_filter)
+        return data
+
+    def _set_confirmed(
+        self, value: bool, ids: Iterable[int] | None, everything: bool, filters: dict[str, Any]
+    ) -> int:
+        chosen, record_filter = dataset.chosen_records(
+            ids, RecordFilter.from_dict(filters), everything
+        )
+        with self.store.session() as session:
+            project = projects.get_project(session, self.name)
+            return dataset.set_confirmed(
+                session, project, value, ids=chosen, record_filter=record_filter
+            )
+
+    def confirm(
+        self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
+    ) -> int:
+        """Confirm records by id or by filter (``everything=True``: all of them); returns how
+        many matched."""
+        return self._set_confirmed(True, ids, everything, filters)
+
+    def unconfirm(
+        self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
+    ) -> int:
+        """Take back the confirmation of records, selected as in ``confirm``."""
+        return self._set_confirmed(False, ids, everything, filters)
+
+    def score(
+        self,
+        value: float | None,
+        ids: Iterable[int] | None = None,
+        *,
+        reason: str | None = None,
+        everything: bool = False,
+        **filters: Any,
+    ) -> int:
+        """Score records by hand (0-5 in steps of 0.5; None clears the score), selected as in
+        ``confirm``; returns how many matched."""
+        chosen, record_filter = dataset.chosen_records(
+            ids, RecordFilter.from_dict(filters), everything
+        )
+        with self.store.session() as session:
+            project = projects.get_project(session, self.name)
+            return dataset.set_score(
+                session, project, value, reason=reason, ids=chosen, record_filter=record_filter
+            )
+
+    async def judge_async(
+        self,
+        model: str | None = None,
+        *,
+        rescore: bool = False,
+        no_cache: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        record_filter = RecordFilter.from_dict(filters)
+        with self.store.session() as session:
+            task = create_judge_task(
+                session,
+                projects.get_project(session, self.name),
+                model=model,
+                record_filter=record_filter,
+                rescore=rescore,
+            )
+            if no_cache:
+                ask_fresh(task)
+            task_id = task.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def judge(
+        self,
+        model: str | None = None,
+        *,
+        rescore: bool = False,
+        no_cache: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Score unscored records 0-5 with a judge endpoint (default: the answer model), or
+        every matching record with ``rescore`` (score filters allowed then); a task."""
+        return _run_blocking(self.judge_async(model, rescore=rescore, no_cache=no_cache, **filters))
+
+    def export(
+        self,
+        output: str | Path | None = None,
+        *,
+        format: str = "alpaca",
+        file_format: str | None = None,
+        reasoning: str | None = None,
+        think_open: str = DEFAULT_THINK_OPEN,
+        think_close: str = DEFAULT_THINK_CLOSE,
+        system: str | None = None,
+        fields: dict[str, str] | None = None,
+        balanced: int | None = None,
+        split: str | None = None,
+        seed: int = 42,
+        llamafactory: str | Path | None = None,
+        dataset_name: str | None = None,
+        push_to_hub: str | None = None,
+        private: bool = False,
+        batch_size: int = 2_000,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Export the records (all, or those the filters select) as `distillset export` does;
+        returns what was written (as its --json output)."""
+        options = ExportOptions(
+            format=format,
+            output=Path(output) if output is not None else None,
+            file_format=file_format,
+            reasoning=reasoning,
+            think_open=think_open,
+            think_close=think_close,
+            system=system,
+            fields=dict(fields or {}),
+            record_filter=RecordFilter.from_dict(filters),
+            balanced=balanced,
+            split=split,
+            seed=seed,
+            batch_size=batch_size,
+            llamafactory_dir=Path(llamafactory) if llamafactory is not None else None,
+            dataset_name=dataset_name,
+            push_to_hub=push_to_hub,
+            private=private,
+        )
+        with self.store.session() as session:
+            result = export_dataset(session, projects.get_project(session, self.name), options)
+        return result.as_dict()

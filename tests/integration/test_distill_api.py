@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
-from distillset import NotFoundError, Project
+from distillset import InvalidInputError, NotFoundError, Project
 from distillset.config import Settings
 from distillset.services import endpoints
 from distillset.store import Store
 from distillset.testing import FakeModelServer
+from helpers import assert_openai_chat_line, read_jsonl
 
 
 @pytest.fixture
@@ -56,3 +59,66 @@ def test_step_methods_and_a_running_event_loop(project: Project) -> None:
 def test_opening_an_unknown_project_is_a_clear_error(settings: Settings) -> None:
     with pytest.raises(NotFoundError, match="no project named 'Nope'"):
         Project("Nope", settings=settings)
+
+
+def test_judge_review_and_export_a_distilled_dataset(
+    project: Project, fake_server: FakeModelServer, tmp_path: Path
+) -> None:
+    project.auto(levels=1, tags=2, questions=2)
+    calls = fake_server.stats().total
+
+    judged = project.judge()
+
+    assert judged["kind"] == "judge" and judged["status"] == "succeeded"
+    assert judged["counters"]["judged"] == {"planned": 4, "done": 4, "failed": 0}
+    assert fake_server.stats().total == calls + 4
+    page = project.records(scored=True, count=True)
+    assert page["total"] == 4 and page["next_cursor"] is None
+    first, *rest = page["records"]
+    assert all(record["score_reason"] for record in page["records"])
+
+    assert project.confirm([first["id"]]) == 1
+    assert project.score(5.0, [first["id"]], reason="best") == 1
+    (confirmed,) = project.records(confirmed=True)["records"]
+    assert (confirmed["id"], confirmed["score"], confirmed["score_reason"]) == (
+        first["id"],
+        5.0,
+        "best",
+    )
+    assert [r["id"] for r in project.records(confirmed=False, limit=2)["records"]] == [
+        r["id"] for r in rest[:2]
+    ]
+
+    # The judge's own verdict again, for the one scored by hand: from the cache, no new call.
+    rescored = project.judge(rescore=True, confirmed=True)
+    assert rescored["counters"]["judged"] == {"planned": 1, "done": 1, "failed": 0}
+    (again,) = project.records(confirmed=True)["records"]
+    assert again["score_reason"] == first["score_reason"]
+    assert fake_server.stats().total == calls + 4
+
+    exported = project.export(tmp_path / "train.jsonl", format="messages", confirmed=True)
+    assert exported["records"] == 1 and exported["outputs"]["train"].endswith("train.jsonl")
+    (line,) = read_jsonl(tmp_path / "train.jsonl")
+    assert_openai_chat_line(line)
+    assert line["messages"][-2] == {"role": "user", "content": first["question"]}
+    everything = project.export(str(tmp_path / "all.parquet"), format="raw")
+    rows = pq.read_table(tmp_path / "all.parquet").to_pylist()
+    assert everything["records"] == len(rows) == 4
+    assert [row["score"] for row in rows] == [r["score"] for r in project.records()["records"]]
+    project.close()
+
+
+def test_record_selections_are_checked(project: Project) -> None:
+    project.auto(levels=1, tags=1, questions=2)
+    with pytest.raises(InvalidInputError, match="unknown record filter 'colour'"):
+        project.records(colour="red")
+    with pytest.raises(InvalidInputError, match="--all"):
+        project.confirm()
+    with pytest.raises(InvalidInputError, match="not both"):
+        project.score(4.0, [1], tag="Anything")
+    with pytest.raises(InvalidInputError, match="--rescore"):
+        project.judge(min_score=3)
+    assert project.confirm(everything=True) == 2
+    assert project.unconfirm([1]) == 1
+    assert project.records(confirmed=True, count=True)["total"] == 1
+    project.close()

@@ -22,6 +22,7 @@ from distillset.cli.common import (
 from distillset.dataset import (
     RecordFilter,
     change_labels,
+    chosen_records,
     count_records,
     delete_records,
     edit_record,
@@ -57,19 +58,6 @@ SearchFilter = typer.Option(None, "--search", help="Text in the question, answer
 LabelFilter = typer.Option(None, "--label", help="Only records carrying this custom label.")
 IdsArgument = typer.Argument(None, help="Record ids (or select with filters / --all).")
 AllOption = typer.Option(False, "--all", help="Every record of the project.")
-
-
-def targets(
-    ids: list[int] | None, record_filter: RecordFilter, everything: bool
-) -> tuple[list[int] | None, RecordFilter | None]:
-    """Ids, or a filter; a bulk change over the whole project needs --all, said out loud."""
-    if ids:
-        if record_filter.as_dict() or everything:
-            raise InvalidInputError("give record ids or filters, not both")
-        return ids, None
-    if not record_filter.as_dict() and not everything:
-        raise InvalidInputError("name records by id, select them with filters, or pass --all")
-    return None, record_filter
 
 
 def _preview(text: str | None, width: int = 60) -> str:
@@ -217,7 +205,7 @@ def _confirmation_command(value: bool) -> Callable[..., None]:
             search=search,
             label=label,
         )
-        chosen_ids, chosen_filter = targets(ids, flt, everything)
+        chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
         with state_of(ctx).store.session() as session:
             changed = set_confirmed(
                 session,
@@ -262,7 +250,7 @@ def dataset_score(
     if (score is None) == (not clear):
         raise InvalidInputError("give --score X or --clear (one of them)")
     flt = RecordFilter(tag=tag, confirmed=confirmed, search=search, label=label)
-    chosen_ids, chosen_filter = targets(ids, flt, everything)
+    chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
     with state_of(ctx).store.session() as session:
         changed = set_score(
             session,
@@ -333,7 +321,7 @@ def dataset_delete(
     flt = RecordFilter(
         tag=tag, confirmed=confirmed, max_score=max_score, model=model, search=search, label=label
     )
-    chosen_ids, chosen_filter = targets(ids, flt, everything)
+    chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
     store = state_of(ctx).store
     if not yes:
         with store.session() as session:

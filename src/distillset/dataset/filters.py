@@ -7,7 +7,7 @@ One filter type for every consumer, turned into SQL conditions on ``answers`` (j
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Text, cast, or_, select
@@ -71,6 +71,13 @@ class RecordFilter:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordFilter:
+        """A filter from its conditions by name (task params, or keywords in the Python API)."""
+        names = [item.name for item in fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown record filter {unknown[0]!r}: choose from {', '.join(names)}"
+            )
         values = dict(data)
         values["ids"] = tuple(values.get("ids") or ())
         return cls(**values)

@@ -129,6 +129,21 @@ def _edit_question(session: Session, project: Project, question_id: int, text: s
     question.text_hash = new_hash
 
 
+def chosen_records(
+    ids: Iterable[int] | None, record_filter: RecordFilter, everything: bool
+) -> tuple[list[int] | None, RecordFilter | None]:
+    """What a bulk change covers: ids, or a filter; the whole project only when asked for out
+    loud (``everything``, the CLI's --all), never because no filter was given."""
+    chosen = list(ids or ())
+    if chosen:
+        if record_filter.as_dict() or everything:
+            raise InvalidInputError("give record ids or filters, not both")
+        return chosen, None
+    if not record_filter.as_dict() and not everything:
+        raise InvalidInputError("name records by id, select them with filters, or pass --all")
+    return None, record_filter
+
+
 def _target_ids(
     session: Session,
     project: Project,
