@@ -338,3 +338,30 @@ def test_every_failed_answer_is_recorded_with_its_reason(
         )
     assert len(reasons) == 3 and all(reason and "500" in reason for reason in reasons)
     assert len(events) == 3 and all(event.startswith("answer to question") for event in events)
+
+
+def test_progress_counts_the_tokens_and_cost_of_retried_attempts(
+    store: Store, settings: Settings, project: str, fake_server: FakeModelServer
+) -> None:
+    # Cut replies are billed, then retried: the task's counters must say what the log says.
+    fake_server.queue_faults("truncated", "ok", "truncated")
+    summary = auto(store, settings, levels=1, tags=2, questions=1)
+    with store.session() as session:
+        logged = session.execute(
+            select(func.sum(LlmCall.input_tokens), func.sum(LlmCall.output_tokens))
+        ).one()
+    calls = summary["counters"]["calls"]
+    assert calls["requests"] == 1 + 2 + 2
+    assert (calls["input_tokens"], calls["output_tokens"]) == tuple(logged)
+    assert fake_server.stats().total == 1 + 2 + 2 + 2  # two of them cut and asked again
+    assert calls["cost"] is None  # no model has a price: unknown, not $0
+
+    with store.session() as session:
+        fake = endpoints.get_endpoint(session, "fake")
+        endpoints.update_endpoint(session, fake, price_input_per_m=1.0, price_output_per_m=2.0)
+        cost = session.scalar(select(func.sum(LlmCall.cost)))
+    assert cost is None  # the calls were made before the prices were set
+    priced = auto(store, settings, levels=1, tags=3, questions=1)["counters"]["calls"]
+    with store.session() as session:
+        logged_cost = session.scalar(select(func.sum(LlmCall.cost)))
+    assert priced["cost"] == pytest.approx(logged_cost) and priced["cost"] > 0

@@ -18,7 +18,7 @@ class CallStats:
     failed: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = None  # unknown until a call with a price is counted
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -27,7 +27,7 @@ class CallStats:
             "failed": self.failed,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
-            "cost": round(self.cost, 6),
+            "cost": None if self.cost is None else round(self.cost, 6),
         }
 
 
@@ -59,9 +59,11 @@ class JobProgress:
             self.calls.cached += 1
             return
         self.calls.requests += 1
-        self.calls.input_tokens += result.input_tokens or 0
-        self.calls.output_tokens += result.output_tokens or 0
-        self.calls.cost += result.cost or 0.0
+        # What was billed: retried attempts at this reply count too.
+        self.calls.input_tokens += result.billed.input_tokens or 0
+        self.calls.output_tokens += result.billed.output_tokens or 0
+        if result.cost is not None:
+            self.calls.cost = (self.calls.cost or 0.0) + result.cost
 
     def event(self, message: str, level: str = "info") -> None:
         if len(self.events) < MAX_PENDING_EVENTS:
@@ -92,6 +94,6 @@ class JobProgress:
             failed=int(calls.get("failed", 0)),
             input_tokens=int(calls.get("input_tokens", 0)),
             output_tokens=int(calls.get("output_tokens", 0)),
-            cost=float(calls.get("cost", 0.0)),
+            cost=None if calls.get("cost") is None else float(calls["cost"]),
         )
         return progress

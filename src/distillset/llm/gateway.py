@@ -14,7 +14,7 @@ import json
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -38,7 +38,8 @@ REFUSED_FORMAT_STATUSES = (400, 422)
 
 @dataclass
 class ChatResult:
-    """A reply; its tokens are the reply's own, its cost what every attempt at it cost."""
+    """A reply; its tokens are the reply's own, ``billed`` and ``cost`` what every attempt
+    at it reported and cost (nothing for an answer from the cache)."""
 
     content: str
     reasoning: str | None
@@ -51,6 +52,7 @@ class ChatResult:
     latency_ms: float
     cached: bool
     call_id: int
+    billed: Usage = field(default_factory=Usage)
 
 
 @dataclass
@@ -231,6 +233,7 @@ class Gateway:
             latency_ms=outcome.latency_ms,
             cached=False,
             call_id=call_id,
+            billed=billed,
         )
 
     async def chat_list(

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.store import ModelEndpoint, Project, Store, TaskEvent
+from distillset.store import Store, TaskEvent
 from distillset.tasks import get_task, task_as_dict
 from distillset.web.templating import format_time
 
@@ -24,31 +23,12 @@ KEEPALIVE_SECONDS = 15.0
 RECENT_EVENTS = 30
 
 
-def _priced(endpoint: ModelEndpoint | None) -> bool:
-    return endpoint is not None and (
-        endpoint.price_input_per_m is not None or endpoint.price_output_per_m is not None
-    )
-
-
-def with_known_cost(session: Session, task: dict[str, Any]) -> dict[str, Any]:
-    """The task dict with calls.cost None (unknown) when it is 0 and no model of the project
-    has a price: an unpriced call adds 0 to the counters, and the plan said "unknown"."""
-    counters = dict(task.get("counters") or {})
-    calls = dict(counters.get("calls") or {})
-    cost = float(calls.get("cost") or 0.0)
-    project = session.get(Project, task["project_id"])
-    models = (project.question_model, project.answer_model) if project else ()
-    calls["cost"] = cost if cost or any(_priced(model) for model in models) else None
-    counters["calls"] = calls
-    return {**task, "counters": counters}
-
-
 def snapshot(
     store: Store, settings: Settings, task_id: int, after_event: int | None
 ) -> dict[str, Any]:
     """The task as a dict plus its events after ``after_event`` (the latest few at first)."""
     with store.session() as session:
-        data = with_known_cost(session, task_as_dict(get_task(session, task_id), settings))
+        data = task_as_dict(get_task(session, task_id), settings)
         query = select(TaskEvent).where(TaskEvent.task_id == task_id)
         if after_event is None:
             rows = list(session.scalars(query.order_by(TaskEvent.id.desc()).limit(RECENT_EVENTS)))

@@ -15,7 +15,6 @@ from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, redirect, render
-from distillset.web.progress_stream import with_known_cost
 from distillset.web.schemas import RowId
 
 router = APIRouter(prefix="/projects/{project_id}")
@@ -27,7 +26,7 @@ def project_task(
     task = get_task(session, task_id)
     if task.project_id != project_id:
         raise NotFoundError(f"no task {task_id} in this project")
-    return with_known_cost(session, task_as_dict(task, settings))
+    return task_as_dict(task, settings)
 
 
 # The task list polls its rows this often (a task's own page follows it by SSE).

@@ -18,7 +18,6 @@ from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import parse_form
-from distillset.web.progress_stream import with_known_cost
 from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
 from distillset.web.question_view import question_row, question_rows
 from distillset.web.schemas import MAX_COUNT, AfterId, AutoDistill, RowId
@@ -335,7 +334,7 @@ async def answer_all(
     runner.start(job.task_id)
     with store.session() as session:
         project = project_by_id(session, project_id)
-        task = with_known_cost(session, task_as_dict(get_task(session, job.task_id), settings))
+        task = task_as_dict(get_task(session, job.task_id), settings)
     return render(
         request,
         "_preview.html",
