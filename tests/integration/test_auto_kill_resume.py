@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from distillset.config import Settings
 from distillset.services import endpoints, projects
-from distillset.store import Answer, Question, Store, Tag, Task
+from distillset.store import Answer, LlmCall, Question, Store, Tag, Task
 from distillset.testing import FakeModelServer
 
 NAME = "Physical Education and Sports"
@@ -41,6 +41,27 @@ def distillset(home: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+# When to kill: once the stage (tags, questions, answers) holds this many items.
+KILL_POINTS = {
+    "first tag": (0, 1),
+    "first question": (1, 1),
+    "five answers": (2, 5),
+}
+
+
+def twice_paid(store: Store) -> int:
+    """Request keys with more than one successful call: a reply paid for twice."""
+    keys = (
+        select(LlmCall.request_key)
+        .where(LlmCall.status == "ok")
+        .group_by(LlmCall.request_key)
+        .having(func.count() > 1)
+    )
+    with store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(keys.subquery())) or 0)
+
+
+@pytest.mark.parametrize("kill_point", list(KILL_POINTS))
 @pytest.mark.parametrize("again", ["tasks resume", "auto"])
 def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     store: Store,
@@ -48,6 +69,7 @@ def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     fake_server: FakeModelServer,
     distillset_home: Path,
     again: str,
+    kill_point: str,
 ) -> None:
     fake_server.configure(latency=0.05, log_prompts=False)
     with store.session() as session:
@@ -60,15 +82,16 @@ def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     run = distillset(
         distillset_home, "auto", NAME, "--levels", "2", "--tags", "4", "--questions", "3"
     )
+    stage, reached = KILL_POINTS[kill_point]
     deadline = time.monotonic() + POLL_LIMIT_SECONDS
-    while counts(store)[2] < 5:  # kill it once a few answers exist
+    while counts(store)[stage] < reached:
         assert run.poll() is None, run.communicate()
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.02)
     run.send_signal(signal.SIGKILL)
     run.wait(timeout=10)
     partial = counts(store)
-    assert partial[2] < 48
+    assert partial[2] < 48 and partial[stage] >= reached
 
     with store.session() as session:
         task = session.scalars(select(Task)).one()
@@ -87,7 +110,12 @@ def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     )
     assert '"status": "interrupted"' in listing.stdout
 
-    resumed = distillset(distillset_home, "tasks", "resume", str(task_id))
+    if again == "tasks resume":
+        resumed = distillset(distillset_home, "tasks", "resume", str(task_id))
+    else:
+        resumed = distillset(
+            distillset_home, "auto", NAME, "--levels", "2", "--tags", "4", "--questions", "3"
+        )
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
 
@@ -106,6 +134,7 @@ def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     assert len(set(labels)) == len(labels) == 20
     assert len(set(hashes)) == len(hashes) == 48
     assert all(number == 1 for _question, number in answered)
+    assert twice_paid(store) == 0
 
 
 def test_ctrl_c_stops_the_run_cleanly_as_cancelled(
