@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -96,9 +98,16 @@ def test_confirm_score_and_filter_by_them(store: Store, project: Project) -> Non
         assert [r.id for r in high] == ids[:2] and high[0].score_reason == "good"
         assert count_records(session, project, RecordFilter(scored=False)) == 2
         assert count_records(session, project, RecordFilter(max_score=3)) == 1
+        scored = get_record(session, project, ids[0])
+        assert scored.scored_at is not None
+        # What a rescore started after the scores has left: all of them again.
+        later = RecordFilter(scored_before=scored.scored_at + timedelta(seconds=1))
+        assert count_records(session, project, later) == 5
+        earlier = RecordFilter(scored_before=scored.scored_at)
+        assert ids[0] not in [r.id for r in list_records(session, project, earlier).records]
         set_score(session, project, None, ids=[ids[0]])
-        assert get_record(session, project, ids[0]).score is None
-        assert get_record(session, project, ids[0]).score_reason is None
+        cleared = get_record(session, project, ids[0])
+        assert (cleared.score, cleared.score_reason, cleared.scored_at) == (None, None, None)
 
 
 @pytest.mark.parametrize("bad", [5.5, -0.5, 3.3, float("nan")])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Text, cast, or_, select
@@ -35,6 +36,8 @@ class RecordFilter:
     search: str | None = None  # substring of question, answer or reasoning (case-insensitive)
     label: str | None = None  # a custom label the record carries
     ids: tuple[int, ...] = field(default_factory=tuple)
+    # Not scored since this moment (a rescore task's start): what such a task has left to do.
+    scored_before: datetime | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_score", "max_score"):
@@ -111,6 +114,8 @@ def record_conditions(
         conditions.append(Answer.score >= flt.min_score)
     if flt.max_score is not None:
         conditions.append(Answer.score <= flt.max_score)
+    if flt.scored_before is not None:
+        conditions.append(or_(Answer.scored_at.is_(None), Answer.scored_at < flt.scored_before))
     if flt.model is not None:
         conditions.append(Answer.model == flt.model)
     if flt.label is not None:

@@ -42,6 +42,7 @@ class DatasetRecord:
     confirmed: bool = False
     score: float | None = None
     score_reason: str | None = None
+    scored_at: datetime | None = None
     note: str | None = None
     labels: list[str] = field(default_factory=list)
     question_model: str | None = None
@@ -51,7 +52,7 @@ class DatasetRecord:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for moment in ("created_at", "question_created_at"):
+        for moment in ("scored_at", "created_at", "question_created_at"):
             value = data[moment]
             data[moment] = value.isoformat() if value else None
         return data
@@ -103,6 +104,7 @@ _COLUMNS = (
     Answer.confirmed,
     Answer.score,
     Answer.score_reason,
+    Answer.scored_at,
     Answer.note,
     Answer.labels,
     Question.model,
@@ -130,6 +132,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         confirmed,
         score,
         score_reason,
+        scored_at,
         note,
         labels,
         question_model,
@@ -155,6 +158,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         confirmed=bool(confirmed),
         score=score,
         score_reason=score_reason,
+        scored_at=scored_at,
         note=note,
         labels=list(labels or []),
         question_model=question_model,

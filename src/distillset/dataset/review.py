@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from distillset.dataset.filters import MAX_SCORE, RecordFilter, filtered_ids_query
 from distillset.dataset.records import DatasetRecord, fetch_page
 from distillset.domain import InvalidInputError, NotFoundError, text_hash
-from distillset.store.models import Answer, Project, Question
+from distillset.store.models import Answer, Project, Question, utcnow
 
 MAX_PAGE_SIZE = 1_000
 MAX_LABEL_LENGTH = 100
@@ -207,6 +207,13 @@ def checked_score(score: float) -> float:
     return float(score)
 
 
+def score_values(score: float | None, reason: str | None) -> dict[str, Any]:
+    """The columns a score sets (``None`` clears it, with its reason and moment)."""
+    if score is None:
+        return {"score": None, "score_reason": None, "scored_at": None}
+    return {"score": score, "score_reason": reason, "scored_at": utcnow()}
+
+
 def set_score(
     session: Session,
     project: Project,
@@ -223,7 +230,7 @@ def set_score(
         project,
         ids,
         record_filter,
-        {"score": value, "score_reason": reason if value is not None else None},
+        score_values(value, reason),
     )
 
 

@@ -2,10 +2,10 @@
 
 By default the task covers a filter's *unscored* records, so running it again (after a crash,
 a cancel or failures) scores only what is left. A *rescore* task covers every record the
-filter selects, scored ones too (say, to judge again with another model); it keeps its own
-account of what it scored (see rescore.py), so a resumed rescore never scores a record twice.
-Either way, a call that already succeeded is answered from the gateway's response cache, so a
-resumed run never pays twice.
+filter selects, scored ones too (say, to judge again with another model); what it has left
+is the records not scored since the task was created, so a resumed rescore never scores a
+record twice. Either way, a call that already succeeded is answered from the gateway's
+response cache, so a resumed run never pays twice.
 """
 
 from __future__ import annotations
@@ -13,19 +13,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.dataset.filters import RecordFilter, filtered_ids_query
+from distillset.dataset.filters import RecordFilter
 from distillset.dataset.records import DatasetRecord, TagPaths, fetch_page
-from distillset.dataset.review import count_records
+from distillset.dataset.review import count_records, score_values
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
 from distillset.llm import EndpointConfig, Gateway, LimitSettings
 from distillset.prompts import get_prompt, render
-from distillset.quality.rescore import ScoredRanges
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Project, Store, Task
@@ -33,9 +33,7 @@ from distillset.tasks.runner import ProgressCallback, SupervisedRun, reads_cache
 from distillset.tasks.service import claim_task
 
 STAGE = "judged"
-# Task params: whether the task rescores, and (then) the ranges of records it has scored.
-RESCORE_PARAM = "rescore"
-RESCORED_PARAM = "rescored"
+RESCORE_PARAM = "rescore"  # in the task params: whether the task rescores
 PAGE_SIZE = 500
 # A reply with no readable score is asked again (a new attempt number) this many times.
 PARSE_ATTEMPTS = 3
@@ -58,10 +56,14 @@ def verdict_format(structured_output: str) -> dict[str, Any] | None:
     return None
 
 
-def judge_filter(record_filter: RecordFilter, *, rescore: bool = False) -> RecordFilter:
-    """The records a judge task covers: the filter's, minus those already scored unless it
-    rescores."""
-    return record_filter if rescore else replace(record_filter, scored=False)
+def judge_filter(
+    record_filter: RecordFilter, *, rescore: bool = False, since: datetime | None = None
+) -> RecordFilter:
+    """The records a judge task has left: the filter's unscored ones, or when it rescores,
+    those not scored ``since`` its start."""
+    if rescore:
+        return replace(record_filter, scored_before=since)
+    return replace(record_filter, scored=False)
 
 
 def _check_filter(record_filter: RecordFilter, rescore: bool) -> None:
@@ -122,8 +124,7 @@ class _Setup:
     endpoint: EndpointConfig
     limits: LimitSettings
     template: str
-    record_filter: RecordFilter  # what the task covers (judge_filter applied)
-    params: dict[str, Any]  # the task's, as claimed
+    record_filter: RecordFilter  # what the task has left (judge_filter applied)
 
 
 class JudgeRun(SupervisedRun):
@@ -146,8 +147,6 @@ class JudgeRun(SupervisedRun):
         self.error: str | None = None
         self.setup: _Setup | None = None
         self.use_cache = True
-        # A rescore task's account of the records it scored (None for a plain judge task).
-        self.rescored: ScoredRanges | None = None
 
     def prepare(self) -> None:
         with self.store.session() as session:
@@ -157,16 +156,14 @@ class JudgeRun(SupervisedRun):
             project = session.get(Project, task.project_id)
             assert project is not None
             rescore = bool(task.params.get(RESCORE_PARAM))
-            record_filter = judge_filter(
-                RecordFilter.from_dict(task.params.get("filter") or {}), rescore=rescore
-            )
+            chosen = RecordFilter.from_dict(task.params.get("filter") or {})
+            record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
             self.use_cache = reads_cache(task.params)
             endpoint = EndpointConfig.from_endpoint(
                 get_endpoint(session, task.params["model"]), self.settings
             )
-            if rescore:
-                self.rescored = ScoredRanges.from_dict(task.params.get(RESCORED_PARAM))
-            done, remaining = self._work_left(session, task, project, record_filter)
+            remaining = count_records(session, project, record_filter)
+            done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
             # Earlier runs' scores stay done; their failures are open work again.
             self.counts = {"planned": done + remaining, "done": done, "failed": 0}
             task.counters = self.counters()
@@ -177,18 +174,7 @@ class JudgeRun(SupervisedRun):
                 limits=LimitSettings.from_project(project),
                 template=get_prompt(session, project, "judge").template,
                 record_filter=record_filter,
-                params=dict(task.params),
             )
-
-    def _work_left(
-        self, session: Session, task: Task, project: Project, record_filter: RecordFilter
-    ) -> tuple[int, int]:
-        """How many records earlier runs scored, and how many are left to score."""
-        if self.rescored is None:
-            done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
-            return done, count_records(session, project, record_filter)
-        ids = session.scalars(filtered_ids_query(session, project, record_filter))
-        return self.rescored.scored, sum(not self.rescored.covers(record_id) for record_id in ids)
 
     def counters(self) -> dict[str, Any]:
         return {STAGE: dict(self.counts)}
@@ -224,10 +210,6 @@ class JudgeRun(SupervisedRun):
                     paths=paths,
                 )
             for record in page:
-                if self.rescored is not None:
-                    if self.rescored.covers(record.id):
-                        continue
-                    self.rescored.read(record.id)
                 yield record
             if len(page) < PAGE_SIZE:
                 return
@@ -270,18 +252,9 @@ class JudgeRun(SupervisedRun):
             session.execute(
                 update(Answer)
                 .where(Answer.id == record.id)
-                .values(score=verdict.score, score_reason=verdict.reason or None)
+                .values(score_values(verdict.score, verdict.reason or None))
             )
-            if self.rescored is not None:
-                # In the score's own transaction: a crash cannot keep one without the other.
-                self.rescored.score(record.id)
-                self._save_rescored(session)
         self.counts["done"] += 1
-
-    def _save_rescored(self, session: Session) -> None:
-        assert self.rescored is not None and self.setup is not None
-        params = {**self.setup.params, RESCORED_PARAM: self.rescored.as_dict()}
-        session.execute(update(Task).where(Task.id == self.task_id).values(params=params))
 
     async def work(self) -> None:
         setup = self.setup

@@ -28,6 +28,7 @@ RAW_SCHEMA = pa.schema(
         ("confirmed", pa.bool_()),
         ("score", pa.float64()),
         ("score_reason", pa.string()),
+        ("scored_at", pa.string()),
         ("note", pa.string()),
         ("labels", pa.list_(pa.string())),
         ("question_model", pa.string()),
