@@ -96,6 +96,23 @@ _BARE_NUMBER = r"|\d{1,2}\s+"
 _NUMBERING = re.compile(rf"^\s*(?:{_MARKED_NUMBERING}{_BARE_NUMBER})")
 _MARKED_ONLY = re.compile(rf"^\s*(?:{_MARKED_NUMBERING})")
 _SPACES = re.compile(r"\s+")
+# JSON can escape a lone surrogate (`\ud800`); UTF-8, so the store and every file, cannot.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """Model text as stored: lone surrogates (only JSON escapes make them) become U+FFFD."""
+    return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def unstorable_text_message(exc: UnicodeEncodeError) -> str:
+    """Why text a person gave was refused: invalid UTF-8 bytes (PEP 383) or a JSON escape of
+    a lone surrogate cannot be stored or shown."""
+    bad = exc.object[exc.start : exc.end]
+    return (
+        "text that is not valid UTF-8 (invalid bytes, or a JSON escape of half a surrogate "
+        f"pair) cannot be stored or shown ({bad!r})"
+    )
 
 
 def strip_numbering(label: str, *, keep_bare_number: bool = False) -> str:

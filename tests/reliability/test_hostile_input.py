@@ -193,12 +193,6 @@ def test_a_megabyte_tag_label_is_refused_with_one_clear_line(
         assert session.scalars(select(Tag)).all() == []
 
 
-@pytest.mark.xfail(
-    raises=UnicodeEncodeError,
-    strict=True,
-    reason="a lone surrogate escaped inside the model's JSON array reaches the insert: "
-    "parse_json_list (llm/lists.py) does not replace it as completion.py does",
-)
 @pytest.mark.parametrize("stage", ["tags", "questions"])
 def test_a_lone_surrogate_escaped_inside_a_json_list_becomes_a_replacement_character(
     store: Store,
@@ -246,10 +240,6 @@ def test_a_tree_file_escaping_a_lone_surrogate_is_replaced_or_refused_in_one_lin
         assert len(imported.stderr.splitlines()) == 1 and labels == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/api/dataset.py update_record passes the lone surrogate to the store: HTTP 500",
-)
 def test_a_lone_surrogate_in_a_web_edit_is_replaced_or_refused_never_a_server_error(
     settings: Settings, store: Store, hostile_dataset: int
 ) -> None:

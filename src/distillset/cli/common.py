@@ -18,7 +18,13 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from distillset.config import Settings, load_settings
-from distillset.domain import CLEAR, Clear, DistillsetError, InvalidInputError
+from distillset.domain import (
+    CLEAR,
+    Clear,
+    DistillsetError,
+    InvalidInputError,
+    unstorable_text_message,
+)
 from distillset.store import Store, open_store
 
 console = Console()
@@ -117,8 +123,7 @@ class DistillsetGroup(TyperGroup):
             quit_on_broken_pipe()
         except UnicodeEncodeError as exc:
             # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
-            bad = exc.object[exc.start : exc.end]
-            fail(f"text that is not valid UTF-8 cannot be stored or shown ({bad!r})")
+            fail(unstorable_text_message(exc))
         except OperationalError as exc:
             # A read-only, full or locked database: the driver's reason, not the SQL and data.
             if isinstance(ctx.obj, CliState) and ctx.obj.debug:

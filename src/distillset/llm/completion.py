@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from distillset.domain import storable_text
 from distillset.llm.reasoning import split_reasoning
-
-# JSON can escape a lone surrogate (`\ud800`); UTF-8, so the store and every file, cannot.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _storable(text: str | None) -> str | None:
-    return None if text is None else _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -100,7 +93,8 @@ def parse_completion(text: str) -> Completion:
     if not isinstance(message, dict):
         raise MalformedReply("the response choice has no message", usage_of(body))
     reasoning, answer = split_reasoning(message)
-    reasoning, answer = _storable(reasoning), _storable(answer) or ""
+    reasoning = None if reasoning is None else storable_text(reasoning)
+    answer = storable_text(answer)
     return Completion(
         content=answer,
         reasoning=reasoning,

@@ -8,7 +8,7 @@ from typing import Any
 
 import json_repair
 
-from distillset.domain import normalize_text, strip_numbering
+from distillset.domain import normalize_text, storable_text, strip_numbering
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.reasoning import split_inline
 
@@ -111,8 +111,9 @@ def _item_text(item: Any) -> str | None:
 
 
 def clean_item(text: str) -> str:
-    """Markdown emphasis, numbering, surrounding quotes and spacing removed."""
-    text = _EMPHASIS.sub(r"\2", " ".join(text.split()))
+    """Markdown emphasis, numbering, surrounding quotes and spacing removed; a lone
+    surrogate the reply's JSON escaped becomes U+FFFD, as in the reply's own text."""
+    text = _EMPHASIS.sub(r"\2", " ".join(storable_text(text).split()))
     text = strip_numbering(text).strip(_QUOTES + " ")
     text = _STRAY_EMPHASIS.sub("", strip_numbering(text))
     return text.strip(_QUOTES + ",; ")

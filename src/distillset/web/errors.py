@@ -16,6 +16,7 @@ from distillset.domain import (
     InvalidInputError,
     ModelCallError,
     NotFoundError,
+    unstorable_text_message,
 )
 from distillset.web.templating import templates
 
@@ -84,6 +85,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def unstorable_text(request: Request, exc: UnicodeEncodeError) -> Response:
+        # A JSON escape of a lone surrogate in a body: refused like any bad input, nothing
+        # is stored (the session rolls back).
+        return error_response(request, 422, unstorable_text_message(exc))
 
     @app.exception_handler(OperationalError)
     async def database_error(request: Request, exc: OperationalError) -> Response:
