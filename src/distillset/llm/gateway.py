@@ -83,6 +83,17 @@ def _redact(text: str | None, secret: str | None) -> str | None:
     return text.replace(secret, "***")
 
 
+def _hide_secret(exc: BaseException, secret: str | None) -> None:
+    """Take the key out of an unexpected error's message and of the errors it chains: such
+    an error is printed (with --debug, its traceback) and kept as the task's last error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while secret and current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(_redact(a, secret) if isinstance(a, str) else a for a in current.args)
+        current = current.__cause__ or current.__context__
+
+
 class Gateway:
     """All model calls of one project; gateways of one project share one limiter."""
 
@@ -325,7 +336,11 @@ class Gateway:
         outcome = Attempt(error="not attempted")
         billed = Usage()
         for number in range(tries):
-            outcome = await self._limited(send, body, endpoint_limiter)
+            try:
+                outcome = await self._limited(send, body, endpoint_limiter)
+            except Exception as exc:  # a bug below the gateway: it propagates, keyless
+                _hide_secret(exc, endpoint.api_key)
+                raise
             billed += outcome.usage
             self._learn_output(outcome.completion)
             if outcome.error is None or not outcome.retryable or number == tries - 1:

@@ -236,16 +236,30 @@ def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
                 f"endpoint {endpoint.alias!r} uses key {endpoint.api_key_name!r}, "
                 "which is not in the keys file (run `distillset keys set NAME`)"
             )
-        return key
-    if endpoint.api_key_env:
-        return os.environ.get(endpoint.api_key_env) or None
-    return os.environ.get("OPENAI_API_KEY") or None
+        source = f"key {endpoint.api_key_name!r} of the keys file"
+    else:
+        variable = endpoint.api_key_env or "OPENAI_API_KEY"
+        key = os.environ.get(variable) or None
+        source = f"environment variable {variable}"
+    return None if key is None else _checked_key(key, endpoint.alias, source)
+
+
+def _checked_key(key: str, alias: str, source: str) -> str | None:
+    """A key as sent in the Authorization header: a pasted line's break or spaces around it
+    dropped; one holding other spaces or control characters is refused (never shown)."""
+    key = key.strip()
+    if any(not char.isprintable() or char.isspace() for char in key) or not key.isascii():
+        raise InvalidInputError(
+            f"the API key of endpoint {alias!r} ({source}) holds spaces, control or non-ASCII "
+            "characters, which no provider's key has: set it again"
+        )
+    return key or None
 
 
 def key_is_set(settings: Settings, endpoint: ModelEndpoint) -> bool:
     try:
         return resolve_api_key(settings, endpoint) is not None
-    except NotFoundError:
+    except (NotFoundError, InvalidInputError):  # missing, or unusable as it is
         return False
 
 
