@@ -110,11 +110,6 @@ def test_a_terminal_shows_a_judge_task_as_one_bar_without_call_statistics(
     assert frame == ["judged 4/10 1 failed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/task_progress.py ProgressView.update draws a stage planned 0 as an open bar "
-    "('0/?', total=None), so a tags-only task ends with 'questions 0/?' and 'answers 0/?'",
-)
 def test_a_terminal_does_not_leave_a_stage_with_nothing_planned_looking_unfinished(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

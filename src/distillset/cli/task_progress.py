@@ -105,12 +105,12 @@ class ProgressView:
         if self._bars is not None:
             for stage in stages_of(counters):
                 if stage not in self._ids:  # a bar per stage the task has
-                    self._ids[stage] = self._bars.add_task(stage, total=None, failed="")
+                    self._ids[stage] = self._bars.add_task(stage, total=0, failed="")
                 values = counters.get(stage) or {}
                 failed = values.get("failed", 0)
                 self._bars.update(
                     self._ids[stage],
-                    total=values.get("planned", 0) or None,
+                    total=values.get("planned", 0),  # 0 planned: nothing to do, done
                     completed=values.get("done", 0),
                     failed=f"{failed} failed" if failed else "",
                 )
