@@ -140,6 +140,9 @@ def test_endpoint_conflict_and_test_call(client: TestClient, fake_server: FakeMo
     assert client.post(f"{API}/endpoints", json=body).status_code == 409
     result = client.post(f"{API}/endpoints/fake/test").json()
     assert result["ok"] is True and result["reply"]
+    # The CLI's probe: structured output and reasoning are reported too.
+    assert result["structured_output_works"] is True  # tried, though not turned on
+    assert result["structured_output"] == "json_schema" and result["reasoning"] is True
     assert client.post(f"{API}/endpoints/missing/test").status_code == 404
 
 

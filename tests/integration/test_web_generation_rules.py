@@ -157,7 +157,7 @@ def test_fresh_answer_asks_the_model_again(
     assert resampled["skipped"] is False
     assert fake_server.stats().total == sent + 1
     stored = client.get(f"{base}/records/{resampled['answer_id']}").json()
-    assert (stored["confirmed"], stored["score"]) == (False, None)
+    assert (stored["confirmed"], stored["score"], stored["scored_at"]) == (False, None, None)
     assert stored["answer"]
 
     page = client.post(

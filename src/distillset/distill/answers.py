@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from distillset.dataset.review import score_values
 from distillset.distill.context import DistillContext
 from distillset.distill.tags import full_path
 from distillset.domain import ModelCallError, NotFoundError
@@ -102,11 +103,9 @@ def _record_failure(store: Store, question_id: int, error: str) -> None:
         )
 
 
-def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -> dict[str, Any]:
+def _reply_fields(context: DistillContext, result: ChatResult) -> dict[str, Any]:
+    """What a reply sets on its answer; it starts unreviewed."""
     return {
-        "question_id": question_id,
-        "project_id": context.project_id,
-        "variant": 0,
         "answer": result.content.strip(),
         "reasoning": result.reasoning,
         "model": result.model or context.answer_model.model,
@@ -116,9 +115,42 @@ def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -
         "reasoning_tokens": result.reasoning_tokens,
         "latency_ms": result.latency_ms,
         "confirmed": False,
-        "labels": [],
         "created_at": utcnow(),
     }
+
+
+def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -> dict[str, Any]:
+    return {
+        "question_id": question_id,
+        "project_id": context.project_id,
+        "variant": 0,
+        "labels": [],
+        **_reply_fields(context, result),
+    }
+
+
+async def _ask(
+    gateway: Gateway,
+    context: DistillContext,
+    question: _QuestionToAnswer,
+    outcome: AnswerOutcome,
+    task_id: int | None,
+) -> ChatResult | None:
+    """The answer model's reply, or None with ``outcome.error`` saying why there is none."""
+    endpoint = context.answer_model
+    messages = answer_messages(context, question.text, question.path)
+    try:
+        result = await gateway.chat(
+            endpoint, messages, purpose="answer", task_id=task_id, stream=endpoint.stream
+        )
+    except ModelCallError as exc:
+        outcome.error = str(exc) or type(exc).__name__
+        return None
+    outcome.call = result
+    if not result.content.strip():
+        outcome.error = "the model returned an empty answer"
+        return None
+    return result
 
 
 def _insert_answers(
@@ -235,19 +267,9 @@ async def answer_question(
     if question.answered:
         outcome.skipped = True
         return outcome
-    endpoint = context.answer_model
-    messages = answer_messages(context, question.text, question.path)
-    try:
-        result = await gateway.chat(
-            endpoint, messages, purpose="answer", task_id=task_id, stream=endpoint.stream
-        )
-    except ModelCallError as exc:
-        outcome.error = str(exc) or type(exc).__name__
-        _record_failure(store, question_id, outcome.error)
-        return outcome
-    outcome.call = result
-    if not result.content.strip():
-        outcome.error = "the model returned an empty answer"
+    result = await _ask(gateway, context, question, outcome, task_id)
+    if result is None:
+        assert outcome.error is not None
         _record_failure(store, question_id, outcome.error)
         return outcome
     row = _answer_row(context, question_id, result)
@@ -261,4 +283,23 @@ async def answer_question(
         except IntegrityError:
             outcome.answer_id = None
     outcome.skipped = outcome.answer_id is None
+    return outcome
+
+
+async def resample_answer(
+    store: Store, gateway: Gateway, context: DistillContext, question_id: int, answer_id: int
+) -> AnswerOutcome:
+    """Replace an answer with a new sample (pass a gateway that skips its cache); the old
+    answer stays when the call fails. The new text starts unreviewed: a confirmation or a
+    score judged the old one."""
+    outcome = AnswerOutcome(question_id)
+    result = await _ask(
+        gateway, context, _load_question(store, context, question_id), outcome, None
+    )
+    if result is None:
+        return outcome
+    values = {**_reply_fields(context, result), **score_values(None, None)}
+    with store.engine.begin() as connection:
+        connection.execute(update(_answers).where(_answers.c.id == answer_id).values(values))
+    outcome.answer_id = answer_id
     return outcome
