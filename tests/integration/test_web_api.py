@@ -119,6 +119,38 @@ def test_endpoints_never_show_the_key(
     assert client.get(f"{API}/endpoints/m").status_code == 404
 
 
+def test_patch_null_removes_an_optional_setting_and_refuses_a_required_one(
+    client: TestClient, project: dict[str, Any]
+) -> None:
+    created = {"alias": "m", "base_url": "http://127.0.0.1:9/v1", "model": "x"}
+    assert client.post(f"{API}/endpoints", json=created).status_code == 201
+    limits = {"temperature": 0, "rpm": 60, "price_input_per_m": 1.5, "stream": True}
+    assert client.patch(f"{API}/endpoints/m", json=limits).json()["stream"] is True
+    cleared = client.patch(f"{API}/endpoints/m", json={"rpm": None, "price_input_per_m": None})
+    assert cleared.status_code == 200
+    # Only the named fields go: temperature 0 is a value and stays.
+    assert {k: cleared.json()[k] for k in (*limits, "model")} == {
+        "temperature": 0,
+        "rpm": None,
+        "price_input_per_m": None,
+        "stream": True,
+        "model": "x",
+    }
+    refused = client.patch(f"{API}/endpoints/m", json={"model": None})
+    assert refused.status_code == 422 and "cannot be removed" in refused.json()["detail"]
+
+    url = f"{API}/projects/{project['id']}"
+    set_up = {"requests_per_minute": 100, "answer_model": "m", "answer_system_prompt": "Be brief."}
+    assert client.patch(url, json=set_up).status_code == 200
+    gone = client.patch(url, json=dict.fromkeys(set_up)).json()
+    assert (gone["requests_per_minute"], gone["answer_model"], gone["answer_system_prompt"]) == (
+        None,
+        None,
+        None,
+    )
+    assert client.patch(url, json={"topic": None}).status_code == 422
+
+
 @pytest.mark.parametrize(
     ("payload", "status"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -253,3 +254,37 @@ def test_outline_import_from_the_distill_page(client: TestClient) -> None:
         "/projects/1/distill/import", files={"file": ("toc.yaml", b"a: [")}, headers=HX
     )
     assert refused.status_code == 422 and refused.headers["HX-Retarget"] == "#messages"
+
+
+def _post_pairs(client: TestClient, url: str, pairs: list[tuple[str, str]]) -> str:
+    """A form post with a repeated field, as a browser sends a hidden input and a checkbox."""
+    form = {"Content-Type": "application/x-www-form-urlencoded", **HX}
+    return client.post(url, content=urlencode(pairs), headers=form).text
+
+
+def test_settings_forms_remove_what_is_emptied_and_set_streaming(
+    client: TestClient, project_id: int
+) -> None:
+    settings_url = f"/projects/{project_id}/settings"
+    limited = {"requests_per_minute": "100", "answer_system_prompt": "Be brief."}
+    assert "Settings saved" in client.post(settings_url, data=limited, headers=HX).text
+    project = client.get(f"/api/v1/projects/{project_id}").json()
+    assert (project["requests_per_minute"], project["answer_system_prompt"]) == (100, "Be brief.")
+    emptied = {"requests_per_minute": "", "answer_system_prompt": "", "max_retries": ""}
+    assert "Settings saved" in client.post(settings_url, data=emptied, headers=HX).text
+    project = client.get(f"/api/v1/projects/{project_id}").json()
+    assert (project["requests_per_minute"], project["answer_system_prompt"]) == (None, None)
+    assert project["max_retries"] == 3  # not removable: an empty field leaves it as it was
+
+    edit = f"/projects/{project_id}/endpoints/fake"
+    # The form sends the hidden "false" first, then the ticked box's "true".
+    ticked = [("price_input_per_m", "2"), ("stream", "false"), ("stream", "true")]
+    assert "Endpoint fake saved" in _post_pairs(client, edit, ticked)
+    endpoint = client.get("/api/v1/endpoints/fake").json()
+    assert (endpoint["price_input_per_m"], endpoint["stream"]) == (2, True)
+    unticked = [("price_input_per_m", ""), ("stream", "false")]
+    assert "Endpoint fake saved" in _post_pairs(client, edit, unticked)
+    endpoint = client.get("/api/v1/endpoints/fake").json()
+    assert (endpoint["price_input_per_m"], endpoint["stream"]) == (None, False)
+    page = client.get(settings_url).text
+    assert 'name="stream" value="true"' in page

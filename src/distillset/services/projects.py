@@ -96,15 +96,19 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def update_project(session: Session, project: Project, **changes: Any) -> Project:
-    """Change settings; ``None`` values are ignored, CLEAR (or 0) removes the rpm/tpm
-    limits, models are given by alias ("" or "none" unsets one)."""
+    """Change settings; ``None`` values are ignored, CLEAR removes an optional one (the
+    models, the rpm/tpm limits, where 0 does too, the description and the answer system
+    prompt), models are given by alias ("" or "none" unsets one)."""
     for key, value in changes.items():
         if value is None:
             continue
+        if value is CLEAR and key in ("name", "topic", "language"):
+            raise InvalidInputError(f"{key} cannot be removed, only changed")
         if key in ("question_model", "answer_model"):
             # "" or "none" unsets the model (no endpoint may be called "none").
-            unset = not value.strip() or value.strip().lower() == NO_MODEL_WORD
-            setattr(project, f"{key}_id", None if unset else get_endpoint(session, value).id)
+            unset = value is CLEAR or value.strip().lower() in ("", NO_MODEL_WORD)
+            # The relationship, not its id: the project reads back right in this session.
+            setattr(project, key, None if unset else get_endpoint(session, value))
         elif key == "language":
             project.language = _check_language(value)
         elif key in SETTING_LIMITS:
@@ -112,9 +116,9 @@ def update_project(session: Session, project: Project, **changes: Any) -> Projec
         elif key == "topic":
             project.topic = _required_text(key, value)
         elif key == "description":
-            project.description = value
+            project.description = "" if value is CLEAR else value
         elif key == "answer_system_prompt":
-            project.answer_system_prompt = value or None
+            project.answer_system_prompt = None if value is CLEAR else value or None
         elif key == "name":
             _rename(session, project, _required_text(key, value))
         else:

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from distillset.domain import CLEAR
+
 Structured = Literal["json_schema", "json_object", "none"]
 
 # SQLite's INTEGER range: a larger number cannot name a row, and the driver raises on it.
@@ -18,6 +20,14 @@ AfterId = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    def changes(self) -> dict[str, Any]:
+        """The fields a PATCH names: an explicit null removes the setting (the services'
+        CLEAR, refused for what cannot be removed), an absent field leaves it as it is."""
+        return {
+            key: CLEAR if value is None else value
+            for key, value in self.model_dump(exclude_unset=True).items()
+        }
 
 
 class ProjectCreate(Body):
@@ -57,6 +67,7 @@ class EndpointFields(Body):
     tpm: int | None = None
     price_input_per_m: float | None = None
     price_output_per_m: float | None = None
+    stream: bool | None = Field(default=None, description="request answers streamed")
 
 
 class EndpointCreate(EndpointFields):

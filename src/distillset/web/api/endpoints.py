@@ -49,7 +49,7 @@ def update_endpoint(
     alias: str, body: EndpointFields, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
     endpoint = service.get_endpoint(session, alias)
-    service.update_endpoint(session, endpoint, **body.model_dump(exclude_unset=True))
+    service.update_endpoint(session, endpoint, **body.changes())
     return service.endpoint_as_dict(endpoint, settings)
 
 

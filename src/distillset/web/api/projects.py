@@ -40,7 +40,7 @@ def get_project(project_id: RowId, session: DbSession) -> dict[str, Any]:
 @router.patch("/{project_id}")
 def update_project(project_id: RowId, body: ProjectUpdate, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
-    service.update_project(session, project, **body.model_dump(exclude_unset=True))
+    service.update_project(session, project, **body.changes())
     return project_payload(session, project.id)
 
 

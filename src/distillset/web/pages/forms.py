@@ -17,14 +17,22 @@ JSON_FIELDS = frozenset({"extra_body"})
 
 
 def parse_form(
-    model: type[BodyT], form: FormData, *, keep_empty: frozenset[str] = frozenset()
+    model: type[BodyT],
+    form: FormData,
+    *,
+    keep_empty: frozenset[str] = frozenset(),
+    clearable: frozenset[str] = frozenset(),
 ) -> BodyT:
-    """Empty fields mean "not given" unless named in ``keep_empty`` (there "" clears a value)."""
+    """Empty fields mean "not given", unless named in ``keep_empty`` (there "" is the value)
+    or in ``clearable`` (there an emptied field removes the setting: an explicit null)."""
     values: dict[str, Any] = {}
     for name, raw in form.items():
         if not isinstance(raw, str) or name not in model.model_fields:
             continue
         text = raw.strip()
+        if not text and name in clearable:
+            values[name] = None
+            continue
         if not text and name not in keep_empty:
             continue
         if name in JSON_FIELDS:

@@ -24,6 +24,11 @@ from distillset.web.schemas import (
     RowId,
 )
 
+# Endpoint fields an emptied input removes (sampling defaults, limits, prices).
+ENDPOINT_CLEARABLE = frozenset(
+    {"temperature", "max_tokens", "concurrency", "price_input_per_m", "price_output_per_m"}
+)
+
 router = APIRouter(prefix="/projects/{project_id}")
 
 
@@ -52,15 +57,10 @@ def settings_page(
 @router.post("/settings")
 async def save_settings(project_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
-    body = parse_form(
-        ProjectUpdate, await request.form(), keep_empty=frozenset({"answer_system_prompt"})
-    )
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("answer_system_prompt") == "":
-        # An emptied prompt means "use the default": stored as NULL.
-        project.answer_system_prompt = None
-        changes.pop("answer_system_prompt")
-    project_service.update_project(session, project, **changes)
+    # An emptied limit means no limit; an emptied prompt means "use the default".
+    clearable = frozenset({"requests_per_minute", "tokens_per_minute", "answer_system_prompt"})
+    body = parse_form(ProjectUpdate, await request.form(), clearable=clearable)
+    project_service.update_project(session, project, **body.changes())
     return message(request, "Settings saved.")
 
 
@@ -86,9 +86,12 @@ async def edit_endpoint(
 ) -> Response:
     endpoint = endpoint_service.get_endpoint(session, alias)
     body = parse_form(
-        EndpointFields, await request.form(), keep_empty=frozenset({"api_key_env", "api_key_name"})
+        EndpointFields,
+        await request.form(),
+        keep_empty=frozenset({"api_key_env", "api_key_name"}),
+        clearable=ENDPOINT_CLEARABLE,
     )
-    endpoint_service.update_endpoint(session, endpoint, **body.model_dump(exclude_unset=True))
+    endpoint_service.update_endpoint(session, endpoint, **body.changes())
     return render(
         request,
         "_endpoints.html",
