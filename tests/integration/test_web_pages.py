@@ -153,6 +153,25 @@ def test_an_answer_updates_the_answered_counts_of_the_tree_node_and_the_panel(
     assert "2 questions and 1 answers?" in answered.text
     again = client.post(f"{base}/questions/2/answer", headers=HX)
     assert _out_of_band(again.text, "tag-counts-1") == "0 sub-tags · 2 q · 2 answered"
+    assert 'id="messages"' not in again.text
+
+
+def test_a_failed_new_sample_says_why_and_keeps_the_answer(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    base = f"/projects/{project_id}/distill"
+    client.post(f"{base}/tags", data={"label": "Golf"}, headers=HX)
+    client.post(f"{base}/tags/1/generate-questions", data={"count": "1"}, headers=HX)
+    client.post(f"{base}/questions/1/answer", headers=HX)
+    kept = client.get(f"/api/v1/projects/{project_id}/records/1").json()["answer"]
+    client.patch(f"/api/v1/projects/{project_id}", json={"max_retries": 0})
+    fake_server.queue_faults("500")
+
+    failed = client.post(f"{base}/questions/1/answer", data={"fresh": "true"}, headers=HX)
+
+    assert failed.status_code == 200
+    assert "HTTP 500" in _out_of_band(failed.text, "messages")
+    assert client.get(f"/api/v1/projects/{project_id}/records/1").json()["answer"] == kept
 
 
 def test_auto_distill_plan_start_and_progress_page(client: TestClient, project_id: int) -> None:
