@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,11 +178,12 @@ def test_raw_holds_every_stored_field_of_a_record(
     rows = read_jsonl(tmp_path / "r.jsonl")
     assert pq.read_table(tmp_path / "r.parquet").to_pylist() == rows
     assert rows[0]["question_origin"] == "imported"
-    assert datetime.fromisoformat(rows[0]["question_created_at"]).replace(tzinfo=UTC) == (
-        datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
-    )
+    # Moments carry their zone, so a reader elsewhere does not take them for local time.
+    assert rows[0]["question_created_at"] == "2024-05-06T07:08:09+00:00"
     assert {row["question_origin"] for row in rows[1:]} == {"distilled"}
-    assert all(datetime.fromisoformat(row["question_created_at"]) for row in rows)
+    for row in rows:
+        for moment in ("created_at", "question_created_at"):
+            assert datetime.fromisoformat(row[moment]).utcoffset() == timedelta(0)
     stored = {column.name for column in Answer.__table__.columns} | {
         RAW_QUESTION_NAMES.get(column.name, column.name) for column in Question.__table__.columns
     }

@@ -19,6 +19,7 @@ from distillset.cli.task_progress import calls_line, report_outcome, run_task_he
 from distillset.domain import TaskStatus
 from distillset.services.projects import get_project
 from distillset.store import Project
+from distillset.store.models import utc_iso
 from distillset.tasks import service
 from distillset.tasks.runner import ask_fresh
 
@@ -78,7 +79,7 @@ def tasks_show(
         project = session.get(Project, task.project_id)
         data = service.task_as_dict(task, state.settings, project.name if project else None)
         data["events"] = [
-            {"at": event.created_at.isoformat(), "level": event.level, "message": event.message}
+            {"at": utc_iso(event.created_at), "level": event.level, "message": event.message}
             for event in service.recent_events(session, task_id)
         ]
     if as_json:

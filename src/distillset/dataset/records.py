@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from distillset.dataset.filters import RecordFilter, record_conditions
 from distillset.domain import PATH_SEPARATOR
-from distillset.store.models import Answer, Project, Question, Tag
+from distillset.store.models import Answer, Project, Question, Tag, utc_iso
 
 DEFAULT_BATCH_SIZE = 2_000
 
@@ -54,7 +54,7 @@ class DatasetRecord:
         data = asdict(self)
         for moment in ("scored_at", "created_at", "question_created_at"):
             value = data[moment]
-            data[moment] = value.isoformat() if value else None
+            data[moment] = utc_iso(value)
         return data
 
 

@@ -15,7 +15,7 @@ from distillset.domain import (
     NotFoundError,
 )
 from distillset.services.endpoints import NO_MODEL_WORD, get_endpoint
-from distillset.store.models import Answer, Project, Question, Tag
+from distillset.store.models import Answer, Project, Question, Tag, utc_iso
 
 # Settings a user may change with `project set`, with their validators.
 SETTING_LIMITS: dict[str, tuple[float, float]] = {
@@ -166,5 +166,5 @@ def project_as_dict(project: Project) -> dict[str, Any]:
         "max_retries": project.max_retries,
         "request_timeout": project.request_timeout,
         "answer_system_prompt": project.answer_system_prompt,
-        "created_at": project.created_at.isoformat() if project.created_at else None,
+        "created_at": utc_iso(project.created_at),
     }

@@ -29,6 +29,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored moment with its zone: SQLite hands back naive datetimes, written in UTC."""
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """A stored moment as ISO 8601 text with its UTC offset, for JSON and exports."""
+    aware = as_utc(moment)
+    return aware.isoformat() if aware else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 

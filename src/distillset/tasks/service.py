@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
@@ -22,20 +22,13 @@ from distillset.distill.plan import JobSpec, Plan, plan_job
 from distillset.distill.progress import JobProgress
 from distillset.domain import ConflictError, NotFoundError, TaskKind, TaskStatus
 from distillset.store import Project, Task, TaskEvent
-from distillset.store.models import utcnow
+from distillset.store.models import as_utc, utc_iso, utcnow
 
 MAX_EVENT_CHARS = 2_000
 
 
 def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they were written in UTC.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _owner_is_gone(owner: str | None) -> bool:
@@ -62,7 +55,7 @@ def is_stale(task: Task, settings: Settings, now: datetime | None = None) -> boo
     if _owner_is_gone(task.owner):
         return True
     now = now or utcnow()
-    beat = _aware(task.heartbeat_at) or _aware(task.started_at) or _aware(task.created_at)
+    beat = as_utc(task.heartbeat_at) or as_utc(task.started_at) or as_utc(task.created_at)
     return beat is None or now - beat > timedelta(seconds=settings.heartbeat_stale_seconds)
 
 
@@ -163,7 +156,7 @@ def rival_tasks(session: Session, task: Task, owner: str) -> list[Task]:
 
 
 def _busy_message(task: Task, settings: Settings) -> str:
-    beat = _aware(task.heartbeat_at)
+    beat = as_utc(task.heartbeat_at)
     ago = f", last heartbeat {(utcnow() - beat).total_seconds():.0f}s ago" if beat else ""
     return (
         f"task {task.id} ({task.kind}) is already running on this project in process "
@@ -253,13 +246,8 @@ def recent_events(session: Session, task_id: int, limit: int = 20) -> list[TaskE
     return list(reversed(list(rows)))
 
 
-def _iso(moment: datetime | None) -> str | None:
-    aware = _aware(moment)
-    return aware.isoformat() if aware else None
-
-
 def task_as_dict(task: Task, settings: Settings, project_name: str | None = None) -> dict[str, Any]:
-    started, finished = _aware(task.started_at), _aware(task.finished_at)
+    started, finished = as_utc(task.started_at), as_utc(task.finished_at)
     elapsed = None
     if started is not None:
         elapsed = ((finished or utcnow()) - started).total_seconds()
@@ -274,9 +262,9 @@ def task_as_dict(task: Task, settings: Settings, project_name: str | None = None
         "last_error": task.last_error,
         "owner": task.owner,
         "cancel_requested": task.cancel_requested,
-        "created_at": _iso(task.created_at),
-        "started_at": _iso(task.started_at),
-        "finished_at": _iso(task.finished_at),
-        "heartbeat_at": _iso(task.heartbeat_at),
+        "created_at": utc_iso(task.created_at),
+        "started_at": utc_iso(task.started_at),
+        "finished_at": utc_iso(task.finished_at),
+        "heartbeat_at": utc_iso(task.heartbeat_at),
         "elapsed_seconds": round(elapsed, 3) if elapsed is not None else None,
     }
