@@ -38,7 +38,6 @@ from distillset.services import projects
 from distillset.services.tags import load_tree
 from distillset.store import Store, open_store
 from distillset.tasks import list_tasks, run_task, task_as_dict
-from distillset.tasks.runner import ask_fresh
 
 T = TypeVar("T")
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -321,9 +320,8 @@ class Project:
                 model=model,
                 record_filter=record_filter,
                 rescore=rescore,
+                no_cache=no_cache,
             )
-            if no_cache:
-                ask_fresh(task)
             task_id = task.id
         return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
 

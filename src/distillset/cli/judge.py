@@ -21,7 +21,6 @@ from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.dataset import RecordFilter
 from distillset.quality import create_judge_task
 from distillset.services.projects import get_project
-from distillset.tasks.runner import ask_fresh
 
 
 @app.command("judge")
@@ -75,9 +74,8 @@ def judge_command(
             model=model,
             record_filter=record_filter,
             rescore=rescore,
+            no_cache=no_cache,
         )
-        if no_cache:
-            ask_fresh(task)
         task_id = task.id
 
     summary = run_task_here(

@@ -29,7 +29,7 @@ from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Project, Store, Task
-from distillset.tasks.runner import ProgressCallback, SupervisedRun, reads_cache
+from distillset.tasks.runner import ProgressCallback, SupervisedRun, ask_fresh, reads_cache
 from distillset.tasks.service import claim_task
 
 STAGE = "judged"
@@ -97,9 +97,11 @@ def create_judge_task(
     model: str | None,
     record_filter: RecordFilter,
     rescore: bool = False,
+    no_cache: bool = False,
 ) -> Task:
     """A queued judge task over the filter's unscored records, or all of them when it
-    ``rescore``s (score filters allowed then); run it with run_judge_task."""
+    ``rescore``s (score filters allowed then); ``no_cache`` asks for fresh verdicts on
+    every run of it. Run it with run_judge_task."""
     alias = get_endpoint(session, _judge_alias(project, model)).alias
     _check_filter(record_filter, rescore)
     planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
@@ -113,6 +115,8 @@ def create_judge_task(
         status=TaskStatus.QUEUED.value,
         counters={STAGE: {"planned": planned, "done": 0, "failed": 0}},
     )
+    if no_cache:
+        ask_fresh(task)
     session.add(task)
     session.flush()
     return task
