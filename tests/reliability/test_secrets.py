@@ -140,18 +140,28 @@ def _files(settings: Settings) -> list[Path]:
     return [path for path in settings.home.rglob("*") if path.is_file()]
 
 
-def _debug_runs_of_a_failing_model_call(
+BROKEN_RUNS = (("model", "test", "broken"), ("auto", NAME, "--levels", "1", "--tags", "2"))
+
+
+def _project_on_broken_endpoint(
     cli: Callable[..., Result], fake_server: FakeModelServer, key_env: str
-) -> list[str]:
-    """`model test` and `auto` with --debug on an endpoint whose every call fails, then the
-    task listings; all their output. The error is one no handler expects: a traceback."""
+) -> None:
+    """The project's models are endpoint 'broken', whose key is read from ``key_env``."""
     base = ("--base-url", fake_server.url, "--model", "fake-model")
     assert cli("project", "create", NAME).exit_code == 0
     assert cli("model", "add", "broken", *base, "--api-key-env", key_env).exit_code == 0
     models = ("--question-model", "broken", "--answer-model", "broken")
     assert cli("project", "set", NAME, *models).exit_code == 0
+
+
+def _debug_runs_of_a_failing_model_call(
+    cli: Callable[..., Result], fake_server: FakeModelServer, key_env: str
+) -> list[str]:
+    """`model test` and `auto` with --debug on an endpoint whose every call fails, then the
+    task listings; all their output. The error is one no handler expects: a traceback."""
+    _project_on_broken_endpoint(cli, fake_server, key_env)
     outputs = []
-    for args in (("model", "test", "broken"), ("auto", NAME, "--levels", "1", "--tags", "2")):
+    for args in BROKEN_RUNS:
         result = cli("--debug", *args)
         assert result.exit_code != 0, result.output[-800:]
         assert "Traceback (most recent call last)" in result.stderr, args
@@ -185,13 +195,9 @@ def test_a_key_the_http_client_refuses_does_not_show_in_the_error(
     caplog.set_level(logging.DEBUG)
     key, _ = planted
     monkeypatch.setenv("BROKEN_KEY", f"{key}\r\n{key}")
-    base = ("--base-url", fake_server.url, "--model", "fake-model")
-    assert cli("project", "create", NAME).exit_code == 0
-    assert cli("model", "add", "broken", *base, "--api-key-env", "BROKEN_KEY").exit_code == 0
-    models = ("--question-model", "broken", "--answer-model", "broken")
-    assert cli("project", "set", NAME, *models).exit_code == 0
+    _project_on_broken_endpoint(cli, fake_server, "BROKEN_KEY")
     outputs = []
-    for args in (("model", "test", "broken"), ("auto", NAME, "--levels", "1", "--tags", "2")):
+    for args in BROKEN_RUNS:
         result = cli("--debug", *args)
         assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.output
         assert "(environment variable BROKEN_KEY) holds spaces, control" in result.stderr
