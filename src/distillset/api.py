@@ -258,16 +258,24 @@ class Project:
                 data["total"] = dataset.count_records(session, project, record_filter)
         return data
 
-    def _set_confirmed(
-        self, value: bool, ids: Iterable[int] | None, everything: bool, filters: dict[str, Any]
+    def _change_records(
+        self,
+        change: Callable[..., int],
+        ids: Iterable[int] | None,
+        everything: bool,
+        filters: dict[str, Any],
+        *args: Any,
+        **options: Any,
     ) -> int:
+        """A bulk change of the records chosen by ids, filters or ``everything``, as the
+        dataset commands choose them; returns how many matched."""
         chosen, record_filter = dataset.chosen_records(
             ids, RecordFilter.from_dict(filters), everything
         )
         with self.store.session() as session:
             project = projects.get_project(session, self.name)
-            return dataset.set_confirmed(
-                session, project, value, ids=chosen, record_filter=record_filter
+            return change(
+                session, project, *args, ids=chosen, record_filter=record_filter, **options
             )
 
     def confirm(
@@ -275,13 +283,13 @@ class Project:
     ) -> int:
         """Confirm records by id or by filter (``everything=True``: all of them); returns how
         many matched."""
-        return self._set_confirmed(True, ids, everything, filters)
+        return self._change_records(dataset.set_confirmed, ids, everything, filters, True)
 
     def unconfirm(
         self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
     ) -> int:
         """Take back the confirmation of records, selected as in ``confirm``."""
-        return self._set_confirmed(False, ids, everything, filters)
+        return self._change_records(dataset.set_confirmed, ids, everything, filters, False)
 
     def score(
         self,
@@ -294,14 +302,9 @@ class Project:
     ) -> int:
         """Score records by hand (0-5 in steps of 0.5; None clears the score), selected as in
         ``confirm``; returns how many matched."""
-        chosen, record_filter = dataset.chosen_records(
-            ids, RecordFilter.from_dict(filters), everything
+        return self._change_records(
+            dataset.set_score, ids, everything, filters, value, reason=reason
         )
-        with self.store.session() as session:
-            project = projects.get_project(session, self.name)
-            return dataset.set_score(
-                session, project, value, reason=reason, ids=chosen, record_filter=record_filter
-            )
 
     async def judge_async(
         self,

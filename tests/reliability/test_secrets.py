@@ -181,7 +181,7 @@ def _leaks(key: str, texts: Iterable[str], settings: Settings) -> list[str]:
     return found + [str(path) for path in _files(settings) if key.encode() in path.read_bytes()]
 
 
-def test_a_key_the_http_client_refuses_does_not_show_in_the_error(
+def test_a_key_with_a_line_break_inside_is_refused_without_showing_it(
     cli: Callable[..., Result],
     settings: Settings,
     store: Store,
