@@ -139,3 +139,26 @@ def test_a_shared_failure_reaches_every_caller(store: Store, fake_server: FakeMo
     outcomes = asyncio.run(scenario())
     assert all(isinstance(o, ModelCallError) and o.status == 500 for o in outcomes)
     assert fake_server.stats().total == 1
+
+
+def test_a_sharer_sends_the_request_itself_when_the_first_caller_is_cancelled(
+    store: Store, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(latency=0.2)
+    endpoint = fake_server.endpoint()
+
+    async def scenario() -> tuple[asyncio.Task[ChatResult], ChatResult]:
+        async with Gateway(store, LimitSettings(), project_id=None) as gateway:
+            first = asyncio.create_task(gateway.chat(endpoint, ASK, purpose="answer"))
+            await asyncio.sleep(0.05)  # the first request is on its way
+            sharer = asyncio.create_task(gateway.chat(endpoint, ASK, purpose="answer"))
+            await asyncio.sleep(0.05)
+            first.cancel()
+            return first, await sharer
+
+    first, result = asyncio.run(scenario())
+    assert first.cancelled()
+    assert result.cached is False  # the sharer's own call, not a copy of the cancelled one
+    assert fake_server.stats().total == 2
+    with store.session() as session:
+        assert session.scalars(select(LlmCall.id)).all() == [result.call_id]

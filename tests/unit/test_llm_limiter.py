@@ -64,6 +64,26 @@ def test_cancelled_waiters_give_their_slot_back() -> None:
     asyncio.run(scenario())
 
 
+def test_a_slot_granted_from_another_thread_comes_back_when_its_waiter_is_cancelled() -> None:
+    async def scenario() -> None:
+        limiter = Limiter(1)
+        held = await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        # Released where no loop runs: the grant reaches this loop as a callback...
+        releasing = threading.Thread(target=limiter.release, args=(held,))
+        releasing.start()
+        releasing.join()
+        waiter.cancel()  # ...and the waiter is cancelled before that callback runs.
+        await asyncio.gather(waiter, return_exceptions=True)
+        assert waiter.cancelled()
+        assert limiter.in_flight == 0
+        again = await asyncio.wait_for(limiter.acquire(), 5)
+        limiter.release(again)
+
+    asyncio.run(scenario())
+
+
 def test_limit_is_shared_across_event_loops_in_threads() -> None:
     limiter = Limiter(2)
     lock = threading.Lock()

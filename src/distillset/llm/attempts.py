@@ -18,7 +18,7 @@ from distillset.llm.retry import is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, post_chat
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """How one HTTP attempt ended."""
 

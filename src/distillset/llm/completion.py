@@ -18,7 +18,7 @@ def _plus(first: int | None, second: int | None) -> int | None:
     return None if first is None and second is None else (first or 0) + (second or 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts a reply reports; None where it reports none."""
 
@@ -27,6 +27,10 @@ class Usage:
     reasoning_tokens: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
+        if not other.reported:
+            return self
+        if not self.reported:
+            return other
         return Usage(
             _plus(self.input_tokens, other.input_tokens),
             _plus(self.output_tokens, other.output_tokens),
@@ -35,7 +39,11 @@ class Usage:
 
     @property
     def reported(self) -> bool:
-        return self != Usage()
+        return not (
+            self.input_tokens is None
+            and self.output_tokens is None
+            and self.reasoning_tokens is None
+        )
 
     @property
     def total(self) -> int | None:
@@ -53,7 +61,7 @@ class MalformedReply(ValueError):
         self.usage = usage or Usage()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Completion:
     content: str
     reasoning: str | None

@@ -13,7 +13,6 @@ import functools
 import json
 import time
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -32,11 +31,12 @@ from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
+NO_USAGE = Usage()
 # What a server answers when it does not know response_format after all.
 REFUSED_FORMAT_STATUSES = (400, 422)
 
 
-@dataclass
+@dataclass(slots=True)
 class ChatResult:
     """A reply; its tokens are the reply's own, ``billed`` and ``cost`` what every attempt
     at it reported and cost (nothing for an answer from the cache)."""
@@ -55,25 +55,30 @@ class ChatResult:
     billed: Usage = field(default_factory=Usage)
 
 
-@dataclass
+@dataclass(slots=True)
 class ListResult:
     items: list[str]
     result: ChatResult
 
 
-# Requests on their way, shared by every gateway of an event loop over one database: two
-# tasks of a project running side by side (the web server runs them in one loop) then send
-# a request both need once, and the second shares the first's reply instead of paying again.
-_IN_FLIGHT: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Future[ChatResult]]
-] = weakref.WeakKeyDictionary()
+# Requests on their way by database and request key, shared by every gateway of an event
+# loop: two tasks of a project running side by side (the web server runs them in one loop)
+# then send a request both need once, and the second shares the first's reply instead of
+# paying again. A request gets a future for its answer only once somebody shares it.
+_Flights = dict[str, asyncio.Future[ChatResult] | None]
+_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Flights]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _loop_in_flight() -> dict[tuple[str, str], asyncio.Future[ChatResult]]:
+def _in_flight(database: str) -> _Flights:
     loop = asyncio.get_running_loop()
-    flights = _IN_FLIGHT.get(loop)
-    if flights is None:  # setdefault would build a weak reference on every call
-        flights = _IN_FLIGHT[loop] = {}
+    databases = _IN_FLIGHT.get(loop)
+    if databases is None:  # setdefault would build a weak reference on every call
+        databases = _IN_FLIGHT[loop] = {}
+    flights = databases.get(database)
+    if flights is None:
+        flights = databases[database] = {}
     return flights
 
 
@@ -126,6 +131,7 @@ class Gateway:
         self._database = str(store.engine.url)
         self._output_average = 0.0
         self._output_samples = 0
+        self._timeout = client_timeout(limits.request_timeout)
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -159,35 +165,41 @@ class Gateway:
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
         canonical = canonical_json(body)
         key = request_key(endpoint.base_url, body, attempt, canonical)
-        request = (endpoint, body, canonical, key, purpose, task_id, stream)
         if not self.use_cache:
-            return await self._call_endpoint(*request)
-        in_flight, flight = _loop_in_flight(), (self._database, key)
-        while (shared := in_flight.get(flight)) is not None:
+            return await self._call_endpoint(
+                endpoint, body, canonical, key, purpose, task_id, stream
+            )
+        in_flight = _in_flight(self._database)
+        while key in in_flight:
             # The same request is already on its way: share its answer, never pay twice.
+            shared = in_flight[key]
+            if shared is None:
+                shared = in_flight[key] = asyncio.get_running_loop().create_future()
             with contextlib.suppress(asyncio.CancelledError):
                 return dataclasses.replace(await asyncio.shield(shared), cached=True)
             if not shared.cancelled():
                 raise asyncio.CancelledError  # this caller itself was cancelled
-        future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
-        in_flight[flight] = future
+        in_flight[key] = None
         try:
             started = time.perf_counter()
             stored = await self._calls.find_success(key)
             if stored is not None:
                 result = self._from_cache(endpoint, stored, started)
             else:
-                result = await self._call_endpoint(*request)
+                result = await self._call_endpoint(
+                    endpoint, body, canonical, key, purpose, task_id, stream
+                )
         except asyncio.CancelledError:
-            future.cancel()
+            if (shared := in_flight.pop(key)) is not None:
+                shared.cancel()  # a sharer then sends the request itself
             raise
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # seen: this caller raises it, sharers get it when they wait
+            if (shared := in_flight.pop(key)) is not None:
+                shared.set_exception(exc)
+                shared.exception()  # seen: this caller raises it, sharers get it when they wait
             raise
-        finally:
-            del in_flight[flight]
-        future.set_result(result)
+        if (shared := in_flight.pop(key)) is not None:
+            shared.set_result(result)
         return result
 
     async def _call_endpoint(
@@ -328,26 +340,38 @@ class Gateway:
         endpoint_limiter = _endpoint_limiter(endpoint)
         size = min(limits.max_concurrency, endpoint.concurrency or limits.max_concurrency)
         session = self._pool.session_for(endpoint, size)
-        timeout = client_timeout(limits.request_timeout)
         tries = max(0, limits.max_retries) + 1
-        send = functools.partial(
-            send_attempt, session, url, payload, stream, timeout, limits.request_timeout
-        )
-        outcome = Attempt(error="not attempted")
-        billed = Usage()
-        for number in range(tries):
+        billed = NO_USAGE
+        made = 0
+        while True:
+            # Each attempt waits for its own permits, settled with its own usage. (Inline,
+            # not a helper coroutine: every waiting request would hold one more object.)
+            estimate = self._estimate_tokens(body)
+            permit = await self.limiter.acquire(estimate)
+            endpoint_permit: Permit | None = None
+            used: int | None = None  # unknown (cancelled, failed): the estimate stands
             try:
-                outcome = await self._limited(send, body, endpoint_limiter)
+                if endpoint_limiter is not None:
+                    endpoint_permit = await endpoint_limiter.acquire(estimate)
+                outcome = await send_attempt(
+                    session, url, payload, stream, self._timeout, limits.request_timeout
+                )
+                used = outcome.usage.total
             except Exception as exc:  # a bug below the gateway: it propagates, keyless
                 _hide_secret(exc, endpoint.api_key)
                 raise
+            finally:
+                self.limiter.release(permit, used)
+                if endpoint_limiter is not None and endpoint_permit is not None:
+                    endpoint_limiter.release(endpoint_permit, used)
             billed += outcome.usage
             self._learn_output(outcome.completion)
-            if outcome.error is None or not outcome.retryable or number == tries - 1:
-                return outcome, number + 1, billed
+            made += 1
+            if outcome.error is None or not outcome.retryable or made == tries:
+                return outcome, made, billed
             delay = outcome.wait
-            if delay is None:
-                delay = backoff_delay(number, limits.backoff_base, limits.backoff_max)
+            if delay is None:  # the first retry waits about backoff_base
+                delay = backoff_delay(made - 1, limits.backoff_base, limits.backoff_max)
             if outcome.http_status == 429:
                 # Everyone waits, not only this request: the others would hit the same wall.
                 self.limiter.pause(delay)
@@ -355,29 +379,6 @@ class Gateway:
                     endpoint_limiter.pause(delay)
             else:
                 await asyncio.sleep(delay)
-        return outcome, tries, billed
-
-    async def _limited(
-        self,
-        send: Callable[[], Awaitable[Attempt]],
-        body: dict[str, Any],
-        endpoint_limiter: Limiter | None,
-    ) -> Attempt:
-        """One attempt inside the limits; its permits are settled with its own usage."""
-        estimate = self._estimate_tokens(body)
-        permit = await self.limiter.acquire(estimate)
-        endpoint_permit: Permit | None = None
-        used: int | None = None  # unknown (cancelled, failed): the estimate stands
-        try:
-            if endpoint_limiter is not None:
-                endpoint_permit = await endpoint_limiter.acquire(estimate)
-            outcome = await send()
-            used = outcome.usage.total
-            return outcome
-        finally:
-            self.limiter.release(permit, used)
-            if endpoint_limiter is not None and endpoint_permit is not None:
-                endpoint_limiter.release(endpoint_permit, used)
 
 
 def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:

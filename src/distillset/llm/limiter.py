@@ -45,24 +45,12 @@ class TokenBucket:
         self.level = min(self.capacity, self.level + amount)
 
 
-@dataclass(eq=False)
-class _Waiter:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[None]
-    granted: bool = False
-
-
-@dataclass
+@dataclass(slots=True)
 class Permit:
     """A held slot; ``tokens`` is what was taken from the TPM bucket."""
 
     tokens: float
     released: bool = field(default=False)
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 class Limiter:
@@ -74,7 +62,10 @@ class Limiter:
     ) -> None:
         self._lock = threading.Lock()
         self._in_flight = 0
-        self._waiters: deque[_Waiter] = deque()
+        # A waiter is the future its request awaits; its result is the granted slot.
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        # Slots granted to waiters of another event loop, not yet woken there.
+        self._granted_elsewhere: set[asyncio.Future[None]] = set()
         self._paused_until = 0.0
         self.max_concurrency = max(1, max_concurrency)
         self._rpm: TokenBucket | None = None
@@ -107,12 +98,21 @@ class Limiter:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def acquire(self, estimated_tokens: float = 0.0) -> Permit:
-        await self._acquire_slot()
-        try:
-            await self._wait_for_budget(estimated_tokens)
-        except BaseException:
-            self._release_slot()
-            raise
+        # The waits are awaited here, not in helper coroutines: thousands of requests can
+        # wait at once, and each coroutine they hold is more work for every GC pass.
+        waiter = self._take_slot_or_queue()
+        if waiter is not None:
+            try:
+                await waiter
+            except BaseException:
+                self._leave_queue(waiter)
+                raise
+        if self._rpm is not None or self._tpm is not None or self._paused_until > time.monotonic():
+            try:
+                await self._wait_for_budget(estimated_tokens)
+            except BaseException:
+                self._release_slot()
+                raise
         return Permit(estimated_tokens if self._tpm is not None else 0.0)
 
     def release(self, permit: Permit, actual_tokens: int | None = None) -> None:
@@ -126,24 +126,35 @@ class Limiter:
             self._in_flight -= 1
             self._grant_waiting()
 
-    async def _acquire_slot(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _take_slot_or_queue(self) -> asyncio.Future[None] | None:
+        """Take a free slot (None), or join the queue for one (the future to await)."""
         with self._lock:
             if self._in_flight < self.max_concurrency and not self._waiters:
                 self._in_flight += 1
-                return
-            waiter = _Waiter(loop, loop.create_future())
+                return None
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-        try:
-            await waiter.future
-        except BaseException:
-            with self._lock:
-                granted = waiter.granted
-                if not granted and waiter in self._waiters:
-                    self._waiters.remove(waiter)
-            if granted:
-                self._release_slot()
-            raise
+            return waiter
+
+    def _leave_queue(self, waiter: asyncio.Future[None]) -> None:
+        """A waiter gave up (cancelled): out of the queue, or its granted slot back."""
+        with self._lock:
+            granted = waiter in self._granted_elsewhere or (
+                waiter.done() and not waiter.cancelled()
+            )
+            self._granted_elsewhere.discard(waiter)
+            if not granted and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        if granted:
+            self._release_slot()
+
+    def _wake(self, waiter: asyncio.Future[None]) -> None:
+        """Runs in the waiter's own loop: hand it the slot granted from another thread."""
+        with self._lock:
+            # A waiter cancelled meanwhile stays in the set: leaving, it gives the slot back.
+            if waiter in self._granted_elsewhere and not waiter.done():
+                self._granted_elsewhere.discard(waiter)
+                waiter.set_result(None)
 
     def _release_slot(self) -> None:
         with self._lock:
@@ -154,22 +165,20 @@ class Limiter:
         """Hand free slots to waiters in arrival order (caller holds the lock)."""
         while self._waiters and self._in_flight < self.max_concurrency:
             waiter = self._waiters.popleft()
-            if waiter.future.done():
+            if waiter.done():  # cancelled while queued
                 continue
-            waiter.granted = True
             self._in_flight += 1
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
-            if running is waiter.loop:
-                waiter.future.set_result(None)  # not done: checked above, under the lock
+            if running is waiter.get_loop():
+                waiter.set_result(None)  # not done: checked above, under the lock
             else:
-                waiter.loop.call_soon_threadsafe(_wake, waiter.future)
+                self._granted_elsewhere.add(waiter)
+                waiter.get_loop().call_soon_threadsafe(self._wake, waiter)
 
     async def _wait_for_budget(self, tokens: float) -> None:
-        if self._rpm is None and self._tpm is None and self._paused_until <= time.monotonic():
-            return  # nothing to budget: skip the lock on the hot path
         while True:
             with self._lock:
                 now = time.monotonic()

@@ -31,6 +31,8 @@ def _none_if_blank(text: str | None) -> str | None:
 
 def split_inline(content: str) -> tuple[str | None, str]:
     """Reasoning written in the content as <think>/<thinking> blocks, and the rest."""
+    if "<" not in content:  # most replies: no tag, so no regular expression to run
+        return None, content.strip()
     blocks = [match.group(2) for match in _THINK_BLOCK.finditer(content)]
     rest = _THINK_BLOCK.sub("", content)
     closing = _LONE_CLOSE.search(rest)

@@ -32,9 +32,13 @@ def build_body(
     return body
 
 
+# One encoder for every request: json.dumps builds a new one per call when given options.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json(body: dict[str, Any]) -> str:
     """The body as sent and stored: sorted keys, so equal requests give equal text."""
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(body)
 
 
 def request_key(
