@@ -113,24 +113,28 @@ class CallLog:
         self._reads = _Lane(self._apply, reader, owned=True)
         self._writes = _Lane(self._apply, store_writer(store.engine), owned=False)
 
-    async def find_success(self, request_key: str) -> StoredCall | None:
+    # These hand back the future itself, not a coroutine awaiting it: one object less
+    # for each of the thousands of requests that may wait at once.
+
+    def find_success(self, request_key: str) -> asyncio.Future[StoredCall | None]:
+        """The latest successful row for a request key, or None."""
         future: asyncio.Future[StoredCall | None] = asyncio.get_running_loop().create_future()
         self._reads.batch.reads.append((request_key, future))
         self._reads.kick()
-        return await future
+        return future
 
-    async def record(self, values: dict[str, Any]) -> int:
-        """Insert one LlmCall row; returns its id once the row is committed."""
+    def record(self, values: dict[str, Any]) -> asyncio.Future[int]:
+        """Insert one LlmCall row; its id comes once the row is committed."""
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._writes.batch.writes.append((values, future))
         self._writes.kick()
-        return await future
+        return future
 
-    async def update(self, call_id: int, values: dict[str, Any]) -> None:
+    def update(self, call_id: int, values: dict[str, Any]) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._writes.batch.updates.append((call_id, values, future))
         self._writes.kick()
-        await future
+        return future
 
     async def drain(self) -> None:
         await self._reads.drain()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,11 +52,16 @@ class EndpointConfig:
             stream=bool(endpoint.stream),
         )
 
-    def sampling_defaults(self) -> dict[str, Any]:
-        """Sampling parameters sent with every request (0 is a real value, None is unset)."""
+    @functools.cached_property
+    def body_defaults(self) -> dict[str, Any]:
+        """What every request body carries besides model and messages: the sampling
+        parameters that are set (0 is a real value, None is unset), then the extra body.
+        Built once per endpoint; read-only."""
         values = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         values["top_p"] = self.top_p
-        return {name: value for name, value in values.items() if value is not None}
+        defaults = {name: value for name, value in values.items() if value is not None}
+        defaults.update(self.extra_body)
+        return defaults
 
     def cost_of(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
         if self.price_input_per_m is None and self.price_output_per_m is None:

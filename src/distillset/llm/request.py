@@ -23,8 +23,7 @@ def build_body(
 ) -> dict[str, Any]:
     """The request body without `stream`: endpoint defaults, extra body, per-call overrides."""
     body: dict[str, Any] = {"model": endpoint.model, "messages": messages}
-    body.update(endpoint.sampling_defaults())
-    body.update(endpoint.extra_body)
+    body.update(endpoint.body_defaults)
     if sampling:
         body.update(sampling)
     if response_format is not None:
@@ -33,7 +32,10 @@ def build_body(
 
 
 # One encoder for every request: json.dumps builds a new one per call when given options.
-_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+# Bodies are plain JSON data built here, never circular: skip the per-call circularity map.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), check_circular=False
+)
 
 
 def canonical_json(body: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ import aiohttp
 from distillset.llm.config import EndpointConfig
 
 CONNECT_TIMEOUT = 30.0
+NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 PROXY_VARIABLES = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
@@ -91,7 +93,9 @@ async def post_chat(
     async with session.post(url, data=payload, timeout=timeout) as response:
         # Headers matter only for failures (Retry-After); skip copying them otherwise.
         headers = (
-            {} if response.status == 200 else {k.lower(): v for k, v in response.headers.items()}
+            NO_HEADERS
+            if response.status == 200
+            else {k.lower(): v for k, v in response.headers.items()}
         )
         is_sse = response.content_type == "text/event-stream"
         if stream and response.status == 200 and is_sse:
