@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from distillset.llm.calls import CallLog
+from distillset.llm.calls import LOOKUPS_PER_BATCH, CallLog
 from distillset.store import LlmCall, Store
 
 
@@ -88,6 +88,24 @@ def test_lookups_find_only_successes_and_updates_apply(store: Store, fast_path: 
             assert missing is None and failed is None
             await log.update(ok_id, {"status": "invalid", "error": "no list"})
             assert await log.find_success("same") is None
+        finally:
+            log.close()
+
+    asyncio.run(scenario())
+
+
+def test_many_look_ups_at_once_are_answered_in_turns_each_with_its_own_row(
+    store: Store, fast_path: bool
+) -> None:
+    count = LOOKUPS_PER_BATCH * 3 + 5
+
+    async def scenario() -> None:
+        log = CallLog(store, fast_path=fast_path)
+        try:
+            ids = await asyncio.gather(*(log.record(_row(f"k{i}")) for i in range(0, count, 2)))
+            found = await asyncio.gather(*(log.find_success(f"k{i}") for i in range(count)))
+            assert [stored.id for stored in found if stored is not None] == ids
+            assert all((stored is None) == (i % 2 == 1) for i, stored in enumerate(found))
         finally:
             log.close()
 

@@ -23,6 +23,8 @@ from distillset.llm.writer import store_writer
 from distillset.store.db import Store
 from distillset.store.models import LlmCall
 
+LOOKUPS_PER_BATCH = 64
+
 
 @dataclass
 class _Batch:
@@ -64,10 +66,16 @@ class _Lane:
     """One worker thread applying whatever was queued meanwhile as one batch."""
 
     def __init__(
-        self, apply: Callable[[_Batch], _Applied], executor: ThreadPoolExecutor, *, owned: bool
+        self,
+        apply: Callable[[_Batch], _Applied],
+        executor: ThreadPoolExecutor,
+        *,
+        owned: bool,
+        max_reads: int | None = None,
     ) -> None:
         self.batch = _Batch([], [], [])
         self._apply = apply
+        self._max_reads = max_reads
         self._worker: asyncio.Task[None] | None = None
         self._executor = executor
         self._owned = owned
@@ -88,7 +96,7 @@ class _Lane:
         loop = asyncio.get_running_loop()
         try:
             while self.batch.reads or self.batch.writes or self.batch.updates:
-                batch, self.batch = self.batch, _Batch([], [], [])
+                batch = self._take()
                 try:
                     found, ids, errors = await loop.run_in_executor(
                         self._executor, self._apply, batch
@@ -100,6 +108,16 @@ class _Lane:
         finally:
             self._worker = None
 
+    def _take(self) -> _Batch:
+        """What is queued, or, past max_reads look-ups, the oldest of them: their callers
+        go on while the rest are read."""
+        queued = self.batch
+        if self._max_reads is not None and len(queued.reads) > self._max_reads:
+            self.batch = _Batch(queued.reads[self._max_reads :], [], [])
+            return _Batch(queued.reads[: self._max_reads], [], [])
+        self.batch = _Batch([], [], [])
+        return queued
+
 
 class CallLog:
     def __init__(self, store: Store, *, fast_path: bool | None = None) -> None:
@@ -110,7 +128,8 @@ class CallLog:
         # Look-ups have their own lane so they never wait behind a commit. Writes share
         # the database's writer thread with the answers and questions of a run.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-cache")
-        self._reads = _Lane(self._apply, reader, owned=True)
+        # Thousands of requests starting at once would otherwise all wait for one long read.
+        self._reads = _Lane(self._apply, reader, owned=True, max_reads=LOOKUPS_PER_BATCH)
         self._writes = _Lane(self._apply, store_writer(store.engine), owned=False)
 
     # These hand back the future itself, not a coroutine awaiting it: one object less
