@@ -64,6 +64,13 @@ def test_a_label_given_whole_keeps_a_bare_leading_number(raw: str, label: str) -
 def test_a_bare_number_is_numbering_in_model_output() -> None:
     assert clean_label("10 Tips for sprinting") == "Tips for sprinting"
     assert clean_label("3 Body Problem") == "Body Problem"
+    assert clean_label("12 运动训练") == "运动训练"
+
+
+def test_a_bare_number_before_anything_but_a_word_is_not_numbering() -> None:
+    assert clean_label("2 * 3 = 6") == "2 * 3 = 6"
+    assert clean_label("3 + 4 drills") == "3 + 4 drills"
+    assert clean_label("4 3 3 formation") == "4 3 3 formation"
 
 
 def test_normalize_text_folds_case_width_space_and_end_punctuation() -> None:
