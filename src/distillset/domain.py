@@ -89,11 +89,11 @@ _MARKED_NUMBERING = (
     r"|[(\[（]\d+[)\]）]\s*"  # (3) / [4] / （3）
     r"|[-*•]\s+"
 )
-# A bare short number before a word is numbering where it carries the outline: a model's
-# list, a table of contents ("1 Introduction", not "1984 Olympics", not "2 * 3 = 6"). Where
-# labels are given whole (typed by hand, bullets, JSON / YAML) it is part of the label:
-# "10 Tips for sprinting".
-_BARE_NUMBER = r"|\d{1,2}\s+(?=[^\W\d_])"
+# A bare short number is numbering where it carries the outline: a model's list, a table of
+# contents ("1 Introduction", not "1984 Olympics"), unless a sum or another number follows
+# ("2 * 3 = 6", "4 3 3 formation"). Where labels are given whole (typed by hand, bullets,
+# JSON / YAML) it is part of the label: "10 Tips for sprinting".
+_BARE_NUMBER = r"|\d{1,2}\s+(?![+*/×÷=<>^%](?:\s|\d)|\d+(?:\s|$))"
 _NUMBERING = re.compile(rf"^\s*(?:{_MARKED_NUMBERING}{_BARE_NUMBER})")
 _MARKED_ONLY = re.compile(rf"^\s*(?:{_MARKED_NUMBERING})")
 _SPACES = re.compile(r"\s+")

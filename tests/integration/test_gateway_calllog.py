@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from distillset.llm.calls import LOOKUPS_PER_BATCH, CallLog
+from distillset.llm.calls import LOOKUPS_PER_BATCH, CallLog, _Applied, _Batch, _Lane
 from distillset.store import LlmCall, Store
 
 
@@ -110,3 +111,28 @@ def test_many_look_ups_at_once_are_answered_in_turns_each_with_its_own_row(
             log.close()
 
     asyncio.run(scenario())
+
+
+def test_a_lane_split_by_its_read_limit_keeps_the_writes_queued_with_them() -> None:
+    applied: list[tuple[int, int]] = []
+
+    def apply(batch: _Batch) -> _Applied:
+        applied.append((len(batch.reads), len(batch.writes)))
+        ids: list[int | None] = list(range(1, len(batch.writes) + 1))
+        return {}, ids, [None] * len(batch.writes)
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            lane = _Lane(apply, executor, owned=False, max_reads=2)
+            loop = asyncio.get_running_loop()
+            reads = [loop.create_future() for _ in range(5)]
+            write = loop.create_future()
+            lane.batch.reads.extend((f"k{i}", future) for i, future in enumerate(reads))
+            lane.batch.writes.append((_row("w"), write))
+            lane.kick()
+            assert await asyncio.wait_for(write, 5) == 1
+            assert await asyncio.wait_for(asyncio.gather(*reads), 5) == [None] * 5
+
+    asyncio.run(scenario())
+    assert sum(reads for reads, _ in applied) == 5 and sum(w for _, w in applied) == 1
+    assert max(reads for reads, _ in applied) == 2

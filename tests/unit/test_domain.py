@@ -65,6 +65,11 @@ def test_a_bare_number_is_numbering_in_model_output() -> None:
     assert clean_label("10 Tips for sprinting") == "Tips for sprinting"
     assert clean_label("3 Body Problem") == "Body Problem"
     assert clean_label("12 运动训练") == "运动训练"
+    assert clean_label('1 "Introduction"') == "Introduction"
+    assert clean_label("2 「运动训练」") == "运动训练"
+    assert clean_label("1 **Bold title**") == "Bold title"
+    assert clean_label("6 3D printing") == "3D printing"
+    assert clean_label("3 ¿Qué es?") == "¿Qué es?"
 
 
 def test_a_bare_number_before_anything_but_a_word_is_not_numbering() -> None:

@@ -77,6 +77,7 @@ def test_markdown_emphasis_is_removed_around_words(text: str, items: list[str]) 
         ("1. A* search\n2. snake_case names", ["A* search", "snake_case names"]),
         ('["Pointers *p and *q", "x * y"]', ["Pointers *p and *q", "x * y"]),
         ('["2 * 3 = 6", "1. 2 * 3 sets"]', ["2 * 3 = 6", "2 * 3 sets"]),
+        ('["1 \\"Introduction\\"", "2 *Swimming*"]', ["Introduction", "Swimming"]),
     ],
 )
 def test_asterisks_and_underscores_that_are_not_emphasis_stay(text: str, items: list[str]) -> None:

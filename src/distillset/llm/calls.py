@@ -113,7 +113,8 @@ class _Lane:
         go on while the rest are read."""
         queued = self.batch
         if self._max_reads is not None and len(queued.reads) > self._max_reads:
-            self.batch = _Batch(queued.reads[self._max_reads :], [], [])
+            # Writes queued here too wait for the next turn, after the remaining reads.
+            self.batch = _Batch(queued.reads[self._max_reads :], queued.writes, queued.updates)
             return _Batch(queued.reads[: self._max_reads], [], [])
         self.batch = _Batch([], [], [])
         return queued

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from distillset.config import Settings
@@ -53,15 +55,15 @@ class EndpointConfig:
         )
 
     @functools.cached_property
-    def body_defaults(self) -> dict[str, Any]:
+    def body_defaults(self) -> Mapping[str, Any]:
         """What every request body carries besides model and messages: the sampling
         parameters that are set (0 is a real value, None is unset), then the extra body.
-        Built once per endpoint; read-only."""
+        Built once per endpoint, so read-only."""
         values = {"temperature": self.temperature, "max_tokens": self.max_tokens}
         values["top_p"] = self.top_p
         defaults = {name: value for name, value in values.items() if value is not None}
         defaults.update(self.extra_body)
-        return defaults
+        return MappingProxyType(defaults)
 
     def cost_of(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
         if self.price_input_per_m is None and self.price_output_per_m is None:
