@@ -196,6 +196,12 @@ def _trees(depth: int) -> st.SearchStrategy[list[TreeNode]]:
     return st.lists(node, max_size=4, unique_by=lambda n: n.label.casefold())
 
 
+def test_a_label_of_dashes_is_not_written_as_a_markdown_rule() -> None:
+    nodes = [TreeNode("--", children=[TreeNode("-- --")]), TreeNode("Ball games")]
+    text = tree_io.dump_tree("Topic", nodes, "md")
+    assert shape(tree_io.parse_tree(text, "md")) == shape(nodes)
+
+
 @settings(max_examples=60, deadline=None)
 @given(nodes=_trees(4), file_format=st.sampled_from(tree_io.FORMATS))
 def test_dump_then_parse_round_trips(nodes: list[TreeNode], file_format: str) -> None:

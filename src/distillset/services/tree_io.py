@@ -323,7 +323,10 @@ def dump_tree(topic: str, nodes: Sequence[TreeNode], file_format: str) -> str:
         stack = [(node, 0) for node in reversed(nodes)]
         while stack:
             node, level = stack.pop()
-            lines.append(f"{'  ' * level}- {node.label}")
+            line = f"{'  ' * level}- {node.label}"
+            if _RULE.match(line):  # a label of dashes would read back as a horizontal rule
+                line = f'{"  " * level}- "{node.label}"'
+            lines.append(line)
             stack.extend((child, level + 1) for child in reversed(node.children))
         return "\n".join(lines) + "\n"
     raise InvalidInputError(f"unknown format {file_format!r}: choose json, yaml or md")
