@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from distillset.llm.completion import (
+    NO_USAGE,
     Completion,
     MalformedReply,
     Usage,
@@ -30,7 +31,7 @@ class Attempt:
     body: str | None = None
     latency_ms: float = 0.0
     # Tokens the reply reports, even when it is rejected and retried: each one is billed.
-    usage: Usage = Usage()
+    usage: Usage = NO_USAGE
 
 
 async def send_attempt(

@@ -53,12 +53,15 @@ class Usage:
         return self.input_tokens + (self.output_tokens or 0)
 
 
+NO_USAGE = Usage()  # a reply that reports no tokens
+
+
 class MalformedReply(ValueError):
     """The body is not a chat completion; `usage` is what it reports all the same."""
 
     def __init__(self, message: str, usage: Usage | None = None) -> None:
         super().__init__(message)
-        self.usage = usage or Usage()
+        self.usage = NO_USAGE if usage is None else usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ def usage_of(body: dict[str, Any]) -> Usage:
     """The `usage` object of a response body, read leniently."""
     usage = body.get("usage")
     if not isinstance(usage, dict):
-        return Usage()
+        return NO_USAGE
     details = usage.get("completion_tokens_details") or {}
     reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
     return Usage(

@@ -13,14 +13,14 @@ import functools
 import json
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from distillset.domain import ModelCallError
 from distillset.llm.attempts import Attempt, send_attempt
 from distillset.llm.calls import CallLog, StoredCall
-from distillset.llm.completion import Completion, Usage, parse_completion
+from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
@@ -31,7 +31,6 @@ from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
-NO_USAGE = Usage()
 # What a server answers when it does not know response_format after all.
 REFUSED_FORMAT_STATUSES = (400, 422)
 
@@ -52,7 +51,7 @@ class ChatResult:
     latency_ms: float
     cached: bool
     call_id: int
-    billed: Usage = field(default_factory=Usage)
+    billed: Usage = NO_USAGE
 
 
 @dataclass(slots=True)
