@@ -199,6 +199,15 @@ def test_empty_key_is_refused(cli: Cli) -> None:
     assert "the key is empty" in result.stderr
 
 
+def test_a_key_no_provider_could_have_is_refused_when_set_without_showing_it(cli: Cli) -> None:
+    for pasted in ("sk-first half sk-second", "sk-tab\there", "sk-naïve"):
+        result = cli("keys", "set", "main", input=f"{pasted}\n")
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: the key holds spaces, control or non-ASCII")
+        assert pasted not in result.output
+    assert json.loads(cli("keys", "list", "--json").stdout) == []
+
+
 def test_resolve_api_key_prefers_keys_file(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     cli("keys", "set", "main", input="sk-from-file\n")
     monkeypatch.setenv("MY_KEY", "sk-from-env-var")

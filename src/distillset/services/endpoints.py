@@ -19,7 +19,13 @@ from distillset.domain import (
     NotFoundError,
     StructuredOutput,
 )
-from distillset.services.keys import check_env_name, check_key_name, read_key
+from distillset.services.keys import (
+    UNUSABLE_KEY,
+    check_env_name,
+    check_key_name,
+    read_key,
+    sendable_key,
+)
 from distillset.store.models import ModelEndpoint
 
 
@@ -245,15 +251,14 @@ def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
 
 
 def _checked_key(key: str, alias: str, source: str) -> str | None:
-    """A key as sent in the Authorization header: a pasted line's break or spaces around it
-    dropped; one holding other spaces or control characters is refused (never shown)."""
-    key = key.strip()
-    if any(not char.isprintable() or char.isspace() for char in key) or not key.isascii():
+    """The key to send, or one clear refusal that never shows it (an environment variable
+    is checked only here; the keys file refuses such a key when it is set)."""
+    sendable = sendable_key(key)
+    if sendable is None:
         raise InvalidInputError(
-            f"the API key of endpoint {alias!r} ({source}) holds spaces, control or non-ASCII "
-            "characters, which no provider's key has: set it again"
+            f"the API key of endpoint {alias!r} ({source}) {UNUSABLE_KEY}: set it again"
         )
-    return key or None
+    return sendable or None
 
 
 def key_is_set(settings: Settings, endpoint: ModelEndpoint) -> bool:

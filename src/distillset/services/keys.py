@@ -85,14 +85,29 @@ def _write_private(path: Path, keys: dict[str, str]) -> None:
     os.chmod(path, 0o600)
 
 
+UNUSABLE_KEY = "holds spaces, control or non-ASCII characters, which no provider's key has"
+
+
+def sendable_key(value: str) -> str | None:
+    """A key as sent in the Authorization header: a pasted line's break or the spaces around
+    it dropped. None when what remains holds other spaces or control or non-ASCII
+    characters (see UNUSABLE_KEY); the caller says so without ever showing the key."""
+    key = value.strip()
+    if any(not char.isprintable() or char.isspace() for char in key) or not key.isascii():
+        return None
+    return key
+
+
 def set_key(settings: Settings, name: str, value: str) -> None:
     check_key_name(name)
-    value = value.strip()
-    if not value:
+    key = sendable_key(value)
+    if key is None:
+        raise InvalidInputError(f"the key {UNUSABLE_KEY}: paste it again")
+    if not key:
         raise InvalidInputError("the key is empty")
     path = settings.resolved_keys_file
     keys = _read(path)
-    keys[name] = value
+    keys[name] = key
     _write(path, keys)
 
 
