@@ -136,6 +136,10 @@ def test_patch_null_removes_an_optional_setting_and_refuses_a_required_one(
         "stream": True,
         "model": "x",
     }
+    referenced = {"api_key_env": "MY_KEY_VAR", "extra_body": {"top_k": 20}}
+    assert client.patch(f"{API}/endpoints/m", json=referenced).status_code == 200
+    dropped = client.patch(f"{API}/endpoints/m", json=dict.fromkeys(referenced)).json()
+    assert (dropped["api_key_env"], dropped["extra_body"]) == (None, {})
     refused = client.patch(f"{API}/endpoints/m", json={"model": None})
     assert refused.status_code == 422 and "cannot be removed" in refused.json()["detail"]
 

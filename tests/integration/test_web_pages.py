@@ -306,4 +306,10 @@ def test_settings_forms_remove_what_is_emptied_and_set_streaming(
     endpoint = client.get("/api/v1/endpoints/fake").json()
     assert (endpoint["price_input_per_m"], endpoint["stream"]) == (None, False)
     page = client.get(settings_url).text
-    assert 'name="stream" value="true"' in page
+    assert 'name="stream" value="true" checked' not in page  # the edit form's box is unticked
+
+    referenced = [("api_key_env", "MY_KEY_VAR")]
+    assert "Endpoint fake saved" in _post_pairs(client, edit, referenced)
+    assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] == "MY_KEY_VAR"
+    assert "Endpoint fake saved" in _post_pairs(client, edit, [("api_key_env", "")])
+    assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] is None

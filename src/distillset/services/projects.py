@@ -27,6 +27,10 @@ SETTING_LIMITS: dict[str, tuple[float, float]] = {
 }
 # Limits a project may go without: CLEAR or 0 removes them (no limit).
 REMOVABLE_LIMITS = ("requests_per_minute", "tokens_per_minute")
+# What CLEAR removes: those limits, the models, the description and the answer system prompt.
+REMOVABLE = frozenset(
+    {*REMOVABLE_LIMITS, "question_model", "answer_model", "description", "answer_system_prompt"}
+)
 
 
 def _check_language(language: str) -> str:
@@ -41,8 +45,6 @@ def _checked_setting(key: str, value: Any) -> Any:
     """A limit within its range; None for a removable limit given as CLEAR or 0."""
     if key in REMOVABLE_LIMITS and (value is CLEAR or value == 0):
         return None
-    if value is CLEAR:
-        raise InvalidInputError(f"{key} cannot be removed, only changed")
     low, high = SETTING_LIMITS[key]
     if not low <= value <= high:
         raise InvalidInputError(f"{key} must be between {low:g} and {high:g}")
@@ -96,13 +98,12 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def update_project(session: Session, project: Project, **changes: Any) -> Project:
-    """Change settings; ``None`` values are ignored, CLEAR removes an optional one (the
-    models, the rpm/tpm limits, where 0 does too, the description and the answer system
-    prompt), models are given by alias ("" or "none" unsets one)."""
+    """Change settings; ``None`` values are ignored, CLEAR removes a REMOVABLE one (0 does
+    too for the rpm/tpm limits), models are given by alias ("" or "none" unsets one)."""
     for key, value in changes.items():
         if value is None:
             continue
-        if value is CLEAR and key in ("name", "topic", "language"):
+        if value is CLEAR and key not in REMOVABLE:
             raise InvalidInputError(f"{key} cannot be removed, only changed")
         if key in ("question_model", "answer_model"):
             # "" or "none" unsets the model (no endpoint may be called "none").

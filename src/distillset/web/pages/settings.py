@@ -24,10 +24,9 @@ from distillset.web.schemas import (
     RowId,
 )
 
-# Endpoint fields an emptied input removes (sampling defaults, limits, prices).
-ENDPOINT_CLEARABLE = frozenset(
-    {"temperature", "max_tokens", "concurrency", "price_input_per_m", "price_output_per_m"}
-)
+# What an emptied input removes: whatever the services let a setting go without.
+ENDPOINT_CLEARABLE = endpoint_service.REMOVABLE
+PROJECT_CLEARABLE = project_service.REMOVABLE
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -58,8 +57,7 @@ def settings_page(
 async def save_settings(project_id: RowId, request: Request, session: DbSession) -> Response:
     project = project_by_id(session, project_id)
     # An emptied limit means no limit; an emptied prompt means "use the default".
-    clearable = frozenset({"requests_per_minute", "tokens_per_minute", "answer_system_prompt"})
-    body = parse_form(ProjectUpdate, await request.form(), clearable=clearable)
+    body = parse_form(ProjectUpdate, await request.form(), clearable=PROJECT_CLEARABLE)
     project_service.update_project(session, project, **body.changes())
     return message(request, "Settings saved.")
 
@@ -88,7 +86,6 @@ async def edit_endpoint(
     body = parse_form(
         EndpointFields,
         await request.form(),
-        keep_empty=frozenset({"api_key_env", "api_key_name"}),
         clearable=ENDPOINT_CLEARABLE,
     )
     endpoint_service.update_endpoint(session, endpoint, **body.changes())
