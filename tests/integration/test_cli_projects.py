@@ -116,10 +116,13 @@ def test_set_refuses_a_blank_topic_and_bad_limits(cli: Cli) -> None:
         (("project", "set", "P", "--rpm", "lots"), "--rpm takes a whole number or 'none'"),
         (("project", "set", "P", "--tpm", "1.5"), "--tpm takes a whole number or 'none'"),
         (("project", "set", "P", "--rpm", "-5"), "requests_per_minute must be between"),
+        (("project", "create", "Q", "--topic", "   "), "a project needs a topic"),
+        (("project", "create", "   "), "a project needs a name"),
     ]
     assert_refused_in_one_line(cli, cases)
     shown = _shown(cli)
     assert (shown["topic"], shown["requests_per_minute"]) == ("Sports", 60)
+    assert [p["name"] for p in json.loads(cli("project", "list", "--json").stdout)] == ["P"]
 
     assert cli("project", "set", "P", "--topic", "  Athletics ").exit_code == 0
     assert _shown(cli)["topic"] == "Athletics"

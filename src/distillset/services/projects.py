@@ -67,14 +67,13 @@ def create_project(
     language: str = "en",
     description: str = "",
 ) -> Project:
-    name = name.strip()
-    if not name:
-        raise InvalidInputError("a project needs a name")
+    name = _required_text("name", name)
+    topic = _required_text("topic", topic or name)
     if session.scalar(select(Project.id).where(Project.name == name)) is not None:
         raise ConflictError(f"a project named {name!r} already exists")
     project = Project(
         name=name,
-        topic=(topic or name).strip(),
+        topic=topic,
         language=_check_language(language),
         description=description,
     )
