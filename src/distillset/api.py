@@ -308,7 +308,7 @@ class Project:
 
     async def judge_async(
         self,
-        model: str | None = None,
+        judge_model: str | None = None,
         *,
         rescore: bool = False,
         no_cache: bool = False,
@@ -320,7 +320,7 @@ class Project:
             task = create_judge_task(
                 session,
                 projects.get_project(session, self.name),
-                model=model,
+                model=judge_model,
                 record_filter=record_filter,
                 rescore=rescore,
                 no_cache=no_cache,
@@ -330,15 +330,18 @@ class Project:
 
     def judge(
         self,
-        model: str | None = None,
+        judge_model: str | None = None,
         *,
         rescore: bool = False,
         no_cache: bool = False,
         **filters: Any,
     ) -> dict[str, Any]:
-        """Score unscored records 0-5 with a judge endpoint (default: the answer model), or
-        every matching record with ``rescore`` (score filters allowed then); a task."""
-        return _run_blocking(self.judge_async(model, rescore=rescore, no_cache=no_cache, **filters))
+        """Score unscored records 0-5 with the ``judge_model`` endpoint (default: the answer
+        model), or every matching record with ``rescore`` (score filters allowed then); a
+        task. ``model=`` is the record filter, as in ``records``: the answers' model."""
+        return _run_blocking(
+            self.judge_async(judge_model, rescore=rescore, no_cache=no_cache, **filters)
+        )
 
     def export(
         self,

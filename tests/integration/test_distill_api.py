@@ -95,6 +95,9 @@ def test_judge_review_and_export_a_distilled_dataset(
     (again,) = project.records(confirmed=True)["records"]
     assert again["score_reason"] == first["score_reason"]
     assert fake_server.stats().total == calls + 4
+    # model= filters by the answers' model, as in records(): no record has this one.
+    nothing = project.judge(rescore=True, model="another-model")
+    assert nothing["counters"]["judged"]["planned"] == 0
 
     exported = project.export(tmp_path / "train.jsonl", format="messages", confirmed=True)
     assert exported["records"] == 1 and exported["outputs"]["train"].endswith("train.jsonl")
@@ -112,6 +115,8 @@ def test_record_selections_are_checked(project: Project) -> None:
     project.auto(levels=1, tags=1, questions=2)
     with pytest.raises(InvalidInputError, match="unknown record filter 'colour'"):
         project.records(colour="red")
+    with pytest.raises(InvalidInputError, match="unknown record filter 'scored_before'"):
+        project.confirm(scored_before="2026-01-01")  # a rescore task's own condition
     with pytest.raises(InvalidInputError, match="--all"):
         project.confirm()
     with pytest.raises(InvalidInputError, match="not both"):

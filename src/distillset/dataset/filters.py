@@ -7,7 +7,7 @@ One filter type for every consumer, turned into SQL conditions on ``answers`` (j
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,20 @@ from distillset.services.tags import find_tag, subtree_ids_query
 from distillset.store.models import Answer, Project, Question
 
 MAX_SCORE = 5.0
+# The conditions a person chooses, by name: what task rows, dataset cards and the Python
+# API's keywords carry. (``scored_before`` is set only by a rescore task, for itself.)
+CONDITIONS = (
+    "tag",
+    "confirmed",
+    "has_reasoning",
+    "scored",
+    "min_score",
+    "max_score",
+    "model",
+    "search",
+    "label",
+    "ids",
+)
 
 
 @dataclass(frozen=True)
@@ -55,18 +69,8 @@ class RecordFilter:
         """The filter as JSON-able parameters (for task rows and dataset cards)."""
         data = {
             name: getattr(self, name)
-            for name in (
-                "tag",
-                "confirmed",
-                "has_reasoning",
-                "scored",
-                "min_score",
-                "max_score",
-                "model",
-                "search",
-                "label",
-            )
-            if getattr(self, name) is not None
+            for name in CONDITIONS
+            if name != "ids" and getattr(self, name) is not None
         }
         if self.ids:
             data["ids"] = list(self.ids)
@@ -75,11 +79,10 @@ class RecordFilter:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordFilter:
         """A filter from its conditions by name (task params, or keywords in the Python API)."""
-        names = [item.name for item in fields(cls)]
-        unknown = sorted(set(data) - set(names))
+        unknown = sorted(set(data) - set(CONDITIONS))
         if unknown:
             raise InvalidInputError(
-                f"unknown record filter {unknown[0]!r}: choose from {', '.join(names)}"
+                f"unknown record filter {unknown[0]!r}: choose from {', '.join(CONDITIONS)}"
             )
         values = dict(data)
         values["ids"] = tuple(values.get("ids") or ())
