@@ -72,6 +72,12 @@ def test_api_refuses_a_tag_cursor_past_the_range(client: TestClient) -> None:
     response = client.get("/api/v1/projects/1/tags", params={"after": f"1:{HUGE}"})
     assert response.status_code == 422
     assert "is not a cursor of this listing" in response.json()["detail"]
+    # Past Python's 4300-digit limit for int(): refused by its shape, never a 500.
+    endless = client.get("/api/v1/projects/1/tags", params={"after": "1:" + "9" * 5000})
+    assert endless.status_code == 422
+    assert "is not a cursor of this listing" in endless.json()["detail"]
+    page = client.get("/projects/1/distill/children", params={"after": "9" * 5000 + ":1"})
+    assert page.status_code == 422 and "is not a cursor of this listing" in page.text
 
 
 @pytest.mark.parametrize(

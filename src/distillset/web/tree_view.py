@@ -58,10 +58,11 @@ def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
     if not cursor:
         return None
     position, _, tag_id = cursor.partition(":")
-    parsed = int(position), int(tag_id)
-    if max(parsed) > MAX_ID:
-        raise InvalidInputError(f"after: {cursor!r} is not a cursor of this listing")
-    return parsed
+    # Length first: int() refuses more than 4300 digits with an error of its own.
+    too_long = max(len(position), len(tag_id)) > len(str(MAX_ID))
+    if too_long or max(int(position), int(tag_id)) > MAX_ID:
+        raise InvalidInputError(f"after: {cursor[:40]!r} is not a cursor of this listing")
+    return int(position), int(tag_id)
 
 
 def _counts(session: Session, stmt: Any) -> dict[int, int]:
