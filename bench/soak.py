@@ -273,11 +273,8 @@ class Report:
 
 
 def planned_counts(args: argparse.Namespace) -> dict[str, int]:
-    tags, level_width = 0, 1
-    for _ in range(args.levels):
-        level_width *= args.tags
-        tags += level_width
-    questions = level_width * args.questions
+    tags, leaves = full_subtree(args.levels, args.tags)
+    questions = leaves * args.questions
     return {"tags": tags, "questions": questions, "answers": questions}
 
 
