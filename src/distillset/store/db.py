@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,14 +49,15 @@ def make_engine(url: str) -> Engine:
     """An engine for a database URL; a URL that cannot be used is one clear error, which
     names the URL's scheme only (the rest may hold a password)."""
     try:
-        scheme = make_url(url).drivername
+        parsed = make_url(url)
     except ArgumentError:
         raise DistillsetError(
             "DISTILLSET_DATABASE_URL is not a database URL: expected e.g. "
             "sqlite:///path/to/file.sqlite3 or postgresql+psycopg://user@host/db"
         ) from None
+    scheme = parsed.drivername
     try:
-        return _create_engine(url)
+        return _create_engine(parsed)
     except NoSuchModuleError:
         raise DistillsetError(
             f"unknown database type {scheme!r} in DISTILLSET_DATABASE_URL: "
@@ -66,9 +67,9 @@ def make_engine(url: str) -> Engine:
         raise _missing_driver(scheme, exc) from None
 
 
-def _create_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+def _create_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        path = url.database
         if path and path != ":memory:":
             folder = Path(path).parent
             try:
