@@ -106,14 +106,21 @@ def storable_text(text: str) -> str:
     return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
 
 
+UNSTORABLE_TEXT = (
+    "text that is not valid UTF-8 (invalid bytes, or a JSON escape of half a surrogate pair) "
+    "cannot be stored or shown"
+)
+
+
+def is_storable(text: str) -> bool:
+    """False for text holding a lone surrogate (see UNSTORABLE_TEXT)."""
+    return text.isascii() or _LONE_SURROGATE.search(text) is None
+
+
 def unstorable_text_message(exc: UnicodeEncodeError) -> str:
     """Why text a person gave was refused: invalid UTF-8 bytes (PEP 383) or a JSON escape of
     a lone surrogate cannot be stored or shown."""
-    bad = exc.object[exc.start : exc.end]
-    return (
-        "text that is not valid UTF-8 (invalid bytes, or a JSON escape of half a surrogate "
-        f"pair) cannot be stored or shown ({bad!r})"
-    )
+    return f"{UNSTORABLE_TEXT} ({exc.object[exc.start : exc.end]!r})"
 
 
 def strip_numbering(label: str, *, keep_bare_number: bool = False) -> str:

@@ -566,3 +566,23 @@ def test_bulk_confirm_refuses_bad_ids(client: TestClient, wired: int, body: Any)
 def test_bulk_confirm_of_an_unknown_project_is_404(client: TestClient) -> None:
     response = client.post(f"{API}/projects/4242/records/confirm", json={"ids": [1]})
     assert response.status_code == 404 and "no project with id 4242" in response.json()["detail"]
+
+
+def test_text_with_a_lone_surrogate_is_refused_with_its_field_and_nothing_stored(
+    client: TestClient, project: dict[str, Any]
+) -> None:
+    created = {"alias": "m", "base_url": "http://127.0.0.1:9/v1", "model": "x"}
+    assert client.post(f"{API}/endpoints", json=created).status_code == 201
+    headers = {"Content-Type": "application/json"}
+    cases = [  # ASCII JSON that escapes half a surrogate pair
+        (f"{API}/projects/{project['id']}", '{"answer_system_prompt": "a\\ud800b"}'),
+        (f"{API}/endpoints/m", '{"extra_body": {"note": ["x", "\\udc00"]}}'),
+    ]
+    for url, body in cases:
+        refused = client.patch(url, content=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"][-1] in ("answer_system_prompt", "extra_body")
+        assert "not valid UTF-8" in problem["msg"]
+    assert client.get(f"{API}/projects/{project['id']}").json()["answer_system_prompt"] is None
+    assert client.get(f"{API}/endpoints/m").json()["extra_body"] == {}

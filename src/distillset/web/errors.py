@@ -88,8 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(UnicodeEncodeError)
     async def unstorable_text(request: Request, exc: UnicodeEncodeError) -> Response:
-        # A JSON escape of a lone surrogate in a body: refused like any bad input, nothing
-        # is stored (the session rolls back).
+        # Text that cannot be encoded reaching the database: refused like any bad input,
+        # nothing stored (the session rolls back). Request bodies are checked before this
+        # (schemas.Body); this catches what comes another way, such as a query parameter.
         return error_response(request, 422, unstorable_text_message(exc))
 
     @app.exception_handler(OperationalError)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from distillset.domain import CLEAR
+from distillset.domain import CLEAR, UNSTORABLE_TEXT, is_storable
 
 Structured = Literal["json_schema", "json_object", "none"]
 
@@ -18,8 +18,28 @@ RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 AfterId = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
+def _texts(value: Any) -> list[str]:
+    """Every string in a field's value, keys of JSON objects included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for pair in value.items() for item in pair for text in _texts(item)]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in _texts(item)]
+    return []
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        # A JSON escape of a lone surrogate: refused here, with the field that holds it,
+        # before any service or column (a JSON column would store it, a page not show it).
+        if not all(is_storable(text) for text in _texts(value)):
+            raise ValueError(UNSTORABLE_TEXT)
+        return value
 
     def changes(self) -> dict[str, Any]:
         """The fields a PATCH names: an explicit null removes the setting (the services'
