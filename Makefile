@@ -1,4 +1,5 @@
-# Quick start: `make demo` runs the main job, `make test` runs every check CI runs.
+# Quick start: `make demo` runs the main job, `make test` runs every check CI runs
+# (its PostgreSQL tests need the server on 127.0.0.1:5432 that .ci/run starts).
 # Both create .venv with python3 when it is missing and (re)install when pyproject.toml changes.
 
 PYTHON ?= python3
@@ -19,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,hf]'
+	$(BIN)/pip install --quiet -e '.[dev,hf,postgres]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

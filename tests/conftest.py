@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,8 +28,59 @@ def distillset_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+# The PostgreSQL server the project's machines run (DESIGN.md §7); tests make their own database.
+PG_SERVER = os.environ.get("DISTILLSET_TEST_PG", "host=127.0.0.1 port=5432 user=postgres")
+
+
+def _pg_admin() -> object:
+    """An autocommit connection to the server's `postgres` database, or a skip (a failure in CI)."""
+    try:
+        import psycopg
+    except ModuleNotFoundError:
+        reason = "psycopg is not installed (pip install -e '.[postgres]')"
+    else:
+        try:
+            return psycopg.connect(f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            reason = f"no PostgreSQL server at {PG_SERVER}: {str(exc).strip()}"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture
-def settings(distillset_home: Path) -> Settings:
+def postgres_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test, named in DISTILLSET_DATABASE_URL; dropped after."""
+    admin = _pg_admin()
+    name = f"distillset_test_{uuid.uuid4().hex[:12]}"
+    admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    params = dict(part.split("=", 1) for part in PG_SERVER.split())
+    url = (
+        f"postgresql+psycopg://{params.get('user', 'postgres')}@"
+        f"{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}"
+    )
+    monkeypatch.setenv("DISTILLSET_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        admin.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> str:
+    """Run the test on both databases: the embedded SQLite default, then PostgreSQL."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(distillset_home: Path, request: pytest.FixtureRequest) -> Settings:
+    # A test that asks for `database` (or `postgres_url`) gets settings that point at it.
+    for name in ("database", "postgres_url"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
     return load_settings(home=distillset_home)
 
 
