@@ -182,9 +182,16 @@ class StageCounts:
     planned: int = 0
     done: int = 0
     failed: int = 0
+    # Work dropped before it was sent because its target was deleted: neither done nor failed.
+    skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"planned": self.planned, "done": self.done, "failed": self.failed}
+        return {
+            "planned": self.planned,
+            "done": self.done,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
 
 
 @dataclass

@@ -46,13 +46,18 @@ class JobProgress:
 
     def add_done(self, name: str, count: int = 1) -> None:
         counts = self.stage(name)
-        counts.done = min(counts.planned - counts.failed, counts.done + count)
+        counts.done = min(counts.planned - counts.failed - counts.skipped, counts.done + count)
 
     def add_failed(self, name: str, count: int, reason: str | None = None) -> None:
         counts = self.stage(name)
-        counts.failed = min(counts.planned - counts.done, counts.failed + count)
+        counts.failed = min(counts.planned - counts.done - counts.skipped, counts.failed + count)
         if reason:
             self.last_error = reason
+
+    def add_skipped(self, name: str, count: int = 1) -> None:
+        """Work whose target was deleted before it was sent: not done, not failed."""
+        counts = self.stage(name)
+        counts.skipped = min(counts.planned - counts.done - counts.failed, counts.skipped + count)
 
     def add_call(self, result: ChatResult) -> None:
         if result.cached:
@@ -87,6 +92,7 @@ class JobProgress:
             counts.planned = int(values.get("planned", 0))
             counts.done = int(values.get("done", 0))
             counts.failed = int(values.get("failed", 0))
+            counts.skipped = int(values.get("skipped", 0))
         calls = data.get("calls") or {}
         progress.calls = CallStats(
             requests=int(calls.get("requests", 0)),

@@ -76,6 +76,7 @@ def _resumed_counters(stored: dict[str, Any], plan: Plan) -> JobProgress:
         counts.done = max(0, counts.planned - still) if counts.planned else 0
         counts.planned = counts.done + still
         counts.failed = 0
+        counts.skipped = 0
     return progress
 
 
