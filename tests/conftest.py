@@ -40,7 +40,9 @@ def _pg_admin() -> object:
         reason = "psycopg is not installed (pip install -e '.[postgres]')"
     else:
         try:
-            return psycopg.connect(f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5)
+            return psycopg.connect(
+                f"{PG_SERVER} dbname=postgres", autocommit=True, connect_timeout=5
+            )
         except psycopg.OperationalError as exc:
             reason = f"no PostgreSQL server at {PG_SERVER}: {str(exc).strip()}"
     if os.environ.get("CI"):

@@ -57,7 +57,12 @@ def test_the_plan_is_exact_and_the_run_reaches_it(
 
     assert summary["status"] == "succeeded"
     for stage, planned in (("tags", 12), ("questions", 18), ("answers", 18)):
-        assert summary["counters"][stage] == {"planned": planned, "done": planned, "failed": 0}
+        assert summary["counters"][stage] == {
+            "planned": planned,
+            "done": planned,
+            "failed": 0,
+            "skipped": 0,
+        }
     assert counts(store) == (12, 18, 18)
     assert fake_server.stats().total == 31
     with store.session() as session:
@@ -132,7 +137,7 @@ def test_with_injected_faults_every_item_is_done_or_its_failure_recorded(
     resumed = asyncio.run(run_task(store, settings, summary["id"]))
     assert resumed["status"] == "succeeded"
     assert counts(store) == (20, 48, 48)
-    assert resumed["counters"]["answers"] == {"planned": 48, "done": 48, "failed": 0}
+    assert resumed["counters"]["answers"] == {"planned": 48, "done": 48, "failed": 0, "skipped": 0}
 
 
 def test_in_flight_reaches_the_project_concurrency_and_never_exceeds_it(
@@ -324,7 +329,7 @@ def test_every_failed_answer_is_recorded_with_its_reason(
     summary = asyncio.run(run_task(store, settings, answers_job.task_id))
 
     assert summary["status"] == "failed"
-    assert summary["counters"]["answers"] == {"planned": 3, "done": 0, "failed": 3}
+    assert summary["counters"]["answers"] == {"planned": 3, "done": 0, "failed": 3, "skipped": 0}
     with store.session() as session:
         reasons = list(
             session.scalars(select(Question.last_error).where(Question.tag_id == tag.id))

@@ -116,7 +116,7 @@ def test_add_creates_more_than_there_are_and_count_tops_up(cli: Cli, project: st
     assert topped["counters"]["questions"]["planned"] == 0
 
     more_tags = json.loads(ok(cli("tags", "generate", NAME, "--add", "1", "--json")).stdout)
-    assert more_tags["counters"]["tags"] == {"planned": 1, "done": 1, "failed": 0}
+    assert more_tags["counters"]["tags"] == {"planned": 1, "done": 1, "failed": 0, "skipped": 0}
     assert more_tags["params"]["tags_per_level"] == 3
 
 

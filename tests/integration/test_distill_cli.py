@@ -41,7 +41,7 @@ def test_auto_json_is_one_machine_readable_document(cli: Cli, project: str) -> N
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["status"] == "succeeded" and summary["kind"] == "auto_distill"
-    assert summary["counters"]["tags"] == {"planned": 6, "done": 6, "failed": 0}
+    assert summary["counters"]["tags"] == {"planned": 6, "done": 6, "failed": 0, "skipped": 0}
     assert summary["params"]["levels"] == 2
 
 

@@ -347,7 +347,7 @@ def test_auto_distill_task_with_plan_and_progress_stream(client: TestClient, wir
     events = _events(client, task_id)
     name, final = events[-1]
     assert name == "end" and final["status"] == "succeeded"
-    assert final["counters"]["answers"] == {"planned": 8, "done": 8, "failed": 0}
+    assert final["counters"]["answers"] == {"planned": 8, "done": 8, "failed": 0, "skipped": 0}
     messages = [event["message"] for _, data in events for event in data["events"]]
     assert any(message.startswith("started") for message in messages)
 
@@ -415,7 +415,7 @@ def test_answer_all_task_and_cancel_then_resume(
     assert client.post(f"{API}/tasks/{task_id}/resume").status_code == 202
     end = _events(client, task_id)[-1][1]
     assert end["status"] == "succeeded"
-    assert end["counters"]["answers"] == {"planned": 4, "done": 4, "failed": 0}
+    assert end["counters"]["answers"] == {"planned": 4, "done": 4, "failed": 0, "skipped": 0}
     answered = client.get(f"{base}/questions", params={"answered": False}).json()
     assert answered["items"] == []
     assert client.post(f"{base}/tasks/answers", json={"tag_id": 424242}).status_code == 404

@@ -101,7 +101,7 @@ def test_a_server_shutdown_leaves_its_running_task_interrupted_and_resumable(
         assert client.post(f"{API}/tasks/{task_id}/resume").status_code == 202
         final = _final(client, task_id)
         assert final["status"] == "succeeded"
-        assert final["counters"]["answers"] == {"planned": 3, "done": 3, "failed": 0}
+        assert final["counters"]["answers"] == {"planned": 3, "done": 3, "failed": 0, "skipped": 0}
 
 
 def test_an_explicit_cancel_still_ends_as_cancelled(

@@ -66,9 +66,9 @@ def _half_failed_run(store: Store, failed_questions: int) -> None:
                 session.flush()
                 session.add(Answer(question_id=question.id, project_id=project.id, answer="a"))
         counters = {
-            "tags": {"planned": 6, "done": 3, "failed": 3},
-            "questions": {"planned": 8, "done": 3, "failed": failed_questions},
-            "answers": {"planned": 8, "done": 3, "failed": failed_questions},
+            "tags": {"planned": 6, "done": 3, "failed": 3, "skipped": 0},
+            "questions": {"planned": 8, "done": 3, "failed": failed_questions, "skipped": 0},
+            "answers": {"planned": 8, "done": 3, "failed": failed_questions, "skipped": 0},
         }
         session.add(
             Task(
