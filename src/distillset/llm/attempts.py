@@ -15,6 +15,7 @@ from distillset.llm.completion import (
     error_message,
     parse_completion,
 )
+from distillset.llm.redact import Redact
 from distillset.llm.retry import is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, post_chat
 
@@ -41,13 +42,18 @@ async def send_attempt(
     stream: bool,
     timeout: aiohttp.ClientTimeout,
     timeout_seconds: float,
+    redact: Redact,
 ) -> Attempt:
+    """One request; the reply is read only after ``redact`` took the key out of it, so
+    nothing derived from it (content, errors, the stored body) can carry the key."""
     started = time.perf_counter()
     try:
         reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
     except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-        outcome = Attempt(error=_transport_failure(exc, url, timeout_seconds), retryable=True)
+        failure = redact(_transport_failure(exc, url, timeout_seconds))
+        outcome = Attempt(error=failure, retryable=True)
     else:
+        reply.text = redact(reply.text)
         outcome = judge_reply(reply)
     # A failure has a latency too: the time it took to fail.
     outcome.latency_ms = (time.perf_counter() - started) * 1000

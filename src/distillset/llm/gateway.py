@@ -25,6 +25,7 @@ from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
 from distillset.llm.lists import list_response_format, parse_json_list, with_json_object_hint
+from distillset.llm.redact import Redact, redact_exception, redactor
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
 from distillset.llm.retry import backoff_delay
 from distillset.llm.transport import SessionPool, client_timeout
@@ -81,21 +82,9 @@ def _in_flight(database: str) -> _Flights:
     return flights
 
 
-def _redact(text: str | None, secret: str | None) -> str | None:
-    if text is None or not secret:
-        return text
-    return text.replace(secret, "***")
-
-
-def _hide_secret(exc: BaseException, secret: str | None) -> None:
-    """Take the key out of an unexpected error's message and of the errors it chains: such
-    an error is printed (with --debug, its traceback) and kept as the task's last error."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while secret and current is not None and id(current) not in seen:
-        seen.add(id(current))
-        current.args = tuple(_redact(a, secret) if isinstance(a, str) else a for a in current.args)
-        current = current.__cause__ or current.__context__
+def _redacted_row(row: dict[str, Any], redact: Redact) -> dict[str, Any]:
+    """Every text of a call row passed through the key's redaction before it is stored."""
+    return {name: redact(value) if isinstance(value, str) else value for name, value in row.items()}
 
 
 class Gateway:
@@ -214,6 +203,7 @@ class Gateway:
         """Send with retries, then commit the LlmCall row before answering."""
         outcome, attempts, billed = await self._send_with_retries(endpoint, body, canonical, stream)
         completion = outcome.completion
+        redact = redactor(endpoint.api_key)
         row: dict[str, Any] = {
             "project_id": self.project_id,
             "task_id": task_id,
@@ -222,9 +212,9 @@ class Gateway:
             "request_key": key,
             "status": "ok" if outcome.error is None else "error",
             "http_status": outcome.http_status,
-            "error": _redact(outcome.error, endpoint.api_key),
+            "error": outcome.error,
             "request_body": canonical,  # the key travels in a header, never in the body
-            "response_body": _redact(outcome.body, endpoint.api_key),
+            "response_body": outcome.body,
             "latency_ms": outcome.latency_ms,
             "attempts": attempts,
         }
@@ -237,6 +227,7 @@ class Gateway:
                 reasoning_tokens=billed.reasoning_tokens,
                 cost=cost,
             )
+        row = _redacted_row(row, redact)
         call_id = await self._calls.record(row)
         if outcome.error is not None or completion is None:
             message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"
@@ -286,16 +277,18 @@ class Gateway:
             items = parse_json_list(result.content)
         except ModelOutputError as exc:
             # Keep the raw text for inspection, but never serve it from the cache again.
-            await self._calls.update(result.call_id, {"status": "invalid", "error": str(exc)})
+            message = redactor(endpoint.api_key)(str(exc))
+            await self._calls.update(result.call_id, {"status": "invalid", "error": message})
             raise ModelOutputError(
-                str(exc), raw_text=result.content, call_id=result.call_id
+                message, raw_text=result.content, call_id=result.call_id
             ) from None
         return ListResult(items, result)
 
     def _from_cache(
         self, endpoint: EndpointConfig, stored: StoredCall, started: float
     ) -> ChatResult:
-        completion = parse_completion(stored.response_body)
+        # A row stored before the key's redaction covered every form gets it now.
+        completion = parse_completion(redactor(endpoint.api_key)(stored.response_body))
         prices_known = endpoint.price_input_per_m is not None
         return ChatResult(
             content=completion.content,
@@ -340,6 +333,7 @@ class Gateway:
         size = min(limits.max_concurrency, endpoint.concurrency or limits.max_concurrency)
         session = self._pool.session_for(endpoint, size)
         tries = max(0, limits.max_retries) + 1
+        redact = redactor(endpoint.api_key)
         billed = NO_USAGE
         made = 0
         while True:
@@ -353,11 +347,11 @@ class Gateway:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
                 outcome = await send_attempt(
-                    session, url, payload, stream, self._timeout, limits.request_timeout
+                    session, url, payload, stream, self._timeout, limits.request_timeout, redact
                 )
                 used = outcome.usage.total
             except Exception as exc:  # a bug below the gateway: it propagates, keyless
-                _hide_secret(exc, endpoint.api_key)
+                redact_exception(exc, endpoint.api_key)
                 raise
             finally:
                 self.limiter.release(permit, used)

@@ -25,6 +25,7 @@ from distillset.testing import fake_content
 from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
 from distillset.testing.fake_replies import (
     completion_body,
+    echo_body,
     message_fields,
     reply_parts,
     stream_chunks,
@@ -112,6 +113,12 @@ class FakeModelBehaviour:
                 status, outcome = 400, "bad_request"
                 return _error(400, "response_format is not supported", "invalid_request")
             kind = fake_content.request_kind(messages)
+            if config.echo_authorization:
+                header = request.headers.get("Authorization", "")
+                model = str(body.get("model") or config.model)
+                status, outcome = 200, "ok"
+                text = echo_body(model, header, config.echo_authorization)
+                return web.Response(text=text, content_type="application/json")
             outcome = self._pick_fault()
             if outcome == "stall":
                 await asyncio.sleep(config.stall_seconds)
