@@ -308,8 +308,8 @@ def test_settings_forms_remove_what_is_emptied_and_set_streaming(
     page = client.get(settings_url).text
     assert 'name="stream" value="true" checked' not in page  # the edit form's box is unticked
 
-    referenced = [("api_key_env", "MY_KEY_VAR")]
+    referenced = [("api_key_env", "MY_API_KEY")]
     assert "Endpoint fake saved" in _post_pairs(client, edit, referenced)
-    assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] == "MY_KEY_VAR"
+    assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] == "MY_API_KEY"
     assert "Endpoint fake saved" in _post_pairs(client, edit, [("api_key_env", "")])
     assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] is None
