@@ -238,7 +238,7 @@ def test_settings_page_endpoints_and_prompts(client: TestClient, project_id: int
     page = client.get(f"/projects/{project_id}/settings").text
     assert "not set" in page and "fake" in page
     tested = client.post(f"/projects/{project_id}/endpoints/fake/test", headers=HX)
-    assert "Answered in" in tested.text and "reasoning returned: yes" in tested.text
+    assert "Answered in" in tested.text and "reasoning: works" in tested.text
     edited = client.post(
         f"/projects/{project_id}/endpoints/fake", data={"temperature": "0"}, headers=HX
     )

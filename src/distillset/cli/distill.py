@@ -23,6 +23,8 @@ from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
+from distillset.services.endpoints import key_warnings
+from distillset.services.projects import get_project
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
@@ -66,6 +68,10 @@ def run_planned(
     state = state_of(ctx)
     with state.store.session() as session:
         job = create(session, state.settings)
+        project = get_project(session, job.project)
+        models = (project.question_model, project.answer_model)
+        for warning in key_warnings(state.settings, models):
+            typer.echo(f"warning: {warning}", err=True)
     if not as_json:
         say(plan_text(job))
     summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)

@@ -22,18 +22,22 @@ from distillset.llm.attempts import Attempt, send_attempt
 from distillset.llm.calls import CallLog, StoredCall
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
-from distillset.llm.errors import ModelOutputError
+from distillset.llm.errors import ModelOutputError, RequestRefused
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
-from distillset.llm.lists import list_response_format, parse_json_list, with_json_object_hint
+from distillset.llm.lists import (
+    list_output_bound,
+    list_response_format,
+    parse_json_list,
+    with_json_object_hint,
+)
 from distillset.llm.redact import Redact, redact_exception, redactor
+from distillset.llm.refusals import FORMAT, MAX_TOKENS, SCHEMA, refused_part
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
 from distillset.llm.retry import backoff_delay
 from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
-# What a server answers when it does not know response_format after all.
-REFUSED_FORMAT_STATUSES = (400, 422)
 
 
 @dataclass(slots=True)
@@ -80,6 +84,13 @@ def _in_flight(database: str) -> _Flights:
     if flights is None:
         flights = databases[database] = {}
     return flights
+
+
+def _explained(error: str | None, status: int | None, endpoint: EndpointConfig) -> str | None:
+    """A refused request of an endpoint whose key is missing says so."""
+    if error is None or status not in (401, 403) or endpoint.key_missing is None:
+        return error
+    return f"{error} (no API key was sent: {endpoint.key_missing})"
 
 
 def _redacted_row(row: dict[str, Any], redact: Redact) -> dict[str, Any]:
@@ -212,7 +223,7 @@ class Gateway:
             "request_key": key,
             "status": "ok" if outcome.error is None else "error",
             "http_status": outcome.http_status,
-            "error": outcome.error,
+            "error": _explained(outcome.error, outcome.http_status, endpoint),
             "request_body": canonical,  # the key travels in a header, never in the body
             "response_body": outcome.body,
             "latency_ms": outcome.latency_ms,
@@ -231,7 +242,12 @@ class Gateway:
         call_id = await self._calls.record(row)
         if outcome.error is not None or completion is None:
             message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"
-            error = ModelCallError(message, outcome.http_status)
+            part = refused_part(outcome.http_status, outcome.body, body)
+            error = (
+                ModelCallError(message, outcome.http_status)
+                if part is None
+                else RequestRefused(message, outcome.http_status, part=part)
+            )
             error.call_id = call_id  # type: ignore[attr-defined]
             raise error
         return ChatResult(
@@ -257,22 +273,36 @@ class Gateway:
         purpose: str,
         task_id: int | None = None,
         attempt: int = 0,
+        count: int | None = None,
     ) -> ListResult:
-        """A JSON array of strings, using structured output where the endpoint has it."""
-        response_format = list_response_format(endpoint.structured_output)
-        asked = messages
-        if endpoint.structured_output == "json_object":
-            asked = with_json_object_hint(messages)
+        """A JSON array of (about ``count``) strings, using structured output where the
+        endpoint has it, within a default output bound unless the endpoint sets one."""
+        mode = endpoint.structured_output
+        response_format = list_response_format(mode, count)
+        sampling = list_output_bound(endpoint, count)
         ask = functools.partial(
             self.chat, endpoint, purpose=purpose, task_id=task_id, attempt=attempt
         )
-        try:
-            result = await ask(asked, response_format=response_format)
-        except ModelCallError as exc:
-            if response_format is None or exc.status not in REFUSED_FORMAT_STATUSES:
-                raise
-            # The server refused structured output: the prompt alone asks for the array.
-            result = await ask(messages)
+        while True:
+            asked = (
+                with_json_object_hint(messages)
+                if response_format and mode == "json_object"
+                else messages
+            )
+            try:
+                result = await ask(asked, response_format=response_format, sampling=sampling)
+                break
+            except RequestRefused as exc:
+                # Drop only what the server says it does not take, then ask again.
+                if exc.part == MAX_TOKENS and sampling:
+                    sampling = None
+                elif exc.part == SCHEMA and count is not None and response_format is not None:
+                    count = None
+                    response_format = list_response_format(mode, None)
+                elif exc.part in (FORMAT, SCHEMA) and response_format is not None:
+                    response_format = None  # the prompt alone asks for the array
+                else:
+                    raise
         try:
             items = parse_json_list(result.content)
         except ModelOutputError as exc:

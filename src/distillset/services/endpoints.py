@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -262,7 +263,8 @@ def remove_endpoint(session: Session, endpoint: ModelEndpoint) -> None:
 
 
 def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
-    """The key for a call: keys file entry, else the named env var, else OPENAI_API_KEY."""
+    """The key for a call: keys file entry, else the named env var, else OPENAI_API_KEY.
+    A hosted preset without its key refuses: its provider answers nothing without one."""
     if endpoint.api_key_name:
         key = read_key(settings, endpoint.api_key_name)
         if key is None:
@@ -275,7 +277,44 @@ def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
         variable = endpoint.api_key_env or "OPENAI_API_KEY"
         key = os.environ.get(variable) or None
         source = f"environment variable {variable}"
-    return None if key is None else _checked_key(key, endpoint.alias, source)
+    checked = None if key is None else _checked_key(key, endpoint.alias, source)
+    if checked is None and _is_hosted(endpoint):
+        raise InvalidInputError(
+            f"endpoint {endpoint.alias!r} (preset {endpoint.preset}) needs an API key, and "
+            f"{missing_key(endpoint)}: set it, or give a keys-file entry with "
+            f"`distillset model set {endpoint.alias} --key-name NAME`"
+        )
+    return checked
+
+
+def _is_hosted(endpoint: ModelEndpoint) -> bool:
+    preset = PRESETS.get(endpoint.preset or "")
+    return preset is not None and preset.key_env is not None
+
+
+def missing_key(endpoint: ModelEndpoint) -> str:
+    """Where the endpoint's key was looked for, as a sentence: `... is not set`."""
+    if endpoint.api_key_name:
+        return f"key {endpoint.api_key_name!r} is not in the keys file"
+    return f"environment variable {endpoint.api_key_env or 'OPENAI_API_KEY'} is not set"
+
+
+def key_warning(settings: Settings, endpoint: ModelEndpoint) -> str | None:
+    """A plain warning when the endpoint names a key that is not there (requests then go
+    without one); None when the key is found or none is named (a local server)."""
+    if not (endpoint.api_key_env or endpoint.api_key_name) or key_is_set(settings, endpoint):
+        return None
+    hint = f" (run `distillset keys set {endpoint.api_key_name}`)" if endpoint.api_key_name else ""
+    return (
+        f"endpoint {endpoint.alias!r} has no API key: {missing_key(endpoint)}, "
+        f"so its requests are sent without one{hint}"
+    )
+
+
+def key_warnings(settings: Settings, endpoints: Iterable[ModelEndpoint | None]) -> list[str]:
+    """The key warnings of these endpoints (each once)."""
+    seen = {endpoint.id: endpoint for endpoint in endpoints if endpoint is not None}
+    return [w for e in seen.values() if (w := key_warning(settings, e)) is not None]
 
 
 def _checked_key(key: str, alias: str, source: str) -> str | None:

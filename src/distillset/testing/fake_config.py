@@ -53,6 +53,15 @@ class FakeConfig:
     near_json: float = 0.0  # single quotes and trailing commas: JSON that needs repair
     # Answer 400 to any request with a response_format, like servers without support.
     reject_response_format: bool = False
+    # Answer 400 to a json_schema holding minItems / maxItems, like servers whose schema
+    # support stops short of them.
+    reject_item_counts: bool = False
+    # Answer llama-server's 400 `exceed_context_size_error` to a prompt of more (estimated)
+    # tokens than this.
+    context_size: int | None = None
+    # The model name the server reports, whatever was asked (llama-server reports its alias
+    # or file path); None reports the requested one.
+    reported_model: str | None = None
     # Accept response_format but answer list prompts as if it were not there (the quirks
     # apply), like servers that silently drop it.
     ignore_response_format: bool = False
