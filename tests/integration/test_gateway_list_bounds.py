@@ -80,3 +80,13 @@ def test_a_context_overflow_is_reported_not_read_as_a_refused_format(
     assert fake_server.stats().total == 1
     task = json.loads(cli("tasks", "show", "1", "--json").stdout)
     assert "exceeds the available context size" in task["last_error"]
+
+
+def test_a_reply_cut_at_the_default_bound_says_how_to_raise_it(
+    cli: Cli, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(rate_truncated=1.0)
+    _project(cli, fake_server)
+    result = cli("tags", "generate", NAME, "--count", "3")
+    assert result.exit_code != 0
+    assert "default bound" in result.output and "model set local --max-tokens" in result.output

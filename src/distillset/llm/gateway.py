@@ -86,11 +86,22 @@ def _in_flight(database: str) -> _Flights:
     return flights
 
 
-def _explained(error: str | None, status: int | None, endpoint: EndpointConfig) -> str | None:
-    """A refused request of an endpoint whose key is missing says so."""
-    if error is None or status not in (401, 403) or endpoint.key_missing is None:
-        return error
-    return f"{error} (no API key was sent: {endpoint.key_missing})"
+def _explained(outcome: Attempt, body: dict[str, Any], endpoint: EndpointConfig) -> str | None:
+    """The failure, with what the user can do about it: a refused request of an endpoint
+    whose key is missing says so; a reply cut at a bound the user did not set names it."""
+    error = outcome.error
+    if error is None:
+        return None
+    if outcome.http_status in (401, 403) and endpoint.key_missing is not None:
+        return f"{error} (no API key was sent: {endpoint.key_missing})"
+    bound = body.get("max_tokens")
+    cut = outcome.completion is not None and outcome.completion.finish_reason == "length"
+    if cut and bound is not None and endpoint.max_tokens is None:
+        return (
+            f"{error}; {bound} output tokens is the default bound of this request: "
+            f"raise it with `distillset model set {endpoint.alias} --max-tokens N`"
+        )
+    return error
 
 
 def _redacted_row(row: dict[str, Any], redact: Redact) -> dict[str, Any]:
@@ -223,7 +234,7 @@ class Gateway:
             "request_key": key,
             "status": "ok" if outcome.error is None else "error",
             "http_status": outcome.http_status,
-            "error": _explained(outcome.error, outcome.http_status, endpoint),
+            "error": _explained(outcome, body, endpoint),
             "request_body": canonical,  # the key travels in a header, never in the body
             "response_body": outcome.body,
             "latency_ms": outcome.latency_ms,
