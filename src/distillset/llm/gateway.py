@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from distillset.domain import ModelCallError
-from distillset.llm.attempts import Attempt, send_attempt
+from distillset.llm.attempts import Attempt, explained_failure, send_attempt
 from distillset.llm.calls import CallLog, StoredCall
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
@@ -30,7 +30,7 @@ from distillset.llm.lists import (
     parse_json_list,
     with_json_object_hint,
 )
-from distillset.llm.redact import Redact, redact_exception, redactor
+from distillset.llm.redact import redact_exception, redact_values, redactor
 from distillset.llm.refusals import FORMAT, MAX_TOKENS, SCHEMA, refused_part
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
 from distillset.llm.retry import backoff_delay
@@ -84,29 +84,6 @@ def _in_flight(database: str) -> _Flights:
     if flights is None:
         flights = databases[database] = {}
     return flights
-
-
-def _explained(outcome: Attempt, body: dict[str, Any], endpoint: EndpointConfig) -> str | None:
-    """The failure, with what the user can do about it: a refused request of an endpoint
-    whose key is missing says so; a reply cut at a bound the user did not set names it."""
-    error = outcome.error
-    if error is None:
-        return None
-    if outcome.http_status in (401, 403) and endpoint.key_missing is not None:
-        return f"{error} (no API key was sent: {endpoint.key_missing})"
-    bound = body.get("max_tokens")
-    cut = outcome.completion is not None and outcome.completion.finish_reason == "length"
-    if cut and bound is not None and endpoint.max_tokens is None:
-        return (
-            f"{error}; {bound} output tokens is the default bound of this request: "
-            f"raise it with `distillset model set {endpoint.alias} --max-tokens N`"
-        )
-    return error
-
-
-def _redacted_row(row: dict[str, Any], redact: Redact) -> dict[str, Any]:
-    """Every text of a call row passed through the key's redaction before it is stored."""
-    return {name: redact(value) if isinstance(value, str) else value for name, value in row.items()}
 
 
 class Gateway:
@@ -234,7 +211,7 @@ class Gateway:
             "request_key": key,
             "status": "ok" if outcome.error is None else "error",
             "http_status": outcome.http_status,
-            "error": _explained(outcome, body, endpoint),
+            "error": explained_failure(outcome, body, endpoint),
             "request_body": canonical,  # the key travels in a header, never in the body
             "response_body": outcome.body,
             "latency_ms": outcome.latency_ms,
@@ -249,7 +226,7 @@ class Gateway:
                 reasoning_tokens=billed.reasoning_tokens,
                 cost=cost,
             )
-        row = _redacted_row(row, redact)
+        row = redact_values(row, redact)
         call_id = await self._calls.record(row)
         if outcome.error is not None or completion is None:
             message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"

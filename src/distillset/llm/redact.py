@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from typing import Any
 
 MASK = "***"
 # Between two characters of the key: spaces and line breaks, raw or escaped.
@@ -51,6 +52,11 @@ def redactor(secret: str | None) -> Redact:
 
 def _unchanged(text: str) -> str:
     return text
+
+
+def redact_values(row: dict[str, Any], redact: Redact) -> dict[str, Any]:
+    """Every text value of ``row`` passed through ``redact`` (a call row before it is stored)."""
+    return {name: redact(value) if isinstance(value, str) else value for name, value in row.items()}
 
 
 def redact_exception(exc: BaseException, secret: str | None) -> None:
