@@ -69,6 +69,13 @@ def test_model_test_shows_the_model_the_server_reports(
         "gemma3",
     )
     assert report["model_matches"] is False
+    # Records name the model that answered, as the server reports it.
+    assert cli("project", "create", "P").exit_code == 0
+    models = ("--question-model", "g", "--answer-model", "g")
+    assert cli("project", "set", "P", *models).exit_code == 0
+    assert cli("auto", "P", "--levels", "1", "--tags", "1", "--questions", "1").exit_code == 0
+    records = json.loads(cli("dataset", "list", "P", "--json").stdout)["records"]
+    assert [record["model"] for record in records] == ["/models/gemma-3-270m-it-Q4_K_M.gguf"]
 
 
 def test_every_capability_gets_a_verdict_when_the_fallback_ping_fails(
