@@ -38,6 +38,8 @@ def test_a_missing_key_is_said_at_add_test_and_every_run(
     run = cli("tags", "generate", "P", "--count", "2")
     assert "warning: endpoint 'x' has no API key" in run.stderr
     assert "no API key was sent: environment variable NOPE_UNSET is not set" in run.output
+    resumed = cli("tasks", "resume", "1")
+    assert "warning: endpoint 'x' has no API key" in resumed.stderr
 
 
 def test_a_hosted_preset_without_its_key_refuses_to_start(

@@ -97,13 +97,18 @@ def _extra_body(text: str | None) -> dict[str, Any] | None:
     return value
 
 
+def warn(warnings: list[str]) -> None:
+    """Warnings on stderr, so that --json output stays one document."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
 def _warn_missing_key(alias: str, ctx: typer.Context) -> None:
     """A key the endpoint names but that is not there is said plainly, not accepted silently."""
     state = state_of(ctx)
     with state.store.session() as session:
         warning = endpoints.key_warning(state.settings, endpoints.get_endpoint(session, alias))
-    if warning is not None:
-        typer.echo(f"warning: {warning}", err=True)
+    warn([] if warning is None else [warning])
 
 
 @model_app.command("add")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -28,7 +27,7 @@ from distillset.services.keys import (
     read_key,
     sendable_key,
 )
-from distillset.store.models import ModelEndpoint
+from distillset.store.models import ModelEndpoint, Project
 
 
 @dataclass(frozen=True)
@@ -311,9 +310,14 @@ def key_warning(settings: Settings, endpoint: ModelEndpoint) -> str | None:
     )
 
 
-def key_warnings(settings: Settings, endpoints: Iterable[ModelEndpoint | None]) -> list[str]:
-    """The key warnings of these endpoints (each once)."""
-    seen = {endpoint.id: endpoint for endpoint in endpoints if endpoint is not None}
+def project_key_warnings(session: Session, settings: Settings, project_id: int) -> list[str]:
+    """The key warnings of a project's question and answer models (each endpoint once):
+    said at the start of every run."""
+    project = session.get(Project, project_id)
+    if project is None:
+        return []
+    models = (project.question_model, project.answer_model)
+    seen = {endpoint.id: endpoint for endpoint in models if endpoint is not None}
     return [w for e in seen.values() if (w := key_warning(settings, e)) is not None]
 
 
