@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 MASK = "***"
-# Between two characters of the key: spaces and line breaks, raw or escaped.
-_GAP = r"(?:\s|\\+[nrt])*"
+# Between two characters of the key: spaces and line breaks, raw or escaped. Possessive
+# quantifiers, and no match starting inside a run of backslashes, keep a hostile reply
+# (long runs of spaces or backslashes) linear to scan.
+_GAP = r"(?:\s|\\++[nrt])*+"
 # Shorter keys are masked only where they appear whole: a loose match would mask words.
 _LOOSE_FROM = 8
 
@@ -25,12 +27,12 @@ Redact = Callable[[str], str]
 def _char_pattern(char: str) -> str:
     """One character of the key, as written or JSON-escaped (any depth of escaping)."""
     code = f"{ord(char):04x}"
-    return rf"(?:\\*{re.escape(char)}|\\+[uU]{code[:2]}(?i:{code[2:]}))"
+    return rf"(?:\\*+{re.escape(char)}|\\++[uU]{code[:2]}(?i:{code[2:]}))"
 
 
 @functools.lru_cache(maxsize=64)
 def _pattern(secret: str) -> re.Pattern[str]:
-    return re.compile(_GAP.join(_char_pattern(char) for char in secret))
+    return re.compile(r"(?<!\\)" + _GAP.join(_char_pattern(char) for char in secret))
 
 
 def redact(text: str, secret: str | None) -> str:
