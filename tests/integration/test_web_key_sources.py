@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.services.keys import set_key
+from distillset.services.keys import read_key, set_key
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
 
@@ -117,3 +117,22 @@ def test_the_cli_keeps_the_wider_rule(
     monkeypatch.setenv("OTHER_SECRET", "s3cret-value-1")
     base = ("--base-url", fake_server.url, "--model", "m")
     assert cli("model", "add", "mine", *base, "--api-key-env", "OTHER_SECRET").exit_code == 0
+
+
+def test_the_settings_page_takes_a_key_entered_with_a_new_endpoint(
+    client: TestClient, settings: Settings, fake_server: FakeModelServer
+) -> None:
+    secret = f"sk-{uuid.uuid4().hex}"
+    fake_server.configure(require_api_key=secret)
+    project = client.post(f"{API}/projects", json={"name": "P"}).json()
+    form = {**_endpoint(fake_server, "web", api_key_name="fresh"), "api_key": secret}
+    page = client.post(f"/projects/{project['id']}/endpoints", data=form)
+    assert page.status_code == 200 and "Endpoint web added" in page.text, page.text[-500:]
+    assert secret not in page.text
+    assert read_key(settings, "fresh") == secret
+    assert client.post(f"{API}/endpoints/web/test").json()["ok"] is True
+    # Pointing that key at another URL from the page needs it entered again.
+    moved = client.post(
+        f"/projects/{project['id']}/endpoints/web", data={"base_url": "http://127.0.0.1:9/v1"}
+    )
+    assert "enter the key again" in moved.text
