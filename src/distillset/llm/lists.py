@@ -56,13 +56,18 @@ def list_response_format(structured_output: str, count: int | None = None) -> di
     return None
 
 
-def list_output_bound(endpoint: EndpointConfig, count: int | None) -> dict[str, Any] | None:
-    """The default max_tokens of a list request, or None where the endpoint sets a bound."""
+def default_output_bound(endpoint: EndpointConfig, tokens: int) -> dict[str, Any] | None:
+    """``{"max_tokens": tokens}``, or None where the endpoint sets its own bound."""
     if endpoint.max_tokens is not None or endpoint.extra_body.keys() & OUTPUT_BOUND_NAMES:
         return None
+    return {"max_tokens": tokens}
+
+
+def list_output_bound(endpoint: EndpointConfig, count: int | None) -> dict[str, Any] | None:
+    """The default max_tokens of a list request, or None where the endpoint sets a bound."""
     if count is None or count <= 0:
-        return {"max_tokens": LIST_OUTPUT_UNKNOWN_COUNT}
-    return {"max_tokens": LIST_OUTPUT_BASE + LIST_OUTPUT_PER_ITEM * count}
+        return default_output_bound(endpoint, LIST_OUTPUT_UNKNOWN_COUNT)
+    return default_output_bound(endpoint, LIST_OUTPUT_BASE + LIST_OUTPUT_PER_ITEM * count)
 
 
 OUTPUT_BOUND_NAMES = frozenset({"max_tokens", "max_completion_tokens", "n_predict"})

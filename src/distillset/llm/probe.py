@@ -14,7 +14,7 @@ from distillset.domain import ModelCallError
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import RequestRefused
 from distillset.llm.gateway import ChatResult, Gateway
-from distillset.llm.lists import OUTPUT_BOUND_NAMES, list_response_format, with_json_object_hint
+from distillset.llm.lists import default_output_bound, list_response_format, with_json_object_hint
 from distillset.llm.refusals import MAX_TOKENS
 from distillset.store.db import Store
 
@@ -75,12 +75,6 @@ def in_requested_shape(content: str) -> bool:
     return isinstance(items, list) and bool(items) and all(isinstance(i, str) for i in items)
 
 
-def _bound(endpoint: EndpointConfig) -> dict[str, Any] | None:
-    if endpoint.max_tokens is not None or endpoint.extra_body.keys() & OUTPUT_BOUND_NAMES:
-        return None
-    return {"max_tokens": PROBE_MAX_TOKENS}
-
-
 async def _ask(
     gateway: Gateway,
     endpoint: EndpointConfig,
@@ -88,7 +82,7 @@ async def _ask(
     response_format: dict[str, Any] | None = None,
 ) -> ChatResult:
     """One probe request, bounded unless the server refuses the bound itself."""
-    sampling = _bound(endpoint)
+    sampling = default_output_bound(endpoint, PROBE_MAX_TOKENS)
     ask = functools.partial(
         gateway.chat, endpoint, messages, purpose="model_test", response_format=response_format
     )
