@@ -34,7 +34,8 @@ def test_model_test_reports_latency_structured_output_and_reasoning(
     assert "sk-cli-secret-42" not in result.output
     human = cli("model", "test", "fake")
     assert human.exit_code == 0
-    assert "json_object works" in human.stdout and "reasoning returned" in human.stdout
+    assert "structured output (json_object): works" in human.stdout
+    assert "reasoning: works" in human.stdout and "plain reply: works" in human.stdout
 
 
 def test_model_test_without_reasoning_or_structured_support(

@@ -103,17 +103,17 @@ def test_project_update_bad_input(client: TestClient, project: dict[str, Any]) -
 def test_endpoints_never_show_the_key(
     client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MY_SECRET_ENV", "sk-very-secret-value")
+    monkeypatch.setenv("MY_SECRET_API_KEY", "sk-very-secret-value")
     created = client.post(
         f"{API}/endpoints",
         json={"alias": "m", "base_url": "http://127.0.0.1:9/v1", "model": "x"},
     )
     assert created.status_code == 201 and created.json()["key_set"] is False
-    changed = client.patch(f"{API}/endpoints/m", json={"api_key_env": "MY_SECRET_ENV"})
+    changed = client.patch(f"{API}/endpoints/m", json={"api_key_env": "MY_SECRET_API_KEY"})
     assert changed.json()["key_set"] is True
     listing = client.get(f"{API}/endpoints")
     assert "sk-very-secret-value" not in listing.text
-    assert listing.json()[0]["api_key_env"] == "MY_SECRET_ENV"
+    assert listing.json()[0]["api_key_env"] == "MY_SECRET_API_KEY"
     assert "openai" in client.get(f"{API}/endpoints/presets").json()
     assert client.delete(f"{API}/endpoints/m").json() == {"deleted": "m"}
     assert client.get(f"{API}/endpoints/m").status_code == 404
@@ -136,7 +136,7 @@ def test_patch_null_removes_an_optional_setting_and_refuses_a_required_one(
         "stream": True,
         "model": "x",
     }
-    referenced = {"api_key_env": "MY_KEY_VAR", "extra_body": {"top_k": 20}}
+    referenced = {"api_key_env": "MY_API_KEY", "extra_body": {"top_k": 20}}
     assert client.patch(f"{API}/endpoints/m", json=referenced).status_code == 200
     dropped = client.patch(f"{API}/endpoints/m", json=dict.fromkeys(referenced)).json()
     assert (dropped["api_key_env"], dropped["extra_body"]) == (None, {})

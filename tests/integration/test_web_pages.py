@@ -238,7 +238,7 @@ def test_settings_page_endpoints_and_prompts(client: TestClient, project_id: int
     page = client.get(f"/projects/{project_id}/settings").text
     assert "not set" in page and "fake" in page
     tested = client.post(f"/projects/{project_id}/endpoints/fake/test", headers=HX)
-    assert "Answered in" in tested.text and "reasoning returned: yes" in tested.text
+    assert "Answered in" in tested.text and "reasoning: works" in tested.text
     edited = client.post(
         f"/projects/{project_id}/endpoints/fake", data={"temperature": "0"}, headers=HX
     )
@@ -308,8 +308,8 @@ def test_settings_forms_remove_what_is_emptied_and_set_streaming(
     page = client.get(settings_url).text
     assert 'name="stream" value="true" checked' not in page  # the edit form's box is unticked
 
-    referenced = [("api_key_env", "MY_KEY_VAR")]
+    referenced = [("api_key_env", "MY_API_KEY")]
     assert "Endpoint fake saved" in _post_pairs(client, edit, referenced)
-    assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] == "MY_KEY_VAR"
+    assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] == "MY_API_KEY"
     assert "Endpoint fake saved" in _post_pairs(client, edit, [("api_key_env", "")])
     assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] is None

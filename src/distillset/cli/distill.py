@@ -18,11 +18,14 @@ from distillset.cli.common import (
     say,
     state_of,
 )
+from distillset.cli.models import warn
 from distillset.cli.tags import tags_app
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
+from distillset.services.endpoints import project_key_warnings
+from distillset.services.projects import get_project
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
@@ -66,6 +69,8 @@ def run_planned(
     state = state_of(ctx)
     with state.store.session() as session:
         job = create(session, state.settings)
+        project_id = get_project(session, job.project).id
+        warn(project_key_warnings(session, state.settings, project_id))
     if not as_json:
         say(plan_text(job))
     summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)

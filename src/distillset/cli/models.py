@@ -97,9 +97,18 @@ def _extra_body(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def _warn_missing_key(key_name: str | None, ctx: typer.Context) -> None:
-    if key_name and key_name not in keys.list_key_names(state_of(ctx).settings):
-        say(f"note: key {key_name!r} is not set yet; run `distillset keys set {key_name}`")
+def warn(warnings: list[str]) -> None:
+    """Warnings on stderr, so that --json output stays one document."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _warn_missing_key(alias: str, ctx: typer.Context) -> None:
+    """A key the endpoint names but that is not there is said plainly, not accepted silently."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        warning = endpoints.key_warning(state.settings, endpoints.get_endpoint(session, alias))
+    warn([] if warning is None else [warning])
 
 
 @model_app.command("add")
@@ -159,7 +168,7 @@ def model_add(
         as_json,
         f"added model endpoint {data['alias']!r} ({data['model']} at {data['base_url']})",
     )
-    _warn_missing_key(key_name, ctx)
+    _warn_missing_key(data["alias"], ctx)
 
 
 @model_app.command("set")
@@ -215,7 +224,7 @@ def model_set(
         endpoints.update_endpoint(session, endpoint, **changes)
         data = endpoints.endpoint_as_dict(endpoint, state.settings)
     report(data, as_json, f"updated model endpoint {alias!r}")
-    _warn_missing_key(key_name, ctx)
+    _warn_missing_key(alias, ctx)
 
 
 def _key_reference(data: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import typer
 from distillset.cli.common import JsonOption, print_fields, print_json, state_of
 from distillset.cli.models import model_app
 from distillset.llm.config import EndpointConfig
-from distillset.llm.probe import probe_endpoint
+from distillset.llm.probe import PROBE_TIMEOUT, ProbeReport, probe_endpoint
 from distillset.services.endpoints import get_endpoint
 
 
@@ -17,24 +17,48 @@ from distillset.services.endpoints import get_endpoint
 def model_test(
     ctx: typer.Context,
     alias: str = typer.Argument(..., help="The endpoint to try."),
-    timeout: float = typer.Option(60.0, "--timeout", min=1, help="Seconds to wait for a reply."),
+    timeout: float = typer.Option(
+        PROBE_TIMEOUT, "--timeout", min=1, help="Seconds to wait for each reply."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Send one tiny request: latency, structured output support, reasoning."""
+    """Send one tiny request: latency, structured output support, reasoning, model name."""
     state = state_of(ctx)
     with state.store.session() as session:
         endpoint = EndpointConfig.from_endpoint(get_endpoint(session, alias), state.settings)
     report = asyncio.run(probe_endpoint(state.store, endpoint, timeout=timeout))
     if as_json:
         print_json(report.as_dict())
-        return
-    structured = "works" if report.structured_output_works else "does not work"
-    print_fields(
-        {
-            "endpoint": f"{report.alias} ({report.model})",
-            "latency": f"{report.latency_ms:.0f} ms",
-            "reply": report.reply,
-            "structured output": f"{report.structured_output} {structured}",
-            "reasoning returned": "yes" if report.reasoning else "no",
-        }
-    )
+    else:
+        print_fields(_fields(report))
+        for warning in warnings(report):
+            typer.echo(f"warning: {warning}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _fields(report: ProbeReport) -> dict[str, str]:
+    model = report.model or "(no reply)"
+    if not report.model_matches:
+        model += f" (configured: {report.configured_model})"
+    fields = {
+        "endpoint": report.alias,
+        "model": model,
+        "key": f"missing ({report.key_missing})" if report.key_missing else "sent",
+        "latency": f"{report.latency_ms:.0f} ms",
+        "reply": report.reply,
+    }
+    return fields | report.verdicts
+
+
+def warnings(report: ProbeReport) -> list[str]:
+    """What the user should act on: a key named but missing, another model answering."""
+    found = []
+    if report.key_missing:
+        found.append(f"no API key was sent: {report.key_missing}")
+    if not report.model_matches:
+        found.append(
+            f"the server reports model {report.model!r}, not the configured "
+            f"{report.configured_model!r}: records will name {report.model!r}"
+        )
+    return found

@@ -15,8 +15,10 @@ from distillset.cli.common import (
     say,
     state_of,
 )
+from distillset.cli.models import warn
 from distillset.cli.task_progress import calls_line, report_outcome, run_task_here, stages_line
 from distillset.domain import TaskStatus
+from distillset.services.endpoints import project_key_warnings
 from distillset.services.projects import get_project
 from distillset.store import Project
 from distillset.store.models import utc_iso
@@ -115,9 +117,11 @@ def tasks_resume(
     """Continue a task from what is stored; calls that already succeeded are not paid twice
     (unless the task was started or is resumed with --no-cache)."""
     state = state_of(ctx)
-    if no_cache:
-        with state.store.session() as session:
-            ask_fresh(service.get_task(session, task_id))
+    with state.store.session() as session:
+        task = service.get_task(session, task_id)
+        if no_cache:
+            ask_fresh(task)
+        warn(project_key_warnings(session, state.settings, task.project_id))
     summary = run_task_here(state.store, state.settings, task_id, show_progress=not as_json)
     report_outcome(summary, as_json)
 

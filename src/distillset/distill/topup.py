@@ -109,6 +109,7 @@ async def top_up(
                 purpose=step.purpose,
                 task_id=task_id,
                 attempt=attempt,
+                count=need,
             )
         except ModelOutputError as exc:
             # An unusable reply: a new attempt number makes the next request a fresh one.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -15,6 +16,8 @@ from distillset.llm.completion import (
     error_message,
     parse_completion,
 )
+from distillset.llm.config import EndpointConfig
+from distillset.llm.redact import Redact
 from distillset.llm.retry import is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, post_chat
 
@@ -41,13 +44,18 @@ async def send_attempt(
     stream: bool,
     timeout: aiohttp.ClientTimeout,
     timeout_seconds: float,
+    redact: Redact,
 ) -> Attempt:
+    """One request; the reply is read only after ``redact`` took the key out of it, so
+    nothing derived from it (content, errors, the stored body) can carry the key."""
     started = time.perf_counter()
     try:
         reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
     except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-        outcome = Attempt(error=_transport_failure(exc, url, timeout_seconds), retryable=True)
+        failure = redact(_transport_failure(exc, url, timeout_seconds))
+        outcome = Attempt(error=failure, retryable=True)
     else:
+        reply.text = redact(reply.text)
         outcome = judge_reply(reply)
     # A failure has a latency too: the time it took to fail.
     outcome.latency_ms = (time.perf_counter() - started) * 1000
@@ -91,3 +99,23 @@ def judge_reply(reply: RawReply) -> Attempt:
         body=reply.text,
         usage=completion.usage,
     )
+
+
+def explained_failure(
+    outcome: Attempt, body: dict[str, Any], endpoint: EndpointConfig
+) -> str | None:
+    """The failure, with what the user can do about it: a refused request of an endpoint
+    whose key is missing says so; a reply cut at a bound the user did not set names it."""
+    error = outcome.error
+    if error is None:
+        return None
+    if outcome.http_status in (401, 403) and endpoint.key_missing is not None:
+        return f"{error} (no API key was sent: {endpoint.key_missing})"
+    bound = body.get("max_tokens")
+    cut = outcome.completion is not None and outcome.completion.finish_reason == "length"
+    if cut and bound is not None and endpoint.max_tokens is None:
+        return (
+            f"{error}; {bound} output tokens is the default bound of this request: "
+            f"raise it with `distillset model set {endpoint.alias} --max-tokens N`"
+        )
+    return error

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from distillset.config import Settings
-from distillset.services.endpoints import resolve_api_key
+from distillset.services.endpoints import missing_key, resolve_api_key
 from distillset.store.models import ModelEndpoint, Project
 
 
@@ -33,14 +33,19 @@ class EndpointConfig:
     price_output_per_m: float | None = None
     # Answers are requested streamed (the result is the same; see Gateway.chat).
     stream: bool = False
+    # Where a key named for this endpoint was looked for in vain (requests go without one).
+    key_missing: str | None = None
 
     @classmethod
     def from_endpoint(cls, endpoint: ModelEndpoint, settings: Settings) -> EndpointConfig:
+        api_key = resolve_api_key(settings, endpoint)
+        named = bool(endpoint.api_key_env or endpoint.api_key_name)
         return cls(
             alias=endpoint.alias,
             base_url=endpoint.base_url.rstrip("/"),
             model=endpoint.model,
-            api_key=resolve_api_key(settings, endpoint),
+            api_key=api_key,
+            key_missing=missing_key(endpoint) if api_key is None and named else None,
             temperature=endpoint.temperature,
             max_tokens=endpoint.max_tokens,
             top_p=endpoint.top_p,

@@ -15,3 +15,12 @@ class ModelOutputError(ModelCallError):
         super().__init__(message, None)
         self.raw_text = raw_text
         self.call_id = call_id
+
+
+class RequestRefused(ModelCallError):
+    """The server does not take one part of the request (``part``: response_format, schema
+    or max_tokens, see refusals); the same request without it may succeed."""
+
+    def __init__(self, message: str, status: int | None, *, part: str) -> None:
+        super().__init__(message, status)
+        self.part = part

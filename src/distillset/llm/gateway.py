@@ -18,21 +18,26 @@ from types import TracebackType
 from typing import Any
 
 from distillset.domain import ModelCallError
-from distillset.llm.attempts import Attempt, send_attempt
+from distillset.llm.attempts import Attempt, explained_failure, send_attempt
 from distillset.llm.calls import CallLog, StoredCall
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
-from distillset.llm.errors import ModelOutputError
+from distillset.llm.errors import ModelOutputError, RequestRefused
 from distillset.llm.limiter import Limiter, Permit, shared_limiters
-from distillset.llm.lists import list_response_format, parse_json_list, with_json_object_hint
+from distillset.llm.lists import (
+    list_output_bound,
+    list_response_format,
+    parse_json_list,
+    with_json_object_hint,
+)
+from distillset.llm.redact import redact_exception, redact_values, redactor
+from distillset.llm.refusals import FORMAT, MAX_TOKENS, SCHEMA, refused_part
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
 from distillset.llm.retry import backoff_delay
 from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
-# What a server answers when it does not know response_format after all.
-REFUSED_FORMAT_STATUSES = (400, 422)
 
 
 @dataclass(slots=True)
@@ -79,23 +84,6 @@ def _in_flight(database: str) -> _Flights:
     if flights is None:
         flights = databases[database] = {}
     return flights
-
-
-def _redact(text: str | None, secret: str | None) -> str | None:
-    if text is None or not secret:
-        return text
-    return text.replace(secret, "***")
-
-
-def _hide_secret(exc: BaseException, secret: str | None) -> None:
-    """Take the key out of an unexpected error's message and of the errors it chains: such
-    an error is printed (with --debug, its traceback) and kept as the task's last error."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while secret and current is not None and id(current) not in seen:
-        seen.add(id(current))
-        current.args = tuple(_redact(a, secret) if isinstance(a, str) else a for a in current.args)
-        current = current.__cause__ or current.__context__
 
 
 class Gateway:
@@ -214,6 +202,7 @@ class Gateway:
         """Send with retries, then commit the LlmCall row before answering."""
         outcome, attempts, billed = await self._send_with_retries(endpoint, body, canonical, stream)
         completion = outcome.completion
+        redact = redactor(endpoint.api_key)
         row: dict[str, Any] = {
             "project_id": self.project_id,
             "task_id": task_id,
@@ -222,9 +211,9 @@ class Gateway:
             "request_key": key,
             "status": "ok" if outcome.error is None else "error",
             "http_status": outcome.http_status,
-            "error": _redact(outcome.error, endpoint.api_key),
+            "error": explained_failure(outcome, body, endpoint),
             "request_body": canonical,  # the key travels in a header, never in the body
-            "response_body": _redact(outcome.body, endpoint.api_key),
+            "response_body": outcome.body,
             "latency_ms": outcome.latency_ms,
             "attempts": attempts,
         }
@@ -237,10 +226,16 @@ class Gateway:
                 reasoning_tokens=billed.reasoning_tokens,
                 cost=cost,
             )
+        row = redact_values(row, redact)
         call_id = await self._calls.record(row)
         if outcome.error is not None or completion is None:
             message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"
-            error = ModelCallError(message, outcome.http_status)
+            part = refused_part(outcome.http_status, outcome.body, body)
+            error = (
+                ModelCallError(message, outcome.http_status)
+                if part is None
+                else RequestRefused(message, outcome.http_status, part=part)
+            )
             error.call_id = call_id  # type: ignore[attr-defined]
             raise error
         return ChatResult(
@@ -266,36 +261,52 @@ class Gateway:
         purpose: str,
         task_id: int | None = None,
         attempt: int = 0,
+        count: int | None = None,
     ) -> ListResult:
-        """A JSON array of strings, using structured output where the endpoint has it."""
-        response_format = list_response_format(endpoint.structured_output)
-        asked = messages
-        if endpoint.structured_output == "json_object":
-            asked = with_json_object_hint(messages)
+        """A JSON array of (about ``count``) strings, using structured output where the
+        endpoint has it, within a default output bound unless the endpoint sets one."""
+        mode = endpoint.structured_output
+        response_format = list_response_format(mode, count)
+        sampling = list_output_bound(endpoint, count)
         ask = functools.partial(
             self.chat, endpoint, purpose=purpose, task_id=task_id, attempt=attempt
         )
-        try:
-            result = await ask(asked, response_format=response_format)
-        except ModelCallError as exc:
-            if response_format is None or exc.status not in REFUSED_FORMAT_STATUSES:
-                raise
-            # The server refused structured output: the prompt alone asks for the array.
-            result = await ask(messages)
+        while True:
+            asked = (
+                with_json_object_hint(messages)
+                if response_format and mode == "json_object"
+                else messages
+            )
+            try:
+                result = await ask(asked, response_format=response_format, sampling=sampling)
+                break
+            except RequestRefused as exc:
+                # Drop only what the server says it does not take, then ask again.
+                if exc.part == MAX_TOKENS and sampling:
+                    sampling = None
+                elif exc.part == SCHEMA and count is not None and response_format is not None:
+                    count = None
+                    response_format = list_response_format(mode, None)
+                elif exc.part in (FORMAT, SCHEMA) and response_format is not None:
+                    response_format = None  # the prompt alone asks for the array
+                else:
+                    raise
         try:
             items = parse_json_list(result.content)
         except ModelOutputError as exc:
             # Keep the raw text for inspection, but never serve it from the cache again.
-            await self._calls.update(result.call_id, {"status": "invalid", "error": str(exc)})
+            message = redactor(endpoint.api_key)(str(exc))
+            await self._calls.update(result.call_id, {"status": "invalid", "error": message})
             raise ModelOutputError(
-                str(exc), raw_text=result.content, call_id=result.call_id
+                message, raw_text=result.content, call_id=result.call_id
             ) from None
         return ListResult(items, result)
 
     def _from_cache(
         self, endpoint: EndpointConfig, stored: StoredCall, started: float
     ) -> ChatResult:
-        completion = parse_completion(stored.response_body)
+        # A row stored before the key's redaction covered every form gets it now.
+        completion = parse_completion(redactor(endpoint.api_key)(stored.response_body))
         prices_known = endpoint.price_input_per_m is not None
         return ChatResult(
             content=completion.content,
@@ -340,6 +351,7 @@ class Gateway:
         size = min(limits.max_concurrency, endpoint.concurrency or limits.max_concurrency)
         session = self._pool.session_for(endpoint, size)
         tries = max(0, limits.max_retries) + 1
+        redact = redactor(endpoint.api_key)
         billed = NO_USAGE
         made = 0
         while True:
@@ -353,11 +365,11 @@ class Gateway:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
                 outcome = await send_attempt(
-                    session, url, payload, stream, self._timeout, limits.request_timeout
+                    session, url, payload, stream, self._timeout, limits.request_timeout, redact
                 )
                 used = outcome.usage.total
             except Exception as exc:  # a bug below the gateway: it propagates, keyless
-                _hide_secret(exc, endpoint.api_key)
+                redact_exception(exc, endpoint.api_key)
                 raise
             finally:
                 self.limiter.release(permit, used)

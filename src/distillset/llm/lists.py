@@ -9,6 +9,7 @@ from typing import Any
 import json_repair
 
 from distillset.domain import normalize_text, storable_text, strip_numbering
+from distillset.llm.config import EndpointConfig
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.reasoning import split_inline
 
@@ -31,17 +32,45 @@ ITEMS_SCHEMA: dict[str, Any] = {
 
 JSON_OBJECT_HINT = 'Reply with a JSON object of the form {"items": ["...", "..."]}.'
 
+# Output tokens a list request may use when the endpoint sets no max_tokens: room for a
+# reasoning model's thinking plus the items, yet a model that repeats itself stops.
+LIST_OUTPUT_BASE = 2048
+LIST_OUTPUT_PER_ITEM = 128
+LIST_OUTPUT_UNKNOWN_COUNT = 4096
 
-def list_response_format(structured_output: str) -> dict[str, Any] | None:
-    """The response_format for a list request on an endpoint with this support level."""
+
+def list_response_format(structured_output: str, count: int | None = None) -> dict[str, Any] | None:
+    """The response_format for a list request on an endpoint with this support level; with
+    ``count``, the schema holds exactly that many items (a grammar then stops the model)."""
     if structured_output == "json_schema":
+        schema = ITEMS_SCHEMA
+        if count is not None and count > 0:
+            items = {**ITEMS_SCHEMA["properties"]["items"], "minItems": count, "maxItems": count}
+            schema = {**ITEMS_SCHEMA, "properties": {"items": items}}
         return {
             "type": "json_schema",
-            "json_schema": {"name": "items", "strict": True, "schema": ITEMS_SCHEMA},
+            "json_schema": {"name": "items", "strict": True, "schema": schema},
         }
     if structured_output == "json_object":
         return {"type": "json_object"}
     return None
+
+
+def default_output_bound(endpoint: EndpointConfig, tokens: int) -> dict[str, Any] | None:
+    """``{"max_tokens": tokens}``, or None where the endpoint sets its own bound."""
+    if endpoint.max_tokens is not None or endpoint.extra_body.keys() & OUTPUT_BOUND_NAMES:
+        return None
+    return {"max_tokens": tokens}
+
+
+def list_output_bound(endpoint: EndpointConfig, count: int | None) -> dict[str, Any] | None:
+    """The default max_tokens of a list request, or None where the endpoint sets a bound."""
+    if count is None or count <= 0:
+        return default_output_bound(endpoint, LIST_OUTPUT_UNKNOWN_COUNT)
+    return default_output_bound(endpoint, LIST_OUTPUT_BASE + LIST_OUTPUT_PER_ITEM * count)
+
+
+OUTPUT_BOUND_NAMES = frozenset({"max_tokens", "max_completion_tokens", "n_predict"})
 
 
 def with_json_object_hint(messages: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from distillset.domain import (
     NotFoundError,
     StructuredOutput,
 )
+from distillset.services.key_sources import KeyReference, RemoteKeys
 from distillset.services.keys import (
     UNUSABLE_KEY,
     check_env_name,
@@ -26,7 +27,7 @@ from distillset.services.keys import (
     read_key,
     sendable_key,
 )
-from distillset.store.models import ModelEndpoint
+from distillset.store.models import ModelEndpoint, Project
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,11 @@ def add_endpoint(
     structured_output: str | None = None,
     extra_body: dict[str, Any] | None = None,
     stream: bool = False,
+    remote: RemoteKeys | None = None,
     **limits_and_sampling: Any,
 ) -> ModelEndpoint:
-    """Register an endpoint. The base URL comes from the flag, the preset or OPENAI_BASE_URL."""
+    """Register an endpoint. The base URL comes from the flag, the preset or OPENAI_BASE_URL.
+    ``remote``: the caller came over HTTP, and may choose keys only as key_sources says."""
     alias = check_alias(alias.strip())
     if session.scalar(select(ModelEndpoint.id).where(ModelEndpoint.alias == alias)):
         raise ConflictError(f"a model endpoint named {alias!r} already exists")
@@ -166,13 +169,20 @@ def add_endpoint(
         raise InvalidInputError(f"unknown endpoint option(s): {', '.join(sorted(unknown))}")
     limits_and_sampling = _removals_as_none(limits_and_sampling)
     _check_ranges(limits_and_sampling)
-    endpoint = ModelEndpoint(
-        alias=alias,
+    reference = KeyReference(
         base_url=check_base_url(url),
-        model=model,
-        preset=preset.lower() if preset else None,
         api_key_env=api_key_env or (chosen.key_env if chosen and not api_key_name else None),
         api_key_name=api_key_name,
+    )
+    if remote is not None:
+        remote.check(session, reference, None)
+    endpoint = ModelEndpoint(
+        alias=alias,
+        base_url=reference.base_url,
+        model=model,
+        preset=preset.lower() if preset else None,
+        api_key_env=reference.api_key_env,
+        api_key_name=reference.api_key_name,
         structured_output=structured,
         extra_body=extra_body or {},
         stream=stream,
@@ -194,8 +204,11 @@ def list_endpoints(session: Session) -> list[ModelEndpoint]:
     return list(session.scalars(select(ModelEndpoint).order_by(ModelEndpoint.alias)))
 
 
-def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -> ModelEndpoint:
-    """Change the settings given (None: leave as is; CLEAR removes an optional one)."""
+def update_endpoint(
+    session: Session, endpoint: ModelEndpoint, *, remote: RemoteKeys | None = None, **changes: Any
+) -> ModelEndpoint:
+    """Change the settings given (None: leave as is; CLEAR removes an optional one).
+    ``remote``: the caller came over HTTP, and may choose keys only as key_sources says."""
     changes = _removals_as_none({k: v for k, v in changes.items() if v is not None})
     # An empty key reference clears it (the endpoint then falls back to OPENAI_API_KEY).
     for reference in ("api_key_env", "api_key_name"):
@@ -223,12 +236,24 @@ def update_endpoint(session: Session, endpoint: ModelEndpoint, **changes: Any) -
         "extra_body",
         "stream",
     }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInputError(f"unknown endpoint option {sorted(unknown)[0]!r}")
+    if remote is not None:
+        remote.check(session, _reference(endpoint, changes), _reference(endpoint, {}))
     for key, value in changes.items():
-        if key not in allowed:
-            raise InvalidInputError(f"unknown endpoint option {key!r}")
         setattr(endpoint, key, value)
     session.flush()
     return endpoint
+
+
+def _reference(endpoint: ModelEndpoint, changes: dict[str, Any]) -> KeyReference:
+    """The endpoint's key reference once ``changes`` are made (a new one clears the other)."""
+    values = {
+        name: changes.get(name, getattr(endpoint, name))
+        for name in ("base_url", "api_key_env", "api_key_name")
+    }
+    return KeyReference(**values)
 
 
 def remove_endpoint(session: Session, endpoint: ModelEndpoint) -> None:
@@ -237,7 +262,8 @@ def remove_endpoint(session: Session, endpoint: ModelEndpoint) -> None:
 
 
 def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
-    """The key for a call: keys file entry, else the named env var, else OPENAI_API_KEY."""
+    """The key for a call: keys file entry, else the named env var, else OPENAI_API_KEY.
+    A hosted preset without its key refuses: its provider answers nothing without one."""
     if endpoint.api_key_name:
         key = read_key(settings, endpoint.api_key_name)
         if key is None:
@@ -250,7 +276,49 @@ def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
         variable = endpoint.api_key_env or "OPENAI_API_KEY"
         key = os.environ.get(variable) or None
         source = f"environment variable {variable}"
-    return None if key is None else _checked_key(key, endpoint.alias, source)
+    checked = None if key is None else _checked_key(key, endpoint.alias, source)
+    if checked is None and _is_hosted(endpoint):
+        raise InvalidInputError(
+            f"endpoint {endpoint.alias!r} (preset {endpoint.preset}) needs an API key, and "
+            f"{missing_key(endpoint)}: set it, or give a keys-file entry with "
+            f"`distillset model set {endpoint.alias} --key-name NAME`"
+        )
+    return checked
+
+
+def _is_hosted(endpoint: ModelEndpoint) -> bool:
+    preset = PRESETS.get(endpoint.preset or "")
+    return preset is not None and preset.key_env is not None
+
+
+def missing_key(endpoint: ModelEndpoint) -> str:
+    """Where the endpoint's key was looked for, as a sentence: `... is not set`."""
+    if endpoint.api_key_name:
+        return f"key {endpoint.api_key_name!r} is not in the keys file"
+    return f"environment variable {endpoint.api_key_env or 'OPENAI_API_KEY'} is not set"
+
+
+def key_warning(settings: Settings, endpoint: ModelEndpoint) -> str | None:
+    """A plain warning when the endpoint names a key that is not there (requests then go
+    without one); None when the key is found or none is named (a local server)."""
+    if not (endpoint.api_key_env or endpoint.api_key_name) or key_is_set(settings, endpoint):
+        return None
+    hint = f" (run `distillset keys set {endpoint.api_key_name}`)" if endpoint.api_key_name else ""
+    return (
+        f"endpoint {endpoint.alias!r} has no API key: {missing_key(endpoint)}, "
+        f"so its requests are sent without one{hint}"
+    )
+
+
+def project_key_warnings(session: Session, settings: Settings, project_id: int) -> list[str]:
+    """The key warnings of a project's question and answer models (each endpoint once):
+    said at the start of every run."""
+    project = session.get(Project, project_id)
+    if project is None:
+        return []
+    models = (project.question_model, project.answer_model)
+    seen = {endpoint.id: endpoint for endpoint in models if endpoint is not None}
+    return [w for e in seen.values() if (w := key_warning(settings, e)) is not None]
 
 
 def _checked_key(key: str, alias: str, source: str) -> str | None:

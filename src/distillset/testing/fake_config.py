@@ -11,6 +11,7 @@ from typing import Any
 # think: `<think>…</think>` in the content; thinking: the same with `<thinking>` tags;
 # think_close: only the closing tag, as templates that pre-fill the opening one produce.
 REASONING_STYLES = ("reasoning_content", "reasoning", "think", "thinking", "think_close", "none")
+ECHO_STYLES = ("raw", "escaped", "split")
 FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
 LIST_QUIRKS = (
     "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",
@@ -52,17 +53,32 @@ class FakeConfig:
     near_json: float = 0.0  # single quotes and trailing commas: JSON that needs repair
     # Answer 400 to any request with a response_format, like servers without support.
     reject_response_format: bool = False
+    # Answer 400 to a json_schema holding minItems / maxItems, like servers whose schema
+    # support stops short of them.
+    reject_item_counts: bool = False
+    # Answer llama-server's 400 `exceed_context_size_error` to a prompt of more (estimated)
+    # tokens than this.
+    context_size: int | None = None
+    # The model name the server reports, whatever was asked (llama-server reports its alias
+    # or file path); None reports the requested one.
+    reported_model: str | None = None
     # Accept response_format but answer list prompts as if it were not there (the quirks
     # apply), like servers that silently drop it.
     ignore_response_format: bool = False
     # Keys: when set, requests must carry `Authorization: Bearer <key>` (never logged).
     require_api_key: str | None = field(default=None, repr=False)
+    # A hostile or careless server quoting the Authorization header back in its reply:
+    # `raw` as text, `escaped` inside a JSON string with every key character \u-escaped,
+    # `split` broken over a line break.
+    echo_authorization: str | None = None
     # Keep request bodies and arrival times (tests); a long-running process can turn it off.
     log_prompts: bool = True
 
     def __post_init__(self) -> None:
         if self.reasoning_style not in REASONING_STYLES:
             raise ValueError(f"reasoning_style must be one of {', '.join(REASONING_STYLES)}")
+        if self.echo_authorization not in (None, *ECHO_STYLES):
+            raise ValueError(f"echo_authorization must be one of {', '.join(ECHO_STYLES)}")
 
     def fault_rates(self) -> list[tuple[str, float]]:
         return [

@@ -167,3 +167,21 @@ def stream_chunks(
     if usage is not None:
         chunks.append({**base, "choices": [], "usage": usage})
     return chunks
+
+
+def echo_body(model: str, header: str, style: str) -> str:
+    """A completion whose content quotes the Authorization header back (see FakeConfig)."""
+    scheme, _, key = header.partition(" ")
+    if style == "split":
+        half = len(key) // 2
+        content = f"your header was {scheme} {key[:half]}\n{key[half:]}"
+    elif style == "escaped":
+        content = json.dumps({"header": f"{scheme} {key}"})
+    else:
+        content = f"your header was {header}"
+    message = {"role": "assistant", "content": content}
+    body = json.dumps(completion_body(model, message, "stop", usage_of([], message)))
+    if style == "escaped" and key:
+        # Every character of the key as a JSON \u escape: valid JSON that decodes to it.
+        body = body.replace(key, "".join(f"\\u{ord(char):04x}" for char in key))
+    return body

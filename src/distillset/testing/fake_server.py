@@ -25,6 +25,7 @@ from distillset.testing import fake_content
 from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
 from distillset.testing.fake_replies import (
     completion_body,
+    echo_body,
     message_fields,
     reply_parts,
     stream_chunks,
@@ -108,10 +109,17 @@ class FakeModelBehaviour:
             config = self.config
             if config.log_prompts:
                 self.counters.log_body(body)
-            if config.reject_response_format and "response_format" in body:
+            refusal = _refusal(body, messages, config)
+            if refusal is not None:
                 status, outcome = 400, "bad_request"
-                return _error(400, "response_format is not supported", "invalid_request")
+                return refusal
             kind = fake_content.request_kind(messages)
+            if config.echo_authorization:
+                header = request.headers.get("Authorization", "")
+                model = str(body.get("model") or config.model)
+                status, outcome = 200, "ok"
+                text = echo_body(model, header, config.echo_authorization)
+                return web.Response(text=text, content_type="application/json")
             outcome = self._pick_fault()
             if outcome == "stall":
                 await asyncio.sleep(config.stall_seconds)
@@ -160,7 +168,7 @@ class FakeModelBehaviour:
             answer = ""
         message = message_fields(config.reasoning_style, reasoning, answer)
         usage = usage_of(messages, message)
-        model = str(body.get("model") or config.model)
+        model = config.reported_model or str(body.get("model") or config.model)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return stream_chunks(model, message, finish_reason, usage if include_usage else None)
@@ -186,6 +194,34 @@ def _error(
 ) -> web.Response:
     body = {"error": {"message": message, "type": code, "code": code}}
     return web.json_response(body, status=status, headers=headers)
+
+
+def _refusal(
+    body: dict[str, Any], messages: list[dict[str, Any]], config: FakeConfig
+) -> web.Response | None:
+    """The 400 a server with these limits answers to this request, if any."""
+    response_format = body.get("response_format")
+    if config.reject_response_format and response_format is not None:
+        return _error(400, "response_format is not supported", "invalid_request")
+    schema = json.dumps(response_format or {})
+    if config.reject_item_counts and ("minItems" in schema or "maxItems" in schema):
+        message = "Invalid schema for response_format 'items': 'minItems' is not permitted."
+        return _error(400, message, "invalid_request_error")
+    prompt_tokens = sum(len(text) for text in fake_content.message_texts(messages)) // 4 + 1
+    if config.context_size is not None and prompt_tokens > config.context_size:
+        return web.json_response(
+            {
+                "error": {
+                    "code": 400,
+                    "message": "the request exceeds the available context size, try increasing it",
+                    "type": "exceed_context_size_error",
+                    "n_prompt_tokens": prompt_tokens,
+                    "n_ctx": config.context_size,
+                }
+            },
+            status=400,
+        )
+    return None
 
 
 def _retry_after_headers(config: FakeConfig) -> dict[str, str]:

@@ -77,6 +77,11 @@ class EndpointFields(Body):
     model: str | None = None
     api_key_env: str | None = None
     api_key_name: str | None = None
+    api_key: str | None = Field(
+        default=None,
+        description="the key itself, kept in the keys file under api_key_name; never returned",
+        json_schema_extra={"writeOnly": True},
+    )
     structured_output: Structured | None = None
     extra_body: dict[str, Any] | None = None
     temperature: float | None = None

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from distillset.services import endpoints as service
+from distillset.services.key_sources import RemoteKeys
 from distillset.web import generation
 from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.schemas import EndpointCreate, EndpointFields
@@ -35,7 +36,8 @@ def list_presets() -> dict[str, dict[str, Any]]:
 def add_endpoint(body: EndpointCreate, session: DbSession, settings: AppSettings) -> dict[str, Any]:
     fields = body.model_dump(exclude_none=True)
     alias = fields.pop("alias")
-    endpoint = service.add_endpoint(session, alias, **fields)
+    remote = RemoteKeys.taking_key(settings, fields)
+    endpoint = service.add_endpoint(session, alias, remote=remote, **fields)
     return service.endpoint_as_dict(endpoint, settings)
 
 
@@ -49,7 +51,9 @@ def update_endpoint(
     alias: str, body: EndpointFields, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
     endpoint = service.get_endpoint(session, alias)
-    service.update_endpoint(session, endpoint, **body.changes())
+    changes = body.changes()
+    remote = RemoteKeys.taking_key(settings, changes)
+    service.update_endpoint(session, endpoint, remote=remote, **changes)
     return service.endpoint_as_dict(endpoint, settings)
 
 

@@ -10,6 +10,7 @@ from distillset import prompts
 from distillset.domain import LANGUAGES
 from distillset.services import endpoints as endpoint_service
 from distillset.services import projects as project_service
+from distillset.services.key_sources import RemoteKeys
 from distillset.web import generation
 from distillset.web.api.prompts import prompt_payload
 from distillset.web.deps import AppSettings, AppStore, DbSession
@@ -68,7 +69,8 @@ async def add_endpoint(
 ) -> Response:
     body = parse_form(EndpointCreate, await request.form())
     fields = body.model_dump(exclude_none=True)
-    endpoint_service.add_endpoint(session, fields.pop("alias"), **fields)
+    remote = RemoteKeys.taking_key(settings, fields)
+    endpoint_service.add_endpoint(session, fields.pop("alias"), remote=remote, **fields)
     return render(
         request,
         "_endpoints.html",
@@ -88,7 +90,9 @@ async def edit_endpoint(
         await request.form(),
         clearable=ENDPOINT_CLEARABLE,
     )
-    endpoint_service.update_endpoint(session, endpoint, **body.changes())
+    changes = body.changes()
+    remote = RemoteKeys.taking_key(settings, changes)
+    endpoint_service.update_endpoint(session, endpoint, remote=remote, **changes)
     return render(
         request,
         "_endpoints.html",
