@@ -1,0 +1,144 @@
+"""distillset against a real llama.cpp server: lists under json_schema, answers streamed and
+not, usage, cut replies, and a real error body, through the CLI and real HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+from typer.testing import Result
+
+from distillset.domain import text_hash
+from distillset.store import Answer, LlmCall, Question, Store, Tag
+
+NAME = "Physical Education and Sports"
+Cli = Callable[..., Result]
+
+
+def _ok(result: Result) -> Result:
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _add_questions(store: Store, *texts: str) -> None:
+    """Questions written by hand under the one tag, so an answer test needs no list call."""
+    with store.session() as session:
+        tag = session.scalars(select(Tag)).one()
+        for text in texts:
+            session.add(
+                Question(
+                    project_id=tag.project_id, tag_id=tag.id, text=text, text_hash=text_hash(text)
+                )
+            )
+
+
+@pytest.fixture
+def project(cli: Cli, llama_server: str) -> str:
+    _ok(cli("project", "create", NAME))
+    _ok(
+        cli(
+            "model",
+            "add",
+            "gemma",
+            "--base-url",
+            llama_server,
+            "--model",
+            "gemma-3-270m",
+            "--api-key-env",
+            "LLAMA_TEST_API_KEY",
+            "--structured",
+            "json_schema",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "48",
+            "--concurrency",
+            "2",
+        )
+    )
+    _ok(cli("project", "set", NAME, "--question-model", "gemma", "--answer-model", "gemma"))
+    return NAME
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # llama-server without --api-key ignores the header; a key is set so none is reported missing.
+    monkeypatch.setenv("LLAMA_TEST_API_KEY", "sk-local-unused")
+
+
+def test_model_test_reports_each_capability_and_the_served_model(cli: Cli, project: str) -> None:
+    report = json.loads(_ok(cli("model", "test", "gemma", "--json")).stdout)
+
+    assert report["ok"] is True and report["structured_output_works"] is True
+    assert report["verdicts"] and all(
+        verdict.split(" ", 1)[0] in ("works", "refused", "unknown")
+        for verdict in report["verdicts"].values()
+    )
+    # llama-server answers any model name with its own: the model it reports is shown.
+    assert report["model"].endswith("gemma-3-270m-q4_k_m.gguf")
+    assert report["model_matches"] is False
+
+
+def test_tags_and_questions_parse_under_json_schema_with_usage_logged(
+    cli: Cli, project: str, store: Store
+) -> None:
+    _ok(cli("tags", "generate", NAME, "--count", "1"))
+    with store.session() as session:
+        tag = session.scalars(select(Tag)).one()
+    assert tag.label.strip()
+    _ok(cli("questions", "generate", NAME, "--tag", tag.label, "--count", "1"))
+
+    with store.session() as session:
+        question = session.scalars(select(Question)).one()
+        calls = list(session.scalars(select(LlmCall).where(LlmCall.status == "ok")))
+    assert question.text.strip() and question.tag_id == tag.id
+    assert len(calls) >= 2 and all(call.input_tokens and call.output_tokens for call in calls)
+    # Lists are bounded by default, and the count is in the schema, so the server stops
+    # when the list is complete instead of writing until its context is full.
+    for call in calls:
+        sent = json.loads(call.request_body or "{}")
+        items = sent["response_format"]["json_schema"]["schema"]["properties"]["items"]
+        assert items["maxItems"] == 1 and sent["max_tokens"] > 0
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_answers_are_stored_with_usage_or_failed_when_cut(
+    cli: Cli, project: str, store: Store, stream: bool
+) -> None:
+    _ok(cli("tags", "add", NAME, "--path", "Running"))
+    _ok(cli("model", "set", "gemma", "--stream" if stream else "--no-stream"))
+    _add_questions(store, "What is a warm-up?", "Why do runners stretch?")
+    # Room for a short answer for one question; the model is told to stop early nowhere, so a
+    # reply that reaches the bound is cut (finish_reason "length") and must not be stored.
+    _ok(cli("model", "set", "gemma", "--max-tokens", "8"))
+    result = cli("answers", "generate", NAME, "--json")
+
+    with store.session() as session:
+        answers = list(session.scalars(select(Answer)))
+        questions = list(session.scalars(select(Question)))
+        calls = list(session.scalars(select(LlmCall).where(LlmCall.purpose == "answer")))
+    assert calls and all(call.output_tokens for call in calls)
+    for answer in answers:  # whatever was stored finished on its own
+        assert answer.finish_reason == "stop" and answer.output_tokens
+    cut = [q for q in questions if q.last_error]
+    assert len(answers) + len(cut) == 2
+    for question in cut:
+        assert "length" in question.last_error or "token limit" in question.last_error
+    assert result.exit_code in (0, 1), result.output
+
+
+def test_a_context_overflow_is_reported_with_the_servers_reason(
+    cli: Cli, project: str, store: Store
+) -> None:
+    _ok(cli("project", "set", NAME, "--answer-system-prompt", "Be brief. " * 1500))
+    _ok(cli("tags", "add", NAME, "--path", "Running"))
+    _add_questions(store, "What is a warm-up?")
+    cli("answers", "generate", NAME)
+
+    with store.session() as session:
+        question = session.scalars(select(Question)).one()
+        assert session.scalars(select(Answer)).first() is None
+    assert question.last_error is not None
+    assert "context" in question.last_error and "structured output" not in question.last_error
