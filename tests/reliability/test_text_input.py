@@ -1,0 +1,209 @@
+"""Text a person gives or a model returns is validated in the core, the same everywhere.
+
+NUL (which PostgreSQL cannot store) and the other C0 control characters are removed from model
+text and refused in a person's input; a name or label longer than its limit is refused with
+one message. Each case runs on SQLite and PostgreSQL, through the CLI, the REST API, the web
+form and the Python API.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from reliability_support import NAME, make_project
+from sqlalchemy import select
+from typer.testing import Result
+
+from distillset.api import Project as ProjectFacade
+from distillset.config import Settings
+from distillset.domain import InvalidInputError
+from distillset.services import projects, tags
+from distillset.store import Answer, Project, Question, Store, Tag
+from distillset.testing import FakeModelServer, fake_content
+from distillset.testing import fake_server as fake_server_module
+from distillset.web import create_app
+
+LONG_NAME = "N" * 1_000_000
+TOO_LONG = "project name too long (1000000 > 200 chars)"
+CONTROL_CHARACTER = "control characters (such as NUL or ESC) are not allowed"
+INTERFACES = ("cli", "rest", "form", "python")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        yield client
+
+
+def _create_project(
+    interface: str,
+    name: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    settings: Settings,
+) -> tuple[int, str]:
+    """(status, message) of creating a project named ``name`` through ``interface``: 0 and
+    "" when it was created; the exit code or HTTP status and the error text otherwise."""
+    if interface == "cli":
+        done = cli("project", "create", name)
+        assert len(done.stderr.splitlines()) <= 1, done.stderr[:300]
+        return done.exit_code, done.stderr.removeprefix("error: ").strip()
+    if interface == "rest":
+        reply = client.post("/api/v1/projects", json={"name": name})
+        return (0, "") if reply.status_code == 201 else (reply.status_code, reply.text)
+    if interface == "form":
+        reply = client.post("/projects", data={"name": name}, follow_redirects=False)
+        if reply.status_code == 303:
+            return 0, ""
+        return reply.status_code, html.unescape(reply.text)
+    try:
+        ProjectFacade.create(name, settings=settings).close()
+    except InvalidInputError as exc:
+        return 2, str(exc)
+    return 0, ""
+
+
+def _project_names(store: Store) -> list[str]:
+    with store.session() as session:
+        return list(session.scalars(select(Project.name)))
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_a_name_over_the_limit_is_refused_with_one_message_everywhere(
+    database: str,
+    interface: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    settings: Settings,
+    store: Store,
+) -> None:
+    status, message = _create_project(interface, LONG_NAME, cli, client, settings)
+
+    assert status == {"cli": 2, "python": 2}.get(interface, 422), message[:300]
+    assert TOO_LONG in message
+    assert _project_names(store) == []
+    # The longest name allowed is taken, the same way.
+    assert _create_project(interface, "N" * 200, cli, client, settings) == (0, "")
+    assert _project_names(store) == ["N" * 200]
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+@pytest.mark.parametrize("character", ["\x00", "\x1b"])
+def test_a_control_character_in_a_name_is_refused_and_nothing_stored(
+    database: str,
+    interface: str,
+    character: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    settings: Settings,
+    store: Store,
+) -> None:
+    status, message = _create_project(interface, f"a{character}b", cli, client, settings)
+
+    assert status == {"cli": 2, "python": 2}.get(interface, 422), message[:300]
+    assert CONTROL_CHARACTER in message
+    assert _project_names(store) == []
+
+
+def _add_label(
+    interface: str, label: str, cli: Callable[..., Result], client: TestClient, store: Store
+) -> tuple[int, str]:
+    if interface == "cli":
+        done = cli("tags", "add", NAME, "--path", label)
+        return done.exit_code, done.stderr
+    if interface == "rest":
+        reply = client.post("/api/v1/projects/1/tags", json={"label": label})
+        return reply.status_code, reply.text
+    if interface == "form":
+        reply = client.post("/projects/1/distill/tags", data={"label": label})
+        return reply.status_code, html.unescape(reply.text)
+    try:
+        with store.session() as session:
+            tags.add_tag_path(session, projects.get_project(session, NAME), label)
+    except InvalidInputError as exc:
+        return 2, str(exc)
+    return 0, ""
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_a_label_with_nul_or_over_the_limit_is_refused_everywhere(
+    database: str,
+    interface: str,
+    project: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    store: Store,
+) -> None:
+    refused = {"cli": 2, "python": 2}.get(interface, 422)
+
+    status, message = _add_label(interface, "a\x00b", cli, client, store)
+    assert status == refused and CONTROL_CHARACTER in message, message[:300]
+    status, message = _add_label(interface, "L" * 501, cli, client, store)
+    assert status == refused and "tag label too long (501 > 500 chars)" in message
+
+    with store.session() as session:
+        assert session.scalars(select(Tag)).all() == []
+
+
+def test_an_imported_file_with_nul_is_refused_in_one_line(
+    database: str,
+    project: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    store: Store,
+    tmp_path: Path,
+) -> None:
+    outline = json.dumps({"children": [{"label": "Good"}, {"label": "a\u0000b"}]})
+    (tmp_path / "tree.json").write_text(outline, encoding="utf-8")
+
+    imported = cli("tags", "import", project, str(tmp_path / "tree.json"))
+    uploaded = client.post(
+        "/api/v1/projects/1/tags/import",
+        files={"file": ("tree.json", outline.encode(), "application/json")},
+    )
+
+    assert imported.exit_code == 2 and CONTROL_CHARACTER in imported.stderr
+    assert len(imported.stderr.splitlines()) == 1
+    assert uploaded.status_code == 422 and CONTROL_CHARACTER in uploaded.text
+    with store.session() as session:
+        assert session.scalars(select(Tag)).all() == []
+
+
+def _nul_reply(kind: str, messages: list[dict[str, Any]], *args: Any) -> tuple[str | None, str]:
+    """Tags, questions, reasoning and answers all carry NUL (a `\\u0000` escape in the JSON
+    body) and an escape sequence."""
+    if kind == "list":
+        if "questions" in fake_content.user_text(messages):
+            return None, json.dumps(["Why\u0000 does it\u001b[2J work?"])
+        return None, json.dumps(["a\u0000b\u0007c"])
+    return "I think\u0000 so", "The answer\u0000 is\tthis\n\u001b]0;TITLE\u0007done"
+
+
+def test_nul_from_the_model_is_removed_and_auto_succeeds(
+    database: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., Result],
+) -> None:
+    make_project(store, fake_server.url, max_concurrency=2, max_retries=0)
+    monkeypatch.setattr(fake_server_module, "reply_parts", _nul_reply)
+
+    done = cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "1", "--json")
+
+    assert done.exit_code == 0, done.output[-500:]
+    assert json.loads(done.stdout)["status"] == "succeeded"
+    with store.session() as session:
+        labels = sorted(session.scalars(select(Tag.label)))
+        texts = set(session.scalars(select(Question.text)))
+        answers = session.execute(select(Answer.answer, Answer.reasoning)).all()
+    assert labels == ["abc"]
+    assert texts == {"Why does it[2J work?"}
+    assert {tuple(row) for row in answers} == {("The answer is\tthis\n]0;TITLEdone", "I think so")}
