@@ -52,7 +52,10 @@ def export_command(
         None, "--output", "-o", help="File (.json .jsonl .csv .parquet) or HF directory."
     ),
     file_format: str | None = typer.Option(
-        None, "--file-format", help="json, jsonl, csv, parquet or hf (default: from the suffix)."
+        None,
+        "--file-format",
+        help="json, jsonl, csv (flat formats: alpaca, custom, raw), parquet or hf "
+        "(default: from the suffix).",
     ),
     reasoning: str | None = typer.Option(
         None,
