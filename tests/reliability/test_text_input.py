@@ -207,3 +207,27 @@ def test_nul_from_the_model_is_removed_and_auto_succeeds(
     assert labels == ["abc"]
     assert texts == {"Why does it[2J work?"}
     assert {tuple(row) for row in answers} == {("The answer is\tthis\n]0;TITLEdone", "I think so")}
+
+
+def test_nul_in_an_endpoint_error_is_removed_and_the_task_fails_cleanly(
+    database: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., Result],
+) -> None:
+    make_project(store, fake_server.url, max_concurrency=2, max_retries=0)
+    original = fake_server_module._error
+
+    def nul_error(status: int, message: str, code: str, headers: Any = None) -> Any:
+        return original(status, "overloaded\u0000 now", code, headers)
+
+    monkeypatch.setattr(fake_server_module, "_error", nul_error)
+    fake_server.configure(rate_500=1.0)
+
+    done = cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "1", "--json")
+
+    assert done.exit_code == 1, done.output[-500:]
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "failed"
+    assert "HTTP 500: overloaded now" in summary["last_error"]
