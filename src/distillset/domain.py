@@ -152,10 +152,11 @@ MAX_DESCRIPTION_LENGTH = 10_000
 MAX_PROMPT_LENGTH = 100_000
 
 
-def checked_text(what: str, text: str, max_length: int, *, single_line: bool = True) -> str:
+def checked_text(what: str, text: str, max_length: int | None, *, single_line: bool = True) -> str:
     """Text a person gave, as it may be stored; InvalidInputError naming ``what`` when it is
-    too long or holds characters that cannot be stored (see unstorable_reason)."""
-    if len(text) > max_length:
+    too long (``max_length``; None for an edited question or answer, which may be any
+    length) or holds characters that cannot be stored (see unstorable_reason)."""
+    if max_length is not None and len(text) > max_length:
         raise InvalidInputError(f"{what} too long ({len(text)} > {max_length} chars)")
     reason = unstorable_reason(text, single_line=single_line)
     if reason is not None:

@@ -28,6 +28,7 @@ from distillset.store import Answer, Project, Question, Store, Tag
 from distillset.testing import FakeModelServer, fake_content
 from distillset.testing import fake_server as fake_server_module
 from distillset.web import create_app
+from helpers import add_record
 
 LONG_NAME = "N" * 1_000_000
 TOO_LONG = "project name too long (1000000 > 200 chars)"
@@ -231,3 +232,43 @@ def test_nul_in_an_endpoint_error_is_removed_and_the_task_fails_cleanly(
     summary = json.loads(done.stdout)
     assert summary["status"] == "failed"
     assert "HTTP 500: overloaded now" in summary["last_error"]
+
+
+@pytest.mark.parametrize("interface", ["cli", "rest"])
+@pytest.mark.parametrize("part", ["question", "answer", "reasoning", "note"])
+def test_an_edit_with_nul_is_refused_and_the_record_kept(
+    database: str,
+    interface: str,
+    part: str,
+    project: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    store: Store,
+) -> None:
+    with store.session() as session:
+        row = projects.get_project(session, NAME)
+        tag = tags.add_tag_path(session, row, "Tag")
+        add_record(session, row, tag, "Why?", "Because.", reasoning="Think.")
+    text = "new\u0000text"
+
+    if interface == "cli":
+        args = (
+            ("note", NAME, "1", text) if part == "note" else ("edit", NAME, "1", f"--{part}", text)
+        )
+        done = cli("dataset", *args)
+        status, message = done.exit_code, done.stderr
+    else:
+        reply = client.patch("/api/v1/projects/1/records/1", json={part: text})
+        status, message = reply.status_code, reply.text
+
+    assert status == (2 if interface == "cli" else 422), message[:300]
+    assert CONTROL_CHARACTER in message
+    with store.session() as session:
+        answer = session.scalars(select(Answer)).one()
+        question = session.scalars(select(Question.text)).one()
+    assert (question, answer.answer, answer.reasoning, answer.note) == (
+        "Why?",
+        "Because.",
+        "Think.",
+        None,
+    )
