@@ -148,6 +148,7 @@ def unstorable_text_message(exc: UnicodeEncodeError) -> str:
 # (a project name is a String(200) column, which PostgreSQL enforces and SQLite does not).
 MAX_NAME_LENGTH = 200
 MAX_LABEL_LENGTH = 500
+MAX_URL_LENGTH = 500
 MAX_DESCRIPTION_LENGTH = 10_000
 MAX_PROMPT_LENGTH = 100_000
 

@@ -23,8 +23,8 @@ from typer.testing import Result
 from distillset.api import Project as ProjectFacade
 from distillset.config import Settings
 from distillset.domain import InvalidInputError
-from distillset.services import projects, tags
-from distillset.store import Answer, Project, Question, Store, Tag
+from distillset.services import endpoints, projects, tags
+from distillset.store import Answer, ModelEndpoint, Project, Question, Store, Tag
 from distillset.testing import FakeModelServer, fake_content
 from distillset.testing import fake_server as fake_server_module
 from distillset.web import create_app
@@ -272,3 +272,31 @@ def test_an_edit_with_nul_is_refused_and_the_record_kept(
         "Think.",
         None,
     )
+
+
+@pytest.mark.parametrize("interface", ["cli", "rest", "python"])
+def test_a_model_name_over_the_limit_is_refused_with_one_message(
+    database: str,
+    interface: str,
+    cli: Callable[..., Result],
+    client: TestClient,
+    store: Store,
+) -> None:
+    model, url = "m" * 201, "http://127.0.0.1:9/v1"
+    if interface == "cli":
+        done = cli("model", "add", "long", "--model", model, "--base-url", url)
+        status, message = done.exit_code, done.stderr
+    elif interface == "rest":
+        reply = client.post(
+            "/api/v1/endpoints", json={"alias": "long", "model": model, "base_url": url}
+        )
+        status, message = reply.status_code, reply.text
+    else:
+        with pytest.raises(InvalidInputError) as refused, store.session() as session:
+            endpoints.add_endpoint(session, "long", model=model, base_url=url)
+        status, message = 2, str(refused.value)
+
+    assert status == (422 if interface == "rest" else 2), message[:300]
+    assert "model name too long (201 > 200 chars)" in message
+    with store.session() as session:
+        assert session.scalars(select(ModelEndpoint)).all() == []

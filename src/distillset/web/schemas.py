@@ -97,7 +97,7 @@ class EndpointFields(Body):
 
 
 class EndpointCreate(EndpointFields):
-    alias: str = Field(min_length=1, max_length=100)
+    alias: str = Field(min_length=1)
     model: str = Field(min_length=1)
     preset: str | None = None
 
