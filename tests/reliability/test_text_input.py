@@ -300,3 +300,14 @@ def test_a_model_name_over_the_limit_is_refused_with_one_message(
     assert "model name too long (201 > 200 chars)" in message
     with store.session() as session:
         assert session.scalars(select(ModelEndpoint)).all() == []
+
+
+def test_a_prompt_template_file_with_nul_is_refused_in_one_line(
+    database: str, project: str, cli: Callable[..., Result], store: Store
+) -> None:
+    done = cli("prompts", "set", NAME, "questions", "-", input="{path}\u0000 {count}")
+
+    assert done.exit_code == 2 and len(done.stderr.splitlines()) == 1
+    assert CONTROL_CHARACTER in done.stderr
+    shown = cli("prompts", "show", NAME, "questions")
+    assert "\u0000" not in shown.stdout
