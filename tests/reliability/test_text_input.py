@@ -311,3 +311,26 @@ def test_a_prompt_template_file_with_nul_is_refused_in_one_line(
     assert CONTROL_CHARACTER in done.stderr
     shown = cli("prompts", "show", NAME, "questions")
     assert "\u0000" not in shown.stdout
+
+
+LOOKUPS = [
+    "/api/v1/projects/1/records?q=a%00b",
+    "/api/v1/projects/1/questions?q=a%00b",
+    "/projects/1/dataset?q=a%00b",
+    "/projects/1/dataset?tag=a%00b",
+    "/projects/1/questions?tag=a%00b",
+    "/projects/1/export/file?tag=a%00b",
+    "/api/v1/endpoints/a%00b",
+]
+
+
+def test_nul_in_a_search_or_lookup_is_refused_the_same_on_both_databases(
+    database: str, project: str, client: TestClient, cli: Callable[..., Result]
+) -> None:
+    for url in LOOKUPS:
+        reply = client.get(url)
+        assert reply.status_code == 422, (url, reply.text[:200])
+        assert CONTROL_CHARACTER in html.unescape(reply.text), url
+    for command in (("project", "show", "a\x00b"), ("tags", "delete", NAME, "--path", "a\x00b")):
+        done = cli(*command, "--yes") if command[0] == "tags" else cli(*command)
+        assert done.exit_code == 2 and done.stderr.startswith("error: no "), done.output[-300:]

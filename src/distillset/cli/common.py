@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from typer.core import TyperGroup
 
 from distillset.config import Settings, load_settings
@@ -149,6 +149,11 @@ class DistillsetGroup(TyperGroup):
         except UnicodeEncodeError as exc:
             # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
             fail(unstorable_text_message(exc))
+        except DataError as exc:
+            # A value the database refused that no check caught first: its reason (one
+            # line), never the SQL and its parameters.
+            reason = str(exc.orig).strip().splitlines() or ["invalid"]
+            fail(f"the database refused a value: {reason[0]}")
         except OperationalError as exc:
             # A read-only, full or locked database: the driver's reason, not the SQL and data.
             if isinstance(ctx.obj, CliState) and ctx.obj.debug:

@@ -18,6 +18,7 @@ from distillset.domain import (
     InvalidInputError,
     NotFoundError,
     checked_text,
+    unstorable_reason,
 )
 from distillset.services.endpoints import NO_MODEL_WORD, get_endpoint
 from distillset.store.models import Answer, Project, Question, Tag, utc_iso
@@ -103,6 +104,8 @@ def create_project(
 def get_project(session: Session, name_or_id: str | int) -> Project:
     if isinstance(name_or_id, int):
         project = session.get(Project, name_or_id)
+    elif unstorable_reason(name_or_id) is not None:
+        project = None  # no name holds NUL or ESC (and PostgreSQL refuses NUL in a query)
     else:
         project = session.scalar(select(Project).where(Project.name == name_or_id))
     if project is None:

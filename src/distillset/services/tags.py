@@ -57,6 +57,8 @@ def _strip_topic(session: Session, project: Project, path: TagPath) -> tuple[str
 
 
 def _child(session: Session, project_id: int, parent_id: int | None, label: str) -> Tag | None:
+    if unstorable_reason(label) is not None:
+        return None  # no label holds NUL or ESC (and PostgreSQL refuses NUL in a query)
     return session.scalar(
         select(Tag).where(
             Tag.project_id == project_id,
