@@ -133,11 +133,6 @@ def unstorable_reason(text: str, *, single_line: bool = False) -> str | None:
     return None
 
 
-def is_storable(text: str) -> bool:
-    """False for text holding a lone surrogate or a control character (see unstorable_reason)."""
-    return unstorable_reason(text) is None
-
-
 def unstorable_text_message(exc: UnicodeEncodeError) -> str:
     """Why text a person gave was refused: invalid UTF-8 bytes (PEP 383) or a JSON escape of
     a lone surrogate cannot be stored or shown."""
