@@ -99,10 +99,17 @@ _MARKED_ONLY = re.compile(rf"^\s*(?:{_MARKED_NUMBERING})")
 _SPACES = re.compile(r"\s+")
 # JSON can escape a lone surrogate (`\ud800`); UTF-8, so the store and every file, cannot.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATES = re.compile("[\ud800-\udfff]+")
+# C0 control characters and DEL: PostgreSQL cannot store NUL, and the others move a terminal's
+# cursor, retitle its window or ring its bell. Tab and line breaks are text in a long text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAKS = re.compile("[\t\n\r]")
 
 
 def storable_text(text: str) -> str:
-    """Model text as stored: lone surrogates (only JSON escapes make them) become U+FFFD."""
+    """Model text as stored: control characters other than tab and line breaks removed, lone
+    surrogates (only JSON escapes make them) become U+FFFD."""
+    text = _CONTROL.sub("", text)
     return text if text.isascii() else _LONE_SURROGATE.sub("\ufffd", text)
 
 
@@ -110,17 +117,47 @@ UNSTORABLE_TEXT = (
     "text that is not valid UTF-8 (invalid bytes, or a JSON escape of half a surrogate pair) "
     "cannot be stored or shown"
 )
+CONTROL_CHARACTER = "control characters (such as NUL or ESC) are not allowed"
+LINE_BREAK = "tabs and line breaks are not allowed in a single line"
 
 
-def is_storable(text: str) -> bool:
-    """False for text holding a lone surrogate (see UNSTORABLE_TEXT)."""
-    return text.isascii() or _LONE_SURROGATE.search(text) is None
+def unstorable_reason(text: str, *, single_line: bool = False) -> str | None:
+    """Why text a person gave cannot be stored as it is, or None when it can: a lone
+    surrogate, a control character, or (``single_line``: a name) a tab or line break."""
+    if (found := _CONTROL.search(text)) is not None:
+        return f"{CONTROL_CHARACTER} ({found.group()!r})"
+    if single_line and (found := _LINE_BREAKS.search(text)) is not None:
+        return f"{LINE_BREAK} ({found.group()!r})"
+    if not text.isascii() and (found := _SURROGATES.search(text)) is not None:
+        return f"{UNSTORABLE_TEXT} ({found.group()!r})"
+    return None
 
 
 def unstorable_text_message(exc: UnicodeEncodeError) -> str:
     """Why text a person gave was refused: invalid UTF-8 bytes (PEP 383) or a JSON escape of
     a lone surrogate cannot be stored or shown."""
     return f"{UNSTORABLE_TEXT} ({exc.object[exc.start : exc.end]!r})"
+
+
+# The longest text a person may give, by what it is: the same on every interface and database
+# (a project name is a String(200) column, which PostgreSQL enforces and SQLite does not).
+MAX_NAME_LENGTH = 200
+MAX_LABEL_LENGTH = 500
+MAX_URL_LENGTH = 500
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_PROMPT_LENGTH = 100_000
+
+
+def checked_text(what: str, text: str, max_length: int | None, *, single_line: bool = True) -> str:
+    """Text a person gave, as it may be stored; InvalidInputError naming ``what`` when it is
+    too long (``max_length``; None for an edited question or answer, which may be any
+    length) or holds characters that cannot be stored (see unstorable_reason)."""
+    if max_length is not None and len(text) > max_length:
+        raise InvalidInputError(f"{what} too long ({len(text)} > {max_length} chars)")
+    reason = unstorable_reason(text, single_line=single_line)
+    if reason is not None:
+        raise InvalidInputError(f"invalid {what}: {reason}")
+    return text
 
 
 def strip_numbering(label: str, *, keep_bare_number: bool = False) -> str:

@@ -311,7 +311,7 @@ def test_export_download_streams_a_file(client: TestClient, wired: int) -> None:
 
     confirmed = client.get(
         f"{base}/export",
-        params={"format": "sharegpt", "file_format": "csv", "confirmed_only": True},
+        params={"format": "alpaca", "file_format": "csv", "confirmed_only": True},
     )
     assert len(list(csv.DictReader(io.StringIO(confirmed.text)))) == 1
     dropped = client.get(f"{base}/export", params={"format": "alpaca", "reasoning": "drop"})

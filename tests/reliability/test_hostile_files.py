@@ -123,6 +123,6 @@ def test_an_argument_that_is_not_utf8_is_refused_in_one_line(settings: Settings)
 
     assert done.returncode == 2
     assert done.stderr.decode().strip() == (
-        "error: text that is not valid UTF-8 (invalid bytes, or a JSON escape of half a "
-        "surrogate pair) cannot be stored or shown ('\\udcff\\udcfe')"
+        "error: invalid tag label: text that is not valid UTF-8 (invalid bytes, or a JSON "
+        "escape of half a surrogate pair) cannot be stored or shown ('\\udcff\\udcfe')"
     )

@@ -2,10 +2,11 @@
 
 The tag label, the question, the answer and its reasoning come from the fake model over real
 HTTP, so a JSON `\\ud800` escape in the reply arrives as a lone surrogate, which UTF-8 (the
-store, every file) cannot hold: it becomes U+FFFD on the way in. A user then edits the question
-through the web API to a megabyte of text. Labels are the one exception to "any text": they
-are single lines of at most 500 characters, ">" separates path parts (it becomes "-"), and runs
-of whitespace become one space.
+store, every file) cannot hold: it becomes U+FFFD on the way in. Control characters other
+than tab and line breaks (NUL, which PostgreSQL cannot store; ESC, BEL...) are removed on the
+way in. A user then edits the question through the web API to a megabyte of text. Labels are
+the one exception to "any text": they are single lines of at most 500 characters, ">"
+separates path parts (it becomes "-"), and runs of whitespace become one space.
 """
 
 from __future__ import annotations
@@ -36,20 +37,22 @@ from distillset.web import create_app
 HTML = '<script>alert("owned")</script><img src=x onerror=alert(1)>'
 SQL = "'; DROP TABLE answers; -- \" OR 1=1"
 CONTROL = "bell\x07 esc\x1b[31m nul\x00 del\x7f vt\x0b"
+CONTROL_STORED = "bell esc[31m nul del vt"
 RTL = "\u202eevil\u202c \u200f\u05e9\u05dc\u05d5\u05dd"
 EMOJI = "\U0001f600\U0001f469\u200d\U0001f469\u200d\U0001f467 \U0001f1fa\U0001f1f3"
 HOSTILE = " | ".join([HTML, SQL, CONTROL, RTL, EMOJI])
+HOSTILE_STORED = HOSTILE.replace(CONTROL, CONTROL_STORED)
 MEGABYTE = "A" * 1_000_000
 
 ANSWER_SENT = f"{HOSTILE} | tab\there\r\nnext line | lone\ud800half | {MEGABYTE}"
-ANSWER_STORED = f"{HOSTILE} | tab\there\r\nnext line | lone\ufffdhalf | {MEGABYTE}"
+ANSWER_STORED = f"{HOSTILE_STORED} | tab\there\r\nnext line | lone\ufffdhalf | {MEGABYTE}"
 REASONING_SENT = f"think {HOSTILE} \udfff"
-REASONING_STORED = f"think {HOSTILE} \ufffd"
+REASONING_STORED = f"think {HOSTILE_STORED} \ufffd"
 LABEL_SENT = f"Label {HOSTILE} lone\udbffhalf"
-# Stored as a label: '>' separates path parts, and the vertical tab is whitespace.
-LABEL = LABEL_SENT.replace(">", "-").replace(" vt\x0b", " vt").replace("\udbff", "\ufffd")
+# Stored as a label: '>' separates path parts.
+LABEL = LABEL_SENT.replace(CONTROL, CONTROL_STORED).replace(">", "-").replace("\udbff", "\ufffd")
 QUESTION_SENT = f"Why {HOSTILE} lone\udc00half?"
-QUESTION_FROM_MODEL = QUESTION_SENT.replace(" vt\x0b", " vt").replace("\udc00", "\ufffd")
+QUESTION_FROM_MODEL = QUESTION_SENT.replace(CONTROL, CONTROL_STORED).replace("\udc00", "\ufffd")
 QUESTION = f"{QUESTION_FROM_MODEL} {'Q' * 1_000_000}"  # as the user's edit leaves it
 
 
@@ -101,7 +104,7 @@ def _holds(rows: Any, *texts: str) -> bool:
     return all(any(text in value for value in found) for text in texts)
 
 
-def test_the_store_keeps_every_character_and_replaces_only_lone_surrogates(
+def test_the_store_drops_control_characters_and_replaces_lone_surrogates(
     store: Store, hostile_dataset: int
 ) -> None:
     with store.session() as session:

@@ -103,10 +103,12 @@ def test_a_planted_key_appears_in_no_file_output_page_or_log(
     for listing in listings:
         run(*listing)
         run(*listing, "--json")
-    exports = [tmp_path / "alpaca.jsonl", tmp_path / "raw.parquet", tmp_path / "share.csv"]
+    exports = [tmp_path / "alpaca.jsonl", tmp_path / "raw.parquet", tmp_path / "share.jsonl"]
+    exports.append(tmp_path / "raw.csv")  # CSV holds flat formats only
     run("export", NAME, "-f", "alpaca", "-o", str(exports[0]))
     run("export", NAME, "-f", "raw", "-o", str(exports[1]))
     run("export", NAME, "-f", "sharegpt", "-o", str(exports[2]))
+    run("export", NAME, "-f", "raw", "-o", str(exports[3]))
 
     pages: list[str] = []
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
@@ -119,7 +121,7 @@ def test_a_planted_key_appears_in_no_file_output_page_or_log(
                      "/projects/1/tasks/1", "/projects/1/dataset", "/projects/1/questions",
                      "/projects/1/export", "/projects/1/distill/tags/1", f"{API}/endpoints",
                      f"{API}/projects/1/tasks", f"{API}/tasks/1", f"{API}/projects/1/records",
-                     f"{API}/projects/1/export?format=sharegpt&file_format=csv"):  # fmt: skip
+                     f"{API}/projects/1/export?format=alpaca&file_format=csv"):  # fmt: skip
             reply = client.get(path)
             assert reply.status_code == 200, (path, reply.text[:300])
             pages.append(reply.text)

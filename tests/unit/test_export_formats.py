@@ -116,7 +116,8 @@ def test_harmony_rows_have_the_multilingual_thinking_shape(
     assert row["reasoning_language"] == "English" and row["developer"] == "Be precise."
     assert row["analysis"] == "Reasoning 1\nstep two" and row["final"].startswith("Answer 1")
     roles = [(m["role"], m["thinking"]) for m in row["messages"]]
-    assert roles == [("system", None), ("user", None), ("assistant", row["analysis"])]
+    # One type per field in every file type: no thinking is "" (as analysis), never null.
+    assert roles == [("system", ""), ("user", ""), ("assistant", row["analysis"])]
     assert row["messages"][0]["content"] == "reasoning language: English\n\nBe precise."
 
 
@@ -132,17 +133,13 @@ def test_sharegpt_and_raw_in_every_file_type(
     store: Store, project: Project, tmp_path: Path
 ) -> None:
     for suffix in ("json", "jsonl", "csv", "parquet"):
-        run_export(store, project, format="sharegpt", output=tmp_path / f"s.{suffix}")
+        if suffix != "csv":  # turns are nested records: CSV refuses them (test_export_schema)
+            run_export(store, project, format="sharegpt", output=tmp_path / f"s.{suffix}")
         run_export(store, project, format="raw", output=tmp_path / f"r.{suffix}")
     share_json = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert share_json == read_jsonl(tmp_path / "s.jsonl")
     assert share_json == pq.read_table(tmp_path / "s.parquet").to_pylist()
     assert share_json[0]["conversations"][0]["from"] == "human"
-    with (tmp_path / "s.csv").open(encoding="utf-8", newline="") as file:
-        share_csv = list(csv.DictReader(file))
-    assert [json.loads(row["conversations"]) for row in share_csv] == [
-        row["conversations"] for row in share_json
-    ]
     raw_rows = pq.read_table(tmp_path / "r.parquet").to_pylist()
     assert raw_rows == read_jsonl(tmp_path / "r.jsonl")
     assert raw_rows[1]["reasoning"] == "Reasoning 1\nstep two" and raw_rows[1]["labels"] == []
@@ -241,7 +238,8 @@ def test_bad_options_fail_before_writing(store: Store, project: Project, tmp_pat
         ({"format": "custom", "fields": {"colour": "x"}}, "unknown custom field"),
         ({"format": "custom", "fields": {"question": "answer"}}, "must differ"),
         ({"format": "trl", "llamafactory_dir": tmp_path}, "LLaMA-Factory reads"),
-        ({"format": "sharegpt", "llamafactory_dir": tmp_path, "file_format": "csv"}, "cannot read"),
+        ({"format": "sharegpt", "llamafactory_dir": tmp_path, "file_format": "hf"}, "cannot read"),
+        ({"format": "sharegpt", "file_format": "csv"}, "a CSV file cannot hold"),
         ({"output": tmp_path, "file_format": "jsonl"}, "it is a directory"),
         ({"split": "x"}, "write it as eval=0.05"),
         ({"output": Path(__file__), "file_format": "hf"}, "over the file"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from typer.core import TyperGroup
 
 from distillset.config import Settings, load_settings
@@ -48,9 +49,33 @@ def quit_on_broken_pipe() -> NoReturn:
     raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
+# Characters that steer a terminal instead of showing: C0 and C1 controls and DEL (ESC starts
+# sequences that retitle the window or clear the screen), and the bidi embeddings, overrides
+# and isolates that reorder the rest of the line. Tab and newline are kept: they are text.
+_STEERING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_STEERING_IN_A_LINE = re.compile(f"{_STEERING.pattern}|[\t\n]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str, *, single_line: bool = False) -> str:
+    """Data as the CLI prints it (labels, names, model text, error messages), on a terminal or
+    in a pipe: every steering character written as its escape (`\\x1b`, `\\u202e`), so what
+    is shown is what is stored. ``single_line`` escapes tabs and newlines too."""
+    steering = _STEERING_IN_A_LINE if single_line else _STEERING
+    return text if text.isascii() and text.isprintable() else steering.sub(_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def fail(message: str, exit_code: int = USAGE_ERROR) -> NoReturn:
     """Print one clear `error: ...` line on stderr and exit (no traceback, no panel)."""
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     raise typer.Exit(exit_code)
 
 
@@ -124,6 +149,11 @@ class DistillsetGroup(TyperGroup):
         except UnicodeEncodeError as exc:
             # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
             fail(unstorable_text_message(exc))
+        except DataError as exc:
+            # A value the database refused that no check caught first: its reason (one
+            # line), never the SQL and its parameters.
+            reason = str(exc.orig).strip().splitlines() or ["invalid"]
+            fail(f"the database refused a value: {reason[0]}")
         except OperationalError as exc:
             # A read-only, full or locked database: the driver's reason, not the SQL and data.
             if isinstance(ctx.obj, CliState) and ctx.obj.debug:
@@ -150,8 +180,11 @@ def state_of(ctx: typer.Context) -> CliState:
 
 
 def print_json(data: Any) -> None:
-    """Machine-readable output on stdout, one document, UTF-8 kept readable."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    """Machine-readable output on stdout, one document, UTF-8 kept readable. JSON escapes C0
+    controls itself; DEL, C1 controls and bidi overrides get `\\uXXXX` escapes too (the same
+    data, and still valid JSON: they can only occur inside strings)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    sys.stdout.write(_STEERING.sub(_json_escape, text) + "\n")
 
 
 # Parameters spelled the same way by every command that takes them.
@@ -201,7 +234,7 @@ def show(data: Mapping[str, Any], as_json: bool) -> None:
 def confirm_unless(yes: bool, question: str) -> None:
     """Ask before a destructive change unless --yes was given; "no" aborts (exit 1)."""
     if not yes:
-        typer.confirm(question, abort=True)
+        typer.confirm(printable(question), abort=True)
 
 
 def _cell(value: Any) -> str:
@@ -210,8 +243,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return printable(json.dumps(value, ensure_ascii=False))
+    return printable(str(value))
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -244,5 +277,5 @@ def print_fields(fields: Mapping[str, Any]) -> None:
 
 
 def say(message: str) -> None:
-    """A human-facing confirmation line."""
-    typer.echo(message)
+    """A human-facing confirmation line (data in it escaped: see printable)."""
+    typer.echo(printable(message))

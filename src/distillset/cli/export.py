@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, ProjectArgument, print_json, say, state_of
+from distillset.cli.common import JsonOption, ProjectArgument, print_json, printable, say, state_of
 from distillset.cli.dataset import (
     LabelFilter,
     MaxScoreFilter,
@@ -52,7 +52,10 @@ def export_command(
         None, "--output", "-o", help="File (.json .jsonl .csv .parquet) or HF directory."
     ),
     file_format: str | None = typer.Option(
-        None, "--file-format", help="json, jsonl, csv, parquet or hf (default: from the suffix)."
+        None,
+        "--file-format",
+        help="json, jsonl, csv (flat formats: alpaca, custom, raw), parquet or hf "
+        "(default: from the suffix).",
     ),
     reasoning: str | None = typer.Option(
         None,
@@ -138,7 +141,7 @@ def export_command(
     with state_of(ctx).store.session() as session:
         result = export_dataset(session, get_project(session, name), options)
     for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"warning: {printable(warning)}", err=True)
     if as_json:
         print_json(result.as_dict())
         return

@@ -20,6 +20,7 @@ from distillset.cli.common import (
     confirm_unless,
     console,
     print_json,
+    printable,
     report,
     say,
     state_of,
@@ -164,14 +165,14 @@ def tags_export(
 
 
 def _rich_tree(topic: str, nodes: Sequence[tags.TreeNode]) -> Tree:
-    root = Tree(Text(topic, style="bold"))
+    root = Tree(Text(printable(topic, single_line=True), style="bold"))
     # Iterative, so a deep tree cannot exhaust the stack.
     stack: list[tuple[Tree, str, Sequence[tags.TreeNode]]] = [(root, "", nodes)]
     while stack:
         branch, prefix, level = stack.pop()
         for index, node in enumerate(level, start=1):
             number = f"{prefix}{index}"
-            label = Text.assemble((number, "dim"), " ", node.label)
+            label = Text.assemble((number, "dim"), " ", printable(node.label, single_line=True))
             if node.questions:
                 label.append(f"  ({node.questions} questions)", style="cyan")
             stack.append((branch.add(label), f"{number}.", node.children))
@@ -187,7 +188,7 @@ def _plain_lines(nodes: Sequence[tags.TreeNode]) -> list[str]:
         number, node = stack.pop()
         indent = "  " * number.count(".")
         count = f" ({node.questions} questions)" if node.questions else ""
-        lines.append(f"{indent}{number} {node.label}{count}")
+        lines.append(f"{indent}{number} {printable(node.label, single_line=True)}{count}")
         stack.extend(
             (f"{number}.{i}", child)
             for i, child in reversed(list(enumerate(node.children, start=1)))
@@ -207,4 +208,5 @@ def tags_tree(ctx: typer.Context, name: str = ProjectArgument, as_json: bool = J
     elif console.is_terminal:
         console.print(_rich_tree(topic, nodes))
     else:
-        sys.stdout.write("\n".join([topic, *_plain_lines(nodes)]) + "\n")
+        topic_line = printable(topic, single_line=True)
+        sys.stdout.write("\n".join([topic_line, *_plain_lines(nodes)]) + "\n")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from distillset.dataset.filters import MAX_SCORE, RecordFilter, filtered_ids_query
 from distillset.dataset.records import DatasetRecord, fetch_page
-from distillset.domain import InvalidInputError, NotFoundError, text_hash
+from distillset.domain import InvalidInputError, NotFoundError, checked_text, text_hash
 from distillset.store.models import Answer, Project, Question, utcnow
 
 MAX_PAGE_SIZE = 1_000
@@ -94,6 +94,9 @@ def edit_record(
     refused (a record is a question with its answer: delete it instead), an empty reasoning
     (or ``clear_reasoning``) removes it."""
     row = get_answer(session, project, record_id)
+    for part, text in (("question", question), ("answer", answer), ("reasoning", reasoning)):
+        if text is not None:
+            checked_text(part, text, None, single_line=False)  # NUL, ESC... refused
     for part, text in (("question", question), ("answer", answer)):
         if text is not None and not text.strip():
             raise InvalidInputError(
@@ -237,6 +240,8 @@ def set_score(
 def set_note(session: Session, project: Project, record_id: int, note: str | None) -> None:
     """Attach a note to a record; an empty note removes it."""
     row = get_answer(session, project, record_id)
+    if note:
+        checked_text("note", note, None, single_line=False)
     row.note = note if note and note.strip() else None
     session.flush()
 
@@ -245,7 +250,7 @@ def _checked_label(label: str) -> str:
     cleaned = label.strip()
     if not cleaned or len(cleaned) > MAX_LABEL_LENGTH:
         raise InvalidInputError(f"a label is 1 to {MAX_LABEL_LENGTH} characters, not {label!r}")
-    return cleaned
+    return checked_text("label", cleaned, MAX_LABEL_LENGTH)
 
 
 def change_labels(

@@ -12,9 +12,11 @@ from distillset.domain import InvalidInputError
 from distillset.export.formats import (
     DEFAULT_THINK_CLOSE,
     DEFAULT_THINK_OPEN,
+    FORMATS,
     ExportFormat,
     RenderContext,
     get_format,
+    nested_columns,
     resolve_mode,
 )
 from distillset.export.selection import SplitSpec
@@ -134,6 +136,8 @@ def plan_export(
             "say where to write: --output PATH, --llamafactory DIR or --push-to-hub"
         )
     file_format = _file_format(options, output)
+    if file_format is FileFormat.CSV:
+        _check_flat(fmt, ctx)
     if options.push_to_hub and file_format is not FileFormat.PARQUET:
         raise InvalidInputError(
             "--push-to-hub uploads Parquet; leave --file-format out or set parquet"
@@ -146,6 +150,26 @@ def plan_export(
         if split is not None and not is_dir:
             _check_writable(split_path(output, split))
     return ExportPlan(fmt, ctx, file_format, output, split, name)
+
+
+def csv_formats() -> list[str]:
+    """The formats whose rows are flat (no turns or other nested records): what CSV holds."""
+    return [
+        name
+        for name, fmt in FORMATS.items()
+        if not nested_columns(fmt.schema(RenderContext(mode=fmt.modes[0])))
+    ]
+
+
+def _check_flat(fmt: ExportFormat, ctx: RenderContext) -> None:
+    """CSV cells hold text: a column of turns would be a JSON string no trainer reads."""
+    nested = nested_columns(fmt.schema(ctx))
+    if nested:
+        raise InvalidInputError(
+            f"a CSV file cannot hold the {fmt.name!r} format: its {', '.join(nested)} "
+            f"column holds nested records; write .jsonl, .json or .parquet, or choose a "
+            f"format CSV can hold: {', '.join(csv_formats())}"
+        )
 
 
 def _check_llamafactory(fmt: ExportFormat, file_format: FileFormat, directory: Path) -> None:

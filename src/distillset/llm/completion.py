@@ -116,7 +116,12 @@ def parse_completion(text: str) -> Completion:
 
 
 def error_message(text: str) -> str:
-    """The human part of an error body: `error.message`, else the start of the text."""
+    """The human part of an error body: `error.message`, else the start of the text; control
+    characters removed as from any model text (NUL cannot be stored by PostgreSQL)."""
+    return storable_text(_error_text(text))
+
+
+def _error_text(text: str) -> str:
     try:
         body = json.loads(text)
     except ValueError:

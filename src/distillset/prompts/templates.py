@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from distillset.domain import LANGUAGES, InvalidInputError
+from distillset.domain import LANGUAGES, InvalidInputError, checked_text
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ def check_template(kind: str, template: str) -> str:
         raise InvalidInputError("the prompt template is empty")
     if len(template) > MAX_TEMPLATE_CHARS:
         raise InvalidInputError(f"the prompt template is longer than {MAX_TEMPLATE_CHARS} chars")
+    checked_text("prompt template", template, None, single_line=False)  # NUL, ESC...
     used = set(_PLACEHOLDER.findall(template))
     missing = [name for name in spec.required if name not in used]
     if missing:

@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 from distillset.config import Settings
 from distillset.domain import (
     CLEAR,
+    MAX_NAME_LENGTH,
+    MAX_URL_LENGTH,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     StructuredOutput,
+    checked_text,
 )
 from distillset.services.key_sources import KeyReference, RemoteKeys
 from distillset.services.keys import (
@@ -89,6 +92,7 @@ def check_alias(alias: str) -> str:
 
 
 def check_base_url(url: str) -> str:
+    checked_text("base URL", url.strip(), MAX_URL_LENGTH)
     parsed = urlparse(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InvalidInputError(f"invalid base URL {url!r}: expected http(s)://host[:port]/path")
@@ -98,7 +102,7 @@ def check_base_url(url: str) -> str:
 def _checked_model(model: str) -> str:
     if not model.strip():
         raise InvalidInputError("give the model name with --model")
-    return model.strip()
+    return checked_text("model name", model.strip(), MAX_NAME_LENGTH)
 
 
 def _removals_as_none(values: dict[str, Any]) -> dict[str, Any]:

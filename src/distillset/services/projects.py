@@ -10,9 +10,15 @@ from sqlalchemy.orm import Session
 from distillset.domain import (
     CLEAR,
     LANGUAGES,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_LABEL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PROMPT_LENGTH,
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    checked_text,
+    unstorable_reason,
 )
 from distillset.services.endpoints import NO_MODEL_WORD, get_endpoint
 from distillset.store.models import Answer, Project, Question, Tag, utc_iso
@@ -51,12 +57,25 @@ def _checked_setting(key: str, value: Any) -> Any:
     return value
 
 
+# The longest name and topic (the root label of the tree) a project may have.
+_LINE_LIMITS = {"name": MAX_NAME_LENGTH, "topic": MAX_LABEL_LENGTH}
+
+
 def _required_text(key: str, value: str) -> str:
-    """A name or topic: never blank, as `project create` requires."""
+    """A name or topic: one line, never blank, as `project create` requires."""
     text = value.strip()
     if not text:
         raise InvalidInputError(f"a project needs a {key}: it cannot be blank")
-    return text
+    return checked_text(f"project {key}", text, _LINE_LIMITS[key])
+
+
+def _description(value: str) -> str:
+    return checked_text("description", value, MAX_DESCRIPTION_LENGTH, single_line=False)
+
+
+def _system_prompt(value: str) -> str | None:
+    text = checked_text("answer system prompt", value, MAX_PROMPT_LENGTH, single_line=False)
+    return text or None
 
 
 def create_project(
@@ -75,7 +94,7 @@ def create_project(
         name=name,
         topic=topic,
         language=_check_language(language),
-        description=description,
+        description=_description(description),
     )
     session.add(project)
     session.flush()
@@ -85,6 +104,8 @@ def create_project(
 def get_project(session: Session, name_or_id: str | int) -> Project:
     if isinstance(name_or_id, int):
         project = session.get(Project, name_or_id)
+    elif unstorable_reason(name_or_id) is not None:
+        project = None  # no name holds NUL or ESC (and PostgreSQL refuses NUL in a query)
     else:
         project = session.scalar(select(Project).where(Project.name == name_or_id))
     if project is None:
@@ -116,9 +137,9 @@ def update_project(session: Session, project: Project, **changes: Any) -> Projec
         elif key == "topic":
             project.topic = _required_text(key, value)
         elif key == "description":
-            project.description = "" if value is CLEAR else value
+            project.description = "" if value is CLEAR else _description(value)
         elif key == "answer_system_prompt":
-            project.answer_system_prompt = None if value is CLEAR else value or None
+            project.answer_system_prompt = None if value is CLEAR else _system_prompt(value)
         elif key == "name":
             _rename(session, project, _required_text(key, value))
         else:

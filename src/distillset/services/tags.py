@@ -15,31 +15,36 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from distillset.domain import (
+    MAX_LABEL_LENGTH,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     Origin,
     TagPath,
+    checked_text,
     clean_label,
     normalize_text,
+    unstorable_reason,
 )
 from distillset.store.models import Answer, Project, Question, Tag
 
 MAX_TAG_DEPTH = 20
-MAX_LABEL_LENGTH = 500
 _INSERT_BATCH = 5_000
 
 
 def checked_label(label: str, *, keep_bare_number: bool = True) -> str:
     """A label as stored, refused when empty or too long. A label given whole (typed by
     hand, by default) keeps a bare leading number: "10 Tips for sprinting"; where that number
-    is section or list numbering ("1 Basics" in a table of contents), pass False."""
+    is section or list numbering ("1 Basics" in a table of contents), pass False. Tabs and
+    line breaks become spaces; other control characters are refused (model text has them
+    removed before it gets here: domain.storable_text)."""
+    reason = unstorable_reason(label)
+    if reason is not None:
+        raise InvalidInputError(f"invalid tag label: {reason}")
     cleaned = clean_label(label, keep_bare_number=keep_bare_number)
     if not cleaned:
         raise InvalidInputError(f"invalid tag label {label!r}: it is empty once cleaned")
-    if len(cleaned) > MAX_LABEL_LENGTH:
-        raise InvalidInputError(f"tag label too long ({len(cleaned)} > {MAX_LABEL_LENGTH} chars)")
-    return cleaned
+    return checked_text("tag label", cleaned, MAX_LABEL_LENGTH)
 
 
 def _strip_topic(session: Session, project: Project, path: TagPath) -> tuple[str, ...]:
@@ -52,6 +57,8 @@ def _strip_topic(session: Session, project: Project, path: TagPath) -> tuple[str
 
 
 def _child(session: Session, project_id: int, parent_id: int | None, label: str) -> Tag | None:
+    if unstorable_reason(label) is not None:
+        return None  # no label holds NUL or ESC (and PostgreSQL refuses NUL in a query)
     return session.scalar(
         select(Tag).where(
             Tag.project_id == project_id,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from distillset.domain import (
@@ -16,6 +17,7 @@ from distillset.domain import (
     InvalidInputError,
     ModelCallError,
     NotFoundError,
+    unstorable_reason,
     unstorable_text_message,
 )
 from distillset.web.templating import templates
@@ -69,7 +71,29 @@ def _validation_text(detail: object) -> str:
     return str(detail)
 
 
+def _unstorable_in_url(request: Request) -> str | None:
+    """Why the path or a query parameter holds text no value may hold (NUL, ESC...): refused
+    the same on every database (PostgreSQL would fail on NUL in a search or a lookup)."""
+    reason = unstorable_reason(request.scope.get("path", ""))
+    if reason is not None:
+        return f"invalid path: {reason}"
+    for name, value in request.query_params.multi_items():
+        reason = unstorable_reason(name) or unstorable_reason(value)
+        if reason is not None:
+            return f"invalid query parameter {name!r}: {reason}"
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def refuse_unstorable_url(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        problem = _unstorable_in_url(request)
+        if problem is not None:
+            return error_response(request, 422, problem)
+        return await call_next(request)
+
     @app.exception_handler(DistillsetError)
     async def domain_error(request: Request, exc: DistillsetError) -> Response:
         return error_response(request, status_for(exc), str(exc))
@@ -92,6 +116,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # nothing stored (the session rolls back). Request bodies are checked before this
         # (schemas.Body); this catches what comes another way, such as a query parameter.
         return error_response(request, 422, unstorable_text_message(exc))
+
+    @app.exception_handler(DataError)
+    async def refused_value(request: Request, exc: DataError) -> Response:
+        # A value the database refused that no check caught first: the driver's reason
+        # (one line), never the SQL and its parameters.
+        reason = (str(exc.orig).strip().splitlines() or ["invalid"])[0]
+        log.error("database refused a value on %s %s: %s", request.method, request.url.path, reason)
+        return error_response(request, 422, f"the database refused a value: {reason}")
 
     @app.exception_handler(OperationalError)
     async def database_error(request: Request, exc: OperationalError) -> Response:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from distillset.domain import CLEAR, UNSTORABLE_TEXT, is_storable
+from distillset.domain import CLEAR, unstorable_reason
 
 Structured = Literal["json_schema", "json_object", "none"]
 
@@ -35,10 +35,14 @@ class Body(BaseModel):
     @field_validator("*")
     @classmethod
     def _storable(cls, value: Any) -> Any:
-        # A JSON escape of a lone surrogate: refused here, with the field that holds it,
-        # before any service or column (a JSON column would store it, a page not show it).
-        if not all(is_storable(text) for text in _texts(value)):
-            raise ValueError(UNSTORABLE_TEXT)
+        # A JSON escape of a lone surrogate or a control character (NUL...): refused here,
+        # with the field that holds it, before any service or column (a JSON column would
+        # store it, PostgreSQL refuse NUL, a page or terminal not show it). The services
+        # check the same (domain.checked_text) for the CLI and the Python API.
+        for text in _texts(value):
+            reason = unstorable_reason(text)
+            if reason is not None:
+                raise ValueError(reason)
         return value
 
     def changes(self) -> dict[str, Any]:
@@ -50,15 +54,17 @@ class Body(BaseModel):
         }
 
 
+# Lengths of names and labels are checked by the services, with the same limit and message
+# as the CLI and the Python API (domain.checked_text), not here.
 class ProjectCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1)
     topic: str | None = None
     language: str = "en"
     description: str = ""
 
 
 class ProjectUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1)
     topic: str | None = None
     description: str | None = None
     language: str | None = None
@@ -96,18 +102,18 @@ class EndpointFields(Body):
 
 
 class EndpointCreate(EndpointFields):
-    alias: str = Field(min_length=1, max_length=100)
+    alias: str = Field(min_length=1)
     model: str = Field(min_length=1)
     preset: str | None = None
 
 
 class TagCreate(Body):
-    label: str = Field(min_length=1, max_length=500)
+    label: str = Field(min_length=1)
     parent_id: RowId | None = None
 
 
 class TagRename(Body):
-    label: str = Field(min_length=1, max_length=500)
+    label: str = Field(min_length=1)
 
 
 # "count" adds that many to what exists, bounded like the CLI's --count.

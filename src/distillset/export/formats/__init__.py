@@ -11,6 +11,7 @@ from distillset.export.formats.base import (
     ExportFormat,
     ReasoningMode,
     RenderContext,
+    nested_columns,
 )
 from distillset.export.formats.custom import CUSTOM_FIELDS, CustomFormat
 from distillset.export.formats.harmony import HarmonyFormat
@@ -70,5 +71,6 @@ __all__ = [
     "ReasoningMode",
     "RenderContext",
     "get_format",
+    "nested_columns",
     "resolve_mode",
 ]

@@ -21,7 +21,7 @@ class AlpacaFormat(ExportFormat):
             [(name, pa.string()) for name in ("instruction", "input", "output", "system")]
         )
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         return {
             "instruction": record.question,
             "input": "",

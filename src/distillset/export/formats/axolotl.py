@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from distillset.dataset.records import DatasetRecord
 from distillset.export.formats.base import (
+    MESSAGE,
     ExportFormat,
     ReasoningMode,
     RenderContext,
@@ -25,9 +26,12 @@ class AxolotlFormat(ExportFormat):
     modes = (ReasoningMode.FIELD, ReasoningMode.INLINE, ReasoningMode.DROP)
 
     def schema(self, ctx: RenderContext) -> pa.Schema:
-        return pa.schema([("messages", pa.list_(TURN))])
+        # Every turn has reasoning_content when the reasoning has its field ("" where none),
+        # none has it otherwise.
+        turn = TURN if ctx.mode is ReasoningMode.FIELD else MESSAGE
+        return pa.schema([("messages", pa.list_(turn))])
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         turns = chat_messages(record, ctx)
         if ctx.mode is ReasoningMode.FIELD:
             turns[-1]["reasoning_content"] = ctx.reasoning(record)

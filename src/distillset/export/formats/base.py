@@ -58,8 +58,41 @@ def chat_messages(record: DatasetRecord, ctx: RenderContext) -> list[dict[str, A
     return turns
 
 
+def _conformed(value: Any, kind: pa.DataType, nested: bool) -> Any:
+    if pa.types.is_struct(kind):
+        return {item.name: _conformed(value.get(item.name), item.type, True) for item in kind}
+    if pa.types.is_list(kind) and value is not None:
+        return [_conformed(item, kind.value_type, True) for item in value]
+    if value is None and nested and pa.types.is_string(kind):
+        return ""
+    return value
+
+
+def conform(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    """A row holding exactly its schema's fields, in the schema's order, at every depth.
+
+    A text missing inside a turn or other nested record is an empty string: a reader that
+    infers types (`datasets` from JSON lines) sees the same types as the Parquet schema,
+    where an all-null nested field would be typed null and a key present in some turns only
+    would make the turns untyped JSON. A missing top-level value stays an explicit null."""
+    return {item.name: _conformed(row.get(item.name), item.type, False) for item in schema}
+
+
+def nested_columns(schema: pa.Schema) -> list[str]:
+    """The columns whose values are records or lists of records (turns): a CSV cell cannot
+    hold them in a form a trainer reads."""
+
+    def nested(kind: pa.DataType) -> bool:
+        if pa.types.is_list(kind):
+            return nested(kind.value_type)
+        return pa.types.is_struct(kind)
+
+    return [item.name for item in schema if nested(item.type)]
+
+
 class ExportFormat(ABC):
-    """One target shape of a dataset row."""
+    """One target shape of a dataset row: one declared schema (per reasoning mode) that every
+    file type follows, JSON lines as much as Parquet."""
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -74,7 +107,19 @@ class ExportFormat(ABC):
     def schema(self, ctx: RenderContext) -> pa.Schema: ...
 
     @abstractmethod
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]: ...
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        """The row's values; ``row`` fits them to the schema (see conform)."""
+
+    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        return conform(self.values(record, ctx), self._schema(ctx))
+
+    def _schema(self, ctx: RenderContext) -> pa.Schema:
+        # Built once per choice of options, not once per row.
+        key = (ctx.mode, tuple(sorted(ctx.fields.items())))
+        cache: dict[Any, pa.Schema] = self.__dict__.setdefault("_schemas", {})
+        if key not in cache:
+            cache[key] = self.schema(ctx)
+        return cache[key]
 
     def llamafactory_entry(self, ctx: RenderContext) -> dict[str, Any]:
         """The `dataset_info.json` keys describing this shape (besides `file_name`)."""

@@ -44,7 +44,7 @@ class CustomFormat(ExportFormat):
             [(name, pa.int64() if part == "id" else pa.string()) for part, name in names.items()]
         )
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         values: dict[str, Any] = {
             "id": record.id,
             "tag_path": record.tag_path,

@@ -36,7 +36,7 @@ class HarmonyFormat(ExportFormat):
             ]
         )
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         language = LANGUAGE_NAMES.get(ctx.language, ctx.language)
         developer = ctx.system or ""
         analysis = ctx.reasoning(record)
@@ -50,8 +50,9 @@ class HarmonyFormat(ExportFormat):
             "analysis": analysis or "",
             "final": record.answer,
             "messages": [
-                {"content": system, "role": "system", "thinking": None},
-                {"content": record.question, "role": "user", "thinking": None},
+                # Thinking is "" where there is none (see conform), as `analysis` is.
+                {"content": system, "role": "system"},
+                {"content": record.question, "role": "user"},
                 {"content": record.answer, "role": "assistant", "thinking": analysis},
             ],
         }

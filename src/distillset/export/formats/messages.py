@@ -26,7 +26,7 @@ class MessagesFormat(ExportFormat):
     def schema(self, ctx: RenderContext) -> pa.Schema:
         return pa.schema([("messages", pa.list_(MESSAGE))])
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         return {"messages": chat_messages(record, ctx)}
 
     def llamafactory_entry(self, ctx: RenderContext) -> dict[str, Any]:

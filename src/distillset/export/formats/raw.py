@@ -50,7 +50,7 @@ class RawFormat(ExportFormat):
             return RAW_SCHEMA.remove(RAW_SCHEMA.get_field_index("reasoning"))
         return RAW_SCHEMA
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         data = record.as_dict()
         if ctx.mode is ReasoningMode.DROP:
             del data["reasoning"]

@@ -21,7 +21,7 @@ class ShareGptFormat(ExportFormat):
     def schema(self, ctx: RenderContext) -> pa.Schema:
         return pa.schema([("conversations", pa.list_(TURN)), ("system", pa.string())])
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         return {
             "conversations": [
                 {"from": "human", "value": record.question},

@@ -24,6 +24,6 @@ class TrlFormat(ExportFormat):
     def schema(self, ctx: RenderContext) -> pa.Schema:
         return pa.schema([("prompt", pa.list_(MESSAGE)), ("completion", pa.list_(MESSAGE))])
 
-    def row(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+    def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
         turns = chat_messages(record, ctx)
         return {"prompt": turns[:-1], "completion": turns[-1:]}

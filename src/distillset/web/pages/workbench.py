@@ -157,7 +157,7 @@ def add_tag_by_hand(
     project_id: RowId,
     request: Request,
     store: AppStore,
-    label: Annotated[str, Form(min_length=1, max_length=500)],
+    label: Annotated[str, Form(min_length=1)],
     parent_id: Annotated[RowId | None, Form()] = None,
 ) -> Response:
     with store.session() as session:
@@ -175,7 +175,7 @@ def rename_tag(
     tag_id: RowId,
     request: Request,
     store: AppStore,
-    label: Annotated[str, Form(min_length=1, max_length=500)],
+    label: Annotated[str, Form(min_length=1)],
 ) -> Response:
     """The panel is shown again under the new label, and the tree node's label follows."""
     with store.session() as session:
