@@ -52,7 +52,7 @@ def _pg_admin() -> object:
 
 @pytest.fixture
 def postgres_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh PostgreSQL database for this test, named in DISTILLSET_DATABASE_URL; dropped after."""
+    """A fresh PostgreSQL database for this test, in DISTILLSET_DATABASE_URL; dropped after."""
     admin = _pg_admin()
     name = f"distillset_test_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
