@@ -192,6 +192,8 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
             Task.id == task.id,
             Task.status == task.status,
             Task.owner.is_not_distinct_from(task.owner),
+            # A stale owner that woke up and renewed its heartbeat since keeps the task.
+            Task.heartbeat_at.is_not_distinct_from(task.heartbeat_at),
             ~rival_running,
         )
         .values(
@@ -206,12 +208,49 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(task)
+        if task.status == TaskStatus.RUNNING.value and not is_stale(task, settings):
+            raise ConflictError(_busy_message(task, settings))
         for other in rival_tasks(session, task, owner):
             if not is_stale(other, settings):
                 raise ConflictError(_busy_message(other, settings))
         raise ConflictError(f"task {task.id} was claimed by another process just now")
     session.refresh(task)
     return task
+
+
+def renew_claim(session: Session, task_id: int, settings: Settings, owner: str) -> str | None:
+    """The heartbeat of a running task: a compare-and-set that confirms ``owner`` still runs
+    it. Returns None when confirmed, or why the run lost the task (then nothing is written).
+
+    The task is lost when another process took it over (its owner changed), or when a rival
+    claimed the project after this run started (it found this run's heartbeat stale).
+    """
+    task = session.get(Task, task_id)
+    if task is None:
+        return f"task {task_id} was deleted"
+    if task.owner != owner:
+        return f"task {task_id} was taken over by process {task.owner}"
+    rival = aliased(Task)
+    rival_since = exists().where(
+        *_rival_conditions(rival, task, owner),
+        rival.started_at > task.started_at,
+    )
+    renewed = session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.owner == owner, ~rival_since)
+        .values(heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount == 1:  # type: ignore[attr-defined]
+        session.refresh(task)
+        return None
+    session.refresh(task)
+    if task.owner != owner:
+        return f"task {task_id} was taken over by process {task.owner}"
+    other = next(iter(rival_tasks(session, task, owner)), None)
+    where = f"task {other.id} ({other.kind}) in process {other.owner}" if other else "a rival"
+    return f"{where} claimed the project while this run's heartbeat was stale"
 
 
 def request_cancel(session: Session, task: Task, settings: Settings) -> Task:
