@@ -216,7 +216,7 @@ def test_a_second_live_task_of_the_same_kind_is_refused(
 ) -> None:
     with store.session() as session:
         first = jobs.create_auto_job(session, settings, NAME, levels=1, tags=1, questions=1)
-        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=1, questions=1)
+        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
         task = session.get(Task, first.task_id)
         assert task is not None
         task.status, task.owner = "running", "elsewhere:1"

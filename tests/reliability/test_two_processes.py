@@ -85,7 +85,7 @@ def test_the_claim_itself_refuses_a_second_task_that_passed_the_check(
     make_project(store, fake_server.url)
     with store.session() as session:
         first = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
-        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=3, questions=1)
     with store.session() as session:
         service.claim_task(session, first.task_id, settings, "host:1")
     monkeypatch.setattr(service, "rival_tasks", lambda *args, **kwargs: [])

@@ -51,8 +51,9 @@ QuestionCountOption, QuestionAddOption = count_options("questions")
 
 def plan_text(job: PlannedJob) -> str:
     plan = job.plan
+    resumed = f"resuming interrupted task {job.task_id}" if job.resumed else f"task {job.task_id}"
     text = (
-        f"plan for {job.project!r} (task {job.task_id}): create {plan.tags} tags "
+        f"plan for {job.project!r} ({resumed}): create {plan.tags} tags "
         f"({plan.leaves} leaves), {plan.questions} questions, {plan.answers} answers; "
         f"about {sum(plan.calls.values())} model calls"
     )

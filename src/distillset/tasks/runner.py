@@ -36,6 +36,7 @@ from distillset.tasks.lease import OwnershipLease
 from distillset.tasks.service import (
     add_events,
     claim_task,
+    end_refused,
     get_task,
     process_owner,
     renew_claim,
@@ -214,7 +215,12 @@ class SupervisedRun(ABC):
 
     async def run(self) -> dict[str, Any]:
         claimed_at = time.monotonic()
-        self.prepare()
+        try:
+            self.prepare()
+        except Exception as exc:
+            with self.store.session() as session:
+                end_refused(session, self.task_id, str(exc) or type(exc).__name__)
+            raise
         self.lease.confirm(claimed_at)
         status, error = TaskStatus.SUCCEEDED, None
         try:

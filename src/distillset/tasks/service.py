@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -138,15 +139,77 @@ def _same_process(owner_column: Any, owner: str) -> Any:
     return or_(owner_column == prefix, owner_column.like(f"{prefix}:%"))
 
 
-def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
+def _rivals_of(
+    table: Any, project_id: int, kind: str, owner: str, task_id: int | None = None
+) -> list[Any]:
     # The same kind never runs twice on a project; another process's task of any kind
     # neither, since its limiter is not shared with this process (nor its in-flight calls).
-    return [
-        table.project_id == task.project_id,
-        table.id != task.id,
+    conditions = [
+        table.project_id == project_id,
         table.status == TaskStatus.RUNNING.value,
-        or_(table.kind == task.kind, ~_same_process(table.owner, owner)),
+        or_(table.kind == kind, ~_same_process(table.owner, owner)),
     ]
+    if task_id is not None:
+        conditions.append(table.id != task_id)
+    return conditions
+
+
+def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
+    return _rivals_of(table, task.project_id, task.kind, owner, task.id)
+
+
+def refuse_if_blocked(
+    session: Session, settings: Settings, project_id: int, kind: TaskKind, owner: str
+) -> None:
+    """Refuse a new task that its claim would refuse, before its row exists: a living task
+    of its kind runs on the project, or one of any kind in another process."""
+    query = select(Task).where(*_rivals_of(Task, project_id, kind.value, owner)).order_by(Task.id)
+    for other in session.scalars(query):
+        if not is_stale(other, settings):
+            raise ConflictError(_busy_message(other, settings))
+
+
+def resumable_task(
+    session: Session, settings: Settings, project: Project, kind: TaskKind, spec: JobSpec
+) -> Task | None:
+    """An earlier task of the same job that stopped before its end (its process was killed
+    or stopped from outside): running it again resumes it, rather than leaving it behind.
+    A job without a topic and one naming the project's topic are the same job."""
+
+    def same_job(params: dict[str, Any]) -> bool:
+        stored = JobSpec.from_params(params)
+        return replace(stored, topic=stored.topic or project.topic) == replace(
+            spec, topic=spec.topic or project.topic
+        )
+
+    query = (
+        select(Task)
+        .where(
+            Task.project_id == project.id,
+            Task.kind == kind.value,
+            Task.status.in_(
+                [TaskStatus.RUNNING.value, TaskStatus.INTERRUPTED.value, TaskStatus.QUEUED.value]
+            ),
+        )
+        .order_by(Task.id.desc())
+    )
+    for task in session.scalars(query):
+        interrupted = effective_status(task, settings) is TaskStatus.INTERRUPTED
+        never_started = task.status == TaskStatus.QUEUED.value and task.started_at is None
+        if (interrupted or never_started) and same_job(task.params or {}):
+            return task
+    return None
+
+
+def end_refused(session: Session, task_id: int, reason: str) -> None:
+    """A task created to run now whose run was refused ends failed, with the reason, instead
+    of staying queued forever (a task that ran before keeps its status)."""
+    task = session.get(Task, task_id)
+    if task is not None and task.status == TaskStatus.QUEUED.value and task.started_at is None:
+        task.status = TaskStatus.FAILED.value
+        task.last_error = f"refused: {reason}"
+        task.finished_at = utcnow()
+        add_events(session, task_id, [("error", task.last_error)])
 
 
 def rival_tasks(session: Session, task: Task, owner: str) -> list[Task]:
