@@ -33,14 +33,20 @@ def stages_of(counters: dict[str, Any]) -> tuple[str, ...]:
 
 
 def calls_line(counters: dict[str, Any]) -> str:
+    """Calls, then what they were billed: failed calls are paid for too, and say how much."""
     calls = counters.get("calls") or {}
     text = (
         f"{calls.get('requests', 0)} requests, {calls.get('cached', 0)} cached, "
         f"{calls.get('failed', 0)} failed calls, "
-        f"{calls.get('input_tokens', 0) + calls.get('output_tokens', 0):,} tokens"
+        f"{calls.get('input_tokens', 0) + calls.get('output_tokens', 0):,} tokens billed"
     )
+    failed_tokens = calls.get("failed_input_tokens", 0) + calls.get("failed_output_tokens", 0)
+    if failed_tokens:
+        text += f" ({failed_tokens:,} in failed calls)"
     if calls.get("cost"):
         text += f", cost {calls['cost']:.4f}"
+        if calls.get("failed_cost"):
+            text += f" ({calls['failed_cost']:.4f} in failed calls)"
     return text
 
 

@@ -35,6 +35,7 @@ from distillset.store.models import utcnow
 from distillset.tasks.lease import OwnershipLease
 from distillset.tasks.service import (
     add_events,
+    billed_usage,
     claim_task,
     end_refused,
     get_task,
@@ -169,6 +170,9 @@ class SupervisedRun(ABC):
                 return True
             task = session.get(Task, self.task_id)
             assert task is not None
+            if "calls" in counters:
+                # Tokens and cost are what the usage log says was billed, failures included.
+                counters["calls"] = counters["calls"] | billed_usage(session, self.task_id)
             if task.status == TaskStatus.INTERRUPTED.value and status is None:
                 task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = counters

@@ -37,7 +37,8 @@
     if (status) { status.textContent = data.status; status.className = "status-" + data.status; }
     var calls = counters.calls || {};
     setText(box, "[data-field=calls]", String((calls.requests || 0) + (calls.cached || 0)) + " (" + (calls.cached || 0) + " cached, " + (calls.failed || 0) + " failed)");
-    setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)));
+    var failedTokens = (calls.failed_input_tokens || 0) + (calls.failed_output_tokens || 0);
+    setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + failedTokens + " in failed calls)" : ""));
     // No price on the models: the cost is unknown, not zero (the server sends null).
     setText(box, "[data-field=cost]", calls.cost == null ? "unknown" : "$" + Number(calls.cost).toFixed(4));
     setText(box, "[data-field=error]", data.last_error || "");
