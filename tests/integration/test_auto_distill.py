@@ -116,7 +116,8 @@ def test_with_injected_faults_every_item_is_done_or_its_failure_recorded(
         assert stage_counts["done"] + stage_counts["failed"] == stage_counts["planned"]
         assert stage_counts["done"] == stored
     answers = counters["answers"]
-    assert answers["done"] + answers["failed"] == answers["planned"] == 48
+    # Answers of questions that could not be created leave the plan (never attempted).
+    assert answers["done"] + answers["failed"] == answers["planned"] <= 48
     assert answers["done"] == answer_count
     with store.session() as session:
         failed_questions = session.scalar(

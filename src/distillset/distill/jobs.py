@@ -17,6 +17,7 @@ from distillset.distill.plan import (
     Plan,
     answers_spec,
     auto_spec,
+    check_confirmed,
     estimate_cost,
     plan_job,
     questions_spec,
@@ -111,9 +112,11 @@ def _create(
     *,
     no_cache: bool = False,
     resume_interrupted: bool = False,
+    confirm_large: bool = True,
 ) -> PlannedJob:
     """Plan the job and create its task, or pick up the interrupted task of the same job
-    (``resume_interrupted``). A job its claim would refuse is refused before any row exists."""
+    (``resume_interrupted``). A job its claim would refuse is refused before any row exists,
+    and so is a large plan that was not confirmed (PlanNeedsConfirmation)."""
     needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
     # Refuse a job whose model is unset, or that another task blocks, before any task row.
     load_context(
@@ -126,6 +129,7 @@ def _create(
     refuse_if_blocked(session, settings, project.id, kind, process_owner())
     plan, _ready = plan_job(session, project.id, spec)
     plan = _priced(session, project, settings, plan)
+    check_confirmed(plan, confirm_large)
     earlier = resumable_task(session, settings, project, kind, spec) if resume_interrupted else None
     task = earlier or create_task(session, project, kind, spec, plan)
     if no_cache:
@@ -196,10 +200,12 @@ def create_auto_job(
     questions: int = 10,
     topic: str | None = None,
     no_cache: bool = False,
+    confirm_large: bool = False,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
     an empty tree (so prompts and resumes agree) and is refused on an existing one. The
-    same job run again after its process was killed resumes the interrupted task."""
+    same job run again after its process was killed resumes the interrupted task. A large
+    plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
     project = get_project(session, project_name)
     if _topic_for_auto(session, project, spec.topic):
@@ -213,6 +219,7 @@ def create_auto_job(
         spec,
         no_cache=no_cache,
         resume_interrupted=True,
+        confirm_large=confirm_large,
     )
 
 
@@ -261,8 +268,10 @@ def create_answers_job(
     question_ids: list[int] | None = None,
     tag: str | None = None,
     no_cache: bool = False,
+    confirm_large: bool = False,
 ) -> PlannedJob:
-    """Answer the given questions, or every unanswered one of a subtree or of the project."""
+    """Answer the given questions, or every unanswered one of a subtree or of the project
+    (a large plan needs ``confirm_large``)."""
     project = get_project(session, project_name)
     if question_ids:
         found = set(
@@ -278,7 +287,15 @@ def create_answers_job(
             raise InvalidInputError(f"no question(s) {shown} in project {project.name!r}")
     tag_id = find_tag(session, project, tag).id if tag else None
     spec = answers_spec(tag_id=tag_id, question_ids=question_ids)
-    return _create(session, project, settings, TaskKind.ANSWERS, spec, no_cache=no_cache)
+    return _create(
+        session,
+        project,
+        settings,
+        TaskKind.ANSWERS,
+        spec,
+        no_cache=no_cache,
+        confirm_large=confirm_large,
+    )
 
 
 def _tag_paths(session: Session, tag_ids: set[int]) -> dict[int, str]:

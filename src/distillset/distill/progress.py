@@ -52,6 +52,14 @@ class JobProgress:
         counts = self.stage(name)
         counts.skipped = min(counts.planned - counts.done - counts.failed, counts.skipped + count)
 
+    def drop_planned(self, name: str, count: int) -> None:
+        """Work no longer planned because what it hangs on failed (the subtree of a tag that
+        could not be created, the answers of questions that were not): not attempted, so not
+        failed either. A resume plans it again."""
+        counts = self.stage(name)
+        open_work = counts.planned - counts.done - counts.failed - counts.skipped
+        counts.planned -= max(0, min(count, open_work))
+
     def add_call(self, result: ChatResult) -> None:
         if result.cached:
             self.calls.cached += 1

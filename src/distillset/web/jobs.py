@@ -89,18 +89,25 @@ def create_auto(
         tags=body.tags_per_level,
         questions=body.questions_per_tag,
         topic=body.topic,
+        confirm_large=body.confirm_large,
     )
 
 
 def create_answers(
-    session: Session, settings: Settings, project_id: int, tag_id: int | None
+    session: Session,
+    settings: Settings,
+    project_id: int,
+    tag_id: int | None,
+    confirm_large: bool = False,
 ) -> PlannedJob:
     """Answer every unanswered question of the project, or of a tag's subtree."""
     project = project_by_id(session, project_id)
     path = None
     if tag_id is not None:
         path = str(tag_path(session, tag_in_project(session, project, tag_id)))
-    return create_answers_job(session, settings, project.name, tag=path)
+    return create_answers_job(
+        session, settings, project.name, tag=path, confirm_large=confirm_large
+    )
 
 
 def check_startable(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:
