@@ -284,6 +284,7 @@ class TaskRun(SupervisedRun):
         self.progress = JobProgress()
         self.plan = Plan()
         self._job: _PlannedJob | None = None
+        self._gateway: Gateway | None = None
 
     def prepare(self) -> None:
         with self.store.session() as session:
@@ -329,6 +330,7 @@ class TaskRun(SupervisedRun):
             use_cache=self.use_cache,
             send_guard=self.lease.wait_until_held,
         ) as gateway:
+            self._gateway = gateway
             scheduler = JobScheduler(
                 self.store,
                 gateway,
@@ -339,10 +341,18 @@ class TaskRun(SupervisedRun):
                 task_id=self.task_id,
             )
             scheduler.seed(job.ready, job.depths)
-            await scheduler.run()
+            try:
+                await scheduler.run()
+            finally:
+                self._gateway = None
 
     def counters(self) -> dict[str, Any]:
-        return self.progress.as_dict() | {"plan": self.plan.as_dict()}
+        counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}
+        # Requests sent and not answered yet: a stalled endpoint is visible at once.
+        waiting, longest = (0, 0.0) if self._gateway is None else self._gateway.limiter.waiting()
+        counters["calls"]["waiting"] = waiting
+        counters["calls"]["longest_wait_seconds"] = round(longest, 1)
+        return counters
 
     def event(self, message: str, level: str = "info") -> None:
         self.progress.event(message, level)
