@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 from typer.testing import Result
 
@@ -16,6 +17,8 @@ from distillset.tasks import run_task
 from distillset.testing import FakeModelServer
 
 NAME = "Billing"
+# On SQLite and on PostgreSQL.
+pytestmark = pytest.mark.usefixtures("database")
 
 
 def _project(store: Store, url: str) -> None:

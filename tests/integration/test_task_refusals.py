@@ -20,6 +20,8 @@ from distillset.tasks import effective_status, run_task
 from distillset.testing import FakeModelServer
 
 NAME = "Refusals"
+# On SQLite and on PostgreSQL.
+pytestmark = pytest.mark.usefixtures("database")
 
 
 @pytest.fixture
