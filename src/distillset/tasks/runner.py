@@ -35,7 +35,6 @@ from distillset.store.models import utcnow
 from distillset.tasks.lease import OwnershipLease
 from distillset.tasks.service import (
     add_events,
-    billed_usage,
     claim_task,
     end_refused,
     get_task,
@@ -43,6 +42,7 @@ from distillset.tasks.service import (
     renew_claim,
     task_as_dict,
 )
+from distillset.tasks.usage import billed_usage
 
 # The kinds TaskRun runs (judge tasks run as a SupervisedRun in distillset.quality).
 DISTILL_KINDS = {

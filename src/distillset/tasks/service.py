@@ -15,14 +15,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from distillset.config import Settings
 from distillset.distill.plan import JobSpec, Plan, plan_job
 from distillset.distill.progress import JobProgress
 from distillset.domain import ConflictError, NotFoundError, TaskKind, TaskStatus
-from distillset.store import LlmCall, Project, Task, TaskEvent
+from distillset.store import Project, Task, TaskEvent
 from distillset.store.models import as_utc, utc_iso, utcnow
 
 MAX_EVENT_CHARS = 2_000
@@ -336,35 +336,6 @@ def add_events(session: Session, task_id: int, events: list[tuple[str, str]]) ->
         TaskEvent(task_id=task_id, level=level, message=message[:MAX_EVENT_CHARS], created_at=now)
         for level, message in events
     )
-
-
-def billed_usage(session: Session, task_id: int) -> dict[str, Any]:
-    """What the task's calls were billed, from the usage log: totals (failed calls included,
-    since they were paid for too) and the part of them spent on calls that failed."""
-    failed = LlmCall.status != "ok"
-
-    def part(column: Any) -> Any:
-        return func.sum(case((failed, column), else_=None))
-
-    row = session.execute(
-        select(
-            func.sum(LlmCall.input_tokens),
-            func.sum(LlmCall.output_tokens),
-            func.sum(LlmCall.cost),
-            part(LlmCall.input_tokens),
-            part(LlmCall.output_tokens),
-            part(LlmCall.cost),
-        ).where(LlmCall.task_id == task_id)
-    ).one()
-    tokens_in, tokens_out, cost, failed_in, failed_out, failed_cost = row
-    return {
-        "input_tokens": int(tokens_in or 0),
-        "output_tokens": int(tokens_out or 0),
-        "cost": None if cost is None else round(float(cost), 6),
-        "failed_input_tokens": int(failed_in or 0),
-        "failed_output_tokens": int(failed_out or 0),
-        "failed_cost": None if failed_cost is None else round(float(failed_cost), 6),
-    }
 
 
 def recent_events(session: Session, task_id: int, limit: int = 20) -> list[TaskEvent]:
