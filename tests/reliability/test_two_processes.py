@@ -23,6 +23,7 @@ from distillset.config import Settings, load_settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError
 from distillset.store import Answer, Question, Store, Task
+from distillset.store.db import SQLITE_BUSY_TIMEOUT_MS
 from distillset.store.models import utcnow
 from distillset.tasks import service
 from distillset.testing import FakeModelServer
@@ -141,20 +142,22 @@ def test_another_process_running_a_different_kind_of_task_is_refused(
 def _can_write(store: Store) -> bool:
     """Whether a write can start now: no stopped process holds the database's write lock
     (SQLite) or a lock on the rows a claim takes (PostgreSQL)."""
-    try:
-        with store.engine.connect() as connection:
-            if store.engine.dialect.name == "sqlite":
+    sqlite = store.engine.dialect.name == "sqlite"
+    with store.engine.connect() as connection:
+        try:
+            if sqlite:
                 connection.exec_driver_sql("PRAGMA busy_timeout=200")
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
             else:
                 connection.execute(text("SET LOCAL lock_timeout = '200ms'"))
                 connection.execute(text("SELECT id FROM projects FOR UPDATE"))
                 connection.execute(text("SELECT id FROM tasks FOR UPDATE"))
+        except exc.OperationalError:
+            return False
+        finally:
             connection.rollback()
-            if store.engine.dialect.name == "sqlite":
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={30_000}")
-    except exc.OperationalError:
-        return False
+            if sqlite:  # the pooled connection goes back with the store's own timeout
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     return True
 
 
