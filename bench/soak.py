@@ -1,24 +1,28 @@
-"""Soak: automatic distillation against a faulty fake model, SIGKILLed and resumed N times.
+"""Soak: automatic distillation against a faulty fake model, SIGKILLed, paused and taken
+over, and resumed N times.
 
 The fake model server runs in its own process with about 10 % faults (429 with Retry-After,
 500, stalls past the request timeout, malformed bodies, truncated answers) and about 30 %
 quirky lists. `distillset auto` runs as a subprocess and is SIGKILLed at random moments
 (when a random share of the planned items exists, plus a random delay), then resumed: by
 `distillset auto` with the same parameters, and at least once by `distillset tasks resume
-ID`. After the last kill it runs to its end, and plain `auto` re-runs retry what failed
-(retries are new attempts). A crash-free baseline run with the same seed and settings is made
-first, in its own data directory against its own fake server.
+ID`. Takeovers are mixed in: a run is stopped with SIGSTOP (at a moment it holds no database
+lock) past the heartbeat's stale limit, a second `auto` takes its task over, the first is
+continued with SIGCONT and must stop at once saying it lost its task, and the second is then
+SIGKILLed like any other run. After the last event it runs to its end, and plain `auto`
+re-runs retry what failed (retries are new attempts). A crash-free baseline run with the same
+seed and settings is made first, in its own data directory against its own fake server.
 
 What counts as what:
 - *planned*: the items the parameters ask for (levels 2 x tags 6 -> 6 + 36 tags, 4 questions
   per leaf, one answer per question).
-- *expected*: what the tree that exists asks for. Every planned tag; the questions of every
-  leaf that was created, plus those of the planned subtree of each tag slot a failed
-  expansion left empty; one answer per question that was created.
+- *expected*: what the tree that exists asks for. The tag slots of the topic and of every
+  created tag above the leaf level; the questions of every leaf that was created; one answer
+  per question that was created. (A tag slot that failed takes no subtree with it: what was
+  planned below it was never attempted, and a resume plans it again.)
 - *lost*: an expected item that is neither created nor recorded as failed. A tag or question
   slot is recorded as failed when the last task's counters count it failed and the task has a
-  last error (a failed tag slot also counts its subtree's questions as failed, which is why
-  they are expected); an answer is recorded as failed when its question carries `last_error`.
+  last error; an answer is recorded as failed when its question carries `last_error`.
 - *duplicate*: two tags of one parent, or two questions of one project (or of one tag), with
   the same normalised text; a question with more than one answer; a request key with two
   successful calls (paid twice for the same recorded request). Tag labels repeated under
@@ -27,12 +31,17 @@ What counts as what:
   malformed and truncated ones). The re-billing overhead is billed(soak) / billed(baseline);
   faults are random per request, so the two runs also differ by their fault draws. The direct
   figure is the count of whole replies the server sent but no run stored (the kill came
-  between the reply and its commit): those were paid twice. It is 0 in the baseline.
+  between the reply and its commit), plus the replies stored twice for one request (a
+  paused run's replies that arrived after its task was taken over): those were paid twice.
+  It is measured after every kill and takeover; only requests truly in flight at that moment
+  may be paid twice, so it must stay within the concurrency per interrupted run. It is 0 in
+  the baseline.
 
-Exit status 1 when anything is lost or duplicated, the in-flight limit was exceeded, or the
-database fails `PRAGMA integrity_check`.
+Exit status 1 when anything is lost or duplicated, the in-flight limit was exceeded, a
+continued run did not stop on its lost task, more replies than were in flight were paid
+twice at one event, or the database fails `PRAGMA integrity_check`.
 
-    .venv/bin/python bench/soak.py [--kills 5] [--seed 7] [--tags 6] [--questions 4]
+    .venv/bin/python bench/soak.py [--kills 5] [--takeovers 2] [--seed 7] [--tags 6]
 """
 
 from __future__ import annotations
@@ -122,6 +131,11 @@ class RunLog:
 
     runs: list[tuple[str, int | None, float]] = field(default_factory=list)
     kills: int = 0
+    takeovers: int = 0
+    # Replies paid twice at each kill or takeover: (event, count, how many runs it cut).
+    paid_twice: list[tuple[str, int, int]] = field(default_factory=list)
+    # A continued run that did not stop saying it lost its task.
+    not_stopped: list[str] = field(default_factory=list)
 
 
 class Distillset:
@@ -168,13 +182,12 @@ class Distillset:
             raise SystemExit(f"`distillset {' '.join(command)}` exited {code}")
         return code
 
-    def run_and_kill(self, command: list[str], target_items: int, delay: float) -> bool:
-        """Run until the store holds `target_items` items (plus `delay`), then SIGKILL.
-
-        Returns False when the run ended by itself first (items failed, so fewer exist).
-        """
+    def _run_until(
+        self, command: list[str], target_items: int, delay: float
+    ) -> tuple[subprocess.Popen[bytes], float]:
+        """Start a run and wait until the store holds `target_items` items (plus `delay`)."""
         started = time.monotonic()
-        # Each killed run must have created something, so every kill interrupts real work.
+        # Each interrupted run must have created something, so it interrupts real work.
         target_items = max(target_items, created_items(self.database) + 1)
         process = self.start(command)
         deadline = started + RUN_TIMEOUT
@@ -183,6 +196,9 @@ class Distillset:
                 time.sleep(delay)
                 break
             time.sleep(0.02)
+        return process, started
+
+    def _kill(self, process: subprocess.Popen[bytes], command: list[str], started: float) -> bool:
         killed = process.poll() is None
         if killed:
             process.send_signal(signal.SIGKILL)
@@ -192,9 +208,46 @@ class Distillset:
         self.log.runs.append((f"{' '.join(command[:2])} {label}", process.returncode, elapsed))
         if killed:
             self.log.kills += 1
+        return killed
+
+    def run_and_kill(self, command: list[str], target_items: int, delay: float) -> bool:
+        """Run until the store holds `target_items` items (plus `delay`), then SIGKILL.
+
+        Returns False when the run ended by itself first (items failed, so fewer exist).
+        """
+        process, started = self._run_until(command, target_items, delay)
+        killed = self._kill(process, command, started)
+        if killed:
             # The killed task still says running: wait until its heartbeat is stale.
             time.sleep(STALE_SECONDS + 0.5)
         return killed
+
+    def run_and_take_over(self, command: list[str], target_items: int, delay: float) -> bool:
+        """Run until `target_items`, SIGSTOP it past the stale limit, let a second `auto`
+        take its task over, SIGCONT the first (it must stop, saying it lost the task), then
+        SIGKILL the second. Returns False when the first run ended by itself first."""
+        paused, started = self._run_until(command, target_items, delay)
+        if paused.poll() is not None or not stop_outside_a_write(paused, self.database):
+            return self._kill(paused, command, started)
+        time.sleep(STALE_SECONDS + 0.5)  # its heartbeat goes stale: it may be taken over
+        at_pause = created_items(self.database)
+        taker, taken_at = self._run_until(self.auto_command(), at_pause + 3, 0.0)
+        paused.send_signal(signal.SIGCONT)
+        _out, err = paused.communicate(timeout=RUN_TIMEOUT)
+        said = err.decode(errors="replace")
+        label = f"{' '.join(command[:2])} (paused, taken over, continued)"
+        self.log.runs.append((label, paused.returncode, time.monotonic() - started))
+        took_over = taker.poll() is None or taker.returncode in (0, 1)
+        if took_over and (paused.returncode != 2 or "lost ownership" not in said):
+            self.log.not_stopped.append(f"exit {paused.returncode}: {said.strip()[-300:]}")
+        self.log.takeovers += 1
+        if taker.poll() is None:
+            taker.send_signal(signal.SIGKILL)
+        taker.wait()
+        label = "auto (took over, killed)"
+        self.log.runs.append((label, taker.returncode, time.monotonic() - taken_at))
+        time.sleep(STALE_SECONDS + 0.5)
+        return True
 
 
 @contextmanager
@@ -204,6 +257,45 @@ def read_only(database: Path) -> Iterator[sqlite3.Connection]:
         yield connection
     finally:
         connection.close()
+
+
+def can_write(database: Path) -> bool:
+    """Whether no process holds the database's write lock now."""
+    try:
+        connection = sqlite3.connect(database, timeout=0.2)
+    except sqlite3.OperationalError:
+        return False
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.rollback()
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        connection.close()
+    return True
+
+
+def stop_outside_a_write(process: subprocess.Popen[bytes], database: Path) -> bool:
+    """SIGSTOP the process at a moment it holds no write lock (a process stopped inside a
+    transaction would block every other one); False if it never left its transactions."""
+    for _ in range(200):
+        process.send_signal(signal.SIGSTOP)
+        if can_write(database):
+            return True
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.01)
+    return False
+
+
+def replies_paid_twice(database: Path, stats: dict[str, Any]) -> int:
+    """Whole replies sent and not stored, plus replies stored twice for one request."""
+    with read_only(database) as db:
+        stored, distinct = db.execute(
+            "SELECT count(*), count(DISTINCT request_key) FROM llm_calls WHERE status = 'ok'"
+        ).fetchone()
+        invalid = db.execute("SELECT count(*) FROM llm_calls WHERE status = 'invalid'").fetchone()
+    unrecorded = usable_replies(stats) - int(stored) - int(invalid[0])
+    return unrecorded + int(stored) - int(distinct)
 
 
 def created_items(database: Path) -> int:
@@ -278,28 +370,17 @@ def planned_counts(args: argparse.Namespace) -> dict[str, int]:
     return {"tags": tags, "questions": questions, "answers": questions}
 
 
-def missing_leaves(tags: list[tuple[int, int | None, str, int]], args: argparse.Namespace) -> int:
-    """Planned leaves under the tag slots no created tag fills: a parent (or the topic) with
-    fewer children than asked is missing the rest, each with its whole planned subtree."""
-    children = Counter(parent for _id, parent, _label, _depth in tags)
-    parents = [(None, 0)] + [(tag, depth) for tag, _p, _l, depth in tags if depth < args.levels]
-    leaves = 0
-    for parent, depth in parents:
-        _below, per_slot = full_subtree(args.levels - depth - 1, args.tags)
-        leaves += max(0, args.tags - children[parent]) * per_slot
-    return leaves
-
-
 def expected_counts(
     tags: list[tuple[int, int | None, str, int]],
     questions: list[tuple[int, int, str, str | None]],
     args: argparse.Namespace,
 ) -> dict[str, int]:
     """What the tree that exists asks for (see "expected" above)."""
+    parents = 1 + sum(1 for _id, _parent, _label, depth in tags if depth < args.levels)
     leaves = sum(1 for _id, _parent, _label, depth in tags if depth == args.levels)
     return {
-        "tags": planned_counts(args)["tags"],
-        "questions": (leaves + missing_leaves(tags, args)) * args.questions,
+        "tags": parents * args.tags,
+        "questions": leaves * args.questions,
         "answers": len(questions),
     }
 
@@ -445,8 +526,11 @@ def crash_free(args: argparse.Namespace, root: Path) -> Outcome:
 def with_kills(args: argparse.Namespace, root: Path) -> Outcome:
     rng = random.Random(args.seed)
     planned = sum(planned_counts(args).values())
-    # Kill points spread over the run: random shares of the planned items, in order.
-    targets = sorted(int(planned * rng.uniform(0.03, 0.9)) for _ in range(args.kills))
+    events = args.kills + args.takeovers
+    # Event points spread over the run: random shares of the planned items, in order; the
+    # takeovers fall on random ones of them.
+    targets = sorted(int(planned * rng.uniform(0.03, 0.9)) for _ in range(events))
+    takeovers = set(rng.sample(range(events), args.takeovers))
     resume_by_id = {min(1, args.kills - 1)} if args.kills else set()
     server = start_fake_server(args)
     try:
@@ -454,11 +538,17 @@ def with_kills(args: argparse.Namespace, root: Path) -> Outcome:
         set_up(ds.home, server.url, args)
         started = time.monotonic()
         command = ds.auto_command()
+        paid_before = 0
         for number, target in enumerate(targets):
+            interrupt = ds.run_and_take_over if number in takeovers else ds.run_and_kill
             for _ in range(KILL_TRIES):
-                if ds.run_and_kill(command, target, rng.uniform(0.0, 0.3)):
+                if interrupt(command, target, rng.uniform(0.0, 0.3)):
                     break
-                command = ds.auto_command()  # it ended with failures: resume, kill that
+                command = ds.auto_command()  # it ended with failures: resume, cut that
+            paid = replies_paid_twice(ds.database, server.stats())
+            event = "takeover" if number in takeovers else "kill"
+            ds.log.paid_twice.append((event, paid - paid_before, 2 if event == "takeover" else 1))
+            paid_before = paid
             if number in resume_by_id:
                 command = ["tasks", "resume", str(last_task_id(ds.database)), "--json"]
             else:
@@ -518,6 +608,11 @@ def print_outcome(name: str, outcome: Outcome, limit: int) -> None:
         f"   whole replies sent {usable_replies(stats)}, stored {report.recorded_replies}: "
         f"{unrecorded_replies(outcome)} paid but lost to a kill"
     )
+    if outcome.log.paid_twice:
+        figures = ", ".join(f"{event} {count}" for event, count, _runs in outcome.log.paid_twice)
+        print(f"   replies paid twice per kill or takeover: {figures}")
+    for note in outcome.log.not_stopped:
+        print(f"   a continued run did not stop on its lost task: {note}")
     print(f"   database integrity_check: {report.integrity}")
 
 
@@ -526,8 +621,12 @@ def problems_of(outcome: Outcome, limit: int) -> list[str]:
     found = [f"lost {count} {stage}" for stage, count in report.lost.items() if count]
     found += [f"{count} duplicate {kind}" for kind, count in report.duplicates.items() if count]
     found += report.shape_errors
-    if report.paid_twice:
-        found.append(f"{report.paid_twice} request keys answered twice")
+    if report.paid_twice and not outcome.log.paid_twice:
+        found.append(f"{report.paid_twice} request keys answered twice without any kill")
+    for event, count, runs in outcome.log.paid_twice:
+        if count > limit * runs:  # only requests truly in flight may be paid twice
+            found.append(f"{count} replies paid twice at a {event} (in flight: at most {limit})")
+    found += [f"a continued run did not stop: {note}" for note in outcome.log.not_stopped]
     if outcome.stats["max_in_flight"] > limit:
         found.append(f"max in flight {outcome.stats['max_in_flight']} > limit {limit}")
     if report.integrity != "ok":
@@ -538,6 +637,9 @@ def problems_of(outcome: Outcome, limit: int) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument(
+        "--takeovers", type=int, default=2, help="SIGSTOP, take over, SIGCONT (mixed in)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--levels", type=int, default=2)
     parser.add_argument("--tags", type=int, default=6)
@@ -555,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"soak: levels {args.levels} x tags {args.tags} x questions {args.questions}, "
-        f"concurrency {args.concurrency}, {args.kills} kills, seed {args.seed}, "
+        f"concurrency {args.concurrency}, {args.kills} kills, {args.takeovers} takeovers, "
+        f"seed {args.seed}, "
         f"faults {args.fault_rate:.0%}, quirky lists {args.quirk_rate:.0%}"
     )
     with tempfile.TemporaryDirectory(prefix="distillset-soak-") as folder:
@@ -563,8 +666,12 @@ def main(argv: list[str] | None = None) -> int:
         baseline = crash_free(args, root)
         soak = with_kills(args, root)
     print_outcome("crash-free baseline", baseline, args.concurrency)
-    print_outcome(f"with {soak.log.kills} SIGKILLs", soak, args.concurrency)
-    print(f"   kills that hit a running process: {soak.log.kills} of {args.kills}")
+    print_outcome(
+        f"with {soak.log.kills} SIGKILLs and {soak.log.takeovers} takeovers", soak, args.concurrency
+    )
+    kills = soak.log.kills
+    print(f"   kills that hit a running process: {kills} of {args.kills}")
+    print(f"   takeovers of a paused run: {soak.log.takeovers} of {args.takeovers}")
     ratio = billed(soak.stats) / max(1, billed(baseline.stats))
     requests = soak.stats["total"] / max(1, baseline.stats["total"])
     print(
@@ -573,13 +680,25 @@ def main(argv: list[str] | None = None) -> int:
         f"because a kill lost them: {unrecorded_replies(soak)} "
         f"({unrecorded_replies(soak) / max(1, soak.report.recorded_replies):.1%} of those stored)"
     )
+    cut = [(count, runs) for _event, count, runs in soak.log.paid_twice]
+    if cut:
+        per_run = sum(count for count, _runs in cut) / sum(runs for _count, runs in cut)
+        print(
+            f"replies paid twice per interrupted run: {per_run:.1f} on average, at most "
+            f"{max(count for count, _runs in cut)} at one event (concurrency {args.concurrency})"
+        )
     problems = problems_of(baseline, args.concurrency) + problems_of(soak, args.concurrency)
-    if soak.log.kills < args.kills:
-        problems.append(f"only {soak.log.kills} of {args.kills} kills hit a run")
+    if kills < args.kills:
+        problems.append(f"only {kills} of {args.kills} kills hit a run")
+    if soak.log.takeovers < args.takeovers:
+        problems.append(f"only {soak.log.takeovers} of {args.takeovers} takeovers happened")
     if problems:
         print("FAIL: " + "; ".join(problems))
         return 1
-    print("PASS: nothing lost, nothing duplicated, limit held, database intact")
+    print(
+        "PASS: nothing lost, nothing duplicated, limit held, paid twice only what was in "
+        "flight, database intact"
+    )
     return 0
 
 

@@ -170,16 +170,18 @@ class Project:
         questions: int = 10,
         topic: str | None = None,
         on_progress: ProgressCallback | None = None,
+        confirm_large: bool = False,
     ) -> dict[str, Any]:
         with self.store.session() as session:
             job = jobs.create_auto_job(
                 session, self.settings, self.name, levels=levels, tags=tags,
-                questions=questions, topic=topic,
+                questions=questions, topic=topic, confirm_large=confirm_large,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
-        """Automatic distillation (levels, tags, questions, topic, on_progress)."""
+        """Automatic distillation (levels, tags, questions, topic, on_progress; a plan above
+        the bound on calls or cost needs confirm_large=True)."""
         return _run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -212,11 +214,13 @@ class Project:
         questions: list[int] | None = None,
         tag: str | None = None,
         on_progress: ProgressCallback | None = None,
+        confirm_large: bool = False,
     ) -> dict[str, Any]:
         with self.store.session() as session:
             job = jobs.create_answers_job(
-                session, self.settings, self.name, question_ids=questions, tag=tag
-            )
+                session, self.settings, self.name, question_ids=questions, tag=tag,
+                confirm_large=confirm_large,
+            )  # fmt: skip
         return await self._run(job, on_progress)
 
     def generate_answers(

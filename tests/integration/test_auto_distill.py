@@ -116,7 +116,8 @@ def test_with_injected_faults_every_item_is_done_or_its_failure_recorded(
         assert stage_counts["done"] + stage_counts["failed"] == stage_counts["planned"]
         assert stage_counts["done"] == stored
     answers = counters["answers"]
-    assert answers["done"] + answers["failed"] == answers["planned"] == 48
+    # Answers of questions that could not be created leave the plan (never attempted).
+    assert answers["done"] + answers["failed"] == answers["planned"] <= 48
     assert answers["done"] == answer_count
     with store.session() as session:
         failed_questions = session.scalar(
@@ -216,7 +217,7 @@ def test_a_second_live_task_of_the_same_kind_is_refused(
 ) -> None:
     with store.session() as session:
         first = jobs.create_auto_job(session, settings, NAME, levels=1, tags=1, questions=1)
-        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=1, questions=1)
+        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
         task = session.get(Task, first.task_id)
         assert task is not None
         task.status, task.owner = "running", "elsewhere:1"
@@ -274,7 +275,7 @@ def test_a_run_whose_task_was_taken_over_stops_without_touching_it(
                     break
         await running
 
-    with pytest.raises(ConflictError, match="taken over by another process"):
+    with pytest.raises(ConflictError, match="lost ownership of task .*taken over by process"):
         asyncio.run(run_and_take_over())
     with store.session() as session:
         task = session.get(Task, job.task_id)

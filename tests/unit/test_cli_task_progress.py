@@ -34,7 +34,7 @@ FINISHED = {
     "answers": {"planned": 48, "done": 47, "failed": 1},
 }
 JUDGING = {"judged": {"planned": 10, "done": 4, "failed": 1}}
-CALLS_LINE = "30 requests, 4 cached, 2 failed calls, 1,234 tokens, cost 0.0123"
+CALLS_LINE = "30 requests, 4 cached, 2 failed calls, 1,234 tokens billed, cost 0.0123"
 
 _ERASE_LINE = "\x1b[2K"
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")

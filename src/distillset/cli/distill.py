@@ -13,6 +13,7 @@ from distillset.cli.common import (
     JsonOption,
     NoCacheOption,
     ProjectArgument,
+    YesOption,
     print_json,
     print_table,
     say,
@@ -24,6 +25,7 @@ from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
+from distillset.distill.plan import PlanNeedsConfirmation
 from distillset.services.endpoints import project_key_warnings
 from distillset.services.projects import get_project
 
@@ -51,24 +53,44 @@ QuestionCountOption, QuestionAddOption = count_options("questions")
 
 def plan_text(job: PlannedJob) -> str:
     plan = job.plan
+    resumed = f"resuming interrupted task {job.task_id}" if job.resumed else f"task {job.task_id}"
     text = (
-        f"plan for {job.project!r} (task {job.task_id}): create {plan.tags} tags "
+        f"plan for {job.project!r} ({resumed}): create {plan.tags} tags "
         f"({plan.leaves} leaves), {plan.questions} questions, {plan.answers} answers; "
-        f"about {sum(plan.calls.values())} model calls"
+        f"about {plan.total_calls} model calls"
     )
     if plan.estimated_cost is not None:
         text += f", estimated cost {plan.estimated_cost:.4f}"
     return text
 
 
-def run_planned(
-    ctx: typer.Context, as_json: bool, create: Callable[[Session, Settings], PlannedJob]
-) -> None:
-    """Create the task with ``create``, print its plan, run it with progress, print the
-    outcome; exit non-zero if it did not succeed."""
+def create_confirmed(
+    ctx: typer.Context, create: Callable[[Session, Settings, bool], PlannedJob], yes: bool
+) -> PlannedJob:
+    """Create the job's task; a large plan is shown and confirmed first (unless --yes).
+    Asking happens outside any transaction: the refused attempt created nothing."""
     state = state_of(ctx)
+    try:
+        with state.store.session() as session:
+            return create(session, state.settings, yes)
+    except PlanNeedsConfirmation as exc:
+        reason = exc.plan.why_confirm()
+        typer.confirm(f"{reason}. Start it?", abort=True, err=True)
     with state.store.session() as session:
-        job = create(session, state.settings)
+        return create(session, state.settings, True)
+
+
+def run_planned(
+    ctx: typer.Context,
+    as_json: bool,
+    create: Callable[[Session, Settings, bool], PlannedJob],
+    yes: bool = True,
+) -> None:
+    """Create the task with ``create`` (given whether a large plan is confirmed), print its
+    plan, run it with progress, print the outcome; exit non-zero if it did not succeed."""
+    state = state_of(ctx)
+    job = create_confirmed(ctx, create, yes)
+    with state.store.session() as session:
         project_id = get_project(session, job.project).id
         warn(project_key_warnings(session, state.settings, project_id))
     if not as_json:
@@ -94,7 +116,7 @@ def tags_generate(
     run_planned(
         ctx,
         as_json,
-        lambda session, settings: jobs.create_tags_job(
+        lambda session, settings, _confirmed: jobs.create_tags_job(
             session, settings, name, parent=parent, count=count, add=add, no_cache=no_cache
         ),
     )
@@ -114,7 +136,7 @@ def questions_generate(
     run_planned(
         ctx,
         as_json,
-        lambda session, settings: jobs.create_questions_job(
+        lambda session, settings, _confirmed: jobs.create_questions_job(
             session, settings, name, tag=tag, count=count, add=add, no_cache=no_cache
         ),
     )
@@ -165,15 +187,24 @@ def answers_generate(
         None, "--tag", help="Only unanswered questions of this subtree."
     ),
     no_cache: bool = NoCacheOption,
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Answer questions with the answer model (default: every unanswered question)."""
+    """Answer questions with the answer model (default: every unanswered question). A plan
+    above the bound on calls or cost is confirmed first (--yes: do not ask)."""
     run_planned(
         ctx,
         as_json,
-        lambda session, settings: jobs.create_answers_job(
-            session, settings, name, question_ids=question or None, tag=tag, no_cache=no_cache
+        lambda session, settings, confirmed: jobs.create_answers_job(
+            session,
+            settings,
+            name,
+            question_ids=question or None,
+            tag=tag,
+            no_cache=no_cache,
+            confirm_large=confirmed,
         ),
+        yes,
     )
 
 
@@ -190,13 +221,15 @@ def auto(
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
     no_cache: bool = NoCacheOption,
+    yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Automatic distillation: tags, questions and answers in one resumable task."""
+    """Automatic distillation: tags, questions and answers in one resumable task. A plan
+    above the bound on calls or cost is confirmed first (--yes: do not ask)."""
     run_planned(
         ctx,
         as_json,
-        lambda session, settings: jobs.create_auto_job(
+        lambda session, settings, confirmed: jobs.create_auto_job(
             session,
             settings,
             name,
@@ -205,5 +238,7 @@ def auto(
             questions=questions,
             topic=topic,
             no_cache=no_cache,
+            confirm_large=confirmed,
         ),
+        yes,
     )

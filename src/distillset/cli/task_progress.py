@@ -23,6 +23,8 @@ from distillset.tasks.runner import run_task
 
 DISTILL_STAGES = ("tags", "questions", "answers")
 PLAIN_LINE_INTERVAL = 2.0
+# After this long without a reply, say that the endpoint has not answered yet.
+STALL_NOTICE_SECONDS = 5.0
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
 
@@ -33,15 +35,41 @@ def stages_of(counters: dict[str, Any]) -> tuple[str, ...]:
 
 
 def calls_line(counters: dict[str, Any]) -> str:
+    """Calls, then what they were billed: failed calls are paid for too, and say how much."""
     calls = counters.get("calls") or {}
     text = (
         f"{calls.get('requests', 0)} requests, {calls.get('cached', 0)} cached, "
         f"{calls.get('failed', 0)} failed calls, "
-        f"{calls.get('input_tokens', 0) + calls.get('output_tokens', 0):,} tokens"
+        f"{calls.get('input_tokens', 0) + calls.get('output_tokens', 0):,} tokens billed"
     )
+    failed_tokens = calls.get("failed_input_tokens", 0) + calls.get("failed_output_tokens", 0)
+    if failed_tokens:
+        text += f" ({failed_tokens:,} in failed calls)"
     if calls.get("cost"):
         text += f", cost {calls['cost']:.4f}"
+        if calls.get("failed_cost"):
+            text += f" ({calls['failed_cost']:.4f} in failed calls)"
+    if calls.get("waiting"):
+        text += f", {waiting_text(calls)}"
     return text
+
+
+def waiting_text(calls: dict[str, Any]) -> str:
+    return (
+        f"{calls['waiting']} waiting for a reply "
+        f"(longest {calls.get('longest_wait_seconds', 0):.0f}s)"
+    )
+
+
+def stall_notice(counters: dict[str, Any]) -> str | None:
+    """A line for a stall: requests out for a while and none answered meanwhile."""
+    calls = counters.get("calls") or {}
+    if not calls.get("waiting") or calls.get("longest_wait_seconds", 0) < STALL_NOTICE_SECONDS:
+        return None
+    return (
+        f"the endpoint has not answered yet: {waiting_text(calls)}; still waiting "
+        "(Ctrl-C stops the run, `distillset tasks resume` continues it later)"
+    )
 
 
 def stages_line(counters: dict[str, Any]) -> str:
@@ -81,6 +109,7 @@ class ProgressView:
         self._last_line = 0.0
         self._bars: _StageBars | None = None
         self._ids: dict[str, Any] = {}
+        self._stalled = False
 
     def __enter__(self) -> ProgressView:
         if self.rich:
@@ -99,9 +128,21 @@ class ProgressView:
         if self._bars is not None:
             self._bars.stop()
 
+    def _notice_stall(self, counters: dict[str, Any]) -> None:
+        """Say once per stall that the endpoint has not answered yet."""
+        notice = stall_notice(counters)
+        if notice is not None and not self._stalled:
+            if self._bars is not None:
+                self._bars.console.print(notice, style="yellow", markup=False)
+            else:
+                sys.stderr.write(notice + "\n")
+                sys.stderr.flush()
+        self._stalled = notice is not None
+
     def update(self, counters: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        self._notice_stall(counters)
         if self._bars is not None:
             for stage in stages_of(counters):
                 if stage not in self._ids:  # a bar per stage the task has

@@ -126,21 +126,32 @@ class JobScheduler:
                     self._idle.set()
 
     def _item_failed(self, work: _Work, error: str) -> None:
-        per_level, per_leaf = self.spec.tags_per_level, self.spec.questions_per_leaf
-        if work.kind == EXPAND:
-            below, leaves = full_subtree(self.leaf_depth - work.depth - 1, per_level)
-            lost_tags, lost_questions = per_level * (1 + below), per_level * leaves * per_leaf
-        elif work.kind == QUESTIONS:
-            lost_tags, lost_questions = 0, per_leaf
-        else:
-            lost_tags, lost_questions = 0, 0
         reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
-        # Counts are clamped: done + failed never exceeds planned.
-        self.progress.add_failed("tags", lost_tags, reason)
-        self.progress.add_failed("questions", lost_questions, reason)
-        if self.spec.answer:
-            self.progress.add_failed("answers", lost_questions or int(work.kind == ANSWER), reason)
+        if work.kind == EXPAND:
+            self._tags_failed(self.spec.tags_per_level, work.depth + 1, reason)
+        elif work.kind == QUESTIONS:
+            self._questions_failed(self.spec.questions_per_leaf, reason)
+        else:
+            self.progress.add_failed("answers", 1, reason)
         self.progress.event(reason, "error")
+
+    def _tags_failed(self, count: int, depth: int, reason: str | None) -> None:
+        """``count`` tags at ``depth`` could not be created: they failed; the subtree planned
+        below them was never attempted, so it leaves the plan instead of counting as failed
+        (else one failed call at the top of a large plan shows billions of failures)."""
+        below, leaves = full_subtree(self.leaf_depth - depth, self.spec.tags_per_level)
+        self.progress.add_failed("tags", count, reason)
+        self.progress.drop_planned("tags", count * below)
+        unplanned = count * leaves * self.spec.questions_per_leaf
+        self.progress.drop_planned("questions", unplanned)
+        if self.spec.answer:
+            self.progress.drop_planned("answers", unplanned)
+
+    def _questions_failed(self, count: int, reason: str | None) -> None:
+        """``count`` questions could not be created; their answers leave the plan."""
+        self.progress.add_failed("questions", count, reason)
+        if self.spec.answer:
+            self.progress.drop_planned("answers", count)
 
     async def _perform(self, work: _Work) -> None:
         if work.kind == EXPAND:
@@ -179,14 +190,8 @@ class JobScheduler:
             elif self.spec.questions_per_leaf:
                 self._push(QUESTIONS, child)
         if outcome.missing:
-            # Tags that could not be created take their planned subtree down with them.
-            below, leaves = full_subtree(self.leaf_depth - child_depth, self.spec.tags_per_level)
             reason = f"sub-tags of tag {tag_id or 'topic'}: {outcome.error}"
-            self.progress.add_failed("tags", outcome.missing * (1 + below), reason)
-            lost_questions = outcome.missing * leaves * self.spec.questions_per_leaf
-            self.progress.add_failed("questions", lost_questions)
-            if self.spec.answer:
-                self.progress.add_failed("answers", lost_questions)
+            self._tags_failed(outcome.missing, child_depth, reason)
             self.progress.event(reason, "error")
 
     async def _questions(self, tag_id: int) -> None:
@@ -206,9 +211,7 @@ class JobScheduler:
                 self._push(ANSWER, question_id, text=text)
         if outcome.missing:
             reason = f"questions of tag {tag_id}: {outcome.error}"
-            self.progress.add_failed("questions", outcome.missing, reason)
-            if self.spec.answer:
-                self.progress.add_failed("answers", outcome.missing)
+            self._questions_failed(outcome.missing, reason)
             self.progress.event(reason, "error")
 
     async def _answer(self, question_id: int, text: str | None) -> None:

@@ -17,6 +17,7 @@ from distillset.distill.plan import (
     Plan,
     answers_spec,
     auto_spec,
+    check_confirmed,
     estimate_cost,
     plan_job,
     questions_spec,
@@ -27,7 +28,12 @@ from distillset.services.projects import get_project
 from distillset.services.tags import find_parent, find_tag, subtree_ids_query
 from distillset.store import Answer, Project, Question, Tag
 from distillset.tasks.runner import ask_fresh
-from distillset.tasks.service import create_task
+from distillset.tasks.service import (
+    create_task,
+    process_owner,
+    refuse_if_blocked,
+    resumable_task,
+)
 
 
 @dataclass
@@ -36,11 +42,16 @@ class PlannedJob:
     kind: TaskKind
     project: str
     plan: Plan
+    # The job continues an earlier task that was interrupted (its process was killed).
+    resumed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "kind": self.kind.value, "project": self.project} | {
-            "plan": self.plan.as_dict()
-        }
+        return {
+            "task_id": self.task_id,
+            "kind": self.kind.value,
+            "project": self.project,
+            "resumed": self.resumed,
+        } | {"plan": self.plan.as_dict()}
 
 
 def more_than_existing(
@@ -100,9 +111,14 @@ def _create(
     spec: JobSpec,
     *,
     no_cache: bool = False,
+    resume_interrupted: bool = False,
+    confirm_large: bool = True,
 ) -> PlannedJob:
+    """Plan the job and create its task, or pick up the interrupted task of the same job
+    (``resume_interrupted``). A job its claim would refuse is refused before any row exists,
+    and so is a large plan that was not confirmed (PlanNeedsConfirmation)."""
     needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
-    # Refuse a job whose model is unset before any task row exists.
+    # Refuse a job whose model is unset, or that another task blocks, before any task row.
     load_context(
         session,
         project,
@@ -110,11 +126,15 @@ def _create(
         need_question_model=needs_questions,
         need_answer_model=spec.answer,
     )
+    refuse_if_blocked(session, settings, project.id, kind, process_owner())
     plan, _ready = plan_job(session, project.id, spec)
-    task = create_task(session, project, kind, spec, _priced(session, project, settings, plan))
+    plan = _priced(session, project, settings, plan)
+    check_confirmed(plan, confirm_large)
+    earlier = resumable_task(session, settings, project, kind, spec) if resume_interrupted else None
+    task = earlier or create_task(session, project, kind, spec, plan)
     if no_cache:
         ask_fresh(task)
-    return PlannedJob(task.id, kind, project.name, plan)
+    return PlannedJob(task.id, kind, project.name, plan, resumed=earlier is not None)
 
 
 def _topic_for_auto(session: Session, project: Project, topic: str | None) -> bool:
@@ -180,15 +200,27 @@ def create_auto_job(
     questions: int = 10,
     topic: str | None = None,
     no_cache: bool = False,
+    confirm_large: bool = False,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
-    an empty tree (so prompts and resumes agree) and is refused on an existing one."""
+    an empty tree (so prompts and resumes agree) and is refused on an existing one. The
+    same job run again after its process was killed resumes the interrupted task. A large
+    plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
     project = get_project(session, project_name)
     if _topic_for_auto(session, project, spec.topic):
         project.topic = spec.topic or project.topic
         session.flush()
-    return _create(session, project, settings, TaskKind.AUTO_DISTILL, spec, no_cache=no_cache)
+    return _create(
+        session,
+        project,
+        settings,
+        TaskKind.AUTO_DISTILL,
+        spec,
+        no_cache=no_cache,
+        resume_interrupted=True,
+        confirm_large=confirm_large,
+    )
 
 
 def create_tags_job(
@@ -236,8 +268,10 @@ def create_answers_job(
     question_ids: list[int] | None = None,
     tag: str | None = None,
     no_cache: bool = False,
+    confirm_large: bool = False,
 ) -> PlannedJob:
-    """Answer the given questions, or every unanswered one of a subtree or of the project."""
+    """Answer the given questions, or every unanswered one of a subtree or of the project
+    (a large plan needs ``confirm_large``)."""
     project = get_project(session, project_name)
     if question_ids:
         found = set(
@@ -253,7 +287,15 @@ def create_answers_job(
             raise InvalidInputError(f"no question(s) {shown} in project {project.name!r}")
     tag_id = find_tag(session, project, tag).id if tag else None
     spec = answers_spec(tag_id=tag_id, question_ids=question_ids)
-    return _create(session, project, settings, TaskKind.ANSWERS, spec, no_cache=no_cache)
+    return _create(
+        session,
+        project,
+        settings,
+        TaskKind.ANSWERS,
+        spec,
+        no_cache=no_cache,
+        confirm_large=confirm_large,
+    )
 
 
 def _tag_paths(session: Session, tag_ids: set[int]) -> dict[int, str]:

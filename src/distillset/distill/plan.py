@@ -16,13 +16,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from distillset.domain import InvalidInputError
+from distillset.domain import ConflictError, InvalidInputError
 from distillset.services.tags import MAX_TAG_DEPTH, subtree_ids_query
 from distillset.store import Answer, Question, Tag
 
 LEVELS_RANGE = (1, 6)
 TAGS_RANGE = (1, 100)
 QUESTIONS_RANGE = (1, 100)
+
+# A plan above either bound starts only once the user confirmed it (CLI --yes, the web's
+# confirmation, ``confirm_large`` in the APIs): a typo in a level or a count can plan
+# billions of calls.
+LARGE_PLAN_CALLS = 10_000
+LARGE_PLAN_COST = 10.0
 
 # Rough token sizes of one call, used only for the cost estimate shown before a run.
 _ESTIMATED_TOKENS = {"tags": (450, 25), "questions": (600, 40), "answer": (80, 900)}
@@ -99,8 +105,43 @@ class Plan:
     calls: dict[str, int] = field(default_factory=lambda: {"tags": 0, "questions": 0, "answer": 0})
     estimated_cost: float | None = None
 
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def why_confirm(self) -> str | None:
+        """Why this plan must be confirmed before it starts, or None for an ordinary one."""
+        reasons = []
+        if self.total_calls > LARGE_PLAN_CALLS:
+            reasons.append(f"about {self.total_calls:,} model calls (over {LARGE_PLAN_CALLS:,})")
+        if self.estimated_cost is not None and self.estimated_cost > LARGE_PLAN_COST:
+            reasons.append(
+                f"an estimated cost of {self.estimated_cost:,.2f} (over {LARGE_PLAN_COST:,.2f})"
+            )
+        if not reasons:
+            return None
+        return (
+            f"this plan creates {self.tags:,} tags, {self.questions:,} questions and "
+            f"{self.answers:,} answers: {' and '.join(reasons)}"
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"needs_confirmation": self.why_confirm()}
+
+
+class PlanNeedsConfirmation(ConflictError):
+    """A large plan was not confirmed: nothing was created or started."""
+
+    def __init__(self, plan: Plan, reason: str) -> None:
+        super().__init__(f"{reason}; confirm it to start (--yes, or confirm_large in the API)")
+        self.plan = plan
+
+
+def check_confirmed(plan: Plan, confirmed: bool) -> None:
+    """Refuse a large plan that the user has not confirmed."""
+    reason = plan.why_confirm()
+    if reason is not None and not confirmed:
+        raise PlanNeedsConfirmation(plan, reason)
 
 
 @dataclass

@@ -13,22 +13,15 @@ MAX_PENDING_EVENTS = 1_000
 
 @dataclass
 class CallStats:
+    """Calls as the job saw them. Tokens and cost are the task runner's to fill in from the
+    usage log, which counts every billed attempt (failed calls too)."""
+
     requests: int = 0  # sent over the network
     cached: int = 0  # answered from the response cache
     failed: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost: float | None = None  # unknown until a call with a price is counted
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "cached": self.cached,
-            "failed": self.failed,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cost": None if self.cost is None else round(self.cost, 6),
-        }
+        return {"requests": self.requests, "cached": self.cached, "failed": self.failed}
 
 
 @dataclass
@@ -59,16 +52,19 @@ class JobProgress:
         counts = self.stage(name)
         counts.skipped = min(counts.planned - counts.done - counts.failed, counts.skipped + count)
 
+    def drop_planned(self, name: str, count: int) -> None:
+        """Work no longer planned because what it hangs on failed (the subtree of a tag that
+        could not be created, the answers of questions that were not): not attempted, so not
+        failed either. A resume plans it again."""
+        counts = self.stage(name)
+        open_work = counts.planned - counts.done - counts.failed - counts.skipped
+        counts.planned -= max(0, min(count, open_work))
+
     def add_call(self, result: ChatResult) -> None:
         if result.cached:
             self.calls.cached += 1
             return
         self.calls.requests += 1
-        # What was billed: retried attempts at this reply count too.
-        self.calls.input_tokens += result.billed.input_tokens or 0
-        self.calls.output_tokens += result.billed.output_tokens or 0
-        if result.cost is not None:
-            self.calls.cost = (self.calls.cost or 0.0) + result.cost
 
     def event(self, message: str, level: str = "info") -> None:
         if len(self.events) < MAX_PENDING_EVENTS:
@@ -98,8 +94,5 @@ class JobProgress:
             requests=int(calls.get("requests", 0)),
             cached=int(calls.get("cached", 0)),
             failed=int(calls.get("failed", 0)),
-            input_tokens=int(calls.get("input_tokens", 0)),
-            output_tokens=int(calls.get("output_tokens", 0)),
-            cost=None if calls.get("cost") is None else float(calls["cost"]),
         )
         return progress

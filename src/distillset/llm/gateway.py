@@ -13,6 +13,7 @@ import functools
 import json
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -96,8 +97,11 @@ class Gateway:
         *,
         project_id: int | None,
         use_cache: bool = True,
+        send_guard: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.limits = limits
+        # Awaited right before every request is sent (a task run's ownership lease).
+        self._send_guard = send_guard
         self.project_id = project_id
         self.use_cache = use_cache
         registry = shared_limiters()
@@ -364,6 +368,8 @@ class Gateway:
             try:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
+                if self._send_guard is not None:
+                    await self._send_guard()
                 outcome = await send_attempt(
                     session, url, payload, stream, self._timeout, limits.request_timeout, redact
                 )

@@ -51,6 +51,7 @@ class Permit:
 
     tokens: float
     released: bool = field(default=False)
+    granted_at: float = field(default_factory=time.monotonic)
 
 
 class Limiter:
@@ -67,6 +68,8 @@ class Limiter:
         # Slots granted to waiters of another event loop, not yet woken there.
         self._granted_elsewhere: set[asyncio.Future[None]] = set()
         self._paused_until = 0.0
+        # When each held permit was granted (by id): requests out and waiting for a reply.
+        self._held: dict[int, float] = {}
         self.max_concurrency = max(1, max_concurrency)
         self._rpm: TokenBucket | None = None
         self._tpm: TokenBucket | None = None
@@ -92,6 +95,14 @@ class Limiter:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def waiting(self) -> tuple[int, float]:
+        """How many granted requests are still out, and for how many seconds the oldest of
+        them has waited: a stalled endpoint shows here long before any request times out."""
+        with self._lock:
+            if not self._held:
+                return 0, 0.0
+            return len(self._held), time.monotonic() - min(self._held.values())
+
     def pause(self, seconds: float) -> None:
         """Hold every new request back for ``seconds`` (a 429 told us to)."""
         with self._lock:
@@ -113,7 +124,10 @@ class Limiter:
             except BaseException:
                 self._release_slot()
                 raise
-        return Permit(estimated_tokens if self._tpm is not None else 0.0)
+        permit = Permit(estimated_tokens if self._tpm is not None else 0.0)
+        with self._lock:
+            self._held[id(permit)] = permit.granted_at
+        return permit
 
     def release(self, permit: Permit, actual_tokens: int | None = None) -> None:
         """Free the slot and settle the TPM estimate with the reported usage."""
@@ -121,6 +135,7 @@ class Limiter:
             return
         permit.released = True
         with self._lock:
+            self._held.pop(id(permit), None)
             if self._tpm is not None and actual_tokens is not None and permit.tokens:
                 self._tpm.give_back(permit.tokens - actual_tokens)
             self._in_flight -= 1

@@ -264,7 +264,11 @@ class JudgeRun(SupervisedRun):
         setup = self.setup
         assert setup is not None, "prepare() first"
         async with Gateway(
-            self.store, setup.limits, project_id=setup.project.id, use_cache=self.use_cache
+            self.store,
+            setup.limits,
+            project_id=setup.project.id,
+            use_cache=self.use_cache,
+            send_guard=self.lease.wait_until_held,
         ) as gateway:
             queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(
                 setup.limits.max_concurrency * 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +32,17 @@ from distillset.domain import ConflictError, InvalidInputError, TaskKind, TaskSt
 from distillset.llm import Gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks.service import add_events, claim_task, get_task, process_owner, task_as_dict
+from distillset.tasks.lease import OwnershipLease
+from distillset.tasks.service import (
+    add_events,
+    claim_task,
+    end_refused,
+    get_task,
+    process_owner,
+    renew_claim,
+    task_as_dict,
+)
+from distillset.tasks.usage import billed_usage
 
 # The kinds TaskRun runs (judge tasks run as a SupervisedRun in distillset.quality).
 DISTILL_KINDS = {
@@ -109,7 +120,10 @@ class SupervisedRun(ABC):
         self.on_progress = on_progress
         # Unique per run, so two runs in one process (the web server) are told apart.
         self.owner = f"{process_owner()}:{secrets.token_hex(3)}"
-        self.lost = False
+        # Why this run lost its task (taken over, deleted); None while it owns it.
+        self.lost: str | None = None
+        # Requests go out only while the heartbeat confirmed ownership recently.
+        self.lease = OwnershipLease(settings.heartbeat_stale_seconds)
 
     @abstractmethod
     def prepare(self) -> None:
@@ -146,13 +160,19 @@ class SupervisedRun(ABC):
     def _flush(self, *, status: TaskStatus | None = None, error: str | None = None) -> bool:
         """Write counters, events and the heartbeat; returns whether a cancel was asked."""
         counters = self.counters()
+        beat = time.monotonic()  # before the write: the lease never outlives the heartbeat
         with self.store.session() as session:
-            task = session.get(Task, self.task_id)
-            if task is None or task.owner != self.owner:
+            lost = renew_claim(session, self.task_id, self.settings, self.owner)
+            if lost is not None:
                 # Deleted, or taken over by a process that found our heartbeat stale: stop
                 # without touching a row that is no longer ours.
-                self.lost = True
+                self.lost = lost
                 return True
+            task = session.get(Task, self.task_id)
+            assert task is not None
+            if "calls" in counters:
+                # Tokens and cost are what the usage log says was billed, failures included.
+                counters["calls"] = counters["calls"] | billed_usage(session, self.task_id)
             if task.status == TaskStatus.INTERRUPTED.value and status is None:
                 task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = counters
@@ -166,6 +186,7 @@ class SupervisedRun(ABC):
                 if error:
                     task.last_error = error
             cancel = task.cancel_requested
+        self.lease.confirm(beat)
         if self.on_progress is not None:
             self.on_progress(counters)
         return cancel
@@ -190,16 +211,27 @@ class SupervisedRun(ABC):
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
 
+    def _lost_error(self) -> ConflictError:
+        return ConflictError(
+            f"lost ownership of task {self.task_id}: {self.lost}; this run stopped and sent "
+            "no further request"
+        )
+
     async def run(self) -> dict[str, Any]:
-        self.prepare()
+        claimed_at = time.monotonic()
+        try:
+            self.prepare()
+        except Exception as exc:
+            with self.store.session() as session:
+                end_refused(session, self.task_id, str(exc) or type(exc).__name__)
+            raise
+        self.lease.confirm(claimed_at)
         status, error = TaskStatus.SUCCEEDED, None
         try:
             await self._supervise()
         except asyncio.CancelledError:
             if self.lost:
-                raise ConflictError(
-                    f"task {self.task_id} was deleted or taken over by another process"
-                ) from None
+                raise self._lost_error() from None
             if not self.cancel_event.is_set():
                 # Stopped from outside (the server shutting down, the loop closing): nobody
                 # asked to cancel, so the task is left interrupted, to be resumed.
@@ -221,6 +253,8 @@ class SupervisedRun(ABC):
             else:
                 self.event("finished")
         self._flush(status=status, error=error)
+        if self.lost:
+            raise self._lost_error()
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
@@ -250,6 +284,7 @@ class TaskRun(SupervisedRun):
         self.progress = JobProgress()
         self.plan = Plan()
         self._job: _PlannedJob | None = None
+        self._gateway: Gateway | None = None
 
     def prepare(self) -> None:
         with self.store.session() as session:
@@ -289,8 +324,13 @@ class TaskRun(SupervisedRun):
         assert job is not None, "prepare() first"
         context = job.context
         async with Gateway(
-            self.store, context.limits, project_id=context.project_id, use_cache=self.use_cache
+            self.store,
+            context.limits,
+            project_id=context.project_id,
+            use_cache=self.use_cache,
+            send_guard=self.lease.wait_until_held,
         ) as gateway:
+            self._gateway = gateway
             scheduler = JobScheduler(
                 self.store,
                 gateway,
@@ -301,10 +341,18 @@ class TaskRun(SupervisedRun):
                 task_id=self.task_id,
             )
             scheduler.seed(job.ready, job.depths)
-            await scheduler.run()
+            try:
+                await scheduler.run()
+            finally:
+                self._gateway = None
 
     def counters(self) -> dict[str, Any]:
-        return self.progress.as_dict() | {"plan": self.plan.as_dict()}
+        counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}
+        # Requests sent and not answered yet: a stalled endpoint is visible at once.
+        waiting, longest = (0, 0.0) if self._gateway is None else self._gateway.limiter.waiting()
+        counters["calls"]["waiting"] = waiting
+        counters["calls"]["longest_wait_seconds"] = round(longest, 1)
+        return counters
 
     def event(self, message: str, level: str = "info") -> None:
         self.progress.event(message, level)

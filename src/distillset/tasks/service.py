@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -138,15 +139,77 @@ def _same_process(owner_column: Any, owner: str) -> Any:
     return or_(owner_column == prefix, owner_column.like(f"{prefix}:%"))
 
 
-def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
+def _rivals_of(
+    table: Any, project_id: int, kind: str, owner: str, task_id: int | None = None
+) -> list[Any]:
     # The same kind never runs twice on a project; another process's task of any kind
     # neither, since its limiter is not shared with this process (nor its in-flight calls).
-    return [
-        table.project_id == task.project_id,
-        table.id != task.id,
+    conditions = [
+        table.project_id == project_id,
         table.status == TaskStatus.RUNNING.value,
-        or_(table.kind == task.kind, ~_same_process(table.owner, owner)),
+        or_(table.kind == kind, ~_same_process(table.owner, owner)),
     ]
+    if task_id is not None:
+        conditions.append(table.id != task_id)
+    return conditions
+
+
+def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
+    return _rivals_of(table, task.project_id, task.kind, owner, task.id)
+
+
+def refuse_if_blocked(
+    session: Session, settings: Settings, project_id: int, kind: TaskKind, owner: str
+) -> None:
+    """Refuse a new task that its claim would refuse, before its row exists: a living task
+    of its kind runs on the project, or one of any kind in another process."""
+    query = select(Task).where(*_rivals_of(Task, project_id, kind.value, owner)).order_by(Task.id)
+    for other in session.scalars(query):
+        if not is_stale(other, settings):
+            raise ConflictError(_busy_message(other, settings))
+
+
+def resumable_task(
+    session: Session, settings: Settings, project: Project, kind: TaskKind, spec: JobSpec
+) -> Task | None:
+    """An earlier task of the same job that stopped before its end (its process was killed
+    or stopped from outside): running it again resumes it, rather than leaving it behind.
+    A job without a topic and one naming the project's topic are the same job."""
+
+    def same_job(params: dict[str, Any]) -> bool:
+        stored = JobSpec.from_params(params)
+        return replace(stored, topic=stored.topic or project.topic) == replace(
+            spec, topic=spec.topic or project.topic
+        )
+
+    query = (
+        select(Task)
+        .where(
+            Task.project_id == project.id,
+            Task.kind == kind.value,
+            Task.status.in_(
+                [TaskStatus.RUNNING.value, TaskStatus.INTERRUPTED.value, TaskStatus.QUEUED.value]
+            ),
+        )
+        .order_by(Task.id.desc())
+    )
+    for task in session.scalars(query):
+        interrupted = effective_status(task, settings) is TaskStatus.INTERRUPTED
+        never_started = task.status == TaskStatus.QUEUED.value and task.started_at is None
+        if (interrupted or never_started) and same_job(task.params or {}):
+            return task
+    return None
+
+
+def end_refused(session: Session, task_id: int, reason: str) -> None:
+    """A task created to run now whose run was refused ends failed, with the reason, instead
+    of staying queued forever (a task that ran before keeps its status)."""
+    task = session.get(Task, task_id)
+    if task is not None and task.status == TaskStatus.QUEUED.value and task.started_at is None:
+        task.status = TaskStatus.FAILED.value
+        task.last_error = f"refused: {reason}"
+        task.finished_at = utcnow()
+        add_events(session, task_id, [("error", task.last_error)])
 
 
 def rival_tasks(session: Session, task: Task, owner: str) -> list[Task]:
@@ -192,6 +255,8 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
             Task.id == task.id,
             Task.status == task.status,
             Task.owner.is_not_distinct_from(task.owner),
+            # A stale owner that woke up and renewed its heartbeat since keeps the task.
+            Task.heartbeat_at.is_not_distinct_from(task.heartbeat_at),
             ~rival_running,
         )
         .values(
@@ -206,12 +271,49 @@ def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(task)
+        if task.status == TaskStatus.RUNNING.value and not is_stale(task, settings):
+            raise ConflictError(_busy_message(task, settings))
         for other in rival_tasks(session, task, owner):
             if not is_stale(other, settings):
                 raise ConflictError(_busy_message(other, settings))
         raise ConflictError(f"task {task.id} was claimed by another process just now")
     session.refresh(task)
     return task
+
+
+def renew_claim(session: Session, task_id: int, settings: Settings, owner: str) -> str | None:
+    """The heartbeat of a running task: a compare-and-set that confirms ``owner`` still runs
+    it. Returns None when confirmed, or why the run lost the task (then nothing is written).
+
+    The task is lost when another process took it over (its owner changed), or when a rival
+    claimed the project after this run started (it found this run's heartbeat stale).
+    """
+    task = session.get(Task, task_id)
+    if task is None:
+        return f"task {task_id} was deleted"
+    if task.owner != owner:
+        return f"task {task_id} was taken over by process {task.owner}"
+    rival = aliased(Task)
+    rival_since = exists().where(
+        *_rival_conditions(rival, task, owner),
+        rival.started_at > task.started_at,
+    )
+    renewed = session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.owner == owner, ~rival_since)
+        .values(heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount == 1:  # type: ignore[attr-defined]
+        session.refresh(task)
+        return None
+    session.refresh(task)
+    if task.owner != owner:
+        return f"task {task_id} was taken over by process {task.owner}"
+    other = next(iter(rival_tasks(session, task, owner)), None)
+    where = f"task {other.id} ({other.kind}) in process {other.owner}" if other else "a rival"
+    return f"{where} claimed the project while this run's heartbeat was stale"
 
 
 def request_cancel(session: Session, task: Task, settings: Settings) -> Task:

@@ -17,11 +17,11 @@ from distillset.config import Settings
 from distillset.distill.context import load_context
 from distillset.distill.jobs import PlannedJob, create_answers_job, create_auto_job
 from distillset.distill.plan import Plan, auto_spec, estimate_cost, plan_job
-from distillset.domain import ConflictError, TaskKind, TaskStatus
+from distillset.domain import ConflictError, TaskStatus
 from distillset.services.tags import tag_path
 from distillset.store import Store, Task
 from distillset.tasks import effective_status, get_task, request_cancel, task_as_dict
-from distillset.tasks.service import is_stale, live_task, process_owner
+from distillset.tasks.service import is_stale, process_owner
 from distillset.web.lookup import project_by_id, tag_in_project
 from distillset.web.schemas import AutoDistill
 
@@ -47,16 +47,6 @@ def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoD
         plan, _prices(context.question_endpoint), _prices(context.answer_endpoint)
     )
     return plan
-
-
-def refuse_if_busy(session: Session, settings: Settings, project_id: int, kind: TaskKind) -> None:
-    """One running task of a kind per project: say so now, not from the background run."""
-    busy = live_task(session, settings, project_id, kind.value)
-    if busy is not None:
-        raise ConflictError(
-            f"task {busy.id} ({busy.kind}) is already running on this project; "
-            "wait for it or cancel it first"
-        )
 
 
 def other_process_task(session: Session, settings: Settings, project_id: int) -> Task | None:
@@ -91,7 +81,6 @@ def create_auto(
     session: Session, settings: Settings, project_id: int, body: AutoDistill
 ) -> PlannedJob:
     project = project_by_id(session, project_id)
-    refuse_if_busy(session, settings, project.id, TaskKind.AUTO_DISTILL)
     return create_auto_job(
         session,
         settings,
@@ -100,19 +89,25 @@ def create_auto(
         tags=body.tags_per_level,
         questions=body.questions_per_tag,
         topic=body.topic,
+        confirm_large=body.confirm_large,
     )
 
 
 def create_answers(
-    session: Session, settings: Settings, project_id: int, tag_id: int | None
+    session: Session,
+    settings: Settings,
+    project_id: int,
+    tag_id: int | None,
+    confirm_large: bool = False,
 ) -> PlannedJob:
     """Answer every unanswered question of the project, or of a tag's subtree."""
     project = project_by_id(session, project_id)
-    refuse_if_busy(session, settings, project.id, TaskKind.ANSWERS)
     path = None
     if tag_id is not None:
         path = str(tag_path(session, tag_in_project(session, project, tag_id)))
-    return create_answers_job(session, settings, project.name, tag=path)
+    return create_answers_job(
+        session, settings, project.name, tag=path, confirm_large=confirm_large
+    )
 
 
 def check_startable(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:

@@ -60,20 +60,9 @@ class TaskRunner:
         self._running.pop(task_id, None)
         self._cancel_events.pop(task_id, None)
         error = None if job.cancelled() else job.exception()
-        if error is None:
-            return
-        log.error("task %s stopped with an error", task_id, exc_info=error)
-        self._record_refusal(task_id, error)
-
-    def _record_refusal(self, task_id: int, error: BaseException) -> None:
-        """A run refused before it started (e.g. its model was unset since) leaves the task
-        queued; record why, so its page says so instead of waiting forever."""
-        with self.store.session() as session:
-            task = session.get(Task, task_id)
-            if task is not None and task.status == TaskStatus.QUEUED.value:
-                task.status = TaskStatus.FAILED.value
-                task.last_error = str(error) or type(error).__name__
-                task.finished_at = utcnow()
+        if error is not None:
+            # A refused run has already ended its task with the reason (the core does it).
+            log.error("task %s stopped with an error", task_id, exc_info=error)
 
     def is_running(self, task_id: int) -> bool:
         job = self._running.get(task_id)

@@ -141,11 +141,17 @@ class AutoDistill(Body):
     tags_per_level: int = Field(default=10, ge=1, le=100)
     questions_per_tag: int = Field(default=10, ge=1, le=100)
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
+    confirm_large: bool = Field(
+        default=False, description="start a plan above the bound on calls or cost (see the plan)"
+    )
 
 
 class AnswerTask(Body):
     tag_id: RowId | None = None
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
+    confirm_large: bool = Field(
+        default=False, description="start a plan above the bound on calls or cost (see the plan)"
+    )
 
 
 class RecordUpdate(Body):

@@ -37,9 +37,13 @@
     if (status) { status.textContent = data.status; status.className = "status-" + data.status; }
     var calls = counters.calls || {};
     setText(box, "[data-field=calls]", String((calls.requests || 0) + (calls.cached || 0)) + " (" + (calls.cached || 0) + " cached, " + (calls.failed || 0) + " failed)");
-    setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)));
+    var failedTokens = (calls.failed_input_tokens || 0) + (calls.failed_output_tokens || 0);
+    setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + failedTokens + " in failed calls)" : ""));
     // No price on the models: the cost is unknown, not zero (the server sends null).
     setText(box, "[data-field=cost]", calls.cost == null ? "unknown" : "$" + Number(calls.cost).toFixed(4));
+    // Requests sent and not answered yet: a stalled endpoint shows here, not as "0 calls".
+    var waiting = calls.waiting || 0, longest = Math.round(calls.longest_wait_seconds || 0);
+    setText(box, "[data-field=waiting]", waiting ? waiting + " request(s) waiting for the endpoint's reply, the longest for " + longest + " s" + (longest >= 5 ? ": the endpoint has not answered yet" : "") : "");
     setText(box, "[data-field=error]", data.last_error || "");
     var list = box.querySelector(".events");
     if (list && data.events) {

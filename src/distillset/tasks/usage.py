@@ -1,0 +1,39 @@
+"""What a task's calls were billed, read from the usage log (llm_calls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from distillset.store import LlmCall
+
+
+def billed_usage(session: Session, task_id: int) -> dict[str, Any]:
+    """What the task's calls were billed, from the usage log: totals (failed calls included,
+    since they were paid for too) and the part of them spent on calls that failed."""
+    failed = LlmCall.status != "ok"
+
+    def part(column: Any) -> Any:
+        return func.sum(case((failed, column), else_=None))
+
+    row = session.execute(
+        select(
+            func.sum(LlmCall.input_tokens),
+            func.sum(LlmCall.output_tokens),
+            func.sum(LlmCall.cost),
+            part(LlmCall.input_tokens),
+            part(LlmCall.output_tokens),
+            part(LlmCall.cost),
+        ).where(LlmCall.task_id == task_id)
+    ).one()
+    tokens_in, tokens_out, cost, failed_in, failed_out, failed_cost = row
+    return {
+        "input_tokens": int(tokens_in or 0),
+        "output_tokens": int(tokens_out or 0),
+        "cost": None if cost is None else round(float(cost), 6),
+        "failed_input_tokens": int(failed_in or 0),
+        "failed_output_tokens": int(failed_out or 0),
+        "failed_cost": None if failed_cost is None else round(float(failed_cost), 6),
+    }
