@@ -48,6 +48,8 @@ class TagListStep:
     path: str
     depth: int
     purpose: str = "tags"
+    # The topic and the parent's path: a child that repeats one of them is no sub-topic.
+    ancestors: tuple[str, ...] = ()
 
     def existing(self, connection: Connection) -> list[str]:
         """Sibling labels in position order (Core: this runs for every expansion)."""
@@ -68,7 +70,7 @@ class TagListStep:
     def choose(
         self, connection: Connection, candidates: Sequence[str], existing: Sequence[str], need: int
     ) -> list[str]:
-        return pick_new(candidates, existing, need, clean=_usable_label)
+        return pick_new(candidates, existing, need, clean=_usable_label, forbidden=self.ancestors)
 
     def insert(self, connection: Connection, items: Sequence[str]) -> list[int]:
         if not items:
@@ -97,10 +99,17 @@ def _step_without_reads(
     context: DistillContext, parent_id: int | None, labels: tuple[str, ...] | None
 ) -> TagListStep | None:
     if parent_id is None:
-        return TagListStep(context, None, context.topic, 1)
+        return TagListStep(context, None, context.topic, 1, ancestors=(context.topic,))
     if labels is not None:
-        return TagListStep(context, parent_id, full_path(context, labels), len(labels) + 1)
+        return _child_step(context, parent_id, labels)
     return None
+
+
+def _child_step(context: DistillContext, parent_id: int, labels: tuple[str, ...]) -> TagListStep:
+    path = full_path(context, labels)
+    return TagListStep(
+        context, parent_id, path, len(labels) + 1, ancestors=(context.topic, *labels)
+    )
 
 
 def tag_step(
@@ -118,8 +127,7 @@ def tag_step(
         raise InvalidInputError(f"tag {parent_id} is not in project {context.project_name!r}")
     if parent.depth + 1 > MAX_TAG_DEPTH:
         raise InvalidInputError(f"the tree may be at most {MAX_TAG_DEPTH} levels deep")
-    labels = tag_path(session, parent).labels
-    return TagListStep(context, parent_id, full_path(context, labels), parent.depth + 1)
+    return _child_step(context, parent_id, tuple(tag_path(session, parent).labels))
 
 
 async def generate_tags(
