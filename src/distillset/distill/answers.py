@@ -34,7 +34,11 @@ _ANSWERED_AMONG = select(_answers.c.question_id).where(
 )
 _ANSWERED = select(_answers.c.id).where(_answers.c.question_id == _questions.c.id).exists()
 _LOAD_QUESTION = select(
-    _questions.c.text, _questions.c.tag_id, _questions.c.last_error, _ANSWERED
+    _questions.c.text,
+    _questions.c.tag_id,
+    _questions.c.last_error,
+    _questions.c.answer_attempt,
+    _ANSWERED,
 ).where(
     _questions.c.id == bindparam("question_id"),
     _questions.c.project_id == bindparam("project_id"),
@@ -56,6 +60,7 @@ class _QuestionToAnswer:
     path: str
     answered: bool
     had_error: bool
+    attempt: int = 0  # moved on by each deletion of its answer: a new answer is asked fresh
 
 
 def _load_question(store: Store, context: DistillContext, question_id: int) -> _QuestionToAnswer:
@@ -68,13 +73,13 @@ def _load_question(store: Store, context: DistillContext, question_id: int) -> _
         )
         if row is None:
             raise NotFoundError(f"no question {question_id} in project {context.project_name!r}")
-        text, tag_id, last_error, is_answered = row
+        text, tag_id, last_error, attempt, is_answered = row
         path = context.topic
         if "{path}" in context.templates["answer"] and tag_id is not None:
             tag = session.get(Tag, tag_id)
             if tag is not None:
                 path = full_path(context, tag_path(session, tag).labels)
-    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None)
+    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None, attempt)
 
 
 def answer_messages(
@@ -103,9 +108,22 @@ def _record_failure(store: Store, question_id: int, error: str) -> None:
         )
 
 
-def _reply_fields(context: DistillContext, result: ChatResult) -> dict[str, Any]:
+def _sent_fields(context: DistillContext, messages: list[dict[str, str]]) -> dict[str, Any]:
+    """What the teacher was sent, kept with its answer so an export gives the same."""
+    system = messages[0]["content"] if messages[0]["role"] == "system" else None
+    return {
+        "system_prompt": system,
+        "prompt": messages[-1]["content"],
+        "sampling": dict(context.answer_model.body_defaults),
+    }
+
+
+def _reply_fields(
+    context: DistillContext, messages: list[dict[str, str]], result: ChatResult
+) -> dict[str, Any]:
     """What a reply sets on its answer; it starts unreviewed."""
     return {
+        **_sent_fields(context, messages),
         "answer": result.content.strip(),
         "reasoning": result.reasoning,
         "model": result.model or context.answer_model.model,
@@ -119,13 +137,18 @@ def _reply_fields(context: DistillContext, result: ChatResult) -> dict[str, Any]
     }
 
 
-def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -> dict[str, Any]:
+def _answer_row(
+    context: DistillContext,
+    question_id: int,
+    messages: list[dict[str, str]],
+    result: ChatResult,
+) -> dict[str, Any]:
     return {
         "question_id": question_id,
         "project_id": context.project_id,
         "variant": 0,
         "labels": [],
-        **_reply_fields(context, result),
+        **_reply_fields(context, messages, result),
     }
 
 
@@ -133,15 +156,20 @@ async def _ask(
     gateway: Gateway,
     context: DistillContext,
     question: _QuestionToAnswer,
+    messages: list[dict[str, str]],
     outcome: AnswerOutcome,
     task_id: int | None,
 ) -> ChatResult | None:
     """The answer model's reply, or None with ``outcome.error`` saying why there is none."""
     endpoint = context.answer_model
-    messages = answer_messages(context, question.text, question.path)
     try:
         result = await gateway.chat(
-            endpoint, messages, purpose="answer", task_id=task_id, stream=endpoint.stream
+            endpoint,
+            messages,
+            purpose="answer",
+            task_id=task_id,
+            attempt=question.attempt,
+            stream=endpoint.stream,
         )
     except ModelCallError as exc:
         outcome.error = str(exc) or type(exc).__name__
@@ -267,12 +295,13 @@ async def answer_question(
     if question.answered:
         outcome.skipped = True
         return outcome
-    result = await _ask(gateway, context, question, outcome, task_id)
+    messages = answer_messages(context, question.text, question.path)
+    result = await _ask(gateway, context, question, messages, outcome, task_id)
     if result is None:
         assert outcome.error is not None
         _record_failure(store, question_id, outcome.error)
         return outcome
-    row = _answer_row(context, question_id, result)
+    row = _answer_row(context, question_id, messages, result)
     if writer is not None:
         outcome.answer_id = await writer.write(row, question.had_error)
     else:
@@ -293,12 +322,12 @@ async def resample_answer(
     answer stays when the call fails. The new text starts unreviewed: a confirmation or a
     score judged the old one."""
     outcome = AnswerOutcome(question_id)
-    result = await _ask(
-        gateway, context, _load_question(store, context, question_id), outcome, None
-    )
+    question = _load_question(store, context, question_id)
+    messages = answer_messages(context, question.text, question.path)
+    result = await _ask(gateway, context, question, messages, outcome, None)
     if result is None:
         return outcome
-    values = {**_reply_fields(context, result), **score_values(None, None)}
+    values = {**_reply_fields(context, messages, result), **score_values(None, None)}
     with store.engine.begin() as connection:
         connection.execute(update(_answers).where(_answers.c.id == answer_id).values(values))
     outcome.answer_id = answer_id

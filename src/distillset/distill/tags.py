@@ -127,7 +127,7 @@ def tag_step(
         raise InvalidInputError(f"tag {parent_id} is not in project {context.project_name!r}")
     if parent.depth + 1 > MAX_TAG_DEPTH:
         raise InvalidInputError(f"the tree may be at most {MAX_TAG_DEPTH} levels deep")
-    return _child_step(context, parent_id, tuple(tag_path(session, parent).labels))
+    return _child_step(context, parent.id, tuple(tag_path(session, parent).labels))
 
 
 async def generate_tags(
