@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from distillset.distill.context import DistillContext
 from distillset.distill.dedup import pick_new
 from distillset.distill.tags import full_path
+from distillset.distill.targets import Kind, TargetGone
 from distillset.distill.topup import StepOutcome, bullet_list, top_up
 from distillset.domain import (
     PATH_SEPARATOR,
@@ -21,6 +22,7 @@ from distillset.domain import (
     text_hash,
 )
 from distillset.llm import Gateway
+from distillset.llm.gateway import BeforeSend
 from distillset.prompts import render
 from distillset.services.tags import tag_path
 from distillset.store import Question, Store, Tag
@@ -62,6 +64,9 @@ class QuestionListStep:
     def _forbidden(self) -> list[str]:
         labels = self.ancestors
         return [*labels, self.path, PATH_SEPARATOR.join(labels[1:])]
+
+    def target(self) -> tuple[Kind, int]:
+        return "tag", self.tag_id
 
     def existing(self, connection: Connection) -> list[str]:
         rows = connection.execute(_TAG_QUESTIONS, {"tag_id": self.tag_id})
@@ -119,7 +124,9 @@ def question_step(
     if labels is not None:
         return _step(context, tag_id, labels)
     tag = session.get(Tag, tag_id)
-    if tag is None or tag.project_id != context.project_id:
+    if tag is None:
+        raise TargetGone("tag", tag_id)
+    if tag.project_id != context.project_id:
         raise InvalidInputError(f"tag {tag_id} is not in project {context.project_name!r}")
     return _step(context, tag_id, tuple(tag_path(session, tag).labels))
 
@@ -139,6 +146,7 @@ async def generate_questions(
     *,
     task_id: int | None = None,
     labels: tuple[str, ...] | None = None,
+    before_send: BeforeSend | None = None,
 ) -> StepOutcome:
     """Top the tag's questions up to ``count``: only the missing ones are created."""
     if labels is not None:
@@ -146,4 +154,7 @@ async def generate_questions(
     else:
         with store.session() as session:
             step = question_step(session, context, tag_id)
-    return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)
+    endpoint = context.question_model
+    return await top_up(
+        store, gateway, endpoint, step, count, task_id=task_id, before_send=before_send
+    )

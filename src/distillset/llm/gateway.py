@@ -13,6 +13,7 @@ import functools
 import json
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,9 @@ from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
+# Awaited right before each attempt is sent, its limiter slot held; whatever it raises
+# stops the request unsent (the work's target was deleted, say).
+BeforeSend = Callable[[], Awaitable[None]]
 # What a server answers when it does not know response_format after all.
 REFUSED_FORMAT_STATUSES = (400, 422)
 
@@ -159,6 +163,7 @@ class Gateway:
         response_format: dict[str, Any] | None = None,
         sampling: dict[str, Any] | None = None,
         stream: bool = False,
+        before_send: BeforeSend | None = None,
     ) -> ChatResult:
         """One answered chat request, from the cache or the endpoint (see the contract)."""
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
@@ -166,7 +171,7 @@ class Gateway:
         key = request_key(endpoint.base_url, body, attempt, canonical)
         if not self.use_cache:
             return await self._call_endpoint(
-                endpoint, body, canonical, key, purpose, task_id, stream
+                endpoint, body, canonical, key, purpose, task_id, stream, before_send
             )
         in_flight = _in_flight(self._database)
         while key in in_flight:
@@ -186,7 +191,7 @@ class Gateway:
                 result = self._from_cache(endpoint, stored, started)
             else:
                 result = await self._call_endpoint(
-                    endpoint, body, canonical, key, purpose, task_id, stream
+                    endpoint, body, canonical, key, purpose, task_id, stream, before_send
                 )
         except asyncio.CancelledError:
             if (shared := in_flight.pop(key)) is not None:
@@ -210,9 +215,12 @@ class Gateway:
         purpose: str,
         task_id: int | None,
         stream: bool,
+        before_send: BeforeSend | None = None,
     ) -> ChatResult:
         """Send with retries, then commit the LlmCall row before answering."""
-        outcome, attempts, billed = await self._send_with_retries(endpoint, body, canonical, stream)
+        outcome, attempts, billed = await self._send_with_retries(
+            endpoint, body, canonical, stream, before_send
+        )
         completion = outcome.completion
         row: dict[str, Any] = {
             "project_id": self.project_id,
@@ -266,6 +274,7 @@ class Gateway:
         purpose: str,
         task_id: int | None = None,
         attempt: int = 0,
+        before_send: BeforeSend | None = None,
     ) -> ListResult:
         """A JSON array of strings, using structured output where the endpoint has it."""
         response_format = list_response_format(endpoint.structured_output)
@@ -273,7 +282,12 @@ class Gateway:
         if endpoint.structured_output == "json_object":
             asked = with_json_object_hint(messages)
         ask = functools.partial(
-            self.chat, endpoint, purpose=purpose, task_id=task_id, attempt=attempt
+            self.chat,
+            endpoint,
+            purpose=purpose,
+            task_id=task_id,
+            attempt=attempt,
+            before_send=before_send,
         )
         try:
             result = await ask(asked, response_format=response_format)
@@ -327,7 +341,12 @@ class Gateway:
         self._output_average += (completion.usage.output_tokens - self._output_average) * weight
 
     async def _send_with_retries(
-        self, endpoint: EndpointConfig, body: dict[str, Any], canonical: str, stream: bool
+        self,
+        endpoint: EndpointConfig,
+        body: dict[str, Any],
+        canonical: str,
+        stream: bool,
+        before_send: BeforeSend | None = None,
     ) -> tuple[Attempt, int, Usage]:
         """The last attempt, how many were made, and the usage they reported together."""
         limits = self.limits
@@ -352,6 +371,10 @@ class Gateway:
             try:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
+                if before_send is not None:
+                    used = 0  # withdrawn here, the request used nothing
+                    await before_send()
+                    used = None
                 outcome = await send_attempt(
                     session, url, payload, stream, self._timeout, limits.request_timeout
                 )
