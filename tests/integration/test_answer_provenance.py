@@ -27,7 +27,8 @@ def ok(result: Result) -> Result:
 
 
 @pytest.fixture
-def project(cli: Cli, fake_server: FakeModelServer) -> str:
+def project(database: str, cli: Cli, fake_server: FakeModelServer) -> str:
+    """On SQLite and on PostgreSQL (the ``database`` fixture)."""
     ok(cli("project", "create", NAME))
     ok(cli("model", "add", "fake", "--base-url", fake_server.url, "--model", "fake-model"))
     ok(cli("model", "set", "fake", "--temperature", "0.3"))
