@@ -51,12 +51,14 @@ def leaf(cli: Cli) -> str:
     return str(rows[0]["tag"])
 
 
-def test_answers_again_come_from_the_cache_unless_no_cache(
+def test_a_deleted_record_is_answered_afresh_and_no_cache_asks_again_too(
     cli: Cli, project: str, fake_server: FakeModelServer
 ) -> None:
     ok(cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "1"))
     delete_only_record(cli)
-    assert calls(cli("answers", "generate", NAME, "--json"))["cached"] == 1
+    # A user who deletes a record wants a new one, not the stored reply (issue 11, item 5).
+    again = calls(cli("answers", "generate", NAME, "--json"))
+    assert again["cached"] == 0 and again["requests"] == 1
 
     delete_only_record(cli)
     before = fake_server.stats().total

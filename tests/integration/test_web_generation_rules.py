@@ -145,10 +145,11 @@ def test_fresh_answer_asks_the_model_again(
     client.patch(f"{base}/records/{record}", json={"confirmed": True, "score": 4})
     assert client.delete(f"{base}/records/{record}").status_code == 200
 
-    # Without fresh, a deleted answer comes back from the stored reply: nothing is sent.
+    # A deleted answer is not replayed from the stored reply: the model is asked again.
     sent = fake_server.stats().total
     cached = client.post(f"{base}/questions/{question}/answer").json()
-    assert cached["answer_id"] and fake_server.stats().total == sent
+    assert cached["answer_id"] and fake_server.stats().total == sent + 1
+    sent += 1
     # Fresh: a new request for the unanswered question, and for an answered one it
     # replaces the answer, which starts unreviewed again.
     client.patch(f"{base}/records/{cached['answer_id']}", json={"confirmed": True, "score": 4})

@@ -151,7 +151,7 @@ def test_sharegpt_and_raw_in_every_file_type(
 
 
 # Stored columns that are not a record's own: links, lookup keys, a failed attempt's error.
-NOT_RECORD_FIELDS = {"project_id", "text_hash", "last_error"}
+NOT_RECORD_FIELDS = {"project_id", "text_hash", "last_error", "answer_attempt"}
 # Question columns under the names the raw row gives them.
 RAW_QUESTION_NAMES = {
     "id": "question_id",

@@ -70,7 +70,10 @@ def export_command(
         DEFAULT_THINK_CLOSE.replace("\n", "\\n"), "--think-close", help="Inline closing."
     ),
     system: str | None = typer.Option(
-        None, "--system", help="System prompt (default: the project's answer system prompt)."
+        None,
+        "--system",
+        help="System prompt for every record (default: the one each record's teacher was "
+        "sent; the project's for records stored before distillset kept it).",
     ),
     field: list[str] = typer.Option(
         [],

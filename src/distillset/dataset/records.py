@@ -49,13 +49,29 @@ class DatasetRecord:
     created_at: datetime | None = None
     question_origin: str | None = None
     question_created_at: datetime | None = None
+    # What the teacher was sent (system prompt, rendered prompt, sampling); prompt None:
+    # not known (stored before distillset kept it, or imported).
+    system_prompt: str | None = None
+    prompt: str | None = None
+    sampling: dict[str, Any] | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def prompt_known(self) -> bool:
+        return self.prompt is not None
+
+    def as_dict(self, *, with_prompt: bool = False) -> dict[str, Any]:
+        """The record's fields; what the teacher was sent only when asked (long texts)."""
         data = asdict(self)
+        if not with_prompt:
+            for name in _PROMPT_FIELDS:
+                del data[name]
         for moment in ("scored_at", "created_at", "question_created_at"):
             value = data[moment]
             data[moment] = utc_iso(value)
         return data
+
+
+_PROMPT_FIELDS = ("system_prompt", "prompt", "sampling")
 
 
 class TagPaths:
@@ -111,6 +127,9 @@ _COLUMNS = (
     Answer.created_at,
     Question.origin,
     Question.created_at,
+    Answer.system_prompt,
+    Answer.prompt,
+    Answer.sampling,
 )
 
 
@@ -139,6 +158,9 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         created_at,
         question_origin,
         question_created_at,
+        system_prompt,
+        prompt,
+        sampling,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -165,6 +187,9 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         created_at=created_at,
         question_origin=question_origin,
         question_created_at=question_created_at,
+        system_prompt=system_prompt,
+        prompt=prompt,
+        sampling=sampling,
     )
 
 

@@ -300,6 +300,14 @@ def delete_records(
         )
     )
     matched = _count(session, target)
+    # A user who deletes a record wants a new one: the question's next answer request
+    # carries the next attempt number, so it is sent fresh, not replayed from the cache.
+    session.execute(
+        update(Question)
+        .where(Question.id.in_(select(Answer.question_id).where(Answer.id.in_(target))))
+        .values(answer_attempt=Question.answer_attempt + 1),
+        execution_options={"synchronize_session": False},
+    )
     session.execute(
         delete(Answer).where(Answer.id.in_(target)),
         execution_options={"synchronize_session": False},

@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from distillset.dataset.review import score_values
 from distillset.distill.context import DistillContext
 from distillset.distill.tags import full_path
-from distillset.domain import ModelCallError, NotFoundError
+from distillset.distill.targets import TargetGone
+from distillset.domain import ModelCallError
 from distillset.llm import ChatResult, Gateway
+from distillset.llm.gateway import BeforeSend
 from distillset.llm.writer import run_write
 from distillset.prompts import render
 from distillset.services.tags import tag_path
@@ -22,6 +24,8 @@ from distillset.store.models import utcnow
 
 MAX_ERROR_CHARS = 2_000
 BATCH_WINDOW_SECONDS = 0.002
+# What an insert gives back for a question deleted before its answer could be stored.
+QUESTION_GONE = -1
 
 _answers: Table = Answer.__table__  # type: ignore[assignment]
 _questions: Table = Question.__table__  # type: ignore[assignment]
@@ -29,12 +33,17 @@ _INSERT_ANSWERS = insert(_answers).returning(_answers.c.id, sort_by_parameter_or
 _CLEAR_ERROR = (
     update(_questions).where(_questions.c.id == bindparam("question_id")).values(last_error=None)
 )
-_ANSWERED_AMONG = select(_answers.c.question_id).where(
-    _answers.c.question_id.in_(bindparam("ids", expanding=True))
-)
 _ANSWERED = select(_answers.c.id).where(_answers.c.question_id == _questions.c.id).exists()
+# The questions that still exist among some ids, and whether each is answered.
+_STATE_AMONG = select(_questions.c.id, _ANSWERED).where(
+    _questions.c.id.in_(bindparam("ids", expanding=True))
+)
 _LOAD_QUESTION = select(
-    _questions.c.text, _questions.c.tag_id, _questions.c.last_error, _ANSWERED
+    _questions.c.text,
+    _questions.c.tag_id,
+    _questions.c.last_error,
+    _questions.c.answer_attempt,
+    _ANSWERED,
 ).where(
     _questions.c.id == bindparam("question_id"),
     _questions.c.project_id == bindparam("project_id"),
@@ -46,6 +55,7 @@ class AnswerOutcome:
     question_id: int
     answer_id: int | None = None
     skipped: bool = False  # it was already answered
+    gone: bool = False  # the question was deleted: not sent, or its answer not stored
     error: str | None = None
     call: ChatResult | None = None
 
@@ -56,6 +66,7 @@ class _QuestionToAnswer:
     path: str
     answered: bool
     had_error: bool
+    attempt: int = 0  # moved on by each deletion of its answer: a new answer is asked fresh
 
 
 def _load_question(store: Store, context: DistillContext, question_id: int) -> _QuestionToAnswer:
@@ -67,14 +78,14 @@ def _load_question(store: Store, context: DistillContext, question_id: int) -> _
             .first()
         )
         if row is None:
-            raise NotFoundError(f"no question {question_id} in project {context.project_name!r}")
-        text, tag_id, last_error, is_answered = row
+            raise TargetGone("question", question_id)
+        text, tag_id, last_error, attempt, is_answered = row
         path = context.topic
         if "{path}" in context.templates["answer"] and tag_id is not None:
             tag = session.get(Tag, tag_id)
             if tag is not None:
                 path = full_path(context, tag_path(session, tag).labels)
-    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None)
+    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None, attempt)
 
 
 def answer_messages(
@@ -103,9 +114,22 @@ def _record_failure(store: Store, question_id: int, error: str) -> None:
         )
 
 
-def _reply_fields(context: DistillContext, result: ChatResult) -> dict[str, Any]:
+def _sent_fields(context: DistillContext, messages: list[dict[str, str]]) -> dict[str, Any]:
+    """What the teacher was sent, kept with its answer so an export gives the same."""
+    system = messages[0]["content"] if messages[0]["role"] == "system" else None
+    return {
+        "system_prompt": system,
+        "prompt": messages[-1]["content"],
+        "sampling": dict(context.answer_model.body_defaults),
+    }
+
+
+def _reply_fields(
+    context: DistillContext, messages: list[dict[str, str]], result: ChatResult
+) -> dict[str, Any]:
     """What a reply sets on its answer; it starts unreviewed."""
     return {
+        **_sent_fields(context, messages),
         "answer": result.content.strip(),
         "reasoning": result.reasoning,
         "model": result.model or context.answer_model.model,
@@ -119,13 +143,18 @@ def _reply_fields(context: DistillContext, result: ChatResult) -> dict[str, Any]
     }
 
 
-def _answer_row(context: DistillContext, question_id: int, result: ChatResult) -> dict[str, Any]:
+def _answer_row(
+    context: DistillContext,
+    question_id: int,
+    messages: list[dict[str, str]],
+    result: ChatResult,
+) -> dict[str, Any]:
     return {
         "question_id": question_id,
         "project_id": context.project_id,
         "variant": 0,
         "labels": [],
-        **_reply_fields(context, result),
+        **_reply_fields(context, messages, result),
     }
 
 
@@ -133,16 +162,26 @@ async def _ask(
     gateway: Gateway,
     context: DistillContext,
     question: _QuestionToAnswer,
+    messages: list[dict[str, str]],
     outcome: AnswerOutcome,
     task_id: int | None,
+    before_send: BeforeSend | None = None,
 ) -> ChatResult | None:
-    """The answer model's reply, or None with ``outcome.error`` saying why there is none."""
+    """The answer model's reply, or None with ``outcome.error`` (or ``gone``) saying why."""
     endpoint = context.answer_model
-    messages = answer_messages(context, question.text, question.path)
     try:
         result = await gateway.chat(
-            endpoint, messages, purpose="answer", task_id=task_id, stream=endpoint.stream
+            endpoint,
+            messages,
+            purpose="answer",
+            task_id=task_id,
+            attempt=question.attempt,
+            stream=endpoint.stream,
+            before_send=before_send,
         )
+    except TargetGone:
+        outcome.gone = True
+        return None
     except ModelCallError as exc:
         outcome.error = str(exc) or type(exc).__name__
         return None
@@ -156,14 +195,19 @@ async def _ask(
 def _insert_answers(
     connection: Connection, rows: list[dict[str, Any]], clear_errors: list[int]
 ) -> list[int | None]:
-    """Insert first answers; a question answered meanwhile gets None, not a second answer."""
+    """Insert first answers; a question answered meanwhile gets None, not a second answer,
+    and one deleted meanwhile gets QUESTION_GONE."""
     question_ids = [row["question_id"] for row in rows]
-    taken = set(connection.execute(_ANSWERED_AMONG, {"ids": question_ids}).scalars())
+    rows_found = connection.execute(_STATE_AMONG, {"ids": question_ids})
+    state = {question_id: bool(answered) for question_id, answered in rows_found}
+    taken = {question_id for question_id, answered in state.items() if answered}
     ids: list[int | None] = [None] * len(rows)
     fresh: list[dict[str, Any]] = []
     positions: list[int] = []
     for position, row in enumerate(rows):
-        if row["question_id"] not in taken:
+        if row["question_id"] not in state:
+            ids[position] = QUESTION_GONE
+        elif row["question_id"] not in taken:
             taken.add(row["question_id"])
             fresh.append(row)
             positions.append(position)
@@ -230,16 +274,20 @@ class AnswerWriter:
             with self.store.engine.begin() as connection:
                 return _insert_answers(connection, rows, clear)
         except IntegrityError:
-            # Another process answered one of them: store the rest one by one.
-            return [self._commit_one(row, flag) for row, flag, _future in batch]
+            # Another process answered or deleted one of them: store the rest one by one.
+            return [_commit_one(self.store, row, flag) for row, flag, _future in batch]
 
-    def _commit_one(self, row: dict[str, Any], clear_error: bool) -> int | None:
-        clear = [int(row["question_id"])] if clear_error else []
+
+def _commit_one(store: Store, row: dict[str, Any], clear_error: bool) -> int | None:
+    """One answer on its own; a clash means answered (None) or deleted (QUESTION_GONE)."""
+    clear = [int(row["question_id"])] if clear_error else []
+    for _attempt in range(2):  # a clash is read back once: by then the winner is committed
         try:
-            with self.store.engine.begin() as connection:
+            with store.engine.begin() as connection:
                 return _insert_answers(connection, [row], clear)[0]
         except IntegrityError:
-            return None
+            continue
+    return None
 
 
 async def answer_question(
@@ -251,11 +299,14 @@ async def answer_question(
     task_id: int | None = None,
     text: str | None = None,
     writer: AnswerWriter | None = None,
+    before_send: BeforeSend | None = None,
 ) -> AnswerOutcome:
     """Answer one unanswered question; a failure is recorded on the question, never stored.
 
     ``text`` is given for a question just created (known unanswered, no earlier error), which
-    saves a read; ``writer`` batches the writes of many concurrent answers.
+    saves a read; ``writer`` batches the writes of many concurrent answers; ``before_send``
+    is awaited before the request goes out (see the gateway). A question deleted meanwhile
+    ends ``gone``: not sent, or (already in flight) its answer not stored.
     """
     outcome = AnswerOutcome(question_id)
     if text is None:
@@ -267,22 +318,20 @@ async def answer_question(
     if question.answered:
         outcome.skipped = True
         return outcome
-    result = await _ask(gateway, context, question, outcome, task_id)
+    messages = answer_messages(context, question.text, question.path)
+    result = await _ask(gateway, context, question, messages, outcome, task_id, before_send)
     if result is None:
-        assert outcome.error is not None
-        _record_failure(store, question_id, outcome.error)
+        if outcome.error is not None:
+            _record_failure(store, question_id, outcome.error)
         return outcome
-    row = _answer_row(context, question_id, result)
+    row = _answer_row(context, question_id, messages, result)
     if writer is not None:
-        outcome.answer_id = await writer.write(row, question.had_error)
+        answer_id = await writer.write(row, question.had_error)
     else:
-        clear = [question_id] if question.had_error else []
-        try:
-            with store.engine.begin() as connection:
-                outcome.answer_id = _insert_answers(connection, [row], clear)[0]
-        except IntegrityError:
-            outcome.answer_id = None
-    outcome.skipped = outcome.answer_id is None
+        answer_id = _commit_one(store, row, question.had_error)
+    outcome.gone = answer_id == QUESTION_GONE
+    outcome.answer_id = None if outcome.gone else answer_id
+    outcome.skipped = answer_id is None
     return outcome
 
 
@@ -293,12 +342,12 @@ async def resample_answer(
     answer stays when the call fails. The new text starts unreviewed: a confirmation or a
     score judged the old one."""
     outcome = AnswerOutcome(question_id)
-    result = await _ask(
-        gateway, context, _load_question(store, context, question_id), outcome, None
-    )
+    question = _load_question(store, context, question_id)
+    messages = answer_messages(context, question.text, question.path)
+    result = await _ask(gateway, context, question, messages, outcome, None)
     if result is None:
         return outcome
-    values = {**_reply_fields(context, result), **score_values(None, None)}
+    values = {**_reply_fields(context, messages, result), **score_values(None, None)}
     with store.engine.begin() as connection:
         connection.execute(update(_answers).where(_answers.c.id == answer_id).values(values))
     outcome.answer_id = answer_id

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from distillset.distill.answers import AnswerWriter, answer_question
 from distillset.distill.context import DistillContext
@@ -23,6 +23,7 @@ from distillset.distill.plan import JobSpec, WorkItem, full_subtree
 from distillset.distill.progress import JobProgress
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
+from distillset.distill.targets import TargetCheck, TargetGone
 from distillset.distill.topup import StepOutcome
 from distillset.domain import DistillsetError
 from distillset.llm import Gateway
@@ -72,6 +73,8 @@ class JobScheduler:
         self._idle = asyncio.Event()
         self._crash: BaseException | None = None
         self._answers = AnswerWriter(store)
+        # Each request first checks that its tag or question still exists (or is skipped).
+        self._targets = TargetCheck(store)
         # Paths of the tags this run created, so their steps need not read them back.
         self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
 
@@ -102,6 +105,7 @@ class JobScheduler:
             await asyncio.gather(*workers, return_exceptions=True)
             # Answers handed over by cancelled workers are still committed before we go.
             await self._answers.drain()
+            self._targets.close()
         if self._crash is not None:
             raise self._crash
 
@@ -110,10 +114,12 @@ class JobScheduler:
             work = await self._queue.get()
             try:
                 await self._perform(work)
+            except TargetGone as exc:
+                # Deleted by the user meanwhile: skipped, neither done nor failed.
+                self._item_skipped(work, str(exc))
             except (DistillsetError, IntegrityError) as exc:
-                # The item's tag or question vanished meanwhile (deleted by the user):
-                # a failure of this item, not of the job.
-                self._item_failed(work, f"{type(exc).__name__}: {exc}")
+                # A failure of this item, not of the job.
+                self._item_failed(work, _one_line(exc))
             except Exception as exc:
                 # Not a model failure (those are counted): a bug or a lost database.
                 # Stop the whole job rather than leave a silent gap.
@@ -124,6 +130,24 @@ class JobScheduler:
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.set()
+
+    def _lost(self, work: _Work) -> tuple[int, int]:
+        """The tags and questions a work item would have led to (skipped with it)."""
+        per_level, per_leaf = self.spec.tags_per_level, self.spec.questions_per_leaf
+        if work.kind == EXPAND:
+            below, leaves = full_subtree(self.leaf_depth - work.depth - 1, per_level)
+            return per_level * (1 + below), per_level * leaves * per_leaf
+        if work.kind == QUESTIONS:
+            return 0, per_leaf
+        return 0, 0
+
+    def _item_skipped(self, work: _Work, reason: str) -> None:
+        lost_tags, lost_questions = self._lost(work)
+        self.progress.add_skipped("tags", lost_tags)
+        self.progress.add_skipped("questions", lost_questions)
+        if self.spec.answer:
+            self.progress.add_skipped("answers", lost_questions or int(work.kind == ANSWER))
+        self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
 
     def _item_failed(self, work: _Work, error: str) -> None:
         reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
@@ -177,6 +201,9 @@ class JobScheduler:
             self.spec.tags_per_level,
             task_id=self.task_id,
             labels=self._labels.get(tag_id),
+            before_send=self._targets.before_send(
+                "project" if tag_id is None else "tag", tag_id or self.context.project_id
+            ),
         )
         self._account_calls(outcome)
         self.progress.add_done("tags", len(outcome.created))
@@ -203,6 +230,7 @@ class JobScheduler:
             self.spec.questions_per_leaf,
             task_id=self.task_id,
             labels=self._labels.pop(tag_id, None),
+            before_send=self._targets.before_send("tag", tag_id),
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
@@ -223,13 +251,24 @@ class JobScheduler:
             task_id=self.task_id,
             text=text,
             writer=self._answers,
+            before_send=self._targets.before_send("question", question_id),
         )
         if outcome.call is not None:
             self.progress.add_call(outcome.call)
-        if outcome.error is not None:
+        if outcome.gone:
+            self.progress.add_skipped("answers")
+        elif outcome.error is not None:
             reason = f"answer to question {question_id}: {outcome.error}"
             self.progress.calls.failed += 1
             self.progress.add_failed("answers", 1, reason)
             self.progress.event(reason, "error")
         else:
             self.progress.add_done("answers")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An item's error as one readable line: a database error without its SQL and values."""
+    if isinstance(exc, DBAPIError):
+        detail = str(exc.orig).strip().splitlines()
+        return f"the database refused the change: {detail[0] if detail else type(exc).__name__}"
+    return f"{type(exc).__name__}: {exc}"

@@ -94,10 +94,14 @@ def pick_new(
     existing: Iterable[str],
     limit: int,
     clean: Callable[[str], str] = str.strip,
+    forbidden: Iterable[str] = (),
 ) -> list[str]:
-    """Up to ``limit`` cleaned candidates, none a duplicate of an existing item or of each other."""
+    """Up to ``limit`` cleaned candidates, none a duplicate of an existing item or of each other.
+
+    ``forbidden`` texts are refused like duplicates without being items (a tag's own path:
+    a sub-tag or a question that only repeats it says nothing new)."""
     kept: list[str] = []
-    keys = [comparison_key(item) for item in existing]
+    keys = [comparison_key(item) for item in (*existing, *forbidden)]
     for candidate in candidates:
         if len(kept) >= limit:
             break

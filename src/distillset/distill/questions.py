@@ -12,9 +12,17 @@ from sqlalchemy.orm import Session
 from distillset.distill.context import DistillContext
 from distillset.distill.dedup import pick_new
 from distillset.distill.tags import full_path
+from distillset.distill.targets import Kind, TargetGone
 from distillset.distill.topup import StepOutcome, bullet_list, top_up
-from distillset.domain import InvalidInputError, Origin, strip_numbering, text_hash
+from distillset.domain import (
+    PATH_SEPARATOR,
+    InvalidInputError,
+    Origin,
+    strip_numbering,
+    text_hash,
+)
 from distillset.llm import Gateway
+from distillset.llm.gateway import BeforeSend
 from distillset.prompts import render
 from distillset.services.tags import tag_path
 from distillset.store import Question, Store, Tag
@@ -49,6 +57,16 @@ class QuestionListStep:
     path: str
     model_alias: str
     purpose: str = "questions"
+    # The tag's path (topic first): a question that only repeats it, or one of its labels,
+    # asks nothing.
+    ancestors: tuple[str, ...] = ()
+
+    def _forbidden(self) -> list[str]:
+        labels = self.ancestors
+        return [*labels, self.path, PATH_SEPARATOR.join(labels[1:])]
+
+    def target(self) -> tuple[Kind, int]:
+        return "tag", self.tag_id
 
     def existing(self, connection: Connection) -> list[str]:
         rows = connection.execute(_TAG_QUESTIONS, {"tag_id": self.tag_id})
@@ -73,7 +91,7 @@ class QuestionListStep:
         parameters = {"project_id": self.context.project_id, "hashes": list(hashes)}
         taken = set(connection.execute(_TAKEN_HASHES, parameters).scalars())
         fresh = [text for text in cleaned if text and text_hash(text) not in taken]
-        return pick_new(fresh, existing, need)
+        return pick_new(fresh, existing, need, forbidden=self._forbidden())
 
     def insert(self, connection: Connection, items: Sequence[str]) -> list[int]:
         if not items:
@@ -104,13 +122,19 @@ def question_step(
 ) -> QuestionListStep:
     """The step for a tag; ``labels`` (its path, when the caller knows it) saves reads."""
     if labels is not None:
-        path = full_path(context, labels)
-        return QuestionListStep(context, tag_id, path, context.question_model.alias)
+        return _step(context, tag_id, labels)
     tag = session.get(Tag, tag_id)
-    if tag is None or tag.project_id != context.project_id:
+    if tag is None:
+        raise TargetGone("tag", tag_id)
+    if tag.project_id != context.project_id:
         raise InvalidInputError(f"tag {tag_id} is not in project {context.project_name!r}")
-    path = full_path(context, tag_path(session, tag).labels)
-    return QuestionListStep(context, tag_id, path, context.question_model.alias)
+    return _step(context, tag_id, tuple(tag_path(session, tag).labels))
+
+
+def _step(context: DistillContext, tag_id: int, labels: tuple[str, ...]) -> QuestionListStep:
+    path = full_path(context, labels)
+    alias = context.question_model.alias
+    return QuestionListStep(context, tag_id, path, alias, ancestors=(context.topic, *labels))
 
 
 async def generate_questions(
@@ -122,13 +146,15 @@ async def generate_questions(
     *,
     task_id: int | None = None,
     labels: tuple[str, ...] | None = None,
+    before_send: BeforeSend | None = None,
 ) -> StepOutcome:
     """Top the tag's questions up to ``count``: only the missing ones are created."""
     if labels is not None:
-        step = QuestionListStep(
-            context, tag_id, full_path(context, labels), context.question_model.alias
-        )
+        step = _step(context, tag_id, labels)
     else:
         with store.session() as session:
             step = question_step(session, context, tag_id)
-    return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)
+    endpoint = context.question_model
+    return await top_up(
+        store, gateway, endpoint, step, count, task_id=task_id, before_send=before_send
+    )

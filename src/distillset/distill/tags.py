@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from distillset.distill.context import DistillContext
 from distillset.distill.dedup import pick_new
+from distillset.distill.targets import Kind, TargetGone
 from distillset.distill.topup import StepOutcome, bullet_list, top_up
 from distillset.domain import PATH_SEPARATOR, InvalidInputError, Origin, clean_label, normalize_text
 from distillset.llm import Gateway
+from distillset.llm.gateway import BeforeSend
 from distillset.prompts import render
 from distillset.services.tags import MAX_LABEL_LENGTH, MAX_TAG_DEPTH, tag_path
 from distillset.store import Store, Tag
@@ -48,6 +50,13 @@ class TagListStep:
     path: str
     depth: int
     purpose: str = "tags"
+    # The topic and the parent's path: a child that repeats one of them is no sub-topic.
+    ancestors: tuple[str, ...] = ()
+
+    def target(self) -> tuple[Kind, int]:
+        if self.parent_id is None:
+            return "project", self.context.project_id
+        return "tag", self.parent_id
 
     def existing(self, connection: Connection) -> list[str]:
         """Sibling labels in position order (Core: this runs for every expansion)."""
@@ -68,7 +77,7 @@ class TagListStep:
     def choose(
         self, connection: Connection, candidates: Sequence[str], existing: Sequence[str], need: int
     ) -> list[str]:
-        return pick_new(candidates, existing, need, clean=_usable_label)
+        return pick_new(candidates, existing, need, clean=_usable_label, forbidden=self.ancestors)
 
     def insert(self, connection: Connection, items: Sequence[str]) -> list[int]:
         if not items:
@@ -97,10 +106,17 @@ def _step_without_reads(
     context: DistillContext, parent_id: int | None, labels: tuple[str, ...] | None
 ) -> TagListStep | None:
     if parent_id is None:
-        return TagListStep(context, None, context.topic, 1)
+        return TagListStep(context, None, context.topic, 1, ancestors=(context.topic,))
     if labels is not None:
-        return TagListStep(context, parent_id, full_path(context, labels), len(labels) + 1)
+        return _child_step(context, parent_id, labels)
     return None
+
+
+def _child_step(context: DistillContext, parent_id: int, labels: tuple[str, ...]) -> TagListStep:
+    path = full_path(context, labels)
+    return TagListStep(
+        context, parent_id, path, len(labels) + 1, ancestors=(context.topic, *labels)
+    )
 
 
 def tag_step(
@@ -113,13 +129,15 @@ def tag_step(
     known = _step_without_reads(context, parent_id, labels)
     if known is not None:
         return known
+    assert parent_id is not None  # the topic's step needs no reads
     parent = session.get(Tag, parent_id)
-    if parent is None or parent.project_id != context.project_id:
+    if parent is None:
+        raise TargetGone("tag", parent_id)
+    if parent.project_id != context.project_id:
         raise InvalidInputError(f"tag {parent_id} is not in project {context.project_name!r}")
     if parent.depth + 1 > MAX_TAG_DEPTH:
         raise InvalidInputError(f"the tree may be at most {MAX_TAG_DEPTH} levels deep")
-    labels = tag_path(session, parent).labels
-    return TagListStep(context, parent_id, full_path(context, labels), parent.depth + 1)
+    return _child_step(context, parent.id, tuple(tag_path(session, parent).labels))
 
 
 async def generate_tags(
@@ -131,10 +149,14 @@ async def generate_tags(
     *,
     task_id: int | None = None,
     labels: tuple[str, ...] | None = None,
+    before_send: BeforeSend | None = None,
 ) -> StepOutcome:
     """Top the parent's children up to ``count``: only the missing ones are created."""
     step = _step_without_reads(context, parent_id, labels)
     if step is None:
         with store.session() as session:
             step = tag_step(session, context, parent_id)
-    return await top_up(store, gateway, context.question_model, step, count, task_id=task_id)
+    endpoint = context.question_model
+    return await top_up(
+        store, gateway, endpoint, step, count, task_id=task_id, before_send=before_send
+    )

@@ -15,8 +15,10 @@ from typing import Protocol
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from distillset.domain import ModelCallError
+from distillset.distill.targets import Kind, TargetGone, target_exists
+from distillset.domain import ConflictError, ModelCallError
 from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
+from distillset.llm.gateway import BeforeSend
 from distillset.llm.writer import run_write
 from distillset.store import Store
 
@@ -30,6 +32,10 @@ class ListStep(Protocol):
     """One kind of generated list (sub-tags of a tag, questions of a tag)."""
 
     purpose: str
+
+    def target(self) -> tuple[Kind, int]:
+        """The row the items are stored under (a tag, or the project for top-level tags)."""
+        ...
 
     def existing(self, connection: Connection) -> list[str]: ...
 
@@ -62,7 +68,7 @@ def _commit_items(
     store: Store, step: ListStep, items: Sequence[str], count: int
 ) -> list[tuple[int, str]]:
     """Store the new items of one reply in one transaction: all of them or none."""
-    for attempt in range(COMMIT_RETRIES):
+    for _attempt in range(COMMIT_RETRIES):
         try:
             # A bare connection, not a Session: this runs for every reply of a run.
             with store.engine.begin() as connection:
@@ -73,9 +79,15 @@ def _commit_items(
                 chosen = step.choose(connection, items, existing, need)
                 return list(zip(step.insert(connection, chosen), chosen, strict=True))
         except IntegrityError:
-            if attempt == COMMIT_RETRIES - 1:
-                raise
-    return []
+            # The tag (or project) was deleted meanwhile, or a concurrent writer clashed.
+            kind, row_id = step.target()
+            if not target_exists(store, kind, row_id):
+                raise TargetGone(kind, row_id) from None
+    kind, row_id = step.target()
+    raise ConflictError(
+        f"the {step.purpose} of {kind} {row_id} kept changing while these were stored; "
+        "run the step again"
+    )
 
 
 async def top_up(
@@ -86,8 +98,11 @@ async def top_up(
     count: int,
     *,
     task_id: int | None = None,
+    before_send: BeforeSend | None = None,
 ) -> StepOutcome:
-    """Bring the step's list up to ``count`` items, asking again (bounded) for what is missing."""
+    """Bring the step's list up to ``count`` items, asking again (bounded) for what is missing.
+
+    ``before_send`` is awaited before each request goes out (see the gateway)."""
     outcome = StepOutcome()
     # Proposals that were not stored (duplicates, also of items elsewhere in the project)
     # are shown as taken in the next request, so the model does not propose them again.
@@ -110,6 +125,7 @@ async def top_up(
                 task_id=task_id,
                 attempt=attempt,
                 count=need,
+                before_send=before_send,
             )
         except ModelOutputError as exc:
             # An unusable reply: a new attempt number makes the next request a fresh one.

@@ -35,7 +35,8 @@ class ExportOptions:
     reasoning: str | None = None  # inline, field, drop; default: the format's own default
     think_open: str = DEFAULT_THINK_OPEN
     think_close: str = DEFAULT_THINK_CLOSE
-    system: str | None = None  # default: the project's answer system prompt
+    # For every record; default: each record's own (see export.service.RecordContexts)
+    system: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     record_filter: RecordFilter = field(default_factory=RecordFilter)
     balanced: int | None = None

@@ -5,16 +5,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from distillset.dataset.filters import record_conditions
-from distillset.dataset.records import iter_records
+from distillset.dataset.records import DatasetRecord, iter_records
 from distillset.export import hf
 from distillset.export.atomic import PendingPath
+from distillset.export.formats.base import ExportFormat, RenderContext
 from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
 from distillset.export.selection import BalancedLimit, StratifiedSplit
@@ -112,6 +113,31 @@ class _Staging:
             pending.discard()
 
 
+class RecordContexts:
+    """Each record's render context, with the system prompt its teacher was really sent.
+
+    A system prompt given for the export (``--system``) applies to every record; a record
+    whose prompt is not known (answered before prompts were kept, or imported) gets the
+    project's current one, as it always did."""
+
+    def __init__(self, ctx: RenderContext, options: ExportOptions) -> None:
+        self._ctx = ctx
+        self._fixed = options.system is not None
+        self._by_system: dict[str | None, RenderContext] = {}
+
+    def of(self, record: DatasetRecord) -> RenderContext:
+        if self._fixed or not record.prompt_known:
+            return self._ctx
+        system = record.system_prompt
+        ctx = self._by_system.get(system)
+        if ctx is None:
+            ctx = self._by_system[system] = replace(self._ctx, system=system)
+        return ctx
+
+    def row(self, fmt: ExportFormat, record: DatasetRecord) -> dict[str, Any]:
+        return fmt.row(record, self.of(record))
+
+
 def export_dataset(
     session: Session,
     project: Project,
@@ -165,6 +191,7 @@ def _write_rows(
     try:
         for name in staging.splits:
             writers[name] = open_writer(staging.row_format, staging.files[name], schema)
+        contexts = RecordContexts(plan.ctx, options)
         balance = BalancedLimit(options.balanced) if options.balanced else None
         split = StratifiedSplit(plan.split.fraction, options.seed) if plan.split else None
         for batch in iter_records(
@@ -179,7 +206,7 @@ def _write_rows(
                     if split is not None and plan.split and split.held_out(record.tag_id)
                     else TRAIN
                 )
-                rows[target].append(plan.fmt.row(record, plan.ctx))
+                rows[target].append(contexts.row(plan.fmt, record))
                 result.tags[record.tag_path] += 1
                 result.models[record.model or ""] += 1
             for name, chunk in rows.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ class _Lane:
     def __init__(
         self,
         apply: Callable[[_Batch], _Applied],
-        executor: ThreadPoolExecutor,
+        executor: Executor,
         *,
         owned: bool,
         max_reads: int | None = None,
@@ -127,11 +127,14 @@ class CallLog:
             fast_path = calls_sqlite.is_fast_path_engine(store.engine)
         self._fast_path = fast_path
         # Look-ups have their own lane so they never wait behind a commit. Writes share
-        # the database's writer thread with the answers and questions of a run.
+        # the database's writer thread with the answers and questions of a run, in its
+        # fast lane: a row makes a reply durable, so it goes before writes built from
+        # replies that are durable already.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-cache")
         # Thousands of requests starting at once would otherwise all wait for one long read.
         self._reads = _Lane(self._apply, reader, owned=True, max_reads=LOOKUPS_PER_BATCH)
-        self._writes = _Lane(self._apply, store_writer(store.engine), owned=False)
+        writer = store_writer(store.engine).fast_lane()
+        self._writes = _Lane(self._apply, writer, owned=False)
 
     # These hand back the future itself, not a coroutine awaiting it: one object less
     # for each of the thousands of requests that may wait at once.

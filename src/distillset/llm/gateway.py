@@ -39,6 +39,9 @@ from distillset.llm.transport import SessionPool, client_timeout
 from distillset.store.db import Store
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
+# Awaited right before each attempt is sent, its limiter slot held; whatever it raises
+# stops the request unsent (the work's target was deleted, say).
+BeforeSend = Callable[[], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -151,6 +154,7 @@ class Gateway:
         response_format: dict[str, Any] | None = None,
         sampling: dict[str, Any] | None = None,
         stream: bool = False,
+        before_send: BeforeSend | None = None,
     ) -> ChatResult:
         """One answered chat request, from the cache or the endpoint (see the contract)."""
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
@@ -158,7 +162,7 @@ class Gateway:
         key = request_key(endpoint.base_url, body, attempt, canonical)
         if not self.use_cache:
             return await self._call_endpoint(
-                endpoint, body, canonical, key, purpose, task_id, stream
+                endpoint, body, canonical, key, purpose, task_id, stream, before_send
             )
         in_flight = _in_flight(self._database)
         while key in in_flight:
@@ -178,7 +182,7 @@ class Gateway:
                 result = self._from_cache(endpoint, stored, started)
             else:
                 result = await self._call_endpoint(
-                    endpoint, body, canonical, key, purpose, task_id, stream
+                    endpoint, body, canonical, key, purpose, task_id, stream, before_send
                 )
         except asyncio.CancelledError:
             if (shared := in_flight.pop(key)) is not None:
@@ -202,9 +206,12 @@ class Gateway:
         purpose: str,
         task_id: int | None,
         stream: bool,
+        before_send: BeforeSend | None = None,
     ) -> ChatResult:
         """Send with retries, then commit the LlmCall row before answering."""
-        outcome, attempts, billed = await self._send_with_retries(endpoint, body, canonical, stream)
+        outcome, attempts, billed = await self._send_with_retries(
+            endpoint, body, canonical, stream, before_send
+        )
         completion = outcome.completion
         redact = redactor(endpoint.api_key)
         row: dict[str, Any] = {
@@ -266,6 +273,7 @@ class Gateway:
         task_id: int | None = None,
         attempt: int = 0,
         count: int | None = None,
+        before_send: BeforeSend | None = None,
     ) -> ListResult:
         """A JSON array of (about ``count``) strings, using structured output where the
         endpoint has it, within a default output bound unless the endpoint sets one."""
@@ -273,7 +281,12 @@ class Gateway:
         response_format = list_response_format(mode, count)
         sampling = list_output_bound(endpoint, count)
         ask = functools.partial(
-            self.chat, endpoint, purpose=purpose, task_id=task_id, attempt=attempt
+            self.chat,
+            endpoint,
+            purpose=purpose,
+            task_id=task_id,
+            attempt=attempt,
+            before_send=before_send,
         )
         while True:
             asked = (
@@ -342,7 +355,12 @@ class Gateway:
         self._output_average += (completion.usage.output_tokens - self._output_average) * weight
 
     async def _send_with_retries(
-        self, endpoint: EndpointConfig, body: dict[str, Any], canonical: str, stream: bool
+        self,
+        endpoint: EndpointConfig,
+        body: dict[str, Any],
+        canonical: str,
+        stream: bool,
+        before_send: BeforeSend | None = None,
     ) -> tuple[Attempt, int, Usage]:
         """The last attempt, how many were made, and the usage they reported together."""
         limits = self.limits
@@ -368,8 +386,12 @@ class Gateway:
             try:
                 if endpoint_limiter is not None:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
+                used = 0  # stopped by a guard below, the request used nothing
                 if self._send_guard is not None:
                     await self._send_guard()
+                if before_send is not None:
+                    await before_send()
+                used = None
                 outcome = await send_attempt(
                     session, url, payload, stream, self._timeout, limits.request_timeout, redact
                 )

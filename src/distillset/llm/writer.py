@@ -5,6 +5,11 @@ is written, finished calls cannot hand their slot on. SQLite also takes one writ
 time, so two threads of this process writing at once make one of them sleep in SQLite's
 busy handler. One shared thread per engine keeps commits off the loop and turns that
 contention into a plain queue. The caller still gets its result only after the commit.
+
+The queue has a fast lane: the call log's rows, which make a model's reply durable, go
+before the answers and items built from earlier replies (those replies are durable
+already). A reply then waits for at most the write in progress before it is committed, so
+a kill loses only the replies that arrived during that last commit.
 """
 
 from __future__ import annotations
@@ -13,24 +18,123 @@ import asyncio
 import functools
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Executor, Future
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
 T = TypeVar("T")
 
-_writers: weakref.WeakKeyDictionary[Engine, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+_Job = tuple[Future[Any], Callable[[], Any]]
+
+
+class _Queues:
+    """What the writer thread serves: the fast lane first, then the rest, in order."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Condition()
+        self.first: deque[_Job] = deque()
+        self.rest: deque[_Job] = deque()
+        self.closed = False
+
+    def put(self, lane: deque[_Job], job: _Job) -> None:
+        with self.ready:
+            if self.closed:
+                raise RuntimeError("the store writer is shut down")
+            lane.append(job)
+            self.ready.notify()
+
+    def take(self) -> _Job | None:
+        with self.ready:
+            while not (self.first or self.rest or self.closed):
+                self.ready.wait()
+            if self.first:
+                return self.first.popleft()
+            if self.rest:
+                return self.rest.popleft()
+            return None  # closed and drained
+
+    def close(self) -> None:
+        with self.ready:
+            self.closed = True
+            self.ready.notify_all()
+
+
+def _serve(queues: _Queues) -> None:
+    # The thread holds the queues only, never the writer: a writer nobody uses is
+    # collected, which closes its queues and so ends this loop.
+    while (job := queues.take()) is not None:
+        future, call = job
+        if not future.set_running_or_notify_cancel():
+            continue
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the waiting caller
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+
+class StoreWriter(Executor):
+    """A single writer thread whose ``submit_first`` jobs overtake the queued others."""
+
+    def __init__(self) -> None:
+        self._queues = _Queues()
+        self._thread = threading.Thread(
+            target=_serve, args=(self._queues,), name="store-writer", daemon=True
+        )
+        self._thread.start()
+        weakref.finalize(self, _Queues.close, self._queues)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return self._put(self._queues.rest, functools.partial(fn, *args, **kwargs))
+
+    def submit_first(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return self._put(self._queues.first, functools.partial(fn, *args, **kwargs))
+
+    def _put(self, lane: deque[_Job], call: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._queues.put(lane, (future, call))
+        return future
+
+    def queued(self) -> int:
+        """How many writes wait for the thread (the one in progress not counted)."""
+        with self._queues.ready:
+            return len(self._queues.first) + len(self._queues.rest)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._queues.close()
+        if wait:
+            self._thread.join()
+
+    def fast_lane(self) -> Executor:
+        """An executor view whose jobs take the fast lane (for the call log's rows)."""
+        return _FastLane(self)
+
+
+class _FastLane(Executor):
+    def __init__(self, writer: StoreWriter) -> None:
+        self._writer = writer
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return self._writer.submit_first(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """The writer is the engine's, shared: a view does not stop it."""
+
+
+_writers: weakref.WeakKeyDictionary[Engine, StoreWriter] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
 
 
-def store_writer(engine: Engine) -> ThreadPoolExecutor:
+def store_writer(engine: Engine) -> StoreWriter:
     """The engine's writer thread, created on first use and gone with the engine."""
     with _writers_lock:
         writer = _writers.get(engine)
         if writer is None:
-            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+            writer = StoreWriter()
             _writers[engine] = writer
         return writer
 

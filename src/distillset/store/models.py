@@ -158,6 +158,9 @@ class Question(Base):
     model: Mapped[str | None] = mapped_column(String(100))
     # Why the latest answer attempt failed; cleared when an answer is stored.
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The attempt number its next answer request carries: deleting its answer moves it on,
+    # so asking again sends a fresh request instead of replaying the cached reply.
+    answer_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -190,6 +193,12 @@ class Answer(Base):
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
     labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # What the teacher was sent: its system prompt (None: none), the rendered user prompt and
+    # the sampling parameters. A record without a prompt predates revision 0006 (or was
+    # imported): nothing is known of what produced it.
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    prompt: Mapped[str | None] = mapped_column(Text)
+    sampling: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

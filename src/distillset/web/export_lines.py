@@ -19,6 +19,7 @@ from distillset.dataset.records import iter_records
 from distillset.export import ExportOptions, FileFormat
 from distillset.export.options import ExportPlan
 from distillset.export.selection import BalancedLimit
+from distillset.export.service import RecordContexts
 from distillset.export.writers import csv_cell, json_row
 from distillset.store import Store
 from distillset.web.lookup import project_by_id
@@ -67,6 +68,7 @@ def _line_chunks(
 ) -> Generator[bytes]:
     encoder = LineEncoder(plan.file_format, list(plan.fmt.schema(plan.ctx).names))
     balance = BalancedLimit(options.balanced) if options.balanced else None
+    contexts = RecordContexts(plan.ctx, options)
     with store.session() as session:
         project = project_by_id(session, project_id)
         yield encoder.head().encode()
@@ -75,7 +77,7 @@ def _line_chunks(
             session, project, options.record_filter, batch_size=DOWNLOAD_BATCH
         ):
             rows = [
-                plan.fmt.row(record, plan.ctx)
+                contexts.row(plan.fmt, record)
                 for record in batch
                 if balance is None or balance.keep(record.tag_id)
             ]

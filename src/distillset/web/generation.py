@@ -17,6 +17,7 @@ from distillset.distill.context import DistillContext, load_context
 from distillset.distill.jobs import more_than_existing
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
+from distillset.distill.targets import TargetGone
 from distillset.domain import ModelCallError
 from distillset.llm import EndpointConfig, Gateway
 from distillset.llm.probe import probe_endpoint
@@ -101,7 +102,10 @@ async def answer_one(
     async with project_gateway(store, context, use_cache=not fresh) as gateway:
         if fresh and answer_id is not None:
             return await resample_answer(store, gateway, context, question_id, answer_id)
-        return await answer_question(store, gateway, context, question_id)
+        outcome = await answer_question(store, gateway, context, question_id)
+    if outcome.gone:  # deleted while it was being answered: the request says so
+        raise TargetGone("question", question_id)
+    return outcome
 
 
 async def test_endpoint(store: Store, settings: Settings, alias: str) -> dict[str, object]:

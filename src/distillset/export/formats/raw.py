@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -35,6 +36,10 @@ RAW_SCHEMA = pa.schema(
         ("created_at", pa.string()),
         ("question_origin", pa.string()),
         ("question_created_at", pa.string()),
+        # What the teacher was sent; the sampling parameters as a JSON object's text.
+        ("system_prompt", pa.string()),
+        ("prompt", pa.string()),
+        ("sampling", pa.string()),
     ]
 )
 
@@ -51,7 +56,9 @@ class RawFormat(ExportFormat):
         return RAW_SCHEMA
 
     def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
-        data = record.as_dict()
+        data = record.as_dict(with_prompt=True)
+        if data["sampling"] is not None:
+            data["sampling"] = json.dumps(data["sampling"], ensure_ascii=False, sort_keys=True)
         if ctx.mode is ReasoningMode.DROP:
             del data["reasoning"]
         return data
