@@ -35,6 +35,7 @@ def _start_server(tmp: Path) -> Any:
     params.cpuparams_batch.n_threads = 2
     params.sampling.seed = 7
     params.sampling.temp = 0.0
+    params.verbosity = 0  # errors only: the server logs every slot otherwise
     return xllamacpp.Server(params)
 
 

@@ -84,23 +84,29 @@ def test_model_test_reports_each_capability_and_the_served_model(cli: Cli, proje
 def test_tags_and_questions_parse_under_json_schema_with_usage_logged(
     cli: Cli, project: str, store: Store
 ) -> None:
-    _ok(cli("tags", "generate", NAME, "--count", "1"))
-    with store.session() as session:
-        tag = session.scalars(select(Tag)).one()
-    assert tag.label.strip()
-    _ok(cli("questions", "generate", NAME, "--tag", tag.label, "--count", "1"))
+    # A base model may only echo the topic or the tag back, which is refused like a duplicate
+    # (the run then says how many it got): the structure is asserted, not the outcome.
+    for args in (
+        ("tags", "generate", NAME, "--count", "1"),
+        ("tags", "add", NAME, "--path", "Running"),
+        ("questions", "generate", NAME, "--tag", "Running", "--count", "1"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0 or "proposed only 0 new" in result.output, result.output
 
     with store.session() as session:
-        question = session.scalars(select(Question)).one()
-        calls = list(session.scalars(select(LlmCall).where(LlmCall.status == "ok")))
-    assert question.text.strip() and question.tag_id == tag.id
-    assert len(calls) >= 2 and all(call.input_tokens and call.output_tokens for call in calls)
-    # Lists are bounded by default, and the count is in the schema, so the server stops
-    # when the list is complete instead of writing until its context is full.
+        calls = list(session.scalars(select(LlmCall)))
+    assert {call.purpose for call in calls} >= {"tags", "questions"}
     for call in calls:
+        assert call.status == "ok" and call.input_tokens and call.output_tokens
+        reply = json.loads(call.response_body or "{}")["choices"][0]["message"]["content"]
+        items = json.loads(reply)["items"]
+        assert len(items) == 1 and isinstance(items[0], str)
+        # Lists are bounded by default, and the count is in the schema, so the server stops
+        # when the list is complete instead of writing until its context is full.
         sent = json.loads(call.request_body or "{}")
-        items = sent["response_format"]["json_schema"]["schema"]["properties"]["items"]
-        assert items["maxItems"] == 1 and sent["max_tokens"] > 0
+        schema = sent["response_format"]["json_schema"]["schema"]["properties"]["items"]
+        assert schema["maxItems"] == 1 and sent["max_tokens"] > 0
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
