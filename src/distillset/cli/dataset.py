@@ -34,7 +34,7 @@ from distillset.dataset import (
 )
 from distillset.dataset.records import DatasetRecord
 from distillset.domain import InvalidInputError
-from distillset.quality import find_duplicates
+from distillset.quality import find_duplicates, label_duplicates
 from distillset.services.projects import get_project
 
 dataset_app = typer.Typer(
@@ -357,8 +357,7 @@ def dataset_duplicates(
         groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
         labelled = 0
         if label:
-            duplicates = {i for group in groups for i in group.record_ids[1:]}
-            labelled = change_labels(session, project, duplicates, add=[label])
+            labelled = label_duplicates(session, project, groups, label)
     if as_json:
         print_json({"groups": [group.as_dict() for group in groups], "labelled": labelled})
         return

@@ -212,11 +212,7 @@ def model_set(
         price_input_per_m=price_in,
         price_output_per_m=price_out,
     )
-    # A key reference is either an env var or a keys-file entry: setting one clears the other.
-    if api_key_env is not None:
-        changes.update(api_key_env=api_key_env, api_key_name="")
-    if key_name is not None:
-        changes.update(api_key_name=key_name, api_key_env="")
+    changes |= endpoints.key_reference_changes(api_key_env, key_name)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option")
     with state.store.session() as session:

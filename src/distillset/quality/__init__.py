@@ -1,6 +1,6 @@
 """Dataset quality: AI scoring with a judge model, duplicate reports."""
 
-from distillset.quality.duplicates import DuplicateGroup, find_duplicates
+from distillset.quality.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.quality.judge import create_judge_task, run_judge_task
 from distillset.quality.verdict import Verdict, clamp_score, parse_verdict
 
@@ -10,6 +10,7 @@ __all__ = [
     "clamp_score",
     "create_judge_task",
     "find_duplicates",
+    "label_duplicates",
     "parse_verdict",
     "run_judge_task",
 ]

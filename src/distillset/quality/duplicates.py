@@ -7,7 +7,7 @@ near matches use the same test the distillation steps use when they add question
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from distillset.dataset.filters import RecordFilter, filtered_ids_query
 from distillset.dataset.records import TagPaths
+from distillset.dataset.review import change_labels
 from distillset.distill.dedup import comparison_key, is_near_duplicate
 from distillset.store.models import Answer, Project, Question
 
@@ -98,3 +99,12 @@ def find_duplicates(
         report += _groups_in([(r[0], r[1]) for r in rows], "question", path, near)
         report += _groups_in([(r[0], r[2]) for r in rows], "answer", path, near)
     return report
+
+
+def label_duplicates(
+    session: Session, project: Project, groups: Iterable[DuplicateGroup], label: str
+) -> int:
+    """Put ``label`` on every duplicate of the groups (all but each group's oldest record);
+    returns how many records changed."""
+    duplicates = {record_id for group in groups for record_id in group.record_ids[1:]}
+    return change_labels(session, project, duplicates, add=[label])

@@ -251,6 +251,17 @@ def update_endpoint(
     return endpoint
 
 
+def key_reference_changes(api_key_env: str | None, api_key_name: str | None) -> dict[str, str]:
+    """The `update_endpoint` changes that point an endpoint at a new key: an environment
+    variable or a keys-file entry, so setting one clears the other (None: not given)."""
+    changes: dict[str, str] = {}
+    if api_key_env is not None:
+        changes.update(api_key_env=api_key_env, api_key_name="")
+    if api_key_name is not None:
+        changes.update(api_key_name=api_key_name, api_key_env="")
+    return changes
+
+
 def _reference(endpoint: ModelEndpoint, changes: dict[str, Any]) -> KeyReference:
     """The endpoint's key reference once ``changes`` are made (a new one clears the other)."""
     values = {

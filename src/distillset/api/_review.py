@@ -1,0 +1,182 @@
+"""`Project`'s review methods: list, edit, confirm, score, label, delete, judge, duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from distillset import dataset
+from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
+from distillset.dataset import RecordFilter
+from distillset.quality import create_judge_task, find_duplicates, label_duplicates
+from distillset.tasks import run_task
+
+
+class ReviewMethods(ProjectBase):
+    """Records are selected with keyword filters, as on the command line: tag, confirmed,
+    has_reasoning, scored, min_score, max_score, model (the answer's), search, label."""
+
+    def records(
+        self,
+        *,
+        limit: int = 50,
+        cursor: int | None = None,
+        newest_first: bool = False,
+        count: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """One page of records (as `dataset list --json`): ``records`` and ``next_cursor``
+        (pass it as ``cursor`` for the next page; None at the end), ``total`` with ``count``."""
+        record_filter = RecordFilter.from_dict(filters)
+        with self._session() as (session, project):
+            page = dataset.list_records(
+                session,
+                project,
+                record_filter,
+                cursor=cursor,
+                limit=limit,
+                newest_first=newest_first,
+            )
+            data = page.as_dict()
+            if count:
+                data["total"] = dataset.count_records(session, project, record_filter)
+        return data
+
+    def record(self, record_id: int) -> dict[str, Any]:
+        """One record in full (as `dataset show --json`)."""
+        with self._session() as (session, project):
+            return dataset.get_record(session, project, record_id).as_dict()
+
+    def edit_record(
+        self,
+        record_id: int,
+        *,
+        question: str | None = None,
+        answer: str | None = None,
+        reasoning: str | None = None,
+        clear_reasoning: bool = False,
+    ) -> dict[str, Any]:
+        """Change a record's question, answer or reasoning (None keeps a text; an empty
+        reasoning or ``clear_reasoning`` removes it); returns the record."""
+        with self._session() as (session, project):
+            record = dataset.edit_record(
+                session, project, record_id, question=question, answer=answer,
+                reasoning=reasoning, clear_reasoning=clear_reasoning,
+            )  # fmt: skip
+            return record.as_dict()
+
+    def note(self, record_id: int, note: str | None) -> None:
+        """Attach a note to a record (None or '' removes it)."""
+        with self._session() as (session, project):
+            dataset.set_note(session, project, record_id, note)
+
+    def label(
+        self, ids: Iterable[int], *, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> int:
+        """Add and remove custom labels on records; returns how many records changed."""
+        with self._session() as (session, project):
+            return dataset.change_labels(session, project, ids, add=add, remove=remove)
+
+    def _change_records(
+        self,
+        change: Callable[..., Any],
+        ids: Iterable[int] | None,
+        everything: bool,
+        filters: dict[str, Any],
+        *args: Any,
+        **options: Any,
+    ) -> Any:
+        """A bulk change of the records chosen by ids, filters or ``everything``, as the
+        dataset commands choose them; returns what the change returns."""
+        chosen, record_filter = dataset.chosen_records(
+            ids, RecordFilter.from_dict(filters), everything
+        )
+        with self._session() as (session, project):
+            return change(
+                session, project, *args, ids=chosen, record_filter=record_filter, **options
+            )
+
+    def confirm(
+        self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
+    ) -> int:
+        """Confirm records by id or by filter (``everything=True``: all of them); returns how
+        many matched."""
+        return int(self._change_records(dataset.set_confirmed, ids, everything, filters, True))
+
+    def unconfirm(
+        self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
+    ) -> int:
+        """Take back the confirmation of records, selected as in ``confirm``."""
+        return int(self._change_records(dataset.set_confirmed, ids, everything, filters, False))
+
+    def score(
+        self,
+        value: float | None,
+        ids: Iterable[int] | None = None,
+        *,
+        reason: str | None = None,
+        everything: bool = False,
+        **filters: Any,
+    ) -> int:
+        """Score records by hand (0-5 in steps of 0.5; None clears the score), selected as in
+        ``confirm``; returns how many matched."""
+        return int(
+            self._change_records(dataset.set_score, ids, everything, filters, value, reason=reason)
+        )
+
+    def delete_records(
+        self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
+    ) -> dict[str, int]:
+        """Delete records, selected as in ``confirm``; their questions stay and become
+        unanswered again. Returns ``records`` and ``questions_unanswered``."""
+        result = self._change_records(dataset.delete_records, ids, everything, filters)
+        return {"records": result.records, "questions_unanswered": result.questions_unanswered}
+
+    def duplicates(
+        self, *, label: str | None = None, tag: str | None = None, confirmed: bool | None = None
+    ) -> dict[str, Any]:
+        """Records whose question or answer repeats an earlier one in the same tag: ``groups``
+        (the first id of each is the one to keep); with ``label``, that label is put on every
+        duplicate and ``labelled`` says on how many."""
+        with self._session() as (session, project):
+            groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
+            labelled = label_duplicates(session, project, groups, label) if label else 0
+        return {"groups": [group.as_dict() for group in groups], "labelled": labelled}
+
+    async def judge_async(
+        self,
+        judge_model: str | None = None,
+        *,
+        rescore: bool = False,
+        no_cache: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """``judge`` as a coroutine, for a caller that has a running loop of its own."""
+        record_filter = RecordFilter.from_dict(filters)
+        with self._session() as (session, project):
+            task = create_judge_task(
+                session,
+                project,
+                model=judge_model,
+                record_filter=record_filter,
+                rescore=rescore,
+                no_cache=no_cache,
+            )
+            task_id = task.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def judge(
+        self,
+        judge_model: str | None = None,
+        *,
+        rescore: bool = False,
+        no_cache: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Score unscored records 0-5 with the ``judge_model`` endpoint (default: the answer
+        model), or every matching record with ``rescore`` (score filters allowed then); a
+        task. ``model=`` is the record filter, as in ``records``: the answers' model."""
+        return run_blocking(
+            self.judge_async(judge_model, rescore=rescore, no_cache=no_cache, **filters)
+        )

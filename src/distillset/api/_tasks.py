@@ -1,0 +1,129 @@
+"""Tasks from Python: list, show, cancel and resume, as `distillset tasks ...` does.
+
+Task ids are global (one numbering for every project), so these are functions; `Project`
+has the same calls bound to its store and settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
+from distillset.config import Settings
+from distillset.services import projects
+from distillset.store import Project as ProjectRow
+from distillset.store import Store
+from distillset.store.models import utc_iso
+from distillset.tasks import get_task, recent_events, request_cancel, run_task, task_as_dict
+from distillset.tasks import list_tasks as _list_tasks
+from distillset.tasks.runner import ask_fresh
+from distillset.tasks.service import refresh_status
+
+
+def _project_name(session: Session, project_id: int) -> str | None:
+    project = session.get(ProjectRow, project_id)
+    return project.name if project else None
+
+
+def _tasks(session: Session, settings: Settings, project: str | None, limit: int) -> list[Any]:
+    project_id = projects.get_project(session, project).id if project else None
+    names = {row.id: row.name for row in session.query(ProjectRow)}
+    return [
+        task_as_dict(task, settings, names.get(task.project_id))
+        for task in _list_tasks(session, settings, project_id, limit)
+    ]
+
+
+def list_tasks(
+    project: str | None = None,
+    *,
+    limit: int = 50,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> list[dict[str, Any]]:
+    """Tasks, newest first (only ``project``'s when given), as `tasks list --json`; a running
+    task whose process died shows as interrupted."""
+    with opened(settings, store) as (settings, store), store.session() as session:
+        return _tasks(session, settings, project, limit)
+
+
+def show_task(
+    task_id: int, *, settings: Settings | None = None, store: Store | None = None
+) -> dict[str, Any]:
+    """A task's status, counters, parameters and recent ``events``, as `tasks show --json`."""
+    with opened(settings, store) as (settings, store), store.session() as session:
+        task = refresh_status(session, get_task(session, task_id), settings)
+        data = task_as_dict(task, settings, _project_name(session, task.project_id))
+        data["events"] = [
+            {"at": utc_iso(event.created_at), "level": event.level, "message": event.message}
+            for event in recent_events(session, task_id)
+        ]
+        return data
+
+
+def cancel_task(
+    task_id: int, *, settings: Settings | None = None, store: Store | None = None
+) -> dict[str, Any]:
+    """Stop a task: the process running it ends it as cancelled within a second. Returns its
+    ``id``, ``status`` and ``cancel_requested``."""
+    with opened(settings, store) as (settings, store), store.session() as session:
+        task = request_cancel(session, get_task(session, task_id), settings)
+        return {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
+
+
+async def resume_task_async(
+    task_id: int,
+    *,
+    no_cache: bool = False,
+    on_progress: ProgressCallback | None = None,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """``resume_task`` as a coroutine, for a caller that has a running loop of its own."""
+    with opened(settings, store) as (settings, store):
+        if no_cache:
+            with store.session() as session:
+                ask_fresh(get_task(session, task_id))
+        return await run_task(store, settings, task_id, on_progress=on_progress)
+
+
+def resume_task(
+    task_id: int,
+    *,
+    no_cache: bool = False,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """Continue a stopped task from what is stored; replies already received are not paid
+    twice (unless the task was started or is resumed with ``no_cache``). Returns the task's
+    summary."""
+    return run_blocking(
+        resume_task_async(task_id, no_cache=no_cache, settings=settings, store=store)
+    )
+
+
+class TaskMethods(ProjectBase):
+    def tasks(self, limit: int = 50) -> list[dict[str, Any]]:
+        """This project's tasks, newest first."""
+        return list_tasks(self.name, limit=limit, settings=self.settings, store=self.store)
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        """One task in full, with its recent events (see `show_task`)."""
+        return show_task(task_id, settings=self.settings, store=self.store)
+
+    def cancel(self, task_id: int) -> dict[str, Any]:
+        """Stop a task (see `cancel_task`)."""
+        return cancel_task(task_id, settings=self.settings, store=self.store)
+
+    def resume(
+        self, task_id: int, *, no_cache: bool = False, on_progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """Continue a stopped task from what is stored (see `resume_task`)."""
+        return run_blocking(
+            resume_task_async(
+                task_id, no_cache=no_cache, on_progress=on_progress,
+                settings=self.settings, store=self.store,
+            )
+        )  # fmt: skip
