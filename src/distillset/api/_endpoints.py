@@ -64,7 +64,7 @@ def set_endpoint(
     changes = {k: v for k, v in changes.items() if v is not None}
     changes |= endpoints.key_reference_changes(api_key_env, api_key_name)
     if not changes:
-        raise InvalidInputError("nothing to change: give at least one setting")
+        raise InvalidInputError("nothing to change: give at least one option")
     with opened(settings, store) as (settings, store), store.session() as session:
         endpoint = endpoints.get_endpoint(session, alias)
         endpoints.update_endpoint(session, endpoint, **changes)
