@@ -146,7 +146,10 @@ BAD_INPUT: list[tuple[list[str], Callable[[Project], Any]]] = [
         ["tags", "move", NAME, "--path", "Ball games", "--under", "Ball games > Football"],
         lambda p: p.move_tag("Ball games", "Ball games > Football"),
     ),
-    (["tags", "add", NAME, "--path", "Ball games > \x1b"], lambda p: p.add_tag("Ball games > \x1b")),
+    (
+        ["tags", "add", NAME, "--path", "Ball games > \x1b"],
+        lambda p: p.add_tag("Ball games > \x1b"),
+    ),
     (["tags", "export", NAME, "--format", "xml"], lambda p: p.export_tree("xml")),
     (["prompts", "show", NAME, "colour"], lambda p: p.prompt("colour")),
     (["prompts", "reset", NAME, "colour"], lambda p: p.reset_prompt("colour")),
