@@ -11,6 +11,7 @@ import typer
 from typer.testing import Result
 
 from distillset.cli import app
+from distillset.cli.lazy import load_all
 
 Cli = Callable[..., Result]
 BRACKETED = re.compile(r"\\?\[[^\]\s]+\]")  # "[hf]", also as written escaped: "\[hf]"
@@ -40,6 +41,7 @@ def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[
 
 def test_every_bracketed_word_in_a_help_text_is_printed(cli: Cli) -> None:
     checked = 0
+    load_all()  # commands are imported on first use: walk them all
     for path, command in _commands(typer.main.get_command(app)):
         texts = [command.help or ""] + [
             getattr(param, "help", None) or "" for param in command.params

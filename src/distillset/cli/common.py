@@ -7,18 +7,18 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import DataError, OperationalError
-from typer.core import TyperGroup
+from typer.core import TyperOption
 
-from distillset.config import Settings, load_settings
+from distillset.cli.lazy import LAZY_COMMANDS, LazyGroup
 from distillset.domain import (
     CLEAR,
     Clear,
@@ -26,7 +26,12 @@ from distillset.domain import (
     InvalidInputError,
     unstorable_text_message,
 )
-from distillset.store import Store, open_store
+
+# The settings and the store (SQLAlchemy, Alembic) are imported when a command first needs
+# them, so that `--help` stays fast.
+if TYPE_CHECKING:
+    from distillset.config import Settings
+    from distillset.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -88,12 +93,16 @@ class CliState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from distillset.config import load_settings
+
             self._settings = load_settings()
         return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
+            from distillset.store import open_store
+
             self._store = open_store(self.settings)
         return self._store
 
@@ -103,31 +112,36 @@ class CliState:
             self._store = None
 
 
-# `distillset --help` lists groups in the order of the work, whatever the import order.
-COMMAND_ORDER = (
-    "demo",
-    "project",
-    "model",
-    "keys",
-    "tags",
-    "questions",
-    "answers",
-    "auto",
-    "tasks",
-    "dataset",
-    "judge",
-    "export",
-    "prompts",
-    "serve",
-)
+@contextmanager
+def _flags_without_type() -> Iterator[None]:
+    """Typer's Rich help prints a type beside every option, flags included (`--json <bool>`,
+    `--help <bool>`), as if a flag took a value; its plain help leaves flags bare. While the
+    command line runs, flags show no type (other options keep theirs)."""
+    shown_type = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown_type(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TyperOption.display_type_rich = shown_type  # type: ignore[method-assign]
 
 
-class DistillsetGroup(TyperGroup):
-    """Root command group: turns exceptions into clear messages and exit codes."""
+class DistillsetGroup(LazyGroup):
+    """Root command group: turns exceptions into clear messages and exit codes. Its commands
+    are imported on first use and listed in the order of the work (see cli/lazy.py)."""
+
+    is_root = True
 
     def list_commands(self, ctx: Any) -> list[str]:
-        rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        rank = {name: index for index, name in enumerate(LAZY_COMMANDS[()])}
         return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with _flags_without_type():
+            return super().main(*args, **kwargs)
 
     # `Any`: the Context class moved between Typer releases (click's, then Typer's own).
     def invoke(self, ctx: Any) -> Any:
@@ -149,17 +163,8 @@ class DistillsetGroup(TyperGroup):
         except UnicodeEncodeError as exc:
             # Invalid UTF-8 bytes in an argument arrive as lone surrogates (PEP 383).
             fail(unstorable_text_message(exc))
-        except DataError as exc:
-            # A value the database refused that no check caught first: its reason (one
-            # line), never the SQL and its parameters.
-            reason = str(exc.orig).strip().splitlines() or ["invalid"]
-            fail(f"the database refused a value: {reason[0]}")
-        except OperationalError as exc:
-            # A read-only, full or locked database: the driver's reason, not the SQL and data.
-            if isinstance(ctx.obj, CliState) and ctx.obj.debug:
-                traceback.print_exc(file=sys.stderr)
-            fail(f"the database failed: {exc.orig}", exit_code=1)
         except Exception as exc:
+            _database_failure(exc, ctx)
             state = ctx.obj if isinstance(ctx.obj, CliState) else None
             if state is not None and state.debug:
                 traceback.print_exc(file=sys.stderr)
@@ -170,6 +175,24 @@ class DistillsetGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, CliState):
                 ctx.obj.close()
+
+
+def _database_failure(exc: Exception, ctx: Any) -> None:
+    """Fail with the reason when ``exc`` is the database's; return otherwise."""
+    if "sqlalchemy.exc" not in sys.modules:
+        return  # no database was opened (and SQLAlchemy is slow to import)
+    from sqlalchemy.exc import DataError, OperationalError
+
+    if isinstance(exc, DataError):
+        # A value the database refused that no check caught first: its reason (one
+        # line), never the SQL and its parameters.
+        reason = str(exc.orig).strip().splitlines() or ["invalid"]
+        fail(f"the database refused a value: {reason[0]}")
+    if isinstance(exc, OperationalError):
+        # A read-only, full or locked database: the driver's reason, not the SQL and data.
+        if isinstance(ctx.obj, CliState) and ctx.obj.debug:
+            traceback.print_exc(file=sys.stderr)
+        fail(f"the database failed: {exc.orig}", exit_code=1)
 
 
 def state_of(ctx: typer.Context) -> CliState:

@@ -19,11 +19,16 @@ from distillset.cli.common import (
     show,
     state_of,
 )
+from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError
 from distillset.services import endpoints, keys
 
+# `model test` lives in cli/model_probe.py (it needs the gateway): see cli/lazy.py.
 model_app = typer.Typer(
-    name="model", no_args_is_help=True, help="Model endpoints: any OpenAI-compatible server."
+    name="model",
+    cls=LazyGroup,
+    no_args_is_help=True,
+    help="Model endpoints: any OpenAI-compatible server.",
 )
 keys_app = typer.Typer(name="keys", no_args_is_help=True, help="API keys (kept in a 0600 file).")
 app.add_typer(model_app)

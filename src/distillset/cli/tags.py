@@ -25,11 +25,15 @@ from distillset.cli.common import (
     say,
     state_of,
 )
+from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError, Origin
 from distillset.services import projects, tags, tree_io
 from distillset.store import Tag
 
-tags_app = typer.Typer(name="tags", no_args_is_help=True, help="The domain tree of a project.")
+# `tags generate` lives in cli/distill.py (it needs the gateway): see cli/lazy.py.
+tags_app = typer.Typer(
+    name="tags", cls=LazyGroup, no_args_is_help=True, help="The domain tree of a project."
+)
 app.add_typer(tags_app)
 
 PathOption = typer.Option(..., "--path", help="Tag path, written 'A > B > C'.")

@@ -1,0 +1,150 @@
+"""Command groups whose commands are imported on first use, so that `distillset --help` or
+`distillset project list` does not load the web app, the gateway or the export formats.
+
+A command module registers its commands on a Typer app when imported (see `cli/__init__.py`);
+the table below says which module registers which command, and the one-line summary that a
+listing shows without importing it (a test checks each summary against the command's help).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, ClassVar
+
+from typer.core import TyperCommand, TyperGroup
+
+
+@dataclass(frozen=True)
+class Lazy:
+    module: str  # imported, it registers the command on its group
+    summary: str  # first paragraph of the command's help, shown in listings
+
+
+def _cli(name: str) -> str:
+    return f"distillset.cli.{name}"
+
+
+# Group path (() is the root) -> command name -> where it lives. The root lists its commands
+# in this order, the order of the work.
+LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
+    (): {
+        "demo": Lazy(
+            _cli("demo"),
+            "Try distillset offline: auto-distill with a simulated teacher, export JSONL.",
+        ),
+        "project": Lazy(_cli("projects"), "Projects: create, list, show, change, delete."),
+        "model": Lazy(_cli("models"), "Model endpoints: any OpenAI-compatible server."),
+        "keys": Lazy(_cli("models"), "API keys (kept in a 0600 file)."),
+        "tags": Lazy(_cli("tags"), "The domain tree of a project."),
+        "questions": Lazy(_cli("distill"), "Questions of a project."),
+        "answers": Lazy(_cli("distill"), "Answers from the teacher."),
+        "auto": Lazy(
+            _cli("distill"),
+            "Automatic distillation: tags, questions and answers in one resumable task. A plan\n"
+            "above the bound on calls or cost is confirmed first (--yes: do not ask).",
+        ),
+        "tasks": Lazy(_cli("tasks"), "Background tasks and their progress."),
+        "dataset": Lazy(_cli("dataset"), "Review the dataset: list, edit, confirm, score."),
+        "judge": Lazy(
+            _cli("judge"),
+            "Score unscored records 0-5 with a judge model (run again to resume or retry).",
+        ),
+        "export": Lazy(
+            _cli("export"), "Export the dataset in the format a fine-tuning tool reads."
+        ),
+        "prompts": Lazy(
+            _cli("prompts"),
+            "Prompt templates of a project (kinds: tags, questions, answer, judge).",
+        ),
+        "serve": Lazy(
+            _cli("serve"), "Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."
+        ),
+    },
+    ("tags",): {
+        "generate": Lazy(
+            _cli("distill"),
+            "Top a tag's children (or the topic's) up to --count, or create --add more, with the\n"
+            "question model.",
+        ),
+    },
+    ("model",): {
+        "test": Lazy(
+            _cli("model_probe"),
+            "Send one tiny request: latency, structured output support, reasoning, model name.",
+        ),
+    },
+}
+
+
+def load_all() -> None:
+    """Import every command module (for tools that walk the whole command tree)."""
+    for commands in LAZY_COMMANDS.values():
+        for lazy in commands.values():
+            import_module(lazy.module)
+
+
+# `Any` for click's types: Typer vendors its own click (`typer._click`), a private module.
+class LazyGroup(TyperGroup):
+    """A group that lists the commands of `LAZY_COMMANDS` under its path and imports a
+    command's module only when that command runs (or its own help is asked for)."""
+
+    is_root: ClassVar[bool] = False
+    _listing = False
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return () if self.is_root or self.name is None else (self.name,)
+
+    def _lazy(self) -> dict[str, Lazy]:
+        return LAZY_COMMANDS.get(self.path, {})
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        loaded = super().list_commands(ctx)
+        return loaded + [name for name in self._lazy() if name not in loaded]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        lazy = self._lazy().get(cmd_name)
+        if command is not None or lazy is None:
+            return command
+        if self._listing:
+            # A help listing shows only the name and the summary.
+            return TyperCommand(cmd_name, help=lazy.summary)
+        command = self._load(cmd_name, lazy)
+        if command is not None:
+            self.commands[cmd_name] = command
+        return command
+
+    def _load(self, cmd_name: str, lazy: Lazy) -> Any:
+        import typer
+
+        from distillset.cli.app import app
+
+        import_module(lazy.module)
+        # Typer builds click commands from its apps, now with the module's registrations.
+        command: Any = typer.main.get_command(app)
+        for name in (*self.path, cmd_name):
+            command = getattr(command, "commands", {}).get(name)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        # An unknown name: Typer suggests close names from `self.commands`, so every command
+        # stands there (unloaded) while it looks.
+        unloaded = [name for name in self._lazy() if name not in self.commands]
+        if not args or args[0] in self._lazy():
+            return super().resolve_command(ctx, args)
+        for name in unloaded:
+            self.commands[name] = TyperCommand(name)
+        try:
+            return super().resolve_command(ctx, args)
+        finally:
+            for name in unloaded:
+                self.commands.pop(name, None)
