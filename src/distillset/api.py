@@ -33,11 +33,12 @@ from distillset.distill.jobs import PlannedJob
 from distillset.distill.plan import Plan
 from distillset.export import ExportOptions, export_dataset
 from distillset.export.formats import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
+from distillset.kinds import run_task, task_as_dict
 from distillset.quality import create_judge_task
 from distillset.services import projects
 from distillset.services.tags import load_tree
 from distillset.store import Store, open_store
-from distillset.tasks import list_tasks, run_task, task_as_dict
+from distillset.tasks import list_tasks
 
 T = TypeVar("T")
 ProgressCallback = Callable[[dict[str, Any]], None]

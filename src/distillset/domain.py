@@ -48,7 +48,6 @@ class TaskKind(enum.StrEnum):
     QUESTIONS = "questions"
     ANSWERS = "answers"
     JUDGE = "judge"
-    EXPORT = "export"
 
 
 class TaskStatus(enum.StrEnum):
