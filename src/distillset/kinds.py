@@ -1,6 +1,6 @@
 """The task kinds this application runs, declared from the top.
 
-Each package declares its kinds (``distill.run.DISTILL_KINDS``, ``quality.judge.JUDGE_KIND``);
+Each package declares its kinds (``distill.run.DISTILL_KINDS``, ``quality.JUDGE_KIND``);
 this module gathers them in the registry the runner looks kinds up in, so the runs package
 (``distillset.tasks``) never imports a kind. The interfaces run and show tasks through here.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from distillset.config import Settings
 from distillset.distill.run import DISTILL_KINDS
-from distillset.quality.judge import JUDGE_KIND
+from distillset.quality import JUDGE_KIND
 from distillset.store import Store, Task
 from distillset.tasks import runner, service
 from distillset.tasks.kinds import KindRegistry, ProgressCallback, Stage
