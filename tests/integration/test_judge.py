@@ -349,3 +349,16 @@ def test_judge_command_rescores_by_score(cli: Cli, project_name: str) -> None:
     assert_refused_in_one_line(
         cli, [(("judge", project_name, "--model", "judge", "--max-score", "2"), "--rescore")]
     )
+
+
+def test_records_deleted_before_the_run_are_not_counted_as_judged(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    task_id = create_task(store, project_name)
+    with store.session() as session:
+        for answer in session.scalars(select(Answer).order_by(Answer.id).limit(2)):
+            session.delete(answer)
+
+    summary = asyncio.run(run_judge_task(store, settings, task_id))
+
+    assert summary["counters"]["judged"] == {"planned": 8, "done": 8, "failed": 0, "skipped": 0}  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,19 @@ class JobProgress(StageProgress):
     def __init__(self) -> None:
         super().__init__(STAGE_NAMES)
         self.calls = CallStats()
+
+    def resume(self, remaining: Mapping[str, int]) -> None:
+        """Counters for the whole job when a run resumes it: what earlier runs did plus what
+        is still planned (``remaining``, per stage; a plan shrinks as work gets done).
+
+        Failures of earlier runs are retried now, so only the work still to do is open.
+        """
+        for name, still in remaining.items():
+            counts = self.stage(name)
+            counts.done = max(0, counts.planned - still) if counts.planned else 0
+            counts.planned = counts.done + still
+            counts.failed = 0
+            counts.skipped = 0
 
     def add_call(self, result: ChatResult) -> None:
         if result.cached:

@@ -175,7 +175,8 @@ class JudgeRun(SupervisedRun):
             remaining = count_records(session, project, record_filter)
             # Earlier runs' scores stay done; their failures are open work again.
             self.progress.load(task.counters or {})
-            self.progress.resume({STAGE: remaining})
+            counts = self.progress.stage(STAGE)
+            counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
             task.counters = self.counters()
             self.event(f"started: {remaining} records to score")
             self.setup = _Setup(
@@ -237,6 +238,9 @@ class JudgeRun(SupervisedRun):
                 error = str(exc)
                 if exc.status is not None:
                     break  # the gateway already retried what HTTP errors deserve
+        counts = self.progress.stage(STAGE)
+        if counts.done + counts.failed + counts.skipped >= counts.planned:
+            counts.planned += 1  # a record added since the run started: counted, not lost
         if verdict is None:
             reason = f"record {record.id}: {error}"
             self.progress.add_failed(STAGE, 1, reason)

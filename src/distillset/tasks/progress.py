@@ -55,16 +55,6 @@ class StageProgress:
     def failed_items(self) -> int:
         return sum(counts.failed for counts in self.counts.values())
 
-    def resume(self, remaining: Mapping[str, int]) -> None:
-        """Counters for the whole task when a run resumes it: what earlier runs did stays
-        done, ``remaining`` (per stage) is still open. Earlier failures are retried now."""
-        for name, still in remaining.items():
-            counts = self.stage(name)
-            counts.done = max(0, counts.planned - still) if counts.planned else 0
-            counts.planned = counts.done + still
-            counts.failed = 0
-            counts.skipped = 0
-
     def event(self, message: str, level: str = "info") -> None:
         if len(self.events) < MAX_PENDING_EVENTS:
             self.events.append((level, message))
