@@ -1,8 +1,9 @@
 """Running a task in a running asyncio loop: claim, heartbeat, progress, cancel, finish.
 
-``run_task`` is the one entry point for the CLI, the Python API and the web server. A task
-is resumable at any time: the job is planned again from what is stored (top-up), and calls
-that already succeeded are answered from the gateway's cache.
+``run_task`` is the one entry point for the CLI, the Python API and the web server (through
+``distillset.kinds``, which hands it the registry of kinds). Each kind's run subclasses
+``SupervisedRun``. A task is resumable at any time: its run plans again from what is stored,
+and calls that already succeeded are answered from the gateway's cache.
 """
 
 from __future__ import annotations
