@@ -9,7 +9,7 @@ DEMO_DIR := demo-output
 DEMO_PROJECT := Physical Education and Sports
 DS := DISTILLSET_HOME="$(CURDIR)/$(DEMO_DIR)/home" $(BIN)/distillset
 
-.PHONY: demo test lint typecheck pytest install install-dev clean
+.PHONY: demo test lint imports typecheck pytest install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-test: install-dev lint typecheck pytest
+test: install-dev lint imports typecheck pytest
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# The package layers (pyproject.toml's [tool.importlinter]): no upward import, no cycle.
+imports: install-dev
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy src

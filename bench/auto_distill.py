@@ -24,9 +24,9 @@ from pathlib import Path
 
 from distillset.config import load_settings
 from distillset.distill import jobs
+from distillset.kinds import run_task
 from distillset.services import endpoints, projects
 from distillset.store import LlmCall, open_store
-from distillset.tasks import run_task
 
 
 def start_fake_server(latency: float) -> tuple[subprocess.Popen[str], str]:

@@ -6,7 +6,7 @@ import enum
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PATH_SEPARATOR = " > "
 
@@ -48,7 +48,6 @@ class TaskKind(enum.StrEnum):
     QUESTIONS = "questions"
     ANSWERS = "answers"
     JUDGE = "judge"
-    EXPORT = "export"
 
 
 class TaskStatus(enum.StrEnum):
@@ -228,18 +227,4 @@ class StageCounts:
             "done": self.done,
             "failed": self.failed,
             "skipped": self.skipped,
-        }
-
-
-@dataclass
-class Progress:
-    tags: StageCounts = field(default_factory=StageCounts)
-    questions: StageCounts = field(default_factory=StageCounts)
-    answers: StageCounts = field(default_factory=StageCounts)
-
-    def as_dict(self) -> dict[str, dict[str, int]]:
-        return {
-            "tags": self.tags.as_dict(),
-            "questions": self.questions.as_dict(),
-            "answers": self.answers.as_dict(),
         }

@@ -5,6 +5,7 @@ The system Chromium is driven by Playwright's Python package (never a downloaded
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -18,8 +19,17 @@ import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
 from distillset.config import Settings
+from distillset.dataset import RecordFilter
+from distillset.domain import Origin
+from distillset.kinds import run_task
+from distillset.quality import create_judge_task
+from distillset.services.endpoints import add_endpoint
+from distillset.services.projects import create_project
+from distillset.services.tags import add_tag_path
+from distillset.store import Store
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
+from helpers import add_record
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -238,3 +248,32 @@ def test_script_label_renders_as_text(page: Page, live_server: str, dialogs: lis
     expect(p.locator("#detail .path")).to_have_text(tag["label"])
     assert p.locator("#tag-1 script").count() == 0
     assert dialogs == []
+
+
+def test_a_judge_task_page_follows_its_judged_records(
+    page: Page, live_server: str, settings: Settings, store: Store, fake_server: FakeModelServer
+) -> None:
+    """app.js draws the stages the task's kind declares: a judge task's judged records."""
+    with store.session() as session:
+        add_endpoint(session, "judge", model="fake-model", base_url=fake_server.url)
+        project = create_project(session, "Sports")
+        tag = add_tag_path(session, project, "Running", Origin.MANUAL)
+        for index in range(3):
+            add_record(session, project, tag, f"Question {index}?", f"Answer {index}.")
+        session.flush()
+        task = create_judge_task(session, project, model="judge", record_filter=RecordFilter())
+        project_id, task_id = project.id, task.id
+    page.goto(f"{live_server}/projects/{project_id}/tasks/{task_id}")
+    progress = page.locator(".progress")
+    expect(progress.locator("[data-stage=judged]")).to_have_text("0 / 3 done, 0 failed")
+    expect(progress.locator("[data-stage=tags]")).to_have_count(0)
+
+    # Run it beside the open page (in a thread of its own, away from the browser's loop):
+    # the page follows the run through its stream.
+    run = threading.Thread(target=lambda: asyncio.run(run_task(store, settings, task_id)))
+    run.start()
+    run.join(timeout=60)
+
+    expect(progress.locator("[data-field=status]")).to_have_text("succeeded")
+    expect(progress.locator("[data-stage=judged]")).to_have_text("3 / 3 done, 0 failed")
+    expect(progress.locator("[data-field=percent]")).to_have_text("100%")

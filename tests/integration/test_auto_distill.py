@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError, InvalidInputError
+from distillset.kinds import run_task
 from distillset.services import endpoints, projects, tags
 from distillset.store import Answer, LlmCall, Question, Store, Tag, Task, TaskEvent
-from distillset.tasks import request_cancel, run_task
+from distillset.tasks import request_cancel
 from distillset.testing import FakeModelServer
 
 NAME = "Physical Education and Sports"

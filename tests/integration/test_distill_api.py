@@ -70,7 +70,7 @@ def test_judge_review_and_export_a_distilled_dataset(
     judged = project.judge()
 
     assert judged["kind"] == "judge" and judged["status"] == "succeeded"
-    assert judged["counters"]["judged"] == {"planned": 4, "done": 4, "failed": 0}
+    assert judged["counters"]["judged"] == {"planned": 4, "done": 4, "failed": 0, "skipped": 0}
     assert fake_server.stats().total == calls + 4
     page = project.records(scored=True, count=True)
     assert page["total"] == 4 and page["next_cursor"] is None
@@ -91,7 +91,7 @@ def test_judge_review_and_export_a_distilled_dataset(
 
     # The judge's own verdict again, for the one scored by hand: from the cache, no new call.
     rescored = project.judge(rescore=True, confirmed=True)
-    assert rescored["counters"]["judged"] == {"planned": 1, "done": 1, "failed": 0}
+    assert rescored["counters"]["judged"] == {"planned": 1, "done": 1, "failed": 0, "skipped": 0}
     (again,) = project.records(confirmed=True)["records"]
     assert again["score_reason"] == first["score_reason"]
     assert fake_server.stats().total == calls + 4

@@ -85,7 +85,7 @@ def test_judge_scores_every_unscored_record_in_half_steps(
 ) -> None:
     summary = judge(store, settings, project_name)
     assert summary["status"] == "succeeded" and summary["kind"] == "judge"
-    assert summary["counters"] == {"judged": {"planned": 10, "done": 10, "failed": 0}}
+    assert summary["counters"] == {"judged": {"planned": 10, "done": 10, "failed": 0, "skipped": 0}}
     values = scores(store)
     assert all(v is not None and 0 <= v <= 5 and v * 2 == int(v * 2) for v in values)
     assert len(set(values)) > 1  # derived from each prompt, not one constant
@@ -121,7 +121,7 @@ def test_failures_are_recorded_and_a_rerun_retries_them(
     fake_server.queue_faults("500", "500", "500")
     summary = judge(store, settings, project_name)
     assert summary["status"] == "failed"
-    assert summary["counters"]["judged"] == {"planned": 10, "done": 7, "failed": 3}  # type: ignore[index]
+    assert summary["counters"]["judged"] == {"planned": 10, "done": 7, "failed": 3, "skipped": 0}  # type: ignore[index]
     assert "500" in str(summary["last_error"])
     with store.session() as session:
         project = get_project(session, project_name)
@@ -130,7 +130,7 @@ def test_failures_are_recorded_and_a_rerun_retries_them(
         assert task is not None and task.status == "failed"
     retry = judge(store, settings, project_name)
     assert retry["status"] == "succeeded"
-    assert retry["counters"]["judged"] == {"planned": 3, "done": 3, "failed": 0}  # type: ignore[index]
+    assert retry["counters"]["judged"] == {"planned": 3, "done": 3, "failed": 0, "skipped": 0}  # type: ignore[index]
     assert None not in scores(store)
 
 
@@ -160,7 +160,7 @@ def test_judge_command(cli: Cli, project_name: str) -> None:
     result = cli("judge", project_name, "--model", "judge", "--tag", "Ball games", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["counters"]["judged"] == {"planned": 6, "done": 6, "failed": 0}
+    assert summary["counters"]["judged"] == {"planned": 6, "done": 6, "failed": 0, "skipped": 0}
     listed = json.loads(cli("dataset", "list", project_name, "--scored", "--json").stdout)
     assert len(listed["records"]) == 6
     missing = cli("judge", project_name)
@@ -244,7 +244,7 @@ def test_rescore_judges_scored_records_again_with_another_model(
     again = judge(store, settings, project_name, model="judge-b", rescore=True)
 
     assert again["status"] == "succeeded"
-    assert again["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}  # type: ignore[index]
+    assert again["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0, "skipped": 0}  # type: ignore[index]
     assert fake_server.stats().total == 20
     assert "by hand" not in reasons(store) and None not in scores(store)
     with store.session() as session:
@@ -271,7 +271,7 @@ def test_rescore_takes_score_filters_and_a_plain_judge_refuses_them(
 
     low = judge(store, settings, project_name, rescore=True, max_score=2.0)
 
-    assert low["counters"]["judged"] == {"planned": 4, "done": 4, "failed": 0}  # type: ignore[index]
+    assert low["counters"]["judged"] == {"planned": 4, "done": 4, "failed": 0, "skipped": 0}  # type: ignore[index]
     assert fake_server.stats().total == 4
     # Ball games' 6 records come first: left alone; Running's 4 judged again.
     assert reasons(store)[:6] == ["by hand"] * 6 and scores(store)[:6] == [4.0] * 6
@@ -307,7 +307,7 @@ def test_a_resumed_rescore_scores_only_the_records_it_had_not_scored(
     resumed = asyncio.run(run_judge_task(store, settings, task_id))
 
     assert resumed["status"] == "succeeded"
-    assert resumed["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}  # type: ignore[index]
+    assert resumed["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0, "skipped": 0}  # type: ignore[index]
     assert calls_of(store, task_id) - calls_before == 6
     assert "by hand" not in reasons(store)
     # Once done, resuming again has nothing left to score.
@@ -315,6 +315,7 @@ def test_a_resumed_rescore_scores_only_the_records_it_had_not_scored(
         "planned": 10,
         "done": 10,
         "failed": 0,
+        "skipped": 0,
     }
     assert calls_of(store, task_id) - calls_before == 6
 
@@ -326,12 +327,12 @@ def test_a_rescore_retries_its_failures_on_resume(
     fake_server.queue_faults("500", "500", "500")
     task_id = create_task(store, project_name, rescore=True, fresh=True)
     first = asyncio.run(run_judge_task(store, settings, task_id))
-    assert first["counters"]["judged"] == {"planned": 10, "done": 7, "failed": 3}  # type: ignore[index]
+    assert first["counters"]["judged"] == {"planned": 10, "done": 7, "failed": 3, "skipped": 0}  # type: ignore[index]
 
     retry = asyncio.run(run_judge_task(store, settings, task_id))
 
     assert retry["status"] == "succeeded"
-    assert retry["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}  # type: ignore[index]
+    assert retry["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0, "skipped": 0}  # type: ignore[index]
     assert fake_server.stats().total == 10 + 10 + 3
 
 
@@ -344,7 +345,20 @@ def test_judge_command_rescores_by_score(cli: Cli, project_name: str) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["params"]["rescore"] is True
-    assert summary["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0}
+    assert summary["counters"]["judged"] == {"planned": 10, "done": 10, "failed": 0, "skipped": 0}
     assert_refused_in_one_line(
         cli, [(("judge", project_name, "--model", "judge", "--max-score", "2"), "--rescore")]
     )
+
+
+def test_records_deleted_before_the_run_are_not_counted_as_judged(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    task_id = create_task(store, project_name)
+    with store.session() as session:
+        for answer in session.scalars(select(Answer).order_by(Answer.id).limit(2)):
+            session.delete(answer)
+
+    summary = asyncio.run(run_judge_task(store, settings, task_id))
+
+    assert summary["counters"]["judged"] == {"planned": 8, "done": 8, "failed": 0, "skipped": 0}  # type: ignore[index]

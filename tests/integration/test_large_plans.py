@@ -14,9 +14,9 @@ from typer.testing import Result
 from distillset.config import Settings
 from distillset.distill import jobs, plan
 from distillset.distill.plan import PlanNeedsConfirmation
+from distillset.kinds import run_task
 from distillset.services import endpoints, projects
 from distillset.store import Store, Task
-from distillset.tasks import run_task
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
 

@@ -13,10 +13,10 @@ from typer.testing import Result
 from distillset.cli import task_progress
 from distillset.config import Settings
 from distillset.distill import jobs
+from distillset.kinds import run_task
 from distillset.llm.limiter import Limiter
 from distillset.services import endpoints, projects
 from distillset.store import Store
-from distillset.tasks import run_task
 from distillset.testing import FakeModelServer
 
 NAME = "Stalls"

@@ -11,9 +11,9 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.distill import jobs
+from distillset.kinds import run_task
 from distillset.services import endpoints, projects
 from distillset.store import LlmCall, Store, Task
-from distillset.tasks import run_task
 from distillset.testing import FakeModelServer
 
 NAME = "Billing"

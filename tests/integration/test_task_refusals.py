@@ -13,10 +13,11 @@ from typer.testing import Result
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError
+from distillset.kinds import run_task
 from distillset.services import endpoints, projects
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks import effective_status, run_task
+from distillset.tasks import effective_status
 from distillset.testing import FakeModelServer
 
 NAME = "Refusals"

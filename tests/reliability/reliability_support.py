@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import normalize_text
+from distillset.kinds import run_task
 from distillset.services import endpoints, projects
 from distillset.store import Answer, LlmCall, Question, Store, Tag
-from distillset.tasks import run_task
 
 NAME = "Reliability topic"
 

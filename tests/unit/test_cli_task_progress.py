@@ -13,6 +13,11 @@ from rich.console import Console
 
 from distillset.cli import task_progress
 from distillset.cli.task_progress import ProgressView
+from distillset.kinds import stages_of
+
+# The stages each kind declares, as the CLI is handed them.
+DISTILLING = [stage.name for stage in stages_of("auto_distill")]
+JUDGE = [stage.name for stage in stages_of("judge")]
 
 RUNNING = {
     "tags": {"planned": 20, "done": 12, "failed": 2},
@@ -76,8 +81,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
     return advance
 
 
-def _show(*updates: dict[str, Any], enabled: bool = True) -> None:
-    with ProgressView(enabled) as view:
+def _show(stages: list[str], *updates: dict[str, Any], enabled: bool = True) -> None:
+    with ProgressView(stages, enabled) as view:
         for counters in updates:
             view.update(counters)
 
@@ -87,7 +92,7 @@ def test_a_terminal_shows_a_bar_per_stage_and_ends_on_the_last_counts(
 ) -> None:
     screen = _console(monkeypatch, terminal=True)
 
-    _show(RUNNING, FINISHED)
+    _show(DISTILLING, RUNNING, FINISHED)
 
     assert _last_frame(screen) == [
         "tags 18/20 2 failed",
@@ -104,7 +109,7 @@ def test_a_terminal_shows_a_judge_task_as_one_bar_without_call_statistics(
 ) -> None:
     screen = _console(monkeypatch, terminal=True)
 
-    _show(JUDGING)
+    _show(JUDGE, JUDGING)
 
     frame = [line for line in _last_frame(screen) if line]
     assert frame == ["judged 4/10 1 failed"]
@@ -121,7 +126,7 @@ def test_a_terminal_does_not_leave_a_stage_with_nothing_planned_looking_unfinish
         "calls": RUNNING["calls"],
     }
 
-    _show(tags_only)
+    _show(DISTILLING, tags_only)
 
     assert not any("/?" in line for line in _last_frame(screen))
 
@@ -133,7 +138,7 @@ def test_a_pipe_gets_plain_lines_at_most_every_two_seconds_and_no_bars(
 ) -> None:
     screen = _console(monkeypatch, terminal=False)
 
-    with ProgressView() as view:
+    with ProgressView(DISTILLING) as view:
         view.update(RUNNING)  # the first counters are shown at once
         clock(1.0)
         view.update(FINISHED)  # too soon: skipped
@@ -152,7 +157,7 @@ def test_a_pipe_gets_a_judge_task_as_one_stage(
 ) -> None:
     _console(monkeypatch, terminal=False)
 
-    _show(JUDGING)
+    _show(JUDGE, JUDGING)
 
     assert capsys.readouterr().err == "judged 4/10 (1 failed)\n"
 
@@ -164,6 +169,6 @@ def test_progress_turned_off_shows_nothing(
     """As with --json, whose output must stay one JSON document."""
     screen = _console(monkeypatch, terminal=terminal)
 
-    _show(RUNNING, FINISHED, enabled=False)
+    _show(DISTILLING, RUNNING, FINISHED, enabled=False)
 
     assert screen.getvalue() == "" and capsys.readouterr() == ("", "")

@@ -10,6 +10,7 @@ import pytest
 
 from distillset.config import Settings
 from distillset.distill.plan import Plan, auto_spec, tags_spec
+from distillset.distill.run import create_task
 from distillset.domain import ConflictError, TaskKind
 from distillset.services import projects
 from distillset.store import Project, Store, Task
@@ -58,7 +59,7 @@ def _running(
     with store.session() as session:
         project = session.get(Project, project_id)
         spec = auto_spec() if kind is TaskKind.AUTO_DISTILL else tags_spec(None, 3)
-        task = service.create_task(session, project, kind, spec, Plan(3))
+        task = create_task(session, project, kind, spec, Plan(3))
         started = utcnow() - timedelta(minutes=minutes_ago)
         task.status, task.owner = "running", owner
         task.started_at = task.heartbeat_at = started

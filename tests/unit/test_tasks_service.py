@@ -12,6 +12,7 @@ import pytest
 
 from distillset.config import Settings
 from distillset.distill.plan import Plan, auto_spec
+from distillset.distill.run import create_task
 from distillset.domain import ConflictError, TaskKind
 from distillset.services import projects
 from distillset.store import Store, Task
@@ -22,7 +23,7 @@ from distillset.tasks import service
 def make_task(store: Store, **fields: object) -> int:
     with store.session() as session:
         project = projects.create_project(session, f"P{utcnow().timestamp()}")
-        task = service.create_task(session, project, TaskKind.AUTO_DISTILL, auto_spec(), Plan(3))
+        task = create_task(session, project, TaskKind.AUTO_DISTILL, auto_spec(), Plan(3))
         for name, value in fields.items():
             setattr(task, name, value)
         return task.id

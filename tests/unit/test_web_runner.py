@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from distillset.config import Settings
-from distillset.distill.plan import JobSpec
+from distillset.distill.plan import JobSpec, plan_job
+from distillset.distill.run import create_task
 from distillset.domain import TaskKind
 from distillset.services.projects import create_project
 from distillset.store import Store, Task
-from distillset.tasks import create_job_task
 from distillset.web.runner import TaskRunner
 
 
@@ -18,7 +18,9 @@ def test_a_shutdown_before_a_started_run_claims_its_task_leaves_it_interrupted(
 ) -> None:
     with store.session() as session:
         project = create_project(session, "Sports")
-        task, _plan = create_job_task(session, project, TaskKind.ANSWERS, JobSpec(answer=True))
+        spec = JobSpec(answer=True)
+        plan, _ready = plan_job(session, project.id, spec)
+        task = create_task(session, project, TaskKind.ANSWERS, spec, plan)
         task_id = task.id
         assert task.status == "queued"
 

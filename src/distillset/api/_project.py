@@ -16,10 +16,10 @@ from distillset.distill.jobs import PlannedJob
 from distillset.distill.plan import Plan
 from distillset.export import ExportOptions, export_dataset
 from distillset.export.formats import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
+from distillset.kinds import run_task
 from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
 from distillset.services import projects
 from distillset.store import Store, open_store
-from distillset.tasks import run_task
 
 
 class Project(TreeMethods, ReviewMethods, TaskMethods):

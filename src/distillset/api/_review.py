@@ -8,8 +8,8 @@ from typing import Any
 from distillset import dataset
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
 from distillset.dataset import RecordFilter
+from distillset.kinds import run_task
 from distillset.quality import create_judge_task, find_duplicates, label_duplicates
-from distillset.tasks import run_task
 
 
 class ReviewMethods(ProjectBase):

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
+from distillset.kinds import run_task, task_as_dict
 from distillset.services import projects
 from distillset.store import Project as ProjectRow
 from distillset.store import Store
 from distillset.store.models import utc_iso
-from distillset.tasks import get_task, recent_events, request_cancel, run_task, task_as_dict
+from distillset.tasks import get_task, recent_events, request_cancel
 from distillset.tasks import list_tasks as _list_tasks
 from distillset.tasks.runner import ask_fresh
 from distillset.tasks.service import refresh_status

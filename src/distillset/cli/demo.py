@@ -17,7 +17,7 @@ import typer
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, print_json, say, state_of
 from distillset.cli.distill import plan_text
-from distillset.cli.task_progress import progress_lines, run_task_here
+from distillset.cli.task_progress import progress_lines, run_task_here, stage_names
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError, DistillsetError, NotFoundError
@@ -151,7 +151,7 @@ def demo(
     if as_json:
         print_json(result)
         return
-    stages, calls = progress_lines(result["task"]["counters"])
+    stages, calls = progress_lines(result["task"]["counters"], stage_names(result["task"]))
     say(f"task {result['task']['id']} {result['task']['status']}: {stages}")
     say(f"  {calls}")
     say(f"exported {result['export']['records']} records to {result['export']['path']}")

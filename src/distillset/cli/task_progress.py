@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import typer
@@ -17,11 +17,9 @@ from rich.text import Text
 from distillset.cli.common import err_console, print_json, say
 from distillset.config import Settings
 from distillset.domain import TaskStatus
-from distillset.quality.judge import STAGE as JUDGE_STAGE
 from distillset.store import Store
-from distillset.tasks.runner import run_task
+from distillset.tasks import get_task
 
-DISTILL_STAGES = ("tags", "questions", "answers")
 PLAIN_LINE_INTERVAL = 2.0
 # After this long without a reply, say that the endpoint has not answered yet.
 STALL_NOTICE_SECONDS = 5.0
@@ -29,9 +27,9 @@ EXIT_FAILED = 1
 EXIT_CANCELLED = 130
 
 
-def stages_of(counters: dict[str, Any]) -> tuple[str, ...]:
-    """The stages a task's counters speak of: a judge task's one, or distillation's three."""
-    return (JUDGE_STAGE,) if JUDGE_STAGE in counters else DISTILL_STAGES
+def stage_names(task: dict[str, Any]) -> list[str]:
+    """The stages a task's kind declares (``task_as_dict``'s ``stages``), in order."""
+    return [stage["name"] for stage in task.get("stages") or ()]
 
 
 def calls_line(counters: dict[str, Any]) -> str:
@@ -72,9 +70,9 @@ def stall_notice(counters: dict[str, Any]) -> str | None:
     )
 
 
-def stages_line(counters: dict[str, Any]) -> str:
+def stages_line(counters: dict[str, Any], stages: Sequence[str]) -> str:
     parts = []
-    for stage in stages_of(counters):
+    for stage in stages:
         values = counters.get(stage) or {}
         part = f"{stage} {values.get('done', 0)}/{values.get('planned', 0)}"
         if values.get("failed"):
@@ -83,15 +81,15 @@ def stages_line(counters: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def progress_lines(counters: dict[str, Any]) -> list[str]:
-    """Stages, then calls (a judge task's counters have no call statistics)."""
-    if JUDGE_STAGE in counters:
-        return [stages_line(counters)]
-    return [stages_line(counters), calls_line(counters)]
+def progress_lines(counters: dict[str, Any], stages: Sequence[str]) -> list[str]:
+    """The declared stages, then calls where the kind counts them (a judge task does not)."""
+    if "calls" not in counters:
+        return [stages_line(counters, stages)]
+    return [stages_line(counters, stages), calls_line(counters)]
 
 
 class _StageBars(Progress):
-    """Three stage bars with one line of call statistics under them."""
+    """A bar per stage with one line of call statistics under them."""
 
     calls_text = ""
 
@@ -103,7 +101,8 @@ class _StageBars(Progress):
 class ProgressView:
     """Receives the runner's counters; draws bars or prints a line now and then."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, stages: Sequence[str], enabled: bool = True) -> None:
+        self.stages = tuple(stages)
         self.enabled = enabled
         self.rich = enabled and err_console.is_terminal
         self._last_line = 0.0
@@ -144,8 +143,8 @@ class ProgressView:
             return
         self._notice_stall(counters)
         if self._bars is not None:
-            for stage in stages_of(counters):
-                if stage not in self._ids:  # a bar per stage the task has
+            for stage in self.stages:
+                if stage not in self._ids:  # a bar per stage the kind declares
                     self._ids[stage] = self._bars.add_task(stage, total=0, failed="")
                 values = counters.get(stage) or {}
                 failed = values.get("failed", 0)
@@ -155,12 +154,12 @@ class ProgressView:
                     completed=values.get("done", 0),
                     failed=f"{failed} failed" if failed else "",
                 )
-            self._bars.calls_text = "" if JUDGE_STAGE in counters else calls_line(counters)
+            self._bars.calls_text = calls_line(counters) if "calls" in counters else ""
             return
         now = time.monotonic()
         if now - self._last_line >= PLAIN_LINE_INTERVAL:
             self._last_line = now
-            sys.stderr.write(" · ".join(progress_lines(counters)) + "\n")
+            sys.stderr.write(" · ".join(progress_lines(counters, self.stages)) + "\n")
             sys.stderr.flush()
 
 
@@ -168,6 +167,12 @@ def run_task_here(
     store: Store, settings: Settings, task_id: int, *, show_progress: bool = True
 ) -> dict[str, Any]:
     """Run a task in this process; Ctrl-C stops it cleanly as cancelled."""
+    # The kinds import every package that runs one: loaded only when a task runs.
+    from distillset.kinds import run_task, stages_of
+
+    with store.session() as session:
+        kind = get_task(session, task_id).kind
+    stages = [stage.name for stage in stages_of(kind)]
 
     async def main() -> dict[str, Any]:
         cancel = asyncio.Event()
@@ -177,7 +182,7 @@ def run_task_here(
             loop.add_signal_handler(signal.SIGTERM, cancel.set)
         except (NotImplementedError, RuntimeError):
             pass  # not the main thread (tests through CliRunner in a thread)
-        with ProgressView(show_progress) as view:
+        with ProgressView(stages, show_progress) as view:
             return await run_task(
                 store, settings, task_id, cancel_event=cancel, on_progress=view.update
             )
@@ -193,7 +198,7 @@ def report_outcome(summary: dict[str, Any], as_json: bool) -> None:
         print_json(summary)
     else:
         say(f"task {task_id} {status} in {summary['elapsed_seconds'] or 0:.1f}s")
-        for line in progress_lines(counters):
+        for line in progress_lines(counters, stage_names(summary)):
             say(f"  {line}")
         if summary.get("last_error") and status != TaskStatus.SUCCEEDED:
             say(f"  last error: {summary['last_error']}")

@@ -16,7 +16,13 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.cli.models import warn
-from distillset.cli.task_progress import calls_line, report_outcome, run_task_here, stages_line
+from distillset.cli.task_progress import (
+    calls_line,
+    report_outcome,
+    run_task_here,
+    stage_names,
+    stages_line,
+)
 from distillset.domain import TaskStatus
 from distillset.services.endpoints import project_key_warnings
 from distillset.services.projects import get_project
@@ -41,12 +47,14 @@ def tasks_list(
     as_json: bool = JsonOption,
 ) -> None:
     """List tasks, newest first; a running task whose process died shows as interrupted."""
+    from distillset.kinds import task_as_dict  # every kind's package: only when listing
+
     state = state_of(ctx)
     with state.store.session() as session:
         project_id = get_project(session, name).id if name else None
         names = {project.id: project.name for project in session.query(Project)}
         rows = [
-            service.task_as_dict(task, state.settings, names.get(task.project_id))
+            task_as_dict(task, state.settings, names.get(task.project_id))
             for task in service.list_tasks(session, state.settings, project_id, limit)
         ]
     if as_json:
@@ -60,7 +68,7 @@ def tasks_list(
                 row["project"],
                 row["kind"],
                 row["status"],
-                stages_line(row["counters"] or {}),
+                stages_line(row["counters"] or {}, stage_names(row)),
                 row["created_at"],
             ]
             for row in rows
@@ -75,11 +83,13 @@ def tasks_show(
     as_json: bool = JsonOption,
 ) -> None:
     """A task's status, counters, parameters and recent events."""
+    from distillset.kinds import task_as_dict  # every kind's package: only when showing
+
     state = state_of(ctx)
     with state.store.session() as session:
         task = service.refresh_status(session, service.get_task(session, task_id), state.settings)
         project = session.get(Project, task.project_id)
-        data = service.task_as_dict(task, state.settings, project.name if project else None)
+        data = task_as_dict(task, state.settings, project.name if project else None)
         data["events"] = [
             {"at": utc_iso(event.created_at), "level": event.level, "message": event.message}
             for event in service.recent_events(session, task_id)
@@ -95,7 +105,7 @@ def tasks_show(
             "kind": data["kind"],
             "status": data["status"],
             "params": data["params"],
-            "progress": stages_line(counters),
+            "progress": stages_line(counters, stage_names(data)),
             "calls": calls_line(counters),
             "last error": data["last_error"],
             "started": data["started_at"],

@@ -23,17 +23,13 @@ from distillset.distill.plan import (
     questions_spec,
     tags_spec,
 )
+from distillset.distill.run import create_task, resumable_task
 from distillset.domain import InvalidInputError, TagPath, TaskKind
 from distillset.services.projects import get_project
 from distillset.services.tags import find_parent, find_tag, subtree_ids_query
 from distillset.store import Answer, Project, Question, Tag
 from distillset.tasks.runner import ask_fresh
-from distillset.tasks.service import (
-    create_task,
-    process_owner,
-    refuse_if_blocked,
-    resumable_task,
-)
+from distillset.tasks.service import process_owner, refuse_if_blocked
 
 
 @dataclass

@@ -1,14 +1,22 @@
-"""Live counters of a job: planned / done / failed per stage, calls, tokens and cost."""
+"""Live counters of a distillation job: its three stages, then calls, tokens and cost."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from distillset.domain import Progress, StageCounts
 from distillset.llm import ChatResult
+from distillset.tasks.kinds import Stage
+from distillset.tasks.progress import StageProgress
 
-MAX_PENDING_EVENTS = 1_000
+# The stages a distillation task declares, in the order the interfaces show them.
+DISTILL_STAGES = (
+    Stage("tags", "Tags"),
+    Stage("questions", "Questions"),
+    Stage("answers", "Answers"),
+)
+STAGE_NAMES = tuple(stage.name for stage in DISTILL_STAGES)
 
 
 @dataclass
@@ -24,41 +32,25 @@ class CallStats:
         return {"requests": self.requests, "cached": self.cached, "failed": self.failed}
 
 
-@dataclass
-class JobProgress:
+class JobProgress(StageProgress):
     """Counters the scheduler updates and the task runner persists; done never exceeds planned."""
 
-    stages: Progress = field(default_factory=Progress)
-    calls: CallStats = field(default_factory=CallStats)
-    events: list[tuple[str, str]] = field(default_factory=list)
-    last_error: str | None = None
+    def __init__(self) -> None:
+        super().__init__(STAGE_NAMES)
+        self.calls = CallStats()
 
-    def stage(self, name: str) -> StageCounts:
-        counts: StageCounts = getattr(self.stages, name)
-        return counts
+    def resume(self, remaining: Mapping[str, int]) -> None:
+        """Counters for the whole job when a run resumes it: what earlier runs did plus what
+        is still planned (``remaining``, per stage; a plan shrinks as work gets done).
 
-    def add_done(self, name: str, count: int = 1) -> None:
-        counts = self.stage(name)
-        counts.done = min(counts.planned - counts.failed - counts.skipped, counts.done + count)
-
-    def add_failed(self, name: str, count: int, reason: str | None = None) -> None:
-        counts = self.stage(name)
-        counts.failed = min(counts.planned - counts.done - counts.skipped, counts.failed + count)
-        if reason:
-            self.last_error = reason
-
-    def add_skipped(self, name: str, count: int = 1) -> None:
-        """Work whose target was deleted before it was sent: not done, not failed."""
-        counts = self.stage(name)
-        counts.skipped = min(counts.planned - counts.done - counts.failed, counts.skipped + count)
-
-    def drop_planned(self, name: str, count: int) -> None:
-        """Work no longer planned because what it hangs on failed (the subtree of a tag that
-        could not be created, the answers of questions that were not): not attempted, so not
-        failed either. A resume plans it again."""
-        counts = self.stage(name)
-        open_work = counts.planned - counts.done - counts.failed - counts.skipped
-        counts.planned -= max(0, min(count, open_work))
+        Failures of earlier runs are retried now, so only the work still to do is open.
+        """
+        for name, still in remaining.items():
+            counts = self.stage(name)
+            counts.done = max(0, counts.planned - still) if counts.planned else 0
+            counts.planned = counts.done + still
+            counts.failed = 0
+            counts.skipped = 0
 
     def add_call(self, result: ChatResult) -> None:
         if result.cached:
@@ -66,29 +58,15 @@ class JobProgress:
             return
         self.calls.requests += 1
 
-    def event(self, message: str, level: str = "info") -> None:
-        if len(self.events) < MAX_PENDING_EVENTS:
-            self.events.append((level, message))
-
-    def take_events(self) -> list[tuple[str, str]]:
-        events, self.events = self.events, []
-        return events
-
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.stages.as_dict()
+        data = super().as_dict()
         data["calls"] = self.calls.as_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobProgress:
         progress = cls()
-        for name in ("tags", "questions", "answers"):
-            values = data.get(name) or {}
-            counts = progress.stage(name)
-            counts.planned = int(values.get("planned", 0))
-            counts.done = int(values.get("done", 0))
-            counts.failed = int(values.get("failed", 0))
-            counts.skipped = int(values.get("skipped", 0))
+        progress.load(data)
         calls = data.get("calls") or {}
         progress.calls = CallStats(
             requests=int(calls.get("requests", 0)),

@@ -29,10 +29,13 @@ from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Project, Store, Task
-from distillset.tasks.runner import ProgressCallback, SupervisedRun, ask_fresh, reads_cache
+from distillset.tasks.kinds import ProgressCallback, Stage, TaskKindSpec
+from distillset.tasks.progress import StageProgress, initial_counters
+from distillset.tasks.runner import SupervisedRun, ask_fresh, reads_cache
 from distillset.tasks.service import claim_task
 
 STAGE = "judged"
+JUDGE_STAGES = (Stage(STAGE, "Judged"),)
 RESCORE_PARAM = "rescore"  # in the task params: whether the task rescores
 PAGE_SIZE = 500
 # A reply with no readable score is asked again (a new attempt number) this many times.
@@ -113,7 +116,7 @@ def create_judge_task(
         kind=TaskKind.JUDGE.value,
         params=params,
         status=TaskStatus.QUEUED.value,
-        counters={STAGE: {"planned": planned, "done": 0, "failed": 0}},
+        counters=initial_counters({STAGE: planned}),
     )
     if no_cache:
         ask_fresh(task)
@@ -142,15 +145,18 @@ class JudgeRun(SupervisedRun):
         *,
         cancel_event: asyncio.Event | None = None,
         on_progress: ProgressCallback | None = None,
+        use_cache: bool = True,
     ) -> None:
         super().__init__(
-            store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
+            store,
+            settings,
+            task_id,
+            cancel_event=cancel_event,
+            on_progress=on_progress,
+            use_cache=use_cache,
         )
-        self.counts = {"planned": 0, "done": 0, "failed": 0}
-        self.events: list[tuple[str, str]] = []
-        self.error: str | None = None
+        self.progress = StageProgress([STAGE])
         self.setup: _Setup | None = None
-        self.use_cache = True
 
     def prepare(self) -> None:
         with self.store.session() as session:
@@ -162,14 +168,15 @@ class JudgeRun(SupervisedRun):
             rescore = bool(task.params.get(RESCORE_PARAM))
             chosen = RecordFilter.from_dict(task.params.get("filter") or {})
             record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
-            self.use_cache = reads_cache(task.params)
+            self.use_cache = self.use_cache and reads_cache(task.params)
             endpoint = EndpointConfig.from_endpoint(
                 get_endpoint(session, task.params["model"]), self.settings
             )
             remaining = count_records(session, project, record_filter)
-            done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
             # Earlier runs' scores stay done; their failures are open work again.
-            self.counts = {"planned": done + remaining, "done": done, "failed": 0}
+            self.progress.load(task.counters or {})
+            counts = self.progress.stage(STAGE)
+            counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
             task.counters = self.counters()
             self.event(f"started: {remaining} records to score")
             self.setup = _Setup(
@@ -179,22 +186,6 @@ class JudgeRun(SupervisedRun):
                 template=get_prompt(session, project, "judge").template,
                 record_filter=record_filter,
             )
-
-    def counters(self) -> dict[str, Any]:
-        return {STAGE: dict(self.counts)}
-
-    def event(self, message: str, level: str = "info") -> None:
-        self.events.append((level, message))
-
-    def take_events(self) -> list[tuple[str, str]]:
-        events, self.events = self.events, []
-        return events
-
-    def last_error(self) -> str | None:
-        return self.error
-
-    def failed_items(self) -> int:
-        return self.counts["failed"]
 
     def failure_event(self, failed: int) -> tuple[str, str]:
         return f"{failed} records failed (run again to retry)", "warning"
@@ -247,10 +238,13 @@ class JudgeRun(SupervisedRun):
                 error = str(exc)
                 if exc.status is not None:
                     break  # the gateway already retried what HTTP errors deserve
+        counts = self.progress.stage(STAGE)
+        if counts.done + counts.failed + counts.skipped >= counts.planned:
+            counts.planned += 1  # a record added since the run started: counted, not lost
         if verdict is None:
-            self.counts["failed"] += 1
-            self.error = f"record {record.id}: {error}"
-            self.event(self.error, "error")
+            reason = f"record {record.id}: {error}"
+            self.progress.add_failed(STAGE, 1, reason)
+            self.event(reason, "error")
             return
         with self.store.session() as session:
             session.execute(
@@ -258,7 +252,7 @@ class JudgeRun(SupervisedRun):
                 .where(Answer.id == record.id)
                 .values(score_values(verdict.score, verdict.reason or None))
             )
-        self.counts["done"] += 1
+        self.progress.add_done(STAGE)
 
     async def work(self) -> None:
         setup = self.setup
@@ -302,3 +296,6 @@ async def run_judge_task(
     """Run (or resume) a judge task to its end; returns the task as a dict."""
     run = JudgeRun(store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress)
     return await run.run()
+
+
+JUDGE_KIND = TaskKindSpec(TaskKind.JUDGE.value, JUDGE_STAGES, JudgeRun)

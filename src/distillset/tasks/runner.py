@@ -1,8 +1,9 @@
 """Running a task in a running asyncio loop: claim, heartbeat, progress, cancel, finish.
 
-``run_task`` is the one entry point for the CLI, the Python API and the web server. A task
-is resumable at any time: the job is planned again from what is stored (top-up), and calls
-that already succeeded are answered from the gateway's cache.
+``run_task`` is the one entry point for the CLI, the Python API and the web server (through
+``distillset.kinds``, which hands it the registry of kinds). Each kind's run subclasses
+``SupervisedRun``. A task is resumable at any time: its run plans again from what is stored,
+and calls that already succeeded are answered from the gateway's cache.
 """
 
 from __future__ import annotations
@@ -12,30 +13,17 @@ import contextlib
 import secrets
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from distillset.config import Settings
-from distillset.distill.auto import JobScheduler
-from distillset.distill.context import DistillContext, load_context
-from distillset.distill.plan import (
-    JobSpec,
-    Plan,
-    WorkItem,
-    leaf_depth,
-    load_snapshot,
-    plan_job,
-)
-from distillset.distill.progress import JobProgress
-from distillset.domain import ConflictError, InvalidInputError, TaskKind, TaskStatus
-from distillset.llm import Gateway
-from distillset.store import Project, Store, Task
+from distillset.domain import ConflictError, TaskStatus
+from distillset.store import Store, Task
 from distillset.store.models import utcnow
+from distillset.tasks.kinds import KindRegistry, ProgressCallback
 from distillset.tasks.lease import OwnershipLease
+from distillset.tasks.progress import StageProgress
 from distillset.tasks.service import (
     add_events,
-    claim_task,
     end_refused,
     get_task,
     process_owner,
@@ -44,21 +32,11 @@ from distillset.tasks.service import (
 )
 from distillset.tasks.usage import billed_usage
 
-# The kinds TaskRun runs (judge tasks run as a SupervisedRun in distillset.quality).
-DISTILL_KINDS = {
-    TaskKind.AUTO_DISTILL.value,
-    TaskKind.TAGS.value,
-    TaskKind.QUESTIONS.value,
-    TaskKind.ANSWERS.value,
-}
-
 # How often counters and events are written, and the cancel flag is read.
 FLUSH_INTERVAL = 0.5
 
 # The event a run stopped from outside leaves, for the task pages and `tasks show`.
 INTERRUPTED_NOTE = "interrupted: the process running it stopped; resume to go on"
-
-ProgressCallback = Callable[[dict[str, Any]], None]
 
 # A task param: its model calls skip the response cache (a fresh sample), on every resume too.
 NO_CACHE_PARAM = "no_cache"
@@ -75,36 +53,12 @@ def reads_cache(params: dict[str, Any] | None) -> bool:
     return not (params or {}).get(NO_CACHE_PARAM, False)
 
 
-def _resumed_counters(stored: dict[str, Any], plan: Plan) -> JobProgress:
-    """Counters for the whole job: what the earlier runs did plus what is still planned.
-
-    Failures of earlier runs are retried now, so only the work still to do is open.
-    """
-    progress = JobProgress.from_dict(stored)
-    remaining = {"tags": plan.tags, "questions": plan.questions, "answers": plan.answers}
-    for name, still in remaining.items():
-        counts = progress.stage(name)
-        counts.done = max(0, counts.planned - still) if counts.planned else 0
-        counts.planned = counts.done + still
-        counts.failed = 0
-        counts.skipped = 0
-    return progress
-
-
-@dataclass(frozen=True)
-class _PlannedJob:
-    """What a distillation run's planning hands to its work."""
-
-    context: DistillContext
-    spec: JobSpec
-    ready: WorkItem
-    depths: dict[int, int]
-    leaf_depth: int
-
-
 class SupervisedRun(ABC):
     """What every task run shares: its claim's owner, the heartbeat and counters written
-    every interval, cancel, and the final status. Subclasses plan and do the work."""
+    every interval, cancel, and the final status. Subclasses plan and do the work, and keep
+    their counters in ``self.progress`` (one per stage their kind declares)."""
+
+    progress: StageProgress
 
     def __init__(
         self,
@@ -114,8 +68,11 @@ class SupervisedRun(ABC):
         *,
         cancel_event: asyncio.Event | None = None,
         on_progress: ProgressCallback | None = None,
+        use_cache: bool = True,
     ) -> None:
         self.store, self.settings, self.task_id = store, settings, task_id
+        # False: every model call of this run is sent, not read from the response cache.
+        self.use_cache = use_cache
         self.cancel_event = cancel_event or asyncio.Event()
         self.on_progress = on_progress
         # Unique per run, so two runs in one process (the web server) are told apart.
@@ -133,25 +90,25 @@ class SupervisedRun(ABC):
     async def work(self) -> None:
         """Do the planned work; cancelled when a cancel is asked."""
 
-    @abstractmethod
     def counters(self) -> dict[str, Any]:
         """The task row's counters as they stand."""
+        return self.progress.as_dict()
 
-    @abstractmethod
     def event(self, message: str, level: str = "info") -> None:
         """Queue an event for the next flush."""
+        self.progress.event(message, level)
 
-    @abstractmethod
     def take_events(self) -> list[tuple[str, str]]:
         """The events queued since the last flush."""
+        return self.progress.take_events()
 
-    @abstractmethod
     def last_error(self) -> str | None:
         """The latest item failure's reason, if any."""
+        return self.progress.last_error
 
-    @abstractmethod
     def failed_items(self) -> int:
         """How many items failed in this run (the task then ends as failed)."""
+        return self.progress.failed_items()
 
     def failure_event(self, failed: int) -> tuple[str, str]:
         """The closing event (message, level) of a run in which items failed."""
@@ -264,110 +221,8 @@ class SupervisedRun(ABC):
             return task_as_dict(task, self.settings)
 
 
-class TaskRun(SupervisedRun):
-    """One run of a distillation task row (tags, questions, answers, auto) in this process."""
-
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        task_id: int,
-        *,
-        cancel_event: asyncio.Event | None = None,
-        on_progress: ProgressCallback | None = None,
-        use_cache: bool = True,
-    ) -> None:
-        super().__init__(
-            store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
-        )
-        self.use_cache = use_cache
-        self.progress = JobProgress()
-        self.plan = Plan()
-        self._job: _PlannedJob | None = None
-        self._gateway: Gateway | None = None
-
-    def prepare(self) -> None:
-        with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            project = session.get(Project, task.project_id)
-            assert project is not None
-            if task.kind not in DISTILL_KINDS:
-                raise InvalidInputError(
-                    f"task {task.id} is a {task.kind} task, which this runner does not run"
-                )
-            spec = JobSpec.from_params(task.params)
-            self.use_cache = self.use_cache and reads_cache(task.params)
-            needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
-            context = load_context(
-                session,
-                project,
-                self.settings,
-                topic=spec.topic,
-                need_question_model=needs_questions,
-                need_answer_model=spec.answer,
-            )
-            snapshot = None if spec.answer_only else load_snapshot(session, project.id)
-            self.plan, ready = plan_job(session, project.id, spec, snapshot)
-            bottom = 0 if snapshot is None else leaf_depth(spec, snapshot)
-            self.progress = _resumed_counters(task.counters or {}, self.plan)
-            task.counters = self.counters()
-            self.progress.event(
-                f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
-                f"{self.plan.answers} answers to create"
-            )
-            self._job = _PlannedJob(
-                context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom
-            )
-
-    async def work(self) -> None:
-        job = self._job
-        assert job is not None, "prepare() first"
-        context = job.context
-        async with Gateway(
-            self.store,
-            context.limits,
-            project_id=context.project_id,
-            use_cache=self.use_cache,
-            send_guard=self.lease.wait_until_held,
-        ) as gateway:
-            self._gateway = gateway
-            scheduler = JobScheduler(
-                self.store,
-                gateway,
-                context,
-                job.spec,
-                self.progress,
-                leaf_depth=job.leaf_depth,
-                task_id=self.task_id,
-            )
-            scheduler.seed(job.ready, job.depths)
-            try:
-                await scheduler.run()
-            finally:
-                self._gateway = None
-
-    def counters(self) -> dict[str, Any]:
-        counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}
-        # Requests sent and not answered yet: a stalled endpoint is visible at once.
-        waiting, longest = (0, 0.0) if self._gateway is None else self._gateway.limiter.waiting()
-        counters["calls"]["waiting"] = waiting
-        counters["calls"]["longest_wait_seconds"] = round(longest, 1)
-        return counters
-
-    def event(self, message: str, level: str = "info") -> None:
-        self.progress.event(message, level)
-
-    def take_events(self) -> list[tuple[str, str]]:
-        return self.progress.take_events()
-
-    def last_error(self) -> str | None:
-        return self.progress.last_error
-
-    def failed_items(self) -> int:
-        return sum(self.progress.stage(n).failed for n in ("tags", "questions", "answers"))
-
-
 async def run_task(
+    kinds: KindRegistry,
     store: Store,
     settings: Settings,
     task_id: int,
@@ -376,22 +231,16 @@ async def run_task(
     on_progress: ProgressCallback | None = None,
     use_cache: bool = True,
 ) -> dict[str, Any]:
-    """Run (or resume) a task to its end in the current loop; returns the task as a dict.
+    """Run (or resume) a task to its end in the current loop with the run its kind
+    declares in ``kinds``; returns the task as a dict.
 
     Setting ``cancel_event`` (or `tasks cancel ID` from any process) ends it as cancelled;
     cancelling the coroutine itself (a server shutting down) leaves it interrupted.
     Raises ConflictError when a living process already runs it or another task of its kind.
     """
     with store.session() as session:
-        kind = get_task(session, task_id).kind
-    if kind == TaskKind.JUDGE.value:
-        # Judge tasks have their own runner; imported here to keep the packages acyclic.
-        from distillset.quality.judge import run_judge_task
-
-        return await run_judge_task(
-            store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
-        )
-    run = TaskRun(
+        kind = kinds.get(get_task(session, task_id).kind)
+    run = kind.run(
         store,
         settings,
         task_id,
@@ -399,4 +248,6 @@ async def run_task(
         on_progress=on_progress,
         use_cache=use_cache,
     )
-    return await run.run()
+    summary = await run.run()
+    summary["stages"] = [stage.as_dict() for stage in kind.stages]
+    return summary

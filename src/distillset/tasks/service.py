@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +18,6 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from distillset.config import Settings
-from distillset.distill.plan import JobSpec, Plan, plan_job
-from distillset.distill.progress import JobProgress
 from distillset.domain import ConflictError, NotFoundError, TaskKind, TaskStatus
 from distillset.store import Project, Task, TaskEvent
 from distillset.store.models import as_utc, utc_iso, utcnow
@@ -73,33 +70,6 @@ def refresh_status(session: Session, task: Task, settings: Settings) -> Task:
         task.status = TaskStatus.INTERRUPTED.value
         session.flush()
     return task
-
-
-def create_task(
-    session: Session, project: Project, kind: TaskKind, spec: JobSpec, plan: Plan
-) -> Task:
-    progress = JobProgress()
-    progress.stages.tags.planned = plan.tags
-    progress.stages.questions.planned = plan.questions
-    progress.stages.answers.planned = plan.answers
-    task = Task(
-        project_id=project.id,
-        kind=kind.value,
-        params=spec.as_params(),
-        status=TaskStatus.QUEUED.value,
-        counters=progress.as_dict() | {"plan": plan.as_dict()},
-    )
-    session.add(task)
-    session.flush()
-    return task
-
-
-def create_job_task(
-    session: Session, project: Project, kind: TaskKind, spec: JobSpec
-) -> tuple[Task, Plan]:
-    """Plan a job and record it as a queued task (run it with `tasks.runner.run_task`)."""
-    plan, _ready = plan_job(session, project.id, spec)
-    return create_task(session, project, kind, spec, plan), plan
 
 
 def get_task(session: Session, task_id: int) -> Task:
@@ -167,38 +137,6 @@ def refuse_if_blocked(
     for other in session.scalars(query):
         if not is_stale(other, settings):
             raise ConflictError(_busy_message(other, settings))
-
-
-def resumable_task(
-    session: Session, settings: Settings, project: Project, kind: TaskKind, spec: JobSpec
-) -> Task | None:
-    """An earlier task of the same job that stopped before its end (its process was killed
-    or stopped from outside): running it again resumes it, rather than leaving it behind.
-    A job without a topic and one naming the project's topic are the same job."""
-
-    def same_job(params: dict[str, Any]) -> bool:
-        stored = JobSpec.from_params(params)
-        return replace(stored, topic=stored.topic or project.topic) == replace(
-            spec, topic=spec.topic or project.topic
-        )
-
-    query = (
-        select(Task)
-        .where(
-            Task.project_id == project.id,
-            Task.kind == kind.value,
-            Task.status.in_(
-                [TaskStatus.RUNNING.value, TaskStatus.INTERRUPTED.value, TaskStatus.QUEUED.value]
-            ),
-        )
-        .order_by(Task.id.desc())
-    )
-    for task in session.scalars(query):
-        interrupted = effective_status(task, settings) is TaskStatus.INTERRUPTED
-        never_started = task.status == TaskStatus.QUEUED.value and task.started_at is None
-        if (interrupted or never_started) and same_job(task.params or {}):
-            return task
-    return None
 
 
 def end_refused(session: Session, task_id: int, reason: str) -> None:

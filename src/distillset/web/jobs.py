@@ -18,9 +18,10 @@ from distillset.distill.context import load_context
 from distillset.distill.jobs import PlannedJob, create_answers_job, create_auto_job
 from distillset.distill.plan import Plan, auto_spec, estimate_cost, plan_job
 from distillset.domain import ConflictError, TaskStatus
+from distillset.kinds import task_as_dict
 from distillset.services.tags import tag_path
 from distillset.store import Store, Task
-from distillset.tasks import effective_status, get_task, request_cancel, task_as_dict
+from distillset.tasks import effective_status, get_task, request_cancel
 from distillset.tasks.service import is_stale, process_owner
 from distillset.web.lookup import project_by_id, tag_in_project
 from distillset.web.schemas import AutoDistill

@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import select
 
 from distillset.config import Settings
+from distillset.kinds import task_as_dict
 from distillset.store import Store, TaskEvent
-from distillset.tasks import get_task, task_as_dict
+from distillset.tasks import get_task
 from distillset.web.templating import format_time
 
 POLL_SECONDS = 0.4

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from distillset.config import Settings
 from distillset.domain import TaskStatus
+from distillset.kinds import run_task
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks import run_task
 
 log = logging.getLogger(__name__)
 

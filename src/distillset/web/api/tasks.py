@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from distillset.domain import TaskStatus
-from distillset.tasks import get_task, list_tasks, task_as_dict
+from distillset.kinds import task_as_dict
+from distillset.tasks import get_task, list_tasks
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import project_by_id

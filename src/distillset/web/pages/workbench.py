@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distillset.domain import ConflictError, Origin
+from distillset.kinds import task_as_dict
 from distillset.services import tags as tag_service
 from distillset.store import Question, Store, Tag
-from distillset.tasks import get_task, task_as_dict
+from distillset.tasks import get_task
 from distillset.web import generation, jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project

@@ -22,11 +22,12 @@
   function showProgress(box, data) {
     var counters = data.counters || {};
     var planned = 0, settled = 0;
-    ["tags", "questions", "answers"].forEach(function (stage) {
-      var c = counters[stage] || {planned: 0, done: 0, failed: 0};
+    // The stages the task's kind declares (the server sends them with every message).
+    (data.stages || []).forEach(function (stage) {
+      var c = counters[stage.name] || {planned: 0, done: 0, failed: 0};
       planned += c.planned || 0;
       settled += (c.done || 0) + (c.failed || 0);
-      setText(box, "[data-stage=" + stage + "]", (c.done || 0) + " / " + (c.planned || 0) + " done, " + (c.failed || 0) + " failed");
+      setText(box, "[data-stage=\"" + stage.name + "\"]", (c.done || 0) + " / " + (c.planned || 0) + " done, " + (c.failed || 0) + " failed");
     });
     var finished = ["succeeded", "failed", "cancelled", "interrupted"].indexOf(data.status) >= 0;
     var ratio = planned ? Math.min(1, settled / planned) : (finished ? 1 : 0);
