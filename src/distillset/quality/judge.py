@@ -24,7 +24,7 @@ from distillset.dataset.filters import RecordFilter
 from distillset.dataset.records import DatasetRecord, TagPaths, fetch_page
 from distillset.dataset.review import count_records, score_values
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
-from distillset.llm import EndpointConfig, Gateway, LimitSettings
+from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
 from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
 from distillset.services.endpoints import get_endpoint
@@ -263,7 +263,7 @@ class JudgeRun(SupervisedRun):
     async def work(self) -> None:
         setup = self.setup
         assert setup is not None, "prepare() first"
-        async with Gateway(
+        async with open_gateway(
             self.store,
             setup.limits,
             project_id=setup.project.id,

@@ -29,7 +29,7 @@ from distillset.distill.plan import (
 )
 from distillset.distill.progress import JobProgress
 from distillset.domain import ConflictError, InvalidInputError, TaskKind, TaskStatus
-from distillset.llm import Gateway
+from distillset.llm import Gateway, open_gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 from distillset.tasks.lease import OwnershipLease
@@ -323,7 +323,7 @@ class TaskRun(SupervisedRun):
         job = self._job
         assert job is not None, "prepare() first"
         context = job.context
-        async with Gateway(
+        async with open_gateway(
             self.store,
             context.limits,
             project_id=context.project_id,

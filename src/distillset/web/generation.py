@@ -19,7 +19,7 @@ from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.distill.targets import TargetGone
 from distillset.domain import ModelCallError
-from distillset.llm import EndpointConfig, Gateway
+from distillset.llm import EndpointConfig, Gateway, open_gateway
 from distillset.llm.probe import probe_endpoint
 from distillset.services.endpoints import get_endpoint
 from distillset.store import Answer, Store
@@ -50,7 +50,7 @@ def _context(
 
 def project_gateway(store: Store, context: DistillContext, *, use_cache: bool = True) -> Gateway:
     # Keyed by store and project, so it shares the limiter of the server's task runs.
-    return Gateway(store, context.limits, project_id=context.project_id, use_cache=use_cache)
+    return open_gateway(store, context.limits, project_id=context.project_id, use_cache=use_cache)
 
 
 def _checked(session: Session, settings: Settings, project_id: int) -> None:
