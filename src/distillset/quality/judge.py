@@ -27,7 +27,7 @@ from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskS
 from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
 from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
-from distillset.services.endpoints import get_endpoint
+from distillset.services.endpoints import endpoint_config, get_endpoint
 from distillset.store import Answer, Project, Store, Task
 from distillset.tasks.runner import ProgressCallback, SupervisedRun, ask_fresh, reads_cache
 from distillset.tasks.service import claim_task
@@ -163,9 +163,7 @@ class JudgeRun(SupervisedRun):
             chosen = RecordFilter.from_dict(task.params.get("filter") or {})
             record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
             self.use_cache = reads_cache(task.params)
-            endpoint = EndpointConfig.from_endpoint(
-                get_endpoint(session, task.params["model"]), self.settings
-            )
+            endpoint = endpoint_config(get_endpoint(session, task.params["model"]), self.settings)
             remaining = count_records(session, project, record_filter)
             done = int((task.counters or {}).get(STAGE, {}).get("done", 0))
             # Earlier runs' scores stay done; their failures are open work again.

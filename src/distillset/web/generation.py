@@ -19,9 +19,9 @@ from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.distill.targets import TargetGone
 from distillset.domain import ModelCallError
-from distillset.llm import EndpointConfig, Gateway, open_gateway
+from distillset.llm import Gateway, open_gateway
 from distillset.llm.probe import probe_endpoint
-from distillset.services.endpoints import get_endpoint
+from distillset.services.endpoints import endpoint_config, get_endpoint
 from distillset.store import Answer, Store
 from distillset.web.jobs import refuse_if_other_process_busy
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
@@ -111,7 +111,7 @@ async def answer_one(
 async def test_endpoint(store: Store, settings: Settings, alias: str) -> dict[str, object]:
     """The CLI's `model test`: one small live request with these settings and key."""
     with store.session() as session:
-        endpoint = EndpointConfig.from_endpoint(get_endpoint(session, alias), settings)
+        endpoint = endpoint_config(get_endpoint(session, alias), settings)
     try:
         report = await probe_endpoint(store, endpoint)
     except ModelCallError as exc:
