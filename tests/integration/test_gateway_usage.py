@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from distillset.domain import ModelCallError
-from distillset.llm import EndpointConfig, Limiter, LimitSettings, open_gateway
+from distillset.llm import (
+    CallLog,
+    EndpointConfig,
+    Gateway,
+    HttpTransport,
+    Limiter,
+    LimitSettings,
+    open_gateway,
+)
 from distillset.llm.limiter import Permit
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
@@ -38,9 +46,14 @@ def _call(
     """One uncached request; the row it left, whether it succeeded or not."""
 
     async def scenario() -> None:
-        async with open_gateway(store, limits, project_id=None, use_cache=False) as gateway:
-            if limiter is not None:
-                gateway.limiter = limiter
+        gateway = Gateway(
+            limits,
+            transport=HttpTransport(limits.max_concurrency, limits.request_timeout),
+            calls=CallLog(store),
+            limiter=limiter or Limiter(limits.max_concurrency),
+            use_cache=False,
+        )
+        async with gateway:
             with contextlib.suppress(ModelCallError):
                 await gateway.chat(endpoint, ASK, purpose="answer")
 

@@ -31,4 +31,3 @@ def question_in_project(session: Session, project: Project, question_id: int) ->
     if question is None or question.project_id != project.id:
         raise NotFoundError(f"no question with id {question_id} in project {project.name!r}")
     return question
-
