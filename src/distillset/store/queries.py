@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from distillset.domain import PATH_SEPARATOR
@@ -20,11 +20,11 @@ from distillset.store.models import Tag
 _IDS_PER_QUERY = 1_000
 
 
-def _with_ancestors(tag_ids: list[int]) -> Select[Any]:
-    """The tags and all their ancestors, each once, as (id, parent id, label)."""
+def _with_ancestors() -> Select[Any]:
+    """The tags listed in ``ids`` and all their ancestors, each once: (id, parent id, label)."""
     ancestors = (
         select(Tag.id, Tag.parent_id, Tag.label)
-        .where(Tag.id.in_(tag_ids))
+        .where(Tag.id.in_(bindparam("ids", expanding=True)))
         .cte("ancestors", recursive=True)
     )
     parent = aliased(Tag)
@@ -34,6 +34,10 @@ def _with_ancestors(tag_ids: list[int]) -> Select[Any]:
         )
     )
     return select(ancestors.c.id, ancestors.c.parent_id, ancestors.c.label)
+
+
+# Built once: building it (an alias, a CTE) costs more than running it.
+_WITH_ANCESTORS = _with_ancestors()
 
 
 class TagPaths:
@@ -58,7 +62,8 @@ class TagPaths:
         """Read the paths of these tags now, the ones not known yet, in one query."""
         wanted = sorted({t for t in tag_ids if t is not None and t not in self._parents})
         for start in range(0, len(wanted), _IDS_PER_QUERY):
-            rows = self._session.execute(_with_ancestors(wanted[start : start + _IDS_PER_QUERY]))
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            rows = self._session.execute(_WITH_ANCESTORS, {"ids": chunk})
             for tag_id, parent_id, label in rows:
                 self._parents[tag_id] = (parent_id, label)
 
