@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 
 from distillset.config import load_settings
-from distillset.llm import EndpointConfig, Gateway, LimitSettings
+from distillset.llm import EndpointConfig, LimitSettings, open_gateway
 from distillset.store import open_store
 
 
@@ -53,7 +53,7 @@ async def through_gateway(url: str, requests: int, concurrency: int, run: str, h
     endpoint = EndpointConfig(alias="bench", base_url=url, model="fake-model")
     limits = LimitSettings(max_concurrency=concurrency)
     try:
-        async with Gateway(store, limits, project_id=None) as gateway:
+        async with open_gateway(store, limits, project_id=None) as gateway:
             started = time.perf_counter()
             await asyncio.gather(
                 *(

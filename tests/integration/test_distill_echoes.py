@@ -15,7 +15,7 @@ from distillset.distill.context import load_context
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.domain import PATH_SEPARATOR
-from distillset.llm import Gateway
+from distillset.llm import open_gateway
 from distillset.services import endpoints, projects, tags
 from distillset.store import Question, Store
 from distillset.testing import FakeModelServer, fake_content
@@ -38,7 +38,7 @@ def run(store: Store, settings: Settings, project_id: int, step: Callable[..., A
         context = load_context(session, projects.get_project(session, project_id), settings)
 
     async def main() -> T:
-        async with Gateway(store, context.limits, project_id=project_id) as gateway:
+        async with open_gateway(store, context.limits, project_id=project_id) as gateway:
             return await step(store, gateway, context)
 
     return asyncio.run(main())

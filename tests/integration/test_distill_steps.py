@@ -15,7 +15,7 @@ from distillset.distill.context import DistillContext, load_context
 from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.domain import InvalidInputError, normalize_text
-from distillset.llm import Gateway
+from distillset.llm import Gateway, open_gateway
 from distillset.services import endpoints, projects, tags
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 from distillset.testing import FakeModelServer
@@ -45,7 +45,7 @@ def context_of(store: Store, settings: Settings, project_id: int) -> DistillCont
 
 def run(store: Store, context: DistillContext, step: Callable[[Gateway], Awaitable[T]]) -> T:
     async def main() -> T:
-        async with Gateway(store, context.limits, project_id=context.project_id) as gateway:
+        async with open_gateway(store, context.limits, project_id=context.project_id) as gateway:
             return await step(gateway)
 
     return asyncio.run(main())

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 
 from distillset.domain import ModelCallError
-from distillset.llm import ChatResult, EndpointConfig, Gateway, LimitSettings
+from distillset.llm import ChatResult, EndpointConfig, LimitSettings, open_gateway
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
 
@@ -18,7 +18,7 @@ def _chat(
     store: Store, endpoint: EndpointConfig, *, use_cache: bool = True, attempt: int = 0
 ) -> ChatResult:
     async def scenario() -> ChatResult:
-        async with Gateway(store, LimitSettings(), project_id=None, use_cache=use_cache) as gw:
+        async with open_gateway(store, LimitSettings(), project_id=None, use_cache=use_cache) as gw:
             return await gw.chat(endpoint, ASK, purpose="answer", attempt=attempt, task_id=None)
 
     return asyncio.run(scenario())
@@ -64,7 +64,7 @@ def test_failures_are_never_served_from_the_cache(
 
 
 async def _fail_once(store: Store, endpoint: EndpointConfig) -> None:
-    async with Gateway(store, LimitSettings(max_retries=0), project_id=None) as gateway:
+    async with open_gateway(store, LimitSettings(max_retries=0), project_id=None) as gateway:
         await gateway.chat(endpoint, ASK, purpose="answer")
 
 
@@ -97,7 +97,7 @@ def test_concurrent_calls_each_get_their_own_committed_row(
     endpoint = fake_server.endpoint()
 
     async def scenario() -> list[ChatResult]:
-        async with Gateway(store, LimitSettings(max_concurrency=16), project_id=None) as gw:
+        async with open_gateway(store, LimitSettings(max_concurrency=16), project_id=None) as gw:
             asks = [[{"role": "user", "content": f"Q{i}?"}] for i in range(100)]
             return await asyncio.gather(*(gw.chat(endpoint, a, purpose="t") for a in asks))
 
@@ -116,7 +116,7 @@ def test_identical_requests_in_flight_together_are_sent_once(
     endpoint = fake_server.endpoint()
 
     async def scenario() -> list[ChatResult]:
-        async with Gateway(store, LimitSettings(), project_id=None) as gateway:
+        async with open_gateway(store, LimitSettings(), project_id=None) as gateway:
             return await asyncio.gather(
                 *(gateway.chat(endpoint, ASK, purpose="answer") for _ in range(5))
             )
@@ -132,7 +132,7 @@ def test_a_shared_failure_reaches_every_caller(store: Store, fake_server: FakeMo
     endpoint = fake_server.endpoint()
 
     async def scenario() -> list[ChatResult | BaseException]:
-        async with Gateway(store, LimitSettings(max_retries=0), project_id=None) as gateway:
+        async with open_gateway(store, LimitSettings(max_retries=0), project_id=None) as gateway:
             calls = [gateway.chat(endpoint, ASK, purpose="answer") for _ in range(3)]
             return await asyncio.gather(*calls, return_exceptions=True)
 
@@ -148,7 +148,7 @@ def test_a_sharer_sends_the_request_itself_when_the_first_caller_is_cancelled(
     endpoint = fake_server.endpoint()
 
     async def scenario() -> tuple[asyncio.Task[ChatResult], ChatResult]:
-        async with Gateway(store, LimitSettings(), project_id=None) as gateway:
+        async with open_gateway(store, LimitSettings(), project_id=None) as gateway:
             first = asyncio.create_task(gateway.chat(endpoint, ASK, purpose="answer"))
             await asyncio.sleep(0.05)  # the first request is on its way
             sharer = asyncio.create_task(gateway.chat(endpoint, ASK, purpose="answer"))

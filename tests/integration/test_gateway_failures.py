@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from distillset.domain import ModelCallError
-from distillset.llm import ChatResult, EndpointConfig, Gateway, LimitSettings
+from distillset.llm import ChatResult, EndpointConfig, LimitSettings, open_gateway
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
 
@@ -21,7 +21,7 @@ def _chat(
     store: Store, endpoint: EndpointConfig, limits: LimitSettings = FAST, *, use_cache: bool = True
 ) -> ChatResult:
     async def scenario() -> ChatResult:
-        async with Gateway(store, limits, project_id=None, use_cache=use_cache) as gateway:
+        async with open_gateway(store, limits, project_id=None, use_cache=use_cache) as gateway:
             return await gateway.chat(endpoint, ASK, purpose="test")
 
     return asyncio.run(scenario())

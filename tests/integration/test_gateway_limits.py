@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from distillset.llm import Gateway, LimitSettings
+from distillset.llm import Gateway, LimitSettings, open_gateway
 from distillset.services.projects import create_project
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
@@ -27,7 +27,9 @@ def test_max_in_flight_equals_the_limit_under_ten_times_the_load(
     fake_server.configure(latency=0.05, jitter=0.02)
 
     async def scenario() -> None:
-        async with Gateway(store, LimitSettings(max_concurrency=6), project_id=None) as gateway:
+        async with open_gateway(
+            store, LimitSettings(max_concurrency=6), project_id=None
+        ) as gateway:
             results = await _many(gateway, fake_server, 60)
         assert len({r.call_id for r in results}) == 60
 
@@ -46,7 +48,7 @@ def test_gateways_of_one_project_share_the_limit(
     limits = LimitSettings(max_concurrency=4)
 
     async def one_task(offset: int) -> None:
-        async with Gateway(store, limits, project_id=project_id) as gateway:
+        async with open_gateway(store, limits, project_id=project_id) as gateway:
             endpoint = fake_server.endpoint()
             await asyncio.gather(
                 *(gateway.chat(endpoint, _ask(offset + i), purpose="t") for i in range(20))
@@ -65,7 +67,7 @@ def test_requests_per_minute_is_respected(store: Store, fake_server: FakeModelSe
     limits = LimitSettings(max_concurrency=50, requests_per_minute=600)
 
     async def scenario() -> None:
-        async with Gateway(store, limits, project_id=None) as gateway:
+        async with open_gateway(store, limits, project_id=None) as gateway:
             await _many(gateway, fake_server, 25)
 
     asyncio.run(scenario())
@@ -82,7 +84,7 @@ def test_a_429_pauses_every_request_then_succeeds(
     limits = LimitSettings(max_concurrency=1, max_retries=2)
 
     async def scenario() -> None:
-        async with Gateway(store, limits, project_id=None) as gateway:
+        async with open_gateway(store, limits, project_id=None) as gateway:
             await _many(gateway, fake_server, 3)
 
     asyncio.run(scenario())
@@ -107,7 +109,7 @@ def test_retry_after_ms_and_http_date_are_honoured(
         fake_server.queue_faults("429")
 
         async def scenario() -> None:
-            async with Gateway(store, limits, project_id=None, use_cache=False) as gateway:
+            async with open_gateway(store, limits, project_id=None, use_cache=False) as gateway:
                 await _many(gateway, fake_server, 1)
 
         asyncio.run(scenario())
@@ -121,7 +123,7 @@ def test_tokens_per_minute_is_respected(store: Store, fake_server: FakeModelServ
     limits = LimitSettings(max_concurrency=64, tokens_per_minute=120_000)
 
     async def scenario() -> None:
-        async with Gateway(store, limits, project_id=None) as gateway:
+        async with open_gateway(store, limits, project_id=None) as gateway:
             await _many(gateway, fake_server, 1)  # teaches the gateway the output size
             await _many(gateway, fake_server, 40)
 
@@ -138,7 +140,9 @@ def test_an_endpoint_concurrency_limit_is_kept_too(
     endpoint = fake_server.endpoint(alias="narrow", concurrency=3)
 
     async def scenario() -> None:
-        async with Gateway(store, LimitSettings(max_concurrency=10), project_id=None) as gateway:
+        async with open_gateway(
+            store, LimitSettings(max_concurrency=10), project_id=None
+        ) as gateway:
             await asyncio.gather(*(gateway.chat(endpoint, _ask(i), purpose="t") for i in range(30)))
 
     asyncio.run(scenario())

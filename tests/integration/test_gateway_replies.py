@@ -7,7 +7,13 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from distillset.llm import ChatResult, EndpointConfig, Gateway, LimitSettings, ListResult
+from distillset.llm import (
+    ChatResult,
+    EndpointConfig,
+    LimitSettings,
+    ListResult,
+    open_gateway,
+)
 from distillset.llm.errors import ModelOutputError
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
@@ -25,7 +31,9 @@ LIST_ASK = [{"role": "user", "content": LIST_PROMPT}]
 
 def _chat(store: Store, endpoint: EndpointConfig, *, stream: bool = False) -> ChatResult:
     async def scenario() -> ChatResult:
-        async with Gateway(store, LimitSettings(), project_id=None, use_cache=False) as gateway:
+        async with open_gateway(
+            store, LimitSettings(), project_id=None, use_cache=False
+        ) as gateway:
             return await gateway.chat(endpoint, ASK, purpose="answer", stream=stream)
 
     return asyncio.run(scenario())
@@ -33,7 +41,9 @@ def _chat(store: Store, endpoint: EndpointConfig, *, stream: bool = False) -> Ch
 
 def _list(store: Store, endpoint: EndpointConfig) -> ListResult:
     async def scenario() -> ListResult:
-        async with Gateway(store, LimitSettings(), project_id=None, use_cache=False) as gateway:
+        async with open_gateway(
+            store, LimitSettings(), project_id=None, use_cache=False
+        ) as gateway:
             return await gateway.chat_list(endpoint, LIST_ASK, purpose="questions")
 
     return asyncio.run(scenario())
@@ -147,7 +157,7 @@ def test_an_unusable_list_is_an_output_error_with_the_raw_text_kept(
     store: Store, fake_server: FakeModelServer
 ) -> None:
     async def scenario() -> None:
-        async with Gateway(store, LimitSettings(), project_id=None) as gateway:
+        async with open_gateway(store, LimitSettings(), project_id=None) as gateway:
             await gateway.chat_list(fake_server.endpoint(), ASK, purpose="questions")
 
     with pytest.raises(ModelOutputError) as caught:
@@ -171,7 +181,7 @@ def test_sampling_overrides_and_extra_body_reach_the_server(
     )
 
     async def scenario() -> None:
-        async with Gateway(store, LimitSettings(), project_id=None) as gateway:
+        async with open_gateway(store, LimitSettings(), project_id=None) as gateway:
             await gateway.chat(endpoint, ASK, purpose="t", sampling={"top_p": 0.5})
 
     asyncio.run(scenario())

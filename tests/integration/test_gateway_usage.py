@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from distillset.domain import ModelCallError
-from distillset.llm import EndpointConfig, Gateway, Limiter, LimitSettings
+from distillset.llm import (
+    CallLog,
+    EndpointConfig,
+    Gateway,
+    HttpTransport,
+    Limiter,
+    LimitSettings,
+    open_gateway,
+)
 from distillset.llm.limiter import Permit
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
@@ -38,9 +46,14 @@ def _call(
     """One uncached request; the row it left, whether it succeeded or not."""
 
     async def scenario() -> None:
-        async with Gateway(store, limits, project_id=None, use_cache=False) as gateway:
-            if limiter is not None:
-                gateway.limiter = limiter
+        gateway = Gateway(
+            limits,
+            transport=HttpTransport(limits.max_concurrency, limits.request_timeout),
+            calls=CallLog(store),
+            limiter=limiter or Limiter(limits.max_concurrency),
+            use_cache=False,
+        )
+        async with gateway:
             with contextlib.suppress(ModelCallError):
                 await gateway.chat(endpoint, ASK, purpose="answer")
 
@@ -82,7 +95,7 @@ def test_the_result_cost_is_the_billed_total_and_its_tokens_the_replys_own(
     endpoint = _priced(fake_server)
 
     async def scenario() -> tuple[int | None, float | None]:
-        async with Gateway(store, RETRY_FAST, project_id=None, use_cache=False) as gateway:
+        async with open_gateway(store, RETRY_FAST, project_id=None, use_cache=False) as gateway:
             fake_server.queue_faults("truncated", "ok")
             result = await gateway.chat(endpoint, ASK, purpose="answer")
             return result.output_tokens, result.cost

@@ -8,7 +8,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from distillset.llm import Gateway, LimitSettings
+from distillset.llm import LimitSettings, open_gateway
 from distillset.llm.writer import store_writer
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
@@ -35,7 +35,9 @@ def test_a_reply_is_committed_before_the_writes_queued_ahead_of_it(
         in_progress = loop.run_in_executor(writer, write_in_progress)
         await asyncio.to_thread(started.wait, 60)
         later = loop.run_in_executor(writer, queued_write)
-        async with Gateway(store, LimitSettings(max_concurrency=2), project_id=None) as gateway:
+        async with open_gateway(
+            store, LimitSettings(max_concurrency=2), project_id=None
+        ) as gateway:
             messages = [{"role": "user", "content": "Why stretch before running?"}]
             chat = asyncio.create_task(
                 gateway.chat(fake_server.endpoint(), messages, purpose="answer")

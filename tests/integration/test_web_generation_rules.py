@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from distillset.config import Settings
 from distillset.distill.context import load_context
 from distillset.domain import TaskKind, TaskStatus
-from distillset.llm import Gateway
+from distillset.llm import open_gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 from distillset.testing import FakeModelServer
@@ -130,7 +130,7 @@ def test_generation_shares_the_limiter_of_the_servers_task_runs(
 ) -> None:
     with store.session() as session:
         context = load_context(session, session.get_one(Project, project_id), settings)
-    task_gateway = Gateway(store, context.limits, project_id=project_id)
+    task_gateway = open_gateway(store, context.limits, project_id=project_id)
     assert project_gateway(store, context).limiter is task_gateway.limiter
     assert project_gateway(store, context, use_cache=False).limiter is task_gateway.limiter
 

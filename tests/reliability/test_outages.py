@@ -15,7 +15,7 @@ from reliability_support import NAME, make_project, set_project, tree_of
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.llm import Gateway, LimitSettings
+from distillset.llm import LimitSettings, open_gateway
 from distillset.llm import limiter as limiter_module
 from distillset.llm.retry import retry_after_seconds
 from distillset.services.projects import create_project
@@ -67,7 +67,7 @@ def test_a_retry_after_of_two_minutes_is_waited_out_then_the_call_succeeds(
 
     async def scenario() -> str:
         limits = LimitSettings(max_concurrency=2, max_retries=2)
-        async with Gateway(store, limits, project_id=project_id) as gateway:
+        async with open_gateway(store, limits, project_id=project_id) as gateway:
             result = await gateway.chat(fake_server.endpoint(), ASK, purpose="test")
         return result.content
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.llm import attempts
+from distillset.llm import EndpointConfig, HttpTransport
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
@@ -240,11 +240,14 @@ def test_a_bug_below_the_gateway_shows_its_traceback_with_debug_but_not_the_key(
     key, _ = planted
     fake_server.configure(require_api_key=key)
 
-    async def transport_bug(session: Any, url: str, payload: bytes, **options: Any) -> Any:
-        headers = dict(session.headers)  # held in the failing frame, as a real bug would
+    async def transport_bug(
+        self: HttpTransport, endpoint: EndpointConfig, url: str, payload: bytes, **options: Any
+    ) -> Any:
+        # The session's headers held in the failing frame, as a real bug would.
+        headers = dict(self.session_for(endpoint).headers)
         raise RuntimeError(f"unexpected reply from {url} ({len(headers)} headers sent)")
 
-    monkeypatch.setattr(attempts, "post_chat", transport_bug)
+    monkeypatch.setattr(HttpTransport, "send", transport_bug)
 
     outputs = _debug_runs_of_a_failing_model_call(cli, fake_server, "PLANTED_KEY")
 
@@ -264,10 +267,13 @@ def test_an_error_quoting_the_authorization_header_does_not_show_the_key(
     value b'Bearer ...'"); the key is known to the gateway, so it can be hidden."""
     key, _ = planted
 
-    async def header_refused(session: Any, url: str, payload: bytes, **options: Any) -> Any:
+    async def header_refused(
+        self: HttpTransport, endpoint: EndpointConfig, url: str, payload: bytes, **options: Any
+    ) -> Any:
+        session = self.session_for(endpoint)
         raise ValueError(f"Invalid header value {session.headers['Authorization']!r}")
 
-    monkeypatch.setattr(attempts, "post_chat", header_refused)
+    monkeypatch.setattr(HttpTransport, "send", header_refused)
 
     outputs = _debug_runs_of_a_failing_model_call(cli, fake_server, "PLANTED_KEY")
 

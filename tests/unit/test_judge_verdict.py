@@ -17,6 +17,7 @@ from distillset.quality.judge import verdict_format
         ('Here you go: {"Score": "4/5", "Reason": "Good"} hope it helps', 4.0, "Good"),
         ('<think>score 1 maybe</think>\n{"score": 2.5, "reason": "x"}', 2.5, "x"),
         ('reasoning first</think>{"score": 5, "reason": "y"}', 5.0, "y"),
+        ('<THINKING>score 1</THINKING>{"score": 2, "reason": "z"}<think>4</think>', 2.0, "z"),
         ('{"score": 7.2, "reason": "too high"}', 5.0, "too high"),
         ('{"score": -1, "reason": "too low"}', 0.0, "too low"),
         ('{"score": 3.3, "reason": "odd"}', 3.5, "odd"),
@@ -35,7 +36,14 @@ def test_replies_in_many_shapes(reply: str, score: float, reason: str) -> None:
 
 @pytest.mark.parametrize(
     "reply",
-    ["", "I think it is a fine answer.", '{"reason": "no score"}', "<think>score 4</think>"],
+    [
+        "",
+        "I think it is a fine answer.",
+        '{"reason": "no score"}',
+        "<think>score 4</think>",
+        # Cut off while still thinking: a score it was weighing is no verdict.
+        "<thinking>Maybe score 4, but first check the units",
+    ],
 )
 def test_replies_without_a_score_are_errors(reply: str) -> None:
     with pytest.raises(ModelOutputError):

@@ -13,7 +13,6 @@ from typing import Any
 from distillset.api._common import opened, run_blocking
 from distillset.config import Settings, load_settings
 from distillset.domain import InvalidInputError
-from distillset.llm.config import EndpointConfig
 from distillset.llm.probe import PROBE_TIMEOUT, probe_endpoint
 from distillset.services import endpoints, keys
 from distillset.store import Store
@@ -106,7 +105,7 @@ def test_endpoint(
     answered, whether structured output and reasoning work."""
     with opened(settings, store) as (settings, store):
         with store.session() as session:
-            config = EndpointConfig.from_endpoint(endpoints.get_endpoint(session, alias), settings)
+            config = endpoints.endpoint_config(endpoints.get_endpoint(session, alias), settings)
         return run_blocking(probe_endpoint(store, config, timeout=timeout)).as_dict()
 
 

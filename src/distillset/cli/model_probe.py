@@ -8,9 +8,8 @@ import typer
 
 from distillset.cli.common import JsonOption, print_fields, print_json, state_of
 from distillset.cli.models import model_app
-from distillset.llm.config import EndpointConfig
 from distillset.llm.probe import PROBE_TIMEOUT, ProbeReport, probe_endpoint
-from distillset.services.endpoints import get_endpoint
+from distillset.services.endpoints import endpoint_config, get_endpoint
 
 
 @model_app.command("test")
@@ -25,7 +24,7 @@ def model_test(
     """Send one tiny request: latency, structured output support, reasoning, model name."""
     state = state_of(ctx)
     with state.store.session() as session:
-        endpoint = EndpointConfig.from_endpoint(get_endpoint(session, alias), state.settings)
+        endpoint = endpoint_config(get_endpoint(session, alias), state.settings)
     report = asyncio.run(probe_endpoint(state.store, endpoint, timeout=timeout))
     if as_json:
         print_json(report.as_dict())

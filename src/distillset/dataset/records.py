@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distillset.dataset.filters import RecordFilter, record_conditions
-from distillset.domain import PATH_SEPARATOR
-from distillset.store.models import Answer, Project, Question, Tag, utc_iso
+from distillset.store.models import Answer, Project, Question, utc_iso
+from distillset.store.queries import TagPaths
 
 DEFAULT_BATCH_SIZE = 2_000
 
@@ -72,35 +72,6 @@ class DatasetRecord:
 
 
 _PROMPT_FIELDS = ("system_prompt", "prompt", "sampling")
-
-
-class TagPaths:
-    """Tag id -> full path text, computed once per tag from one query over the project's tags."""
-
-    def __init__(self, session: Session, project_id: int) -> None:
-        self._parents: dict[int, tuple[int | None, str]] = {
-            tag_id: (parent_id, label)
-            for tag_id, parent_id, label in session.execute(
-                select(Tag.id, Tag.parent_id, Tag.label).where(Tag.project_id == project_id)
-            )
-        }
-        self._paths: dict[int, str] = {}
-
-    def path(self, tag_id: int | None) -> str:
-        if tag_id is None:
-            return ""
-        cached = self._paths.get(tag_id)
-        if cached is not None:
-            return cached
-        labels: list[str] = []
-        current: int | None = tag_id
-        while current is not None and current in self._parents:
-            parent_id, label = self._parents[current]
-            labels.append(label)
-            current = parent_id
-        text = PATH_SEPARATOR.join(reversed(labels))
-        self._paths[tag_id] = text
-        return text
 
 
 _COLUMNS = (
@@ -212,8 +183,10 @@ def fetch_page(
     if before is not None:
         stmt = stmt.where(Answer.id < before)
     stmt = stmt.order_by(Answer.id.desc() if newest_first else Answer.id).limit(limit)
-    paths = paths or TagPaths(session, project.id)
-    return [_record(row, paths) for row in session.execute(stmt)]
+    rows = session.execute(stmt).all()
+    paths = paths or TagPaths(session)
+    paths.load(row.tag_id for row in rows)  # this page's paths in one query
+    return [_record(row, paths) for row in rows]
 
 
 def iter_records(

@@ -13,6 +13,7 @@ from distillset.config import Settings
 from distillset.domain import InvalidInputError
 from distillset.llm import EndpointConfig, LimitSettings
 from distillset.prompts import project_templates
+from distillset.services.endpoints import endpoint_config
 from distillset.store.models import ModelEndpoint, Project
 
 
@@ -49,7 +50,7 @@ def _unset_message(project_name: str, role: str) -> str:
 
 
 def _endpoint(endpoint: ModelEndpoint | None, settings: Settings) -> EndpointConfig | None:
-    return None if endpoint is None else EndpointConfig.from_endpoint(endpoint, settings)
+    return None if endpoint is None else endpoint_config(endpoint, settings)
 
 
 def load_context(

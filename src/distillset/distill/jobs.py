@@ -24,10 +24,10 @@ from distillset.distill.plan import (
     tags_spec,
 )
 from distillset.distill.run import create_task, resumable_task
-from distillset.domain import InvalidInputError, TagPath, TaskKind
+from distillset.domain import InvalidInputError, TaskKind
 from distillset.services.projects import get_project
 from distillset.services.tags import find_parent, find_tag, subtree_ids_query
-from distillset.store import Answer, Project, Question, Tag
+from distillset.store import Answer, Project, Question, Tag, TagPaths
 from distillset.tasks.runner import ask_fresh
 from distillset.tasks.service import process_owner, refuse_if_blocked
 
@@ -294,30 +294,6 @@ def create_answers_job(
     )
 
 
-def _tag_paths(session: Session, tag_ids: set[int]) -> dict[int, str]:
-    """Full 'A > B' paths of some tags, reading plain rows one tree level at a time."""
-    rows: dict[int, tuple[int | None, str]] = {}
-    wanted = set(tag_ids)
-    while wanted:
-        batch = sorted(wanted)
-        for start in range(0, len(batch), 500):  # bounded IN lists for any database
-            chunk = batch[start : start + 500]
-            found = session.execute(
-                select(Tag.id, Tag.parent_id, Tag.label).where(Tag.id.in_(chunk))
-            ).all()
-            rows.update({tag_id: (parent_id, label) for tag_id, parent_id, label in found})
-        rows.update({missing: (None, "") for missing in wanted - set(rows)})
-        wanted = {parent for parent, _label in rows.values() if parent is not None} - set(rows)
-    paths: dict[int, str] = {}
-    for tag_id in tag_ids:
-        labels, current = [], rows.get(tag_id)
-        while current is not None and current[1]:
-            labels.append(current[1])
-            current = rows.get(current[0]) if current[0] is not None else None
-        paths[tag_id] = str(TagPath(tuple(reversed(labels)))) if labels else ""
-    return paths
-
-
 def list_questions(
     session: Session,
     project_name: str,
@@ -352,11 +328,12 @@ def list_questions(
     if limit is not None:
         query = query.limit(limit)
     rows = session.execute(query).all()
-    paths = _tag_paths(session, {row.tag_id for row in rows if row.tag_id is not None})
+    paths = TagPaths(session)
+    paths.load(row.tag_id for row in rows)
     return [
         {
             "id": row.id,
-            "tag": paths.get(row.tag_id) if row.tag_id is not None else None,
+            "tag": paths.path(row.tag_id) if row.tag_id is not None else None,
             "question": row.text,
             "origin": row.origin,
             "model": row.model,

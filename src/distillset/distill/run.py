@@ -26,7 +26,7 @@ from distillset.distill.plan import (
 )
 from distillset.distill.progress import DISTILL_STAGES, JobProgress
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
-from distillset.llm import Gateway
+from distillset.llm import Gateway, open_gateway
 from distillset.store import Project, Store, Task
 from distillset.tasks.kinds import ProgressCallback, TaskKindSpec
 from distillset.tasks.runner import SupervisedRun, reads_cache
@@ -164,7 +164,7 @@ class DistillRun(SupervisedRun):
         job = self._job
         assert job is not None, "prepare() first"
         context = job.context
-        async with Gateway(
+        async with open_gateway(
             self.store,
             context.limits,
             project_id=context.project_id,

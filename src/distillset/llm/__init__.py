@@ -1,21 +1,33 @@
 """The model gateway: limits, retries, response cache, usage log, reply parsing."""
 
+from distillset.llm.calls import CallLog, CallRecorder
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError
-from distillset.llm.gateway import ChatResult, Gateway, ListResult
-from distillset.llm.limiter import Limiter, shared_limiters
+from distillset.llm.factory import open_gateway
+from distillset.llm.gateway import BeforeSend, ChatResult, Gateway, ListResult
+from distillset.llm.limiter import Limiter, LimiterRegistry, shared_limiters
 from distillset.llm.lists import list_response_format, parse_json_list
 from distillset.llm.reasoning import split_reasoning
+from distillset.llm.transport import HttpTransport, RawReply, Transport, TransportError
 
 __all__ = [
+    "BeforeSend",
+    "CallLog",
+    "CallRecorder",
     "ChatResult",
     "EndpointConfig",
     "Gateway",
+    "HttpTransport",
     "LimitSettings",
     "Limiter",
+    "LimiterRegistry",
     "ListResult",
     "ModelOutputError",
+    "RawReply",
+    "Transport",
+    "TransportError",
     "list_response_format",
+    "open_gateway",
     "parse_json_list",
     "shared_limiters",
     "split_reasoning",

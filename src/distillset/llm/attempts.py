@@ -6,8 +6,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from distillset.llm.completion import (
     NO_USAGE,
     Completion,
@@ -19,7 +17,7 @@ from distillset.llm.completion import (
 from distillset.llm.config import EndpointConfig
 from distillset.llm.redact import Redact
 from distillset.llm.retry import is_retryable_status, retry_after_seconds
-from distillset.llm.transport import RawReply, post_chat
+from distillset.llm.transport import RawReply, Transport, TransportError
 
 
 @dataclass(slots=True)
@@ -38,37 +36,26 @@ class Attempt:
 
 
 async def send_attempt(
-    session: aiohttp.ClientSession,
+    transport: Transport,
+    endpoint: EndpointConfig,
     url: str,
     payload: bytes,
     stream: bool,
-    timeout: aiohttp.ClientTimeout,
-    timeout_seconds: float,
     redact: Redact,
 ) -> Attempt:
     """One request; the reply is read only after ``redact`` took the key out of it, so
     nothing derived from it (content, errors, the stored body) can carry the key."""
     started = time.perf_counter()
     try:
-        reply = await post_chat(session, url, payload, stream=stream, timeout=timeout)
-    except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-        failure = redact(_transport_failure(exc, url, timeout_seconds))
-        outcome = Attempt(error=failure, retryable=True)
+        reply = await transport.send(endpoint, url, payload, stream=stream)
+    except TransportError as exc:
+        outcome = Attempt(error=redact(str(exc)), retryable=True)
     else:
         reply.text = redact(reply.text)
         outcome = judge_reply(reply)
     # A failure has a latency too: the time it took to fail.
     outcome.latency_ms = (time.perf_counter() - started) * 1000
     return outcome
-
-
-def _transport_failure(exc: BaseException, url: str, timeout_seconds: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no response within {timeout_seconds:g}s"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = exc.os_error.strerror or type(exc.os_error).__name__
-        return f"cannot connect to {url}: {reason}"
-    return f"connection lost: {type(exc).__name__}"
 
 
 def judge_reply(reply: RawReply) -> Attempt:

@@ -9,10 +9,10 @@ therefore committed before it gets its id back, yet many calls share one commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.exc import DBAPIError
@@ -120,9 +120,28 @@ class _Lane:
         return queued
 
 
+class CallRecorder(Protocol):
+    """What the gateway needs of a call log; ``CallLog`` writes the LlmCall table, a unit
+    test may keep rows in memory. Gateways whose logs share a ``scope`` share requests
+    in flight (one is sent, the others take its reply)."""
+
+    scope: str
+
+    def find_success(self, request_key: str) -> Awaitable[StoredCall | None]: ...
+
+    def record(self, values: dict[str, Any]) -> Awaitable[int]: ...
+
+    def update(self, call_id: int, values: dict[str, Any]) -> Awaitable[None]: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class CallLog:
     def __init__(self, store: Store, *, fast_path: bool | None = None) -> None:
         self._store = store
+        self.scope = str(store.engine.url)
         if fast_path is None:
             fast_path = calls_sqlite.is_fast_path_engine(store.engine)
         self._fast_path = fast_path

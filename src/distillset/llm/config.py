@@ -1,4 +1,7 @@
-"""Detached, ready-to-call copies of an endpoint row and a project's limits."""
+"""Detached, ready-to-call copies of an endpoint row and a project's limits.
+
+An EndpointConfig is built from its row by ``services.endpoints.endpoint_config``, where
+the key is resolved (the llm layer reads no keys file)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from distillset.config import Settings
-from distillset.services.endpoints import missing_key, resolve_api_key
-from distillset.store.models import ModelEndpoint, Project
+from distillset.store.models import Project
 
 
 @dataclass(frozen=True)
@@ -35,29 +36,6 @@ class EndpointConfig:
     stream: bool = False
     # Where a key named for this endpoint was looked for in vain (requests go without one).
     key_missing: str | None = None
-
-    @classmethod
-    def from_endpoint(cls, endpoint: ModelEndpoint, settings: Settings) -> EndpointConfig:
-        api_key = resolve_api_key(settings, endpoint)
-        named = bool(endpoint.api_key_env or endpoint.api_key_name)
-        return cls(
-            alias=endpoint.alias,
-            base_url=endpoint.base_url.rstrip("/"),
-            model=endpoint.model,
-            api_key=api_key,
-            key_missing=missing_key(endpoint) if api_key is None and named else None,
-            temperature=endpoint.temperature,
-            max_tokens=endpoint.max_tokens,
-            top_p=endpoint.top_p,
-            extra_body=dict(endpoint.extra_body or {}),
-            structured_output=endpoint.structured_output or "none",
-            concurrency=endpoint.concurrency,
-            rpm=endpoint.rpm,
-            tpm=endpoint.tpm,
-            price_input_per_m=endpoint.price_input_per_m,
-            price_output_per_m=endpoint.price_output_per_m,
-            stream=bool(endpoint.stream),
-        )
 
     @functools.cached_property
     def body_defaults(self) -> Mapping[str, Any]:

@@ -12,19 +12,19 @@ import dataclasses
 import functools
 import json
 import time
-import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from distillset.domain import ModelCallError
 from distillset.llm.attempts import Attempt, explained_failure, send_attempt
-from distillset.llm.calls import CallLog, StoredCall
+from distillset.llm.call_rows import StoredCall
+from distillset.llm.calls import CallRecorder
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import ModelOutputError, RequestRefused
-from distillset.llm.limiter import Limiter, Permit, shared_limiters
+from distillset.llm.flights import in_flight
+from distillset.llm.limiter import Limiter, LimiterRegistry, Permit
 from distillset.llm.lists import (
     list_output_bound,
     list_response_format,
@@ -34,71 +34,33 @@ from distillset.llm.lists import (
 from distillset.llm.redact import redact_exception, redact_values, redactor
 from distillset.llm.refusals import FORMAT, MAX_TOKENS, SCHEMA, refused_part
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
+from distillset.llm.results import BeforeSend, ChatResult, ListResult
 from distillset.llm.retry import backoff_delay
-from distillset.llm.transport import SessionPool, client_timeout
-from distillset.store.db import Store
+from distillset.llm.transport import Transport
+
+__all__ = ["BeforeSend", "ChatResult", "Gateway", "ListResult"]
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
-# Awaited right before each attempt is sent, its limiter slot held; whatever it raises
-# stops the request unsent (the work's target was deleted, say).
-BeforeSend = Callable[[], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class ChatResult:
-    """A reply; its tokens are the reply's own, ``billed`` and ``cost`` what every attempt
-    at it reported and cost (nothing for an answer from the cache)."""
-
-    content: str
-    reasoning: str | None
-    finish_reason: str | None
-    model: str
-    input_tokens: int | None
-    output_tokens: int | None
-    reasoning_tokens: int | None
-    cost: float | None
-    latency_ms: float
-    cached: bool
-    call_id: int
-    billed: Usage = NO_USAGE
-
-
-@dataclass(slots=True)
-class ListResult:
-    items: list[str]
-    result: ChatResult
-
-
-# Requests on their way by database and request key, shared by every gateway of an event
-# loop: two tasks of a project running side by side (the web server runs them in one loop)
-# then send a request both need once, and the second shares the first's reply instead of
-# paying again. A request gets a future for its answer only once somebody shares it.
-_Flights = dict[str, asyncio.Future[ChatResult] | None]
-_IN_FLIGHT: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _Flights]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _in_flight(database: str) -> _Flights:
-    loop = asyncio.get_running_loop()
-    databases = _IN_FLIGHT.get(loop)
-    if databases is None:  # setdefault would build a weak reference on every call
-        databases = _IN_FLIGHT[loop] = {}
-    flights = databases.get(database)
-    if flights is None:
-        flights = databases[database] = {}
-    return flights
 
 
 class Gateway:
-    """All model calls of one project; gateways of one project share one limiter."""
+    """All model calls through one transport, call log and limiter, each given (httpx's
+    ``transport=``; a limiter composed and shared explicitly): ``open_gateway`` builds the
+    defaults of a project, a unit test passes in-memory ones. The gateway closes them.
+
+    ``endpoint_limiters`` holds the limits an endpoint sets itself, shared by the
+    gateways given the same registry (``open_gateway``: every gateway of the process).
+    """
 
     def __init__(
         self,
-        store: Store,
         limits: LimitSettings,
         *,
-        project_id: int | None,
+        transport: Transport,
+        calls: CallRecorder,
+        limiter: Limiter,
+        endpoint_limiters: LimiterRegistry | None = None,
+        project_id: int | None = None,
         use_cache: bool = True,
         send_guard: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -107,25 +69,12 @@ class Gateway:
         self._send_guard = send_guard
         self.project_id = project_id
         self.use_cache = use_cache
-        registry = shared_limiters()
-        if project_id is None:
-            self.limiter = Limiter(
-                limits.max_concurrency, limits.requests_per_minute, limits.tokens_per_minute
-            )
-        else:
-            # Keyed by database too: project ids of two stores are different projects.
-            self.limiter = registry.get(
-                ("project", str(store.engine.url), project_id),
-                limits.max_concurrency,
-                limits.requests_per_minute,
-                limits.tokens_per_minute,
-            )
-        self._calls = CallLog(store)
-        self._pool = SessionPool()
-        self._database = str(store.engine.url)
+        self.limiter = limiter
+        self._endpoint_limiters = endpoint_limiters or LimiterRegistry()
+        self._calls = calls
+        self._transport = transport
         self._output_average = 0.0
         self._output_samples = 0
-        self._timeout = client_timeout(limits.request_timeout)
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -139,7 +88,7 @@ class Gateway:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._pool.close()
+        await self._transport.aclose()
         await self._calls.drain()
         self._calls.close()
 
@@ -164,17 +113,17 @@ class Gateway:
             return await self._call_endpoint(
                 endpoint, body, canonical, key, purpose, task_id, stream, before_send
             )
-        in_flight = _in_flight(self._database)
-        while key in in_flight:
+        in_flight_here = in_flight(self._calls.scope)
+        while key in in_flight_here:
             # The same request is already on its way: share its answer, never pay twice.
-            shared = in_flight[key]
+            shared = in_flight_here[key]
             if shared is None:
-                shared = in_flight[key] = asyncio.get_running_loop().create_future()
+                shared = in_flight_here[key] = asyncio.get_running_loop().create_future()
             with contextlib.suppress(asyncio.CancelledError):
                 return dataclasses.replace(await asyncio.shield(shared), cached=True)
             if not shared.cancelled():
                 raise asyncio.CancelledError  # this caller itself was cancelled
-        in_flight[key] = None
+        in_flight_here[key] = None
         try:
             started = time.perf_counter()
             stored = await self._calls.find_success(key)
@@ -185,15 +134,15 @@ class Gateway:
                     endpoint, body, canonical, key, purpose, task_id, stream, before_send
                 )
         except asyncio.CancelledError:
-            if (shared := in_flight.pop(key)) is not None:
+            if (shared := in_flight_here.pop(key)) is not None:
                 shared.cancel()  # a sharer then sends the request itself
             raise
         except BaseException as exc:
-            if (shared := in_flight.pop(key)) is not None:
+            if (shared := in_flight_here.pop(key)) is not None:
                 shared.set_exception(exc)
                 shared.exception()  # seen: this caller raises it, sharers get it when they wait
             raise
-        if (shared := in_flight.pop(key)) is not None:
+        if (shared := in_flight_here.pop(key)) is not None:
             shared.set_result(result)
         return result
 
@@ -369,9 +318,8 @@ class Gateway:
         if stream:
             streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
             payload = json.dumps(streamed, ensure_ascii=False).encode("utf-8")
-        endpoint_limiter = _endpoint_limiter(endpoint)
-        size = min(limits.max_concurrency, endpoint.concurrency or limits.max_concurrency)
-        session = self._pool.session_for(endpoint, size)
+        endpoint_limiter = self._endpoint_limiter(endpoint)
+        transport = self._transport
         tries = max(0, limits.max_retries) + 1
         redact = redactor(endpoint.api_key)
         billed = NO_USAGE
@@ -392,9 +340,7 @@ class Gateway:
                 if before_send is not None:
                     await before_send()
                 used = None
-                outcome = await send_attempt(
-                    session, url, payload, stream, self._timeout, limits.request_timeout, redact
-                )
+                outcome = await send_attempt(transport, endpoint, url, payload, stream, redact)
                 used = outcome.usage.total
             except Exception as exc:  # a bug below the gateway: it propagates, keyless
                 redact_exception(exc, endpoint.api_key)
@@ -419,14 +365,13 @@ class Gateway:
             else:
                 await asyncio.sleep(delay)
 
-
-def _endpoint_limiter(endpoint: EndpointConfig) -> Limiter | None:
-    """Limits the provider sets on the endpoint itself, shared by all projects using it."""
-    if endpoint.concurrency is None and endpoint.rpm is None and endpoint.tpm is None:
-        return None
-    return shared_limiters().get(
-        ("endpoint", endpoint.base_url, endpoint.model),
-        endpoint.concurrency or 1_000_000,
-        endpoint.rpm,
-        endpoint.tpm,
-    )
+    def _endpoint_limiter(self, endpoint: EndpointConfig) -> Limiter | None:
+        """Limits the provider sets on the endpoint itself, shared by all projects using it."""
+        if endpoint.concurrency is None and endpoint.rpm is None and endpoint.tpm is None:
+            return None
+        return self._endpoint_limiters.get(
+            ("endpoint", endpoint.base_url, endpoint.model),
+            endpoint.concurrency or 1_000_000,
+            endpoint.rpm,
+            endpoint.tpm,
+        )

@@ -13,6 +13,7 @@ from typing import Any
 from distillset.domain import ModelCallError
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.errors import RequestRefused
+from distillset.llm.factory import open_gateway
 from distillset.llm.gateway import ChatResult, Gateway
 from distillset.llm.lists import default_output_bound, list_response_format, with_json_object_hint
 from distillset.llm.refusals import MAX_TOKENS
@@ -127,7 +128,7 @@ async def probe_endpoint(
     structured = WORKS
     result: ChatResult | None = None
     reply_error: str | None = None
-    async with Gateway(store, limits, project_id=None, use_cache=False) as gateway:
+    async with open_gateway(store, limits, project_id=None, use_cache=False) as gateway:
         try:
             # Asked directly, not through chat_list, which would hide a refusal by falling back.
             result = await _ask(gateway, endpoint, messages, list_response_format(mode))

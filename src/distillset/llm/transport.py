@@ -1,4 +1,10 @@
-"""HTTP to OpenAI-compatible servers: pooled aiohttp sessions, plain and streamed replies."""
+"""How requests reach a server: the Transport a gateway is given, and the HTTP one it
+gets by default (pooled aiohttp sessions, plain and streamed replies).
+
+A transport answers one POST with a RawReply, or raises TransportError when no reply came
+(timeout, refused connection); a unit test passes an in-memory transport instead
+(httpx's ``transport=`` argument; see ``distillset.llm.mock_transport``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -34,16 +40,56 @@ class RawReply:
     text: str
 
 
-class SessionPool:
-    """One pooled ClientSession per (base URL, key), sized to the limit of calls in flight."""
+class TransportError(Exception):
+    """No reply came (a timeout, a refused or lost connection); the message says which
+    and is safe to show once the endpoint's key is redacted. Always retryable."""
 
-    def __init__(self) -> None:
+
+class Transport(Protocol):
+    async def send(
+        self, endpoint: EndpointConfig, url: str, payload: bytes, *, stream: bool
+    ) -> RawReply:
+        """POST ``payload`` (a JSON body) to ``url``; a streamed reply comes reassembled."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpTransport:
+    """One pooled ClientSession per (base URL, key), sized to the limit of calls in flight
+    (the smaller of ``max_concurrency`` and the endpoint's own concurrency)."""
+
+    def __init__(self, max_concurrency: int, request_timeout: float) -> None:
         self._sessions: dict[tuple[str, str | None], aiohttp.ClientSession] = {}
+        self._max_concurrency = max_concurrency
+        self._timeout_seconds = request_timeout
+        self._timeout = client_timeout(request_timeout)
 
-    def session_for(self, endpoint: EndpointConfig, size: int) -> aiohttp.ClientSession:
+    async def send(
+        self, endpoint: EndpointConfig, url: str, payload: bytes, *, stream: bool
+    ) -> RawReply:
+        session = self.session_for(endpoint)
+        try:
+            async with session.post(url, data=payload, timeout=self._timeout) as response:
+                # Headers matter only for failures (Retry-After); skip copying them otherwise.
+                headers = (
+                    NO_HEADERS
+                    if response.status == 200
+                    else {k.lower(): v for k, v in response.headers.items()}
+                )
+                is_sse = response.content_type == "text/event-stream"
+                if stream and response.status == 200 and is_sse:
+                    return RawReply(response.status, headers, await _read_stream(response))
+                raw = await response.read()
+                return RawReply(response.status, headers, raw.decode("utf-8", errors="replace"))
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            raise TransportError(_failure(exc, url, self._timeout_seconds)) from None
+
+    def session_for(self, endpoint: EndpointConfig) -> aiohttp.ClientSession:
         pool_key = (endpoint.base_url, endpoint.api_key)
         session = self._sessions.get(pool_key)
         if session is None or session.closed:
+            size = min(self._max_concurrency, endpoint.concurrency or self._max_concurrency)
             headers = {"Content-Type": "application/json"}
             if endpoint.api_key:
                 headers["Authorization"] = f"Bearer {endpoint.api_key}"
@@ -62,7 +108,7 @@ class SessionPool:
             self._sessions[pool_key] = session
         return session
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.close()
@@ -82,26 +128,13 @@ def client_timeout(request_timeout: float) -> aiohttp.ClientTimeout:
     )
 
 
-async def post_chat(
-    session: aiohttp.ClientSession,
-    url: str,
-    payload: bytes,
-    *,
-    stream: bool,
-    timeout: aiohttp.ClientTimeout,
-) -> RawReply:
-    async with session.post(url, data=payload, timeout=timeout) as response:
-        # Headers matter only for failures (Retry-After); skip copying them otherwise.
-        headers = (
-            NO_HEADERS
-            if response.status == 200
-            else {k.lower(): v for k, v in response.headers.items()}
-        )
-        is_sse = response.content_type == "text/event-stream"
-        if stream and response.status == 200 and is_sse:
-            return RawReply(response.status, headers, await _read_stream(response))
-        raw = await response.read()
-        return RawReply(response.status, headers, raw.decode("utf-8", errors="replace"))
+def _failure(exc: BaseException, url: str, timeout_seconds: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no response within {timeout_seconds:g}s"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or type(exc.os_error).__name__
+        return f"cannot connect to {url}: {reason}"
+    return f"connection lost: {type(exc).__name__}"
 
 
 async def _read_stream(response: aiohttp.ClientResponse) -> str:

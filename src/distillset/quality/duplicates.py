@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distillset.dataset.filters import RecordFilter, filtered_ids_query
-from distillset.dataset.records import TagPaths
 from distillset.dataset.review import change_labels
 from distillset.distill.dedup import comparison_key, is_near_duplicate
 from distillset.store.models import Answer, Project, Question
+from distillset.store.queries import TagPaths
 
 # Above this many records in one tag only exact matches are looked for (pairs grow as n²).
 MAX_NEAR_COMPARE = 2_000

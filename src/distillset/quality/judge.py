@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.dataset.filters import RecordFilter
-from distillset.dataset.records import DatasetRecord, TagPaths, fetch_page
+from distillset.dataset.records import DatasetRecord, fetch_page
 from distillset.dataset.review import count_records, score_values
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
-from distillset.llm import EndpointConfig, Gateway, LimitSettings
+from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
 from distillset.prompts import get_prompt, render
 from distillset.quality.verdict import Verdict, parse_verdict
-from distillset.services.endpoints import get_endpoint
-from distillset.store import Answer, Project, Store, Task
+from distillset.services.endpoints import endpoint_config, get_endpoint
+from distillset.store import Answer, Project, Store, TagPaths, Task
 from distillset.tasks.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.tasks.progress import StageProgress, initial_counters
 from distillset.tasks.runner import SupervisedRun, ask_fresh, reads_cache
@@ -169,9 +169,7 @@ class JudgeRun(SupervisedRun):
             chosen = RecordFilter.from_dict(task.params.get("filter") or {})
             record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
             self.use_cache = self.use_cache and reads_cache(task.params)
-            endpoint = EndpointConfig.from_endpoint(
-                get_endpoint(session, task.params["model"]), self.settings
-            )
+            endpoint = endpoint_config(get_endpoint(session, task.params["model"]), self.settings)
             remaining = count_records(session, project, record_filter)
             # Earlier runs' scores stay done; their failures are open work again.
             self.progress.load(task.counters or {})
@@ -257,7 +255,7 @@ class JudgeRun(SupervisedRun):
     async def work(self) -> None:
         setup = self.setup
         assert setup is not None, "prepare() first"
-        async with Gateway(
+        async with open_gateway(
             self.store,
             setup.limits,
             project_id=setup.project.id,

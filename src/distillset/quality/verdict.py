@@ -9,12 +9,10 @@ from typing import Any
 
 import json_repair
 
-from distillset.llm import ModelOutputError
+from distillset.llm import ModelOutputError, split_reasoning
 
 MAX_REASON_CHARS = 1_000
 
-_THINK = re.compile(r"<think(?:ing)?>.*?</think(?:ing)?>", re.DOTALL | re.IGNORECASE)
-_UNOPENED_THINK = re.compile(r"^.*?</think(?:ing)?>", re.DOTALL | re.IGNORECASE)
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 # Prose forms: `score: 4.5`, `Score = 4/5`, `**Score:** 3.5 out of 5`, `评分：4`.
 _PROSE_SCORE = re.compile(
@@ -80,8 +78,8 @@ def _from_prose(text: str) -> Verdict | None:
 
 def parse_verdict(text: str) -> Verdict:
     """The score (clamped to 0-5, half steps) and reason; ModelOutputError when none."""
-    cleaned = _THINK.sub("", text)
-    cleaned = _UNOPENED_THINK.sub("", cleaned).strip()
+    # The judge's thinking is no verdict, nor is a reply cut off while still thinking.
+    _, cleaned = split_reasoning({"content": text})
     verdict = _from_object(cleaned) or _from_prose(cleaned)
     if verdict is None:
         raise ModelOutputError(f"no score in the judge's reply: {cleaned[:200]!r}")

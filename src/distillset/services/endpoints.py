@@ -22,6 +22,7 @@ from distillset.domain import (
     StructuredOutput,
     checked_text,
 )
+from distillset.llm.config import EndpointConfig
 from distillset.services.key_sources import KeyReference, RemoteKeys
 from distillset.services.keys import (
     UNUSABLE_KEY,
@@ -299,6 +300,30 @@ def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
             f"`distillset model set {endpoint.alias} --key-name NAME`"
         )
     return checked
+
+
+def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConfig:
+    """What a call needs of the endpoint, its key resolved (see resolve_api_key)."""
+    api_key = resolve_api_key(settings, endpoint)
+    named = bool(endpoint.api_key_env or endpoint.api_key_name)
+    return EndpointConfig(
+        alias=endpoint.alias,
+        base_url=endpoint.base_url.rstrip("/"),
+        model=endpoint.model,
+        api_key=api_key,
+        key_missing=missing_key(endpoint) if api_key is None and named else None,
+        temperature=endpoint.temperature,
+        max_tokens=endpoint.max_tokens,
+        top_p=endpoint.top_p,
+        extra_body=dict(endpoint.extra_body or {}),
+        structured_output=endpoint.structured_output or "none",
+        concurrency=endpoint.concurrency,
+        rpm=endpoint.rpm,
+        tpm=endpoint.tpm,
+        price_input_per_m=endpoint.price_input_per_m,
+        price_output_per_m=endpoint.price_output_per_m,
+        stream=bool(endpoint.stream),
+    )
 
 
 def _is_hosted(endpoint: ModelEndpoint) -> bool:

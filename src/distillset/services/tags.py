@@ -27,6 +27,7 @@ from distillset.domain import (
     unstorable_reason,
 )
 from distillset.store.models import Answer, Project, Question, Tag
+from distillset.store.queries import TagPaths
 
 MAX_TAG_DEPTH = 20
 _INSERT_BATCH = 5_000
@@ -95,14 +96,10 @@ def find_parent(session: Session, project: Project, path: str | None) -> Tag | N
 
 
 def tag_path(session: Session, tag: Tag) -> TagPath:
-    labels = [tag.label]
-    parent_id = tag.parent_id
-    while parent_id is not None:
-        parent = session.get(Tag, parent_id)
-        assert parent is not None
-        labels.append(parent.label)
-        parent_id = parent.parent_id
-    return TagPath(tuple(reversed(labels)))
+    """The tag's path, its ancestors read in one query (the tag itself as it is in memory,
+    so a label just changed counts)."""
+    above = () if tag.parent_id is None else TagPaths(session).labels(tag.parent_id)
+    return TagPath((*above, tag.label))
 
 
 def children(session: Session, project_id: int, parent_id: int | None) -> list[Tag]:

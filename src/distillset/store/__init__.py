@@ -1,4 +1,4 @@
-"""The store: models, the database, sessions."""
+"""The store: models, the database, sessions, shared queries."""
 
 from distillset.store.db import Store, open_store
 from distillset.store.models import (
@@ -13,6 +13,7 @@ from distillset.store.models import (
     Task,
     TaskEvent,
 )
+from distillset.store.queries import TagPaths
 
 __all__ = [
     "Answer",
@@ -24,6 +25,7 @@ __all__ = [
     "Question",
     "Store",
     "Tag",
+    "TagPaths",
     "Task",
     "TaskEvent",
     "open_store",

@@ -19,9 +19,9 @@ from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.distill.targets import TargetGone
 from distillset.domain import ModelCallError
-from distillset.llm import EndpointConfig, Gateway
+from distillset.llm import Gateway, open_gateway
 from distillset.llm.probe import probe_endpoint
-from distillset.services.endpoints import get_endpoint
+from distillset.services.endpoints import endpoint_config, get_endpoint
 from distillset.store import Answer, Store
 from distillset.web.jobs import refuse_if_other_process_busy
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
@@ -50,7 +50,7 @@ def _context(
 
 def project_gateway(store: Store, context: DistillContext, *, use_cache: bool = True) -> Gateway:
     # Keyed by store and project, so it shares the limiter of the server's task runs.
-    return Gateway(store, context.limits, project_id=context.project_id, use_cache=use_cache)
+    return open_gateway(store, context.limits, project_id=context.project_id, use_cache=use_cache)
 
 
 def _checked(session: Session, settings: Settings, project_id: int) -> None:
@@ -111,7 +111,7 @@ async def answer_one(
 async def test_endpoint(store: Store, settings: Settings, alias: str) -> dict[str, object]:
     """The CLI's `model test`: one small live request with these settings and key."""
     with store.session() as session:
-        endpoint = EndpointConfig.from_endpoint(get_endpoint(session, alias), settings)
+        endpoint = endpoint_config(get_endpoint(session, alias), settings)
     try:
         report = await probe_endpoint(store, endpoint)
     except ModelCallError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from distillset.domain import NotFoundError
-from distillset.store.models import Answer, Project, Question, Tag, Task
+from distillset.store.models import Project, Question, Tag
 
 
 def project_by_id(session: Session, project_id: int) -> Project:
@@ -31,17 +31,3 @@ def question_in_project(session: Session, project: Project, question_id: int) ->
     if question is None or question.project_id != project.id:
         raise NotFoundError(f"no question with id {question_id} in project {project.name!r}")
     return question
-
-
-def answer_in_project(session: Session, project: Project, answer_id: int) -> Answer:
-    answer = session.get(Answer, answer_id)
-    if answer is None or answer.project_id != project.id:
-        raise NotFoundError(f"no record with id {answer_id} in project {project.name!r}")
-    return answer
-
-
-def task_by_id(session: Session, task_id: int) -> Task:
-    task = session.get(Task, task_id)
-    if task is None:
-        raise NotFoundError(f"no task with id {task_id}")
-    return task

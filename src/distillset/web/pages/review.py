@@ -14,7 +14,7 @@ from distillset.dataset.records import fetch_page
 from distillset.export import FORMATS, FileFormat
 from distillset.services.projects import project_stats
 from distillset.services.tags import find_tag
-from distillset.store import Project
+from distillset.store import Project, TagPaths
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.download import export_download
@@ -25,7 +25,6 @@ from distillset.web.question_view import PAGE_SIZE, question_rows
 from distillset.web.record_edit import apply_record_update
 from distillset.web.record_filters import record_filter
 from distillset.web.schemas import AfterId, RecordUpdate, RowId
-from distillset.web.tag_paths import PagePaths
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -62,7 +61,7 @@ def questions_page(
         search=q,
         after=after,
     )
-    paths = PagePaths(session)
+    paths = TagPaths(session)
     paths.load(row.tag_id for row in rows)
     return render(
         request,
@@ -116,7 +115,7 @@ def dataset_page(
         min_score=min_score,
         search=q,
     )
-    # Newest first; the page reads only its own tags' paths (see PagePaths).
+    # Newest first; the page reads only its own tags' paths (see TagPaths).
     records = fetch_page(
         session,
         project,
@@ -124,7 +123,6 @@ def dataset_page(
         before=cursor,
         limit=RECORD_PAGE + 1,
         newest_first=True,
-        paths=PagePaths(session),
     )
     more = len(records) > RECORD_PAGE
     records = records[:RECORD_PAGE]
