@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sqlalchemy import select
@@ -22,7 +22,6 @@ from distillset.domain import (
     StructuredOutput,
     checked_text,
 )
-from distillset.llm.config import EndpointConfig
 from distillset.services.key_sources import KeyReference, RemoteKeys
 from distillset.services.keys import (
     UNUSABLE_KEY,
@@ -32,6 +31,9 @@ from distillset.services.keys import (
     sendable_key,
 )
 from distillset.store.models import ModelEndpoint, Project
+
+if TYPE_CHECKING:
+    from distillset.llm.config import EndpointConfig
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,10 @@ def resolve_api_key(settings: Settings, endpoint: ModelEndpoint) -> str | None:
 
 def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConfig:
     """What a call needs of the endpoint, its key resolved (see resolve_api_key)."""
+    # Imported here: the llm package loads the HTTP client, which listing endpoints or
+    # projects from the CLI should not pay for.
+    from distillset.llm.config import EndpointConfig
+
     api_key = resolve_api_key(settings, endpoint)
     named = bool(endpoint.api_key_env or endpoint.api_key_name)
     return EndpointConfig(
