@@ -26,8 +26,8 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
 from distillset.distill.plan import PlanNeedsConfirmation
+from distillset.services import resolve
 from distillset.services.endpoints import project_key_warnings
-from distillset.services.projects import get_project
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
@@ -91,8 +91,7 @@ def run_planned(
     state = state_of(ctx)
     job = create_confirmed(ctx, create, yes)
     with state.store.session() as session:
-        project_id = get_project(session, job.project).id
-        warn(project_key_warnings(session, state.settings, project_id))
+        warn(project_key_warnings(session, state.settings, job.project_id))
     if not as_json:
         say(plan_text(job))
     summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)
@@ -117,7 +116,13 @@ def tags_generate(
         ctx,
         as_json,
         lambda session, settings, _confirmed: jobs.create_tags_job(
-            session, settings, name, parent=parent, count=count, add=add, no_cache=no_cache
+            session,
+            settings,
+            project_id := resolve.project_id(session, name),
+            parent_id=resolve.parent_id(session, project_id, parent),
+            count=count,
+            add=add,
+            no_cache=no_cache,
         ),
     )
 
@@ -137,7 +142,13 @@ def questions_generate(
         ctx,
         as_json,
         lambda session, settings, _confirmed: jobs.create_questions_job(
-            session, settings, name, tag=tag, count=count, add=add, no_cache=no_cache
+            session,
+            settings,
+            project_id := resolve.project_id(session, name),
+            tag_id=resolve.tag_at(session, project_id, tag).id,
+            count=count,
+            add=add,
+            no_cache=no_cache,
         ),
     )
 
@@ -157,7 +168,9 @@ def questions_list(
     --limit at a time (--after ID for the next page)."""
     with state_of(ctx).store.session() as session:
         # One row past the page says whether a next page exists.
-        rows = jobs.list_questions(session, name, tag=tag, limit=limit + 1, after=after)
+        project = resolve.project_named(session, name)
+        tag_id = resolve.tag_id(session, project, tag)
+        rows = jobs.list_questions(session, project.id, tag_id=tag_id, limit=limit + 1, after=after)
     more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         print_json(rows)
@@ -198,9 +211,9 @@ def answers_generate(
         lambda session, settings, confirmed: jobs.create_answers_job(
             session,
             settings,
-            name,
+            project_id := resolve.project_id(session, name),
             question_ids=question or None,
-            tag=tag,
+            tag_id=resolve.tag_id(session, project_id, tag),
             no_cache=no_cache,
             confirm_large=confirmed,
         ),
@@ -232,7 +245,7 @@ def auto(
         lambda session, settings, confirmed: jobs.create_auto_job(
             session,
             settings,
-            name,
+            resolve.project_id(session, name),
             levels=levels,
             tags=tags,
             questions=questions,
