@@ -71,7 +71,9 @@ class TreeMethods(ProjectBase):
             if not nodes:
                 raise InvalidInputError("the tree holds no tags")
         with self._session() as (session, project):
-            created = tree_io.import_tree(session, project, nodes, under)
+            created = tree_io.import_tree(
+                session, project, nodes, resolve.parent_at(session, project, under)
+            )
         return {"read": tree_io.count_nodes(nodes), "created": created}
 
     def export_tree(self, format: str = "json") -> str:

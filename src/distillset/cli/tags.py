@@ -138,7 +138,9 @@ def tags_import(
     nodes = tree_io.read_tree_file(file, file_format)
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        created = tree_io.import_tree(session, project, nodes, under)
+        created = tree_io.import_tree(
+            session, project, nodes, resolve.parent_at(session, project, under)
+        )
     total = tree_io.count_nodes(nodes)
     report(
         {"read": total, "created": created},
