@@ -112,19 +112,16 @@ def tags_generate(
 ) -> None:
     """Top a tag's children (or the topic's) up to --count, or create --add more, with the
     question model."""
-    run_planned(
-        ctx,
-        as_json,
-        lambda session, settings, _confirmed: jobs.create_tags_job(
-            session,
-            settings,
-            project_id := resolve.project_id(session, name),
-            parent_id=resolve.parent_id(session, project_id, parent),
-            count=count,
-            add=add,
+
+    def create(session: Session, settings: Settings, _confirmed: bool) -> PlannedJob:
+        project = resolve.project_named(session, name)
+        parent_id = resolve.parent_id(session, project, parent)
+        return jobs.create_tags_job(
+            session, settings, project.id, parent_id=parent_id, count=count, add=add,
             no_cache=no_cache,
-        ),
-    )
+        )  # fmt: skip
+
+    run_planned(ctx, as_json, create)
 
 
 @questions_app.command("generate")
@@ -138,19 +135,16 @@ def questions_generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's questions up to --count, or create --add more, with the question model."""
-    run_planned(
-        ctx,
-        as_json,
-        lambda session, settings, _confirmed: jobs.create_questions_job(
-            session,
-            settings,
-            project_id := resolve.project_id(session, name),
-            tag_id=resolve.tag_at(session, project_id, tag).id,
-            count=count,
-            add=add,
+
+    def create(session: Session, settings: Settings, _confirmed: bool) -> PlannedJob:
+        project = resolve.project_named(session, name)
+        tag_id = resolve.tag_at(session, project, tag).id
+        return jobs.create_questions_job(
+            session, settings, project.id, tag_id=tag_id, count=count, add=add,
             no_cache=no_cache,
-        ),
-    )
+        )  # fmt: skip
+
+    run_planned(ctx, as_json, create)
 
 
 @questions_app.command("list")
@@ -205,20 +199,16 @@ def answers_generate(
 ) -> None:
     """Answer questions with the answer model (default: every unanswered question). A plan
     above the bound on calls or cost is confirmed first (--yes: do not ask)."""
-    run_planned(
-        ctx,
-        as_json,
-        lambda session, settings, confirmed: jobs.create_answers_job(
-            session,
-            settings,
-            project_id := resolve.project_id(session, name),
-            question_ids=question or None,
-            tag_id=resolve.tag_id(session, project_id, tag),
-            no_cache=no_cache,
+
+    def create(session: Session, settings: Settings, confirmed: bool) -> PlannedJob:
+        project = resolve.project_named(session, name)
+        return jobs.create_answers_job(
+            session, settings, project.id, question_ids=question or None,
+            tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache,
             confirm_large=confirmed,
-        ),
-        yes,
-    )
+        )  # fmt: skip
+
+    run_planned(ctx, as_json, create, yes)
 
 
 @app.command("auto")
