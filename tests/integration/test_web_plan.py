@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from distillset.config import Settings
 from distillset.distill import jobs
-from distillset.domain import InvalidInputError
+from distillset.domain import DistillsetError, InvalidInputError
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
@@ -86,3 +86,15 @@ def test_the_web_plan_is_the_core_plan_with_its_price(
         core = jobs.preview_auto_job(session, settings, project_id, levels=2, tags=3, questions=2)
     assert shown == core.as_dict()
     assert shown["estimated_cost"] > 0
+
+
+def test_no_plan_is_shown_for_a_project_without_models(
+    client: TestClient, store: Store, settings: Settings
+) -> None:
+    bare = client.post(f"{API}/projects", json={"name": "Chess"}).json()["id"]
+    with store.session() as session, pytest.raises(DistillsetError) as refused:
+        jobs.create_auto_job(session, settings, bare, levels=1, tags=2)
+    shown = client.post(f"{API}/projects/{bare}/auto/plan", json={"levels": 1})
+    assert shown.status_code == 422
+    assert shown.json()["detail"] == str(refused.value)
+    assert "question model" in str(refused.value)

@@ -97,16 +97,24 @@ def more_than_existing(
     return existing + n
 
 
-def _priced(session: Session, project: Project, settings: Settings, plan: Plan) -> Plan:
-    context = load_context(session, project, settings)
+def _prices(endpoint: Any) -> tuple[float | None, float | None] | None:
+    return None if endpoint is None else (endpoint.price_input_per_m, endpoint.price_output_per_m)
 
-    def prices(endpoint: Any) -> tuple[float | None, float | None] | None:
-        if endpoint is None:
-            return None
-        return endpoint.price_input_per_m, endpoint.price_output_per_m
 
+def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec) -> Plan:
+    """The job's plan with its estimated cost; a job whose model is unset is refused (the
+    preview and the start refuse the same)."""
+    needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
+    context = load_context(
+        session,
+        project,
+        settings,
+        need_question_model=needs_questions,
+        need_answer_model=spec.answer,
+    )
+    plan, _ready = plan_job(session, project.id, spec)
     plan.estimated_cost = estimate_cost(
-        plan, prices(context.question_endpoint), prices(context.answer_endpoint)
+        plan, _prices(context.question_endpoint), _prices(context.answer_endpoint)
     )
     return plan
 
@@ -125,18 +133,9 @@ def _create(
     """Plan the job and create its task, or pick up the interrupted task of the same job
     (``resume_interrupted``). A job its claim would refuse is refused before any row exists,
     and so is a large plan that was not confirmed (PlanNeedsConfirmation)."""
-    needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
     # Refuse a job whose model is unset, or that another task blocks, before any task row.
-    load_context(
-        session,
-        project,
-        settings,
-        need_question_model=needs_questions,
-        need_answer_model=spec.answer,
-    )
+    plan = _plan(session, project, settings, spec)
     refuse_if_blocked(session, settings, project.id, kind, process_owner())
-    plan, _ready = plan_job(session, project.id, spec)
-    plan = _priced(session, project, settings, plan)
     check_confirmed(plan, confirm_large)
     earlier = resumable_task(session, settings, project, kind, spec) if resume_interrupted else None
     task = earlier or create_task(session, project, kind, spec, plan)
@@ -191,12 +190,12 @@ def preview_auto_job(
     topic: str | None = None,
 ) -> Plan:
     """The plan of an automatic distillation, without creating a task; what
-    ``create_auto_job`` refuses for its parameters (a range, the topic) is refused here."""
+    ``create_auto_job`` refuses for the job itself (a range, the topic, an unset model) is
+    refused here too."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
     project = get_project(session, project_id)
     _topic_for_auto(session, project, spec.topic)
-    plan, _ready = plan_job(session, project.id, spec)
-    return _priced(session, project, settings, plan)
+    return _plan(session, project, settings, spec)
 
 
 def create_auto_job(
