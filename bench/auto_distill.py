@@ -117,7 +117,7 @@ def main() -> None:
                 job = jobs.create_auto_job(
                     session,
                     settings,
-                    "Benchmark topic",
+                    project.id,
                     levels=args.levels,
                     tags=args.tags,
                     questions=args.questions,

@@ -12,7 +12,7 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError, InvalidInputError
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects, tags
+from distillset.services import endpoints, projects, resolve, tags
 from distillset.store import Answer, LlmCall, Question, Store, Tag, Task, TaskEvent
 from distillset.tasks import request_cancel
 from distillset.testing import FakeModelServer
@@ -33,7 +33,7 @@ def project(store: Store, fake_server: FakeModelServer) -> str:
 
 def auto(store: Store, settings: Settings, **params: Any) -> dict[str, Any]:
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, **params)
+        job = jobs.create_auto_job(session, settings, resolve.project_id(session, NAME), **params)
     return asyncio.run(run_task(store, settings, job.task_id))
 
 
@@ -50,7 +50,9 @@ def test_the_plan_is_exact_and_the_run_reaches_it(
     store: Store, settings: Settings, project: str, fake_server: FakeModelServer
 ) -> None:
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=3, questions=2)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=2, tags=3, questions=2
+        )
     assert (job.plan.tags, job.plan.leaves, job.plan.questions, job.plan.answers) == (12, 9, 18, 18)
     assert sum(job.plan.calls.values()) == 1 + 3 + 9 + 18
 
@@ -76,7 +78,9 @@ def test_the_plan_counts_what_exists(store: Store, settings: Settings, project: 
     with store.session() as session:
         created = projects.get_project(session, NAME)
         tags.add_tag_path(session, created, "Athletics > Sprinting")
-        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=3, questions=2)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=2, tags=3, questions=2
+        )
     # Topic: 2 new top-level tags with 3 children each; Athletics: 2 new children.
     assert job.plan.tags == 2 * 4 + 2
     assert job.plan.leaves == 9 and job.plan.questions == 18 and job.plan.answers == 18
@@ -95,7 +99,7 @@ def test_out_of_range_parameters_are_refused_before_anything_runs(
     store: Store, settings: Settings, project: str, params: dict[str, int], message: str
 ) -> None:
     with store.session() as session, pytest.raises(InvalidInputError, match=message):
-        jobs.create_auto_job(session, settings, NAME, **params)
+        jobs.create_auto_job(session, settings, resolve.project_id(session, NAME), **params)
     with store.session() as session:
         assert session.scalar(select(func.count(Task.id))) == 0
 
@@ -190,7 +194,9 @@ def test_cancel_ends_the_task_as_cancelled(
 ) -> None:
     fake_server.configure(latency=0.05, log_prompts=False)
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=5, questions=5)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=2, tags=5, questions=5
+        )
 
     async def run_and_cancel() -> dict[str, Any]:
         running = asyncio.create_task(run_task(store, settings, job.task_id))
@@ -217,8 +223,12 @@ def test_a_second_live_task_of_the_same_kind_is_refused(
     store: Store, settings: Settings, project: str
 ) -> None:
     with store.session() as session:
-        first = jobs.create_auto_job(session, settings, NAME, levels=1, tags=1, questions=1)
-        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        first = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=1, questions=1
+        )
+        second = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
         task = session.get(Task, first.task_id)
         assert task is not None
         task.status, task.owner = "running", "elsewhere:1"
@@ -236,7 +246,9 @@ def test_a_running_task_with_a_stale_heartbeat_is_interrupted_and_resumable(
     from distillset.tasks import effective_status
 
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
         task = session.get(Task, job.task_id)
         assert task is not None
         task.status, task.owner = "running", "gone:1"
@@ -262,7 +274,9 @@ def test_a_run_whose_task_was_taken_over_stops_without_touching_it(
 ) -> None:
     fake_server.configure(latency=0.05, log_prompts=False)
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=5, questions=5)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=2, tags=5, questions=5
+        )
 
     async def run_and_take_over() -> None:
         running = asyncio.create_task(run_task(store, settings, job.task_id))
@@ -289,7 +303,9 @@ def test_a_tag_deleted_during_the_run_is_skipped_not_a_failure_nor_a_crash(
 ) -> None:
     fake_server.configure(latency=0.05, log_prompts=False)
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=2, tags=3, questions=2)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=2, tags=3, questions=2
+        )
 
     async def run_and_delete() -> dict[str, Any]:
         running = asyncio.create_task(run_task(store, settings, job.task_id))
@@ -323,13 +339,19 @@ def test_every_failed_answer_is_recorded_with_its_reason(
     with store.session() as session:
         created = projects.get_project(session, NAME)
         tag = tags.add_tag_path(session, created, "Athletics")
-        job = jobs.create_questions_job(session, settings, NAME, tag="Athletics", count=3)
+        job = jobs.create_questions_job(
+            session,
+            settings,
+            resolve.project_id(session, NAME),
+            tag_id=resolve.tag_at(session, created, "Athletics").id,
+            count=3,
+        )
         projects.update_project(session, created, max_retries=0)
     asyncio.run(run_task(store, settings, job.task_id))
     fake_server.configure(rate_500=1.0)
 
     with store.session() as session:
-        answers_job = jobs.create_answers_job(session, settings, NAME)
+        answers_job = jobs.create_answers_job(session, settings, resolve.project_id(session, NAME))
     summary = asyncio.run(run_task(store, settings, answers_job.task_id))
 
     assert summary["status"] == "failed"

@@ -12,6 +12,7 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.distill import jobs
+from distillset.services import resolve
 from distillset.store import Answer, Store
 from distillset.testing import FakeModelServer
 
@@ -74,12 +75,16 @@ def test_a_resume_keeps_no_cache_and_resume_can_ask_for_it(
     ok(cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "1"))
     delete_only_record(cli)
     with store.session() as session:
-        fresh_task = jobs.create_answers_job(session, settings, NAME, no_cache=True).task_id
+        fresh_task = jobs.create_answers_job(
+            session, settings, resolve.project_id(session, NAME), no_cache=True
+        ).task_id
     assert calls(cli("tasks", "resume", str(fresh_task), "--json"))["requests"] == 1
 
     delete_only_record(cli)
     with store.session() as session:
-        plain_task = jobs.create_answers_job(session, settings, NAME).task_id
+        plain_task = jobs.create_answers_job(
+            session, settings, resolve.project_id(session, NAME)
+        ).task_id
     resumed = cli("tasks", "resume", str(plain_task), "--no-cache", "--json")
     assert calls(resumed) == calls(resumed) | {"requests": 1, "cached": 0}
 

@@ -15,7 +15,7 @@ from distillset.config import Settings
 from distillset.distill import jobs, plan
 from distillset.distill.plan import PlanNeedsConfirmation
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects
+from distillset.services import endpoints, projects, resolve
 from distillset.store import Store, Task
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
@@ -45,10 +45,14 @@ def test_the_core_refuses_an_unconfirmed_absurd_plan_and_creates_nothing(
         pytest.raises(PlanNeedsConfirmation, match="model calls") as refused,
         store.session() as session,
     ):
-        jobs.create_auto_job(session, settings, NAME, levels=6, tags=100, questions=100)
+        jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=6, tags=100, questions=100
+        )
     assert refused.value.plan.answers == 100**7
     with store.session() as session:
-        ordinary = jobs.create_auto_job(session, settings, NAME)  # the defaults: 1,111 calls
+        ordinary = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME)
+        )  # the defaults: 1,111 calls
     assert ordinary.plan.why_confirm() is None
     assert _tasks(store) == 1 and fake_server.stats().total == 0
 
@@ -110,7 +114,9 @@ def test_a_failed_top_level_call_fails_its_tags_not_the_subtree_planned_below(
 ) -> None:
     with store.session() as session:
         projects.update_project(session, projects.get_project(session, NAME), max_retries=0)
-        job = jobs.create_auto_job(session, settings, NAME, levels=3, tags=3, questions=2)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=3, tags=3, questions=2
+        )
     fake_server.queue_faults("500")  # the topic's own sub-tags call
 
     summary = asyncio.run(run_task(store, settings, job.task_id))

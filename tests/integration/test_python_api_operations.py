@@ -20,6 +20,7 @@ from distillset import (
 )
 from distillset.config import Settings
 from distillset.distill import jobs
+from distillset.services import resolve
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 
@@ -98,7 +99,13 @@ def test_tasks_are_cancelled_and_resumed_by_id(
 ) -> None:
     with store.session() as session:
         queued = jobs.create_questions_job(
-            session, project.settings, NAME, tag="Ball games > Football", count=2
+            session,
+            project.settings,
+            resolve.project_id(session, NAME),
+            tag_id=resolve.tag_at(
+                session, resolve.project_id(session, NAME), "Ball games > Football"
+            ).id,
+            count=2,
         )
     assert project.cancel(queued.task_id) == {
         "id": queued.task_id,

@@ -15,7 +15,7 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.kinds import run_task
 from distillset.llm.limiter import Limiter
-from distillset.services import endpoints, projects
+from distillset.services import endpoints, projects, resolve
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 
@@ -55,7 +55,9 @@ def test_a_stalled_endpoint_shows_its_waiting_requests_in_the_task_counters(
     fake_server.queue_faults("stall")  # the first request (the topic's tags) hangs a while
     seen: list[dict[str, Any]] = []
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=1, tags=1, questions=1)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=1, questions=1
+        )
 
     summary = asyncio.run(run_task(store, settings, job.task_id, on_progress=seen.append))
 

@@ -12,7 +12,7 @@ from typer.testing import Result
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects
+from distillset.services import endpoints, projects, resolve
 from distillset.store import LlmCall, Store, Task
 from distillset.testing import FakeModelServer
 
@@ -62,7 +62,9 @@ def test_a_task_counts_the_tokens_and_cost_of_its_failed_calls(
     # call fails (the other calls succeed).
     fake_server.queue_faults("ok", "empty")
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
     summary = asyncio.run(run_task(store, settings, job.task_id))
 
     calls = summary["counters"]["calls"]
@@ -84,7 +86,9 @@ def test_a_task_whose_every_call_failed_still_shows_what_they_cost(
     _project(store, fake_server.url)
     fake_server.configure(rate_empty=1.0)
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        job = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
     summary = asyncio.run(run_task(store, settings, job.task_id))
 
     assert summary["status"] == "failed"

@@ -14,7 +14,7 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects
+from distillset.services import endpoints, projects, resolve
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
 from distillset.tasks import effective_status
@@ -54,7 +54,9 @@ def test_a_job_another_process_blocks_is_refused_before_its_task_exists(
     store: Store, settings: Settings, project: str, cli: Callable[..., Result]
 ) -> None:
     with store.session() as session:
-        busy = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        busy = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
     _running_elsewhere(store, busy.task_id)
 
     result = cli("answers", "generate", NAME)
@@ -69,8 +71,10 @@ def test_a_task_whose_run_is_refused_ends_failed_with_the_reason_not_queued(
 ) -> None:
     """The rival appears between the task's creation and its claim."""
     with store.session() as session:
-        answers = jobs.create_answers_job(session, settings, NAME)
-        rival = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        answers = jobs.create_answers_job(session, settings, resolve.project_id(session, NAME))
+        rival = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
     _running_elsewhere(store, rival.task_id)
 
     with pytest.raises(ConflictError, match="already running"):
@@ -87,7 +91,9 @@ def test_auto_run_again_after_a_kill_resumes_the_interrupted_task(
     store: Store, settings: Settings, project: str, cli: Callable[..., Result]
 ) -> None:
     with store.session() as session:
-        killed = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        killed = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
     _running_elsewhere(store, killed.task_id, stale=True)
 
     result = cli("auto", NAME, "--levels", "1", "--tags", "2", "--questions", "1")
@@ -101,7 +107,9 @@ def test_auto_with_other_parameters_starts_a_new_task_beside_the_interrupted_one
     store: Store, settings: Settings, project: str, cli: Callable[..., Result]
 ) -> None:
     with store.session() as session:
-        killed = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        killed = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
     _running_elsewhere(store, killed.task_id, stale=True)
 
     result = cli("auto", NAME, "--levels", "1", "--tags", "3", "--questions", "1")

@@ -73,11 +73,13 @@ def test_generation_is_refused_while_another_process_runs_a_task(
     base = f"{API}/projects/{project_id}"
     tag = client.post(f"{base}/tags", json={"label": "Running"}).json()["id"]
     # The parent of the test run stands for a CLI `distillset auto` in another process.
-    task_id = _running_task(store, project_id, f"{socket.gethostname()}:{os.getppid()}:a1b2c3")
+    owner = f"{socket.gethostname()}:{os.getppid()}:a1b2c3"
+    task_id = _running_task(store, project_id, owner)
+    # The task claim's own refusal (the one check of a busy project), with its cancel hint.
     expected = (
-        f"task {task_id} (auto_distill) is running on this project in another process; "
-        "wait for it or cancel it"
+        f"task {task_id} (auto_distill) is already running on this project in process {owner}"
     )
+    hint = f"stop it with `distillset tasks cancel {task_id}`"
     calls = [
         (f"{base}/tags/generate", {"count": 2}),
         (f"{base}/tags/{tag}/questions/generate", {"count": 2}),
@@ -85,7 +87,8 @@ def test_generation_is_refused_while_another_process_runs_a_task(
     for url, body in calls:
         refused = client.post(url, json=body)
         assert refused.status_code == 409
-        assert refused.json()["detail"] == expected
+        assert refused.json()["detail"].startswith(expected)
+        assert refused.json()["detail"].endswith(hint)
     page = client.post(
         f"/projects/{project_id}/distill/generate-tags", data={"count": "2"}, headers=HX
     )
@@ -99,9 +102,9 @@ def test_generation_is_refused_while_another_process_runs_a_task(
     _running_task(store, project_id, f"{socket.gethostname()}:{os.getppid()}:d4e5f6")
     before = fake_server.stats().total
     answer = client.post(f"{base}/questions/{question}/answer")
-    assert answer.status_code == 409 and "another process" in answer.json()["detail"]
+    assert answer.status_code == 409 and "is already running" in answer.json()["detail"]
     page = client.post(f"/projects/{project_id}/distill/questions/{question}/answer", headers=HX)
-    assert page.status_code == 409 and "another process" in page.text
+    assert page.status_code == 409 and "is already running" in page.text
     assert fake_server.stats().total == before
 
 

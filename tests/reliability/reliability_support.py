@@ -16,7 +16,7 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import normalize_text
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects
+from distillset.services import endpoints, projects, resolve
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 
 NAME = "Reliability topic"
@@ -43,7 +43,7 @@ def set_project(store: Store, **settings: Any) -> None:
 
 def run_auto(store: Store, settings: Settings, **params: Any) -> dict[str, Any]:
     with store.session() as session:
-        job = jobs.create_auto_job(session, settings, NAME, **params)
+        job = jobs.create_auto_job(session, settings, resolve.project_id(session, NAME), **params)
     return asyncio.run(run_task(store, settings, job.task_id))
 
 

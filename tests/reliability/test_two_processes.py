@@ -22,6 +22,7 @@ from sqlalchemy import exc, func, select, text
 from distillset.config import Settings, load_settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError
+from distillset.services import resolve
 from distillset.store import Answer, Question, Store, Task
 from distillset.store.db import SQLITE_BUSY_TIMEOUT_MS
 from distillset.store.models import utcnow
@@ -85,8 +86,12 @@ def test_the_claim_itself_refuses_a_second_task_that_passed_the_check(
     """The window between two processes' checks: the write must still refuse the second."""
     make_project(store, fake_server.url)
     with store.session() as session:
-        first = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
-        second = jobs.create_auto_job(session, settings, NAME, levels=1, tags=3, questions=1)
+        first = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
+        second = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=3, questions=1
+        )
     with store.session() as session:
         service.claim_task(session, first.task_id, settings, "host:1")
     monkeypatch.setattr(service, "rival_tasks", lambda *args, **kwargs: [])
@@ -238,8 +243,12 @@ def test_a_task_whose_process_was_killed_a_moment_ago_does_not_block_a_new_claim
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     with store.session() as session:
-        killed = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
-        fresh = jobs.create_auto_job(session, settings, NAME, levels=1, tags=2, questions=1)
+        killed = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
+        fresh = jobs.create_auto_job(
+            session, settings, resolve.project_id(session, NAME), levels=1, tags=2, questions=1
+        )
         task = service.get_task(session, killed.task_id)
         task.status, task.owner = "running", f"{socket.gethostname()}:{gone.pid}:ab12cd"
         task.heartbeat_at = utcnow()

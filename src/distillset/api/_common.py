@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings, load_settings
-from distillset.services import projects
+from distillset.services import resolve
 from distillset.store import Project as ProjectRow
 from distillset.store import Store, open_store
 
@@ -57,4 +57,4 @@ class ProjectBase:
     def _session(self) -> Iterator[tuple[Session, ProjectRow]]:
         """A session (committed on success) and this project's row in it."""
         with self.store.session() as session:
-            yield session, projects.get_project(session, self.name)
+            yield session, resolve.project_named(session, self.name)

@@ -18,7 +18,7 @@ from distillset.export import ExportOptions, export_dataset
 from distillset.export.formats import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
 from distillset.kinds import run_task
 from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
-from distillset.services import projects
+from distillset.services import projects, resolve
 from distillset.store import Store, open_store
 
 
@@ -37,7 +37,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         self.store = store or open_store(self.settings)
         try:
             with self.store.session() as session:
-                self.name = projects.get_project(session, name).name
+                self.name = resolve.project_named(session, name).name
         except BaseException:
             self.close()
             raise
@@ -142,16 +142,17 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
     ) -> list[dict[str, Any]]:
         """Questions in id order (of a subtree with ``tag``), with their tag path and whether
         they are answered; ``after`` an id gives the next page."""
-        with self.store.session() as session:
-            return jobs.list_questions(session, self.name, tag=tag, limit=limit, after=after)
+        with self._session() as (session, project):
+            tag_id = resolve.tag_id(session, project, tag)
+            return jobs.list_questions(session, project.id, tag_id=tag_id, limit=limit, after=after)
 
     def plan(
         self, *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
     ) -> Plan:
         """What `auto` with these parameters would create now, and its estimated cost."""
-        with self.store.session() as session:
+        with self._session() as (session, project):
             return jobs.preview_auto_job(
-                session, self.settings, self.name, levels=levels, tags=tags,
+                session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic,
             )  # fmt: skip
 
@@ -172,9 +173,9 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
-        with self.store.session() as session:
+        with self._session() as (session, project):
             job = jobs.create_auto_job(
-                session, self.settings, self.name, levels=levels, tags=tags,
+                session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache,
                 confirm_large=confirm_large,
             )  # fmt: skip
@@ -195,9 +196,10 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_tags`` as a coroutine."""
-        with self.store.session() as session:
+        with self._session() as (session, project):
             job = jobs.create_tags_job(
-                session, self.settings, self.name, parent=parent, count=count, add=add,
+                session, self.settings, project.id,
+                parent_id=resolve.parent_id(session, project, parent), count=count, add=add,
                 no_cache=no_cache,
             )  # fmt: skip
         return await self._run(job, on_progress)
@@ -226,9 +228,10 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_questions`` as a coroutine."""
-        with self.store.session() as session:
+        with self._session() as (session, project):
             job = jobs.create_questions_job(
-                session, self.settings, self.name, tag=tag, count=count, add=add,
+                session, self.settings, project.id,
+                tag_id=resolve.tag_at(session, project, tag).id, count=count, add=add,
                 no_cache=no_cache,
             )  # fmt: skip
         return await self._run(job, on_progress)
@@ -249,9 +252,10 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
-        with self.store.session() as session:
+        with self._session() as (session, project):
             job = jobs.create_answers_job(
-                session, self.settings, self.name, question_ids=questions, tag=tag,
+                session, self.settings, project.id, question_ids=questions,
+                tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, confirm_large=confirm_large,
             )  # fmt: skip
         return await self._run(job, on_progress)
@@ -317,7 +321,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
             private=private,
         )
         with self.store.session() as session:
-            result = export_dataset(session, projects.get_project(session, self.name), options)
+            result = export_dataset(session, resolve.project_named(session, self.name), options)
         return result.as_dict()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
 from distillset.kinds import run_task, task_as_dict
-from distillset.services import projects
+from distillset.services import resolve
 from distillset.store import Project as ProjectRow
 from distillset.store import Store
 from distillset.store.models import utc_iso
@@ -29,7 +29,7 @@ def _project_name(session: Session, project_id: int) -> str | None:
 
 
 def _tasks(session: Session, settings: Settings, project: str | None, limit: int) -> list[Any]:
-    project_id = projects.get_project(session, project).id if project else None
+    project_id = resolve.project_named(session, project).id if project else None
     names = {row.id: row.name for row in session.query(ProjectRow)}
     return [
         task_as_dict(task, settings, names.get(task.project_id))

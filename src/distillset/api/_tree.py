@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from distillset.api._common import ProjectBase
 from distillset.domain import InvalidInputError, Origin
-from distillset.services import tags, tree_io
+from distillset.services import resolve, tags, tree_io
 from distillset.store import Tag
 
 TreeSource = str | Path | list[Any] | dict[str, Any]
@@ -38,21 +38,21 @@ class TreeMethods(ProjectBase):
     def rename_tag(self, path: str, to: str) -> dict[str, Any]:
         """Give a tag a new label; its questions and subtree stay attached."""
         with self._session() as (session, project):
-            tag = tags.rename_tag(session, tags.find_tag(session, project, path), to)
+            tag = tags.rename_tag(session, resolve.tag_at(session, project, path), to)
             return _shown(session, tag)
 
     def move_tag(self, path: str, under: str | None) -> dict[str, Any]:
         """Move a tag with its subtree below another tag (None, '' or the topic: the top)."""
         with self._session() as (session, project):
-            tag = tags.find_tag(session, project, path)
-            tags.move_tag(session, tag, tags.find_parent(session, project, under))
+            tag = resolve.tag_at(session, project, path)
+            tags.move_tag(session, tag, resolve.parent_at(session, project, under))
             return _shown(session, tag)
 
     def delete_tag(self, path: str) -> dict[str, int]:
         """Delete a tag with its subtree, their questions and answers (no question asked);
         returns how many ``tags``, ``questions`` and ``answers`` went."""
         with self._session() as (session, project):
-            counts = tags.delete_tag(session, tags.find_tag(session, project, path))
+            counts = tags.delete_tag(session, resolve.tag_at(session, project, path))
         return {"tags": counts.tags, "questions": counts.questions, "answers": counts.answers}
 
     def import_tree(
@@ -71,7 +71,9 @@ class TreeMethods(ProjectBase):
             if not nodes:
                 raise InvalidInputError("the tree holds no tags")
         with self._session() as (session, project):
-            created = tree_io.import_tree(session, project, nodes, under)
+            created = tree_io.import_tree(
+                session, project, nodes, resolve.parent_at(session, project, under)
+            )
         return {"read": tree_io.count_nodes(nodes), "created": created}
 
     def export_tree(self, format: str = "json") -> str:

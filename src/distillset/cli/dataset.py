@@ -35,7 +35,7 @@ from distillset.dataset import (
 from distillset.dataset.records import DatasetRecord
 from distillset.domain import InvalidInputError
 from distillset.quality import find_duplicates, label_duplicates
-from distillset.services.projects import get_project
+from distillset.services import resolve
 
 dataset_app = typer.Typer(
     name="dataset", no_args_is_help=True, help="Review the dataset: list, edit, confirm, score."
@@ -112,7 +112,7 @@ def dataset_list(
         label=label,
     )
     with state_of(ctx).store.session() as session:
-        project = get_project(session, name)
+        project = resolve.project_named(session, name)
         page = list_records(session, project, flt, cursor=cursor, limit=limit, newest_first=newest)
         total = count_records(session, project, flt) if count else None
     if as_json:
@@ -140,7 +140,7 @@ def dataset_show(
 ) -> None:
     """Show one record in full."""
     with state_of(ctx).store.session() as session:
-        record = get_record(session, get_project(session, name), record_id)
+        record = get_record(session, resolve.project_named(session, name), record_id)
     show(record.as_dict(), as_json)
 
 
@@ -169,7 +169,7 @@ def dataset_edit(
     with state_of(ctx).store.session() as session:
         record = edit_record(
             session,
-            get_project(session, name),
+            resolve.project_named(session, name),
             record_id,
             question=question,
             answer=answer,
@@ -209,7 +209,7 @@ def _confirmation_command(value: bool) -> Callable[..., None]:
         with state_of(ctx).store.session() as session:
             changed = set_confirmed(
                 session,
-                get_project(session, name),
+                resolve.project_named(session, name),
                 value,
                 ids=chosen_ids,
                 record_filter=chosen_filter,
@@ -254,7 +254,7 @@ def dataset_score(
     with state_of(ctx).store.session() as session:
         changed = set_score(
             session,
-            get_project(session, name),
+            resolve.project_named(session, name),
             None if clear else score,
             reason=reason,
             ids=chosen_ids,
@@ -277,7 +277,7 @@ def dataset_note(
 ) -> None:
     """Attach a note to a record."""
     with state_of(ctx).store.session() as session:
-        set_note(session, get_project(session, name), record_id, note)
+        set_note(session, resolve.project_named(session, name), record_id, note)
     report(
         {"record": record_id, "note": note if note.strip() else None},
         as_json,
@@ -298,7 +298,9 @@ def dataset_label(
     if not add and not remove:
         raise InvalidInputError("give --add LABEL or --remove LABEL")
     with state_of(ctx).store.session() as session:
-        changed = change_labels(session, get_project(session, name), ids, add=add, remove=remove)
+        changed = change_labels(
+            session, resolve.project_named(session, name), ids, add=add, remove=remove
+        )
     report({"records": changed}, as_json, f"labels changed on {changed} records")
 
 
@@ -325,12 +327,15 @@ def dataset_delete(
     store = state_of(ctx).store
     if not yes:
         with store.session() as session:
-            project = get_project(session, name)
+            project = resolve.project_named(session, name)
             many = len(chosen_ids) if chosen_ids else count_records(session, project, flt)
         typer.confirm(f"Delete {many} records?", abort=True)
     with store.session() as session:
         result = delete_records(
-            session, get_project(session, name), ids=chosen_ids, record_filter=chosen_filter
+            session,
+            resolve.project_named(session, name),
+            ids=chosen_ids,
+            record_filter=chosen_filter,
         )
     report(
         {"records": result.records, "questions_unanswered": result.questions_unanswered},
@@ -353,7 +358,7 @@ def dataset_duplicates(
 ) -> None:
     """Report records whose question or answer repeats an earlier one in the same tag."""
     with state_of(ctx).store.session() as session:
-        project = get_project(session, name)
+        project = resolve.project_named(session, name)
         groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
         labelled = 0
         if label:

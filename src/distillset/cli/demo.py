@@ -21,7 +21,7 @@ from distillset.cli.task_progress import progress_lines, run_task_here, stage_na
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError, DistillsetError, NotFoundError
-from distillset.services import endpoints, projects
+from distillset.services import endpoints, projects, resolve
 from distillset.store import Store
 
 DEMO_PROJECT = "demo"
@@ -57,7 +57,7 @@ def _prepare(store: Store, url: str) -> None:
                 )
             endpoints.update_endpoint(session, endpoint, base_url=url)
         try:
-            project = projects.get_project(session, DEMO_PROJECT)
+            project = resolve.project_named(session, DEMO_PROJECT)
         except NotFoundError:
             project = projects.create_project(
                 session,
@@ -86,7 +86,7 @@ def _export(store: Store, output: Path) -> dict[str, Any]:
     output.mkdir(parents=True, exist_ok=True)
     target = output / "demo.jsonl"
     with store.session() as session:
-        project = projects.get_project(session, DEMO_PROJECT)
+        project = resolve.project_named(session, DEMO_PROJECT)
         result = export_dataset(session, project, ExportOptions(format="messages", output=target))
     return result.as_dict() | {"path": str(target)}
 
@@ -114,7 +114,12 @@ def run_demo(
         _prepare(store, server.url)
         with store.session() as session:
             job = jobs.create_auto_job(
-                session, settings, DEMO_PROJECT, levels=levels, tags=tags, questions=questions
+                session,
+                settings,
+                resolve.project_id(session, DEMO_PROJECT),
+                levels=levels,
+                tags=tags,
+                questions=questions,
             )
         say_line(f"simulated teacher listening on {server.url}")
         say_line(plan_text(job))

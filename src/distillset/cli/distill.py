@@ -26,8 +26,8 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.distill.jobs import PlannedJob
 from distillset.distill.plan import PlanNeedsConfirmation
+from distillset.services import resolve
 from distillset.services.endpoints import project_key_warnings
-from distillset.services.projects import get_project
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
@@ -91,8 +91,7 @@ def run_planned(
     state = state_of(ctx)
     job = create_confirmed(ctx, create, yes)
     with state.store.session() as session:
-        project_id = get_project(session, job.project).id
-        warn(project_key_warnings(session, state.settings, project_id))
+        warn(project_key_warnings(session, state.settings, job.project_id))
     if not as_json:
         say(plan_text(job))
     summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)
@@ -113,13 +112,16 @@ def tags_generate(
 ) -> None:
     """Top a tag's children (or the topic's) up to --count, or create --add more, with the
     question model."""
-    run_planned(
-        ctx,
-        as_json,
-        lambda session, settings, _confirmed: jobs.create_tags_job(
-            session, settings, name, parent=parent, count=count, add=add, no_cache=no_cache
-        ),
-    )
+
+    def create(session: Session, settings: Settings, _confirmed: bool) -> PlannedJob:
+        project = resolve.project_named(session, name)
+        parent_id = resolve.parent_id(session, project, parent)
+        return jobs.create_tags_job(
+            session, settings, project.id, parent_id=parent_id, count=count, add=add,
+            no_cache=no_cache,
+        )  # fmt: skip
+
+    run_planned(ctx, as_json, create)
 
 
 @questions_app.command("generate")
@@ -133,13 +135,16 @@ def questions_generate(
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's questions up to --count, or create --add more, with the question model."""
-    run_planned(
-        ctx,
-        as_json,
-        lambda session, settings, _confirmed: jobs.create_questions_job(
-            session, settings, name, tag=tag, count=count, add=add, no_cache=no_cache
-        ),
-    )
+
+    def create(session: Session, settings: Settings, _confirmed: bool) -> PlannedJob:
+        project = resolve.project_named(session, name)
+        tag_id = resolve.tag_at(session, project, tag).id
+        return jobs.create_questions_job(
+            session, settings, project.id, tag_id=tag_id, count=count, add=add,
+            no_cache=no_cache,
+        )  # fmt: skip
+
+    run_planned(ctx, as_json, create)
 
 
 @questions_app.command("list")
@@ -157,7 +162,9 @@ def questions_list(
     --limit at a time (--after ID for the next page)."""
     with state_of(ctx).store.session() as session:
         # One row past the page says whether a next page exists.
-        rows = jobs.list_questions(session, name, tag=tag, limit=limit + 1, after=after)
+        project = resolve.project_named(session, name)
+        tag_id = resolve.tag_id(session, project, tag)
+        rows = jobs.list_questions(session, project.id, tag_id=tag_id, limit=limit + 1, after=after)
     more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         print_json(rows)
@@ -192,20 +199,16 @@ def answers_generate(
 ) -> None:
     """Answer questions with the answer model (default: every unanswered question). A plan
     above the bound on calls or cost is confirmed first (--yes: do not ask)."""
-    run_planned(
-        ctx,
-        as_json,
-        lambda session, settings, confirmed: jobs.create_answers_job(
-            session,
-            settings,
-            name,
-            question_ids=question or None,
-            tag=tag,
-            no_cache=no_cache,
+
+    def create(session: Session, settings: Settings, confirmed: bool) -> PlannedJob:
+        project = resolve.project_named(session, name)
+        return jobs.create_answers_job(
+            session, settings, project.id, question_ids=question or None,
+            tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache,
             confirm_large=confirmed,
-        ),
-        yes,
-    )
+        )  # fmt: skip
+
+    run_planned(ctx, as_json, create, yes)
 
 
 @app.command("auto")
@@ -232,7 +235,7 @@ def auto(
         lambda session, settings, confirmed: jobs.create_auto_job(
             session,
             settings,
-            name,
+            resolve.project_id(session, name),
             levels=levels,
             tags=tags,
             questions=questions,

@@ -21,7 +21,7 @@ from distillset.dataset import RecordFilter
 from distillset.domain import InvalidInputError
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.export.formats import CUSTOM_FIELDS, DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
-from distillset.services.projects import get_project
+from distillset.services import resolve
 
 FORMAT_HELP = "; ".join(
     f"{name} ({'/'.join(mode.value for mode in fmt.modes)})" for name, fmt in FORMATS.items()
@@ -142,7 +142,7 @@ def export_command(
         private=private,
     )
     with state_of(ctx).store.session() as session:
-        result = export_dataset(session, get_project(session, name), options)
+        result = export_dataset(session, resolve.project_named(session, name), options)
     for warning in result.warnings:
         typer.echo(f"warning: {printable(warning)}", err=True)
     if as_json:

@@ -20,7 +20,7 @@ from distillset.cli.dataset import (
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.dataset import RecordFilter
 from distillset.quality import create_judge_task
-from distillset.services.projects import get_project
+from distillset.services import resolve
 
 
 @app.command("judge")
@@ -70,7 +70,7 @@ def judge_command(
     with state.store.session() as session:
         task = create_judge_task(
             session,
-            get_project(session, name),
+            resolve.project_named(session, name),
             model=model,
             record_filter=record_filter,
             rescore=rescore,

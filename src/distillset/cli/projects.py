@@ -20,7 +20,7 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.domain import InvalidInputError
-from distillset.services import projects
+from distillset.services import projects, resolve
 
 project_app = typer.Typer(
     name="project", no_args_is_help=True, help="Projects: create, list, show, change, delete."
@@ -76,7 +76,7 @@ def project_show(
 ) -> None:
     """Show a project's settings and sizes."""
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
+        project = resolve.project_named(session, name)
         data = projects.project_as_dict(project) | projects.project_stats(session, project.id)
     show(data, as_json)
 
@@ -129,7 +129,7 @@ def project_set(
     if all(value is None for value in changes.values()):
         raise InvalidInputError("nothing to change: give at least one option")
     with state_of(ctx).store.session() as session:
-        project = projects.update_project(session, projects.get_project(session, name), **changes)
+        project = projects.update_project(session, resolve.project_named(session, name), **changes)
         data = projects.project_as_dict(project)
     report(data, as_json, f"updated project {name!r}")
 
@@ -144,7 +144,7 @@ def project_delete(
     """Delete a project with all its tags, questions, answers and tasks."""
     store = state_of(ctx).store
     with store.session() as session:
-        project = projects.get_project(session, name)
+        project = resolve.project_named(session, name)
         stats = projects.project_stats(session, project.id)
     confirm_unless(
         yes,
@@ -152,5 +152,5 @@ def project_delete(
         f"and {stats['answers']} answers?",
     )
     with store.session() as session:
-        projects.delete_project(session, projects.get_project(session, name))
+        projects.delete_project(session, resolve.project_named(session, name))
     report({"deleted": name} | stats, as_json, f"deleted project {name!r}")

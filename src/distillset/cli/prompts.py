@@ -11,7 +11,7 @@ from distillset.cli.app import app
 from distillset.cli.common import JsonOption, ProjectArgument, print_json, say, state_of
 from distillset.domain import InvalidInputError
 from distillset.prompts import KINDS, get_prompt, prompt_kind, reset_prompt, set_prompt
-from distillset.services.projects import get_project
+from distillset.services import resolve
 
 prompts_app = typer.Typer(
     name="prompts",
@@ -33,7 +33,7 @@ def prompts_show(
 ) -> None:
     """Print the template the project uses (its override, else the language's default)."""
     with state_of(ctx).store.session() as session:
-        prompt = get_prompt(session, get_project(session, name), kind)
+        prompt = get_prompt(session, resolve.project_named(session, name), kind)
     if as_json:
         spec = prompt_kind(kind)
         print_json(
@@ -70,7 +70,7 @@ def prompts_set(
         except UnicodeDecodeError as exc:
             raise InvalidInputError(f"{file} is not UTF-8 text") from exc
     with state_of(ctx).store.session() as session:
-        set_prompt(session, get_project(session, name), kind, text)
+        set_prompt(session, resolve.project_named(session, name), kind, text)
     say(f"prompt {kind!r} of {name!r} overridden")
 
 
@@ -82,7 +82,7 @@ def prompts_reset(
 ) -> None:
     """Go back to the default template of the project's language."""
     with state_of(ctx).store.session() as session:
-        had = reset_prompt(session, get_project(session, name), kind)
+        had = reset_prompt(session, resolve.project_named(session, name), kind)
     say(
         f"prompt {kind!r} of {name!r} "
         + ("reset to the default" if had else "was already the default")

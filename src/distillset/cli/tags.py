@@ -27,7 +27,7 @@ from distillset.cli.common import (
 )
 from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError, Origin
-from distillset.services import projects, tags, tree_io
+from distillset.services import resolve, tags, tree_io
 from distillset.store import Tag
 
 # `tags generate` lives in cli/distill.py (it needs the gateway): see cli/lazy.py.
@@ -53,7 +53,7 @@ def tags_add(
 ) -> None:
     """Add a tag by hand (missing ancestors are created too)."""
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
+        project = resolve.project_named(session, name)
         tag = tags.add_tag_path(session, project, path, Origin.MANUAL)
         shown = _shown(session, tag)
     report(shown, as_json, f"added tag {shown['path']!r}")
@@ -69,8 +69,8 @@ def tags_rename(
 ) -> None:
     """Rename a tag; its questions and subtree stay attached."""
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
-        tag = tags.rename_tag(session, tags.find_tag(session, project, path), to)
+        project = resolve.project_named(session, name)
+        tag = tags.rename_tag(session, resolve.tag_at(session, project, path), to)
         shown = _shown(session, tag)
     report(shown, as_json, f"renamed to {shown['path']!r}")
 
@@ -86,8 +86,8 @@ def tags_delete(
     """Delete a tag with its subtree, their questions and answers."""
     store = state_of(ctx).store
     with store.session() as session:
-        project = projects.get_project(session, name)
-        counts = tags.subtree_counts(session, tags.find_tag(session, project, path))
+        project = resolve.project_named(session, name)
+        counts = tags.subtree_counts(session, resolve.tag_at(session, project, path))
     # Only a subtree with questions is worth a question: empty tags are cheap to re-create.
     confirm_unless(
         yes or not counts.questions,
@@ -95,8 +95,8 @@ def tags_delete(
         f"and {counts.answers} answers?",
     )
     with store.session() as session:
-        project = projects.get_project(session, name)
-        counts = tags.delete_tag(session, tags.find_tag(session, project, path))
+        project = resolve.project_named(session, name)
+        counts = tags.delete_tag(session, resolve.tag_at(session, project, path))
     report(
         {"tags": counts.tags, "questions": counts.questions, "answers": counts.answers},
         as_json,
@@ -116,9 +116,9 @@ def tags_move(
 ) -> None:
     """Move a tag (with its subtree) under another parent."""
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
-        tag = tags.find_tag(session, project, path)
-        tags.move_tag(session, tag, tags.find_parent(session, project, under))
+        project = resolve.project_named(session, name)
+        tag = resolve.tag_at(session, project, path)
+        tags.move_tag(session, tag, resolve.parent_at(session, project, under))
         shown = _shown(session, tag)
     report(shown, as_json, f"moved to {shown['path']!r}")
 
@@ -137,8 +137,10 @@ def tags_import(
     """Import a tree (e.g. a book's table of contents); tags already present are merged."""
     nodes = tree_io.read_tree_file(file, file_format)
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
-        created = tree_io.import_tree(session, project, nodes, under)
+        project = resolve.project_named(session, name)
+        created = tree_io.import_tree(
+            session, project, nodes, resolve.parent_at(session, project, under)
+        )
     total = tree_io.count_nodes(nodes)
     report(
         {"read": total, "created": created},
@@ -156,7 +158,7 @@ def tags_export(
 ) -> None:
     """Write the tree as JSON, YAML or a Markdown outline (re-importable)."""
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
+        project = resolve.project_named(session, name)
         text = tree_io.dump_tree(project.topic, tags.load_tree(session, project.id), file_format)
     if output is None:
         sys.stdout.write(text)
@@ -204,7 +206,7 @@ def _plain_lines(nodes: Sequence[tags.TreeNode]) -> list[str]:
 def tags_tree(ctx: typer.Context, name: str = ProjectArgument, as_json: bool = JsonOption) -> None:
     """Print the tree; numbering like 1.2 comes from position."""
     with state_of(ctx).store.session() as session:
-        project = projects.get_project(session, name)
+        project = resolve.project_named(session, name)
         topic = project.topic
         nodes = tags.load_tree(session, project.id)
     if as_json:

@@ -24,8 +24,8 @@ from distillset.cli.task_progress import (
     stages_line,
 )
 from distillset.domain import TaskStatus
+from distillset.services import resolve
 from distillset.services.endpoints import project_key_warnings
-from distillset.services.projects import get_project
 from distillset.store import Project
 from distillset.store.models import utc_iso
 from distillset.tasks import service
@@ -51,7 +51,7 @@ def tasks_list(
 
     state = state_of(ctx)
     with state.store.session() as session:
-        project_id = get_project(session, name).id if name else None
+        project_id = resolve.project_named(session, name).id if name else None
         names = {project.id: project.name for project in session.query(Project)}
         rows = [
             task_as_dict(task, state.settings, names.get(task.project_id))

@@ -1,4 +1,7 @@
-"""Building the jobs the interfaces offer, from names and paths a user types."""
+"""Building the jobs the interfaces offer: plan, refuse or create the task row.
+
+Called by id, never by label: the project and its tags are named by their ids (the CLI and
+the Python facade resolve names and paths in ``services.resolve``)."""
 
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ from distillset.distill.plan import (
     tags_spec,
 )
 from distillset.distill.run import create_task, resumable_task
-from distillset.domain import InvalidInputError, TaskKind
+from distillset.domain import InvalidInputError, NotFoundError, TaskKind
 from distillset.services.projects import get_project
-from distillset.services.tags import find_parent, find_tag, subtree_ids_query
+from distillset.services.tags import subtree_ids_query
 from distillset.store import Answer, Project, Question, Tag, TagPaths
 from distillset.tasks.runner import ask_fresh
 from distillset.tasks.service import process_owner, refuse_if_blocked
@@ -37,6 +40,7 @@ class PlannedJob:
     task_id: int
     kind: TaskKind
     project: str
+    project_id: int
     plan: Plan
     # The job continues an earlier task that was interrupted (its process was killed).
     resumed: bool = False
@@ -48,6 +52,14 @@ class PlannedJob:
             "project": self.project,
             "resumed": self.resumed,
         } | {"plan": self.plan.as_dict()}
+
+
+def _tag_in(session: Session, project: Project, tag_id: int) -> int:
+    """The id of a tag of the project (NotFoundError for another project's or none)."""
+    tag = session.get(Tag, tag_id)
+    if tag is None or tag.project_id != project.id:
+        raise NotFoundError(f"no tag with id {tag_id} in project {project.name!r}")
+    return tag.id
 
 
 def more_than_existing(
@@ -85,16 +97,24 @@ def more_than_existing(
     return existing + n
 
 
-def _priced(session: Session, project: Project, settings: Settings, plan: Plan) -> Plan:
-    context = load_context(session, project, settings)
+def _prices(endpoint: Any) -> tuple[float | None, float | None] | None:
+    return None if endpoint is None else (endpoint.price_input_per_m, endpoint.price_output_per_m)
 
-    def prices(endpoint: Any) -> tuple[float | None, float | None] | None:
-        if endpoint is None:
-            return None
-        return endpoint.price_input_per_m, endpoint.price_output_per_m
 
+def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec) -> Plan:
+    """The job's plan with its estimated cost; a job whose model is unset is refused (the
+    preview and the start refuse the same)."""
+    needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
+    context = load_context(
+        session,
+        project,
+        settings,
+        need_question_model=needs_questions,
+        need_answer_model=spec.answer,
+    )
+    plan, _ready = plan_job(session, project.id, spec)
     plan.estimated_cost = estimate_cost(
-        plan, prices(context.question_endpoint), prices(context.answer_endpoint)
+        plan, _prices(context.question_endpoint), _prices(context.answer_endpoint)
     )
     return plan
 
@@ -113,24 +133,15 @@ def _create(
     """Plan the job and create its task, or pick up the interrupted task of the same job
     (``resume_interrupted``). A job its claim would refuse is refused before any row exists,
     and so is a large plan that was not confirmed (PlanNeedsConfirmation)."""
-    needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
     # Refuse a job whose model is unset, or that another task blocks, before any task row.
-    load_context(
-        session,
-        project,
-        settings,
-        need_question_model=needs_questions,
-        need_answer_model=spec.answer,
-    )
+    plan = _plan(session, project, settings, spec)
     refuse_if_blocked(session, settings, project.id, kind, process_owner())
-    plan, _ready = plan_job(session, project.id, spec)
-    plan = _priced(session, project, settings, plan)
     check_confirmed(plan, confirm_large)
     earlier = resumable_task(session, settings, project, kind, spec) if resume_interrupted else None
     task = earlier or create_task(session, project, kind, spec, plan)
     if no_cache:
         ask_fresh(task)
-    return PlannedJob(task.id, kind, project.name, plan, resumed=earlier is not None)
+    return PlannedJob(task.id, kind, project.name, project.id, plan, resumed=earlier is not None)
 
 
 def _topic_for_auto(session: Session, project: Project, topic: str | None) -> bool:
@@ -171,25 +182,26 @@ def _count_target(
 def preview_auto_job(
     session: Session,
     settings: Settings,
-    project_name: str,
+    project_id: int,
     *,
     levels: int = 2,
     tags: int = 10,
     questions: int = 10,
     topic: str | None = None,
 ) -> Plan:
-    """The plan of an automatic distillation, without creating a task."""
+    """The plan of an automatic distillation, without creating a task; what
+    ``create_auto_job`` refuses for the job itself (a range, the topic, an unset model) is
+    refused here too."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
-    project = get_project(session, project_name)
+    project = get_project(session, project_id)
     _topic_for_auto(session, project, spec.topic)
-    plan, _ready = plan_job(session, project.id, spec)
-    return _priced(session, project, settings, plan)
+    return _plan(session, project, settings, spec)
 
 
 def create_auto_job(
     session: Session,
     settings: Settings,
-    project_name: str,
+    project_id: int,
     *,
     levels: int = 2,
     tags: int = 10,
@@ -203,7 +215,7 @@ def create_auto_job(
     same job run again after its process was killed resumes the interrupted task. A large
     plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
-    project = get_project(session, project_name)
+    project = get_project(session, project_id)
     if _topic_for_auto(session, project, spec.topic):
         project.topic = spec.topic or project.topic
         session.flush()
@@ -222,17 +234,18 @@ def create_auto_job(
 def create_tags_job(
     session: Session,
     settings: Settings,
-    project_name: str,
+    project_id: int,
     *,
-    parent: str | None,
+    parent_id: int | None,
     count: int | None = None,
     add: int | None = None,
     no_cache: bool = False,
 ) -> PlannedJob:
-    """Top a tag's (or the topic's) children up to ``count``, or to ``add`` more than now."""
-    project = get_project(session, project_name)
-    parent_tag = find_parent(session, project, parent)
-    parent_id = parent_tag.id if parent_tag else None
+    """Top a tag's (or, with ``parent_id`` None, the topic's) children up to ``count``, or
+    to ``add`` more than now."""
+    project = get_project(session, project_id)
+    if parent_id is not None:
+        parent_id = _tag_in(session, project, parent_id)
     target = _count_target(session, "tags", parent_id, project.id, count, add)
     spec = tags_spec(parent_id, target)
     return _create(session, project, settings, TaskKind.TAGS, spec, no_cache=no_cache)
@@ -241,16 +254,16 @@ def create_tags_job(
 def create_questions_job(
     session: Session,
     settings: Settings,
-    project_name: str,
+    project_id: int,
     *,
-    tag: str,
+    tag_id: int,
     count: int | None = None,
     add: int | None = None,
     no_cache: bool = False,
 ) -> PlannedJob:
     """Top a tag's questions up to ``count``, or to ``add`` more than it has now."""
-    project = get_project(session, project_name)
-    tag_id = find_tag(session, project, tag).id
+    project = get_project(session, project_id)
+    tag_id = _tag_in(session, project, tag_id)
     target = _count_target(session, "questions", tag_id, project.id, count, add)
     spec = questions_spec(tag_id, target)
     return _create(session, project, settings, TaskKind.QUESTIONS, spec, no_cache=no_cache)
@@ -259,16 +272,16 @@ def create_questions_job(
 def create_answers_job(
     session: Session,
     settings: Settings,
-    project_name: str,
+    project_id: int,
     *,
     question_ids: list[int] | None = None,
-    tag: str | None = None,
+    tag_id: int | None = None,
     no_cache: bool = False,
     confirm_large: bool = False,
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project
     (a large plan needs ``confirm_large``)."""
-    project = get_project(session, project_name)
+    project = get_project(session, project_id)
     if question_ids:
         found = set(
             session.scalars(
@@ -281,7 +294,8 @@ def create_answers_job(
         if unknown:
             shown = ", ".join(str(qid) for qid in unknown)
             raise InvalidInputError(f"no question(s) {shown} in project {project.name!r}")
-    tag_id = find_tag(session, project, tag).id if tag else None
+    if tag_id is not None:
+        tag_id = _tag_in(session, project, tag_id)
     spec = answers_spec(tag_id=tag_id, question_ids=question_ids)
     return _create(
         session,
@@ -296,16 +310,16 @@ def create_answers_job(
 
 def list_questions(
     session: Session,
-    project_name: str,
+    project_id: int,
     *,
-    tag: str | None = None,
+    tag_id: int | None = None,
     limit: int | None = None,
     after: int | None = None,
 ) -> list[dict[str, Any]]:
     """Questions in id order after id ``after`` (keyset paging: each page costs the same
     however deep), with their tag path and whether they are answered. Plain rows, no ORM
     objects: a page stays cheap on a project of millions of questions."""
-    project = get_project(session, project_name)
+    project = get_project(session, project_id)
     answered = select(Answer.id).where(Answer.question_id == Question.id).exists()
     query = (
         select(
@@ -320,8 +334,8 @@ def list_questions(
         .where(Question.project_id == project.id)
         .order_by(Question.id)
     )
-    if tag:
-        subtree = subtree_ids_query(find_tag(session, project, tag).id)
+    if tag_id is not None:
+        subtree = subtree_ids_query(_tag_in(session, project, tag_id))
         query = query.where(Question.tag_id.in_(subtree))
     if after is not None:
         query = query.where(Question.id > after)

@@ -109,6 +109,8 @@ def get_project(session: Session, name_or_id: str | int) -> Project:
     else:
         project = session.scalar(select(Project).where(Project.name == name_or_id))
     if project is None:
+        if isinstance(name_or_id, int):
+            raise NotFoundError(f"no project with id {name_or_id}")
         raise NotFoundError(f"no project named {name_or_id!r}")
     return project
 

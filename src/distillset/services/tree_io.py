@@ -22,10 +22,9 @@ from distillset.services.tags import (
     TreeNode,
     checked_label,
     children,
-    find_parent,
     insert_tree,
 )
-from distillset.store.models import Project
+from distillset.store.models import Project, Tag
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_NODES = 200_000
@@ -280,14 +279,14 @@ def tree_depth(nodes: Sequence[TreeNode]) -> int:
 
 
 def import_tree(
-    session: Session, project: Project, nodes: Sequence[TreeNode], under: str | None = None
+    session: Session, project: Project, nodes: Sequence[TreeNode], parent: Tag | None = None
 ) -> int:
-    """Insert a parsed tree below a path (default: the top level); returns tags created.
+    """Insert a parsed tree below a tag of the project (default: the top level); returns
+    the number of tags created.
 
     A file whose single root is the project's topic (an outline of bullets under it) is
     imported without that root, unless the project really has a top-level tag so named.
     """
-    parent = find_parent(session, project, under)
     if (
         parent is None
         and len(nodes) == 1

@@ -110,14 +110,16 @@ def _same_process(owner_column: Any, owner: str) -> Any:
 
 
 def _rivals_of(
-    table: Any, project_id: int, kind: str, owner: str, task_id: int | None = None
+    table: Any, project_id: int, kind: str | None, owner: str, task_id: int | None = None
 ) -> list[Any]:
     # The same kind never runs twice on a project; another process's task of any kind
     # neither, since its limiter is not shared with this process (nor its in-flight calls).
+    # Work that is no task (kind None) is blocked by another process's tasks only.
+    elsewhere = ~_same_process(table.owner, owner)
     conditions = [
         table.project_id == project_id,
         table.status == TaskStatus.RUNNING.value,
-        or_(table.kind == kind, ~_same_process(table.owner, owner)),
+        elsewhere if kind is None else or_(table.kind == kind, elsewhere),
     ]
     if task_id is not None:
         conditions.append(table.id != task_id)
@@ -129,11 +131,14 @@ def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
 
 
 def refuse_if_blocked(
-    session: Session, settings: Settings, project_id: int, kind: TaskKind, owner: str
+    session: Session, settings: Settings, project_id: int, kind: TaskKind | None, owner: str
 ) -> None:
     """Refuse a new task that its claim would refuse, before its row exists: a living task
-    of its kind runs on the project, or one of any kind in another process."""
-    query = select(Task).where(*_rivals_of(Task, project_id, kind.value, owner)).order_by(Task.id)
+    of its kind runs on the project, or one of any kind in another process. Model calls
+    that are no task (``kind`` None, awaited in a request) follow the same rule without a
+    kind: only another process's living task refuses them."""
+    rival_kind = kind.value if kind is not None else None
+    query = select(Task).where(*_rivals_of(Task, project_id, rival_kind, owner)).order_by(Task.id)
     for other in session.scalars(query):
         if not is_stale(other, settings):
             raise ConflictError(_busy_message(other, settings))

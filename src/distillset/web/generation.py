@@ -23,7 +23,7 @@ from distillset.llm import Gateway, open_gateway
 from distillset.llm.probe import probe_endpoint
 from distillset.services.endpoints import endpoint_config, get_endpoint
 from distillset.store import Answer, Store
-from distillset.web.jobs import refuse_if_other_process_busy
+from distillset.tasks.service import process_owner, refuse_if_blocked
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
 
 # A test should answer quickly either way.
@@ -54,7 +54,11 @@ def project_gateway(store: Store, context: DistillContext, *, use_cache: bool = 
 
 
 def _checked(session: Session, settings: Settings, project_id: int) -> None:
-    refuse_if_other_process_busy(session, settings, project_by_id(session, project_id).id)
+    """Generation awaited in a request follows the rule of task claims: a task running in
+    another process shares neither this server's limiter nor its calls on their way, so
+    both at once would exceed the project's concurrency and pay twice for answers."""
+    project = project_by_id(session, project_id)
+    refuse_if_blocked(session, settings, project.id, None, process_owner())
 
 
 async def add_sub_tags(

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError
 from distillset.services import tree_io
-from distillset.services.tags import tag_path
 from distillset.store import Project
 from distillset.web.lookup import tag_in_project
 
@@ -50,8 +49,6 @@ def import_outline(
     # Only the name's suffix is read; the upload never touches the file system.
     chosen = tree_io.format_of(Path(Path(filename or "upload").name), file_format)
     nodes = tree_io.parse_tree(text, chosen)
-    under = None
-    if parent_id is not None:
-        under = str(tag_path(session, tag_in_project(session, project, parent_id)))
-    created = tree_io.import_tree(session, project, nodes, under)
+    parent = None if parent_id is None else tag_in_project(session, project, parent_id)
+    created = tree_io.import_tree(session, project, nodes, parent)
     return created, tree_io.count_nodes(nodes)

@@ -1,0 +1,100 @@
+"""The web's plan preview is the core's plan: what the core refuses, the web refuses too,
+with the core's message, before it shows a plan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from distillset.config import Settings
+from distillset.distill import jobs
+from distillset.domain import DistillsetError, InvalidInputError
+from distillset.store import Store
+from distillset.testing import FakeModelServer
+from distillset.web import create_app
+
+API = "/api/v1"
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
+    """A project with a tree under its topic, whose models are the fake server."""
+    project = client.post(f"{API}/projects", json={"name": "Sports"}).json()
+    endpoint = {"alias": "fake", "base_url": fake_server.url, "model": "fake-model"}
+    assert client.post(f"{API}/endpoints", json=endpoint).status_code == 201
+    models = {"question_model": "fake", "answer_model": "fake"}
+    assert client.patch(f"{API}/projects/{project['id']}", json=models).status_code == 200
+    assert client.post(f"{API}/projects/{project['id']}/tags", json={"label": "Cycling"}).is_success
+    return int(project["id"])
+
+
+def _core_refusal(store: Store, settings: Settings, project_id: int, topic: str) -> str:
+    with store.session() as session, pytest.raises(InvalidInputError) as refused:
+        jobs.create_auto_job(session, settings, project_id, levels=1, tags=2, topic=topic)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize("topic", ["Chess", "   "])
+def test_the_web_refuses_a_plan_the_core_refuses(
+    client: TestClient,
+    project_id: int,
+    store: Store,
+    settings: Settings,
+    fake_server: FakeModelServer,
+    topic: str,
+) -> None:
+    # Another topic on an existing tree, or a blank one: the core starts no such run.
+    message = _core_refusal(store, settings, project_id, topic)
+    params = {"levels": 1, "tags_per_level": 2, "questions_per_tag": 1, "topic": topic}
+
+    shown = client.post(f"{API}/projects/{project_id}/auto/plan", json=params)
+    assert shown.status_code == 422
+    assert shown.json()["detail"] == message
+
+    assert fake_server.stats().total == 0
+
+
+def test_the_plan_page_shows_the_core_refusal(
+    client: TestClient, project_id: int, store: Store, settings: Settings
+) -> None:
+    message = _core_refusal(store, settings, project_id, "Chess")
+    form = {"levels": "1", "tags_per_level": "2", "questions_per_tag": "1", "topic": "Chess"}
+    page = client.post(f"/projects/{project_id}/distill/auto/plan", data=form, headers=HX)
+    assert page.status_code == 422
+    assert page.headers["HX-Retarget"] == "#messages"
+    assert "already has a tree under the topic" in page.text
+    assert "Start" not in page.text and message.startswith("project 'Sports' already has")
+
+
+def test_the_web_plan_is_the_core_plan_with_its_price(
+    client: TestClient, project_id: int, store: Store, settings: Settings
+) -> None:
+    prices = {"price_input_per_m": 1.0, "price_output_per_m": 2.0}
+    assert client.patch(f"{API}/endpoints/fake", json=prices).status_code == 200
+    params = {"levels": 2, "tags_per_level": 3, "questions_per_tag": 2}
+    shown = client.post(f"{API}/projects/{project_id}/auto/plan", json=params).json()
+    with store.session() as session:
+        core = jobs.preview_auto_job(session, settings, project_id, levels=2, tags=3, questions=2)
+    assert shown == core.as_dict()
+    assert shown["estimated_cost"] > 0
+
+
+def test_no_plan_is_shown_for_a_project_without_models(
+    client: TestClient, store: Store, settings: Settings
+) -> None:
+    bare = client.post(f"{API}/projects", json={"name": "Chess"}).json()["id"]
+    with store.session() as session, pytest.raises(DistillsetError) as refused:
+        jobs.create_auto_job(session, settings, bare, levels=1, tags=2)
+    shown = client.post(f"{API}/projects/{bare}/auto/plan", json={"levels": 1})
+    assert shown.status_code == 422
+    assert shown.json()["detail"] == str(refused.value)
+    assert "question model" in str(refused.value)
