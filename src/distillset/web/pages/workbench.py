@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from distillset.dataset.questions import PAGE_SIZE as QUESTION_PAGE
 from distillset.dataset.questions import list_questions, question_row
-from distillset.domain import ConflictError, Origin
 from distillset.kinds import task_as_dict
 from distillset.services import tags as tag_service
 from distillset.store import Question, Store, Tag
@@ -164,10 +163,8 @@ def add_tag_by_hand(
     with store.session() as session:
         project = project_by_id(session, project_id)
         parent = optional_tag(session, project, parent_id)
-        cleaned = tag_service.checked_label(label)
-        if not tag_service.add_children(session, project.id, parent, [cleaned], Origin.MANUAL):
-            raise ConflictError(f"a sibling tag named {cleaned!r} already exists")
-    return _preview(request, store, project_id, parent_id, title="Added by hand", items=[cleaned])
+        added = tag_service.add_tag(session, project.id, parent, label).label
+    return _preview(request, store, project_id, parent_id, title="Added by hand", items=[added])
 
 
 @router.post("/distill/tags/{tag_id}/rename")
