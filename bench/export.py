@@ -4,8 +4,8 @@ Synthetic records are seeded straight into SQLite (executemany), then each expor
 own child process, which reports its rows/s and its peak resident memory. Prints, per file
 type (to a file, and streamed as a web download), the ratios large/small; target: peak-memory
 ratio <= 1.2 (memory does not grow with the number of records). Then times one review page
-(50 records) under common filters on both
-projects: with keyset pagination and indexes the large/small ratio stays near 1.
+(50 records) under common filters on both projects: with keyset pagination and indexes the
+large/small ratio stays near 1.
 
     .venv/bin/python bench/export.py [--small 100000 --large 1000000 --format messages]
 """
