@@ -2,9 +2,10 @@
 
 Synthetic records are seeded straight into SQLite (executemany), then each export runs in its
 own child process, which reports its rows/s and its peak resident memory. Prints, per file
-type, the ratios large/small; target: peak-memory ratio <= 1.2 (memory does not grow with the
-number of records). Then times one review page (50 records) under common filters on both
-projects: with keyset pagination and indexes the large/small ratio stays near 1.
+type (to a file, and streamed as a web download), the ratios large/small; target: peak-memory
+ratio <= 1.2 (memory does not grow with the number of records). Then times one review page
+(50 records) under common filters on both projects: with keyset pagination and indexes the
+large/small ratio stays near 1.
 
     .venv/bin/python bench/export.py [--small 100000 --large 1000000 --format messages]
 """
@@ -23,7 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from distillset.config import load_settings
-from distillset.dataset import RecordFilter, list_records, set_confirmed, set_score
+from distillset.dataset import (
+    RecordFilter,
+    count_records,
+    list_records,
+    set_confirmed,
+    set_score,
+)
 from distillset.services import projects
 from distillset.services.tags import add_tag_path
 from distillset.store import open_store
@@ -81,17 +88,26 @@ def seed(home: Path, name: str, records: int) -> None:
 
 
 def child(home: str, name: str, fmt: str, output: str) -> None:
-    """Run one export and print its figures as JSON (peak RSS of this process only)."""
-    from distillset.export import ExportOptions, export_dataset
+    """Run one export and print its figures as JSON (peak RSS of this process only).
+    An output ``stream.<type>`` reads the export as a web download does (stream_export),
+    keeping no byte."""
+    from distillset.export import ExportOptions, export_dataset, stream_export
 
     store = open_store(load_settings(home=Path(home)))
     started = time.perf_counter()
     with store.session() as session:
         project = projects.get_project(session, name)
-        result = export_dataset(session, project, ExportOptions(format=fmt, output=Path(output)))
+        if Path(output).stem == "stream":
+            options = ExportOptions(format=fmt, file_format=Path(output).suffix[1:])
+            for _chunk in stream_export(session, project, options):
+                pass
+            rows = count_records(session, project, options.record_filter)
+        else:
+            options = ExportOptions(format=fmt, output=Path(output))
+            rows = export_dataset(session, project, options).records
     seconds = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rows": result.records, "seconds": seconds, "peak_mib": peak_kib / 1024}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mib": peak_kib / 1024}))
 
 
 def measure(home: Path, name: str, fmt: str, output: Path) -> dict[str, float]:
@@ -144,14 +160,19 @@ def main() -> None:
             started = time.perf_counter()
             seed(home, name, count)
             print(f"seeded {count:,} records in {time.perf_counter() - started:.1f}s", flush=True)
-        for suffix in ("jsonl", "parquet"):
+        for suffix in ("jsonl", "parquet", "stream.jsonl", "stream.parquet"):
             figures = {
-                name: measure(home, name, args.format, home / f"{name}.{suffix}")
+                name: measure(
+                    home,
+                    name,
+                    args.format,
+                    home / (suffix if suffix.startswith("stream") else f"{name}.{suffix}"),
+                )
                 for name in ("small", "large")
             }
             for name, figure in figures.items():
                 print(
-                    f"{suffix:8} {name:5} {int(figure['rows']):>9,} rows  "
+                    f"{suffix:14} {name:5} {int(figure['rows']):>9,} rows  "
                     f"{figure['rows'] / figure['seconds']:>9,.0f} rows/s  "
                     f"peak {figure['peak_mib']:.0f} MiB",
                     flush=True,
@@ -160,7 +181,7 @@ def main() -> None:
             speed = (large["rows"] / large["seconds"]) / (small["rows"] / small["seconds"])
             memory = large["peak_mib"] / small["peak_mib"]
             print(
-                f"{suffix:8} large/small: peak memory ratio {memory:.2f} (target <= 1.2), "
+                f"{suffix:14} large/small: peak memory ratio {memory:.2f} (target <= 1.2), "
                 f"rows/s ratio {speed:.2f}",
                 flush=True,
             )

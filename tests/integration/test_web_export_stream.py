@@ -1,4 +1,4 @@
-"""Web export downloads: line formats rendered while sent, equal to an exported file."""
+"""Web export downloads: rendered while sent by the export writers, equal to an exported file."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from distillset.config import Settings
 from distillset.export import ExportOptions, FileFormat, export_dataset
+from distillset.export import service as export_service
 from distillset.services.projects import get_project
 from distillset.store import Store
-from distillset.web import create_app, export_lines
+from distillset.web import create_app
 from distillset.web.download import export_download
 from helpers import seed_export_dataset
 
@@ -32,8 +33,14 @@ def client(
     settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
     seed_export_dataset(store, per_tag=PER_TAG)
-    # Small batches, so a download is made of several.
-    monkeypatch.setattr(export_lines, "DOWNLOAD_BATCH", 4)
+    # Small batches, so a download (and a file: Parquet row groups follow batches) is made
+    # of several.
+    real = export_service.iter_records
+
+    def in_fours(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        return real(*args, **{**kwargs, "batch_size": 4})
+
+    monkeypatch.setattr(export_service, "iter_records", in_fours)
     with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
@@ -102,10 +109,15 @@ def test_filters_and_balance_hold_in_a_streamed_download(
     assert empty.status_code == 200 and _parsed(file_format, empty.content) == []
 
 
-def test_parquet_is_still_a_whole_file(client: TestClient) -> None:
-    response = client.get(f"{API}/projects/1/export", params={"file_format": "parquet"})
+@pytest.mark.parametrize("params", [{}, {"balanced": 2, "reasoning": "drop"}])
+def test_a_parquet_download_equals_the_exported_file(
+    client: TestClient, store: Store, tmp_path: Path, params: dict[str, Any]
+) -> None:
+    response = client.get(f"{API}/projects/1/export", params={"file_format": "parquet", **params})
     assert response.status_code == 200
-    assert pq.read_table(io.BytesIO(response.content)).num_rows == RECORDS
+    rows = pq.read_table(io.BytesIO(response.content)).num_rows
+    assert rows == (6 if params else RECORDS)
+    assert response.content == _exported_file(store, tmp_path, file_format="parquet", **params)
 
 
 def test_bad_choices_are_refused_before_any_byte(client: TestClient) -> None:
@@ -116,28 +128,31 @@ def test_bad_choices_are_refused_before_any_byte(client: TestClient) -> None:
     assert client.get(f"{API}/projects/99/export").status_code == 404
 
 
+@pytest.mark.parametrize("file_format", [FileFormat.JSONL, FileFormat.PARQUET])
 def test_the_first_rows_leave_before_the_rest_is_read(
-    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch, file_format: FileFormat
 ) -> None:
     read: list[int] = []
-    real = export_lines.iter_records
+    real = export_service.iter_records  # in batches of four (the client fixture)
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         for batch in real(*args, **kwargs):
             read.append(len(batch))
             yield batch
 
-    monkeypatch.setattr(export_lines, "iter_records", counted)
+    monkeypatch.setattr(export_service, "iter_records", counted)
 
-    async def first_two_chunks() -> list[bytes]:
-        response = await export_download(
-            store, 1, export_format="alpaca", file_format=FileFormat.JSONL
-        )
+    async def first_chunk() -> bytes:
+        response = await export_download(store, 1, export_format="alpaca", file_format=file_format)
         chunks = response.body_iterator
-        received = [await anext(chunks), await anext(chunks)]
+        received = await anext(chunks)
         await chunks.aclose()
+        assert isinstance(received, bytes)
         return received
 
-    head, first_batch = asyncio.run(first_two_chunks())
-    assert head == b"" and len(first_batch.splitlines()) == 4
+    first_batch = asyncio.run(first_chunk())
+    if file_format is FileFormat.JSONL:
+        assert len(first_batch.splitlines()) == 4
+    else:
+        assert first_batch.startswith(b"PAR1")  # a row group is sent before the footer
     assert read == [4]  # one batch of 15 records was read, not the whole dataset

@@ -11,13 +11,19 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.dataset import RecordFilter, delete_records, edit_record, list_records, text_search
+from distillset.dataset import (
+    RecordFilter,
+    delete_records,
+    edit_record,
+    list_questions,
+    list_records,
+    text_search,
+)
 from distillset.domain import Origin, text_hash
 from distillset.services.projects import create_project
 from distillset.services.tags import add_tag_path, delete_tag, find_tag
 from distillset.store import Answer, Project, Question, Store, open_store
 from distillset.store.db import alembic_config, make_engine
-from distillset.web.question_view import question_rows
 
 # (tag, question, answer, reasoning): mixed scripts, emoji, quotes and query syntax.
 ROWS = [
@@ -107,7 +113,7 @@ def _record_ids(session: Session, project: Project, search: str) -> list[int]:
 
 
 def _question_ids(session: Session, project: Project, search: str) -> list[int]:
-    return [row.id for row in question_rows(session, project.id, search=search, limit=500)]
+    return [row.id for row in list_questions(session, project.id, search=search, limit=500)]
 
 
 def _without_index(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 """Dataset review: the canonical record, filters, listing and editing records."""
 
 from distillset.dataset.filters import RecordFilter
+from distillset.dataset.questions import QuestionRow, list_questions, question_row
 from distillset.dataset.records import DatasetRecord, iter_records
 from distillset.dataset.review import (
     DeleteResult,
@@ -21,6 +22,7 @@ from distillset.dataset.review import (
 __all__ = [
     "DatasetRecord",
     "DeleteResult",
+    "QuestionRow",
     "RecordFilter",
     "RecordPage",
     "change_labels",
@@ -31,7 +33,9 @@ __all__ = [
     "edit_record",
     "get_record",
     "iter_records",
+    "list_questions",
     "list_records",
+    "question_row",
     "set_confirmed",
     "set_note",
     "set_score",

@@ -107,9 +107,15 @@ def _check_writable(path: Path, *, directory: bool = False) -> None:
 
 
 def plan_export(
-    options: ExportOptions, *, project_name: str, language: str, system: str | None
+    options: ExportOptions,
+    *,
+    project_name: str,
+    language: str,
+    system: str | None,
+    stream: bool = False,
 ) -> ExportPlan:
-    """Check every option; raise InvalidInputError with a clear message on the first bad one."""
+    """Check every option; raise InvalidInputError with a clear message on the first bad one.
+    ``stream``: the rows go to a stream (a download), so no output is needed."""
     fmt = get_format(options.format)
     mode = resolve_mode(fmt, options.reasoning)
     if not 1 <= options.batch_size <= MAX_BATCH_SIZE:
@@ -132,7 +138,7 @@ def plan_export(
     output = options.output
     if output is None and options.llamafactory_dir is not None:
         output = options.llamafactory_dir / f"{name}.{options.file_format or 'json'}"
-    if output is None and not options.push_to_hub:
+    if output is None and not options.push_to_hub and not stream:
         raise InvalidInputError(
             "say where to write: --output PATH, --llamafactory DIR or --push-to-hub"
         )

@@ -1,10 +1,13 @@
-"""`export_dataset`: stream the chosen records through a format into files, atomically."""
+"""`export_dataset`: stream the chosen records through a format into files, atomically;
+`stream_export`: the same rows, by the same writers, as byte chunks (a download)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from distillset.dataset.filters import record_conditions
 from distillset.dataset.records import DatasetRecord, iter_records
+from distillset.domain import InvalidInputError
 from distillset.export import hf
 from distillset.export.atomic import PendingPath
 from distillset.export.formats.base import ExportFormat, RenderContext
 from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
 from distillset.export.selection import BalancedLimit, StratifiedSplit
-from distillset.export.writers import FileFormat, RowWriter, open_writer
+from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
 from distillset.store.models import Project
 
 TRAIN = "train"
@@ -187,17 +191,35 @@ def _write_rows(
     result: ExportResult,
 ) -> None:
     schema = plan.fmt.schema(plan.ctx)
-    writers: dict[str, RowWriter] = {}
+    with contextlib.ExitStack() as files:
+        writers = {
+            name: open_writer(
+                staging.row_format, files.enter_context(staging.files[name].open("wb")), schema
+            )
+            for name in staging.splits
+        }
+        for _ in _fill(session, project, options, plan, writers, result):
+            pass
+
+
+def _fill(
+    session: Session,
+    project: Project,
+    options: ExportOptions,
+    plan: ExportPlan,
+    writers: dict[str, RowWriter],
+    result: ExportResult,
+) -> Iterator[None]:
+    """Write the chosen records batch by batch (balanced, split), pausing after each batch
+    so a stream can send what was written; the one loop of files and downloads alike."""
     try:
-        for name in staging.splits:
-            writers[name] = open_writer(staging.row_format, staging.files[name], schema)
         contexts = RecordContexts(plan.ctx, options)
         balance = BalancedLimit(options.balanced) if options.balanced else None
         split = StratifiedSplit(plan.split.fraction, options.seed) if plan.split else None
         for batch in iter_records(
             session, project, options.record_filter, batch_size=options.batch_size
         ):
-            rows: dict[str, list[dict[str, Any]]] = {name: [] for name in staging.splits}
+            rows: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
             for record in batch:
                 if balance is not None and not balance.keep(record.tag_id):
                     continue
@@ -211,11 +233,51 @@ def _write_rows(
                 result.models[record.model or ""] += 1
             for name, chunk in rows.items():
                 writers[name].write(chunk)
+            yield
     finally:
         for writer in writers.values():
             writer.close()
     result.split_records = {name: writer.rows for name, writer in writers.items()}
     result.records = sum(result.split_records.values())
+
+
+def plan_stream(session: Session, project: Project, options: ExportOptions) -> ExportPlan:
+    """Check an export sent as one stream of bytes (a download): every option, before the
+    first byte; what only files can be (a split, an HF directory, the Hub) is refused."""
+    if options.split or options.llamafactory_dir is not None or options.push_to_hub:
+        raise InvalidInputError("a streamed export is one file: no split, LLaMA-Factory or Hub")
+    plan = plan_export(
+        options,
+        project_name=project.name,
+        language=project.language,
+        system=project.answer_system_prompt,
+        stream=True,
+    )
+    if plan.file_format is FileFormat.HF:
+        raise InvalidInputError("a datasets directory cannot be streamed: choose a file format")
+    record_conditions(session, project, options.record_filter)  # an unknown tag, say
+    return plan
+
+
+def stream_export(session: Session, project: Project, options: ExportOptions) -> Iterator[bytes]:
+    """The export's one file as byte chunks, one per batch of records, written by the same
+    writers as `export_dataset` (so the bytes equal its file's); memory holds one batch.
+    Checked at once (see plan_stream); the session must stay open while the chunks are read."""
+    plan = plan_stream(session, project, options)
+    return _stream(session, project, options, plan)
+
+
+def _stream(
+    session: Session, project: Project, options: ExportOptions, plan: ExportPlan
+) -> Iterator[bytes]:
+    sink = ChunkSink()
+    writer = open_writer(plan.file_format, sink, plan.fmt.schema(plan.ctx))
+    result = ExportResult(plan.fmt.name, plan.file_format.value, plan.ctx.mode.value)
+    for _ in _fill(session, project, options, plan, {TRAIN: writer}, result):
+        if chunk := sink.drain():
+            yield chunk
+    if chunk := sink.drain():  # what closing wrote: a JSON array's end, Parquet's footer
+        yield chunk
 
 
 def _push(

@@ -162,6 +162,24 @@ def add_children(
     return created
 
 
+def add_tag(
+    session: Session,
+    project_id: int,
+    parent: Tag | None,
+    label: str,
+    origin: Origin = Origin.MANUAL,
+) -> Tag:
+    """Add one tag under the parent (the top level for None), as typed by hand; refuse a
+    sibling of the same label (compared as stored: case, accents and spacing aside)."""
+    cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
+    created = add_children(session, project_id, parent, [cleaned], origin)
+    if not created:
+        existing = _child(session, project_id, parent.id if parent else None, cleaned)
+        name = existing.label if existing is not None else cleaned
+        raise ConflictError(f"a sibling tag named {name!r} already exists")
+    return created[0]
+
+
 def add_tag_path(
     session: Session, project: Project, path: str, origin: Origin = Origin.MANUAL
 ) -> Tag:
@@ -173,12 +191,12 @@ def add_tag_path(
     for index, label in enumerate(labels):
         cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
         existing = _child(session, project.id, parent.id if parent else None, cleaned)
-        if existing is not None:
-            if index == len(labels) - 1:
-                raise ConflictError(f"tag {' > '.join(labels)!r} already exists")
+        if existing is None:
+            parent = add_tag(session, project.id, parent, label, origin)
+        elif index == len(labels) - 1:
+            raise ConflictError(f"tag {' > '.join(labels)!r} already exists")
+        else:
             parent = existing
-            continue
-        parent = add_children(session, project.id, parent, [label], origin)[0]
     assert parent is not None
     return parent
 

@@ -1,28 +1,23 @@
-"""Export as a download. Line formats (JSONL, JSON, CSV) are rendered while they are sent
-(export_lines); Parquet, whose footer comes last, is written by the export package to a
-private temporary file first, then streamed in chunks and removed. Either way memory never
-holds the dataset, and every option is checked before the first byte."""
+"""Export as a download: the export package's writers render each batch of records while it
+is sent (stream_export), so the bytes equal an exported file's, the first leave at once and
+memory holds one batch whatever the dataset's size. Every option is checked before the first
+byte."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+import contextlib
+from collections.abc import AsyncIterator, Generator
 
 from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
 
-from distillset.dataset.filters import record_conditions
-from distillset.export import ExportOptions, FileFormat, export_dataset
-from distillset.export.options import ExportPlan, plan_export, slug
+from distillset.export import ExportOptions, FileFormat, stream_export
+from distillset.export.options import slug
+from distillset.export.service import plan_stream
 from distillset.store import Store
-from distillset.web.export_lines import LINE_FORMATS, line_download
 from distillset.web.lookup import project_by_id
 from distillset.web.record_filters import record_filter
 
-CHUNK_BYTES = 256 * 1024
 MEDIA_TYPES = {
     FileFormat.JSON: "application/json",
     FileFormat.JSONL: "application/x-ndjson",
@@ -31,16 +26,9 @@ MEDIA_TYPES = {
 }
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            yield chunk
-
-
 def _options(
     store: Store,
     project_id: int,
-    output: Path,
     *,
     export_format: str,
     file_format: FileFormat,
@@ -49,9 +37,9 @@ def _options(
     min_score: float | None,
     tag_id: int | None,
     balanced: int | None,
-) -> tuple[ExportOptions, ExportPlan, str]:
-    """The checked options (a bad format, reasoning mode or tag is refused here), the plan,
-    and the file name's stem."""
+) -> tuple[ExportOptions, str]:
+    """The checked options (a bad format, reasoning mode or tag is refused here) and the
+    file name's stem."""
     with store.session() as session:
         project = project_by_id(session, project_id)
         flt = record_filter(
@@ -63,25 +51,31 @@ def _options(
         )
         options = ExportOptions(
             format=export_format,
-            output=output,
             file_format=file_format.value,
             reasoning=reasoning or None,
             record_filter=flt,
             balanced=balanced,
         )
-        plan = plan_export(
-            options,
-            project_name=project.name,
-            language=project.language,
-            system=project.answer_system_prompt,
-        )
-        record_conditions(session, project, flt)
-        return options, plan, slug(project.name)
+        plan_stream(session, project, options)
+        return options, slug(project.name)
 
 
-def _write_file(store: Store, project_id: int, options: ExportOptions) -> None:
+def _chunks(store: Store, project_id: int, options: ExportOptions) -> Generator[bytes]:
     with store.session() as session:
-        export_dataset(session, project_by_id(session, project_id), options)
+        yield from stream_export(session, project_by_id(session, project_id), options)
+
+
+async def _sent(chunks: Generator[bytes]) -> AsyncIterator[bytes]:
+    """Each batch read off the event loop; a client that goes away closes the reading (and
+    its database session) at once."""
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        # Synchronous: a cancelled download gets no further await. A batch still being
+        # read in its thread cannot be closed now; the generator then closes when collected.
+        with contextlib.suppress(ValueError):
+            chunks.close()
 
 
 async def export_download(
@@ -96,38 +90,21 @@ async def export_download(
     tag_id: int | None = None,
     balanced: int | None = None,
 ) -> StreamingResponse:
-    work = Path(tempfile.mkdtemp(prefix="distillset-download-"))
-    cleanup = BackgroundTask(shutil.rmtree, work, ignore_errors=True)
-    try:
-        # A line format writes nothing there: the path only satisfies the planning.
-        target = work / f"export.{file_format.value}"
-        options, plan, name = await asyncio.to_thread(
-            _options,
-            store,
-            project_id,
-            target,
-            export_format=export_format,
-            file_format=file_format,
-            reasoning=reasoning,
-            confirmed_only=confirmed_only,
-            min_score=min_score,
-            tag_id=tag_id,
-            balanced=balanced,
-        )
-        if file_format in LINE_FORMATS:
-            body: Iterator[bytes] | AsyncIterator[bytes] = line_download(
-                store, project_id, options, plan
-            )
-        else:
-            await asyncio.to_thread(_write_file, store, project_id, options)
-            body = _chunks(target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    options, name = await asyncio.to_thread(
+        _options,
+        store,
+        project_id,
+        export_format=export_format,
+        file_format=file_format,
+        reasoning=reasoning,
+        confirmed_only=confirmed_only,
+        min_score=min_score,
+        tag_id=tag_id,
+        balanced=balanced,
+    )
     filename = f"{name}-{export_format}.{file_format.value}"
     return StreamingResponse(
-        body,
+        _sent(_chunks(store, project_id, options)),
         media_type=MEDIA_TYPES[file_format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        background=cleanup,
     )

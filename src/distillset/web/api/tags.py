@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy.orm import Session
 
-from distillset.domain import ConflictError, Origin
 from distillset.services import tags as service
 from distillset.web.deps import AppStore, DbSession
 from distillset.web.jobs import in_session
@@ -45,11 +44,8 @@ def add_tag(project_id: RowId, body: TagCreate, session: DbSession) -> dict[str,
     """Add a tag by hand under a parent (or at the top level)."""
     project = project_by_id(session, project_id)
     parent = optional_tag(session, project, body.parent_id)
-    label = service.checked_label(body.label)
-    created = service.add_children(session, project.id, parent, [label], Origin.MANUAL)
-    if not created:
-        raise ConflictError(f"a sibling tag named {label!r} already exists")
-    return tag_detail(session, project_id, created[0].id)
+    created = service.add_tag(session, project.id, parent, body.label)
+    return tag_detail(session, project_id, created.id)
 
 
 @router.post("/import", status_code=201)

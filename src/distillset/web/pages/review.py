@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from distillset import dataset as dataset_service
+from distillset.dataset.questions import PAGE_SIZE, list_questions
 from distillset.dataset.records import fetch_page
 from distillset.export import FORMATS, FileFormat
 from distillset.services.projects import project_stats
@@ -21,7 +22,6 @@ from distillset.web.download import export_download
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
-from distillset.web.question_view import PAGE_SIZE, question_rows
 from distillset.web.record_edit import apply_record_update
 from distillset.web.record_filters import record_filter
 from distillset.web.schemas import AfterId, RecordUpdate, RowId
@@ -52,7 +52,7 @@ def questions_page(
 ) -> Response:
     project = project_by_id(session, project_id)
     tag_id = tag_id_of(session, project, tag)
-    rows = question_rows(
+    rows = list_questions(
         session,
         project.id,
         tag_id=tag_id,

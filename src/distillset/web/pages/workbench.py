@@ -9,7 +9,8 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distillset.domain import ConflictError, Origin
+from distillset.dataset.questions import PAGE_SIZE as QUESTION_PAGE
+from distillset.dataset.questions import list_questions, question_row
 from distillset.kinds import task_as_dict
 from distillset.services import tags as tag_service
 from distillset.store import Question, Store, Tag
@@ -19,8 +20,6 @@ from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import parse_form
-from distillset.web.question_view import PAGE_SIZE as QUESTION_PAGE
-from distillset.web.question_view import question_row, question_rows
 from distillset.web.schemas import MAX_COUNT, AfterId, AutoDistill, RowId
 from distillset.web.tree_upload import import_outline, read_upload
 from distillset.web.tree_view import (
@@ -77,7 +76,7 @@ def children_fragment(
 
 
 def _detail_context(session: Session, project_id: int, tag: Tag) -> dict[str, Any]:
-    questions = question_rows(session, project_id, tag_id=tag.id, with_answers=True)
+    questions = list_questions(session, project_id, tag_id=tag.id, with_answers=True)
     return {
         "tag": tag,
         "path": str(tag_service.tag_path(session, tag)),
@@ -107,7 +106,7 @@ def tag_questions(
 ) -> Response:
     project = project_by_id(session, project_id)
     tag = tag_in_project(session, project, tag_id)
-    questions = question_rows(session, project.id, tag_id=tag.id, after=after, with_answers=True)
+    questions = list_questions(session, project.id, tag_id=tag.id, after=after, with_answers=True)
     return render(
         request,
         "_question_items.html",
@@ -164,10 +163,8 @@ def add_tag_by_hand(
     with store.session() as session:
         project = project_by_id(session, project_id)
         parent = optional_tag(session, project, parent_id)
-        cleaned = tag_service.checked_label(label)
-        if not tag_service.add_children(session, project.id, parent, [cleaned], Origin.MANUAL):
-            raise ConflictError(f"a sibling tag named {cleaned!r} already exists")
-    return _preview(request, store, project_id, parent_id, title="Added by hand", items=[cleaned])
+        added = tag_service.add_tag(session, project.id, parent, label).label
+    return _preview(request, store, project_id, parent_id, title="Added by hand", items=[added])
 
 
 @router.post("/distill/tags/{tag_id}/rename")

@@ -1,4 +1,7 @@
-"""Read queries of question lists: keyset pages (by id) with filters, answered flag included."""
+"""The one question listing: keyset pages (by id) of a project's questions, filtered by
+tag (or its subtree), answered or not and text, with each one's answered flag, and on
+request its first answer and its tag path. The web, the CLI and the Python API all list
+questions here, by ids."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy.orm import Session
 from distillset.dataset.text_search import question_text_matches
 from distillset.services.tags import subtree_ids_query
 from distillset.store.models import Answer, Question
+from distillset.store.queries import TagPaths
 
 PAGE_SIZE = 50
 
@@ -32,6 +36,7 @@ class QuestionRow:
     last_error: str | None
     answered: bool
     answer: AnswerBrief | None = None
+    tag_path: str | None = None  # with_paths only
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,7 +51,7 @@ class QuestionRow:
         }
 
 
-def question_rows(
+def list_questions(
     session: Session,
     project_id: int,
     *,
@@ -55,10 +60,14 @@ def question_rows(
     answered: bool | None = None,
     search: str | None = None,
     after: int | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int | None = PAGE_SIZE,
     with_answers: bool = False,
+    with_paths: bool = False,
 ) -> list[QuestionRow]:
-    """A page of questions in id order: a tag's own (or its subtree's), filtered."""
+    """A page of questions in id order after id ``after`` (keyset paging: each page costs
+    the same however deep): a tag's own (or its subtree's), filtered. Plain rows, no ORM
+    objects; ``limit=None`` lists them all. The tag is not checked against the project:
+    callers resolve it first (a tag of another project simply matches nothing)."""
     has_answer = exists().where(Answer.question_id == Question.id)
     stmt = select(
         Question.id,
@@ -82,7 +91,17 @@ def question_rows(
     rows = [QuestionRow(*row) for row in session.execute(stmt.order_by(Question.id).limit(limit))]
     if with_answers:
         attach_answers(session, rows)
+    if with_paths:
+        attach_paths(session, rows)
     return rows
+
+
+def attach_paths(session: Session, rows: list[QuestionRow]) -> None:
+    """Each row's tag path ("A > B"), the page's tags read in one query."""
+    paths = TagPaths(session)
+    paths.load(row.tag_id for row in rows)
+    for row in rows:
+        row.tag_path = paths.path(row.tag_id) if row.tag_id is not None else None
 
 
 def attach_answers(session: Session, rows: list[QuestionRow]) -> None:
@@ -102,5 +121,6 @@ def attach_answers(session: Session, rows: list[QuestionRow]) -> None:
 
 
 def question_row(session: Session, project_id: int, question_id: int) -> QuestionRow | None:
-    rows = question_rows(session, project_id, after=question_id - 1, limit=1, with_answers=True)
+    """One question of the project as the listing shows it (None when not there)."""
+    rows = list_questions(session, project_id, after=question_id - 1, limit=1, with_answers=True)
     return rows[0] if rows and rows[0].id == question_id else None
