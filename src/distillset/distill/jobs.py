@@ -11,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from distillset import dataset
 from distillset.config import Settings
 from distillset.distill.context import load_context
 from distillset.distill.plan import (
@@ -29,8 +30,7 @@ from distillset.distill.plan import (
 from distillset.distill.run import create_task, resumable_task
 from distillset.domain import InvalidInputError, NotFoundError, TaskKind
 from distillset.services.projects import get_project
-from distillset.services.tags import subtree_ids_query
-from distillset.store import Answer, Project, Question, Tag, TagPaths
+from distillset.store import Project, Question, Tag
 from distillset.tasks.runner import ask_fresh
 from distillset.tasks.service import process_owner, refuse_if_blocked
 
@@ -316,42 +316,22 @@ def list_questions(
     limit: int | None = None,
     after: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Questions in id order after id ``after`` (keyset paging: each page costs the same
-    however deep), with their tag path and whether they are answered. Plain rows, no ORM
-    objects: a page stays cheap on a project of millions of questions."""
+    """Questions of the project (or of a tag's subtree) in id order after id ``after``,
+    with their tag path and whether they are answered, as the CLI and the API list them."""
     project = get_project(session, project_id)
-    answered = select(Answer.id).where(Answer.question_id == Question.id).exists()
-    query = (
-        select(
-            Question.id,
-            Question.tag_id,
-            Question.text,
-            Question.origin,
-            Question.model,
-            answered,
-            Question.last_error,
-        )
-        .where(Question.project_id == project.id)
-        .order_by(Question.id)
-    )
     if tag_id is not None:
-        subtree = subtree_ids_query(_tag_in(session, project, tag_id))
-        query = query.where(Question.tag_id.in_(subtree))
-    if after is not None:
-        query = query.where(Question.id > after)
-    if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query).all()
-    paths = TagPaths(session)
-    paths.load(row.tag_id for row in rows)
+        tag_id = _tag_in(session, project, tag_id)
+    rows = dataset.list_questions(
+        session, project.id, tag_id=tag_id, subtree=True, after=after, limit=limit, with_paths=True
+    )
     return [
         {
             "id": row.id,
-            "tag": paths.path(row.tag_id) if row.tag_id is not None else None,
+            "tag": row.tag_path if row.tag_id is not None else None,
             "question": row.text,
             "origin": row.origin,
             "model": row.model,
-            "answered": bool(row[5]),
+            "answered": row.answered,
             "last_error": row.last_error,
         }
         for row in rows
