@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -13,6 +14,8 @@ from typer.testing import CliRunner, Result
 from distillset.cli import app
 from distillset.config import Settings, load_settings
 from distillset.store import Store, open_store
+from distillset.testing import FakeModelServer
+from helpers import make_cli_project, make_project
 
 pytest_plugins = ["distillset.testing.pytest_plugin"]
 
@@ -102,3 +105,23 @@ def cli() -> Callable[..., Result]:
         return runner.invoke(app, list(args), input=input)
 
     return invoke
+
+
+# Factories: a module states what differs (name, limits) and gets a project wired to the fake
+# server; the database fixtures above still decide where it lives (request `database` first).
+@pytest.fixture
+def project_factory(store: Store, fake_server: FakeModelServer) -> Callable[..., int]:
+    """``project_factory(name, **settings)``: helpers.make_project on this test's store."""
+
+    def make(name: str, **settings: Any) -> int:
+        return make_project(store, fake_server.url, name, **settings)
+
+    return make
+
+
+@pytest.fixture
+def cli_project_factory(
+    cli: Callable[..., Result], fake_server: FakeModelServer
+) -> Callable[[str], str]:
+    """``cli_project_factory(name)``: helpers.make_cli_project through this test's CLI."""
+    return lambda name: make_cli_project(cli, fake_server.url, name)

@@ -1,4 +1,7 @@
-"""Dataset seeding and export-reading helpers shared by test modules.
+"""Test-data factories and shared checks (as full-stack-fastapi-template's tests/utils).
+
+A module states only what differs (a name, a limit) and calls a factory here, directly or
+through the factory fixtures of tests/conftest.py.
 
 Imported as ``helpers``: pytest puts tests/ on sys.path because tests/conftest.py lives
 there (the test folders are not packages).
@@ -11,13 +14,52 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from distillset.domain import Origin, text_hash
-from distillset.services.projects import create_project
+from distillset.services import endpoints
+from distillset.services.projects import create_project, update_project
 from distillset.services.tags import add_tag_path
 from distillset.store import Answer, Project, Question, Store, Tag
+
+# The endpoint every factory project uses for questions and answers: the fake server's model.
+FAKE_ENDPOINT = "fake"
+FAKE_MODEL = "fake-model"
+
+
+def make_project(
+    store: Store, base_url: str, name: str, *, language: str = "en", **settings: Any
+) -> int:
+    """A project ``name`` whose question and answer model is the endpoint ``fake`` at
+    ``base_url`` (the fake server's URL); ``settings`` go to update_project. Its id."""
+    with store.session() as session:
+        project = create_project(session, name, language=language)
+        endpoints.add_endpoint(session, FAKE_ENDPOINT, model=FAKE_MODEL, base_url=base_url)
+        update_project(
+            session, project, question_model=FAKE_ENDPOINT, answer_model=FAKE_ENDPOINT, **settings
+        )
+        return project.id
+
+
+def make_cli_project(cli: Callable[..., Result], base_url: str, name: str) -> str:
+    """The same project made through the CLI (create, model add, project set); its name."""
+    models = ("--question-model", FAKE_ENDPOINT, "--answer-model", FAKE_ENDPOINT)
+    for args in (
+        ("project", "create", name),
+        ("model", "add", FAKE_ENDPOINT, "--base-url", base_url, "--model", FAKE_MODEL),
+        ("project", "set", name, *models),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    return name
+
+
+def only_project(store: Store) -> Project:
+    """The one project in the store (detached: read its columns, pass it to services)."""
+    with store.session() as session:
+        return session.scalars(select(Project)).one()
 
 
 def add_record(
@@ -34,7 +76,9 @@ def add_record(
     return record
 
 
-def seed_export_dataset(store: Store, per_tag: int = 4, system: str | None = "Be precise.") -> None:
+def seed_export_dataset(
+    store: Store, per_tag: int = 4, system: str | None = "Be precise."
+) -> Project:
     """Sports: two leaf tags under Ball games plus Running, ``per_tag`` records each, with
     awkward text (newlines, quotes, commas); record 0 of each tag has no reasoning."""
     with store.session() as session:
@@ -57,6 +101,7 @@ def seed_export_dataset(store: Store, per_tag: int = 4, system: str | None = "Be
                     input_tokens=10,
                     output_tokens=20,
                 )
+    return only_project(store)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

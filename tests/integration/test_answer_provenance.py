@@ -27,12 +27,10 @@ def ok(result: Result) -> Result:
 
 
 @pytest.fixture
-def project(database: str, cli: Cli, fake_server: FakeModelServer) -> str:
+def project(database: str, cli: Cli, cli_project_factory: Callable[[str], str]) -> str:
     """On SQLite and on PostgreSQL (the ``database`` fixture)."""
-    ok(cli("project", "create", NAME))
-    ok(cli("model", "add", "fake", "--base-url", fake_server.url, "--model", "fake-model"))
+    cli_project_factory(NAME)
     ok(cli("model", "set", "fake", "--temperature", "0.3"))
-    ok(cli("project", "set", NAME, "--question-model", "fake", "--answer-model", "fake"))
     ok(cli("tags", "add", NAME, "--path", "Strokes"))
     return NAME
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,13 +22,8 @@ NAME = "Physical Education and Sports"
 
 
 @pytest.fixture
-def project(store: Store, fake_server: FakeModelServer) -> str:
-    with store.session() as session:
-        created = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(
-            session, created, question_model="fake", answer_model="fake", max_concurrency=4
-        )
+def project(project_factory: Callable[..., int]) -> str:
+    project_factory(NAME, max_concurrency=4)
     return NAME
 
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from distillset.config import Settings
-from distillset.services import endpoints, projects
 from distillset.store import Answer, LlmCall, Question, Store, Tag, Task
 from distillset.testing import FakeModelServer
+from helpers import make_project
 
 NAME = "Physical Education and Sports"
 POLL_LIMIT_SECONDS = 60
@@ -72,12 +72,7 @@ def test_sigkill_mid_run_then_resume_reaches_the_same_counts_without_duplicates(
     kill_point: str,
 ) -> None:
     fake_server.configure(latency=0.05, log_prompts=False)
-    with store.session() as session:
-        project = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(
-            session, project, question_model="fake", answer_model="fake", max_concurrency=4
-        )
+    make_project(store, fake_server.url, NAME, max_concurrency=4)
 
     run = distillset(
         distillset_home, "auto", NAME, "--levels", "2", "--tags", "4", "--questions", "3"
@@ -146,12 +141,7 @@ def test_ctrl_c_stops_the_run_cleanly_as_cancelled(
     store: Store, settings: Settings, fake_server: FakeModelServer, distillset_home: Path
 ) -> None:
     fake_server.configure(latency=0.05, log_prompts=False)
-    with store.session() as session:
-        project = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(
-            session, project, question_model="fake", answer_model="fake", max_concurrency=4
-        )
+    make_project(store, fake_server.url, NAME, max_concurrency=4)
 
     run = distillset(
         distillset_home, "auto", NAME, "--levels", "2", "--tags", "4", "--questions", "3"

@@ -16,13 +16,12 @@ from typer.testing import Result
 
 from distillset.cli import tags as cli_tags
 from distillset.domain import Origin
-from distillset.services import endpoints
-from distillset.services.projects import create_project, update_project
+from distillset.services.projects import create_project
 from distillset.services.tags import add_tag_path
 from distillset.store import Store, Tag
 from distillset.testing import FakeModelServer
 from distillset.testing import fake_server as fake_server_module
-from helpers import add_record
+from helpers import add_record, make_project
 
 # Stored before control characters were refused (or by another tool writing the database).
 TITLE_AND_CLEAR = "ctl\x1b]0;TITLE\x07\x1b[2J"
@@ -91,10 +90,7 @@ def test_an_endpoint_error_in_the_last_error_line_is_escaped(
     monkeypatch: pytest.MonkeyPatch,
     cli: Callable[..., Result],
 ) -> None:
-    with store.session() as session:
-        project = create_project(session, "P")
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        update_project(session, project, question_model="fake", answer_model="fake", max_retries=0)
+    make_project(store, fake_server.url, "P", max_retries=0)
     original = fake_server_module._error
 
     def hostile_error(status: int, message: str, code: str, headers: Any = None) -> Any:

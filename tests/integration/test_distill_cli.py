@@ -16,15 +16,8 @@ Cli = Callable[..., Result]
 
 
 @pytest.fixture
-def project(cli: Cli, fake_server: FakeModelServer) -> str:
-    for args in (
-        ("project", "create", NAME),
-        ("model", "add", "fake", "--base-url", fake_server.url, "--model", "fake-model"),
-        ("project", "set", NAME, "--question-model", "fake", "--answer-model", "fake"),
-    ):
-        result = cli(*args)
-        assert result.exit_code == 0, result.output
-    return NAME
+def project(cli_project_factory: Callable[[str], str]) -> str:
+    return cli_project_factory(NAME)
 
 
 def test_auto_prints_the_plan_then_a_summary(cli: Cli, project: str) -> None:

@@ -16,7 +16,7 @@ from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.domain import PATH_SEPARATOR
 from distillset.llm import open_gateway
-from distillset.services import endpoints, projects, tags
+from distillset.services import projects, tags
 from distillset.store import Question, Store
 from distillset.testing import FakeModelServer, fake_content
 
@@ -25,12 +25,8 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def project_id(store: Store, fake_server: FakeModelServer) -> int:
-    with store.session() as session:
-        project = projects.create_project(session, TOPIC)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(session, project, question_model="fake", answer_model="fake")
-        return project.id
+def project_id(project_factory: Callable[..., int]) -> int:
+    return project_factory(TOPIC)
 
 
 def run(store: Store, settings: Settings, project_id: int, step: Callable[..., Awaitable[T]]) -> T:

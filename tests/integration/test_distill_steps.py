@@ -16,7 +16,7 @@ from distillset.distill.questions import generate_questions
 from distillset.distill.tags import generate_tags
 from distillset.domain import InvalidInputError, normalize_text
 from distillset.llm import Gateway, open_gateway
-from distillset.services import endpoints, projects, tags
+from distillset.services import projects, tags
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 from distillset.testing import FakeModelServer
 from distillset.testing.fake_config import LIST_QUIRKS, REASONING_STYLES
@@ -27,14 +27,8 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def project_id(store: Store, fake_server: FakeModelServer) -> int:
-    with store.session() as session:
-        project = projects.create_project(session, TOPIC)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(
-            session, project, question_model="fake", answer_model="fake", max_concurrency=4
-        )
-        return project.id
+def project_id(project_factory: Callable[..., int]) -> int:
+    return project_factory(TOPIC, max_concurrency=4)
 
 
 def context_of(store: Store, settings: Settings, project_id: int) -> DistillContext:
@@ -291,13 +285,12 @@ def _question(store: Store, project_id: int) -> int:
 
 
 def test_a_chinese_project_prompts_and_distils_in_chinese(
-    store: Store, settings: Settings, fake_server: FakeModelServer
+    store: Store,
+    settings: Settings,
+    fake_server: FakeModelServer,
+    project_factory: Callable[..., int],
 ) -> None:
-    with store.session() as session:
-        project = projects.create_project(session, "体育运动", language="zh")
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(session, project, question_model="fake", answer_model="fake")
-        project_id = project.id
+    project_id = project_factory("体育运动", language="zh")
     context = context_of(store, settings, project_id)
 
     outcome = run(store, context, lambda gw: generate_tags(store, gw, context, None, 3))

@@ -15,7 +15,7 @@ from distillset.config import Settings
 from distillset.distill import jobs, plan
 from distillset.distill.plan import PlanNeedsConfirmation
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects, resolve
+from distillset.services import projects, resolve
 from distillset.store import Store, Task
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
@@ -25,12 +25,8 @@ ABSURD = ["--levels", "6", "--tags", "100", "--questions", "100"]
 
 
 @pytest.fixture
-def project(store: Store, fake_server: FakeModelServer) -> int:
-    with store.session() as session:
-        created = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(session, created, question_model="fake", answer_model="fake")
-        return created.id
+def project(project_factory: Callable[..., int]) -> int:
+    return project_factory(NAME)
 
 
 def _tasks(store: Store) -> int:

@@ -15,7 +15,7 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.kinds import run_task
 from distillset.llm.limiter import Limiter
-from distillset.services import endpoints, projects, resolve
+from distillset.services import resolve
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 
@@ -23,13 +23,8 @@ NAME = "Stalls"
 
 
 @pytest.fixture
-def project(store: Store, fake_server: FakeModelServer) -> str:
-    with store.session() as session:
-        created = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(
-            session, created, question_model="fake", answer_model="fake", max_concurrency=2
-        )
+def project(project_factory: Callable[..., int]) -> str:
+    project_factory(NAME, max_concurrency=2)
     return NAME
 
 

@@ -14,11 +14,10 @@ from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import ConflictError
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects, resolve
+from distillset.services import resolve
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
 from distillset.tasks import effective_status
-from distillset.testing import FakeModelServer
 
 NAME = "Refusals"
 # On SQLite and on PostgreSQL.
@@ -26,11 +25,8 @@ pytestmark = pytest.mark.usefixtures("database")
 
 
 @pytest.fixture
-def project(store: Store, fake_server: FakeModelServer) -> str:
-    with store.session() as session:
-        created = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=fake_server.url)
-        projects.update_project(session, created, question_model="fake", answer_model="fake")
+def project(project_factory: Callable[..., int]) -> str:
+    project_factory(NAME)
     return NAME
 
 

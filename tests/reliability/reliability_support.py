@@ -12,24 +12,20 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+import helpers
 from distillset.config import Settings
 from distillset.distill import jobs
 from distillset.domain import normalize_text
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects, resolve
+from distillset.services import projects, resolve
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 
 NAME = "Reliability topic"
 
 
 def make_project(store: Store, base_url: str, **settings: Any) -> str:
-    """A project whose question and answer model is the endpoint `fake` at `base_url`."""
-    with store.session() as session:
-        created = projects.create_project(session, NAME)
-        endpoints.add_endpoint(session, "fake", model="fake-model", base_url=base_url)
-        projects.update_project(
-            session, created, question_model="fake", answer_model="fake", **settings
-        )
+    """helpers.make_project named NAME, the project every reliability helper works on."""
+    helpers.make_project(store, base_url, NAME, **settings)
     return NAME
 
 

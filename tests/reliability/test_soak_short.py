@@ -28,7 +28,7 @@ SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 
 def test_short_soak_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     command = [sys.executable, str(SOAK), "--kills", "2", "--takeovers", "1"]
-    command += ["--tags", "3", "--questions", "3"]
+    command += ["--tags", "4", "--questions", "4"]
     env = os.environ | {"TMPDIR": str(tmp_path)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=280)
     report = done.stdout + done.stderr

@@ -24,7 +24,7 @@ from distillset.domain import InvalidInputError, NotFoundError, Origin
 from distillset.services.projects import create_project
 from distillset.services.tags import add_tag_path
 from distillset.store import Answer, Project, Question, Store
-from helpers import add_record
+from helpers import add_record, only_project
 
 
 def seed(store: Store) -> None:
@@ -47,8 +47,7 @@ def seed(store: Store) -> None:
 @pytest.fixture
 def project(store: Store) -> Project:
     seed(store)
-    with store.session() as session:
-        return session.scalars(select(Project)).one()
+    return only_project(store)
 
 
 def test_pages_follow_the_cursor_to_the_end_without_repeats(store: Store, project: Project) -> None:

@@ -23,9 +23,7 @@ THINK_OPEN = "<think>\n"
 
 @pytest.fixture
 def project(store: Store) -> Project:
-    seed_export_dataset(store)
-    with store.session() as session:
-        return session.scalars(select(Project)).one()
+    return seed_export_dataset(store)
 
 
 def run_export(store: Store, project: Project, **options: Any) -> Any:

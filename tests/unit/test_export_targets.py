@@ -9,7 +9,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import select
 
 from distillset.export import ExportOptions, export_dataset
 from distillset.export.selection import StratifiedSplit
@@ -19,9 +18,7 @@ from helpers import read_jsonl, seed_export_dataset
 
 @pytest.fixture
 def project(store: Store) -> Project:
-    seed_export_dataset(store, per_tag=40)
-    with store.session() as session:
-        return session.scalars(select(Project)).one()
+    return seed_export_dataset(store, per_tag=40)
 
 
 def run_export(store: Store, project: Project, **options: Any) -> Any:

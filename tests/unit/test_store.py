@@ -300,23 +300,32 @@ def test_models_and_migrations_build_the_same_indexes(store: Store, tmp_path: Pa
 
 
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
-    """Threads of one process and separate processes may open a fresh database together."""
+    """Threads of one process and separate processes may open a fresh database together.
+
+    Every opener waits at one start line (the processes after their imports, so a slow
+    start under load cannot make them miss the race): all five open at the same moment."""
     home = tmp_path / "shared"
     opener = (
         "import sys; from distillset.config import load_settings; "
         "from distillset.store import open_store; "
+        "print('ready', flush=True); sys.stdin.readline(); "
         "open_store(load_settings(home=sys.argv[1])).close()"
     )
     processes = [
-        subprocess.Popen([sys.executable, "-c", opener, str(home)], stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", opener, str(home)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(2)
     ]
     errors: list[BaseException] = []
-    barrier = threading.Barrier(3)
+    start_line = threading.Barrier(4)  # three threads and this one, once the processes are ready
 
     def open_in_thread() -> None:
-        barrier.wait()
         try:
+            start_line.wait()
             open_store(load_settings(home=home)).close()
         except BaseException as exc:  # collected, asserted below
             errors.append(exc)
@@ -324,11 +333,20 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     threads = [threading.Thread(target=open_in_thread) for _ in range(3)]
     for thread in threads:
         thread.start()
+    ready = [process.stdout.readline() for process in processes if process.stdout]
+    if ready == [b"ready\n"] * len(processes):
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(b"go\n")
+            process.stdin.flush()
+        start_line.wait()
+    else:
+        start_line.abort()  # a process died before the start line: its stderr is shown below
     for thread in threads:
         thread.join()
     failures = [p.communicate()[1].decode() for p in processes if p.wait() != 0]
-    assert errors == []
     assert failures == []
+    assert errors == []
     store = open_store(load_settings(home=home))
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
