@@ -6,7 +6,6 @@ machinery (claim, heartbeat, cancel, finish) is the shared ``SupervisedRun``.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,8 +26,8 @@ from distillset.distill.plan import (
 from distillset.distill.progress import DISTILL_STAGES, JobProgress
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.llm import Gateway, open_gateway
-from distillset.store import Project, Store, Task
-from distillset.tasks.kinds import ProgressCallback, TaskKindSpec
+from distillset.store import Project, Task
+from distillset.tasks.kinds import TaskKindSpec
 from distillset.tasks.runner import SupervisedRun, reads_cache
 from distillset.tasks.service import claim_task, effective_status
 
@@ -103,26 +102,13 @@ class _PlannedJob:
 class DistillRun(SupervisedRun):
     """One run of a distillation task row (tags, questions, answers, auto) in this process."""
 
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        task_id: int,
-        *,
-        cancel_event: asyncio.Event | None = None,
-        on_progress: ProgressCallback | None = None,
-        use_cache: bool = True,
-    ) -> None:
-        super().__init__(
-            store,
-            settings,
-            task_id,
-            cancel_event=cancel_event,
-            on_progress=on_progress,
-            use_cache=use_cache,
-        )
-        self.progress: JobProgress = JobProgress()
-        self.plan = Plan()
+    progress: JobProgress
+    # What is left to do, as planned when the run starts; empty until then.
+    # (A class default: prepare() assigns each run its own.)
+    plan = Plan()
+
+    def new_progress(self) -> JobProgress:
+        return JobProgress()
         self._job: _PlannedJob | None = None
         self._gateway: Gateway | None = None
 

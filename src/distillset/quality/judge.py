@@ -137,25 +137,8 @@ class _Setup:
 class JudgeRun(SupervisedRun):
     """One run of a judge task in this process; the task machinery is the shared one."""
 
-    def __init__(
-        self,
-        store: Store,
-        settings: Settings,
-        task_id: int,
-        *,
-        cancel_event: asyncio.Event | None = None,
-        on_progress: ProgressCallback | None = None,
-        use_cache: bool = True,
-    ) -> None:
-        super().__init__(
-            store,
-            settings,
-            task_id,
-            cancel_event=cancel_event,
-            on_progress=on_progress,
-            use_cache=use_cache,
-        )
-        self.progress = StageProgress([STAGE])
+    def new_progress(self) -> StageProgress:
+        return StageProgress([STAGE])
         self.setup: _Setup | None = None
 
     def prepare(self) -> None:

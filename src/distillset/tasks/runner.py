@@ -81,6 +81,11 @@ class SupervisedRun(ABC):
         self.lost: str | None = None
         # Requests go out only while the heartbeat confirmed ownership recently.
         self.lease = OwnershipLease(settings.heartbeat_stale_seconds)
+        self.progress = self.new_progress()
+
+    @abstractmethod
+    def new_progress(self) -> StageProgress:
+        """Empty counters, one per stage the run's kind declares."""
 
     @abstractmethod
     def prepare(self) -> None:
