@@ -106,6 +106,8 @@ class DistillRun(SupervisedRun):
     # What is left to do, as planned when the run starts; empty until then.
     # (A class default: prepare() assigns each run its own.)
     plan = Plan()
+    _job: _PlannedJob | None = None
+    _gateway: Gateway | None = None
 
     def new_progress(self) -> JobProgress:
         return JobProgress()
