@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from distillset.cli import app
 from distillset.config import Settings, load_settings
 from distillset.store import Store, open_store
 from distillset.testing import FakeModelServer
+from distillset.web import create_app
 from helpers import make_cli_project, make_project
 
 pytest_plugins = ["distillset.testing.pytest_plugin"]
@@ -94,6 +96,13 @@ def store(settings: Settings) -> Iterator[Store]:
     opened = open_store(settings)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The web app (REST API and pages) in-process, on the test's settings."""
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
+        yield test_client
 
 
 @pytest.fixture

@@ -136,3 +136,18 @@ def assert_refused_in_one_line(
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
         assert message in lines[0], (args, result.stderr)
         assert "Traceback" not in result.output
+
+
+def make_web_project(client: Any, base_url: str, name: str = "Sports", *tags: str) -> int:
+    """A project made through the REST API, its models the endpoint `fake` at ``base_url``,
+    with top-level ``tags``; returns its id."""
+    project = client.post("/api/v1/projects", json={"name": name}).json()
+    endpoint = {"alias": "fake", "base_url": base_url, "model": "fake-model"}
+    assert client.post("/api/v1/endpoints", json=endpoint).status_code == 201
+    models = {"question_model": "fake", "answer_model": "fake"}
+    assert client.patch(f"/api/v1/projects/{project['id']}", json=models).status_code == 200
+    for label in tags:
+        assert client.post(
+            f"/api/v1/projects/{project['id']}/tags", json={"label": label}
+        ).is_success
+    return int(project["id"])

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from distillset.config import Settings
 from distillset.domain import InvalidInputError
 from distillset.services.endpoints import add_endpoint, check_alias, get_endpoint
 from distillset.store import ModelEndpoint, Store
-from distillset.web import create_app
 
 API = "/api/v1/endpoints"
 BAD = ["a/b", "../etc", ".", "..", "sp ace", "x" * 65, "", "tab\t", "ünï", "none", "NONE"]
@@ -27,12 +23,6 @@ def test_bad_aliases_are_refused(alias: str) -> None:
 @pytest.mark.parametrize("alias", GOOD)
 def test_good_aliases_pass(alias: str) -> None:
     assert check_alias(alias) == alias
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def test_the_api_refuses_a_path_alias_and_serves_a_dotted_one(client: TestClient) -> None:

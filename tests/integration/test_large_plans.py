@@ -4,7 +4,7 @@ a failed run counts as failed only what really failed, not the subtree planned b
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +18,6 @@ from distillset.kinds import run_task
 from distillset.services import projects, resolve
 from distillset.store import Store, Task
 from distillset.testing import FakeModelServer
-from distillset.web import create_app
 
 NAME = "Large plans"
 ABSURD = ["--levels", "6", "--tags", "100", "--questions", "100"]
@@ -81,12 +80,6 @@ def test_a_confirmed_large_plan_runs(
         assert "about 5 model calls (over 3)" in result.stderr
     assert result.exit_code == 0, result.output
     assert "task 1 succeeded" in result.stdout
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def test_the_web_shows_the_numbers_and_asks_before_an_absurd_plan(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,8 @@ from fastapi.testclient import TestClient
 
 from distillset.config import Settings
 from distillset.testing import FakeModelServer
-from distillset.web import create_app
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,28 +17,17 @@ from distillset.llm import open_gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 from distillset.testing import FakeModelServer
-from distillset.web import create_app
 from distillset.web.generation import project_gateway
+from helpers import make_web_project
 
 API = "/api/v1"
 HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
     """A project whose question and answer models are the fake server."""
-    project = client.post(f"{API}/projects", json={"name": "Sports"}).json()
-    endpoint = {"alias": "fake", "base_url": fake_server.url, "model": "fake-model"}
-    assert client.post(f"{API}/endpoints", json=endpoint).status_code == 201
-    models = {"question_model": "fake", "answer_model": "fake"}
-    assert client.patch(f"{API}/projects/{project['id']}", json=models).status_code == 200
-    return int(project["id"])
+    return make_web_project(client, fake_server.url)
 
 
 def _running_task(store: Store, project_id: int, owner: str) -> int:

@@ -5,7 +5,7 @@ base URL only when entered again. The CLI (the machine's owner) keeps the wider 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,15 +15,8 @@ from typer.testing import Result
 from distillset.config import Settings
 from distillset.services.keys import read_key, set_key
 from distillset.testing import FakeModelServer
-from distillset.web import create_app
 
 API = "/api/v1"
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 def _endpoint(fake_server: FakeModelServer, alias: str, **fields: Any) -> dict[str, Any]:

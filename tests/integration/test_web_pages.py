@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 
-from distillset.config import Settings
 from distillset.testing import FakeModelServer
-from distillset.web import create_app
 
 HX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
 
 
 @pytest.fixture

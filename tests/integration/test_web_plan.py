@@ -3,8 +3,6 @@ with the core's message, before it shows a plan."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,28 +11,16 @@ from distillset.distill import jobs
 from distillset.domain import DistillsetError, InvalidInputError
 from distillset.store import Store
 from distillset.testing import FakeModelServer
-from distillset.web import create_app
+from helpers import make_web_project
 
 API = "/api/v1"
 HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url="http://127.0.0.1") as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
     """A project with a tree under its topic, whose models are the fake server."""
-    project = client.post(f"{API}/projects", json={"name": "Sports"}).json()
-    endpoint = {"alias": "fake", "base_url": fake_server.url, "model": "fake-model"}
-    assert client.post(f"{API}/endpoints", json=endpoint).status_code == 201
-    models = {"question_model": "fake", "answer_model": "fake"}
-    assert client.patch(f"{API}/projects/{project['id']}", json=models).status_code == 200
-    assert client.post(f"{API}/projects/{project['id']}/tags", json={"label": "Cycling"}).is_success
-    return int(project["id"])
+    return make_web_project(client, fake_server.url, "Sports", "Cycling")
 
 
 def _core_refusal(store: Store, settings: Settings, project_id: int, topic: str) -> str:
