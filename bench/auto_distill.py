@@ -22,10 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from distillset.auto import jobs
 from distillset.config import load_settings
-from distillset.distill import jobs
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
 from distillset.store import LlmCall, open_store
 
 

@@ -24,16 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from distillset.config import load_settings
-from distillset.dataset import (
-    RecordFilter,
-    count_records,
-    list_records,
-    set_confirmed,
-    set_score,
-)
-from distillset.services import projects
-from distillset.services.tags import add_tag_path
+from distillset.projects import lifecycle as projects
+from distillset.review.editing import count_records, list_records, set_confirmed, set_score
+from distillset.review.filters import RecordFilter
 from distillset.store import open_store
+from distillset.tags.tree import add_tag_path
 
 TOP_TAGS = 10
 SUB_TAGS = 10

@@ -65,10 +65,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distillset.auto.plan import full_subtree
 from distillset.config import load_settings
-from distillset.distill.plan import full_subtree
 from distillset.domain import normalize_text
-from distillset.services import endpoints, projects
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
 from distillset.store import open_store
 
 PROJECT = "Soak topic"

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from distillset.config import load_settings
 from distillset.domain import Origin
-from distillset.services import projects, tags, tree_io
+from distillset.projects import lifecycle as projects
 from distillset.store import Project, open_store
+from distillset.tags import tree as tags
+from distillset.tags import tree_io
 
 Inserter = Callable[[Session, Project, Sequence[tags.TreeNode]], object]
 

@@ -25,8 +25,8 @@ from unittest import mock
 from fastapi.testclient import TestClient
 
 from distillset.config import load_settings
-from distillset.dataset import text_search
 from distillset.domain import normalize_text, text_hash
+from distillset.review import text_search
 from distillset.web import create_app
 
 CREATED = "2026-01-01 00:00:00.000000"

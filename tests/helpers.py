@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from typer.testing import Result
 
 from distillset.domain import Origin, text_hash
-from distillset.services import endpoints
-from distillset.services.projects import create_project, update_project
-from distillset.services.tags import add_tag_path
+from distillset.projects import endpoints
+from distillset.projects.lifecycle import create_project, update_project
 from distillset.store import Answer, Project, Question, Store, Tag
+from distillset.tags.tree import add_tag_path
 
 # The endpoint every factory project uses for questions and answers: the fake server's model.
 FAKE_ENDPOINT = "fake"

@@ -2,7 +2,7 @@
 
 Each package declares its kinds (``distill.run.DISTILL_KINDS``, ``quality.JUDGE_KIND``);
 this module gathers them in the registry the runner looks kinds up in, so the runs package
-(``distillset.tasks``) never imports a kind. The interfaces run and show tasks through here.
+(``distillset.runs``) never imports a kind. The interfaces run and show tasks through here.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
-from distillset.distill.run import DISTILL_KINDS
-from distillset.quality import JUDGE_KIND
+from distillset.review.judge import JUDGE_KIND
+from distillset.runs import rows as service
+from distillset.runs import runner
+from distillset.runs.kinds import KindRegistry, ProgressCallback, Stage
 from distillset.store import Store, Task
-from distillset.tasks import runner, service
-from distillset.tasks.kinds import KindRegistry, ProgressCallback, Stage
 
 __all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
 

@@ -13,9 +13,9 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.domain import ConflictError, InvalidInputError
-from distillset.services import projects
-from distillset.services import tags as tag_service
+from distillset.projects import lifecycle as projects
 from distillset.store import Store
+from distillset.tags import tree as tag_service
 from distillset.web import create_app
 
 Cli = Callable[..., Result]

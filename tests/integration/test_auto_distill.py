@@ -9,13 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.domain import ConflictError, InvalidInputError
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects, resolve, tags
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
+from distillset.runs.rows import request_cancel
 from distillset.store import Answer, LlmCall, Question, Store, Tag, Task, TaskEvent
-from distillset.tasks import request_cancel
+from distillset.tags import tree as tags
 from distillset.testing import FakeModelServer
 
 NAME = "Physical Education and Sports"
@@ -239,7 +242,7 @@ def test_a_running_task_with_a_stale_heartbeat_is_interrupted_and_resumable(
 ) -> None:
     from datetime import timedelta
 
-    from distillset.tasks import effective_status
+    from distillset.runs.rows import effective_status
 
     with store.session() as session:
         job = jobs.create_auto_job(

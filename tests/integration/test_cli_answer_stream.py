@@ -13,9 +13,9 @@ from typer.testing import Result
 
 from distillset.config import load_settings
 from distillset.domain import Origin, text_hash
-from distillset.services.projects import get_project
-from distillset.services.tags import add_tag_path
+from distillset.projects.lifecycle import get_project
 from distillset.store import Answer, Question, open_store
+from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
 
 Cli = Callable[..., Result]

@@ -7,9 +7,9 @@ import sys
 
 from distillset.cli.common import EXIT_BROKEN_PIPE
 from distillset.domain import Origin, text_hash
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
+from distillset.projects.lifecycle import create_project
 from distillset.store import Question, Store
+from distillset.tags.tree import add_tag_path
 
 
 def test_a_closed_pipe_exits_141_without_a_message(store: Store) -> None:

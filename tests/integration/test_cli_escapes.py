@@ -16,9 +16,9 @@ from typer.testing import Result
 
 from distillset.cli import tags as cli_tags
 from distillset.domain import Origin
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
+from distillset.projects.lifecycle import create_project
 from distillset.store import Store, Tag
+from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
 from distillset.testing import fake_server as fake_server_module
 from helpers import add_record, make_project

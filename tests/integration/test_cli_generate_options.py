@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 from typer.testing import Result
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
-from distillset.services import resolve
 from distillset.store import Answer, Store
 from distillset.testing import FakeModelServer
 

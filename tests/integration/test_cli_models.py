@@ -11,7 +11,7 @@ import pytest
 from typer.testing import Result
 
 from distillset.config import load_settings
-from distillset.services.endpoints import resolve_api_key
+from distillset.projects.endpoints import resolve_api_key
 from distillset.store import ModelEndpoint, open_store
 from helpers import assert_refused_in_one_line
 

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import Result
 
 from distillset.config import load_settings
-from distillset.services.projects import get_project
-from distillset.services.tags import find_tag
+from distillset.projects.lifecycle import get_project
 from distillset.store import open_store
+from distillset.tags.tree import find_tag
 from helpers import add_record, assert_refused_in_one_line
 
 Cli = Callable[..., Result]

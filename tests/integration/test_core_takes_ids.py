@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import pytest
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.domain import NotFoundError
-from distillset.services import endpoints, projects, resolve, tags, tree_io
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
 from distillset.store import Store, Tag
+from distillset.tags import tree as tags
+from distillset.tags import tree_io
 
 pytestmark = pytest.mark.usefixtures("database")
 

@@ -10,7 +10,7 @@ import pytest
 
 from distillset import InvalidInputError, NotFoundError, Project
 from distillset.config import Settings
-from distillset.services import endpoints
+from distillset.projects import endpoints
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 from helpers import assert_openai_chat_line, read_jsonl

@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from distillset.config import Settings
-from distillset.distill.context import load_context
-from distillset.distill.questions import generate_questions
-from distillset.distill.tags import generate_tags
 from distillset.domain import PATH_SEPARATOR
+from distillset.generation.context import load_context
 from distillset.llm import open_gateway
-from distillset.services import projects, tags
+from distillset.projects import lifecycle as projects
+from distillset.questions.generate import generate_questions
 from distillset.store import Question, Store
+from distillset.tags import tree as tags
+from distillset.tags.generate import generate_tags
 from distillset.testing import FakeModelServer, fake_content
 
 TOPIC = "Physical Education and Sports"

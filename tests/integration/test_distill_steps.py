@@ -9,15 +9,16 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from distillset.answers.generate import answer_question
 from distillset.config import Settings
-from distillset.distill.answers import answer_question
-from distillset.distill.context import DistillContext, load_context
-from distillset.distill.questions import generate_questions
-from distillset.distill.tags import generate_tags
 from distillset.domain import InvalidInputError, normalize_text
+from distillset.generation.context import DistillContext, load_context
 from distillset.llm import Gateway, open_gateway
-from distillset.services import projects, tags
+from distillset.projects import lifecycle as projects
+from distillset.questions.generate import generate_questions
 from distillset.store import Answer, LlmCall, Question, Store, Tag
+from distillset.tags import tree as tags
+from distillset.tags.generate import generate_tags
 from distillset.testing import FakeModelServer
 from distillset.testing.fake_config import LIST_QUIRKS, REASONING_STYLES
 from distillset.testing.fake_content import answer_for

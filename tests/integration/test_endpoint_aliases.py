@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from distillset.domain import InvalidInputError
-from distillset.services.endpoints import add_endpoint, check_alias, get_endpoint
+from distillset.projects.endpoints import add_endpoint, check_alias, get_endpoint
 from distillset.store import ModelEndpoint, Store
 
 API = "/api/v1/endpoints"

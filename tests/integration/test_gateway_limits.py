@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from distillset.llm import Gateway, LimitSettings, open_gateway
-from distillset.services.projects import create_project
+from distillset.projects.lifecycle import create_project
 from distillset.store import LlmCall, Store
 from distillset.testing import FakeModelServer
 

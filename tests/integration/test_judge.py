@@ -11,16 +11,18 @@ from sqlalchemy import func, select
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.dataset import RecordFilter, count_records, list_records, set_score
 from distillset.domain import InvalidInputError, Origin
+from distillset.projects.endpoints import add_endpoint
+from distillset.projects.lifecycle import create_project, get_project
 from distillset.prompts import set_prompt
-from distillset.quality import Verdict, create_judge_task, parse_verdict, run_judge_task
-from distillset.quality import judge as judge_module
-from distillset.services.endpoints import add_endpoint
-from distillset.services.projects import create_project, get_project
-from distillset.services.tags import add_tag_path
+from distillset.review import judge as judge_module
+from distillset.review.editing import count_records, list_records, set_score
+from distillset.review.filters import RecordFilter
+from distillset.review.judge import create_judge_task, run_judge_task
+from distillset.review.verdict import Verdict, parse_verdict
+from distillset.runs.runner import ask_fresh
 from distillset.store import Answer, LlmCall, Store, Task
-from distillset.tasks.runner import ask_fresh
+from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
 from helpers import add_record, assert_refused_in_one_line
 

@@ -11,11 +11,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import Result
 
+from distillset import resolve
+from distillset.auto import jobs, plan
+from distillset.auto.plan import PlanNeedsConfirmation
 from distillset.config import Settings
-from distillset.distill import jobs, plan
-from distillset.distill.plan import PlanNeedsConfirmation
 from distillset.kinds import run_task
-from distillset.services import projects, resolve
+from distillset.projects import lifecycle as projects
 from distillset.store import Store, Task
 from distillset.testing import FakeModelServer
 

@@ -17,10 +17,10 @@ from distillset import (
     NotFoundError,
     Project,
     api,
+    resolve,
 )
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
-from distillset.services import resolve
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.cli import task_progress
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.kinds import run_task
 from distillset.llm.limiter import Limiter
-from distillset.services import resolve
 from distillset.store import Store
 from distillset.testing import FakeModelServer
 

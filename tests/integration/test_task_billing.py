@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import Result
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.kinds import run_task
-from distillset.services import endpoints, projects, resolve
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
 from distillset.store import LlmCall, Store, Task
 from distillset.testing import FakeModelServer
 

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 from typer.testing import Result
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.domain import ConflictError
 from distillset.kinds import run_task
-from distillset.services import resolve
+from distillset.runs.rows import effective_status
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks import effective_status
 
 NAME = "Refusals"
 # On SQLite and on PostgreSQL.

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from distillset.config import Settings
 from distillset.export import ExportOptions, FileFormat, export_dataset
-from distillset.export import service as export_service
-from distillset.services.projects import get_project
+from distillset.export import pipeline as export_service
+from distillset.projects.lifecycle import get_project
 from distillset.store import Store
 from distillset.web import create_app
 from distillset.web.download import export_download

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from distillset.config import Settings
-from distillset.distill.context import load_context
 from distillset.domain import TaskKind, TaskStatus
+from distillset.generation.context import load_context
 from distillset.llm import open_gateway
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.services.keys import read_key, set_key
+from distillset.projects.keys import read_key, set_key
 from distillset.testing import FakeModelServer
 
 API = "/api/v1"

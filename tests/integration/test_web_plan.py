@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.domain import DistillsetError, InvalidInputError
 from distillset.store import Store
 from distillset.testing import FakeModelServer

@@ -11,14 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from distillset.config import Settings
-from distillset.dataset import RecordFilter
 from distillset.domain import Origin
 from distillset.kinds import run_task
-from distillset.quality import create_judge_task
-from distillset.services.endpoints import add_endpoint
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
+from distillset.projects.endpoints import add_endpoint
+from distillset.projects.lifecycle import create_project
+from distillset.review.filters import RecordFilter
+from distillset.review.judge import create_judge_task
 from distillset.store import Store
+from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
 from helpers import add_record

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from distillset.config import Settings
+from distillset.runs.runner import INTERRUPTED_NOTE
 from distillset.store import Answer, LlmCall, Task, TaskEvent, open_store
-from distillset.tasks.runner import INTERRUPTED_NOTE
 from distillset.testing import FakeModelServer
 from distillset.web import create_app
 

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 import helpers
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.domain import normalize_text
 from distillset.kinds import run_task
-from distillset.services import projects, resolve
+from distillset.projects import lifecycle as projects
 from distillset.store import Answer, LlmCall, Question, Store, Tag
 
 NAME = "Reliability topic"

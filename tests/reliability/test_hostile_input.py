@@ -28,7 +28,7 @@ from typer.testing import Result
 
 from distillset.config import Settings
 from distillset.export import FORMATS, ExportOptions, export_dataset
-from distillset.services.projects import get_project
+from distillset.projects.lifecycle import get_project
 from distillset.store import Answer, Question, Store, Tag
 from distillset.testing import FakeModelServer, fake_content
 from distillset.testing import fake_server as fake_server_module

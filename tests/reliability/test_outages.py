@@ -18,7 +18,7 @@ from distillset.config import Settings
 from distillset.llm import LimitSettings, open_gateway
 from distillset.llm import limiter as limiter_module
 from distillset.llm.retry import retry_after_seconds
-from distillset.services.projects import create_project
+from distillset.projects.lifecycle import create_project
 from distillset.store import Store, Tag, Task
 from distillset.testing import FakeModelServer
 

@@ -19,9 +19,9 @@ import pytest
 
 from distillset.config import Settings
 from distillset.domain import text_hash
-from distillset.services.projects import create_project
-from distillset.services.tags import add_children
+from distillset.projects.lifecycle import create_project
 from distillset.store import Answer, Question, Store, Task
+from distillset.tags.tree import add_children
 
 SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 

@@ -23,8 +23,10 @@ from typer.testing import Result
 from distillset.api import Project as ProjectFacade
 from distillset.config import Settings
 from distillset.domain import InvalidInputError
-from distillset.services import endpoints, projects, tags
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
 from distillset.store import Answer, ModelEndpoint, Project, Question, Store, Tag
+from distillset.tags import tree as tags
 from distillset.testing import FakeModelServer, fake_content
 from distillset.testing import fake_server as fake_server_module
 from distillset.web import create_app

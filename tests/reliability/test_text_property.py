@@ -19,7 +19,7 @@ from sqlalchemy import delete
 
 from distillset.domain import NotFoundError, text_hash
 from distillset.export import ExportOptions, export_dataset
-from distillset.services.projects import create_project, get_project
+from distillset.projects.lifecycle import create_project, get_project
 from distillset.store import Answer, Question, Store
 
 # Surrogates cannot be UTF-8 at all (the gateway turns them into U+FFFD before storing).

@@ -19,14 +19,14 @@ import pytest
 from reliability_support import NAME, make_project, tree_of
 from sqlalchemy import exc, func, select, text
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.config import Settings, load_settings
-from distillset.distill import jobs
 from distillset.domain import ConflictError
-from distillset.services import resolve
+from distillset.runs import rows as service
 from distillset.store import Answer, Question, Store, Task
 from distillset.store.db import SQLITE_BUSY_TIMEOUT_MS
 from distillset.store.models import utcnow
-from distillset.tasks import service
 from distillset.testing import FakeModelServer
 
 AUTO = ["auto", NAME, "--levels", "2", "--tags", "3", "--questions", "2"]

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from sqlalchemy import select
 from typer.testing import Result
 
-from distillset.dataset import RecordFilter, count_records
 from distillset.domain import Origin, text_hash
-from distillset.quality import find_duplicates
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
+from distillset.projects.lifecycle import create_project
+from distillset.review.duplicates import find_duplicates
+from distillset.review.editing import count_records
+from distillset.review.filters import RecordFilter
 from distillset.store import Answer, Project, Question, Store
+from distillset.tags.tree import add_tag_path
 
 Cli = Callable[..., Result]
 

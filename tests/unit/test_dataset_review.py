@@ -7,23 +7,23 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from distillset.dataset import (
-    RecordFilter,
+from distillset.domain import InvalidInputError, NotFoundError, Origin
+from distillset.projects.lifecycle import create_project
+from distillset.review.editing import (
     change_labels,
     count_records,
     delete_records,
     edit_record,
     get_record,
-    iter_records,
     list_records,
     set_confirmed,
     set_note,
     set_score,
 )
-from distillset.domain import InvalidInputError, NotFoundError, Origin
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
+from distillset.review.filters import RecordFilter
+from distillset.review.records import iter_records
 from distillset.store import Answer, Project, Question, Store
+from distillset.tags.tree import add_tag_path
 from helpers import add_record, only_project
 
 

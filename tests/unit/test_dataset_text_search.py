@@ -11,19 +11,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.dataset import (
-    RecordFilter,
-    delete_records,
-    edit_record,
-    list_questions,
-    list_records,
-    text_search,
-)
 from distillset.domain import Origin, text_hash
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path, delete_tag, find_tag
+from distillset.projects.lifecycle import create_project
+from distillset.questions.listing import list_questions
+from distillset.review import text_search
+from distillset.review.editing import delete_records, edit_record, list_records
+from distillset.review.filters import RecordFilter
 from distillset.store import Answer, Project, Question, Store, open_store
 from distillset.store.db import alembic_config, make_engine
+from distillset.tags.tree import add_tag_path, delete_tag, find_tag
 
 # (tag, question, answer, reasoning): mixed scripts, emoji, quotes and query syntax.
 ROWS = [

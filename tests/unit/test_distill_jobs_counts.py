@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from distillset.distill.jobs import more_than_existing
+from distillset.auto.jobs import more_than_existing
 from distillset.domain import InvalidInputError, Origin, text_hash
-from distillset.services.projects import create_project
-from distillset.services.tags import add_tag_path
+from distillset.projects.lifecycle import create_project
 from distillset.store import Question, Store
+from distillset.tags.tree import add_tag_path
 
 
 def test_more_than_existing_adds_to_what_the_tag_has(store: Store) -> None:

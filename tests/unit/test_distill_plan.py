@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from distillset.distill.dedup import comparison_key, is_near_duplicate, pick_new
-from distillset.distill.plan import answers_spec, auto_spec, plan_job, questions_spec, tags_spec
+from distillset.auto.plan import answers_spec, auto_spec, plan_job, questions_spec, tags_spec
 from distillset.domain import InvalidInputError, Origin
-from distillset.services import projects, tags
+from distillset.generation.dedup import comparison_key, is_near_duplicate, pick_new
+from distillset.projects import lifecycle as projects
 from distillset.store import Answer, Question, Store
+from distillset.tags import tree as tags
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
-from distillset.dataset import RecordFilter, set_confirmed, set_score
 from distillset.domain import DistillsetError, Origin
 from distillset.export import FORMATS, ExportOptions, export_dataset
+from distillset.review.editing import set_confirmed, set_score
+from distillset.review.filters import RecordFilter
 from distillset.store import Answer, Project, Question, Store
 from helpers import assert_openai_chat_line, read_jsonl, seed_export_dataset
 

@@ -17,7 +17,7 @@ from typer.testing import Result
 from distillset.config import Settings
 from distillset.domain import InvalidInputError
 from distillset.export import FORMATS, ExportOptions, export_dataset
-from distillset.services.projects import get_project
+from distillset.projects.lifecycle import get_project
 from distillset.store import Store
 from distillset.web import create_app
 from helpers import read_jsonl, seed_export_dataset

@@ -9,7 +9,7 @@ import pytest
 
 from distillset.domain import InvalidInputError
 from distillset.export import ExportOptions, export_dataset, stream_export
-from distillset.services.projects import get_project
+from distillset.projects.lifecycle import get_project
 from distillset.store import Store
 from helpers import seed_export_dataset
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from distillset.llm import ModelOutputError
-from distillset.quality import clamp_score, parse_verdict
-from distillset.quality.judge import verdict_format
+from distillset.review.judge import verdict_format
+from distillset.review.verdict import clamp_score, parse_verdict
 
 
 @pytest.mark.parametrize(

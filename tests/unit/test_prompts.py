@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from distillset.domain import LANGUAGES, InvalidInputError
+from distillset.projects import lifecycle as projects
 from distillset.prompts import (
     KINDS,
     check_template,
@@ -14,7 +15,6 @@ from distillset.prompts import (
     reset_prompt,
     set_prompt,
 )
-from distillset.services import projects
 from distillset.store import Store
 
 

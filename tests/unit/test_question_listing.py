@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from distillset.dataset import list_questions, question_row
-from distillset.services import projects
-from distillset.services.tags import add_tag_path
+from distillset.projects import lifecycle as projects
+from distillset.questions.listing import list_questions, question_row
 from distillset.store import Answer, Project, Question, Store
+from distillset.tags.tree import add_tag_path
 
 
 def _question(session: Session, project: Project, tag_id: int, text: str) -> Question:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from distillset.config import Settings, load_settings
 from distillset.domain import ConflictError, DistillsetError, InvalidInputError, text_hash
-from distillset.services import projects, tags
+from distillset.projects import lifecycle as projects
 from distillset.store import (
     Answer,
     Base,
@@ -30,6 +30,7 @@ from distillset.store import (
 )
 from distillset.store.db import alembic_config, make_engine, migrate
 from distillset.store.models import is_text_index_table
+from distillset.tags import tree as tags
 
 
 def migrations_env_include_name(name: str | None, type_: str, _parents: object) -> bool:

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from distillset.services import projects, tags
+from distillset.projects import lifecycle as projects
 from distillset.store import Store, Tag, TagPaths
+from distillset.tags import tree as tags
 
 DEEP = "Sport > Ball games > Football > Tactics > Pressing"
 

@@ -6,7 +6,7 @@ import pytest
 
 from distillset.domain import InvalidInputError, TaskKind
 from distillset.kinds import KINDS, stages_of
-from distillset.tasks import KindRegistry
+from distillset.runs.kinds import KindRegistry
 
 
 def test_every_kind_the_domain_names_has_a_declared_run() -> None:

@@ -8,15 +8,15 @@ from datetime import timedelta
 
 import pytest
 
+from distillset.auto.plan import Plan, auto_spec, tags_spec
+from distillset.auto.run import create_task
 from distillset.config import Settings
-from distillset.distill.plan import Plan, auto_spec, tags_spec
-from distillset.distill.run import create_task
 from distillset.domain import ConflictError, TaskKind
-from distillset.services import projects
+from distillset.projects import lifecycle as projects
+from distillset.runs import rows as service
+from distillset.runs.lease import OwnershipLease
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks import service
-from distillset.tasks.lease import OwnershipLease
 
 ME = "host-a:100:aaaaaa"
 RIVAL = "host-b:200:bbbbbb"

@@ -10,14 +10,14 @@ from datetime import timedelta
 
 import pytest
 
+from distillset.auto.plan import Plan, auto_spec
+from distillset.auto.run import create_task
 from distillset.config import Settings
-from distillset.distill.plan import Plan, auto_spec
-from distillset.distill.run import create_task
 from distillset.domain import ConflictError, TaskKind
-from distillset.services import projects
+from distillset.projects import lifecycle as projects
+from distillset.runs import rows as service
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
-from distillset.tasks import service
 
 
 def make_task(store: Store, **fields: object) -> int:

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from distillset.domain import InvalidInputError, clean_label
-from distillset.services import tree_io
-from distillset.services.tags import MAX_TAG_DEPTH, TreeNode
+from distillset.tags import tree_io
+from distillset.tags.tree import MAX_TAG_DEPTH, TreeNode
 
 
 def shape(nodes: list[TreeNode]) -> list[Any]:

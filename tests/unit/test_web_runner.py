@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from distillset.auto.plan import JobSpec, plan_job
+from distillset.auto.run import create_task
 from distillset.config import Settings
-from distillset.distill.plan import JobSpec, plan_job
-from distillset.distill.run import create_task
 from distillset.domain import TaskKind
-from distillset.services.projects import create_project
+from distillset.projects.lifecycle import create_project
 from distillset.store import Store, Task
 from distillset.web.runner import TaskRunner
 

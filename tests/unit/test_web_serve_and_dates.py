@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from distillset.cli import app as cli_app
 from distillset.config import Settings
 from distillset.domain import TaskKind, TaskStatus
-from distillset.services.projects import create_project
+from distillset.projects.lifecycle import create_project
 from distillset.store import Store, Task
 from distillset.web import create_app
 from distillset.web.templating import format_time

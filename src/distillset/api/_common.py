@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from distillset import resolve
 from distillset.config import Settings, load_settings
-from distillset.services import resolve
 from distillset.store import Project as ProjectRow
 from distillset.store import Store, open_store
 

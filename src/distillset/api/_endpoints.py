@@ -14,7 +14,7 @@ from distillset.api._common import opened, run_blocking
 from distillset.config import Settings, load_settings
 from distillset.domain import InvalidInputError
 from distillset.llm.probe import PROBE_TIMEOUT, probe_endpoint
-from distillset.services import endpoints, keys
+from distillset.projects import endpoints, keys
 from distillset.store import Store
 
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from distillset import resolve
 from distillset.api._common import ProgressCallback, opened, run_blocking
 from distillset.api._review import ReviewMethods
 from distillset.api._tasks import TaskMethods
 from distillset.api._tree import TreeMethods
+from distillset.auto import jobs
+from distillset.auto.jobs import PlannedJob
+from distillset.auto.plan import Plan
 from distillset.config import Settings, load_settings
-from distillset.dataset import RecordFilter
-from distillset.distill import jobs
-from distillset.distill.jobs import PlannedJob
-from distillset.distill.plan import Plan
 from distillset.export import ExportOptions, export_dataset
 from distillset.export.formats import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
 from distillset.kinds import run_task
+from distillset.projects import lifecycle as projects
 from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
-from distillset.services import projects, resolve
+from distillset.review.filters import RecordFilter
 from distillset.store import Store, open_store
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from distillset import dataset
+from distillset import review
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
-from distillset.dataset import RecordFilter
 from distillset.kinds import run_task
-from distillset.quality import create_judge_task, find_duplicates, label_duplicates
+from distillset.review.duplicates import find_duplicates, label_duplicates
+from distillset.review.filters import RecordFilter
+from distillset.review.judge import create_judge_task
 
 
 class ReviewMethods(ProjectBase):
@@ -29,7 +30,7 @@ class ReviewMethods(ProjectBase):
         (pass it as ``cursor`` for the next page; None at the end), ``total`` with ``count``."""
         record_filter = RecordFilter.from_dict(filters)
         with self._session() as (session, project):
-            page = dataset.list_records(
+            page = review.list_records(
                 session,
                 project,
                 record_filter,
@@ -39,13 +40,13 @@ class ReviewMethods(ProjectBase):
             )
             data = page.as_dict()
             if count:
-                data["total"] = dataset.count_records(session, project, record_filter)
+                data["total"] = review.count_records(session, project, record_filter)
         return data
 
     def record(self, record_id: int) -> dict[str, Any]:
         """One record in full (as `dataset show --json`)."""
         with self._session() as (session, project):
-            return dataset.get_record(session, project, record_id).as_dict()
+            return review.get_record(session, project, record_id).as_dict()
 
     def edit_record(
         self,
@@ -59,7 +60,7 @@ class ReviewMethods(ProjectBase):
         """Change a record's question, answer or reasoning (None keeps a text; an empty
         reasoning or ``clear_reasoning`` removes it); returns the record."""
         with self._session() as (session, project):
-            record = dataset.edit_record(
+            record = review.edit_record(
                 session, project, record_id, question=question, answer=answer,
                 reasoning=reasoning, clear_reasoning=clear_reasoning,
             )  # fmt: skip
@@ -68,14 +69,14 @@ class ReviewMethods(ProjectBase):
     def note(self, record_id: int, note: str | None) -> None:
         """Attach a note to a record (None or '' removes it)."""
         with self._session() as (session, project):
-            dataset.set_note(session, project, record_id, note)
+            review.set_note(session, project, record_id, note)
 
     def label(
         self, ids: Iterable[int], *, add: Iterable[str] = (), remove: Iterable[str] = ()
     ) -> int:
         """Add and remove custom labels on records; returns how many records changed."""
         with self._session() as (session, project):
-            return dataset.change_labels(session, project, ids, add=add, remove=remove)
+            return review.change_labels(session, project, ids, add=add, remove=remove)
 
     def _change_records(
         self,
@@ -88,7 +89,7 @@ class ReviewMethods(ProjectBase):
     ) -> Any:
         """A bulk change of the records chosen by ids, filters or ``everything``, as the
         dataset commands choose them; returns what the change returns."""
-        chosen, record_filter = dataset.chosen_records(
+        chosen, record_filter = review.chosen_records(
             ids, RecordFilter.from_dict(filters), everything
         )
         with self._session() as (session, project):
@@ -101,13 +102,13 @@ class ReviewMethods(ProjectBase):
     ) -> int:
         """Confirm records by id or by filter (``everything=True``: all of them); returns how
         many matched."""
-        return int(self._change_records(dataset.set_confirmed, ids, everything, filters, True))
+        return int(self._change_records(review.set_confirmed, ids, everything, filters, True))
 
     def unconfirm(
         self, ids: Iterable[int] | None = None, *, everything: bool = False, **filters: Any
     ) -> int:
         """Take back the confirmation of records, selected as in ``confirm``."""
-        return int(self._change_records(dataset.set_confirmed, ids, everything, filters, False))
+        return int(self._change_records(review.set_confirmed, ids, everything, filters, False))
 
     def score(
         self,
@@ -121,7 +122,7 @@ class ReviewMethods(ProjectBase):
         """Score records by hand (0-5 in steps of 0.5; None clears the score), selected as in
         ``confirm``; returns how many matched."""
         return int(
-            self._change_records(dataset.set_score, ids, everything, filters, value, reason=reason)
+            self._change_records(review.set_score, ids, everything, filters, value, reason=reason)
         )
 
     def delete_records(
@@ -129,7 +130,7 @@ class ReviewMethods(ProjectBase):
     ) -> dict[str, int]:
         """Delete records, selected as in ``confirm``; their questions stay and become
         unanswered again. Returns ``records`` and ``questions_unanswered``."""
-        result = self._change_records(dataset.delete_records, ids, everything, filters)
+        result = self._change_records(review.delete_records, ids, everything, filters)
         return {"records": result.records, "questions_unanswered": result.questions_unanswered}
 
     def duplicates(

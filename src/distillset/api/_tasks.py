@@ -10,17 +10,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from distillset import resolve
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
 from distillset.kinds import run_task, task_as_dict
-from distillset.services import resolve
+from distillset.runs.rows import get_task, recent_events, refresh_status, request_cancel
+from distillset.runs.rows import list_tasks as _list_tasks
+from distillset.runs.runner import ask_fresh
 from distillset.store import Project as ProjectRow
 from distillset.store import Store
 from distillset.store.models import utc_iso
-from distillset.tasks import get_task, recent_events, request_cancel
-from distillset.tasks import list_tasks as _list_tasks
-from distillset.tasks.runner import ask_fresh
-from distillset.tasks.service import refresh_status
 
 
 def _project_name(session: Session, project_id: int) -> str | None:

@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from distillset import resolve
 from distillset.api._common import ProjectBase
 from distillset.domain import InvalidInputError, Origin
-from distillset.services import resolve, tags, tree_io
 from distillset.store import Tag
+from distillset.tags import tree as tags
+from distillset.tags import tree_io
 
 TreeSource = str | Path | list[Any] | dict[str, Any]
 

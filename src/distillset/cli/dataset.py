@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -19,8 +20,9 @@ from distillset.cli.common import (
     show,
     state_of,
 )
-from distillset.dataset import (
-    RecordFilter,
+from distillset.domain import InvalidInputError
+from distillset.review.duplicates import find_duplicates, label_duplicates
+from distillset.review.editing import (
     change_labels,
     chosen_records,
     count_records,
@@ -32,10 +34,8 @@ from distillset.dataset import (
     set_note,
     set_score,
 )
-from distillset.dataset.records import DatasetRecord
-from distillset.domain import InvalidInputError
-from distillset.quality import find_duplicates, label_duplicates
-from distillset.services import resolve
+from distillset.review.filters import RecordFilter
+from distillset.review.records import DatasetRecord
 
 dataset_app = typer.Typer(
     name="dataset", no_args_is_help=True, help="Review the dataset: list, edit, confirm, score."

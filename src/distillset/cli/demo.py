@@ -14,14 +14,16 @@ from urllib.parse import urlparse
 
 import typer
 
+from distillset import resolve
+from distillset.auto import jobs
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, print_json, say, state_of
 from distillset.cli.distill import plan_text
 from distillset.cli.task_progress import progress_lines, run_task_here, stage_names
 from distillset.config import Settings
-from distillset.distill import jobs
 from distillset.domain import ConflictError, DistillsetError, NotFoundError
-from distillset.services import endpoints, projects, resolve
+from distillset.projects import endpoints
+from distillset.projects import lifecycle as projects
 from distillset.store import Store
 
 DEMO_PROJECT = "demo"

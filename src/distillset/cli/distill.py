@@ -8,6 +8,10 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session
 
+from distillset import resolve
+from distillset.auto import jobs
+from distillset.auto.jobs import PlannedJob
+from distillset.auto.plan import PlanNeedsConfirmation
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -23,11 +27,7 @@ from distillset.cli.models import warn
 from distillset.cli.tags import tags_app
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.config import Settings
-from distillset.distill import jobs
-from distillset.distill.jobs import PlannedJob
-from distillset.distill.plan import PlanNeedsConfirmation
-from distillset.services import resolve
-from distillset.services.endpoints import project_key_warnings
+from distillset.projects.endpoints import project_key_warnings
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")

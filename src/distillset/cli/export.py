@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, ProjectArgument, print_json, printable, say, state_of
 from distillset.cli.dataset import (
@@ -17,11 +18,10 @@ from distillset.cli.dataset import (
     SearchFilter,
     TagFilter,
 )
-from distillset.dataset import RecordFilter
 from distillset.domain import InvalidInputError
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.export.formats import CUSTOM_FIELDS, DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
-from distillset.services import resolve
+from distillset.review.filters import RecordFilter
 
 FORMAT_HELP = "; ".join(
     f"{name} ({'/'.join(mode.value for mode in fmt.modes)})" for name, fmt in FORMATS.items()

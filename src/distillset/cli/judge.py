@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, NoCacheOption, ProjectArgument, state_of
 from distillset.cli.dataset import (
@@ -18,9 +19,8 @@ from distillset.cli.dataset import (
     TagFilter,
 )
 from distillset.cli.task_progress import report_outcome, run_task_here
-from distillset.dataset import RecordFilter
-from distillset.quality import create_judge_task
-from distillset.services import resolve
+from distillset.review.filters import RecordFilter
+from distillset.review.judge import create_judge_task
 
 
 @app.command("judge")

@@ -21,7 +21,7 @@ from distillset.cli.common import (
 )
 from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError
-from distillset.services import endpoints, keys
+from distillset.projects import endpoints, keys
 
 # `model test` lives in cli/model_probe.py (it needs the gateway): see cli/lazy.py.
 model_app = typer.Typer(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
+from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, ProjectArgument, print_json, say, state_of
 from distillset.domain import InvalidInputError
 from distillset.prompts import KINDS, get_prompt, prompt_kind, reset_prompt, set_prompt
-from distillset.services import resolve
 
 prompts_app = typer.Typer(
     name="prompts",

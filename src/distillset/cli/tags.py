@@ -12,6 +12,7 @@ from rich.text import Text
 from rich.tree import Tree
 from sqlalchemy.orm import Session
 
+from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -27,8 +28,9 @@ from distillset.cli.common import (
 )
 from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError, Origin
-from distillset.services import resolve, tags, tree_io
 from distillset.store import Tag
+from distillset.tags import tree as tags
+from distillset.tags import tree_io
 
 # `tags generate` lives in cli/distill.py (it needs the gateway): see cli/lazy.py.
 tags_app = typer.Typer(

@@ -17,8 +17,8 @@ from rich.text import Text
 from distillset.cli.common import err_console, print_json, say
 from distillset.config import Settings
 from distillset.domain import TaskStatus
+from distillset.runs.rows import get_task
 from distillset.store import Store
-from distillset.tasks import get_task
 
 PLAIN_LINE_INTERVAL = 2.0
 # After this long without a reply, say that the endpoint has not answered yet.

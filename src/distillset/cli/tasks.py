@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -24,12 +25,11 @@ from distillset.cli.task_progress import (
     stages_line,
 )
 from distillset.domain import TaskStatus
-from distillset.services import resolve
-from distillset.services.endpoints import project_key_warnings
+from distillset.projects.endpoints import project_key_warnings
+from distillset.runs import rows as service
+from distillset.runs.runner import ask_fresh
 from distillset.store import Project
 from distillset.store.models import utc_iso
-from distillset.tasks import service
-from distillset.tasks.runner import ask_fresh
 
 tasks_app = typer.Typer(
     name="tasks", no_args_is_help=True, help="Background tasks and their progress."

@@ -2,7 +2,7 @@
 
 from distillset.export.formats import FORMATS, ReasoningMode
 from distillset.export.options import ExportOptions
-from distillset.export.service import ExportResult, export_dataset, stream_export
+from distillset.export.pipeline import ExportResult, export_dataset, stream_export
 from distillset.export.writers import FileFormat
 
 __all__ = [

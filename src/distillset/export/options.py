@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distillset.dataset.filters import RecordFilter
 from distillset.domain import InvalidInputError
 from distillset.export.formats import (
     DEFAULT_THINK_CLOSE,
@@ -21,6 +20,7 @@ from distillset.export.formats import (
 )
 from distillset.export.selection import SplitSpec
 from distillset.export.writers import SUFFIXES, FileFormat
+from distillset.review.filters import RecordFilter
 
 MAX_BATCH_SIZE = 100_000
 

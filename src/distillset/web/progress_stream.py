@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from distillset.config import Settings
 from distillset.kinds import task_as_dict
+from distillset.runs.rows import get_task
 from distillset.store import Store, TaskEvent
-from distillset.tasks import get_task
 from distillset.web.templating import format_time
 
 POLL_SECONDS = 0.4

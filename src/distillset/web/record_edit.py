@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from distillset import dataset as service
+from distillset import review as service
 from distillset.store import Project
 from distillset.web.schemas import RecordUpdate
 

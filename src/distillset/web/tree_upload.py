@@ -12,8 +12,8 @@ from fastapi import UploadFile
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError
-from distillset.services import tree_io
 from distillset.store import Project
+from distillset.tags import tree_io
 from distillset.web.lookup import tag_in_project
 
 READ_CHUNK = 1024 * 1024

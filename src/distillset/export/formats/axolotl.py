@@ -6,7 +6,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.dataset.records import DatasetRecord
 from distillset.export.formats.base import (
     MESSAGE,
     ExportFormat,
@@ -14,6 +13,7 @@ from distillset.export.formats.base import (
     RenderContext,
     chat_messages,
 )
+from distillset.review.records import DatasetRecord
 
 TURN = pa.struct(
     [("role", pa.string()), ("content", pa.string()), ("reasoning_content", pa.string())]

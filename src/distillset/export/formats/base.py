@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from distillset.dataset.records import DatasetRecord
+from distillset.review.records import DatasetRecord
 
 
 class ReasoningMode(StrEnum):

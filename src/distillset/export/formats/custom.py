@@ -6,9 +6,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.dataset.records import DatasetRecord
 from distillset.domain import InvalidInputError
 from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+from distillset.review.records import DatasetRecord
 
 # The record parts a custom row holds, in column order, each named as the user asks.
 CUSTOM_FIELDS = ("id", "tag_path", "question", "reasoning", "answer")

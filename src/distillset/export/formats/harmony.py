@@ -7,13 +7,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.dataset.records import DatasetRecord
 from distillset.export.formats.base import (
     LANGUAGE_NAMES,
     ExportFormat,
     ReasoningMode,
     RenderContext,
 )
+from distillset.review.records import DatasetRecord
 
 TURN = pa.struct([("content", pa.string()), ("role", pa.string()), ("thinking", pa.string())])
 

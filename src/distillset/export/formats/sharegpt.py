@@ -6,8 +6,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.dataset.records import DatasetRecord
 from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+from distillset.review.records import DatasetRecord
 
 TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
 

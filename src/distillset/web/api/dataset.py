@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from distillset import dataset as service
+from distillset import review as service
 from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.record_edit import apply_record_update

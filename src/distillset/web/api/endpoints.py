@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from distillset.services import endpoints as service
-from distillset.services.key_sources import RemoteKeys
+from distillset.projects import endpoints as service
+from distillset.projects.key_sources import RemoteKeys
 from distillset.web import generation
 from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.schemas import EndpointCreate, EndpointFields

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from distillset import dataset
-from distillset.dataset.questions import PAGE_SIZE
+from distillset import questions
+from distillset.questions.listing import PAGE_SIZE
 from distillset.web.deps import DbSession
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project
 from distillset.web.schemas import AfterId, RowId
@@ -27,7 +27,7 @@ def list_questions(
 ) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     tag = optional_tag(session, project, tag_id)
-    rows = dataset.list_questions(
+    rows = questions.list_questions(
         session,
         project.id,
         tag_id=tag.id if tag else None,
@@ -48,7 +48,7 @@ def list_questions(
 def get_question(project_id: RowId, question_id: RowId, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     question_in_project(session, project, question_id)
-    row = dataset.question_row(session, project.id, question_id)
+    row = questions.question_row(session, project.id, question_id)
     assert row is not None
     return row.as_dict()
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from distillset import dataset as dataset_service
-from distillset.dataset.questions import PAGE_SIZE, list_questions
-from distillset.dataset.records import fetch_page
+from distillset import review as dataset_service
 from distillset.export import FORMATS, FileFormat
-from distillset.services.projects import project_stats
-from distillset.services.tags import find_tag
+from distillset.projects.lifecycle import project_stats
+from distillset.questions.listing import PAGE_SIZE, list_questions
+from distillset.review.records import fetch_page
 from distillset.store import Project, TagPaths
+from distillset.tags.tree import find_tag
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.download import export_download

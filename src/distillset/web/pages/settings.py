@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, Response
 
 from distillset import prompts
 from distillset.domain import LANGUAGES
-from distillset.services import endpoints as endpoint_service
-from distillset.services import projects as project_service
-from distillset.services.key_sources import RemoteKeys
+from distillset.projects import endpoints as endpoint_service
+from distillset.projects import lifecycle as project_service
+from distillset.projects.key_sources import RemoteKeys
 from distillset.web import generation
 from distillset.web.api.prompts import prompt_payload
 from distillset.web.deps import AppSettings, AppStore, DbSession

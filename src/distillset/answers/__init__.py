@@ -1,0 +1,1 @@
+"""Answers: generated for questions, with the teacher's reasoning."""

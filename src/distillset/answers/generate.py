@@ -1,0 +1,353 @@
+"""Answering a question with the answer model: reasoning and answer stored apart."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from distillset.domain import ModelCallError
+from distillset.generation.context import DistillContext, full_path
+from distillset.generation.targets import TargetGone
+from distillset.llm import ChatResult, Gateway
+from distillset.llm.gateway import BeforeSend
+from distillset.llm.writer import run_write
+from distillset.prompts import render
+from distillset.review.editing import score_values
+from distillset.store import Answer, Question, Store, Tag
+from distillset.store.models import utcnow
+from distillset.tags.tree import tag_path
+
+MAX_ERROR_CHARS = 2_000
+BATCH_WINDOW_SECONDS = 0.002
+# What an insert gives back for a question deleted before its answer could be stored.
+QUESTION_GONE = -1
+
+_answers: Table = Answer.__table__  # type: ignore[assignment]
+_questions: Table = Question.__table__  # type: ignore[assignment]
+_INSERT_ANSWERS = insert(_answers).returning(_answers.c.id, sort_by_parameter_order=True)
+_CLEAR_ERROR = (
+    update(_questions).where(_questions.c.id == bindparam("question_id")).values(last_error=None)
+)
+_ANSWERED = select(_answers.c.id).where(_answers.c.question_id == _questions.c.id).exists()
+# The questions that still exist among some ids, and whether each is answered.
+_STATE_AMONG = select(_questions.c.id, _ANSWERED).where(
+    _questions.c.id.in_(bindparam("ids", expanding=True))
+)
+_LOAD_QUESTION = select(
+    _questions.c.text,
+    _questions.c.tag_id,
+    _questions.c.last_error,
+    _questions.c.answer_attempt,
+    _ANSWERED,
+).where(
+    _questions.c.id == bindparam("question_id"),
+    _questions.c.project_id == bindparam("project_id"),
+)
+
+
+@dataclass
+class AnswerOutcome:
+    question_id: int
+    answer_id: int | None = None
+    skipped: bool = False  # it was already answered
+    gone: bool = False  # the question was deleted: not sent, or its answer not stored
+    error: str | None = None
+    call: ChatResult | None = None
+
+
+@dataclass(frozen=True)
+class _QuestionToAnswer:
+    text: str
+    path: str
+    answered: bool
+    had_error: bool
+    attempt: int = 0  # moved on by each deletion of its answer: a new answer is asked fresh
+
+
+def _load_question(store: Store, context: DistillContext, question_id: int) -> _QuestionToAnswer:
+    """The question's text and state in one short read."""
+    with store.session() as session:
+        row = (
+            session.connection()
+            .execute(_LOAD_QUESTION, {"question_id": question_id, "project_id": context.project_id})
+            .first()
+        )
+        if row is None:
+            raise TargetGone("question", question_id)
+        text, tag_id, last_error, attempt, is_answered = row
+        path = context.topic
+        if "{path}" in context.templates["answer"] and tag_id is not None:
+            tag = session.get(Tag, tag_id)
+            if tag is not None:
+                path = full_path(context, tag_path(session, tag).labels)
+    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None, attempt)
+
+
+def answer_messages(
+    context: DistillContext, question: str, path: str | None = None
+) -> list[dict[str, str]]:
+    """The request: the project's answer system prompt, if any, then the question."""
+    messages = []
+    if context.answer_system_prompt:
+        messages.append({"role": "system", "content": context.answer_system_prompt})
+    content = render(
+        context.templates["answer"],
+        question=question,
+        path=path or context.topic,
+        topic=context.topic,
+    )
+    messages.append({"role": "user", "content": content})
+    return messages
+
+
+def _record_failure(store: Store, question_id: int, error: str) -> None:
+    with store.session() as session:
+        session.execute(
+            update(Question)
+            .where(Question.id == question_id)
+            .values(last_error=error[:MAX_ERROR_CHARS])
+        )
+
+
+def _sent_fields(context: DistillContext, messages: list[dict[str, str]]) -> dict[str, Any]:
+    """What the teacher was sent, kept with its answer so an export gives the same."""
+    system = messages[0]["content"] if messages[0]["role"] == "system" else None
+    return {
+        "system_prompt": system,
+        "prompt": messages[-1]["content"],
+        "sampling": dict(context.answer_model.body_defaults),
+    }
+
+
+def _reply_fields(
+    context: DistillContext, messages: list[dict[str, str]], result: ChatResult
+) -> dict[str, Any]:
+    """What a reply sets on its answer; it starts unreviewed."""
+    return {
+        **_sent_fields(context, messages),
+        "answer": result.content.strip(),
+        "reasoning": result.reasoning,
+        "model": result.model or context.answer_model.model,
+        "finish_reason": result.finish_reason,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "reasoning_tokens": result.reasoning_tokens,
+        "latency_ms": result.latency_ms,
+        "confirmed": False,
+        "created_at": utcnow(),
+    }
+
+
+def _answer_row(
+    context: DistillContext,
+    question_id: int,
+    messages: list[dict[str, str]],
+    result: ChatResult,
+) -> dict[str, Any]:
+    return {
+        "question_id": question_id,
+        "project_id": context.project_id,
+        "variant": 0,
+        "labels": [],
+        **_reply_fields(context, messages, result),
+    }
+
+
+async def _ask(
+    gateway: Gateway,
+    context: DistillContext,
+    question: _QuestionToAnswer,
+    messages: list[dict[str, str]],
+    outcome: AnswerOutcome,
+    task_id: int | None,
+    before_send: BeforeSend | None = None,
+) -> ChatResult | None:
+    """The answer model's reply, or None with ``outcome.error`` (or ``gone``) saying why."""
+    endpoint = context.answer_model
+    try:
+        result = await gateway.chat(
+            endpoint,
+            messages,
+            purpose="answer",
+            task_id=task_id,
+            attempt=question.attempt,
+            stream=endpoint.stream,
+            before_send=before_send,
+        )
+    except TargetGone:
+        outcome.gone = True
+        return None
+    except ModelCallError as exc:
+        outcome.error = str(exc) or type(exc).__name__
+        return None
+    outcome.call = result
+    if not result.content.strip():
+        outcome.error = "the model returned an empty answer"
+        return None
+    return result
+
+
+def _insert_answers(
+    connection: Connection, rows: list[dict[str, Any]], clear_errors: list[int]
+) -> list[int | None]:
+    """Insert first answers; a question answered meanwhile gets None, not a second answer,
+    and one deleted meanwhile gets QUESTION_GONE."""
+    question_ids = [row["question_id"] for row in rows]
+    rows_found = connection.execute(_STATE_AMONG, {"ids": question_ids})
+    state = {question_id: bool(answered) for question_id, answered in rows_found}
+    taken = {question_id for question_id, answered in state.items() if answered}
+    ids: list[int | None] = [None] * len(rows)
+    fresh: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for position, row in enumerate(rows):
+        if row["question_id"] not in state:
+            ids[position] = QUESTION_GONE
+        elif row["question_id"] not in taken:
+            taken.add(row["question_id"])
+            fresh.append(row)
+            positions.append(position)
+    if fresh:
+        # One multi-row Core insert: the ORM's per-row work dominated the answer path.
+        inserted = connection.execute(_INSERT_ANSWERS, fresh).scalars()
+        for position, answer_id in zip(positions, inserted, strict=True):
+            ids[position] = answer_id
+    for question_id in clear_errors:
+        connection.execute(_CLEAR_ERROR, {"question_id": question_id})
+    return ids
+
+
+class AnswerWriter:
+    """Group commit: answers that arrive together are stored in one transaction.
+
+    Batches are written on the database's writer thread, so the event loop keeps handing
+    out slots meanwhile, and answers that arrive during a commit join the next batch.
+    Each caller still returns only after its answer is committed. Losing a batch to a
+    crash costs nothing: the model replies are already in the gateway's cache.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._batch: list[tuple[dict[str, Any], bool, asyncio.Future[int | None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def write(self, row: dict[str, Any], clear_error: bool) -> int | None:
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._batch.append((row, clear_error, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            # Wait a moment so the answers arriving around now join this batch.
+            await asyncio.sleep(BATCH_WINDOW_SECONDS)
+            while self._batch:
+                batch, self._batch = self._batch, []
+                try:
+                    ids = await run_write(self.store.engine, self._commit, batch)
+                except Exception as exc:
+                    for _row, _clear, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_row, _clear, future), answer_id in zip(batch, ids, strict=True):
+                    if not future.done():
+                        future.set_result(answer_id)
+        finally:
+            self._flushing = None
+
+    async def drain(self) -> None:
+        """Wait until every answer handed over is written (or has failed)."""
+        while self._flushing is not None:
+            await asyncio.wait([self._flushing])
+
+    def _commit(self, batch: list[tuple[dict[str, Any], bool, Any]]) -> list[int | None]:
+        rows = [row for row, _clear, _future in batch]
+        clear = [int(row["question_id"]) for row, flag, _future in batch if flag]
+        try:
+            # A bare connection, not a Session: this runs for every few answers.
+            with self.store.engine.begin() as connection:
+                return _insert_answers(connection, rows, clear)
+        except IntegrityError:
+            # Another process answered or deleted one of them: store the rest one by one.
+            return [_commit_one(self.store, row, flag) for row, flag, _future in batch]
+
+
+def _commit_one(store: Store, row: dict[str, Any], clear_error: bool) -> int | None:
+    """One answer on its own; a clash means answered (None) or deleted (QUESTION_GONE)."""
+    clear = [int(row["question_id"])] if clear_error else []
+    for _attempt in range(2):  # a clash is read back once: by then the winner is committed
+        try:
+            with store.engine.begin() as connection:
+                return _insert_answers(connection, [row], clear)[0]
+        except IntegrityError:
+            continue
+    return None
+
+
+async def answer_question(
+    store: Store,
+    gateway: Gateway,
+    context: DistillContext,
+    question_id: int,
+    *,
+    task_id: int | None = None,
+    text: str | None = None,
+    writer: AnswerWriter | None = None,
+    before_send: BeforeSend | None = None,
+) -> AnswerOutcome:
+    """Answer one unanswered question; a failure is recorded on the question, never stored.
+
+    ``text`` is given for a question just created (known unanswered, no earlier error), which
+    saves a read; ``writer`` batches the writes of many concurrent answers; ``before_send``
+    is awaited before the request goes out (see the gateway). A question deleted meanwhile
+    ends ``gone``: not sent, or (already in flight) its answer not stored.
+    """
+    outcome = AnswerOutcome(question_id)
+    if text is None:
+        question = _load_question(store, context, question_id)
+    else:
+        question = _QuestionToAnswer(text, context.topic, False, False)
+        if "{path}" in context.templates["answer"]:
+            question = _load_question(store, context, question_id)
+    if question.answered:
+        outcome.skipped = True
+        return outcome
+    messages = answer_messages(context, question.text, question.path)
+    result = await _ask(gateway, context, question, messages, outcome, task_id, before_send)
+    if result is None:
+        if outcome.error is not None:
+            _record_failure(store, question_id, outcome.error)
+        return outcome
+    row = _answer_row(context, question_id, messages, result)
+    if writer is not None:
+        answer_id = await writer.write(row, question.had_error)
+    else:
+        answer_id = _commit_one(store, row, question.had_error)
+    outcome.gone = answer_id == QUESTION_GONE
+    outcome.answer_id = None if outcome.gone else answer_id
+    outcome.skipped = answer_id is None
+    return outcome
+
+
+async def resample_answer(
+    store: Store, gateway: Gateway, context: DistillContext, question_id: int, answer_id: int
+) -> AnswerOutcome:
+    """Replace an answer with a new sample (pass a gateway that skips its cache); the old
+    answer stays when the call fails. The new text starts unreviewed: a confirmation or a
+    score judged the old one."""
+    outcome = AnswerOutcome(question_id)
+    question = _load_question(store, context, question_id)
+    messages = answer_messages(context, question.text, question.path)
+    result = await _ask(gateway, context, question, messages, outcome, None)
+    if result is None:
+        return outcome
+    values = {**_reply_fields(context, messages, result), **score_values(None, None)}
+    with store.engine.begin() as connection:
+        connection.execute(update(_answers).where(_answers.c.id == answer_id).values(values))
+    outcome.answer_id = answer_id
+    return outcome

@@ -1,0 +1,1 @@
+"""Automatic distillation: the plan, the streaming scheduler, and the distill task kinds."""

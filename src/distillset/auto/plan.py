@@ -1,0 +1,297 @@
+"""What a distillation job will create, computed exactly from its parameters and the tree.
+
+A job builds ``levels`` levels of tags below a root (the topic, or a tag), tops every tag
+above the leaf level up to ``tags_per_level`` children, tops every leaf up to
+``questions_per_leaf`` questions, and answers the unanswered questions of its leaves. An
+answer-only job answers a given list of questions, or every unanswered question of a subtree
+or of the project.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from distillset.domain import ConflictError, InvalidInputError
+from distillset.store import Answer, Question, Tag
+from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
+
+LEVELS_RANGE = (1, 6)
+TAGS_RANGE = (1, 100)
+QUESTIONS_RANGE = (1, 100)
+
+# A plan above either bound starts only once the user confirmed it (CLI --yes, the web's
+# confirmation, ``confirm_large`` in the APIs): a typo in a level or a count can plan
+# billions of calls.
+LARGE_PLAN_CALLS = 10_000
+LARGE_PLAN_COST = 10.0
+
+# Rough token sizes of one call, used only for the cost estimate shown before a run.
+_ESTIMATED_TOKENS = {"tags": (450, 25), "questions": (600, 40), "answer": (80, 900)}
+
+
+def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
+    low, high = bounds
+    if not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(f"{name} must be between {low} and {high}, got {value}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job's parameters; stored in the task row as JSON and read back on resume."""
+
+    root_tag_id: int | None = None
+    levels: int = 0
+    tags_per_level: int = 0
+    questions_per_leaf: int = 0
+    answer: bool = False
+    question_ids: tuple[int, ...] | None = None
+    topic: str | None = None
+
+    @property
+    def answer_only(self) -> bool:
+        return self.levels == 0 and self.questions_per_leaf == 0 and self.answer
+
+    def as_params(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["question_ids"] = list(self.question_ids) if self.question_ids is not None else None
+        return data
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> JobSpec:
+        known = {name: params[name] for name in cls.__dataclass_fields__ if name in params}
+        if known.get("question_ids") is not None:
+            known["question_ids"] = tuple(int(qid) for qid in known["question_ids"])
+        return cls(**known)
+
+
+def auto_spec(
+    *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
+) -> JobSpec:
+    """The automatic-distillation job, validated before anything runs."""
+    _check_range("levels", levels, LEVELS_RANGE)
+    _check_range("tags per level", tags, TAGS_RANGE)
+    _check_range("questions per leaf", questions, QUESTIONS_RANGE)
+    if topic is not None and not topic.strip():
+        raise InvalidInputError("the topic is empty")
+    return JobSpec(None, levels, tags, questions, True, None, topic.strip() if topic else None)
+
+
+def tags_spec(parent_id: int | None, count: int) -> JobSpec:
+    _check_range("count", count, TAGS_RANGE)
+    return JobSpec(parent_id, 1, count)
+
+
+def questions_spec(tag_id: int, count: int, *, answer: bool = False) -> JobSpec:
+    _check_range("count", count, QUESTIONS_RANGE)
+    return JobSpec(tag_id, 0, 0, count, answer)
+
+
+def answers_spec(*, tag_id: int | None = None, question_ids: list[int] | None = None) -> JobSpec:
+    ids = tuple(dict.fromkeys(question_ids)) if question_ids else None
+    return JobSpec(tag_id, 0, 0, 0, True, ids)
+
+
+@dataclass
+class Plan:
+    tags: int = 0
+    leaves: int = 0
+    questions: int = 0
+    answers: int = 0
+    calls: dict[str, int] = field(default_factory=lambda: {"tags": 0, "questions": 0, "answer": 0})
+    estimated_cost: float | None = None
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def why_confirm(self) -> str | None:
+        """Why this plan must be confirmed before it starts, or None for an ordinary one."""
+        reasons = []
+        if self.total_calls > LARGE_PLAN_CALLS:
+            reasons.append(f"about {self.total_calls:,} model calls (over {LARGE_PLAN_CALLS:,})")
+        if self.estimated_cost is not None and self.estimated_cost > LARGE_PLAN_COST:
+            reasons.append(
+                f"an estimated cost of {self.estimated_cost:,.2f} (over {LARGE_PLAN_COST:,.2f})"
+            )
+        if not reasons:
+            return None
+        return (
+            f"this plan creates {self.tags:,} tags, {self.questions:,} questions and "
+            f"{self.answers:,} answers: {' and '.join(reasons)}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"needs_confirmation": self.why_confirm()}
+
+
+class PlanNeedsConfirmation(ConflictError):
+    """A large plan was not confirmed: nothing was created or started."""
+
+    def __init__(self, plan: Plan, reason: str) -> None:
+        super().__init__(f"{reason}; confirm it to start (--yes, or confirm_large in the API)")
+        self.plan = plan
+
+
+def check_confirmed(plan: Plan, confirmed: bool) -> None:
+    """Refuse a large plan that the user has not confirmed."""
+    reason = plan.why_confirm()
+    if reason is not None and not confirmed:
+        raise PlanNeedsConfirmation(plan, reason)
+
+
+@dataclass
+class TreeSnapshot:
+    """The tags, question counts and unanswered questions the planner and scheduler read."""
+
+    depth: dict[int, int]
+    children: dict[int | None, list[int]]
+    question_count: dict[int, int]
+    unanswered: dict[int, list[int]]
+
+
+def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
+    depth: dict[int, int] = {}
+    kids: dict[int | None, list[int]] = defaultdict(list)
+    for tag_id, parent_id, tag_depth in session.execute(
+        select(Tag.id, Tag.parent_id, Tag.depth)
+        .where(Tag.project_id == project_id)
+        .order_by(Tag.position, Tag.id)
+    ):
+        depth[tag_id] = tag_depth
+        kids[parent_id].append(tag_id)
+    counts: dict[int, int] = {}
+    for counted_tag, count in session.execute(
+        select(Question.tag_id, func.count(Question.id))
+        .where(Question.project_id == project_id, Question.tag_id.is_not(None))
+        .group_by(Question.tag_id)
+    ):
+        if counted_tag is not None:
+            counts[counted_tag] = count
+    unanswered: dict[int, list[int]] = defaultdict(list)
+    answered = select(Answer.question_id).where(Answer.project_id == project_id)
+    for question_id, question_tag in session.execute(
+        select(Question.id, Question.tag_id)
+        .where(
+            Question.project_id == project_id,
+            Question.tag_id.is_not(None),
+            Question.id.not_in(answered),
+        )
+        .order_by(Question.id)
+    ):
+        if question_tag is not None:
+            unanswered[question_tag].append(question_id)
+    return TreeSnapshot(depth, kids, counts, unanswered)
+
+
+def full_subtree(levels_below: int, per_level: int) -> tuple[int, int]:
+    """Tags and leaves under one new tag that still needs ``levels_below`` levels."""
+    tags = sum(per_level**level for level in range(1, levels_below + 1))
+    return tags, per_level**levels_below
+
+
+@dataclass
+class WorkItem:
+    """Work that is ready when a job starts: expansions, question top-ups, answers."""
+
+    expand: list[int | None] = field(default_factory=list)
+    questions: list[int] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+
+def leaf_depth(spec: JobSpec, snapshot: TreeSnapshot) -> int:
+    base = 0 if spec.root_tag_id is None else snapshot.depth[spec.root_tag_id]
+    if base + spec.levels > MAX_TAG_DEPTH:
+        raise InvalidInputError(f"the tree may be at most {MAX_TAG_DEPTH} levels deep")
+    return base + spec.levels
+
+
+def answer_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
+    """Unanswered questions an answer-only job covers, in id order."""
+    answered = select(Answer.question_id)
+    query = select(Question.id).where(
+        Question.project_id == project_id, Question.id.not_in(answered)
+    )
+    if spec.question_ids is not None:
+        query = query.where(Question.id.in_(spec.question_ids))
+    elif spec.root_tag_id is not None:
+        query = query.where(Question.tag_id.in_(subtree_ids_query(spec.root_tag_id)))
+    return list(session.scalars(query.order_by(Question.id)))
+
+
+def plan_job(
+    session: Session, project_id: int, spec: JobSpec, snapshot: TreeSnapshot | None = None
+) -> tuple[Plan, WorkItem]:
+    """The exact counts still to create, and the work ready at the start."""
+    plan, ready = Plan(), WorkItem()
+    if spec.answer_only:
+        ready.answers = answer_scope(session, project_id, spec)
+        plan.answers = plan.calls["answer"] = len(ready.answers)
+        return plan, ready
+    snapshot = snapshot or load_snapshot(session, project_id)
+    if spec.root_tag_id is not None and spec.root_tag_id not in snapshot.depth:
+        raise InvalidInputError(f"tag {spec.root_tag_id} no longer exists")
+    bottom = leaf_depth(spec, snapshot)
+    per_level, per_leaf = spec.tags_per_level, spec.questions_per_leaf
+
+    def add_new_tags(count: int, depth: int) -> None:
+        # ``count`` tags created at ``depth`` with everything below them.
+        below, leaves = full_subtree(bottom - depth, per_level)
+        plan.tags += count * (1 + below)
+        plan.calls["tags"] += count * (below // per_level if per_level else 0)
+        new_leaves = count * leaves
+        if per_leaf:
+            plan.leaves += new_leaves
+            plan.questions += new_leaves * per_leaf
+            plan.calls["questions"] += new_leaves
+            if spec.answer:
+                plan.answers += new_leaves * per_leaf
+
+    def visit(tag_id: int | None, depth: int) -> None:
+        if depth == bottom:
+            if not per_leaf or tag_id is None:
+                return
+            plan.leaves += 1
+            missing = max(0, per_leaf - snapshot.question_count.get(tag_id, 0))
+            if missing:
+                ready.questions.append(tag_id)
+                plan.questions += missing
+                plan.calls["questions"] += 1
+            if spec.answer:
+                ready.answers.extend(snapshot.unanswered.get(tag_id, []))
+                plan.answers += missing + len(snapshot.unanswered.get(tag_id, []))
+            return
+        kids = snapshot.children.get(tag_id, [])
+        missing = max(0, per_level - len(kids))
+        if missing:
+            ready.expand.append(tag_id)
+            plan.calls["tags"] += 1
+            add_new_tags(missing, depth + 1)
+        for kid in kids:
+            visit(kid, depth + 1)
+
+    visit(spec.root_tag_id, bottom - spec.levels)
+    plan.answers = plan.answers if spec.answer else 0
+    plan.calls["answer"] = plan.answers
+    return plan, ready
+
+
+def estimate_cost(
+    plan: Plan,
+    question_prices: tuple[float | None, float | None] | None,
+    answer_prices: tuple[float | None, float | None] | None,
+) -> float | None:
+    """A rough cost in the endpoints' currency; None when no endpoint has a price."""
+    total, priced = 0.0, False
+    for purpose, calls in plan.calls.items():
+        prices = answer_prices if purpose == "answer" else question_prices
+        if not prices or (prices[0] is None and prices[1] is None):
+            continue
+        priced = True
+        tokens_in, tokens_out = _ESTIMATED_TOKENS[purpose]
+        total += calls * (tokens_in * (prices[0] or 0) + tokens_out * (prices[1] or 0)) / 1e6
+    return round(total, 6) if priced else None

@@ -1,0 +1,191 @@
+"""Distillation tasks (tags, questions, answers, auto-distill): their rows and their run.
+
+The kinds are declared here (``DISTILL_KINDS``) and registered by the application; the task
+machinery (claim, heartbeat, cancel, finish) is the shared ``SupervisedRun``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distillset.auto.plan import (
+    JobSpec,
+    Plan,
+    WorkItem,
+    leaf_depth,
+    load_snapshot,
+    plan_job,
+)
+from distillset.auto.progress import DISTILL_STAGES, JobProgress
+from distillset.auto.scheduler import JobScheduler
+from distillset.config import Settings
+from distillset.domain import InvalidInputError, TaskKind, TaskStatus
+from distillset.generation.context import DistillContext, load_context
+from distillset.llm import Gateway, open_gateway
+from distillset.runs.kinds import TaskKindSpec
+from distillset.runs.rows import claim_task, effective_status
+from distillset.runs.runner import SupervisedRun, reads_cache
+from distillset.store import Project, Task
+
+
+def stage_work(plan: Plan) -> dict[str, int]:
+    """The work a plan holds, per declared stage."""
+    return {"tags": plan.tags, "questions": plan.questions, "answers": plan.answers}
+
+
+def create_task(
+    session: Session, project: Project, kind: TaskKind, spec: JobSpec, plan: Plan
+) -> Task:
+    """A queued distillation task with its plan's counts as its planned work."""
+    progress = JobProgress()
+    for name, planned in stage_work(plan).items():
+        progress.stage(name).planned = planned
+    task = Task(
+        project_id=project.id,
+        kind=kind.value,
+        params=spec.as_params(),
+        status=TaskStatus.QUEUED.value,
+        counters=progress.as_dict() | {"plan": plan.as_dict()},
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
+def resumable_task(
+    session: Session, settings: Settings, project: Project, kind: TaskKind, spec: JobSpec
+) -> Task | None:
+    """An earlier task of the same job that stopped before its end (its process was killed
+    or stopped from outside): running it again resumes it, rather than leaving it behind.
+    A job without a topic and one naming the project's topic are the same job."""
+
+    def same_job(params: dict[str, Any]) -> bool:
+        stored = JobSpec.from_params(params)
+        return replace(stored, topic=stored.topic or project.topic) == replace(
+            spec, topic=spec.topic or project.topic
+        )
+
+    query = (
+        select(Task)
+        .where(
+            Task.project_id == project.id,
+            Task.kind == kind.value,
+            Task.status.in_(
+                [TaskStatus.RUNNING.value, TaskStatus.INTERRUPTED.value, TaskStatus.QUEUED.value]
+            ),
+        )
+        .order_by(Task.id.desc())
+    )
+    for task in session.scalars(query):
+        interrupted = effective_status(task, settings) is TaskStatus.INTERRUPTED
+        never_started = task.status == TaskStatus.QUEUED.value and task.started_at is None
+        if (interrupted or never_started) and same_job(task.params or {}):
+            return task
+    return None
+
+
+@dataclass(frozen=True)
+class _PlannedJob:
+    """What a distillation run's planning hands to its work."""
+
+    context: DistillContext
+    spec: JobSpec
+    ready: WorkItem
+    depths: dict[int, int]
+    leaf_depth: int
+
+
+class DistillRun(SupervisedRun):
+    """One run of a distillation task row (tags, questions, answers, auto) in this process."""
+
+    progress: JobProgress
+    # What is left to do, as planned when the run starts; empty until then.
+    # (A class default: prepare() assigns each run its own.)
+    plan = Plan()
+    _job: _PlannedJob | None = None
+    _gateway: Gateway | None = None
+
+    def new_progress(self) -> JobProgress:
+        return JobProgress()
+        self._job: _PlannedJob | None = None
+        self._gateway: Gateway | None = None
+
+    def prepare(self) -> None:
+        with self.store.session() as session:
+            task = claim_task(session, self.task_id, self.settings, self.owner)
+            project = session.get(Project, task.project_id)
+            assert project is not None
+            if task.kind not in DISTILL_KIND_NAMES:
+                raise InvalidInputError(
+                    f"task {task.id} is a {task.kind} task, which this runner does not run"
+                )
+            spec = JobSpec.from_params(task.params)
+            self.use_cache = self.use_cache and reads_cache(task.params)
+            needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
+            context = load_context(
+                session,
+                project,
+                self.settings,
+                topic=spec.topic,
+                need_question_model=needs_questions,
+                need_answer_model=spec.answer,
+            )
+            snapshot = None if spec.answer_only else load_snapshot(session, project.id)
+            self.plan, ready = plan_job(session, project.id, spec, snapshot)
+            bottom = 0 if snapshot is None else leaf_depth(spec, snapshot)
+            self.progress = JobProgress.from_dict(task.counters or {})
+            self.progress.resume(stage_work(self.plan))
+            task.counters = self.counters()
+            self.progress.event(
+                f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
+                f"{self.plan.answers} answers to create"
+            )
+            self._job = _PlannedJob(
+                context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom
+            )
+
+    async def work(self) -> None:
+        job = self._job
+        assert job is not None, "prepare() first"
+        context = job.context
+        async with open_gateway(
+            self.store,
+            context.limits,
+            project_id=context.project_id,
+            use_cache=self.use_cache,
+            send_guard=self.lease.wait_until_held,
+        ) as gateway:
+            self._gateway = gateway
+            scheduler = JobScheduler(
+                self.store,
+                gateway,
+                context,
+                job.spec,
+                self.progress,
+                leaf_depth=job.leaf_depth,
+                task_id=self.task_id,
+            )
+            scheduler.seed(job.ready, job.depths)
+            try:
+                await scheduler.run()
+            finally:
+                self._gateway = None
+
+    def counters(self) -> dict[str, Any]:
+        counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}
+        # Requests sent and not answered yet: a stalled endpoint is visible at once.
+        waiting, longest = (0, 0.0) if self._gateway is None else self._gateway.limiter.waiting()
+        counters["calls"]["waiting"] = waiting
+        counters["calls"]["longest_wait_seconds"] = round(longest, 1)
+        return counters
+
+
+DISTILL_KINDS = tuple(
+    TaskKindSpec(kind.value, DISTILL_STAGES, DistillRun)
+    for kind in (TaskKind.AUTO_DISTILL, TaskKind.TAGS, TaskKind.QUESTIONS, TaskKind.ANSWERS)
+)
+DISTILL_KIND_NAMES = frozenset(kind.name for kind in DISTILL_KINDS)

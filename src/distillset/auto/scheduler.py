@@ -1,0 +1,274 @@
+"""The streaming scheduler: a dependency graph of model calls on one asyncio loop.
+
+A new tag makes its expansion (or, at the leaf level, its question top-up) ready at once; a
+new question is ready to be answered at once. Ready work waits in a priority queue where
+expansion comes before questions and questions before answers, so the tree fans out early.
+There are twice as many workers as the project's concurrency: a worker whose reply is
+being committed (on the database's writer thread) holds no limiter slot, and during the
+burst of question replies up to a slot's worth of workers wait on commits at once, while
+the others must still keep the limiter full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from distillset.answers.generate import AnswerWriter, answer_question
+from distillset.auto.plan import JobSpec, WorkItem, full_subtree
+from distillset.auto.progress import JobProgress
+from distillset.domain import DistillsetError
+from distillset.generation.context import DistillContext
+from distillset.generation.targets import TargetCheck, TargetGone
+from distillset.generation.topup import StepOutcome
+from distillset.llm import Gateway
+from distillset.questions.generate import generate_questions
+from distillset.store import Store
+from distillset.tags.generate import generate_tags
+
+EXPAND, QUESTIONS, ANSWER = 0, 1, 2
+_KIND_NAMES = {
+    EXPAND: "sub-tags of tag",
+    QUESTIONS: "questions of tag",
+    ANSWER: "answer to question",
+}
+
+
+@dataclass(order=True)
+class _Work:
+    priority: tuple[int, int]
+    seq: int
+    kind: int
+    target: int | None = None
+    depth: int = 0
+    text: str | None = None  # a new question's text, so answering it needs no read
+
+
+class JobScheduler:
+    """Runs one job to the end; counters live in ``progress`` (planned set by the caller)."""
+
+    def __init__(
+        self,
+        store: Store,
+        gateway: Gateway,
+        context: DistillContext,
+        spec: JobSpec,
+        progress: JobProgress,
+        *,
+        leaf_depth: int,
+        task_id: int | None = None,
+        workers: int | None = None,
+    ) -> None:
+        self.store, self.gateway, self.context = store, gateway, context
+        self.spec, self.progress, self.task_id = spec, progress, task_id
+        self.leaf_depth = leaf_depth
+        concurrency = context.limits.max_concurrency
+        self.workers = workers or 2 * concurrency
+        self._queue: asyncio.PriorityQueue[_Work] = asyncio.PriorityQueue()
+        self._seq = itertools.count()
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._crash: BaseException | None = None
+        self._answers = AnswerWriter(store)
+        # Each request first checks that its tag or question still exists (or is skipped).
+        self._targets = TargetCheck(store)
+        # Paths of the tags this run created, so their steps need not read them back.
+        self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
+
+    def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
+        # Deeper expansions first: they reach the leaves, and so the answers, sooner.
+        priority = (kind, -depth if kind == EXPAND else 0)
+        self._pending += 1
+        self._idle.clear()
+        self._queue.put_nowait(_Work(priority, next(self._seq), kind, target, depth, text))
+
+    def seed(self, ready: WorkItem, depths: dict[int, int]) -> None:
+        for tag_id in ready.expand:
+            self._push(EXPAND, tag_id, 0 if tag_id is None else depths[tag_id])
+        for tag_id in ready.questions:
+            self._push(QUESTIONS, tag_id)
+        for question_id in ready.answers:
+            self._push(ANSWER, question_id)
+
+    async def run(self) -> None:
+        if self._pending == 0:
+            return
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+        try:
+            await self._idle.wait()
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            # Answers handed over by cancelled workers are still committed before we go.
+            await self._answers.drain()
+            self._targets.close()
+        if self._crash is not None:
+            raise self._crash
+
+    async def _worker(self) -> None:
+        while True:
+            work = await self._queue.get()
+            try:
+                await self._perform(work)
+            except TargetGone as exc:
+                # Deleted by the user meanwhile: skipped, neither done nor failed.
+                self._item_skipped(work, str(exc))
+            except (DistillsetError, IntegrityError) as exc:
+                # A failure of this item, not of the job.
+                self._item_failed(work, _one_line(exc))
+            except Exception as exc:
+                # Not a model failure (those are counted): a bug or a lost database.
+                # Stop the whole job rather than leave a silent gap.
+                self._crash = exc
+                self._idle.set()
+                return
+            finally:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+
+    def _lost(self, work: _Work) -> tuple[int, int]:
+        """The tags and questions a work item would have led to (skipped with it)."""
+        per_level, per_leaf = self.spec.tags_per_level, self.spec.questions_per_leaf
+        if work.kind == EXPAND:
+            below, leaves = full_subtree(self.leaf_depth - work.depth - 1, per_level)
+            return per_level * (1 + below), per_level * leaves * per_leaf
+        if work.kind == QUESTIONS:
+            return 0, per_leaf
+        return 0, 0
+
+    def _item_skipped(self, work: _Work, reason: str) -> None:
+        lost_tags, lost_questions = self._lost(work)
+        self.progress.add_skipped("tags", lost_tags)
+        self.progress.add_skipped("questions", lost_questions)
+        if self.spec.answer:
+            self.progress.add_skipped("answers", lost_questions or int(work.kind == ANSWER))
+        self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
+
+    def _item_failed(self, work: _Work, error: str) -> None:
+        reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
+        if work.kind == EXPAND:
+            self._tags_failed(self.spec.tags_per_level, work.depth + 1, reason)
+        elif work.kind == QUESTIONS:
+            self._questions_failed(self.spec.questions_per_leaf, reason)
+        else:
+            self.progress.add_failed("answers", 1, reason)
+        self.progress.event(reason, "error")
+
+    def _tags_failed(self, count: int, depth: int, reason: str | None) -> None:
+        """``count`` tags at ``depth`` could not be created: they failed; the subtree planned
+        below them was never attempted, so it leaves the plan instead of counting as failed
+        (else one failed call at the top of a large plan shows billions of failures)."""
+        below, leaves = full_subtree(self.leaf_depth - depth, self.spec.tags_per_level)
+        self.progress.add_failed("tags", count, reason)
+        self.progress.drop_planned("tags", count * below)
+        unplanned = count * leaves * self.spec.questions_per_leaf
+        self.progress.drop_planned("questions", unplanned)
+        if self.spec.answer:
+            self.progress.drop_planned("answers", unplanned)
+
+    def _questions_failed(self, count: int, reason: str | None) -> None:
+        """``count`` questions could not be created; their answers leave the plan."""
+        self.progress.add_failed("questions", count, reason)
+        if self.spec.answer:
+            self.progress.drop_planned("answers", count)
+
+    async def _perform(self, work: _Work) -> None:
+        if work.kind == EXPAND:
+            await self._expand(work.target, work.depth)
+        elif work.kind == QUESTIONS:
+            assert work.target is not None
+            await self._questions(work.target)
+        else:
+            assert work.target is not None
+            await self._answer(work.target, work.text)
+
+    def _account_calls(self, outcome: StepOutcome) -> None:
+        for call in outcome.calls:
+            self.progress.add_call(call)
+        self.progress.calls.failed += outcome.failed_calls
+
+    async def _expand(self, tag_id: int | None, depth: int) -> None:
+        outcome = await generate_tags(
+            self.store,
+            self.gateway,
+            self.context,
+            tag_id,
+            self.spec.tags_per_level,
+            task_id=self.task_id,
+            labels=self._labels.get(tag_id),
+            before_send=self._targets.before_send(
+                "project" if tag_id is None else "tag", tag_id or self.context.project_id
+            ),
+        )
+        self._account_calls(outcome)
+        self.progress.add_done("tags", len(outcome.created))
+        child_depth = depth + 1
+        parent_labels = self._labels.get(tag_id)
+        for child, label in zip(outcome.created, outcome.texts, strict=True):
+            if parent_labels is not None:
+                self._labels[child] = (*parent_labels, label)
+            if child_depth < self.leaf_depth:
+                self._push(EXPAND, child, child_depth)
+            elif self.spec.questions_per_leaf:
+                self._push(QUESTIONS, child)
+        if outcome.missing:
+            reason = f"sub-tags of tag {tag_id or 'topic'}: {outcome.error}"
+            self._tags_failed(outcome.missing, child_depth, reason)
+            self.progress.event(reason, "error")
+
+    async def _questions(self, tag_id: int) -> None:
+        outcome = await generate_questions(
+            self.store,
+            self.gateway,
+            self.context,
+            tag_id,
+            self.spec.questions_per_leaf,
+            task_id=self.task_id,
+            labels=self._labels.pop(tag_id, None),
+            before_send=self._targets.before_send("tag", tag_id),
+        )
+        self._account_calls(outcome)
+        self.progress.add_done("questions", len(outcome.created))
+        if self.spec.answer:
+            for question_id, text in zip(outcome.created, outcome.texts, strict=True):
+                self._push(ANSWER, question_id, text=text)
+        if outcome.missing:
+            reason = f"questions of tag {tag_id}: {outcome.error}"
+            self._questions_failed(outcome.missing, reason)
+            self.progress.event(reason, "error")
+
+    async def _answer(self, question_id: int, text: str | None) -> None:
+        outcome = await answer_question(
+            self.store,
+            self.gateway,
+            self.context,
+            question_id,
+            task_id=self.task_id,
+            text=text,
+            writer=self._answers,
+            before_send=self._targets.before_send("question", question_id),
+        )
+        if outcome.call is not None:
+            self.progress.add_call(outcome.call)
+        if outcome.gone:
+            self.progress.add_skipped("answers")
+        elif outcome.error is not None:
+            reason = f"answer to question {question_id}: {outcome.error}"
+            self.progress.calls.failed += 1
+            self.progress.add_failed("answers", 1, reason)
+            self.progress.event(reason, "error")
+        else:
+            self.progress.add_done("answers")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An item's error as one readable line: a database error without its SQL and values."""
+    if isinstance(exc, DBAPIError):
+        detail = str(exc.orig).strip().splitlines()
+        return f"the database refused the change: {detail[0] if detail else type(exc).__name__}"
+    return f"{type(exc).__name__}: {exc}"

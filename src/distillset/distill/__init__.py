@@ -1,1 +1,0 @@
-"""The distillation steps and the streaming scheduler of automatic distillation."""

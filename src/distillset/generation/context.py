@@ -1,0 +1,87 @@
+"""A detached snapshot of what the distillation steps need from a project.
+
+Built in one short session so the steps never hold a database transaction across a model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.domain import PATH_SEPARATOR, InvalidInputError
+from distillset.llm import EndpointConfig, LimitSettings
+from distillset.projects.endpoints import endpoint_config
+from distillset.prompts import project_templates
+from distillset.store.models import ModelEndpoint, Project
+
+
+@dataclass(frozen=True)
+class DistillContext:
+    project_id: int
+    project_name: str
+    topic: str
+    language: str
+    limits: LimitSettings
+    templates: dict[str, str]
+    answer_system_prompt: str | None
+    question_endpoint: EndpointConfig | None
+    answer_endpoint: EndpointConfig | None
+
+    @property
+    def question_model(self) -> EndpointConfig:
+        if self.question_endpoint is None:
+            raise InvalidInputError(_unset_message(self.project_name, "question"))
+        return self.question_endpoint
+
+    @property
+    def answer_model(self) -> EndpointConfig:
+        if self.answer_endpoint is None:
+            raise InvalidInputError(_unset_message(self.project_name, "answer"))
+        return self.answer_endpoint
+
+
+def _unset_message(project_name: str, role: str) -> str:
+    return (
+        f"project {project_name!r} has no {role} model: set it with "
+        f"`distillset project set {project_name!r} --{role}-model ALIAS`"
+    )
+
+
+def _endpoint(endpoint: ModelEndpoint | None, settings: Settings) -> EndpointConfig | None:
+    return None if endpoint is None else endpoint_config(endpoint, settings)
+
+
+def load_context(
+    session: Session,
+    project: Project,
+    settings: Settings,
+    *,
+    topic: str | None = None,
+    need_question_model: bool = False,
+    need_answer_model: bool = False,
+) -> DistillContext:
+    """Snapshot the project; refuse up front when a model the job needs is not set."""
+    context = DistillContext(
+        project_id=project.id,
+        project_name=project.name,
+        topic=(topic or project.topic).strip(),
+        language=project.language,
+        limits=LimitSettings.from_project(project),
+        templates=project_templates(session, project),
+        answer_system_prompt=project.answer_system_prompt,
+        question_endpoint=_endpoint(project.question_model, settings),
+        answer_endpoint=_endpoint(project.answer_model, settings),
+    )
+    if need_question_model:
+        context.question_model  # noqa: B018 - raises the clear "set it with" error
+    if need_answer_model:
+        context.answer_model  # noqa: B018
+    return context
+
+
+def full_path(context: DistillContext, labels: Sequence[str]) -> str:
+    """The path as the model sees it: always from the topic down."""
+    return PATH_SEPARATOR.join([context.topic, *labels])

@@ -1,0 +1,1 @@
+"""Projects and their model endpoints, with the keys those endpoints use."""

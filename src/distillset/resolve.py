@@ -1,0 +1,50 @@
+"""Names and ``A > B`` paths a user types, turned into the ids the core takes.
+
+The core is called by id, never by label (DESIGN.md): only the interfaces that take names
+from a person — the CLI and the Python facade — resolve them, here. The web has ids in its
+URLs and calls the core with them directly.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from distillset.projects.lifecycle import get_project
+from distillset.store import Project, Tag
+from distillset.tags.tree import find_parent, find_tag
+
+__all__ = ["parent_at", "parent_id", "project_id", "project_named", "tag_at", "tag_id"]
+
+
+def project_named(session: Session, name: str) -> Project:
+    """The project of this name (NotFoundError when there is none)."""
+    return get_project(session, name)
+
+
+def project_id(session: Session, name: str) -> int:
+    return project_named(session, name).id
+
+
+def _project(session: Session, project: Project | int) -> Project:
+    return project if isinstance(project, Project) else get_project(session, project)
+
+
+def tag_at(session: Session, project: Project | int, path: str) -> Tag:
+    """The tag at ``A > B`` in the project (the topic may lead the path)."""
+    return find_tag(session, _project(session, project), path)
+
+
+def tag_id(session: Session, project: Project | int, path: str | None) -> int | None:
+    """The id of the tag at the path, or None for no path (the whole project)."""
+    return tag_at(session, project, path).id if path else None
+
+
+def parent_at(session: Session, project: Project | int, path: str | None) -> Tag | None:
+    """The parent tag at the path, or None for the topic (no path, an empty one, or the
+    topic alone)."""
+    return find_parent(session, _project(session, project), path)
+
+
+def parent_id(session: Session, project: Project | int, path: str | None) -> int | None:
+    parent = parent_at(session, project, path)
+    return parent.id if parent is not None else None

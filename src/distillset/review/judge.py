@@ -1,0 +1,282 @@
+"""AI scoring: a judge model grades records 0-5 with a short reason, as a resumable task.
+
+By default the task covers a filter's *unscored* records, so running it again (after a crash,
+a cancel or failures) scores only what is left. A *rescore* task covers every record the
+filter selects, scored ones too (say, to judge again with another model); what it has left
+is the records not scored since the task was created, so a resumed rescore never scores a
+record twice. Either way, a call that already succeeded is answered from the gateway's
+response cache, so a resumed run never pays twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
+from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
+from distillset.projects.endpoints import endpoint_config, get_endpoint
+from distillset.prompts import get_prompt, render
+from distillset.review.editing import count_records, score_values
+from distillset.review.filters import RecordFilter
+from distillset.review.records import DatasetRecord, fetch_page
+from distillset.review.verdict import Verdict, parse_verdict
+from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
+from distillset.runs.progress import StageProgress, initial_counters
+from distillset.runs.rows import claim_task
+from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache
+from distillset.store import Answer, Project, Store, TagPaths, Task
+
+STAGE = "judged"
+JUDGE_STAGES = (Stage(STAGE, "Judged"),)
+RESCORE_PARAM = "rescore"  # in the task params: whether the task rescores
+PAGE_SIZE = 500
+# A reply with no readable score is asked again (a new attempt number) this many times.
+PARSE_ATTEMPTS = 3
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {"score": {"type": "number"}, "reason": {"type": "string"}},
+    "required": ["score", "reason"],
+    "additionalProperties": False,
+}
+
+
+def verdict_format(structured_output: str) -> dict[str, Any] | None:
+    if structured_output == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "verdict", "schema": VERDICT_SCHEMA, "strict": True},
+        }
+    if structured_output == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def judge_filter(
+    record_filter: RecordFilter, *, rescore: bool = False, since: datetime | None = None
+) -> RecordFilter:
+    """The records a judge task has left: the filter's unscored ones, or when it rescores,
+    those not scored ``since`` its start."""
+    if rescore:
+        return replace(record_filter, scored_before=since)
+    return replace(record_filter, scored=False)
+
+
+def _check_filter(record_filter: RecordFilter, rescore: bool) -> None:
+    selects_scored = (
+        record_filter.scored is True
+        or record_filter.min_score is not None
+        or record_filter.max_score is not None
+    )
+    if selects_scored and not rescore:
+        raise InvalidInputError(
+            "score filters select scored records, and the judge scores only unscored ones: "
+            "drop them, or rescore (--rescore)"
+        )
+
+
+def _judge_alias(project: Project, model: str | None) -> str:
+    if model:
+        return model
+    if project.answer_model is not None:
+        return project.answer_model.alias
+    raise InvalidInputError(
+        f"no judge model: pass --model ALIAS or set the project's answer model "
+        f"(`distillset project set {project.name!r} --answer-model ALIAS`)"
+    )
+
+
+def create_judge_task(
+    session: Session,
+    project: Project,
+    *,
+    model: str | None,
+    record_filter: RecordFilter,
+    rescore: bool = False,
+    no_cache: bool = False,
+) -> Task:
+    """A queued judge task over the filter's unscored records, or all of them when it
+    ``rescore``s (score filters allowed then); ``no_cache`` asks for fresh verdicts on
+    every run of it. Run it with run_judge_task."""
+    alias = get_endpoint(session, _judge_alias(project, model)).alias
+    _check_filter(record_filter, rescore)
+    planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
+    params: dict[str, Any] = {"model": alias, "filter": record_filter.as_dict()}
+    if rescore:
+        params[RESCORE_PARAM] = True
+    task = Task(
+        project_id=project.id,
+        kind=TaskKind.JUDGE.value,
+        params=params,
+        status=TaskStatus.QUEUED.value,
+        counters=initial_counters({STAGE: planned}),
+    )
+    if no_cache:
+        ask_fresh(task)
+    session.add(task)
+    session.flush()
+    return task
+
+
+@dataclass
+class _Setup:
+    project: Project
+    endpoint: EndpointConfig
+    limits: LimitSettings
+    template: str
+    record_filter: RecordFilter  # what the task has left (judge_filter applied)
+
+
+class JudgeRun(SupervisedRun):
+    """One run of a judge task in this process; the task machinery is the shared one."""
+
+    def new_progress(self) -> StageProgress:
+        return StageProgress([STAGE])
+        self.setup: _Setup | None = None
+
+    def prepare(self) -> None:
+        with self.store.session() as session:
+            task = claim_task(session, self.task_id, self.settings, self.owner)
+            if task.kind != TaskKind.JUDGE.value:
+                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a judge task")
+            project = session.get(Project, task.project_id)
+            assert project is not None
+            rescore = bool(task.params.get(RESCORE_PARAM))
+            chosen = RecordFilter.from_dict(task.params.get("filter") or {})
+            record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
+            self.use_cache = self.use_cache and reads_cache(task.params)
+            endpoint = endpoint_config(get_endpoint(session, task.params["model"]), self.settings)
+            remaining = count_records(session, project, record_filter)
+            # Earlier runs' scores stay done; their failures are open work again.
+            self.progress.load(task.counters or {})
+            counts = self.progress.stage(STAGE)
+            counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
+            task.counters = self.counters()
+            self.event(f"started: {remaining} records to score")
+            self.setup = _Setup(
+                project=project,
+                endpoint=endpoint,
+                limits=LimitSettings.from_project(project),
+                template=get_prompt(session, project, "judge").template,
+                record_filter=record_filter,
+            )
+
+    def failure_event(self, failed: int) -> tuple[str, str]:
+        return f"{failed} records failed (run again to retry)", "warning"
+
+    async def _records(self, setup: _Setup) -> AsyncIterator[DatasetRecord]:
+        """The records left to score, page by page (keyset), read in short sessions."""
+        after: int | None = None
+        while True:
+            with self.store.session() as session:
+                paths = TagPaths(session, setup.project.id)
+                page = fetch_page(
+                    session,
+                    setup.project,
+                    setup.record_filter,
+                    after=after,
+                    limit=PAGE_SIZE,
+                    paths=paths,
+                )
+            for record in page:
+                yield record
+            if len(page) < PAGE_SIZE:
+                return
+            after = page[-1].id
+
+    async def _judge(self, gateway: Gateway, setup: _Setup, record: DatasetRecord) -> None:
+        prompt = render(
+            setup.template,
+            question=record.question,
+            answer=record.answer,
+            reasoning=record.reasoning or "",
+            path=record.tag_path,
+            topic=setup.project.topic,
+        )
+        messages = [{"role": "user", "content": prompt}]
+        error = "no readable score"
+        verdict: Verdict | None = None
+        for attempt in range(PARSE_ATTEMPTS):
+            try:
+                result = await gateway.chat(
+                    setup.endpoint,
+                    messages,
+                    purpose="judge",
+                    task_id=self.task_id,
+                    attempt=attempt,
+                    response_format=verdict_format(setup.endpoint.structured_output),
+                )
+                verdict = parse_verdict(result.content)
+                break
+            except ModelCallError as exc:  # ModelOutputError included: ask again
+                error = str(exc)
+                if exc.status is not None:
+                    break  # the gateway already retried what HTTP errors deserve
+        counts = self.progress.stage(STAGE)
+        if counts.done + counts.failed + counts.skipped >= counts.planned:
+            counts.planned += 1  # a record added since the run started: counted, not lost
+        if verdict is None:
+            reason = f"record {record.id}: {error}"
+            self.progress.add_failed(STAGE, 1, reason)
+            self.event(reason, "error")
+            return
+        with self.store.session() as session:
+            session.execute(
+                update(Answer)
+                .where(Answer.id == record.id)
+                .values(score_values(verdict.score, verdict.reason or None))
+            )
+        self.progress.add_done(STAGE)
+
+    async def work(self) -> None:
+        setup = self.setup
+        assert setup is not None, "prepare() first"
+        async with open_gateway(
+            self.store,
+            setup.limits,
+            project_id=setup.project.id,
+            use_cache=self.use_cache,
+            send_guard=self.lease.wait_until_held,
+        ) as gateway:
+            queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(
+                setup.limits.max_concurrency * 2
+            )
+
+            async def worker() -> None:
+                while (record := await queue.get()) is not None:
+                    await self._judge(gateway, setup, record)
+
+            workers = [asyncio.create_task(worker()) for _ in range(setup.limits.max_concurrency)]
+            try:
+                async for record in self._records(setup):
+                    await queue.put(record)
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+            finally:
+                for task in workers:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def run_judge_task(
+    store: Store,
+    settings: Settings,
+    task_id: int,
+    *,
+    cancel_event: asyncio.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a judge task to its end; returns the task as a dict."""
+    run = JudgeRun(store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress)
+    return await run.run()
+
+
+JUDGE_KIND = TaskKindSpec(TaskKind.JUDGE.value, JUDGE_STAGES, JudgeRun)

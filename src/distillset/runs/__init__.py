@@ -1,0 +1,36 @@
+"""Runs (background tasks): persisted rows with progress, heartbeat, cancel and resume.
+
+The kinds of task are declared by the packages that run them and registered by the
+application (``distillset.kinds``); this package knows none of them.
+"""
+
+from distillset.runs.kinds import KindRegistry, Stage, TaskKindSpec
+from distillset.runs.progress import StageProgress
+from distillset.runs.rows import (
+    claim_task,
+    effective_status,
+    get_task,
+    list_tasks,
+    recent_events,
+    request_cancel,
+    task_as_dict,
+)
+from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, run_task
+
+__all__ = [
+    "KindRegistry",
+    "Stage",
+    "StageProgress",
+    "SupervisedRun",
+    "TaskKindSpec",
+    "ask_fresh",
+    "claim_task",
+    "effective_status",
+    "get_task",
+    "list_tasks",
+    "recent_events",
+    "reads_cache",
+    "request_cancel",
+    "run_task",
+    "task_as_dict",
+]

@@ -1,0 +1,258 @@
+"""Running a task in a running asyncio loop: claim, heartbeat, progress, cancel, finish.
+
+``run_task`` is the one entry point for the CLI, the Python API and the web server (through
+``distillset.kinds``, which hands it the registry of kinds). Each kind's run subclasses
+``SupervisedRun``. A task is resumable at any time: its run plans again from what is stored,
+and calls that already succeeded are answered from the gateway's cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+from distillset.config import Settings
+from distillset.domain import ConflictError, TaskStatus
+from distillset.runs.kinds import KindRegistry, ProgressCallback
+from distillset.runs.lease import OwnershipLease
+from distillset.runs.progress import StageProgress
+from distillset.runs.rows import (
+    add_events,
+    end_refused,
+    get_task,
+    process_owner,
+    renew_claim,
+    task_as_dict,
+)
+from distillset.runs.usage import billed_usage
+from distillset.store import Store, Task
+from distillset.store.models import utcnow
+
+# How often counters and events are written, and the cancel flag is read.
+FLUSH_INTERVAL = 0.5
+
+# The event a run stopped from outside leaves, for the task pages and `tasks show`.
+INTERRUPTED_NOTE = "interrupted: the process running it stopped; resume to go on"
+
+# A task param: its model calls skip the response cache (a fresh sample), on every resume too.
+NO_CACHE_PARAM = "no_cache"
+
+
+def ask_fresh(task: Task) -> None:
+    """Mark a task so this run and every resume send its requests instead of reading the
+    cache (a new dict: the JSON column only notices assignment)."""
+    task.params = {**(task.params or {}), NO_CACHE_PARAM: True}
+
+
+def reads_cache(params: dict[str, Any] | None) -> bool:
+    """Whether a task's runs may answer a request from the response cache."""
+    return not (params or {}).get(NO_CACHE_PARAM, False)
+
+
+class SupervisedRun(ABC):
+    """What every task run shares: its claim's owner, the heartbeat and counters written
+    every interval, cancel, and the final status. Subclasses plan and do the work, and keep
+    their counters in ``self.progress`` (one per stage their kind declares)."""
+
+    progress: StageProgress
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        task_id: int,
+        *,
+        cancel_event: asyncio.Event | None = None,
+        on_progress: ProgressCallback | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.store, self.settings, self.task_id = store, settings, task_id
+        # False: every model call of this run is sent, not read from the response cache.
+        self.use_cache = use_cache
+        self.cancel_event = cancel_event or asyncio.Event()
+        self.on_progress = on_progress
+        # Unique per run, so two runs in one process (the web server) are told apart.
+        self.owner = f"{process_owner()}:{secrets.token_hex(3)}"
+        # Why this run lost its task (taken over, deleted); None while it owns it.
+        self.lost: str | None = None
+        # Requests go out only while the heartbeat confirmed ownership recently.
+        self.lease = OwnershipLease(settings.heartbeat_stale_seconds)
+        self.progress = self.new_progress()
+
+    @abstractmethod
+    def new_progress(self) -> StageProgress:
+        """Empty counters, one per stage the run's kind declares."""
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Claim the task row (with ``self.owner``) and plan what is left to do."""
+
+    @abstractmethod
+    async def work(self) -> None:
+        """Do the planned work; cancelled when a cancel is asked."""
+
+    def counters(self) -> dict[str, Any]:
+        """The task row's counters as they stand."""
+        return self.progress.as_dict()
+
+    def event(self, message: str, level: str = "info") -> None:
+        """Queue an event for the next flush."""
+        self.progress.event(message, level)
+
+    def take_events(self) -> list[tuple[str, str]]:
+        """The events queued since the last flush."""
+        return self.progress.take_events()
+
+    def last_error(self) -> str | None:
+        """The latest item failure's reason, if any."""
+        return self.progress.last_error
+
+    def failed_items(self) -> int:
+        """How many items failed in this run (the task then ends as failed)."""
+        return self.progress.failed_items()
+
+    def failure_event(self, failed: int) -> tuple[str, str]:
+        """The closing event (message, level) of a run in which items failed."""
+        return f"finished with {failed} failed items (resume to retry them)", "info"
+
+    def _flush(self, *, status: TaskStatus | None = None, error: str | None = None) -> bool:
+        """Write counters, events and the heartbeat; returns whether a cancel was asked."""
+        counters = self.counters()
+        beat = time.monotonic()  # before the write: the lease never outlives the heartbeat
+        with self.store.session() as session:
+            lost = renew_claim(session, self.task_id, self.settings, self.owner)
+            if lost is not None:
+                # Deleted, or taken over by a process that found our heartbeat stale: stop
+                # without touching a row that is no longer ours.
+                self.lost = lost
+                return True
+            task = session.get(Task, self.task_id)
+            assert task is not None
+            if "calls" in counters:
+                # Tokens and cost are what the usage log says was billed, failures included.
+                counters["calls"] = counters["calls"] | billed_usage(session, self.task_id)
+            if task.status == TaskStatus.INTERRUPTED.value and status is None:
+                task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
+            task.counters = counters
+            task.heartbeat_at = utcnow()
+            add_events(session, self.task_id, self.take_events())
+            if last_error := self.last_error():
+                task.last_error = last_error
+            if status is not None:
+                task.status = status.value
+                task.finished_at = utcnow()
+                if error:
+                    task.last_error = error
+            cancel = task.cancel_requested
+        self.lease.confirm(beat)
+        if self.on_progress is not None:
+            self.on_progress(counters)
+        return cancel
+
+    async def _watch(self, job: asyncio.Task[None]) -> None:
+        """Heartbeat and counters every interval; stop the job when a cancel is asked."""
+        while not job.done():
+            if self._flush():
+                self.cancel_event.set()
+            if self.cancel_event.is_set():
+                job.cancel()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
+
+    async def _supervise(self) -> None:
+        job = asyncio.create_task(self.work())
+        watcher = asyncio.create_task(self._watch(job))
+        try:
+            await job
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    def _lost_error(self) -> ConflictError:
+        return ConflictError(
+            f"lost ownership of task {self.task_id}: {self.lost}; this run stopped and sent "
+            "no further request"
+        )
+
+    async def run(self) -> dict[str, Any]:
+        claimed_at = time.monotonic()
+        try:
+            self.prepare()
+        except Exception as exc:
+            with self.store.session() as session:
+                end_refused(session, self.task_id, str(exc) or type(exc).__name__)
+            raise
+        self.lease.confirm(claimed_at)
+        status, error = TaskStatus.SUCCEEDED, None
+        try:
+            await self._supervise()
+        except asyncio.CancelledError:
+            if self.lost:
+                raise self._lost_error() from None
+            if not self.cancel_event.is_set():
+                # Stopped from outside (the server shutting down, the loop closing): nobody
+                # asked to cancel, so the task is left interrupted, to be resumed.
+                self.event(INTERRUPTED_NOTE, "warning")
+                self._flush(status=TaskStatus.INTERRUPTED)
+                raise
+            status = TaskStatus.CANCELLED
+            self.event("cancelled", "warning")
+        except Exception as exc:
+            status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            self.event(error, "error")
+            self._flush(status=status, error=error)
+            raise
+        else:
+            if failed := self.failed_items():
+                status = TaskStatus.FAILED
+                error = self.last_error() or f"{failed} items failed"
+                self.event(*self.failure_event(failed))
+            else:
+                self.event("finished")
+        self._flush(status=status, error=error)
+        if self.lost:
+            raise self._lost_error()
+        return self.summary()
+
+    def summary(self) -> dict[str, Any]:
+        with self.store.session() as session:
+            task = session.get(Task, self.task_id)
+            assert task is not None
+            return task_as_dict(task, self.settings)
+
+
+async def run_task(
+    kinds: KindRegistry,
+    store: Store,
+    settings: Settings,
+    task_id: int,
+    *,
+    cancel_event: asyncio.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+    use_cache: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) a task to its end in the current loop with the run its kind
+    declares in ``kinds``; returns the task as a dict.
+
+    Setting ``cancel_event`` (or `tasks cancel ID` from any process) ends it as cancelled;
+    cancelling the coroutine itself (a server shutting down) leaves it interrupted.
+    Raises ConflictError when a living process already runs it or another task of its kind.
+    """
+    with store.session() as session:
+        kind = kinds.get(get_task(session, task_id).kind)
+    run = kind.run(
+        store,
+        settings,
+        task_id,
+        cancel_event=cancel_event,
+        on_progress=on_progress,
+        use_cache=use_cache,
+    )
+    summary = await run.run()
+    summary["stages"] = [stage.as_dict() for stage in kind.stages]
+    return summary

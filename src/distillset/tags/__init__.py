@@ -1,0 +1,1 @@
+"""The domain tag tree: editing it, importing and exporting it, generating it."""
