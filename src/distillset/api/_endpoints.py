@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from distillset import projects as project_core
 from distillset.api._common import opened, run_blocking
 from distillset.config import Settings, load_settings
 from distillset.domain import InvalidInputError
-from distillset.llm.probe import PROBE_TIMEOUT, probe_endpoint
-from distillset.projects import endpoints, keys
+from distillset.llm import PROBE_TIMEOUT, probe_endpoint
 from distillset.store import Store
 
 
@@ -40,13 +40,13 @@ def add_endpoint(
     ``preset`` (deepseek, openai, vllm, ...) or OPENAI_BASE_URL.
     """
     with opened(settings, store) as (settings, store), store.session() as session:
-        endpoint = endpoints.add_endpoint(
+        endpoint = project_core.add_endpoint(
             session, alias, model=model, base_url=base_url, preset=preset,
             api_key_env=api_key_env, api_key_name=api_key_name,
             structured_output=structured_output, extra_body=extra_body, stream=stream,
             **limits_and_sampling,
         )  # fmt: skip
-        return endpoints.endpoint_as_dict(endpoint, settings)
+        return project_core.endpoint_as_dict(endpoint, settings)
 
 
 def set_endpoint(
@@ -61,13 +61,13 @@ def set_endpoint(
     """Change the settings given (as in ``add_endpoint``; ``CLEAR`` from `distillset.domain`
     unsets an optional one); naming a key by env var or keys-file entry clears the other."""
     changes = {k: v for k, v in changes.items() if v is not None}
-    changes |= endpoints.key_reference_changes(api_key_env, api_key_name)
+    changes |= project_core.key_reference_changes(api_key_env, api_key_name)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option")
     with opened(settings, store) as (settings, store), store.session() as session:
-        endpoint = endpoints.get_endpoint(session, alias)
-        endpoints.update_endpoint(session, endpoint, **changes)
-        return endpoints.endpoint_as_dict(endpoint, settings)
+        endpoint = project_core.get_endpoint(session, alias)
+        project_core.update_endpoint(session, endpoint, **changes)
+        return project_core.endpoint_as_dict(endpoint, settings)
 
 
 def list_endpoints(
@@ -75,7 +75,9 @@ def list_endpoints(
 ) -> list[dict[str, Any]]:
     """Every registered endpoint's settings, by alias."""
     with opened(settings, store) as (settings, store), store.session() as session:
-        return [endpoints.endpoint_as_dict(e, settings) for e in endpoints.list_endpoints(session)]
+        return [
+            project_core.endpoint_as_dict(e, settings) for e in project_core.list_endpoints(session)
+        ]
 
 
 def show_endpoint(
@@ -83,7 +85,7 @@ def show_endpoint(
 ) -> dict[str, Any]:
     """One endpoint's settings (``key_set`` says whether its key is found)."""
     with opened(settings, store) as (settings, store), store.session() as session:
-        return endpoints.endpoint_as_dict(endpoints.get_endpoint(session, alias), settings)
+        return project_core.endpoint_as_dict(project_core.get_endpoint(session, alias), settings)
 
 
 def remove_endpoint(
@@ -91,7 +93,7 @@ def remove_endpoint(
 ) -> None:
     """Forget an endpoint (projects using it lose that model choice)."""
     with opened(settings, store) as (settings, store), store.session() as session:
-        endpoints.remove_endpoint(session, endpoints.get_endpoint(session, alias))
+        project_core.remove_endpoint(session, project_core.get_endpoint(session, alias))
 
 
 def test_endpoint(
@@ -105,7 +107,9 @@ def test_endpoint(
     answered, whether structured output and reasoning work."""
     with opened(settings, store) as (settings, store):
         with store.session() as session:
-            config = endpoints.endpoint_config(endpoints.get_endpoint(session, alias), settings)
+            config = project_core.endpoint_config(
+                project_core.get_endpoint(session, alias), settings
+            )
         return run_blocking(probe_endpoint(store, config, timeout=timeout)).as_dict()
 
 
@@ -115,14 +119,14 @@ test_endpoint.__test__ = False  # type: ignore[attr-defined]
 
 def set_key(name: str, value: str, *, settings: Settings | None = None) -> None:
     """Store a key in the keys file (a 0600 file, never the database)."""
-    keys.set_key(settings or load_settings(), name, value)
+    project_core.set_key(settings or load_settings(), name, value)
 
 
 def list_keys(*, settings: Settings | None = None) -> list[str]:
     """The names in the keys file (never the keys)."""
-    return keys.list_key_names(settings or load_settings())
+    return project_core.list_key_names(settings or load_settings())
 
 
 def remove_key(name: str, *, settings: Settings | None = None) -> None:
     """Delete a key from the keys file."""
-    keys.remove_key(settings or load_settings(), name)
+    project_core.remove_key(settings or load_settings(), name)

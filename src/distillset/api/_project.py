@@ -5,21 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from distillset import resolve
+from distillset import auto as auto_distill
+from distillset import projects, resolve
 from distillset.api._common import ProgressCallback, opened, run_blocking
 from distillset.api._review import ReviewMethods
 from distillset.api._tasks import TaskMethods
 from distillset.api._tree import TreeMethods
-from distillset.auto import jobs
-from distillset.auto.jobs import PlannedJob
-from distillset.auto.plan import Plan
+from distillset.auto import Plan, PlannedJob
 from distillset.config import Settings, load_settings
-from distillset.export import ExportOptions, export_dataset
-from distillset.export.formats import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
+from distillset.export import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN, ExportOptions, export_dataset
 from distillset.kinds import run_task
-from distillset.projects import lifecycle as projects
 from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
-from distillset.review.filters import RecordFilter
+from distillset.review import RecordFilter
 from distillset.store import Store, open_store
 
 
@@ -145,14 +142,16 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         they are answered; ``after`` an id gives the next page."""
         with self._session() as (session, project):
             tag_id = resolve.tag_id(session, project, tag)
-            return jobs.list_questions(session, project.id, tag_id=tag_id, limit=limit, after=after)
+            return auto_distill.list_questions(
+                session, project.id, tag_id=tag_id, limit=limit, after=after
+            )
 
     def plan(
         self, *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
     ) -> Plan:
         """What `auto` with these parameters would create now, and its estimated cost."""
         with self._session() as (session, project):
-            return jobs.preview_auto_job(
+            return auto_distill.preview_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic,
             )  # fmt: skip
@@ -175,7 +174,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
         with self._session() as (session, project):
-            job = jobs.create_auto_job(
+            job = auto_distill.create_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache,
                 confirm_large=confirm_large,
@@ -198,7 +197,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
     ) -> dict[str, Any]:
         """``generate_tags`` as a coroutine."""
         with self._session() as (session, project):
-            job = jobs.create_tags_job(
+            job = auto_distill.create_tags_job(
                 session, self.settings, project.id,
                 parent_id=resolve.parent_id(session, project, parent), count=count, add=add,
                 no_cache=no_cache,
@@ -230,7 +229,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
     ) -> dict[str, Any]:
         """``generate_questions`` as a coroutine."""
         with self._session() as (session, project):
-            job = jobs.create_questions_job(
+            job = auto_distill.create_questions_job(
                 session, self.settings, project.id,
                 tag_id=resolve.tag_at(session, project, tag).id, count=count, add=add,
                 no_cache=no_cache,
@@ -254,7 +253,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
         with self._session() as (session, project):
-            job = jobs.create_answers_job(
+            job = auto_distill.create_answers_job(
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, confirm_large=confirm_large,

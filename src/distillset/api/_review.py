@@ -8,9 +8,7 @@ from typing import Any
 from distillset import review
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
 from distillset.kinds import run_task
-from distillset.review.duplicates import find_duplicates, label_duplicates
-from distillset.review.filters import RecordFilter
-from distillset.review.judge import create_judge_task
+from distillset.review import RecordFilter, create_judge_task, find_duplicates, label_duplicates
 
 
 class ReviewMethods(ProjectBase):

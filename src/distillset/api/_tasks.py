@@ -14,12 +14,10 @@ from distillset import resolve
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
 from distillset.kinds import run_task, task_as_dict
-from distillset.runs.rows import get_task, recent_events, refresh_status, request_cancel
-from distillset.runs.rows import list_tasks as _list_tasks
-from distillset.runs.runner import ask_fresh
+from distillset.runs import ask_fresh, get_task, recent_events, refresh_status, request_cancel
+from distillset.runs import list_tasks as _list_tasks
 from distillset.store import Project as ProjectRow
-from distillset.store import Store
-from distillset.store.models import utc_iso
+from distillset.store import Store, utc_iso
 
 
 def _project_name(session: Session, project_id: int) -> str | None:

@@ -11,12 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from distillset import resolve
+from distillset import resolve, tags
 from distillset.api._common import ProjectBase
 from distillset.domain import InvalidInputError, Origin
 from distillset.store import Tag
-from distillset.tags import tree as tags
-from distillset.tags import tree_io
 
 TreeSource = str | Path | list[Any] | dict[str, Any]
 
@@ -67,19 +65,19 @@ class TreeMethods(ProjectBase):
         or lists, as in a JSON file. Returns how many tags were ``read`` and ``created``.
         """
         if isinstance(source, str | Path):
-            nodes = tree_io.read_tree_file(Path(source), format)
+            nodes = tags.read_tree_file(Path(source), format)
         else:
-            nodes = tree_io.nodes_from_data(source)
+            nodes = tags.nodes_from_data(source)
             if not nodes:
                 raise InvalidInputError("the tree holds no tags")
         with self._session() as (session, project):
-            created = tree_io.import_tree(
+            created = tags.import_tree(
                 session, project, nodes, resolve.parent_at(session, project, under)
             )
-        return {"read": tree_io.count_nodes(nodes), "created": created}
+        return {"read": tags.count_nodes(nodes), "created": created}
 
     def export_tree(self, format: str = "json") -> str:
         """The tree as JSON, YAML or a Markdown outline (``format`` json, yaml or md), text
         that `import_tree` (or `distillset tags import`) reads back to the same tree."""
         with self._session() as (session, project):
-            return tree_io.dump_tree(project.topic, tags.load_tree(session, project.id), format)
+            return tags.dump_tree(project.topic, tags.load_tree(session, project.id), format)

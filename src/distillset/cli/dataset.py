@@ -21,21 +21,22 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.domain import InvalidInputError
-from distillset.review.duplicates import find_duplicates, label_duplicates
-from distillset.review.editing import (
+from distillset.review import (
+    DatasetRecord,
+    RecordFilter,
     change_labels,
     chosen_records,
     count_records,
     delete_records,
     edit_record,
+    find_duplicates,
     get_record,
+    label_duplicates,
     list_records,
     set_confirmed,
     set_note,
     set_score,
 )
-from distillset.review.filters import RecordFilter
-from distillset.review.records import DatasetRecord
 
 dataset_app = typer.Typer(
     name="dataset", no_args_is_help=True, help="Review the dataset: list, edit, confirm, score."

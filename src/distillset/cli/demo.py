@@ -14,16 +14,14 @@ from urllib.parse import urlparse
 
 import typer
 
-from distillset import resolve
-from distillset.auto import jobs
+from distillset import auto as auto_distill
+from distillset import projects, resolve
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, print_json, say, state_of
 from distillset.cli.distill import plan_text
 from distillset.cli.task_progress import progress_lines, run_task_here, stage_names
 from distillset.config import Settings
 from distillset.domain import ConflictError, DistillsetError, NotFoundError
-from distillset.projects import endpoints
-from distillset.projects import lifecycle as projects
 from distillset.store import Store
 
 DEMO_PROJECT = "demo"
@@ -46,9 +44,9 @@ def _prepare(store: Store, url: str) -> None:
     """Create (or, on a re-run, repoint) the demo project and its simulated endpoint."""
     with store.session() as session:
         try:
-            endpoint = endpoints.get_endpoint(session, DEMO_ENDPOINT)
+            endpoint = projects.get_endpoint(session, DEMO_ENDPOINT)
         except NotFoundError:
-            endpoint = endpoints.add_endpoint(
+            endpoint = projects.add_endpoint(
                 session, DEMO_ENDPOINT, model="fake-teacher", base_url=url, structured_output="none"
             )
         else:
@@ -57,7 +55,7 @@ def _prepare(store: Store, url: str) -> None:
                     f"the endpoint {DEMO_ENDPOINT!r} exists and is not the demo's: "
                     "remove or rename it, or use another DISTILLSET_HOME for the demo"
                 )
-            endpoints.update_endpoint(session, endpoint, base_url=url)
+            projects.update_endpoint(session, endpoint, base_url=url)
         try:
             project = resolve.project_named(session, DEMO_PROJECT)
         except NotFoundError:
@@ -83,7 +81,7 @@ def _prepare(store: Store, url: str) -> None:
 
 
 def _export(store: Store, output: Path) -> dict[str, Any]:
-    from distillset.export import ExportOptions, export_dataset  # pyarrow: only when used
+    from distillset.export import ExportOptions, export_dataset
 
     output.mkdir(parents=True, exist_ok=True)
     target = output / "demo.jsonl"
@@ -115,7 +113,7 @@ def run_demo(
     with FakeModelServer() as server:
         _prepare(store, server.url)
         with store.session() as session:
-            job = jobs.create_auto_job(
+            job = auto_distill.create_auto_job(
                 session,
                 settings,
                 resolve.project_id(session, DEMO_PROJECT),

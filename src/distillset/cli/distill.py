@@ -8,10 +8,9 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session
 
+from distillset import auto as auto_distill
 from distillset import resolve
-from distillset.auto import jobs
-from distillset.auto.jobs import PlannedJob
-from distillset.auto.plan import PlanNeedsConfirmation
+from distillset.auto import PlannedJob, PlanNeedsConfirmation
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -27,7 +26,7 @@ from distillset.cli.models import warn
 from distillset.cli.tags import tags_app
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.config import Settings
-from distillset.projects.endpoints import project_key_warnings
+from distillset.projects import project_key_warnings
 
 questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
@@ -116,7 +115,7 @@ def tags_generate(
     def create(session: Session, settings: Settings, _confirmed: bool) -> PlannedJob:
         project = resolve.project_named(session, name)
         parent_id = resolve.parent_id(session, project, parent)
-        return jobs.create_tags_job(
+        return auto_distill.create_tags_job(
             session, settings, project.id, parent_id=parent_id, count=count, add=add,
             no_cache=no_cache,
         )  # fmt: skip
@@ -139,7 +138,7 @@ def questions_generate(
     def create(session: Session, settings: Settings, _confirmed: bool) -> PlannedJob:
         project = resolve.project_named(session, name)
         tag_id = resolve.tag_at(session, project, tag).id
-        return jobs.create_questions_job(
+        return auto_distill.create_questions_job(
             session, settings, project.id, tag_id=tag_id, count=count, add=add,
             no_cache=no_cache,
         )  # fmt: skip
@@ -164,7 +163,9 @@ def questions_list(
         # One row past the page says whether a next page exists.
         project = resolve.project_named(session, name)
         tag_id = resolve.tag_id(session, project, tag)
-        rows = jobs.list_questions(session, project.id, tag_id=tag_id, limit=limit + 1, after=after)
+        rows = auto_distill.list_questions(
+            session, project.id, tag_id=tag_id, limit=limit + 1, after=after
+        )
     more, rows = len(rows) > limit, rows[:limit]
     if as_json:
         print_json(rows)
@@ -202,7 +203,7 @@ def answers_generate(
 
     def create(session: Session, settings: Settings, confirmed: bool) -> PlannedJob:
         project = resolve.project_named(session, name)
-        return jobs.create_answers_job(
+        return auto_distill.create_answers_job(
             session, settings, project.id, question_ids=question or None,
             tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache,
             confirm_large=confirmed,
@@ -232,7 +233,7 @@ def auto(
     run_planned(
         ctx,
         as_json,
-        lambda session, settings, confirmed: jobs.create_auto_job(
+        lambda session, settings, confirmed: auto_distill.create_auto_job(
             session,
             settings,
             resolve.project_id(session, name),

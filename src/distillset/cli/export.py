@@ -19,9 +19,15 @@ from distillset.cli.dataset import (
     TagFilter,
 )
 from distillset.domain import InvalidInputError
-from distillset.export import FORMATS, ExportOptions, export_dataset
-from distillset.export.formats import CUSTOM_FIELDS, DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
-from distillset.review.filters import RecordFilter
+from distillset.export import (
+    CUSTOM_FIELDS,
+    DEFAULT_THINK_CLOSE,
+    DEFAULT_THINK_OPEN,
+    FORMATS,
+    ExportOptions,
+    export_dataset,
+)
+from distillset.review import RecordFilter
 
 FORMAT_HELP = "; ".join(
     f"{name} ({'/'.join(mode.value for mode in fmt.modes)})" for name, fmt in FORMATS.items()

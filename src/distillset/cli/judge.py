@@ -19,8 +19,7 @@ from distillset.cli.dataset import (
     TagFilter,
 )
 from distillset.cli.task_progress import report_outcome, run_task_here
-from distillset.review.filters import RecordFilter
-from distillset.review.judge import create_judge_task
+from distillset.review import RecordFilter, create_judge_task
 
 
 @app.command("judge")

@@ -8,8 +8,8 @@ import typer
 
 from distillset.cli.common import JsonOption, print_fields, print_json, state_of
 from distillset.cli.models import model_app
-from distillset.llm.probe import PROBE_TIMEOUT, ProbeReport, probe_endpoint
-from distillset.projects.endpoints import endpoint_config, get_endpoint
+from distillset.llm import PROBE_TIMEOUT, ProbeReport, probe_endpoint
+from distillset.projects import endpoint_config, get_endpoint
 
 
 @model_app.command("test")

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from distillset import projects as project_core
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -21,7 +22,7 @@ from distillset.cli.common import (
 )
 from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError
-from distillset.projects import endpoints, keys
+from distillset.projects import list_key_names, remove_key, set_key
 
 # `model test` lives in cli/model_probe.py (it needs the gateway): see cli/lazy.py.
 model_app = typer.Typer(
@@ -112,7 +113,9 @@ def _warn_missing_key(alias: str, ctx: typer.Context) -> None:
     """A key the endpoint names but that is not there is said plainly, not accepted silently."""
     state = state_of(ctx)
     with state.store.session() as session:
-        warning = endpoints.key_warning(state.settings, endpoints.get_endpoint(session, alias))
+        warning = project_core.key_warning(
+            state.settings, project_core.get_endpoint(session, alias)
+        )
     warn([] if warning is None else [warning])
 
 
@@ -123,7 +126,7 @@ def model_add(
     model: str = typer.Option(..., "--model", help="Model name the server expects."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible base URL."),
     preset: str | None = typer.Option(
-        None, "--preset", help=f"Fill the base URL: {', '.join(sorted(endpoints.PRESETS))}."
+        None, "--preset", help=f"Fill the base URL: {', '.join(sorted(project_core.PRESETS))}."
     ),
     api_key_env: str | None = ApiKeyEnvOption,
     key_name: str | None = KeyNameOption,
@@ -145,7 +148,7 @@ def model_add(
     """Register an OpenAI-compatible model endpoint."""
     state = state_of(ctx)
     with state.store.session() as session:
-        endpoint = endpoints.add_endpoint(
+        endpoint = project_core.add_endpoint(
             session,
             alias,
             model=model,
@@ -167,7 +170,7 @@ def model_add(
                 price_output_per_m=price_out,
             ),
         )
-        data = endpoints.endpoint_as_dict(endpoint, state.settings)
+        data = project_core.endpoint_as_dict(endpoint, state.settings)
     report(
         data,
         as_json,
@@ -217,13 +220,13 @@ def model_set(
         price_input_per_m=price_in,
         price_output_per_m=price_out,
     )
-    changes |= endpoints.key_reference_changes(api_key_env, key_name)
+    changes |= project_core.key_reference_changes(api_key_env, key_name)
     if not changes:
         raise InvalidInputError("nothing to change: give at least one option")
     with state.store.session() as session:
-        endpoint = endpoints.get_endpoint(session, alias)
-        endpoints.update_endpoint(session, endpoint, **changes)
-        data = endpoints.endpoint_as_dict(endpoint, state.settings)
+        endpoint = project_core.get_endpoint(session, alias)
+        project_core.update_endpoint(session, endpoint, **changes)
+        data = project_core.endpoint_as_dict(endpoint, state.settings)
     report(data, as_json, f"updated model endpoint {alias!r}")
     _warn_missing_key(alias, ctx)
 
@@ -242,7 +245,8 @@ def model_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     state = state_of(ctx)
     with state.store.session() as session:
         rows = [
-            endpoints.endpoint_as_dict(e, state.settings) for e in endpoints.list_endpoints(session)
+            project_core.endpoint_as_dict(e, state.settings)
+            for e in project_core.list_endpoints(session)
         ]
     if as_json:
         print_json(rows)
@@ -268,7 +272,9 @@ def model_show(ctx: typer.Context, alias: str = AliasArgument, as_json: bool = J
     """Show one endpoint's settings."""
     state = state_of(ctx)
     with state.store.session() as session:
-        data = endpoints.endpoint_as_dict(endpoints.get_endpoint(session, alias), state.settings)
+        data = project_core.endpoint_as_dict(
+            project_core.get_endpoint(session, alias), state.settings
+        )
     show(data, as_json)
 
 
@@ -276,7 +282,7 @@ def model_show(ctx: typer.Context, alias: str = AliasArgument, as_json: bool = J
 def model_remove(ctx: typer.Context, alias: str = AliasArgument) -> None:
     """Forget an endpoint (projects using it lose that model choice)."""
     with state_of(ctx).store.session() as session:
-        endpoints.remove_endpoint(session, endpoints.get_endpoint(session, alias))
+        project_core.remove_endpoint(session, project_core.get_endpoint(session, alias))
     say(f"removed model endpoint {alias!r}")
 
 
@@ -295,14 +301,14 @@ def _read_secret(name: str) -> str:
 def keys_set(ctx: typer.Context, name: str = KeyNameArgument) -> None:
     """Store a key in the keys file (read from stdin or a hidden prompt)."""
     settings = state_of(ctx).settings
-    keys.set_key(settings, name, _read_secret(name))
+    set_key(settings, name, _read_secret(name))
     say(f"stored key {name!r} in {settings.resolved_keys_file}")
 
 
 @keys_app.command("list")
 def keys_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List key names (never their values)."""
-    names = keys.list_key_names(state_of(ctx).settings)
+    names = list_key_names(state_of(ctx).settings)
     if as_json:
         print_json(names)
     else:
@@ -312,5 +318,5 @@ def keys_list(ctx: typer.Context, as_json: bool = JsonOption) -> None:
 @keys_app.command("remove")
 def keys_remove(ctx: typer.Context, name: str = KeyNameArgument) -> None:
     """Delete a key from the keys file."""
-    keys.remove_key(state_of(ctx).settings, name)
+    remove_key(state_of(ctx).settings, name)
     say(f"removed key {name!r}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from distillset import resolve
+from distillset import projects, resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -21,7 +21,6 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.domain import InvalidInputError
-from distillset.projects import lifecycle as projects
 
 project_app = typer.Typer(
     name="project", no_args_is_help=True, help="Projects: create, list, show, change, delete."

@@ -12,7 +12,7 @@ from rich.text import Text
 from rich.tree import Tree
 from sqlalchemy.orm import Session
 
-from distillset import resolve
+from distillset import resolve, tags
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -29,8 +29,6 @@ from distillset.cli.common import (
 from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError, Origin
 from distillset.store import Tag
-from distillset.tags import tree as tags
-from distillset.tags import tree_io
 
 # `tags generate` lives in cli/distill.py (it needs the gateway): see cli/lazy.py.
 tags_app = typer.Typer(
@@ -137,13 +135,13 @@ def tags_import(
     as_json: bool = JsonOption,
 ) -> None:
     """Import a tree (e.g. a book's table of contents); tags already present are merged."""
-    nodes = tree_io.read_tree_file(file, file_format)
+    nodes = tags.read_tree_file(file, file_format)
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        created = tree_io.import_tree(
+        created = tags.import_tree(
             session, project, nodes, resolve.parent_at(session, project, under)
         )
-    total = tree_io.count_nodes(nodes)
+    total = tags.count_nodes(nodes)
     report(
         {"read": total, "created": created},
         as_json,
@@ -161,7 +159,7 @@ def tags_export(
     """Write the tree as JSON, YAML or a Markdown outline (re-importable)."""
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        text = tree_io.dump_tree(project.topic, tags.load_tree(session, project.id), file_format)
+        text = tags.dump_tree(project.topic, tags.load_tree(session, project.id), file_format)
     if output is None:
         sys.stdout.write(text)
     else:

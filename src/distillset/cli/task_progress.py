@@ -17,7 +17,7 @@ from rich.text import Text
 from distillset.cli.common import err_console, print_json, say
 from distillset.config import Settings
 from distillset.domain import TaskStatus
-from distillset.runs.rows import get_task
+from distillset.runs import get_task
 from distillset.store import Store
 
 PLAIN_LINE_INTERVAL = 2.0

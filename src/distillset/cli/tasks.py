@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distillset import resolve
+from distillset import resolve, runs
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -25,11 +25,9 @@ from distillset.cli.task_progress import (
     stages_line,
 )
 from distillset.domain import TaskStatus
-from distillset.projects.endpoints import project_key_warnings
-from distillset.runs import rows as service
-from distillset.runs.runner import ask_fresh
-from distillset.store import Project
-from distillset.store.models import utc_iso
+from distillset.projects import project_key_warnings
+from distillset.runs import ask_fresh
+from distillset.store import Project, utc_iso
 
 tasks_app = typer.Typer(
     name="tasks", no_args_is_help=True, help="Background tasks and their progress."
@@ -55,7 +53,7 @@ def tasks_list(
         names = {project.id: project.name for project in session.query(Project)}
         rows = [
             task_as_dict(task, state.settings, names.get(task.project_id))
-            for task in service.list_tasks(session, state.settings, project_id, limit)
+            for task in runs.list_tasks(session, state.settings, project_id, limit)
         ]
     if as_json:
         print_json(rows)
@@ -87,12 +85,12 @@ def tasks_show(
 
     state = state_of(ctx)
     with state.store.session() as session:
-        task = service.refresh_status(session, service.get_task(session, task_id), state.settings)
+        task = runs.refresh_status(session, runs.get_task(session, task_id), state.settings)
         project = session.get(Project, task.project_id)
         data = task_as_dict(task, state.settings, project.name if project else None)
         data["events"] = [
             {"at": utc_iso(event.created_at), "level": event.level, "message": event.message}
-            for event in service.recent_events(session, task_id)
+            for event in runs.recent_events(session, task_id)
         ]
     if as_json:
         print_json(data)
@@ -128,7 +126,7 @@ def tasks_resume(
     (unless the task was started or is resumed with --no-cache)."""
     state = state_of(ctx)
     with state.store.session() as session:
-        task = service.get_task(session, task_id)
+        task = runs.get_task(session, task_id)
         if no_cache:
             ask_fresh(task)
         warn(project_key_warnings(session, state.settings, task.project_id))
@@ -145,7 +143,7 @@ def tasks_cancel(
     """Stop a task: the process running it ends it as cancelled within a second."""
     state = state_of(ctx)
     with state.store.session() as session:
-        task = service.request_cancel(session, service.get_task(session, task_id), state.settings)
+        task = runs.request_cancel(session, runs.get_task(session, task_id), state.settings)
         data = {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
     report(
         data,

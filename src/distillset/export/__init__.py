@@ -1,16 +1,23 @@
 """Exporting a dataset to the formats fine-tuning tools read (DESIGN.md §6)."""
 
 from distillset.export.formats import FORMATS, ReasoningMode
-from distillset.export.options import ExportOptions
-from distillset.export.pipeline import ExportResult, export_dataset, stream_export
+from distillset.export.formats.base import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN
+from distillset.export.formats.custom import CUSTOM_FIELDS
+from distillset.export.options import ExportOptions, slug
+from distillset.export.pipeline import ExportResult, export_dataset, plan_stream, stream_export
 from distillset.export.writers import FileFormat
 
 __all__ = [
-    "FORMATS",
+    "CUSTOM_FIELDS",
+    "DEFAULT_THINK_CLOSE",
+    "DEFAULT_THINK_OPEN",
     "ExportOptions",
     "ExportResult",
+    "FORMATS",
     "FileFormat",
     "ReasoningMode",
     "export_dataset",
+    "plan_stream",
+    "slug",
     "stream_export",
 ]

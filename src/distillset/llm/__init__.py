@@ -7,6 +7,7 @@ from distillset.llm.factory import open_gateway
 from distillset.llm.gateway import BeforeSend, ChatResult, Gateway, ListResult
 from distillset.llm.limiter import Limiter, LimiterRegistry, shared_limiters
 from distillset.llm.lists import list_response_format, parse_json_list
+from distillset.llm.probe import PROBE_TIMEOUT, ProbeReport, probe_endpoint
 from distillset.llm.reasoning import split_reasoning
 from distillset.llm.transport import HttpTransport, RawReply, Transport, TransportError
 
@@ -23,12 +24,15 @@ __all__ = [
     "LimiterRegistry",
     "ListResult",
     "ModelOutputError",
+    "PROBE_TIMEOUT",
+    "ProbeReport",
     "RawReply",
     "Transport",
     "TransportError",
     "list_response_format",
     "open_gateway",
     "parse_json_list",
+    "probe_endpoint",
     "shared_limiters",
     "split_reasoning",
 ]

@@ -1,1 +1,51 @@
 """Projects and their model endpoints, with the keys those endpoints use."""
+
+from distillset.projects.endpoints import (
+    PRESETS,
+    REMOVABLE,
+    add_endpoint,
+    endpoint_as_dict,
+    endpoint_config,
+    get_endpoint,
+    key_reference_changes,
+    key_warning,
+    list_endpoints,
+    project_key_warnings,
+    remove_endpoint,
+    update_endpoint,
+)
+from distillset.projects.key_sources import RemoteKeys
+from distillset.projects.keys import list_key_names, remove_key, set_key
+from distillset.projects.lifecycle import (
+    create_project,
+    delete_project,
+    list_projects,
+    project_as_dict,
+    project_stats,
+    update_project,
+)
+
+__all__ = [
+    "PRESETS",
+    "REMOVABLE",
+    "RemoteKeys",
+    "add_endpoint",
+    "create_project",
+    "delete_project",
+    "endpoint_as_dict",
+    "endpoint_config",
+    "get_endpoint",
+    "key_reference_changes",
+    "key_warning",
+    "list_endpoints",
+    "list_key_names",
+    "list_projects",
+    "project_as_dict",
+    "project_key_warnings",
+    "project_stats",
+    "remove_endpoint",
+    "remove_key",
+    "set_key",
+    "update_endpoint",
+    "update_project",
+]

@@ -1,5 +1,12 @@
 """Questions: generated for leaf tags, listed with their answer counts."""
 
-from distillset.questions.listing import QuestionRow, list_questions, question_row
+from distillset.questions.generate import generate_questions
+from distillset.questions.listing import PAGE_SIZE, QuestionRow, list_questions, question_row
 
-__all__ = ["QuestionRow", "list_questions", "question_row"]
+__all__ = [
+    "PAGE_SIZE",
+    "QuestionRow",
+    "generate_questions",
+    "list_questions",
+    "question_row",
+]

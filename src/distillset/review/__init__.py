@@ -19,7 +19,7 @@ from distillset.review.editing import (
 )
 from distillset.review.filters import RecordFilter
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
-from distillset.review.records import DatasetRecord, iter_records
+from distillset.review.records import DatasetRecord, fetch_page, iter_records
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "create_judge_task",
     "delete_records",
     "edit_record",
+    "fetch_page",
     "find_duplicates",
     "get_record",
     "iter_records",

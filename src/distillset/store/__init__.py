@@ -12,6 +12,8 @@ from distillset.store.models import (
     Tag,
     Task,
     TaskEvent,
+    utc_iso,
+    utcnow,
 )
 from distillset.store.queries import TagPaths
 
@@ -29,4 +31,6 @@ __all__ = [
     "Task",
     "TaskEvent",
     "open_store",
+    "utc_iso",
+    "utcnow",
 ]

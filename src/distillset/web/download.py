@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator, Generator
 
 from fastapi.responses import StreamingResponse
 
-from distillset.export import ExportOptions, FileFormat, stream_export
-from distillset.export.options import slug
-from distillset.export.pipeline import plan_stream
+from distillset.export import ExportOptions, FileFormat, plan_stream, slug, stream_export
 from distillset.store import Store
 from distillset.web.lookup import project_by_id
 from distillset.web.record_filters import record_filter

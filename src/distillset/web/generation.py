@@ -11,19 +11,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distillset.answers.generate import AnswerOutcome, answer_question, resample_answer
-from distillset.auto.jobs import more_than_existing
+from distillset.answers import AnswerOutcome, answer_question, resample_answer
+from distillset.auto import more_than_existing
 from distillset.config import Settings
 from distillset.domain import ModelCallError
-from distillset.generation.context import DistillContext, load_context
-from distillset.generation.targets import TargetGone
-from distillset.llm import Gateway, open_gateway
-from distillset.llm.probe import probe_endpoint
-from distillset.projects.endpoints import endpoint_config, get_endpoint
-from distillset.questions.generate import generate_questions
-from distillset.runs.rows import process_owner, refuse_if_blocked
+from distillset.generation import DistillContext, TargetGone, load_context
+from distillset.llm import Gateway, open_gateway, probe_endpoint
+from distillset.projects import endpoint_config, get_endpoint
+from distillset.questions import generate_questions
+from distillset.runs import process_owner, refuse_if_blocked
 from distillset.store import Answer, Store
-from distillset.tags.generate import generate_tags
+from distillset.tags import generate_tags
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
 
 # A test should answer quickly either way.

@@ -12,17 +12,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from distillset.auto.jobs import (
-    PlannedJob,
-    create_answers_job,
-    create_auto_job,
-    preview_auto_job,
-)
-from distillset.auto.plan import Plan
+from distillset.auto import Plan, PlannedJob, create_answers_job, create_auto_job, preview_auto_job
 from distillset.config import Settings
 from distillset.domain import ConflictError, TaskStatus
 from distillset.kinds import task_as_dict
-from distillset.runs.rows import effective_status, get_task, request_cancel
+from distillset.runs import effective_status, get_task, request_cancel
 from distillset.store import Store
 from distillset.web.schemas import AutoDistill
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from distillset.domain import NotFoundError
-from distillset.store.models import Project, Question, Tag
+from distillset.store import Project, Question, Tag
 
 
 def project_by_id(session: Session, project_id: int) -> Project:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from distillset.config import Settings
 from distillset.kinds import task_as_dict
-from distillset.runs.rows import get_task
+from distillset.runs import get_task
 from distillset.store import Store, TaskEvent
 from distillset.web.templating import format_time
 

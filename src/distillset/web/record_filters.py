@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from distillset.review.filters import RecordFilter
+from distillset.review import RecordFilter
 from distillset.store import Project
-from distillset.tags.tree import tag_path
+from distillset.tags import tag_path
 from distillset.web.lookup import tag_in_project
 
 

@@ -16,8 +16,7 @@ from sqlalchemy import select
 from distillset.config import Settings
 from distillset.domain import TaskStatus
 from distillset.kinds import run_task
-from distillset.store import Store, Task
-from distillset.store.models import utcnow
+from distillset.store import Store, Task, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from fastapi import UploadFile
 from sqlalchemy.orm import Session
 
+from distillset import tags as tag_tree
 from distillset.domain import InvalidInputError
 from distillset.store import Project
-from distillset.tags import tree_io
 from distillset.web.lookup import tag_in_project
 
 READ_CHUNK = 1024 * 1024
@@ -25,9 +25,9 @@ async def read_upload(upload: UploadFile) -> str:
     size = 0
     while chunk := await upload.read(READ_CHUNK):
         size += len(chunk)
-        if size > tree_io.MAX_FILE_BYTES:
+        if size > tag_tree.MAX_FILE_BYTES:
             raise InvalidInputError(
-                f"the file is larger than {tree_io.MAX_FILE_BYTES // 1_000_000} MB"
+                f"the file is larger than {tag_tree.MAX_FILE_BYTES // 1_000_000} MB"
             )
         chunks.append(chunk)
     try:
@@ -47,8 +47,8 @@ def import_outline(
 ) -> tuple[int, int]:
     """Returns (tags created, tags in the file); existing labels are merged, not duplicated."""
     # Only the name's suffix is read; the upload never touches the file system.
-    chosen = tree_io.format_of(Path(Path(filename or "upload").name), file_format)
-    nodes = tree_io.parse_tree(text, chosen)
+    chosen = tag_tree.format_of(Path(Path(filename or "upload").name), file_format)
+    nodes = tag_tree.parse_tree(text, chosen)
     parent = None if parent_id is None else tag_in_project(session, project, parent_id)
-    created = tree_io.import_tree(session, project, nodes, parent)
-    return created, tree_io.count_nodes(nodes)
+    created = tag_tree.import_tree(session, project, nodes, parent)
+    return created, tag_tree.count_nodes(nodes)

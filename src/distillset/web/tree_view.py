@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError
-from distillset.store.models import Answer, Question, Tag
+from distillset.store import Answer, Question, Tag
 from distillset.web.schemas import MAX_ID
 
 PAGE_SIZE = 200

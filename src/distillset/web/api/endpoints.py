@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from distillset.projects import endpoints as service
-from distillset.projects.key_sources import RemoteKeys
+from distillset import projects
+from distillset.projects import RemoteKeys
 from distillset.web import generation
 from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.schemas import EndpointCreate, EndpointFields
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/endpoints", tags=["endpoints"])
 
 @router.get("")
 def list_endpoints(session: DbSession, settings: AppSettings) -> list[dict[str, Any]]:
-    return [service.endpoint_as_dict(e, settings) for e in service.list_endpoints(session)]
+    return [projects.endpoint_as_dict(e, settings) for e in projects.list_endpoints(session)]
 
 
 @router.get("/presets")
@@ -28,7 +28,7 @@ def list_presets() -> dict[str, dict[str, Any]]:
             "key_env": p.key_env,
             "structured_output": p.structured_output,
         }
-        for name, p in service.PRESETS.items()
+        for name, p in projects.PRESETS.items()
     }
 
 
@@ -37,29 +37,29 @@ def add_endpoint(body: EndpointCreate, session: DbSession, settings: AppSettings
     fields = body.model_dump(exclude_none=True)
     alias = fields.pop("alias")
     remote = RemoteKeys.taking_key(settings, fields)
-    endpoint = service.add_endpoint(session, alias, remote=remote, **fields)
-    return service.endpoint_as_dict(endpoint, settings)
+    endpoint = projects.add_endpoint(session, alias, remote=remote, **fields)
+    return projects.endpoint_as_dict(endpoint, settings)
 
 
 @router.get("/{alias}")
 def get_endpoint(alias: str, session: DbSession, settings: AppSettings) -> dict[str, Any]:
-    return service.endpoint_as_dict(service.get_endpoint(session, alias), settings)
+    return projects.endpoint_as_dict(projects.get_endpoint(session, alias), settings)
 
 
 @router.patch("/{alias}")
 def update_endpoint(
     alias: str, body: EndpointFields, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
-    endpoint = service.get_endpoint(session, alias)
+    endpoint = projects.get_endpoint(session, alias)
     changes = body.changes()
     remote = RemoteKeys.taking_key(settings, changes)
-    service.update_endpoint(session, endpoint, remote=remote, **changes)
-    return service.endpoint_as_dict(endpoint, settings)
+    projects.update_endpoint(session, endpoint, remote=remote, **changes)
+    return projects.endpoint_as_dict(endpoint, settings)
 
 
 @router.delete("/{alias}")
 def remove_endpoint(alias: str, session: DbSession) -> dict[str, str]:
-    service.remove_endpoint(session, service.get_endpoint(session, alias))
+    projects.remove_endpoint(session, projects.get_endpoint(session, alias))
     return {"deleted": alias}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from distillset.projects import lifecycle as service
+from distillset import projects as service
 from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.schemas import ProjectCreate, ProjectUpdate, RowId

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from distillset import questions
-from distillset.questions.listing import PAGE_SIZE
+from distillset.questions import PAGE_SIZE
 from distillset.web.deps import DbSession
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project
 from distillset.web.schemas import AfterId, RowId

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy.orm import Session
 
-from distillset.tags import tree as service
+from distillset import tags as service
 from distillset.web.deps import AppStore, DbSession
 from distillset.web.jobs import in_session
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from distillset.domain import TaskStatus
 from distillset.kinds import task_as_dict
-from distillset.runs.rows import get_task, list_tasks
+from distillset.runs import get_task, list_tasks
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import project_by_id

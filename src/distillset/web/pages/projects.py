@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from distillset import projects as service
 from distillset.domain import LANGUAGES
-from distillset.projects import lifecycle as service
 from distillset.web.deps import DbSession
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import redirect, render

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from distillset import review as dataset_service
+from distillset import review as review_service
 from distillset.export import FORMATS, FileFormat
-from distillset.projects.lifecycle import project_stats
-from distillset.questions.listing import PAGE_SIZE, list_questions
-from distillset.review.records import fetch_page
+from distillset.projects import project_stats
+from distillset.questions import PAGE_SIZE, list_questions
+from distillset.review import fetch_page
 from distillset.store import Project, TagPaths
-from distillset.tags.tree import find_tag
+from distillset.tags import find_tag
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.download import export_download
@@ -152,7 +152,7 @@ async def update_record(
         apply_record_update(session, project, record_id, body)
     with store.session() as session:
         project = project_by_id(session, project_id)
-        record = dataset_service.get_record(session, project, record_id)
+        record = review_service.get_record(session, project, record_id)
         return render(request, "_record.html", project=project, record=record)
 
 
@@ -161,7 +161,7 @@ def delete_record(
     project_id: RowId, record_id: RowId, request: Request, session: DbSession
 ) -> Response:
     project = project_by_id(session, project_id)
-    dataset_service.delete_records(session, project, ids=[record_id])
+    review_service.delete_records(session, project, ids=[record_id])
     return message(request, f"Record #{record_id} deleted.")
 
 

@@ -6,11 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from distillset import projects as project_service
 from distillset import prompts
 from distillset.domain import LANGUAGES
-from distillset.projects import endpoints as endpoint_service
-from distillset.projects import lifecycle as project_service
-from distillset.projects.key_sources import RemoteKeys
+from distillset.projects import RemoteKeys
 from distillset.web import generation
 from distillset.web.api.prompts import prompt_payload
 from distillset.web.deps import AppSettings, AppStore, DbSession
@@ -26,7 +25,7 @@ from distillset.web.schemas import (
 )
 
 # What an emptied input removes: whatever the services let a setting go without.
-ENDPOINT_CLEARABLE = endpoint_service.REMOVABLE
+ENDPOINT_CLEARABLE = project_service.REMOVABLE
 PROJECT_CLEARABLE = project_service.REMOVABLE
 
 router = APIRouter(prefix="/projects/{project_id}")
@@ -35,15 +34,15 @@ router = APIRouter(prefix="/projects/{project_id}")
 def _settings_context(session: DbSession, settings: AppSettings, project_id: int) -> dict[str, Any]:
     project = project_by_id(session, project_id)
     endpoints = [
-        endpoint_service.endpoint_as_dict(e, settings)
-        for e in endpoint_service.list_endpoints(session)
+        project_service.endpoint_as_dict(e, settings)
+        for e in project_service.list_endpoints(session)
     ]
     return {
         "project": project,
         "active": "settings",
         "endpoints": endpoints,
         "languages": LANGUAGES,
-        "presets": sorted(endpoint_service.PRESETS),
+        "presets": sorted(project_service.PRESETS),
     }
 
 
@@ -70,7 +69,7 @@ async def add_endpoint(
     body = parse_form(EndpointCreate, await request.form())
     fields = body.model_dump(exclude_none=True)
     remote = RemoteKeys.taking_key(settings, fields)
-    endpoint_service.add_endpoint(session, fields.pop("alias"), remote=remote, **fields)
+    project_service.add_endpoint(session, fields.pop("alias"), remote=remote, **fields)
     return render(
         request,
         "_endpoints.html",
@@ -84,7 +83,7 @@ async def add_endpoint(
 async def edit_endpoint(
     project_id: RowId, alias: str, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
-    endpoint = endpoint_service.get_endpoint(session, alias)
+    endpoint = project_service.get_endpoint(session, alias)
     body = parse_form(
         EndpointFields,
         await request.form(),
@@ -92,7 +91,7 @@ async def edit_endpoint(
     )
     changes = body.changes()
     remote = RemoteKeys.taking_key(settings, changes)
-    endpoint_service.update_endpoint(session, endpoint, remote=remote, **changes)
+    project_service.update_endpoint(session, endpoint, remote=remote, **changes)
     return render(
         request,
         "_endpoints.html",
@@ -106,7 +105,7 @@ async def edit_endpoint(
 def delete_endpoint(
     project_id: RowId, alias: str, request: Request, session: DbSession, settings: AppSettings
 ) -> Response:
-    endpoint_service.remove_endpoint(session, endpoint_service.get_endpoint(session, alias))
+    project_service.remove_endpoint(session, project_service.get_endpoint(session, alias))
     return render(
         request,
         "_endpoints.html",

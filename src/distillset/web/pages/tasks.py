@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from distillset.config import Settings
 from distillset.domain import NotFoundError
 from distillset.kinds import task_as_dict
-from distillset.runs.rows import get_task, list_tasks
+from distillset.runs import get_task, list_tasks
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import project_by_id

@@ -9,12 +9,12 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from distillset import tags as tag_service
 from distillset.kinds import task_as_dict
-from distillset.questions.listing import PAGE_SIZE as QUESTION_PAGE
-from distillset.questions.listing import list_questions, question_row
-from distillset.runs.rows import get_task
+from distillset.questions import PAGE_SIZE as QUESTION_PAGE
+from distillset.questions import list_questions, question_row
+from distillset.runs import get_task
 from distillset.store import Question, Store, Tag
-from distillset.tags import tree as tag_service
 from distillset.web import generation, jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project

@@ -1,9 +1,13 @@
-"""The gateway is below every service: llm/ and store/ import nothing above them."""
+"""The layout's rules that the layers contract (`make imports`) does not state: the lowest
+layers import nothing above them, and the interfaces use the core only through each package's
+`__init__` surface, which lists what it offers in `__all__`."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import importlib
 
 import pytest
 
@@ -41,3 +45,30 @@ def test_a_low_layer_imports_nothing_above_it(layer: str) -> None:
         if not any(name == low or name.startswith(f"{low}.") for low in allowed)
     }
     assert above == set()
+
+
+INTERFACES = ("cli", "web", "api")
+CORE = sorted(
+    path.name
+    for path in PACKAGE.iterdir()
+    if (path / "__init__.py").exists() and path.name not in (*INTERFACES, "testing")
+)
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_interfaces_import_only_package_surfaces(interface: str) -> None:
+    reached_inside = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in sorted((PACKAGE / interface).rglob("*.py"))
+        for name in _project_imports(path)
+        # distillset.<core package>.<module>: past the surface
+        if len(parts := name.split(".")) > 2 and parts[1] in CORE
+    }
+    assert reached_inside == set()
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_each_core_package_lists_its_surface(package: str) -> None:
+    module = importlib.import_module(f"distillset.{package}")
+    assert isinstance(module.__all__, list) and module.__all__ == sorted(set(module.__all__))
+    assert [name for name in module.__all__ if not hasattr(module, name)] == []
