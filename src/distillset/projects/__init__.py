@@ -1,8 +1,8 @@
 """Projects and their model endpoints, with the keys those endpoints use."""
 
 from distillset.projects.endpoints import (
+    ENDPOINT_REMOVABLE,
     PRESETS,
-    REMOVABLE,
     add_endpoint,
     endpoint_as_dict,
     endpoint_config,
@@ -17,6 +17,7 @@ from distillset.projects.endpoints import (
 from distillset.projects.key_sources import RemoteKeys
 from distillset.projects.keys import list_key_names, remove_key, set_key
 from distillset.projects.lifecycle import (
+    PROJECT_REMOVABLE,
     create_project,
     delete_project,
     list_projects,
@@ -26,8 +27,9 @@ from distillset.projects.lifecycle import (
 )
 
 __all__ = [
+    "ENDPOINT_REMOVABLE",
     "PRESETS",
-    "REMOVABLE",
+    "PROJECT_REMOVABLE",
     "RemoteKeys",
     "add_endpoint",
     "create_project",

@@ -71,7 +71,7 @@ _RANGES: dict[str, tuple[float, float]] = {
 _NO_LIMIT_AT_ZERO = ("rpm", "tpm")
 # What CLEAR removes: sampling defaults, limits, prices, the key references (the endpoint
 # then uses OPENAI_API_KEY) and the extra body.
-REMOVABLE = frozenset({*_RANGES, "api_key_env", "api_key_name", "extra_body"})
+ENDPOINT_REMOVABLE = frozenset({*_RANGES, "api_key_env", "api_key_name", "extra_body"})
 
 
 # An alias appears in URLs (/models/ALIAS) and commands: plain characters only, never a path.
@@ -110,11 +110,11 @@ def _checked_model(model: str) -> str:
 
 def _removals_as_none(values: dict[str, Any]) -> dict[str, Any]:
     """CLEAR (and 0 for rpm / tpm) becomes None, which removes the setting, or {} for the
-    extra body; only REMOVABLE settings may go (temperature 0 stays a real value)."""
+    extra body; only ENDPOINT_REMOVABLE settings may go (temperature 0 stays a real value)."""
     settled = dict(values)
     for key, value in values.items():
         if value is CLEAR or (key in _NO_LIMIT_AT_ZERO and value == 0):
-            if key not in REMOVABLE:
+            if key not in ENDPOINT_REMOVABLE:
                 raise InvalidInputError(f"{key} cannot be removed, only changed")
             settled[key] = {} if key == "extra_body" else None
     return settled

@@ -34,7 +34,7 @@ SETTING_LIMITS: dict[str, tuple[float, float]] = {
 # Limits a project may go without: CLEAR or 0 removes them (no limit).
 REMOVABLE_LIMITS = ("requests_per_minute", "tokens_per_minute")
 # What CLEAR removes: those limits, the models, the description and the answer system prompt.
-REMOVABLE = frozenset(
+PROJECT_REMOVABLE = frozenset(
     {*REMOVABLE_LIMITS, "question_model", "answer_model", "description", "answer_system_prompt"}
 )
 
@@ -120,12 +120,12 @@ def list_projects(session: Session) -> list[Project]:
 
 
 def update_project(session: Session, project: Project, **changes: Any) -> Project:
-    """Change settings; ``None`` values are ignored, CLEAR removes a REMOVABLE one (0 does
+    """Change settings; ``None`` values are ignored, CLEAR removes a PROJECT_REMOVABLE one (0 does
     too for the rpm/tpm limits), models are given by alias ("" or "none" unsets one)."""
     for key, value in changes.items():
         if value is None:
             continue
-        if value is CLEAR and key not in REMOVABLE:
+        if value is CLEAR and key not in PROJECT_REMOVABLE:
             raise InvalidInputError(f"{key} cannot be removed, only changed")
         if key in ("question_model", "answer_model"):
             # "" or "none" unsets the model (no endpoint may be called "none").

@@ -25,8 +25,8 @@ from distillset.web.schemas import (
 )
 
 # What an emptied input removes: whatever the services let a setting go without.
-ENDPOINT_CLEARABLE = project_service.REMOVABLE
-PROJECT_CLEARABLE = project_service.REMOVABLE
+ENDPOINT_CLEARABLE = project_service.ENDPOINT_REMOVABLE
+PROJECT_CLEARABLE = project_service.PROJECT_REMOVABLE
 
 router = APIRouter(prefix="/projects/{project_id}")
 
