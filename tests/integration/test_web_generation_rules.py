@@ -3,6 +3,7 @@ and the questions listing's answer ids."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from typing import Any
@@ -10,14 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from distillset.auto import create_answers_job
 from distillset.config import Settings
 from distillset.domain import TaskKind, TaskStatus
-from distillset.generation.context import load_context
-from distillset.llm import open_gateway
-from distillset.store import Project, Store, Task
+from distillset.kinds import run_task
+from distillset.store import Store, Task
 from distillset.store.models import utcnow
 from distillset.testing import FakeModelServer
-from distillset.web.generation import project_gateway
 from helpers import make_web_project
 
 API = "/api/v1"
@@ -116,16 +116,6 @@ def test_a_task_of_this_server_or_a_dead_process_does_not_block(
     assert created.status_code == 200 and len(created.json()["created"]) == 2
 
 
-def test_generation_shares_the_limiter_of_the_servers_task_runs(
-    project_id: int, store: Store, settings: Settings
-) -> None:
-    with store.session() as session:
-        context = load_context(session, session.get_one(Project, project_id), settings)
-    task_gateway = open_gateway(store, context.limits, project_id=project_id)
-    assert project_gateway(store, context).limiter is task_gateway.limiter
-    assert project_gateway(store, context, use_cache=False).limiter is task_gateway.limiter
-
-
 def test_fresh_answer_asks_the_model_again(
     client: TestClient, project_id: int, fake_server: FakeModelServer
 ) -> None:
@@ -197,3 +187,90 @@ def test_questions_listing_gives_the_answer_id(client: TestClient, project_id: i
     assert [(q["id"], q["answered"], q["answer_id"]) for q in items] == [
         (question, True, answer_id)
     ]
+
+
+def _running_item_task(store: Store, project_id: int, kind: TaskKind, scope: str | None) -> int:
+    """A living task of this server on one item (or, scope None, on the whole project)."""
+    task_id = _running_task(store, project_id, f"{socket.gethostname()}:{os.getpid()}:a1b2c3")
+    with store.session() as session:
+        task = session.get_one(Task, task_id)
+        task.kind, task.scope = kind.value, scope
+    return task_id
+
+
+@pytest.mark.usefixtures("database")
+def test_generation_from_the_web_is_a_task_row(
+    client: TestClient, project_id: int, store: Store
+) -> None:
+    base = f"{API}/projects/{project_id}"
+    created = client.post(f"{base}/tags/generate", json={"count": 2}).json()
+    tag = created["created"][0]
+    questions = client.post(f"{base}/tags/{tag}/questions/generate", json={"count": 2}).json()
+    answer = client.post(f"{base}/questions/{questions['created'][0]}/answer").json()
+    tasks = client.get(f"{base}/tasks").json()
+    by_kind = {task["kind"]: task for task in tasks}
+    assert set(by_kind) == {"tags", "questions", "answers"}
+    assert all(task["status"] == "succeeded" for task in tasks)
+    # Each shows its progress, and what it made is the reply's.
+    assert by_kind["tags"]["counters"]["tags"]["done"] == 2
+    assert by_kind["tags"]["counters"]["created"]["tags"] == created["created"]
+    assert by_kind["questions"]["counters"]["created"]["questions"] == questions["created"]
+    assert by_kind["answers"]["counters"]["created"]["answers"] == [answer["answer_id"]]
+    with store.session() as session:
+        scopes = {task.kind: task.scope for task in session.query(Task)}
+    assert scopes == {
+        "tags": "children:topic",
+        "questions": f"questions:{tag}",
+        "answers": f"question:{questions['created'][0]}",
+    }
+
+
+@pytest.mark.usefixtures("database")
+def test_jobs_on_different_items_run_side_by_side_and_on_one_item_do_not(
+    client: TestClient, project_id: int, store: Store, fake_server: FakeModelServer
+) -> None:
+    base = f"{API}/projects/{project_id}"
+    first, second = client.post(f"{base}/tags/generate", json={"count": 2}).json()["created"]
+    busy = _running_item_task(store, project_id, TaskKind.QUESTIONS, f"questions:{first}")
+    other_tag = client.post(f"{base}/tags/{second}/questions/generate", json={"count": 1})
+    assert other_tag.status_code == 200 and len(other_tag.json()["created"]) == 1
+    sent = fake_server.stats().total
+    same_tag = client.post(f"{base}/tags/{first}/questions/generate", json={"count": 1})
+    assert same_tag.status_code == 409
+    assert same_tag.json()["detail"].startswith(f"task {busy} (questions) is already running")
+    assert fake_server.stats().total == sent
+
+    # A job on the whole project (no item) is every item's rival of its kind.
+    question = other_tag.json()["created"][0]
+    whole = _running_item_task(store, project_id, TaskKind.ANSWERS, None)
+    refused = client.post(f"{base}/questions/{question}/answer")
+    assert refused.status_code == 409 and f"task {whole} (answers)" in refused.json()["detail"]
+    assert fake_server.stats().total == sent
+
+
+@pytest.mark.usefixtures("database")
+def test_a_resumed_new_sample_does_not_ask_again_for_an_answer_it_replaced(
+    client: TestClient,
+    project_id: int,
+    store: Store,
+    settings: Settings,
+    fake_server: FakeModelServer,
+) -> None:
+    base = f"{API}/projects/{project_id}"
+    question = _question(client, project_id)
+    answer_id = client.post(f"{base}/questions/{question}/answer").json()["answer_id"]
+    with store.session() as session:
+        job = create_answers_job(
+            session, settings, project_id, question_ids=[question], resample=True
+        )
+    assert job.plan.answers == 1
+    sent = fake_server.stats().total
+    asyncio.run(run_task(store, settings, job.task_id))
+    assert fake_server.stats().total == sent + 1
+    replaced = client.get(f"{base}/records/{answer_id}").json()["answer"]
+    # Run again (as a resume would after a kill): the answer is newer than the job now.
+    with store.session() as session:
+        session.get_one(Task, job.task_id).status = TaskStatus.INTERRUPTED.value
+    asyncio.run(run_task(store, settings, job.task_id))
+    assert fake_server.stats().total == sent + 1
+    assert client.get(f"{base}/records/{answer_id}").json()["answer"] == replaced

@@ -5,9 +5,8 @@ layers import nothing above them, and the interfaces use the core only through e
 from __future__ import annotations
 
 import ast
-from pathlib import Path
-
 import importlib
+from pathlib import Path
 
 import pytest
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from distillset.domain import ModelCallError
 from distillset.generation.context import DistillContext, full_path
@@ -335,19 +336,61 @@ async def answer_question(
 
 
 async def resample_answer(
-    store: Store, gateway: Gateway, context: DistillContext, question_id: int, answer_id: int
+    store: Store,
+    gateway: Gateway,
+    context: DistillContext,
+    question_id: int,
+    answer_id: int,
+    *,
+    task_id: int | None = None,
+    before_send: BeforeSend | None = None,
 ) -> AnswerOutcome:
     """Replace an answer with a new sample (pass a gateway that skips its cache); the old
     answer stays when the call fails. The new text starts unreviewed: a confirmation or a
-    score judged the old one."""
+    score judged the old one. An answer deleted meanwhile ends ``gone``."""
     outcome = AnswerOutcome(question_id)
     question = _load_question(store, context, question_id)
     messages = answer_messages(context, question.text, question.path)
-    result = await _ask(gateway, context, question, messages, outcome, None)
+    result = await _ask(gateway, context, question, messages, outcome, task_id, before_send)
     if result is None:
         return outcome
     values = {**_reply_fields(context, messages, result), **score_values(None, None)}
     with store.engine.begin() as connection:
-        connection.execute(update(_answers).where(_answers.c.id == answer_id).values(values))
-    outcome.answer_id = answer_id
+        replaced = connection.execute(
+            update(_answers).where(_answers.c.id == answer_id).values(values)
+        ).rowcount
+    outcome.gone = replaced == 0
+    outcome.answer_id = None if outcome.gone else answer_id
     return outcome
+
+
+async def answer_again(
+    store: Store,
+    gateway: Gateway,
+    context: DistillContext,
+    question_id: int,
+    *,
+    task_id: int | None = None,
+    before_send: BeforeSend | None = None,
+) -> AnswerOutcome:
+    """A new sample for the question: it replaces the question's first answer, or answers
+    a question that has none."""
+    with store.session() as session:
+        answer_id = first_answer_id(session, question_id)
+    if answer_id is None:
+        return await answer_question(
+            store, gateway, context, question_id, task_id=task_id, before_send=before_send
+        )
+    return await resample_answer(
+        store, gateway, context, question_id, answer_id, task_id=task_id, before_send=before_send
+    )
+
+
+def first_answer_id(session: Session, question_id: int) -> int | None:
+    """The answer a question shows first (its lowest variant), if it has one."""
+    return session.scalar(
+        select(_answers.c.id)
+        .where(_answers.c.question_id == question_id)
+        .order_by(_answers.c.variant, _answers.c.id)
+        .limit(1)
+    )

@@ -32,7 +32,7 @@ from distillset.generation.context import load_context
 from distillset.projects.lifecycle import get_project
 from distillset.runs.rows import process_owner, refuse_if_blocked
 from distillset.runs.runner import ask_fresh
-from distillset.store import Project, Question, Tag
+from distillset.store import Project, Question, Tag, utcnow
 
 
 @dataclass
@@ -135,7 +135,7 @@ def _create(
     and so is a large plan that was not confirmed (PlanNeedsConfirmation)."""
     # Refuse a job whose model is unset, or that another task blocks, before any task row.
     plan = _plan(session, project, settings, spec)
-    refuse_if_blocked(session, settings, project.id, kind, process_owner())
+    refuse_if_blocked(session, settings, project.id, kind, process_owner(), spec.scope)
     check_confirmed(plan, confirm_large)
     earlier = resumable_task(session, settings, project, kind, spec) if resume_interrupted else None
     task = earlier or create_task(session, project, kind, spec, plan)
@@ -278,9 +278,11 @@ def create_answers_job(
     tag_id: int | None = None,
     no_cache: bool = False,
     confirm_large: bool = False,
+    resample: bool = False,
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project
-    (a large plan needs ``confirm_large``)."""
+    (a large plan needs ``confirm_large``). ``resample`` replaces the answers of the given
+    questions with new samples from the model (never from the response cache)."""
     project = get_project(session, project_id)
     if question_ids:
         found = set(
@@ -296,14 +298,15 @@ def create_answers_job(
             raise InvalidInputError(f"no question(s) {shown} in project {project.name!r}")
     if tag_id is not None:
         tag_id = _tag_in(session, project, tag_id)
-    spec = answers_spec(tag_id=tag_id, question_ids=question_ids)
+    resample_before = utcnow().isoformat() if resample else None
+    spec = answers_spec(tag_id=tag_id, question_ids=question_ids, resample_before=resample_before)
     return _create(
         session,
         project,
         settings,
         TaskKind.ANSWERS,
         spec,
-        no_cache=no_cache,
+        no_cache=no_cache or resample,
         confirm_large=confirm_large,
     )
 

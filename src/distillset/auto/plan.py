@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -51,10 +52,27 @@ class JobSpec:
     answer: bool = False
     question_ids: tuple[int, ...] | None = None
     topic: str | None = None
+    # Answer the listed questions again: each answer made before this moment (ISO 8601)
+    # is replaced by a new sample. A resumed run skips the ones it has replaced already.
+    resample_before: str | None = None
 
     @property
     def answer_only(self) -> bool:
         return self.levels == 0 and self.questions_per_leaf == 0 and self.answer
+
+    @property
+    def scope(self) -> str | None:
+        """The one item the job works on, where it names one (see ``Task.scope``)."""
+        if self.answer_only and self.question_ids is not None and len(self.question_ids) == 1:
+            return f"question:{self.question_ids[0]}"
+        if self.answer:
+            return None
+        parent = "topic" if self.root_tag_id is None else self.root_tag_id
+        if self.levels == 1 and self.questions_per_leaf == 0:
+            return f"children:{parent}"
+        if self.levels == 0 and self.root_tag_id is not None:
+            return f"questions:{parent}"
+        return None
 
     def as_params(self) -> dict[str, Any]:
         data = asdict(self)
@@ -91,9 +109,16 @@ def questions_spec(tag_id: int, count: int, *, answer: bool = False) -> JobSpec:
     return JobSpec(tag_id, 0, 0, count, answer)
 
 
-def answers_spec(*, tag_id: int | None = None, question_ids: list[int] | None = None) -> JobSpec:
+def answers_spec(
+    *,
+    tag_id: int | None = None,
+    question_ids: list[int] | None = None,
+    resample_before: str | None = None,
+) -> JobSpec:
     ids = tuple(dict.fromkeys(question_ids)) if question_ids else None
-    return JobSpec(tag_id, 0, 0, 0, True, ids)
+    if resample_before is not None and ids is None:
+        raise InvalidInputError("a new sample is asked of listed questions only")
+    return JobSpec(tag_id, 0, 0, 0, True, ids, resample_before=resample_before)
 
 
 @dataclass
@@ -211,11 +236,12 @@ def leaf_depth(spec: JobSpec, snapshot: TreeSnapshot) -> int:
 
 
 def answer_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
-    """Unanswered questions an answer-only job covers, in id order."""
-    answered = select(Answer.question_id)
-    query = select(Question.id).where(
-        Question.project_id == project_id, Question.id.not_in(answered)
-    )
+    """Questions an answer-only job answers, in id order: the unanswered ones it covers,
+    and with ``resample_before`` the listed ones whose answer is older than that."""
+    kept = select(Answer.question_id)
+    if spec.resample_before is not None:
+        kept = kept.where(Answer.created_at >= datetime.fromisoformat(spec.resample_before))
+    query = select(Question.id).where(Question.project_id == project_id, Question.id.not_in(kept))
     if spec.question_ids is not None:
         query = query.where(Question.id.in_(spec.question_ids))
     elif spec.root_tag_id is not None:

@@ -32,12 +32,22 @@ class CallStats:
         return {"requests": self.requests, "cached": self.cached, "failed": self.failed}
 
 
+# Ids of the items a run created, kept per stage up to this many: an interface that waits for
+# a small job (a tag's questions, one answer) shows what it made; a large run keeps the first.
+CREATED_KEPT = 200
+
+
 class JobProgress(StageProgress):
     """Counters the scheduler updates and the task runner persists; done never exceeds planned."""
 
     def __init__(self) -> None:
         super().__init__(STAGE_NAMES)
         self.calls = CallStats()
+        self.created: dict[str, list[int]] = {name: [] for name in STAGE_NAMES}
+
+    def note_created(self, name: str, ids: list[int]) -> None:
+        kept = self.created[name]
+        kept.extend(ids[: max(0, CREATED_KEPT - len(kept))])
 
     def resume(self, remaining: Mapping[str, int]) -> None:
         """Counters for the whole job when a run resumes it: what earlier runs did plus what
@@ -61,6 +71,7 @@ class JobProgress(StageProgress):
     def as_dict(self) -> dict[str, Any]:
         data = super().as_dict()
         data["calls"] = self.calls.as_dict()
+        data["created"] = {name: list(ids) for name, ids in self.created.items()}
         return data
 
     @classmethod
@@ -73,4 +84,7 @@ class JobProgress(StageProgress):
             cached=int(calls.get("cached", 0)),
             failed=int(calls.get("failed", 0)),
         )
+        created = data.get("created") or {}
+        for name in STAGE_NAMES:
+            progress.created[name] = [int(i) for i in created.get(name, [])][:CREATED_KEPT]
         return progress

@@ -47,6 +47,7 @@ def create_task(
     task = Task(
         project_id=project.id,
         kind=kind.value,
+        scope=spec.scope,
         params=spec.as_params(),
         status=TaskStatus.QUEUED.value,
         counters=progress.as_dict() | {"plan": plan.as_dict()},
@@ -111,8 +112,6 @@ class DistillRun(SupervisedRun):
 
     def new_progress(self) -> JobProgress:
         return JobProgress()
-        self._job: _PlannedJob | None = None
-        self._gateway: Gateway | None = None
 
     def prepare(self) -> None:
         with self.store.session() as session:

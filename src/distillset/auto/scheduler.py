@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from distillset.answers.generate import AnswerWriter, answer_question
+from distillset.answers.generate import AnswerWriter, answer_again, answer_question
 from distillset.auto.plan import JobSpec, WorkItem, full_subtree
 from distillset.auto.progress import JobProgress
 from distillset.domain import DistillsetError
@@ -207,6 +207,7 @@ class JobScheduler:
         )
         self._account_calls(outcome)
         self.progress.add_done("tags", len(outcome.created))
+        self.progress.note_created("tags", outcome.created)
         child_depth = depth + 1
         parent_labels = self._labels.get(tag_id)
         for child, label in zip(outcome.created, outcome.texts, strict=True):
@@ -234,6 +235,7 @@ class JobScheduler:
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
+        self.progress.note_created("questions", outcome.created)
         if self.spec.answer:
             for question_id, text in zip(outcome.created, outcome.texts, strict=True):
                 self._push(ANSWER, question_id, text=text)
@@ -243,16 +245,27 @@ class JobScheduler:
             self.progress.event(reason, "error")
 
     async def _answer(self, question_id: int, text: str | None) -> None:
-        outcome = await answer_question(
-            self.store,
-            self.gateway,
-            self.context,
-            question_id,
-            task_id=self.task_id,
-            text=text,
-            writer=self._answers,
-            before_send=self._targets.before_send("question", question_id),
-        )
+        before_send = self._targets.before_send("question", question_id)
+        if self.spec.resample_before is not None:
+            outcome = await answer_again(
+                self.store,
+                self.gateway,
+                self.context,
+                question_id,
+                task_id=self.task_id,
+                before_send=before_send,
+            )
+        else:
+            outcome = await answer_question(
+                self.store,
+                self.gateway,
+                self.context,
+                question_id,
+                task_id=self.task_id,
+                text=text,
+                writer=self._answers,
+                before_send=before_send,
+            )
         if outcome.call is not None:
             self.progress.add_call(outcome.call)
         if outcome.gone:
@@ -264,6 +277,8 @@ class JobScheduler:
             self.progress.event(reason, "error")
         else:
             self.progress.add_done("answers")
+            if outcome.answer_id is not None:
+                self.progress.note_created("answers", [outcome.answer_id])
 
 
 def _one_line(exc: BaseException) -> str:

@@ -110,16 +110,30 @@ def _same_process(owner_column: Any, owner: str) -> Any:
 
 
 def _rivals_of(
-    table: Any, project_id: int, kind: str | None, owner: str, task_id: int | None = None
+    table: Any,
+    project_id: int,
+    kind: str | None,
+    owner: str,
+    task_id: int | None = None,
+    scope: str | None = None,
 ) -> list[Any]:
-    # The same kind never runs twice on a project; another process's task of any kind
-    # neither, since its limiter is not shared with this process (nor its in-flight calls).
-    # Work that is no task (kind None) is blocked by another process's tasks only.
+    # The same kind never runs twice on a project's work (two runs would create or pay for
+    # the same items), unless both name a different single item (``scope``); another
+    # process's task of any kind neither, since its limiter is not shared with this process
+    # (nor its in-flight calls). Work that is no task (kind None) is blocked by another
+    # process's tasks only.
     elsewhere = ~_same_process(table.owner, owner)
+    if kind is None:
+        rival = elsewhere
+    else:
+        same_work = table.kind == kind
+        if scope is not None:
+            same_work = and_(same_work, or_(table.scope.is_(None), table.scope == scope))
+        rival = or_(same_work, elsewhere)
     conditions = [
         table.project_id == project_id,
         table.status == TaskStatus.RUNNING.value,
-        elsewhere if kind is None else or_(table.kind == kind, elsewhere),
+        rival,
     ]
     if task_id is not None:
         conditions.append(table.id != task_id)
@@ -127,18 +141,28 @@ def _rivals_of(
 
 
 def _rival_conditions(table: Any, task: Task, owner: str) -> list[Any]:
-    return _rivals_of(table, task.project_id, task.kind, owner, task.id)
+    return _rivals_of(table, task.project_id, task.kind, owner, task.id, task.scope)
 
 
 def refuse_if_blocked(
-    session: Session, settings: Settings, project_id: int, kind: TaskKind | None, owner: str
+    session: Session,
+    settings: Settings,
+    project_id: int,
+    kind: TaskKind | None,
+    owner: str,
+    scope: str | None = None,
 ) -> None:
     """Refuse a new task that its claim would refuse, before its row exists: a living task
-    of its kind runs on the project, or one of any kind in another process. Model calls
-    that are no task (``kind`` None, awaited in a request) follow the same rule without a
-    kind: only another process's living task refuses them."""
+    of its kind runs on the project (on the same item, where the task names one), or one of
+    any kind in another process. Model calls that are no task (``kind`` None, awaited in a
+    request) follow the same rule without a kind: only another process's living task
+    refuses them."""
     rival_kind = kind.value if kind is not None else None
-    query = select(Task).where(*_rivals_of(Task, project_id, rival_kind, owner)).order_by(Task.id)
+    query = (
+        select(Task)
+        .where(*_rivals_of(Task, project_id, rival_kind, owner, scope=scope))
+        .order_by(Task.id)
+    )
     for other in session.scalars(query):
         if not is_stale(other, settings):
             raise ConflictError(_busy_message(other, settings))

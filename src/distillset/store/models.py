@@ -210,6 +210,9 @@ class Task(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The one item it works on ("question:12"), where it names one: tasks of one kind on one
+    # project may run side by side on different items. None: a subtree or the whole project.
+    scope: Mapped[str | None] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), default="queued")
     # {"tags": {"planned", "done", "failed"}, "questions": ..., "answers": ..., "calls": ...}
     counters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

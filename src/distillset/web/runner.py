@@ -49,6 +49,14 @@ class TaskRunner:
         self._cancel_events[task_id] = cancel_event
         job.add_done_callback(lambda done: self._finished(task_id, done))
 
+    async def run_to_end(self, task_id: int, *, use_cache: bool = True) -> None:
+        """Run the task and wait for its end (an action awaited in a request). A client that
+        leaves does not stop it: it goes on in the background, on its task page."""
+        self.start(task_id, use_cache=use_cache)
+        job = self._running.get(task_id)
+        if job is not None:
+            await asyncio.shield(job)
+
     def cancel(self, task_id: int) -> None:
         """Stop a run of this process now (the stored cancel flag reaches other processes)."""
         event = self._cancel_events.get(task_id)

@@ -210,10 +210,11 @@ async def generate_tags(
     request: Request,
     store: AppStore,
     settings: AppSettings,
+    runner: Runner,
     count: Count,
     parent_id: Annotated[RowId | None, Form()] = None,
 ) -> Response:
-    result = await generation.add_sub_tags(store, settings, project_id, parent_id, count)
+    result = await generation.add_sub_tags(runner, settings, project_id, parent_id, count)
     return _preview(
         request,
         store,
@@ -232,9 +233,10 @@ async def generate_questions(
     request: Request,
     store: AppStore,
     settings: AppSettings,
+    runner: Runner,
     count: Count,
 ) -> Response:
-    result = await generation.add_questions(store, settings, project_id, tag_id, count)
+    result = await generation.add_questions(runner, settings, project_id, tag_id, count)
     with store.session() as session:
         parent_id = tag_in_project(session, project_by_id(session, project_id), tag_id).parent_id
         items = list(
@@ -273,12 +275,13 @@ async def answer_question(
     request: Request,
     store: AppStore,
     settings: AppSettings,
+    runner: Runner,
     fresh: Annotated[bool, Form()] = False,
 ) -> Response:
     """Answer the question; "New sample" (fresh) replaces its answer with a new reply.
 
     The reply also carries the tag's new counts for its tree node and panel."""
-    outcome = await generation.answer_one(store, settings, project_id, question_id, fresh=fresh)
+    outcome = await generation.answer_one(runner, settings, project_id, question_id, fresh=fresh)
     with store.session() as session:
         project = project_by_id(session, project_id)
         row = question_row(session, project.id, question_id)
