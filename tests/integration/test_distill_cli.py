@@ -161,3 +161,27 @@ def test_the_plan_shows_an_estimated_cost_when_the_model_has_prices(cli: Cli, pr
     assert result.exit_code == 0, result.output
     assert "estimated cost 0.00" in result.stdout
     assert "cost 0.0" in result.stdout.splitlines()[-1]  # the calls line reports the real cost
+
+
+def test_resample_replaces_the_listed_answers_with_new_samples(
+    cli: Cli, project: str, fake_server: FakeModelServer
+) -> None:
+    assert cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "2").exit_code == 0
+    listed = json.loads(cli("dataset", "list", NAME, "--json").stdout)
+    first = listed["records"][0]
+    question_id = first["question_id"]
+    sent = fake_server.stats().total
+
+    result = cli("answers", "generate", NAME, "-q", str(question_id), "--resample", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["counters"]["answers"]["done"] == 1
+    assert fake_server.stats().total == sent + 1  # a new request, never the stored reply
+    # Replaced in place: the same record, made again now.
+    again = json.loads(cli("dataset", "show", NAME, str(first["id"]), "--json").stdout)
+    assert again["question_id"] == question_id and again["answer"]
+    assert again["created_at"] > first["created_at"]
+
+    refused = cli("answers", "generate", NAME, "--resample")
+    assert refused.exit_code == 2
+    assert "a new sample is asked of listed questions only" in refused.stderr

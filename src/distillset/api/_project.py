@@ -249,6 +249,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         tag: str | None = None,
         no_cache: bool = False,
         confirm_large: bool = False,
+        resample: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
@@ -256,7 +257,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
             job = auto_distill.create_answers_job(
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
-                no_cache=no_cache, confirm_large=confirm_large,
+                no_cache=no_cache, confirm_large=confirm_large, resample=resample,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -267,12 +268,18 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         tag: str | None = None,
         no_cache: bool = False,
         confirm_large: bool = False,
+        resample: bool = False,
     ) -> dict[str, Any]:
         """Answer the given questions, or every unanswered one (of a subtree); a plan above
-        the bound on calls or cost needs confirm_large=True."""
+        the bound on calls or cost needs confirm_large=True. ``resample`` replaces the
+        answers of the given questions with new samples."""
         return run_blocking(
             self.generate_answers_async(
-                questions=questions, tag=tag, no_cache=no_cache, confirm_large=confirm_large
+                questions=questions,
+                tag=tag,
+                no_cache=no_cache,
+                confirm_large=confirm_large,
+                resample=resample,
             )
         )
 

@@ -195,6 +195,9 @@ def answers_generate(
         None, "--tag", help="Only unanswered questions of this subtree."
     ),
     no_cache: bool = NoCacheOption,
+    resample: bool = typer.Option(
+        False, "--resample", help="Replace the answers of the --question ids with new samples."
+    ),
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -206,7 +209,7 @@ def answers_generate(
         return auto_distill.create_answers_job(
             session, settings, project.id, question_ids=question or None,
             tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache,
-            confirm_large=confirmed,
+            confirm_large=confirmed, resample=resample,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create, yes)
