@@ -7,9 +7,10 @@ quirky lists. `distillset auto` runs as a subprocess and is SIGKILLed at random 
 (when a random share of the planned items exists, plus a random delay), then resumed: by
 `distillset auto` with the same parameters, and at least once by `distillset tasks resume
 ID`. Takeovers are mixed in: a run is stopped with SIGSTOP (at a moment it holds no database
-lock) past the heartbeat's stale limit, a second `auto` takes its task over, the first is
-continued with SIGCONT and must stop at once saying it lost its task, and the second is then
-SIGKILLed like any other run. After the last event it runs to its end, and plain `auto`
+lock) past the heartbeat's stale limit, a second `auto` takes its task over (keeping free the
+slots of the requests the first may still have open), the first is continued with SIGCONT
+and must stop at once saying it lost its task, and the second is then SIGKILLed like any
+other run. After the last event it runs to its end, and plain `auto`
 re-runs retry what failed (retries are new attempts). A crash-free baseline run with the same
 seed and settings is made first, in its own data directory against its own fake server.
 
@@ -231,8 +232,15 @@ class Distillset:
         if paused.poll() is not None or not stop_outside_a_write(paused, self.database):
             return self._kill(paused, command, started)
         time.sleep(STALE_SECONDS + 0.5)  # its heartbeat goes stale: it may be taken over
-        at_pause = created_items(self.database)
-        taker, taken_at = self._run_until(self.auto_command(), at_pause + 3, 0.0)
+        taker, taken_at = self.start(self.auto_command()), time.monotonic()
+        # The taker claims the task, and keeps the slots of the paused run's open requests
+        # free until that run has ended: it stops as soon as it is continued.
+        deadline = taken_at + RUN_TIMEOUT
+        while taker.poll() is None and not owned_by(self.database, taker.pid):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        time.sleep(1.0)
         paused.send_signal(signal.SIGCONT)
         _out, err = paused.communicate(timeout=RUN_TIMEOUT)
         said = err.decode(errors="replace")
@@ -297,6 +305,16 @@ def replies_paid_twice(database: Path, stats: dict[str, Any]) -> int:
         invalid = db.execute("SELECT count(*) FROM llm_calls WHERE status = 'invalid'").fetchone()
     unrecorded = usable_replies(stats) - int(stored) - int(invalid[0])
     return unrecorded + int(stored) - int(distinct)
+
+
+def owned_by(database: Path, pid: int) -> bool:
+    """Whether a running task is owned by the process ``pid``."""
+    try:
+        with read_only(database) as db:
+            owners = db.execute("SELECT owner FROM tasks WHERE status = 'running'").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return any(owner and owner.split(":")[1] == str(pid) for (owner,) in owners)
 
 
 def created_items(database: Path) -> int:

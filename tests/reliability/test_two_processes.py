@@ -24,7 +24,7 @@ from distillset.auto import jobs
 from distillset.config import Settings, load_settings
 from distillset.domain import ConflictError
 from distillset.runs import rows as service
-from distillset.store import Answer, Question, Store, Task
+from distillset.store import Answer, Question, Store, Task, TaskEvent
 from distillset.store.db import SQLITE_BUSY_TIMEOUT_MS
 from distillset.store.models import utcnow
 from distillset.testing import FakeModelServer
@@ -183,6 +183,12 @@ def _answers(store: Store) -> int:
         return int(session.scalar(select(func.count(Answer.id))) or 0)
 
 
+def _owned_by(store: Store, pid: int) -> bool:
+    with store.session() as session:
+        owners = session.scalars(select(Task.owner).where(Task.status == "running")).all()
+    return any(owner and owner.split(":")[1] == str(pid) for owner in owners)
+
+
 def _stale(store: Store, stale_settings: Settings) -> bool:
     with store.session() as session:
         running = session.scalars(select(Task).where(Task.status == "running")).all()
@@ -206,12 +212,18 @@ def test_a_paused_run_that_was_taken_over_stops_before_sending_again(
     second: subprocess.Popen[str] | None = None
     try:
         _wait_for(lambda: _answers(store) >= 3, first)
+        # The requests the first run has out when it is stopped stay open at the server
+        # (a slow reply) while the second runs: they still count against the limit.
+        fake_server.configure(latency=30.0)
+        time.sleep(0.5)
         _stop_outside_a_write(first, store)
-        paused_at = _answers(store)
+        fake_server.configure(latency=0.3)
         _wait_for(lambda: _stale(store, stale_settings))
         second = _start(settings.home, command, stale=STALE_SECONDS)
-        # The second run is well under way when the first wakes up.
-        _wait_for(lambda: _answers(store) >= paused_at + 4, second)
+        # The second run takes the task over, and keeps the first's slots free until the
+        # first has ended: it stops as soon as it is continued, closing its requests.
+        _wait_for(lambda: _owned_by(store, second.pid), second)
+        time.sleep(1.0)
         first.send_signal(signal.SIGCONT)
         first_output = first.communicate(timeout=120)[0]
         second_output = second.communicate(timeout=120)[0]
@@ -232,7 +244,14 @@ def test_a_paused_run_that_was_taken_over_stops_before_sending_again(
     assert fake_server.stats().max_in_flight <= limit
     with store.session() as session:
         statuses = list(session.scalars(select(Task.status)))
+        events = list(session.scalars(select(TaskEvent.message)))
+        open_requests = list(session.scalars(select(Task.open_requests)))
     assert statuses.count("succeeded") == 1, statuses
+    assert any(
+        f"request slots free for process {socket.gethostname()}:{first.pid}:" in message
+        for message in events
+    ), events
+    assert open_requests == [0]  # the finished run has nothing out
 
 
 def test_a_task_whose_process_was_killed_a_moment_ago_does_not_block_a_new_claim(

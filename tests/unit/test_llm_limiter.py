@@ -135,3 +135,21 @@ def test_token_bucket_admits_a_cost_larger_than_its_burst_from_full() -> None:
     assert bucket.wait_time(1, now) > 400
     bucket.give_back(499)  # settled: only 1 token was used
     assert bucket.wait_time(1, now) <= 1.0
+
+
+def test_reserved_slots_stay_free_until_given_back() -> None:
+    async def scenario() -> None:
+        limiter = Limiter(3)
+        assert limiter.reserve(5) == 3  # never more than the concurrency
+        limiter.unreserve(1)
+        first = await limiter.acquire()
+        waiting = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and limiter.in_flight == 1
+        limiter.unreserve(1)  # a slot comes back: the waiter gets it
+        second = await asyncio.wait_for(waiting, 1)
+        assert limiter.in_flight == 2
+        limiter.release(first)
+        limiter.release(second)
+
+    asyncio.run(scenario())

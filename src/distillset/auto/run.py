@@ -156,9 +156,10 @@ class DistillRun(SupervisedRun):
             context.limits,
             project_id=context.project_id,
             use_cache=self.use_cache,
-            send_guard=self.lease.wait_until_held,
+            send_guard=self.send_guard,
         ) as gateway:
             self._gateway = gateway
+            self.use_slots(gateway.limiter, context.limits.request_timeout)
             scheduler = JobScheduler(
                 self.store,
                 gateway,

@@ -63,6 +63,9 @@ class Limiter:
     ) -> None:
         self._lock = threading.Lock()
         self._in_flight = 0
+        # Slots kept free for requests another process may still have out (a run that was
+        # taken over while stopped): counted as in flight here until released.
+        self._reserved = 0
         # A waiter is the future its request awaits; its result is the granted slot.
         self._waiters: deque[asyncio.Future[None]] = deque()
         # Slots granted to waiters of another event loop, not yet woken there.
@@ -94,6 +97,19 @@ class Limiter:
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    def reserve(self, count: int) -> int:
+        """Keep up to ``count`` slots free of this process's requests; returns how many
+        (never more than the concurrency). Give them back with ``unreserve``."""
+        with self._lock:
+            taken = max(0, min(count, self.max_concurrency - self._reserved))
+            self._reserved += taken
+            return taken
+
+    def unreserve(self, count: int) -> None:
+        with self._lock:
+            self._reserved = max(0, self._reserved - count)
+            self._grant_waiting()
 
     def waiting(self) -> tuple[int, float]:
         """How many granted requests are still out, and for how many seconds the oldest of
@@ -144,7 +160,7 @@ class Limiter:
     def _take_slot_or_queue(self) -> asyncio.Future[None] | None:
         """Take a free slot (None), or join the queue for one (the future to await)."""
         with self._lock:
-            if self._in_flight < self.max_concurrency and not self._waiters:
+            if self._in_flight + self._reserved < self.max_concurrency and not self._waiters:
                 self._in_flight += 1
                 return None
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -178,7 +194,7 @@ class Limiter:
 
     def _grant_waiting(self) -> None:
         """Hand free slots to waiters in arrival order (caller holds the lock)."""
-        while self._waiters and self._in_flight < self.max_concurrency:
+        while self._waiters and self._in_flight + self._reserved < self.max_concurrency:
             waiter = self._waiters.popleft()
             if waiter.done():  # cancelled while queued
                 continue

@@ -243,8 +243,9 @@ class JudgeRun(SupervisedRun):
             setup.limits,
             project_id=setup.project.id,
             use_cache=self.use_cache,
-            send_guard=self.lease.wait_until_held,
+            send_guard=self.send_guard,
         ) as gateway:
+            self.use_slots(gateway.limiter, setup.limits.request_timeout)
             queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(
                 setup.limits.max_concurrency * 2
             )

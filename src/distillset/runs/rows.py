@@ -29,7 +29,7 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _owner_is_gone(owner: str | None) -> bool:
+def owner_is_gone(owner: str | None) -> bool:
     """Whether the owner was a process on this host that no longer exists.
 
     This lets a run killed a moment ago be resumed at once instead of after the heartbeat
@@ -50,7 +50,7 @@ def _owner_is_gone(owner: str | None) -> bool:
 
 
 def is_stale(task: Task, settings: Settings, now: datetime | None = None) -> bool:
-    if _owner_is_gone(task.owner):
+    if owner_is_gone(task.owner):
         return True
     now = now or utcnow()
     beat = as_utc(task.heartbeat_at) or as_utc(task.started_at) or as_utc(task.created_at)
@@ -281,6 +281,18 @@ def renew_claim(session: Session, task_id: int, settings: Settings, owner: str) 
     other = next(iter(rival_tasks(session, task, owner)), None)
     where = f"task {other.id} ({other.kind}) in process {other.owner}" if other else "a rival"
     return f"{where} claimed the project while this run's heartbeat was stale"
+
+
+def publish_open_requests(session: Session, task_id: int, owner: str, bound: int) -> bool:
+    """Write the bound of requests the owner's run may have out; False when the task is no
+    longer the owner's (it must then send nothing more)."""
+    written = session.execute(
+        update(Task)
+        .where(Task.id == task_id, Task.owner == owner)
+        .values(open_requests=bound)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(written.rowcount)  # type: ignore[attr-defined]
 
 
 def request_cancel(session: Session, task: Task, settings: Settings) -> Task:

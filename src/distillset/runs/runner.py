@@ -25,9 +25,11 @@ from distillset.runs.rows import (
     end_refused,
     get_task,
     process_owner,
+    publish_open_requests,
     renew_claim,
     task_as_dict,
 )
+from distillset.runs.slots import PUBLISH_AHEAD, OpenElsewhere, SlotPool, SlotsHeld, open_elsewhere
 from distillset.runs.usage import billed_usage
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
@@ -82,6 +84,13 @@ class SupervisedRun(ABC):
         # Requests go out only while the heartbeat confirmed ownership recently.
         self.lease = OwnershipLease(settings.heartbeat_stale_seconds)
         self.progress = self.new_progress()
+        # The project's request slots (set by a kind that sends requests: use_slots), the
+        # bound of requests out last written in the task row, and the slots kept free for
+        # runs of other processes that may still have requests out.
+        self._pool: SlotPool | None = None
+        self._published = 0
+        self._others: list[OpenElsewhere] = []
+        self._held: SlotsHeld | None = None
 
     @abstractmethod
     def new_progress(self) -> StageProgress:
@@ -94,6 +103,32 @@ class SupervisedRun(ABC):
     @abstractmethod
     async def work(self) -> None:
         """Do the planned work; cancelled when a cancel is asked."""
+
+    def use_slots(self, pool: SlotPool, request_timeout: float) -> None:
+        """The kind's gateway is open: its limiter is the project's pool of request slots.
+        Keep free the slots of other processes' runs that may still have requests out."""
+        self._pool = pool
+        if self._others:
+            # A live client of theirs would give up on a request within this long.
+            give_up_after = self.settings.heartbeat_stale_seconds + request_timeout
+            self._held = SlotsHeld(pool, self._others, give_up_after, self.event)
+
+    async def send_guard(self) -> None:
+        """Awaited before each request goes out (after its slot was granted): ownership
+        still holds, and the task row bounds the requests this run has out."""
+        await self.lease.wait_until_held()
+        pool = self._pool
+        if pool is None or pool.in_flight <= self._published:
+            return
+        bound = min(pool.in_flight + PUBLISH_AHEAD, pool.max_concurrency)
+        with self.store.session() as session:
+            ours = publish_open_requests(session, self.task_id, self.owner, bound)
+        if ours:
+            self._published = bound
+            return
+        self.lost = "another process took it over"
+        self.cancel_event.set()
+        await asyncio.get_running_loop().create_future()  # cancelled with the job
 
     def counters(self) -> dict[str, Any]:
         """The task row's counters as they stand."""
@@ -139,6 +174,9 @@ class SupervisedRun(ABC):
                 task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = counters
             task.heartbeat_at = utcnow()
+            # Nothing awaits inside this write: the requests out cannot grow meanwhile.
+            self._published = self._pool.in_flight if self._pool is not None else 0
+            task.open_requests = self._published
             add_events(session, self.task_id, self.take_events())
             if last_error := self.last_error():
                 task.last_error = last_error
@@ -156,6 +194,8 @@ class SupervisedRun(ABC):
     async def _watch(self, job: asyncio.Task[None]) -> None:
         """Heartbeat and counters every interval; stop the job when a cancel is asked."""
         while not job.done():
+            if self._held is not None:
+                self._held.release_ended()
             if self._flush():
                 self.cancel_event.set()
             if self.cancel_event.is_set():
@@ -172,6 +212,8 @@ class SupervisedRun(ABC):
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+            if self._held is not None:
+                self._held.release_all()
 
     def _lost_error(self) -> ConflictError:
         return ConflictError(
@@ -180,6 +222,10 @@ class SupervisedRun(ABC):
         )
 
     async def run(self) -> dict[str, Any]:
+        with self.store.session() as session:
+            task = session.get(Task, self.task_id)
+            # Read before the claim overwrites it: a run this one takes over may be alive.
+            self._others = [] if task is None else open_elsewhere(session, task.project_id)
         claimed_at = time.monotonic()
         try:
             self.prepare()
