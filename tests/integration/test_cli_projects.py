@@ -185,7 +185,7 @@ def test_unexpected_failure_exits_1_with_a_debug_hint(
     def broken(*_: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("distillset.projects.lifecycle.list_projects", broken)
+    monkeypatch.setattr("distillset.projects.list_projects", broken)
     result = cli("project", "list")
     assert result.exit_code == 1
     assert result.stderr.strip() == (

@@ -18,7 +18,7 @@ from distillset.generation import TargetGone
 from distillset.llm import probe_endpoint
 from distillset.projects import endpoint_config, get_endpoint
 from distillset.runs import get_task
-from distillset.store import Store
+from distillset.store import Store, Tag
 from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
 from distillset.web.runner import TaskRunner
 
@@ -46,6 +46,14 @@ async def _run(runner: TaskRunner, job: PlannedJob, stage: str) -> Generated:
     return Generated(created, int(counts.get("planned", 0)), error, int(counts.get("skipped", 0)))
 
 
+def _check_still_there(store: Store, tag_id: int | None) -> None:
+    """A tag deleted while the request waited: its work was skipped, and the reply says so."""
+    if tag_id is not None:
+        with store.session() as session:
+            if session.get(Tag, tag_id) is None:
+                raise TargetGone("tag", tag_id)
+
+
 async def add_sub_tags(
     runner: TaskRunner, settings: Settings, project_id: int, parent_id: int | None, count: int
 ) -> Generated:
@@ -54,7 +62,9 @@ async def add_sub_tags(
         # A missing project, tag or question is a 404 here (the core says 422: bad input).
         optional_tag(session, project_by_id(session, project_id), parent_id)
         job = create_tags_job(session, settings, project_id, parent_id=parent_id, add=count)
-    return await _run(runner, job, "tags")
+    result = await _run(runner, job, "tags")
+    _check_still_there(runner.store, parent_id)
+    return result
 
 
 async def add_questions(
@@ -64,7 +74,9 @@ async def add_questions(
     with runner.store.session() as session:
         tag_in_project(session, project_by_id(session, project_id), tag_id)
         job = create_questions_job(session, settings, project_id, tag_id=tag_id, add=count)
-    return await _run(runner, job, "questions")
+    result = await _run(runner, job, "questions")
+    _check_still_there(runner.store, tag_id)
+    return result
 
 
 @dataclass
