@@ -57,6 +57,7 @@ class TaskStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    PAUSED = "paused"  # stopped before a call its budget could not pay; resumable
 
     @property
     def finished(self) -> bool:

@@ -169,6 +169,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         questions: int = 10,
         topic: str | None = None,
         no_cache: bool = False,
+        max_cost: float | None = None,
         confirm_large: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
@@ -176,14 +177,14 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         with self._session() as (session, project):
             job = auto_distill.create_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
-                questions=questions, topic=topic, no_cache=no_cache,
+                questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
                 confirm_large=confirm_large,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
-        """Automatic distillation (levels, tags, questions, topic, no_cache, on_progress; a
-        plan above the bound on calls or cost needs confirm_large=True)."""
+        """Automatic distillation (levels, tags, questions, topic, no_cache, max_cost,
+        on_progress; a plan above the bound on calls or cost needs confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -193,6 +194,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         add: int | None = None,
         parent: str | None = None,
         no_cache: bool = False,
+        max_cost: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_tags`` as a coroutine."""
@@ -200,7 +202,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
             job = auto_distill.create_tags_job(
                 session, self.settings, project.id,
                 parent_id=resolve.parent_id(session, project, parent), count=count, add=add,
-                no_cache=no_cache,
+                no_cache=no_cache, max_cost=max_cost,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -211,11 +213,14 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         add: int | None = None,
         parent: str | None = None,
         no_cache: bool = False,
+        max_cost: float | None = None,
     ) -> dict[str, Any]:
         """Top the parent's (default: the topic's) children up to ``count``, or create
         ``add`` more, with the question model."""
         return run_blocking(
-            self.generate_tags_async(count, add=add, parent=parent, no_cache=no_cache)
+            self.generate_tags_async(
+                count, add=add, parent=parent, no_cache=no_cache, max_cost=max_cost
+            )
         )
 
     async def generate_questions_async(
@@ -225,6 +230,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         *,
         add: int | None = None,
         no_cache: bool = False,
+        max_cost: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_questions`` as a coroutine."""
@@ -232,15 +238,23 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
             job = auto_distill.create_questions_job(
                 session, self.settings, project.id,
                 tag_id=resolve.tag_at(session, project, tag).id, count=count, add=add,
-                no_cache=no_cache,
+                no_cache=no_cache, max_cost=max_cost,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def generate_questions(
-        self, tag: str, count: int | None = None, *, add: int | None = None, no_cache: bool = False
+        self,
+        tag: str,
+        count: int | None = None,
+        *,
+        add: int | None = None,
+        no_cache: bool = False,
+        max_cost: float | None = None,
     ) -> dict[str, Any]:
         """Top the tag's questions up to ``count``, or create ``add`` more."""
-        return run_blocking(self.generate_questions_async(tag, count, add=add, no_cache=no_cache))
+        return run_blocking(
+            self.generate_questions_async(tag, count, add=add, no_cache=no_cache, max_cost=max_cost)
+        )
 
     async def generate_answers_async(
         self,
@@ -248,6 +262,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         questions: list[int] | None = None,
         tag: str | None = None,
         no_cache: bool = False,
+        max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
         on_progress: ProgressCallback | None = None,
@@ -257,7 +272,8 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
             job = auto_distill.create_answers_job(
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
-                no_cache=no_cache, confirm_large=confirm_large, resample=resample,
+                no_cache=no_cache, max_cost=max_cost, confirm_large=confirm_large,
+                resample=resample,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -267,6 +283,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         questions: list[int] | None = None,
         tag: str | None = None,
         no_cache: bool = False,
+        max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
     ) -> dict[str, Any]:
@@ -278,6 +295,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
                 questions=questions,
                 tag=tag,
                 no_cache=no_cache,
+                max_cost=max_cost,
                 confirm_large=confirm_large,
                 resample=resample,
             )

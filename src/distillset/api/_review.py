@@ -148,6 +148,7 @@ class ReviewMethods(ProjectBase):
         *,
         rescore: bool = False,
         no_cache: bool = False,
+        max_cost: float | None = None,
         on_progress: ProgressCallback | None = None,
         **filters: Any,
     ) -> dict[str, Any]:
@@ -161,6 +162,7 @@ class ReviewMethods(ProjectBase):
                 record_filter=record_filter,
                 rescore=rescore,
                 no_cache=no_cache,
+                max_cost=max_cost,
             )
             task_id = task.id
         return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
@@ -171,11 +173,14 @@ class ReviewMethods(ProjectBase):
         *,
         rescore: bool = False,
         no_cache: bool = False,
+        max_cost: float | None = None,
         **filters: Any,
     ) -> dict[str, Any]:
         """Score unscored records 0-5 with the ``judge_model`` endpoint (default: the answer
         model), or every matching record with ``rescore`` (score filters allowed then); a
         task. ``model=`` is the record filter, as in ``records``: the answers' model."""
         return run_blocking(
-            self.judge_async(judge_model, rescore=rescore, no_cache=no_cache, **filters)
+            self.judge_async(
+                judge_model, rescore=rescore, no_cache=no_cache, max_cost=max_cost, **filters
+            )
         )

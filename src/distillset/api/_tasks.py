@@ -14,7 +14,14 @@ from distillset import resolve
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
 from distillset.kinds import run_task, task_as_dict
-from distillset.runs import ask_fresh, get_task, recent_events, refresh_status, request_cancel
+from distillset.runs import (
+    ask_fresh,
+    get_task,
+    recent_events,
+    refresh_status,
+    request_cancel,
+    set_budget,
+)
 from distillset.runs import list_tasks as _list_tasks
 from distillset.store import Project as ProjectRow
 from distillset.store import Store, utc_iso
@@ -75,15 +82,18 @@ async def resume_task_async(
     task_id: int,
     *,
     no_cache: bool = False,
+    max_cost: float | None = None,
     on_progress: ProgressCallback | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
 ) -> dict[str, Any]:
     """``resume_task`` as a coroutine, for a caller that has a running loop of its own."""
     with opened(settings, store) as (settings, store):
-        if no_cache:
-            with store.session() as session:
-                ask_fresh(get_task(session, task_id))
+        with store.session() as session:
+            task = get_task(session, task_id)
+            if no_cache:
+                ask_fresh(task)
+            set_budget(task, max_cost)
         return await run_task(store, settings, task_id, on_progress=on_progress)
 
 
@@ -91,14 +101,17 @@ def resume_task(
     task_id: int,
     *,
     no_cache: bool = False,
+    max_cost: float | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
 ) -> dict[str, Any]:
     """Continue a stopped task from what is stored; replies already received are not paid
-    twice (unless the task was started or is resumed with ``no_cache``). Returns the task's
-    summary."""
+    twice (unless the task was started or is resumed with ``no_cache``). A task paused at
+    its budget goes on with a higher ``max_cost``. Returns the task's summary."""
     return run_blocking(
-        resume_task_async(task_id, no_cache=no_cache, settings=settings, store=store)
+        resume_task_async(
+            task_id, no_cache=no_cache, max_cost=max_cost, settings=settings, store=store
+        )
     )
 
 
@@ -116,12 +129,17 @@ class TaskMethods(ProjectBase):
         return cancel_task(task_id, settings=self.settings, store=self.store)
 
     def resume(
-        self, task_id: int, *, no_cache: bool = False, on_progress: ProgressCallback | None = None
+        self,
+        task_id: int,
+        *,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """Continue a stopped task from what is stored (see `resume_task`)."""
         return run_blocking(
             resume_task_async(
-                task_id, no_cache=no_cache, on_progress=on_progress,
+                task_id, no_cache=no_cache, max_cost=max_cost, on_progress=on_progress,
                 settings=self.settings, store=self.store,
             )
         )  # fmt: skip

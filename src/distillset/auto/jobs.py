@@ -31,7 +31,7 @@ from distillset.domain import InvalidInputError, NotFoundError, TaskKind
 from distillset.generation.context import load_context
 from distillset.projects.lifecycle import get_project
 from distillset.runs.rows import process_owner, refuse_if_blocked
-from distillset.runs.runner import ask_fresh
+from distillset.runs.runner import ask_fresh, set_budget
 from distillset.store import Project, Question, Tag, utcnow
 
 
@@ -129,6 +129,7 @@ def _create(
     no_cache: bool = False,
     resume_interrupted: bool = False,
     confirm_large: bool = True,
+    max_cost: float | None = None,
 ) -> PlannedJob:
     """Plan the job and create its task, or pick up the interrupted task of the same job
     (``resume_interrupted``). A job its claim would refuse is refused before any row exists,
@@ -141,6 +142,7 @@ def _create(
     task = earlier or create_task(session, project, kind, spec, plan)
     if no_cache:
         ask_fresh(task)
+    set_budget(task, max_cost)
     return PlannedJob(task.id, kind, project.name, project.id, plan, resumed=earlier is not None)
 
 
@@ -208,6 +210,7 @@ def create_auto_job(
     questions: int = 10,
     topic: str | None = None,
     no_cache: bool = False,
+    max_cost: float | None = None,
     confirm_large: bool = False,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
@@ -225,6 +228,7 @@ def create_auto_job(
         settings,
         TaskKind.AUTO_DISTILL,
         spec,
+        max_cost=max_cost,
         no_cache=no_cache,
         resume_interrupted=True,
         confirm_large=confirm_large,
@@ -240,6 +244,7 @@ def create_tags_job(
     count: int | None = None,
     add: int | None = None,
     no_cache: bool = False,
+    max_cost: float | None = None,
 ) -> PlannedJob:
     """Top a tag's (or, with ``parent_id`` None, the topic's) children up to ``count``, or
     to ``add`` more than now."""
@@ -248,7 +253,9 @@ def create_tags_job(
         parent_id = _tag_in(session, project, parent_id)
     target = _count_target(session, "tags", parent_id, project.id, count, add)
     spec = tags_spec(parent_id, target)
-    return _create(session, project, settings, TaskKind.TAGS, spec, no_cache=no_cache)
+    return _create(
+        session, project, settings, TaskKind.TAGS, spec, max_cost=max_cost, no_cache=no_cache
+    )
 
 
 def create_questions_job(
@@ -260,13 +267,16 @@ def create_questions_job(
     count: int | None = None,
     add: int | None = None,
     no_cache: bool = False,
+    max_cost: float | None = None,
 ) -> PlannedJob:
     """Top a tag's questions up to ``count``, or to ``add`` more than it has now."""
     project = get_project(session, project_id)
     tag_id = _tag_in(session, project, tag_id)
     target = _count_target(session, "questions", tag_id, project.id, count, add)
     spec = questions_spec(tag_id, target)
-    return _create(session, project, settings, TaskKind.QUESTIONS, spec, no_cache=no_cache)
+    return _create(
+        session, project, settings, TaskKind.QUESTIONS, spec, max_cost=max_cost, no_cache=no_cache
+    )
 
 
 def create_answers_job(
@@ -277,6 +287,7 @@ def create_answers_job(
     question_ids: list[int] | None = None,
     tag_id: int | None = None,
     no_cache: bool = False,
+    max_cost: float | None = None,
     confirm_large: bool = False,
     resample: bool = False,
 ) -> PlannedJob:
@@ -306,6 +317,7 @@ def create_answers_job(
         settings,
         TaskKind.ANSWERS,
         spec,
+        max_cost=max_cost,
         no_cache=no_cache or resample,
         confirm_large=confirm_large,
     )

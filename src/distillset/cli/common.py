@@ -214,6 +214,12 @@ def print_json(data: Any) -> None:
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 ProjectArgument = typer.Argument(..., help="Project name.")
 YesOption = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+MaxCostOption = typer.Option(
+    None,
+    "--max-cost",
+    help="Budget: pause before a call that could take the task's cost (failed calls "
+    "included) above this, in the endpoints' price unit; resume with a higher one.",
+)
 NoCacheOption = typer.Option(
     False,
     "--no-cache",

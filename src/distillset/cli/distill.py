@@ -14,6 +14,7 @@ from distillset.auto import PlannedJob, PlanNeedsConfirmation
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
+    MaxCostOption,
     NoCacheOption,
     ProjectArgument,
     YesOption,
@@ -107,6 +108,7 @@ def tags_generate(
     count: int | None = TagCountOption,
     add: int | None = TagAddOption,
     no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's children (or the topic's) up to --count, or create --add more, with the
@@ -118,6 +120,7 @@ def tags_generate(
         return auto_distill.create_tags_job(
             session, settings, project.id, parent_id=parent_id, count=count, add=add,
             no_cache=no_cache,
+            max_cost=max_cost,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create)
@@ -131,6 +134,7 @@ def questions_generate(
     count: int | None = QuestionCountOption,
     add: int | None = QuestionAddOption,
     no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's questions up to --count, or create --add more, with the question model."""
@@ -141,6 +145,7 @@ def questions_generate(
         return auto_distill.create_questions_job(
             session, settings, project.id, tag_id=tag_id, count=count, add=add,
             no_cache=no_cache,
+            max_cost=max_cost,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create)
@@ -195,6 +200,7 @@ def answers_generate(
         None, "--tag", help="Only unanswered questions of this subtree."
     ),
     no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
     resample: bool = typer.Option(
         False, "--resample", help="Replace the answers of the --question ids with new samples."
     ),
@@ -208,7 +214,7 @@ def answers_generate(
         project = resolve.project_named(session, name)
         return auto_distill.create_answers_job(
             session, settings, project.id, question_ids=question or None,
-            tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache,
+            tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache, max_cost=max_cost,
             confirm_large=confirmed, resample=resample,
         )  # fmt: skip
 
@@ -228,6 +234,7 @@ def auto(
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
     no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -245,6 +252,7 @@ def auto(
             questions=questions,
             topic=topic,
             no_cache=no_cache,
+            max_cost=max_cost,
             confirm_large=confirmed,
         ),
         yes,

@@ -6,7 +6,13 @@ import typer
 
 from distillset import resolve
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, NoCacheOption, ProjectArgument, state_of
+from distillset.cli.common import (
+    JsonOption,
+    MaxCostOption,
+    NoCacheOption,
+    ProjectArgument,
+    state_of,
+)
 from distillset.cli.dataset import (
     ConfirmedFilter,
     LabelFilter,
@@ -47,6 +53,7 @@ def judge_command(
     max_score: float | None = MaxScoreFilter,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Score unscored records 0-5 with a judge model (run again to resume or retry).
@@ -74,6 +81,7 @@ def judge_command(
             record_filter=record_filter,
             rescore=rescore,
             no_cache=no_cache,
+            max_cost=max_cost,
         )
         task_id = task.id
 

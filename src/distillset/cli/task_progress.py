@@ -24,6 +24,7 @@ PLAIN_LINE_INTERVAL = 2.0
 # After this long without a reply, say that the endpoint has not answered yet.
 STALL_NOTICE_SECONDS = 5.0
 EXIT_FAILED = 1
+EXIT_PAUSED = 3  # at its budget: resumable with a higher --max-cost
 EXIT_CANCELLED = 130
 
 
@@ -191,7 +192,8 @@ def run_task_here(
 
 
 def report_outcome(summary: dict[str, Any], as_json: bool) -> None:
-    """Print how a task ended (JSON or a few lines); exit 1 if it failed, 130 if cancelled."""
+    """Print how a task ended (JSON or a few lines); exit 1 if it failed, 3 if it paused at
+    its budget, 130 if cancelled."""
     status, task_id = summary["status"], summary["id"]
     counters = summary.get("counters") or {}
     if as_json:
@@ -204,7 +206,11 @@ def report_outcome(summary: dict[str, Any], as_json: bool) -> None:
             say(f"  last error: {summary['last_error']}")
         if status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
             say(f"  resume with `distillset tasks resume {task_id}`")
+        if status == TaskStatus.PAUSED:
+            say(f"  resume with `distillset tasks resume {task_id} --max-cost <a higher budget>`")
     if status == TaskStatus.FAILED:
         raise typer.Exit(EXIT_FAILED)
+    if status == TaskStatus.PAUSED:
+        raise typer.Exit(EXIT_PAUSED)
     if status == TaskStatus.CANCELLED:
         raise typer.Exit(EXIT_CANCELLED)

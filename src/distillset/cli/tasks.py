@@ -8,6 +8,7 @@ from distillset import resolve, runs
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
+    MaxCostOption,
     NoCacheOption,
     print_fields,
     print_json,
@@ -26,7 +27,7 @@ from distillset.cli.task_progress import (
 )
 from distillset.domain import TaskStatus
 from distillset.projects import project_key_warnings
-from distillset.runs import ask_fresh
+from distillset.runs import ask_fresh, set_budget
 from distillset.store import Project, utc_iso
 
 tasks_app = typer.Typer(
@@ -120,15 +121,18 @@ def tasks_resume(
     ctx: typer.Context,
     task_id: int = TaskIdArgument,
     no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Continue a task from what is stored; calls that already succeeded are not paid twice
-    (unless the task was started or is resumed with --no-cache)."""
+    (unless the task was started or is resumed with --no-cache). A task paused at its
+    budget goes on with a higher --max-cost."""
     state = state_of(ctx)
     with state.store.session() as session:
         task = runs.get_task(session, task_id)
         if no_cache:
             ask_fresh(task)
+        set_budget(task, max_cost)
         warn(project_key_warnings(session, state.settings, task.project_id))
     summary = run_task_here(state.store, state.settings, task_id, show_progress=not as_json)
     report_outcome(summary, as_json)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from distillset.llm.calls import CallLog
 from distillset.llm.config import LimitSettings
-from distillset.llm.gateway import Gateway
+from distillset.llm.gateway import Gateway, SendGuard
 from distillset.llm.limiter import Limiter, shared_limiters
 from distillset.llm.transport import HttpTransport
 from distillset.store.db import Store
@@ -18,7 +16,7 @@ def open_gateway(
     *,
     project_id: int | None,
     use_cache: bool = True,
-    send_guard: Callable[[], Awaitable[None]] | None = None,
+    send_guard: SendGuard | None = None,
 ) -> Gateway:
     """A gateway with the defaults: HTTP, the call log of ``store``, and the limiter every
     gateway of the project shares in this process (a fresh one without a project)."""

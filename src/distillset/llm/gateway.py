@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import json
 import time
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -34,11 +33,11 @@ from distillset.llm.lists import (
 from distillset.llm.redact import redact_exception, redact_values, redactor
 from distillset.llm.refusals import FORMAT, MAX_TOKENS, SCHEMA, refused_part
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
-from distillset.llm.results import BeforeSend, ChatResult, ListResult
+from distillset.llm.results import BeforeSend, ChatResult, ListResult, SendGuard
 from distillset.llm.retry import backoff_delay
 from distillset.llm.transport import Transport
 
-__all__ = ["BeforeSend", "ChatResult", "Gateway", "ListResult"]
+__all__ = ["BeforeSend", "ChatResult", "Gateway", "ListResult", "SendGuard"]
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
 
@@ -62,10 +61,11 @@ class Gateway:
         endpoint_limiters: LimiterRegistry | None = None,
         project_id: int | None = None,
         use_cache: bool = True,
-        send_guard: Callable[[], Awaitable[None]] | None = None,
+        send_guard: SendGuard | None = None,
     ) -> None:
         self.limits = limits
-        # Awaited right before every request is sent (a task run's ownership lease).
+        # Awaited right before every request is sent, with the request's estimated cost (a
+        # task run's ownership lease and budget).
         self._send_guard = send_guard
         self.project_id = project_id
         self.use_cache = use_cache
@@ -296,6 +296,16 @@ class Gateway:
             output = self._output_average
         return float(estimate_input_tokens(body["messages"]) + output)
 
+    def _estimate_cost(self, endpoint: EndpointConfig, body: dict[str, Any]) -> float:
+        """What the request may cost at most: its input, and its max_tokens of output (or
+        the output this gateway has seen on average, where no max is set)."""
+        if endpoint.price_input_per_m is None and endpoint.price_output_per_m is None:
+            return 0.0
+        output = body.get("max_tokens")
+        if output is None:
+            output = self._output_average if self._output_samples else DEFAULT_OUTPUT_ESTIMATE
+        return endpoint.cost_of(estimate_input_tokens(body["messages"]), int(output)) or 0.0
+
     def _learn_output(self, completion: Completion | None) -> None:
         if completion is None or completion.usage.output_tokens is None:
             return
@@ -336,7 +346,7 @@ class Gateway:
                     endpoint_permit = await endpoint_limiter.acquire(estimate)
                 used = 0  # stopped by a guard below, the request used nothing
                 if self._send_guard is not None:
-                    await self._send_guard()
+                    await self._send_guard(self._estimate_cost(endpoint, body))
                 if before_send is not None:
                     await before_send()
                 used = None

@@ -10,6 +10,8 @@ from distillset.llm.completion import NO_USAGE, Usage
 # Awaited right before each attempt is sent, its limiter slot held; whatever it raises
 # stops the request unsent (the work's target was deleted, say).
 BeforeSend = Callable[[], Awaitable[None]]
+# Awaited before each request goes out, with its estimated cost (a task run's lease, budget).
+SendGuard = Callable[[float], Awaitable[None]]
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ from distillset.review.verdict import Verdict, parse_verdict
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
 from distillset.runs.rows import claim_task
-from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache
+from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
 from distillset.store import Answer, Project, Store, TagPaths, Task
 
 STAGE = "judged"
@@ -101,10 +101,11 @@ def create_judge_task(
     record_filter: RecordFilter,
     rescore: bool = False,
     no_cache: bool = False,
+    max_cost: float | None = None,
 ) -> Task:
     """A queued judge task over the filter's unscored records, or all of them when it
     ``rescore``s (score filters allowed then); ``no_cache`` asks for fresh verdicts on
-    every run of it. Run it with run_judge_task."""
+    every run of it; ``max_cost`` is its budget. Run it with run_judge_task."""
     alias = get_endpoint(session, _judge_alias(project, model)).alias
     _check_filter(record_filter, rescore)
     planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
@@ -120,6 +121,7 @@ def create_judge_task(
     )
     if no_cache:
         ask_fresh(task)
+    set_budget(task, max_cost)
     session.add(task)
     session.flush()
     return task

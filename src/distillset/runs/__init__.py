@@ -18,7 +18,7 @@ from distillset.runs.rows import (
     request_cancel,
     task_as_dict,
 )
-from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, run_task
+from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, run_task, set_budget
 
 __all__ = [
     "KindRegistry",
@@ -38,5 +38,6 @@ __all__ = [
     "refuse_if_blocked",
     "request_cancel",
     "run_task",
+    "set_budget",
     "task_as_dict",
 ]

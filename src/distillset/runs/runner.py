@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from distillset.config import Settings
-from distillset.domain import ConflictError, TaskStatus
+from distillset.domain import ConflictError, InvalidInputError, TaskStatus
 from distillset.runs.kinds import KindRegistry, ProgressCallback
 from distillset.runs.lease import OwnershipLease
 from distillset.runs.progress import StageProgress
@@ -30,7 +30,7 @@ from distillset.runs.rows import (
     task_as_dict,
 )
 from distillset.runs.slots import PUBLISH_AHEAD, OpenElsewhere, SlotPool, SlotsHeld, open_elsewhere
-from distillset.runs.usage import billed_usage
+from distillset.runs.usage import billed_so_far, billed_usage
 from distillset.store import Store, Task
 from distillset.store.models import utcnow
 
@@ -42,12 +42,24 @@ INTERRUPTED_NOTE = "interrupted: the process running it stopped; resume to go on
 
 # A task param: its model calls skip the response cache (a fresh sample), on every resume too.
 NO_CACHE_PARAM = "no_cache"
+# A task param: the most its calls may cost, in the endpoints' price unit (see set_budget).
+MAX_COST_PARAM = "max_cost"
 
 
 def ask_fresh(task: Task) -> None:
     """Mark a task so this run and every resume send its requests instead of reading the
     cache (a new dict: the JSON column only notices assignment)."""
     task.params = {**(task.params or {}), NO_CACHE_PARAM: True}
+
+
+def set_budget(task: Task, max_cost: float | None) -> None:
+    """Give the task a budget (None: keep the one it has). A run pauses before a call that
+    could take the task's billed cost, failed calls included, over it."""
+    if max_cost is None:
+        return
+    if not max_cost > 0:
+        raise InvalidInputError("the budget (--max-cost) must be above 0")
+    task.params = {**(task.params or {}), MAX_COST_PARAM: float(max_cost)}
 
 
 def reads_cache(params: dict[str, Any] | None) -> bool:
@@ -91,6 +103,17 @@ class SupervisedRun(ABC):
         self._published = 0
         self._others: list[OpenElsewhere] = []
         self._held: SlotsHeld | None = None
+        # The task's budget (its ``max_cost`` param), what the usage log says it has cost
+        # and how many of this run's requests it holds, as of the last flush; the requests
+        # this run sent and their estimated cost; why the run pauses, once over budget.
+        self.budget: float | None = None
+        self._spent = 0.0
+        self._logged = 0
+        self._logged_before = 0
+        self._sent = 0
+        self._sent_cost = 0.0
+        self._held_back = 0
+        self.paused: str | None = None
 
     @abstractmethod
     def new_progress(self) -> StageProgress:
@@ -113,10 +136,18 @@ class SupervisedRun(ABC):
             give_up_after = self.settings.heartbeat_stale_seconds + request_timeout
             self._held = SlotsHeld(pool, self._others, give_up_after, self.event)
 
-    async def send_guard(self) -> None:
-        """Awaited before each request goes out (after its slot was granted): ownership
-        still holds, and the task row bounds the requests this run has out."""
+    async def send_guard(self, cost: float = 0.0) -> None:
+        """Awaited before each request goes out (after its slot was granted), with what it
+        may cost: ownership still holds, the budget allows it, and the task row bounds the
+        requests this run has out."""
         await self.lease.wait_until_held()
+        if self.budget is not None:
+            self._check_budget(cost)
+            if self.paused is not None:
+                self._held_back += 1
+                await asyncio.get_running_loop().create_future()  # cancelled with the job
+        self._sent += 1
+        self._sent_cost += cost
         pool = self._pool
         if pool is None or pool.in_flight <= self._published:
             return
@@ -129,6 +160,21 @@ class SupervisedRun(ABC):
         self.lost = "another process took it over"
         self.cancel_event.set()
         await asyncio.get_running_loop().create_future()  # cancelled with the job
+
+    def _check_budget(self, cost: float) -> None:
+        """Pause before a request that could take the task over its budget: what the usage
+        log holds, plus the sent requests it does not hold yet (at their average estimate),
+        plus this one."""
+        assert self.budget is not None
+        unlogged = max(0, self._sent - (self._logged - self._logged_before))
+        average = self._sent_cost / self._sent if self._sent else cost
+        committed = self._spent + unlogged * average
+        if self.paused is None and committed + cost > self.budget:
+            self.paused = (
+                f"budget reached: ${committed:.4f} spent or committed of ${self.budget:.4f}, "
+                f"and the next call may cost up to ${cost:.4f}"
+            )
+            self.event(f"paused: {self.paused}; resume it with a higher --max-cost", "warning")
 
     def counters(self) -> dict[str, Any]:
         """The task row's counters as they stand."""
@@ -170,6 +216,8 @@ class SupervisedRun(ABC):
             if "calls" in counters:
                 # Tokens and cost are what the usage log says was billed, failures included.
                 counters["calls"] = counters["calls"] | billed_usage(session, self.task_id)
+            if self.budget is not None:
+                self._spent, self._logged = billed_so_far(session, self.task_id)
             if task.status == TaskStatus.INTERRUPTED.value and status is None:
                 task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = counters
@@ -196,6 +244,8 @@ class SupervisedRun(ABC):
         while not job.done():
             if self._held is not None:
                 self._held.release_ended()
+            if self.paused is not None and self._nothing_out():
+                self.cancel_event.set()  # over budget: stop once its requests are back
             if self._flush():
                 self.cancel_event.set()
             if self.cancel_event.is_set():
@@ -203,6 +253,11 @@ class SupervisedRun(ABC):
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
+
+    def _nothing_out(self) -> bool:
+        """Whether none of the requests the pool has out was sent (the rest wait, held
+        back by the budget)."""
+        return self._pool is None or self._pool.in_flight <= self._held_back
 
     async def _supervise(self) -> None:
         job = asyncio.create_task(self.work())
@@ -226,6 +281,10 @@ class SupervisedRun(ABC):
             task = session.get(Task, self.task_id)
             # Read before the claim overwrites it: a run this one takes over may be alive.
             self._others = [] if task is None else open_elsewhere(session, task.project_id)
+            if task is not None and (budget := (task.params or {}).get(MAX_COST_PARAM)):
+                self.budget = float(budget)
+                self._spent, self._logged = billed_so_far(session, self.task_id)
+                self._logged_before = self._logged
         claimed_at = time.monotonic()
         try:
             self.prepare()
@@ -246,8 +305,11 @@ class SupervisedRun(ABC):
                 self.event(INTERRUPTED_NOTE, "warning")
                 self._flush(status=TaskStatus.INTERRUPTED)
                 raise
-            status = TaskStatus.CANCELLED
-            self.event("cancelled", "warning")
+            if self.paused is not None:
+                status, error = TaskStatus.PAUSED, self.paused
+            else:
+                status = TaskStatus.CANCELLED
+                self.event("cancelled", "warning")
         except Exception as exc:
             status, error = TaskStatus.FAILED, f"{type(exc).__name__}: {exc}"
             self.event(error, "error")

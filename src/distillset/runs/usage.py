@@ -37,3 +37,11 @@ def billed_usage(session: Session, task_id: int) -> dict[str, Any]:
         "failed_output_tokens": int(failed_out or 0),
         "failed_cost": None if failed_cost is None else round(float(failed_cost), 6),
     }
+
+
+def billed_so_far(session: Session, task_id: int) -> tuple[float, int]:
+    """The task's billed cost and the number of calls the usage log holds for it."""
+    cost, calls = session.execute(
+        select(func.sum(LlmCall.cost), func.count(LlmCall.id)).where(LlmCall.task_id == task_id)
+    ).one()
+    return float(cost or 0.0), int(calls or 0)
