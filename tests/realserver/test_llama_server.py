@@ -69,7 +69,7 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_model_test_reports_each_capability_and_the_served_model(cli: Cli, project: str) -> None:
-    report = json.loads(_ok(cli("model", "test", "gemma", "--json")).stdout)
+    report = json.loads(_ok(cli("model", "test", "gemma", "--json", "--timeout", "120")).stdout)
 
     assert report["ok"] is True and report["structured_output_works"] is True
     assert report["verdicts"] and all(
