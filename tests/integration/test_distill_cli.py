@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
+from distillset import Project
 from distillset.testing import FakeModelServer
 
 NAME = "Physical Education and Sports"
@@ -185,3 +186,25 @@ def test_resample_replaces_the_listed_answers_with_new_samples(
     refused = cli("answers", "generate", NAME, "--resample")
     assert refused.exit_code == 2
     assert "a new sample is asked of listed questions only" in refused.stderr
+
+
+def test_estimates_use_the_endpoints_observed_call_sizes_once_there_are_some(
+    cli: Cli, project: str, fake_server: FakeModelServer
+) -> None:
+    assert cli("model", "set", "fake", "--price-in", "1", "--price-out", "2").exit_code == 0
+    assert cli("tags", "generate", NAME, "--count", "1").exit_code == 0
+    # Only tag lists were seen: questions and answers still use the default sizes, and the
+    # plan says so.
+    before = Project(NAME).plan(levels=1, tags=3, questions=2)
+    assert before.estimate_basis["tags"].startswith("average of the endpoint's last 1 calls")
+    assert before.estimate_basis["answer"].startswith("default token sizes")
+    shown = cli("auto", NAME, "--levels", "1", "--tags", "3", "--questions", "2", "--yes")
+    assert "answer, questions: default token sizes" in shown.stdout
+
+    after = Project(NAME).plan(levels=1, tags=4, questions=2)
+    assert all(basis.startswith("average of") for basis in after.estimate_basis.values())
+    # The fake teacher's answers are short, far under the 900 output tokens assumed before:
+    # per answer, the estimate now follows what was seen.
+    per_answer_before = 80 * 1 + 900 * 2
+    assert after.estimated_cost is not None
+    assert after.estimated_cost * 1e6 < after.calls["answer"] * per_answer_before

@@ -15,6 +15,7 @@ from distillset import questions as question_listing
 from distillset.auto.plan import (
     QUESTIONS_RANGE,
     TAGS_RANGE,
+    CallSize,
     JobSpec,
     Plan,
     answers_spec,
@@ -32,6 +33,7 @@ from distillset.generation.context import load_context
 from distillset.projects.lifecycle import get_project
 from distillset.runs.rows import process_owner, refuse_if_blocked
 from distillset.runs.runner import ask_fresh, set_budget
+from distillset.runs.usage import observed_tokens
 from distillset.store import Project, Question, Tag, utcnow
 
 
@@ -113,9 +115,19 @@ def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec)
         need_answer_model=spec.answer,
     )
     plan, _ready = plan_job(session, project.id, spec)
-    plan.estimated_cost = estimate_cost(
-        plan, _prices(context.question_endpoint), _prices(context.answer_endpoint)
-    )
+    endpoints = {
+        "tags": context.question_endpoint,
+        "questions": context.question_endpoint,
+        "answer": context.answer_endpoint,
+    }
+    prices = {purpose: _prices(endpoint) for purpose, endpoint in endpoints.items()}
+    sizes = {
+        purpose: CallSize(*observed[:2], observed[2])
+        for purpose, endpoint in endpoints.items()
+        if endpoint is not None
+        and (observed := observed_tokens(session, endpoint.alias, purpose)) is not None
+    }
+    plan.estimated_cost = estimate_cost(plan, prices, sizes)
     return plan
 
 

@@ -31,9 +31,6 @@ QUESTIONS_RANGE = (1, 100)
 LARGE_PLAN_CALLS = 10_000
 LARGE_PLAN_COST = 10.0
 
-# Rough token sizes of one call, used only for the cost estimate shown before a run.
-_ESTIMATED_TOKENS = {"tags": (450, 25), "questions": (600, 40), "answer": (80, 900)}
-
 
 def _check_range(name: str, value: int, bounds: tuple[int, int]) -> None:
     low, high = bounds
@@ -129,6 +126,8 @@ class Plan:
     answers: int = 0
     calls: dict[str, int] = field(default_factory=lambda: {"tags": 0, "questions": 0, "answer": 0})
     estimated_cost: float | None = None
+    # Per purpose, where the call size behind the estimate comes from (observed or default).
+    estimate_basis: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_calls(self) -> int:
@@ -306,18 +305,43 @@ def plan_job(
     return plan, ready
 
 
+# What one call of each purpose is taken to use, (input, output) tokens, before an endpoint
+# has been seen answering it.
+DEFAULT_TOKENS = {"tags": (450.0, 25.0), "questions": (600.0, 40.0), "answer": (80.0, 900.0)}
+
+
+@dataclass(frozen=True)
+class CallSize:
+    """The tokens one call of a purpose is expected to use, and where that figure comes from."""
+
+    input_tokens: float
+    output_tokens: float
+    observed_calls: int = 0  # 0: the default sizes
+
+    @property
+    def basis(self) -> str:
+        if self.observed_calls:
+            return f"average of the endpoint's last {self.observed_calls} calls"
+        return "default token sizes (no call of the endpoint seen yet)"
+
+
 def estimate_cost(
     plan: Plan,
-    question_prices: tuple[float | None, float | None] | None,
-    answer_prices: tuple[float | None, float | None] | None,
+    prices: dict[str, tuple[float | None, float | None] | None],
+    sizes: dict[str, CallSize],
 ) -> float | None:
-    """A rough cost in the endpoints' currency; None when no endpoint has a price."""
+    """The plan's cost in the endpoints' currency, from each purpose's price and call size
+    (see ``Plan.estimate_basis``); None when no endpoint has a price."""
     total, priced = 0.0, False
     for purpose, calls in plan.calls.items():
-        prices = answer_prices if purpose == "answer" else question_prices
-        if not prices or (prices[0] is None and prices[1] is None):
+        price = prices.get(purpose)
+        if not price or (price[0] is None and price[1] is None):
             continue
         priced = True
-        tokens_in, tokens_out = _ESTIMATED_TOKENS[purpose]
-        total += calls * (tokens_in * (prices[0] or 0) + tokens_out * (prices[1] or 0)) / 1e6
-    return round(total, 6) if priced else None
+        size = sizes.get(purpose) or CallSize(*DEFAULT_TOKENS[purpose])
+        total += calls * (
+            size.input_tokens * (price[0] or 0) + size.output_tokens * (price[1] or 0)
+        )
+        if calls:
+            plan.estimate_basis[purpose] = size.basis
+    return round(total / 1e6, 6) if priced else None

@@ -61,6 +61,13 @@ def plan_text(job: PlannedJob) -> str:
     )
     if plan.estimated_cost is not None:
         text += f", estimated cost {plan.estimated_cost:.4f}"
+        defaults = sorted(
+            p for p, basis in plan.estimate_basis.items() if basis.startswith("default")
+        )
+        if defaults:
+            text += (
+                f" ({', '.join(defaults)}: default token sizes, no call of the endpoint seen yet)"
+            )
     return text
 
 

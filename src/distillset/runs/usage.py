@@ -45,3 +45,32 @@ def billed_so_far(session: Session, task_id: int) -> tuple[float, int]:
         select(func.sum(LlmCall.cost), func.count(LlmCall.id)).where(LlmCall.task_id == task_id)
     ).one()
     return float(cost or 0.0), int(calls or 0)
+
+
+# How many of an endpoint's latest calls for one purpose its estimates average.
+OBSERVED_CALLS = 200
+
+
+def observed_tokens(
+    session: Session, endpoint_alias: str, purpose: str
+) -> tuple[float, float, int] | None:
+    """Average input and output tokens of the endpoint's latest successful calls for the
+    purpose (tags, questions, answer...), and how many calls that is; None before any."""
+    latest = (
+        select(LlmCall.input_tokens, LlmCall.output_tokens)
+        .where(
+            LlmCall.endpoint_alias == endpoint_alias,
+            LlmCall.purpose == purpose,
+            LlmCall.status == "ok",
+            LlmCall.output_tokens.is_not(None),
+        )
+        .order_by(LlmCall.id.desc())
+        .limit(OBSERVED_CALLS)
+        .subquery()
+    )
+    tokens_in, tokens_out, calls = session.execute(
+        select(func.avg(latest.c.input_tokens), func.avg(latest.c.output_tokens), func.count())
+    ).one()
+    if not calls:
+        return None
+    return float(tokens_in or 0.0), float(tokens_out or 0.0), int(calls)
