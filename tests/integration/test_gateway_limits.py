@@ -16,7 +16,8 @@ def _ask(i: int) -> list[dict[str, str]]:
 
 
 async def _many(gateway: Gateway, server: FakeModelServer, count: int, **kw: Any) -> list[Any]:
-    endpoint = server.endpoint()
+    # The configured window itself (tests/integration/test_adaptive_concurrency.py learns one).
+    endpoint = server.endpoint(adaptive=False)
     calls = [gateway.chat(endpoint, _ask(i), purpose="test", **kw) for i in range(count)]
     return await asyncio.gather(*calls)
 
@@ -49,7 +50,7 @@ def test_gateways_of_one_project_share_the_limit(
 
     async def one_task(offset: int) -> None:
         async with open_gateway(store, limits, project_id=project_id) as gateway:
-            endpoint = fake_server.endpoint()
+            endpoint = fake_server.endpoint(adaptive=False)
             await asyncio.gather(
                 *(gateway.chat(endpoint, _ask(offset + i), purpose="t") for i in range(20))
             )

@@ -109,6 +109,7 @@ class DistillRun(SupervisedRun):
     plan = Plan()
     _job: _PlannedJob | None = None
     _gateway: Gateway | None = None
+    _concurrency: int | None = None  # the last learned limit, kept once the gateway closes
 
     def new_progress(self) -> JobProgress:
         return JobProgress()
@@ -181,6 +182,14 @@ class DistillRun(SupervisedRun):
         waiting, longest = (0, 0.0) if self._gateway is None else self._gateway.limiter.waiting()
         counters["calls"]["waiting"] = waiting
         counters["calls"]["longest_wait_seconds"] = round(longest, 1)
+        if self._gateway is not None and self._job is not None:
+            # The endpoint's learned limit: how many requests it takes at once now.
+            context = self._job.context
+            endpoint = context.answer_endpoint or context.question_endpoint
+            if endpoint is not None:
+                self._concurrency = self._gateway.concurrency(endpoint)
+        if self._concurrency is not None:
+            counters["calls"]["concurrency"] = self._concurrency
         return counters
 
 

@@ -52,6 +52,10 @@ StructuredOption = typer.Option(
     "--structured",
     help="Structured output the server supports: json_schema, json_object or none.",
 )
+ADAPTIVE_HELP = (
+    "Learn how many requests the server takes at once, under --concurrency and the "
+    "project's limit (--fixed: always that limit)."
+)
 PriceInOption = typer.Option(None, "--price-in", help="Price per 1M input tokens ('none' unsets).")
 PriceOutOption = typer.Option(
     None, "--price-out", help="Price per 1M output tokens ('none' unsets)."
@@ -143,6 +147,7 @@ def model_add(
     stream: bool = typer.Option(
         False, "--stream/--no-stream", help="Request answers streamed (same result)."
     ),
+    adaptive: bool = typer.Option(True, "--adaptive/--fixed", help=ADAPTIVE_HELP),
     as_json: bool = JsonOption,
 ) -> None:
     """Register an OpenAI-compatible model endpoint."""
@@ -159,6 +164,7 @@ def model_add(
             structured_output=structured,
             extra_body=_extra_body(extra_body),
             stream=stream,
+            adaptive=adaptive,
             **_numbers(
                 temperature=temperature,
                 max_tokens=max_tokens,
@@ -200,6 +206,7 @@ def model_set(
     stream: bool | None = typer.Option(
         None, "--stream/--no-stream", help="Request answers streamed (same result)."
     ),
+    adaptive: bool | None = typer.Option(None, "--adaptive/--fixed", help=ADAPTIVE_HELP),
     as_json: bool = JsonOption,
 ) -> None:
     """Change settings of an endpoint (only the options given)."""
@@ -210,6 +217,7 @@ def model_set(
         structured_output=structured,
         extra_body=_extra_body(extra_body),
         stream=stream,
+        adaptive=adaptive,
     ) | _numbers(
         temperature=temperature,
         max_tokens=max_tokens,

@@ -19,6 +19,9 @@ from distillset.llm.redact import Redact
 from distillset.llm.retry import is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, Transport, TransportError
 
+# Statuses by which a server says it has too much to do.
+OVERLOAD_STATUSES = frozenset({429, 502, 503, 504, 529})
+
 
 @dataclass(slots=True)
 class Attempt:
@@ -33,6 +36,14 @@ class Attempt:
     latency_ms: float = 0.0
     # Tokens the reply reports, even when it is rejected and retried: each one is billed.
     usage: Usage = NO_USAGE
+
+    @property
+    def overloaded(self) -> bool:
+        """A sign that the server takes fewer requests at once: told so (429, 503...), or
+        no reply at all (a timeout, a refused connection)."""
+        if self.http_status is None:
+            return self.error is not None
+        return self.http_status in OVERLOAD_STATUSES
 
 
 async def send_attempt(

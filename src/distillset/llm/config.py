@@ -34,6 +34,8 @@ class EndpointConfig:
     price_output_per_m: float | None = None
     # Answers are requested streamed (the result is the same; see Gateway.chat).
     stream: bool = False
+    # The concurrency is learned from the replies, under the maximum (see llm/adaptive.py).
+    adaptive: bool = True
     # Where a key named for this endpoint was looked for in vain (requests go without one).
     key_missing: str | None = None
 

@@ -159,7 +159,7 @@ class Gateway:
     ) -> ChatResult:
         """Send with retries, then commit the LlmCall row before answering."""
         outcome, attempts, billed = await self._send_with_retries(
-            endpoint, body, canonical, stream, before_send
+            endpoint, body, canonical, stream, purpose, before_send
         )
         completion = outcome.completion
         redact = redactor(endpoint.api_key)
@@ -319,6 +319,7 @@ class Gateway:
         body: dict[str, Any],
         canonical: str,
         stream: bool,
+        purpose: str,
         before_send: BeforeSend | None = None,
     ) -> tuple[Attempt, int, Usage]:
         """The last attempt, how many were made, and the usage they reported together."""
@@ -359,6 +360,14 @@ class Gateway:
                 self.limiter.release(permit, used)
                 if endpoint_limiter is not None and endpoint_permit is not None:
                     endpoint_limiter.release(endpoint_permit, used)
+            if endpoint_limiter is not None and endpoint_permit is not None:
+                completion = outcome.completion
+                endpoint_limiter.feedback(
+                    endpoint_permit,
+                    kind=purpose,
+                    overloaded=outcome.overloaded,
+                    output_tokens=None if completion is None else completion.usage.output_tokens,
+                )
             billed += outcome.usage
             self._learn_output(outcome.completion)
             made += 1
@@ -377,11 +386,20 @@ class Gateway:
 
     def _endpoint_limiter(self, endpoint: EndpointConfig) -> Limiter | None:
         """Limits the provider sets on the endpoint itself, shared by all projects using it."""
-        if endpoint.concurrency is None and endpoint.rpm is None and endpoint.tpm is None:
+        limited = endpoint.concurrency or endpoint.rpm or endpoint.tpm
+        if not (limited or endpoint.adaptive):
             return None
         return self._endpoint_limiters.get(
             ("endpoint", endpoint.base_url, endpoint.model),
-            endpoint.concurrency or 1_000_000,
+            endpoint.concurrency or self.limits.max_concurrency,
             endpoint.rpm,
             endpoint.tpm,
+            adaptive=endpoint.adaptive,
         )
+
+    def concurrency(self, endpoint: EndpointConfig) -> int:
+        """How many requests may be out to the endpoint now (its learned limit, if any)."""
+        endpoint_limiter = self._endpoint_limiter(endpoint)
+        if endpoint_limiter is None:
+            return self.limiter.concurrency
+        return min(self.limiter.concurrency, endpoint_limiter.concurrency)

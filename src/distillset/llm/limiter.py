@@ -13,6 +13,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from distillset.llm.adaptive import AdaptiveLimit
+
 # Providers quantize per-minute limits (60 rpm is enforced as about 1 per second), so
 # the buckets hold one second's worth and refill continuously.
 BURST_SECONDS = 1.0
@@ -47,11 +49,14 @@ class TokenBucket:
 
 @dataclass(slots=True)
 class Permit:
-    """A held slot; ``tokens`` is what was taken from the TPM bucket."""
+    """A held slot; ``tokens`` is what was taken from the TPM bucket. ``epoch`` and ``full``:
+    the adaptive limit's epoch when it was granted, and whether that took the last slot."""
 
     tokens: float
     released: bool = field(default=False)
     granted_at: float = field(default_factory=time.monotonic)
+    epoch: int = 0
+    full: bool = False
 
 
 class Limiter:
@@ -60,8 +65,12 @@ class Limiter:
         max_concurrency: int,
         requests_per_minute: int | None = None,
         tokens_per_minute: int | None = None,
+        *,
+        adaptive: bool = False,
     ) -> None:
         self._lock = threading.Lock()
+        # Learns how many requests the endpoint takes at once, under max_concurrency.
+        self._adaptive = AdaptiveLimit(max_concurrency) if adaptive else None
         self._in_flight = 0
         # Slots kept free for requests another process may still have out (a run that was
         # taken over while stopped): counted as in flight here until released.
@@ -84,6 +93,8 @@ class Limiter:
         """Apply changed project settings; buckets are rebuilt only when their rate changed."""
         with self._lock:
             self.max_concurrency = max(1, max_concurrency)
+            if self._adaptive is not None:
+                self._adaptive.ceiling = self.max_concurrency
             if requests_per_minute is None:
                 self._rpm = None
             elif self._rpm is None or self._rpm.rate != requests_per_minute / 60.0:
@@ -97,6 +108,34 @@ class Limiter:
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    @property
+    def concurrency(self) -> int:
+        """How many requests may be out now: the maximum, or the adaptive limit under it."""
+        if self._adaptive is None:
+            return self.max_concurrency
+        return min(self.max_concurrency, self._adaptive.slots)
+
+    def feedback(
+        self,
+        permit: Permit,
+        *,
+        kind: str,
+        overloaded: bool = False,
+        output_tokens: int | None = None,
+    ) -> None:
+        """How the request of ``permit`` went, for the adaptive limit: overloaded (a 429, an
+        overload status, a timeout), or answered with ``output_tokens``."""
+        adaptive = self._adaptive
+        if adaptive is None:
+            return
+        with self._lock:
+            if overloaded:
+                adaptive.overloaded(permit.epoch)
+            elif output_tokens is not None:
+                seconds = time.monotonic() - permit.granted_at
+                adaptive.answered(permit.epoch, kind, seconds, output_tokens, permit.full)
+            self._grant_waiting()
 
     def reserve(self, count: int) -> int:
         """Keep up to ``count`` slots free of this process's requests; returns how many
@@ -143,6 +182,9 @@ class Limiter:
         permit = Permit(estimated_tokens if self._tpm is not None else 0.0)
         with self._lock:
             self._held[id(permit)] = permit.granted_at
+            if self._adaptive is not None:
+                permit.epoch = self._adaptive.epoch
+                permit.full = self._in_flight + self._reserved >= self.concurrency
         return permit
 
     def release(self, permit: Permit, actual_tokens: int | None = None) -> None:
@@ -160,7 +202,7 @@ class Limiter:
     def _take_slot_or_queue(self) -> asyncio.Future[None] | None:
         """Take a free slot (None), or join the queue for one (the future to await)."""
         with self._lock:
-            if self._in_flight + self._reserved < self.max_concurrency and not self._waiters:
+            if self._in_flight + self._reserved < self.concurrency and not self._waiters:
                 self._in_flight += 1
                 return None
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -194,7 +236,7 @@ class Limiter:
 
     def _grant_waiting(self) -> None:
         """Hand free slots to waiters in arrival order (caller holds the lock)."""
-        while self._waiters and self._in_flight + self._reserved < self.max_concurrency:
+        while self._waiters and self._in_flight + self._reserved < self.concurrency:
             waiter = self._waiters.popleft()
             if waiter.done():  # cancelled while queued
                 continue
@@ -240,12 +282,16 @@ class LimiterRegistry:
         max_concurrency: int,
         requests_per_minute: int | None,
         tokens_per_minute: int | None,
+        *,
+        adaptive: bool = False,
     ) -> Limiter:
         with self._lock:
-            limiter = self._limiters.get(key)
+            limiter = self._limiters.get((key, adaptive))
             if limiter is None:
-                limiter = Limiter(max_concurrency, requests_per_minute, tokens_per_minute)
-                self._limiters[key] = limiter
+                limiter = Limiter(
+                    max_concurrency, requests_per_minute, tokens_per_minute, adaptive=adaptive
+                )
+                self._limiters[(key, adaptive)] = limiter
                 return limiter
         limiter.configure(max_concurrency, requests_per_minute, tokens_per_minute)
         return limiter

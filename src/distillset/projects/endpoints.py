@@ -141,6 +141,7 @@ def add_endpoint(
     structured_output: str | None = None,
     extra_body: dict[str, Any] | None = None,
     stream: bool = False,
+    adaptive: bool = True,
     remote: RemoteKeys | None = None,
     **limits_and_sampling: Any,
 ) -> ModelEndpoint:
@@ -193,6 +194,7 @@ def add_endpoint(
         structured_output=structured,
         extra_body=extra_body or {},
         stream=stream,
+        adaptive=adaptive,
         **limits_and_sampling,
     )
     session.add(endpoint)
@@ -242,6 +244,7 @@ def update_endpoint(
         "structured_output",
         "extra_body",
         "stream",
+        "adaptive",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -329,6 +332,7 @@ def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConf
         price_input_per_m=endpoint.price_input_per_m,
         price_output_per_m=endpoint.price_output_per_m,
         stream=bool(endpoint.stream),
+        adaptive=bool(endpoint.adaptive),
     )
 
 
@@ -400,6 +404,7 @@ def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) 
         "extra_body": endpoint.extra_body,
         "structured_output": endpoint.structured_output,
         "stream": endpoint.stream,
+        "adaptive": endpoint.adaptive,
         "concurrency": endpoint.concurrency,
         "rpm": endpoint.rpm,
         "tpm": endpoint.tpm,

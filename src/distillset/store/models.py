@@ -69,6 +69,8 @@ class ModelEndpoint(Base):
     price_output_per_m: Mapped[float | None] = mapped_column(Float)
     # Ask for answers streamed (server-sent chunks): long answers do not idle out a proxy.
     stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Learn how many requests it takes at once, under its (or the project's) maximum.
+    adaptive: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -25,6 +25,9 @@ class FakeConfig:
 
     latency: float = 0.0
     jitter: float = 0.0
+    # Requests processed at once, like a llama.cpp server's slots (0: no limit); the others
+    # wait in a queue, and their latency starts when a slot frees.
+    slots: int = 0
     reasoning_style: str = "reasoning_content"
     model: str = "fake-model"
     seed: int = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import socket
@@ -42,6 +43,7 @@ class FakeModelBehaviour:
         self.config = config or FakeConfig()
         self.counters = Counters()
         self.rng = random.Random(self.config.seed)
+        self._slots: tuple[int, asyncio.Semaphore] | None = None
 
     def configure(self, **changes: Any) -> FakeConfig:
         unknown = set(changes) - FakeConfig.field_names()
@@ -56,6 +58,14 @@ class FakeModelBehaviour:
         self.config = config or FakeConfig()
         self.rng = random.Random(self.config.seed)
         self.counters.reset()
+
+    def _slot(self, config: FakeConfig) -> contextlib.AbstractAsyncContextManager[Any]:
+        """One of the server's slots (waiting for it), or no limit without ``slots``."""
+        if not config.slots:
+            return contextlib.nullcontext()
+        if self._slots is None or self._slots[0] != config.slots:
+            self._slots = (config.slots, asyncio.Semaphore(config.slots))
+        return self._slots[1]
 
     def queue_faults(self, *faults: str) -> None:
         """Force the next requests' outcomes in order (`429`, `500`, `stall`, `ok`, ...)."""
@@ -120,20 +130,24 @@ class FakeModelBehaviour:
                 status, outcome = 200, "ok"
                 text = echo_body(model, header, config.echo_authorization)
                 return web.Response(text=text, content_type="application/json")
-            outcome = self._pick_fault()
-            if outcome == "stall":
-                await asyncio.sleep(config.stall_seconds)
-            delay = config.latency + (self.rng.uniform(0, config.jitter) if config.jitter else 0)
-            reply = self._reply(body, messages, kind, outcome, config)
-            # The latency counts from the request's arrival: the time spent writing the
-            # reply is part of it, as it is for a real model.
-            wait = arrived + delay - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if isinstance(reply, list):
-                response = await _send_stream(request, reply)
-            else:
-                response = reply
+            async with self._slot(config):
+                # Queued behind busy slots, the work starts now: the latency counts from here.
+                arrived = loop.time() if config.slots else arrived
+                outcome = self._pick_fault()
+                if outcome == "stall":
+                    await asyncio.sleep(config.stall_seconds)
+                jitter = self.rng.uniform(0, config.jitter) if config.jitter else 0
+                delay = config.latency + jitter
+                reply = self._reply(body, messages, kind, outcome, config)
+                # The latency counts from the request's arrival: the time spent writing the
+                # reply is part of it, as it is for a real model.
+                wait = arrived + delay - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if isinstance(reply, list):
+                    response = await _send_stream(request, reply)
+                else:
+                    response = reply
             status = response.status
             return response
         finally:
