@@ -7,13 +7,29 @@ URLs and calls the core with them directly.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from sqlalchemy.orm import Session
 
+from distillset.domain import InvalidInputError
 from distillset.projects.lifecycle import get_project
 from distillset.store import Project, Tag
 from distillset.tags.tree import find_parent, find_tag
 
-__all__ = ["parent_at", "parent_id", "project_id", "project_named", "tag_at", "tag_id"]
+if TYPE_CHECKING:
+    from distillset.review import RecordFilter
+
+__all__ = [
+    "parent_at",
+    "parent_id",
+    "project_id",
+    "project_named",
+    "record_filter",
+    "subtree_tag_id",
+    "tag_at",
+    "tag_id",
+]
 
 
 def project_named(session: Session, name: str) -> Project:
@@ -37,6 +53,32 @@ def tag_at(session: Session, project: Project | int, path: str) -> Tag:
 def tag_id(session: Session, project: Project | int, path: str | None) -> int | None:
     """The id of the tag at the path, or None for no path (the whole project)."""
     return tag_at(session, project, path).id if path else None
+
+
+def subtree_tag_id(session: Session, project: Project | int, path: str | None) -> int | None:
+    """The id of the tag whose subtree a record filter keeps, or None for no path. Unlike
+    ``tag_id``, a path given empty is refused: a filter (what a judge pays for, what a
+    delete removes) never widens to the whole project because a path came blank."""
+    return None if path is None else tag_at(session, project, path).id
+
+
+def record_filter(
+    session: Session, project: Project | int, conditions: Mapping[str, Any]
+) -> RecordFilter:
+    """A record filter from conditions by name, as the Python API's keywords give them:
+    ``tag`` (an `A > B` path) or ``tag_id`` for a subtree, and RecordFilter's other
+    conditions (None means any)."""
+    # Imported on use: the review package loads the gateway (for its judge), and commands
+    # that only resolve a path (`tags tree`) start without it (test_cli_startup.py).
+    from distillset.review import RecordFilter
+
+    values = {name: value for name, value in conditions.items() if value is not None}
+    path = values.pop("tag", None)
+    if path is not None:
+        if "tag_id" in values:
+            raise InvalidInputError("give tag (a path) or tag_id, not both")
+        values["tag_id"] = subtree_tag_id(session, project, path)
+    return RecordFilter.from_dict(values)
 
 
 def parent_at(session: Session, project: Project | int, path: str | None) -> Tag | None:

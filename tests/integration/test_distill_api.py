@@ -120,7 +120,7 @@ def test_record_selections_are_checked(project: Project) -> None:
     with pytest.raises(InvalidInputError, match="--all"):
         project.confirm()
     with pytest.raises(InvalidInputError, match="not both"):
-        project.score(4.0, [1], tag="Anything")
+        project.score(4.0, [1], label="Anything")
     with pytest.raises(InvalidInputError, match="--rescore"):
         project.judge(min_score=3)
     assert project.confirm(everything=True) == 2

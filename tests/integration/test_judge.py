@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import Result
 
+from distillset import resolve
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, Origin
 from distillset.projects.endpoints import add_endpoint
@@ -60,11 +61,12 @@ def create_task(
     **filters: object,
 ) -> int:
     with store.session() as session:
+        project = get_project(session, name)
         task = create_judge_task(
             session,
-            get_project(session, name),
+            project,
             model=model,
-            record_filter=RecordFilter(**filters),  # type: ignore[arg-type]
+            record_filter=resolve.record_filter(session, project, filters),
             rescore=rescore,
         )
         if fresh:
@@ -158,11 +160,19 @@ def test_prose_replies_are_parsed_and_an_unreadable_one_is_asked_again(
     assert errors == 12
 
 
-def test_judge_command(cli: Cli, project_name: str) -> None:
+def test_judge_command(cli: Cli, store: Store, project_name: str) -> None:
     result = cli("judge", project_name, "--model", "judge", "--tag", "Ball games", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["counters"]["judged"] == {"planned": 6, "done": 6, "failed": 0, "skipped": 0}
+    # The task row holds the tag by id: renaming the tag later changes nothing it covers.
+    with store.session() as session:
+        ball_games = resolve.tag_id(session, get_project(session, project_name), "Ball games")
+    assert summary["params"]["filter"] == {"tag_id": ball_games}
+    assert_refused_in_one_line(
+        cli,
+        [(("judge", project_name, "--model", "judge", "--tag", "Swimming"), "no tag 'Swimming'")],
+    )
     listed = json.loads(cli("dataset", "list", project_name, "--scored", "--json").stdout)
     assert len(listed["records"]) == 6
     missing = cli("judge", project_name)
@@ -183,6 +193,29 @@ def test_tasks_resume_continues_a_judge_task(
     assert summary["kind"] == "judge" and summary["status"] == "succeeded"
     assert summary["counters"]["judged"]["done"] == 10
     assert fake_server.stats().by_kind == {"score": 10}
+
+
+def test_a_judge_task_stored_with_a_tag_path_asks_to_be_started_again(
+    cli: Cli, store: Store, project_name: str, fake_server: FakeModelServer
+) -> None:
+    """A task row from before filters named their tag by id holds the tag's path: resuming
+    it says what to do, sends nothing and changes no score."""
+    task_id = create_task(store, project_name)
+    with store.session() as session:
+        task = session.get_one(Task, task_id)
+        task.params = {"model": "judge", "filter": {"tag": "Running", "confirmed": False}}
+        task.status = "interrupted"
+    message = (
+        f"task {task_id} was created by an older version of distillset (its filter names the "
+        "tag 'Running' by path) and cannot be resumed: start the judge again with the same "
+        "filters"
+    )
+    assert_refused_in_one_line(cli, [(("tasks", "resume", str(task_id)), message)])
+    assert fake_server.stats().total == 0 and scores(store) == [None] * 10
+    # Started again, the same selection runs.
+    result = cli("judge", project_name, "--model", "judge", "--tag", "Running", "--unconfirmed")
+    assert result.exit_code == 0, result.output
+    assert scores(store).count(None) == 6
 
 
 def test_judge_command_prints_the_judged_stage_for_people(cli: Cli, project_name: str) -> None:
@@ -224,12 +257,13 @@ def calls_of(store: Store, task_id: int) -> int:
 
 def score_by_hand(store: Store, name: str, score: float, **filters: object) -> None:
     with store.session() as session:
+        project = get_project(session, name)
         set_score(
             session,
-            get_project(session, name),
+            project,
             score,
             reason="by hand",
-            record_filter=RecordFilter(**filters),  # type: ignore[arg-type]
+            record_filter=resolve.record_filter(session, project, filters),
         )
 
 

@@ -137,6 +137,37 @@ def test_records_are_edited_noted_labelled_and_deleted(project: Project) -> None
     assert project.questions(after=project.questions()[0]["id"])[-1]["answered"] is False
 
 
+def test_records_are_chosen_by_tag_path_or_tag_id(project: Project, tmp_path: Path) -> None:
+    project.add_tag("Running")
+    project.generate_questions("Ball games > Football", 2)
+    project.generate_questions("Running", 1)
+    project.generate_answers()
+    with project.store.session() as session:
+        football = resolve.tag_id(
+            session, resolve.project_id(session, NAME), "Ball games > Football"
+        )
+    assert football is not None
+    by_path = project.records(tag="Ball games", count=True)  # a path names its whole subtree
+    by_id = project.records(tag_id=football, count=True)
+    assert by_path == by_id and by_path["total"] == 2
+    assert {r["tag_path"] for r in by_path["records"]} == {"Ball games > Football"}
+    assert project.confirm(tag_id=football) == 2
+    assert project.score(3.0, tag="Running") == 1
+    assert project.records(confirmed=True, count=True)["total"] == 2
+    assert project.duplicates(tag_id=football) == project.duplicates(tag="Ball games")
+    exported = project.export(tmp_path / "football.jsonl", tag_id=football)
+    assert exported["records"] == 2
+    assert project.export(tmp_path / "running.jsonl", tag="Running")["records"] == 1
+    with pytest.raises(InvalidInputError, match=r"give tag \(a path\) or tag_id, not both"):
+        project.records(tag="Running", tag_id=football)
+    with pytest.raises(NotFoundError, match="no tag 'Swimming' in project 'Sports'"):
+        project.confirm(tag="Swimming")
+    with pytest.raises(InvalidInputError, match="tag_id is a tag's id"):
+        project.records(tag_id="Ball games")
+    with pytest.raises(NotFoundError, match=f"no tag with id {football + 99} in project 'Sports'"):
+        project.judge("fake", tag_id=football + 99)
+
+
 def test_deleting_a_project_through_the_api(project: Project, settings: Settings) -> None:
     assert project.delete() == {"deleted": NAME, "tags": 2, "questions": 0, "answers": 0}
     with pytest.raises(NotFoundError, match="no project named 'Sports'"):
@@ -173,6 +204,9 @@ BAD_INPUT: list[tuple[list[str], Callable[[Project], Any]]] = [
     (["dataset", "edit", NAME, "999", "--answer", "x"], lambda p: p.edit_record(999, answer="x")),
     (["dataset", "note", NAME, "999", "x"], lambda p: p.note(999, "x")),
     (["dataset", "delete", NAME, "--yes"], lambda p: p.delete_records()),
+    (["dataset", "list", NAME, "--tag", "Nope"], lambda p: p.records(tag="Nope")),
+    (["dataset", "confirm", NAME, "--tag", ""], lambda p: p.confirm(tag="")),
+    (["export", NAME, "--tag", "Ball games > Nope"], lambda p: p.export(tag="Ball games > Nope")),
     (["tasks", "cancel", "999"], lambda p: api.cancel_task(999)),
     (["tasks", "show", "999"], lambda p: p.task(999)),
 ]

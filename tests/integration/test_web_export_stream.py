@@ -14,10 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+from distillset import resolve
 from distillset.config import Settings
 from distillset.export import ExportOptions, FileFormat, export_dataset
 from distillset.export import pipeline as export_service
 from distillset.projects.lifecycle import get_project
+from distillset.review import RecordFilter
 from distillset.store import Store
 from distillset.web import create_app
 from distillset.web.download import export_download
@@ -118,6 +120,26 @@ def test_a_parquet_download_equals_the_exported_file(
     rows = pq.read_table(io.BytesIO(response.content)).num_rows
     assert rows == (6 if params else RECORDS)
     assert response.content == _exported_file(store, tmp_path, file_format="parquet", **params)
+
+
+def test_a_download_by_tag_id_holds_the_subtree_as_the_exported_file_does(
+    client: TestClient, store: Store, tmp_path: Path
+) -> None:
+    with store.session() as session:
+        ball_games = resolve.tag_id(session, get_project(session, "Sports"), "Ball games")
+    params = {"format": "raw", "file_format": "jsonl", "tag_id": ball_games}
+    response = client.get(f"{API}/projects/1/export", params=params)
+    assert response.status_code == 200
+    rows = _parsed("jsonl", response.content)
+    assert len(rows) == 2 * PER_TAG
+    assert {row["tag_path"] for row in rows} == {"Ball games > Football", "Ball games > Tennis"}
+    assert response.content == _exported_file(
+        store,
+        tmp_path,
+        format="raw",
+        file_format="jsonl",
+        record_filter=RecordFilter(tag_id=ball_games),
+    )
 
 
 def test_bad_choices_are_refused_before_any_byte(client: TestClient) -> None:

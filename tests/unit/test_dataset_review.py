@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from distillset import resolve
 from distillset.domain import InvalidInputError, NotFoundError, Origin
 from distillset.projects.lifecycle import create_project
 from distillset.review.editing import (
@@ -68,25 +69,60 @@ def test_pages_follow_the_cursor_to_the_end_without_repeats(store: Store, projec
 
 def test_filters_combine(store: Store, project: Project) -> None:
     with store.session() as session:
-        ball = list_records(session, project, RecordFilter(tag="Ball games")).records
+        ball_id = resolve.tag_id(session, project, "Ball games")
+        running_id = resolve.tag_id(session, project, "Sports > Running")
+        ball = list_records(session, project, RecordFilter(tag_id=ball_id)).records
         assert {r.tag_path for r in ball} == {"Ball games"} and len(ball) == 3
-        assert count_records(session, project, RecordFilter(tag="Sports > Running")) == 2
+        assert count_records(session, project, RecordFilter(tag_id=running_id)) == 2
         no_reasoning = list_records(session, project, RecordFilter(has_reasoning=False)).records
         assert [r.question for r in no_reasoning] == ["What is a sprint?"]
         found = list_records(session, project, RecordFilter(search="MAGNUS")).records
         assert [r.answer for r in found] == ["Magnus effect."]
         by_reasoning = list_records(session, project, RecordFilter(search="tennis")).records
         assert [r.question for r in by_reasoning] == ["What is a volley?"]
-        assert count_records(session, project, RecordFilter(model="m2", tag="Running")) == 1
+        assert count_records(session, project, RecordFilter(model="m2", tag_id=running_id)) == 1
         assert count_records(session, project, RecordFilter(search="100%")) == 0
-        with pytest.raises(NotFoundError):
-            list_records(session, project, RecordFilter(tag="Swimming"))
+        with pytest.raises(NotFoundError, match="no tag with id 999 in project 'Sports'"):
+            list_records(session, project, RecordFilter(tag_id=999))
+
+
+@pytest.mark.usefixtures("database")
+def test_a_tag_id_selects_its_whole_subtree_in_its_own_project_only(store: Store) -> None:
+    with store.session() as session:
+        sports = create_project(session, "Sports")
+        music = create_project(session, "Music")
+        ball = add_tag_path(session, sports, "Ball games", Origin.MANUAL)
+        tennis = add_tag_path(session, sports, "Ball games > Tennis", Origin.MANUAL)
+        running = add_tag_path(session, sports, "Running", Origin.MANUAL)
+        foreign = add_tag_path(session, music, "Ball games", Origin.MANUAL)  # the same label
+        for tag, question in ((ball, "What is a ball?"), (tennis, "What is a let?")):
+            add_record(session, sports, tag, question, "An answer.")
+        add_record(session, sports, running, "What is a lap?", "One round.")
+        add_record(session, music, foreign, "What is a ball?", "A dance.")
+        subtree = RecordFilter(tag_id=ball.id)
+        found = list_records(session, sports, subtree).records
+        assert sorted(r.question for r in found) == ["What is a ball?", "What is a let?"]
+        assert count_records(session, sports, RecordFilter(tag_id=tennis.id)) == 1
+        # A bulk change selects by the same subtree (a WITH clause inside an UPDATE).
+        assert set_confirmed(session, sports, True, record_filter=subtree) == 2
+        refused = f"no tag with id {foreign.id} in project 'Sports'"
+        with pytest.raises(NotFoundError, match=refused):
+            list_records(session, sports, RecordFilter(tag_id=foreign.id))
+        with pytest.raises(NotFoundError, match=refused):
+            set_score(session, sports, 1.0, record_filter=RecordFilter(tag_id=foreign.id))
+        ids = (sports.id, music.id, foreign.id)
+    with store.session() as session:
+        sports, music = session.get_one(Project, ids[0]), session.get_one(Project, ids[1])
+        assert count_records(session, sports, RecordFilter(confirmed=True)) == 2
+        assert count_records(session, music, RecordFilter(scored=True)) == 0
+        assert count_records(session, music, RecordFilter(tag_id=ids[2])) == 1
 
 
 def test_confirm_score_and_filter_by_them(store: Store, project: Project) -> None:
     with store.session() as session:
         ids = [r.id for r in list_records(session, project).records]
-        assert set_confirmed(session, project, True, record_filter=RecordFilter(tag="Running")) == 2
+        running = RecordFilter(tag_id=resolve.tag_id(session, project, "Running"))
+        assert set_confirmed(session, project, True, record_filter=running) == 2
         assert set_confirmed(session, project, False, ids=[ids[3]]) == 1
         assert set_score(session, project, 4.5, reason="good", ids=ids[:2]) == 2
         assert set_score(session, project, 2.0, ids=[ids[2]]) == 1
@@ -164,7 +200,8 @@ def test_delete_leaves_the_question_unanswered(store: Store, project: Project) -
         assert (result.records, result.questions_unanswered) == (1, 0)
         result = delete_records(session, project, ids=[extra.id])
         assert (result.records, result.questions_unanswered) == (1, 1)
-        result = delete_records(session, project, record_filter=RecordFilter(tag="Running"))
+        running = RecordFilter(tag_id=resolve.tag_id(session, project, "Running"))
+        result = delete_records(session, project, record_filter=running)
         assert (result.records, result.questions_unanswered) == (2, 2)
         # The questions stay; only their answers went.
         assert session.scalar(select(func.count(Question.id))) == 5

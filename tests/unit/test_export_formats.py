@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
+from distillset import resolve
 from distillset.domain import DistillsetError, Origin
 from distillset.export import FORMATS, ExportOptions, export_dataset
 from distillset.review.editing import set_confirmed, set_score
@@ -188,8 +189,11 @@ def test_raw_holds_every_stored_field_of_a_record(
 
 def test_filters_and_all_really_means_all(store: Store, project: Project, tmp_path: Path) -> None:
     with store.session() as session:
-        set_confirmed(session, project, True, record_filter=RecordFilter(tag="Running"))
-        set_score(session, project, 4.5, record_filter=RecordFilter(tag="Ball games > Tennis"))
+        running = RecordFilter(tag_id=resolve.tag_id(session, project, "Running"))
+        tennis = RecordFilter(tag_id=resolve.tag_id(session, project, "Ball games > Tennis"))
+        set_confirmed(session, project, True, record_filter=running)
+        set_score(session, project, 4.5, record_filter=tennis)
+        ball_games = resolve.tag_id(session, project, "Ball games")
     assert run_export(store, project, format="raw", output=tmp_path / "a.jsonl").records == 12
     confirmed = run_export(
         store,
@@ -205,7 +209,7 @@ def test_filters_and_all_really_means_all(store: Store, project: Project, tmp_pa
         project,
         format="raw",
         output=tmp_path / "s.jsonl",
-        record_filter=RecordFilter(min_score=4, tag="Ball games"),
+        record_filter=RecordFilter(min_score=4, tag_id=ball_games),
     )
     assert scored.records == 4 and set(scored.tags) == {"Ball games > Tennis"}
 
@@ -242,7 +246,7 @@ def test_bad_options_fail_before_writing(store: Store, project: Project, tmp_pat
         ({"output": tmp_path, "file_format": "jsonl"}, "it is a directory"),
         ({"split": "x"}, "write it as eval=0.05"),
         ({"output": Path(__file__), "file_format": "hf"}, "over the file"),
-        ({"record_filter": RecordFilter(tag="Swimming")}, "no tag 'Swimming'"),
+        ({"record_filter": RecordFilter(tag_id=999)}, "no tag with id 999 in project 'Sports'"),
     ]
     for overrides, message in cases:
         options = {"output": tmp_path / "out.json", **overrides}

@@ -9,9 +9,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
+from distillset import resolve
 from distillset.export import ExportOptions, export_dataset
 from distillset.export.selection import StratifiedSplit
+from distillset.review import RecordFilter
 from distillset.store import Project, Store
 from helpers import read_jsonl, seed_export_dataset
 
@@ -195,6 +198,32 @@ def test_push_to_hub_uploads_parquet_and_a_card(
         cache_dir=str(tmp_path / "cache"),
     )
     assert loaded["train"].num_rows == 108 and loaded["eval"].num_rows == 12
+
+
+def test_the_card_shows_the_filter_tag_by_id_and_path(
+    store: Store, project: Project, tmp_path: Path
+) -> None:
+    api = FakeHubApi(tmp_path / "uploaded")
+    with store.session() as session:
+        ball_games = resolve.tag_id(session, project, "Ball games")
+        result = export_dataset(
+            session,
+            project,
+            ExportOptions(
+                format="alpaca",
+                push_to_hub="me/ball-games",
+                record_filter=RecordFilter(tag_id=ball_games, has_reasoning=True),
+            ),
+            hub_api=api,
+        )
+    assert result.records == 2 * 39  # the subtree's two tags; record 0 of each has no reasoning
+    card = (tmp_path / "uploaded" / "README.md").read_text()
+    settings = yaml.safe_load(card.split("## Generation settings")[1].split("```")[1][4:])
+    assert settings["export"]["filter"] == {
+        "tag_id": ball_games,
+        "has_reasoning": True,
+        "tag": "Ball games",
+    }
 
 
 def test_every_format_loads_with_the_datasets_readers(

@@ -16,7 +16,6 @@ from distillset.config import Settings, load_settings
 from distillset.export import DEFAULT_THINK_CLOSE, DEFAULT_THINK_OPEN, ExportOptions, export_dataset
 from distillset.kinds import run_task
 from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
-from distillset.review import RecordFilter
 from distillset.store import Store, open_store
 
 
@@ -326,27 +325,27 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
     ) -> dict[str, Any]:
         """Export the records (all, or those the filters select) as `distillset export` does;
         returns what was written (as its --json output)."""
-        options = ExportOptions(
-            format=format,
-            output=Path(output) if output is not None else None,
-            file_format=file_format,
-            reasoning=reasoning,
-            think_open=think_open,
-            think_close=think_close,
-            system=system,
-            fields=dict(fields or {}),
-            record_filter=RecordFilter.from_dict(filters),
-            balanced=balanced,
-            split=split,
-            seed=seed,
-            batch_size=batch_size,
-            llamafactory_dir=Path(llamafactory) if llamafactory is not None else None,
-            dataset_name=dataset_name,
-            push_to_hub=push_to_hub,
-            private=private,
-        )
-        with self.store.session() as session:
-            result = export_dataset(session, resolve.project_named(session, self.name), options)
+        with self._session() as (session, project):
+            options = ExportOptions(
+                format=format,
+                output=Path(output) if output is not None else None,
+                file_format=file_format,
+                reasoning=reasoning,
+                think_open=think_open,
+                think_close=think_close,
+                system=system,
+                fields=dict(fields or {}),
+                record_filter=resolve.record_filter(session, project, filters),
+                balanced=balanced,
+                split=split,
+                seed=seed,
+                batch_size=batch_size,
+                llamafactory_dir=Path(llamafactory) if llamafactory is not None else None,
+                dataset_name=dataset_name,
+                push_to_hub=push_to_hub,
+                private=private,
+            )
+            result = export_dataset(session, project, options)
         return result.as_dict()
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from distillset import review
+from distillset import resolve, review
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
 from distillset.kinds import run_task
-from distillset.review import RecordFilter, create_judge_task, find_duplicates, label_duplicates
+from distillset.review import create_judge_task, find_duplicates, label_duplicates
 
 
 class ReviewMethods(ProjectBase):
-    """Records are selected with keyword filters, as on the command line: tag, confirmed,
-    has_reasoning, scored, min_score, max_score, model (the answer's), search, label."""
+    """Records are selected with keyword filters, as on the command line: tag (an `A > B`
+    path) or tag_id for a subtree, confirmed, has_reasoning, scored, min_score, max_score,
+    model (the answer's), search, label."""
 
     def records(
         self,
@@ -26,8 +27,8 @@ class ReviewMethods(ProjectBase):
     ) -> dict[str, Any]:
         """One page of records (as `dataset list --json`): ``records`` and ``next_cursor``
         (pass it as ``cursor`` for the next page; None at the end), ``total`` with ``count``."""
-        record_filter = RecordFilter.from_dict(filters)
         with self._session() as (session, project):
+            record_filter = resolve.record_filter(session, project, filters)
             page = review.list_records(
                 session,
                 project,
@@ -87,10 +88,10 @@ class ReviewMethods(ProjectBase):
     ) -> Any:
         """A bulk change of the records chosen by ids, filters or ``everything``, as the
         dataset commands choose them; returns what the change returns."""
-        chosen, record_filter = review.chosen_records(
-            ids, RecordFilter.from_dict(filters), everything
-        )
         with self._session() as (session, project):
+            chosen, record_filter = review.chosen_records(
+                ids, resolve.record_filter(session, project, filters), everything
+            )
             return change(
                 session, project, *args, ids=chosen, record_filter=record_filter, **options
             )
@@ -132,13 +133,20 @@ class ReviewMethods(ProjectBase):
         return {"records": result.records, "questions_unanswered": result.questions_unanswered}
 
     def duplicates(
-        self, *, label: str | None = None, tag: str | None = None, confirmed: bool | None = None
+        self,
+        *,
+        label: str | None = None,
+        tag: str | None = None,
+        tag_id: int | None = None,
+        confirmed: bool | None = None,
     ) -> dict[str, Any]:
         """Records whose question or answer repeats an earlier one in the same tag: ``groups``
         (the first id of each is the one to keep); with ``label``, that label is put on every
         duplicate and ``labelled`` says on how many."""
+        conditions = {"tag": tag, "tag_id": tag_id, "confirmed": confirmed}
         with self._session() as (session, project):
-            groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
+            record_filter = resolve.record_filter(session, project, conditions)
+            groups = find_duplicates(session, project, record_filter)
             labelled = label_duplicates(session, project, groups, label) if label else 0
         return {"groups": [group.as_dict() for group in groups], "labelled": labelled}
 
@@ -153,13 +161,12 @@ class ReviewMethods(ProjectBase):
         **filters: Any,
     ) -> dict[str, Any]:
         """``judge`` as a coroutine, for a caller that has a running loop of its own."""
-        record_filter = RecordFilter.from_dict(filters)
         with self._session() as (session, project):
             task = create_judge_task(
                 session,
                 project,
                 model=judge_model,
-                record_filter=record_filter,
+                record_filter=resolve.record_filter(session, project, filters),
                 rescore=rescore,
                 no_cache=no_cache,
                 max_cost=max_cost,

@@ -28,13 +28,14 @@ from distillset.auto.plan import (
 )
 from distillset.auto.run import create_task, resumable_task
 from distillset.config import Settings
-from distillset.domain import InvalidInputError, NotFoundError, TaskKind
+from distillset.domain import InvalidInputError, TaskKind
 from distillset.generation.context import load_context
 from distillset.projects.lifecycle import get_project
 from distillset.runs.rows import process_owner, refuse_if_blocked
 from distillset.runs.runner import ask_fresh, set_budget
 from distillset.runs.usage import observed_tokens
 from distillset.store import Project, Question, Tag, utcnow
+from distillset.tags.tree import tag_in_project
 
 
 @dataclass
@@ -58,10 +59,7 @@ class PlannedJob:
 
 def _tag_in(session: Session, project: Project, tag_id: int) -> int:
     """The id of a tag of the project (NotFoundError for another project's or none)."""
-    tag = session.get(Tag, tag_id)
-    if tag is None or tag.project_id != project.id:
-        raise NotFoundError(f"no tag with id {tag_id} in project {project.name!r}")
-    return tag.id
+    return tag_in_project(session, project, tag_id).id
 
 
 def more_than_existing(

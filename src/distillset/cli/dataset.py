@@ -101,19 +101,19 @@ def dataset_list(
     as_json: bool = JsonOption,
 ) -> None:
     """List records page by page (the last line tells how to get the next page)."""
-    flt = RecordFilter(
-        tag=tag,
-        confirmed=confirmed,
-        has_reasoning=has_reasoning,
-        scored=scored,
-        min_score=min_score,
-        max_score=max_score,
-        model=model,
-        search=search,
-        label=label,
-    )
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
+        flt = RecordFilter(
+            tag_id=resolve.subtree_tag_id(session, project, tag),
+            confirmed=confirmed,
+            has_reasoning=has_reasoning,
+            scored=scored,
+            min_score=min_score,
+            max_score=max_score,
+            model=model,
+            search=search,
+            label=label,
+        )
         page = list_records(session, project, flt, cursor=cursor, limit=limit, newest_first=newest)
         total = count_records(session, project, flt) if count else None
     if as_json:
@@ -197,20 +197,21 @@ def _confirmation_command(value: bool) -> Callable[..., None]:
         everything: bool = AllOption,
         as_json: bool = JsonOption,
     ) -> None:
-        flt = RecordFilter(
-            tag=tag,
-            has_reasoning=has_reasoning,
-            min_score=min_score,
-            max_score=max_score,
-            model=model,
-            search=search,
-            label=label,
-        )
-        chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
         with state_of(ctx).store.session() as session:
+            project = resolve.project_named(session, name)
+            flt = RecordFilter(
+                tag_id=resolve.subtree_tag_id(session, project, tag),
+                has_reasoning=has_reasoning,
+                min_score=min_score,
+                max_score=max_score,
+                model=model,
+                search=search,
+                label=label,
+            )
+            chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
             changed = set_confirmed(
                 session,
-                resolve.project_named(session, name),
+                project,
                 value,
                 ids=chosen_ids,
                 record_filter=chosen_filter,
@@ -250,12 +251,18 @@ def dataset_score(
     """Score records by hand (0-5 in steps of 0.5), or clear their score."""
     if (score is None) == (not clear):
         raise InvalidInputError("give --score X or --clear (one of them)")
-    flt = RecordFilter(tag=tag, confirmed=confirmed, search=search, label=label)
-    chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
     with state_of(ctx).store.session() as session:
+        project = resolve.project_named(session, name)
+        flt = RecordFilter(
+            tag_id=resolve.subtree_tag_id(session, project, tag),
+            confirmed=confirmed,
+            search=search,
+            label=label,
+        )
+        chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
         changed = set_score(
             session,
-            resolve.project_named(session, name),
+            project,
             None if clear else score,
             reason=reason,
             ids=chosen_ids,
@@ -321,15 +328,22 @@ def dataset_delete(
     as_json: bool = JsonOption,
 ) -> None:
     """Delete records; their questions stay and become unanswered again."""
-    flt = RecordFilter(
-        tag=tag, confirmed=confirmed, max_score=max_score, model=model, search=search, label=label
-    )
-    chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
     store = state_of(ctx).store
-    if not yes:
-        with store.session() as session:
-            project = resolve.project_named(session, name)
+    with store.session() as session:
+        project = resolve.project_named(session, name)
+        flt = RecordFilter(
+            tag_id=resolve.subtree_tag_id(session, project, tag),
+            confirmed=confirmed,
+            max_score=max_score,
+            model=model,
+            search=search,
+            label=label,
+        )
+        chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
+        many: int | None = None  # asked only to confirm
+        if not yes:
             many = len(chosen_ids) if chosen_ids else count_records(session, project, flt)
+    if many is not None:
         typer.confirm(f"Delete {many} records?", abort=True)
     with store.session() as session:
         result = delete_records(
@@ -360,7 +374,10 @@ def dataset_duplicates(
     """Report records whose question or answer repeats an earlier one in the same tag."""
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
+        flt = RecordFilter(
+            tag_id=resolve.subtree_tag_id(session, project, tag), confirmed=confirmed
+        )
+        groups = find_duplicates(session, project, flt)
         labelled = 0
         if label:
             labelled = label_duplicates(session, project, groups, label)

@@ -119,36 +119,37 @@ def export_command(
 
     By default every record is exported; filters narrow it down.
     """
-    options = ExportOptions(
-        format=fmt,
-        output=output,
-        file_format=file_format,
-        reasoning=reasoning,
-        think_open=unescape(think_open),
-        think_close=unescape(think_close),
-        system=system,
-        fields=parse_fields(field),
-        record_filter=RecordFilter(
-            tag=tag,
-            confirmed=True if confirmed else None,
-            has_reasoning=has_reasoning,
-            min_score=min_score,
-            max_score=max_score,
-            model=model,
-            search=search,
-            label=label,
-        ),
-        balanced=balanced,
-        split=split,
-        seed=seed,
-        batch_size=batch_size,
-        llamafactory_dir=llamafactory,
-        dataset_name=dataset_name,
-        push_to_hub=push_to_hub,
-        private=private,
-    )
     with state_of(ctx).store.session() as session:
-        result = export_dataset(session, resolve.project_named(session, name), options)
+        project = resolve.project_named(session, name)
+        options = ExportOptions(
+            format=fmt,
+            output=output,
+            file_format=file_format,
+            reasoning=reasoning,
+            think_open=unescape(think_open),
+            think_close=unescape(think_close),
+            system=system,
+            fields=parse_fields(field),
+            record_filter=RecordFilter(
+                tag_id=resolve.subtree_tag_id(session, project, tag),
+                confirmed=True if confirmed else None,
+                has_reasoning=has_reasoning,
+                min_score=min_score,
+                max_score=max_score,
+                model=model,
+                search=search,
+                label=label,
+            ),
+            balanced=balanced,
+            split=split,
+            seed=seed,
+            batch_size=batch_size,
+            llamafactory_dir=llamafactory,
+            dataset_name=dataset_name,
+            push_to_hub=push_to_hub,
+            private=private,
+        )
+        result = export_dataset(session, project, options)
     for warning in result.warnings:
         typer.echo(f"warning: {printable(warning)}", err=True)
     if as_json:

@@ -62,21 +62,22 @@ def judge_command(
     run without scoring a record twice.
     """
     state = state_of(ctx)
-    record_filter = RecordFilter(
-        tag=tag,
-        confirmed=confirmed,
-        has_reasoning=has_reasoning,
-        scored=scored,
-        min_score=min_score,
-        max_score=max_score,
-        model=model_name,
-        search=search,
-        label=label,
-    )
     with state.store.session() as session:
+        project = resolve.project_named(session, name)
+        record_filter = RecordFilter(
+            tag_id=resolve.subtree_tag_id(session, project, tag),
+            confirmed=confirmed,
+            has_reasoning=has_reasoning,
+            scored=scored,
+            min_score=min_score,
+            max_score=max_score,
+            model=model_name,
+            search=search,
+            label=label,
+        )
         task = create_judge_task(
             session,
-            resolve.project_named(session, name),
+            project,
             model=model,
             record_filter=record_filter,
             rescore=rescore,

@@ -22,7 +22,7 @@ from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
-from distillset.review.filters import record_conditions
+from distillset.review.filters import described_filter, record_conditions
 from distillset.review.records import DatasetRecord, iter_records
 from distillset.store.models import Project
 
@@ -172,7 +172,7 @@ def export_dataset(
             _write_rows(session, project, options, plan, staging, result)
             staging.finish_local()
             if options.push_to_hub:
-                result.hub_url = _push(project, options, plan, staging, result, hub_api)
+                result.hub_url = _push(session, project, options, plan, staging, result, hub_api)
             result.outputs = staging.commit()
         except BaseException:
             staging.discard()
@@ -281,6 +281,7 @@ def _stream(
 
 
 def _push(
+    session: Session,
     project: Project,
     options: ExportOptions,
     plan: ExportPlan,
@@ -295,7 +296,7 @@ def _push(
         splits=result.split_records,
         tags=dict(result.tags),
         models={model: count for model, count in result.models.items()},
-        settings=generation_settings(project, options, plan),
+        settings=generation_settings(session, project, options, plan),
         language=project.language,
     )
     (folder / "README.md").write_text(card, encoding="utf-8")
@@ -305,9 +306,10 @@ def _push(
 
 
 def generation_settings(
-    project: Project, options: ExportOptions, plan: ExportPlan
+    session: Session, project: Project, options: ExportOptions, plan: ExportPlan
 ) -> dict[str, Any]:
-    """What produced the data, for the dataset card (aliases and model names, never keys)."""
+    """What produced the data, for the dataset card (aliases and model names, never keys;
+    the filter's tag by id and path)."""
 
     def endpoint(which: Any) -> dict[str, Any] | None:
         if which is None:
@@ -323,7 +325,7 @@ def generation_settings(
         "export": {
             "format": plan.fmt.name,
             "reasoning": plan.ctx.mode.value,
-            "filter": options.record_filter.as_dict(),
+            "filter": described_filter(session, options.record_filter),
             "balanced": options.balanced,
             "split": options.split,
             "seed": options.seed if options.split else None,

@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError
 from distillset.review.text_search import escape_like, record_text_matches
-from distillset.store.models import Answer, Project, Question
-from distillset.tags.tree import find_tag, subtree_ids_query
+from distillset.store.models import Answer, Project, Question, Tag
+from distillset.tags.tree import subtree_ids_query, tag_in_project, tag_path
 
 MAX_SCORE = 5.0
 # The conditions a person chooses, by name: what task rows, dataset cards and the Python
 # API's keywords carry. (``scored_before`` is set only by a rescore task, for itself.)
 CONDITIONS = (
-    "tag",
+    "tag_id",
     "confirmed",
     "has_reasoning",
     "scored",
@@ -40,7 +40,7 @@ CONDITIONS = (
 class RecordFilter:
     """Conditions on dataset records; ``None`` means "any"."""
 
-    tag: str | None = None  # a tag path: the tag and its whole subtree
+    tag_id: int | None = None  # the tag and its whole subtree
     confirmed: bool | None = None
     has_reasoning: bool | None = None
     scored: bool | None = None
@@ -54,6 +54,9 @@ class RecordFilter:
     scored_before: datetime | None = None
 
     def __post_init__(self) -> None:
+        tag_id: object = self.tag_id  # from JSON or a keyword: checked, not trusted
+        if tag_id is not None and (isinstance(tag_id, bool) or not isinstance(tag_id, int)):
+            raise InvalidInputError(f"tag_id is a tag's id (a whole number), not {tag_id!r}")
         for name in ("min_score", "max_score"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_SCORE:
@@ -98,8 +101,8 @@ def record_conditions(
     flt = record_filter
     if flt.ids:
         conditions.append(Answer.id.in_(flt.ids))
-    if flt.tag is not None:
-        tag = find_tag(session, project, flt.tag)
+    if flt.tag_id is not None:
+        tag = tag_in_project(session, project, flt.tag_id)
         conditions.append(Question.tag_id.in_(subtree_ids_query(tag.id)))
         needs_question = True
     if flt.confirmed is not None:
@@ -129,6 +132,16 @@ def record_conditions(
         conditions.append(record_text_matches(session, flt.search))
         needs_question = True
     return conditions, needs_question
+
+
+def described_filter(session: Session, record_filter: RecordFilter) -> dict[str, Any]:
+    """The filter as a person reads it (a dataset card): its conditions, with the path of
+    its tag beside the tag's id."""
+    data = record_filter.as_dict()
+    tag = session.get(Tag, record_filter.tag_id) if record_filter.tag_id is not None else None
+    if tag is not None:
+        data["tag"] = str(tag_path(session, tag))
+    return data
 
 
 def filtered_ids_query(session: Session, project: Project, record_filter: RecordFilter) -> Any:

@@ -127,6 +127,19 @@ def create_judge_task(
     return task
 
 
+def _stored_filter(task: Task) -> RecordFilter:
+    """The filter a judge task row holds. Rows from before filters named their tag by id
+    hold its path: such a task is refused with what to do, not read as a bad filter."""
+    stored = dict(task.params.get("filter") or {})
+    if "tag" in stored:
+        raise InvalidInputError(
+            f"task {task.id} was created by an older version of distillset (its filter names "
+            f"the tag {stored['tag']!r} by path) and cannot be resumed: start the judge again "
+            "with the same filters"
+        )
+    return RecordFilter.from_dict(stored)
+
+
 @dataclass
 class _Setup:
     project: Project
@@ -151,7 +164,7 @@ class JudgeRun(SupervisedRun):
             project = session.get(Project, task.project_id)
             assert project is not None
             rescore = bool(task.params.get(RESCORE_PARAM))
-            chosen = RecordFilter.from_dict(task.params.get("filter") or {})
+            chosen = _stored_filter(task)
             record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
             self.use_cache = self.use_cache and reads_cache(task.params)
             endpoint = endpoint_config(get_endpoint(session, task.params["model"]), self.settings)

@@ -14,6 +14,7 @@ from distillset.tags.tree import (
     move_tag,
     rename_tag,
     subtree_counts,
+    tag_in_project,
     tag_path,
 )
 from distillset.tags.tree_io import (
@@ -49,6 +50,7 @@ __all__ = [
     "read_tree_file",
     "rename_tag",
     "subtree_counts",
+    "tag_in_project",
     "tag_path",
 ]
 

@@ -85,6 +85,14 @@ def find_tag(session: Session, project: Project, path: TagPath | str) -> Tag:
     return parent
 
 
+def tag_in_project(session: Session, project: Project, tag_id: int) -> Tag:
+    """The project's tag of this id (NotFoundError for none, or another project's)."""
+    tag = session.get(Tag, tag_id)
+    if tag is None or tag.project_id != project.id:
+        raise NotFoundError(f"no tag with id {tag_id} in project {project.name!r}")
+    return tag
+
+
 def find_parent(session: Session, project: Project, path: str | None) -> Tag | None:
     """The tag a path names, or None (the topic) for an empty path or the topic alone."""
     if path is None or not path.strip():

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from distillset.domain import NotFoundError
 from distillset.store import Project, Question, Tag
+from distillset.tags import tag_in_project
 
 
 def project_by_id(session: Session, project_id: int) -> Project:
@@ -13,13 +14,6 @@ def project_by_id(session: Session, project_id: int) -> Project:
     if project is None:
         raise NotFoundError(f"no project with id {project_id}")
     return project
-
-
-def tag_in_project(session: Session, project: Project, tag_id: int) -> Tag:
-    tag = session.get(Tag, tag_id)
-    if tag is None or tag.project_id != project.id:
-        raise NotFoundError(f"no tag with id {tag_id} in project {project.name!r}")
-    return tag
 
 
 def optional_tag(session: Session, project: Project, tag_id: int | None) -> Tag | None:

@@ -1,4 +1,4 @@
-"""Dataset filters given by a page or an API query, as the dataset package's RecordFilter."""
+"""Dataset filters given by a page or an API query, as the review package's RecordFilter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from sqlalchemy.orm import Session
 
 from distillset.review import RecordFilter
 from distillset.store import Project
-from distillset.tags import tag_path
 from distillset.web.lookup import tag_in_project
 
 
@@ -21,12 +20,12 @@ def record_filter(
     max_score: float | None = None,
     search: str | None = None,
 ) -> RecordFilter:
-    """The web names a subtree by tag id; the filter takes its path."""
-    path = None
+    """The web names a subtree by tag id, as the filter does: a tag of another project (or
+    none) is a 404 here, before anything runs."""
     if tag_id is not None:
-        path = str(tag_path(session, tag_in_project(session, project, tag_id)))
+        tag_in_project(session, project, tag_id)
     return RecordFilter(
-        tag=path,
+        tag_id=tag_id,
         confirmed=confirmed,
         scored=scored,
         min_score=min_score,
