@@ -9,6 +9,13 @@ import unicodedata
 from dataclasses import dataclass
 
 PATH_SEPARATOR = " > "
+# Why a label a person gives may not hold '>': it would read as two levels wherever its path
+# is written (`A > B` in the CLI, a filter, an export). Model text has it replaced instead
+# (clean_label): a model that answers with a path gave no label of its own.
+SEPARATOR_IN_LABEL = (
+    "'>' separates the levels of a tag path (A > B > C), so a label cannot contain it; "
+    "add each level as its own tag, or write the label without '>'"
+)
 
 
 class DistillsetError(Exception):
@@ -179,8 +186,9 @@ def text_hash(text: str) -> str:
 
 
 def clean_label(label: str, *, keep_bare_number: bool = False) -> str:
-    """A tag label as stored: numbering, quotes, separators and trailing punctuation removed
-    (``keep_bare_number`` for a label given whole, see _BARE_NUMBER)."""
+    """A tag label as stored: numbering, quotes and trailing punctuation removed
+    (``keep_bare_number`` for a label given whole, see _BARE_NUMBER). A model's '>' becomes
+    '-'; a label a person gives with '>' is refused before this (SEPARATOR_IN_LABEL)."""
     text = strip_numbering(_SPACES.sub(" ", label).strip(), keep_bare_number=keep_bare_number)
     text = text.strip("\"'`“”‘’「」*_ ")
     text = text.replace(">", "-")
@@ -197,7 +205,10 @@ class TagPath:
     def parse(cls, text: str) -> TagPath:
         parts = tuple(part.strip() for part in text.split(">"))
         if not text.strip() or any(not part for part in parts):
-            raise InvalidInputError(f"invalid tag path {text!r}: write it as 'A > B > C'")
+            raise InvalidInputError(
+                f"invalid tag path {text!r}: write it as 'A > B > C' ('>' separates the "
+                "levels, so no label holds it, and no level may be empty)"
+            )
         return cls(parts)
 
     def __str__(self) -> str:

@@ -3,8 +3,10 @@ so a label is stored and refused alike whichever interface typed it."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from distillset.projects import lifecycle as projects
 from distillset.store import Store
 from distillset.tags import tree as tag_service
 from distillset.web import create_app
+from helpers import assert_refused_in_one_line
 
 Cli = Callable[..., Result]
 HX = {"HX-Request": "true"}
@@ -70,3 +73,39 @@ def test_add_tag_checks_the_label_and_the_sibling(database: str, store: Store) -
         # The CLI's path form walks the same function: only the missing tags are added.
         hurdles = tag_service.add_tag_path(session, project, "Running > Sprint > Hurdles")
         assert hurdles.parent_id == sprint.id
+
+
+def test_a_label_is_never_rewritten_around_the_path_separator(
+    client: TestClient, cli: Cli, tmp_path: Path
+) -> None:
+    """`<b>x</b>` or `A > B` typed as one label is refused by every interface with the same
+    reason ('>' separates a path's levels), never stored as something else."""
+    assert cli("tags", "add", "Sports", "--path", "Running").exit_code == 0
+    reason = "'>' separates the levels of a tag path"
+    for typed in ("<b>x</b>", "A > B"):
+        api = client.post(API, json={"label": typed})
+        assert api.status_code == 422 and reason in api.json()["detail"]
+        assert repr(typed) in api.json()["detail"]
+        renamed = client.patch(f"{API}/1", json={"label": typed})
+        assert renamed.status_code == 422 and reason in renamed.json()["detail"]
+        page = client.post("/projects/1/distill/tags", data={"label": typed}, headers=HX)
+        assert page.status_code == 422 and reason in html.unescape(page.text)
+        outline = tmp_path / "outline.json"
+        outline.write_text(json.dumps({"children": [{"label": typed}]}), encoding="utf-8")
+        # The CLI names a tag by its path, so a new label is refused where it is a label.
+        assert_refused_in_one_line(
+            cli,
+            [
+                (("tags", "rename", "Sports", "--path", "Running", "--to", typed), reason),
+                (("tags", "import", "Sports", str(outline)), reason),
+            ],
+        )
+    # A path with an empty level is refused with the same explanation.
+    assert_refused_in_one_line(
+        cli, [(("tags", "add", "Sports", "--path", "<b>x</b>"), "'>' separates the levels")]
+    )
+    assert _top_labels(cli) == ["Running"]
+
+    # Markup without '>' is a label like any other, stored as typed.
+    kept = client.post(API, json={"label": "x < y & <b"})
+    assert kept.status_code == 201 and kept.json()["label"] == "x < y & <b"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -49,7 +50,12 @@ def test_health_and_openapi(client: TestClient) -> None:
     assert client.get(f"{API}/health").json() == {"status": "ok"}
     schema = client.get("/openapi.json").json()
     assert f"{API}/projects/{{project_id}}/tags" in schema["paths"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "https://" not in docs.text  # no CDN: works offline
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text):
+        assert client.get(asset).status_code == 200, asset
+    assert "/static/swagger/swagger-ui-bundle.js" in docs.text
+    assert client.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
 
 
 def test_project_lifecycle(client: TestClient) -> None:

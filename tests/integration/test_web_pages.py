@@ -161,7 +161,10 @@ def test_a_failed_new_sample_says_why_and_keeps_the_answer(
     failed = client.post(f"{base}/questions/1/answer", data={"fresh": "true"}, headers=HX)
 
     assert failed.status_code == 200
-    assert "HTTP 500" in _out_of_band(failed.text, "messages")
+    # The reason shows on the question, beside its button, not in the page's message area.
+    question = re.search(r'<li class="question" id="question-1">(.*?)</li>', failed.text, re.S)
+    assert question and 'role="alert"' in question.group(1) and "HTTP 500" in question.group(1)
+    assert 'id="messages"' not in failed.text
     assert client.get(f"/api/v1/projects/{project_id}/records/1").json()["answer"] == kept
 
 
@@ -304,3 +307,53 @@ def test_settings_forms_remove_what_is_emptied_and_set_streaming(
     assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] == "MY_API_KEY"
     assert "Endpoint fake saved" in _post_pairs(client, edit, [("api_key_env", "")])
     assert client.get("/api/v1/endpoints/fake").json()["api_key_env"] is None
+
+
+def test_a_refused_form_keeps_its_page_and_values(client: TestClient, project_id: int) -> None:
+    blank = client.post("/projects", data={"name": "  ", "language": "zh"})
+    assert blank.status_code == 422 and "cannot be blank" in blank.text
+    assert 'id="new-project-error"' in blank.text and '<option value="zh" selected' in blank.text
+    assert "Something went wrong" not in blank.text
+
+    dataset = client.get(f"/projects/{project_id}/dataset", params={"min_score": "9", "q": "pace"})
+    assert dataset.status_code == 422 and "min score must be between 0 and 5" in dataset.text
+    assert 'name="min_score" min="0" max="5" step="0.5" value="9"' in dataset.text
+    assert 'value="pace"' in dataset.text and "No record matches" not in dataset.text
+    questions = client.get(f"/projects/{project_id}/questions", params={"tag": "Nope"})
+    assert questions.status_code == 404 and "no tag &#39;Nope&#39;" in questions.text
+    assert 'id="filter-error"' in questions.text and 'value="Nope"' in questions.text
+
+
+def test_an_export_page_download_that_matches_nothing_says_so(
+    client: TestClient, project_id: int
+) -> None:
+    params = {"format": "sharegpt", "file_format": "jsonl", "confirmed_only": "true"}
+    empty = client.get(f"/projects/{project_id}/export/file", params=params)
+    assert empty.status_code == 404 and "content-disposition" not in empty.headers
+    assert "no record matched the filters: there is nothing to download" in empty.text
+    assert '<option value="sharegpt" selected' in empty.text and "checked" in empty.text
+    # The API still streams the empty (valid) file a script asked for.
+    api = client.get(f"/api/v1/projects/{project_id}/export", params={"file_format": "json"})
+    assert api.status_code == 200 and json.loads(api.text) == []
+
+
+def test_the_counts_fragment_refreshes_nodes_and_the_open_panel(
+    client: TestClient, project_id: int
+) -> None:
+    base = f"/projects/{project_id}/distill"
+    client.post(f"{base}/tags", data={"label": "Golf"}, headers=HX)
+    client.post(f"{base}/tags", data={"label": "Chess"}, headers=HX)
+    client.post(f"{base}/tags/1/generate-questions", data={"count": "2"}, headers=HX)
+    client.post(f"/api/v1/projects/{project_id}/questions/1/answer")
+
+    reply = client.get(f"{base}/counts", params=[("ids", 1), ("ids", 2), ("tag_id", 1)]).text
+    assert _out_of_band(reply, "tag-counts-1") == "0 sub-tags · 2 q · 1 answered"
+    assert _out_of_band(reply, "tag-counts-2") == "0 sub-tags · 0 q · 0 answered"
+    assert _out_of_band(reply, "detail-counts-1").startswith("0 sub-tags · 2 questions · 1")
+    questions = _out_of_band(reply, "tag-questions-1")
+    assert questions.count('class="question"') == 2 and "Generate answer" in questions
+    # Another project's tag, or a deleted one, is not shown: nothing to refresh.
+    other = client.get(f"{base}/counts", params=[("ids", 999), ("tag_id", 999)])
+    assert other.status_code == 200 and "hx-swap-oob" not in other.text
+    too_many = client.get(f"{base}/counts", params=[("ids", i) for i in range(1, 1002)])
+    assert too_many.status_code == 422

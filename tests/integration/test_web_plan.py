@@ -84,3 +84,29 @@ def test_no_plan_is_shown_for_a_project_without_models(
     assert shown.status_code == 422
     assert shown.json()["detail"] == str(refused.value)
     assert "question model" in str(refused.value)
+
+
+def test_start_sends_the_fields_as_they_are_and_reconfirms_a_large_plan_that_changed(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    shown = client.post(
+        f"/projects/{project_id}/distill/auto/plan",
+        data={"topic": "Sports", "levels": "1", "tags_per_level": "2", "questions_per_tag": "1"},
+        headers=HX,
+    ).text
+    # The plan's Start carries no copy of the fields: it sends the form's, as they are then.
+    assert 'hx-include="#auto-form"' in shown and 'name="levels"' not in shown
+    assert 'name="planned" value="Sports|1|2|1"' in shown
+
+    # A large plan confirmed while other numbers were shown is drawn again, not started.
+    large = {"topic": "Sports", "levels": "6", "tags_per_level": "100", "questions_per_tag": "100"}
+    again = client.post(
+        f"/projects/{project_id}/distill/auto/start",
+        data={**large, "confirm_large": "true", "planned": "Sports|1|2|1"},
+        headers=HX,
+    )
+    assert again.status_code == 200 and "HX-Redirect" not in again.headers
+    assert "The fields changed after this plan was shown" in again.text
+    assert "This is a large plan" in again.text and 'value="Sports|6|100|100"' in again.text
+    assert client.get(f"{API}/projects/{project_id}/tasks").json() == []
+    assert fake_server.stats().total == 0

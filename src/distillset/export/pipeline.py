@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from distillset.domain import InvalidInputError
+from distillset.domain import InvalidInputError, NotFoundError
 from distillset.export import hf
 from distillset.export.atomic import PendingPath
 from distillset.export.formats.base import ExportFormat, RenderContext
@@ -22,11 +22,12 @@ from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
-from distillset.review.filters import described_filter, record_conditions
+from distillset.review.filters import any_record, described_filter, record_conditions
 from distillset.review.records import DatasetRecord, iter_records
 from distillset.store.models import Project
 
 TRAIN = "train"
+NOTHING_MATCHED = "no record matched the filters"
 
 
 @dataclass
@@ -47,7 +48,7 @@ class ExportResult:
         """What a user should know although the export succeeded: an empty dataset or split
         is valid, but rarely what was meant."""
         if self.records == 0:
-            return ["no record matched the filters: the export holds an empty dataset"]
+            return [f"{NOTHING_MATCHED}: the export holds an empty dataset"]
         return [
             f"the {name!r} split holds no records"
             for name, count in self.split_records.items()
@@ -241,9 +242,12 @@ def _fill(
     result.records = sum(result.split_records.values())
 
 
-def plan_stream(session: Session, project: Project, options: ExportOptions) -> ExportPlan:
+def plan_stream(
+    session: Session, project: Project, options: ExportOptions, *, refuse_empty: bool = False
+) -> ExportPlan:
     """Check an export sent as one stream of bytes (a download): every option, before the
-    first byte; what only files can be (a split, an HF directory, the Hub) is refused."""
+    first byte; what only files can be (a split, an HF directory, the Hub) is refused, and
+    with ``refuse_empty`` (a person downloading) a filter that matches no record."""
     if options.split or options.llamafactory_dir is not None or options.push_to_hub:
         raise InvalidInputError("a streamed export is one file: no split, LLaMA-Factory or Hub")
     plan = plan_export(
@@ -256,6 +260,8 @@ def plan_stream(session: Session, project: Project, options: ExportOptions) -> E
     if plan.file_format is FileFormat.HF:
         raise InvalidInputError("a datasets directory cannot be streamed: choose a file format")
     record_conditions(session, project, options.record_filter)  # an unknown tag, say
+    if refuse_empty and not any_record(session, project, options.record_filter):
+        raise NotFoundError(f"{NOTHING_MATCHED}: there is nothing to download")
     return plan
 
 

@@ -151,3 +151,9 @@ def filtered_ids_query(session: Session, project: Project, record_filter: Record
     if needs_question:
         stmt = stmt.join(Question, Question.id == Answer.question_id)
     return stmt.where(*conditions)
+
+
+def any_record(session: Session, project: Project, record_filter: RecordFilter) -> bool:
+    """Whether any record matches the filter: one EXISTS, whatever the dataset's size."""
+    query = filtered_ids_query(session, project, record_filter)
+    return bool(session.scalar(select(query.exists())))

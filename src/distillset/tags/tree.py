@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from distillset.domain import (
     MAX_LABEL_LENGTH,
+    SEPARATOR_IN_LABEL,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -34,14 +35,18 @@ _INSERT_BATCH = 5_000
 
 
 def checked_label(label: str, *, keep_bare_number: bool = True) -> str:
-    """A label as stored, refused when empty or too long. A label given whole (typed by
-    hand, by default) keeps a bare leading number: "10 Tips for sprinting"; where that number
-    is section or list numbering ("1 Basics" in a table of contents), pass False. Tabs and
-    line breaks become spaces; other control characters are refused (model text has them
-    removed before it gets here: domain.storable_text)."""
+    """A label a person gave (typed, or read from an outline file) as stored, refused when
+    empty, too long or holding '>' (the path separator: never rewritten into another label,
+    see domain.SEPARATOR_IN_LABEL). A label given whole (typed by hand, by default) keeps a
+    bare leading number: "10 Tips for sprinting"; where that number is section or list
+    numbering ("1 Basics" in a table of contents), pass False. Tabs and line breaks become
+    spaces; other control characters are refused (model text has them removed before it gets
+    here: domain.storable_text)."""
     reason = unstorable_reason(label)
     if reason is not None:
         raise InvalidInputError(f"invalid tag label: {reason}")
+    if ">" in label:
+        raise InvalidInputError(f"invalid tag label {label.strip()!r}: {SEPARATOR_IN_LABEL}")
     cleaned = clean_label(label, keep_bare_number=keep_bare_number)
     if not cleaned:
         raise InvalidInputError(f"invalid tag label {label!r}: it is empty once cleaned")

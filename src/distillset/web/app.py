@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from distillset.config import Settings
 from distillset.store import open_store
 from distillset.web import api, pages
+from distillset.web.docs import install_docs
 from distillset.web.errors import install_error_handlers
 from distillset.web.runner import TaskRunner
 from distillset.web.security import install_security
@@ -37,6 +38,8 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
         version="0.1.0",
         description="Distilled datasets: tag trees, questions and reasoned answers.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from the package's own assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -44,6 +47,7 @@ def create_app(settings: Settings, *, token: str | None = None) -> FastAPI:
     install_security(app, token or settings.token)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_docs(app, STATIC_DIR)
     api.include(app)
     pages.include(app)
     return app

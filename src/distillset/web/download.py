@@ -35,6 +35,7 @@ def _options(
     min_score: float | None,
     tag_id: int | None,
     balanced: int | None,
+    refuse_empty: bool,
 ) -> tuple[ExportOptions, str]:
     """The checked options (a bad format, reasoning mode or tag is refused here) and the
     file name's stem."""
@@ -54,7 +55,7 @@ def _options(
             record_filter=flt,
             balanced=balanced,
         )
-        plan_stream(session, project, options)
+        plan_stream(session, project, options, refuse_empty=refuse_empty)
         return options, slug(project.name)
 
 
@@ -87,7 +88,10 @@ async def export_download(
     min_score: float | None = None,
     tag_id: int | None = None,
     balanced: int | None = None,
+    refuse_empty: bool = False,
 ) -> StreamingResponse:
+    """The download; ``refuse_empty`` (the export page) says that nothing matched rather
+    than sending an empty file."""
     options, name = await asyncio.to_thread(
         _options,
         store,
@@ -99,6 +103,7 @@ async def export_download(
         min_score=min_score,
         tag_id=tag_id,
         balanced=balanced,
+        refuse_empty=refuse_empty,
     )
     filename = f"{name}-{export_format}.{file_format.value}"
     return StreamingResponse(

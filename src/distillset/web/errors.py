@@ -46,15 +46,17 @@ def error_response(request: Request, status: int, detail: object) -> Response:
         return JSONResponse({"detail": detail}, status_code=status)
     message = detail if isinstance(detail, str) else _validation_text(detail)
     if request.headers.get("hx-request"):
-        # htmx swaps the message into the page's message area instead of the target.
+        # app.js shows the message beside the control that sent the request (in its dialog
+        # when one is open); the page's message area is where htmx alone would put it.
         response = templates.TemplateResponse(
             request, "_message.html", {"message": message, "level": "error"}, status_code=status
         )
         response.headers["HX-Retarget"] = "#messages"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
+    # Not `message`: base.html shows that in the message area, and the page says it once.
     return templates.TemplateResponse(
-        request, "error.html", {"message": message, "status": status}, status_code=status
+        request, "error.html", {"error": message, "status": status}, status_code=status
     )
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 TOKEN_COOKIE = "distillset_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-OPEN_PATHS = ("/login", "/static/")
+OPEN_PATHS = ("/login", "/static/", "/favicon.ico")
 
 Handler = Callable[[Request], Awaitable[Response]]
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

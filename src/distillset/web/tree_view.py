@@ -120,6 +120,16 @@ def add_counts(session: Session, rows: list[TagRow]) -> None:
         row.answered = answered.get(row.id, 0)
 
 
+def rows_by_id(session: Session, project_id: int, ids: list[int]) -> list[TagRow]:
+    """The project's tags among these ids with their counts (the nodes a page shows)."""
+    stmt = select(Tag.id, Tag.parent_id, Tag.label, Tag.position, Tag.depth, Tag.origin).where(
+        Tag.project_id == project_id, Tag.id.in_(ids)
+    )
+    rows = [TagRow(*row) for row in session.execute(stmt)] if ids else []
+    add_counts(session, rows)
+    return rows
+
+
 def tag_row(session: Session, tag: Tag) -> TagRow:
     row = TagRow(tag.id, tag.parent_id, tag.label, tag.position, tag.depth, tag.origin)
     add_counts(session, [row])

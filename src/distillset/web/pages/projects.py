@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 
 from distillset import projects as service
-from distillset.domain import LANGUAGES
+from distillset.domain import LANGUAGES, DistillsetError
 from distillset.web.deps import DbSession
+from distillset.web.errors import status_for
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import redirect, render
 from distillset.web.schemas import RowId
@@ -18,23 +20,48 @@ from distillset.web.security import TOKEN_COOKIE, token_matches
 router = APIRouter()
 
 
-@router.get("/")
-def project_list(request: Request, session: DbSession) -> Response:
+def _project_list(
+    request: Request,
+    session: Session,
+    *,
+    values: dict[str, str] | None = None,
+    refusal: DistillsetError | None = None,
+) -> Response:
+    """The list with its new-project form; a refused form comes back with what was typed
+    and the reason beside it."""
     rows = [
         {"project": project, "stats": service.project_stats(session, project.id)}
         for project in service.list_projects(session)
     ]
-    return render(request, "projects.html", rows=rows, languages=LANGUAGES)
+    return render(
+        request,
+        "projects.html",
+        status_code=status_for(refusal) if refusal else 200,
+        rows=rows,
+        languages=LANGUAGES,
+        values=values or {"name": "", "language": "en"},
+        form_error=str(refusal) if refusal else None,
+    )
+
+
+@router.get("/")
+def project_list(request: Request, session: DbSession) -> Response:
+    return _project_list(request, session)
 
 
 @router.post("/projects")
 def create_project(
     request: Request,
     session: DbSession,
-    name: Annotated[str, Form()],
+    name: Annotated[str, Form()] = "",
     language: Annotated[str, Form()] = "en",
 ) -> Response:
-    project = service.create_project(session, name, language=language)
+    try:
+        project = service.create_project(session, name, language=language)
+    except DistillsetError as refusal:
+        session.rollback()
+        values = {"name": name, "language": language}
+        return _project_list(request, session, values=values, refusal=refusal)
     return redirect(request, f"/projects/{project.id}/distill")
 
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from distillset import review as review_service
+from distillset.domain import DistillsetError
 from distillset.export import FORMATS, FileFormat
 from distillset.projects import project_stats
 from distillset.questions import PAGE_SIZE, list_questions
@@ -19,6 +19,7 @@ from distillset.tags import find_tag
 from distillset.web import jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.download import export_download
+from distillset.web.errors import status_for
 from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
@@ -50,27 +51,33 @@ def questions_page(
     q: str | None = Query(default=None, max_length=500),
     after: AfterId | None = None,
 ) -> Response:
+    """A filter that names no tag comes back with the reason beside it, as typed."""
     project = project_by_id(session, project_id)
-    tag_id = tag_id_of(session, project, tag)
-    rows = list_questions(
-        session,
-        project.id,
-        tag_id=tag_id,
-        subtree=True,
-        answered=YES_NO.get(answered),
-        search=q,
-        after=after,
-    )
+    refusal: DistillsetError | None = None
+    try:
+        rows = list_questions(
+            session,
+            project.id,
+            tag_id=tag_id_of(session, project, tag),
+            subtree=True,
+            answered=YES_NO.get(answered),
+            search=q,
+            after=after,
+        )
+    except DistillsetError as exc:
+        refusal, rows = exc, []
     paths = TagPaths(session)
     paths.load(row.tag_id for row in rows)
     return render(
         request,
         "questions.html",
+        status_code=status_for(refusal) if refusal else 200,
         project=project,
         active="questions",
         questions=rows,
         paths={row.tag_id: paths.path(row.tag_id) for row in rows},
         filters={"tag": tag, "answered": answered, "q": q},
+        filter_error=str(refusal) if refusal else None,
         after=after,
         next_after=rows[-1].id if len(rows) == PAGE_SIZE else None,
         base_query=_query(tag=tag, answered=answered, q=q),
@@ -102,37 +109,40 @@ def dataset_page(
     session: DbSession,
     tag: str | None = Query(default=None, max_length=5000),
     confirmed: str = Query(default="", pattern="^(yes|no|)$"),
-    min_score: float | None = Query(default=None, ge=0, le=5),
+    min_score: str = Query(default="", max_length=20),
     q: str | None = Query(default=None, max_length=500),
     cursor: AfterId | None = None,
 ) -> Response:
+    """Newest first; a filter the dataset refuses (no such tag, a score out of range) comes
+    back with the reason beside it, as typed."""
     project = project_by_id(session, project_id)
-    flt = record_filter(
-        session,
-        project,
-        tag_id=tag_id_of(session, project, tag),
-        confirmed=YES_NO.get(confirmed),
-        min_score=min_score,
-        search=q,
-    )
-    # Newest first; the page reads only its own tags' paths (see TagPaths).
-    records = fetch_page(
-        session,
-        project,
-        flt,
-        before=cursor,
-        limit=RECORD_PAGE + 1,
-        newest_first=True,
-    )
+    refusal: DistillsetError | None = None
+    try:
+        flt = record_filter(
+            session,
+            project,
+            tag_id=tag_id_of(session, project, tag),
+            confirmed=YES_NO.get(confirmed),
+            min_score=optional_number("min score", min_score, float),
+            search=q,
+        )
+        # The page reads only its own tags' paths (see TagPaths).
+        records = fetch_page(
+            session, project, flt, before=cursor, limit=RECORD_PAGE + 1, newest_first=True
+        )
+    except DistillsetError as exc:
+        refusal, records = exc, []
     more = len(records) > RECORD_PAGE
     records = records[:RECORD_PAGE]
     return render(
         request,
         "dataset.html",
+        status_code=status_for(refusal) if refusal else 200,
         project=project,
         active="dataset",
         records=records,
         filters={"tag": tag, "confirmed": confirmed, "min_score": min_score, "q": q},
+        filter_error=str(refusal) if refusal else None,
         cursor=cursor,
         next_cursor=records[-1].id if more else None,
         base_query=_query(tag=tag, confirmed=confirmed, min_score=min_score, q=q),
@@ -165,8 +175,15 @@ def delete_record(
     return message(request, f"Record #{record_id} deleted.")
 
 
-@router.get("/export")
-def export_page(project_id: RowId, request: Request, session: DbSession) -> Response:
+def _export_page(
+    request: Request,
+    session: Session,
+    project_id: int,
+    values: dict[str, Any] | None = None,
+    refusal: DistillsetError | None = None,
+) -> Response:
+    """The export form; a refused download comes back with what was chosen and the reason
+    beside it (no record matched, an unknown tag, a score out of range)."""
     project = project_by_id(session, project_id)
     formats = [
         {"name": name, "modes": [mode.value for mode in fmt.modes]} for name, fmt in FORMATS.items()
@@ -174,16 +191,25 @@ def export_page(project_id: RowId, request: Request, session: DbSession) -> Resp
     return render(
         request,
         "export.html",
+        status_code=status_for(refusal) if refusal else 200,
         project=project,
         active="export",
         formats=formats,
         stats=project_stats(session, project.id),
+        values=values or {},
+        form_error=str(refusal) if refusal else None,
     )
+
+
+@router.get("/export")
+def export_page(project_id: RowId, request: Request, session: DbSession) -> Response:
+    return _export_page(request, session, project_id)
 
 
 @router.get("/export/file")
 async def export_file(
     project_id: RowId,
+    request: Request,
     store: AppStore,
     format: str = Query(default="alpaca", max_length=50),
     file_format: str = Query(default="jsonl", pattern="^(json|jsonl|csv|parquet)$"),
@@ -192,18 +218,32 @@ async def export_file(
     min_score: str = Query(default="", max_length=10),
     balanced: str = Query(default="", max_length=10),
     confirmed_only: bool = False,
-) -> StreamingResponse:
+) -> Response:
     """The export form's download (a GET, so the browser saves the file)."""
-    with store.session() as session:
-        tag_id = tag_id_of(session, project_by_id(session, project_id), tag)
-    return await export_download(
-        store,
-        project_id,
-        export_format=format,
-        file_format=FileFormat(file_format),
-        reasoning=reasoning or None,
-        confirmed_only=confirmed_only,
-        min_score=optional_number("min score", min_score, float),
-        tag_id=tag_id,
-        balanced=optional_number("at most per tag", balanced, int),
-    )
+    try:
+        with store.session() as session:
+            tag_id = tag_id_of(session, project_by_id(session, project_id), tag)
+        return await export_download(
+            store,
+            project_id,
+            export_format=format,
+            file_format=FileFormat(file_format),
+            reasoning=reasoning or None,
+            confirmed_only=confirmed_only,
+            min_score=optional_number("min score", min_score, float),
+            tag_id=tag_id,
+            balanced=optional_number("at most per tag", balanced, int),
+            refuse_empty=True,
+        )
+    except DistillsetError as refusal:
+        values = {
+            "format": format,
+            "file_format": file_format,
+            "reasoning": reasoning,
+            "tag": tag or "",
+            "min_score": min_score,
+            "balanced": balanced,
+            "confirmed_only": confirmed_only,
+        }
+        with store.session() as session:
+            return _export_page(request, session, project_id, values, refusal)

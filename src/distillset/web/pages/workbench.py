@@ -18,9 +18,8 @@ from distillset.store import Question, Store, Tag
 from distillset.web import generation, jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
 from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
-from distillset.web.pages.common import redirect, render
-from distillset.web.pages.forms import parse_form
-from distillset.web.schemas import MAX_COUNT, AfterId, AutoDistill, RowId
+from distillset.web.pages.common import render
+from distillset.web.schemas import MAX_COUNT, AfterId, RowId
 from distillset.web.tree_upload import import_outline, read_upload
 from distillset.web.tree_view import (
     CURSOR_PATTERN,
@@ -29,6 +28,7 @@ from distillset.web.tree_view import (
     expanded_row,
     next_cursor,
     parse_cursor,
+    rows_by_id,
     tag_row,
 )
 
@@ -296,29 +296,26 @@ async def answer_question(
         )
 
 
-async def _auto_body(request: Request) -> AutoDistill:
-    return parse_form(AutoDistill, await request.form())
+# A page refreshes at most this many tree nodes at once (the ones it has loaded).
+MAX_REFRESHED_NODES = 1000
 
 
-@router.post("/distill/auto/plan")
-async def auto_plan(
-    project_id: RowId, request: Request, store: AppStore, settings: AppSettings
+@router.get("/distill/counts")
+def counts_fragment(
+    project_id: RowId,
+    request: Request,
+    session: DbSession,
+    ids: list[RowId] = Query(default=[], max_length=MAX_REFRESHED_NODES),
+    tag_id: RowId | None = None,
 ) -> Response:
-    body = await _auto_body(request)
-    plan = await jobs.in_session(store, jobs.auto_plan, settings, project_id, body)
-    with store.session() as session:
-        project = project_by_id(session, project_id)
-    return render(request, "_auto_plan.html", project=project, plan=plan, body=body)
-
-
-@router.post("/distill/auto/start")
-async def auto_start(
-    project_id: RowId, request: Request, store: AppStore, settings: AppSettings, runner: Runner
-) -> Response:
-    body = await _auto_body(request)
-    job = await jobs.in_session(store, jobs.create_auto, settings, project_id, body)
-    runner.start(job.task_id, use_cache=not body.fresh)
-    return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
+    """The current counts of the tree nodes a page shows and of its open tag's panel, as
+    out-of-band swaps: what the page asks for when a task it follows has finished."""
+    project = project_by_id(session, project_id)
+    context: dict[str, Any] = {"project": project, "rows": rows_by_id(session, project.id, ids)}
+    tag = session.get(Tag, tag_id) if tag_id is not None else None
+    if tag is not None and tag.project_id == project.id:  # a deleted tag's panel: left as is
+        context.update(_detail_context(session, project.id, tag))
+    return render(request, "_counts_refresh.html", **context)
 
 
 @router.post("/distill/tags/{tag_id}/answer-all")

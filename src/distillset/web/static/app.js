@@ -1,5 +1,6 @@
-// distillset pages: dialogs and live task progress from a server-sent-events stream.
-// Everything from the server is set with textContent, never parsed as HTML.
+// distillset pages: dialogs, live task progress from a server-sent-events stream, feedback
+// while a request is out, and errors beside the control that caused them.
+// Everything from the server is set with textContent, never parsed as HTML into the page.
 (function () {
   "use strict";
 
@@ -72,6 +73,8 @@
       source.addEventListener("end", function (message) {
         showProgress(box, JSON.parse(message.data));
         source.close();
+        // What the task changed shows wherever the page counts it (see refreshCounts).
+        box.dispatchEvent(new CustomEvent("distillset:task-finished", {bubbles: true}));
       });
       source.onerror = function () {
         // The stream ends when the task finishes; a dropped one reconnects by itself.
@@ -80,7 +83,134 @@
     });
   }
 
+  // The counts of the tree nodes the page has loaded and of the open tag's panel, read
+  // again when a task the page follows has finished (the reply swaps them out of band).
+  function refreshCounts() {
+    var tree = document.getElementById("children-root");
+    if (!tree || !tree.dataset.countsUrl || !window.htmx) return;
+    var params = [];
+    tree.querySelectorAll("li.node[data-tag-id]").forEach(function (node) {
+      if (params.length < 1000) params.push("ids=" + encodeURIComponent(node.dataset.tagId));
+    });
+    var open = document.querySelector("#detail .tag-detail[data-tag-id]");
+    if (open) params.push("tag_id=" + encodeURIComponent(open.dataset.tagId));
+    if (!params.length) return;
+    window.htmx.ajax("GET", tree.dataset.countsUrl + "?" + params.join("&"), {source: tree, swap: "none"});
+  }
+
+  // --- Errors: beside the control that caused them, focused, gone at the next action. ---
+
+  function clearErrors() {
+    document.querySelectorAll("[data-error-box]").forEach(function (box) { box.remove(); });
+    var messages = document.getElementById("messages");
+    if (messages) messages.textContent = "";
+  }
+
+  function replyText(xhr) {
+    // The server answers a refused request with its message as a small HTML fragment.
+    var doc = new DOMParser().parseFromString((xhr && xhr.responseText) || "", "text/html");
+    var text = (doc.body.textContent || "").trim();
+    if (text) return text;
+    return xhr && xhr.status ? "The request failed (HTTP " + xhr.status + ")." : "The server did not answer: is it still running?";
+  }
+
+  function showError(elt, text) {
+    // After the form that was sent (or the button, outside a form): in its dialog when
+    // one is open, never behind it or out of view.
+    var anchor = (elt && elt.closest && elt.closest("form")) || elt;
+    var box = document.createElement("p");
+    box.className = "message error";
+    box.setAttribute("role", "alert");
+    box.tabIndex = -1;
+    box.dataset.errorBox = "1";
+    box.textContent = text;
+    if (anchor && document.body.contains(anchor)) {
+      anchor.insertAdjacentElement("afterend", box);
+    } else {
+      var messages = document.getElementById("messages");
+      if (!messages) return;
+      messages.replaceChildren(box);
+    }
+    box.focus();
+  }
+
+  function focusServerError(root) {
+    // An error the server rendered into the page (a refused filter, a failed answer).
+    var error = (root || document).querySelector("[data-focus-error]:not([data-focused])");
+    if (!error) return;
+    error.dataset.focused = "1";
+    error.tabIndex = -1;
+    error.focus();
+  }
+
+  // --- Feedback while waiting: the control is busy and disabled, its reply's place says so. ---
+
+  function isUserAction(detail) {
+    var event = detail.requestConfig && detail.requestConfig.triggeringEvent;
+    return Boolean(event && event.isTrusted);
+  }
+
+  function markBusy(detail) {
+    var elt = detail.elt;
+    var controls = elt.tagName === "FORM" ? elt.querySelectorAll("button, input[type=submit]") : (elt.tagName === "BUTTON" ? [elt] : []);
+    var disabled = [];
+    Array.prototype.forEach.call(controls, function (control) {
+      if (!control.disabled) { control.disabled = true; disabled.push(control); }
+    });
+    elt._distillsetDisabled = disabled;
+    elt.setAttribute("aria-busy", "true");
+    // Kept here: a refusal's reply names another target (HX-Retarget) than the one marked.
+    var target = elt._distillsetTarget = detail.target;
+    if (target && target !== elt && target.dataset && target.dataset.busyText) {
+      // The old reply is not left on show as if it were the answer to this request.
+      var note = document.createElement("p");
+      note.className = "working";
+      note.setAttribute("role", "status");
+      note.textContent = target.dataset.busyText;
+      target.replaceChildren(note);
+      target.setAttribute("aria-busy", "true");
+    }
+  }
+
+  function clearBusy(detail) {
+    var elt = detail.elt;
+    (elt._distillsetDisabled || []).forEach(function (control) { control.disabled = false; });
+    elt._distillsetDisabled = [];
+    elt.removeAttribute("aria-busy");
+    var target = elt._distillsetTarget;
+    elt._distillsetTarget = null;
+    if (!target || !target.removeAttribute) return;
+    target.removeAttribute("aria-busy");
+    // No reply took its place (a refusal, a lost connection): the note goes.
+    var note = target.querySelector(":scope > p.working");
+    if (note) note.remove();
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var detail = event.detail;
+    // Sent once: a second click or Enter while the first is out sends nothing (a form that
+    // replaces its own request, hx-sync, is the exception).
+    if (detail.elt.getAttribute("aria-busy") === "true" && !detail.elt.hasAttribute("hx-sync")) {
+      event.preventDefault();
+      return;
+    }
+    if (isUserAction(detail)) clearErrors();
+    markBusy(detail);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) { clearBusy(event.detail); });
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.isError) return;
+    detail.shouldSwap = false;
+    showError(detail.requestConfig ? detail.requestConfig.elt : detail.elt, replyText(detail.xhr));
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    showError(event.detail.elt, replyText(null));
+  });
+  document.addEventListener("htmx:afterSettle", function () { focusServerError(document); });
+  document.addEventListener("distillset:task-finished", refreshCounts);
+
   function wire(root) { openDialogs(root); followTasks(root); }
-  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  document.addEventListener("DOMContentLoaded", function () { wire(document); focusServerError(document); });
   document.addEventListener("htmx:load", function (event) { wire(event.detail.elt); });
 })();
