@@ -17,6 +17,9 @@ SEPARATOR_IN_LABEL = (
     "add each level as its own tag, or write the label without '>'"
 )
 
+# The largest row id the databases take (a signed 64-bit integer): a bigger one names nothing.
+MAX_ID = 2**63 - 1
+
 
 class DistillsetError(Exception):
     """A failure the user can understand and act on; interfaces show its message as-is."""

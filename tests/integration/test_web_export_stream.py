@@ -22,7 +22,7 @@ from distillset.projects.lifecycle import get_project
 from distillset.review import RecordFilter
 from distillset.store import Store
 from distillset.web import create_app
-from distillset.web.download import export_download
+from distillset.web.streaming.download import export_download
 from helpers import seed_export_dataset
 
 API = "/api/v1"

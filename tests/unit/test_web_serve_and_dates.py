@@ -17,7 +17,7 @@ from distillset.domain import TaskKind, TaskStatus
 from distillset.projects.lifecycle import create_project
 from distillset.store import Store, Task
 from distillset.web import create_app
-from distillset.web.templating import format_time
+from distillset.web.pages.templating import format_time
 
 
 @pytest.fixture

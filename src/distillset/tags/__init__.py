@@ -1,9 +1,21 @@
-"""The domain tag tree: editing it, importing and exporting it, generating it."""
+"""The domain tag tree: editing it, browsing it a level at a time with counts, importing and
+exporting it, generating it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from distillset.tags.browse import (
+    CURSOR_PATTERN,
+    TREE_PAGE_SIZE,
+    TagRow,
+    child_rows,
+    expanded_row,
+    next_cursor,
+    parse_cursor,
+    rows_by_id,
+    tag_row,
+)
 from distillset.tags.tree import (
     TreeNode,
     add_tag,
@@ -32,26 +44,35 @@ if TYPE_CHECKING:
     from distillset.tags.generate import generate_tags
 
 __all__ = [
+    "CURSOR_PATTERN",
     "MAX_FILE_BYTES",
+    "TREE_PAGE_SIZE",
+    "TagRow",
     "TreeNode",
     "add_tag",
     "add_tag_path",
+    "child_rows",
     "count_nodes",
     "delete_tag",
     "dump_tree",
+    "expanded_row",
     "find_tag",
     "format_of",
     "generate_tags",
     "import_tree",
     "load_tree",
     "move_tag",
+    "next_cursor",
     "nodes_from_data",
+    "parse_cursor",
     "parse_tree",
     "read_tree_file",
     "rename_tag",
+    "rows_by_id",
     "subtree_counts",
     "tag_in_project",
     "tag_path",
+    "tag_row",
 ]
 
 

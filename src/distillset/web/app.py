@@ -12,8 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from distillset.config import Settings
 from distillset.store import open_store
 from distillset.web import api, pages
-from distillset.web.docs import install_docs
 from distillset.web.errors import install_error_handlers
+from distillset.web.pages.docs import install_docs
 from distillset.web.runner import TaskRunner
 from distillset.web.security import install_security
 

@@ -1,4 +1,5 @@
-"""Request-scoped dependencies: a database session, the settings, the task runner."""
+"""Request-scoped dependencies (a database session, the settings, the task runner), and the
+rows a URL names, found or a 404."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.store import Store
+from distillset.domain import NotFoundError
+from distillset.store import Project, Question, Store, Tag
+from distillset.tags import tag_in_project
 from distillset.web.runner import TaskRunner
 
 
@@ -38,3 +41,23 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AppStore = Annotated[Store, Depends(get_store)]
 Runner = Annotated[TaskRunner, Depends(get_runner)]
+
+
+# Rows named in a URL, with a 404-mapped error when they do not exist (tag_in_project, from
+# the tags package, is the same for tags).
+def project_by_id(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError(f"no project with id {project_id}")
+    return project
+
+
+def optional_tag(session: Session, project: Project, tag_id: int | None) -> Tag | None:
+    return None if tag_id is None else tag_in_project(session, project, tag_id)
+
+
+def question_in_project(session: Session, project: Project, question_id: int) -> Question:
+    question = session.get(Question, question_id)
+    if question is None or question.project_id != project.id:
+        raise NotFoundError(f"no question with id {question_id} in project {project.name!r}")
+    return question

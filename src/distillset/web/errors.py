@@ -20,7 +20,7 @@ from distillset.domain import (
     unstorable_reason,
     unstorable_text_message,
 )
-from distillset.web.templating import templates
+from distillset.web.pages.templating import templates
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from distillset.domain import CLEAR, unstorable_reason
+from distillset.domain import CLEAR, MAX_ID, unstorable_reason
 
 Structured = Literal["json_schema", "json_object", "none"]
 
 # SQLite's INTEGER range: a larger number cannot name a row, and the driver raises on it.
-MAX_ID = 2**63 - 1
 # A row id in a path, a query or a body: out of range answers 422, never a database error.
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 # A keyset cursor: the id of the last row already shown (0 starts before the first).

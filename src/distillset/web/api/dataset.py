@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from distillset import review as service
-from distillset.web.deps import DbSession
-from distillset.web.lookup import project_by_id
-from distillset.web.record_edit import apply_record_update
-from distillset.web.record_filters import record_filter
+from distillset.web.api._record_edit import apply_record_update
+from distillset.web.api._record_filters import record_filter
+from distillset.web.deps import DbSession, project_by_id
 from distillset.web.schemas import AfterId, BulkConfirm, RecordUpdate, RowId
 
 router = APIRouter(prefix="/projects/{project_id}/records", tags=["dataset"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from distillset import projects
 from distillset.projects import RemoteKeys
-from distillset.web import generation
+from distillset.web.api import _generation as generation
 from distillset.web.deps import AppSettings, AppStore, DbSession
 from distillset.web.schemas import EndpointCreate, EndpointFields
 

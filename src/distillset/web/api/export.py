@@ -9,8 +9,8 @@ from fastapi.responses import StreamingResponse
 
 from distillset.export import FORMATS, FileFormat
 from distillset.web.deps import AppStore
-from distillset.web.download import export_download
 from distillset.web.schemas import RowId
+from distillset.web.streaming.download import export_download
 
 router = APIRouter(prefix="/projects/{project_id}/export", tags=["export"])
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from distillset.web import generation
+from distillset.web.api import _generation as generation
 from distillset.web.deps import AppSettings, Runner
 from distillset.web.schemas import AnswerOne, GenerateQuestions, GenerateTags, RowId
 

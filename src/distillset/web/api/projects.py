@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from distillset import projects as service
-from distillset.web.deps import DbSession
-from distillset.web.lookup import project_by_id
+from distillset.web.deps import DbSession, project_by_id
 from distillset.web.schemas import ProjectCreate, ProjectUpdate, RowId
 
 router = APIRouter(prefix="/projects", tags=["projects"])

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 
 from distillset import questions
 from distillset.questions import PAGE_SIZE
-from distillset.web.deps import DbSession
-from distillset.web.lookup import optional_tag, project_by_id, question_in_project
+from distillset.web.deps import DbSession, optional_tag, project_by_id, question_in_project
 from distillset.web.schemas import AfterId, RowId
 
 router = APIRouter(prefix="/projects/{project_id}/questions", tags=["questions"])

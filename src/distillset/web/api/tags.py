@@ -9,12 +9,11 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from sqlalchemy.orm import Session
 
 from distillset import tags as service
-from distillset.web.deps import AppStore, DbSession
-from distillset.web.jobs import in_session
-from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
+from distillset.tags import CURSOR_PATTERN, TREE_PAGE_SIZE, child_rows, parse_cursor, tag_row
+from distillset.web.api._jobs import in_session
+from distillset.web.api._tree_upload import import_outline, read_upload
+from distillset.web.deps import AppStore, DbSession, optional_tag, project_by_id, tag_in_project
 from distillset.web.schemas import RowId, TagCreate, TagRename
-from distillset.web.tree_upload import import_outline, read_upload
-from distillset.web.tree_view import CURSOR_PATTERN, PAGE_SIZE, child_rows, parse_cursor, tag_row
 
 router = APIRouter(prefix="/projects/{project_id}/tags", tags=["tags"])
 
@@ -25,7 +24,7 @@ def list_children(
     session: DbSession,
     parent_id: RowId | None = None,
     after: str | None = Query(default=None, pattern=CURSOR_PATTERN),
-    limit: int = Query(default=PAGE_SIZE, ge=1, le=1000),
+    limit: int = Query(default=TREE_PAGE_SIZE, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Children of a tag (top level without parent_id); `next` continues the listing."""
     project = project_by_id(session, project_id)

@@ -10,11 +10,10 @@ from fastapi.responses import StreamingResponse
 from distillset.domain import TaskStatus
 from distillset.kinds import task_as_dict
 from distillset.runs import get_task, list_tasks
-from distillset.web import jobs
-from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
-from distillset.web.lookup import project_by_id
-from distillset.web.progress_stream import task_events
+from distillset.web.api import _jobs as jobs
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.schemas import AnswerTask, AutoDistill, RowId
+from distillset.web.streaming.progress import task_events
 
 router = APIRouter(tags=["tasks"])
 

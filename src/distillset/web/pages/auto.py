@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from distillset.store import Store
-from distillset.web import jobs
-from distillset.web.deps import AppSettings, AppStore, Runner
-from distillset.web.lookup import project_by_id
+from distillset.web.api import _jobs as jobs
+from distillset.web.deps import AppSettings, AppStore, Runner, project_by_id
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import parse_form
 from distillset.web.schemas import AutoDistill, RowId

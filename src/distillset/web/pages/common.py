@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
-from distillset.web.templating import templates
+from distillset.web.pages.templating import templates
 
 
 def render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> Response:

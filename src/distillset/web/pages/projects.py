@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from distillset import projects as service
 from distillset.domain import LANGUAGES, DistillsetError
-from distillset.web.deps import DbSession
+from distillset.web.deps import DbSession, project_by_id
 from distillset.web.errors import status_for
-from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import redirect, render
 from distillset.web.schemas import RowId
 from distillset.web.security import TOKEN_COOKIE, token_matches

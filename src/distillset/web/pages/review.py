@@ -16,16 +16,15 @@ from distillset.questions import PAGE_SIZE, list_questions
 from distillset.review import fetch_page
 from distillset.store import Project, TagPaths
 from distillset.tags import find_tag
-from distillset.web import jobs
-from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
-from distillset.web.download import export_download
+from distillset.web.api import _jobs as jobs
+from distillset.web.api._record_edit import apply_record_update
+from distillset.web.api._record_filters import record_filter
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.errors import status_for
-from distillset.web.lookup import project_by_id
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
-from distillset.web.record_edit import apply_record_update
-from distillset.web.record_filters import record_filter
 from distillset.web.schemas import AfterId, RecordUpdate, RowId
+from distillset.web.streaming.download import export_download
 
 router = APIRouter(prefix="/projects/{project_id}")
 

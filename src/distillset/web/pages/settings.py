@@ -10,10 +10,9 @@ from distillset import projects as project_service
 from distillset import prompts
 from distillset.domain import LANGUAGES
 from distillset.projects import RemoteKeys
-from distillset.web import generation
+from distillset.web.api import _generation as generation
 from distillset.web.api.prompts import prompt_payload
-from distillset.web.deps import AppSettings, AppStore, DbSession
-from distillset.web.lookup import project_by_id
+from distillset.web.deps import AppSettings, AppStore, DbSession, project_by_id
 from distillset.web.pages.common import message, render
 from distillset.web.pages.forms import parse_form
 from distillset.web.schemas import (

@@ -12,9 +12,8 @@ from distillset.config import Settings
 from distillset.domain import NotFoundError
 from distillset.kinds import task_as_dict
 from distillset.runs import get_task, list_tasks
-from distillset.web import jobs
-from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
-from distillset.web.lookup import project_by_id
+from distillset.web.api import _jobs as jobs
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.schemas import RowId
 

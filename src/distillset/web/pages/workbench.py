@@ -15,15 +15,9 @@ from distillset.questions import PAGE_SIZE as QUESTION_PAGE
 from distillset.questions import list_questions, question_row
 from distillset.runs import get_task
 from distillset.store import Question, Store, Tag
-from distillset.web import generation, jobs
-from distillset.web.deps import AppSettings, AppStore, DbSession, Runner
-from distillset.web.lookup import optional_tag, project_by_id, tag_in_project
-from distillset.web.pages.common import render
-from distillset.web.schemas import MAX_COUNT, AfterId, RowId
-from distillset.web.tree_upload import import_outline, read_upload
-from distillset.web.tree_view import (
+from distillset.tags import (
     CURSOR_PATTERN,
-    PAGE_SIZE,
+    TREE_PAGE_SIZE,
     child_rows,
     expanded_row,
     next_cursor,
@@ -31,6 +25,20 @@ from distillset.web.tree_view import (
     rows_by_id,
     tag_row,
 )
+from distillset.web.api import _generation as generation
+from distillset.web.api import _jobs as jobs
+from distillset.web.api._tree_upload import import_outline, read_upload
+from distillset.web.deps import (
+    AppSettings,
+    AppStore,
+    DbSession,
+    Runner,
+    optional_tag,
+    project_by_id,
+    tag_in_project,
+)
+from distillset.web.pages.common import render
+from distillset.web.schemas import MAX_COUNT, AfterId, RowId
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -48,7 +56,7 @@ def distill_page(project_id: RowId, request: Request, session: DbSession) -> Res
         active="distill",
         rows=rows,
         parent_id=None,
-        next_cursor=next_cursor(rows, PAGE_SIZE),
+        next_cursor=next_cursor(rows, TREE_PAGE_SIZE),
     )
 
 
@@ -71,7 +79,7 @@ def children_fragment(
         rows=rows,
         parent_id=parent_id,
         cursor=after,
-        next_cursor=next_cursor(rows, PAGE_SIZE),
+        next_cursor=next_cursor(rows, TREE_PAGE_SIZE),
     )
 
 
@@ -137,7 +145,7 @@ def _preview(
         if parent_id is None:
             rows = child_rows(session, project.id, None)
             context["root_rows"] = rows
-            context["root_next"] = next_cursor(rows, PAGE_SIZE)
+            context["root_next"] = next_cursor(rows, TREE_PAGE_SIZE)
         else:
             context["node_row"] = expanded_row(session, tag_in_project(session, project, parent_id))
         if show_tag is not None:

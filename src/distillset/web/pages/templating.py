@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-TEMPLATES_DIR = Path(__file__).parent / "templates"
+TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 

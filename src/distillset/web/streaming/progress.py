@@ -17,7 +17,7 @@ from distillset.config import Settings
 from distillset.kinds import task_as_dict
 from distillset.runs import get_task
 from distillset.store import Store, TaskEvent
-from distillset.web.templating import format_time
+from distillset.web.pages.templating import format_time
 
 POLL_SECONDS = 0.4
 KEEPALIVE_SECONDS = 15.0

@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 
 from distillset.export import ExportOptions, FileFormat, plan_stream, slug, stream_export
 from distillset.store import Store
-from distillset.web.lookup import project_by_id
-from distillset.web.record_filters import record_filter
+from distillset.web.api._record_filters import record_filter
+from distillset.web.deps import project_by_id
 
 MEDIA_TYPES = {
     FileFormat.JSON: "application/json",

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from distillset.review import RecordFilter
 from distillset.store import Project
-from distillset.web.lookup import tag_in_project
+from distillset.web.deps import tag_in_project
 
 
 def record_filter(

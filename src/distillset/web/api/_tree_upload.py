@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from distillset import tags as tag_tree
 from distillset.domain import InvalidInputError
 from distillset.store import Project
-from distillset.web.lookup import tag_in_project
+from distillset.web.deps import tag_in_project
 
 READ_CHUNK = 1024 * 1024
 

@@ -19,7 +19,7 @@ from distillset.llm import probe_endpoint
 from distillset.projects import endpoint_config, get_endpoint
 from distillset.runs import get_task
 from distillset.store import Store, Tag
-from distillset.web.lookup import optional_tag, project_by_id, question_in_project, tag_in_project
+from distillset.web.deps import optional_tag, project_by_id, question_in_project, tag_in_project
 from distillset.web.runner import TaskRunner
 
 

@@ -12,11 +12,10 @@ from typing import Any
 from sqlalchemy import exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from distillset.domain import InvalidInputError
+from distillset.domain import MAX_ID, InvalidInputError
 from distillset.store import Answer, Question, Tag
-from distillset.web.schemas import MAX_ID
 
-PAGE_SIZE = 200
+TREE_PAGE_SIZE = 200
 # A page's `next`: "position:id" of the last node shown.
 CURSOR_PATTERN = r"^\d+:\d+$"
 
@@ -75,7 +74,7 @@ def child_rows(
     parent_id: int | None,
     *,
     after: tuple[int, int] | None = None,
-    limit: int = PAGE_SIZE,
+    limit: int = TREE_PAGE_SIZE,
 ) -> list[TagRow]:
     """One page of a node's children in position order, continuing after a (position, id)."""
     stmt = select(Tag.id, Tag.parent_id, Tag.label, Tag.position, Tag.depth, Tag.origin).where(
@@ -144,5 +143,5 @@ def expanded_row(session: Session, tag: Tag) -> TagRow:
     """A node with its counts and first page of children, for re-rendering it open."""
     row = tag_row(session, tag)
     row.child_rows = child_rows(session, tag.project_id, tag.id)
-    row.next_cursor = next_cursor(row.child_rows, PAGE_SIZE)
+    row.next_cursor = next_cursor(row.child_rows, TREE_PAGE_SIZE)
     return row

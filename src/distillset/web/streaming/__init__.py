@@ -1,0 +1,1 @@
+"""Responses that stream: export downloads, and task progress as server-sent events."""
