@@ -78,7 +78,9 @@ class Clear(enum.Enum):
 
 CLEAR = Clear.CLEAR
 
-LANGUAGES = ("en", "zh")
+# The generation languages whose prompt templates distillset ships; a project may use any
+# other language code too (prompts.languages: English templates asking for that language).
+LANGUAGES = ("en", "zh", "tr")
 
 # Numbering in any label: dotted, parenthesised or list-marked numbers and bullets.
 _MARKED_NUMBERING = (

@@ -70,7 +70,7 @@ def test_project_lifecycle(client: TestClient) -> None:
     [
         ({}, 422),
         ({"name": ""}, 422),
-        ({"name": "X", "language": "fr"}, 422),
+        ({"name": "X", "language": "klingon"}, 422),
         ({"name": "X", "unknown": 1}, 422),
         ({"name": "Sports"}, 409),
     ],
