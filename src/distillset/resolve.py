@@ -9,11 +9,20 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from distillset.domain import NotFoundError, Origin
 from distillset.projects.lifecycle import get_project
 from distillset.store import Project, Tag
-from distillset.tags.tree import find_parent, find_tag
+from distillset.tags.tree import add_tag_path, find_parent, find_tag
 
-__all__ = ["parent_at", "parent_id", "project_id", "project_named", "tag_at", "tag_id"]
+__all__ = [
+    "parent_at",
+    "parent_id",
+    "project_id",
+    "project_named",
+    "tag_at",
+    "tag_at_or_added",
+    "tag_id",
+]
 
 
 def project_named(session: Session, name: str) -> Project:
@@ -32,6 +41,16 @@ def _project(session: Session, project: Project | int) -> Project:
 def tag_at(session: Session, project: Project | int, path: str) -> Tag:
     """The tag at ``A > B`` in the project (the topic may lead the path)."""
     return find_tag(session, _project(session, project), path)
+
+
+def tag_at_or_added(session: Session, project: Project | int, path: str) -> Tag:
+    """The tag at ``A > B``, added (with any missing ancestors) when there is none, as
+    `tags add` adds it."""
+    owner = _project(session, project)
+    try:
+        return find_tag(session, owner, path)
+    except NotFoundError:
+        return add_tag_path(session, owner, path, Origin.MANUAL)
 
 
 def tag_id(session: Session, project: Project | int, path: str | None) -> int | None:

@@ -58,6 +58,7 @@ CALLS = {
     "dataset label": "Project.label",
     "dataset delete": "Project.delete_records",
     "dataset duplicates": "Project.duplicates",
+    "dataset import": "Project.import_dataset",
     "tasks list": "list_tasks",
     "tasks show": "show_task",
     "tasks cancel": "cancel_task",
