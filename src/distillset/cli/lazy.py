@@ -68,6 +68,21 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             "question model.",
         ),
     },
+    ("questions",): {
+        "edit": Lazy(_cli("questions"), "Change a question's text; its answers stay with it."),
+        "delete": Lazy(
+            _cli("questions"),
+            "Delete questions with their answers, by id or by filter (asks first unless --yes).",
+        ),
+        "move": Lazy(
+            _cli("questions"),
+            "Move questions (with their answers) under another tag, by id or by filter.",
+        ),
+        "export": Lazy(
+            _cli("questions"),
+            "Export questions alone (id, tag path, question), for a teacher run elsewhere.",
+        ),
+    },
     ("dataset",): {
         "import": Lazy(
             _cli("dataset_import"),

@@ -15,6 +15,7 @@ from distillset.review.editing import (
     list_records,
     set_confirmed,
     set_note,
+    set_question_text,
     set_score,
 )
 from distillset.review.filters import RecordFilter
@@ -75,5 +76,6 @@ __all__ = [
     "run_judge_task",
     "set_confirmed",
     "set_note",
+    "set_question_text",
     "set_score",
 ]
