@@ -93,3 +93,13 @@ def test_unknown_language_codes_are_refused_everywhere(
         with pytest.raises(InvalidInputError, match="unknown language"):
             french.configure(language="français")
         assert french.info()["language"] == "fr"
+
+
+def test_the_pages_take_a_language_code_as_text(client: TestClient) -> None:
+    created = client.post("/projects", data={"name": "Chess", "language": "pt-br"})
+    assert created.status_code == 200, created.text
+    settings_page = client.get("/projects/1/settings").text
+    assert 'name="language" value="pt-BR"' in settings_page
+    assert '<datalist id="language-codes"><option value="en"><option value="zh">' in settings_page
+    refused = client.post("/projects", data={"name": "Go", "language": "klingon"})
+    assert refused.status_code == 422 and "unknown language" in refused.text
