@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from distillset.domain import ConflictError, InvalidInputError, NotFoundError, Origin, text_hash
+from distillset.domain import InvalidInputError, NotFoundError, Origin, text_hash
 from distillset.review.import_files import import_format_of, read_source_rows
 from distillset.review.import_shapes import ImportedRecord, checked_fields, choose_shape
 from distillset.store.models import Answer, Project, Question, Tag
@@ -103,29 +103,22 @@ def import_target(session: Session, project: Project, tag_id: int | None) -> Tag
         return add_tag(session, project.id, None, DEFAULT_IMPORT_TAG, Origin.IMPORTED)
 
 
-def _existing_hashes(session: Session, project_id: int, hashes: list[str]) -> set[str]:
-    found: set[str] = set()
-    unique = sorted(set(hashes))
-    for start in range(0, len(unique), 1_000):
-        found.update(
-            session.scalars(
-                select(Question.text_hash).where(
-                    Question.project_id == project_id,
-                    Question.text_hash.in_(unique[start : start + 1_000]),
-                )
-            )
-        )
-    return found
-
-
-def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    ids: list[int] = []
+def _insert_questions(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert the questions the project does not have yet, leaving those it has (the unique
+    normalized-text key decides, in the database, so a question added meanwhile is skipped
+    too); the new ones' ids by text hash."""
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    statement = (
+        dialect.insert(Question.__table__)
+        .on_conflict_do_nothing()
+        .returning(Question.__table__.c.text_hash, Question.__table__.c.id)
+    )
+    connection = session.connection()
+    created: dict[str, int] = {}
     for start in range(0, len(rows), _BATCH):
-        ids += session.scalars(
-            insert(table).returning(table.id, sort_by_parameter_order=True),
-            rows[start : start + _BATCH],
-        ).all()
-    return ids
+        for key, question_id in connection.execute(statement, rows[start : start + _BATCH]):
+            created[key] = question_id
+    return created
 
 
 def import_records(
@@ -134,13 +127,9 @@ def import_records(
     """Store a checked dataset's new questions (and answers) under the tag (see
     import_target), in the session's transaction."""
     tag = import_target(session, project, tag_id)
-    hashes = [text_hash(record.question) for record in dataset.records]
-    seen = _existing_hashes(session, project.id, hashes)
-    fresh: list[tuple[ImportedRecord, str]] = []
-    for record, key in zip(dataset.records, hashes, strict=True):
-        if key not in seen:
-            seen.add(key)
-            fresh.append((record, key))
+    fresh: dict[str, ImportedRecord] = {}  # the first row of each question in the file
+    for record in dataset.records:
+        fresh.setdefault(text_hash(record.question), record)
     question_rows = [
         {
             "project_id": project.id,
@@ -149,36 +138,32 @@ def import_records(
             "text_hash": key,
             "origin": Origin.IMPORTED.value,
         }
-        for record, key in fresh
+        for key, record in fresh.items()
     ]
-    try:
-        question_ids = _insert(session, Question, question_rows)
-        answer_rows: list[dict[str, Any]] = [
-            {
-                "question_id": question_id,
-                "project_id": project.id,
-                "variant": 0,
-                "answer": record.answer,
-                "reasoning": record.reasoning,
-                "labels": [],
-            }
-            for (record, _key), question_id in zip(fresh, question_ids, strict=True)
-            if record.answer is not None
-        ]
-        _insert(session, Answer, answer_rows)
-    except IntegrityError as exc:
-        raise ConflictError(
-            "the project changed while importing (the same question was added at the same "
-            "time); run the import again"
-        ) from exc
+    created = _insert_questions(session, question_rows)
+    answer_rows: list[dict[str, Any]] = [  # in the file's order, as the questions came
+        {
+            "question_id": created[key],
+            "project_id": project.id,
+            "variant": 0,
+            "answer": record.answer,
+            "reasoning": record.reasoning,
+            "labels": [],
+        }
+        for key, record in fresh.items()
+        if key in created and record.answer is not None
+    ]
+    connection = session.connection()
+    for start in range(0, len(answer_rows), _BATCH):
+        connection.execute(insert(Answer), answer_rows[start : start + _BATCH])
     session.expire_all()
     return ImportResult(
         file_format=dataset.file_format,
         shape=dataset.shape,
         read=len(dataset.records),
-        questions=len(question_ids),
+        questions=len(created),
         answers=len(answer_rows),
-        duplicates=len(dataset.records) - len(fresh),
+        duplicates=len(dataset.records) - len(created),
         tag_id=tag.id,
         tag_path=str(tag_path(session, tag)),
     )
