@@ -6,6 +6,7 @@ import enum
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 PATH_SEPARATOR = " > "
@@ -89,7 +90,9 @@ class Clear(enum.Enum):
 
 CLEAR = Clear.CLEAR
 
-LANGUAGES = ("en", "zh")
+# The generation languages whose prompt templates distillset ships; a project may use any
+# other language code too (prompts.languages: English templates asking for that language).
+LANGUAGES = ("en", "zh", "tr")
 
 # Numbering in any label: dotted, parenthesised or list-marked numbers and bullets.
 _MARKED_NUMBERING = (
@@ -168,6 +171,18 @@ def checked_text(what: str, text: str, max_length: int | None, *, single_line: b
     if reason is not None:
         raise InvalidInputError(f"invalid {what}: {reason}")
     return text
+
+
+def field_pairs(pairs: Iterable[str]) -> dict[str, str]:
+    """`PART=NAME` texts (the repeatable --field option, a form's `field` values) as a
+    mapping of part to name; InvalidInputError for a text without `=`."""
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        part, sep, name = pair.partition("=")
+        if not sep:
+            raise InvalidInputError(f"write a field as PART=NAME, not {pair!r}")
+        fields[part.strip()] = name.strip()
+    return fields
 
 
 def strip_numbering(label: str, *, keep_bare_number: bool = False) -> str:

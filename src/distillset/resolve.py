@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from distillset.domain import InvalidInputError
+from distillset.domain import InvalidInputError, NotFoundError, Origin
 from distillset.projects.lifecycle import get_project
 from distillset.store import Project, Tag
-from distillset.tags.tree import find_parent, find_tag
+from distillset.tags.tree import add_tag_path, find_parent, find_tag
 
 if TYPE_CHECKING:
     from distillset.review import RecordFilter
@@ -28,6 +28,7 @@ __all__ = [
     "record_filter",
     "subtree_tag_id",
     "tag_at",
+    "tag_at_or_added",
     "tag_id",
 ]
 
@@ -48,6 +49,16 @@ def _project(session: Session, project: Project | int) -> Project:
 def tag_at(session: Session, project: Project | int, path: str) -> Tag:
     """The tag at ``A > B`` in the project (the topic may lead the path)."""
     return find_tag(session, _project(session, project), path)
+
+
+def tag_at_or_added(session: Session, project: Project | int, path: str) -> Tag:
+    """The tag at ``A > B``, added (with any missing ancestors) when there is none, as
+    `tags add` adds it."""
+    owner = _project(session, project)
+    try:
+        return find_tag(session, owner, path)
+    except NotFoundError:
+        return add_tag_path(session, owner, path, Origin.MANUAL)
 
 
 def tag_id(session: Session, project: Project | int, path: str | None) -> int | None:

@@ -9,8 +9,11 @@ from distillset.projects import lifecycle as projects
 from distillset.prompts import (
     KINDS,
     check_template,
+    checked_language,
     default_template,
+    empty_list_word,
     get_prompt,
+    language_name,
     render,
     reset_prompt,
     set_prompt,
@@ -25,7 +28,9 @@ def test_every_shipped_template_keeps_its_placeholders(kind: str, language: str)
     assert check_template(kind, template) == template
 
 
-@pytest.mark.parametrize(("language", "count_words"), [("en", "exactly 7"), ("zh", "恰好 7")])
+@pytest.mark.parametrize(
+    ("language", "count_words"), [("en", "exactly 7"), ("zh", "恰好 7"), ("tr", "tam olarak 7")]
+)
 @pytest.mark.parametrize("kind", ["tags", "questions"])
 def test_list_prompts_ask_for_a_json_array_of_an_exact_count_with_the_path(
     kind: str, language: str, count_words: str
@@ -78,3 +83,78 @@ def test_overrides_are_per_project_and_language_follows_the_project(store: Store
         assert reset_prompt(session, english, "answer") is True
         assert reset_prompt(session, english, "answer") is False
         assert get_prompt(session, english, "answer").template == default_template("answer", "en")
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("en", "en"),
+        ("TR", "tr"),
+        (" fr ", "fr"),
+        ("pt-br", "pt-BR"),
+        ("pt_BR", "pt-BR"),
+        ("zh-hant", "zh-Hant"),
+        ("zh-HANT-tw", "zh-Hant-TW"),
+        ("es-419", "es-419"),
+        ("fil", "fil"),
+    ],
+)
+def test_a_language_code_is_stored_one_way(given: str, stored: str) -> None:
+    assert checked_language(given) == stored
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "xx",
+        "e",
+        "english",
+        "en-",
+        "en-GB-",
+        "en--GB",
+        "en-G",
+        "zh-Hant-TWN",
+        "qaa",
+        "e n",
+        "fr\x00",
+        "ab-cdefg",
+        "yue-Hant-HK",
+    ],  # fmt: skip
+)
+def test_anything_but_a_known_language_code_is_refused(code: str) -> None:
+    with pytest.raises(InvalidInputError, match="unknown language|too long"):
+        checked_language(code)
+
+
+def test_a_language_without_templates_gets_the_english_ones_with_an_instruction() -> None:
+    for kind, ask in [
+        ("tags", "Write every label in French."),
+        ("questions", "Write every question in French."),
+        ("answer", "Answer in French."),
+        ("judge", "Write the reason in French."),
+    ]:
+        template = default_template(kind, "fr")
+        english = default_template(kind, "en").rstrip("\n")
+        assert template == f"{english}\n\n{ask}\n"
+        assert check_template(kind, template) == template
+    assert render(default_template("answer", "de-CH"), question="Q?") == (
+        "Q?\n\nAnswer in German (de-CH)."
+    )
+    assert default_template("tags", "tr") != default_template("tags", "en")
+
+
+def test_language_names_and_empty_list_words() -> None:
+    assert [language_name(code) for code in ("en", "zh", "tr", "pt-BR", "zz")] == [
+        "English",
+        "Chinese",
+        "Turkish",
+        "Portuguese (pt-BR)",
+        "zz",
+    ]
+    assert [empty_list_word(code) for code in ("en", "zh", "tr", "fr")] == [
+        "(none)",
+        "（无）",
+        "(yok)",
+        "(none)",
+    ]

@@ -1,8 +1,10 @@
-"""`Project`'s review methods: list, edit, confirm, score, label, delete, judge, duplicates."""
+"""`Project`'s review methods: list, edit, confirm, score, label, delete, judge, duplicates,
+import a dataset file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from distillset import resolve, review
@@ -131,6 +133,25 @@ class ReviewMethods(ProjectBase):
         unanswered again. Returns ``records`` and ``questions_unanswered``."""
         result = self._change_records(review.delete_records, ids, everything, filters)
         return {"records": result.records, "questions_unanswered": result.questions_unanswered}
+
+    def import_dataset(
+        self,
+        path: str | Path,
+        *,
+        tag: str | None = None,
+        shape: str | None = None,
+        fields: Mapping[str, str] | None = None,
+        file_format: str | None = None,
+    ) -> dict[str, Any]:
+        """Import a dataset file (.json, .jsonl, .csv, .parquet or a datasets directory) in
+        the Alpaca, ShareGPT, messages, TRL or custom shape (``fields``: question=...,
+        answer=..., reasoning=...) under ``tag`` (added when missing; default: a top-level
+        'Imported'). The whole file is checked first; a bad row raises InvalidInputError and
+        nothing is written. Returns what was read, created and skipped as duplicates."""
+        with self._session() as (session, project):
+            dataset = review.read_dataset(path, file_format=file_format, shape=shape, fields=fields)
+            tag_id = resolve.tag_at_or_added(session, project, tag).id if tag else None
+            return review.import_records(session, project, dataset, tag_id).as_dict()
 
     def duplicates(
         self,

@@ -1,4 +1,5 @@
-"""`distillset dataset list|show|edit|confirm|unconfirm|score|note|label|delete`."""
+"""`distillset dataset list|show|edit|confirm|unconfirm|score|note|label|delete|duplicates`
+(`import` lives in cli/dataset_import.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from distillset.cli.common import (
     show,
     state_of,
 )
+from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError
 from distillset.review import (
     DatasetRecord,
@@ -39,7 +41,10 @@ from distillset.review import (
 )
 
 dataset_app = typer.Typer(
-    name="dataset", no_args_is_help=True, help="Review the dataset: list, edit, confirm, score."
+    name="dataset",
+    cls=LazyGroup,
+    no_args_is_help=True,
+    help="Review the dataset: list, edit, confirm, score, import.",
 )
 app.add_typer(dataset_app)
 

@@ -1,4 +1,5 @@
-"""`distillset tags generate`, `questions generate|list`, `answers generate`, `auto`."""
+"""`distillset tags generate`, `questions generate|list`, `answers generate`, `auto`
+(`questions edit|delete|move|export` live in cli/questions.py)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ from distillset.cli.common import (
     say,
     state_of,
 )
+from distillset.cli.lazy import LazyGroup
 from distillset.cli.models import warn
 from distillset.cli.tags import tags_app
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.config import Settings
 from distillset.projects import project_key_warnings
 
-questions_app = typer.Typer(name="questions", no_args_is_help=True, help="Questions of a project.")
+questions_app = typer.Typer(
+    name="questions", cls=LazyGroup, no_args_is_help=True, help="Questions of a project."
+)
 answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
 app.add_typer(questions_app)
 app.add_typer(answers_app)

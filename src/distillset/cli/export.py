@@ -8,7 +8,14 @@ import typer
 
 from distillset import resolve
 from distillset.cli.app import app
-from distillset.cli.common import JsonOption, ProjectArgument, print_json, printable, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    ProjectArgument,
+    print_json,
+    printable,
+    say,
+    state_of,
+)
 from distillset.cli.dataset import (
     LabelFilter,
     MaxScoreFilter,
@@ -18,7 +25,7 @@ from distillset.cli.dataset import (
     SearchFilter,
     TagFilter,
 )
-from distillset.domain import InvalidInputError
+from distillset.domain import field_pairs
 from distillset.export import (
     CUSTOM_FIELDS,
     DEFAULT_THINK_CLOSE,
@@ -37,16 +44,6 @@ FORMAT_HELP = "; ".join(
 def unescape(text: str) -> str:
     r"""Delimiters typed in a shell: `\n` and `\t` mean a newline and a tab."""
     return text.replace("\\n", "\n").replace("\\t", "\t")
-
-
-def parse_fields(pairs: list[str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for pair in pairs:
-        part, sep, name = pair.partition("=")
-        if not sep:
-            raise InvalidInputError(f"write --field as PART=NAME, not {pair!r}")
-        fields[part.strip()] = name.strip()
-    return fields
 
 
 @app.command("export")
@@ -129,7 +126,7 @@ def export_command(
             think_open=unescape(think_open),
             think_close=unescape(think_close),
             system=system,
-            fields=parse_fields(field),
+            fields=field_pairs(field),
             record_filter=RecordFilter(
                 tag_id=resolve.subtree_tag_id(session, project, tag),
                 confirmed=True if confirmed else None,

@@ -45,7 +45,7 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             "above the bound on calls or cost is confirmed first (--yes: do not ask).",
         ),
         "tasks": Lazy(_cli("tasks"), "Background tasks and their progress."),
-        "dataset": Lazy(_cli("dataset"), "Review the dataset: list, edit, confirm, score."),
+        "dataset": Lazy(_cli("dataset"), "Review the dataset: list, edit, confirm, score, import."),
         "judge": Lazy(
             _cli("judge"),
             "Score unscored records 0-5 with a judge model (run again to resume or retry).",
@@ -66,6 +66,27 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("distill"),
             "Top a tag's children (or the topic's) up to --count, or create --add more, with the\n"
             "question model.",
+        ),
+    },
+    ("questions",): {
+        "edit": Lazy(_cli("questions"), "Change a question's text; its answers stay with it."),
+        "delete": Lazy(
+            _cli("questions"),
+            "Delete questions with their answers, by id or by filter (asks first unless --yes).",
+        ),
+        "move": Lazy(
+            _cli("questions"),
+            "Move questions (with their answers) under another tag, by id or by filter.",
+        ),
+        "export": Lazy(
+            _cli("questions"),
+            "Export questions alone (id, tag path, question), for a teacher run elsewhere.",
+        ),
+    },
+    ("dataset",): {
+        "import": Lazy(
+            _cli("dataset_import"),
+            "Import a dataset file (Alpaca, ShareGPT, OpenAI messages, TRL or custom fields).",
         ),
     },
     ("model",): {

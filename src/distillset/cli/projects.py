@@ -27,13 +27,18 @@ project_app = typer.Typer(
 )
 app.add_typer(project_app)
 
+LANGUAGE_HELP = (
+    "Generation language: a code such as en, zh, tr, fr or pt-BR (en, zh and tr have prompts "
+    "of their own; other languages use the English prompts, asking for replies in that language)."
+)
+
 
 @project_app.command("create")
 def project_create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Project name; also the default topic."),
     topic: str | None = typer.Option(None, "--topic", help="Root of the domain tree."),
-    language: str = typer.Option("en", "--language", help="Generation language: en or zh."),
+    language: str = typer.Option("en", "--language", help=LANGUAGE_HELP),
     description: str = typer.Option("", "--description"),
     as_json: bool = JsonOption,
 ) -> None:
@@ -107,7 +112,7 @@ def project_set(
     answer_system_prompt: str | None = typer.Option(
         None, "--answer-system-prompt", help="System prompt for answers ('' clears it)."
     ),
-    language: str | None = typer.Option(None, "--language"),
+    language: str | None = typer.Option(None, "--language", help=LANGUAGE_HELP),
     topic: str | None = typer.Option(None, "--topic"),
     description: str | None = typer.Option(None, "--description"),
     as_json: bool = JsonOption,

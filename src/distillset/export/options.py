@@ -92,7 +92,7 @@ def _file_format(options: ExportOptions, output: Path | None) -> FileFormat:
         ) from None
 
 
-def _check_writable(path: Path, *, directory: bool = False) -> None:
+def check_writable(path: Path, *, directory: bool = False) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise InvalidInputError(f"cannot write {str(path)!r}: {str(parent)!r} is not a directory")
@@ -153,9 +153,9 @@ def plan_export(
         _check_llamafactory(fmt, file_format, options.llamafactory_dir)
     if output is not None:
         is_dir = file_format is FileFormat.HF
-        _check_writable(output, directory=is_dir)
+        check_writable(output, directory=is_dir)
         if split is not None and not is_dir:
-            _check_writable(split_path(output, split))
+            check_writable(split_path(output, split))
     return ExportPlan(fmt, ctx, file_format, output, split, name)
 
 
@@ -193,4 +193,4 @@ def _check_llamafactory(fmt: ExportFormat, file_format: FileFormat, directory: P
         )
     if not directory.is_dir():
         raise InvalidInputError(f"--llamafactory {str(directory)!r} is not a directory")
-    _check_writable(directory / "dataset_info.json")
+    check_writable(directory / "dataset_info.json")

@@ -20,6 +20,7 @@ from distillset.generation.targets import Kind, TargetGone, target_exists
 from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
 from distillset.llm.gateway import BeforeSend
 from distillset.llm.writer import run_write
+from distillset.prompts import empty_list_word
 from distillset.store import Store
 
 # After the first request, ask this many more times for what is still missing.
@@ -156,5 +157,5 @@ async def top_up(
 def bullet_list(items: Sequence[str], language: str) -> str:
     """Existing items as prompt lines, or a word for none in the prompt's language."""
     if not items:
-        return "（无）" if language == "zh" else "(none)"
+        return empty_list_word(language)
     return "\n".join(f"- {item}" for item in items)

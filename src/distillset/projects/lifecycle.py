@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from distillset.domain import (
     CLEAR,
-    LANGUAGES,
     MAX_DESCRIPTION_LENGTH,
     MAX_LABEL_LENGTH,
     MAX_NAME_LENGTH,
@@ -21,6 +20,7 @@ from distillset.domain import (
     unstorable_reason,
 )
 from distillset.projects.endpoints import NO_MODEL_WORD, get_endpoint
+from distillset.prompts import checked_language
 from distillset.store.models import Answer, Project, Question, Tag, utc_iso
 
 # Settings a user may change with `project set`, with their validators.
@@ -37,14 +37,6 @@ REMOVABLE_LIMITS = ("requests_per_minute", "tokens_per_minute")
 PROJECT_REMOVABLE = frozenset(
     {*REMOVABLE_LIMITS, "question_model", "answer_model", "description", "answer_system_prompt"}
 )
-
-
-def _check_language(language: str) -> str:
-    if language not in LANGUAGES:
-        raise InvalidInputError(
-            f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}"
-        )
-    return language
 
 
 def _checked_setting(key: str, value: Any) -> Any:
@@ -93,7 +85,7 @@ def create_project(
     project = Project(
         name=name,
         topic=topic,
-        language=_check_language(language),
+        language=checked_language(language),
         description=_description(description),
     )
     session.add(project)
@@ -133,7 +125,7 @@ def update_project(session: Session, project: Project, **changes: Any) -> Projec
             # The relationship, not its id: the project reads back right in this session.
             setattr(project, key, None if unset else get_endpoint(session, value))
         elif key == "language":
-            project.language = _check_language(value)
+            project.language = checked_language(value)
         elif key in SETTING_LIMITS:
             setattr(project, key, _checked_setting(key, value))
         elif key == "topic":

@@ -1,5 +1,6 @@
 """Prompt templates per language, with per-project overrides."""
 
+from distillset.prompts.languages import checked_language, has_own_templates, language_name
 from distillset.prompts.overrides import (
     ProjectPrompt,
     get_prompt,
@@ -12,6 +13,7 @@ from distillset.prompts.templates import (
     PromptKind,
     check_template,
     default_template,
+    empty_list_word,
     prompt_kind,
     render,
 )
@@ -21,8 +23,12 @@ __all__ = [
     "ProjectPrompt",
     "PromptKind",
     "check_template",
+    "checked_language",
     "default_template",
+    "empty_list_word",
     "get_prompt",
+    "has_own_templates",
+    "language_name",
     "project_templates",
     "prompt_kind",
     "render",

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from distillset.domain import LANGUAGES, InvalidInputError, checked_text
+from distillset.domain import InvalidInputError, checked_text
+from distillset.prompts.languages import has_own_templates, language_name
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,37 @@ def prompt_kind(name: str) -> PromptKind:
     return kind
 
 
-@cache
-def default_template(kind: str, language: str) -> str:
-    """The shipped template of a kind in a language (the project's generation language)."""
-    prompt_kind(kind)
-    if language not in LANGUAGES:
-        raise InvalidInputError(f"no prompts for language {language!r}")
+# What a template in English adds for a language that has no templates of its own.
+WRITE_IN = {
+    "tags": "Write every label in {language}.",
+    "questions": "Write every question in {language}.",
+    "answer": "Answer in {language}.",
+    "judge": "Write the reason in {language}.",
+}
+# The word a prompt shows for an empty list (no existing tags or questions yet).
+EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}
+
+
+def _shipped(kind: str, language: str) -> str:
     path = resources.files("distillset.prompts").joinpath("templates", language, f"{kind}.txt")
     return path.read_text(encoding="utf-8")
+
+
+@cache
+def default_template(kind: str, language: str) -> str:
+    """The template of a kind for the project's generation language: the one written in it
+    (en, zh, tr), else the English one asking for replies in that language."""
+    prompt_kind(kind)
+    if has_own_templates(language):
+        return _shipped(kind, language)
+    english = _shipped(kind, "en").rstrip("\n")
+    instruction = WRITE_IN[kind].format(language=language_name(language))
+    return f"{english}\n\n{instruction}\n"
+
+
+def empty_list_word(language: str) -> str:
+    """How a prompt in this language says that a list is empty."""
+    return EMPTY_LIST.get(language, EMPTY_LIST["en"])
 
 
 def check_template(kind: str, template: str) -> str:

@@ -51,6 +51,42 @@ class QuestionRow:
         }
 
 
+@dataclass(frozen=True)
+class QuestionFilter:
+    """Which questions of a project: a tag's subtree, answered or not, text in them."""
+
+    tag_id: int | None = None  # the tag and its whole subtree
+    answered: bool | None = None
+    search: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.tag_id is None and self.answered is None and not self.search
+
+
+def question_conditions(
+    session: Session,
+    project_id: int,
+    question_filter: QuestionFilter,
+    *,
+    subtree: bool = True,
+) -> list[Any]:
+    """The WHERE conditions on Question that select the filter's questions of the project
+    (``subtree=False``: the tag's own questions only)."""
+    conditions: list[Any] = [Question.project_id == project_id]
+    tag_id = question_filter.tag_id
+    if tag_id is not None:
+        conditions.append(
+            Question.tag_id.in_(subtree_ids_query(tag_id)) if subtree else Question.tag_id == tag_id
+        )
+    if question_filter.answered is not None:
+        has_answer = exists().where(Answer.question_id == Question.id)
+        conditions.append(has_answer if question_filter.answered else ~has_answer)
+    if question_filter.search:
+        conditions.append(question_text_matches(session, question_filter.search))
+    return conditions
+
+
 def list_questions(
     session: Session,
     project_id: int,
@@ -69,6 +105,7 @@ def list_questions(
     objects; ``limit=None`` lists them all. The tag is not checked against the project:
     callers resolve it first (a tag of another project simply matches nothing)."""
     has_answer = exists().where(Answer.question_id == Question.id)
+    question_filter = QuestionFilter(tag_id=tag_id, answered=answered, search=search)
     stmt = select(
         Question.id,
         Question.tag_id,
@@ -77,15 +114,7 @@ def list_questions(
         Question.model,
         Question.last_error,
         has_answer.label("answered"),
-    ).where(Question.project_id == project_id)
-    if tag_id is not None:
-        stmt = stmt.where(
-            Question.tag_id.in_(subtree_ids_query(tag_id)) if subtree else Question.tag_id == tag_id
-        )
-    if answered is not None:
-        stmt = stmt.where(has_answer if answered else ~has_answer)
-    if search:
-        stmt = stmt.where(question_text_matches(session, search))
+    ).where(*question_conditions(session, project_id, question_filter, subtree=subtree))
     if after is not None:
         stmt = stmt.where(Question.id > after)
     rows = [QuestionRow(*row) for row in session.execute(stmt.order_by(Question.id).limit(limit))]

@@ -1,5 +1,5 @@
-"""Review: the canonical record, filters, listing and editing records, judge scoring and
-duplicate reports."""
+"""Review: the canonical record, filters, listing and editing records, judge scoring,
+duplicate reports, and importing dataset files."""
 
 from distillset.review.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.review.editing import (
@@ -15,20 +15,44 @@ from distillset.review.editing import (
     list_records,
     set_confirmed,
     set_note,
+    set_question_text,
     set_score,
 )
 from distillset.review.filters import RecordFilter
+from distillset.review.import_files import (
+    IMPORT_FORMATS,
+    MAX_IMPORT_BYTES,
+    MAX_IMPORT_ROWS,
+    file_format_of,
+)
+from distillset.review.import_shapes import FIELD_PARTS, SHAPES
+from distillset.review.imports import (
+    DEFAULT_IMPORT_TAG,
+    ImportedDataset,
+    ImportResult,
+    import_dataset,
+    import_records,
+    read_dataset,
+)
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
 from distillset.review.records import DatasetRecord, fetch_page, iter_records
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
+    "DEFAULT_IMPORT_TAG",
     "DatasetRecord",
     "DeleteResult",
     "DuplicateGroup",
+    "FIELD_PARTS",
+    "IMPORT_FORMATS",
+    "ImportResult",
+    "ImportedDataset",
     "JUDGE_KIND",
+    "MAX_IMPORT_BYTES",
+    "MAX_IMPORT_ROWS",
     "RecordFilter",
     "RecordPage",
+    "SHAPES",
     "Verdict",
     "change_labels",
     "checked_score",
@@ -39,14 +63,19 @@ __all__ = [
     "delete_records",
     "edit_record",
     "fetch_page",
+    "file_format_of",
     "find_duplicates",
     "get_record",
+    "import_dataset",
+    "import_records",
     "iter_records",
     "label_duplicates",
     "list_records",
     "parse_verdict",
+    "read_dataset",
     "run_judge_task",
     "set_confirmed",
     "set_note",
+    "set_question_text",
     "set_score",
 ]

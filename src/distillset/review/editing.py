@@ -110,12 +110,21 @@ def edit_record(
     elif reasoning is not None:
         row.reasoning = reasoning
     if question is not None:
-        _edit_question(session, project, row.question_id, question)
+        set_question_text(session, project, row.question_id, question)
     session.flush()
     return get_record(session, project, record_id)
 
 
-def _edit_question(session: Session, project: Project, question_id: int, text: str) -> None:
+def set_question_text(session: Session, project: Project, question_id: int, text: str) -> None:
+    """Change a question's text (its answers stay); refused when it is empty, holds
+    characters that cannot be stored, or asks what another question of the project asks
+    (compared as normalized text)."""
+    checked_text("question", text, None, single_line=False)
+    if not text.strip():
+        raise InvalidInputError("a question cannot be empty; to drop it, delete it")
+    question = session.get(Question, question_id)
+    if question is None or question.project_id != project.id:
+        raise NotFoundError(f"no question {question_id} in project {project.name!r}")
     new_hash = text_hash(text)
     clash = session.scalar(
         select(Question.id).where(
@@ -126,10 +135,9 @@ def _edit_question(session: Session, project: Project, question_id: int, text: s
     )
     if clash is not None:
         raise InvalidInputError(f"question {clash} of this project already asks the same")
-    question = session.get(Question, question_id)
-    assert question is not None
     question.text = text
     question.text_hash = new_hash
+    session.flush()
 
 
 def chosen_records(

@@ -23,7 +23,7 @@ from distillset.testing.fake_vocabulary import (
     QUESTIONS_ZH,
 )
 
-_COUNT = re.compile(r"(?:exactly|恰好)\s*(\d+)", re.IGNORECASE)
+_COUNT = re.compile(r"(?:exactly|恰好|tam olarak)\s*(\d+)", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _QUESTION_WORDS = re.compile(r"question|问题", re.IGNORECASE)
 _LABEL_PREFIX = re.compile(r"^[^:：>]{0,40}[:：]\s*")

@@ -170,3 +170,22 @@ class PromptOverride(Body):
 class BulkConfirm(Body):
     ids: list[RowId] = Field(min_length=1, max_length=10_000)
     confirmed: bool = True
+
+
+class QuestionEdit(Body):
+    text: str = Field(min_length=1, description="the new text; the answers stay")
+
+
+class QuestionSelection(Body):
+    """Questions by id, or by filters (a tag's subtree, answered or not, text); every
+    question of the project only with `all`."""
+
+    ids: list[RowId] | None = Field(default=None, max_length=100_000)
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    answered: bool | None = None
+    q: str | None = Field(default=None, max_length=500, description="text in the question")
+    all: bool = Field(default=False, description="every question of the project")
+
+
+class QuestionMove(QuestionSelection):
+    to_tag_id: RowId = Field(description="the tag to move them under")

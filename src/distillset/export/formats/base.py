@@ -21,8 +21,6 @@ class ReasoningMode(StrEnum):
 DEFAULT_THINK_OPEN = "<think>\n"
 DEFAULT_THINK_CLOSE = "\n</think>\n\n"
 
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
-
 
 @dataclass(frozen=True)
 class RenderContext:

@@ -7,12 +7,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.export.formats.base import (
-    LANGUAGE_NAMES,
-    ExportFormat,
-    ReasoningMode,
-    RenderContext,
-)
+from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+from distillset.prompts import language_name
 from distillset.review.records import DatasetRecord
 
 TURN = pa.struct([("content", pa.string()), ("role", pa.string()), ("thinking", pa.string())])
@@ -37,7 +33,7 @@ class HarmonyFormat(ExportFormat):
         )
 
     def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
-        language = LANGUAGE_NAMES.get(ctx.language, ctx.language)
+        language = language_name(ctx.language)
         developer = ctx.system or ""
         analysis = ctx.reasoning(record)
         system = f"reasoning language: {language}"

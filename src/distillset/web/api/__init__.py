@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI
 
 from distillset.web.api import (
     dataset,
+    dataset_import,
     endpoints,
     export,
     generate,
@@ -28,5 +29,16 @@ def include(app: FastAPI) -> None:
         return {"status": "ok"}
 
     app.include_router(health)
-    for module in (projects, endpoints, prompts, tags, generate, questions, dataset, tasks, export):
+    for module in (
+        projects,
+        endpoints,
+        prompts,
+        tags,
+        generate,
+        questions,
+        dataset,
+        dataset_import,
+        tasks,
+        export,
+    ):
         app.include_router(module.router, prefix=PREFIX)

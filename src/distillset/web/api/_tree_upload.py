@@ -6,6 +6,7 @@ service before one tag is written; the import runs in the request's single trans
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import UploadFile
@@ -19,17 +20,21 @@ from distillset.web.deps import tag_in_project
 READ_CHUNK = 1024 * 1024
 
 
-async def read_upload(upload: UploadFile) -> str:
-    """The upload as text, refused once it passes the size limit (never read whole first)."""
-    chunks: list[bytes] = []
+async def upload_chunks(upload: UploadFile, limit: int) -> AsyncIterator[bytes]:
+    """The upload's bytes as they arrive, refused once they pass ``limit`` bytes (an upload
+    is never read whole before it is checked)."""
     size = 0
     while chunk := await upload.read(READ_CHUNK):
         size += len(chunk)
-        if size > tag_tree.MAX_FILE_BYTES:
-            raise InvalidInputError(
-                f"the file is larger than {tag_tree.MAX_FILE_BYTES // 1_000_000} MB"
-            )
-        chunks.append(chunk)
+        if size > limit:
+            shown = f"{limit // 1_000_000} MB" if limit >= 1_000_000 else f"{limit:,} bytes"
+            raise InvalidInputError(f"the file is larger than {shown}")
+        yield chunk
+
+
+async def read_upload(upload: UploadFile) -> str:
+    """The upload as text, refused once it passes the size limit (never read whole first)."""
+    chunks = [chunk async for chunk in upload_chunks(upload, tag_tree.MAX_FILE_BYTES)]
     try:
         return b"".join(chunks).decode("utf-8-sig")
     except UnicodeDecodeError as exc:

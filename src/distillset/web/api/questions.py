@@ -1,15 +1,27 @@
-"""Questions: a filtered keyset listing, one question, delete."""
+"""Questions: a filtered keyset listing, one question, edit, delete and move (one or
+many), and the questions alone as a download."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from distillset import questions
-from distillset.questions import PAGE_SIZE
-from distillset.web.deps import DbSession, optional_tag, project_by_id, question_in_project
-from distillset.web.schemas import AfterId, RowId
+from distillset.export import FileFormat
+from distillset.questions import PAGE_SIZE, QuestionFilter
+from distillset.store import Project
+from distillset.web.deps import (
+    AppStore,
+    DbSession,
+    optional_tag,
+    project_by_id,
+    question_in_project,
+)
+from distillset.web.schemas import AfterId, QuestionEdit, QuestionMove, QuestionSelection, RowId
+from distillset.web.streaming.download import questions_download
 
 router = APIRouter(prefix="/projects/{project_id}/questions", tags=["questions"])
 
@@ -43,6 +55,46 @@ def list_questions(
     }
 
 
+@router.get("/export")
+async def export_questions(
+    project_id: RowId,
+    store: AppStore,
+    file_format: Literal["jsonl", "csv", "json", "parquet"] = "jsonl",
+    tag_id: RowId | None = Query(default=None, description="a tag and its whole subtree"),
+    answered: bool | None = None,
+    q: str | None = Query(default=None, max_length=500, description="text search"),
+) -> StreamingResponse:
+    """The questions alone (id, tag path, question) as a file, for a teacher run elsewhere."""
+    chosen = QuestionFilter(tag_id=tag_id, answered=answered, search=q)
+    return await questions_download(store, project_id, FileFormat(file_format), chosen)
+
+
+def _chosen(
+    session: Session, project: Project, body: QuestionSelection
+) -> tuple[list[int] | None, QuestionFilter | None]:
+    flt = QuestionFilter(tag_id=body.tag_id, answered=body.answered, search=body.q)
+    return questions.chosen_questions(body.ids, flt, body.all)
+
+
+@router.post("/delete")
+def delete_questions(
+    project_id: RowId, body: QuestionSelection, session: DbSession
+) -> dict[str, int]:
+    """Delete questions with their answers, by ids or by filters (`all`: every one)."""
+    project = project_by_id(session, project_id)
+    ids, flt = _chosen(session, project, body)
+    return questions.delete_questions(session, project, ids=ids, question_filter=flt).as_dict()
+
+
+@router.post("/move")
+def move_questions(project_id: RowId, body: QuestionMove, session: DbSession) -> dict[str, int]:
+    """Move questions (with their answers) under another tag, by ids or by filters."""
+    project = project_by_id(session, project_id)
+    ids, flt = _chosen(session, project, body)
+    moved = questions.move_questions(session, project, body.to_tag_id, ids=ids, question_filter=flt)
+    return {"moved": moved, "tag_id": body.to_tag_id}
+
+
 @router.get("/{question_id}")
 def get_question(project_id: RowId, question_id: RowId, session: DbSession) -> dict[str, Any]:
     project = project_by_id(session, project_id)
@@ -52,10 +104,18 @@ def get_question(project_id: RowId, question_id: RowId, session: DbSession) -> d
     return row.as_dict()
 
 
+@router.patch("/{question_id}")
+def edit_question(
+    project_id: RowId, question_id: RowId, body: QuestionEdit, session: DbSession
+) -> dict[str, Any]:
+    """Change a question's text; its answers stay with it."""
+    project = project_by_id(session, project_id)
+    return questions.edit_question(session, project, question_id, body.text).as_dict()
+
+
 @router.delete("/{question_id}")
 def delete_question(project_id: RowId, question_id: RowId, session: DbSession) -> dict[str, Any]:
     """Delete a question with its answers."""
     project = project_by_id(session, project_id)
-    session.delete(question_in_project(session, project, question_id))
-    session.flush()
-    return {"deleted": question_id}
+    deleted = questions.delete_questions(session, project, ids=[question_id])
+    return {"deleted": question_id, "answers": deleted.answers}

@@ -11,7 +11,15 @@ from collections.abc import AsyncIterator, Generator
 
 from fastapi.responses import StreamingResponse
 
-from distillset.export import ExportOptions, FileFormat, plan_stream, slug, stream_export
+from distillset.export import (
+    ExportOptions,
+    FileFormat,
+    plan_stream,
+    slug,
+    stream_export,
+    stream_questions,
+)
+from distillset.questions import QuestionFilter
 from distillset.store import Store
 from distillset.web.api._record_filters import record_filter
 from distillset.web.deps import project_by_id
@@ -110,4 +118,35 @@ async def export_download(
         _sent(_chunks(store, project_id, options)),
         media_type=MEDIA_TYPES[file_format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _question_chunks(
+    store: Store, project_id: int, file_format: FileFormat, question_filter: QuestionFilter
+) -> Generator[bytes]:
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        yield from stream_questions(session, project, file_format.value, question_filter)
+
+
+async def questions_download(
+    store: Store, project_id: int, file_format: FileFormat, question_filter: QuestionFilter
+) -> StreamingResponse:
+    """Questions alone (id, tag path, question) as a streamed file; a bad tag is refused
+    before the first byte."""
+
+    def check() -> str:
+        with store.session() as session:
+            project = project_by_id(session, project_id)
+            # Checked now (an unknown tag answers 404), not once the download has begun.
+            stream_questions(session, project, file_format.value, question_filter)
+            return slug(project.name)
+
+    name = await asyncio.to_thread(check)
+    return StreamingResponse(
+        _sent(_question_chunks(store, project_id, file_format, question_filter)),
+        media_type=MEDIA_TYPES[file_format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-questions.{file_format.value}"'
+        },
     )

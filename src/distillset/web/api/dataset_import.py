@@ -1,0 +1,60 @@
+"""Importing a dataset file (multipart upload) into a project's questions and answers."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from sqlalchemy.orm import Session
+
+from distillset import review
+from distillset.domain import field_pairs
+from distillset.web.api._jobs import in_session
+from distillset.web.api._tree_upload import upload_chunks
+from distillset.web.deps import AppStore, project_by_id
+from distillset.web.schemas import RowId
+
+router = APIRouter(prefix="/projects/{project_id}/dataset", tags=["dataset"])
+
+
+async def save_upload(upload: UploadFile, target: Path) -> None:
+    """Write the upload to ``target``, refused once it passes the import size limit."""
+    with target.open("wb") as handle:
+        async for chunk in upload_chunks(upload, review.MAX_IMPORT_BYTES):
+            await asyncio.to_thread(handle.write, chunk)
+
+
+@router.post("/import", status_code=201)
+async def import_dataset(
+    project_id: RowId,
+    store: AppStore,
+    file: Annotated[UploadFile, File(description="a .json, .jsonl, .csv or .parquet file")],
+    tag_id: Annotated[RowId | None, Form(description="default: a top-level tag 'Imported'")] = None,
+    shape: Annotated[str | None, Form(max_length=20, description="alpaca, sharegpt, ...")] = None,
+    file_format: Annotated[str | None, Form(max_length=20, description="default: by name")] = None,
+    field: Annotated[
+        list[str] | None, Form(description="custom shape: question=COLUMN, answer=COLUMN ...")
+    ] = None,
+) -> dict[str, Any]:
+    """Import a dataset file (Alpaca, ShareGPT, OpenAI messages, TRL or custom fields). The
+    whole file is checked first: a bad row is named and nothing is written; questions the
+    project already has are skipped and counted."""
+    await in_session(store, project_by_id, project_id)  # 404 before the upload is read
+    chosen = review.file_format_of(file.filename or "upload", file_format)
+    fields = field_pairs(field or [])
+    with tempfile.TemporaryDirectory(prefix="distillset-import-") as work:
+        path = Path(work) / f"upload.{chosen}"
+        await save_upload(file, path)
+
+        def run(session: Session) -> dict[str, Any]:
+            project = project_by_id(session, project_id)
+            result = review.import_dataset(
+                session, project, path, tag_id=tag_id, file_format=chosen, shape=shape,
+                fields=fields,
+            )  # fmt: skip
+            return result.as_dict()
+
+        return await in_session(store, run)
