@@ -34,6 +34,10 @@ class EndpointConfig:
     price_output_per_m: float | None = None
     # Answers are requested streamed (the result is the same; see Gateway.chat).
     stream: bool = False
+    # Answers ask for the top `logprobs` alternatives of every token (0: soft labels off);
+    # `tokenizer` names the tokenizer their ids belong to (e.g. a Hugging Face repo id).
+    logprobs: int = 0
+    tokenizer: str | None = None
     # Where a key named for this endpoint was looked for in vain (requests go without one).
     key_missing: str | None = None
 

@@ -13,6 +13,7 @@ import json
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -23,6 +24,12 @@ from aiohttp import web
 from distillset.llm.config import EndpointConfig
 from distillset.testing import fake_content
 from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
+from distillset.testing.fake_logprobs import (
+    logprobs_asked,
+    logprobs_of,
+    logprobs_refusal,
+    stream_groups,
+)
 from distillset.testing.fake_replies import (
     completion_body,
     echo_body,
@@ -32,6 +39,7 @@ from distillset.testing.fake_replies import (
     usage_of,
 )
 
+FAKE_VOCABULARY_SIZE = 250_100  # the token ids of fake_logprobs stay below it
 MALFORMED_BODY = '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "cut'
 
 
@@ -75,6 +83,7 @@ class FakeModelBehaviour:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
+        app.router.add_get("/props", self.props)
         if admin:
             app.router.add_get("/_fake/stats", self.admin_stats)
             app.router.add_post("/_fake/config", self.admin_config)
@@ -84,8 +93,21 @@ class FakeModelBehaviour:
     async def models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, "invalid api key", "invalid_api_key")
-        model = {"id": self.config.model, "object": "model", "owned_by": "distillset"}
+        # `root` as vLLM reports the repository a model was loaded from, `meta` as llama.cpp.
+        model = {
+            "id": self.config.model,
+            "object": "model",
+            "owned_by": "distillset",
+            "root": f"fake-org/{self.config.model}",
+            "meta": {"n_vocab": FAKE_VOCABULARY_SIZE},
+        }
         return web.json_response({"object": "list", "data": [model]})
+
+    async def props(self, request: web.Request) -> web.Response:
+        """llama.cpp's server properties: the model file it serves."""
+        if not self._authorized(request):
+            return _error(401, "invalid api key", "invalid_api_key")
+        return web.json_response({"model_path": f"/models/{self.config.model}.gguf"})
 
     def _authorized(self, request: web.Request) -> bool:
         expected = self.config.require_api_key
@@ -118,7 +140,9 @@ class FakeModelBehaviour:
                 header = request.headers.get("Authorization", "")
                 model = str(body.get("model") or config.model)
                 status, outcome = 200, "ok"
-                text = echo_body(model, header, config.echo_authorization)
+                text = echo_body(
+                    model, header, config.echo_authorization, _logprobs_maker(body, config)
+                )
                 return web.Response(text=text, content_type="application/json")
             outcome = self._pick_fault()
             if outcome == "stall":
@@ -169,10 +193,19 @@ class FakeModelBehaviour:
         message = message_fields(config.reasoning_style, reasoning, answer)
         usage = usage_of(messages, message)
         model = config.reported_model or str(body.get("model") or config.model)
+        make_logprobs = _logprobs_maker(body, config)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return stream_chunks(model, message, finish_reason, usage if include_usage else None)
-        return web.json_response(completion_body(model, message, finish_reason, usage))
+            usage_sent = usage if include_usage else None
+            if make_logprobs is None:
+                return stream_chunks(model, message, finish_reason, usage_sent)
+            if config.logprobs_mode != "honour":  # the odd payload rides on the last chunk
+                final = make_logprobs(message)
+                return stream_chunks(model, message, finish_reason, usage_sent, None, final)
+            groups = stream_groups(message, logprobs_asked(body) or 0, config.logprobs_ids)
+            return stream_chunks(model, message, finish_reason, usage_sent, groups)
+        logprobs = None if make_logprobs is None else make_logprobs(message)
+        return web.json_response(completion_body(model, message, finish_reason, usage, logprobs))
 
     async def admin_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.counters.snapshot().as_dict())
@@ -200,6 +233,9 @@ def _refusal(
     body: dict[str, Any], messages: list[dict[str, Any]], config: FakeConfig
 ) -> web.Response | None:
     """The 400 a server with these limits answers to this request, if any."""
+    refused = logprobs_refusal(body, config.logprobs_mode, config.max_top_logprobs)
+    if refused is not None:
+        return refused
     response_format = body.get("response_format")
     if config.reject_response_format and response_format is not None:
         return _error(400, "response_format is not supported", "invalid_request")
@@ -222,6 +258,16 @@ def _refusal(
             status=400,
         )
     return None
+
+
+def _logprobs_maker(
+    body: dict[str, Any], config: FakeConfig
+) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """How to write the logprobs of a reply to this request; None when it gets none."""
+    k = logprobs_asked(body)
+    if k is None or config.logprobs_mode == "ignore":
+        return None
+    return lambda message: logprobs_of(message, k, config.logprobs_ids, config.logprobs_mode)
 
 
 def _retry_after_headers(config: FakeConfig) -> dict[str, str]:
