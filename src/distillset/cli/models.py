@@ -20,7 +20,7 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.cli.lazy import LazyGroup
-from distillset.domain import InvalidInputError
+from distillset.domain import CLEAR, InvalidInputError
 from distillset.services import endpoints, keys
 
 # `model test` lives in cli/model_probe.py (it needs the gateway): see cli/lazy.py.
@@ -57,6 +57,16 @@ PriceOutOption = typer.Option(
 )
 ExtraBodyOption = typer.Option(
     None, "--extra-body", help="JSON object merged into each request body."
+)
+LogprobsOption = typer.Option(
+    None,
+    "--logprobs",
+    help="Soft labels: keep the top K alternatives of every answer token (0: off).",
+)
+TokenizerOption = typer.Option(
+    None,
+    "--tokenizer",
+    help="The tokenizer the token ids belong to, e.g. a Hugging Face repo id ('none' unsets).",
 )
 ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="Read the key from this env var.")
 KeyNameOption = typer.Option(None, "--key-name", help="Use this keys-file entry.")
@@ -140,6 +150,8 @@ def model_add(
     stream: bool = typer.Option(
         False, "--stream/--no-stream", help="Request answers streamed (same result)."
     ),
+    logprobs: int | None = LogprobsOption,
+    tokenizer: str | None = TokenizerOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Register an OpenAI-compatible model endpoint."""
@@ -156,6 +168,8 @@ def model_add(
             structured_output=structured,
             extra_body=_extra_body(extra_body),
             stream=stream,
+            tokenizer=tokenizer,
+            **_given(logprobs=logprobs),
             **_numbers(
                 temperature=temperature,
                 max_tokens=max_tokens,
@@ -197,6 +211,8 @@ def model_set(
     stream: bool | None = typer.Option(
         None, "--stream/--no-stream", help="Request answers streamed (same result)."
     ),
+    logprobs: int | None = LogprobsOption,
+    tokenizer: str | None = TokenizerOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change settings of an endpoint (only the options given)."""
@@ -207,6 +223,8 @@ def model_set(
         structured_output=structured,
         extra_body=_extra_body(extra_body),
         stream=stream,
+        logprobs=logprobs,
+        tokenizer=CLEAR if tokenizer is not None and tokenizer.lower() == CLEAR else tokenizer,
     ) | _numbers(
         temperature=temperature,
         max_tokens=max_tokens,
