@@ -54,7 +54,8 @@ async def send_attempt(
         outcome = Attempt(error=redact(str(exc)), retryable=True)
     else:
         reply.text = redact(reply.text)
-        outcome = judge_reply(reply, top_k, redact)
+        # Tokens are checked for the key only where there is one to find.
+        outcome = judge_reply(reply, top_k, redact if endpoint.api_key else None)
     # A failure has a latency too: the time it took to fail.
     outcome.latency_ms = (time.perf_counter() - started) * 1000
     return outcome

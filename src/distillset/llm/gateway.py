@@ -46,6 +46,10 @@ __all__ = ["BeforeSend", "ChatResult", "Gateway", "ListResult"]
 DEFAULT_OUTPUT_ESTIMATE = 1024
 
 
+class _LogprobsRefused(Exception):
+    """Raised before a send: the server refused logprobs to another request meanwhile."""
+
+
 class Gateway:
     """All model calls through one transport, call log and limiter, each given (httpx's
     ``transport=``; a limiter composed and shared explicitly): ``open_gateway`` builds the
@@ -117,7 +121,8 @@ class Gateway:
 
         With ``logprobs`` K the request asks for the top K alternatives of every token and
         the result carries its soft labels. A server that refuses them is asked again
-        without, and is not asked for them again by this gateway: its results say REFUSED.
+        without, and this gateway asks it for them no more (requests already waiting for a
+        slot go without): its results say REFUSED.
         """
         ask = functools.partial(
             self._chat,
@@ -129,17 +134,24 @@ class Gateway:
             response_format=response_format,
             sampling=sampling,
             stream=stream,
-            before_send=before_send,
         )
         server = (endpoint.base_url, endpoint.model)
         if logprobs > 0 and server not in self._logprobs_refused:
+
+            async def still_asked() -> None:
+                if server in self._logprobs_refused:
+                    raise _LogprobsRefused
+                if before_send is not None:
+                    await before_send()
+
             try:
-                return await ask(top_k=logprobs)
+                return await ask(top_k=logprobs, before_send=still_asked)
+            except _LogprobsRefused:
+                pass  # refused meanwhile, this request unsent
             except RequestRefused as exc:
                 if exc.part != LOGPROBS:
                     raise
-                self._logprobs_refused[server] = str(exc).split(" attempt(s): ", 1)[-1]
-        result = await ask(top_k=0)
+        result = await ask(top_k=0, before_send=before_send)
         if logprobs > 0:
             result.soft_labels = SoftLabelCapture(REFUSED, detail=self._logprobs_refused[server])
         return result
@@ -253,10 +265,12 @@ class Gateway:
                 cost=cost,
             )
         row = redact_values(row, redact)
+        part = refused_part(outcome.http_status, outcome.body, body)
+        if part == LOGPROBS:  # said before the next request waiting for a slot is sent
+            self._logprobs_refused[(endpoint.base_url, endpoint.model)] = row["error"]
         call_id = await self._calls.record(row)
         if outcome.error is not None or completion is None:
             message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"
-            part = refused_part(outcome.http_status, outcome.body, body)
             error = (
                 ModelCallError(message, outcome.http_status)
                 if part is None

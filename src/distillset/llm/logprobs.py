@@ -11,7 +11,7 @@ stored half-read.
 from __future__ import annotations
 
 import base64
-import math
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -47,44 +47,99 @@ def request_fields(k: int) -> dict[str, Any]:
     return {"logprobs": True, "top_logprobs": k}
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedLogprobs(f"{where}: the logprob is not a number")
-    number = float(value)
-    if math.isnan(number) or number > 1e-3:
-        raise MalformedLogprobs(f"{where}: the logprob {value!r} is not a log-probability")
-    return min(number, 0.0)
-
-
-def _token_bytes(entry: dict[str, Any], where: str) -> bytes:
-    raw = entry.get("bytes")
-    if raw is not None:
-        if not isinstance(raw, list) or len(raw) > MAX_TOKEN_BYTES:
-            raise MalformedLogprobs(f"{where}: the token bytes are not a short list")
-        if not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in raw):
-            raise MalformedLogprobs(f"{where}: the token bytes are not bytes")
-        return bytes(raw)
-    token = entry.get("token")
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
-        raise MalformedLogprobs(f"{where}: the token is not a short string")
-    return token.encode("utf-8", "surrogatepass")
-
-
 def _token_id(entry: dict[str, Any]) -> int | None:
+    """The token's id: llama.cpp's `id`, or vLLM's `token_id:N` token text."""
     value = entry.get("id")
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+    if type(value) is int and 0 <= value < 2**31:
         return value
     token = entry.get("token")
-    match = _TOKEN_ID.fullmatch(token) if isinstance(token, str) else None
-    if match is not None and 0 <= int(match.group(1)) < 2**31:
-        return int(match.group(1))
+    if type(token) is str and token.startswith("token_id:"):
+        match = _TOKEN_ID.fullmatch(token)
+        if match is not None and 0 <= int(match.group(1)) < 2**31:
+            return int(match.group(1))
     return None
 
 
-def _entry(value: Any, where: str) -> tuple[bytes, int | None, float]:
-    if not isinstance(value, dict):
-        raise MalformedLogprobs(f"{where}: not an object")
-    return _token_bytes(value, where), _token_id(value), _number(value.get("logprob"), where)
+def _entry(entry: Any) -> tuple[bytes, int | None, float]:
+    """A token's bytes, id and logprob. Written for speed: it runs K+1 times per token."""
+    if type(entry) is not dict:
+        raise MalformedLogprobs("not an object")
+    logprob = entry.get("logprob")
+    if type(logprob) is not float and type(logprob) is not int:
+        raise MalformedLogprobs("the logprob is not a number")
+    if not logprob <= 1e-3:  # NaN fails this too
+        raise MalformedLogprobs(f"the logprob {logprob!r} is not a log-probability")
+    raw = entry.get("bytes")
+    if raw is not None:
+        if type(raw) is not list or len(raw) > MAX_TOKEN_BYTES:
+            raise MalformedLogprobs("the token bytes are not a short list")
+        try:
+            token = bytes(raw)
+        except (TypeError, ValueError):
+            raise MalformedLogprobs("the token bytes are not bytes") from None
+    else:
+        text = entry.get("token")
+        if type(text) is not str or len(text) > MAX_TOKEN_BYTES:
+            raise MalformedLogprobs("the token is not a short string")
+        token = text.encode("utf-8", "surrogatepass")
+    return token, _token_id(entry), float(logprob) if logprob <= 0 else 0.0
+
+
+def _alternatives(item: dict[str, Any], keep: int) -> list[tuple[bytes, int | None, float]]:
+    alternatives = item.get("top_logprobs") or []
+    if type(alternatives) is not list:
+        raise MalformedLogprobs("`top_logprobs` is not a list")
+    read = []
+    for index, alternative in enumerate(alternatives[:keep]):
+        try:
+            read.append(_entry(alternative))
+        except MalformedLogprobs as exc:
+            raise MalformedLogprobs(f"alternative {index}: {exc}") from None
+    return read
+
+
+_FLOAT = {float}
+
+
+def _fast_row(item: Any, keep: int) -> tuple[Any, ...]:
+    """One token and its alternatives read in bulk, trusting the usual shape: every entry an
+    object with `bytes` (a list of ints) and a float `logprob`. Any other shape raises
+    (KeyError, TypeError...) and the careful reader takes over."""
+    alternatives = item["top_logprobs"][:keep]
+    logprobs = [alternative["logprob"] for alternative in alternatives]
+    logprob = item["logprob"]
+    if type(logprob) is not float or not set(map(type, logprobs)) <= _FLOAT:
+        raise TypeError
+    if not (logprob <= 0 and max(logprobs, default=0.0) <= 0):  # NaN fails too
+        raise ValueError
+    tokens = [bytes(alternative["bytes"]) for alternative in alternatives]
+    token = bytes(item["bytes"])
+    if max(len(token), *map(len, tokens)) > MAX_TOKEN_BYTES:
+        raise ValueError
+    ids = [alternative.get("id") for alternative in alternatives]
+    return token, item.get("id"), logprob, tokens, ids, logprobs
+
+
+def _careful_row(item: Any, keep: int) -> tuple[Any, ...]:
+    """The same row read field by field, saying what is wrong (MalformedLogprobs)."""
+    token, token_id, logprob = _entry(item)
+    read = _alternatives(item, keep)
+    return (
+        token,
+        token_id,
+        logprob,
+        [a[0] for a in read],
+        [a[1] for a in read],
+        [a[2] for a in read],
+    )
+
+
+def _all_ids(ids: list[Any], top_ids: list[list[Any]]) -> bool:
+    """Whether every token and alternative has a usable id (llama.cpp always sends them)."""
+    every = list(itertools.chain(ids, *top_ids))
+    if set(map(type, every)) != {int}:
+        return False
+    return min(every) >= 0 and max(every) < 2**31
 
 
 def read_logprobs(payload: Any, k: int) -> SoftLabels | None:
@@ -102,38 +157,30 @@ def read_logprobs(payload: Any, k: int) -> SoftLabels | None:
     if not content:
         return None
     keep = max(0, min(k, MAX_K))
-    tokens: list[bytes] = []
-    ids: list[int | None] = []
-    logprobs: list[float] = []
-    top_tokens: list[list[bytes]] = []
-    top_ids: list[list[int | None]] = []
-    top_logprobs: list[list[float]] = []
-    for position, item in enumerate(content):
-        where = f"token {position}"
-        token, token_id, logprob = _entry(item, where)
-        alternatives = item.get("top_logprobs") or []
-        if not isinstance(alternatives, list):
-            raise MalformedLogprobs(f"{where}: `top_logprobs` is not a list")
-        read = [
-            _entry(alt, f"{where}, alternative {i}") for i, alt in enumerate(alternatives[:keep])
-        ]
-        tokens.append(token)
-        ids.append(token_id)
-        logprobs.append(logprob)
-        top_tokens.append([alt[0] for alt in read])
-        top_ids.append([alt[1] for alt in read])
-        top_logprobs.append([alt[2] for alt in read])
-    with_ids = all(i is not None for i in ids) and all(
-        i is not None for row in top_ids for i in row
-    )
+    try:
+        rows = [_fast_row(item, keep) for item in content]
+        ids = [row[1] for row in rows]
+        top_ids = [row[4] for row in rows]
+        if not _all_ids(ids, top_ids):  # ids missing or in vLLM's token text: read each
+            raise TypeError
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        rows = []
+        for position, item in enumerate(content):
+            try:
+                rows.append(_careful_row(item, keep))
+            except MalformedLogprobs as exc:
+                raise MalformedLogprobs(f"token {position}: {exc}") from None
+        ids = [row[1] for row in rows]
+        top_ids = [row[4] for row in rows]
+    with_ids = None not in ids and all(None not in row for row in top_ids)
     return SoftLabels(
-        k=max((len(row) for row in top_tokens), default=0),
-        tokens=tokens,
-        ids=[int(i) for i in ids if i is not None] if with_ids else None,
-        logprobs=logprobs,
-        top_tokens=top_tokens,
-        top_ids=[[int(i) for i in row if i is not None] for row in top_ids] if with_ids else None,
-        top_logprobs=top_logprobs,
+        k=max((len(row[3]) for row in rows), default=0),
+        tokens=[row[0] for row in rows],
+        ids=ids if with_ids else None,
+        logprobs=[float(row[2]) for row in rows],
+        top_tokens=[row[3] for row in rows],
+        top_ids=top_ids if with_ids else None,
+        top_logprobs=[[float(value) for value in row[5]] for row in rows],
     )
 
 
@@ -178,9 +225,10 @@ def spells_key(labels: SoftLabels, redact: Callable[[str], str]) -> bool:
     """Whether the tokens spell text that the endpoint's key redaction would change: the
     sampled sequence, or any single alternative (the content itself is redacted already,
     but its tokens one by one are not)."""
-    texts = [labels.text_bytes.decode("utf-8", "replace")]
-    texts += [token.decode("utf-8", "replace") for row in labels.top_tokens for token in row]
-    return any(redact(text) != text for text in texts)
+    # One text, the alternatives apart: no key match spans a NUL (see llm.redact).
+    alternatives = b"\x00".join(token for row in labels.top_tokens for token in row)
+    text = (labels.text_bytes + b"\x00" + alternatives).decode("utf-8", "replace")
+    return redact(text) != text
 
 
 def capture(

@@ -108,9 +108,11 @@ def _read_ints(typecode: str, data: bytes) -> list[int]:
 
 
 def _halves(values: list[float]) -> bytes:
-    # -inf (no mass) stays; a finite value below float16's range becomes its lowest.
-    clamped = [value if value == -math.inf else max(value, _F16_LOWEST) for value in values]
-    return struct.pack(f"<{len(clamped)}e", *clamped)
+    try:
+        return struct.pack(f"<{len(values)}e", *values)
+    except OverflowError:  # -inf (no mass) packs; a finite value below range is its lowest
+        clamped = [value if value == -math.inf else max(value, _F16_LOWEST) for value in values]
+        return struct.pack(f"<{len(clamped)}e", *clamped)
 
 
 def _lengths_and_bytes(tokens: list[bytes]) -> tuple[bytes, bytes]:

@@ -11,6 +11,9 @@ content: what vLLM's reasoning parsers return.
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 import re
 import zlib
 from typing import Any
@@ -49,17 +52,55 @@ def _entry(token: bytes, logprob: float, ids: bool) -> dict[str, Any]:
     return entry
 
 
+@functools.lru_cache(maxsize=65536)
 def token_logprobs(token: bytes, k: int, ids: bool) -> dict[str, Any]:
-    """One generated token's entry: its logprob, then ``k`` alternatives, best first."""
+    """One generated token's entry: its logprob, then the ``k`` most likely tokens, best first.
+    The probabilities are a real distribution: the sampled token's, then halves of the rest.
+    Cached (a token always gets the same entry): the server answers fast at any k."""
     seed = zlib.crc32(token)
-    sampled = -0.01 - (seed % 250) / 100
-    alternatives = [_entry(token, sampled, ids)]
-    for index, common in enumerate(c for c in _COMMON if c.encode() != token):
-        if len(alternatives) >= k:
+    sampled = 0.3 + (seed % 70) / 100
+    choices = [(token, sampled)]
+    rest = 1.0 - sampled
+    for common in _COMMON:
+        if len(choices) >= max(k, 1):
             break
-        logprob = sampled - 0.4 * (index + 1) - (seed >> (index % 16) & 7) / 100
-        alternatives.append(_entry(common.encode(), round(logprob, 4), ids))
-    return {**_entry(token, sampled, ids), "top_logprobs": alternatives[:k]}
+        if common.encode() != token:
+            rest /= 2
+            choices.append((common.encode(), rest))
+    ranked = sorted(choices, key=lambda choice: -choice[1])[:k]
+    top = [_entry(text, round(math.log(p), 6), ids) for text, p in ranked]
+    return {**_entry(token, round(math.log(sampled), 6), ids), "top_logprobs": top}
+
+
+@functools.lru_cache(maxsize=65536)
+def _entry_json(token: bytes, k: int, ids: bool) -> str:
+    return json.dumps(token_logprobs(token, k, ids))
+
+
+class LogprobsJson(str):
+    """A choice's `logprobs` as JSON text, built from cached entries: the server writes a
+    reply of thousands of entries without serializing them again (see reply_json)."""
+
+
+def _logprobs_json(tokens: list[bytes], k: int, ids: bool) -> LogprobsJson:
+    return LogprobsJson('{"content":[' + ",".join(_entry_json(t, k, ids) for t in tokens) + "]}")
+
+
+_PLACEHOLDER = "\x00logprobs\x00"
+
+
+def reply_json(body: dict[str, Any]) -> str:
+    """A reply body (or a streamed chunk) as JSON, its LogprobsJson put in as it is."""
+    choices = body.get("choices") or [{}]
+    logprobs = choices[0].get("logprobs")
+    if not isinstance(logprobs, LogprobsJson):
+        return json.dumps(body, ensure_ascii=False)
+    choices[0]["logprobs"] = _PLACEHOLDER
+    try:
+        text = json.dumps(body, ensure_ascii=False)
+    finally:
+        choices[0]["logprobs"] = logprobs
+    return text.replace(json.dumps(_PLACEHOLDER), logprobs, 1)
 
 
 def generated_parts(message: dict[str, Any]) -> list[tuple[str, str]]:
@@ -76,14 +117,14 @@ def _tokens(parts: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
     return [(field, token) for field, text in parts for token in pieces(text)]
 
 
-def logprobs_of(message: dict[str, Any], k: int, ids: bool, mode: str) -> dict[str, Any]:
+def logprobs_of(message: dict[str, Any], k: int, ids: bool, mode: str) -> Any:
     """The choice's `logprobs` for a reply (see FakeConfig.logprobs_mode)."""
     if mode == "malformed":
         return {"content": [{"token": "x", "logprob": "very likely"}]}
     parts = generated_parts(message)
     if mode == "misaligned":
         parts = [(field, text.upper()) for field, text in parts] + [("content", " (and more)")]
-    return {"content": [token_logprobs(token, k, ids) for _, token in _tokens(parts)]}
+    return _logprobs_json([token for _, token in _tokens(parts)], k, ids)
 
 
 def logprobs_asked(body: dict[str, Any]) -> int | None:
@@ -123,6 +164,6 @@ def stream_groups(message: dict[str, Any], k: int, ids: bool) -> list[tuple[str,
             text = b"".join(pending).decode("utf-8")
         except UnicodeDecodeError:
             continue
-        groups.append((field, text, {"content": [token_logprobs(t, k, ids) for t in pending]}))
+        groups.append((field, text, _logprobs_json(pending, k, ids)))
         pending = []
     return groups

@@ -10,6 +10,7 @@ from typing import Any
 
 from distillset.testing import fake_content
 from distillset.testing.fake_config import FakeConfig
+from distillset.testing.fake_logprobs import reply_json
 
 STRUCTURED = ("json_schema", "json_object")
 PROSE_BEFORE = "Sure! Here is the list you asked for:"
@@ -199,7 +200,7 @@ def echo_body(
         content = f"your header was {header}"
     message = {"role": "assistant", "content": content}
     tokens = None if logprobs is None else logprobs(message)
-    body = json.dumps(completion_body(model, message, "stop", usage_of([], message), tokens))
+    body = reply_json(completion_body(model, message, "stop", usage_of([], message), tokens))
     if style == "escaped" and key:
         # Every character of the key as a JSON \u escape: valid JSON that decodes to it.
         body = body.replace(key, "".join(f"\\u{ord(char):04x}" for char in key))

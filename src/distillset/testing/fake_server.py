@@ -28,6 +28,7 @@ from distillset.testing.fake_logprobs import (
     logprobs_asked,
     logprobs_of,
     logprobs_refusal,
+    reply_json,
     stream_groups,
 )
 from distillset.testing.fake_replies import (
@@ -205,7 +206,8 @@ class FakeModelBehaviour:
             groups = stream_groups(message, logprobs_asked(body) or 0, config.logprobs_ids)
             return stream_chunks(model, message, finish_reason, usage_sent, groups)
         logprobs = None if make_logprobs is None else make_logprobs(message)
-        return web.json_response(completion_body(model, message, finish_reason, usage, logprobs))
+        reply = completion_body(model, message, finish_reason, usage, logprobs)
+        return web.Response(text=reply_json(reply), content_type="application/json")
 
     async def admin_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.counters.snapshot().as_dict())
@@ -262,7 +264,7 @@ def _refusal(
 
 def _logprobs_maker(
     body: dict[str, Any], config: FakeConfig
-) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+) -> Callable[[dict[str, Any]], Any] | None:
     """How to write the logprobs of a reply to this request; None when it gets none."""
     k = logprobs_asked(body)
     if k is None or config.logprobs_mode == "ignore":
@@ -284,7 +286,7 @@ async def _send_stream(request: web.Request, chunks: list[dict[str, Any]]) -> we
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     for chunk in chunks:
-        await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        await response.write(f"data: {reply_json(chunk)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
