@@ -297,10 +297,12 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
         push_to_hub: str | None = None,
         private: bool = False,
         batch_size: int = 2_000,
+        soft_labels: bool = False,
         **filters: Any,
     ) -> dict[str, Any]:
         """Export the records (all, or those the filters select) as `distillset export` does;
-        returns what was written (as its --json output)."""
+        returns what was written (as its --json output). ``soft_labels`` adds each record's
+        soft labels (docs/soft-labels.md)."""
         options = ExportOptions(
             format=format,
             output=Path(output) if output is not None else None,
@@ -319,6 +321,7 @@ class Project(TreeMethods, ReviewMethods, TaskMethods):
             dataset_name=dataset_name,
             push_to_hub=push_to_hub,
             private=private,
+            soft_labels=soft_labels,
         )
         with self.store.session() as session:
             result = export_dataset(session, resolve.project_named(session, self.name), options)

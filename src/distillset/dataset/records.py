@@ -56,7 +56,7 @@ class DatasetRecord:
     sampling: dict[str, Any] | None = None
     # What became of the soft labels asked for with the answer (captured, absent, refused...;
     # see llm.soft_labels); None: none were asked for.
-    soft_labels: str | None = None
+    soft_label_status: str | None = None
 
     @property
     def prompt_known(self) -> bool:
@@ -104,7 +104,7 @@ _COLUMNS = (
     Answer.system_prompt,
     Answer.prompt,
     Answer.sampling,
-    Answer.soft_labels,
+    Answer.soft_label_status,
 )
 
 
@@ -136,7 +136,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         system_prompt,
         prompt,
         sampling,
-        soft_labels,
+        soft_label_status,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -166,7 +166,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         system_prompt=system_prompt,
         prompt=prompt,
         sampling=sampling,
-        soft_labels=soft_labels,
+        soft_label_status=soft_label_status,
     )
 
 

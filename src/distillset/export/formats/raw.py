@@ -41,7 +41,7 @@ RAW_SCHEMA = pa.schema(
         ("prompt", pa.string()),
         ("sampling", pa.string()),
         # What became of the soft labels asked for (captured, absent, refused...), or null.
-        ("soft_labels", pa.string()),
+        ("soft_label_status", pa.string()),
     ]
 )
 
