@@ -19,6 +19,11 @@ from distillset.store import Answer, LlmCall, SoftLabel, Store
 from distillset.testing import FakeModelServer
 
 NAME = "Sprinting"
+NOTES = {
+    "ignore": "the server sent no logprobs (it ignores them)",
+    "malformed": "the server's logprobs could not be read (token 0: the logprob is not a number)",
+    "refuse": "the server refused soft labels (HTTP 400: logprobs is not supported with this model)",
+}
 Cli = Callable[..., Result]
 
 
@@ -147,10 +152,15 @@ def test_a_server_that_ignores_garbles_or_refuses_logprobs_costs_no_answer(
 
     result = ok(cli("answers", "generate", NAME, "--json"))
 
-    assert json.loads(result.stdout)["counters"]["answers"]["done"] == 2
+    run = json.loads(result.stdout)
+    assert run["counters"]["answers"]["done"] == 2
     answers = _answers(store)
     assert len(answers) == 2 and all(a.answer and a.soft_label_status == status for a in answers)
     assert _soft_labels(store) == {}
+    # The run says so once, in its events: never a silent gap.
+    shown = json.loads(ok(cli("tasks", "show", str(run["id"]), "--json")).stdout)
+    notes = [e["message"] for e in shown["events"] if "answers are stored without" in e["message"]]
+    assert len(notes) == 1 and notes[0].startswith(NOTES[mode]), shown["events"]
     if mode == "refuse":
         # Refused once, then the run went on without asking for them again.
         assert len(_asked_logprobs(fake_server)) == 1

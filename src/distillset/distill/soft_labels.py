@@ -8,6 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, insert
 
 from distillset.llm import ChatResult, EndpointConfig, Gateway
+from distillset.llm.soft_labels import (
+    ABSENT,
+    MALFORMED,
+    MISALIGNED,
+    REFUSED,
+    WITHHELD,
+    SoftLabelCapture,
+)
 from distillset.llm.teacher import tokenizer_identity
 from distillset.store.models import SoftLabel
 
@@ -23,7 +31,7 @@ def answer_fields(result: ChatResult) -> dict[str, Any]:
         "raw_content": result.raw_content,
         "raw_reasoning": result.raw_reasoning,
         "text_spans": result.spans,
-        "soft_labels": None if result.soft_labels is None else result.soft_labels.status,
+        "soft_label_status": None if result.soft_labels is None else result.soft_labels.status,
     }
 
 
@@ -66,3 +74,22 @@ def replace_soft_labels(connection: Connection, answer_id: int, row: dict[str, A
     """An answer sampled anew keeps the new reply's soft labels, or none."""
     connection.execute(delete(_soft_labels).where(_soft_labels.c.answer_id == answer_id))
     insert_soft_labels(connection, [answer_id], [row])
+
+
+_NOTES = {
+    REFUSED: "the server refused soft labels ({detail}): answers are stored without them",
+    ABSENT: "the server sent no logprobs (it ignores them): answers are stored without soft labels",
+    MALFORMED: "the server's logprobs could not be read ({detail}): answers are stored without "
+    "soft labels",
+    WITHHELD: "soft labels withheld: {detail}",
+    MISALIGNED: "the teacher's tokens do not spell the text it sent: such records are flagged "
+    "misaligned",
+}
+
+
+def soft_labels_note(captured: SoftLabelCapture | None) -> tuple[str, str] | None:
+    """(the case, a line for the run's events) when soft labels asked for were not kept as
+    they should be; None when they were, or none were asked for."""
+    if captured is None or captured.status not in _NOTES:
+        return None
+    return captured.status, _NOTES[captured.status].format(detail=captured.detail)

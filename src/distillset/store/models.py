@@ -213,7 +213,7 @@ class Answer(Base):
     text_spans: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # What became of the soft labels asked for with this answer (llm.soft_labels.STATUSES);
     # None: none were asked for.
-    soft_labels: Mapped[str | None] = mapped_column(String(20))
+    soft_label_status: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -230,7 +230,7 @@ class SoftLabel(Base):
     k: Mapped[int] = mapped_column(Integer)
     has_ids: Mapped[bool] = mapped_column(Boolean)
     # The token where the answer starts after the reasoning; None: the tokens do not spell
-    # the stored text (the answer's soft_labels status says misaligned).
+    # the stored text (the answer's soft_label_status says misaligned).
     answer_start: Mapped[int | None] = mapped_column(Integer)
     # Which tokenizer the ids belong to, as far as known (llm.teacher.tokenizer_identity).
     tokenizer: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

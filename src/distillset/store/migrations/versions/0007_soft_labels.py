@@ -32,7 +32,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("raw_content", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("raw_reasoning", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("text_spans", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("soft_labels", sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column("soft_label_status", sa.String(length=20), nullable=True))
     op.create_table(
         "soft_labels",
         sa.Column("answer_id", sa.Integer(), nullable=False),
@@ -50,7 +50,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Not batch mode: copying a table would fire its foreign keys' ON DELETE actions.
     op.drop_table("soft_labels")
-    op.drop_column("answers", "soft_labels")
+    op.drop_column("answers", "soft_label_status")
     op.drop_column("answers", "text_spans")
     op.drop_column("answers", "raw_reasoning")
     op.drop_column("answers", "raw_content")
