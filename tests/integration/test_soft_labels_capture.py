@@ -22,7 +22,8 @@ NAME = "Sprinting"
 NOTES = {
     "ignore": "the server sent no logprobs (it ignores them)",
     "malformed": "the server's logprobs could not be read (token 0: the logprob is not a number)",
-    "refuse": "the server refused soft labels (HTTP 400: logprobs is not supported with this model)",
+    "refuse": "the server refused soft labels (HTTP 400: logprobs is not supported with this "
+    "model)",
 }
 Cli = Callable[..., Result]
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from distillset.distill.answers import AnswerWriter, answer_question
-from distillset.distill.soft_labels import soft_labels_note
 from distillset.distill.context import DistillContext
 from distillset.distill.plan import JobSpec, WorkItem, full_subtree
 from distillset.distill.progress import JobProgress
 from distillset.distill.questions import generate_questions
+from distillset.distill.soft_labels import soft_labels_note
 from distillset.distill.tags import generate_tags
 from distillset.distill.targets import TargetCheck, TargetGone
 from distillset.distill.topup import StepOutcome
