@@ -201,7 +201,11 @@ def test_k_above_the_server_cap_is_reported_by_model_test_and_the_run_keeps_its_
     [
         ("5", True, "works, k=5, token ids: yes"),
         ("5", False, "works, k=5, token ids: no"),
-        ("0", True, "off (keep them with `distillset model set fake --logprobs 20`)"),
+        (
+            "0",
+            True,
+            "unknown (not asked for: `distillset model set fake --logprobs 20` keeps soft labels)",
+        ),
     ],
 )
 def test_model_test_says_whether_logprobs_work_with_what_k_and_token_ids(

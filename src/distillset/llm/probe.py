@@ -126,7 +126,10 @@ def _reasoning_verdict(result: ChatResult | None) -> str:
 async def _logprobs_verdict(gateway: Gateway, endpoint: EndpointConfig) -> str:
     """Whether the server sends the soft labels the endpoint asks for, and with token ids."""
     if endpoint.logprobs <= 0:
-        return f"off (keep them with `distillset model set {endpoint.alias} --logprobs 20`)"
+        return (
+            "unknown (not asked for: `distillset model set "
+            f"{endpoint.alias} --logprobs 20` keeps soft labels)"
+        )
     try:
         result = await _ask(gateway, endpoint, PING, logprobs=endpoint.logprobs)
     except ModelCallError as exc:
