@@ -348,7 +348,9 @@ class Gateway:
     ) -> ChatResult:
         # A row stored before the key's redaction covered every form gets it now.
         redact = redactor(endpoint.api_key)
-        completion = parse_completion(redact(stored.response_body), top_k=top_k, redact=redact)
+        completion = parse_completion(
+            redact(stored.response_body), top_k=top_k, redact=redact if endpoint.api_key else None
+        )
         prices_known = endpoint.price_input_per_m is not None
         return result_of(
             completion,
