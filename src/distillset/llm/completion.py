@@ -137,14 +137,14 @@ def parse_completion(
     message = choice.get("message")
     if not isinstance(message, dict):
         raise MalformedReply("the response choice has no message", usage_of(body))
-    raw_reasoning_sent, answer_sent = split_reasoning(message)
+    reasoning_sent, answer_sent = split_reasoning(message)
     raw_content, raw_reasoning = raw_parts(message)
     soft_labels = _soft_labels(choice, top_k, raw_content, raw_reasoning, answer_sent, redact)
     stored_body = None
     if soft_labels is not None and "logprobs" in choice:
         choice["logprobs"] = packed_entry(soft_labels)
         stored_body = json.dumps(body, ensure_ascii=False)
-    reasoning = None if raw_reasoning_sent is None else storable_text(raw_reasoning_sent)
+    reasoning = None if reasoning_sent is None else storable_text(reasoning_sent)
     answer = storable_text(answer_sent)
     raw_content = storable_text(raw_content)
     raw_reasoning = None if raw_reasoning is None else storable_text(raw_reasoning)

@@ -89,15 +89,16 @@ def _logprobs_json(tokens: list[bytes], k: int, ids: bool) -> LogprobsJson:
 _PLACEHOLDER = "\x00logprobs\x00"
 
 
-def reply_json(body: dict[str, Any]) -> str:
-    """A reply body (or a streamed chunk) as JSON, its LogprobsJson put in as it is."""
+def reply_json(body: dict[str, Any], *, ensure_ascii: bool = True) -> str:
+    """A reply body (or a streamed chunk) as JSON, its LogprobsJson put in as it is. ASCII
+    by default, as aiohttp's json_response writes it: a lone surrogate stays an escape."""
     choices = body.get("choices") or [{}]
     logprobs = choices[0].get("logprobs")
     if not isinstance(logprobs, LogprobsJson):
-        return json.dumps(body, ensure_ascii=False)
+        return json.dumps(body, ensure_ascii=ensure_ascii)
     choices[0]["logprobs"] = _PLACEHOLDER
     try:
-        text = json.dumps(body, ensure_ascii=False)
+        text = json.dumps(body, ensure_ascii=ensure_ascii)
     finally:
         choices[0]["logprobs"] = logprobs
     return text.replace(json.dumps(_PLACEHOLDER), logprobs, 1)

@@ -286,7 +286,7 @@ async def _send_stream(request: web.Request, chunks: list[dict[str, Any]]) -> we
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     for chunk in chunks:
-        await response.write(f"data: {reply_json(chunk)}\n\n".encode())
+        await response.write(f"data: {reply_json(chunk, ensure_ascii=False)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response
