@@ -1,17 +1,20 @@
 """distillset against a real llama.cpp server: lists under json_schema, answers streamed and
-not, usage, cut replies, and a real error body, through the CLI and real HTTP."""
+not, usage, cut replies, a real error body, and soft labels with token ids, through the CLI
+and real HTTP."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from typer.testing import Result
 
 from distillset.domain import text_hash
-from distillset.store import Answer, LlmCall, Question, Store, Tag
+from distillset.llm.soft_labels import unpack
+from distillset.store import Answer, LlmCall, Question, SoftLabel, Store, Tag
 
 NAME = "Physical Education and Sports"
 Cli = Callable[..., Result]
@@ -148,3 +151,55 @@ def test_a_context_overflow_is_reported_with_the_servers_reason(
         assert session.scalars(select(Answer)).first() is None
     assert question.last_error is not None
     assert "context" in question.last_error and "structured output" not in question.last_error
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_soft_labels_with_token_ids_spell_the_stored_answer(
+    cli: Cli, project: str, store: Store, stream: bool, tmp_path: Path
+) -> None:
+    # Each answer stops at its first line break, so it ends on its own (finish_reason stop).
+    stop = json.dumps({"stop": ["\n"]})
+    mode = "--stream" if stream else "--no-stream"
+    _ok(cli("model", "set", "gemma", "--logprobs", "5", "--extra-body", stop, mode))
+    _ok(cli("tags", "add", NAME, "--path", "Running"))
+    _add_questions(store, "What is a warm-up?", "Why do runners stretch?")
+
+    report = json.loads(_ok(cli("model", "test", "gemma", "--json")).stdout)
+    cli("answers", "generate", NAME)
+
+    assert report["verdicts"]["logprobs"] == "works, k=5, token ids: yes"
+    vocabulary = report["server_model"]["vocab_size"]
+    assert vocabulary > 0 and report["server_model"]["model_path"].endswith(".gguf")
+    with store.session() as session:
+        answers = list(session.scalars(select(Answer)))
+        rows = {row.answer_id: row for row in session.scalars(select(SoftLabel))}
+        raw = {answer.id: answer.raw_content for answer in answers}
+    assert answers, "no answer ended on its own"
+    for answer in answers:
+        assert answer.soft_label_status == "captured" and answer.finish_reason == "stop"
+        labels = unpack(rows[answer.id].data)
+        # llama.cpp sends token ids and bytes: they spell the generated text exactly.
+        assert labels.text_bytes.decode("utf-8") == raw[answer.id]
+        start = rows[answer.id].answer_start
+        assert start is not None
+        assert b"".join(labels.tokens[start:]).decode().strip() == answer.answer
+        assert labels.ids is not None and labels.top_ids is not None
+        assert all(0 <= token_id < vocabulary for token_id in labels.ids)
+        for token_id, top_ids, top in zip(labels.ids, labels.top_ids, labels.top_logprobs,
+                                          strict=True):  # fmt: skip
+            assert len(top_ids) == 5 and top == sorted(top, reverse=True)
+            assert all(lp <= 0 for lp in top)
+            assert token_id in top_ids  # temperature 0: the sampled token is the best one
+        assert rows[answer.id].tokenizer["server"]["vocab_size"] == vocabulary
+
+    path = tmp_path / "kd.jsonl"
+    _ok(cli("export", NAME, "-o", str(path), "--soft-labels"))
+    exported = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for row in exported:
+        assert row["soft_labels"]["aligned"] is True
+        assert row["soft_labels"]["token_ids"] == unpack(rows[row_answer_id(row, answers)].data).ids
+
+
+def row_answer_id(row: dict[str, object], answers: list[Answer]) -> int:
+    """The answer an alpaca row was exported from (its output is the answer)."""
+    return next(answer.id for answer in answers if answer.answer == row["output"])

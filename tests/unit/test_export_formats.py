@@ -151,7 +151,12 @@ def test_sharegpt_and_raw_in_every_file_type(
 
 
 # Stored columns that are not a record's own: links, lookup keys, a failed attempt's error.
-NOT_RECORD_FIELDS = {"project_id", "text_hash", "last_error", "answer_attempt"}
+# The exact generated text and its offsets are the teacher's provenance: never loaded with
+# records, they travel as the tokens of `export --soft-labels`.
+NOT_RECORD_FIELDS = {
+    "project_id", "text_hash", "last_error", "answer_attempt",
+    "raw_content", "raw_reasoning", "text_spans",
+}  # fmt: skip
 # Question columns under the names the raw row gives them.
 RAW_QUESTION_NAMES = {
     "id": "question_id",

@@ -54,6 +54,7 @@ CALLS = {
     "prompts reset": "Project.reset_prompt",
     "dataset list": "Project.records",
     "dataset show": "Project.record",
+    "dataset tokens": "Project.uncertain_tokens",
     "dataset edit": "Project.edit_record",
     "dataset confirm": "Project.confirm",
     "dataset unconfirm": "Project.unconfirm",

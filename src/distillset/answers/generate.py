@@ -10,6 +10,14 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from distillset.answers.soft_labels import (
+    SOFT_LABELS,
+    answer_fields,
+    insert_soft_labels,
+    replace_soft_labels,
+    soft_label_row,
+    split_rows,
+)
 from distillset.domain import ModelCallError
 from distillset.generation.context import DistillContext, full_path
 from distillset.generation.targets import TargetGone
@@ -140,6 +148,7 @@ def _reply_fields(
         "latency_ms": result.latency_ms,
         "confirmed": False,
         "created_at": utcnow(),
+        **answer_fields(result),
     }
 
 
@@ -178,6 +187,7 @@ async def _ask(
             attempt=question.attempt,
             stream=endpoint.stream,
             before_send=before_send,
+            logprobs=endpoint.logprobs,
         )
     except TargetGone:
         outcome.gone = True
@@ -195,8 +205,9 @@ async def _ask(
 def _insert_answers(
     connection: Connection, rows: list[dict[str, Any]], clear_errors: list[int]
 ) -> list[int | None]:
-    """Insert first answers; a question answered meanwhile gets None, not a second answer,
-    and one deleted meanwhile gets QUESTION_GONE."""
+    """Insert first answers (and their soft labels); a question answered meanwhile gets None,
+    not a second answer, and one deleted meanwhile gets QUESTION_GONE."""
+    rows, soft_labels = split_rows(rows)
     question_ids = [row["question_id"] for row in rows]
     rows_found = connection.execute(_STATE_AMONG, {"ids": question_ids})
     state = {question_id: bool(answered) for question_id, answered in rows_found}
@@ -213,9 +224,10 @@ def _insert_answers(
             positions.append(position)
     if fresh:
         # One multi-row Core insert: the ORM's per-row work dominated the answer path.
-        inserted = connection.execute(_INSERT_ANSWERS, fresh).scalars()
+        inserted = list(connection.execute(_INSERT_ANSWERS, fresh).scalars())
         for position, answer_id in zip(positions, inserted, strict=True):
             ids[position] = answer_id
+        insert_soft_labels(connection, inserted, [soft_labels[p] for p in positions])
     for question_id in clear_errors:
         connection.execute(_CLEAR_ERROR, {"question_id": question_id})
     return ids
@@ -325,6 +337,7 @@ async def answer_question(
             _record_failure(store, question_id, outcome.error)
         return outcome
     row = _answer_row(context, question_id, messages, result)
+    row[SOFT_LABELS] = await soft_label_row(gateway, context.answer_model, result)
     if writer is not None:
         answer_id = await writer.write(row, question.had_error)
     else:
@@ -355,10 +368,13 @@ async def resample_answer(
     if result is None:
         return outcome
     values = {**_reply_fields(context, messages, result), **score_values(None, None)}
+    soft_labels = await soft_label_row(gateway, context.answer_model, result)
     with store.engine.begin() as connection:
         replaced = connection.execute(
             update(_answers).where(_answers.c.id == answer_id).values(values)
         ).rowcount
+        if replaced:
+            replace_soft_labels(connection, answer_id, soft_labels)
     outcome.gone = replaced == 0
     outcome.answer_id = None if outcome.gone else answer_id
     return outcome

@@ -29,6 +29,8 @@ def add_endpoint(
     structured_output: str | None = None,
     extra_body: dict[str, Any] | None = None,
     stream: bool = False,
+    logprobs: int = 0,
+    tokenizer: str | None = None,
     settings: Settings | None = None,
     store: Store | None = None,
     **limits_and_sampling: Any,
@@ -37,14 +39,16 @@ def add_endpoint(
 
     ``limits_and_sampling``: temperature, max_tokens, top_p, concurrency, rpm, tpm,
     price_input_per_m, price_output_per_m. The base URL comes from ``base_url``, the
-    ``preset`` (deepseek, openai, vllm, ...) or OPENAI_BASE_URL.
+    ``preset`` (deepseek, openai, vllm, ...) or OPENAI_BASE_URL. ``logprobs`` K > 0 keeps
+    the teacher's top K alternatives of every answer token (soft labels), ``tokenizer``
+    names the tokenizer their ids belong to.
     """
     with opened(settings, store) as (settings, store), store.session() as session:
         endpoint = project_core.add_endpoint(
             session, alias, model=model, base_url=base_url, preset=preset,
             api_key_env=api_key_env, api_key_name=api_key_name,
             structured_output=structured_output, extra_body=extra_body, stream=stream,
-            **limits_and_sampling,
+            logprobs=logprobs, tokenizer=tokenizer, **limits_and_sampling,
         )  # fmt: skip
         return project_core.endpoint_as_dict(endpoint, settings)
 

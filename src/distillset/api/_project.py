@@ -322,10 +322,12 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, TaskMethods):
         push_to_hub: str | None = None,
         private: bool = False,
         batch_size: int = 2_000,
+        soft_labels: bool = False,
         **filters: Any,
     ) -> dict[str, Any]:
         """Export the records (all, or those the filters select) as `distillset export` does;
-        returns what was written (as its --json output)."""
+        returns what was written (as its --json output). ``soft_labels`` adds each record's
+        soft labels (docs/soft-labels.md)."""
         with self._session() as (session, project):
             options = ExportOptions(
                 format=format,
@@ -345,6 +347,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, TaskMethods):
                 dataset_name=dataset_name,
                 push_to_hub=push_to_hub,
                 private=private,
+                soft_labels=soft_labels,
             )
             result = export_dataset(session, project, options)
         return result.as_dict()

@@ -49,6 +49,15 @@ class ReviewMethods(ProjectBase):
         with self._session() as (session, project):
             return review.get_record(session, project, record_id).as_dict()
 
+    def uncertain_tokens(self, record_id: int, lowest: int = 10) -> list[dict[str, Any]]:
+        """The ``lowest`` tokens of a record the teacher gave the least probability, with
+        the alternatives it weighed (as `dataset tokens --json`); from its soft labels."""
+        from distillset.review import lowest_confidence
+
+        with self._session() as (session, project):
+            tokens = lowest_confidence(session, project, record_id, lowest)
+        return [token.as_dict() for token in tokens]
+
     def edit_record(
         self,
         record_id: int,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from distillset.answers.generate import AnswerWriter, answer_again, answer_question
+from distillset.answers.soft_labels import soft_labels_note
 from distillset.auto.plan import JobSpec, WorkItem, full_subtree
 from distillset.auto.progress import JobProgress
 from distillset.domain import DistillsetError
@@ -77,6 +78,8 @@ class JobScheduler:
         self._targets = TargetCheck(store)
         # Paths of the tags this run created, so their steps need not read them back.
         self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
+        # What became of soft labels asked for and not kept, said once a run for each case.
+        self._soft_label_notes: set[str] = set()
 
     def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner.
@@ -268,6 +271,10 @@ class JobScheduler:
             )
         if outcome.call is not None:
             self.progress.add_call(outcome.call)
+            note = soft_labels_note(outcome.call.soft_labels)
+            if note is not None and note[0] not in self._soft_label_notes:
+                self._soft_label_notes.add(note[0])
+                self.progress.event(note[1], "warning")
         if outcome.gone:
             self.progress.add_skipped("answers")
         elif outcome.error is not None:

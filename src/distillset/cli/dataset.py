@@ -1,4 +1,4 @@
-"""`distillset dataset list|show|edit|confirm|unconfirm|score|note|label|delete|duplicates`
+"""`distillset dataset list|show|tokens|edit|confirm|unconfirm|score|note|label|delete|duplicates`
 (`import` lives in cli/dataset_import.py)."""
 
 from __future__ import annotations
@@ -148,6 +148,44 @@ def dataset_show(
     with state_of(ctx).store.session() as session:
         record = get_record(session, resolve.project_named(session, name), record_id)
     show(record.as_dict(), as_json)
+
+
+@dataset_app.command("tokens")
+def dataset_tokens(
+    ctx: typer.Context,
+    name: str = ProjectArgument,
+    record_id: int = typer.Argument(..., help="Record id."),
+    lowest: int = typer.Option(
+        10, "--lowest", min=1, max=1000, help="How many of the least likely tokens."
+    ),
+    alternatives: int = typer.Option(
+        3, "--alternatives", min=0, max=100, help="Alternatives shown per token."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Print the tokens of a record the teacher was least sure of, from its soft labels."""
+    # Imported here: reading soft labels loads the gateway's codec, `dataset list` does not.
+    from distillset.review import lowest_confidence
+
+    with state_of(ctx).store.session() as session:
+        project = resolve.project_named(session, name)
+        tokens = lowest_confidence(session, project, record_id, lowest)
+    if as_json:
+        print_json([token.as_dict() for token in tokens])
+        return
+    print_table(
+        ["position", "token", "p", "part", "alternatives"],
+        [
+            [
+                token.position,
+                repr(token.token),
+                f"{token.probability:.3f}",
+                "answer" if token.in_answer else "reasoning",
+                ", ".join(f"{text!r} {p:.3f}" for text, p in token.alternatives[:alternatives]),
+            ]
+            for token in tokens
+        ],
+    )
 
 
 @dataset_app.command("edit")

@@ -110,6 +110,12 @@ def export_command(
     ),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo private."),
     batch_size: int = typer.Option(2000, "--batch-size", help="Records read per batch."),
+    soft_labels: bool = typer.Option(
+        False,
+        "--soft-labels",
+        help="Add each record's soft labels (token ids, top-K alternatives and logprobs, the "
+        "tokenizer) in a soft_labels column: jsonl, json, parquet or hf (docs/soft-labels.md).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Export the dataset in the format a fine-tuning tool reads.
@@ -156,6 +162,8 @@ def export_command(
         say(f"{split_name}: {result.split_records.get(split_name, 0)} records -> {path}")
     if result.dataset_info:
         say(f"registered in {result.dataset_info}")
+    if result.soft_labels is not None:
+        say(f"soft labels: {result.soft_labels} of {result.records} records")
     if result.hub_url:
         say(f"pushed to the Hub: {result.hub_url}")
     if not result.outputs and not result.hub_url:

@@ -47,6 +47,9 @@ def _fields(report: ProbeReport) -> dict[str, str]:
         "latency": f"{report.latency_ms:.0f} ms",
         "reply": report.reply,
     }
+    if report.server_model:
+        served = ", ".join(f"{name} {value}" for name, value in report.server_model.items())
+        fields["served model"] = served
     return fields | report.verdicts
 
 

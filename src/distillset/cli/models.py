@@ -21,7 +21,7 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.cli.lazy import LazyGroup
-from distillset.domain import InvalidInputError
+from distillset.domain import CLEAR, InvalidInputError
 from distillset.projects import list_key_names, remove_key, set_key
 
 # `model test` lives in cli/model_probe.py (it needs the gateway): see cli/lazy.py.
@@ -62,6 +62,16 @@ PriceOutOption = typer.Option(
 )
 ExtraBodyOption = typer.Option(
     None, "--extra-body", help="JSON object merged into each request body."
+)
+LogprobsOption = typer.Option(
+    None,
+    "--logprobs",
+    help="Soft labels: keep the top K alternatives of every answer token (0: off).",
+)
+TokenizerOption = typer.Option(
+    None,
+    "--tokenizer",
+    help="The tokenizer the token ids belong to, e.g. a Hugging Face repo id ('none' unsets).",
 )
 ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="Read the key from this env var.")
 KeyNameOption = typer.Option(None, "--key-name", help="Use this keys-file entry.")
@@ -148,6 +158,8 @@ def model_add(
         False, "--stream/--no-stream", help="Request answers streamed (same result)."
     ),
     adaptive: bool = typer.Option(True, "--adaptive/--fixed", help=ADAPTIVE_HELP),
+    logprobs: int | None = LogprobsOption,
+    tokenizer: str | None = TokenizerOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Register an OpenAI-compatible model endpoint."""
@@ -165,6 +177,8 @@ def model_add(
             extra_body=_extra_body(extra_body),
             stream=stream,
             adaptive=adaptive,
+            tokenizer=tokenizer,
+            **_given(logprobs=logprobs),
             **_numbers(
                 temperature=temperature,
                 max_tokens=max_tokens,
@@ -207,6 +221,8 @@ def model_set(
         None, "--stream/--no-stream", help="Request answers streamed (same result)."
     ),
     adaptive: bool | None = typer.Option(None, "--adaptive/--fixed", help=ADAPTIVE_HELP),
+    logprobs: int | None = LogprobsOption,
+    tokenizer: str | None = TokenizerOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change settings of an endpoint (only the options given)."""
@@ -218,6 +234,8 @@ def model_set(
         extra_body=_extra_body(extra_body),
         stream=stream,
         adaptive=adaptive,
+        logprobs=logprobs,
+        tokenizer=CLEAR if tokenizer is not None and tokenizer.lower() == CLEAR else tokenizer,
     ) | _numbers(
         temperature=temperature,
         max_tokens=max_tokens,

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+
 from distillset.domain import InvalidInputError
 from distillset.export.formats import (
     DEFAULT_THINK_CLOSE,
@@ -19,6 +21,7 @@ from distillset.export.formats import (
     resolve_mode,
 )
 from distillset.export.selection import SplitSpec
+from distillset.export.soft_labels import with_soft_labels
 from distillset.export.writers import SUFFIXES, FileFormat
 from distillset.review.filters import RecordFilter
 
@@ -47,6 +50,8 @@ class ExportOptions:
     dataset_name: str | None = None
     push_to_hub: str | None = None
     private: bool = False
+    # Add each record's soft labels (the teacher's top-K token distributions) as a column.
+    soft_labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,13 @@ class ExportPlan:
     output: Path | None  # None: nothing kept locally (push to the Hub only)
     split: SplitSpec | None
     dataset_name: str
+    soft_labels: bool = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The rows' schema: the format's, and the soft labels column when asked for."""
+        schema = self.fmt.schema(self.ctx)
+        return with_soft_labels(schema) if self.soft_labels else schema
 
 
 def slug(text: str) -> str:
@@ -143,6 +155,13 @@ def plan_export(
             "say where to write: --output PATH, --llamafactory DIR or --push-to-hub"
         )
     file_format = _file_format(options, output)
+    if options.soft_labels and file_format is FileFormat.CSV:
+        raise InvalidInputError(
+            "a CSV file cannot hold soft labels (lists of token ids and logprobs per record): "
+            "write .jsonl, .json or .parquet, or --file-format hf"
+        )
+    if options.soft_labels:
+        with_soft_labels(fmt.schema(ctx))  # a custom field named soft_labels is refused
     if file_format is FileFormat.CSV:
         _check_flat(fmt, ctx)
     if options.push_to_hub and file_format is not FileFormat.PARQUET:
@@ -156,7 +175,7 @@ def plan_export(
         check_writable(output, directory=is_dir)
         if split is not None and not is_dir:
             check_writable(split_path(output, split))
-    return ExportPlan(fmt, ctx, file_format, output, split, name)
+    return ExportPlan(fmt, ctx, file_format, output, split, name, options.soft_labels)
 
 
 def csv_formats() -> list[str]:

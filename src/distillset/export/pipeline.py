@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError, NotFoundError
-from distillset.export import hf
+from distillset.export import hf, soft_labels
 from distillset.export.atomic import PendingPath
 from distillset.export.formats.base import ExportFormat, RenderContext
 from distillset.export.llamafactory import dataset_entry, read_info, write_info
@@ -24,6 +24,7 @@ from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
 from distillset.review.filters import any_record, described_filter, record_conditions
 from distillset.review.records import DatasetRecord, iter_records
+from distillset.review.soft_labels import load_soft_labels
 from distillset.store.models import Project
 
 TRAIN = "train"
@@ -42,18 +43,26 @@ class ExportResult:
     hub_url: str | None = None
     tags: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
+    # Records exported with soft labels (None: not asked for).
+    soft_labels: int | None = None
 
     @property
     def warnings(self) -> list[str]:
         """What a user should know although the export succeeded: an empty dataset or split
-        is valid, but rarely what was meant."""
+        is valid, but rarely what was meant; records without the soft labels asked for."""
         if self.records == 0:
             return [f"{NOTHING_MATCHED}: the export holds an empty dataset"]
-        return [
+        found = [
             f"the {name!r} split holds no records"
             for name, count in self.split_records.items()
             if count == 0
         ]
+        if self.soft_labels is not None and self.soft_labels < self.records:
+            found.append(
+                f"{self.records - self.soft_labels} of {self.records} records have no soft "
+                "labels: their soft_labels column is null"
+            )
+        return found
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +76,7 @@ class ExportResult:
             "hub_url": self.hub_url,
             "tags": len(self.tags),
             "models": dict(self.models),
+            "soft_labels": self.soft_labels,
             "warnings": self.warnings,
         }
 
@@ -191,7 +201,7 @@ def _write_rows(
     staging: _Staging,
     result: ExportResult,
 ) -> None:
-    schema = plan.fmt.schema(plan.ctx)
+    schema = plan.schema
     with contextlib.ExitStack() as files:
         writers = {
             name: open_writer(
@@ -217,10 +227,13 @@ def _fill(
         contexts = RecordContexts(plan.ctx, options)
         balance = BalancedLimit(options.balanced) if options.balanced else None
         split = StratifiedSplit(plan.split.fraction, options.seed) if plan.split else None
-        for batch in iter_records(
-            session, project, options.record_filter, batch_size=options.batch_size
-        ):
+        batch_size = options.batch_size
+        if plan.soft_labels:
+            batch_size = min(batch_size, soft_labels.BATCH_SIZE)
+            result.soft_labels = 0
+        for batch in iter_records(session, project, options.record_filter, batch_size=batch_size):
             rows: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
+            stored = load_soft_labels(session, [r.id for r in batch]) if plan.soft_labels else {}
             for record in batch:
                 if balance is not None and not balance.keep(record.tag_id):
                     continue
@@ -229,7 +242,12 @@ def _fill(
                     if split is not None and plan.split and split.held_out(record.tag_id)
                     else TRAIN
                 )
-                rows[target].append(contexts.row(plan.fmt, record))
+                row = contexts.row(plan.fmt, record)
+                if plan.soft_labels:
+                    found = stored.get(record.id)
+                    row[soft_labels.COLUMN] = soft_labels.soft_labels_value(record, found)
+                    result.soft_labels = (result.soft_labels or 0) + (found is not None)
+                rows[target].append(row)
                 result.tags[record.tag_path] += 1
                 result.models[record.model or ""] += 1
             for name, chunk in rows.items():
@@ -277,7 +295,7 @@ def _stream(
     session: Session, project: Project, options: ExportOptions, plan: ExportPlan
 ) -> Iterator[bytes]:
     sink = ChunkSink()
-    writer = open_writer(plan.file_format, sink, plan.fmt.schema(plan.ctx))
+    writer = open_writer(plan.file_format, sink, plan.schema)
     result = ExportResult(plan.fmt.name, plan.file_format.value, plan.ctx.mode.value)
     for _ in _fill(session, project, options, plan, {TRAIN: writer}, result):
         if chunk := sink.drain():

@@ -53,9 +53,11 @@ async def send_attempt(
     payload: bytes,
     stream: bool,
     redact: Redact,
+    top_k: int = 0,
 ) -> Attempt:
     """One request; the reply is read only after ``redact`` took the key out of it, so
-    nothing derived from it (content, errors, the stored body) can carry the key."""
+    nothing derived from it (content, errors, the stored body) can carry the key. With
+    ``top_k`` the soft labels of the reply are read too."""
     started = time.perf_counter()
     try:
         reply = await transport.send(endpoint, url, payload, stream=stream)
@@ -63,13 +65,14 @@ async def send_attempt(
         outcome = Attempt(error=redact(str(exc)), retryable=True)
     else:
         reply.text = redact(reply.text)
-        outcome = judge_reply(reply)
+        # Tokens are checked for the key only where there is one to find.
+        outcome = judge_reply(reply, top_k, redact if endpoint.api_key else None)
     # A failure has a latency too: the time it took to fail.
     outcome.latency_ms = (time.perf_counter() - started) * 1000
     return outcome
 
 
-def judge_reply(reply: RawReply) -> Attempt:
+def judge_reply(reply: RawReply, top_k: int = 0, redact: Redact | None = None) -> Attempt:
     if reply.status != 200:
         return Attempt(
             error=f"HTTP {reply.status}: {error_message(reply.text)}",
@@ -79,7 +82,7 @@ def judge_reply(reply: RawReply) -> Attempt:
             body=reply.text,
         )
     try:
-        completion = parse_completion(reply.text)
+        completion = parse_completion(reply.text, top_k=top_k, redact=redact)
     except MalformedReply as exc:
         return Attempt(
             error=str(exc), http_status=200, retryable=True, body=reply.text, usage=exc.usage
@@ -94,7 +97,7 @@ def judge_reply(reply: RawReply) -> Attempt:
         error=failure,
         http_status=200,
         retryable=failure is not None,
-        body=reply.text,
+        body=completion.stored_body or reply.text,
         usage=completion.usage,
     )
 

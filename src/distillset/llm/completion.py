@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from distillset.domain import storable_text
-from distillset.llm.reasoning import split_reasoning
+from distillset.llm.logprobs import PACKED, capture, from_packed, packed_entry
+from distillset.llm.reasoning import raw_parts, split_reasoning, text_spans
+from distillset.llm.soft_labels import ABSENT, SoftLabelCapture
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -71,6 +75,16 @@ class Completion:
     finish_reason: str | None
     model: str | None
     usage: Usage
+    # The generated text exactly as sent (control characters aside, see storable_text): the
+    # content, the reasoning where the server sent it apart, and where the answer and the
+    # reasoning lie in them (see reasoning.text_spans).
+    raw_content: str = ""
+    raw_reasoning: str | None = None
+    spans: dict[str, Any] | None = None
+    # What became of the soft labels asked for (None: none were asked for).
+    soft_labels: SoftLabelCapture | None = None
+    # The body to keep in the call log when it is not the text received: soft labels packed.
+    stored_body: str | None = None
 
 
 def usage_of(body: dict[str, Any]) -> Usage:
@@ -89,9 +103,29 @@ def usage_of(body: dict[str, Any]) -> Usage:
     )
 
 
-def parse_completion(text: str) -> Completion:
+# A body this long (logprobs: ~2 KB a token) is decoded with the cyclic garbage collector
+# paused: its thousands of short-lived, acyclic dicts and lists would set it off again and
+# again, to scan the whole heap for nothing (about 40% of reading such a reply).
+LARGE_BODY_CHARS = 64 * 1024
+
+
+def _loads(text: str) -> Any:
+    if len(text) < LARGE_BODY_CHARS or not gc.isenabled():
+        return json.loads(text)
+    gc.disable()
     try:
-        body = json.loads(text)
+        return json.loads(text)
+    finally:
+        gc.enable()
+
+
+def parse_completion(
+    text: str, *, top_k: int = 0, redact: Callable[[str], str] | None = None
+) -> Completion:
+    """The completion in a response body; with ``top_k`` its soft labels too (``redact``
+    withholds tokens that spell the key)."""
+    try:
+        body = _loads(text)
     except ValueError as exc:
         raise MalformedReply(f"the response is not valid JSON ({exc.args[0][:60]})") from exc
     if not isinstance(body, dict):
@@ -103,16 +137,54 @@ def parse_completion(text: str) -> Completion:
     message = choice.get("message")
     if not isinstance(message, dict):
         raise MalformedReply("the response choice has no message", usage_of(body))
-    reasoning, answer = split_reasoning(message)
-    reasoning = None if reasoning is None else storable_text(reasoning)
-    answer = storable_text(answer)
+    reasoning_sent, answer_sent = split_reasoning(message)
+    raw_content, raw_reasoning = raw_parts(message)
+    soft_labels = _soft_labels(choice, top_k, raw_content, raw_reasoning, answer_sent, redact)
+    stored_body = None
+    if soft_labels is not None and "logprobs" in choice:
+        choice["logprobs"] = packed_entry(soft_labels)
+        stored_body = json.dumps(body, ensure_ascii=False)
+    reasoning = None if reasoning_sent is None else storable_text(reasoning_sent)
+    answer = storable_text(answer_sent)
+    raw_content = storable_text(raw_content)
+    raw_reasoning = None if raw_reasoning is None else storable_text(raw_reasoning)
     return Completion(
         content=answer,
         reasoning=reasoning,
         finish_reason=choice.get("finish_reason"),
         model=body.get("model") if isinstance(body.get("model"), str) else None,
         usage=usage_of(body),
+        raw_content=raw_content,
+        raw_reasoning=raw_reasoning,
+        spans=text_spans(raw_content, raw_reasoning, reasoning, answer),
+        soft_labels=soft_labels,
+        stored_body=stored_body,
     )
+
+
+def _soft_labels(
+    choice: dict[str, Any],
+    top_k: int,
+    raw_content: str,
+    raw_reasoning: str | None,
+    answer: str,
+    redact: Callable[[str], str] | None,
+) -> SoftLabelCapture | None:
+    """What the choice's `logprobs` gives (packed ones, when read back from the call log)."""
+    payload = choice.get("logprobs")
+    if isinstance(payload, dict) and PACKED in payload:
+        return from_packed(payload[PACKED])
+    if top_k <= 0:
+        return None
+    found = capture(
+        payload,
+        top_k,
+        raw_content=raw_content,
+        raw_reasoning=raw_reasoning,
+        answer=answer,
+        redact=redact,
+    )
+    return SoftLabelCapture(ABSENT) if found is None else found
 
 
 def error_message(text: str) -> str:

@@ -36,6 +36,10 @@ class EndpointConfig:
     stream: bool = False
     # The concurrency is learned from the replies, under the maximum (see llm/adaptive.py).
     adaptive: bool = True
+    # Answers ask for the top `logprobs` alternatives of every token (0: soft labels off);
+    # `tokenizer` names the tokenizer their ids belong to (e.g. a Hugging Face repo id).
+    logprobs: int = 0
+    tokenizer: str | None = None
     # Where a key named for this endpoint was looked for in vain (requests go without one).
     key_missing: str | None = None
 

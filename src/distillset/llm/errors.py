@@ -19,7 +19,7 @@ class ModelOutputError(ModelCallError):
 
 class RequestRefused(ModelCallError):
     """The server does not take one part of the request (``part``: response_format, schema
-    or max_tokens, see refusals); the same request without it may succeed."""
+    max_tokens or logprobs, see refusals); the same request without it may succeed."""
 
     def __init__(self, message: str, status: int | None, *, part: str) -> None:
         super().__init__(message, status)

@@ -30,16 +30,23 @@ from distillset.llm.lists import (
     parse_json_list,
     with_json_object_hint,
 )
+from distillset.llm.logprobs import request_fields
 from distillset.llm.redact import redact_exception, redact_values, redactor
-from distillset.llm.refusals import FORMAT, MAX_TOKENS, SCHEMA, refused_part
+from distillset.llm.refusals import FORMAT, LOGPROBS, MAX_TOKENS, SCHEMA, refused_part
 from distillset.llm.request import build_body, canonical_json, estimate_input_tokens, request_key
-from distillset.llm.results import BeforeSend, ChatResult, ListResult, SendGuard
+from distillset.llm.results import BeforeSend, ChatResult, ListResult, SendGuard, result_of
 from distillset.llm.retry import backoff_delay
+from distillset.llm.soft_labels import REFUSED, SoftLabelCapture
+from distillset.llm.teacher import server_identity
 from distillset.llm.transport import Transport
 
 __all__ = ["BeforeSend", "ChatResult", "Gateway", "ListResult", "SendGuard"]
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
+
+
+class _LogprobsRefused(Exception):
+    """Raised before a send: the server refused logprobs to another request meanwhile."""
 
 
 class Gateway:
@@ -75,6 +82,10 @@ class Gateway:
         self._transport = transport
         self._output_average = 0.0
         self._output_samples = 0
+        # Endpoints whose server refused logprobs (why), so a run stops asking for them;
+        # what each server reports of its model, asked once.
+        self._logprobs_refused: dict[tuple[str, str], str] = {}
+        self._identities: dict[tuple[str, str], asyncio.Task[dict[str, Any]]] = {}
 
     async def __aenter__(self) -> Gateway:
         return self
@@ -104,14 +115,80 @@ class Gateway:
         sampling: dict[str, Any] | None = None,
         stream: bool = False,
         before_send: BeforeSend | None = None,
+        logprobs: int = 0,
     ) -> ChatResult:
-        """One answered chat request, from the cache or the endpoint (see the contract)."""
+        """One answered chat request, from the cache or the endpoint (see the contract).
+
+        With ``logprobs`` K the request asks for the top K alternatives of every token and
+        the result carries its soft labels. A server that refuses them is asked again
+        without, and this gateway asks it for them no more (requests already waiting for a
+        slot go without): its results say REFUSED.
+        """
+        ask = functools.partial(
+            self._chat,
+            endpoint,
+            messages,
+            purpose=purpose,
+            task_id=task_id,
+            attempt=attempt,
+            response_format=response_format,
+            sampling=sampling,
+            stream=stream,
+        )
+        server = (endpoint.base_url, endpoint.model)
+        if logprobs > 0 and server not in self._logprobs_refused:
+
+            async def still_asked() -> None:
+                if server in self._logprobs_refused:
+                    raise _LogprobsRefused
+                if before_send is not None:
+                    await before_send()
+
+            try:
+                return await ask(top_k=logprobs, before_send=still_asked)
+            except _LogprobsRefused:
+                pass  # refused meanwhile, this request unsent
+            except RequestRefused as exc:
+                if exc.part != LOGPROBS:
+                    raise
+        result = await ask(top_k=0, before_send=before_send)
+        if logprobs > 0:
+            result.soft_labels = SoftLabelCapture(REFUSED, detail=self._logprobs_refused[server])
+        return result
+
+    async def server_identity(self, endpoint: EndpointConfig) -> dict[str, Any]:
+        """What the endpoint's server reports of its model (see llm.teacher), asked once per
+        gateway and server; {} when it reports nothing."""
+        server = (endpoint.base_url, endpoint.model)
+        task = self._identities.get(server)
+        if task is None:
+            redact = redactor(endpoint.api_key)
+            task = asyncio.ensure_future(server_identity(self._transport, endpoint, redact))
+            self._identities[server] = task
+        return dict(await asyncio.shield(task))
+
+    async def _chat(
+        self,
+        endpoint: EndpointConfig,
+        messages: list[dict[str, str]],
+        *,
+        purpose: str,
+        task_id: int | None,
+        attempt: int,
+        response_format: dict[str, Any] | None,
+        sampling: dict[str, Any] | None,
+        stream: bool,
+        before_send: BeforeSend | None,
+        top_k: int,
+    ) -> ChatResult:
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
+        if top_k > 0:
+            body.update(request_fields(top_k))
         canonical = canonical_json(body)
         key = request_key(endpoint.base_url, body, attempt, canonical)
         if not self.use_cache:
             return await self._call_endpoint(
-                endpoint, body, canonical, key, purpose, task_id, stream, before_send
+                endpoint, body, canonical, key, purpose, task_id, stream, before_send, top_k
             )
         in_flight_here = in_flight(self._calls.scope)
         while key in in_flight_here:
@@ -128,10 +205,10 @@ class Gateway:
             started = time.perf_counter()
             stored = await self._calls.find_success(key)
             if stored is not None:
-                result = self._from_cache(endpoint, stored, started)
+                result = self._from_cache(endpoint, stored, started, top_k)
             else:
                 result = await self._call_endpoint(
-                    endpoint, body, canonical, key, purpose, task_id, stream, before_send
+                    endpoint, body, canonical, key, purpose, task_id, stream, before_send, top_k
                 )
         except asyncio.CancelledError:
             if (shared := in_flight_here.pop(key)) is not None:
@@ -156,10 +233,11 @@ class Gateway:
         task_id: int | None,
         stream: bool,
         before_send: BeforeSend | None = None,
+        top_k: int = 0,
     ) -> ChatResult:
         """Send with retries, then commit the LlmCall row before answering."""
         outcome, attempts, billed = await self._send_with_retries(
-            endpoint, body, canonical, stream, purpose, before_send
+            endpoint, body, canonical, stream, purpose, before_send, top_k
         )
         completion = outcome.completion
         redact = redactor(endpoint.api_key)
@@ -187,10 +265,12 @@ class Gateway:
                 cost=cost,
             )
         row = redact_values(row, redact)
+        part = refused_part(outcome.http_status, outcome.body, body)
+        if part == LOGPROBS:  # said before the next request waiting for a slot is sent
+            self._logprobs_refused[(endpoint.base_url, endpoint.model)] = row["error"]
         call_id = await self._calls.record(row)
         if outcome.error is not None or completion is None:
             message = f"model {endpoint.alias!r} failed after {attempts} attempt(s): {row['error']}"
-            part = refused_part(outcome.http_status, outcome.body, body)
             error = (
                 ModelCallError(message, outcome.http_status)
                 if part is None
@@ -198,14 +278,9 @@ class Gateway:
             )
             error.call_id = call_id  # type: ignore[attr-defined]
             raise error
-        return ChatResult(
-            content=completion.content,
-            reasoning=completion.reasoning,
-            finish_reason=completion.finish_reason,
-            model=completion.model or endpoint.model,
-            input_tokens=completion.usage.input_tokens,
-            output_tokens=completion.usage.output_tokens,
-            reasoning_tokens=completion.usage.reasoning_tokens,
+        return result_of(
+            completion,
+            endpoint.model,
             cost=cost,
             latency_ms=outcome.latency_ms,
             cached=False,
@@ -269,19 +344,17 @@ class Gateway:
         return ListResult(items, result)
 
     def _from_cache(
-        self, endpoint: EndpointConfig, stored: StoredCall, started: float
+        self, endpoint: EndpointConfig, stored: StoredCall, started: float, top_k: int = 0
     ) -> ChatResult:
         # A row stored before the key's redaction covered every form gets it now.
-        completion = parse_completion(redactor(endpoint.api_key)(stored.response_body))
+        redact = redactor(endpoint.api_key)
+        completion = parse_completion(
+            redact(stored.response_body), top_k=top_k, redact=redact if endpoint.api_key else None
+        )
         prices_known = endpoint.price_input_per_m is not None
-        return ChatResult(
-            content=completion.content,
-            reasoning=completion.reasoning,
-            finish_reason=completion.finish_reason,
-            model=completion.model or endpoint.model,
-            input_tokens=completion.usage.input_tokens,
-            output_tokens=completion.usage.output_tokens,
-            reasoning_tokens=completion.usage.reasoning_tokens,
+        return result_of(
+            completion,
+            endpoint.model,
             # Nothing was paid for this answer now.
             cost=0.0 if prices_known or endpoint.price_output_per_m is not None else None,
             latency_ms=(time.perf_counter() - started) * 1000,
@@ -321,6 +394,7 @@ class Gateway:
         stream: bool,
         purpose: str,
         before_send: BeforeSend | None = None,
+        top_k: int = 0,
     ) -> tuple[Attempt, int, Usage]:
         """The last attempt, how many were made, and the usage they reported together."""
         limits = self.limits
@@ -351,7 +425,9 @@ class Gateway:
                 if before_send is not None:
                     await before_send()
                 used = None
-                outcome = await send_attempt(transport, endpoint, url, payload, stream, redact)
+                outcome = await send_attempt(
+                    transport, endpoint, url, payload, stream, redact, top_k
+                )
                 used = outcome.usage.total
             except Exception as exc:  # a bug below the gateway: it propagates, keyless
                 redact_exception(exc, endpoint.api_key)

@@ -26,6 +26,7 @@ class MockRequest:
     url: str
     body: dict[str, Any]
     stream: bool
+    method: str = "POST"
 
 
 # Returns the reply, or raises TransportError for "no reply came".
@@ -44,6 +45,14 @@ class MockTransport:
         self, endpoint: EndpointConfig, url: str, payload: bytes, *, stream: bool
     ) -> RawReply:
         request = MockRequest(endpoint, url, json.loads(payload), stream)
+        self.requests.append(request)
+        reply = self._handler(request)
+        if inspect.isawaitable(reply):
+            reply = await reply
+        return reply
+
+    async def get(self, endpoint: EndpointConfig, url: str) -> RawReply:
+        request = MockRequest(endpoint, url, {}, False, method="GET")
         self.requests.append(request)
         reply = self._handler(request)
         if inspect.isawaitable(reply):

@@ -17,6 +17,7 @@ from distillset.llm.factory import open_gateway
 from distillset.llm.gateway import ChatResult, Gateway
 from distillset.llm.lists import default_output_bound, list_response_format, with_json_object_hint
 from distillset.llm.refusals import MAX_TOKENS
+from distillset.llm.soft_labels import ABSENT, MISALIGNED, REFUSED, STORED, UNCHECKED
 from distillset.store.db import Store
 
 # The probe's own limits: a stalled server is reported in seconds, not after a run's
@@ -49,6 +50,8 @@ class ProbeReport:
     verdicts: dict[str, str] = field(default_factory=dict)
     reply_error: str | None = None  # why no plain reply came, when none did
     key_missing: str | None = None  # where a named key was looked for in vain
+    # What the server reports of its model (llm.teacher), asked when soft labels are on.
+    server_model: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_matches(self) -> bool:
@@ -81,11 +84,17 @@ async def _ask(
     endpoint: EndpointConfig,
     messages: list[dict[str, str]],
     response_format: dict[str, Any] | None = None,
+    logprobs: int = 0,
 ) -> ChatResult:
     """One probe request, bounded unless the server refuses the bound itself."""
     sampling = default_output_bound(endpoint, PROBE_MAX_TOKENS)
     ask = functools.partial(
-        gateway.chat, endpoint, messages, purpose="model_test", response_format=response_format
+        gateway.chat,
+        endpoint,
+        messages,
+        purpose="model_test",
+        response_format=response_format,
+        logprobs=logprobs,
     )
     try:
         return await ask(sampling=sampling)
@@ -112,6 +121,34 @@ def _reasoning_verdict(result: ChatResult | None) -> str:
     if result.reasoning is not None:
         return WORKS
     return "unknown (none in the reply: the model may not reason, or not show it)"
+
+
+async def _logprobs_verdict(gateway: Gateway, endpoint: EndpointConfig) -> str:
+    """Whether the server sends the soft labels the endpoint asks for, and with token ids."""
+    if endpoint.logprobs <= 0:
+        return (
+            "unknown (not asked for: `distillset model set "
+            f"{endpoint.alias} --logprobs 20` keeps soft labels)"
+        )
+    try:
+        result = await _ask(gateway, endpoint, PING, logprobs=endpoint.logprobs)
+    except ModelCallError as exc:
+        return f"unknown ({_why(exc)})"
+    captured = result.soft_labels
+    if captured is None or captured.status == ABSENT:
+        return "refused (ignored: the reply carries no logprobs; answers are stored without)"
+    if captured.status in STORED:
+        verdict = f"{WORKS}, k={captured.k}, token ids: {'yes' if captured.has_ids else 'no'}"
+        if captured.k < endpoint.logprobs:
+            verdict += f" (asked for {endpoint.logprobs})"
+        if captured.status == MISALIGNED:
+            verdict += "; the tokens do not spell the reply (records are flagged misaligned)"
+        elif captured.status == UNCHECKED:
+            verdict += ", token text: no (ids only; the tokenizer spells them)"
+        return verdict
+    if captured.status == REFUSED:
+        return f"refused ({captured.detail}); answers are stored without soft labels"
+    return f"refused ({captured.status}: {captured.detail}); answers are stored without"
 
 
 async def probe_endpoint(
@@ -143,7 +180,12 @@ async def probe_endpoint(
         else:
             if not in_requested_shape(result.content):
                 structured = f"refused (ignored: {WRONG_SHAPE})"
-    return _report(endpoint, mode, structured, result, reply_error)
+        report = _report(endpoint, mode, structured, result, reply_error)
+        if reply_error is None:
+            report.verdicts["logprobs"] = await _logprobs_verdict(gateway, endpoint)
+        if endpoint.logprobs > 0:
+            report.server_model = await gateway.server_identity(endpoint)
+    return report
 
 
 def _report(

@@ -62,3 +62,35 @@ def split_reasoning(message: dict[str, Any]) -> tuple[str | None, str]:
         if field_value is not None:
             return field_value, answer
     return inline_reasoning, answer
+
+
+def raw_parts(message: dict[str, Any]) -> tuple[str, str | None]:
+    """The content, and the reasoning a server sent in its own field, exactly as sent (the
+    field split_reasoning trusts; None when there is none)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = message_text(message.get(name))
+        if value.strip():
+            return message_text(message.get("content")), value
+    return message_text(message.get("content")), None
+
+
+def _span(text: str | None, part: str | None) -> list[int] | None:
+    if not text or not part:
+        return None
+    start = text.rfind(part)
+    return None if start < 0 else [start, start + len(part)]
+
+
+def text_spans(
+    raw_content: str, raw_reasoning: str | None, reasoning: str | None, answer: str
+) -> dict[str, Any]:
+    """Where the answer and the reasoning lie in the raw texts, as [start, end) character
+    offsets: the answer in the content; the reasoning in its own field (`reasoning_in`:
+    "reasoning") or inline in the content ("content"). A part that is not one run of the raw
+    text (several think blocks joined) has no span (null)."""
+    inline = raw_reasoning is None
+    return {
+        "answer": _span(raw_content, answer),
+        "reasoning": _span(raw_content if inline else raw_reasoning, reasoning),
+        "reasoning_in": None if reasoning is None else ("content" if inline else "reasoning"),
+    }

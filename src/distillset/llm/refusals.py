@@ -16,6 +16,7 @@ REFUSED_STATUSES = (400, 422)
 FORMAT = "response_format"
 SCHEMA = "schema"
 MAX_TOKENS = "max_tokens"
+LOGPROBS = "logprobs"
 
 _CONTEXT = re.compile(r"context|too many tokens|too long|maximum (?:input|prompt)", re.I)
 _REFUSAL = re.compile(
@@ -23,6 +24,7 @@ _REFUSAL = re.compile(
     r"invalid|unknown|unrecognized|unexpected|extra (?:fields|inputs)|cannot|can't|does not",
     re.I,
 )
+_LOGPROBS_WORDS = re.compile(r"logprob", re.I)
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured|guided", re.I)
 _SCHEMA_WORDS = re.compile(
     r"minitems|maxitems|schema (?:for|conversion|is invalid)|invalid (?:json )?schema|"
@@ -47,12 +49,18 @@ def error_fields(text: str | None) -> str:
 
 
 def refused_part(status: int | None, error_body: str | None, request: dict[str, Any]) -> str | None:
-    """The part of ``request`` the server says it does not take (FORMAT, SCHEMA or
-    MAX_TOKENS), or None when it refused for another reason (or did not refuse)."""
+    """The part of ``request`` the server says it does not take (FORMAT, SCHEMA, MAX_TOKENS
+    or LOGPROBS), or None when it refused for another reason (or did not refuse)."""
     if status not in REFUSED_STATUSES:
         return None
     text = error_fields(error_body)
-    if _CONTEXT.search(text) or not _REFUSAL.search(text):
+    if _CONTEXT.search(text):
+        return None
+    # Any refusal that names logprobs is about them ("... greater than max allowed: 20",
+    # "logprobs is not supported with this model").
+    if LOGPROBS in request and _LOGPROBS_WORDS.search(text):
+        return LOGPROBS
+    if not _REFUSAL.search(text):
         return None
     if MAX_TOKENS in request and MAX_TOKENS in text:
         return MAX_TOKENS

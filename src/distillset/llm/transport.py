@@ -52,6 +52,10 @@ class Transport(Protocol):
         """POST ``payload`` (a JSON body) to ``url``; a streamed reply comes reassembled."""
         ...
 
+    async def get(self, endpoint: EndpointConfig, url: str) -> RawReply:
+        """GET ``url`` (what a server says of itself: its models, its properties)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -82,6 +86,15 @@ class HttpTransport:
                     return RawReply(response.status, headers, await _read_stream(response))
                 raw = await response.read()
                 return RawReply(response.status, headers, raw.decode("utf-8", errors="replace"))
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            raise TransportError(_failure(exc, url, self._timeout_seconds)) from None
+
+    async def get(self, endpoint: EndpointConfig, url: str) -> RawReply:
+        session = self.session_for(endpoint)
+        try:
+            async with session.get(url, timeout=self._timeout) as response:
+                raw = await response.read()
+                return RawReply(response.status, NO_HEADERS, raw.decode("utf-8", "replace"))
         except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
             raise TransportError(_failure(exc, url, self._timeout_seconds)) from None
 
@@ -144,6 +157,7 @@ async def _read_stream(response: aiohttp.ClientResponse) -> str:
     reasoning_field = "reasoning_content"
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
+    tokens: list[Any] | None = None  # logprobs entries, when the chunks carry any
     model = ""
     async for raw_line in response.content:
         line = raw_line.decode("utf-8", errors="replace").strip()
@@ -167,12 +181,27 @@ async def _read_stream(response: aiohttp.ClientResponse) -> str:
                     reasoning.append(delta[name])
                     reasoning_field = name
             finish_reason = choice.get("finish_reason") or finish_reason
+            if choice.get("logprobs") is not None:
+                tokens = _add_logprobs(tokens, choice["logprobs"])
     message: dict[str, Any] = {"role": "assistant", "content": "".join(content)}
     if reasoning:
         message[reasoning_field] = "".join(reasoning)
-    assembled = {
-        "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-        "usage": usage,
-    }
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+    if tokens is not None:
+        choice["logprobs"] = {"content": tokens}
+    assembled = {"model": model, "choices": [choice], "usage": usage}
     return json.dumps(assembled, ensure_ascii=False)
+
+
+def _add_logprobs(tokens: list[Any] | None, logprobs: Any) -> list[Any] | None:
+    """A chunk's logprobs entries after the earlier ones; a chunk whose logprobs are not
+    `{"content": [...]}` leaves a None among them, which the reader refuses as malformed."""
+    entries = logprobs.get("content") if isinstance(logprobs, dict) else logprobs
+    if entries is None:
+        return tokens
+    tokens = [] if tokens is None else tokens
+    if isinstance(entries, list):
+        tokens.extend(entries)
+    else:
+        tokens.append(None)
+    return tokens

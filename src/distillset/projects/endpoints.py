@@ -66,12 +66,18 @@ _RANGES: dict[str, tuple[float, float]] = {
     "tpm": (1, 10_000_000_000),
     "price_input_per_m": (0.0, 1_000_000.0),
     "price_output_per_m": (0.0, 1_000_000.0),
+    # Top-K alternatives asked for with each answer token (0: soft labels off). Servers cap
+    # it themselves (vLLM and OpenAI at 20 by default); a request above the cap is refused
+    # and the run goes on without soft labels (see `model test`).
+    "logprobs": (0, 100),
 }
 # Limits where 0 reads as "no limit", like CLEAR.
 _NO_LIMIT_AT_ZERO = ("rpm", "tpm")
 # What CLEAR removes: sampling defaults, limits, prices, the key references (the endpoint
 # then uses OPENAI_API_KEY) and the extra body.
-ENDPOINT_REMOVABLE = frozenset({*_RANGES, "api_key_env", "api_key_name", "extra_body"})
+ENDPOINT_REMOVABLE = frozenset(
+    {*_RANGES, "api_key_env", "api_key_name", "extra_body", "tokenizer"} - {"logprobs"}
+)
 
 
 # An alias appears in URLs (/models/ALIAS) and commands: plain characters only, never a path.
@@ -108,6 +114,14 @@ def _checked_model(model: str) -> str:
     return checked_text("model name", model.strip(), MAX_NAME_LENGTH)
 
 
+def _checked_tokenizer(name: str | None) -> str | None:
+    """The tokenizer an endpoint's token ids belong to (a Hugging Face repo id, a path);
+    empty: none named."""
+    if name is None or not name.strip():
+        return None
+    return checked_text("tokenizer name", name.strip(), MAX_NAME_LENGTH)
+
+
 def _removals_as_none(values: dict[str, Any]) -> dict[str, Any]:
     """CLEAR (and 0 for rpm / tpm) becomes None, which removes the setting, or {} for the
     extra body; only ENDPOINT_REMOVABLE settings may go (temperature 0 stays a real value)."""
@@ -121,6 +135,9 @@ def _removals_as_none(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_ranges(values: dict[str, Any]) -> None:
+    k = values.get("logprobs")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int)):
+        raise InvalidInputError(f"logprobs takes a whole number of alternatives, got {k!r}")
     for key, value in values.items():
         if value is None or key not in _RANGES:
             continue
@@ -142,6 +159,7 @@ def add_endpoint(
     extra_body: dict[str, Any] | None = None,
     stream: bool = False,
     adaptive: bool = True,
+    tokenizer: str | None = None,
     remote: RemoteKeys | None = None,
     **limits_and_sampling: Any,
 ) -> ModelEndpoint:
@@ -195,6 +213,7 @@ def add_endpoint(
         extra_body=extra_body or {},
         stream=stream,
         adaptive=adaptive,
+        tokenizer=_checked_tokenizer(tokenizer),
         **limits_and_sampling,
     )
     session.add(endpoint)
@@ -231,6 +250,8 @@ def update_endpoint(
         changes["base_url"] = check_base_url(changes["base_url"])
     if "model" in changes:
         changes["model"] = _checked_model(changes["model"])
+    if "tokenizer" in changes:
+        changes["tokenizer"] = _checked_tokenizer(changes["tokenizer"])
     if "structured_output" in changes and changes["structured_output"] not in {
         s.value for s in StructuredOutput
     }:
@@ -245,6 +266,7 @@ def update_endpoint(
         "extra_body",
         "stream",
         "adaptive",
+        "tokenizer",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -333,6 +355,8 @@ def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConf
         price_output_per_m=endpoint.price_output_per_m,
         stream=bool(endpoint.stream),
         adaptive=bool(endpoint.adaptive),
+        logprobs=endpoint.logprobs or 0,
+        tokenizer=endpoint.tokenizer,
     )
 
 
@@ -405,6 +429,8 @@ def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) 
         "structured_output": endpoint.structured_output,
         "stream": endpoint.stream,
         "adaptive": endpoint.adaptive,
+        "logprobs": endpoint.logprobs or 0,
+        "tokenizer": endpoint.tokenizer,
         "concurrency": endpoint.concurrency,
         "rpm": endpoint.rpm,
         "tpm": endpoint.tpm,

@@ -36,6 +36,7 @@ from distillset.review.imports import (
 )
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
 from distillset.review.records import DatasetRecord, fetch_page, iter_records
+from distillset.review.soft_labels import TokenConfidence, lowest_confidence
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "RecordFilter",
     "RecordPage",
     "SHAPES",
+    "TokenConfidence",
     "Verdict",
     "change_labels",
     "checked_score",
@@ -71,6 +73,7 @@ __all__ = [
     "iter_records",
     "label_duplicates",
     "list_records",
+    "lowest_confidence",
     "parse_verdict",
     "read_dataset",
     "run_judge_task",

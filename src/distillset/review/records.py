@@ -54,6 +54,9 @@ class DatasetRecord:
     system_prompt: str | None = None
     prompt: str | None = None
     sampling: dict[str, Any] | None = None
+    # What became of the soft labels asked for with the answer (captured, absent, refused...;
+    # see llm.soft_labels); None: none were asked for.
+    soft_label_status: str | None = None
 
     @property
     def prompt_known(self) -> bool:
@@ -101,6 +104,7 @@ _COLUMNS = (
     Answer.system_prompt,
     Answer.prompt,
     Answer.sampling,
+    Answer.soft_label_status,
 )
 
 
@@ -132,6 +136,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         system_prompt,
         prompt,
         sampling,
+        soft_label_status,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -161,6 +166,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         system_prompt=system_prompt,
         prompt=prompt,
         sampling=sampling,
+        soft_label_status=soft_label_status,
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -71,6 +72,10 @@ class ModelEndpoint(Base):
     stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Learn how many requests it takes at once, under its (or the project's) maximum.
     adaptive: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Soft labels: answers ask for the top `logprobs` alternatives of each token (0: off);
+    # `tokenizer` names the tokenizer the token ids belong to (a Hugging Face repo id, say).
+    logprobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tokenizer: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -201,7 +206,37 @@ class Answer(Base):
     system_prompt: Mapped[str | None] = mapped_column(Text)
     prompt: Mapped[str | None] = mapped_column(Text)
     sampling: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The generated text exactly as the teacher produced it: the content, and the reasoning
+    # where the server sent it apart; `text_spans` says where the answer and the reasoning lie
+    # in them (character offsets). None: stored before revision 0007, or imported. Deferred:
+    # listings never load them.
+    raw_content: Mapped[str | None] = mapped_column(Text, deferred=True)
+    raw_reasoning: Mapped[str | None] = mapped_column(Text, deferred=True)
+    text_spans: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # What became of the soft labels asked for with this answer (llm.soft_labels.STATUSES);
+    # None: none were asked for.
+    soft_label_status: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SoftLabel(Base):
+    """An answer's soft labels: the teacher's top-K distribution at each generated token,
+    packed (llm.soft_labels), beside the record so that reading records never loads them."""
+
+    __tablename__ = "soft_labels"
+
+    answer_id: Mapped[int] = mapped_column(
+        ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tokens: Mapped[int] = mapped_column(Integer)
+    k: Mapped[int] = mapped_column(Integer)
+    has_ids: Mapped[bool] = mapped_column(Boolean)
+    # The token where the answer starts after the reasoning; None: the tokens do not spell
+    # the stored text (the answer's soft_label_status says misaligned).
+    answer_start: Mapped[int | None] = mapped_column(Integer)
+    # Which tokenizer the ids belong to, as far as known (llm.teacher.tokenizer_identity).
+    tokenizer: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Task(Base):

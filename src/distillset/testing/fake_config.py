@@ -13,6 +13,10 @@ from typing import Any
 REASONING_STYLES = ("reasoning_content", "reasoning", "think", "thinking", "think_close", "none")
 ECHO_STYLES = ("raw", "escaped", "split")
 FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
+# How the server answers a request for logprobs: with them (honour); without (ignore); with a
+# 400 as providers do for reasoning models (refuse); with a payload that is not logprobs
+# (malformed); or with tokens that do not spell the content (misaligned).
+LOGPROBS_MODES = ("honour", "ignore", "refuse", "malformed", "misaligned")
 LIST_QUIRKS = (
     "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",
     "plain_lines", "bulleted", "quoted_items", "mixed_types", "near_json",
@@ -76,10 +80,17 @@ class FakeConfig:
     echo_authorization: str | None = None
     # Keep request bodies and arrival times (tests); a long-running process can turn it off.
     log_prompts: bool = True
+    # Logprobs (see LOGPROBS_MODES); token ids given as llama.cpp gives them (`id`), and the
+    # most top_logprobs taken (vLLM's and OpenAI's default cap is 20; None: no cap).
+    logprobs_mode: str = "honour"
+    logprobs_ids: bool = True
+    max_top_logprobs: int | None = None
 
     def __post_init__(self) -> None:
         if self.reasoning_style not in REASONING_STYLES:
             raise ValueError(f"reasoning_style must be one of {', '.join(REASONING_STYLES)}")
+        if self.logprobs_mode not in LOGPROBS_MODES:
+            raise ValueError(f"logprobs_mode must be one of {', '.join(LOGPROBS_MODES)}")
         if self.echo_authorization not in (None, *ECHO_STYLES):
             raise ValueError(f"echo_authorization must be one of {', '.join(ECHO_STYLES)}")
 

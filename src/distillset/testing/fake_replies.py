@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from distillset.testing import fake_content
 from distillset.testing.fake_config import FakeConfig
+from distillset.testing.fake_logprobs import reply_json
 
 STRUCTURED = ("json_schema", "json_object")
 PROSE_BEFORE = "Sure! Here is the list you asked for:"
@@ -128,14 +130,21 @@ def usage_of(messages: list[dict[str, Any]], message: dict[str, Any]) -> dict[st
 
 
 def completion_body(
-    model: str, message: dict[str, Any], finish_reason: str, usage: dict[str, Any]
+    model: str,
+    message: dict[str, Any],
+    finish_reason: str,
+    usage: dict[str, Any],
+    logprobs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+    if logprobs is not None:
+        choice["logprobs"] = logprobs
     return {
         "id": f"chatcmpl-fake-{time.monotonic_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "choices": [choice],
         "usage": usage,
     }
 
@@ -145,31 +154,41 @@ def stream_chunks(
     message: dict[str, Any],
     finish_reason: str,
     usage: dict[str, Any] | None,
+    token_groups: list[tuple[str, str, Any]] | None = None,
+    final_logprobs: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The same reply as server-sent chunks: reasoning pieces, content pieces, the end."""
+    """The same reply as server-sent chunks: reasoning pieces, content pieces, the end. With
+    ``token_groups`` (see fake_logprobs.stream_groups) a chunk per group, its logprobs with
+    it; ``final_logprobs`` rides on the last chunk."""
     base = {"id": f"chatcmpl-fake-{time.monotonic_ns()}", "object": "chat.completion.chunk"}
     base["model"] = model
     chunks: list[dict[str, Any]] = []
 
-    def add(delta: dict[str, Any], finish: str | None = None) -> None:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    def add(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> None:
+        choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
+        if logprobs is not None:
+            choice["logprobs"] = logprobs
         chunks.append({**base, "choices": [choice]})
 
     add({"role": "assistant"})
+    for field, piece, logprobs in token_groups or []:
+        add({field: piece} if field else {}, logprobs=logprobs)
     for name in ("reasoning_content", "reasoning", "content"):
         text = message.get(name)
-        if not text:
+        if not text or token_groups is not None:
             continue
         step = max(1, len(text) // 3)
         for start in range(0, len(text), step):
             add({name: text[start : start + step]})
-    add({}, finish_reason)
+    add({}, finish_reason, final_logprobs)
     if usage is not None:
         chunks.append({**base, "choices": [], "usage": usage})
     return chunks
 
 
-def echo_body(model: str, header: str, style: str) -> str:
+def echo_body(
+    model: str, header: str, style: str, logprobs: Callable[[dict[str, Any]], Any] | None = None
+) -> str:
     """A completion whose content quotes the Authorization header back (see FakeConfig)."""
     scheme, _, key = header.partition(" ")
     if style == "split":
@@ -180,7 +199,8 @@ def echo_body(model: str, header: str, style: str) -> str:
     else:
         content = f"your header was {header}"
     message = {"role": "assistant", "content": content}
-    body = json.dumps(completion_body(model, message, "stop", usage_of([], message)))
+    tokens = None if logprobs is None else logprobs(message)
+    body = reply_json(completion_body(model, message, "stop", usage_of([], message), tokens))
     if style == "escaped" and key:
         # Every character of the key as a JSON \u escape: valid JSON that decodes to it.
         body = body.replace(key, "".join(f"\\u{ord(char):04x}" for char in key))

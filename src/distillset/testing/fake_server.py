@@ -14,6 +14,7 @@ import json
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -24,6 +25,13 @@ from aiohttp import web
 from distillset.llm.config import EndpointConfig
 from distillset.testing import fake_content
 from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
+from distillset.testing.fake_logprobs import (
+    logprobs_asked,
+    logprobs_of,
+    logprobs_refusal,
+    reply_json,
+    stream_groups,
+)
 from distillset.testing.fake_replies import (
     completion_body,
     echo_body,
@@ -33,6 +41,7 @@ from distillset.testing.fake_replies import (
     usage_of,
 )
 
+FAKE_VOCABULARY_SIZE = 250_100  # the token ids of fake_logprobs stay below it
 MALFORMED_BODY = '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "cut'
 
 
@@ -85,6 +94,7 @@ class FakeModelBehaviour:
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/chat/completions", self.chat)
         app.router.add_get("/v1/models", self.models)
+        app.router.add_get("/props", self.props)
         if admin:
             app.router.add_get("/_fake/stats", self.admin_stats)
             app.router.add_post("/_fake/config", self.admin_config)
@@ -94,8 +104,21 @@ class FakeModelBehaviour:
     async def models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, "invalid api key", "invalid_api_key")
-        model = {"id": self.config.model, "object": "model", "owned_by": "distillset"}
+        # `root` as vLLM reports the repository a model was loaded from, `meta` as llama.cpp.
+        model = {
+            "id": self.config.model,
+            "object": "model",
+            "owned_by": "distillset",
+            "root": f"fake-org/{self.config.model}",
+            "meta": {"n_vocab": FAKE_VOCABULARY_SIZE},
+        }
         return web.json_response({"object": "list", "data": [model]})
+
+    async def props(self, request: web.Request) -> web.Response:
+        """llama.cpp's server properties: the model file it serves."""
+        if not self._authorized(request):
+            return _error(401, "invalid api key", "invalid_api_key")
+        return web.json_response({"model_path": f"/models/{self.config.model}.gguf"})
 
     def _authorized(self, request: web.Request) -> bool:
         expected = self.config.require_api_key
@@ -128,7 +151,9 @@ class FakeModelBehaviour:
                 header = request.headers.get("Authorization", "")
                 model = str(body.get("model") or config.model)
                 status, outcome = 200, "ok"
-                text = echo_body(model, header, config.echo_authorization)
+                text = echo_body(
+                    model, header, config.echo_authorization, _logprobs_maker(body, config)
+                )
                 return web.Response(text=text, content_type="application/json")
             async with self._slot(config):
                 # Queued behind busy slots, the work starts now: the latency counts from here.
@@ -183,10 +208,20 @@ class FakeModelBehaviour:
         message = message_fields(config.reasoning_style, reasoning, answer)
         usage = usage_of(messages, message)
         model = config.reported_model or str(body.get("model") or config.model)
+        make_logprobs = _logprobs_maker(body, config)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return stream_chunks(model, message, finish_reason, usage if include_usage else None)
-        return web.json_response(completion_body(model, message, finish_reason, usage))
+            usage_sent = usage if include_usage else None
+            if make_logprobs is None:
+                return stream_chunks(model, message, finish_reason, usage_sent)
+            if config.logprobs_mode != "honour":  # the odd payload rides on the last chunk
+                final = make_logprobs(message)
+                return stream_chunks(model, message, finish_reason, usage_sent, None, final)
+            groups = stream_groups(message, logprobs_asked(body) or 0, config.logprobs_ids)
+            return stream_chunks(model, message, finish_reason, usage_sent, groups)
+        logprobs = None if make_logprobs is None else make_logprobs(message)
+        reply = completion_body(model, message, finish_reason, usage, logprobs)
+        return web.Response(text=reply_json(reply), content_type="application/json")
 
     async def admin_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.counters.snapshot().as_dict())
@@ -214,6 +249,9 @@ def _refusal(
     body: dict[str, Any], messages: list[dict[str, Any]], config: FakeConfig
 ) -> web.Response | None:
     """The 400 a server with these limits answers to this request, if any."""
+    refused = logprobs_refusal(body, config.logprobs_mode, config.max_top_logprobs)
+    if refused is not None:
+        return refused
     response_format = body.get("response_format")
     if config.reject_response_format and response_format is not None:
         return _error(400, "response_format is not supported", "invalid_request")
@@ -238,6 +276,16 @@ def _refusal(
     return None
 
 
+def _logprobs_maker(
+    body: dict[str, Any], config: FakeConfig
+) -> Callable[[dict[str, Any]], Any] | None:
+    """How to write the logprobs of a reply to this request; None when it gets none."""
+    k = logprobs_asked(body)
+    if k is None or config.logprobs_mode == "ignore":
+        return None
+    return lambda message: logprobs_of(message, k, config.logprobs_ids, config.logprobs_mode)
+
+
 def _retry_after_headers(config: FakeConfig) -> dict[str, str]:
     wait = config.retry_after
     if config.retry_after_format == "ms":
@@ -252,7 +300,7 @@ async def _send_stream(request: web.Request, chunks: list[dict[str, Any]]) -> we
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     for chunk in chunks:
-        await response.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
+        await response.write(f"data: {reply_json(chunk, ensure_ascii=False)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response

@@ -98,6 +98,12 @@ class EndpointFields(Body):
     price_input_per_m: float | None = None
     price_output_per_m: float | None = None
     stream: bool | None = Field(default=None, description="request answers streamed")
+    logprobs: int | None = Field(
+        default=None, description="top-K alternatives kept per answer token (0: no soft labels)"
+    )
+    tokenizer: str | None = Field(
+        default=None, description="the tokenizer the token ids belong to (a Hugging Face repo id)"
+    )
 
 
 class EndpointCreate(EndpointFields):

@@ -40,6 +40,8 @@ RAW_SCHEMA = pa.schema(
         ("system_prompt", pa.string()),
         ("prompt", pa.string()),
         ("sampling", pa.string()),
+        # What became of the soft labels asked for (captured, absent, refused...), or null.
+        ("soft_label_status", pa.string()),
     ]
 )
 
