@@ -151,6 +151,7 @@ def export_command(
             dataset_name=dataset_name,
             push_to_hub=push_to_hub,
             private=private,
+            soft_labels=soft_labels,
         )
         result = export_dataset(session, project, options)
     for warning in result.warnings:
