@@ -114,6 +114,9 @@ class SupervisedRun(ABC):
         self._sent_cost = 0.0
         self._held_back = 0
         self.paused: str | None = None
+        self._paused_at: float | None = None
+        # How long a request may take (the kind's request timeout, given with use_slots).
+        self._give_up_after = 120.0
 
     @abstractmethod
     def new_progress(self) -> StageProgress:
@@ -131,6 +134,7 @@ class SupervisedRun(ABC):
         """The kind's gateway is open: its limiter is the project's pool of request slots.
         Keep free the slots of other processes' runs that may still have requests out."""
         self._pool = pool
+        self._give_up_after = request_timeout + FLUSH_INTERVAL
         if self._others:
             # A live client of theirs would give up on a request within this long.
             give_up_after = self.settings.heartbeat_stale_seconds + request_timeout
@@ -175,6 +179,7 @@ class SupervisedRun(ABC):
                 f"and the next call may cost up to ${cost:.4f}"
             )
             self.event(f"paused: {self.paused}; resume it with a higher --max-cost", "warning")
+            self._paused_at = time.monotonic()
 
     def counters(self) -> dict[str, Any]:
         """The task row's counters as they stand."""
@@ -255,9 +260,12 @@ class SupervisedRun(ABC):
                 await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
 
     def _nothing_out(self) -> bool:
-        """Whether none of the requests the pool has out was sent (the rest wait, held
-        back by the budget)."""
-        return self._pool is None or self._pool.in_flight <= self._held_back
+        """Whether none of this run's sent requests can still be answered: the usage log
+        holds every attempt sent, but those of the calls held back by the budget (a call
+        is logged once its attempts end); or a request's timeout has passed since."""
+        unlogged = self._sent - (self._logged - self._logged_before)
+        waited = time.monotonic() - (self._paused_at or time.monotonic())
+        return unlogged <= self._held_back or waited > self._give_up_after
 
     async def _supervise(self) -> None:
         job = asyncio.create_task(self.work())

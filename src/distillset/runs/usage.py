@@ -40,11 +40,12 @@ def billed_usage(session: Session, task_id: int) -> dict[str, Any]:
 
 
 def billed_so_far(session: Session, task_id: int) -> tuple[float, int]:
-    """The task's billed cost and the number of calls the usage log holds for it."""
-    cost, calls = session.execute(
-        select(func.sum(LlmCall.cost), func.count(LlmCall.id)).where(LlmCall.task_id == task_id)
+    """The task's billed cost and the number of attempts (requests sent) the usage log holds
+    for it."""
+    cost, attempts = session.execute(
+        select(func.sum(LlmCall.cost), func.sum(LlmCall.attempts)).where(LlmCall.task_id == task_id)
     ).one()
-    return float(cost or 0.0), int(calls or 0)
+    return float(cost or 0.0), int(attempts or 0)
 
 
 # How many of an endpoint's latest calls for one purpose its estimates average.
