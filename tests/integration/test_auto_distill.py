@@ -14,7 +14,7 @@ from distillset.auto import jobs
 from distillset.config import Settings
 from distillset.domain import ConflictError, InvalidInputError
 from distillset.kinds import run_task
-from distillset.projects import endpoints
+from distillset.projects import endpoints, get_endpoint, update_endpoint
 from distillset.projects import lifecycle as projects
 from distillset.runs.rows import request_cancel
 from distillset.store import Answer, LlmCall, Question, Store, Tag, Task, TaskEvent
@@ -149,6 +149,8 @@ def test_in_flight_reaches_the_project_concurrency_and_never_exceeds_it(
     store: Store, settings: Settings, project: str, fake_server: FakeModelServer
 ) -> None:
     fake_server.configure(latency=0.03, log_prompts=False)
+    with store.session() as session:  # the window itself (test_adaptive_concurrency learns one)
+        update_endpoint(session, get_endpoint(session, "fake"), adaptive=False)
 
     summary = auto(store, settings, levels=2, tags=4, questions=3)
 

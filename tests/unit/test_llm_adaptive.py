@@ -33,7 +33,7 @@ def test_a_burst_of_overloads_cuts_once() -> None:
 
 
 def test_replies_queued_behind_others_cut_the_limit_and_ordinary_spread_does_not() -> None:
-    limit = AdaptiveLimit(ceiling=64)
+    limit = AdaptiveLimit(ceiling=12)
     for seconds in [1.0, 1.2, 0.9, 1.1, 1.3, 1.0, 0.95, 1.25] * 3:  # lengths vary a little
         _answer(limit, seconds)
     assert limit.epoch == 0
@@ -49,4 +49,19 @@ def test_time_is_taken_per_generated_token() -> None:
         _answer(limit, 1.0, tokens=100)
     for _ in range(RECENT):  # four times the text in four times the time: not queued
         _answer(limit, 4.0, tokens=400)
+    assert limit.epoch == 0
+
+
+def test_a_queued_reply_does_not_grow_the_limit_and_big_limits_ignore_slowdowns() -> None:
+    limit = AdaptiveLimit(ceiling=64)
+    for _ in range(4):
+        _answer(limit, 1.0)
+    grown = limit.limit
+    _answer(limit, 2.0)  # waited behind another request: no evidence of room for more
+    assert limit.limit == grown
+    for _ in range(40):
+        _answer(limit, 1.0)
+    assert limit.limit > 16
+    for _ in range(RECENT):  # above a few slots, slower replies are a busy client's
+        _answer(limit, 3.0)
     assert limit.epoch == 0

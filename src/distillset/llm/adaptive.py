@@ -24,6 +24,13 @@ SLOWDOWN_FACTOR = 0.85
 # Replies this many times slower per token than the fast end (10th percentile) of their
 # kind are queued behind others.
 SLOWDOWN_RATIO = 2.5
+# A reply at most this many times slower per token than the fast end was not queued: only
+# such replies let the limit grow.
+GROW_RATIO = 1.5
+# Slowing replies are read as queueing only up to this limit: a server with a few slots
+# queues (llama.cpp), while above it slower replies more likely mean a busy client (its own
+# event loop), and big servers say they are overloaded (429, 503).
+SLOWDOWN_UP_TO = 16
 # The replies remembered per kind of call, and the latest ones whose median is judged.
 WINDOW = 200
 RECENT = 5
@@ -54,18 +61,21 @@ class AdaptiveLimit:
     def answered(
         self, sent_in: int, kind: str, seconds: float, output_tokens: int, full: bool
     ) -> None:
-        """A reply: cut if it was queued, else grow if the limit was all in use (``full``)
-        when it was sent."""
+        """A reply: cut if the latest ones were queued; grow if this one was not and the
+        limit was all in use (``full``) when it was sent."""
         per_token = seconds / (max(0, output_tokens) + TOKEN_OFFSET)
         seen = self._seen.setdefault(kind, deque(maxlen=WINDOW))
         recent = self._recent.setdefault(kind, deque(maxlen=RECENT))
         seen.append(per_token)
         recent.append(per_token)
-        if len(recent) == RECENT and statistics.median(recent) > SLOWDOWN_RATIO * _fast_end(seen):
+        queueing = len(recent) == RECENT and self.limit <= SLOWDOWN_UP_TO
+        if queueing and statistics.median(recent) > SLOWDOWN_RATIO * _fast_end(seen):
             recent.clear()  # the next judgement waits for replies sent after this cut
             self._cut(sent_in, SLOWDOWN_FACTOR)
             return
-        if full and sent_in == self.epoch:
+        # Grow only on a reply that was not queued (about as fast as this kind gets).
+        unqueued = len(seen) >= 2 and per_token <= GROW_RATIO * _fast_end(seen)
+        if full and unqueued and sent_in == self.epoch:
             step = 1.0 if self.slow_start else 1.0 / self.limit
             self.limit = min(float(self.ceiling), self.limit + step)
 
