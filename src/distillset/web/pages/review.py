@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from distillset import resolve
 from distillset import review as review_service
 from distillset.domain import DistillsetError
 from distillset.export import FORMATS, FileFormat
@@ -15,7 +16,6 @@ from distillset.projects import project_stats
 from distillset.questions import PAGE_SIZE, list_questions
 from distillset.review import fetch_page
 from distillset.store import Project, TagPaths
-from distillset.tags import find_tag
 from distillset.web.api import _jobs as jobs
 from distillset.web.api._record_edit import apply_record_update
 from distillset.web.api._record_filters import record_filter
@@ -33,7 +33,8 @@ RECORD_PAGE = 20
 
 
 def tag_id_of(session: Session, project: Project, path: str | None) -> int | None:
-    return find_tag(session, project, path).id if path and path.strip() else None
+    """A page's typed tag filter (blank: no filter), resolved by the one resolver."""
+    return resolve.subtree_tag_id(session, project, path) if path and path.strip() else None
 
 
 def _query(**values: Any) -> str:
