@@ -73,6 +73,8 @@ class FakeConfig:
     echo_authorization: str | None = None
     # Keep request bodies and arrival times (tests); a long-running process can turn it off.
     log_prompts: bool = True
+    # Length of the vectors `/v1/embeddings` answers with.
+    embedding_dims: int = 64
 
     def __post_init__(self) -> None:
         if self.reasoning_style not in REASONING_STYLES:
