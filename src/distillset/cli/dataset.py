@@ -1,4 +1,5 @@
-"""`distillset dataset list|show|edit|confirm|unconfirm|score|note|label|delete`."""
+"""`distillset dataset list|show|edit|confirm|unconfirm|score|note|label|delete`
+(`duplicates`, `flags` and `decontaminate` live in cli/dataset_quality.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from sqlalchemy.orm import Session
 
-from distillset import resolve
+from distillset import quality, resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -20,26 +22,30 @@ from distillset.cli.common import (
     show,
     state_of,
 )
+from distillset.cli.lazy import LazyGroup
 from distillset.domain import InvalidInputError
 from distillset.review import (
     DatasetRecord,
     RecordFilter,
+    RecordPage,
     change_labels,
     chosen_records,
     count_records,
     delete_records,
     edit_record,
-    find_duplicates,
     get_record,
-    label_duplicates,
     list_records,
     set_confirmed,
     set_note,
     set_score,
 )
+from distillset.store import Project
 
 dataset_app = typer.Typer(
-    name="dataset", no_args_is_help=True, help="Review the dataset: list, edit, confirm, score."
+    name="dataset",
+    cls=LazyGroup,
+    no_args_is_help=True,
+    help="Review the dataset: list, edit, confirm, score.",
 )
 app.add_typer(dataset_app)
 
@@ -61,7 +67,7 @@ IdsArgument = typer.Argument(None, help="Record ids (or select with filters / --
 AllOption = typer.Option(False, "--all", help="Every record of the project.")
 
 
-def _preview(text: str | None, width: int = 60) -> str:
+def preview(text: str | None, width: int = 60) -> str:
     if not text:
         return ""
     flat = " ".join(text.split())
@@ -72,8 +78,8 @@ def _row(record: DatasetRecord) -> list[Any]:
     return [
         record.id,
         record.tag_path,
-        _preview(record.question),
-        _preview(record.answer, 40),
+        preview(record.question),
+        preview(record.answer, 40),
         "yes" if record.reasoning else "no",
         "yes" if record.confirmed else "no",
         record.score,
@@ -94,6 +100,12 @@ def dataset_list(
     model: str | None = ModelFilter,
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
+    flag: str | None = typer.Option(
+        None,
+        "--flag",
+        help="Only records with this automatic flag (refusal, wrong_language, leaked_reasoning, "
+        "truncated, length_outlier, restates_question; see `dataset flags`).",
+    ),
     limit: int = typer.Option(50, "--limit", help="Records per page (1-1000)."),
     cursor: int | None = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
     newest: bool = typer.Option(False, "--newest", help="Newest records first."),
@@ -114,8 +126,13 @@ def dataset_list(
     )
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        page = list_records(session, project, flt, cursor=cursor, limit=limit, newest_first=newest)
-        total = count_records(session, project, flt) if count else None
+        if flag is not None:
+            page, total = _flagged_page(session, project, flt, flag, cursor, limit, newest, count)
+        else:
+            page = list_records(
+                session, project, flt, cursor=cursor, limit=limit, newest_first=newest
+            )
+            total = count_records(session, project, flt) if count else None
     if as_json:
         data = page.as_dict()
         if total is not None:
@@ -130,6 +147,22 @@ def dataset_list(
         say(f"{total} matching records")
     if page.next_cursor is not None:
         say(f"more: --cursor {page.next_cursor}")
+
+
+def _flagged_page(
+    session: Session,
+    project: Project,
+    flt: RecordFilter,
+    flag: str,
+    cursor: int | None,
+    limit: int,
+    newest: bool,
+    count: bool,
+) -> tuple[RecordPage, int | None]:
+    page = quality.list_flagged(
+        session, project, flag, flt, cursor=cursor, limit=limit, newest_first=newest
+    )
+    return page, quality.count_flagged(session, project, flag, flt) if count else None
 
 
 @dataset_app.command("show")
@@ -344,42 +377,3 @@ def dataset_delete(
         f"deleted {result.records} records; "
         f"{result.questions_unanswered} questions are unanswered again",
     )
-
-
-@dataset_app.command("duplicates")
-def dataset_duplicates(
-    ctx: typer.Context,
-    name: str = ProjectArgument,
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    label: str | None = typer.Option(
-        None, "--label", help="Put this label on every duplicate (all but the oldest record)."
-    ),
-    as_json: bool = JsonOption,
-) -> None:
-    """Report records whose question or answer repeats an earlier one in the same tag."""
-    with state_of(ctx).store.session() as session:
-        project = resolve.project_named(session, name)
-        groups = find_duplicates(session, project, RecordFilter(tag=tag, confirmed=confirmed))
-        labelled = 0
-        if label:
-            labelled = label_duplicates(session, project, groups, label)
-    if as_json:
-        print_json({"groups": [group.as_dict() for group in groups], "labelled": labelled})
-        return
-    print_table(
-        ["part", "tag", "keep", "duplicates", "exact", "text"],
-        [
-            [
-                group.part,
-                group.tag_path,
-                group.record_ids[0],
-                ",".join(map(str, group.record_ids[1:])),
-                "yes" if group.exact else "near",
-                _preview(group.text),
-            ]
-            for group in groups
-        ],
-    )
-    if label:
-        say(f"labelled {labelled} records {label!r}")

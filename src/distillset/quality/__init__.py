@@ -1,0 +1,107 @@
+"""Dataset quality: semantic duplicates and diversity, automatic flags, decontamination and
+the quality report.
+
+What needs numpy or the embedding model (semantic duplicates, diversity, the report) is loaded
+on first use, so that listing records with a flag filter starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from distillset.quality.cleanup import (
+    Removal,
+    label_records,
+    lexical_removal_plan,
+    remove_questions_and_records,
+)
+from distillset.quality.decontaminate import (
+    DEFAULT_NGRAM,
+    MAX_NGRAM,
+    MIN_NGRAM,
+    BenchmarkIndex,
+    Contamination,
+    find_contaminated,
+    read_benchmark,
+)
+from distillset.quality.flag_scan import (
+    FlagSummary,
+    checked_kind,
+    count_flagged,
+    flagged_records,
+    list_flagged,
+    summarize_flags,
+)
+from distillset.quality.flags import FLAG_KINDS, Flag
+from distillset.quality.report_html import render_html
+
+if TYPE_CHECKING:
+    from distillset.quality.embedders import (
+        Embedder,
+        EndpointEmbedder,
+        LocalEmbedder,
+        local_model_problem,
+        open_embedder,
+    )
+    from distillset.quality.report import build_report
+    from distillset.quality.semantic import (
+        DEFAULT_THRESHOLD,
+        SemanticGroup,
+        checked_threshold,
+        find_semantic_duplicates,
+    )
+
+__all__ = [
+    "BenchmarkIndex",
+    "Contamination",
+    "DEFAULT_NGRAM",
+    "DEFAULT_THRESHOLD",
+    "Embedder",
+    "EndpointEmbedder",
+    "FLAG_KINDS",
+    "Flag",
+    "FlagSummary",
+    "LocalEmbedder",
+    "MAX_NGRAM",
+    "MIN_NGRAM",
+    "Removal",
+    "SemanticGroup",
+    "build_report",
+    "checked_kind",
+    "checked_threshold",
+    "count_flagged",
+    "find_contaminated",
+    "find_semantic_duplicates",
+    "flagged_records",
+    "label_records",
+    "lexical_removal_plan",
+    "list_flagged",
+    "local_model_problem",
+    "open_embedder",
+    "read_benchmark",
+    "remove_questions_and_records",
+    "render_html",
+    "summarize_flags",
+]
+
+_LAZY = {
+    "Embedder": "embedders",
+    "EndpointEmbedder": "embedders",
+    "LocalEmbedder": "embedders",
+    "local_model_problem": "embedders",
+    "open_embedder": "embedders",
+    "build_report": "report",
+    "DEFAULT_THRESHOLD": "semantic",
+    "SemanticGroup": "semantic",
+    "checked_threshold": "semantic",
+    "find_semantic_duplicates": "semantic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"distillset.quality.{module}"), name)
