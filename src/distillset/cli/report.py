@@ -40,7 +40,9 @@ def report_command(
         None, "--embeddings", help="Endpoint alias serving OpenAI-compatible /embeddings."
     ),
     threshold: float = typer.Option(
-        0.85, "--threshold", help="Cosine similarity from which two questions are one (0-1]."
+        quality.DEFAULT_THRESHOLD,
+        "--threshold",
+        help="Cosine similarity from which two questions are one (0-1].",
     ),
     few: int = typer.Option(3, "--few", help="A leaf with fewer records than this has 'few'."),
     examples: int = typer.Option(3, "--examples", help="Examples shown per finding."),
