@@ -39,37 +39,24 @@ EmbeddingsOption = typer.Option(
 )
 
 
-def _one_action(label: str | None, delete: bool) -> None:
-    if label and delete:
-        raise InvalidInputError("give --label or --delete, not both")
-
-
 def _apply(
     ctx: typer.Context,
     name: str,
-    questions: set[int],
-    records: set[int],
+    cleanup: quality.Cleanup,
     label: str | None,
     delete: bool,
     yes: bool,
 ) -> dict[str, Any]:
-    """Label the records (and the records of the questions), or delete after asking."""
-    if not label and not delete:
-        return {}
+    """Label, or delete after asking (unless --yes)."""
+    if delete and (cleanup.questions or cleanup.records):
+        confirm_unless(
+            yes,
+            f"Delete {len(cleanup.questions)} questions (with their answers) and "
+            f"{len(cleanup.records)} more records?",
+        )
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        if label:
-            labelled = quality.label_records(session, project, records, label)
-            return {"labelled": labelled}
-    if not questions and not records:
-        return {"questions_deleted": 0, "records_deleted": 0}
-    confirm_unless(
-        yes, f"Delete {len(questions)} questions (with their answers) and {len(records)} records?"
-    )
-    with state_of(ctx).store.session() as session:
-        project = resolve.project_named(session, name)
-        removal = quality.remove_questions_and_records(session, project, questions, records)
-    return removal.as_dict()
+        return quality.apply_cleanup(session, project, cleanup, label=label, delete=delete)
 
 
 def _say_outcome(outcome: dict[str, Any], label: str | None) -> None:
@@ -108,7 +95,7 @@ def dataset_duplicates(
 ) -> None:
     """Report records whose question or answer repeats an earlier one in the same tag (or, with
     --semantic, questions that ask the same thing in other words anywhere in the project)."""
-    _one_action(label, delete)
+    quality.check_action(label, delete)
     if semantic:
         _semantic(ctx, name, tag, confirmed, threshold, embeddings, label, delete, yes, as_json)
         return
@@ -118,10 +105,8 @@ def dataset_duplicates(
         project = resolve.project_named(session, name)
         flt = RecordFilter(tag=tag, confirmed=confirmed)
         groups = find_duplicates(session, project, flt, across_tags=across_tags)
-        questions, records = quality.lexical_removal_plan(session, groups)
-        if label:
-            records = {record for group in groups for record in group.record_ids[1:]}
-    outcome = _apply(ctx, name, questions, records, label, delete, yes)
+        cleanup = quality.lexical_cleanup(session, groups)
+    outcome = _apply(ctx, name, cleanup, label, delete, yes)
     if as_json:
         print_json({"groups": [group.as_dict() for group in groups], **_legacy(outcome)})
         return
@@ -175,9 +160,8 @@ def _semantic(
             threshold=limit,
             tag_id=resolve.tag_id(session, project, tag),
         )
-    questions = {qid for group in groups for qid in group.question_ids[1:]}
-    records = {rid for group in groups for rid in group.duplicate_records}
-    outcome = _apply(ctx, name, questions, set() if delete else records, label, delete, yes)
+    cleanup = quality.semantic_cleanup(groups)
+    outcome = _apply(ctx, name, cleanup, label, delete, yes)
     if as_json:
         data = {"model": embedder.name, "threshold": limit}
         print_json({**data, "groups": [group.as_dict() for group in groups], **_legacy(outcome)})
@@ -196,7 +180,8 @@ def _semantic(
             )
         ],
     )
-    say(f"{len(groups)} groups, {len(questions)} duplicate questions (threshold {limit:g})")
+    duplicates = len(cleanup.questions)
+    say(f"{len(groups)} groups, {duplicates} duplicate questions (threshold {limit:g})")
     _say_outcome(outcome, label)
 
 
@@ -228,7 +213,10 @@ def dataset_flags(
             summary.add(record, flags, language, examples)
             if any(flag is None or found.kind == flag for found in flags):
                 flagged.add(record.id)
-        labelled = quality.label_records(session, project, flagged, label) if label else None
+        labelled = None
+        if label:
+            cleanup = quality.Cleanup(to_label=flagged)
+            labelled = quality.apply_cleanup(session, project, cleanup, label=label)["labelled"]
     data = summary.as_dict()
     if labelled is not None:
         data["labelled"] = labelled
@@ -275,16 +263,14 @@ def dataset_decontaminate(
     as_json: bool = JsonOption,
 ) -> None:
     """Flag questions that share an n-gram (13 words by default) with benchmark questions."""
-    _one_action(label, remove)
+    quality.check_action(label, remove)
     benchmark: list[Any] = []
     for path in against:
         benchmark += quality.read_benchmark(path, column)
     index = quality.BenchmarkIndex(benchmark, ngram)
     with state_of(ctx).store.session() as session:
         found = quality.find_contaminated(session, resolve.project_named(session, name), index)
-    questions = {item.question_id for item in found}
-    records = {record for item in found for record in item.records}
-    outcome = _apply(ctx, name, questions, set() if remove else records, label, remove, yes)
+    outcome = _apply(ctx, name, quality.contamination_cleanup(found), label, remove, yes)
     if as_json:
         print_json(
             {"ngram": ngram, "benchmark_questions": len(benchmark)}

