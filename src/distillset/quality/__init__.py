@@ -35,7 +35,7 @@ from distillset.quality.flag_scan import (
     summarize_flags,
 )
 from distillset.quality.flags import FLAG_KINDS, Flag
-from distillset.quality.report_html import render_html
+from distillset.quality.report_html import render_html, render_sections
 
 if TYPE_CHECKING:
     from distillset.quality.embedders import (
@@ -85,6 +85,7 @@ __all__ = [
     "open_embedder",
     "read_benchmark",
     "render_html",
+    "render_sections",
     "report_embedder",
     "semantic_cleanup",
     "summarize_flags",

@@ -14,8 +14,12 @@ h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid 
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.2rem .6rem;text-align:left;
 border-bottom:1px solid #e3e3ea;vertical-align:top}th{background:#f3f3f7}
 .charts{display:flex;flex-wrap:wrap;gap:1.5rem}figure{margin:0}figcaption{font-weight:600}
-.bar{fill:#3a5fcd}.axis{font-size:11px;fill:#333}.muted{color:#555}
+.muted{color:#555}
 """
+# On the SVG elements themselves, so the charts look the same inside the web app's pages.
+_BAR = 'fill="#3a5fcd"'
+_AXIS = 'font-size="11" fill="#333"'
+_ROW = 'style="display:flex;flex-wrap:wrap;gap:1.5rem"'
 
 
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float]) -> str:
@@ -34,11 +38,11 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float]) -> str
         y = height - bottom - bar
         middle = x + step / 2
         parts.append(
-            f'<rect class="bar" x="{x + 2:.1f}" y="{y:.1f}" width="{step - 4:.1f}" '
+            f'<rect {_BAR} x="{x + 2:.1f}" y="{y:.1f}" width="{step - 4:.1f}" '
             f'height="{bar:.1f}"></rect>'
-            f'<text class="axis" x="{middle:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
+            f'<text {_AXIS} x="{middle:.1f}" y="{y - 4:.1f}" text-anchor="middle">'
             f"{_number(value)}</text>"
-            f'<text class="axis" x="{middle:.1f}" y="{height - bottom + 14}" '
+            f'<text {_AXIS} x="{middle:.1f}" y="{height - bottom + 14}" '
             f'text-anchor="middle">{escape(str(label))[:12]}</text>'
         )
     parts.append("</svg>")
@@ -59,11 +63,11 @@ def hbar_chart(title: str, labels: Sequence[str], values: Sequence[float]) -> st
         y = 4 + index * row
         length = bar_width * value / peak
         parts.append(
-            f'<text class="axis" x="{label_width - 6}" y="{y + 15}" text-anchor="end">'
+            f'<text {_AXIS} x="{label_width - 6}" y="{y + 15}" text-anchor="end">'
             f"{escape(str(label))[:28]}</text>"
-            f'<rect class="bar" x="{label_width}" y="{y + 3}" width="{length:.1f}" '
+            f'<rect {_BAR} x="{label_width}" y="{y + 3}" width="{length:.1f}" '
             f'height="{row - 6}"></rect>'
-            f'<text class="axis" x="{label_width + length + 4:.1f}" y="{y + 15}">'
+            f'<text {_AXIS} x="{label_width + length + 4:.1f}" y="{y + 15}">'
             f"{_number(value)}</text>"
         )
     parts.append("</svg>")
@@ -160,7 +164,7 @@ def _lengths_and_scores(report: dict[str, Any]) -> str:
     return (
         "<h2>Lengths and scores</h2>"
         + _table(["part", "records", "mean", "median", "p90", "max"], rows)
-        + f'<div class="charts">{"".join(charts)}</div>'
+        + f'<div class="charts" {_ROW}>{"".join(charts)}</div>'
     )
 
 
@@ -175,7 +179,7 @@ def _flags(report: dict[str, Any]) -> str:
     ]
     return (
         f"<h2>Flags</h2><p>{flags['flagged']} of {flags['records']} records carry a flag.</p>"
-        + '<div class="charts">'
+        + f'<div class="charts" {_ROW}>'
         + hbar_chart("Records per flag", list(by_kind), list(by_kind.values()))
         + hbar_chart("Answer languages", list(languages), list(languages.values()))
         + "</div>"
@@ -253,10 +257,8 @@ def _cost(report: dict[str, Any]) -> str:
     )
 
 
-def render_html(report: dict[str, Any]) -> str:
-    """The report (see report.build_report) as a complete HTML document."""
-    project = report["project"]
-    title = f"Quality report: {project['name']}"
+def render_sections(report: dict[str, Any]) -> str:
+    """The report's sections (headings, tables, charts), for a page of one's own."""
     sections = [
         _stages(report),
         _coverage(report),
@@ -266,9 +268,17 @@ def render_html(report: dict[str, Any]) -> str:
         _diversity(report),
         _cost(report),
     ]
+    return "".join(sections)
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The report (see report.build_report) as a complete HTML document."""
+    project = report["project"]
+    title = f"Quality report: {project['name']}"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>"
         f"<h1>{escape(title)}</h1><p class=muted>Topic: {escape(project['topic'])} · "
-        f"language: {escape(project['language'])}</p>{''.join(sections)}</main></body></html>\n"
+        f"language: {escape(project['language'])}</p>"
+        f"{render_sections(report)}</main></body></html>\n"
     )

@@ -11,6 +11,7 @@ from distillset.web.api import (
     generate,
     projects,
     prompts,
+    quality,
     questions,
     tags,
     tasks,
@@ -28,5 +29,6 @@ def include(app: FastAPI) -> None:
         return {"status": "ok"}
 
     app.include_router(health)
-    for module in (projects, endpoints, prompts, tags, generate, questions, dataset, tasks, export):
+    modules = (projects, endpoints, prompts, tags, generate, questions, dataset, quality, tasks)
+    for module in (*modules, export):
         app.include_router(module.router, prefix=PREFIX)
