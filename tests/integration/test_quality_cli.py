@@ -249,3 +249,6 @@ def test_the_report_as_json_and_as_a_self_contained_html_file(
     assert text.exit_code == 0 and "Flags: 3 of 6 records" in text.output
     bad = cli("report", sports, "--threshold", "2")
     assert bad.exit_code == 2 and "threshold" in bad.output
+    nowhere = str(tmp_path / "missing" / "report.html")
+    unwritable = cli("report", sports, "--no-semantic", "--html", nowhere)
+    assert unwritable.exit_code == 2 and "cannot write" in unwritable.output
