@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from distillset.generation.dedup import is_near_duplicate
 
 # Keys whose 3-gram sets overlap at least about this much (Jaccard) are compared. Near
@@ -18,6 +20,9 @@ from distillset.generation.dedup import is_near_duplicate
 CANDIDATE_JACCARD = 0.5
 NUM_PERM = 64
 SHINGLE = 3
+# Templated questions ("What are the benefits of X for Y?") fill the buckets of one another:
+# only this many candidates, those whose signatures agree most, are checked exactly.
+MAX_CHECKED = 32
 
 
 def shingles(key: str) -> set[bytes]:
@@ -42,6 +47,7 @@ class NearDuplicateIndex:
         self._lsh = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
         self._heads: list[str] = []
         self._by_key: dict[str, int] = {}
+        self._signatures = np.empty((64, NUM_PERM), dtype=np.uint64)
 
     def place(self, key: str) -> tuple[int, str]:
         """The group a key joins and how: ``"exact"`` (the same key as the group's first),
@@ -51,14 +57,32 @@ class NearDuplicateIndex:
             return index, "exact"
         signature = self._minhash(num_perm=NUM_PERM)
         signature.update_batch(list(shingles(key)))
-        for candidate in sorted(self._lsh.query(signature)):
+        for candidate in self._likeliest(signature.hashvalues, self._lsh.query(signature)):
             if is_near_duplicate(key, self._heads[candidate]):
                 return candidate, "near"
         index = len(self._heads)
         self._heads.append(key)
         self._by_key[key] = index
         self._lsh.insert(index, signature)
+        self._keep_signature(index, signature.hashvalues)
         return index, "new"
+
+    def _likeliest(self, values: np.ndarray, candidates: list[int]) -> list[int]:
+        """The candidates to check, oldest first: all of them, or the MAX_CHECKED whose
+        signatures agree most with ``values`` (the estimated Jaccard similarity)."""
+        if len(candidates) <= MAX_CHECKED:
+            return sorted(candidates)
+        ids = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
+        agreement = (self._signatures[ids] == values).sum(axis=1)
+        best = ids[np.argsort(-agreement, kind="stable")[:MAX_CHECKED]]
+        return sorted(int(candidate) for candidate in best)
+
+    def _keep_signature(self, index: int, values: np.ndarray) -> None:
+        if index == len(self._signatures):
+            grown = np.empty((2 * len(self._signatures), NUM_PERM), dtype=np.uint64)
+            grown[:index] = self._signatures
+            self._signatures = grown
+        self._signatures[index] = values
 
     def __len__(self) -> int:
         return len(self._heads)
