@@ -86,6 +86,11 @@ def show_report(data: dict[str, Any]) -> None:
         f"Coverage: {cover['leaves']} leaf tags, {cover['without_records']} without records, "
         f"{cover['with_few_records']} with fewer than {cover['few']}"
     )
+    fewest = sorted(cover["per_leaf"], key=lambda leaf: leaf["records"])[:10]
+    print_table(
+        ["leaves with the fewest records", "questions", "records"],
+        [[leaf["tag_path"], leaf["questions"], leaf["records"]] for leaf in fewest],
+    )
     lengths = data["lengths"]
     print_table(
         ["part (approx. tokens)", "records", "mean", "median", "p90", "max"],
