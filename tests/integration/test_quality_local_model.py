@@ -10,9 +10,10 @@ from collections.abc import Callable
 import pytest
 from typer.testing import Result
 
+from distillset.config import Settings
 from distillset.domain import Origin
 from distillset.projects.lifecycle import create_project
-from distillset.quality.embedders import LocalEmbedder, local_model_problem
+from distillset.quality.embedders import LocalEmbedder, local_model_problem, report_embedder
 from distillset.store import Store
 from distillset.tags.tree import add_tag_path
 from helpers import add_record
@@ -59,3 +60,12 @@ def test_semantic_duplicates_use_the_offline_model_by_default(cli: Cli, store: S
     report = json.loads(result.stdout)
     assert report["model"] == "all-MiniLM-L6-v2"
     assert [(g["keep"], g["duplicates"]) for g in report["groups"]] == [(1, [3])]
+
+
+def test_a_report_embeds_a_large_project_only_when_asked(settings: Settings, store: Store) -> None:
+    with store.session() as session:
+        embedder, reason = report_embedder(session, settings, None, None, 10_001)
+        assert embedder is None and reason == "10001 questions to embed: ask for it (--semantic)"
+        embedder, reason = report_embedder(session, settings, True, None, 10_001)
+        assert embedder is not None and embedder.name == "all-MiniLM-L6-v2" and reason is None
+        assert report_embedder(session, settings, None, None, 10)[0] is not None

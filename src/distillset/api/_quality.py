@@ -103,7 +103,11 @@ class QualityMethods(ProjectBase):
         """The quality report (as `report --json`); ``html`` also writes it as an HTML file."""
         with self._session() as (session, project):
             embedder, problem = quality.report_embedder(
-                session, self.settings, semantic, embeddings
+                session,
+                self.settings,
+                semantic,
+                embeddings,
+                quality.question_count(session, project),
             )
             report = quality.build_report(
                 session,

@@ -32,8 +32,9 @@ def report_command(
     semantic: bool | None = typer.Option(
         None,
         "--semantic/--no-semantic",
-        help="Semantic duplicates and diversity with an embedding model (default: when the "
-        "offline model is installed or --embeddings is given).",
+        help="Semantic duplicates and diversity with an embedding model (default: when "
+        "--embeddings is given, or the offline model is installed and the project has at most "
+        "10,000 questions).",
     ),
     embeddings: str | None = typer.Option(
         None, "--embeddings", help="Endpoint alias serving OpenAI-compatible /embeddings."
@@ -52,7 +53,9 @@ def report_command(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        embedder, problem = quality.report_embedder(session, state.settings, semantic, embeddings)
+        embedder, problem = quality.report_embedder(
+            session, state.settings, semantic, embeddings, quality.question_count(session, project)
+        )
         data = quality.build_report(
             session,
             project,

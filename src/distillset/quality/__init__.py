@@ -17,6 +17,7 @@ from distillset.quality.cleanup import (
     lexical_cleanup,
     semantic_cleanup,
 )
+from distillset.quality.coverage import question_count
 from distillset.quality.decontaminate import (
     DEFAULT_NGRAM,
     MAX_NGRAM,
@@ -83,6 +84,7 @@ __all__ = [
     "list_flagged",
     "local_model_problem",
     "open_embedder",
+    "question_count",
     "read_benchmark",
     "render_html",
     "render_sections",

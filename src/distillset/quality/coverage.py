@@ -91,3 +91,9 @@ def coverage(session: Session, project: Project, few: int = DEFAULT_FEW) -> Cove
             for path, asked, answered in leaves
         ],
     )
+
+
+def question_count(session: Session, project: Project) -> int:
+    """How many questions the project has (answered or not)."""
+    stmt = select(func.count(Question.id)).where(Question.project_id == project.id)
+    return int(session.scalar(stmt) or 0)

