@@ -114,3 +114,28 @@ def test_runs_as_its_own_process_with_admin_endpoints() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_embeddings_are_deterministic_unit_vectors_of_the_words(
+    fake_server: FakeModelServer,
+) -> None:
+    texts = ["What is a volley in tennis?", "In tennis, what is a VOLLEY?", "How to pace a race?"]
+    reply = _post(fake_server.url, {"model": "e", "input": texts}, path="/embeddings")
+    vectors = [item["embedding"] for item in sorted(reply["data"], key=lambda i: i["index"])]
+    assert [len(vector) for vector in vectors] == [64, 64, 64]
+    assert vectors[0] == vectors[1] != vectors[2]
+    assert abs(sum(value * value for value in vectors[2]) - 1.0) < 1e-9
+    again = _post(fake_server.url, {"input": texts[2]}, path="/embeddings")
+    assert again["data"][0]["embedding"] == vectors[2] and again["usage"]["total_tokens"] > 0
+    fake_server.configure(embedding_dims=8)
+    small = _post(fake_server.url, {"input": ["x"]}, path="/embeddings")
+    assert len(small["data"][0]["embedding"]) == 8
+
+
+@pytest.mark.parametrize("body", [{}, {"input": []}, {"input": [1, 2]}, {"input": None}])
+def test_an_embeddings_request_without_texts_is_refused(
+    fake_server: FakeModelServer, body: dict[str, Any]
+) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _post(fake_server.url, body, path="/embeddings")
+    assert refused.value.code == 400

@@ -73,3 +73,37 @@ def test_duplicates_command_labels_all_but_the_oldest(cli: Cli, store: Store) ->
         cli("dataset", "duplicates", "Sports", "--tag", "Running", "--json").stdout
     )
     assert only_running["groups"] == []
+
+
+def test_across_tags_groups_repeats_from_every_tag(store: Store) -> None:
+    seed(store)
+    with store.session() as session:
+        project = session.scalars(select(Project)).one()
+        groups = find_duplicates(session, project, across_tags=True)
+    questions = [g.record_ids for g in groups if g.part == "question"]
+    assert questions == [[1, 2, 3, 7]]  # the Running record repeats the Ball games one
+
+
+def test_near_repeats_are_found_in_a_tag_of_thousands(store: Store) -> None:
+    # The pairwise scan gave up on near matches above 2,000 records in one tag.
+    with store.session() as session:
+        project = create_project(session, "Big")
+        tag = add_tag_path(session, project, "Drills", Origin.MANUAL)
+        texts = [f"Which drill number {n} builds sprint speed?" for n in range(2_400)]
+        texts += [
+            "Which drill number 7 builds sprint speeds?",
+            "Which drill number 7 build sprint speed?",
+        ]
+        for text in texts:
+            question = Question(
+                project_id=project.id, tag_id=tag.id, text=text, text_hash=text_hash(text)
+            )
+            session.add(question)
+            session.flush()
+            session.add(Answer(question_id=question.id, project_id=project.id, answer=text))
+    with store.session() as session:
+        project = session.scalars(select(Project)).one()
+        groups = find_duplicates(session, project)
+    assert [(g.part, g.record_ids, g.exact) for g in groups if g.part == "question"] == [
+        ("question", [8, 2401, 2402], False)
+    ]

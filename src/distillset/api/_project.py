@@ -8,6 +8,7 @@ from typing import Any
 from distillset import auto as auto_distill
 from distillset import projects, resolve
 from distillset.api._common import ProgressCallback, opened, run_blocking
+from distillset.api._quality import QualityMethods
 from distillset.api._questions import QuestionMethods
 from distillset.api._review import ReviewMethods
 from distillset.api._tasks import TaskMethods
@@ -20,7 +21,7 @@ from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
 from distillset.store import Store, open_store
 
 
-class Project(TreeMethods, QuestionMethods, ReviewMethods, TaskMethods):
+class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskMethods):
     """One project, opened by name; every method opens short sessions of its own.
 
     Long operations (``auto``, ``generate_*``, ``judge``, ``resume``) run as tasks and return

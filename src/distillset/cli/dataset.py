@@ -1,5 +1,6 @@
-"""`distillset dataset list|show|tokens|edit|confirm|unconfirm|score|note|label|delete|duplicates`
-(`import` lives in cli/dataset_import.py)."""
+"""`distillset dataset list|show|tokens|edit|confirm|unconfirm|score|note|label|delete`
+(`import` lives in cli/dataset_import.py; `duplicates`, `flags` and `decontaminate` in
+cli/dataset_quality.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
+from sqlalchemy.orm import Session
 
-from distillset import resolve
+from distillset import quality, resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -26,19 +28,19 @@ from distillset.domain import InvalidInputError
 from distillset.review import (
     DatasetRecord,
     RecordFilter,
+    RecordPage,
     change_labels,
     chosen_records,
     count_records,
     delete_records,
     edit_record,
-    find_duplicates,
     get_record,
-    label_duplicates,
     list_records,
     set_confirmed,
     set_note,
     set_score,
 )
+from distillset.store import Project
 
 dataset_app = typer.Typer(
     name="dataset",
@@ -66,7 +68,7 @@ IdsArgument = typer.Argument(None, help="Record ids (or select with filters / --
 AllOption = typer.Option(False, "--all", help="Every record of the project.")
 
 
-def _preview(text: str | None, width: int = 60) -> str:
+def preview(text: str | None, width: int = 60) -> str:
     if not text:
         return ""
     flat = " ".join(text.split())
@@ -77,8 +79,8 @@ def _row(record: DatasetRecord) -> list[Any]:
     return [
         record.id,
         record.tag_path,
-        _preview(record.question),
-        _preview(record.answer, 40),
+        preview(record.question),
+        preview(record.answer, 40),
         "yes" if record.reasoning else "no",
         "yes" if record.confirmed else "no",
         record.score,
@@ -99,6 +101,12 @@ def dataset_list(
     model: str | None = ModelFilter,
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
+    flag: str | None = typer.Option(
+        None,
+        "--flag",
+        help="Only records with this automatic flag (refusal, wrong_language, leaked_reasoning, "
+        "truncated, length_outlier, restates_question; see `dataset flags`).",
+    ),
     limit: int = typer.Option(50, "--limit", help="Records per page (1-1000)."),
     cursor: int | None = typer.Option(None, "--cursor", help="next_cursor of the previous page."),
     newest: bool = typer.Option(False, "--newest", help="Newest records first."),
@@ -119,8 +127,13 @@ def dataset_list(
             search=search,
             label=label,
         )
-        page = list_records(session, project, flt, cursor=cursor, limit=limit, newest_first=newest)
-        total = count_records(session, project, flt) if count else None
+        if flag is not None:
+            page, total = _flagged_page(session, project, flt, flag, cursor, limit, newest, count)
+        else:
+            page = list_records(
+                session, project, flt, cursor=cursor, limit=limit, newest_first=newest
+            )
+            total = count_records(session, project, flt) if count else None
     if as_json:
         data = page.as_dict()
         if total is not None:
@@ -135,6 +148,22 @@ def dataset_list(
         say(f"{total} matching records")
     if page.next_cursor is not None:
         say(f"more: --cursor {page.next_cursor}")
+
+
+def _flagged_page(
+    session: Session,
+    project: Project,
+    flt: RecordFilter,
+    flag: str,
+    cursor: int | None,
+    limit: int,
+    newest: bool,
+    count: bool,
+) -> tuple[RecordPage, int | None]:
+    page = quality.list_flagged(
+        session, project, flag, flt, cursor=cursor, limit=limit, newest_first=newest
+    )
+    return page, quality.count_flagged(session, project, flag, flt) if count else None
 
 
 @dataset_app.command("show")
@@ -401,45 +430,3 @@ def dataset_delete(
         f"deleted {result.records} records; "
         f"{result.questions_unanswered} questions are unanswered again",
     )
-
-
-@dataset_app.command("duplicates")
-def dataset_duplicates(
-    ctx: typer.Context,
-    name: str = ProjectArgument,
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    label: str | None = typer.Option(
-        None, "--label", help="Put this label on every duplicate (all but the oldest record)."
-    ),
-    as_json: bool = JsonOption,
-) -> None:
-    """Report records whose question or answer repeats an earlier one in the same tag."""
-    with state_of(ctx).store.session() as session:
-        project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.subtree_tag_id(session, project, tag), confirmed=confirmed
-        )
-        groups = find_duplicates(session, project, flt)
-        labelled = 0
-        if label:
-            labelled = label_duplicates(session, project, groups, label)
-    if as_json:
-        print_json({"groups": [group.as_dict() for group in groups], "labelled": labelled})
-        return
-    print_table(
-        ["part", "tag", "keep", "duplicates", "exact", "text"],
-        [
-            [
-                group.part,
-                group.tag_path,
-                group.record_ids[0],
-                ",".join(map(str, group.record_ids[1:])),
-                "yes" if group.exact else "near",
-                _preview(group.text),
-            ]
-            for group in groups
-        ],
-    )
-    if label:
-        say(f"labelled {labelled} records {label!r}")

@@ -50,6 +50,11 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("judge"),
             "Score unscored records 0-5 with a judge model (run again to resume or retry).",
         ),
+        "report": Lazy(
+            _cli("report"),
+            "Quality report: counts, coverage, lengths, scores, duplicates, diversity, flags,\n"
+            "languages, models and cost.",
+        ),
         "export": Lazy(
             _cli("export"), "Export the dataset in the format a fine-tuning tool reads."
         ),
@@ -87,6 +92,21 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         "import": Lazy(
             _cli("dataset_import"),
             "Import a dataset file (Alpaca, ShareGPT, OpenAI messages, TRL or custom fields).",
+        ),
+        "duplicates": Lazy(
+            _cli("dataset_quality"),
+            "Report records whose question or answer repeats an earlier one in the same tag (or, "
+            "with\n--semantic, questions that ask the same thing in other words anywhere in the "
+            "project).",
+        ),
+        "flags": Lazy(
+            _cli("dataset_quality"),
+            "Automatic flags without a model: refusals, wrong language, leaked reasoning, "
+            "truncated\nanswers, length outliers in their tag, answers that restate the question.",
+        ),
+        "decontaminate": Lazy(
+            _cli("dataset_quality"),
+            "Flag questions that share an n-gram (13 words by default) with benchmark questions.",
         ),
     },
     ("model",): {

@@ -2,6 +2,7 @@
 
 from distillset.llm.calls import CallLog, CallRecorder
 from distillset.llm.config import EndpointConfig, LimitSettings
+from distillset.llm.embeddings import embed_texts
 from distillset.llm.errors import ModelOutputError
 from distillset.llm.factory import open_gateway
 from distillset.llm.gateway import BeforeSend, ChatResult, Gateway, ListResult
@@ -29,6 +30,7 @@ __all__ = [
     "RawReply",
     "Transport",
     "TransportError",
+    "embed_texts",
     "list_response_format",
     "open_gateway",
     "parse_json_list",

@@ -1,27 +1,27 @@
 """Duplicate report: records whose question or answer says the same as an earlier record's.
 
 Compared within each leaf tag (where a model repeating itself puts its duplicates), one tag
-at a time, so memory holds one tag's records. Exact matches use the folded comparison key;
-near matches use the same test the distillation steps use when they add questions.
+at a time, so memory holds one tag's records; or across the whole selection at once. Exact
+matches use the folded comparison key; near matches use the same test the distillation steps
+use when they add questions, asked only of texts that MinHash/LSH puts in one bucket, so a
+scan grows with the number of records rather than its square.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distillset.generation.dedup import comparison_key, is_near_duplicate
+from distillset.generation.dedup import comparison_key
+from distillset.generation.near_index import NearDuplicateIndex
 from distillset.review.editing import change_labels
 from distillset.review.filters import RecordFilter, filtered_ids_query
 from distillset.store.models import Answer, Project, Question
 from distillset.store.queries import TagPaths
-
-# Above this many records in one tag only exact matches are looked for (pairs grow as n²).
-MAX_NEAR_COMPARE = 2_000
 
 
 @dataclass
@@ -46,58 +46,63 @@ class DuplicateGroup:
         }
 
 
-def _groups_in(
-    rows: list[tuple[int, str]], part: str, tag_path: str, near: bool
-) -> list[DuplicateGroup]:
-    """Group (record id, text) rows: each row joins the first earlier group it matches."""
+def _groups_in(rows: list[Any], column: int, part: str, paths: TagPaths) -> list[DuplicateGroup]:
+    """Group (record id, tag id, question, answer) rows by one text column: each row joins
+    the first earlier group it matches. A group names the tag of its oldest record."""
     groups: list[DuplicateGroup] = []
-    keys: list[str] = []
-    by_key: dict[str, int] = {}
-    for record_id, text in rows:
-        key = comparison_key(text)
-        index = by_key.get(key)
-        exact = index is not None
-        if index is None and near:
-            index = next((i for i, other in enumerate(keys) if is_near_duplicate(key, other)), None)
-        if index is None:
-            by_key[key] = len(groups)
-            keys.append(key)
-            groups.append(DuplicateGroup(part, tag_path, [record_id], text))
+    index = NearDuplicateIndex()
+    for row in rows:
+        text = row[column]
+        position, how = index.place(comparison_key(text))
+        if how == "new":
+            groups.append(DuplicateGroup(part, paths.path(row[1]), [row[0]], text))
             continue
-        groups[index].record_ids.append(record_id)
-        groups[index].exact = groups[index].exact and exact
+        groups[position].record_ids.append(row[0])
+        groups[position].exact = groups[position].exact and how == "exact"
     return [group for group in groups if len(group.record_ids) > 1]
 
 
-def _tag_ids(session: Session, project: Project, ids_query: Any) -> Iterator[int | None]:
+def _tag_ids(session: Session, ids_query: Any) -> list[int | None]:
     stmt = (
         select(Question.tag_id)
         .join(Answer, Answer.question_id == Question.id)
         .where(Answer.id.in_(ids_query))
         .distinct()
     )
-    yield from session.scalars(stmt)
+    return list(session.scalars(stmt))
+
+
+def _rows(session: Session, ids_query: Any, tag_id: int | None, every_tag: bool) -> list[Any]:
+    stmt = (
+        select(Answer.id, Question.tag_id, Question.text, Answer.answer)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.id.in_(ids_query))
+        .order_by(Answer.id)
+    )
+    if not every_tag:
+        stmt = stmt.where(
+            Question.tag_id.is_(None) if tag_id is None else Question.tag_id == tag_id
+        )
+    return list(session.execute(stmt).all())
 
 
 def find_duplicates(
-    session: Session, project: Project, record_filter: RecordFilter | None = None
+    session: Session,
+    project: Project,
+    record_filter: RecordFilter | None = None,
+    *,
+    across_tags: bool = False,
 ) -> list[DuplicateGroup]:
-    """Duplicate questions and answers among the filter's records, tag by tag."""
+    """Duplicate questions and answers among the filter's records, tag by tag (or across
+    the whole selection with ``across_tags``)."""
     ids_query = filtered_ids_query(session, project, record_filter or RecordFilter())
     paths = TagPaths(session, project.id)
+    scopes: list[int | None] = [None] if across_tags else _tag_ids(session, ids_query)
     report: list[DuplicateGroup] = []
-    for tag_id in list(_tag_ids(session, project, ids_query)):
-        tag_condition = Question.tag_id.is_(None) if tag_id is None else Question.tag_id == tag_id
-        rows = session.execute(
-            select(Answer.id, Question.text, Answer.answer)
-            .join(Question, Question.id == Answer.question_id)
-            .where(tag_condition, Answer.id.in_(ids_query))
-            .order_by(Answer.id)
-        ).all()
-        near = len(rows) <= MAX_NEAR_COMPARE
-        path = paths.path(tag_id)
-        report += _groups_in([(r[0], r[1]) for r in rows], "question", path, near)
-        report += _groups_in([(r[0], r[2]) for r in rows], "answer", path, near)
+    for tag_id in scopes:
+        rows = _rows(session, ids_query, tag_id, across_tags)
+        report += _groups_in(rows, 2, "question", paths)
+        report += _groups_in(rows, 3, "answer", paths)
     return report
 
 

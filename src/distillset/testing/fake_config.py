@@ -85,6 +85,8 @@ class FakeConfig:
     logprobs_mode: str = "honour"
     logprobs_ids: bool = True
     max_top_logprobs: int | None = None
+    # Length of the vectors `/v1/embeddings` answers with.
+    embedding_dims: int = 64
 
     def __post_init__(self) -> None:
         if self.reasoning_style not in REASONING_STYLES:

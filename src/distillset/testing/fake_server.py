@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from distillset.llm.config import EndpointConfig
-from distillset.testing import fake_content
+from distillset.testing import fake_content, fake_embeddings
 from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
 from distillset.testing.fake_logprobs import (
     logprobs_asked,
@@ -93,6 +93,8 @@ class FakeModelBehaviour:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/chat/completions", self.chat)
+        app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_post("/embeddings", self.embeddings)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/props", self.props)
         if admin:
@@ -177,6 +179,42 @@ class FakeModelBehaviour:
             return response
         finally:
             self.counters.leave(kind, status, outcome)
+
+    async def embeddings(self, request: web.Request) -> web.Response:
+        """`/v1/embeddings`: deterministic vectors (see fake_embeddings), with the forced and
+        random 429 / 500 faults and the latency of chat requests."""
+        self.counters.enter(self.config.log_prompts)
+        status, outcome = 500, "error"
+        try:
+            if not self._authorized(request):
+                status, outcome = 401, "unauthorized"
+                return _error(401, "invalid api key", "invalid_api_key")
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            texts = fake_embeddings.inputs_of(body)
+            if texts is None:
+                status, outcome = 400, "bad_request"
+                return _error(400, "input must be a string or a list of strings", "invalid_request")
+            config = self.config
+            if config.log_prompts:
+                self.counters.log_body(body)
+            outcome = self._pick_fault()
+            if config.latency:
+                await asyncio.sleep(config.latency)
+            if outcome in ("429", "500"):
+                response = self._reply(body, [], "embeddings", outcome, config)
+                assert isinstance(response, web.Response)
+            else:
+                outcome = "ok"
+                model = str(body.get("model") or config.model)
+                reply = fake_embeddings.embeddings_body(model, texts, config.embedding_dims)
+                response = web.json_response(reply)
+            status = response.status
+            return response
+        finally:
+            self.counters.leave("embeddings", status, outcome)
 
     def _reply(
         self,

@@ -12,6 +12,7 @@ from distillset.web.api import (
     generate,
     projects,
     prompts,
+    quality,
     questions,
     tags,
     tasks,
@@ -38,6 +39,7 @@ def include(app: FastAPI) -> None:
         questions,
         dataset,
         dataset_import,
+        quality,
         tasks,
         export,
     ):
