@@ -26,7 +26,6 @@ __all__ = [
     "project_id",
     "project_named",
     "record_filter",
-    "subtree_tag_id",
     "tag_at",
     "tag_at_or_added",
     "tag_id",
@@ -62,14 +61,9 @@ def tag_at_or_added(session: Session, project: Project | int, path: str) -> Tag:
 
 
 def tag_id(session: Session, project: Project | int, path: str | None) -> int | None:
-    """The id of the tag at the path, or None for no path (the whole project)."""
-    return tag_at(session, project, path).id if path else None
-
-
-def subtree_tag_id(session: Session, project: Project | int, path: str | None) -> int | None:
-    """The id of the tag whose subtree a record filter keeps, or None for no path. Unlike
-    ``tag_id``, a path given empty is refused: a filter (what a judge pays for, what a
-    delete removes) never widens to the whole project because a path came blank."""
+    """The id of the tag at the path, or None for no path (the whole project). A path given
+    empty is refused, never read as "no path": what a run pays for, what a filter deletes,
+    never widens to the whole project because a path came blank."""
     return None if path is None else tag_at(session, project, path).id
 
 
@@ -88,7 +82,7 @@ def record_filter(
     if path is not None:
         if "tag_id" in values:
             raise InvalidInputError("give tag (a path) or tag_id, not both")
-        values["tag_id"] = subtree_tag_id(session, project, path)
+        values["tag_id"] = tag_id(session, project, path)
     return RecordFilter.from_dict(values)
 
 

@@ -208,3 +208,17 @@ def test_estimates_use_the_endpoints_observed_call_sizes_once_there_are_some(
     per_answer_before = 80 * 1 + 900 * 2
     assert after.estimated_cost is not None
     assert after.estimated_cost * 1e6 < after.calls["answer"] * per_answer_before
+
+
+def test_a_blank_tag_path_is_refused_not_read_as_the_whole_project(
+    cli: Cli, project: str, fake_server: FakeModelServer
+) -> None:
+    assert cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "1").exit_code == 0
+    sent = fake_server.stats().total
+    for args in (
+        ("answers", "generate", NAME, "--tag", ""),
+        ("questions", "list", NAME, "--tag", " "),
+    ):
+        refused = cli(*args)
+        assert refused.exit_code == 2, (args, refused.output)
+    assert fake_server.stats().total == sent

@@ -57,7 +57,7 @@ class QualityMethods(ProjectBase):
             summary = quality.summarize_flags(
                 session,
                 project,
-                RecordFilter(tag_id=resolve.subtree_tag_id(session, project, tag)),
+                RecordFilter(tag_id=resolve.tag_id(session, project, tag)),
                 examples=examples,
             )
         return summary.as_dict()

@@ -117,7 +117,7 @@ def dataset_list(
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
         flt = RecordFilter(
-            tag_id=resolve.subtree_tag_id(session, project, tag),
+            tag_id=resolve.tag_id(session, project, tag),
             confirmed=confirmed,
             has_reasoning=has_reasoning,
             scored=scored,
@@ -272,7 +272,7 @@ def _confirmation_command(value: bool) -> Callable[..., None]:
         with state_of(ctx).store.session() as session:
             project = resolve.project_named(session, name)
             flt = RecordFilter(
-                tag_id=resolve.subtree_tag_id(session, project, tag),
+                tag_id=resolve.tag_id(session, project, tag),
                 has_reasoning=has_reasoning,
                 min_score=min_score,
                 max_score=max_score,
@@ -326,7 +326,7 @@ def dataset_score(
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
         flt = RecordFilter(
-            tag_id=resolve.subtree_tag_id(session, project, tag),
+            tag_id=resolve.tag_id(session, project, tag),
             confirmed=confirmed,
             search=search,
             label=label,
@@ -404,7 +404,7 @@ def dataset_delete(
     with store.session() as session:
         project = resolve.project_named(session, name)
         flt = RecordFilter(
-            tag_id=resolve.subtree_tag_id(session, project, tag),
+            tag_id=resolve.tag_id(session, project, tag),
             confirmed=confirmed,
             max_score=max_score,
             model=model,

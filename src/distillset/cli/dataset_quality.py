@@ -103,9 +103,7 @@ def dataset_duplicates(
         raise InvalidInputError("--threshold and --embeddings apply to --semantic")
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.subtree_tag_id(session, project, tag), confirmed=confirmed
-        )
+        flt = RecordFilter(tag_id=resolve.tag_id(session, project, tag), confirmed=confirmed)
         groups = find_duplicates(session, project, flt, across_tags=across_tags)
         cleanup = quality.lexical_cleanup(session, groups)
     outcome = _apply(ctx, name, cleanup, label, delete, yes)
@@ -210,7 +208,7 @@ def dataset_flags(
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
         for record, flags, language in quality.flagged_records(
-            session, project, RecordFilter(tag_id=resolve.subtree_tag_id(session, project, tag))
+            session, project, RecordFilter(tag_id=resolve.tag_id(session, project, tag))
         ):
             summary.add(record, flags, language, examples)
             if any(flag is None or found.kind == flag for found in flags):

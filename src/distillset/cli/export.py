@@ -134,7 +134,7 @@ def export_command(
             system=system,
             fields=field_pairs(field),
             record_filter=RecordFilter(
-                tag_id=resolve.subtree_tag_id(session, project, tag),
+                tag_id=resolve.tag_id(session, project, tag),
                 confirmed=True if confirmed else None,
                 has_reasoning=has_reasoning,
                 min_score=min_score,

@@ -65,7 +65,7 @@ def judge_command(
     with state.store.session() as session:
         project = resolve.project_named(session, name)
         record_filter = RecordFilter(
-            tag_id=resolve.subtree_tag_id(session, project, tag),
+            tag_id=resolve.tag_id(session, project, tag),
             confirmed=confirmed,
             has_reasoning=has_reasoning,
             scored=scored,

@@ -34,7 +34,7 @@ RECORD_PAGE = 20
 
 def tag_id_of(session: Session, project: Project, path: str | None) -> int | None:
     """A page's typed tag filter (blank: no filter), resolved by the one resolver."""
-    return resolve.subtree_tag_id(session, project, path) if path and path.strip() else None
+    return resolve.tag_id(session, project, path) if path and path.strip() else None
 
 
 def _query(**values: Any) -> str:
