@@ -138,7 +138,7 @@ def test_an_endpoint_concurrency_limit_is_kept_too(
     store: Store, fake_server: FakeModelServer
 ) -> None:
     fake_server.configure(latency=0.05)
-    endpoint = fake_server.endpoint(alias="narrow", concurrency=3)
+    endpoint = fake_server.endpoint(alias="narrow", concurrency=3, adaptive=False)
 
     async def scenario() -> None:
         async with open_gateway(

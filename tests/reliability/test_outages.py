@@ -125,8 +125,10 @@ def test_an_endpoint_that_hangs_times_out_and_the_task_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_project(store, fake_server.url, max_concurrency=4)
-    # The tree and questions come through, then every answer request hangs. (The short
-    # timeout is set only then: a loaded machine may take longer than 0.3 s for a list.)
+    # The tree and questions come through, then every answer request hangs. (The 0.3 s
+    # timeout is set only then: a loaded machine may take longer for a list; 10 s until
+    # then, so a stall drawn by the fault rates fails fast too.)
+    set_project(store, max_retries=1, request_timeout=10)
     fake_server.configure(stall_seconds=3600.0)
     assert cli("tags", "generate", NAME, "--count", "2").exit_code == 0
     first_tag = _first_tag(store)
