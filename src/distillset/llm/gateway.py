@@ -78,6 +78,7 @@ class Gateway:
         self.use_cache = use_cache
         self.limiter = limiter
         self._endpoint_limiters = endpoint_limiters or LimiterRegistry()
+        self._learned = LimiterRegistry()
         self._calls = calls
         self._transport = transport
         self._output_average = 0.0
@@ -463,8 +464,17 @@ class Gateway:
     def _endpoint_limiter(self, endpoint: EndpointConfig) -> Limiter | None:
         """Limits the provider sets on the endpoint itself, shared by all projects using it."""
         limited = endpoint.concurrency or endpoint.rpm or endpoint.tpm
-        if not (limited or endpoint.adaptive):
-            return None
+        if not limited:
+            if not endpoint.adaptive:
+                return None
+            # Learned per gateway (one run): nothing it learned, or holds, outlives the run.
+            return self._learned.get(
+                ("learned", endpoint.base_url, endpoint.model),
+                self.limits.max_concurrency,
+                None,
+                None,
+                adaptive=True,
+            )
         return self._endpoint_limiters.get(
             ("endpoint", endpoint.base_url, endpoint.model),
             endpoint.concurrency or self.limits.max_concurrency,
