@@ -36,8 +36,9 @@ class Generated:
 async def _run(runner: TaskRunner, job: PlannedJob, stage: str) -> Generated:
     await runner.run_to_end(job.task_id)
     with runner.store.session() as session:
-        counters: dict[str, Any] = get_task(session, job.task_id).counters or {}
-        last_error = get_task(session, job.task_id).last_error
+        task = get_task(session, job.task_id)
+        counters: dict[str, Any] = task.counters or {}
+        last_error = task.last_error
     counts = counters.get(stage) or {}
     created = [int(i) for i in (counters.get("created") or {}).get(stage, [])]
     error = counters.get("last_error") or last_error
