@@ -68,13 +68,14 @@ class AdaptiveLimit:
         recent = self._recent.setdefault(kind, deque(maxlen=RECENT))
         seen.append(per_token)
         recent.append(per_token)
+        fast = _fast_end(seen)  # one sort of the window per reply
         queueing = len(recent) == RECENT and self.limit <= SLOWDOWN_UP_TO
-        if queueing and statistics.median(recent) > SLOWDOWN_RATIO * _fast_end(seen):
+        if queueing and statistics.median(recent) > SLOWDOWN_RATIO * fast:
             recent.clear()  # the next judgement waits for replies sent after this cut
             self._cut(sent_in, SLOWDOWN_FACTOR)
             return
         # Grow only on a reply that was not queued (about as fast as this kind gets).
-        unqueued = len(seen) >= 2 and per_token <= GROW_RATIO * _fast_end(seen)
+        unqueued = len(seen) >= 2 and per_token <= GROW_RATIO * fast
         if full and unqueued and sent_in == self.epoch:
             step = 1.0 if self.slow_start else 1.0 / self.limit
             self.limit = min(float(self.ceiling), self.limit + step)
