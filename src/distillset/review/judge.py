@@ -152,9 +152,11 @@ class _Setup:
 class JudgeRun(SupervisedRun):
     """One run of a judge task in this process; the task machinery is the shared one."""
 
+    # What prepare() read for the work; None until then (a class default, as DistillRun's).
+    setup: _Setup | None = None
+
     def new_progress(self) -> StageProgress:
         return StageProgress([STAGE])
-        self.setup: _Setup | None = None
 
     def prepare(self) -> None:
         with self.store.session() as session:
