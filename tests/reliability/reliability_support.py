@@ -10,7 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import func, select, text
 
 import helpers
 from distillset import resolve
@@ -20,6 +21,7 @@ from distillset.domain import normalize_text
 from distillset.kinds import run_task
 from distillset.projects import lifecycle as projects
 from distillset.store import Answer, LlmCall, Question, Store, Tag
+from distillset.store.db import alembic_config, make_engine
 
 NAME = "Reliability topic"
 
@@ -74,3 +76,14 @@ def tree_of(store: Store) -> Tree:
     duplicates += sum(n - 1 for n in per_project.values() if n > 1)
     duplicates += sum(n - 1 for n in answered.values() if n > 1)
     return Tree(len(tags), len(questions), len(answered), duplicates, int(twice_paid or 0))
+
+
+def store_at_revision(settings: Settings, revision: str, statements: list[str]) -> None:
+    """A database migrated up to ``revision`` only, holding the rows ``statements`` insert
+    (as an older distillset left it); the next open migrates it the rest of the way."""
+    engine = make_engine(settings.resolved_database_url)
+    command.upgrade(alembic_config(engine), revision)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()

@@ -7,12 +7,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
-from sqlalchemy import text
+from reliability_support import store_at_revision
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.store.db import alembic_config, make_engine
 
 NOW = "2025-01-01 00:00:00"
 OLD_DATA = [
@@ -31,12 +29,7 @@ OLD_DATA = [
 def test_records_from_before_0006_export_the_project_system_prompt(
     database: str, settings: Settings, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
-    engine = make_engine(settings.resolved_database_url)
-    command.upgrade(alembic_config(engine), "0005_answer_scored_at")
-    with engine.begin() as connection:
-        for statement in OLD_DATA:
-            connection.execute(text(statement))
-    engine.dispose()
+    store_at_revision(settings, "0005_answer_scored_at", OLD_DATA)
 
     out = tmp_path / "old.jsonl"
     exported = cli("export", "Old", "--format", "messages", "--output", str(out))

@@ -8,12 +8,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
-from sqlalchemy import text
+from reliability_support import store_at_revision
 from typer.testing import Result
 
 from distillset.config import Settings
-from distillset.store.db import alembic_config, make_engine
 
 NOW = "2025-01-01 00:00:00"
 OLD_DATA = [
@@ -35,12 +33,7 @@ OLD_DATA = [
 def test_endpoints_projects_and_records_from_before_0007_carry_over(
     database: str, settings: Settings, cli: Callable[..., Result], tmp_path: Path
 ) -> None:
-    engine = make_engine(settings.resolved_database_url)
-    command.upgrade(alembic_config(engine), "0006_answer_prompt_sent")
-    with engine.begin() as connection:
-        for statement in OLD_DATA:
-            connection.execute(text(statement))
-    engine.dispose()
+    store_at_revision(settings, "0006_answer_prompt_sent", OLD_DATA)
 
     project = json.loads(cli("project", "show", "Old", "--json").stdout)
     endpoint = json.loads(cli("model", "show", "teacher", "--json").stdout)
