@@ -203,11 +203,16 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def one_line(text: str) -> str:
+    """The text with runs of spaces, tabs and line breaks as single spaces, trimmed."""
+    return _SPACES.sub(" ", text).strip()
+
+
 def clean_label(label: str, *, keep_bare_number: bool = False) -> str:
     """A tag label as stored: numbering, quotes and trailing punctuation removed
     (``keep_bare_number`` for a label given whole, see _BARE_NUMBER). A model's '>' becomes
     '-'; a label a person gives with '>' is refused before this (SEPARATOR_IN_LABEL)."""
-    text = strip_numbering(_SPACES.sub(" ", label).strip(), keep_bare_number=keep_bare_number)
+    text = strip_numbering(one_line(label), keep_bare_number=keep_bare_number)
     text = text.strip("\"'`“”‘’「」*_ ")
     text = text.replace(">", "-")
     return text.rstrip(" .。;；,，:：").strip()

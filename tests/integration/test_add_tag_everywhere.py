@@ -109,3 +109,17 @@ def test_a_label_is_never_rewritten_around_the_path_separator(
     # Markup without '>' is a label like any other, stored as typed.
     kept = client.post(API, json={"label": "x < y & <b"})
     assert kept.status_code == 201 and kept.json()["label"] == "x < y & <b"
+
+
+def test_a_typed_label_keeps_its_quotes_and_punctuation(client: TestClient, cli: Cli) -> None:
+    """Quotes, emphasis marks and trailing punctuation are the person's choice: kept exactly by
+    the REST API, a rename and the CLI (only surrounding spaces go)."""
+    typed = ['"Quoted"', "*Warm-up*", "Why stretch?", "Rules, etc.", "'Single'"]
+    for label in typed[:2]:
+        made = client.post(API, json={"label": f"  {label} "})
+        assert made.status_code == 201 and made.json()["label"] == label
+    renamed = client.patch(f"{API}/1", json={"label": typed[2]})
+    assert renamed.status_code == 200 and renamed.json()["label"] == typed[2]
+    for label in typed[3:]:
+        assert cli("tags", "add", "Sports", "--path", label).exit_code == 0
+    assert sorted(_top_labels(cli)) == sorted(typed[1:])

@@ -25,6 +25,8 @@ from distillset.domain import (
     checked_text,
     clean_label,
     normalize_text,
+    one_line,
+    strip_numbering,
     unstorable_reason,
 )
 from distillset.store.models import Answer, Project, Question, Tag
@@ -34,23 +36,34 @@ MAX_TAG_DEPTH = 20
 _INSERT_BATCH = 5_000
 
 
-def checked_label(label: str, *, keep_bare_number: bool = True) -> str:
+def checked_label(label: str, *, keep_bare_number: bool = True, typed: bool = False) -> str:
     """A label a person gave (typed, or read from an outline file) as stored, refused when
     empty, too long or holding '>' (the path separator: never rewritten into another label,
     see domain.SEPARATOR_IN_LABEL). A label given whole (typed by hand, by default) keeps a
     bare leading number: "10 Tips for sprinting"; where that number is section or list
-    numbering ("1 Basics" in a table of contents), pass False. Tabs and line breaks become
-    spaces; other control characters are refused (model text has them removed before it gets
-    here: domain.storable_text)."""
+    numbering ("1 Basics" in a table of contents), pass False. A ``typed`` label keeps its
+    quotes, markup and punctuation (the person's choice); only list numbering ("2. Athletics")
+    and surrounding spaces go. Tabs and line breaks become spaces; other control characters are
+    refused (model text has them removed before it gets here: domain.storable_text)."""
     reason = unstorable_reason(label)
     if reason is not None:
         raise InvalidInputError(f"invalid tag label: {reason}")
     if ">" in label:
         raise InvalidInputError(f"invalid tag label {label.strip()!r}: {SEPARATOR_IN_LABEL}")
-    cleaned = clean_label(label, keep_bare_number=keep_bare_number)
+    cleaned = (
+        strip_numbering(one_line(label), keep_bare_number=keep_bare_number)
+        if typed
+        else clean_label(label, keep_bare_number=keep_bare_number)
+    )
     if not cleaned:
         raise InvalidInputError(f"invalid tag label {label!r}: it is empty once cleaned")
     return checked_text("tag label", cleaned, MAX_LABEL_LENGTH)
+
+
+def _stored_label(label: str, origin: Origin) -> str:
+    """A person's label is kept as typed; a model's is cleaned of list numbering and quotes."""
+    manual = origin is Origin.MANUAL
+    return checked_label(label, keep_bare_number=manual, typed=manual)
 
 
 def _strip_topic(session: Session, project: Project, path: TagPath) -> tuple[str, ...]:
@@ -153,7 +166,7 @@ def add_children(
     assert position is not None
     created: list[Tag] = []
     for label in labels:
-        cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
+        cleaned = _stored_label(label, origin)
         if _child(session, project_id, parent_id, cleaned) is not None:
             continue
         position += 1
@@ -184,7 +197,7 @@ def add_tag(
 ) -> Tag:
     """Add one tag under the parent (the top level for None), as typed by hand; refuse a
     sibling of the same label (compared as stored: case, accents and spacing aside)."""
-    cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
+    cleaned = _stored_label(label, origin)
     created = add_children(session, project_id, parent, [cleaned], origin)
     if not created:
         existing = _child(session, project_id, parent.id if parent else None, cleaned)
@@ -202,7 +215,7 @@ def add_tag_path(
         raise InvalidInputError("the path names the topic itself; name a tag below it")
     parent: Tag | None = None
     for index, label in enumerate(labels):
-        cleaned = checked_label(label, keep_bare_number=origin is Origin.MANUAL)
+        cleaned = _stored_label(label, origin)
         existing = _child(session, project.id, parent.id if parent else None, cleaned)
         if existing is None:
             parent = add_tag(session, project.id, parent, label, origin)
@@ -215,7 +228,7 @@ def add_tag_path(
 
 
 def rename_tag(session: Session, tag: Tag, new_label: str) -> Tag:
-    cleaned = checked_label(new_label)
+    cleaned = checked_label(new_label, typed=True)
     clash = _child(session, tag.project_id, tag.parent_id, cleaned)
     if clash is not None and clash.id != tag.id:
         raise ConflictError(f"a sibling tag named {clash.label!r} already exists")
