@@ -1,5 +1,12 @@
 """Answers: generated for questions, with the teacher's reasoning."""
 
+from distillset.answers.conversations import (
+    TurnOutcome,
+    advance_conversation,
+    make_conversation,
+    transcript,
+    turns_planned,
+)
 from distillset.answers.generate import (
     AnswerOutcome,
     answer_again,
@@ -10,6 +17,11 @@ from distillset.answers.generate import (
 
 __all__ = [
     "AnswerOutcome",
+    "TurnOutcome",
+    "advance_conversation",
+    "make_conversation",
+    "transcript",
+    "turns_planned",
     "answer_again",
     "answer_question",
     "first_answer_id",

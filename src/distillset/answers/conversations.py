@@ -319,3 +319,22 @@ async def advance_conversation(
     outcome.position = position
     outcome.remaining = state.remaining - 1
     return outcome
+
+
+async def make_conversation(
+    store: Store,
+    gateway: Gateway,
+    context: DistillContext,
+    question_id: int,
+    *,
+    task_id: int | None = None,
+    before_send: BeforeSend | None = None,
+) -> TurnOutcome:
+    """Every turn still missing of the question's conversation, one after the other; the
+    outcome of the last step (an error stops it: the stored turns stay)."""
+    while True:
+        outcome = await advance_conversation(
+            store, gateway, context, question_id, task_id=task_id, before_send=before_send
+        )
+        if outcome.error is not None or outcome.gone or outcome.remaining == 0:
+            return outcome
