@@ -4,7 +4,6 @@ from distillset.answers.conversations import (
     TurnOutcome,
     advance_conversation,
     make_conversation,
-    transcript,
     turns_planned,
 )
 from distillset.answers.generate import (
@@ -20,7 +19,6 @@ __all__ = [
     "TurnOutcome",
     "advance_conversation",
     "make_conversation",
-    "transcript",
     "turns_planned",
     "answer_again",
     "answer_question",

@@ -22,6 +22,7 @@ from distillset.llm.gateway import BeforeSend
 from distillset.llm.writer import run_write
 from distillset.projects.conversation_setting import MultiTurnSetting
 from distillset.prompts import empty_list_word, render
+from distillset.review.conversations import Turn, transcript
 from distillset.store import Conversation, ConversationTurn, Question, Store, Tag
 from distillset.store.models import utcnow
 from distillset.tags.tree import tag_path
@@ -40,13 +41,6 @@ def turns_planned(rounds: int) -> int:
 
 def role_at(position: int) -> str:
     return ASSISTANT if position % 2 else USER
-
-
-@dataclass(frozen=True)
-class Turn:
-    role: str
-    content: str
-    reasoning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,11 +169,6 @@ def teacher_messages(context: DistillContext, state: ConversationState) -> list[
             message["reasoning_content"] = turn.reasoning
         messages.append(message)
     return messages
-
-
-def transcript(turns: tuple[Turn, ...] | list[Turn]) -> str:
-    """The turns as the user simulator and the judge read them (no reasoning)."""
-    return "\n\n".join(f"[{turn.role}]\n{turn.content}" for turn in turns)
 
 
 def follow_up_messages(context: DistillContext, state: ConversationState) -> list[dict[str, str]]:

@@ -1,6 +1,18 @@
 """Review: the canonical record, filters, listing and editing records, judge scoring,
 duplicate reports, and importing dataset files."""
 
+from distillset.review.conversation_judge import JudgeOutcome, judge_conversations
+from distillset.review.conversations import (
+    ConversationRecord,
+    delete_conversations,
+    edit_turn,
+    get_conversation,
+    iter_conversations,
+    list_conversations,
+    set_conversation_note,
+    set_conversation_score,
+    set_conversations_confirmed,
+)
 from distillset.review.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.review.editing import (
     DeleteResult,
@@ -40,6 +52,17 @@ from distillset.review.soft_labels import TokenConfidence, lowest_confidence
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
+    "ConversationRecord",
+    "JudgeOutcome",
+    "delete_conversations",
+    "edit_turn",
+    "get_conversation",
+    "iter_conversations",
+    "judge_conversations",
+    "list_conversations",
+    "set_conversation_note",
+    "set_conversation_score",
+    "set_conversations_confirmed",
     "DEFAULT_IMPORT_TAG",
     "DatasetRecord",
     "DeleteResult",
