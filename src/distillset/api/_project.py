@@ -324,11 +324,14 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         private: bool = False,
         batch_size: int = 2_000,
         soft_labels: bool = False,
+        dataset_type: str | None = None,
+        reasoning_turns: str = "every",
         **filters: Any,
     ) -> dict[str, Any]:
         """Export the records (all, or those the filters select) as `distillset export` does;
         returns what was written (as its --json output). ``soft_labels`` adds each record's
-        soft labels (docs/soft-labels.md)."""
+        soft labels (docs/soft-labels.md); ``dataset_type`` (single, multi, both) and
+        ``reasoning_turns`` (every, last) choose what conversations go in and how."""
         with self._session() as (session, project):
             options = ExportOptions(
                 format=format,
@@ -349,6 +352,8 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 push_to_hub=push_to_hub,
                 private=private,
                 soft_labels=soft_labels,
+                dataset_type=dataset_type,
+                reasoning_turns=reasoning_turns,
             )
             result = export_dataset(session, project, options)
         return result.as_dict()

@@ -17,14 +17,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from distillset.domain import ConflictError, InvalidInputError
+from distillset.domain import DATASET_TYPES, ConflictError, InvalidInputError
 from distillset.projects.conversation_setting import multi_turn_setting
 from distillset.store import Answer, Conversation, ConversationTurn, Question, Tag
 from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
 
 LEVELS_RANGE = (1, 6)
-# What a job makes of each question: a single answer, a multi-turn conversation, or both.
-DATASET_TYPES = ("single", "multi", "both")
 TAGS_RANGE = (1, 100)
 QUESTIONS_RANGE = (1, 100)
 

@@ -31,7 +31,7 @@ from distillset.tags.tree import subtree_ids_query, tag_in_project
 
 DEFAULT_BATCH_SIZE = 500
 # Conditions of a record filter that only single answers have.
-_SINGLE_ONLY = ("has_reasoning", "model", "search", "label", "scored_before")
+SINGLE_ONLY_CONDITIONS = ("has_reasoning", "model", "search", "label", "scored_before")
 
 
 @dataclass(frozen=True)
@@ -95,12 +95,17 @@ class ConversationRecord:
         return data
 
 
+def applies_to_conversations(record_filter: RecordFilter) -> bool:
+    """Whether the filter names only conditions a conversation has."""
+    return all(getattr(record_filter, name) is None for name in SINGLE_ONLY_CONDITIONS)
+
+
 def conversation_conditions(
     session: Session, project: Project, record_filter: RecordFilter
 ) -> list[ColumnElement[bool]]:
     """SQL conditions on ``conversations`` (joined to ``questions``) for the filter."""
     flt = record_filter
-    for name in _SINGLE_ONLY:
+    for name in SINGLE_ONLY_CONDITIONS:
         if getattr(flt, name) is not None:
             shown = name.replace("_", " ")
             raise InvalidInputError(
@@ -144,8 +149,8 @@ def _turns_of(session: Session, ids: list[int]) -> dict[int, list[TurnView]]:
         .where(ConversationTurn.conversation_id.in_(ids))
         .order_by(ConversationTurn.conversation_id, ConversationTurn.position)
     )
-    for conversation_id, *values in rows:
-        turns[conversation_id].append(TurnView(*values))
+    for row in rows:
+        turns[row[0]].append(TurnView(*row[1:]))
     return turns
 
 

@@ -8,6 +8,7 @@ from distillset.export.formats.axolotl import AxolotlFormat
 from distillset.export.formats.base import (
     DEFAULT_THINK_CLOSE,
     DEFAULT_THINK_OPEN,
+    REASONING_TURNS,
     ExportFormat,
     ReasoningMode,
     RenderContext,
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_THINK_CLOSE",
     "DEFAULT_THINK_OPEN",
     "FORMATS",
+    "REASONING_TURNS",
     "ExportFormat",
     "ReasoningMode",
     "RenderContext",
