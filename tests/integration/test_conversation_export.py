@@ -49,7 +49,9 @@ def export(store: Store, project, path: Path, **options):  # type: ignore[no-unt
 
 
 def test_sharegpt_holds_every_turn_with_reasoning_inline(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     result, rows = export(
         store, project, tmp_path / "c.jsonl", format="sharegpt", dataset_type="multi"
@@ -57,12 +59,17 @@ def test_sharegpt_holds_every_turn_with_reasoning_inline(
     assert result.records == result.conversations == 1
     (row,) = rows
     assert [turn["from"] for turn in row["conversations"]] == ["human", "gpt"] * 3
-    assert row["conversations"][1]["value"] == "<think>\nThink: blocks.\n</think>\n\nFrom blocks, pushing hard."
+    assert (
+        row["conversations"][1]["value"]
+        == "<think>\nThink: blocks.\n</think>\n\nFrom blocks, pushing hard."
+    )
     assert row["system"] == "Be a coach."
 
 
 def test_messages_with_reasoning_on_the_last_turn_only(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     _result, rows = export(
         store,
@@ -80,7 +87,9 @@ def test_messages_with_reasoning_on_the_last_turn_only(
 
 
 def test_trl_completes_the_last_reply_after_the_whole_history(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     _result, rows = export(
         store, project, tmp_path / "t.jsonl", format="trl", dataset_type="multi", reasoning="drop"
@@ -91,7 +100,9 @@ def test_trl_completes_the_last_reply_after_the_whole_history(
 
 
 def test_axolotl_carries_reasoning_content_on_every_assistant_turn(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     _result, rows = export(
         store, project, tmp_path / "a.jsonl", format="axolotl", dataset_type="multi"
@@ -104,7 +115,9 @@ def test_axolotl_carries_reasoning_content_on_every_assistant_turn(
 
 
 def test_harmony_thinking_per_turn_and_the_last_exchange_in_its_columns(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     _result, rows = export(
         store, project, tmp_path / "h.jsonl", format="harmony", dataset_type="multi"
@@ -129,9 +142,13 @@ def test_harmony_thinking_per_turn_and_the_last_exchange_in_its_columns(
 
 
 def test_both_holds_single_records_and_conversations_and_the_default_too(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
-    both, rows = export(store, project, tmp_path / "b.jsonl", format="messages", dataset_type="both")
+    both, rows = export(
+        store, project, tmp_path / "b.jsonl", format="messages", dataset_type="both"
+    )
     assert (both.records, both.conversations) == (4, 1)
     assert sorted(len(row["messages"]) for row in rows) == [2, 2, 2, 7]
     default, _rows = export(store, project, tmp_path / "d.jsonl", format="messages")
@@ -154,7 +171,11 @@ def test_both_holds_single_records_and_conversations_and_the_default_too(
     ],
 )
 def test_a_choice_conversations_cannot_take_is_refused_before_writing(
-    store: Store, project, tmp_path: Path, options: dict, message: str  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,
+    options: dict,
+    message: str,  # type: ignore[no-untyped-def]
 ) -> None:
     options = dict(options)  # the parameter is shared by both databases' runs
     search = options.pop("search", None)
@@ -169,7 +190,9 @@ def test_a_choice_conversations_cannot_take_is_refused_before_writing(
 
 
 def test_llamafactory_registers_conversations_as_sharegpt(
-    store: Store, project, tmp_path: Path  # type: ignore[no-untyped-def]
+    store: Store,
+    project,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     with store.session() as session:
         export_dataset(

@@ -152,8 +152,12 @@ def test_a_cut_teacher_turn_is_recorded_and_the_next_run_goes_on(
 
 @pytest.mark.parametrize(
     ("rule", "passes_reasoning", "works"),
-    [("require", True, True), ("require", False, False), ("forbid", False, True),
-     ("forbid", True, False)],
+    [
+        ("require", True, True),
+        ("require", False, False),
+        ("forbid", False, True),
+        ("forbid", True, False),
+    ],
 )
 def test_reasoning_goes_back_in_the_history_as_the_endpoint_says(
     store: Store,
@@ -167,7 +171,9 @@ def test_reasoning_goes_back_in_the_history_as_the_endpoint_says(
     fake_server.configure(history_reasoning=rule, reasoning_style="reasoning_content")
     with store.session() as session:
         projects.update_project(session, projects.get_project(session, project_id), max_retries=0)
-        update_endpoint(session, get_endpoint(session, "fake"), reasoning_in_history=passes_reasoning)
+        update_endpoint(
+            session, get_endpoint(session, "fake"), reasoning_in_history=passes_reasoning
+        )
     context = context_of(store, settings, project_id)
 
     outcome = converse(store, context, context_question := question_id_of(store))

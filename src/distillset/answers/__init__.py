@@ -18,10 +18,10 @@ __all__ = [
     "AnswerOutcome",
     "TurnOutcome",
     "advance_conversation",
-    "make_conversation",
-    "turns_planned",
     "answer_again",
     "answer_question",
     "first_answer_id",
+    "make_conversation",
     "resample_answer",
+    "turns_planned",
 ]

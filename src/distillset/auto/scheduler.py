@@ -334,7 +334,6 @@ class JobScheduler:
             if outcome.answer_id is not None:
                 self.progress.note_created("answers", [outcome.answer_id])
 
-
     async def _turn(self, question_id: int, remaining: int) -> None:
         """One turn of a question's conversation; once committed, the next turn is ready."""
         outcome = await advance_conversation(

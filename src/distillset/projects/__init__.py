@@ -33,9 +33,9 @@ from distillset.projects.lifecycle import (
 
 __all__ = [
     "ENDPOINT_REMOVABLE",
+    "MultiTurnSetting",
     "PRESETS",
     "PROJECT_REMOVABLE",
-    "MultiTurnSetting",
     "RemoteKeys",
     "add_endpoint",
     "create_project",

@@ -48,7 +48,9 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "openai": Preset("https://api.openai.com/v1", "OPENAI_API_KEY", "json_schema"),
-    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", reasoning_in_history=True),
+    "deepseek": Preset(
+        "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", reasoning_in_history=True
+    ),
     "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
     "siliconflow": Preset("https://api.siliconflow.cn/v1", "SILICONFLOW_API_KEY"),
     "zhipu": Preset("https://open.bigmodel.cn/api/paas/v4", "ZHIPU_API_KEY"),

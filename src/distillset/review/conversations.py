@@ -231,7 +231,9 @@ def _row(session: Session, project: Project, conversation_id: int) -> Conversati
     return row
 
 
-def get_conversation(session: Session, project: Project, conversation_id: int) -> ConversationRecord:
+def get_conversation(
+    session: Session, project: Project, conversation_id: int
+) -> ConversationRecord:
     _row(session, project, conversation_id)
     found = list_conversations(session, project, RecordFilter(ids=(conversation_id,)), limit=1)
     return found[0]

@@ -7,8 +7,8 @@ Create Date: 2026-12-05 10:40:00
 A conversation is a dataset record of its own (one per question) whose turns live in their
 own table, so single records are untouched and each finished turn is committed on its own.
 A project's multi-turn setting (scenario, roles, rounds, system prompt, the model that plays
-the user) is a row of its own table (none: the defaults); an endpoint says whether reasoning goes back in a conversation's
-history (NULL: what its preset needs).
+the user) is a row of its own table (none: the defaults); an endpoint says whether reasoning
+goes back in a conversation's history (NULL: what its preset needs).
 """
 
 from __future__ import annotations
@@ -78,9 +78,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "conversation_id", "position", name="uq_conversation_turns_position"
-        ),
+        sa.UniqueConstraint("conversation_id", "position", name="uq_conversation_turns_position"),
     )
 
 
