@@ -50,10 +50,12 @@ class ConversationMethods(ProjectBase):
             return [record.as_dict() for record in found]
 
     def conversation(self, conversation_id: int) -> dict[str, Any]:
+        """One conversation with every turn (and each teacher turn's reasoning)."""
         with self._session() as (session, project):
             return review.get_conversation(session, project, conversation_id).as_dict()
 
     def confirm_conversations(self, ids: Iterable[int], *, confirmed: bool = True) -> int:
+        """Confirm conversations (``confirmed=False``: take it back); returns how many."""
         with self._session() as (session, project):
             return review.set_conversations_confirmed(session, project, ids, confirmed)
 
@@ -65,6 +67,7 @@ class ConversationMethods(ProjectBase):
             return review.set_conversation_score(session, project, ids, value, reason=reason)
 
     def note_conversation(self, conversation_id: int, note: str | None) -> None:
+        """Attach a note to a conversation ("" or None removes it)."""
         with self._session() as (session, project):
             review.set_conversation_note(session, project, conversation_id, note)
 

@@ -170,15 +170,9 @@ class Plan:
     # (the teacher's and the simulated user's; the question opens each conversation).
     conversations: int = 0
     turns: int = 0
-    calls: dict[str, int] = field(
-        default_factory=lambda: {
-            "tags": 0,
-            "questions": 0,
-            "answer": 0,
-            "conversation": 0,
-            "follow_up": 0,
-        }
-    )
+    # Per purpose; a job with conversations adds "conversation" (the teacher's turns) and
+    # "follow_up" (the simulated user's).
+    calls: dict[str, int] = field(default_factory=lambda: {"tags": 0, "questions": 0, "answer": 0})
     estimated_cost: float | None = None
     # Per purpose, where the call size behind the estimate comes from (observed or default).
     estimate_basis: dict[str, str] = field(default_factory=dict)
@@ -372,6 +366,7 @@ class _ConversationPlan:
     def __init__(self, session: Session, project_id: int, plan: Plan, ready: WorkItem) -> None:
         self.rounds = multi_turn_setting(session, project_id).rounds
         self.plan, self.ready = plan, ready
+        plan.calls.update(conversation=0, follow_up=0)
 
     def add_new(self, count: int) -> None:
         teacher, users = turn_calls(self.rounds)
