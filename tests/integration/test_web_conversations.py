@@ -57,3 +57,33 @@ def test_the_auto_dialog_plans_and_runs_conversations(
     assert finished["status"] == "succeeded"
     assert finished["counters"]["turns"] == {"planned": 10, "done": 10, "failed": 0, "skipped": 0}
     assert finished["counters"]["answers"]["planned"] == 0
+
+
+def test_the_conversations_page_shows_turns_and_reviews_them(
+    client: TestClient, settings: Settings, fake_server: FakeModelServer
+) -> None:
+    project_id = make_web_project(client, fake_server.url)
+    project = Project("Sports", settings=settings)
+    project.multi_turn(scenario="a first lesson", rounds=2)
+    project.auto(levels=1, tags=1, questions=2, dataset_type="multi")
+    first, second = (talk["id"] for talk in project.conversations())
+    base = f"/projects/{project_id}/conversations"
+
+    page = client.get(base).text
+
+    assert page.count('class="turn turn-assistant"') == 4 and "Scenario: a first lesson" in page
+    confirmed = client.post(f"{base}/{first}", data={"confirmed": "true"}, headers=HX).text
+    assert 'class="ok" data-field="confirmed"' in confirmed
+    scored = client.post(f"{base}/{first}", data={"score": "4.5"}, headers=HX).text
+    assert "score 4.5" in scored
+    edited = client.post(
+        f"{base}/{first}/turns/1", data={"content": "A kinder reply.", "reasoning": ""}, headers=HX
+    ).text
+    assert "A kinder reply." in edited
+    turn = project.conversation(first)["turns"][1]
+    assert (turn["content"], turn["reasoning"]) == ("A kinder reply.", None)
+    refused = client.post(f"{base}/{first}/turns/1", data={"content": " "}, headers=HX)
+    assert refused.status_code == 422 and "cannot be empty" in refused.text
+    deleted = client.post(f"{base}/{second}/delete", headers=HX)
+    assert f"Conversation #{second} deleted." in deleted.text
+    assert [talk["id"] for talk in project.conversations()] == [first]

@@ -77,6 +77,17 @@ class ProjectUpdate(Body):
     answer_system_prompt: str | None = None
 
 
+class ConversationUpdate(Body):
+    confirmed: bool | None = None
+    score: float | None = Field(default=None, ge=0, le=5)
+    note: str | None = None
+
+
+class TurnUpdate(Body):
+    content: str | None = None
+    reasoning: str | None = None
+
+
 class MultiTurnUpdate(Body):
     scenario: str | None = None
     user_role: str | None = None
