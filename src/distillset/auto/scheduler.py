@@ -20,13 +20,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from distillset.answers.conversations import advance_conversation
+from distillset.answers.conversations import (
+    ConversationState,
+    TurnWriter,
+    advance_conversation,
+    new_state,
+)
 from distillset.answers.generate import AnswerWriter, answer_again, answer_question
 from distillset.answers.soft_labels import soft_labels_note
 from distillset.auto.plan import JobSpec, WorkItem, full_subtree, turn_calls
 from distillset.auto.progress import JobProgress
 from distillset.domain import DistillsetError
-from distillset.generation.context import DistillContext
+from distillset.generation.context import DistillContext, full_path
 from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
@@ -52,6 +57,7 @@ class _Work:
     depth: int = 0
     text: str | None = None  # a new question's text, so answering it needs no read
     remaining: int = 0  # a conversation's turns still to make, this one included
+    state: ConversationState | None = None  # where its previous turn left it (None: read)
 
 
 class JobScheduler:
@@ -80,6 +86,7 @@ class JobScheduler:
         self._idle = asyncio.Event()
         self._crash: BaseException | None = None
         self._answers = AnswerWriter(store)
+        self._turns = TurnWriter(store, context.project_id)
         # Each request first checks that its tag or question still exists (or is skipped).
         self._targets = TargetCheck(store)
         # The model-written turns of a new conversation.
@@ -96,6 +103,7 @@ class JobScheduler:
         depth: int = 0,
         text: str | None = None,
         remaining: int = 0,
+        state: ConversationState | None = None,
     ) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner. Turns
         # rank with answers (one call each), the longest chain left first: a conversation
@@ -108,7 +116,7 @@ class JobScheduler:
             priority = (kind, 0)
         self._pending += 1
         self._idle.clear()
-        work = _Work(priority, next(self._seq), kind, target, depth, text, remaining)
+        work = _Work(priority, next(self._seq), kind, target, depth, text, remaining, state)
         self._queue.put_nowait(work)
 
     def seed(self, ready: WorkItem, depths: dict[int, int]) -> None:
@@ -133,6 +141,7 @@ class JobScheduler:
             await asyncio.gather(*workers, return_exceptions=True)
             # Answers handed over by cancelled workers are still committed before we go.
             await self._answers.drain()
+            await self._turns.drain()
             self._targets.close()
         if self._crash is not None:
             raise self._crash
@@ -229,7 +238,7 @@ class JobScheduler:
             await self._questions(work.target)
         elif work.kind == TURN:
             assert work.target is not None
-            await self._turn(work.target, work.remaining)
+            await self._turn(work.target, work.remaining, work.state)
         else:
             assert work.target is not None
             await self._answer(work.target, work.text)
@@ -270,6 +279,7 @@ class JobScheduler:
             self.progress.event(reason, "error")
 
     async def _questions(self, tag_id: int) -> None:
+        labels = self._labels.pop(tag_id, None)
         outcome = await generate_questions(
             self.store,
             self.gateway,
@@ -277,7 +287,7 @@ class JobScheduler:
             tag_id,
             self.spec.questions_per_leaf,
             task_id=self.task_id,
-            labels=self._labels.pop(tag_id, None),
+            labels=labels,
             before_send=self._targets.before_send("tag", tag_id),
         )
         self._account_calls(outcome)
@@ -287,8 +297,12 @@ class JobScheduler:
             for question_id, text in zip(outcome.created, outcome.texts, strict=True):
                 self._push(ANSWER, question_id, text=text)
         if self.spec.conversations:
-            for question_id in outcome.created:
-                self._push(TURN, question_id, remaining=self._new_turns)
+            # A new question's conversation starts from memory; its path needs the tag's
+            # labels, known for the tags this run created (else its first step reads it).
+            path = None if labels is None else full_path(self.context, labels)
+            for question_id, text in zip(outcome.created, outcome.texts, strict=True):
+                state = None if path is None else new_state(self.context, question_id, text, path)
+                self._push(TURN, question_id, remaining=self._new_turns, state=state)
         if outcome.missing:
             reason = f"questions of tag {tag_id}: {outcome.error}"
             self._questions_failed(outcome.missing, reason)
@@ -334,13 +348,17 @@ class JobScheduler:
             if outcome.answer_id is not None:
                 self.progress.note_created("answers", [outcome.answer_id])
 
-    async def _turn(self, question_id: int, remaining: int) -> None:
+    async def _turn(
+        self, question_id: int, remaining: int, state: ConversationState | None
+    ) -> None:
         """One turn of a question's conversation; once committed, the next turn is ready."""
         outcome = await advance_conversation(
             self.store,
             self.gateway,
             self.context,
             question_id,
+            state=state,
+            writer=self._turns,
             task_id=self.task_id,
             before_send=self._targets.before_send("question", question_id),
         )
@@ -362,7 +380,7 @@ class JobScheduler:
         if outcome.remaining != expected_left:
             self.progress.drop_planned("turns", max(0, expected_left - outcome.remaining))
         if outcome.remaining > 0:
-            self._push(TURN, question_id, remaining=outcome.remaining)
+            self._push(TURN, question_id, remaining=outcome.remaining, state=outcome.state)
 
 
 def _one_line(exc: BaseException) -> str:

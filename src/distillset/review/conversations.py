@@ -331,7 +331,13 @@ def edit_turn(
 
 def delete_conversations(session: Session, project: Project, ids: Iterable[int]) -> int:
     """Delete conversations with their turns; their questions stay (a later multi-turn run
-    makes each a new conversation, asked afresh)."""
+    makes each a new conversation, asked afresh: their answer attempt moves on)."""
     chosen = _ids_in(session, project, ids)
+    questions = select(Conversation.question_id).where(Conversation.id.in_(chosen))
+    session.execute(
+        update(Question)
+        .where(Question.id.in_(questions))
+        .values(answer_attempt=Question.answer_attempt + 1)
+    )
     session.execute(delete(Conversation).where(Conversation.id.in_(chosen)))
     return len(chosen)
