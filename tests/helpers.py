@@ -21,7 +21,15 @@ from typer.testing import Result
 from distillset.domain import Origin, text_hash
 from distillset.projects import endpoints
 from distillset.projects.lifecycle import create_project, update_project
-from distillset.store import Answer, Project, Question, Store, Tag
+from distillset.store import (
+    Answer,
+    Conversation,
+    ConversationTurn,
+    Project,
+    Question,
+    Store,
+    Tag,
+)
 from distillset.tags.tree import add_tag_path
 
 # The endpoint every factory project uses for questions and answers: the fake server's model.
@@ -74,6 +82,47 @@ def add_record(
     record = Answer(question_id=row.id, project_id=project.id, answer=answer, **fields)
     session.add(record)
     return record
+
+
+def add_conversation(
+    session: Session,
+    project: Project,
+    tag: Tag,
+    turns: Sequence[tuple[str, str | None]],
+    *,
+    system_prompt: str | None = None,
+    complete: bool = True,
+) -> Conversation:
+    """A question under ``tag`` and its conversation: ``turns`` as (text, reasoning), the
+    question first, then teacher and user alternating (a user turn's reasoning is None)."""
+    question = turns[0][0]
+    row = Question(
+        project_id=project.id, tag_id=tag.id, text=question, text_hash=text_hash(question)
+    )
+    session.add(row)
+    session.flush()
+    conversation = Conversation(
+        question_id=row.id,
+        project_id=project.id,
+        rounds=len(turns) // 2,
+        setting={"scenario": "a lesson", "system_prompt": system_prompt},
+        complete=complete,
+    )
+    session.add(conversation)
+    session.flush()
+    for position, (content, reasoning) in enumerate(turns):
+        session.add(
+            ConversationTurn(
+                conversation_id=conversation.id,
+                position=position,
+                role="assistant" if position % 2 else "user",
+                content=content,
+                reasoning=reasoning,
+                model="teacher-a" if position % 2 else None,
+            )
+        )
+    session.flush()
+    return conversation
 
 
 def seed_export_dataset(

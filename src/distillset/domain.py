@@ -46,6 +46,11 @@ class ModelCallError(DistillsetError):
         self.status = status
 
 
+# What a job makes of each question, and what an export holds: single answers, multi-turn
+# conversations, or both.
+DATASET_TYPES = ("single", "multi", "both")
+
+
 class Origin(enum.StrEnum):
     GENERATED = "generated"
     MANUAL = "manual"

@@ -16,7 +16,8 @@ from distillset.cli.task_progress import ProgressView
 from distillset.kinds import stages_of
 
 # The stages each kind declares, as the CLI is handed them.
-DISTILLING = [stage.name for stage in stages_of("auto_distill")]
+# The stages shown of a job without conversations (an optional stage shows once it has work).
+DISTILLING = [stage.name for stage in stages_of("auto_distill") if not stage.optional]
 JUDGE = [stage.name for stage in stages_of("judge")]
 
 RUNNING = {

@@ -15,7 +15,12 @@ def test_every_kind_the_domain_names_has_a_declared_run() -> None:
 
 def test_each_kind_declares_the_stages_its_counters_have() -> None:
     for kind in ("auto_distill", "tags", "questions", "answers"):
-        assert [stage.name for stage in stages_of(kind)] == ["tags", "questions", "answers"]
+        assert [stage.name for stage in stages_of(kind)] == [
+            "tags",
+            "questions",
+            "answers",
+            "turns",
+        ]
     assert [(stage.name, stage.label) for stage in stages_of("judge")] == [("judged", "Judged")]
     assert stages_of("no-such-kind") == ()
 

@@ -1,5 +1,11 @@
 """Answers: generated for questions, with the teacher's reasoning."""
 
+from distillset.answers.conversations import (
+    TurnOutcome,
+    advance_conversation,
+    make_conversation,
+    turns_planned,
+)
 from distillset.answers.generate import (
     AnswerOutcome,
     answer_again,
@@ -10,8 +16,12 @@ from distillset.answers.generate import (
 
 __all__ = [
     "AnswerOutcome",
+    "TurnOutcome",
+    "advance_conversation",
     "answer_again",
     "answer_question",
     "first_answer_id",
+    "make_conversation",
     "resample_answer",
+    "turns_planned",
 ]

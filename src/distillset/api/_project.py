@@ -8,6 +8,7 @@ from typing import Any
 from distillset import auto as auto_distill
 from distillset import projects, resolve
 from distillset.api._common import ProgressCallback, opened, run_blocking
+from distillset.api._conversations import ConversationMethods
 from distillset.api._quality import QualityMethods
 from distillset.api._questions import QuestionMethods
 from distillset.api._review import ReviewMethods
@@ -21,7 +22,14 @@ from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
 from distillset.store import Store, open_store
 
 
-class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskMethods):
+class Project(
+    TreeMethods,
+    QuestionMethods,
+    ReviewMethods,
+    ConversationMethods,
+    QualityMethods,
+    TaskMethods,
+):
     """One project, opened by name; every method opens short sessions of its own.
 
     Long operations (``auto``, ``generate_*``, ``judge``, ``resume``) run as tasks and return
@@ -148,13 +156,19 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
             )
 
     def plan(
-        self, *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
+        self,
+        *,
+        levels: int = 2,
+        tags: int = 10,
+        questions: int = 10,
+        topic: str | None = None,
+        dataset_type: str = "single",
     ) -> Plan:
         """What `auto` with these parameters would create now, and its estimated cost."""
         with self._session() as (session, project):
             return auto_distill.preview_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
-                questions=questions, topic=topic,
+                questions=questions, topic=topic, dataset_type=dataset_type,
             )  # fmt: skip
 
     # Generating (each runs as a task and returns its summary)
@@ -172,6 +186,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         no_cache: bool = False,
         max_cost: float | None = None,
         confirm_large: bool = False,
+        dataset_type: str = "single",
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
@@ -179,13 +194,14 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
             job = auto_distill.create_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
-                confirm_large=confirm_large,
+                confirm_large=confirm_large, dataset_type=dataset_type,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
-        """Automatic distillation (levels, tags, questions, topic, no_cache, max_cost,
-        on_progress; a plan above the bound on calls or cost needs confirm_large=True)."""
+        """Automatic distillation (levels, tags, questions, topic, dataset_type: single,
+        multi or both, no_cache, max_cost, on_progress; a plan above the bound on calls or
+        cost needs confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -266,6 +282,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
+        dataset_type: str = "single",
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
@@ -274,7 +291,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, max_cost=max_cost, confirm_large=confirm_large,
-                resample=resample,
+                resample=resample, dataset_type=dataset_type,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -287,10 +304,12 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
+        dataset_type: str = "single",
     ) -> dict[str, Any]:
         """Answer the given questions, or every unanswered one (of a subtree); a plan above
         the bound on calls or cost needs confirm_large=True. ``resample`` replaces the
-        answers of the given questions with new samples."""
+        answers of the given questions with new samples; ``dataset_type`` "multi" makes (or
+        finishes) their conversations instead, "both" does both."""
         return run_blocking(
             self.generate_answers_async(
                 questions=questions,
@@ -299,6 +318,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 max_cost=max_cost,
                 confirm_large=confirm_large,
                 resample=resample,
+                dataset_type=dataset_type,
             )
         )
 
@@ -324,11 +344,14 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         private: bool = False,
         batch_size: int = 2_000,
         soft_labels: bool = False,
+        dataset_type: str | None = None,
+        reasoning_turns: str = "every",
         **filters: Any,
     ) -> dict[str, Any]:
         """Export the records (all, or those the filters select) as `distillset export` does;
         returns what was written (as its --json output). ``soft_labels`` adds each record's
-        soft labels (docs/soft-labels.md)."""
+        soft labels (docs/soft-labels.md); ``dataset_type`` (single, multi, both) and
+        ``reasoning_turns`` (every, last) choose what conversations go in and how."""
         with self._session() as (session, project):
             options = ExportOptions(
                 format=format,
@@ -349,6 +372,8 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 push_to_hub=push_to_hub,
                 private=private,
                 soft_labels=soft_labels,
+                dataset_type=dataset_type,
+                reasoning_turns=reasoning_turns,
             )
             result = export_dataset(session, project, options)
         return result.as_dict()

@@ -111,12 +111,15 @@ def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec)
         settings,
         need_question_model=needs_questions,
         need_answer_model=spec.answer,
+        need_user_model=spec.conversations,
     )
     plan, _ready = plan_job(session, project.id, spec)
     endpoints = {
         "tags": context.question_endpoint,
         "questions": context.question_endpoint,
         "answer": context.answer_endpoint,
+        "conversation": context.answer_endpoint,
+        "follow_up": context.user_endpoint,
     }
     prices = {purpose: _prices(endpoint) for purpose, endpoint in endpoints.items()}
     sizes = {
@@ -200,11 +203,14 @@ def preview_auto_job(
     tags: int = 10,
     questions: int = 10,
     topic: str | None = None,
+    dataset_type: str = "single",
 ) -> Plan:
     """The plan of an automatic distillation, without creating a task; what
     ``create_auto_job`` refuses for the job itself (a range, the topic, an unset model) is
     refused here too."""
-    spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
+    spec = auto_spec(
+        levels=levels, tags=tags, questions=questions, topic=topic, dataset_type=dataset_type
+    )
     project = get_project(session, project_id)
     _topic_for_auto(session, project, spec.topic)
     return _plan(session, project, settings, spec)
@@ -222,12 +228,16 @@ def create_auto_job(
     no_cache: bool = False,
     max_cost: float | None = None,
     confirm_large: bool = False,
+    dataset_type: str = "single",
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
     an empty tree (so prompts and resumes agree) and is refused on an existing one. The
     same job run again after its process was killed resumes the interrupted task. A large
-    plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
-    spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
+    plan needs ``confirm_large`` (see ``Plan.why_confirm``). ``dataset_type``: single
+    answers, multi-turn conversations, or both."""
+    spec = auto_spec(
+        levels=levels, tags=tags, questions=questions, topic=topic, dataset_type=dataset_type
+    )
     project = get_project(session, project_id)
     if _topic_for_auto(session, project, spec.topic):
         project.topic = spec.topic or project.topic
@@ -300,6 +310,7 @@ def create_answers_job(
     max_cost: float | None = None,
     confirm_large: bool = False,
     resample: bool = False,
+    dataset_type: str = "single",
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project
     (a large plan needs ``confirm_large``). ``resample`` replaces the answers of the given
@@ -320,7 +331,12 @@ def create_answers_job(
     if tag_id is not None:
         tag_id = _tag_in(session, project, tag_id)
     resample_before = utcnow().isoformat() if resample else None
-    spec = answers_spec(tag_id=tag_id, question_ids=question_ids, resample_before=resample_before)
+    spec = answers_spec(
+        tag_id=tag_id,
+        question_ids=question_ids,
+        resample_before=resample_before,
+        dataset_type=dataset_type,
+    )
     return _create(
         session,
         project,

@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from distillset.domain import ConflictError, InvalidInputError
-from distillset.store import Answer, Question, Tag
+from distillset.domain import DATASET_TYPES, ConflictError, InvalidInputError
+from distillset.projects.conversation_setting import multi_turn_setting
+from distillset.store import Answer, Conversation, ConversationTurn, Question, Tag
 from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
 
 LEVELS_RANGE = (1, 6)
@@ -52,6 +53,18 @@ class JobSpec:
     # Answer the listed questions again: each answer made before this moment (ISO 8601)
     # is replaced by a new sample. A resumed run skips the ones it has replaced already.
     resample_before: str | None = None
+    # single: one answer per question; multi: one conversation; both: one of each.
+    dataset_type: str = "single"
+
+    @property
+    def singles(self) -> bool:
+        """The job answers its questions (single-turn records)."""
+        return self.answer and self.dataset_type != "multi"
+
+    @property
+    def conversations(self) -> bool:
+        """The job makes a conversation of each of its questions (multi-turn records)."""
+        return self.answer and self.dataset_type != "single"
 
     @property
     def answer_only(self) -> bool:
@@ -84,16 +97,39 @@ class JobSpec:
         return cls(**known)
 
 
+def check_dataset_type(dataset_type: str) -> str:
+    if dataset_type not in DATASET_TYPES:
+        raise InvalidInputError(
+            f"unknown dataset type {dataset_type!r}: choose {', '.join(DATASET_TYPES)}"
+        )
+    return dataset_type
+
+
 def auto_spec(
-    *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
+    *,
+    levels: int = 2,
+    tags: int = 10,
+    questions: int = 10,
+    topic: str | None = None,
+    dataset_type: str = "single",
 ) -> JobSpec:
     """The automatic-distillation job, validated before anything runs."""
+    check_dataset_type(dataset_type)
     _check_range("levels", levels, LEVELS_RANGE)
     _check_range("tags per level", tags, TAGS_RANGE)
     _check_range("questions per leaf", questions, QUESTIONS_RANGE)
     if topic is not None and not topic.strip():
         raise InvalidInputError("the topic is empty")
-    return JobSpec(None, levels, tags, questions, True, None, topic.strip() if topic else None)
+    return JobSpec(
+        None,
+        levels,
+        tags,
+        questions,
+        True,
+        None,
+        topic.strip() if topic else None,
+        dataset_type=dataset_type,
+    )
 
 
 def tags_spec(parent_id: int | None, count: int) -> JobSpec:
@@ -111,11 +147,17 @@ def answers_spec(
     tag_id: int | None = None,
     question_ids: list[int] | None = None,
     resample_before: str | None = None,
+    dataset_type: str = "single",
 ) -> JobSpec:
+    check_dataset_type(dataset_type)
     ids = tuple(dict.fromkeys(question_ids)) if question_ids else None
     if resample_before is not None and ids is None:
         raise InvalidInputError("a new sample is asked of listed questions only")
-    return JobSpec(tag_id, 0, 0, 0, True, ids, resample_before=resample_before)
+    if resample_before is not None and dataset_type != "single":
+        raise InvalidInputError("a new sample is asked of single answers only")
+    return JobSpec(
+        tag_id, 0, 0, 0, True, ids, resample_before=resample_before, dataset_type=dataset_type
+    )
 
 
 @dataclass
@@ -124,6 +166,12 @@ class Plan:
     leaves: int = 0
     questions: int = 0
     answers: int = 0
+    # Multi-turn: the conversations to make or finish, and the turns the models still write
+    # (the teacher's and the simulated user's; the question opens each conversation).
+    conversations: int = 0
+    turns: int = 0
+    # Per purpose; a job with conversations adds "conversation" (the teacher's turns) and
+    # "follow_up" (the simulated user's).
     calls: dict[str, int] = field(default_factory=lambda: {"tags": 0, "questions": 0, "answer": 0})
     estimated_cost: float | None = None
     # Per purpose, where the call size behind the estimate comes from (observed or default).
@@ -144,9 +192,14 @@ class Plan:
             )
         if not reasons:
             return None
+        conversations = (
+            f" and {self.conversations:,} conversations ({self.turns:,} turns)"
+            if self.conversations
+            else ""
+        )
         return (
-            f"this plan creates {self.tags:,} tags, {self.questions:,} questions and "
-            f"{self.answers:,} answers: {' and '.join(reasons)}"
+            f"this plan creates {self.tags:,} tags, {self.questions:,} questions, "
+            f"{self.answers:,} answers{conversations}: {' and '.join(reasons)}"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -176,6 +229,9 @@ class TreeSnapshot:
     children: dict[int | None, list[int]]
     question_count: dict[int, int]
     unanswered: dict[int, list[int]]
+    # Questions whose conversation is not complete, per tag, and the turns each has stored.
+    unconversed: dict[int, list[int]] = field(default_factory=dict)
+    turns_stored: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
@@ -209,7 +265,39 @@ def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
     ):
         if question_tag is not None:
             unanswered[question_tag].append(question_id)
-    return TreeSnapshot(depth, kids, counts, unanswered)
+    unconversed, stored = open_conversations(session, project_id)
+    return TreeSnapshot(depth, kids, counts, unanswered, unconversed, stored)
+
+
+def _complete_conversations(project_id: int) -> Any:
+    return select(Conversation.question_id).where(
+        Conversation.project_id == project_id, Conversation.complete.is_(True)
+    )
+
+
+def open_conversations(
+    session: Session, project_id: int, question_ids: Any = None
+) -> tuple[dict[int, list[int]], dict[int, tuple[int, int]]]:
+    """The questions (per tag, in id order) whose conversation is not complete, and for
+    those that have one, (its rounds, its stored turns). ``question_ids``: among these."""
+    query = select(Question.id, Question.tag_id).where(
+        Question.project_id == project_id,
+        Question.id.not_in(_complete_conversations(project_id)),
+    )
+    if question_ids is not None:
+        query = query.where(Question.id.in_(question_ids))
+    waiting: dict[int, list[int]] = defaultdict(list)
+    for question_id, tag_id in session.execute(query.order_by(Question.id)):
+        waiting[tag_id if tag_id is not None else 0].append(question_id)
+    stored: dict[int, tuple[int, int]] = {}
+    for question_id, rounds, count in session.execute(
+        select(Conversation.question_id, Conversation.rounds, func.count(ConversationTurn.id))
+        .join(ConversationTurn, ConversationTurn.conversation_id == Conversation.id)
+        .where(Conversation.project_id == project_id, Conversation.complete.is_(False))
+        .group_by(Conversation.question_id, Conversation.rounds)
+    ):
+        stored[question_id] = (rounds, count)
+    return waiting, stored
 
 
 def full_subtree(levels_below: int, per_level: int) -> tuple[int, int]:
@@ -225,6 +313,8 @@ class WorkItem:
     expand: list[int | None] = field(default_factory=list)
     questions: list[int] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
+    # Questions whose conversation is to be made or finished, with its turns still to make.
+    conversations: dict[int, int] = field(default_factory=dict)
 
 
 def leaf_depth(spec: JobSpec, snapshot: TreeSnapshot) -> int:
@@ -234,6 +324,14 @@ def leaf_depth(spec: JobSpec, snapshot: TreeSnapshot) -> int:
     return base + spec.levels
 
 
+def _scoped(query: Any, spec: JobSpec) -> Any:
+    if spec.question_ids is not None:
+        return query.where(Question.id.in_(spec.question_ids))
+    if spec.root_tag_id is not None:
+        return query.where(Question.tag_id.in_(subtree_ids_query(spec.root_tag_id)))
+    return query
+
+
 def answer_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
     """Questions an answer-only job answers, in id order: the unanswered ones it covers,
     and with ``resample_before`` the listed ones whose answer is older than that."""
@@ -241,11 +339,51 @@ def answer_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
     if spec.resample_before is not None:
         kept = kept.where(Answer.created_at >= datetime.fromisoformat(spec.resample_before))
     query = select(Question.id).where(Question.project_id == project_id, Question.id.not_in(kept))
-    if spec.question_ids is not None:
-        query = query.where(Question.id.in_(spec.question_ids))
-    elif spec.root_tag_id is not None:
-        query = query.where(Question.tag_id.in_(subtree_ids_query(spec.root_tag_id)))
-    return list(session.scalars(query.order_by(Question.id)))
+    return list(session.scalars(_scoped(query, spec).order_by(Question.id)))
+
+
+def conversation_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
+    """Questions an answer-only job makes (or finishes) the conversation of, in id order."""
+    query = select(Question.id).where(
+        Question.project_id == project_id,
+        Question.id.not_in(_complete_conversations(project_id)),
+    )
+    return list(session.scalars(_scoped(query, spec).order_by(Question.id)))
+
+
+def turn_calls(rounds: int, stored: int = 1) -> tuple[int, int]:
+    """(teacher turns, simulated user turns) still to make in a conversation of ``rounds``
+    rounds that has ``stored`` turns (1: the opening question only)."""
+    positions = range(stored, 2 * rounds)
+    teacher = sum(1 for position in positions if position % 2)
+    return teacher, len(positions) - teacher
+
+
+class _ConversationPlan:
+    """Adds conversations to a plan: new ones at the project's rounds, started ones from
+    where they are."""
+
+    def __init__(self, session: Session, project_id: int, plan: Plan, ready: WorkItem) -> None:
+        self.rounds = multi_turn_setting(session, project_id).rounds
+        self.plan, self.ready = plan, ready
+        plan.calls.update(conversation=0, follow_up=0)
+
+    def add_new(self, count: int) -> None:
+        teacher, users = turn_calls(self.rounds)
+        self.plan.conversations += count
+        self.plan.turns += count * (teacher + users)
+        self.plan.calls["conversation"] += count * teacher
+        self.plan.calls["follow_up"] += count * users
+
+    def add_existing(self, question_ids: list[int], stored: dict[int, tuple[int, int]]) -> None:
+        for question_id in question_ids:
+            rounds, count = stored.get(question_id, (self.rounds, 1))
+            teacher, users = turn_calls(rounds, count)
+            self.plan.conversations += 1
+            self.plan.turns += teacher + users
+            self.plan.calls["conversation"] += teacher
+            self.plan.calls["follow_up"] += users
+            self.ready.conversations[question_id] = teacher + users
 
 
 def plan_job(
@@ -253,9 +391,15 @@ def plan_job(
 ) -> tuple[Plan, WorkItem]:
     """The exact counts still to create, and the work ready at the start."""
     plan, ready = Plan(), WorkItem()
+    talks = _ConversationPlan(session, project_id, plan, ready) if spec.conversations else None
     if spec.answer_only:
-        ready.answers = answer_scope(session, project_id, spec)
-        plan.answers = plan.calls["answer"] = len(ready.answers)
+        if spec.singles:
+            ready.answers = answer_scope(session, project_id, spec)
+            plan.answers = plan.calls["answer"] = len(ready.answers)
+        if talks is not None:
+            scope = conversation_scope(session, project_id, spec)
+            _waiting, stored = open_conversations(session, project_id, scope)
+            talks.add_existing(scope, stored)
         return plan, ready
     snapshot = snapshot or load_snapshot(session, project_id)
     if spec.root_tag_id is not None and spec.root_tag_id not in snapshot.depth:
@@ -273,8 +417,10 @@ def plan_job(
             plan.leaves += new_leaves
             plan.questions += new_leaves * per_leaf
             plan.calls["questions"] += new_leaves
-            if spec.answer:
+            if spec.singles:
                 plan.answers += new_leaves * per_leaf
+            if talks is not None:
+                talks.add_new(new_leaves * per_leaf)
 
     def visit(tag_id: int | None, depth: int) -> None:
         if depth == bottom:
@@ -286,9 +432,12 @@ def plan_job(
                 ready.questions.append(tag_id)
                 plan.questions += missing
                 plan.calls["questions"] += 1
-            if spec.answer:
+            if spec.singles:
                 ready.answers.extend(snapshot.unanswered.get(tag_id, []))
                 plan.answers += missing + len(snapshot.unanswered.get(tag_id, []))
+            if talks is not None:
+                talks.add_new(missing)
+                talks.add_existing(snapshot.unconversed.get(tag_id, []), snapshot.turns_stored)
             return
         kids = snapshot.children.get(tag_id, [])
         missing = max(0, per_level - len(kids))
@@ -300,14 +449,21 @@ def plan_job(
             visit(kid, depth + 1)
 
     visit(spec.root_tag_id, bottom - spec.levels)
-    plan.answers = plan.answers if spec.answer else 0
+    plan.answers = plan.answers if spec.singles else 0
     plan.calls["answer"] = plan.answers
     return plan, ready
 
 
 # What one call of each purpose is taken to use, (input, output) tokens, before an endpoint
 # has been seen answering it.
-DEFAULT_TOKENS = {"tags": (450.0, 25.0), "questions": (600.0, 40.0), "answer": (80.0, 900.0)}
+DEFAULT_TOKENS = {
+    "tags": (450.0, 25.0),
+    "questions": (600.0, 40.0),
+    "answer": (80.0, 900.0),
+    # A conversation's turns carry the history: on average about half of it per call.
+    "conversation": (1_500.0, 900.0),
+    "follow_up": (1_500.0, 60.0),
+}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ DISTILL_STAGES = (
     Stage("tags", "Tags"),
     Stage("questions", "Questions"),
     Stage("answers", "Answers"),
+    Stage("turns", "Conversation turns", optional=True),
 )
 STAGE_NAMES = tuple(stage.name for stage in DISTILL_STAGES)
 

@@ -34,7 +34,12 @@ from distillset.store import Project, Task
 
 def stage_work(plan: Plan) -> dict[str, int]:
     """The work a plan holds, per declared stage."""
-    return {"tags": plan.tags, "questions": plan.questions, "answers": plan.answers}
+    return {
+        "tags": plan.tags,
+        "questions": plan.questions,
+        "answers": plan.answers,
+        "turns": plan.turns,
+    }
 
 
 def create_task(
@@ -133,6 +138,7 @@ class DistillRun(SupervisedRun):
                 topic=spec.topic,
                 need_question_model=needs_questions,
                 need_answer_model=spec.answer,
+                need_user_model=spec.conversations,
             )
             snapshot = None if spec.answer_only else load_snapshot(session, project.id)
             self.plan, ready = plan_job(session, project.id, spec, snapshot)
@@ -140,9 +146,14 @@ class DistillRun(SupervisedRun):
             self.progress = JobProgress.from_dict(task.counters or {})
             self.progress.resume(stage_work(self.plan))
             task.counters = self.counters()
+            conversations = (
+                f", {self.plan.conversations} conversations ({self.plan.turns} turns)"
+                if spec.conversations
+                else ""
+            )
             self.progress.event(
                 f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
-                f"{self.plan.answers} answers to create"
+                f"{self.plan.answers} answers{conversations} to create"
             )
             self._job = _PlannedJob(
                 context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom

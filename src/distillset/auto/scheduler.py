@@ -1,8 +1,11 @@
 """The streaming scheduler: a dependency graph of model calls on one asyncio loop.
 
 A new tag makes its expansion (or, at the leaf level, its question top-up) ready at once; a
-new question is ready to be answered at once. Ready work waits in a priority queue where
-expansion comes before questions and questions before answers, so the tree fans out early.
+new question is ready to be answered at once, and its conversation's first turn too. Each
+conversation turn, once committed, makes the next one ready: a conversation's turns are
+sequential, many conversations run at once. Ready work waits in a priority queue where
+expansion comes before questions and questions before answers, so the tree fans out early;
+among answers and turns, the longest chain still to run goes first.
 There are twice as many workers as the project's concurrency: a worker whose reply is
 being committed (on the database's writer thread) holds no limiter slot, and during the
 burst of question replies up to a slot's worth of workers wait on commits at once, while
@@ -17,12 +20,18 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from distillset.answers.conversations import (
+    ConversationState,
+    TurnWriter,
+    advance_conversation,
+    new_state,
+)
 from distillset.answers.generate import AnswerWriter, answer_again, answer_question
 from distillset.answers.soft_labels import soft_labels_note
-from distillset.auto.plan import JobSpec, WorkItem, full_subtree
+from distillset.auto.plan import JobSpec, WorkItem, full_subtree, turn_calls
 from distillset.auto.progress import JobProgress
 from distillset.domain import DistillsetError
-from distillset.generation.context import DistillContext
+from distillset.generation.context import DistillContext, full_path
 from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
@@ -30,11 +39,12 @@ from distillset.questions.generate import generate_questions
 from distillset.store import Store
 from distillset.tags.generate import generate_tags
 
-EXPAND, QUESTIONS, ANSWER = 0, 1, 2
+EXPAND, QUESTIONS, ANSWER, TURN = 0, 1, 2, 3
 _KIND_NAMES = {
     EXPAND: "sub-tags of tag",
     QUESTIONS: "questions of tag",
     ANSWER: "answer to question",
+    TURN: "conversation of question",
 }
 
 
@@ -46,6 +56,8 @@ class _Work:
     target: int | None = None
     depth: int = 0
     text: str | None = None  # a new question's text, so answering it needs no read
+    remaining: int = 0  # a conversation's turns still to make, this one included
+    state: ConversationState | None = None  # where its previous turn left it (None: read)
 
 
 class JobScheduler:
@@ -74,19 +86,38 @@ class JobScheduler:
         self._idle = asyncio.Event()
         self._crash: BaseException | None = None
         self._answers = AnswerWriter(store)
+        self._turns = TurnWriter(store, context.project_id)
         # Each request first checks that its tag or question still exists (or is skipped).
         self._targets = TargetCheck(store)
+        # The model-written turns of a new conversation.
+        self._new_turns = sum(turn_calls(context.multi_turn.rounds))
         # Paths of the tags this run created, so their steps need not read them back.
         self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
         # What became of soft labels asked for and not kept, said once a run for each case.
         self._soft_label_notes: set[str] = set()
 
-    def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
-        # Deeper expansions first: they reach the leaves, and so the answers, sooner.
-        priority = (kind, -depth if kind == EXPAND else 0)
+    def _push(
+        self,
+        kind: int,
+        target: int | None,
+        depth: int = 0,
+        text: str | None = None,
+        remaining: int = 0,
+        state: ConversationState | None = None,
+    ) -> None:
+        # Deeper expansions first: they reach the leaves, and so the answers, sooner. Turns
+        # rank with answers (one call each), the longest chain left first: a conversation
+        # with many turns to go is on the critical path.
+        if kind == EXPAND:
+            priority = (kind, -depth)
+        elif kind in (ANSWER, TURN):
+            priority = (ANSWER, -max(1, remaining))
+        else:
+            priority = (kind, 0)
         self._pending += 1
         self._idle.clear()
-        self._queue.put_nowait(_Work(priority, next(self._seq), kind, target, depth, text))
+        work = _Work(priority, next(self._seq), kind, target, depth, text, remaining, state)
+        self._queue.put_nowait(work)
 
     def seed(self, ready: WorkItem, depths: dict[int, int]) -> None:
         for tag_id in ready.expand:
@@ -95,6 +126,8 @@ class JobScheduler:
             self._push(QUESTIONS, tag_id)
         for question_id in ready.answers:
             self._push(ANSWER, question_id)
+        for question_id, remaining in ready.conversations.items():
+            self._push(TURN, question_id, remaining=remaining)
 
     async def run(self) -> None:
         if self._pending == 0:
@@ -108,6 +141,7 @@ class JobScheduler:
             await asyncio.gather(*workers, return_exceptions=True)
             # Answers handed over by cancelled workers are still committed before we go.
             await self._answers.drain()
+            await self._turns.drain()
             self._targets.close()
         if self._crash is not None:
             raise self._crash
@@ -148,8 +182,11 @@ class JobScheduler:
         lost_tags, lost_questions = self._lost(work)
         self.progress.add_skipped("tags", lost_tags)
         self.progress.add_skipped("questions", lost_questions)
-        if self.spec.answer:
+        if self.spec.singles:
             self.progress.add_skipped("answers", lost_questions or int(work.kind == ANSWER))
+        if self.spec.conversations:
+            lost_turns = work.remaining if work.kind == TURN else lost_questions * self._new_turns
+            self.progress.add_skipped("turns", lost_turns)
         self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
 
     def _item_failed(self, work: _Work, error: str) -> None:
@@ -158,6 +195,8 @@ class JobScheduler:
             self._tags_failed(self.spec.tags_per_level, work.depth + 1, reason)
         elif work.kind == QUESTIONS:
             self._questions_failed(self.spec.questions_per_leaf, reason)
+        elif work.kind == TURN:
+            self._turns_failed(work.remaining, reason)
         else:
             self.progress.add_failed("answers", 1, reason)
         self.progress.event(reason, "error")
@@ -171,14 +210,25 @@ class JobScheduler:
         self.progress.drop_planned("tags", count * below)
         unplanned = count * leaves * self.spec.questions_per_leaf
         self.progress.drop_planned("questions", unplanned)
-        if self.spec.answer:
+        if self.spec.singles:
             self.progress.drop_planned("answers", unplanned)
+        if self.spec.conversations:
+            self.progress.drop_planned("turns", unplanned * self._new_turns)
 
     def _questions_failed(self, count: int, reason: str | None) -> None:
-        """``count`` questions could not be created; their answers leave the plan."""
+        """``count`` questions could not be created; their answers and conversations leave
+        the plan."""
         self.progress.add_failed("questions", count, reason)
-        if self.spec.answer:
+        if self.spec.singles:
             self.progress.drop_planned("answers", count)
+        if self.spec.conversations:
+            self.progress.drop_planned("turns", count * self._new_turns)
+
+    def _turns_failed(self, remaining: int, reason: str | None) -> None:
+        """A turn failed: the conversation stops there (its stored turns stay, and the next
+        run goes on from them); the turns after it were never attempted."""
+        self.progress.add_failed("turns", 1, reason)
+        self.progress.drop_planned("turns", max(0, remaining - 1))
 
     async def _perform(self, work: _Work) -> None:
         if work.kind == EXPAND:
@@ -186,6 +236,9 @@ class JobScheduler:
         elif work.kind == QUESTIONS:
             assert work.target is not None
             await self._questions(work.target)
+        elif work.kind == TURN:
+            assert work.target is not None
+            await self._turn(work.target, work.remaining, work.state)
         else:
             assert work.target is not None
             await self._answer(work.target, work.text)
@@ -226,6 +279,7 @@ class JobScheduler:
             self.progress.event(reason, "error")
 
     async def _questions(self, tag_id: int) -> None:
+        labels = self._labels.pop(tag_id, None)
         outcome = await generate_questions(
             self.store,
             self.gateway,
@@ -233,15 +287,22 @@ class JobScheduler:
             tag_id,
             self.spec.questions_per_leaf,
             task_id=self.task_id,
-            labels=self._labels.pop(tag_id, None),
+            labels=labels,
             before_send=self._targets.before_send("tag", tag_id),
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
         self.progress.note_created("questions", outcome.created)
-        if self.spec.answer:
+        if self.spec.singles:
             for question_id, text in zip(outcome.created, outcome.texts, strict=True):
                 self._push(ANSWER, question_id, text=text)
+        if self.spec.conversations:
+            # A new question's conversation starts from memory; its path needs the tag's
+            # labels, known for the tags this run created (else its first step reads it).
+            path = None if labels is None else full_path(self.context, labels)
+            for question_id, text in zip(outcome.created, outcome.texts, strict=True):
+                state = None if path is None else new_state(self.context, question_id, text, path)
+                self._push(TURN, question_id, remaining=self._new_turns, state=state)
         if outcome.missing:
             reason = f"questions of tag {tag_id}: {outcome.error}"
             self._questions_failed(outcome.missing, reason)
@@ -286,6 +347,40 @@ class JobScheduler:
             self.progress.add_done("answers")
             if outcome.answer_id is not None:
                 self.progress.note_created("answers", [outcome.answer_id])
+
+    async def _turn(
+        self, question_id: int, remaining: int, state: ConversationState | None
+    ) -> None:
+        """One turn of a question's conversation; once committed, the next turn is ready."""
+        outcome = await advance_conversation(
+            self.store,
+            self.gateway,
+            self.context,
+            question_id,
+            state=state,
+            writer=self._turns,
+            task_id=self.task_id,
+            before_send=self._targets.before_send("question", question_id),
+        )
+        if outcome.call is not None:
+            self.progress.add_call(outcome.call)
+        if outcome.gone:
+            self.progress.add_skipped("turns", remaining)
+            return
+        if outcome.error is not None:
+            reason = f"conversation of question {question_id}: {outcome.error}"
+            self.progress.calls.failed += 1
+            self._turns_failed(remaining, reason)
+            self.progress.event(reason, "error")
+            return
+        if outcome.position is not None:
+            self.progress.add_done("turns")
+        # What is left as stored now (another run may have made turns meanwhile).
+        expected_left = remaining - (1 if outcome.position is not None else 0)
+        if outcome.remaining != expected_left:
+            self.progress.drop_planned("turns", max(0, expected_left - outcome.remaining))
+        if outcome.remaining > 0:
+            self._push(TURN, question_id, remaining=outcome.remaining, state=outcome.state)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -52,6 +52,11 @@ def count_options(what: str) -> tuple[Any, Any]:
 
 
 TagCountOption, TagAddOption = count_options("children")
+DatasetTypeOption = typer.Option(
+    "single",
+    "--dataset-type",
+    help="single: an answer per question; multi: a multi-turn conversation; both.",
+)
 QuestionCountOption, QuestionAddOption = count_options("questions")
 
 
@@ -60,9 +65,11 @@ def plan_text(job: PlannedJob) -> str:
     resumed = f"resuming interrupted task {job.task_id}" if job.resumed else f"task {job.task_id}"
     text = (
         f"plan for {job.project!r} ({resumed}): create {plan.tags} tags "
-        f"({plan.leaves} leaves), {plan.questions} questions, {plan.answers} answers; "
-        f"about {plan.total_calls} model calls"
+        f"({plan.leaves} leaves), {plan.questions} questions, {plan.answers} answers"
     )
+    if plan.conversations:
+        text += f", {plan.conversations} conversations ({plan.turns} turns)"
+    text += f"; about {plan.total_calls} model calls"
     if plan.estimated_cost is not None:
         text += f", estimated cost {plan.estimated_cost:.4f}"
         defaults = sorted(
@@ -215,6 +222,7 @@ def answers_generate(
     resample: bool = typer.Option(
         False, "--resample", help="Replace the answers of the --question ids with new samples."
     ),
+    dataset_type: str = DatasetTypeOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -226,7 +234,7 @@ def answers_generate(
         return auto_distill.create_answers_job(
             session, settings, project.id, question_ids=question or None,
             tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache, max_cost=max_cost,
-            confirm_large=confirmed, resample=resample,
+            confirm_large=confirmed, resample=resample, dataset_type=dataset_type,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create, yes)
@@ -244,6 +252,7 @@ def auto(
     levels: int = typer.Option(2, "--levels", help="Levels of tags below the topic (1-6)."),
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
+    dataset_type: str = DatasetTypeOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
     yes: bool = YesOption,
@@ -265,6 +274,7 @@ def auto(
             no_cache=no_cache,
             max_cost=max_cost,
             confirm_large=confirmed,
+            dataset_type=dataset_type,
         ),
         yes,
     )

@@ -116,6 +116,17 @@ def export_command(
         help="Add each record's soft labels (token ids, top-K alternatives and logprobs, the "
         "tokenizer) in a soft_labels column: jsonl, json, parquet or hf (docs/soft-labels.md).",
     ),
+    dataset_type: str | None = typer.Option(
+        None,
+        "--dataset-type",
+        help="single, multi (conversations) or both (default: the single records, and the "
+        "conversations where the format holds them).",
+    ),
+    reasoning_turns: str = typer.Option(
+        "every",
+        "--reasoning-turns",
+        help="In a conversation, the assistant turns that keep their reasoning: every or last.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Export the dataset in the format a fine-tuning tool reads.
@@ -152,6 +163,8 @@ def export_command(
             push_to_hub=push_to_hub,
             private=private,
             soft_labels=soft_labels,
+            dataset_type=dataset_type,
+            reasoning_turns=reasoning_turns,
         )
         result = export_dataset(session, project, options)
     for warning in result.warnings:

@@ -46,6 +46,11 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         ),
         "tasks": Lazy(_cli("tasks"), "Background tasks and their progress."),
         "dataset": Lazy(_cli("dataset"), "Review the dataset: list, edit, confirm, score, import."),
+        "conversations": Lazy(
+            _cli("conversations"),
+            "Multi-turn conversations: list, show, confirm, score, note, edit a turn, delete, "
+            "judge.",
+        ),
         "judge": Lazy(
             _cli("judge"),
             "Score unscored records 0-5 with a judge model (run again to resume or retry).",
@@ -60,7 +65,8 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         ),
         "prompts": Lazy(
             _cli("prompts"),
-            "Prompt templates of a project (kinds: tags, questions, answer, judge).",
+            "Prompt templates of a project (kinds: tags, questions, answer, judge, conversation, "
+            "follow_up, judge_conversation).",
         ),
         "serve": Lazy(
             _cli("serve"), "Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."

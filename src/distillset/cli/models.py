@@ -73,6 +73,12 @@ TokenizerOption = typer.Option(
     "--tokenizer",
     help="The tokenizer the token ids belong to, e.g. a Hugging Face repo id ('none' unsets).",
 )
+ReasoningHistoryOption = typer.Option(
+    None,
+    "--reasoning-history/--no-reasoning-history",
+    help="Send the assistant turns' reasoning back in a conversation's history "
+    "(default: what the preset needs; DeepSeek's thinking models need it).",
+)
 ApiKeyEnvOption = typer.Option(None, "--api-key-env", help="Read the key from this env var.")
 KeyNameOption = typer.Option(None, "--key-name", help="Use this keys-file entry.")
 
@@ -160,6 +166,7 @@ def model_add(
     adaptive: bool = typer.Option(True, "--adaptive/--fixed", help=ADAPTIVE_HELP),
     logprobs: int | None = LogprobsOption,
     tokenizer: str | None = TokenizerOption,
+    reasoning_history: bool | None = ReasoningHistoryOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Register an OpenAI-compatible model endpoint."""
@@ -178,6 +185,7 @@ def model_add(
             stream=stream,
             adaptive=adaptive,
             tokenizer=tokenizer,
+            reasoning_in_history=reasoning_history,
             **_given(logprobs=logprobs),
             **_numbers(
                 temperature=temperature,
@@ -223,6 +231,7 @@ def model_set(
     adaptive: bool | None = typer.Option(None, "--adaptive/--fixed", help=ADAPTIVE_HELP),
     logprobs: int | None = LogprobsOption,
     tokenizer: str | None = TokenizerOption,
+    reasoning_history: bool | None = ReasoningHistoryOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change settings of an endpoint (only the options given)."""
@@ -236,6 +245,7 @@ def model_set(
         adaptive=adaptive,
         logprobs=logprobs,
         tokenizer=CLEAR if tokenizer is not None and tokenizer.lower() == CLEAR else tokenizer,
+        reasoning_in_history=reasoning_history,
     ) | _numbers(
         temperature=temperature,
         max_tokens=max_tokens,

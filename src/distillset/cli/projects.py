@@ -83,6 +83,7 @@ def project_show(
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
         data = projects.project_as_dict(project) | projects.project_stats(session, project.id)
+        data["multi_turn"] = projects.multi_turn_setting(session, project.id).as_dict()
     show(data, as_json)
 
 
@@ -115,6 +116,26 @@ def project_set(
     language: str | None = typer.Option(None, "--language", help=LANGUAGE_HELP),
     topic: str | None = typer.Option(None, "--topic"),
     description: str | None = typer.Option(None, "--description"),
+    scenario: str | None = typer.Option(
+        None, "--scenario", help="Multi-turn: the conversations' scenario ('' clears it)."
+    ),
+    user_role: str | None = typer.Option(
+        None, "--user-role", help="Multi-turn: who asks, e.g. 'a student' ('' clears it)."
+    ),
+    assistant_role: str | None = typer.Option(
+        None, "--assistant-role", help="Multi-turn: who answers, e.g. 'a PE teacher'."
+    ),
+    rounds: int | None = typer.Option(
+        None, "--rounds", help="Multi-turn: rounds per conversation (default 3)."
+    ),
+    conversation_system_prompt: str | None = typer.Option(
+        None, "--conversation-system-prompt", help="Multi-turn: the records' system prompt."
+    ),
+    user_model: str | None = typer.Option(
+        None,
+        "--user-model",
+        help="Multi-turn: the endpoint that plays the user ('none': the question model).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Change a project's settings (only the options given)."""
@@ -131,11 +152,22 @@ def project_set(
         "topic": topic,
         "description": description,
     }
-    if all(value is None for value in changes.values()):
+    multi_turn: dict[str, Any] = {
+        "scenario": scenario,
+        "user_role": user_role,
+        "assistant_role": assistant_role,
+        "rounds": rounds,
+        "system_prompt": conversation_system_prompt,
+        "user_model": user_model,
+    }
+    if all(value is None for value in (*changes.values(), *multi_turn.values())):
         raise InvalidInputError("nothing to change: give at least one option")
     with state_of(ctx).store.session() as session:
         project = projects.update_project(session, resolve.project_named(session, name), **changes)
+        if any(value is not None for value in multi_turn.values()):
+            projects.update_multi_turn_setting(session, project, **multi_turn)
         data = projects.project_as_dict(project)
+        data["multi_turn"] = projects.multi_turn_setting(session, project.id).as_dict()
     report(data, as_json, f"updated project {name!r}")
 
 

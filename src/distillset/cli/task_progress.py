@@ -29,8 +29,18 @@ EXIT_CANCELLED = 130
 
 
 def stage_names(task: dict[str, Any]) -> list[str]:
-    """The stages a task's kind declares (``task_as_dict``'s ``stages``), in order."""
-    return [stage["name"] for stage in task.get("stages") or ()]
+    """The stages a task's kind declares (``task_as_dict``'s ``stages``), in order; an
+    optional stage only when it has work."""
+    counters = task.get("counters") or {}
+    return [
+        stage["name"]
+        for stage in task.get("stages") or ()
+        if not stage.get("optional") or has_work(counters.get(stage["name"]))
+    ]
+
+
+def has_work(values: dict[str, Any] | None) -> bool:
+    return any((values or {}).get(name) for name in ("planned", "done", "failed", "skipped"))
 
 
 def calls_line(counters: dict[str, Any]) -> str:
@@ -102,8 +112,12 @@ class _StageBars(Progress):
 class ProgressView:
     """Receives the runner's counters; draws bars or prints a line now and then."""
 
-    def __init__(self, stages: Sequence[str], enabled: bool = True) -> None:
-        self.stages = tuple(stages)
+    def __init__(
+        self, stages: Sequence[str], enabled: bool = True, optional: Sequence[str] = ()
+    ) -> None:
+        self.all_stages = tuple(stages)
+        self.optional = frozenset(optional)  # shown only once they have work
+        self.stages = self.all_stages
         self.enabled = enabled
         self.rich = enabled and err_console.is_terminal
         self._last_line = 0.0
@@ -139,10 +153,18 @@ class ProgressView:
                 sys.stderr.flush()
         self._stalled = notice is not None
 
+    def _shown(self, counters: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(
+            stage
+            for stage in self.all_stages
+            if stage not in self.optional or has_work(counters.get(stage))
+        )
+
     def update(self, counters: dict[str, Any]) -> None:
         if not self.enabled:
             return
         self._notice_stall(counters)
+        self.stages = self._shown(counters)
         if self._bars is not None:
             for stage in self.stages:
                 if stage not in self._ids:  # a bar per stage the kind declares
@@ -174,6 +196,7 @@ def run_task_here(
     with store.session() as session:
         kind = get_task(session, task_id).kind
     stages = [stage.name for stage in stages_of(kind)]
+    optional = [stage.name for stage in stages_of(kind) if stage.optional]
 
     async def main() -> dict[str, Any]:
         cancel = asyncio.Event()
@@ -183,7 +206,7 @@ def run_task_here(
             loop.add_signal_handler(signal.SIGTERM, cancel.set)
         except (NotImplementedError, RuntimeError):
             pass  # not the main thread (tests through CliRunner in a thread)
-        with ProgressView(stages, show_progress) as view:
+        with ProgressView(stages, show_progress, optional) as view:
             return await run_task(
                 store, settings, task_id, cancel_event=cancel, on_progress=view.update
             )

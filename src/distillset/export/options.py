@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from distillset.domain import InvalidInputError
+from distillset.domain import DATASET_TYPES, InvalidInputError
 from distillset.export.formats import (
     DEFAULT_THINK_CLOSE,
     DEFAULT_THINK_OPEN,
     FORMATS,
+    REASONING_TURNS,
     ExportFormat,
     RenderContext,
     get_format,
@@ -23,6 +24,7 @@ from distillset.export.formats import (
 from distillset.export.selection import SplitSpec
 from distillset.export.soft_labels import with_soft_labels
 from distillset.export.writers import SUFFIXES, FileFormat
+from distillset.review.conversations import applies_to_conversations
 from distillset.review.filters import RecordFilter
 
 MAX_BATCH_SIZE = 100_000
@@ -52,6 +54,11 @@ class ExportOptions:
     private: bool = False
     # Add each record's soft labels (the teacher's top-K token distributions) as a column.
     soft_labels: bool = False
+    # single, multi or both; None: the single records, and the conversations too where the
+    # format holds them and the filter applies to them.
+    dataset_type: str | None = None
+    # A conversation's assistant turns that keep their reasoning: every one, or the last.
+    reasoning_turns: str = "every"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class ExportPlan:
     split: SplitSpec | None
     dataset_name: str
     soft_labels: bool = False
+    singles: bool = True  # the export holds single records
+    conversations: bool = False  # the export holds conversations
 
     @property
     def schema(self) -> pa.Schema:
@@ -136,6 +145,10 @@ def plan_export(
         raise InvalidInputError("--balanced takes a count of at least 1")
     if not options.think_open or not options.think_close:
         raise InvalidInputError("reasoning delimiters cannot be empty")
+    if options.reasoning_turns not in REASONING_TURNS:
+        raise InvalidInputError(
+            f"unknown reasoning turns {options.reasoning_turns!r}: choose every or last"
+        )
     ctx = RenderContext(
         mode=mode,
         think_open=options.think_open,
@@ -143,8 +156,10 @@ def plan_export(
         system=options.system if options.system is not None else system,
         language=language,
         fields=dict(options.fields),
+        reasoning_turns=options.reasoning_turns,
     )
     fmt.check(ctx)
+    singles, conversations = _dataset_types(options, fmt)
     split = SplitSpec.parse(options.split) if options.split else None
     name = slug(options.dataset_name or project_name)
     output = options.output
@@ -175,7 +190,40 @@ def plan_export(
         check_writable(output, directory=is_dir)
         if split is not None and not is_dir:
             check_writable(split_path(output, split))
-    return ExportPlan(fmt, ctx, file_format, output, split, name, options.soft_labels)
+    return ExportPlan(
+        fmt, ctx, file_format, output, split, name, options.soft_labels, singles, conversations
+    )
+
+
+def _dataset_types(options: ExportOptions, fmt: ExportFormat) -> tuple[bool, bool]:
+    """Whether the export holds single records, and whether conversations (see
+    ExportOptions.dataset_type); a choice the format or the filter cannot honour is refused."""
+    chosen = options.dataset_type
+    if chosen is None:
+        fits = fmt.conversational and applies_to_conversations(options.record_filter)
+        return True, fits and not options.soft_labels
+    if chosen not in DATASET_TYPES:
+        raise InvalidInputError(
+            f"unknown dataset type {chosen!r}: choose {', '.join(DATASET_TYPES)}"
+        )
+    if chosen == "single":
+        return True, False
+    if not fmt.conversational:
+        conversational = ", ".join(name for name, f in FORMATS.items() if f.conversational)
+        raise InvalidInputError(
+            f"the {fmt.name!r} format holds one exchange per row, not conversations: "
+            f"choose {conversational}, or --dataset-type single"
+        )
+    if options.soft_labels:
+        raise InvalidInputError(
+            "soft labels are exported with single records only: add --dataset-type single"
+        )
+    if not applies_to_conversations(options.record_filter):
+        raise InvalidInputError(
+            "the filter names conditions only single records have (reasoning, model, "
+            "search, label): drop them, or export --dataset-type single"
+        )
+    return chosen == "both", True
 
 
 def csv_formats() -> list[str]:

@@ -22,6 +22,12 @@ from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
+from distillset.review.conversations import (
+    ConversationRecord,
+    conversation_conditions,
+    iter_conversations,
+    list_conversations,
+)
 from distillset.review.filters import any_record, described_filter, record_conditions
 from distillset.review.records import DatasetRecord, iter_records
 from distillset.review.soft_labels import load_soft_labels
@@ -45,6 +51,8 @@ class ExportResult:
     models: Counter[str] = field(default_factory=Counter)
     # Records exported with soft labels (None: not asked for).
     soft_labels: int | None = None
+    # Of the records, the conversations (multi-turn rows).
+    conversations: int = 0
 
     @property
     def warnings(self) -> list[str]:
@@ -77,6 +85,7 @@ class ExportResult:
             "tags": len(self.tags),
             "models": dict(self.models),
             "soft_labels": self.soft_labels,
+            "conversations": self.conversations,
             "warnings": self.warnings,
         }
 
@@ -128,6 +137,64 @@ class _Staging:
             pending.discard()
 
 
+def conversation_record(conversation: ConversationRecord) -> DatasetRecord:
+    """A conversation as the formats read a record: its turns, its question first and its
+    last reply as the answer, the system prompt it was made with."""
+    turns = tuple((turn.role, turn.content, turn.reasoning) for turn in conversation.turns)
+    replies = [turn for turn in conversation.turns if turn.role == "assistant"]
+    last = replies[-1]
+    return DatasetRecord(
+        id=conversation.id,
+        question_id=conversation.question_id,
+        tag_id=conversation.tag_id,
+        tag_path=conversation.tag_path,
+        question=conversation.question,
+        answer=last.content,
+        reasoning=last.reasoning,
+        model=last.model,
+        confirmed=conversation.confirmed,
+        score=conversation.score,
+        score_reason=conversation.score_reason,
+        note=conversation.note,
+        created_at=conversation.created_at,
+        system_prompt=conversation.system_prompt,
+        prompt=conversation.question,  # known: the record says what its teacher was sent
+        turns=turns,
+    )
+
+
+def _batches(
+    session: Session, project: Project, options: ExportOptions, plan: ExportPlan, size: int
+) -> Iterator[tuple[bool, list[DatasetRecord]]]:
+    """The records to export, batch by batch: the single ones, then the conversations (each
+    batch with whether it holds conversations)."""
+    if plan.singles:
+        for batch in iter_records(session, project, options.record_filter, batch_size=size):
+            yield False, batch
+    if plan.conversations:
+        for talks in iter_conversations(session, project, options.record_filter, batch_size=size):
+            yield True, [conversation_record(talk) for talk in talks if talk.turns]
+
+
+def _check_filter(
+    session: Session, project: Project, options: ExportOptions, plan: ExportPlan
+) -> None:
+    """Refuse a filter that names what does not exist (an unknown --tag, say)."""
+    record_conditions(session, project, options.record_filter)
+    if plan.conversations:
+        conversation_conditions(session, project, options.record_filter)
+
+
+def _any_match(
+    session: Session, project: Project, options: ExportOptions, plan: ExportPlan
+) -> bool:
+    if plan.singles and any_record(session, project, options.record_filter):
+        return True
+    return plan.conversations and bool(
+        list_conversations(session, project, options.record_filter, complete=True, limit=1)
+    )
+
+
 class RecordContexts:
     """Each record's render context, with the system prompt its teacher was really sent.
 
@@ -168,7 +235,7 @@ def export_dataset(
         system=project.answer_system_prompt,
     )
     # Everything that can be refused is refused before the first byte is written.
-    record_conditions(session, project, options.record_filter)  # an unknown --tag, say
+    _check_filter(session, project, options, plan)
     if options.llamafactory_dir is not None:
         read_info(options.llamafactory_dir)  # an unreadable dataset_info.json
     if plan.file_format is FileFormat.HF:
@@ -231,9 +298,11 @@ def _fill(
         if plan.soft_labels:
             batch_size = min(batch_size, soft_labels.BATCH_SIZE)
             result.soft_labels = 0
-        for batch in iter_records(session, project, options.record_filter, batch_size=batch_size):
+        for talks, batch in _batches(session, project, options, plan, batch_size):
             rows: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
             stored = load_soft_labels(session, [r.id for r in batch]) if plan.soft_labels else {}
+            if talks:
+                result.conversations += len(batch)
             for record in batch:
                 if balance is not None and not balance.keep(record.tag_id):
                     continue
@@ -277,8 +346,8 @@ def plan_stream(
     )
     if plan.file_format is FileFormat.HF:
         raise InvalidInputError("a datasets directory cannot be streamed: choose a file format")
-    record_conditions(session, project, options.record_filter)  # an unknown tag, say
-    if refuse_empty and not any_record(session, project, options.record_filter):
+    _check_filter(session, project, options, plan)  # an unknown tag, say
+    if refuse_empty and not _any_match(session, project, options, plan):
         raise NotFoundError(f"{NOTHING_MATCHED}: there is nothing to download")
     return plan
 

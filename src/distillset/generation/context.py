@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from distillset.config import Settings
 from distillset.domain import PATH_SEPARATOR, InvalidInputError
 from distillset.llm import EndpointConfig, LimitSettings
-from distillset.projects.endpoints import endpoint_config
+from distillset.projects.conversation_setting import MultiTurnSetting, multi_turn_setting
+from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.prompts import project_templates
 from distillset.store.models import ModelEndpoint, Project
 
@@ -29,6 +30,20 @@ class DistillContext:
     answer_system_prompt: str | None
     question_endpoint: EndpointConfig | None
     answer_endpoint: EndpointConfig | None
+    # Multi-turn conversations: the project's setting and the model that plays the user
+    # (its own, else the question model).
+    multi_turn: MultiTurnSetting = MultiTurnSetting()
+    user_endpoint: EndpointConfig | None = None
+
+    @property
+    def user_model(self) -> EndpointConfig:
+        if self.user_endpoint is None:
+            raise InvalidInputError(
+                f"project {self.project_name!r} has no model to play the user in "
+                f"conversations: set a question model, or one with `distillset project set "
+                f"{self.project_name!r} --user-model ALIAS`"
+            )
+        return self.user_endpoint
 
     @property
     def question_model(self) -> EndpointConfig:
@@ -62,8 +77,13 @@ def load_context(
     topic: str | None = None,
     need_question_model: bool = False,
     need_answer_model: bool = False,
+    need_user_model: bool = False,
 ) -> DistillContext:
     """Snapshot the project; refuse up front when a model the job needs is not set."""
+    multi_turn = multi_turn_setting(session, project.id)
+    user = project.question_model
+    if multi_turn.user_model is not None:
+        user = get_endpoint(session, multi_turn.user_model)
     context = DistillContext(
         project_id=project.id,
         project_name=project.name,
@@ -74,11 +94,15 @@ def load_context(
         answer_system_prompt=project.answer_system_prompt,
         question_endpoint=_endpoint(project.question_model, settings),
         answer_endpoint=_endpoint(project.answer_model, settings),
+        multi_turn=multi_turn,
+        user_endpoint=_endpoint(user, settings),
     )
     if need_question_model:
         context.question_model  # noqa: B018 - raises the clear "set it with" error
     if need_answer_model:
         context.answer_model  # noqa: B018
+    if need_user_model:
+        context.user_model  # noqa: B018
     return context
 
 

@@ -40,6 +40,8 @@ class EndpointConfig:
     # `tokenizer` names the tokenizer their ids belong to (e.g. a Hugging Face repo id).
     logprobs: int = 0
     tokenizer: str | None = None
+    # A conversation's history sends the assistant turns' reasoning back (reasoning_content).
+    reasoning_in_history: bool = False
     # Where a key named for this endpoint was looked for in vain (requests go without one).
     key_missing: str | None = None
 

@@ -1,5 +1,10 @@
 """Projects and their model endpoints, with the keys those endpoints use."""
 
+from distillset.projects.conversation_setting import (
+    MultiTurnSetting,
+    multi_turn_setting,
+    update_multi_turn_setting,
+)
 from distillset.projects.endpoints import (
     ENDPOINT_REMOVABLE,
     PRESETS,
@@ -28,6 +33,7 @@ from distillset.projects.lifecycle import (
 
 __all__ = [
     "ENDPOINT_REMOVABLE",
+    "MultiTurnSetting",
     "PRESETS",
     "PROJECT_REMOVABLE",
     "RemoteKeys",
@@ -42,6 +48,7 @@ __all__ = [
     "list_endpoints",
     "list_key_names",
     "list_projects",
+    "multi_turn_setting",
     "project_as_dict",
     "project_key_warnings",
     "project_stats",
@@ -49,5 +56,6 @@ __all__ = [
     "remove_key",
     "set_key",
     "update_endpoint",
+    "update_multi_turn_setting",
     "update_project",
 ]

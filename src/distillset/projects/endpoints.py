@@ -41,11 +41,16 @@ class Preset:
     base_url: str
     key_env: str | None
     structured_output: str = "json_object"
+    # Whether the provider wants an assistant turn's reasoning sent back in a conversation's
+    # history (DeepSeek's thinking models do); the others get the answers only.
+    reasoning_in_history: bool = False
 
 
 PRESETS: dict[str, Preset] = {
     "openai": Preset("https://api.openai.com/v1", "OPENAI_API_KEY", "json_schema"),
-    "deepseek": Preset("https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    "deepseek": Preset(
+        "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", reasoning_in_history=True
+    ),
     "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
     "siliconflow": Preset("https://api.siliconflow.cn/v1", "SILICONFLOW_API_KEY"),
     "zhipu": Preset("https://open.bigmodel.cn/api/paas/v4", "ZHIPU_API_KEY"),
@@ -160,6 +165,7 @@ def add_endpoint(
     stream: bool = False,
     adaptive: bool = True,
     tokenizer: str | None = None,
+    reasoning_in_history: bool | None = None,
     remote: RemoteKeys | None = None,
     **limits_and_sampling: Any,
 ) -> ModelEndpoint:
@@ -214,6 +220,7 @@ def add_endpoint(
         stream=stream,
         adaptive=adaptive,
         tokenizer=_checked_tokenizer(tokenizer),
+        reasoning_in_history=reasoning_in_history,
         **limits_and_sampling,
     )
     session.add(endpoint)
@@ -267,6 +274,7 @@ def update_endpoint(
         "stream",
         "adaptive",
         "tokenizer",
+        "reasoning_in_history",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -357,7 +365,17 @@ def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConf
         adaptive=bool(endpoint.adaptive),
         logprobs=endpoint.logprobs or 0,
         tokenizer=endpoint.tokenizer,
+        reasoning_in_history=passes_reasoning(endpoint),
     )
+
+
+def passes_reasoning(endpoint: ModelEndpoint) -> bool:
+    """Whether a conversation's history carries the assistant turns' reasoning back to this
+    endpoint: its own setting, else what its preset needs (none: the answers only)."""
+    if endpoint.reasoning_in_history is not None:
+        return bool(endpoint.reasoning_in_history)
+    preset = PRESETS.get(endpoint.preset or "")
+    return preset is not None and preset.reasoning_in_history
 
 
 def _is_hosted(endpoint: ModelEndpoint) -> bool:
@@ -431,6 +449,7 @@ def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) 
         "adaptive": endpoint.adaptive,
         "logprobs": endpoint.logprobs or 0,
         "tokenizer": endpoint.tokenizer,
+        "reasoning_in_history": passes_reasoning(endpoint),
         "concurrency": endpoint.concurrency,
         "rpm": endpoint.rpm,
         "tpm": endpoint.tpm,

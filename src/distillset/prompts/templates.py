@@ -54,6 +54,24 @@ KINDS: dict[str, PromptKind] = {
             required=("question", "answer"),
             optional=("path", "topic", "reasoning"),
         ),
+        PromptKind(
+            "conversation",
+            "the answer model's system prompt in a multi-turn conversation",
+            required=("assistant_role",),
+            optional=("path", "topic", "scenario", "user_role"),
+        ),
+        PromptKind(
+            "follow_up",
+            "asks the user simulator for the next user turn of a conversation",
+            required=("history",),
+            optional=("path", "topic", "scenario", "user_role", "assistant_role", "round"),
+        ),
+        PromptKind(
+            "judge_conversation",
+            "asks the judge model to score one whole conversation 0-5 with a short reason",
+            required=("conversation",),
+            optional=("path", "topic", "scenario", "user_role", "assistant_role"),
+        ),
     )
 }
 
@@ -74,6 +92,9 @@ WRITE_IN = {
     "questions": "Write every question in {language}.",
     "answer": "Answer in {language}.",
     "judge": "Write the reason in {language}.",
+    "conversation": "Answer in {language}.",
+    "follow_up": "Write the message in {language}.",
+    "judge_conversation": "Write the reason in {language}.",
 }
 # The word a prompt shows for an empty list (no existing tags or questions yet).
 EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}

@@ -1,6 +1,18 @@
 """Review: the canonical record, filters, listing and editing records, judge scoring,
 duplicate reports, and importing dataset files."""
 
+from distillset.review.conversation_judge import JudgeOutcome, judge_conversations
+from distillset.review.conversations import (
+    ConversationRecord,
+    delete_conversations,
+    edit_turn,
+    get_conversation,
+    iter_conversations,
+    list_conversations,
+    set_conversation_note,
+    set_conversation_score,
+    set_conversations_confirmed,
+)
 from distillset.review.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.review.editing import (
     DeleteResult,
@@ -40,6 +52,7 @@ from distillset.review.soft_labels import TokenConfidence, lowest_confidence
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
+    "ConversationRecord",
     "DEFAULT_IMPORT_TAG",
     "DatasetRecord",
     "DeleteResult",
@@ -49,6 +62,7 @@ __all__ = [
     "ImportResult",
     "ImportedDataset",
     "JUDGE_KIND",
+    "JudgeOutcome",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_ROWS",
     "RecordFilter",
@@ -62,22 +76,31 @@ __all__ = [
     "clamp_score",
     "count_records",
     "create_judge_task",
+    "delete_conversations",
     "delete_records",
     "edit_record",
+    "edit_turn",
     "fetch_page",
     "file_format_of",
     "find_duplicates",
+    "get_conversation",
     "get_record",
     "import_dataset",
     "import_records",
+    "iter_conversations",
     "iter_records",
+    "judge_conversations",
     "label_duplicates",
+    "list_conversations",
     "list_records",
     "lowest_confidence",
     "parse_verdict",
     "read_dataset",
     "run_judge_task",
     "set_confirmed",
+    "set_conversation_note",
+    "set_conversation_score",
+    "set_conversations_confirmed",
     "set_note",
     "set_question_text",
     "set_score",

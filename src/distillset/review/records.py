@@ -57,6 +57,10 @@ class DatasetRecord:
     # What became of the soft labels asked for with the answer (captured, absent, refused...;
     # see llm.soft_labels); None: none were asked for.
     soft_label_status: str | None = None
+    # A multi-turn record (a conversation): every turn as (role, content, reasoning), the
+    # question first; ``question``, ``answer`` and ``reasoning`` are its first question and
+    # its last reply. Empty for a single record.
+    turns: tuple[tuple[str, str, str | None], ...] = ()
 
     @property
     def prompt_known(self) -> bool:
@@ -65,6 +69,8 @@ class DatasetRecord:
     def as_dict(self, *, with_prompt: bool = False) -> dict[str, Any]:
         """The record's fields; what the teacher was sent only when asked (long texts)."""
         data = asdict(self)
+        if not self.turns:
+            del data["turns"]
         if not with_prompt:
             for name in _PROMPT_FIELDS:
                 del data[name]

@@ -44,9 +44,14 @@ class Stage:
 
     name: str
     label: str
+    # Shown only once it has work (a distillation's conversation turns: most jobs have none).
+    optional: bool = False
 
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "label": self.label}
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "label": self.label}
+        if self.optional:
+            data["optional"] = True
+        return data
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ from distillset.store.db import Store, open_store
 from distillset.store.models import (
     Answer,
     Base,
+    Conversation,
+    ConversationSetting,
+    ConversationTurn,
     LlmCall,
     ModelEndpoint,
     Project,
@@ -21,6 +24,9 @@ from distillset.store.queries import TagPaths
 __all__ = [
     "Answer",
     "Base",
+    "Conversation",
+    "ConversationSetting",
+    "ConversationTurn",
     "LlmCall",
     "ModelEndpoint",
     "Project",

@@ -76,6 +76,9 @@ class ModelEndpoint(Base):
     # `tokenizer` names the tokenizer the token ids belong to (a Hugging Face repo id, say).
     logprobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tokenizer: Mapped[str | None] = mapped_column(String(200))
+    # Whether an assistant turn's reasoning goes back to the model in a conversation's
+    # history; None: what the preset needs (llm.conversation_history.passes_reasoning).
+    reasoning_in_history: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -216,6 +219,82 @@ class Answer(Base):
     # What became of the soft labels asked for with this answer (llm.soft_labels.STATUSES);
     # None: none were asked for.
     soft_label_status: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationSetting(Base):
+    """A project's multi-turn setting (one row, or none: the defaults): the scenario, who
+    asks and who answers, how many rounds (a user turn and the teacher's reply each), the
+    system prompt its records carry, and the model that plays the user (None: the question
+    model). Its own table, so projects without conversations are untouched."""
+
+    __tablename__ = "conversation_settings"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    scenario: Mapped[str | None] = mapped_column(Text)
+    user_role: Mapped[str | None] = mapped_column(String(200))
+    assistant_role: Mapped[str | None] = mapped_column(String(200))
+    rounds: Mapped[int] = mapped_column(Integer, default=3)
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    user_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_endpoints.id", ondelete="SET NULL")
+    )
+
+    user_model: Mapped[ModelEndpoint | None] = relationship(lazy="joined")
+
+
+class Conversation(Base):
+    """A multi-turn dataset record: a question opens it, the teacher answers each user turn,
+    a simulated user writes each follow-up. One per question; its turns are committed one by
+    one (``ConversationTurn``), so a stopped run goes on from the last one stored."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("question_id", name="uq_conversations_question"),
+        Index("ix_conversations_project_id", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # The rounds it was planned with, and the setting it was made under (scenario, roles,
+    # system prompt): a later change of the project's setting does not rewrite it.
+    rounds: Mapped[int] = mapped_column(Integer)
+    setting: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Whether every planned turn is stored; why the latest turn failed, if it did.
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    score: Mapped[float | None] = mapped_column(Float)
+    score_reason: Mapped[str | None] = mapped_column(Text)
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ConversationTurn(Base):
+    """One message of a conversation: position 0 is the opening question, then the teacher
+    (odd positions) and the simulated user (even ones) alternate."""
+
+    __tablename__ = "conversation_turns"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position", name="uq_conversation_turns_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(100))
+    finish_reason: Mapped[str | None] = mapped_column(String(30))
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -17,6 +17,7 @@ FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
 # 400 as providers do for reasoning models (refuse); with a payload that is not logprobs
 # (malformed); or with tokens that do not spell the content (misaligned).
 LOGPROBS_MODES = ("honour", "ignore", "refuse", "malformed", "misaligned")
+HISTORY_REASONING = ("any", "require", "forbid")
 LIST_QUIRKS = (
     "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",
     "plain_lines", "bulleted", "quoted_items", "mixed_types", "near_json",
@@ -63,6 +64,10 @@ class FakeConfig:
     # Answer 400 to a json_schema holding minItems / maxItems, like servers whose schema
     # support stops short of them.
     reject_item_counts: bool = False
+    # What the server says of reasoning sent back in a conversation's history (see
+    # HISTORY_REASONING): "require" answers 400 when an earlier assistant turn comes without
+    # its reasoning_content (DeepSeek's thinking models), "forbid" when one comes with it.
+    history_reasoning: str = "any"
     # Answer llama-server's 400 `exceed_context_size_error` to a prompt of more (estimated)
     # tokens than this.
     context_size: int | None = None
@@ -91,6 +96,8 @@ class FakeConfig:
     def __post_init__(self) -> None:
         if self.reasoning_style not in REASONING_STYLES:
             raise ValueError(f"reasoning_style must be one of {', '.join(REASONING_STYLES)}")
+        if self.history_reasoning not in HISTORY_REASONING:
+            raise ValueError(f"history_reasoning must be one of {', '.join(HISTORY_REASONING)}")
         if self.logprobs_mode not in LOGPROBS_MODES:
             raise ValueError(f"logprobs_mode must be one of {', '.join(LOGPROBS_MODES)}")
         if self.echo_authorization not in (None, *ECHO_STYLES):

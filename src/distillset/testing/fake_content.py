@@ -45,12 +45,47 @@ def user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `score` or `answer`, by the prompt contract."""
+    """`list`, `score`, `follow_up` (the user simulator's turn: the history between
+    <conversation> tags) or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
+    if "<conversation>" in user_text(messages):
+        return "follow_up"
     return "answer"
+
+
+_FOLLOW_UPS_EN = (
+    "Thanks! Could you give me a concrete example of that for {leaf}?",
+    "What is the most common mistake people make with {leaf}, and how do I avoid it?",
+    "How would I practise this on my own, step by step?",
+    "How can I tell whether I am doing it right?",
+    "What should I focus on first if I only have a little time each week?",
+    "Could you explain the second point in more detail?",
+)
+_FOLLOW_UPS_ZH = (
+    "谢谢！能针对{leaf}举一个具体的例子吗？",
+    "在{leaf}方面人们最常犯的错误是什么？怎样避免？",
+    "我自己练习的话，应该怎样一步一步来？",
+    "我怎样判断自己做得对不对？",
+    "如果每周时间不多，我应该先关注什么？",
+    "能把第二点再讲得详细一些吗？",
+)
+_HISTORY_TURN = re.compile(r"^\[(user|assistant)\]$", re.MULTILINE)
+
+
+def follow_up_for(text: str) -> tuple[str, str]:
+    """(reasoning, the next user turn) for a user-simulator prompt: a follow-up about the
+    path's leaf that differs from round to round and from conversation to conversation."""
+    history = text.partition("<conversation>")[2].partition("</conversation>")[0]
+    turns = len(_HISTORY_TURN.findall(history))
+    leaf = tag_path(text)[-1]
+    chinese = is_chinese(text)
+    pool = _FOLLOW_UPS_ZH if chinese else _FOLLOW_UPS_EN
+    pick = (_digest(history.split("[assistant]")[0]) + turns // 2) % len(pool)
+    reasoning = f"The user has seen {turns // 2} replies; asking about {leaf} next."
+    return reasoning, pool[pick].format(leaf=leaf)
 
 
 def is_chinese(text: str) -> bool:

@@ -98,6 +98,8 @@ def reply_parts(
     if kind == "list":
         content, _ = list_content(text, config, rng, response_format)
         return f"The path is {' > '.join(fake_content.tag_path(text))}; listing items.", content
+    if kind == "follow_up":
+        return fake_content.follow_up_for(text)
     if kind == "score":
         verdict = fake_content.score_for(fake_content.message_texts(messages))
         return "Checking accuracy, completeness and clarity.", json.dumps(verdict)

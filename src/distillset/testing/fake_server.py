@@ -290,6 +290,9 @@ def _refusal(
     refused = logprobs_refusal(body, config.logprobs_mode, config.max_top_logprobs)
     if refused is not None:
         return refused
+    history = _history_refusal(messages, config.history_reasoning)
+    if history is not None:
+        return history
     response_format = body.get("response_format")
     if config.reject_response_format and response_format is not None:
         return _error(400, "response_format is not supported", "invalid_request")
@@ -311,6 +314,18 @@ def _refusal(
             },
             status=400,
         )
+    return None
+
+
+def _history_refusal(messages: list[dict[str, Any]], rule: str) -> web.Response | None:
+    """The 400 of a server that requires (or forbids) reasoning sent back in the history."""
+    earlier = [m for m in messages if m.get("role") == "assistant"]
+    if rule == "require" and any(not m.get("reasoning_content") for m in earlier):
+        message = "The reasoning_content of earlier assistant turns must be passed back"
+        return _error(400, message, "invalid_request_error")
+    if rule == "forbid" and any("reasoning_content" in m for m in earlier):
+        message = "reasoning_content is not allowed in input messages"
+        return _error(400, message, "invalid_request_error")
     return None
 
 

@@ -77,6 +77,28 @@ class ProjectUpdate(Body):
     answer_system_prompt: str | None = None
 
 
+class ConversationUpdate(Body):
+    confirmed: bool | None = None
+    score: float | None = Field(default=None, ge=0, le=5)
+    note: str | None = None
+
+
+class TurnUpdate(Body):
+    content: str | None = None
+    reasoning: str | None = None
+
+
+class MultiTurnUpdate(Body):
+    scenario: str | None = None
+    user_role: str | None = None
+    assistant_role: str | None = None
+    rounds: int | None = Field(default=None, ge=1, le=20)
+    system_prompt: str | None = None
+    user_model: str | None = Field(
+        default=None, description="the endpoint that plays the user ('': the question model)"
+    )
+
+
 class EndpointFields(Body):
     base_url: str | None = None
     model: str | None = None
@@ -145,6 +167,10 @@ class AutoDistill(Body):
     levels: int = Field(default=2, ge=1, le=6)
     tags_per_level: int = Field(default=10, ge=1, le=100)
     questions_per_tag: int = Field(default=10, ge=1, le=100)
+    dataset_type: Literal["single", "multi", "both"] = Field(
+        default="single",
+        description="single answers, multi-turn conversations (the project's setting), or both",
+    )
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"

@@ -8,6 +8,7 @@ from distillset.export.formats.axolotl import AxolotlFormat
 from distillset.export.formats.base import (
     DEFAULT_THINK_CLOSE,
     DEFAULT_THINK_OPEN,
+    REASONING_TURNS,
     ExportFormat,
     ReasoningMode,
     RenderContext,
@@ -66,8 +67,9 @@ __all__ = [
     "CUSTOM_FIELDS",
     "DEFAULT_THINK_CLOSE",
     "DEFAULT_THINK_OPEN",
-    "FORMATS",
     "ExportFormat",
+    "FORMATS",
+    "REASONING_TURNS",
     "ReasoningMode",
     "RenderContext",
     "get_format",

@@ -14,6 +14,7 @@ class AlpacaFormat(ExportFormat):
     name = "alpaca"
     description = "instruction / input / output / system"
     modes = (ReasoningMode.INLINE, ReasoningMode.DROP)
+    conversational = False
     llamafactory = "alpaca"
 
     def schema(self, ctx: RenderContext) -> pa.Schema:

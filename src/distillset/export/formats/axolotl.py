@@ -32,7 +32,5 @@ class AxolotlFormat(ExportFormat):
         return pa.schema([("messages", pa.list_(turn))])
 
     def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
-        turns = chat_messages(record, ctx)
-        if ctx.mode is ReasoningMode.FIELD:
-            turns[-1]["reasoning_content"] = ctx.reasoning(record)
-        return {"messages": turns}
+        field = "reasoning_content" if ctx.mode is ReasoningMode.FIELD else None
+        return {"messages": chat_messages(record, ctx, reasoning_field=field)}

@@ -18,6 +18,10 @@ class ReasoningMode(StrEnum):
     DROP = "drop"  # left out
 
 
+# Which assistant turns of a conversation keep their reasoning: every one, or only the last
+# (as Qwen3-style chat templates expect: earlier turns' thinking is stripped in training).
+REASONING_TURNS = ("every", "last")
+
 DEFAULT_THINK_OPEN = "<think>\n"
 DEFAULT_THINK_CLOSE = "\n</think>\n\n"
 
@@ -32,27 +36,72 @@ class RenderContext:
     system: str | None = None
     language: str = "en"
     fields: dict[str, str] = field(default_factory=dict)  # custom format's field names
+    reasoning_turns: str = "every"  # see REASONING_TURNS
 
     def assistant_text(self, record: DatasetRecord) -> str:
         """The answer, with the reasoning inlined once when the mode says so."""
-        if self.mode is ReasoningMode.INLINE and record.reasoning:
-            return f"{self.think_open}{record.reasoning}{self.think_close}{record.answer}"
-        return record.answer
+        return self.turn_text(record.answer, record.reasoning)
+
+    def turn_text(self, content: str, reasoning: str | None) -> str:
+        if self.mode is ReasoningMode.INLINE and reasoning:
+            return f"{self.think_open}{reasoning}{self.think_close}{content}"
+        return content
 
     def reasoning(self, record: DatasetRecord) -> str | None:
         return record.reasoning or None if self.mode is ReasoningMode.FIELD else None
+
+    def turn_reasoning(self, reasoning: str | None) -> str | None:
+        return reasoning or None if self.mode is ReasoningMode.FIELD else None
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    """A turn as an export writes it: its reasoning already chosen (kept or not)."""
+
+    role: str
+    content: str
+    reasoning: str | None
+
+
+def record_turns(record: DatasetRecord, ctx: RenderContext) -> list[ChatTurn]:
+    """The record's user and assistant turns (a single record: its question and answer),
+    each assistant turn with its reasoning where ``ctx.reasoning_turns`` keeps it."""
+    if not record.turns:
+        return [
+            ChatTurn("user", record.question, None),
+            ChatTurn("assistant", record.answer, record.reasoning),
+        ]
+    last = max(i for i, (role, _c, _r) in enumerate(record.turns) if role == "assistant")
+    every = ctx.reasoning_turns == "every"
+    return [
+        ChatTurn(role, content, reasoning if role == "assistant" and (every or i == last) else None)
+        for i, (role, content, reasoning) in enumerate(record.turns)
+    ]
 
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 
 
-def chat_messages(record: DatasetRecord, ctx: RenderContext) -> list[dict[str, Any]]:
-    """system? / user / assistant turns in OpenAI's role/content shape."""
+def chat_messages(
+    record: DatasetRecord, ctx: RenderContext, *, reasoning_field: str | None = None
+) -> list[dict[str, Any]]:
+    """system? / user / assistant turns in OpenAI's role/content shape (every turn of a
+    conversation); with ``reasoning_field`` each assistant turn carries its reasoning there
+    when the mode keeps it apart."""
     turns: list[dict[str, Any]] = []
     if ctx.system:
         turns.append({"role": "system", "content": ctx.system})
-    turns.append({"role": "user", "content": record.question})
-    turns.append({"role": "assistant", "content": ctx.assistant_text(record)})
+    for turn in record_turns(record, ctx):
+        if turn.role != "assistant":
+            turns.append({"role": turn.role, "content": turn.content})
+            continue
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": ctx.turn_text(turn.content, turn.reasoning),
+        }
+        if reasoning_field is not None:
+            message[reasoning_field] = ctx.turn_reasoning(turn.reasoning)
+        turns.append(message)
     return turns
 
 
@@ -97,6 +146,8 @@ class ExportFormat(ABC):
     modes: ClassVar[tuple[ReasoningMode, ...]]  # the first is the default
     # The `formatting` LLaMA-Factory reads this shape as, or None when it cannot.
     llamafactory: ClassVar[str | None] = None
+    # Whether a row holds a whole conversation (many turns), not only one exchange.
+    conversational: ClassVar[bool] = True
 
     def check(self, ctx: RenderContext) -> None:  # noqa: B027 - most formats need no checks
         """Refuse options this format cannot honour (raises InvalidInputError)."""

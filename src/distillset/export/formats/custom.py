@@ -25,6 +25,7 @@ class CustomFormat(ExportFormat):
     name = "custom"
     description = "flat rows with your own field names (--field question=instruction ...)"
     modes = (ReasoningMode.INLINE, ReasoningMode.FIELD, ReasoningMode.DROP)
+    conversational = False
 
     def check(self, ctx: RenderContext) -> None:
         unknown = sorted(set(ctx.fields) - set(CUSTOM_FIELDS))

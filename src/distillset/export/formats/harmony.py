@@ -7,7 +7,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+from distillset.export.formats.base import (
+    ExportFormat,
+    ReasoningMode,
+    RenderContext,
+    record_turns,
+)
 from distillset.prompts import language_name
 from distillset.review.records import DatasetRecord
 
@@ -33,22 +38,25 @@ class HarmonyFormat(ExportFormat):
         )
 
     def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        """A conversation's columns describe its last exchange; `messages` holds it all."""
         language = language_name(ctx.language)
         developer = ctx.system or ""
-        analysis = ctx.reasoning(record)
         system = f"reasoning language: {language}"
         if developer:
             system += f"\n\n{developer}"
+        messages: list[dict[str, Any]] = [{"content": system, "role": "system"}]
+        for turn in record_turns(record, ctx):
+            message: dict[str, Any] = {"content": turn.content, "role": turn.role}
+            if turn.role == "assistant":
+                # Thinking is "" where there is none (see conform), as `analysis` is.
+                message["thinking"] = ctx.turn_reasoning(turn.reasoning)
+            messages.append(message)
+        last_user = [m["content"] for m in messages if m["role"] == "user"][-1]
         return {
             "reasoning_language": language,
             "developer": developer,
-            "user": record.question,
-            "analysis": analysis or "",
-            "final": record.answer,
-            "messages": [
-                # Thinking is "" where there is none (see conform), as `analysis` is.
-                {"content": system, "role": "system"},
-                {"content": record.question, "role": "user"},
-                {"content": record.answer, "role": "assistant", "thinking": analysis},
-            ],
+            "user": last_user,
+            "analysis": messages[-1].get("thinking") or "",
+            "final": messages[-1]["content"],
+            "messages": messages,
         }

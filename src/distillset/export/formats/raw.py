@@ -51,6 +51,7 @@ class RawFormat(ExportFormat):
     description = "every stored field of each record"
     # Stored fields as they are: the reasoning stays its own field (or is dropped).
     modes = (ReasoningMode.FIELD, ReasoningMode.DROP)
+    conversational = False
 
     def schema(self, ctx: RenderContext) -> pa.Schema:
         if ctx.mode is ReasoningMode.DROP:

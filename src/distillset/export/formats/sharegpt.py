@@ -6,7 +6,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from distillset.export.formats.base import ExportFormat, ReasoningMode, RenderContext
+from distillset.export.formats.base import (
+    ExportFormat,
+    ReasoningMode,
+    RenderContext,
+    record_turns,
+)
 from distillset.review.records import DatasetRecord
 
 TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
@@ -22,10 +27,11 @@ class ShareGptFormat(ExportFormat):
         return pa.schema([("conversations", pa.list_(TURN)), ("system", pa.string())])
 
     def values(self, record: DatasetRecord, ctx: RenderContext) -> dict[str, Any]:
+        speaker = {"user": "human", "assistant": "gpt"}
         return {
             "conversations": [
-                {"from": "human", "value": record.question},
-                {"from": "gpt", "value": ctx.assistant_text(record)},
+                {"from": speaker[turn.role], "value": ctx.turn_text(turn.content, turn.reasoning)}
+                for turn in record_turns(record, ctx)
             ],
             "system": ctx.system or "",
         }

@@ -34,6 +34,7 @@ def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoD
         tags=body.tags_per_level,
         questions=body.questions_per_tag,
         topic=body.topic,
+        dataset_type=body.dataset_type,
     )
 
 
@@ -49,6 +50,7 @@ def create_auto(
         questions=body.questions_per_tag,
         topic=body.topic,
         confirm_large=body.confirm_large,
+        dataset_type=body.dataset_type,
     )
 
 

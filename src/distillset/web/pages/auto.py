@@ -16,7 +16,8 @@ router = APIRouter(prefix="/projects/{project_id}")
 
 def _plan_key(body: AutoDistill) -> str:
     """The fields a plan was drawn for, as the plan's Start form carries them back."""
-    return f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
+    fields = (body.topic or "", body.levels, body.tags_per_level, body.questions_per_tag)
+    return "|".join(str(field) for field in (*fields, body.dataset_type))
 
 
 async def _render_plan(

@@ -18,6 +18,7 @@ from distillset.web.pages.forms import parse_form
 from distillset.web.schemas import (
     EndpointCreate,
     EndpointFields,
+    MultiTurnUpdate,
     ProjectUpdate,
     PromptOverride,
     RowId,
@@ -42,6 +43,7 @@ def _settings_context(session: DbSession, settings: AppSettings, project_id: int
         "endpoints": endpoints,
         "languages": LANGUAGES,
         "presets": sorted(project_service.PRESETS),
+        "multi_turn": project_service.multi_turn_setting(session, project_id),
     }
 
 
@@ -59,6 +61,20 @@ async def save_settings(project_id: RowId, request: Request, session: DbSession)
     body = parse_form(ProjectUpdate, await request.form(), clearable=PROJECT_CLEARABLE)
     project_service.update_project(session, project, **body.changes())
     return message(request, "Settings saved.")
+
+
+# An emptied text of the multi-turn setting removes it (the user model: the question model).
+MULTI_TURN_TEXTS = frozenset(
+    {"scenario", "user_role", "assistant_role", "system_prompt", "user_model"}
+)
+
+
+@router.post("/settings/multi-turn")
+async def save_multi_turn(project_id: RowId, request: Request, session: DbSession) -> Response:
+    project = project_by_id(session, project_id)
+    body = parse_form(MultiTurnUpdate, await request.form(), keep_empty=MULTI_TURN_TEXTS)
+    project_service.update_multi_turn_setting(session, project, **body.changes())
+    return message(request, "Multi-turn setting saved.")
 
 
 @router.post("/endpoints")
