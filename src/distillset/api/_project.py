@@ -172,6 +172,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         no_cache: bool = False,
         max_cost: float | None = None,
         confirm_large: bool = False,
+        batch_answers: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
@@ -179,13 +180,14 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
             job = auto_distill.create_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
-                confirm_large=confirm_large,
+                confirm_large=confirm_large, batch_answers=batch_answers,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
         """Automatic distillation (levels, tags, questions, topic, no_cache, max_cost,
-        on_progress; a plan above the bound on calls or cost needs confirm_large=True)."""
+        batch_answers, on_progress; a plan above the bound on calls or cost needs
+        confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -266,6 +268,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
+        batch: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
@@ -274,7 +277,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, max_cost=max_cost, confirm_large=confirm_large,
-                resample=resample,
+                resample=resample, batch=batch,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -287,10 +290,12 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
+        batch: bool = False,
     ) -> dict[str, Any]:
         """Answer the given questions, or every unanswered one (of a subtree); a plan above
         the bound on calls or cost needs confirm_large=True. ``resample`` replaces the
-        answers of the given questions with new samples."""
+        answers of the given questions with new samples; ``batch`` sends them through the
+        answer model's batch interface."""
         return run_blocking(
             self.generate_answers_async(
                 questions=questions,
@@ -299,6 +304,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 max_cost=max_cost,
                 confirm_large=confirm_large,
                 resample=resample,
+                batch=batch,
             )
         )
 

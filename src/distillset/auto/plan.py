@@ -52,6 +52,8 @@ class JobSpec:
     # Answer the listed questions again: each answer made before this moment (ISO 8601)
     # is replaced by a new sample. A resumed run skips the ones it has replaced already.
     resample_before: str | None = None
+    # Answers go through the answer model's batch interface (cheaper, slower).
+    batch_answers: bool = False
 
     @property
     def answer_only(self) -> bool:

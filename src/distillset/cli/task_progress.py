@@ -41,6 +41,8 @@ def calls_line(counters: dict[str, Any]) -> str:
         f"{calls.get('failed', 0)} failed calls, "
         f"{calls.get('input_tokens', 0) + calls.get('output_tokens', 0):,} tokens billed"
     )
+    if calls.get("cached_input_tokens"):
+        text += f" ({calls['cached_input_tokens']:,} input tokens from the prompt cache)"
     failed_tokens = calls.get("failed_input_tokens", 0) + calls.get("failed_output_tokens", 0)
     if failed_tokens:
         text += f" ({failed_tokens:,} in failed calls)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distillset import resolve, runs
+from distillset import projects, resolve, runs
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -149,6 +149,10 @@ def tasks_cancel(
     with state.store.session() as session:
         task = runs.request_cancel(session, runs.get_task(session, task_id), state.settings)
         data = {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
+    if data["status"] == TaskStatus.CANCELLED:
+        # No process runs it: its batches at the provider are cancelled from here.
+        for problem in projects.cancel_remote_batches_now(state.store, state.settings, task_id):
+            typer.echo(f"warning: {problem}", err=True)
     report(
         data,
         as_json,

@@ -4,6 +4,8 @@ from distillset.store.db import Store, open_store
 from distillset.store.models import (
     Answer,
     Base,
+    LlmBatch,
+    LlmBatchRequest,
     LlmCall,
     ModelEndpoint,
     Project,
@@ -21,6 +23,8 @@ from distillset.store.queries import TagPaths
 __all__ = [
     "Answer",
     "Base",
+    "LlmBatch",
+    "LlmBatchRequest",
     "LlmCall",
     "ModelEndpoint",
     "Project",

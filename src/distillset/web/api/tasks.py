@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from distillset import projects
 from distillset.domain import TaskStatus
 from distillset.kinds import task_as_dict
 from distillset.runs import get_task, list_tasks
@@ -70,6 +71,11 @@ async def cancel_task(
 ) -> dict[str, Any]:
     data = await jobs.in_session(store, jobs.cancel, settings, task_id)
     runner.cancel(task_id)
+    # No process runs it: its batches at the provider are cancelled from here.
+    if data["status"] == TaskStatus.CANCELLED.value and (
+        problems := await projects.cancel_remote_batches(store, settings, task_id)
+    ):
+        data["batch_problems"] = problems
     return data
 
 
