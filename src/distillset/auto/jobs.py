@@ -234,9 +234,9 @@ def create_auto_job(
 ) -> PlannedJob:
     """An automatic distillation; ``batch_answers`` sends the answers through the answer
     model's batch interface as questions accumulate. A --topic other than the project's
-    becomes its topic on an empty tree (so prompts and resumes agree) and is refused on an existing one. The
-    same job run again after its process was killed resumes the interrupted task. A large
-    plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
+    becomes its topic on an empty tree (so prompts and resumes agree) and is refused on an
+    existing one. The same job run again after its process was killed resumes the
+    interrupted task. A large plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
     spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
     spec = replace(spec, batch_answers=batch_answers)
     project = get_project(session, project_id)
