@@ -266,3 +266,45 @@ def test_cancelling_a_stopped_task_cancels_its_batches(
     with store.session() as session:
         assert session.scalars(select(LlmBatch.status)).one() == "cancelled"
     assert _answers(store) == 0
+
+
+@pytest.mark.usefixtures("database")
+def test_auto_sends_its_answers_in_batches_as_questions_accumulate(
+    cli: Cli, cli_project_factory: Callable[[str], str], store: Store, fake_server: FakeModelServer
+) -> None:
+    name = cli_project_factory("Auto batched")
+    args = ("auto", name, "--levels", "1", "--tags", "3", "--questions", "4")
+    result = cli(*args, "--batch-answers", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["status"] == "succeeded"
+    stats = fake_server.batches.stats
+    assert stats.lines == stats.answered == 12  # every answer in a batch, each once
+    assert stats.batches >= 1
+    # Tags and questions were asked at once; no answer was.
+    with store.session() as session:
+        purposes = set(session.scalars(select(LlmCall.purpose).where(LlmCall.http_status == 200)))
+        assert session.scalar(select(func.count(Answer.id))) == 12
+    assert purposes == {"tags", "questions", "answer"}
+    assert len(_answer_calls(store)) == 12
+
+
+@pytest.mark.usefixtures("database")
+def test_the_judge_asks_its_verdicts_in_a_batch(
+    cli: Cli, project: str, store: Store, fake_server: FakeModelServer
+) -> None:
+    _generate(cli)
+    answered = fake_server.batches.stats.lines
+    result = cli("judge", NAME, "--model", "fake", "--batch", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "succeeded"
+    assert summary["counters"]["batches"]["done"] == QUESTIONS
+    stats = fake_server.batches.stats
+    assert (stats.batches, stats.lines - answered) == (2, QUESTIONS)
+    assert fake_server.stats().total == 0
+    with store.session() as session:
+        scores = list(session.scalars(select(Answer.score)))
+        verdicts = session.scalars(select(LlmCall).where(LlmCall.purpose == "judge")).all()
+    assert len(scores) == QUESTIONS and all(score is not None for score in scores)
+    assert len(verdicts) == QUESTIONS
+    assert all(call.cost is not None for call in verdicts)
