@@ -19,6 +19,7 @@ from distillset.cli.common import (
 )
 from distillset.cli.models import warn
 from distillset.cli.task_progress import (
+    batches_line,
     calls_line,
     report_outcome,
     run_task_here,
@@ -106,6 +107,7 @@ def tasks_show(
             "params": data["params"],
             "progress": stages_line(counters, stage_names(data)),
             "calls": calls_line(counters),
+            "batches": batches_line(counters) or None,
             "last error": data["last_error"],
             "started": data["started_at"],
             "finished": data["finished_at"],

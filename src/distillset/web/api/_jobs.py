@@ -49,6 +49,7 @@ def create_auto(
         questions=body.questions_per_tag,
         topic=body.topic,
         confirm_large=body.confirm_large,
+        batch_answers=body.batch_answers,
     )
 
 
@@ -58,10 +59,12 @@ def create_answers(
     project_id: int,
     tag_id: int | None,
     confirm_large: bool = False,
+    batch: bool = False,
 ) -> PlannedJob:
-    """Answer every unanswered question of the project, or of a tag's subtree."""
+    """Answer every unanswered question of the project, or of a tag's subtree (``batch``:
+    through the answer model's batch interface)."""
     return create_answers_job(
-        session, settings, project_id, tag_id=tag_id, confirm_large=confirm_large
+        session, settings, project_id, tag_id=tag_id, confirm_large=confirm_large, batch=batch
     )
 
 
