@@ -308,3 +308,22 @@ def test_the_judge_asks_its_verdicts_in_a_batch(
     assert len(scores) == QUESTIONS and all(score is not None for score in scores)
     assert len(verdicts) == QUESTIONS
     assert all(call.cost is not None for call in verdicts)
+
+
+@pytest.mark.usefixtures("database")
+def test_a_batch_created_by_a_run_killed_before_noting_its_id_is_found_by_its_metadata(
+    project: str, store: Store, settings: Settings, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(batch_delay=3600)
+    task_id = _answers_task(store, settings)
+    asyncio.run(_run_until_submitted(store, settings, task_id))
+    with store.session() as session:  # as if killed between creating it and noting its id
+        batch = session.scalars(select(LlmBatch)).one()
+        batch.remote_id, batch.status = None, "preparing"
+    fake_server.configure(batch_delay=0)
+    summary = asyncio.run(run_task(store, settings, task_id))
+    assert summary["status"] == "succeeded"
+    stats = fake_server.batches.stats
+    assert (stats.batches, stats.lines) == (1, QUESTIONS)
+    assert _answers(store) == QUESTIONS
+    assert len(_answer_calls(store)) == QUESTIONS

@@ -38,6 +38,9 @@ from distillset.store.db import Store
 MAX_LINES = 50_000
 MAX_BYTES = 190 * 1024 * 1024
 SUBMIT_TRIES = 4
+# The metadata naming a batch's row: a batch created by a process killed before it noted
+# the batch's id is found by it.
+METADATA_KEY = "distillset_batch"
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ class BatchQueue:
             endpoint = by_alias.get(batch.endpoint_alias)
             if endpoint is None:
                 continue  # an endpoint this run does not use: left for a run that does
-            if batch.remote_id is None:
+            remote_id = batch.remote_id or await self._created_unnoted(batch, endpoint)
+            if remote_id is None:
                 await self._set(
                     batch.id, status="abandoned", error="stopped before it was submitted"
                 )
@@ -143,10 +147,28 @@ class BatchQueue:
                 request = _Request(key, canonical, endpoint, batch.purpose, loop.create_future())
                 self._requests[key] = requests[key] = request
             opened = _Open(batch.id, endpoint, requests)
-            opened.remote = RemoteBatch(batch.remote_id, "submitted", None, None, 0, 0, 0, None)
+            opened.remote = RemoteBatch(remote_id, "submitted", None, None, 0, 0, 0, None)
             self._open[batch.id] = opened
             self._counts["batches"] += 1
-            self._spawn(self._poll(opened))
+            self._spawn(self._poll(opened), list(requests.values()))
+
+    async def _created_unnoted(
+        self, batch: batch_rows.StoredBatch, endpoint: EndpointConfig
+    ) -> str | None:
+        """A batch whose file was uploaded but whose id was never noted (the process was
+        killed around its creation) may exist all the same: its metadata names the row."""
+        if batch.input_file_id is None:
+            return None  # never uploaded, so never created
+        try:
+            found = await self._client(endpoint).find(METADATA_KEY, str(batch.id))
+        except BatchApiError:
+            found = None
+        if found is None:
+            return None
+        await self._set(
+            batch.id, remote_id=found.id, status="submitted", remote_status=found.status
+        )
+        return found.id
 
     async def ask(
         self, endpoint: EndpointConfig, canonical: str, key: str, purpose: str
@@ -200,12 +222,22 @@ class BatchQueue:
             self._flusher = None
 
     def _submit(self, chunk: _Chunk) -> None:
-        self._spawn(self._submit_chunk(chunk))
+        self._spawn(self._submit_chunk(chunk), chunk.requests)
 
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+    def _spawn(self, coroutine: Any, requests: list[_Request]) -> None:
+        task = asyncio.get_running_loop().create_task(self._guarded(coroutine, requests))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, coroutine: Any, requests: list[_Request]) -> None:
+        """Run a batch's submission or polling; an unexpected failure (a lost database)
+        fails its requests rather than leave their callers waiting for ever. Its batch row
+        stays open: the run resumed reads the batch again."""
+        try:
+            await coroutine
+        except Exception as exc:
+            for request in requests:
+                self._fail(request, f"the batch could not be followed: {type(exc).__name__}: {exc}")
 
     def _client(self, endpoint: EndpointConfig) -> BatchClient:
         client = self._clients.get(endpoint.alias)
@@ -248,7 +280,7 @@ class BatchQueue:
     async def _send(self, client: BatchClient, row_id: int, data: bytes) -> RemoteBatch:
         file_id = await client.upload(data, f"distillset-batch-{row_id}.jsonl")
         await self._set(row_id, input_file_id=file_id)
-        remote = await client.create(file_id, {"distillset_batch": str(row_id)})
+        remote = await client.create(file_id, {METADATA_KEY: str(row_id)})
         await self._set(
             row_id, remote_id=remote.id, status="submitted", remote_status=remote.status
         )
@@ -269,8 +301,11 @@ class BatchQueue:
             delay = min(delay * 1.5, self.options.poll_max_seconds)
             try:
                 remote = await client.retrieve(remote.id)
-            except BatchApiError:
-                continue  # read again at the next pause
+            except BatchApiError as exc:
+                if exc.status is None or exc.status == 429 or exc.status >= 500:
+                    continue  # read again at the next pause
+                # The provider does not know the batch (any more): its requests go again.
+                remote = dataclasses.replace(remote, status="failed", errors=str(exc))
             if remote.status != (opened.remote.status if opened.remote else None):
                 await self._set(opened.row_id, remote_status=remote.status)
             opened.remote = remote
@@ -299,7 +334,7 @@ class BatchQueue:
             seen.add(request.key)
             outcome = _line_outcome(line, request)
             if isinstance(outcome, str):
-                if _expired(line) or request.resubmits < self.options.max_resubmits:
+                if request.resubmits < self.options.max_resubmits:
                     statuses[request.key] = "retried"
                     again.append(request)
                 else:
@@ -312,10 +347,17 @@ class BatchQueue:
             row = self._call_row(request, text, completion, latency_ms)
             calls.append(redact_values(row, redact))
             answered.append((request, row, completion))
+        unanswered = f"not answered (the batch ended {remote.status}: {remote.errors or '-'})"
         for request in opened.requests.values():
-            if request.key not in seen:  # not answered at all (a cancelled or failed batch)
+            if request.key in seen:
+                continue
+            # Not answered at all (a batch cancelled, or refused as a whole): nothing billed.
+            if request.resubmits < self.options.max_resubmits:
                 statuses[request.key] = "retried"
                 again.append(request)
+            else:
+                statuses[request.key] = "failed"
+                failed.append((request, unanswered))
         ids = await run_write(
             self.store.engine,
             batch_rows.ingest,
@@ -475,11 +517,6 @@ class BatchQueue:
         with contextlib.suppress(BatchApiError):
             remote = await self._client(opened.endpoint).cancel(opened.remote.id)
             await self._set(opened.row_id, status="cancelled", remote_status=remote.status)
-
-
-def _expired(line: dict[str, Any]) -> bool:
-    error = line.get("error")
-    return isinstance(error, dict) and error.get("code") == "batch_expired"
 
 
 def _line_outcome(line: dict[str, Any], request: _Request) -> tuple[Any, str] | str:

@@ -112,6 +112,24 @@ class BatchClient:
         body = await self._json("POST", f"/batches/{batch_id}/cancel", what=what)
         return RemoteBatch.from_body(body)
 
+    async def find(self, key: str, value: str, pages: int = 10) -> RemoteBatch | None:
+        """The newest batch whose metadata says ``key: value`` among the latest ``pages``
+        hundred (a batch created by a process killed before it noted the batch's id)."""
+        after: str | None = None
+        for _page in range(pages):
+            path = "/batches?limit=100" + (f"&after={after}" if after else "")
+            body = await self._json("GET", path, what="listing batches", expect_id=False)
+            data = body.get("data")
+            if not isinstance(data, list):
+                return None
+            for item in data:
+                if isinstance(item, dict) and (item.get("metadata") or {}).get(key) == value:
+                    return RemoteBatch.from_body(item)
+            if not body.get("has_more") or not data:
+                return None
+            after = str(data[-1].get("id"))
+        return None
+
     async def lines(self, file_id: str) -> list[dict[str, Any]]:
         """The JSON lines of an output or error file (lines that are not JSON skipped)."""
         text = await self._text("GET", f"/files/{file_id}/content", what=f"reading file {file_id}")
@@ -125,13 +143,15 @@ class BatchClient:
                 found.append(line)
         return found
 
-    async def _json(self, method: str, path: str, *, what: str, **kwargs: Any) -> dict[str, Any]:
+    async def _json(
+        self, method: str, path: str, *, what: str, expect_id: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
         text = await self._text(method, path, what=what, **kwargs)
         try:
             body = json.loads(text)
         except ValueError:
             body = None
-        if not isinstance(body, dict) or "id" not in body:
+        if not isinstance(body, dict) or (expect_id and "id" not in body):
             raise BatchApiError(f"{what}: the reply is not the object expected")
         return body
 

@@ -25,6 +25,7 @@ class StoredBatch:
     endpoint_alias: str
     purpose: str
     remote_id: str | None
+    input_file_id: str | None
     requests: dict[str, str]  # request key -> canonical body, of its pending requests
 
 
@@ -79,18 +80,20 @@ def open_batches(store: Store, task_id: int) -> list[StoredBatch]:
                 _BATCHES.c.endpoint_alias,
                 _BATCHES.c.purpose,
                 _BATCHES.c.remote_id,
+                _BATCHES.c.input_file_id,
             )
             .where(_BATCHES.c.task_id == task_id, _BATCHES.c.status.in_(OPEN))
             .order_by(_BATCHES.c.id)
         ).all()
         found = []
-        for batch_id, alias, purpose, remote_id in batches:
+        for batch_id, alias, purpose, remote_id, file_id in batches:
             requests = connection.execute(
                 select(_REQUESTS.c.request_key, _REQUESTS.c.request_body).where(
                     _REQUESTS.c.batch_id == batch_id, _REQUESTS.c.status == "pending"
                 )
             ).all()
-            found.append(StoredBatch(batch_id, alias, purpose, remote_id, dict(requests)))
+            requests_of = dict(requests)
+            found.append(StoredBatch(batch_id, alias, purpose, remote_id, file_id, requests_of))
     return found
 
 

@@ -106,6 +106,7 @@ class FakeBatches:
         app.router.add_post("/v1/files", guarded(self.upload))
         app.router.add_get("/v1/files/{id}/content", guarded(self.content))
         app.router.add_post("/v1/batches", guarded(self.create))
+        app.router.add_get("/v1/batches", guarded(self.listing))
         app.router.add_get("/v1/batches/{id}", guarded(self.retrieve))
         app.router.add_post("/v1/batches/{id}/cancel", guarded(self.cancel))
 
@@ -168,6 +169,24 @@ class FakeBatches:
             self.stats.lines += len(batch.lines)
             self.stats.custom_ids.extend(line["custom_id"] for line in batch.lines)
         return web.json_response(batch.as_dict())
+
+    async def listing(self, request: web.Request) -> web.Response:
+        """The batches, newest first, a page of ``limit`` after the id ``after``."""
+        limit = int(request.query.get("limit", "20"))
+        newest = list(reversed(self.batches.values()))
+        after = request.query.get("after")
+        if after is not None:
+            ids = [batch.id for batch in newest]
+            newest = newest[ids.index(after) + 1 :] if after in ids else []
+        page = newest[:limit]
+        for batch in page:
+            self._advance(batch)
+        body = {
+            "object": "list",
+            "data": [batch.as_dict() for batch in page],
+            "has_more": len(newest) > limit,
+        }
+        return web.json_response(body)
 
     async def retrieve(self, request: web.Request) -> web.Response:
         batch = self.batches.get(request.match_info["id"])
