@@ -23,6 +23,8 @@ from distillset.auto import create_answers_job
 from distillset.config import Settings
 from distillset.domain import Origin
 from distillset.kinds import run_task
+from distillset.llm import BatchApiError, BatchClient
+from distillset.llm.batch_api import RemoteBatch, request_line
 from distillset.store import Answer, LlmBatch, LlmCall, Question, Store, Task
 from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
@@ -327,3 +329,37 @@ def test_a_batch_created_by_a_run_killed_before_noting_its_id_is_found_by_its_me
     assert (stats.batches, stats.lines) == (1, QUESTIONS)
     assert _answers(store) == QUESTIONS
     assert len(_answer_calls(store)) == QUESTIONS
+
+
+def test_the_fake_batch_interface_speaks_openais_format(fake_server: FakeModelServer) -> None:
+    fake_server.configure(batch_failed_lines=1)
+    body = '{"model": "fake-model", "messages": [{"role": "user", "content": "Why run?"}]}'
+
+    async def scenario() -> tuple[RemoteBatch, list[dict[str, object]], RemoteBatch]:
+        client = BatchClient(fake_server.endpoint())
+        try:
+            data = (request_line("a", body) + request_line("b", body)).encode()
+            remote = await client.create(await client.upload(data, "in.jsonl"), {"k": "v"})
+            assert remote.status == "validating" and remote.total == 2
+            remote = await client.retrieve(remote.id)
+            assert remote.output_file_id and remote.error_file_id
+            lines = await client.lines(remote.output_file_id)
+            lines += await client.lines(remote.error_file_id)
+            broken = await client.upload(b'{"custom_id": "x"}\n', "bad.jsonl")
+            refused = await client.retrieve((await client.create(broken, {})).id)
+            with pytest.raises(BatchApiError, match="HTTP 404"):
+                await client.retrieve("batch-unknown")
+            return remote, lines, refused
+        finally:
+            await client.aclose()
+
+    remote, lines, refused = asyncio.run(scenario())
+    assert (remote.status, remote.completed, remote.failed) == ("completed", 1, 1)
+    ok, failed = lines
+    assert set(ok) == {"id", "custom_id", "response", "error"} and ok["error"] is None
+    response = ok["response"]
+    assert isinstance(response, dict) and response["status_code"] == 200
+    assert response["body"]["choices"][0]["message"]["content"]
+    assert failed["custom_id"] == "a" and ok["custom_id"] == "b"
+    assert isinstance(failed["response"], dict) and failed["response"]["status_code"] == 500
+    assert refused.status == "failed" and refused.errors
