@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from fastapi.testclient import TestClient
 from typer.testing import Result
 
 from distillset.auto import create_answers_job
@@ -28,7 +29,7 @@ from distillset.llm.batch_api import RemoteBatch, request_line
 from distillset.store import Answer, LlmBatch, LlmCall, Question, Store, Task
 from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
-from helpers import make_project, only_project
+from helpers import make_project, make_web_project, only_project
 
 NAME = "Batched"
 QUESTIONS = 6
@@ -363,3 +364,25 @@ def test_the_fake_batch_interface_speaks_openais_format(fake_server: FakeModelSe
     assert failed["custom_id"] == "a" and ok["custom_id"] == "b"
     assert isinstance(failed["response"], dict) and failed["response"]["status_code"] == 500
     assert refused.status == "failed" and refused.errors
+
+
+def test_the_web_api_starts_a_batched_answer_task(
+    client: TestClient, fake_server: FakeModelServer
+) -> None:
+    project_id = make_web_project(client, fake_server.url, "Web batched")
+    base = f"/api/v1/projects/{project_id}"
+    tag = client.post(f"{base}/tags", json={"label": "Cycling"}).json()["id"]
+    assert client.post(f"{base}/tags/{tag}/questions/generate", json={"count": 3}).is_success
+    prices = {"price_input_per_m": 1.0, "batch_discount": 0.5, "price_cached_input_per_m": 0.1}
+    changed = client.patch("/api/v1/endpoints/fake", json=prices)
+    assert changed.status_code == 200 and changed.json()["batch_discount"] == 0.5
+    started = client.post(f"{base}/tasks/answers", json={"tag_id": tag, "batch": True})
+    assert started.status_code == 202
+    task_id = started.json()["task_id"]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (task := client.get(f"/api/v1/tasks/{task_id}").json())["status"] != "succeeded":
+        assert time.monotonic() < deadline and task["status"] in ("queued", "running"), task
+        time.sleep(0.05)
+    assert task["params"]["batch_answers"] is True
+    assert task["counters"]["batches"]["done"] == 3
+    assert fake_server.batches.stats.lines == 3
