@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from typer.testing import Result
 
 from distillset.auto import create_answers_job
