@@ -18,84 +18,24 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import json
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from distillset.config import Settings
 from distillset.domain import ModelCallError
 from distillset.llm import batch_rows
 from distillset.llm.batch_api import BatchApiError, BatchClient, RemoteBatch, request_line
-from distillset.llm.completion import MalformedReply, parse_completion, usage_of
+from distillset.llm.batch_parts import BatchOptions, BatchRequest, Chunk, OpenBatch
+from distillset.llm.batch_results import LineSource, failure_row, line_outcome, success_row
+from distillset.llm.completion import Completion
 from distillset.llm.config import EndpointConfig
-from distillset.llm.redact import redact_values, redactor
 from distillset.llm.results import ChatResult, result_of
 from distillset.llm.writer import run_write
 from distillset.store.db import Store
 
-# OpenAI's limits: 50,000 requests and 200 MB per input file.
-MAX_LINES = 50_000
-MAX_BYTES = 190 * 1024 * 1024
 SUBMIT_TRIES = 4
 # The metadata naming a batch's row: a batch created by a process killed before it noted
 # the batch's id is found by it.
 METADATA_KEY = "distillset_batch"
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """Which requests go in batches, how large a batch grows, how often batches are read."""
-
-    purposes: frozenset[str]
-    max_lines: int = MAX_LINES
-    max_bytes: int = MAX_BYTES
-    flush_seconds: float = 30.0
-    poll_seconds: float = 15.0
-    poll_max_seconds: float = 300.0
-    max_resubmits: int = 3
-
-    @classmethod
-    def from_settings(cls, settings: Settings, purposes: frozenset[str]) -> BatchOptions:
-        return cls(
-            purposes=purposes,
-            max_lines=settings.batch_max_lines,
-            max_bytes=settings.batch_max_bytes,
-            flush_seconds=settings.batch_flush_seconds,
-            poll_seconds=settings.batch_poll_seconds,
-            poll_max_seconds=max(settings.batch_poll_max_seconds, settings.batch_poll_seconds),
-        )
-
-
-@dataclass
-class _Request:
-    key: str
-    canonical: str
-    endpoint: EndpointConfig
-    purpose: str
-    future: asyncio.Future[ChatResult]
-    resubmits: int = 0
-    asked: bool = False  # a caller of this run waits for it (not only found in a stored batch)
-
-
-@dataclass
-class _Chunk:
-    endpoint: EndpointConfig
-    purpose: str
-    requests: list[_Request] = field(default_factory=list)
-    size: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _Open:
-    """A batch submitted (or being submitted) by this run or found open at its start."""
-
-    row_id: int
-    endpoint: EndpointConfig
-    requests: dict[str, _Request]
-    remote: RemoteBatch | None = None
-    submitted_at: float = field(default_factory=time.monotonic)
 
 
 class BatchQueue:
@@ -113,9 +53,9 @@ class BatchQueue:
         self.store, self.options = store, options
         self.project_id, self.task_id = project_id, task_id
         self._request_timeout = request_timeout
-        self._requests: dict[str, _Request] = {}
-        self._chunks: dict[tuple[str, str], _Chunk] = {}
-        self._open: dict[int, _Open] = {}
+        self._requests: dict[str, BatchRequest] = {}
+        self._chunks: dict[tuple[str, str], Chunk] = {}
+        self._open: dict[int, OpenBatch] = {}
         self._clients: dict[str, BatchClient] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._flusher: asyncio.Task[None] | None = None
@@ -144,9 +84,11 @@ class BatchQueue:
                 continue
             requests = {}
             for key, canonical in batch.requests.items():
-                request = _Request(key, canonical, endpoint, batch.purpose, loop.create_future())
+                request = BatchRequest(
+                    key, canonical, endpoint, batch.purpose, loop.create_future()
+                )
                 self._requests[key] = requests[key] = request
-            opened = _Open(batch.id, endpoint, requests)
+            opened = OpenBatch(batch.id, endpoint, requests)
             opened.remote = RemoteBatch(remote_id, "submitted", None, None, 0, 0, 0, None)
             self._open[batch.id] = opened
             self._counts["batches"] += 1
@@ -178,7 +120,7 @@ class BatchQueue:
         request = self._requests.get(key)
         if request is None:
             future: asyncio.Future[ChatResult] = asyncio.get_running_loop().create_future()
-            request = _Request(key, canonical, endpoint, purpose, future, asked=True)
+            request = BatchRequest(key, canonical, endpoint, purpose, future, asked=True)
             self._requests[key] = request
             self._enqueue(request)
         elif request.asked:
@@ -187,7 +129,7 @@ class BatchQueue:
         request.asked = True
         return await asyncio.shield(request.future)
 
-    def _enqueue(self, request: _Request) -> None:
+    def _enqueue(self, request: BatchRequest) -> None:
         slot = (request.endpoint.alias, request.purpose)
         chunk = self._chunks.get(slot)
         line = len(request.canonical) + len(request.key) + 80
@@ -198,7 +140,7 @@ class BatchQueue:
             self._submit(self._chunks.pop(slot))
             chunk = None
         if chunk is None:
-            chunk = self._chunks[slot] = _Chunk(request.endpoint, request.purpose)
+            chunk = self._chunks[slot] = Chunk(request.endpoint, request.purpose)
         chunk.requests.append(request)
         chunk.size += line
         if len(chunk.requests) >= self.options.max_lines:
@@ -221,15 +163,15 @@ class BatchQueue:
         finally:
             self._flusher = None
 
-    def _submit(self, chunk: _Chunk) -> None:
+    def _submit(self, chunk: Chunk) -> None:
         self._spawn(self._submit_chunk(chunk), chunk.requests)
 
-    def _spawn(self, coroutine: Any, requests: list[_Request]) -> None:
+    def _spawn(self, coroutine: Any, requests: list[BatchRequest]) -> None:
         task = asyncio.get_running_loop().create_task(self._guarded(coroutine, requests))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, coroutine: Any, requests: list[_Request]) -> None:
+    async def _guarded(self, coroutine: Any, requests: list[BatchRequest]) -> None:
         """Run a batch's submission or polling; an unexpected failure (a lost database)
         fails its requests rather than leave their callers waiting for ever. Its batch row
         stays open: the run resumed reads the batch again."""
@@ -245,7 +187,7 @@ class BatchQueue:
             client = self._clients[endpoint.alias] = BatchClient(endpoint, self._request_timeout)
         return client
 
-    async def _submit_chunk(self, chunk: _Chunk) -> None:
+    async def _submit_chunk(self, chunk: Chunk) -> None:
         requests = {request.key: request for request in chunk.requests}
         row_id = await run_write(
             self.store.engine,
@@ -259,7 +201,7 @@ class BatchQueue:
                 requests={key: request.canonical for key, request in requests.items()},
             ),
         )
-        opened = _Open(row_id, chunk.endpoint, requests)
+        opened = OpenBatch(row_id, chunk.endpoint, requests)
         self._open[row_id] = opened
         self._counts["batches"] += 1
         data = "".join(request_line(r.key, r.canonical) for r in chunk.requests).encode("utf-8")
@@ -290,7 +232,7 @@ class BatchQueue:
         write = functools.partial(batch_rows.set_batch, self.store, row_id, **values)
         await run_write(self.store.engine, write)
 
-    async def _poll(self, opened: _Open) -> None:
+    async def _poll(self, opened: OpenBatch) -> None:
         """Read the batch with growing pauses until it ends, then take in its results."""
         assert opened.remote is not None
         client = self._client(opened.endpoint)
@@ -311,7 +253,7 @@ class BatchQueue:
             opened.remote = remote
         await self._ingest(opened, remote, client)
 
-    async def _ingest(self, opened: _Open, remote: RemoteBatch, client: BatchClient) -> None:
+    async def _ingest(self, opened: OpenBatch, remote: RemoteBatch, client: BatchClient) -> None:
         lines = []
         for file_id in (remote.output_file_id, remote.error_file_id):
             if file_id:
@@ -320,19 +262,19 @@ class BatchQueue:
                 )
         latency_ms = (time.monotonic() - opened.submitted_at) * 1000
         endpoint = opened.endpoint
-        redact = redactor(endpoint.api_key)
         calls: list[dict[str, Any]] = []
-        answered: list[tuple[_Request, dict[str, Any], Any]] = []
+        answered: list[tuple[BatchRequest, int, Completion]] = []
         statuses: dict[str, str] = {}
-        again: list[_Request] = []
-        failed: list[tuple[_Request, str]] = []
+        again: list[BatchRequest] = []
+        failed: list[tuple[BatchRequest, str]] = []
         seen: set[str] = set()
         for line in lines:
             request = opened.requests.get(str(line.get("custom_id")))
             if request is None or request.key in seen:
                 continue
             seen.add(request.key)
-            outcome = _line_outcome(line, request)
+            source = self._source(request, latency_ms)
+            outcome = line_outcome(line, source)
             if isinstance(outcome, str):
                 if request.resubmits < self.options.max_resubmits:
                     statuses[request.key] = "retried"
@@ -340,13 +282,13 @@ class BatchQueue:
                 else:
                     statuses[request.key] = "failed"
                     failed.append((request, outcome))
-                    calls.append(self._failure_row(request, outcome, line, latency_ms))
+                    calls.append(failure_row(source, outcome, line))
                 continue
             completion, text = outcome
             statuses[request.key] = "done"
-            row = self._call_row(request, text, completion, latency_ms)
-            calls.append(redact_values(row, redact))
-            answered.append((request, row, completion))
+            # Where its row lies among the rows written: their ids come back in order.
+            answered.append((request, len(calls), completion))
+            calls.append(success_row(source, completion, text))
         unanswered = f"not answered (the batch ended {remote.status}: {remote.errors or '-'})"
         for request in opened.requests.values():
             if request.key in seen:
@@ -374,18 +316,16 @@ class BatchQueue:
             },
         )
         del self._open[opened.row_id]
-        call_ids = iter(ids)
-        for request, row, completion in answered:
-            call_id = next(call_ids)
+        for request, position, completion in answered:
             self._counts["done"] += 1
             if not request.future.done():
                 result = result_of(
                     completion,
                     endpoint.model,
-                    cost=row.get("cost"),
+                    cost=calls[position].get("cost"),
                     latency_ms=latency_ms,
                     cached=False,
-                    call_id=call_id,
+                    call_id=ids[position],
                     billed=completion.usage,
                 )
                 request.future.set_result(result)
@@ -394,7 +334,19 @@ class BatchQueue:
         for request in again:
             self._retry(request)
 
-    def _retry(self, request: _Request) -> None:
+    def _source(self, request: BatchRequest, latency_ms: float) -> LineSource:
+        return LineSource(
+            self.project_id,
+            self.task_id,
+            request.endpoint,
+            request.purpose,
+            request.key,
+            request.canonical,
+            request.resubmits + 1,
+            latency_ms,
+        )
+
+    def _retry(self, request: BatchRequest) -> None:
         """A line that failed or was never answered goes into the next batch, if anyone
         still waits for it (else the run, resumed, asks again)."""
         if not request.asked or request.future.done():
@@ -404,7 +356,7 @@ class BatchQueue:
         self._counts["resubmitted"] += 1
         self._enqueue(request)
 
-    def _fail(self, request: _Request, message: str) -> None:
+    def _fail(self, request: BatchRequest, message: str) -> None:
         self._counts["failed"] += 1
         if not request.future.done():
             alias = request.endpoint.alias
@@ -413,64 +365,6 @@ class BatchQueue:
             )
             request.future.exception()  # seen here: a request nobody awaits stays quiet
         self._requests.pop(request.key, None)
-
-    def _call_row(
-        self, request: _Request, text: str, completion: Any, latency_ms: float
-    ) -> dict[str, Any]:
-        usage = completion.usage
-        endpoint = request.endpoint
-        cost = endpoint.cost_of(
-            usage.input_tokens,
-            usage.output_tokens,
-            cached_input_tokens=usage.cached_input_tokens,
-            batch=True,
-        )
-        return {
-            "project_id": self.project_id,
-            "task_id": self.task_id,
-            "endpoint_alias": endpoint.alias,
-            "purpose": request.purpose,
-            "request_key": request.key,
-            "status": "ok",
-            "http_status": 200,
-            "error": None,
-            "request_body": request.canonical,
-            "response_body": completion.stored_body or text,
-            "latency_ms": latency_ms,
-            "attempts": request.resubmits + 1,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-            "cached_input_tokens": usage.cached_input_tokens,
-            "cost": cost,
-        }
-
-    def _failure_row(
-        self, request: _Request, message: str, line: dict[str, Any], latency_ms: float
-    ) -> dict[str, Any]:
-        response = line.get("response") or {}
-        body = response.get("body") if isinstance(response, dict) else None
-        row: dict[str, Any] = {
-            "project_id": self.project_id,
-            "task_id": self.task_id,
-            "endpoint_alias": request.endpoint.alias,
-            "purpose": request.purpose,
-            "request_key": request.key,
-            "status": "error",
-            "http_status": response.get("status_code") if isinstance(response, dict) else None,
-            "error": message,
-            "request_body": request.canonical,
-            "response_body": None if body is None else json.dumps(body, ensure_ascii=False),
-            "latency_ms": latency_ms,
-            "attempts": request.resubmits + 1,
-        }
-        usage = usage_of(body) if isinstance(body, dict) else None
-        if usage is not None and usage.reported:
-            row["input_tokens"], row["output_tokens"] = usage.input_tokens, usage.output_tokens
-            row["cost"] = request.endpoint.cost_of(
-                usage.input_tokens, usage.output_tokens, batch=True
-            )
-        return redact_values(row, redactor(request.endpoint.api_key))
 
     def progress(self) -> dict[str, Any]:
         """Batches and requests as they stand: queued (not in a batch yet), submitted
@@ -512,37 +406,11 @@ class BatchQueue:
             await client.aclose()
         self._clients.clear()
 
-    async def _cancel_remote(self, opened: _Open) -> None:
+    async def _cancel_remote(self, opened: OpenBatch) -> None:
         assert opened.remote is not None
         with contextlib.suppress(BatchApiError):
             remote = await self._client(opened.endpoint).cancel(opened.remote.id)
             await self._set(opened.row_id, status="cancelled", remote_status=remote.status)
-
-
-def _line_outcome(line: dict[str, Any], request: _Request) -> tuple[Any, str] | str:
-    """A line's completion and its body text, or why it failed."""
-    response = line.get("response")
-    error = line.get("error")
-    if isinstance(error, dict) and error:
-        return str(error.get("message") or error.get("code") or "failed")[:300]
-    if not isinstance(response, dict):
-        return "no response in the batch output"
-    status = response.get("status_code")
-    body = response.get("body")
-    if status != 200 or not isinstance(body, dict):
-        detail = body.get("error") if isinstance(body, dict) else None
-        message = detail.get("message") if isinstance(detail, dict) else None
-        return f"HTTP {status}: {message or 'failed'}"[:300]
-    text = json.dumps(body, ensure_ascii=False)
-    redact = redactor(request.endpoint.api_key)
-    top_k = _top_k(request.canonical)
-    try:
-        completion = parse_completion(
-            redact(text), top_k=top_k, redact=redact if request.endpoint.api_key else None
-        )
-    except MalformedReply as exc:
-        return str(exc)
-    return completion, text
 
 
 async def _with_retries(call: Any, pause: float) -> Any:
@@ -555,11 +423,3 @@ async def _with_retries(call: Any, pause: float) -> Any:
                 raise
             await asyncio.sleep(min(pause, 2.0**attempt))
     raise AssertionError("unreachable")
-
-
-def _top_k(canonical: str) -> int:
-    """How many alternatives per token the request asked for (0: no logprobs)."""
-    body = json.loads(canonical)
-    if not body.get("logprobs"):
-        return 0
-    return int(body.get("top_logprobs") or 0)
