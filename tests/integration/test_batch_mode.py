@@ -386,3 +386,16 @@ def test_the_web_api_starts_a_batched_answer_task(
     assert task["params"]["batch_answers"] is True
     assert task["counters"]["batches"]["done"] == 3
     assert fake_server.batches.stats.lines == 3
+
+
+@pytest.mark.usefixtures("database")
+def test_the_plan_of_a_batched_job_is_estimated_at_the_batch_price(
+    project: str, store: Store, settings: Settings
+) -> None:
+    with store.session() as session:
+        project_id = only_project(store).id
+        ordinary = create_answers_job(session, settings, project_id).plan.estimated_cost
+        session.rollback()
+        batched = create_answers_job(session, settings, project_id, batch=True).plan
+    assert ordinary is not None and batched.estimated_cost is not None
+    assert batched.estimated_cost == pytest.approx(ordinary * 0.5)
