@@ -399,3 +399,19 @@ def test_the_plan_of_a_batched_job_is_estimated_at_the_batch_price(
         batched = create_answers_job(session, settings, project_id, batch=True).plan
     assert ordinary is not None and batched.estimated_cost is not None
     assert batched.estimated_cost == pytest.approx(ordinary * 0.5)
+
+
+def test_an_endpoint_without_a_batch_interface_fails_the_answers_in_one_line(
+    cli: Cli, project: str, store: Store, fake_server: FakeModelServer
+) -> None:
+    # The server's root has no /files: as a local server without the batch interface.
+    root = fake_server.url.removesuffix("/v1")
+    assert cli("model", "set", "fake", "--base-url", root).exit_code == 0
+    result = cli("answers", "generate", NAME, "--batch", "--yes", "--json")
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["last_error"]
+    assert "batch not submitted: uploading a batch file: HTTP 404" in error
+    assert "\n" not in error
+    assert _answers(store) == 0
+    with store.session() as session:
+        assert session.scalars(select(LlmBatch.status)).one() == "failed"
