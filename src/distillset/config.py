@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     token: str | None = None
     # A task whose heartbeat is older than this is shown as interrupted.
     heartbeat_stale_seconds: float = 30.0
+    # Batch mode: how long requests wait for more to join their batch before it is
+    # submitted, the first and the longest pause between two reads of a batch, and how
+    # large a batch grows (the provider's limits: OpenAI takes 50,000 lines, 200 MB).
+    batch_flush_seconds: float = Field(default=30.0, ge=0)
+    batch_poll_seconds: float = Field(default=15.0, gt=0)
+    batch_poll_max_seconds: float = Field(default=300.0, gt=0)
+    batch_max_lines: int = Field(default=50_000, ge=1)
+    batch_max_bytes: int = Field(default=190 * 1024 * 1024, ge=1024)
 
     @property
     def resolved_database_url(self) -> str:

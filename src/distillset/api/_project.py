@@ -187,6 +187,7 @@ class Project(
         max_cost: float | None = None,
         confirm_large: bool = False,
         dataset_type: str = "single",
+        batch_answers: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
@@ -195,13 +196,14 @@ class Project(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
                 confirm_large=confirm_large, dataset_type=dataset_type,
+                batch_answers=batch_answers,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
         """Automatic distillation (levels, tags, questions, topic, dataset_type: single,
-        multi or both, no_cache, max_cost, on_progress; a plan above the bound on calls or
-        cost needs confirm_large=True)."""
+        multi or both, no_cache, max_cost, batch_answers, on_progress; a plan above the bound
+        on calls or cost needs confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -283,6 +285,7 @@ class Project(
         confirm_large: bool = False,
         resample: bool = False,
         dataset_type: str = "single",
+        batch: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
@@ -291,7 +294,7 @@ class Project(
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, max_cost=max_cost, confirm_large=confirm_large,
-                resample=resample, dataset_type=dataset_type,
+                resample=resample, dataset_type=dataset_type, batch=batch,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -305,11 +308,13 @@ class Project(
         confirm_large: bool = False,
         resample: bool = False,
         dataset_type: str = "single",
+        batch: bool = False,
     ) -> dict[str, Any]:
         """Answer the given questions, or every unanswered one (of a subtree); a plan above
         the bound on calls or cost needs confirm_large=True. ``resample`` replaces the
         answers of the given questions with new samples; ``dataset_type`` "multi" makes (or
-        finishes) their conversations instead, "both" does both."""
+        finishes) their conversations instead, "both" does both; ``batch`` sends them
+        through the answer model's batch interface."""
         return run_blocking(
             self.generate_answers_async(
                 questions=questions,
@@ -319,6 +324,7 @@ class Project(
                 confirm_large=confirm_large,
                 resample=resample,
                 dataset_type=dataset_type,
+                batch=batch,
             )
         )
 

@@ -187,6 +187,7 @@ class ReviewMethods(ProjectBase):
         rescore: bool = False,
         no_cache: bool = False,
         max_cost: float | None = None,
+        batch: bool = False,
         on_progress: ProgressCallback | None = None,
         **filters: Any,
     ) -> dict[str, Any]:
@@ -200,6 +201,7 @@ class ReviewMethods(ProjectBase):
                 rescore=rescore,
                 no_cache=no_cache,
                 max_cost=max_cost,
+                batch=batch,
             )
             task_id = task.id
         return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
@@ -211,13 +213,20 @@ class ReviewMethods(ProjectBase):
         rescore: bool = False,
         no_cache: bool = False,
         max_cost: float | None = None,
+        batch: bool = False,
         **filters: Any,
     ) -> dict[str, Any]:
         """Score unscored records 0-5 with the ``judge_model`` endpoint (default: the answer
         model), or every matching record with ``rescore`` (score filters allowed then); a
-        task. ``model=`` is the record filter, as in ``records``: the answers' model."""
+        task. ``model=`` is the record filter, as in ``records``: the answers' model;
+        ``batch`` asks the verdicts through the judge model's batch interface."""
         return run_blocking(
             self.judge_async(
-                judge_model, rescore=rescore, no_cache=no_cache, max_cost=max_cost, **filters
+                judge_model,
+                rescore=rescore,
+                no_cache=no_cache,
+                max_cost=max_cost,
+                batch=batch,
+                **filters,
             )
         )

@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from distillset import resolve
+from distillset import projects, resolve
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
+from distillset.domain import TaskStatus
 from distillset.kinds import run_task, task_as_dict
 from distillset.runs import (
     ask_fresh,
@@ -73,9 +74,16 @@ def cancel_task(
 ) -> dict[str, Any]:
     """Stop a task: the process running it ends it as cancelled within a second. Returns its
     ``id``, ``status`` and ``cancel_requested``."""
-    with opened(settings, store) as (settings, store), store.session() as session:
-        task = request_cancel(session, get_task(session, task_id), settings)
-        return {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
+    with opened(settings, store) as (settings, store):
+        with store.session() as session:
+            task = request_cancel(session, get_task(session, task_id), settings)
+            data = {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
+        if data["status"] == TaskStatus.CANCELLED:
+            # No process runs it: its batches at the provider are cancelled from here.
+            problems = run_blocking(projects.cancel_remote_batches(store, settings, task_id))
+            if problems:
+                data["batch_problems"] = problems
+        return data
 
 
 async def resume_task_async(

@@ -5,7 +5,7 @@ the Python facade resolve names and paths in ``services.resolve``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -97,8 +97,13 @@ def more_than_existing(
     return existing + n
 
 
-def _prices(endpoint: Any) -> tuple[float | None, float | None] | None:
-    return None if endpoint is None else (endpoint.price_input_per_m, endpoint.price_output_per_m)
+def _prices(endpoint: Any, batch: bool = False) -> tuple[float | None, float | None] | None:
+    """An endpoint's prices per million tokens (in, out); less its discount in a batch."""
+    if endpoint is None:
+        return None
+    share = 1.0 - (endpoint.batch_discount or 0.0) if batch else 1.0
+    prices = (endpoint.price_input_per_m, endpoint.price_output_per_m)
+    return tuple(None if price is None else price * share for price in prices)  # type: ignore[return-value]
 
 
 def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec) -> Plan:
@@ -121,7 +126,10 @@ def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec)
         "conversation": context.answer_endpoint,
         "follow_up": context.user_endpoint,
     }
-    prices = {purpose: _prices(endpoint) for purpose, endpoint in endpoints.items()}
+    prices = {
+        purpose: _prices(endpoint, batch=spec.batch_answers and purpose == "answer")
+        for purpose, endpoint in endpoints.items()
+    }
     sizes = {
         purpose: CallSize(*observed[:2], observed[2])
         for purpose, endpoint in endpoints.items()
@@ -229,15 +237,18 @@ def create_auto_job(
     max_cost: float | None = None,
     confirm_large: bool = False,
     dataset_type: str = "single",
+    batch_answers: bool = False,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
     an empty tree (so prompts and resumes agree) and is refused on an existing one. The
     same job run again after its process was killed resumes the interrupted task. A large
     plan needs ``confirm_large`` (see ``Plan.why_confirm``). ``dataset_type``: single
-    answers, multi-turn conversations, or both."""
+    answers, multi-turn conversations, or both; ``batch_answers`` sends the answers through
+    the answer model's batch interface as questions accumulate."""
     spec = auto_spec(
         levels=levels, tags=tags, questions=questions, topic=topic, dataset_type=dataset_type
     )
+    spec = replace(spec, batch_answers=batch_answers)
     project = get_project(session, project_id)
     if _topic_for_auto(session, project, spec.topic):
         project.topic = spec.topic or project.topic
@@ -311,10 +322,12 @@ def create_answers_job(
     confirm_large: bool = False,
     resample: bool = False,
     dataset_type: str = "single",
+    batch: bool = False,
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project
     (a large plan needs ``confirm_large``). ``resample`` replaces the answers of the given
-    questions with new samples from the model (never from the response cache)."""
+    questions with new samples from the model (never from the response cache); ``batch``
+    sends them through the answer model's batch interface."""
     project = get_project(session, project_id)
     if question_ids:
         found = set(
@@ -337,6 +350,7 @@ def create_answers_job(
         resample_before=resample_before,
         dataset_type=dataset_type,
     )
+    spec = replace(spec, batch_answers=batch)
     return _create(
         session,
         project,

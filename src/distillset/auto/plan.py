@@ -55,6 +55,8 @@ class JobSpec:
     resample_before: str | None = None
     # single: one answer per question; multi: one conversation; both: one of each.
     dataset_type: str = "single"
+    # Answers go through the answer model's batch interface (cheaper, slower).
+    batch_answers: bool = False
 
     @property
     def singles(self) -> bool:

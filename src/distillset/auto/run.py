@@ -25,7 +25,7 @@ from distillset.auto.scheduler import JobScheduler
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.generation.context import DistillContext, load_context
-from distillset.llm import Gateway, open_gateway
+from distillset.llm import BatchOptions, BatchQueue, Gateway, open_gateway
 from distillset.runs.kinds import TaskKindSpec
 from distillset.runs.rows import claim_task, effective_status
 from distillset.runs.runner import SupervisedRun, reads_cache
@@ -114,6 +114,7 @@ class DistillRun(SupervisedRun):
     plan = Plan()
     _job: _PlannedJob | None = None
     _gateway: Gateway | None = None
+    _batches: BatchQueue | None = None
     _concurrency: int | None = None  # the last learned limit, kept once the gateway closes
 
     def new_progress(self) -> JobProgress:
@@ -163,12 +164,33 @@ class DistillRun(SupervisedRun):
         job = self._job
         assert job is not None, "prepare() first"
         context = job.context
+        batches = None
+        if job.spec.batch_answers and context.answer_endpoint is not None:
+            options = BatchOptions.from_settings(self.settings, frozenset({"answer"}))
+            batches = BatchQueue(
+                self.store,
+                options,
+                project_id=context.project_id,
+                task_id=self.task_id,
+                request_timeout=context.limits.request_timeout,
+            )
+            await batches.resume([context.answer_endpoint])
+        self._batches = batches
+        try:
+            await self._work(job, batches)
+        finally:
+            if batches is not None:
+                await batches.aclose(cancel_remote=self.cancelled_by_user())
+
+    async def _work(self, job: _PlannedJob, batches: BatchQueue | None) -> None:
+        context = job.context
         async with open_gateway(
             self.store,
             context.limits,
             project_id=context.project_id,
             use_cache=self.use_cache,
             send_guard=self.send_guard,
+            batches=batches,
         ) as gateway:
             self._gateway = gateway
             self.use_slots(gateway.limiter, context.limits.request_timeout)
@@ -201,6 +223,8 @@ class DistillRun(SupervisedRun):
                 self._concurrency = self._gateway.concurrency(endpoint)
         if self._concurrency is not None:
             counters["calls"]["concurrency"] = self._concurrency
+        if self._batches is not None:
+            counters["batches"] = self._batches.progress()
         return counters
 
 

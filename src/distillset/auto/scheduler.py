@@ -95,6 +95,10 @@ class JobScheduler:
         self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
         # What became of soft labels asked for and not kept, said once a run for each case.
         self._soft_label_notes: set[str] = set()
+        # Answers asked through the provider's batch interface, each waiting on its own.
+        batches = gateway.batches
+        self._batched_answers = batches is not None and batches.takes("answer")
+        self._detached: set[asyncio.Task[bool]] = set()
 
     def _push(
         self,
@@ -136,9 +140,9 @@ class JobScheduler:
         try:
             await self._idle.wait()
         finally:
-            for worker in workers:
+            for worker in [*workers, *self._detached]:
                 worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*workers, *self._detached, return_exceptions=True)
             # Answers handed over by cancelled workers are still committed before we go.
             await self._answers.drain()
             await self._turns.drain()
@@ -149,24 +153,37 @@ class JobScheduler:
     async def _worker(self) -> None:
         while True:
             work = await self._queue.get()
-            try:
-                await self._perform(work)
-            except TargetGone as exc:
-                # Deleted by the user meanwhile: skipped, neither done nor failed.
-                self._item_skipped(work, str(exc))
-            except (DistillsetError, IntegrityError) as exc:
-                # A failure of this item, not of the job.
-                self._item_failed(work, _one_line(exc))
-            except Exception as exc:
-                # Not a model failure (those are counted): a bug or a lost database.
-                # Stop the whole job rather than leave a silent gap.
-                self._crash = exc
-                self._idle.set()
+            if work.kind == ANSWER and self._batched_answers:
+                # Its request waits in a batch for minutes or hours: it holds no worker, so
+                # every answer ready joins the batches.
+                detached = asyncio.create_task(self._run_item(work))
+                self._detached.add(detached)
+                detached.add_done_callback(self._detached.discard)
+                continue
+            if not await self._run_item(work):
                 return
-            finally:
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.set()
+
+    async def _run_item(self, work: _Work) -> bool:
+        """Perform one work item; False when the job must stop (see ``_crash``)."""
+        try:
+            await self._perform(work)
+        except TargetGone as exc:
+            # Deleted by the user meanwhile: skipped, neither done nor failed.
+            self._item_skipped(work, str(exc))
+        except (DistillsetError, IntegrityError) as exc:
+            # A failure of this item, not of the job.
+            self._item_failed(work, _one_line(exc))
+        except Exception as exc:
+            # Not a model failure (those are counted): a bug or a lost database.
+            # Stop the whole job rather than leave a silent gap.
+            self._crash = exc
+            self._idle.set()
+            return False
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+        return True
 
     def _lost(self, work: _Work) -> tuple[int, int]:
         """The tags and questions a work item would have led to (skipped with it)."""

@@ -207,6 +207,16 @@ def questions_list(
         )
 
 
+BATCH_HELP = (
+    "Send the requests through the answer model's batch interface (/v1/batches): cheaper "
+    "(see the endpoint's --batch-discount), answered within the provider's window (hours)."
+)
+BATCH_ANSWERS_HELP = (
+    "Send the answers through the answer model's batch interface as questions accumulate "
+    "(cheaper, slower; tags and questions are asked at once)."
+)
+
+
 @answers_app.command("generate")
 def answers_generate(
     ctx: typer.Context,
@@ -223,6 +233,7 @@ def answers_generate(
         False, "--resample", help="Replace the answers of the --question ids with new samples."
     ),
     dataset_type: str = DatasetTypeOption,
+    batch: bool = typer.Option(False, "--batch", help=BATCH_HELP),
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -234,7 +245,7 @@ def answers_generate(
         return auto_distill.create_answers_job(
             session, settings, project.id, question_ids=question or None,
             tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache, max_cost=max_cost,
-            confirm_large=confirmed, resample=resample, dataset_type=dataset_type,
+            confirm_large=confirmed, resample=resample, dataset_type=dataset_type, batch=batch,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create, yes)
@@ -255,6 +266,7 @@ def auto(
     dataset_type: str = DatasetTypeOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
+    batch_answers: bool = typer.Option(False, "--batch-answers", help=BATCH_ANSWERS_HELP),
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -275,6 +287,7 @@ def auto(
             max_cost=max_cost,
             confirm_large=confirmed,
             dataset_type=dataset_type,
+            batch_answers=batch_answers,
         ),
         yes,
     )

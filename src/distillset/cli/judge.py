@@ -54,6 +54,12 @@ def judge_command(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
+    batch: bool = typer.Option(
+        False,
+        "--batch",
+        help="Send the verdict requests through the judge model's batch interface "
+        "(/v1/batches): cheaper, answered within the provider's window (hours).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Score unscored records 0-5 with a judge model (run again to resume or retry).
@@ -83,6 +89,7 @@ def judge_command(
             rescore=rescore,
             no_cache=no_cache,
             max_cost=max_cost,
+            batch=batch,
         )
         task_id = task.id
 

@@ -60,6 +60,16 @@ PriceInOption = typer.Option(None, "--price-in", help="Price per 1M input tokens
 PriceOutOption = typer.Option(
     None, "--price-out", help="Price per 1M output tokens ('none' unsets)."
 )
+PriceCachedInOption = typer.Option(
+    None,
+    "--price-cached-in",
+    help="Price per 1M input tokens served from the prompt cache ('none': the input price).",
+)
+BatchDiscountOption = typer.Option(
+    None,
+    "--batch-discount",
+    help="Share taken off the prices for batched requests, e.g. 0.5 ('none' unsets).",
+)
 ExtraBodyOption = typer.Option(
     None, "--extra-body", help="JSON object merged into each request body."
 )
@@ -101,6 +111,8 @@ _NUMBER_OPTIONS: dict[str, tuple[str, type[int] | type[float]]] = {
     "tpm": ("--tpm", int),
     "price_input_per_m": ("--price-in", float),
     "price_output_per_m": ("--price-out", float),
+    "price_cached_input_per_m": ("--price-cached-in", float),
+    "batch_discount": ("--batch-discount", float),
 }
 
 
@@ -159,6 +171,8 @@ def model_add(
     structured: str | None = StructuredOption,
     price_in: str | None = PriceInOption,
     price_out: str | None = PriceOutOption,
+    price_cached_in: str | None = PriceCachedInOption,
+    batch_discount: str | None = BatchDiscountOption,
     extra_body: str | None = ExtraBodyOption,
     stream: bool = typer.Option(
         False, "--stream/--no-stream", help="Request answers streamed (same result)."
@@ -196,6 +210,8 @@ def model_add(
                 tpm=tpm,
                 price_input_per_m=price_in,
                 price_output_per_m=price_out,
+                price_cached_input_per_m=price_cached_in,
+                batch_discount=batch_discount,
             ),
         )
         data = project_core.endpoint_as_dict(endpoint, state.settings)
@@ -224,6 +240,8 @@ def model_set(
     structured: str | None = StructuredOption,
     price_in: str | None = PriceInOption,
     price_out: str | None = PriceOutOption,
+    price_cached_in: str | None = PriceCachedInOption,
+    batch_discount: str | None = BatchDiscountOption,
     extra_body: str | None = ExtraBodyOption,
     stream: bool | None = typer.Option(
         None, "--stream/--no-stream", help="Request answers streamed (same result)."
@@ -255,6 +273,8 @@ def model_set(
         tpm=tpm,
         price_input_per_m=price_in,
         price_output_per_m=price_out,
+        price_cached_input_per_m=price_cached_in,
+        batch_discount=batch_discount,
     )
     changes |= project_core.key_reference_changes(api_key_env, key_name)
     if not changes:

@@ -121,6 +121,13 @@ def show_report(data: dict[str, Any]) -> None:
         ["model", "records", "input tokens", "output tokens"],
         [[m["model"], m["records"], m["input_tokens"], m["output_tokens"]] for m in cost["models"]],
     )
+    print_table(
+        ["purpose", "calls", "cached input tokens", "cost"],
+        [
+            [purpose, c["calls"], c.get("cached_input_tokens", 0), c["cost"]]
+            for purpose, c in cost["calls"].items()
+        ],
+    )
     if cost["total_cost"] is None:
         say("Cost: unknown (no prices set on the endpoints)")
     else:

@@ -51,6 +51,8 @@ def calls_line(counters: dict[str, Any]) -> str:
         f"{calls.get('failed', 0)} failed calls, "
         f"{calls.get('input_tokens', 0) + calls.get('output_tokens', 0):,} tokens billed"
     )
+    if calls.get("cached_input_tokens"):
+        text += f" ({calls['cached_input_tokens']:,} input tokens from the prompt cache)"
     failed_tokens = calls.get("failed_input_tokens", 0) + calls.get("failed_output_tokens", 0)
     if failed_tokens:
         text += f" ({failed_tokens:,} in failed calls)"
@@ -92,11 +94,31 @@ def stages_line(counters: dict[str, Any], stages: Sequence[str]) -> str:
     return " · ".join(parts)
 
 
+def batches_line(counters: dict[str, Any]) -> str:
+    """Batch mode: the batches, and where their requests stand; "" without batches."""
+    batches = counters.get("batches")
+    if not batches:
+        return ""
+    text = (
+        f"{batches.get('batches', 0)} batches ({batches.get('open', 0)} open): requests "
+        f"{batches.get('queued', 0)} queued, {batches.get('submitted', 0)} submitted, "
+        f"{batches.get('in_progress', 0)} in progress, {batches.get('done', 0)} done, "
+        f"{batches.get('failed', 0)} failed"
+    )
+    if batches.get("resubmitted"):
+        text += f", {batches['resubmitted']} sent again"
+    return text
+
+
 def progress_lines(counters: dict[str, Any], stages: Sequence[str]) -> list[str]:
-    """The declared stages, then calls where the kind counts them (a judge task does not)."""
-    if "calls" not in counters:
-        return [stages_line(counters, stages)]
-    return [stages_line(counters, stages), calls_line(counters)]
+    """The declared stages, then calls where the kind counts them (a judge task does not),
+    then batches where the task uses them."""
+    lines = [stages_line(counters, stages)]
+    if "calls" in counters:
+        lines.append(calls_line(counters))
+    if batches := batches_line(counters):
+        lines.append(batches)
+    return lines
 
 
 class _StageBars(Progress):
@@ -177,7 +199,7 @@ class ProgressView:
                     completed=values.get("done", 0),
                     failed=f"{failed} failed" if failed else "",
                 )
-            self._bars.calls_text = calls_line(counters) if "calls" in counters else ""
+            self._bars.calls_text = "\n".join(progress_lines(counters, self.stages)[1:])
             return
         now = time.monotonic()
         if now - self._last_line >= PLAIN_LINE_INTERVAL:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from distillset import resolve, runs
+from distillset import projects, resolve, runs
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
@@ -19,6 +19,7 @@ from distillset.cli.common import (
 )
 from distillset.cli.models import warn
 from distillset.cli.task_progress import (
+    batches_line,
     calls_line,
     report_outcome,
     run_task_here,
@@ -106,6 +107,7 @@ def tasks_show(
             "params": data["params"],
             "progress": stages_line(counters, stage_names(data)),
             "calls": calls_line(counters),
+            "batches": batches_line(counters) or None,
             "last error": data["last_error"],
             "started": data["started_at"],
             "finished": data["finished_at"],
@@ -149,6 +151,10 @@ def tasks_cancel(
     with state.store.session() as session:
         task = runs.request_cancel(session, runs.get_task(session, task_id), state.settings)
         data = {"id": task_id, "status": task.status, "cancel_requested": task.cancel_requested}
+    if data["status"] == TaskStatus.CANCELLED:
+        # No process runs it: its batches at the provider are cancelled from here.
+        for problem in projects.cancel_remote_batches_now(state.store, state.settings, task_id):
+            typer.echo(f"warning: {problem}", err=True)
     report(
         data,
         as_json,

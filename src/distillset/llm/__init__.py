@@ -1,5 +1,8 @@
 """The model gateway: limits, retries, response cache, usage log, reply parsing."""
 
+from distillset.llm.batch import BatchQueue
+from distillset.llm.batch_api import BatchApiError, BatchClient
+from distillset.llm.batch_parts import BatchOptions
 from distillset.llm.calls import CallLog, CallRecorder
 from distillset.llm.config import EndpointConfig, LimitSettings
 from distillset.llm.embeddings import embed_texts
@@ -13,6 +16,10 @@ from distillset.llm.reasoning import split_reasoning
 from distillset.llm.transport import HttpTransport, RawReply, Transport, TransportError
 
 __all__ = [
+    "BatchApiError",
+    "BatchClient",
+    "BatchOptions",
+    "BatchQueue",
     "BeforeSend",
     "CallLog",
     "CallRecorder",

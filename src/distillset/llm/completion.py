@@ -29,6 +29,8 @@ class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     reasoning_tokens: int | None = None
+    # Of the input tokens, those served from the provider's prompt cache.
+    cached_input_tokens: int | None = None
 
     def __add__(self, other: Usage) -> Usage:
         if not other.reported:
@@ -39,6 +41,7 @@ class Usage:
             _plus(self.input_tokens, other.input_tokens),
             _plus(self.output_tokens, other.output_tokens),
             _plus(self.reasoning_tokens, other.reasoning_tokens),
+            _plus(self.cached_input_tokens, other.cached_input_tokens),
         )
 
     @property
@@ -100,7 +103,20 @@ def usage_of(body: dict[str, Any]) -> Usage:
         reasoning_tokens=_int_or_none(
             usage.get("reasoning_tokens") if reasoning is None else reasoning
         ),
+        cached_input_tokens=_cached_tokens(usage),
     )
+
+
+def _cached_tokens(usage: dict[str, Any]) -> int | None:
+    """Input tokens served from the prompt cache: OpenAI's (and vLLM's, OpenRouter's)
+    ``prompt_tokens_details.cached_tokens``, or DeepSeek's ``prompt_cache_hit_tokens``."""
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and (cached := _int_or_none(details.get("cached_tokens"))):
+        return cached
+    hit = _int_or_none(usage.get("prompt_cache_hit_tokens"))
+    if hit is not None:
+        return hit
+    return _int_or_none(details.get("cached_tokens")) if isinstance(details, dict) else None
 
 
 # A body this long (logprobs: ~2 KB a token) is decoded with the cyclic garbage collector

@@ -32,6 +32,10 @@ class EndpointConfig:
     tpm: int | None = None
     price_input_per_m: float | None = None
     price_output_per_m: float | None = None
+    # Input tokens served from the provider's prompt cache (None: at the input price), and
+    # the share taken off every price for requests sent through its batch interface.
+    price_cached_input_per_m: float | None = None
+    batch_discount: float | None = None
     # Answers are requested streamed (the result is the same; see Gateway.chat).
     stream: bool = False
     # The concurrency is learned from the replies, under the maximum (see llm/adaptive.py).
@@ -56,11 +60,28 @@ class EndpointConfig:
         defaults.update(self.extra_body)
         return MappingProxyType(defaults)
 
-    def cost_of(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
+    def cost_of(
+        self,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        *,
+        cached_input_tokens: int | None = None,
+        batch: bool = False,
+    ) -> float | None:
+        """What a call costs: its cached input tokens at the cache-hit price (where the
+        endpoint has one), the rest at the input price; less the batch discount for a
+        request sent in a batch. None when the endpoint has no prices."""
         if self.price_input_per_m is None and self.price_output_per_m is None:
             return None
-        cost = (input_tokens or 0) * (self.price_input_per_m or 0.0)
+        input_price = self.price_input_per_m or 0.0
+        cached = min(cached_input_tokens or 0, input_tokens or 0)
+        cached_price = self.price_cached_input_per_m
+        if cached_price is None:
+            cached_price = input_price
+        cost = ((input_tokens or 0) - cached) * input_price + cached * cached_price
         cost += (output_tokens or 0) * (self.price_output_per_m or 0.0)
+        if batch:
+            cost *= 1.0 - (self.batch_discount or 0.0)
         return cost / 1_000_000
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from distillset.llm.batch import BatchQueue
 from distillset.llm.calls import CallLog
 from distillset.llm.config import LimitSettings
 from distillset.llm.gateway import Gateway, SendGuard
@@ -17,6 +18,7 @@ def open_gateway(
     project_id: int | None,
     use_cache: bool = True,
     send_guard: SendGuard | None = None,
+    batches: BatchQueue | None = None,
 ) -> Gateway:
     """A gateway with the defaults: HTTP, the call log of ``store``, and the limiter every
     gateway of the project shares in this process (a fresh one without a project)."""
@@ -41,4 +43,5 @@ def open_gateway(
         project_id=project_id,
         use_cache=use_cache,
         send_guard=send_guard,
+        batches=batches,
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from distillset.domain import ModelCallError
 from distillset.llm.attempts import Attempt, explained_failure, send_attempt
+from distillset.llm.batch import BatchQueue
 from distillset.llm.call_rows import StoredCall
 from distillset.llm.calls import CallRecorder
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
@@ -69,8 +70,11 @@ class Gateway:
         project_id: int | None = None,
         use_cache: bool = True,
         send_guard: SendGuard | None = None,
+        batches: BatchQueue | None = None,
     ) -> None:
         self.limits = limits
+        # Requests of the purposes it takes go through the provider's batch interface.
+        self.batches = batches
         # Awaited right before every request is sent, with the request's estimated cost (a
         # task run's ownership lease and budget).
         self._send_guard = send_guard
@@ -237,6 +241,8 @@ class Gateway:
         top_k: int = 0,
     ) -> ChatResult:
         """Send with retries, then commit the LlmCall row before answering."""
+        if self.batches is not None and self.batches.takes(purpose):
+            return await self._batched(endpoint, body, canonical, key, purpose, before_send)
         outcome, attempts, billed = await self._send_with_retries(
             endpoint, body, canonical, stream, purpose, before_send, top_k
         )
@@ -258,11 +264,16 @@ class Gateway:
         }
         cost = None
         if billed.reported:  # the usage log counts every attempt that was billed
-            cost = endpoint.cost_of(billed.input_tokens, billed.output_tokens)
+            cost = endpoint.cost_of(
+                billed.input_tokens,
+                billed.output_tokens,
+                cached_input_tokens=billed.cached_input_tokens,
+            )
             row.update(
                 input_tokens=billed.input_tokens,
                 output_tokens=billed.output_tokens,
                 reasoning_tokens=billed.reasoning_tokens,
+                cached_input_tokens=billed.cached_input_tokens,
                 cost=cost,
             )
         row = redact_values(row, redact)
@@ -288,6 +299,25 @@ class Gateway:
             call_id=call_id,
             billed=billed,
         )
+
+    async def _batched(
+        self,
+        endpoint: EndpointConfig,
+        body: dict[str, Any],
+        canonical: str,
+        key: str,
+        purpose: str,
+        before_send: BeforeSend | None,
+    ) -> ChatResult:
+        """The request through a batch: its guards pass first, as for a request sent now
+        (the run's lease and budget, at the batch price; the target's existence)."""
+        assert self.batches is not None
+        if self._send_guard is not None:
+            estimate = self._estimate_cost(endpoint, body)
+            await self._send_guard(estimate * (1.0 - (endpoint.batch_discount or 0.0)))
+        if before_send is not None:
+            await before_send()
+        return await self.batches.ask(endpoint, canonical, key, purpose)
 
     async def chat_list(
         self,

@@ -1,5 +1,7 @@
 """Projects and their model endpoints, with the keys those endpoints use."""
 
+from typing import Any
+
 from distillset.projects.conversation_setting import (
     MultiTurnSetting,
     multi_turn_setting,
@@ -38,6 +40,8 @@ __all__ = [
     "PROJECT_REMOVABLE",
     "RemoteKeys",
     "add_endpoint",
+    "cancel_remote_batches",
+    "cancel_remote_batches_now",
     "create_project",
     "delete_project",
     "endpoint_as_dict",
@@ -59,3 +63,12 @@ __all__ = [
     "update_multi_turn_setting",
     "update_project",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Cancelling batches needs the HTTP client; listing and editing projects must not load it.
+    if name in ("cancel_remote_batches", "cancel_remote_batches_now"):
+        from distillset.projects import batches
+
+        return getattr(batches, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,6 +71,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "tpm": (1, 10_000_000_000),
     "price_input_per_m": (0.0, 1_000_000.0),
     "price_output_per_m": (0.0, 1_000_000.0),
+    "price_cached_input_per_m": (0.0, 1_000_000.0),
+    # The share a provider takes off its prices for batched requests (OpenAI: 0.5).
+    "batch_discount": (0.0, 0.99),
     # Top-K alternatives asked for with each answer token (0: soft labels off). Servers cap
     # it themselves (vLLM and OpenAI at 20 by default); a request above the cap is refused
     # and the run goes on without soft labels (see `model test`).
@@ -361,6 +364,8 @@ def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConf
         tpm=endpoint.tpm,
         price_input_per_m=endpoint.price_input_per_m,
         price_output_per_m=endpoint.price_output_per_m,
+        price_cached_input_per_m=endpoint.price_cached_input_per_m,
+        batch_discount=endpoint.batch_discount,
         stream=bool(endpoint.stream),
         adaptive=bool(endpoint.adaptive),
         logprobs=endpoint.logprobs or 0,
@@ -455,6 +460,8 @@ def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) 
         "tpm": endpoint.tpm,
         "price_input_per_m": endpoint.price_input_per_m,
         "price_output_per_m": endpoint.price_output_per_m,
+        "price_cached_input_per_m": endpoint.price_cached_input_per_m,
+        "batch_discount": endpoint.batch_discount,
     }
     if settings is not None:
         data["key_set"] = key_is_set(settings, endpoint)

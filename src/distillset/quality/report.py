@@ -81,9 +81,19 @@ def models_and_cost(session: Session, project: Project, records: int) -> dict[st
         )
     ]
     purposes = {
-        purpose: {"calls": int(calls), "cost": None if cost is None else round(float(cost), 6)}
-        for purpose, calls, cost in session.execute(
-            select(LlmCall.purpose, func.count(LlmCall.id), func.sum(LlmCall.cost))
+        purpose: {
+            "calls": int(calls),
+            "cost": None if cost is None else round(float(cost), 6),
+            # Input tokens the provider served from its prompt cache, at its cache-hit price.
+            "cached_input_tokens": int(cached or 0),
+        }
+        for purpose, calls, cost, cached in session.execute(
+            select(
+                LlmCall.purpose,
+                func.count(LlmCall.id),
+                func.sum(LlmCall.cost),
+                func.sum(LlmCall.cached_input_tokens),
+            )
             .where(LlmCall.project_id == project.id)
             .group_by(LlmCall.purpose)
         )

@@ -247,11 +247,14 @@ def _cost(report: dict[str, Any]) -> str:
     models = [
         [m["model"], m["records"], m["input_tokens"], m["output_tokens"]] for m in cost["models"]
     ]
-    calls = [[purpose, c["calls"], c["cost"]] for purpose, c in cost["calls"].items()]
+    calls = [
+        [purpose, c["calls"], c.get("cached_input_tokens", 0), c["cost"]]
+        for purpose, c in cost["calls"].items()
+    ]
     return (
         "<h2>Models and cost</h2>"
         + _table(["model", "records", "input tokens", "output tokens"], models)
-        + _table(["purpose", "calls", "cost"], calls)
+        + _table(["purpose", "calls", "cached input tokens", "cost"], calls)
         + f"<p>Total cost: {_cell(cost['total_cost'])}; per record: "
         f"{_cell(cost['cost_per_record'])}.</p>"
     )

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
-from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
+from distillset.llm import (
+    BatchOptions,
+    BatchQueue,
+    EndpointConfig,
+    Gateway,
+    LimitSettings,
+    open_gateway,
+)
 from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.prompts import get_prompt, render
 from distillset.review.editing import count_records, score_values
@@ -37,7 +44,10 @@ from distillset.store import Answer, Project, Store, TagPaths, Task
 STAGE = "judged"
 JUDGE_STAGES = (Stage(STAGE, "Judged"),)
 RESCORE_PARAM = "rescore"  # in the task params: whether the task rescores
+BATCH_PARAM = "batch"  # in the task params: verdicts asked through the batch interface
 PAGE_SIZE = 500
+# Verdicts waiting in batches at once (each a coroutine holding its record).
+BATCH_WORKERS = 5_000
 # A reply with no readable score is asked again (a new attempt number) this many times.
 PARSE_ATTEMPTS = 3
 VERDICT_SCHEMA = {
@@ -102,16 +112,20 @@ def create_judge_task(
     rescore: bool = False,
     no_cache: bool = False,
     max_cost: float | None = None,
+    batch: bool = False,
 ) -> Task:
     """A queued judge task over the filter's unscored records, or all of them when it
     ``rescore``s (score filters allowed then); ``no_cache`` asks for fresh verdicts on
-    every run of it; ``max_cost`` is its budget. Run it with run_judge_task."""
+    every run of it; ``max_cost`` is its budget; ``batch`` asks the verdicts through the
+    judge model's batch interface. Run it with run_judge_task."""
     alias = get_endpoint(session, _judge_alias(project, model)).alias
     _check_filter(record_filter, rescore)
     planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
     params: dict[str, Any] = {"model": alias, "filter": record_filter.as_dict()}
     if rescore:
         params[RESCORE_PARAM] = True
+    if batch:
+        params[BATCH_PARAM] = True
     task = Task(
         project_id=project.id,
         kind=TaskKind.JUDGE.value,
@@ -147,6 +161,7 @@ class _Setup:
     limits: LimitSettings
     template: str
     record_filter: RecordFilter  # what the task has left (judge_filter applied)
+    batch: bool = False
 
 
 class JudgeRun(SupervisedRun):
@@ -154,6 +169,7 @@ class JudgeRun(SupervisedRun):
 
     # What prepare() read for the work; None until then (a class default, as DistillRun's).
     setup: _Setup | None = None
+    _batches: BatchQueue | None = None
 
     def new_progress(self) -> StageProgress:
         return StageProgress([STAGE])
@@ -183,6 +199,7 @@ class JudgeRun(SupervisedRun):
                 limits=LimitSettings.from_project(project),
                 template=get_prompt(session, project, "judge").template,
                 record_filter=record_filter,
+                batch=bool(task.params.get(BATCH_PARAM)),
             )
 
     def failure_event(self, failed: int) -> tuple[str, str]:
@@ -252,26 +269,56 @@ class JudgeRun(SupervisedRun):
             )
         self.progress.add_done(STAGE)
 
+    def counters(self) -> dict[str, Any]:
+        counters = self.progress.as_dict()
+        if self._batches is not None:
+            counters["batches"] = self._batches.progress()
+        return counters
+
     async def work(self) -> None:
         setup = self.setup
         assert setup is not None, "prepare() first"
+        batches = None
+        if setup.batch:
+            options = BatchOptions.from_settings(self.settings, frozenset({"judge"}))
+            batches = BatchQueue(
+                self.store,
+                options,
+                project_id=setup.project.id,
+                task_id=self.task_id,
+                request_timeout=setup.limits.request_timeout,
+            )
+            await batches.resume([setup.endpoint])
+        self._batches = batches
+        try:
+            await self._work(setup, batches)
+        finally:
+            if batches is not None:
+                await batches.aclose(cancel_remote=self.cancelled_by_user())
+
+    async def _work(self, setup: _Setup, batches: BatchQueue | None) -> None:
+        # In batch mode a verdict waits in a batch for a long time: many wait at once.
+        workers_wanted = (
+            setup.limits.max_concurrency
+            if batches is None
+            else min(batches.options.max_lines, BATCH_WORKERS)
+        )
         async with open_gateway(
             self.store,
             setup.limits,
             project_id=setup.project.id,
             use_cache=self.use_cache,
             send_guard=self.send_guard,
+            batches=batches,
         ) as gateway:
             self.use_slots(gateway.limiter, setup.limits.request_timeout)
-            queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(
-                setup.limits.max_concurrency * 2
-            )
+            queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(workers_wanted * 2)
 
             async def worker() -> None:
                 while (record := await queue.get()) is not None:
                     await self._judge(gateway, setup, record)
 
-            workers = [asyncio.create_task(worker()) for _ in range(setup.limits.max_concurrency)]
+            workers = [asyncio.create_task(worker()) for _ in range(workers_wanted)]
             try:
                 async for record in self._records(setup):
                     await queue.put(record)

@@ -165,6 +165,12 @@ class SupervisedRun(ABC):
         self.cancel_event.set()
         await asyncio.get_running_loop().create_future()  # cancelled with the job
 
+    def cancelled_by_user(self) -> bool:
+        """Whether the run is ending because a cancel was asked (not paused at its budget,
+        taken over, or stopped from outside to be resumed): what it left open at a
+        provider (batches) is cancelled too."""
+        return self.cancel_event.is_set() and self.paused is None and self.lost is None
+
     def _check_budget(self, cost: float) -> None:
         """Pause before a request that could take the task over its budget: what the usage
         log holds, plus the sent requests it does not hold yet (at their average estimate),

@@ -23,14 +23,17 @@ def billed_usage(session: Session, task_id: int) -> dict[str, Any]:
             func.sum(LlmCall.input_tokens),
             func.sum(LlmCall.output_tokens),
             func.sum(LlmCall.cost),
+            func.sum(LlmCall.cached_input_tokens),
             part(LlmCall.input_tokens),
             part(LlmCall.output_tokens),
             part(LlmCall.cost),
         ).where(LlmCall.task_id == task_id)
     ).one()
-    tokens_in, tokens_out, cost, failed_in, failed_out, failed_cost = row
+    tokens_in, tokens_out, cost, cached_in, failed_in, failed_out, failed_cost = row
     return {
         "input_tokens": int(tokens_in or 0),
+        # Of the input tokens, those the provider served from its prompt cache (cheaper).
+        "cached_input_tokens": int(cached_in or 0),
         "output_tokens": int(tokens_out or 0),
         "cost": None if cost is None else round(float(cost), 6),
         "failed_input_tokens": int(failed_in or 0),

@@ -68,6 +68,10 @@ class ModelEndpoint(Base):
     tpm: Mapped[int | None] = mapped_column(Integer)
     price_input_per_m: Mapped[float | None] = mapped_column(Float)
     price_output_per_m: Mapped[float | None] = mapped_column(Float)
+    # Input tokens the provider served from its prompt cache (None: the input price); the
+    # share taken off every price for requests sent through its batch interface.
+    price_cached_input_per_m: Mapped[float | None] = mapped_column(Float)
+    batch_discount: Mapped[float | None] = mapped_column(Float)
     # Ask for answers streamed (server-sent chunks): long answers do not idle out a proxy.
     stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Learn how many requests it takes at once, under its (or the project's) maximum.
@@ -381,10 +385,51 @@ class LlmCall(Base):
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    # Of the input tokens, those the provider served from its prompt cache.
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
     cost: Mapped[float | None] = mapped_column(Float)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LlmBatch(Base):
+    """A batch of requests a task submitted to a provider's batch interface.
+
+    ``status``: preparing (its rows written, not known to the provider yet), submitted,
+    ingested (its results are in the call log), cancelled."""
+
+    __tablename__ = "llm_batches"
+    __table_args__ = (Index("ix_llm_batches_task", "task_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    endpoint_alias: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(String(50))
+    remote_id: Mapped[str | None] = mapped_column(String(200))
+    input_file_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    remote_status: Mapped[str | None] = mapped_column(String(30))
+    requests: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LlmBatchRequest(Base):
+    """One line of a batch: its custom_id is the request's cache key."""
+
+    __tablename__ = "llm_batch_requests"
+    __table_args__ = (Index("ix_llm_batch_requests_batch", "batch_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("llm_batches.id", ondelete="CASCADE"))
+    request_key: Mapped[str] = mapped_column(String(64))
+    request_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # pending | done | failed | retried
 
 
 # Full-text indexes (SQLite FTS5, migration 0003) sit beside the models, not in them: their

@@ -18,6 +18,7 @@ FAULTS = ("429", "500", "stall", "malformed", "truncated", "empty")
 # (malformed); or with tokens that do not spell the content (misaligned).
 LOGPROBS_MODES = ("honour", "ignore", "refuse", "malformed", "misaligned")
 HISTORY_REASONING = ("any", "require", "forbid")
+CACHE_REPORTS = ("none", "openai", "deepseek")
 LIST_QUIRKS = (
     "too_few", "too_many", "duplicates", "code_fence", "numbering", "object_wrapped", "prose",
     "plain_lines", "bulleted", "quoted_items", "mixed_types", "near_json",
@@ -92,6 +93,17 @@ class FakeConfig:
     max_top_logprobs: int | None = None
     # Length of the vectors `/v1/embeddings` answers with.
     embedding_dims: int = 64
+    # Prompt caching: how the usage reports input tokens served from the cache (a prefix
+    # seen before, in blocks of CACHE_BLOCK_CHARS): `openai` (prompt_tokens_details
+    # .cached_tokens), `deepseek` (prompt_cache_hit_tokens), or `none`.
+    cache_report: str = "none"
+    # Batch interface (/v1/files, /v1/batches): seconds from a batch's creation to its end;
+    # how many lines, in all, fail (each the first ones of the batches to come, answered
+    # with a 500 in the error file); how many batches to come expire with half their lines
+    # done (the rest `batch_expired` in the error file).
+    batch_delay: float = 0.0
+    batch_failed_lines: int = 0
+    batch_expire: int = 0
 
     def __post_init__(self) -> None:
         if self.reasoning_style not in REASONING_STYLES:
@@ -100,6 +112,8 @@ class FakeConfig:
             raise ValueError(f"history_reasoning must be one of {', '.join(HISTORY_REASONING)}")
         if self.logprobs_mode not in LOGPROBS_MODES:
             raise ValueError(f"logprobs_mode must be one of {', '.join(LOGPROBS_MODES)}")
+        if self.cache_report not in CACHE_REPORTS:
+            raise ValueError(f"cache_report must be one of {', '.join(CACHE_REPORTS)}")
         if self.echo_authorization not in (None, *ECHO_STYLES):
             raise ValueError(f"echo_authorization must be one of {', '.join(ECHO_STYLES)}")
 

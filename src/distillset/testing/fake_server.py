@@ -24,6 +24,8 @@ from aiohttp import web
 
 from distillset.llm.config import EndpointConfig
 from distillset.testing import fake_content, fake_embeddings
+from distillset.testing.fake_batches import FakeBatches
+from distillset.testing.fake_cache import PromptCache, with_cached_tokens
 from distillset.testing.fake_config import REASONING_STYLES, Counters, FakeConfig, FakeStats
 from distillset.testing.fake_logprobs import (
     logprobs_asked,
@@ -53,6 +55,8 @@ class FakeModelBehaviour:
         self.counters = Counters()
         self.rng = random.Random(self.config.seed)
         self._slots: tuple[int, asyncio.Semaphore] | None = None
+        self.prompt_cache = PromptCache()
+        self.batches = FakeBatches(self)
 
     def configure(self, **changes: Any) -> FakeConfig:
         unknown = set(changes) - FakeConfig.field_names()
@@ -67,6 +71,8 @@ class FakeModelBehaviour:
         self.config = config or FakeConfig()
         self.rng = random.Random(self.config.seed)
         self.counters.reset()
+        self.prompt_cache.clear()
+        self.batches.clear()
 
     def _slot(self, config: FakeConfig) -> contextlib.AbstractAsyncContextManager[Any]:
         """One of the server's slots (waiting for it), or no limit without ``slots``."""
@@ -97,6 +103,7 @@ class FakeModelBehaviour:
         app.router.add_post("/embeddings", self.embeddings)
         app.router.add_get("/v1/models", self.models)
         app.router.add_get("/props", self.props)
+        self.batches.add_routes(app)
         if admin:
             app.router.add_get("/_fake/stats", self.admin_stats)
             app.router.add_post("/_fake/config", self.admin_config)
@@ -245,6 +252,9 @@ class FakeModelBehaviour:
             answer = ""
         message = message_fields(config.reasoning_style, reasoning, answer)
         usage = usage_of(messages, message)
+        if config.cache_report != "none":
+            cached = self.prompt_cache.cached_tokens(messages)
+            usage = with_cached_tokens(usage, cached, config.cache_report)
         model = config.reported_model or str(body.get("model") or config.model)
         make_logprobs = _logprobs_maker(body, config)
         if body.get("stream"):

@@ -119,6 +119,10 @@ class EndpointFields(Body):
     tpm: int | None = None
     price_input_per_m: float | None = None
     price_output_per_m: float | None = None
+    price_cached_input_per_m: float | None = None
+    batch_discount: float | None = Field(
+        default=None, description="share taken off the prices for batched requests (0.5: half)"
+    )
     stream: bool | None = Field(default=None, description="request answers streamed")
     logprobs: int | None = Field(
         default=None, description="top-K alternatives kept per answer token (0: no soft labels)"
@@ -172,6 +176,9 @@ class AutoDistill(Body):
         description="single answers, multi-turn conversations (the project's setting), or both",
     )
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
+    batch_answers: bool = Field(
+        default=False, description="answers through the answer model's batch interface"
+    )
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"
     )
@@ -180,6 +187,7 @@ class AutoDistill(Body):
 class AnswerTask(Body):
     tag_id: RowId | None = None
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
+    batch: bool = Field(default=False, description="through the answer model's batch interface")
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"
     )

@@ -51,6 +51,7 @@ def create_auto(
         topic=body.topic,
         confirm_large=body.confirm_large,
         dataset_type=body.dataset_type,
+        batch_answers=body.batch_answers,
     )
 
 
@@ -60,10 +61,12 @@ def create_answers(
     project_id: int,
     tag_id: int | None,
     confirm_large: bool = False,
+    batch: bool = False,
 ) -> PlannedJob:
-    """Answer every unanswered question of the project, or of a tag's subtree."""
+    """Answer every unanswered question of the project, or of a tag's subtree (``batch``:
+    through the answer model's batch interface)."""
     return create_answers_job(
-        session, settings, project_id, tag_id=tag_id, confirm_large=confirm_large
+        session, settings, project_id, tag_id=tag_id, confirm_large=confirm_large, batch=batch
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from distillset import projects
 from distillset.domain import TaskStatus
 from distillset.kinds import task_as_dict
 from distillset.runs import get_task, list_tasks
@@ -45,7 +46,13 @@ async def start_answer_all(
 ) -> dict[str, Any]:
     """Answer every unanswered question (of a tag's subtree when tag_id is given) as a task."""
     job = await jobs.in_session(
-        store, jobs.create_answers, settings, project_id, body.tag_id, body.confirm_large
+        store,
+        jobs.create_answers,
+        settings,
+        project_id,
+        body.tag_id,
+        body.confirm_large,
+        body.batch,
     )
     runner.start(job.task_id, use_cache=not body.fresh)
     return job.as_dict()
@@ -70,6 +77,11 @@ async def cancel_task(
 ) -> dict[str, Any]:
     data = await jobs.in_session(store, jobs.cancel, settings, task_id)
     runner.cancel(task_id)
+    # No process runs it: its batches at the provider are cancelled from here.
+    if data["status"] == TaskStatus.CANCELLED.value and (
+        problems := await projects.cancel_remote_batches(store, settings, task_id)
+    ):
+        data["batch_problems"] = problems
     return data
 
 

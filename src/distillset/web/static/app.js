@@ -46,6 +46,9 @@
     // Requests sent and not answered yet: a stalled endpoint shows here, not as "0 calls".
     var waiting = calls.waiting || 0, longest = Math.round(calls.longest_wait_seconds || 0);
     setText(box, "[data-field=waiting]", waiting ? waiting + " request(s) waiting for the endpoint's reply, the longest for " + longest + " s" + (longest >= 5 ? ": the endpoint has not answered yet" : "") : "");
+    // Batch mode: the batches, and where their requests stand.
+    var b = counters.batches;
+    setText(box, "[data-field=batches]", b ? b.batches + " batches (" + (b.open || 0) + " open): requests " + (b.queued || 0) + " queued, " + (b.submitted || 0) + " submitted, " + (b.in_progress || 0) + " in progress, " + (b.done || 0) + " done, " + (b.failed || 0) + " failed" : "");
     setText(box, "[data-field=error]", data.last_error || "");
     var list = box.querySelector(".events");
     if (list && data.events) {
