@@ -251,7 +251,8 @@ def test_cancelling_a_running_task_cancels_its_batches(
     assert fake_server.batches.stats.cancelled == 1
     assert [b.status for b in fake_server.batches.batches.values()] == ["cancelling"]
     with store.session() as session:
-        assert session.scalars(select(LlmBatch.status)).one() == "cancelled"
+        batch = session.scalars(select(LlmBatch)).one()
+        assert (batch.status, batch.remote_status) == ("submitted", "cancelling")
 
 
 @pytest.mark.usefixtures("database")
@@ -267,8 +268,24 @@ def test_cancelling_a_stopped_task_cancels_its_batches(
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
     assert fake_server.batches.stats.cancelled == 1
     with store.session() as session:
-        assert session.scalars(select(LlmBatch.status)).one() == "cancelled"
+        assert session.scalars(select(LlmBatch.remote_status)).one() == "cancelling"
     assert _answers(store) == 0
+    # Cancelled again, nothing more is asked of the provider.
+    assert cli("tasks", "cancel", str(task_id)).exit_code == 2
+    assert fake_server.batches.stats.cancelled == 1
+
+    # Resumed after all, the task reads the cancelled batch (what it finished was paid
+    # for) and sends the rest again.
+    fake_server.configure(batch_delay=0)
+    resumed = cli("tasks", "resume", str(task_id), "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["status"] == "succeeded"
+    stats = fake_server.batches.stats
+    assert (stats.batches, stats.lines, stats.answered) == (2, 2 * QUESTIONS, QUESTIONS)
+    assert _answers(store) == QUESTIONS
+    with store.session() as session:
+        statuses = sorted(session.scalars(select(LlmBatch.remote_status)))
+    assert statuses == ["cancelled", "completed"]
 
 
 @pytest.mark.usefixtures("database")

@@ -36,6 +36,9 @@ SUBMIT_TRIES = 4
 # The metadata naming a batch's row: a batch created by a process killed before it noted
 # the batch's id is found by it.
 METADATA_KEY = "distillset_batch"
+# A cancelled batch stays open: the lines it finished were paid for, so a run that resumes
+# the task reads them when the batch has ended (and sends the others again).
+CANCELLED_NOTE = "cancelled with its task"
 
 
 class BatchQueue:
@@ -410,7 +413,7 @@ class BatchQueue:
         assert opened.remote is not None
         with contextlib.suppress(BatchApiError):
             remote = await self._client(opened.endpoint).cancel(opened.remote.id)
-            await self._set(opened.row_id, status="cancelled", remote_status=remote.status)
+            await self._set(opened.row_id, remote_status=remote.status, error=CANCELLED_NOTE)
 
 
 async def _with_retries(call: Any, pause: float) -> Any:
