@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import Result
 
+from distillset import api
 from distillset.auto import create_answers_job
 from distillset.config import Settings
 from distillset.domain import Origin
@@ -432,3 +433,15 @@ def test_an_endpoint_without_a_batch_interface_fails_the_answers_in_one_line(
     assert _answers(store) == 0
     with store.session() as session:
         assert session.scalars(select(LlmBatch.status)).one() == "failed"
+
+
+@pytest.mark.usefixtures("database")
+def test_the_python_api_cancels_a_stopped_tasks_batches(
+    project: str, store: Store, settings: Settings, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(batch_delay=3600)
+    task_id = _answers_task(store, settings)
+    asyncio.run(_run_until_submitted(store, settings, task_id))
+    cancelled = api.cancel_task(task_id, settings=settings, store=store)
+    assert cancelled["status"] == "cancelled" and "batch_problems" not in cancelled
+    assert fake_server.batches.stats.cancelled == 1
