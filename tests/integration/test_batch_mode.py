@@ -445,3 +445,32 @@ def test_the_python_api_cancels_a_stopped_tasks_batches(
     cancelled = api.cancel_task(task_id, settings=settings, store=store)
     assert cancelled["status"] == "cancelled" and "batch_problems" not in cancelled
     assert fake_server.batches.stats.cancelled == 1
+
+
+@pytest.mark.usefixtures("database")
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [("DISTILLSET_BATCH_MAX_LINES", "4"), ("DISTILLSET_BATCH_MAX_BYTES", "1024")],
+)
+def test_requests_are_split_into_batches_within_the_limits(
+    cli: Cli,
+    project: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+    limit: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(limit, value)
+    assert _generate(cli)["status"] == "succeeded"
+    stats = fake_server.batches.stats
+    assert stats.batches >= 2 and stats.lines == QUESTIONS
+    sizes = [len(batch.lines) for batch in fake_server.batches.batches.values()]
+    if limit.endswith("LINES"):
+        assert max(sizes) <= 4
+    files = [
+        fake_server.batches.files[b.input_file_id] for b in fake_server.batches.batches.values()
+    ]
+    if limit.endswith("BYTES"):
+        assert max(len(data) for data in files) <= 1024
+    assert _answers(store) == QUESTIONS

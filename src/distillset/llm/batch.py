@@ -135,7 +135,8 @@ class BatchQueue:
     def _enqueue(self, request: BatchRequest) -> None:
         slot = (request.endpoint.alias, request.purpose)
         chunk = self._chunks.get(slot)
-        line = len(request.canonical) + len(request.key) + 80
+        # The bytes its line takes in the input file (request_line adds under 80 to these).
+        line = len(request.canonical.encode("utf-8")) + len(request.key) + 80
         if chunk is not None and (
             len(chunk.requests) >= self.options.max_lines
             or chunk.size + line > self.options.max_bytes
