@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import Result
 
+from distillset import api
 from distillset.auto import create_answers_job
 from distillset.config import Settings
 from distillset.domain import Origin
@@ -251,7 +252,8 @@ def test_cancelling_a_running_task_cancels_its_batches(
     assert fake_server.batches.stats.cancelled == 1
     assert [b.status for b in fake_server.batches.batches.values()] == ["cancelling"]
     with store.session() as session:
-        assert session.scalars(select(LlmBatch.status)).one() == "cancelled"
+        batch = session.scalars(select(LlmBatch)).one()
+        assert (batch.status, batch.remote_status) == ("submitted", "cancelling")
 
 
 @pytest.mark.usefixtures("database")
@@ -267,8 +269,24 @@ def test_cancelling_a_stopped_task_cancels_its_batches(
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
     assert fake_server.batches.stats.cancelled == 1
     with store.session() as session:
-        assert session.scalars(select(LlmBatch.status)).one() == "cancelled"
+        assert session.scalars(select(LlmBatch.remote_status)).one() == "cancelling"
     assert _answers(store) == 0
+    # Cancelled again, nothing more is asked of the provider.
+    assert cli("tasks", "cancel", str(task_id)).exit_code == 2
+    assert fake_server.batches.stats.cancelled == 1
+
+    # Resumed after all, the task reads the cancelled batch (what it finished was paid
+    # for) and sends the rest again.
+    fake_server.configure(batch_delay=0)
+    resumed = cli("tasks", "resume", str(task_id), "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["status"] == "succeeded"
+    stats = fake_server.batches.stats
+    assert (stats.batches, stats.lines, stats.answered) == (2, 2 * QUESTIONS, QUESTIONS)
+    assert _answers(store) == QUESTIONS
+    with store.session() as session:
+        statuses = sorted(session.scalars(select(LlmBatch.remote_status)))
+    assert statuses == ["cancelled", "completed"]
 
 
 @pytest.mark.usefixtures("database")
@@ -415,3 +433,44 @@ def test_an_endpoint_without_a_batch_interface_fails_the_answers_in_one_line(
     assert _answers(store) == 0
     with store.session() as session:
         assert session.scalars(select(LlmBatch.status)).one() == "failed"
+
+
+@pytest.mark.usefixtures("database")
+def test_the_python_api_cancels_a_stopped_tasks_batches(
+    project: str, store: Store, settings: Settings, fake_server: FakeModelServer
+) -> None:
+    fake_server.configure(batch_delay=3600)
+    task_id = _answers_task(store, settings)
+    asyncio.run(_run_until_submitted(store, settings, task_id))
+    cancelled = api.cancel_task(task_id, settings=settings, store=store)
+    assert cancelled["status"] == "cancelled" and "batch_problems" not in cancelled
+    assert fake_server.batches.stats.cancelled == 1
+
+
+@pytest.mark.usefixtures("database")
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [("DISTILLSET_BATCH_MAX_LINES", "4"), ("DISTILLSET_BATCH_MAX_BYTES", "1024")],
+)
+def test_requests_are_split_into_batches_within_the_limits(
+    cli: Cli,
+    project: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    monkeypatch: pytest.MonkeyPatch,
+    limit: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(limit, value)
+    assert _generate(cli)["status"] == "succeeded"
+    stats = fake_server.batches.stats
+    assert stats.batches >= 2 and stats.lines == QUESTIONS
+    sizes = [len(batch.lines) for batch in fake_server.batches.batches.values()]
+    if limit.endswith("LINES"):
+        assert max(sizes) <= 4
+    files = [
+        fake_server.batches.files[b.input_file_id] for b in fake_server.batches.batches.values()
+    ]
+    if limit.endswith("BYTES"):
+        assert max(len(data) for data in files) <= 1024
+    assert _answers(store) == QUESTIONS

@@ -36,6 +36,9 @@ SUBMIT_TRIES = 4
 # The metadata naming a batch's row: a batch created by a process killed before it noted
 # the batch's id is found by it.
 METADATA_KEY = "distillset_batch"
+# A cancelled batch stays open: the lines it finished were paid for, so a run that resumes
+# the task reads them when the batch has ended (and sends the others again).
+CANCELLED_NOTE = "cancelled with its task"
 
 
 class BatchQueue:
@@ -132,7 +135,8 @@ class BatchQueue:
     def _enqueue(self, request: BatchRequest) -> None:
         slot = (request.endpoint.alias, request.purpose)
         chunk = self._chunks.get(slot)
-        line = len(request.canonical) + len(request.key) + 80
+        # The bytes its line takes in the input file (request_line adds under 80 to these).
+        line = len(request.canonical.encode("utf-8")) + len(request.key) + 80
         if chunk is not None and (
             len(chunk.requests) >= self.options.max_lines
             or chunk.size + line > self.options.max_bytes
@@ -410,7 +414,7 @@ class BatchQueue:
         assert opened.remote is not None
         with contextlib.suppress(BatchApiError):
             remote = await self._client(opened.endpoint).cancel(opened.remote.id)
-            await self._set(opened.row_id, status="cancelled", remote_status=remote.status)
+            await self._set(opened.row_id, remote_status=remote.status, error=CANCELLED_NOTE)
 
 
 async def _with_retries(call: Any, pause: float) -> Any:

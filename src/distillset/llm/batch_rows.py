@@ -138,14 +138,16 @@ def _insert_calls(connection: Connection, rows: list[dict[str, Any]]) -> list[in
 
 
 def remote_batches(store: Store, task_id: int) -> list[tuple[int, str, str]]:
-    """The task's batches the provider may still be working on: (id, endpoint alias,
-    remote id)."""
+    """The task's batches the provider may still be working on, not cancelled yet: (id,
+    endpoint alias, remote id)."""
     with store.engine.connect() as connection:
         rows = connection.execute(
             select(_BATCHES.c.id, _BATCHES.c.endpoint_alias, _BATCHES.c.remote_id).where(
                 _BATCHES.c.task_id == task_id,
                 _BATCHES.c.status == "submitted",
                 _BATCHES.c.remote_id.is_not(None),
+                _BATCHES.c.remote_status.is_distinct_from("cancelling"),
+                _BATCHES.c.remote_status.is_distinct_from("cancelled"),
             )
         ).all()
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]

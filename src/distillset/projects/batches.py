@@ -11,6 +11,7 @@ import asyncio
 from sqlalchemy import select
 
 from distillset.config import Settings
+from distillset.llm.batch import CANCELLED_NOTE
 from distillset.llm.batch_api import BatchApiError, BatchClient
 from distillset.llm.batch_rows import remote_batches, set_batch
 from distillset.projects.endpoints import endpoint_config
@@ -36,7 +37,8 @@ async def cancel_remote_batches(store: Store, settings: Settings, task_id: int) 
             continue
         finally:
             await client.aclose()
-        set_batch(store, row_id, status="cancelled", remote_status=remote.status)
+        # Left open: a resumed task reads the lines it finished (paid for) once it ends.
+        set_batch(store, row_id, remote_status=remote.status, error=CANCELLED_NOTE)
     return problems
 
 
