@@ -4,6 +4,7 @@ from distillset.answers.generate import (
     AnswerOutcome,
     answer_again,
     answer_question,
+    answer_samples,
     first_answer_id,
     resample_answer,
 )
@@ -12,6 +13,7 @@ __all__ = [
     "AnswerOutcome",
     "answer_again",
     "answer_question",
+    "answer_samples",
     "first_answer_id",
     "resample_answer",
 ]

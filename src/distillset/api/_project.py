@@ -148,13 +148,20 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
             )
 
     def plan(
-        self, *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
+        self,
+        *,
+        levels: int = 2,
+        tags: int = 10,
+        questions: int = 10,
+        topic: str | None = None,
+        samples: int = 1,
+        temperature: float | None = None,
     ) -> Plan:
         """What `auto` with these parameters would create now, and its estimated cost."""
         with self._session() as (session, project):
             return auto_distill.preview_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
-                questions=questions, topic=topic,
+                questions=questions, topic=topic, samples=samples, temperature=temperature,
             )  # fmt: skip
 
     # Generating (each runs as a task and returns its summary)
@@ -172,6 +179,8 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         no_cache: bool = False,
         max_cost: float | None = None,
         confirm_large: bool = False,
+        samples: int = 1,
+        temperature: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
@@ -179,13 +188,14 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
             job = auto_distill.create_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
-                confirm_large=confirm_large,
+                confirm_large=confirm_large, samples=samples, temperature=temperature,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
-        """Automatic distillation (levels, tags, questions, topic, no_cache, max_cost,
-        on_progress; a plan above the bound on calls or cost needs confirm_large=True)."""
+        """Automatic distillation (levels, tags, questions, topic, samples, temperature,
+        no_cache, max_cost, on_progress; a plan above the bound on calls or cost needs
+        confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -266,6 +276,8 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
+        samples: int = 1,
+        temperature: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
@@ -274,7 +286,7 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 session, self.settings, project.id, question_ids=questions,
                 tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, max_cost=max_cost, confirm_large=confirm_large,
-                resample=resample,
+                resample=resample, samples=samples, temperature=temperature,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -287,10 +299,13 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         max_cost: float | None = None,
         confirm_large: bool = False,
         resample: bool = False,
+        samples: int = 1,
+        temperature: float | None = None,
     ) -> dict[str, Any]:
         """Answer the given questions, or every unanswered one (of a subtree); a plan above
         the bound on calls or cost needs confirm_large=True. ``resample`` replaces the
-        answers of the given questions with new samples."""
+        answers of the given questions with new samples; ``samples`` gives each question
+        that many records (best-of-N), at ``temperature`` if given."""
         return run_blocking(
             self.generate_answers_async(
                 questions=questions,
@@ -299,6 +314,8 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 max_cost=max_cost,
                 confirm_large=confirm_large,
                 resample=resample,
+                samples=samples,
+                temperature=temperature,
             )
         )
 

@@ -200,11 +200,20 @@ def preview_auto_job(
     tags: int = 10,
     questions: int = 10,
     topic: str | None = None,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> Plan:
     """The plan of an automatic distillation, without creating a task; what
     ``create_auto_job`` refuses for the job itself (a range, the topic, an unset model) is
     refused here too."""
-    spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
+    spec = auto_spec(
+        levels=levels,
+        tags=tags,
+        questions=questions,
+        topic=topic,
+        samples=samples,
+        temperature=temperature,
+    )
     project = get_project(session, project_id)
     _topic_for_auto(session, project, spec.topic)
     return _plan(session, project, settings, spec)
@@ -222,12 +231,22 @@ def create_auto_job(
     no_cache: bool = False,
     max_cost: float | None = None,
     confirm_large: bool = False,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
     an empty tree (so prompts and resumes agree) and is refused on an existing one. The
     same job run again after its process was killed resumes the interrupted task. A large
-    plan needs ``confirm_large`` (see ``Plan.why_confirm``)."""
-    spec = auto_spec(levels=levels, tags=tags, questions=questions, topic=topic)
+    plan needs ``confirm_large`` (see ``Plan.why_confirm``). ``samples`` answers each
+    question that many times (best-of-N), at ``temperature`` if given."""
+    spec = auto_spec(
+        levels=levels,
+        tags=tags,
+        questions=questions,
+        topic=topic,
+        samples=samples,
+        temperature=temperature,
+    )
     project = get_project(session, project_id)
     if _topic_for_auto(session, project, spec.topic):
         project.topic = spec.topic or project.topic
@@ -300,10 +319,14 @@ def create_answers_job(
     max_cost: float | None = None,
     confirm_large: bool = False,
     resample: bool = False,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project
     (a large plan needs ``confirm_large``). ``resample`` replaces the answers of the given
-    questions with new samples from the model (never from the response cache)."""
+    questions with new samples from the model (never from the response cache). ``samples``
+    gives each question that many records (best-of-N; those it lacks), sampled at
+    ``temperature`` if given, else at the answer endpoint's."""
     project = get_project(session, project_id)
     if question_ids:
         found = set(
@@ -320,7 +343,13 @@ def create_answers_job(
     if tag_id is not None:
         tag_id = _tag_in(session, project, tag_id)
     resample_before = utcnow().isoformat() if resample else None
-    spec = answers_spec(tag_id=tag_id, question_ids=question_ids, resample_before=resample_before)
+    spec = answers_spec(
+        tag_id=tag_id,
+        question_ids=question_ids,
+        resample_before=resample_before,
+        samples=samples,
+        temperature=temperature,
+    )
     return _create(
         session,
         project,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from distillset.domain import ConflictError, InvalidInputError
@@ -24,6 +24,9 @@ from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
 LEVELS_RANGE = (1, 6)
 TAGS_RANGE = (1, 100)
 QUESTIONS_RANGE = (1, 100)
+# Samples per question (best-of-N): each is a record of its own, numbered by ``variant``.
+SAMPLES_RANGE = (1, 16)
+TEMPERATURE_RANGE = (0.0, 2.0)
 
 # A plan above either bound starts only once the user confirmed it (CLI --yes, the web's
 # confirmation, ``confirm_large`` in the APIs): a typo in a level or a count can plan
@@ -52,6 +55,10 @@ class JobSpec:
     # Answer the listed questions again: each answer made before this moment (ISO 8601)
     # is replaced by a new sample. A resumed run skips the ones it has replaced already.
     resample_before: str | None = None
+    # Best-of-N: answer each question with ``samples`` records (variants 0..N-1), sampled
+    # at ``temperature`` for this job (None: the answer endpoint's own).
+    samples: int = 1
+    temperature: float | None = None
 
     @property
     def answer_only(self) -> bool:
@@ -84,16 +91,44 @@ class JobSpec:
         return cls(**known)
 
 
+def _check_sampling(samples: int, temperature: float | None) -> None:
+    _check_range("samples", samples, SAMPLES_RANGE)
+    if temperature is None:
+        return
+    low, high = TEMPERATURE_RANGE
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+        raise InvalidInputError(f"temperature must be a number, got {temperature!r}")
+    if not low <= temperature <= high:
+        raise InvalidInputError(f"temperature must be between {low} and {high}, got {temperature}")
+
+
 def auto_spec(
-    *, levels: int = 2, tags: int = 10, questions: int = 10, topic: str | None = None
+    *,
+    levels: int = 2,
+    tags: int = 10,
+    questions: int = 10,
+    topic: str | None = None,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> JobSpec:
     """The automatic-distillation job, validated before anything runs."""
     _check_range("levels", levels, LEVELS_RANGE)
     _check_range("tags per level", tags, TAGS_RANGE)
     _check_range("questions per leaf", questions, QUESTIONS_RANGE)
+    _check_sampling(samples, temperature)
     if topic is not None and not topic.strip():
         raise InvalidInputError("the topic is empty")
-    return JobSpec(None, levels, tags, questions, True, None, topic.strip() if topic else None)
+    return JobSpec(
+        None,
+        levels,
+        tags,
+        questions,
+        True,
+        None,
+        topic.strip() if topic else None,
+        samples=samples,
+        temperature=None if temperature is None else float(temperature),
+    )
 
 
 def tags_spec(parent_id: int | None, count: int) -> JobSpec:
@@ -111,11 +146,26 @@ def answers_spec(
     tag_id: int | None = None,
     question_ids: list[int] | None = None,
     resample_before: str | None = None,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> JobSpec:
     ids = tuple(dict.fromkeys(question_ids)) if question_ids else None
     if resample_before is not None and ids is None:
         raise InvalidInputError("a new sample is asked of listed questions only")
-    return JobSpec(tag_id, 0, 0, 0, True, ids, resample_before=resample_before)
+    _check_sampling(samples, temperature)
+    if resample_before is not None and samples > 1:
+        raise InvalidInputError("a new sample replaces one answer: it does not go with samples")
+    return JobSpec(
+        tag_id,
+        0,
+        0,
+        0,
+        True,
+        ids,
+        resample_before=resample_before,
+        samples=samples,
+        temperature=None if temperature is None else float(temperature),
+    )
 
 
 @dataclass
@@ -176,9 +226,33 @@ class TreeSnapshot:
     children: dict[int | None, list[int]]
     question_count: dict[int, int]
     unanswered: dict[int, list[int]]
+    # Per question of ``unanswered``, how many of its samples are missing (absent: 1).
+    missing: dict[int, int] = field(default_factory=dict)
 
 
-def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
+def missing_samples(project_id: int, samples: int) -> Any:
+    """A SELECT of (question id, samples missing) for the project's questions that have
+    fewer than ``samples`` of variants 0..samples-1. With one sample, any answer counts."""
+    if samples == 1:
+        answered = select(Answer.question_id).where(Answer.project_id == project_id)
+        return select(Question.id, literal(1).label("missing")).where(
+            Question.project_id == project_id, Question.id.not_in(answered)
+        )
+    have = (
+        select(Answer.question_id, func.count(Answer.id).label("have"))
+        .where(Answer.project_id == project_id, Answer.variant < samples)
+        .group_by(Answer.question_id)
+        .subquery()
+    )
+    missing = samples - func.coalesce(have.c.have, 0)
+    return (
+        select(Question.id, missing.label("missing"))
+        .outerjoin(have, have.c.question_id == Question.id)
+        .where(Question.project_id == project_id, missing > 0)
+    )
+
+
+def load_snapshot(session: Session, project_id: int, samples: int = 1) -> TreeSnapshot:
     depth: dict[int, int] = {}
     kids: dict[int | None, list[int]] = defaultdict(list)
     for tag_id, parent_id, tag_depth in session.execute(
@@ -197,19 +271,18 @@ def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
         if counted_tag is not None:
             counts[counted_tag] = count
     unanswered: dict[int, list[int]] = defaultdict(list)
-    answered = select(Answer.question_id).where(Answer.project_id == project_id)
-    for question_id, question_tag in session.execute(
-        select(Question.id, Question.tag_id)
-        .where(
-            Question.project_id == project_id,
-            Question.tag_id.is_not(None),
-            Question.id.not_in(answered),
-        )
+    missing: dict[int, int] = {}
+    short = missing_samples(project_id, samples).subquery()
+    for question_id, question_tag, count in session.execute(
+        select(Question.id, Question.tag_id, short.c.missing)
+        .join(short, short.c.id == Question.id)
+        .where(Question.tag_id.is_not(None))
         .order_by(Question.id)
     ):
         if question_tag is not None:
             unanswered[question_tag].append(question_id)
-    return TreeSnapshot(depth, kids, counts, unanswered)
+            missing[question_id] = int(count)
+    return TreeSnapshot(depth, kids, counts, unanswered, missing)
 
 
 def full_subtree(levels_below: int, per_level: int) -> tuple[int, int]:
@@ -234,18 +307,24 @@ def leaf_depth(spec: JobSpec, snapshot: TreeSnapshot) -> int:
     return base + spec.levels
 
 
-def answer_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
-    """Questions an answer-only job answers, in id order: the unanswered ones it covers,
-    and with ``resample_before`` the listed ones whose answer is older than that."""
-    kept = select(Answer.question_id)
+def answer_scope(session: Session, project_id: int, spec: JobSpec) -> dict[int, int]:
+    """Questions an answer-only job answers, in id order, with the samples each still
+    needs: the unanswered ones it covers (with samples, those short of them), and with
+    ``resample_before`` the listed ones whose answer is older than that."""
     if spec.resample_before is not None:
-        kept = kept.where(Answer.created_at >= datetime.fromisoformat(spec.resample_before))
-    query = select(Question.id).where(Question.project_id == project_id, Question.id.not_in(kept))
+        kept = select(Answer.question_id).where(
+            Answer.created_at >= datetime.fromisoformat(spec.resample_before)
+        )
+        query = select(Question.id, literal(1).label("missing")).where(
+            Question.project_id == project_id, Question.id.not_in(kept)
+        )
+    else:
+        query = missing_samples(project_id, spec.samples)
     if spec.question_ids is not None:
         query = query.where(Question.id.in_(spec.question_ids))
     elif spec.root_tag_id is not None:
         query = query.where(Question.tag_id.in_(subtree_ids_query(spec.root_tag_id)))
-    return list(session.scalars(query.order_by(Question.id)))
+    return {int(qid): int(count) for qid, count in session.execute(query.order_by(Question.id))}
 
 
 def plan_job(
@@ -254,10 +333,11 @@ def plan_job(
     """The exact counts still to create, and the work ready at the start."""
     plan, ready = Plan(), WorkItem()
     if spec.answer_only:
-        ready.answers = answer_scope(session, project_id, spec)
-        plan.answers = plan.calls["answer"] = len(ready.answers)
+        scope = answer_scope(session, project_id, spec)
+        ready.answers = list(scope)
+        plan.answers = plan.calls["answer"] = sum(scope.values())
         return plan, ready
-    snapshot = snapshot or load_snapshot(session, project_id)
+    snapshot = snapshot or load_snapshot(session, project_id, spec.samples)
     if spec.root_tag_id is not None and spec.root_tag_id not in snapshot.depth:
         raise InvalidInputError(f"tag {spec.root_tag_id} no longer exists")
     bottom = leaf_depth(spec, snapshot)
@@ -274,7 +354,7 @@ def plan_job(
             plan.questions += new_leaves * per_leaf
             plan.calls["questions"] += new_leaves
             if spec.answer:
-                plan.answers += new_leaves * per_leaf
+                plan.answers += new_leaves * per_leaf * spec.samples
 
     def visit(tag_id: int | None, depth: int) -> None:
         if depth == bottom:
@@ -287,8 +367,10 @@ def plan_job(
                 plan.questions += missing
                 plan.calls["questions"] += 1
             if spec.answer:
-                ready.answers.extend(snapshot.unanswered.get(tag_id, []))
-                plan.answers += missing + len(snapshot.unanswered.get(tag_id, []))
+                short = snapshot.unanswered.get(tag_id, [])
+                ready.answers.extend(short)
+                plan.answers += missing * spec.samples
+                plan.answers += sum(snapshot.missing.get(qid, 1) for qid in short)
             return
         kids = snapshot.children.get(tag_id, [])
         missing = max(0, per_level - len(kids))

@@ -32,6 +32,16 @@ from distillset.runs.runner import SupervisedRun, reads_cache
 from distillset.store import Project, Task
 
 
+def with_temperature(context: DistillContext, temperature: float | None) -> DistillContext:
+    """The context with its answer endpoint sampling at the job's temperature, if it names
+    one: the requests, their cache keys and the stored sampling all say so."""
+    if temperature is None or context.answer_endpoint is None:
+        return context
+    return replace(
+        context, answer_endpoint=replace(context.answer_endpoint, temperature=temperature)
+    )
+
+
 def stage_work(plan: Plan) -> dict[str, int]:
     """The work a plan holds, per declared stage."""
     return {"tags": plan.tags, "questions": plan.questions, "answers": plan.answers}
@@ -134,7 +144,10 @@ class DistillRun(SupervisedRun):
                 need_question_model=needs_questions,
                 need_answer_model=spec.answer,
             )
-            snapshot = None if spec.answer_only else load_snapshot(session, project.id)
+            context = with_temperature(context, spec.temperature)
+            snapshot = (
+                None if spec.answer_only else load_snapshot(session, project.id, spec.samples)
+            )
             self.plan, ready = plan_job(session, project.id, spec, snapshot)
             bottom = 0 if snapshot is None else leaf_depth(spec, snapshot)
             self.progress = JobProgress.from_dict(task.counters or {})

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from distillset.answers.generate import AnswerWriter, answer_again, answer_question
+from distillset.answers.generate import (
+    AnswerOutcome,
+    AnswerWriter,
+    answer_again,
+    answer_question,
+    answer_samples,
+)
 from distillset.answers.soft_labels import soft_labels_note
 from distillset.auto.plan import JobSpec, WorkItem, full_subtree
 from distillset.auto.progress import JobProgress
@@ -149,7 +155,8 @@ class JobScheduler:
         self.progress.add_skipped("tags", lost_tags)
         self.progress.add_skipped("questions", lost_questions)
         if self.spec.answer:
-            self.progress.add_skipped("answers", lost_questions or int(work.kind == ANSWER))
+            answers = lost_questions or int(work.kind == ANSWER)
+            self.progress.add_skipped("answers", answers * self.spec.samples)
         self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
 
     def _item_failed(self, work: _Work, error: str) -> None:
@@ -159,7 +166,7 @@ class JobScheduler:
         elif work.kind == QUESTIONS:
             self._questions_failed(self.spec.questions_per_leaf, reason)
         else:
-            self.progress.add_failed("answers", 1, reason)
+            self.progress.add_failed("answers", self.spec.samples, reason)
         self.progress.event(reason, "error")
 
     def _tags_failed(self, count: int, depth: int, reason: str | None) -> None:
@@ -172,13 +179,13 @@ class JobScheduler:
         unplanned = count * leaves * self.spec.questions_per_leaf
         self.progress.drop_planned("questions", unplanned)
         if self.spec.answer:
-            self.progress.drop_planned("answers", unplanned)
+            self.progress.drop_planned("answers", unplanned * self.spec.samples)
 
     def _questions_failed(self, count: int, reason: str | None) -> None:
         """``count`` questions could not be created; their answers leave the plan."""
         self.progress.add_failed("questions", count, reason)
         if self.spec.answer:
-            self.progress.drop_planned("answers", count)
+            self.progress.drop_planned("answers", count * self.spec.samples)
 
     async def _perform(self, work: _Work) -> None:
         if work.kind == EXPAND:
@@ -249,6 +256,20 @@ class JobScheduler:
 
     async def _answer(self, question_id: int, text: str | None) -> None:
         before_send = self._targets.before_send("question", question_id)
+        if self.spec.samples > 1:
+            outcomes = await answer_samples(
+                self.store,
+                self.gateway,
+                self.context,
+                question_id,
+                self.spec.samples,
+                task_id=self.task_id,
+                writer=self._answers,
+                before_send=before_send,
+            )
+            for sample in outcomes:
+                self._account_answer(sample)
+            return
         if self.spec.resample_before is not None:
             outcome = await answer_again(
                 self.store,
@@ -269,6 +290,10 @@ class JobScheduler:
                 writer=self._answers,
                 before_send=before_send,
             )
+        self._account_answer(outcome)
+
+    def _account_answer(self, outcome: AnswerOutcome) -> None:
+        question_id = outcome.question_id
         if outcome.call is not None:
             self.progress.add_call(outcome.call)
             note = soft_labels_note(outcome.call.soft_labels)

@@ -200,6 +200,14 @@ def questions_list(
         )
 
 
+SamplesOption = typer.Option(
+    1, "--samples", help="Answers per question (1-16; best-of-N, each its own record)."
+)
+TemperatureOption = typer.Option(
+    None, "--temperature", help="Sampling temperature of the answers (default: the endpoint's)."
+)
+
+
 @answers_app.command("generate")
 def answers_generate(
     ctx: typer.Context,
@@ -215,6 +223,8 @@ def answers_generate(
     resample: bool = typer.Option(
         False, "--resample", help="Replace the answers of the --question ids with new samples."
     ),
+    samples: int = SamplesOption,
+    temperature: float | None = TemperatureOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -226,7 +236,8 @@ def answers_generate(
         return auto_distill.create_answers_job(
             session, settings, project.id, question_ids=question or None,
             tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache, max_cost=max_cost,
-            confirm_large=confirmed, resample=resample,
+            confirm_large=confirmed, resample=resample, samples=samples,
+            temperature=temperature,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create, yes)
@@ -244,6 +255,8 @@ def auto(
     levels: int = typer.Option(2, "--levels", help="Levels of tags below the topic (1-6)."),
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
+    samples: int = SamplesOption,
+    temperature: float | None = TemperatureOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
     yes: bool = YesOption,
@@ -265,6 +278,8 @@ def auto(
             no_cache=no_cache,
             max_cost=max_cost,
             confirm_large=confirmed,
+            samples=samples,
+            temperature=temperature,
         ),
         yes,
     )

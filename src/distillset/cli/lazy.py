@@ -108,6 +108,10 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("dataset_quality"),
             "Flag questions that share an n-gram (13 words by default) with benchmark questions.",
         ),
+        "select": Lazy(
+            _cli("dataset_samples"),
+            "Choose one sample of each question that has several: export takes the chosen one.",
+        ),
     },
     ("model",): {
         "test": Lazy(

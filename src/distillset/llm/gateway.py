@@ -117,8 +117,12 @@ class Gateway:
         stream: bool = False,
         before_send: BeforeSend | None = None,
         logprobs: int = 0,
+        variant: int = 0,
     ) -> ChatResult:
         """One answered chat request, from the cache or the endpoint (see the contract).
+
+        ``variant`` numbers one of several samples of the same request: each is cached
+        apart, so the samples differ and a resumed run never pays for one twice.
 
         With ``logprobs`` K the request asks for the top K alternatives of every token and
         the result carries its soft labels. A server that refuses them is asked again
@@ -135,6 +139,7 @@ class Gateway:
             response_format=response_format,
             sampling=sampling,
             stream=stream,
+            variant=variant,
         )
         server = (endpoint.base_url, endpoint.model)
         if logprobs > 0 and server not in self._logprobs_refused:
@@ -181,12 +186,13 @@ class Gateway:
         stream: bool,
         before_send: BeforeSend | None,
         top_k: int,
+        variant: int = 0,
     ) -> ChatResult:
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
         if top_k > 0:
             body.update(request_fields(top_k))
         canonical = canonical_json(body)
-        key = request_key(endpoint.base_url, body, attempt, canonical)
+        key = request_key(endpoint.base_url, body, attempt, canonical, variant)
         if not self.use_cache:
             return await self._call_endpoint(
                 endpoint, body, canonical, key, purpose, task_id, stream, before_send, top_k

@@ -36,6 +36,13 @@ from distillset.review.imports import (
 )
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
 from distillset.review.records import DatasetRecord, fetch_page, iter_records
+from distillset.review.selection import (
+    SelectBy,
+    SelectionResult,
+    final_answer,
+    select_by,
+    select_samples,
+)
 from distillset.review.soft_labels import TokenConfidence, lowest_confidence
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
@@ -54,6 +61,8 @@ __all__ = [
     "RecordFilter",
     "RecordPage",
     "SHAPES",
+    "SelectBy",
+    "SelectionResult",
     "TokenConfidence",
     "Verdict",
     "change_labels",
@@ -66,6 +75,7 @@ __all__ = [
     "edit_record",
     "fetch_page",
     "file_format_of",
+    "final_answer",
     "find_duplicates",
     "get_record",
     "import_dataset",
@@ -77,6 +87,8 @@ __all__ = [
     "parse_verdict",
     "read_dataset",
     "run_judge_task",
+    "select_by",
+    "select_samples",
     "set_confirmed",
     "set_note",
     "set_question_text",

@@ -92,8 +92,10 @@ def reply_parts(
     config: FakeConfig,
     rng: random.Random,
     response_format: dict[str, Any] | None,
+    sample: int | None = None,
 ) -> tuple[str | None, str]:
-    """(reasoning, answer) for a request of this kind."""
+    """(reasoning, answer) for a request of this kind; ``sample`` numbers a sampled answer
+    (see ``fake_content.answer_for``)."""
     text = fake_content.user_text(messages)
     if kind == "list":
         content, _ = list_content(text, config, rng, response_format)
@@ -101,7 +103,7 @@ def reply_parts(
     if kind == "score":
         verdict = fake_content.score_for(fake_content.message_texts(messages))
         return "Checking accuracy, completeness and clarity.", json.dumps(verdict)
-    return fake_content.answer_for(text)
+    return fake_content.answer_for(text, sample)
 
 
 def message_fields(style: str, reasoning: str | None, answer: str) -> dict[str, Any]:

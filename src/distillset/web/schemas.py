@@ -145,6 +145,10 @@ class AutoDistill(Body):
     levels: int = Field(default=2, ge=1, le=6)
     tags_per_level: int = Field(default=10, ge=1, le=100)
     questions_per_tag: int = Field(default=10, ge=1, le=100)
+    samples: int = Field(default=1, ge=1, le=16, description="answers per question (best-of-N)")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="sampling temperature of the answers"
+    )
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"
@@ -153,6 +157,10 @@ class AutoDistill(Body):
 
 class AnswerTask(Body):
     tag_id: RowId | None = None
+    samples: int = Field(default=1, ge=1, le=16, description="answers per question (best-of-N)")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="sampling temperature of the answers"
+    )
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"

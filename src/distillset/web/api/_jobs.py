@@ -34,6 +34,8 @@ def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoD
         tags=body.tags_per_level,
         questions=body.questions_per_tag,
         topic=body.topic,
+        samples=body.samples,
+        temperature=body.temperature,
     )
 
 
@@ -49,6 +51,8 @@ def create_auto(
         questions=body.questions_per_tag,
         topic=body.topic,
         confirm_large=body.confirm_large,
+        samples=body.samples,
+        temperature=body.temperature,
     )
 
 
@@ -58,10 +62,19 @@ def create_answers(
     project_id: int,
     tag_id: int | None,
     confirm_large: bool = False,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> PlannedJob:
-    """Answer every unanswered question of the project, or of a tag's subtree."""
+    """Answer every unanswered question of the project, or of a tag's subtree (with
+    ``samples``, give each question the samples it lacks)."""
     return create_answers_job(
-        session, settings, project_id, tag_id=tag_id, confirm_large=confirm_large
+        session,
+        settings,
+        project_id,
+        tag_id=tag_id,
+        confirm_large=confirm_large,
+        samples=samples,
+        temperature=temperature,
     )
 
 

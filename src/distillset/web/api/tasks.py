@@ -45,7 +45,14 @@ async def start_answer_all(
 ) -> dict[str, Any]:
     """Answer every unanswered question (of a tag's subtree when tag_id is given) as a task."""
     job = await jobs.in_session(
-        store, jobs.create_answers, settings, project_id, body.tag_id, body.confirm_large
+        store,
+        jobs.create_answers,
+        settings,
+        project_id,
+        body.tag_id,
+        body.confirm_large,
+        body.samples,
+        body.temperature,
     )
     runner.start(job.task_id, use_cache=not body.fresh)
     return job.as_dict()

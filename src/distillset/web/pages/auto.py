@@ -16,7 +16,10 @@ router = APIRouter(prefix="/projects/{project_id}")
 
 def _plan_key(body: AutoDistill) -> str:
     """The fields a plan was drawn for, as the plan's Start form carries them back."""
-    return f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
+    return (
+        f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
+        f"|{body.samples}|{body.temperature}"
+    )
 
 
 async def _render_plan(
