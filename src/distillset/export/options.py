@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,12 +20,14 @@ from distillset.export.formats import (
     nested_columns,
     resolve_mode,
 )
+from distillset.export.pairs import DEFAULT_MARGIN, check_margin
 from distillset.export.selection import SplitSpec
 from distillset.export.soft_labels import with_soft_labels
 from distillset.export.writers import SUFFIXES, FileFormat
 from distillset.review.filters import RecordFilter
 
 MAX_BATCH_SIZE = 100_000
+BALANCED_BY = ("tag", "difficulty")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,22 @@ class ExportOptions:
     private: bool = False
     # Add each record's soft labels (the teacher's top-K token distributions) as a column.
     soft_labels: bool = False
+    # Every sample of a question with several; by default only its chosen one (else its
+    # first), so a best-of-N project exports one record per question.
+    all_samples: bool = False
+    # Preference formats (dpo, ranking): the least score gap between the best and the
+    # worst sample of a question for it to give a pair.
+    margin: float = DEFAULT_MARGIN
+    # What --balanced counts per: each leaf tag, or each difficulty rating.
+    balanced_by: str = "tag"
+
+    @property
+    def records(self) -> RecordFilter:
+        """The records exported: the filter's, one per question unless all samples are
+        asked for (or the filter says itself)."""
+        if self.all_samples or self.record_filter.one_per_question is not None:
+            return self.record_filter
+        return replace(self.record_filter, one_per_question=True)
 
 
 @dataclass(frozen=True)
@@ -134,6 +152,10 @@ def plan_export(
         raise InvalidInputError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
     if options.balanced is not None and options.balanced < 1:
         raise InvalidInputError("--balanced takes a count of at least 1")
+    if options.balanced_by not in BALANCED_BY:
+        raise InvalidInputError(
+            f"unknown --balanced-by {options.balanced_by!r}: choose {' or '.join(BALANCED_BY)}"
+        )
     if not options.think_open or not options.think_close:
         raise InvalidInputError("reasoning delimiters cannot be empty")
     ctx = RenderContext(
@@ -145,6 +167,12 @@ def plan_export(
         fields=dict(options.fields),
     )
     fmt.check(ctx)
+    if fmt.pairs:
+        check_margin(options.margin)
+        if options.soft_labels:
+            raise InvalidInputError(
+                "preference pairs carry no soft labels: leave --soft-labels out"
+            )
     split = SplitSpec.parse(options.split) if options.split else None
     name = slug(options.dataset_name or project_name)
     output = options.output
@@ -201,7 +229,7 @@ def _check_flat(fmt: ExportFormat, ctx: RenderContext) -> None:
 def _check_llamafactory(fmt: ExportFormat, file_format: FileFormat, directory: Path) -> None:
     if fmt.llamafactory is None:
         raise InvalidInputError(
-            f"LLaMA-Factory reads alpaca, sharegpt or messages exports, not {fmt.name!r}"
+            f"LLaMA-Factory reads alpaca, sharegpt, messages or ranking exports, not {fmt.name!r}"
         )
     readable = {FileFormat.JSON, FileFormat.JSONL, FileFormat.PARQUET}
     if fmt.name == "alpaca":

@@ -20,6 +20,7 @@ from distillset.export.atomic import PendingPath
 from distillset.export.formats.base import ExportFormat, RenderContext
 from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
+from distillset.export.pairs import iter_pairs
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
 from distillset.review.filters import any_record, described_filter, record_conditions
@@ -168,7 +169,7 @@ def export_dataset(
         system=project.answer_system_prompt,
     )
     # Everything that can be refused is refused before the first byte is written.
-    record_conditions(session, project, options.record_filter)  # an unknown --tag, say
+    record_conditions(session, project, options.records)  # an unknown --tag, say
     if options.llamafactory_dir is not None:
         read_info(options.llamafactory_dir)  # an unreadable dataset_info.json
     if plan.file_format is FileFormat.HF:
@@ -231,11 +232,19 @@ def _fill(
         if plan.soft_labels:
             batch_size = min(batch_size, soft_labels.BATCH_SIZE)
             result.soft_labels = 0
-        for batch in iter_records(session, project, options.record_filter, batch_size=batch_size):
+        batches = (
+            iter_pairs(
+                session, project, options.record_filter, options.margin, batch_size=batch_size
+            )
+            if plan.fmt.pairs
+            else iter_records(session, project, options.records, batch_size=batch_size)
+        )
+        for batch in batches:
             rows: dict[str, list[dict[str, Any]]] = {name: [] for name in writers}
             stored = load_soft_labels(session, [r.id for r in batch]) if plan.soft_labels else {}
             for record in batch:
-                if balance is not None and not balance.keep(record.tag_id):
+                group = record.difficulty if options.balanced_by == "difficulty" else record.tag_id
+                if balance is not None and not balance.keep(group):
                     continue
                 target = (
                     plan.split.name
@@ -277,8 +286,8 @@ def plan_stream(
     )
     if plan.file_format is FileFormat.HF:
         raise InvalidInputError("a datasets directory cannot be streamed: choose a file format")
-    record_conditions(session, project, options.record_filter)  # an unknown tag, say
-    if refuse_empty and not any_record(session, project, options.record_filter):
+    record_conditions(session, project, options.records)  # an unknown tag, say
+    if refuse_empty and not any_record(session, project, options.records):
         raise NotFoundError(f"{NOTHING_MATCHED}: there is nothing to download")
     return plan
 
@@ -349,7 +358,7 @@ def generation_settings(
         "export": {
             "format": plan.fmt.name,
             "reasoning": plan.ctx.mode.value,
-            "filter": described_filter(session, options.record_filter),
+            "filter": described_filter(session, options.records),
             "balanced": options.balanced,
             "split": options.split,
             "seed": options.seed if options.split else None,

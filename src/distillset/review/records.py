@@ -57,6 +57,8 @@ class DatasetRecord:
     # What became of the soft labels asked for with the answer (captured, absent, refused...;
     # see llm.soft_labels); None: none were asked for.
     soft_label_status: str | None = None
+    # The judge's rating of the question's difficulty (1-10); None: not rated.
+    difficulty: int | None = None
 
     @property
     def prompt_known(self) -> bool:
@@ -105,6 +107,7 @@ _COLUMNS = (
     Answer.prompt,
     Answer.sampling,
     Answer.soft_label_status,
+    Question.difficulty,
 )
 
 
@@ -137,6 +140,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         prompt,
         sampling,
         soft_label_status,
+        difficulty,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -167,6 +171,7 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         prompt=prompt,
         sampling=sampling,
         soft_label_status=soft_label_status,
+        difficulty=difficulty,
     )
 
 

@@ -97,6 +97,8 @@ class ExportFormat(ABC):
     modes: ClassVar[tuple[ReasoningMode, ...]]  # the first is the default
     # The `formatting` LLaMA-Factory reads this shape as, or None when it cannot.
     llamafactory: ClassVar[str | None] = None
+    # A row is a preference pair: its record carries a rejected sample (export.pairs).
+    pairs: ClassVar[bool] = False
 
     def check(self, ctx: RenderContext) -> None:  # noqa: B027 - most formats need no checks
         """Refuse options this format cannot honour (raises InvalidInputError)."""
