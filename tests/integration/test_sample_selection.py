@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from datasets import load_dataset
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import Result
 
+from distillset import Project
+from distillset.config import Settings
 from distillset.review import final_answer
 from distillset.store import Answer, Question, Store
 from distillset.testing import FakeModelServer
+from helpers import make_web_project
 
 NAME = "Physical Education and Sports"
 Cli = Callable[..., Result]
@@ -166,3 +171,57 @@ def test_bad_selection_and_pair_options_are_refused(
 
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_python_api_selects_and_exports_preference_pairs(
+    project: str, settings: Settings, store: Store, tmp_path: Path
+) -> None:
+    with Project(NAME, settings=settings) as api_project:
+        voted = api_project.select("consistency")
+        assert voted["chosen"] == 2 and voted["method"] == "consistency"
+        judged = api_project.select("judge")
+        assert judged["status"] == "succeeded"
+        out = tmp_path / "pairs.parquet"
+        written = api_project.export(out, format="dpo", margin=0.5)
+    rows = list(load_dataset("parquet", data_files=str(out), split="train"))
+    assert written["records"] == len(rows) > 0
+    chosen_ids = {a.id for answers in samples(store).values() for a in answers if a.chosen}
+    assert len(chosen_ids) == 2  # the judge's choice replaced the vote's
+
+
+def _finish(client: TestClient, task_id: int) -> dict[str, Any]:
+    """Read the task's SSE stream to its end; the last event's data."""
+    last: dict[str, Any] = {}
+    with client.stream("GET", f"/api/v1/tasks/{task_id}/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data: "):
+                last = json.loads(line[6:])
+    return last
+
+
+def test_rest_generates_samples_and_selects(
+    database: str, client: TestClient, fake_server: FakeModelServer, store: Store
+) -> None:
+    project_id = make_web_project(client, fake_server.url)
+    base = f"/api/v1/projects/{project_id}"
+    params = {
+        "levels": 1, "tags_per_level": 1, "questions_per_tag": 2,
+        "samples": 3, "temperature": 0.7,
+    }  # fmt: skip
+    assert client.post(f"{base}/auto/plan", json=params).json()["answers"] == 6
+    started = client.post(f"{base}/tasks/auto", json=params)
+    assert started.status_code == 202
+    assert _finish(client, started.json()["task_id"])["status"] == "succeeded"
+
+    voted = client.post(f"{base}/selection", json={"by": "consistency"})
+    assert voted.status_code == 200 and voted.json()["chosen"] == 2
+
+    judged = client.post(f"{base}/selection", json={"by": "judge"})
+    assert judged.status_code == 202 and judged.json()["kind"] == "judge"
+    assert _finish(client, judged.json()["id"])["status"] == "succeeded"
+    for answers in samples(store).values():
+        best = max(answers, key=lambda a: (a.score, -a.variant))
+        assert [a.id for a in answers if a.chosen] == [best.id]
+
+    assert client.post(f"{base}/selection", json={"by": "vote"}).status_code == 422
+    assert client.post(f"{base}/selection", json={"by": "judge", "tag_id": 999}).status_code == 404

@@ -112,6 +112,10 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("dataset_samples"),
             "Choose one sample of each question that has several: export takes the chosen one.",
         ),
+        "rate": Lazy(
+            _cli("dataset_samples"),
+            "Have the judge rate questions (a resumable task; run again to rate what is left).",
+        ),
     },
     ("model",): {
         "test": Lazy(

@@ -54,6 +54,12 @@ KINDS: dict[str, PromptKind] = {
             required=("question", "answer"),
             optional=("path", "topic", "reasoning"),
         ),
+        PromptKind(
+            "difficulty",
+            "asks the judge model to rate how hard one question is, 1-10, with a short reason",
+            required=("question",),
+            optional=("path", "topic"),
+        ),
     )
 }
 
@@ -74,6 +80,7 @@ WRITE_IN = {
     "questions": "Write every question in {language}.",
     "answer": "Answer in {language}.",
     "judge": "Write the reason in {language}.",
+    "difficulty": "Write the reason in {language}.",
 }
 # The word a prompt shows for an empty list (no existing tags or questions yet).
 EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}

@@ -1,6 +1,13 @@
 """Review: the canonical record, filters, listing and editing records, judge scoring,
 duplicate reports, and importing dataset files."""
 
+from distillset.review.difficulty import (
+    RATE_KIND,
+    Rating,
+    create_rate_task,
+    difficulty_counts,
+    parse_rating,
+)
 from distillset.review.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.review.editing import (
     DeleteResult,
@@ -36,6 +43,7 @@ from distillset.review.imports import (
 )
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
 from distillset.review.records import DatasetRecord, fetch_page, iter_records
+from distillset.review.select_task import start_selection
 from distillset.review.selection import (
     SelectBy,
     SelectionResult,
@@ -56,6 +64,8 @@ __all__ = [
     "ImportResult",
     "ImportedDataset",
     "JUDGE_KIND",
+    "RATE_KIND",
+    "Rating",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_ROWS",
     "RecordFilter",
@@ -70,8 +80,10 @@ __all__ = [
     "chosen_records",
     "clamp_score",
     "count_records",
+    "create_rate_task",
     "create_judge_task",
     "delete_records",
+    "difficulty_counts",
     "edit_record",
     "fetch_page",
     "file_format_of",
@@ -84,6 +96,7 @@ __all__ = [
     "label_duplicates",
     "list_records",
     "lowest_confidence",
+    "parse_rating",
     "parse_verdict",
     "read_dataset",
     "run_judge_task",
@@ -93,4 +106,5 @@ __all__ = [
     "set_note",
     "set_question_text",
     "set_score",
+    "start_selection",
 ]

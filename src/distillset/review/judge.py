@@ -85,7 +85,7 @@ def _check_filter(record_filter: RecordFilter, rescore: bool) -> None:
         )
 
 
-def _judge_alias(project: Project, model: str | None) -> str:
+def judge_alias(project: Project, model: str | None) -> str:
     if model:
         return model
     if project.answer_model is not None:
@@ -112,7 +112,7 @@ def create_judge_task(
     every run of it; ``max_cost`` is its budget. With ``select`` it scores the samples of
     questions that have several and then chooses each one's best (review.selection). Run
     it with run_judge_task."""
-    alias = get_endpoint(session, _judge_alias(project, model)).alias
+    alias = get_endpoint(session, judge_alias(project, model)).alias
     if select:
         record_filter = replace(record_filter, sampled=True)
     _check_filter(record_filter, rescore)

@@ -45,9 +45,11 @@ def user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `score` or `answer`, by the prompt contract."""
+    """`list`, `difficulty`, `score` or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
+    if '"difficulty"' in user_text(messages):
+        return "difficulty"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
     return "answer"
@@ -221,6 +223,16 @@ def _plain_answer(text: str, shift: int) -> tuple[str, str]:
     body = " ".join(f"{order}, {point}" for order, point in zip(ORDINALS_EN, points, strict=True))
     answer = f"In short, {opening} It comes down to three things.\n\n{body}"
     return reasoning, answer
+
+
+def difficulty_for(text: str) -> dict[str, Any]:
+    """A difficulty rating 1-10, derived from the question the prompt ends with."""
+    question = text.strip().splitlines()
+    asked = next((line for line in question if line.rstrip().endswith(("?", "？"))), text)
+    return {
+        "difficulty": _digest(asked) % 10 + 1,
+        "reason": "Needs a few connected ideas and some care to answer well.",
+    }
 
 
 def score_for(texts: list[str]) -> dict[str, Any]:

@@ -100,6 +100,9 @@ def reply_parts(
     if kind == "list":
         content, _ = list_content(text, config, rng, response_format)
         return f"The path is {' > '.join(fake_content.tag_path(text))}; listing items.", content
+    if kind == "difficulty":
+        rating = fake_content.difficulty_for(text)
+        return "Weighing how much the question asks for.", json.dumps(rating)
     if kind == "score":
         verdict = fake_content.score_for(fake_content.message_texts(messages))
         return "Checking accuracy, completeness and clarity.", json.dumps(verdict)

@@ -203,3 +203,13 @@ class QuestionSelection(Body):
 
 class QuestionMove(QuestionSelection):
     to_tag_id: RowId = Field(description="the tag to move them under")
+
+
+class SampleSelection(Body):
+    by: Literal["judge", "consistency"] = Field(
+        description="judge: score the samples and choose the best (a task); consistency: "
+        "majority vote on the final answer"
+    )
+    tag_id: RowId | None = None
+    model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
+    fresh: bool = Field(default=False, description="new verdicts, not stored model replies")

@@ -12,13 +12,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from distillset import review
 from distillset.auto import Plan, PlannedJob, create_answers_job, create_auto_job, preview_auto_job
 from distillset.config import Settings
 from distillset.domain import ConflictError, TaskStatus
 from distillset.kinds import task_as_dict
 from distillset.runs import effective_status, get_task, request_cancel
 from distillset.store import Store
-from distillset.web.schemas import AutoDistill
+from distillset.web.deps import project_by_id
+from distillset.web.schemas import AutoDistill, SampleSelection
 
 ResultT = TypeVar("ResultT")
 
@@ -76,6 +78,19 @@ def create_answers(
         samples=samples,
         temperature=temperature,
     )
+
+
+def start_selection(
+    session: Session, project_id: int, body: SampleSelection
+) -> dict[str, Any] | int:
+    """A vote's outcome, or the id of the judge task that selects (to run in the server)."""
+    project = project_by_id(session, project_id)
+    started = review.start_selection(
+        session, project, review.select_by(body.by), tag_id=body.tag_id, model=body.model
+    )
+    if isinstance(started, review.SelectionResult):
+        return started.as_dict()
+    return started.id
 
 
 def check_startable(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:
