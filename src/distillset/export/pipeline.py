@@ -358,7 +358,7 @@ def generation_settings(
         "export": {
             "format": plan.fmt.name,
             "reasoning": plan.ctx.mode.value,
-            "filter": described_filter(session, options.records),
+            "filter": described_filter(session, options.record_filter),
             "balanced": options.balanced,
             "split": options.split,
             "seed": options.seed if options.split else None,

@@ -57,8 +57,16 @@ class DatasetRecord:
     # What became of the soft labels asked for with the answer (captured, absent, refused...;
     # see llm.soft_labels); None: none were asked for.
     soft_label_status: str | None = None
-    # The judge's rating of the question's difficulty (1-10); None: not rated.
+    # The judge's rating of the question's difficulty (1-10), its reason and when; None:
+    # not rated.
     difficulty: int | None = None
+    difficulty_reason: str | None = None
+    rated_at: datetime | None = None
+    # Whether selection chose this sample for its question, how (judge | consistency), and
+    # for a vote the share of the question's samples that agree with the majority.
+    chosen: bool = False
+    selected_by: str | None = None
+    agreement: float | None = None
 
     @property
     def prompt_known(self) -> bool:
@@ -70,7 +78,7 @@ class DatasetRecord:
         if not with_prompt:
             for name in _PROMPT_FIELDS:
                 del data[name]
-        for moment in ("scored_at", "created_at", "question_created_at"):
+        for moment in ("scored_at", "created_at", "question_created_at", "rated_at"):
             value = data[moment]
             data[moment] = utc_iso(value)
         return data
@@ -108,6 +116,11 @@ _COLUMNS = (
     Answer.sampling,
     Answer.soft_label_status,
     Question.difficulty,
+    Question.difficulty_reason,
+    Question.rated_at,
+    Answer.chosen,
+    Question.selected_by,
+    Question.agreement,
 )
 
 
@@ -141,6 +154,11 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         sampling,
         soft_label_status,
         difficulty,
+        difficulty_reason,
+        rated_at,
+        chosen,
+        selected_by,
+        agreement,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -172,6 +190,11 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         sampling=sampling,
         soft_label_status=soft_label_status,
         difficulty=difficulty,
+        difficulty_reason=difficulty_reason,
+        rated_at=rated_at,
+        chosen=bool(chosen),
+        selected_by=selected_by,
+        agreement=agreement,
     )
 
 
