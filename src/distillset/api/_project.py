@@ -181,6 +181,8 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
         confirm_large: bool = False,
         samples: int = 1,
         temperature: float | None = None,
+        semantic_dedup: float | None = None,
+        embeddings: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
@@ -189,12 +191,14 @@ class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskM
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
                 confirm_large=confirm_large, samples=samples, temperature=temperature,
+                semantic_dedup=semantic_dedup, embeddings=embeddings,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
         """Automatic distillation (levels, tags, questions, topic, samples, temperature,
-        no_cache, max_cost, on_progress; a plan above the bound on calls or cost needs
+        semantic_dedup with embeddings (an endpoint alias), no_cache, max_cost, on_progress;
+        a plan above the bound on calls or cost needs
         confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 

@@ -30,6 +30,7 @@ from distillset.auto.run import create_task, resumable_task
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind
 from distillset.generation.context import load_context
+from distillset.projects.endpoints import get_endpoint
 from distillset.projects.lifecycle import get_project
 from distillset.runs.rows import process_owner, refuse_if_blocked
 from distillset.runs.runner import ask_fresh, set_budget
@@ -105,6 +106,8 @@ def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec)
     """The job's plan with its estimated cost; a job whose model is unset is refused (the
     preview and the start refuse the same)."""
     needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
+    if spec.embeddings is not None:
+        get_endpoint(session, spec.embeddings)  # an unknown alias is refused now
     context = load_context(
         session,
         project,
@@ -233,6 +236,8 @@ def create_auto_job(
     confirm_large: bool = False,
     samples: int = 1,
     temperature: float | None = None,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
     an empty tree (so prompts and resumes agree) and is refused on an existing one. The
@@ -246,6 +251,8 @@ def create_auto_job(
         topic=topic,
         samples=samples,
         temperature=temperature,
+        semantic_dedup=semantic_dedup,
+        embeddings=embeddings,
     )
     project = get_project(session, project_id)
     if _topic_for_auto(session, project, spec.topic):
@@ -297,12 +304,16 @@ def create_questions_job(
     add: int | None = None,
     no_cache: bool = False,
     max_cost: float | None = None,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
 ) -> PlannedJob:
-    """Top a tag's questions up to ``count``, or to ``add`` more than it has now."""
+    """Top a tag's questions up to ``count``, or to ``add`` more than it has now; with
+    ``semantic_dedup`` a question that close in meaning to one of the project's (by the
+    ``embeddings`` endpoint) is dropped and another asked for."""
     project = get_project(session, project_id)
     tag_id = _tag_in(session, project, tag_id)
     target = _count_target(session, "questions", tag_id, project.id, count, add)
-    spec = questions_spec(tag_id, target)
+    spec = questions_spec(tag_id, target, semantic_dedup=semantic_dedup, embeddings=embeddings)
     return _create(
         session, project, settings, TaskKind.QUESTIONS, spec, max_cost=max_cost, no_cache=no_cache
     )

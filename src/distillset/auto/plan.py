@@ -18,6 +18,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from distillset.domain import ConflictError, InvalidInputError
+from distillset.generation.semantic_guard import check_threshold
 from distillset.store import Answer, Question, Tag
 from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
 
@@ -59,6 +60,10 @@ class JobSpec:
     # at ``temperature`` for this job (None: the answer endpoint's own).
     samples: int = 1
     temperature: float | None = None
+    # Generation-time semantic dedup: a new question whose embedding (from the endpoint
+    # ``embeddings``) is this close (cosine) to a question of the project is dropped.
+    semantic_dedup: float | None = None
+    embeddings: str | None = None
 
     @property
     def answer_only(self) -> bool:
@@ -102,6 +107,19 @@ def _check_sampling(samples: int, temperature: float | None) -> None:
         raise InvalidInputError(f"temperature must be between {low} and {high}, got {temperature}")
 
 
+def semantic_options(threshold: float | None, embeddings: str | None) -> dict[str, Any]:
+    """The job's semantic dedup settings, checked: a threshold needs an embeddings endpoint."""
+    if threshold is None:
+        if embeddings is not None:
+            raise InvalidInputError("--embeddings goes with --semantic-dedup THRESHOLD")
+        return {}
+    if not embeddings:
+        raise InvalidInputError(
+            "semantic dedup while generating needs an embeddings endpoint: --embeddings ALIAS"
+        )
+    return {"semantic_dedup": check_threshold(threshold), "embeddings": embeddings}
+
+
 def auto_spec(
     *,
     levels: int = 2,
@@ -110,6 +128,8 @@ def auto_spec(
     topic: str | None = None,
     samples: int = 1,
     temperature: float | None = None,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
 ) -> JobSpec:
     """The automatic-distillation job, validated before anything runs."""
     _check_range("levels", levels, LEVELS_RANGE)
@@ -128,6 +148,7 @@ def auto_spec(
         topic.strip() if topic else None,
         samples=samples,
         temperature=None if temperature is None else float(temperature),
+        **semantic_options(semantic_dedup, embeddings),
     )
 
 
@@ -136,9 +157,16 @@ def tags_spec(parent_id: int | None, count: int) -> JobSpec:
     return JobSpec(parent_id, 1, count)
 
 
-def questions_spec(tag_id: int, count: int, *, answer: bool = False) -> JobSpec:
+def questions_spec(
+    tag_id: int,
+    count: int,
+    *,
+    answer: bool = False,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
+) -> JobSpec:
     _check_range("count", count, QUESTIONS_RANGE)
-    return JobSpec(tag_id, 0, 0, count, answer)
+    return JobSpec(tag_id, 0, 0, count, answer, **semantic_options(semantic_dedup, embeddings))
 
 
 def answers_spec(

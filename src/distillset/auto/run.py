@@ -25,11 +25,13 @@ from distillset.auto.scheduler import JobScheduler
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.generation.context import DistillContext, load_context
-from distillset.llm import Gateway, open_gateway
+from distillset.generation.semantic_guard import SemanticGuard
+from distillset.llm import EndpointConfig, Gateway, open_gateway
+from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.runs.kinds import TaskKindSpec
 from distillset.runs.rows import claim_task, effective_status
 from distillset.runs.runner import SupervisedRun, reads_cache
-from distillset.store import Project, Task
+from distillset.store import Project, Question, Task
 
 
 def with_temperature(context: DistillContext, temperature: float | None) -> DistillContext:
@@ -108,6 +110,8 @@ class _PlannedJob:
     ready: WorkItem
     depths: dict[int, int]
     leaf_depth: int
+    # The endpoint that embeds questions for semantic dedup, where the job asks for it.
+    embeddings: EndpointConfig | None = None
 
 
 class DistillRun(SupervisedRun):
@@ -157,8 +161,16 @@ class DistillRun(SupervisedRun):
                 f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
                 f"{self.plan.answers} answers to create"
             )
+            embeddings = None
+            if spec.embeddings is not None:
+                embeddings = endpoint_config(get_endpoint(session, spec.embeddings), self.settings)
             self._job = _PlannedJob(
-                context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom
+                context,
+                spec,
+                ready,
+                snapshot.depth if snapshot else {},
+                leaf_depth=bottom,
+                embeddings=embeddings,
             )
 
     async def work(self) -> None:
@@ -174,6 +186,7 @@ class DistillRun(SupervisedRun):
         ) as gateway:
             self._gateway = gateway
             self.use_slots(gateway.limiter, context.limits.request_timeout)
+            guard = self._guard(gateway, job)
             scheduler = JobScheduler(
                 self.store,
                 gateway,
@@ -182,12 +195,39 @@ class DistillRun(SupervisedRun):
                 self.progress,
                 leaf_depth=job.leaf_depth,
                 task_id=self.task_id,
+                screen=None if guard is None else guard.screen,
             )
             scheduler.seed(job.ready, job.depths)
             try:
                 await scheduler.run()
             finally:
                 self._gateway = None
+                if guard is not None and guard.dropped:
+                    self.progress.event(
+                        f"dropped {len(guard.dropped)} proposed questions as too close in "
+                        f"meaning to questions of the project (cosine >= {guard.threshold:g})"
+                    )
+
+    def _guard(self, gateway: Gateway, job: _PlannedJob) -> SemanticGuard | None:
+        """The semantic dedup of new questions, when the job asks for it."""
+        threshold, endpoint = job.spec.semantic_dedup, job.embeddings
+        if threshold is None or endpoint is None:
+            return None
+        project_id = job.context.project_id
+
+        def existing() -> list[str]:
+            with self.store.session() as session:
+                query = (
+                    select(Question.text)
+                    .where(Question.project_id == project_id)
+                    .order_by(Question.id)
+                )
+                return list(session.scalars(query))
+
+        async def embed(texts: list[str]) -> list[list[float]]:
+            return await gateway.embed(endpoint, texts, task_id=self.task_id)
+
+        return SemanticGuard(embed, threshold, existing)
 
     def counters(self) -> dict[str, Any]:
         counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}

@@ -29,6 +29,7 @@ from distillset.auto.plan import JobSpec, WorkItem, full_subtree
 from distillset.auto.progress import JobProgress
 from distillset.domain import DistillsetError
 from distillset.generation.context import DistillContext
+from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
@@ -68,10 +69,12 @@ class JobScheduler:
         leaf_depth: int,
         task_id: int | None = None,
         workers: int | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self.store, self.gateway, self.context = store, gateway, context
         self.spec, self.progress, self.task_id = spec, progress, task_id
         self.leaf_depth = leaf_depth
+        self._screen = screen  # semantic dedup of new questions, if the job asks for it
         concurrency = context.limits.max_concurrency
         self.workers = workers or 2 * concurrency
         self._queue: asyncio.PriorityQueue[_Work] = asyncio.PriorityQueue()
@@ -242,6 +245,7 @@ class JobScheduler:
             task_id=self.task_id,
             labels=self._labels.pop(tag_id, None),
             before_send=self._targets.before_send("tag", tag_id),
+            screen=self._screen,
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))

@@ -109,6 +109,17 @@ def run_planned(
     report_outcome(summary, as_json)
 
 
+SemanticDedupOption = typer.Option(
+    None,
+    "--semantic-dedup",
+    help="Drop a new question whose meaning is this close (embedding cosine, 0-1] to a "
+    "question anywhere in the project, and ask for another (needs --embeddings).",
+)
+EmbeddingsOption = typer.Option(
+    None, "--embeddings", help="Endpoint alias serving OpenAI-compatible /embeddings."
+)
+
+
 @tags_app.command("generate")
 def tags_generate(
     ctx: typer.Context,
@@ -144,6 +155,8 @@ def questions_generate(
     tag: str = typer.Option(..., "--tag", help="Tag path 'A > B'."),
     count: int | None = QuestionCountOption,
     add: int | None = QuestionAddOption,
+    semantic_dedup: float | None = SemanticDedupOption,
+    embeddings: str | None = EmbeddingsOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
     as_json: bool = JsonOption,
@@ -156,7 +169,7 @@ def questions_generate(
         return auto_distill.create_questions_job(
             session, settings, project.id, tag_id=tag_id, count=count, add=add,
             no_cache=no_cache,
-            max_cost=max_cost,
+            max_cost=max_cost, semantic_dedup=semantic_dedup, embeddings=embeddings,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create)
@@ -257,6 +270,8 @@ def auto(
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
     samples: int = SamplesOption,
     temperature: float | None = TemperatureOption,
+    semantic_dedup: float | None = SemanticDedupOption,
+    embeddings: str | None = EmbeddingsOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
     yes: bool = YesOption,
@@ -280,6 +295,8 @@ def auto(
             confirm_large=confirmed,
             samples=samples,
             temperature=temperature,
+            semantic_dedup=semantic_dedup,
+            embeddings=embeddings,
         ),
         yes,
     )

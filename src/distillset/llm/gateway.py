@@ -21,6 +21,7 @@ from distillset.llm.call_rows import StoredCall
 from distillset.llm.calls import CallRecorder
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
+from distillset.llm.embeddings import logged_embeddings
 from distillset.llm.errors import ModelOutputError, RequestRefused
 from distillset.llm.flights import in_flight
 from distillset.llm.limiter import Limiter, LimiterRegistry, Permit
@@ -161,6 +162,27 @@ class Gateway:
         if logprobs > 0:
             result.soft_labels = SoftLabelCapture(REFUSED, detail=self._logprobs_refused[server])
         return result
+
+    async def embed(
+        self,
+        endpoint: EndpointConfig,
+        texts: list[str],
+        *,
+        purpose: str = "embeddings",
+        task_id: int | None = None,
+    ) -> list[list[float]]:
+        """One vector per text from the endpoint's `/embeddings`, each batch logged (usage,
+        cost) and cached in the call log like a chat call."""
+        return await logged_embeddings(
+            endpoint,
+            texts,
+            self._transport,
+            self._calls,
+            project_id=self.project_id,
+            task_id=task_id,
+            purpose=purpose,
+            use_cache=self.use_cache,
+        )
 
     async def server_identity(self, endpoint: EndpointConfig) -> dict[str, Any]:
         """What the endpoint's server reports of its model (see llm.teacher), asked once per
