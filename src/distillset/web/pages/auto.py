@@ -16,10 +16,10 @@ router = APIRouter(prefix="/projects/{project_id}")
 
 def _plan_key(body: AutoDistill) -> str:
     """The fields a plan was drawn for, as the plan's Start form carries them back."""
-    return (
-        f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
-        f"|{body.samples}|{body.temperature}"
-    )
+    key = f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
+    if body.samples != 1 or body.temperature is not None:
+        key += f"|{body.samples}|{body.temperature}"
+    return key
 
 
 async def _render_plan(
