@@ -50,7 +50,9 @@ def test_final_answers_are_read_from_boxes_and_final_lines() -> None:
     assert final_answer("so the total is \\boxed{42}.") == "42"
     assert final_answer("Reasoning...\n\n**Final answer:** Paris.") == "paris"
     assert final_answer("The answer is: 7\nmore text\nFinal Answer: 8") == "8"
+    assert final_answer("Because. Final answer: 1") == "1"
     assert final_answer("No conclusion here.") is None
+    assert final_answer("The answer lies in training.") is None
 
 
 def test_consistency_chooses_the_majority_and_records_agreement(

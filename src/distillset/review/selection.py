@@ -25,8 +25,9 @@ from distillset.tags.tree import subtree_ids_query
 
 MAX_FINAL_ANSWER_CHARS = 80
 _BOXED = re.compile(r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}")
+# `Final answer: x` anywhere in a line, or a line that starts `Answer: x` / `The answer is: x`.
 _FINAL_LINE = re.compile(
-    r"^\W*(?:the\s+)?(?:final\s+answer|answer)\s*(?:is)?\s*[:：]\s*(.+?)\s*$",
+    r"(?:^\W*(?:the\s+)?answer|final\s+answer)\W*?(?:is)?\s*[:：]\s*(.+?)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 
