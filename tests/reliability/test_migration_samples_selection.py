@@ -48,5 +48,6 @@ def test_records_from_before_0013_start_unchosen_and_unrated(
     ]
     assert voted.exit_code == 0, voted.output
     assert json.loads(voted.stdout)["mean_agreement"] == 1.0
+    assert chosen.exit_code == 0, chosen.output
     (row,) = [json.loads(line) for line in one.read_text(encoding="utf-8").splitlines()]
     assert row["chosen"] is True and row["agreement"] == 1.0 and row["variant"] == 0
