@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import delete, select
 from typer.testing import Result
 
+from distillset.generation.local_embedder import local_model_problem
 from distillset.store import LlmCall, Question, Store, Tag, TaskEvent
 from distillset.testing import FakeModelServer
 
 NAME = "Physical Education and Sports"
+PROBLEM = local_model_problem()
 Cli = Callable[..., Result]
 
 
@@ -40,10 +42,8 @@ def questions_of(store: Store, label: str) -> list[str]:
         return list(session.scalars(select(Question.text).where(Question.tag_id == tag)))
 
 
-def test_a_question_close_to_one_elsewhere_in_the_project_is_dropped_and_topped_up(
-    cli: Cli, project: str, store: Store, fake_server: FakeModelServer
-) -> None:
-    # What the model proposes for Swimming, then asked in other words under Running.
+def plant_paraphrases(cli: Cli, store: Store) -> list[str]:
+    """What the model proposes for Swimming, asked in other words under Running instead."""
     first = cli("questions", "generate", NAME, "--tag", "Swimming", "--count", "3")
     assert first.exit_code == 0, first.output
     proposed = questions_of(store, "Swimming")
@@ -59,12 +59,10 @@ def test_a_question_close_to_one_elsewhere_in_the_project_is_dropped_and_topped_
                     text_hash=f"paraphrase {text}"[:64],
                 )
             )
+    return proposed
 
-    result = cli(
-        "questions", "generate", NAME, "--tag", "Swimming", "--count", "3",
-        "--semantic-dedup", "0.85", "--embeddings", "embed", "--json",
-    )  # fmt: skip
 
+def check_dropped_and_topped_up(store: Store, result: Result, proposed: list[str]) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["counters"]["questions"]["done"] == 3
@@ -75,6 +73,19 @@ def test_a_question_close_to_one_elsewhere_in_the_project_is_dropped_and_topped_
             select(TaskEvent.message).where(TaskEvent.task_id == summary["id"])
         ).all()
     assert any(f"dropped {len(proposed)} proposed questions" in event for event in events)
+
+
+def test_a_question_close_to_one_elsewhere_in_the_project_is_dropped_and_topped_up(
+    cli: Cli, project: str, store: Store, fake_server: FakeModelServer
+) -> None:
+    proposed = plant_paraphrases(cli, store)
+
+    result = cli(
+        "questions", "generate", NAME, "--tag", "Swimming", "--count", "3",
+        "--semantic-dedup", "0.85", "--embeddings", "embed", "--json",
+    )  # fmt: skip
+
+    check_dropped_and_topped_up(store, result, proposed)
     with store.session() as session:
         embedded = session.scalars(select(LlmCall).where(LlmCall.purpose == "embeddings")).all()
     assert embedded and all(call.status == "ok" for call in embedded)
@@ -83,11 +94,25 @@ def test_a_question_close_to_one_elsewhere_in_the_project_is_dropped_and_topped_
     assert fake_server.stats().by_kind.get("embeddings", 0) == len(embedded)
 
 
+@pytest.mark.skipif(PROBLEM is not None, reason=f"{PROBLEM}: the quality extra is not installed")
+def test_the_offline_model_drops_paraphrases_by_default(
+    cli: Cli, project: str, store: Store, fake_server: FakeModelServer
+) -> None:
+    proposed = plant_paraphrases(cli, store)
+
+    result = cli(
+        "questions", "generate", NAME, "--tag", "Swimming", "--count", "3",
+        "--semantic-dedup", "0.9", "--json",
+    )  # fmt: skip
+
+    check_dropped_and_topped_up(store, result, proposed)
+    assert fake_server.stats().by_kind.get("embeddings", 0) == 0  # nothing left the machine
+
+
 def test_semantic_dedup_needs_an_embeddings_endpoint(
     cli: Cli, project: str, fake_server: FakeModelServer
 ) -> None:
     for args, message in (
-        (("--semantic-dedup", "0.9"), "needs an embeddings endpoint: --embeddings ALIAS"),
         (("--semantic-dedup", "1.5", "--embeddings", "embed"), "at most 1"),
         (("--embeddings", "embed"), "--embeddings goes with --semantic-dedup"),
         (("--semantic-dedup", "0.9", "--embeddings", "nope"), "nope"),

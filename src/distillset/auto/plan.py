@@ -18,6 +18,7 @@ from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from distillset.domain import ConflictError, InvalidInputError
+from distillset.generation.local_embedder import INSTALL_HINT, local_model_problem
 from distillset.generation.semantic_guard import check_threshold
 from distillset.store import Answer, Question, Tag
 from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
@@ -108,16 +109,18 @@ def _check_sampling(samples: int, temperature: float | None) -> None:
 
 
 def semantic_options(threshold: float | None, embeddings: str | None) -> dict[str, Any]:
-    """The job's semantic dedup settings, checked: a threshold needs an embeddings endpoint."""
+    """The job's semantic dedup settings, checked: an embeddings endpoint, or else the
+    offline model, which must then be installed."""
     if threshold is None:
         if embeddings is not None:
             raise InvalidInputError("--embeddings goes with --semantic-dedup THRESHOLD")
         return {}
+    threshold = check_threshold(threshold)
     if not embeddings:
-        raise InvalidInputError(
-            "semantic dedup while generating needs an embeddings endpoint: --embeddings ALIAS"
-        )
-    return {"semantic_dedup": check_threshold(threshold), "embeddings": embeddings}
+        problem = local_model_problem()
+        if problem is not None:
+            raise InvalidInputError(f"{problem}: {INSTALL_HINT}")
+    return {"semantic_dedup": threshold, "embeddings": embeddings or None}
 
 
 def auto_spec(

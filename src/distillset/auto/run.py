@@ -6,6 +6,7 @@ machinery (claim, heartbeat, cancel, finish) is the shared ``SupervisedRun``.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +26,8 @@ from distillset.auto.scheduler import JobScheduler
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.generation.context import DistillContext, load_context
-from distillset.generation.semantic_guard import SemanticGuard
+from distillset.generation.local_embedder import LocalEmbedder
+from distillset.generation.semantic_guard import SemanticGuard, Vectors
 from distillset.llm import EndpointConfig, Gateway, open_gateway
 from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.runs.kinds import TaskKindSpec
@@ -211,7 +213,7 @@ class DistillRun(SupervisedRun):
     def _guard(self, gateway: Gateway, job: _PlannedJob) -> SemanticGuard | None:
         """The semantic dedup of new questions, when the job asks for it."""
         threshold, endpoint = job.spec.semantic_dedup, job.embeddings
-        if threshold is None or endpoint is None:
+        if threshold is None:
             return None
         project_id = job.context.project_id
 
@@ -224,8 +226,16 @@ class DistillRun(SupervisedRun):
                 )
                 return list(session.scalars(query))
 
-        async def embed(texts: list[str]) -> list[list[float]]:
-            return await gateway.embed(endpoint, texts, task_id=self.task_id)
+        if endpoint is None:  # the offline model, on a worker thread (it is CPU-bound)
+            local = LocalEmbedder()
+
+            async def embed(texts: list[str]) -> Vectors:
+                return await asyncio.to_thread(local.embed, texts)
+
+        else:
+
+            async def embed(texts: list[str]) -> Vectors:
+                return await gateway.embed(endpoint, texts, task_id=self.task_id)
 
         return SemanticGuard(embed, threshold, existing)
 

@@ -2,8 +2,9 @@
 question anywhere in the project (embedding cosine at or above the threshold) is not stored,
 and the top-up asks for another.
 
-The project's questions are embedded once per run (the embeddings calls are logged and
-cached like chat calls, so a resumed run pays nothing for them again); every question the
+The project's questions are embedded once per run, by the offline model or an embeddings
+endpoint (whose calls are logged and cached like chat calls, so a resumed run pays nothing
+for them again); every question the
 guard lets through joins the index at once, so two runs of one job screening at the same
 time see each other's proposals.
 """
@@ -11,13 +12,14 @@ time see each other's proposals.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
 from distillset.domain import InvalidInputError
 
-Embed = Callable[[list[str]], Awaitable[list[list[float]]]]
+Vectors = list[list[float]] | np.ndarray
+Embed = Callable[[list[str]], Awaitable[Vectors]]
 Screen = Callable[[list[str]], Awaitable[list[str]]]
 
 
@@ -29,7 +31,7 @@ def check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
-def _unit(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+def _unit(vectors: Vectors) -> np.ndarray:
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2:
         matrix = matrix.reshape(len(matrix), -1)
