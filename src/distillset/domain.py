@@ -64,6 +64,7 @@ class TaskKind(enum.StrEnum):
     QUESTIONS = "questions"
     ANSWERS = "answers"
     JUDGE = "judge"
+    RATE = "rate"  # the judge rates each question's difficulty
 
 
 class TaskStatus(enum.StrEnum):

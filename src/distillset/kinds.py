@@ -12,6 +12,7 @@ from typing import Any
 
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
+from distillset.review.difficulty import RATE_KIND
 from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
 from distillset.runs import runner
@@ -20,7 +21,7 @@ from distillset.store import Store, Task
 
 __all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND])
+KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, RATE_KIND])
 
 
 async def run_task(

@@ -22,7 +22,11 @@ from distillset.store import Store
 from distillset.web import create_app
 from helpers import read_jsonl, seed_export_dataset
 
-CHOICES = [(name, mode.value) for name, fmt in FORMATS.items() for mode in fmt.modes]
+# Preference formats export pairs of samples, which this dataset has none of
+# (tests/integration/test_sample_selection.py loads them).
+CHOICES = [
+    (name, mode.value) for name, fmt in FORMATS.items() for mode in fmt.modes if not fmt.pairs
+]
 FLAT = ["alpaca", "custom", "raw"]
 # The columns of turns each other format has.
 NESTED = {
@@ -95,7 +99,7 @@ def test_csv_refuses_a_format_of_nested_turns_and_names_the_flat_ones(
     assert str(refused.value) == (
         f"a CSV file cannot hold the {name!r} format: its {NESTED[name]} column holds "
         "nested records; write .jsonl, .json or .parquet, or choose a format CSV can hold: "
-        "alpaca, custom, raw"
+        "alpaca, custom, raw, ranking"
     )
     assert list(folder.iterdir()) == []
 

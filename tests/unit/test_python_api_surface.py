@@ -66,6 +66,8 @@ CALLS = {
     "dataset import": "Project.import_dataset",
     "dataset flags": "Project.flags",
     "dataset decontaminate": "Project.decontaminate",
+    "dataset select": "Project.select",
+    "dataset rate": "Project.rate_difficulty",
     "report": "Project.quality_report",
     "conversations list": "Project.conversations",
     "conversations show": "Project.conversation",

@@ -10,6 +10,7 @@ from distillset.answers.generate import (
     AnswerOutcome,
     answer_again,
     answer_question,
+    answer_samples,
     first_answer_id,
     resample_answer,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "advance_conversation",
     "answer_again",
     "answer_question",
+    "answer_samples",
     "first_answer_id",
     "make_conversation",
     "resample_answer",

@@ -34,6 +34,8 @@ MAX_ERROR_CHARS = 2_000
 BATCH_WINDOW_SECONDS = 0.002
 # What an insert gives back for a question deleted before its answer could be stored.
 QUESTION_GONE = -1
+# Marks a row that is one of several samples: it takes its variant, not its question.
+_SAMPLE = "_sample"
 
 _answers: Table = Answer.__table__  # type: ignore[assignment]
 _questions: Table = Question.__table__  # type: ignore[assignment]
@@ -45,6 +47,10 @@ _ANSWERED = select(_answers.c.id).where(_answers.c.question_id == _questions.c.i
 # The questions that still exist among some ids, and whether each is answered.
 _STATE_AMONG = select(_questions.c.id, _ANSWERED).where(
     _questions.c.id.in_(bindparam("ids", expanding=True))
+)
+# The samples (variants) that exist among some questions' answers.
+_VARIANTS_AMONG = select(_answers.c.question_id, _answers.c.variant).where(
+    _answers.c.question_id.in_(bindparam("ids", expanding=True))
 )
 _LOAD_QUESTION = select(
     _questions.c.text,
@@ -61,6 +67,7 @@ _LOAD_QUESTION = select(
 @dataclass
 class AnswerOutcome:
     question_id: int
+    variant: int = 0
     answer_id: int | None = None
     skipped: bool = False  # it was already answered
     gone: bool = False  # the question was deleted: not sent, or its answer not stored
@@ -157,11 +164,12 @@ def _answer_row(
     question_id: int,
     messages: list[dict[str, str]],
     result: ChatResult,
+    variant: int = 0,
 ) -> dict[str, Any]:
     return {
         "question_id": question_id,
         "project_id": context.project_id,
-        "variant": 0,
+        "variant": variant,
         "labels": [],
         **_reply_fields(context, messages, result),
     }
@@ -188,6 +196,7 @@ async def _ask(
             stream=endpoint.stream,
             before_send=before_send,
             logprobs=endpoint.logprobs,
+            variant=outcome.variant,
         )
     except TargetGone:
         outcome.gone = True
@@ -202,24 +211,47 @@ async def _ask(
     return result
 
 
+def _taken(
+    connection: Connection, rows: list[dict[str, Any]], state: dict[int, bool]
+) -> set[tuple[int, int | None]]:
+    """What is answered already: (question, None) for a question with any answer (a first
+    answer is not stored beside it), and (question, variant) for each sample it has."""
+    taken: set[tuple[int, int | None]] = {
+        (qid, None) for qid, answered in state.items() if answered
+    }
+    sampled = [row["question_id"] for row in rows if row.get(_SAMPLE)]
+    if sampled:
+        taken.update(
+            ((int(q), int(v)) for q, v in connection.execute(_VARIANTS_AMONG, {"ids": sampled}))
+        )
+    return taken
+
+
+def _slot_of(row: dict[str, Any]) -> tuple[int, int | None]:
+    """What a row takes: a first answer its question, one of several samples its variant."""
+    return (row["question_id"], row["variant"] if row.get(_SAMPLE) else None)
+
+
 def _insert_answers(
     connection: Connection, rows: list[dict[str, Any]], clear_errors: list[int]
 ) -> list[int | None]:
-    """Insert first answers (and their soft labels); a question answered meanwhile gets None,
-    not a second answer, and one deleted meanwhile gets QUESTION_GONE."""
-    rows, soft_labels = split_rows(rows)
+    """Insert answers (and their soft labels): a first answer (variant 0) to a question
+    answered meanwhile, or a sample whose variant exists, gets None, not a second record;
+    one whose question was deleted meanwhile gets QUESTION_GONE."""
     question_ids = [row["question_id"] for row in rows]
     rows_found = connection.execute(_STATE_AMONG, {"ids": question_ids})
     state = {question_id: bool(answered) for question_id, answered in rows_found}
-    taken = {question_id for question_id, answered in state.items() if answered}
+    taken = _taken(connection, rows, state)
+    slots = [_slot_of(row) for row in rows]
+    rows, soft_labels = split_rows([{k: v for k, v in r.items() if k != _SAMPLE} for r in rows])
     ids: list[int | None] = [None] * len(rows)
     fresh: list[dict[str, Any]] = []
     positions: list[int] = []
-    for position, row in enumerate(rows):
+    for position, (row, slot) in enumerate(zip(rows, slots, strict=True)):
         if row["question_id"] not in state:
             ids[position] = QUESTION_GONE
-        elif row["question_id"] not in taken:
-            taken.add(row["question_id"])
+        elif slot not in taken:
+            taken.add(slot)
             fresh.append(row)
             positions.append(position)
     if fresh:
@@ -346,6 +378,51 @@ async def answer_question(
     outcome.answer_id = None if outcome.gone else answer_id
     outcome.skipped = answer_id is None
     return outcome
+
+
+def _variants_of(store: Store, question_id: int) -> set[int]:
+    with store.engine.connect() as connection:
+        pairs = connection.execute(_VARIANTS_AMONG, {"ids": [question_id]})
+        return {variant for _question, variant in pairs}
+
+
+async def answer_samples(
+    store: Store,
+    gateway: Gateway,
+    context: DistillContext,
+    question_id: int,
+    samples: int,
+    *,
+    task_id: int | None = None,
+    writer: AnswerWriter | None = None,
+    before_send: BeforeSend | None = None,
+) -> list[AnswerOutcome]:
+    """Best-of-N: ask for each of the question's samples (variants 0..samples-1) it lacks,
+    side by side, each a record of its own. Each sample's request is cached under its
+    variant, so the samples differ and a resumed run pays for none twice."""
+    question = _load_question(store, context, question_id)
+    missing = [v for v in range(samples) if v not in _variants_of(store, question_id)]
+    messages = answer_messages(context, question.text, question.path)
+
+    async def one(variant: int) -> AnswerOutcome:
+        outcome = AnswerOutcome(question_id, variant)
+        result = await _ask(gateway, context, question, messages, outcome, task_id, before_send)
+        if result is None:
+            if outcome.error is not None:
+                _record_failure(store, question_id, outcome.error)
+            return outcome
+        row = _answer_row(context, question_id, messages, result, variant) | {_SAMPLE: True}
+        row[SOFT_LABELS] = await soft_label_row(gateway, context.answer_model, result)
+        if writer is not None:
+            answer_id = await writer.write(row, question.had_error)
+        else:
+            answer_id = _commit_one(store, row, question.had_error)
+        outcome.gone = answer_id == QUESTION_GONE
+        outcome.answer_id = None if outcome.gone else answer_id
+        outcome.skipped = answer_id is None
+        return outcome
+
+    return list(await asyncio.gather(*(one(variant) for variant in missing)))
 
 
 async def resample_answer(

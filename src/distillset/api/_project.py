@@ -163,12 +163,15 @@ class Project(
         questions: int = 10,
         topic: str | None = None,
         dataset_type: str = "single",
+        samples: int = 1,
+        temperature: float | None = None,
     ) -> Plan:
         """What `auto` with these parameters would create now, and its estimated cost."""
         with self._session() as (session, project):
             return auto_distill.preview_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, dataset_type=dataset_type,
+                samples=samples, temperature=temperature,
             )  # fmt: skip
 
     # Generating (each runs as a task and returns its summary)
@@ -188,6 +191,10 @@ class Project(
         confirm_large: bool = False,
         dataset_type: str = "single",
         batch_answers: bool = False,
+        samples: int = 1,
+        temperature: float | None = None,
+        semantic_dedup: float | None = None,
+        embeddings: str | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``auto`` as a coroutine, for a caller that has a running loop of its own."""
@@ -196,14 +203,16 @@ class Project(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, no_cache=no_cache, max_cost=max_cost,
                 confirm_large=confirm_large, dataset_type=dataset_type,
-                batch_answers=batch_answers,
+                batch_answers=batch_answers, samples=samples, temperature=temperature,
+                semantic_dedup=semantic_dedup, embeddings=embeddings,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
     def auto(self, **params: Any) -> dict[str, Any]:
         """Automatic distillation (levels, tags, questions, topic, dataset_type: single,
-        multi or both, no_cache, max_cost, batch_answers, on_progress; a plan above the bound
-        on calls or cost needs confirm_large=True)."""
+        multi or both, samples, temperature, semantic_dedup with embeddings (an endpoint
+        alias), no_cache, max_cost, batch_answers, on_progress; a plan above the bound on
+        calls or cost needs confirm_large=True)."""
         return run_blocking(self.auto_async(**params))
 
     async def generate_tags_async(
@@ -286,6 +295,8 @@ class Project(
         resample: bool = False,
         dataset_type: str = "single",
         batch: bool = False,
+        samples: int = 1,
+        temperature: float | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """``generate_answers`` as a coroutine."""
@@ -295,6 +306,7 @@ class Project(
                 tag_id=resolve.tag_id(session, project, tag),
                 no_cache=no_cache, max_cost=max_cost, confirm_large=confirm_large,
                 resample=resample, dataset_type=dataset_type, batch=batch,
+                samples=samples, temperature=temperature,
             )  # fmt: skip
         return await self._run(job, on_progress)
 
@@ -309,12 +321,15 @@ class Project(
         resample: bool = False,
         dataset_type: str = "single",
         batch: bool = False,
+        samples: int = 1,
+        temperature: float | None = None,
     ) -> dict[str, Any]:
         """Answer the given questions, or every unanswered one (of a subtree); a plan above
         the bound on calls or cost needs confirm_large=True. ``resample`` replaces the
         answers of the given questions with new samples; ``dataset_type`` "multi" makes (or
         finishes) their conversations instead, "both" does both; ``batch`` sends them
-        through the answer model's batch interface."""
+        through the answer model's batch interface; ``samples`` gives each question that
+        many records (best-of-N), at ``temperature`` if given."""
         return run_blocking(
             self.generate_answers_async(
                 questions=questions,
@@ -325,6 +340,8 @@ class Project(
                 resample=resample,
                 dataset_type=dataset_type,
                 batch=batch,
+                samples=samples,
+                temperature=temperature,
             )
         )
 
@@ -342,6 +359,9 @@ class Project(
         system: str | None = None,
         fields: dict[str, str] | None = None,
         balanced: int | None = None,
+        balanced_by: str = "tag",
+        all_samples: bool = False,
+        margin: float = 1.0,
         split: str | None = None,
         seed: int = 42,
         llamafactory: str | Path | None = None,
@@ -370,6 +390,9 @@ class Project(
                 fields=dict(fields or {}),
                 record_filter=resolve.record_filter(session, project, filters),
                 balanced=balanced,
+                balanced_by=balanced_by,
+                all_samples=all_samples,
+                margin=margin,
                 split=split,
                 seed=seed,
                 batch_size=batch_size,

@@ -230,3 +230,75 @@ class ReviewMethods(ProjectBase):
                 **filters,
             )
         )
+
+    async def select_async(
+        self,
+        by: str,
+        *,
+        tag: str | None = None,
+        judge_model: str | None = None,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """``select`` as a coroutine."""
+        with self._session() as (session, project):
+            started = review.start_selection(
+                session,
+                project,
+                review.select_by(by),
+                tag_id=resolve.tag_id(session, project, tag),
+                model=judge_model,
+                no_cache=no_cache,
+                max_cost=max_cost,
+            )
+            if isinstance(started, review.SelectionResult):
+                return started.as_dict()
+            task_id = started.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def select(
+        self,
+        by: str,
+        *,
+        tag: str | None = None,
+        judge_model: str | None = None,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+    ) -> dict[str, Any]:
+        """Choose one sample of each question that has several (export takes it): ``by``
+        "judge" scores the unscored samples with ``judge_model`` (a task; its summary is
+        returned) and chooses the best, "consistency" votes on the final answer and
+        returns how many were chosen and the mean agreement."""
+        return run_blocking(
+            self.select_async(
+                by, tag=tag, judge_model=judge_model, no_cache=no_cache, max_cost=max_cost
+            )
+        )
+
+    def rate_difficulty(
+        self,
+        judge_model: str | None = None,
+        *,
+        tag: str | None = None,
+        rerate: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+    ) -> dict[str, Any]:
+        """The judge rates each unrated question's difficulty 1-10 (every question with
+        ``rerate``), as a resumable task; returns its summary."""
+
+        async def rate() -> dict[str, Any]:
+            with self._session() as (session, project):
+                task_id = review.create_rate_task(
+                    session,
+                    project,
+                    model=judge_model,
+                    tag_id=resolve.tag_id(session, project, tag),
+                    rerate=rerate,
+                    no_cache=no_cache,
+                    max_cost=max_cost,
+                ).id
+            return await run_task(self.store, self.settings, task_id)
+
+        return run_blocking(rate())

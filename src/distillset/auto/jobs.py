@@ -30,6 +30,7 @@ from distillset.auto.run import create_task, resumable_task
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind
 from distillset.generation.context import load_context
+from distillset.projects.endpoints import get_endpoint
 from distillset.projects.lifecycle import get_project
 from distillset.runs.rows import process_owner, refuse_if_blocked
 from distillset.runs.runner import ask_fresh, set_budget
@@ -110,6 +111,8 @@ def _plan(session: Session, project: Project, settings: Settings, spec: JobSpec)
     """The job's plan with its estimated cost; a job whose model is unset is refused (the
     preview and the start refuse the same)."""
     needs_questions = spec.levels > 0 or spec.questions_per_leaf > 0
+    if spec.embeddings is not None:
+        get_endpoint(session, spec.embeddings)  # an unknown alias is refused now
     context = load_context(
         session,
         project,
@@ -212,12 +215,20 @@ def preview_auto_job(
     questions: int = 10,
     topic: str | None = None,
     dataset_type: str = "single",
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> Plan:
     """The plan of an automatic distillation, without creating a task; what
     ``create_auto_job`` refuses for the job itself (a range, the topic, an unset model) is
     refused here too."""
     spec = auto_spec(
-        levels=levels, tags=tags, questions=questions, topic=topic, dataset_type=dataset_type
+        levels=levels,
+        tags=tags,
+        questions=questions,
+        topic=topic,
+        dataset_type=dataset_type,
+        samples=samples,
+        temperature=temperature,
     )
     project = get_project(session, project_id)
     _topic_for_auto(session, project, spec.topic)
@@ -238,15 +249,28 @@ def create_auto_job(
     confirm_large: bool = False,
     dataset_type: str = "single",
     batch_answers: bool = False,
+    samples: int = 1,
+    temperature: float | None = None,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
 ) -> PlannedJob:
     """An automatic distillation; a --topic other than the project's becomes its topic on
     an empty tree (so prompts and resumes agree) and is refused on an existing one. The
     same job run again after its process was killed resumes the interrupted task. A large
     plan needs ``confirm_large`` (see ``Plan.why_confirm``). ``dataset_type``: single
     answers, multi-turn conversations, or both; ``batch_answers`` sends the answers through
-    the answer model's batch interface as questions accumulate."""
+    the answer model's batch interface as questions accumulate; ``samples`` answers each
+    question that many times (best-of-N), at ``temperature`` if given."""
     spec = auto_spec(
-        levels=levels, tags=tags, questions=questions, topic=topic, dataset_type=dataset_type
+        levels=levels,
+        tags=tags,
+        questions=questions,
+        topic=topic,
+        dataset_type=dataset_type,
+        samples=samples,
+        temperature=temperature,
+        semantic_dedup=semantic_dedup,
+        embeddings=embeddings,
     )
     spec = replace(spec, batch_answers=batch_answers)
     project = get_project(session, project_id)
@@ -299,12 +323,16 @@ def create_questions_job(
     add: int | None = None,
     no_cache: bool = False,
     max_cost: float | None = None,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
 ) -> PlannedJob:
-    """Top a tag's questions up to ``count``, or to ``add`` more than it has now."""
+    """Top a tag's questions up to ``count``, or to ``add`` more than it has now; with
+    ``semantic_dedup`` a question that close in meaning to one of the project's (by the
+    ``embeddings`` endpoint) is dropped and another asked for."""
     project = get_project(session, project_id)
     tag_id = _tag_in(session, project, tag_id)
     target = _count_target(session, "questions", tag_id, project.id, count, add)
-    spec = questions_spec(tag_id, target)
+    spec = questions_spec(tag_id, target, semantic_dedup=semantic_dedup, embeddings=embeddings)
     return _create(
         session, project, settings, TaskKind.QUESTIONS, spec, max_cost=max_cost, no_cache=no_cache
     )
@@ -323,11 +351,15 @@ def create_answers_job(
     resample: bool = False,
     dataset_type: str = "single",
     batch: bool = False,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> PlannedJob:
     """Answer the given questions, or every unanswered one of a subtree or of the project
     (a large plan needs ``confirm_large``). ``resample`` replaces the answers of the given
     questions with new samples from the model (never from the response cache); ``batch``
-    sends them through the answer model's batch interface."""
+    sends them through the answer model's batch interface. ``samples`` gives each question
+    that many records (best-of-N; those it lacks), sampled at ``temperature`` if given, else
+    at the answer endpoint's."""
     project = get_project(session, project_id)
     if question_ids:
         found = set(
@@ -349,6 +381,8 @@ def create_answers_job(
         question_ids=question_ids,
         resample_before=resample_before,
         dataset_type=dataset_type,
+        samples=samples,
+        temperature=temperature,
     )
     spec = replace(spec, batch_answers=batch)
     return _create(

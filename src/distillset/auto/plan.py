@@ -14,10 +14,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from distillset.domain import DATASET_TYPES, ConflictError, InvalidInputError
+from distillset.generation.local_embedder import INSTALL_HINT, local_model_problem
+from distillset.generation.semantic_guard import check_threshold
 from distillset.projects.conversation_setting import multi_turn_setting
 from distillset.store import Answer, Conversation, ConversationTurn, Question, Tag
 from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
@@ -25,6 +27,9 @@ from distillset.tags.tree import MAX_TAG_DEPTH, subtree_ids_query
 LEVELS_RANGE = (1, 6)
 TAGS_RANGE = (1, 100)
 QUESTIONS_RANGE = (1, 100)
+# Samples per question (best-of-N): each is a record of its own, numbered by ``variant``.
+SAMPLES_RANGE = (1, 16)
+TEMPERATURE_RANGE = (0.0, 2.0)
 
 # A plan above either bound starts only once the user confirmed it (CLI --yes, the web's
 # confirmation, ``confirm_large`` in the APIs): a typo in a level or a count can plan
@@ -53,6 +58,14 @@ class JobSpec:
     # Answer the listed questions again: each answer made before this moment (ISO 8601)
     # is replaced by a new sample. A resumed run skips the ones it has replaced already.
     resample_before: str | None = None
+    # Best-of-N: answer each question with ``samples`` records (variants 0..N-1), sampled
+    # at ``temperature`` for this job (None: the answer endpoint's own).
+    samples: int = 1
+    temperature: float | None = None
+    # Generation-time semantic dedup: a new question whose embedding (from the endpoint
+    # ``embeddings``) is this close (cosine) to a question of the project is dropped.
+    semantic_dedup: float | None = None
+    embeddings: str | None = None
     # single: one answer per question; multi: one conversation; both: one of each.
     dataset_type: str = "single"
     # Answers go through the answer model's batch interface (cheaper, slower).
@@ -107,6 +120,32 @@ def check_dataset_type(dataset_type: str) -> str:
     return dataset_type
 
 
+def _check_sampling(samples: int, temperature: float | None) -> None:
+    _check_range("samples", samples, SAMPLES_RANGE)
+    if temperature is None:
+        return
+    low, high = TEMPERATURE_RANGE
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+        raise InvalidInputError(f"temperature must be a number, got {temperature!r}")
+    if not low <= temperature <= high:
+        raise InvalidInputError(f"temperature must be between {low} and {high}, got {temperature}")
+
+
+def semantic_options(threshold: float | None, embeddings: str | None) -> dict[str, Any]:
+    """The job's semantic dedup settings, checked: an embeddings endpoint, or else the
+    offline model, which must then be installed."""
+    if threshold is None:
+        if embeddings is not None:
+            raise InvalidInputError("--embeddings goes with --semantic-dedup THRESHOLD")
+        return {}
+    threshold = check_threshold(threshold)
+    if not embeddings:
+        problem = local_model_problem()
+        if problem is not None:
+            raise InvalidInputError(f"{problem}: {INSTALL_HINT}")
+    return {"semantic_dedup": threshold, "embeddings": embeddings or None}
+
+
 def auto_spec(
     *,
     levels: int = 2,
@@ -114,12 +153,17 @@ def auto_spec(
     questions: int = 10,
     topic: str | None = None,
     dataset_type: str = "single",
+    samples: int = 1,
+    temperature: float | None = None,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
 ) -> JobSpec:
     """The automatic-distillation job, validated before anything runs."""
     check_dataset_type(dataset_type)
     _check_range("levels", levels, LEVELS_RANGE)
     _check_range("tags per level", tags, TAGS_RANGE)
     _check_range("questions per leaf", questions, QUESTIONS_RANGE)
+    _check_sampling(samples, temperature)
     if topic is not None and not topic.strip():
         raise InvalidInputError("the topic is empty")
     return JobSpec(
@@ -131,6 +175,9 @@ def auto_spec(
         None,
         topic.strip() if topic else None,
         dataset_type=dataset_type,
+        samples=samples,
+        temperature=None if temperature is None else float(temperature),
+        **semantic_options(semantic_dedup, embeddings),
     )
 
 
@@ -139,9 +186,16 @@ def tags_spec(parent_id: int | None, count: int) -> JobSpec:
     return JobSpec(parent_id, 1, count)
 
 
-def questions_spec(tag_id: int, count: int, *, answer: bool = False) -> JobSpec:
+def questions_spec(
+    tag_id: int,
+    count: int,
+    *,
+    answer: bool = False,
+    semantic_dedup: float | None = None,
+    embeddings: str | None = None,
+) -> JobSpec:
     _check_range("count", count, QUESTIONS_RANGE)
-    return JobSpec(tag_id, 0, 0, count, answer)
+    return JobSpec(tag_id, 0, 0, count, answer, **semantic_options(semantic_dedup, embeddings))
 
 
 def answers_spec(
@@ -150,6 +204,8 @@ def answers_spec(
     question_ids: list[int] | None = None,
     resample_before: str | None = None,
     dataset_type: str = "single",
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> JobSpec:
     check_dataset_type(dataset_type)
     ids = tuple(dict.fromkeys(question_ids)) if question_ids else None
@@ -157,8 +213,20 @@ def answers_spec(
         raise InvalidInputError("a new sample is asked of listed questions only")
     if resample_before is not None and dataset_type != "single":
         raise InvalidInputError("a new sample is asked of single answers only")
+    _check_sampling(samples, temperature)
+    if resample_before is not None and samples > 1:
+        raise InvalidInputError("a new sample replaces one answer: it does not go with samples")
     return JobSpec(
-        tag_id, 0, 0, 0, True, ids, resample_before=resample_before, dataset_type=dataset_type
+        tag_id,
+        0,
+        0,
+        0,
+        True,
+        ids,
+        resample_before=resample_before,
+        samples=samples,
+        temperature=None if temperature is None else float(temperature),
+        dataset_type=dataset_type,
     )
 
 
@@ -231,12 +299,36 @@ class TreeSnapshot:
     children: dict[int | None, list[int]]
     question_count: dict[int, int]
     unanswered: dict[int, list[int]]
+    # Per question of ``unanswered``, how many of its samples are missing (absent: 1).
+    missing: dict[int, int] = field(default_factory=dict)
     # Questions whose conversation is not complete, per tag, and the turns each has stored.
     unconversed: dict[int, list[int]] = field(default_factory=dict)
     turns_stored: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
-def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
+def missing_samples(project_id: int, samples: int) -> Any:
+    """A SELECT of (question id, samples missing) for the project's questions that have
+    fewer than ``samples`` of variants 0..samples-1. With one sample, any answer counts."""
+    if samples == 1:
+        answered = select(Answer.question_id).where(Answer.project_id == project_id)
+        return select(Question.id, literal(1).label("missing")).where(
+            Question.project_id == project_id, Question.id.not_in(answered)
+        )
+    have = (
+        select(Answer.question_id, func.count(Answer.id).label("have"))
+        .where(Answer.project_id == project_id, Answer.variant < samples)
+        .group_by(Answer.question_id)
+        .subquery()
+    )
+    missing = samples - func.coalesce(have.c.have, 0)
+    return (
+        select(Question.id, missing.label("missing"))
+        .outerjoin(have, have.c.question_id == Question.id)
+        .where(Question.project_id == project_id, missing > 0)
+    )
+
+
+def load_snapshot(session: Session, project_id: int, samples: int = 1) -> TreeSnapshot:
     depth: dict[int, int] = {}
     kids: dict[int | None, list[int]] = defaultdict(list)
     for tag_id, parent_id, tag_depth in session.execute(
@@ -255,20 +347,19 @@ def load_snapshot(session: Session, project_id: int) -> TreeSnapshot:
         if counted_tag is not None:
             counts[counted_tag] = count
     unanswered: dict[int, list[int]] = defaultdict(list)
-    answered = select(Answer.question_id).where(Answer.project_id == project_id)
-    for question_id, question_tag in session.execute(
-        select(Question.id, Question.tag_id)
-        .where(
-            Question.project_id == project_id,
-            Question.tag_id.is_not(None),
-            Question.id.not_in(answered),
-        )
+    missing: dict[int, int] = {}
+    short = missing_samples(project_id, samples).subquery()
+    for question_id, question_tag, count in session.execute(
+        select(Question.id, Question.tag_id, short.c.missing)
+        .join(short, short.c.id == Question.id)
+        .where(Question.tag_id.is_not(None))
         .order_by(Question.id)
     ):
         if question_tag is not None:
             unanswered[question_tag].append(question_id)
+            missing[question_id] = int(count)
     unconversed, stored = open_conversations(session, project_id)
-    return TreeSnapshot(depth, kids, counts, unanswered, unconversed, stored)
+    return TreeSnapshot(depth, kids, counts, unanswered, missing, unconversed, stored)
 
 
 def _complete_conversations(project_id: int) -> Any:
@@ -334,14 +425,21 @@ def _scoped(query: Any, spec: JobSpec) -> Any:
     return query
 
 
-def answer_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
-    """Questions an answer-only job answers, in id order: the unanswered ones it covers,
-    and with ``resample_before`` the listed ones whose answer is older than that."""
-    kept = select(Answer.question_id)
+def answer_scope(session: Session, project_id: int, spec: JobSpec) -> dict[int, int]:
+    """Questions an answer-only job answers, in id order, with the samples each still
+    needs: the unanswered ones it covers (with samples, those short of them), and with
+    ``resample_before`` the listed ones whose answer is older than that."""
     if spec.resample_before is not None:
-        kept = kept.where(Answer.created_at >= datetime.fromisoformat(spec.resample_before))
-    query = select(Question.id).where(Question.project_id == project_id, Question.id.not_in(kept))
-    return list(session.scalars(_scoped(query, spec).order_by(Question.id)))
+        kept = select(Answer.question_id).where(
+            Answer.created_at >= datetime.fromisoformat(spec.resample_before)
+        )
+        query = select(Question.id, literal(1).label("missing")).where(
+            Question.project_id == project_id, Question.id.not_in(kept)
+        )
+    else:
+        query = missing_samples(project_id, spec.samples)
+    rows = session.execute(_scoped(query, spec).order_by(Question.id))
+    return {int(qid): int(count) for qid, count in rows}
 
 
 def conversation_scope(session: Session, project_id: int, spec: JobSpec) -> list[int]:
@@ -396,14 +494,15 @@ def plan_job(
     talks = _ConversationPlan(session, project_id, plan, ready) if spec.conversations else None
     if spec.answer_only:
         if spec.singles:
-            ready.answers = answer_scope(session, project_id, spec)
-            plan.answers = plan.calls["answer"] = len(ready.answers)
+            scope = answer_scope(session, project_id, spec)
+            ready.answers = list(scope)
+            plan.answers = plan.calls["answer"] = sum(scope.values())
         if talks is not None:
-            scope = conversation_scope(session, project_id, spec)
-            _waiting, stored = open_conversations(session, project_id, scope)
-            talks.add_existing(scope, stored)
+            scope_ids = conversation_scope(session, project_id, spec)
+            _waiting, stored = open_conversations(session, project_id, scope_ids)
+            talks.add_existing(scope_ids, stored)
         return plan, ready
-    snapshot = snapshot or load_snapshot(session, project_id)
+    snapshot = snapshot or load_snapshot(session, project_id, spec.samples)
     if spec.root_tag_id is not None and spec.root_tag_id not in snapshot.depth:
         raise InvalidInputError(f"tag {spec.root_tag_id} no longer exists")
     bottom = leaf_depth(spec, snapshot)
@@ -420,7 +519,7 @@ def plan_job(
             plan.questions += new_leaves * per_leaf
             plan.calls["questions"] += new_leaves
             if spec.singles:
-                plan.answers += new_leaves * per_leaf
+                plan.answers += new_leaves * per_leaf * spec.samples
             if talks is not None:
                 talks.add_new(new_leaves * per_leaf)
 
@@ -435,8 +534,10 @@ def plan_job(
                 plan.questions += missing
                 plan.calls["questions"] += 1
             if spec.singles:
-                ready.answers.extend(snapshot.unanswered.get(tag_id, []))
-                plan.answers += missing + len(snapshot.unanswered.get(tag_id, []))
+                short = snapshot.unanswered.get(tag_id, [])
+                ready.answers.extend(short)
+                plan.answers += missing * spec.samples
+                plan.answers += sum(snapshot.missing.get(qid, 1) for qid in short)
             if talks is not None:
                 talks.add_new(missing)
                 talks.add_existing(snapshot.unconversed.get(tag_id, []), snapshot.turns_stored)

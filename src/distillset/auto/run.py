@@ -6,6 +6,7 @@ machinery (claim, heartbeat, cancel, finish) is the shared ``SupervisedRun``.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,11 +26,24 @@ from distillset.auto.scheduler import JobScheduler
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.generation.context import DistillContext, load_context
-from distillset.llm import BatchOptions, BatchQueue, Gateway, open_gateway
+from distillset.generation.local_embedder import LocalEmbedder
+from distillset.generation.semantic_guard import SemanticGuard, Vectors
+from distillset.llm import BatchOptions, BatchQueue, EndpointConfig, Gateway, open_gateway
+from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.runs.kinds import TaskKindSpec
 from distillset.runs.rows import claim_task, effective_status
 from distillset.runs.runner import SupervisedRun, reads_cache
-from distillset.store import Project, Task
+from distillset.store import Project, Question, Task
+
+
+def with_temperature(context: DistillContext, temperature: float | None) -> DistillContext:
+    """The context with its answer endpoint sampling at the job's temperature, if it names
+    one: the requests, their cache keys and the stored sampling all say so."""
+    if temperature is None or context.answer_endpoint is None:
+        return context
+    return replace(
+        context, answer_endpoint=replace(context.answer_endpoint, temperature=temperature)
+    )
 
 
 def stage_work(plan: Plan) -> dict[str, int]:
@@ -103,6 +117,8 @@ class _PlannedJob:
     ready: WorkItem
     depths: dict[int, int]
     leaf_depth: int
+    # The endpoint that embeds questions for semantic dedup, where the job asks for it.
+    embeddings: EndpointConfig | None = None
 
 
 class DistillRun(SupervisedRun):
@@ -141,7 +157,10 @@ class DistillRun(SupervisedRun):
                 need_answer_model=spec.answer,
                 need_user_model=spec.conversations,
             )
-            snapshot = None if spec.answer_only else load_snapshot(session, project.id)
+            context = with_temperature(context, spec.temperature)
+            snapshot = (
+                None if spec.answer_only else load_snapshot(session, project.id, spec.samples)
+            )
             self.plan, ready = plan_job(session, project.id, spec, snapshot)
             bottom = 0 if snapshot is None else leaf_depth(spec, snapshot)
             self.progress = JobProgress.from_dict(task.counters or {})
@@ -156,8 +175,16 @@ class DistillRun(SupervisedRun):
                 f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
                 f"{self.plan.answers} answers{conversations} to create"
             )
+            embeddings = None
+            if spec.embeddings is not None:
+                embeddings = endpoint_config(get_endpoint(session, spec.embeddings), self.settings)
             self._job = _PlannedJob(
-                context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom
+                context,
+                spec,
+                ready,
+                snapshot.depth if snapshot else {},
+                leaf_depth=bottom,
+                embeddings=embeddings,
             )
 
     async def work(self) -> None:
@@ -194,6 +221,7 @@ class DistillRun(SupervisedRun):
         ) as gateway:
             self._gateway = gateway
             self.use_slots(gateway.limiter, context.limits.request_timeout)
+            guard = self._guard(gateway, job)
             scheduler = JobScheduler(
                 self.store,
                 gateway,
@@ -202,12 +230,47 @@ class DistillRun(SupervisedRun):
                 self.progress,
                 leaf_depth=job.leaf_depth,
                 task_id=self.task_id,
+                screen=None if guard is None else guard.screen,
             )
             scheduler.seed(job.ready, job.depths)
             try:
                 await scheduler.run()
             finally:
                 self._gateway = None
+                if guard is not None and guard.dropped:
+                    self.progress.event(
+                        f"dropped {len(guard.dropped)} proposed questions as too close in "
+                        f"meaning to questions of the project (cosine >= {guard.threshold:g})"
+                    )
+
+    def _guard(self, gateway: Gateway, job: _PlannedJob) -> SemanticGuard | None:
+        """The semantic dedup of new questions, when the job asks for it."""
+        threshold, endpoint = job.spec.semantic_dedup, job.embeddings
+        if threshold is None:
+            return None
+        project_id = job.context.project_id
+
+        def existing() -> list[str]:
+            with self.store.session() as session:
+                query = (
+                    select(Question.text)
+                    .where(Question.project_id == project_id)
+                    .order_by(Question.id)
+                )
+                return list(session.scalars(query))
+
+        if endpoint is None:  # the offline model, on a worker thread (it is CPU-bound)
+            local = LocalEmbedder()
+
+            async def embed(texts: list[str]) -> Vectors:
+                return await asyncio.to_thread(local.embed, texts)
+
+        else:
+
+            async def embed(texts: list[str]) -> Vectors:
+                return await gateway.embed(endpoint, texts, task_id=self.task_id)
+
+        return SemanticGuard(embed, threshold, existing)
 
     def counters(self) -> dict[str, Any]:
         counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}

@@ -26,12 +26,19 @@ from distillset.answers.conversations import (
     advance_conversation,
     new_state,
 )
-from distillset.answers.generate import AnswerWriter, answer_again, answer_question
+from distillset.answers.generate import (
+    AnswerOutcome,
+    AnswerWriter,
+    answer_again,
+    answer_question,
+    answer_samples,
+)
 from distillset.answers.soft_labels import soft_labels_note
 from distillset.auto.plan import JobSpec, WorkItem, full_subtree, turn_calls
 from distillset.auto.progress import JobProgress
 from distillset.domain import DistillsetError
 from distillset.generation.context import DistillContext, full_path
+from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
@@ -74,10 +81,12 @@ class JobScheduler:
         leaf_depth: int,
         task_id: int | None = None,
         workers: int | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self.store, self.gateway, self.context = store, gateway, context
         self.spec, self.progress, self.task_id = spec, progress, task_id
         self.leaf_depth = leaf_depth
+        self._screen = screen  # semantic dedup of new questions, if the job asks for it
         concurrency = context.limits.max_concurrency
         self.workers = workers or 2 * concurrency
         self._queue: asyncio.PriorityQueue[_Work] = asyncio.PriorityQueue()
@@ -200,7 +209,8 @@ class JobScheduler:
         self.progress.add_skipped("tags", lost_tags)
         self.progress.add_skipped("questions", lost_questions)
         if self.spec.singles:
-            self.progress.add_skipped("answers", lost_questions or int(work.kind == ANSWER))
+            answers = lost_questions or int(work.kind == ANSWER)
+            self.progress.add_skipped("answers", answers * self.spec.samples)
         if self.spec.conversations:
             lost_turns = work.remaining if work.kind == TURN else lost_questions * self._new_turns
             self.progress.add_skipped("turns", lost_turns)
@@ -215,7 +225,7 @@ class JobScheduler:
         elif work.kind == TURN:
             self._turns_failed(work.remaining, reason)
         else:
-            self.progress.add_failed("answers", 1, reason)
+            self.progress.add_failed("answers", self.spec.samples, reason)
         self.progress.event(reason, "error")
 
     def _tags_failed(self, count: int, depth: int, reason: str | None) -> None:
@@ -228,7 +238,7 @@ class JobScheduler:
         unplanned = count * leaves * self.spec.questions_per_leaf
         self.progress.drop_planned("questions", unplanned)
         if self.spec.singles:
-            self.progress.drop_planned("answers", unplanned)
+            self.progress.drop_planned("answers", unplanned * self.spec.samples)
         if self.spec.conversations:
             self.progress.drop_planned("turns", unplanned * self._new_turns)
 
@@ -237,7 +247,7 @@ class JobScheduler:
         the plan."""
         self.progress.add_failed("questions", count, reason)
         if self.spec.singles:
-            self.progress.drop_planned("answers", count)
+            self.progress.drop_planned("answers", count * self.spec.samples)
         if self.spec.conversations:
             self.progress.drop_planned("turns", count * self._new_turns)
 
@@ -306,6 +316,7 @@ class JobScheduler:
             task_id=self.task_id,
             labels=labels,
             before_send=self._targets.before_send("tag", tag_id),
+            screen=self._screen,
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
@@ -327,6 +338,20 @@ class JobScheduler:
 
     async def _answer(self, question_id: int, text: str | None) -> None:
         before_send = self._targets.before_send("question", question_id)
+        if self.spec.samples > 1:
+            outcomes = await answer_samples(
+                self.store,
+                self.gateway,
+                self.context,
+                question_id,
+                self.spec.samples,
+                task_id=self.task_id,
+                writer=self._answers,
+                before_send=before_send,
+            )
+            for sample in outcomes:
+                self._account_answer(sample)
+            return
         if self.spec.resample_before is not None:
             outcome = await answer_again(
                 self.store,
@@ -347,6 +372,10 @@ class JobScheduler:
                 writer=self._answers,
                 before_send=before_send,
             )
+        self._account_answer(outcome)
+
+    def _account_answer(self, outcome: AnswerOutcome) -> None:
+        question_id = outcome.question_id
         if outcome.call is not None:
             self.progress.add_call(outcome.call)
             note = soft_labels_note(outcome.call.soft_labels)

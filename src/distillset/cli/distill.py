@@ -116,6 +116,17 @@ def run_planned(
     report_outcome(summary, as_json)
 
 
+SemanticDedupOption = typer.Option(
+    None,
+    "--semantic-dedup",
+    help="Drop a new question whose meaning is this close (embedding cosine, 0-1] to a "
+    "question anywhere in the project, and ask for another (needs --embeddings).",
+)
+EmbeddingsOption = typer.Option(
+    None, "--embeddings", help="Endpoint alias serving OpenAI-compatible /embeddings."
+)
+
+
 @tags_app.command("generate")
 def tags_generate(
     ctx: typer.Context,
@@ -151,6 +162,8 @@ def questions_generate(
     tag: str = typer.Option(..., "--tag", help="Tag path 'A > B'."),
     count: int | None = QuestionCountOption,
     add: int | None = QuestionAddOption,
+    semantic_dedup: float | None = SemanticDedupOption,
+    embeddings: str | None = EmbeddingsOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
     as_json: bool = JsonOption,
@@ -163,7 +176,7 @@ def questions_generate(
         return auto_distill.create_questions_job(
             session, settings, project.id, tag_id=tag_id, count=count, add=add,
             no_cache=no_cache,
-            max_cost=max_cost,
+            max_cost=max_cost, semantic_dedup=semantic_dedup, embeddings=embeddings,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create)
@@ -215,6 +228,12 @@ BATCH_ANSWERS_HELP = (
     "Send the answers through the answer model's batch interface as questions accumulate "
     "(cheaper, slower; tags and questions are asked at once)."
 )
+SamplesOption = typer.Option(
+    1, "--samples", help="Answers per question (1-16; best-of-N, each its own record)."
+)
+TemperatureOption = typer.Option(
+    None, "--temperature", help="Sampling temperature of the answers (default: the endpoint's)."
+)
 
 
 @answers_app.command("generate")
@@ -234,6 +253,8 @@ def answers_generate(
     ),
     dataset_type: str = DatasetTypeOption,
     batch: bool = typer.Option(False, "--batch", help=BATCH_HELP),
+    samples: int = SamplesOption,
+    temperature: float | None = TemperatureOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -246,6 +267,7 @@ def answers_generate(
             session, settings, project.id, question_ids=question or None,
             tag_id=resolve.tag_id(session, project, tag), no_cache=no_cache, max_cost=max_cost,
             confirm_large=confirmed, resample=resample, dataset_type=dataset_type, batch=batch,
+            samples=samples, temperature=temperature,
         )  # fmt: skip
 
     run_planned(ctx, as_json, create, yes)
@@ -264,6 +286,10 @@ def auto(
     tags: int = typer.Option(10, "--tags", help="Tags per level (1-100)."),
     questions: int = typer.Option(10, "--questions", help="Questions per leaf tag (1-100)."),
     dataset_type: str = DatasetTypeOption,
+    samples: int = SamplesOption,
+    temperature: float | None = TemperatureOption,
+    semantic_dedup: float | None = SemanticDedupOption,
+    embeddings: str | None = EmbeddingsOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
     batch_answers: bool = typer.Option(False, "--batch-answers", help=BATCH_ANSWERS_HELP),
@@ -288,6 +314,10 @@ def auto(
             confirm_large=confirmed,
             dataset_type=dataset_type,
             batch_answers=batch_answers,
+            samples=samples,
+            temperature=temperature,
+            semantic_dedup=semantic_dedup,
+            embeddings=embeddings,
         ),
         yes,
     )

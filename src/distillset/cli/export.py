@@ -91,7 +91,25 @@ def export_command(
     model: str | None = ModelFilter,
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
-    balanced: int | None = typer.Option(None, "--balanced", help="At most K records per leaf tag."),
+    balanced: int | None = typer.Option(
+        None, "--balanced", help="At most K records per leaf tag (or per --balanced-by)."
+    ),
+    balanced_by: str = typer.Option(
+        "tag", "--balanced-by", help="What --balanced counts per: tag or difficulty."
+    ),
+    min_difficulty: int | None = typer.Option(
+        None, "--min-difficulty", help="Only questions rated at least this hard (1-10)."
+    ),
+    all_samples: bool = typer.Option(
+        False,
+        "--all-samples",
+        help="Every sample of a question with several (default: its chosen one, else its first).",
+    ),
+    margin: float = typer.Option(
+        1.0,
+        "--margin",
+        help="dpo and ranking: the least score gap between a question's best and worst sample.",
+    ),
     split: str | None = typer.Option(
         None, "--split", help="Held-out split stratified by tag, e.g. eval=0.05 (second file)."
     ),
@@ -153,8 +171,12 @@ def export_command(
                 model=model,
                 search=search,
                 label=label,
+                min_difficulty=min_difficulty,
             ),
             balanced=balanced,
+            balanced_by=balanced_by,
+            all_samples=all_samples,
+            margin=margin,
             split=split,
             seed=seed,
             batch_size=batch_size,

@@ -65,8 +65,8 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         ),
         "prompts": Lazy(
             _cli("prompts"),
-            "Prompt templates of a project (kinds: tags, questions, answer, judge, conversation, "
-            "follow_up, judge_conversation).",
+            "Prompt templates of a project (kinds: tags, questions, answer, judge, difficulty, "
+            "conversation, follow_up, judge_conversation).",
         ),
         "serve": Lazy(
             _cli("serve"), "Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."
@@ -113,6 +113,14 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         "decontaminate": Lazy(
             _cli("dataset_quality"),
             "Flag questions that share an n-gram (13 words by default) with benchmark questions.",
+        ),
+        "select": Lazy(
+            _cli("dataset_samples"),
+            "Choose one sample of each question that has several: export takes the chosen one.",
+        ),
+        "rate": Lazy(
+            _cli("dataset_samples"),
+            "Have the judge rate questions (a resumable task; run again to rate what is left).",
         ),
     },
     ("model",): {

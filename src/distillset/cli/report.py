@@ -110,6 +110,13 @@ def show_report(data: dict[str, Any]) -> None:
         )
         + f" (unscored {scores['unscored']})"
     )
+    difficulty = dict(data.get("difficulty") or {})
+    unrated = difficulty.pop("unrated", 0)
+    say(
+        "Difficulty: "
+        + ", ".join(f"{level}: {count}" for level, count in difficulty.items() if count)
+        + f" (unrated {unrated})"
+    )
     flags = data["flags"]
     say(f"Flags: {flags['flagged']} of {flags['records']} records")
     print_table(["flag", "records"], list(flags["by_kind"].items()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +21,7 @@ from distillset.export.formats import (
     nested_columns,
     resolve_mode,
 )
+from distillset.export.pairs import DEFAULT_MARGIN, check_margin
 from distillset.export.selection import SplitSpec
 from distillset.export.soft_labels import with_soft_labels
 from distillset.export.writers import SUFFIXES, FileFormat
@@ -28,6 +29,7 @@ from distillset.review.conversations import applies_to_conversations
 from distillset.review.filters import RecordFilter
 
 MAX_BATCH_SIZE = 100_000
+BALANCED_BY = ("tag", "difficulty")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,22 @@ class ExportOptions:
     dataset_type: str | None = None
     # A conversation's assistant turns that keep their reasoning: every one, or the last.
     reasoning_turns: str = "every"
+    # Every sample of a question with several; by default only its chosen one (else its
+    # first), so a best-of-N project exports one record per question.
+    all_samples: bool = False
+    # Preference formats (dpo, ranking): the least score gap between the best and the
+    # worst sample of a question for it to give a pair.
+    margin: float = DEFAULT_MARGIN
+    # What --balanced counts per: each leaf tag, or each difficulty rating.
+    balanced_by: str = "tag"
+
+    @property
+    def records(self) -> RecordFilter:
+        """The records exported: the filter's, one per question unless all samples are
+        asked for (or the filter says itself)."""
+        if self.all_samples or self.record_filter.one_per_question is not None:
+            return self.record_filter
+        return replace(self.record_filter, one_per_question=True)
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,10 @@ def plan_export(
         raise InvalidInputError(f"batch size must be between 1 and {MAX_BATCH_SIZE}")
     if options.balanced is not None and options.balanced < 1:
         raise InvalidInputError("--balanced takes a count of at least 1")
+    if options.balanced_by not in BALANCED_BY:
+        raise InvalidInputError(
+            f"unknown --balanced-by {options.balanced_by!r}: choose {' or '.join(BALANCED_BY)}"
+        )
     if not options.think_open or not options.think_close:
         raise InvalidInputError("reasoning delimiters cannot be empty")
     if options.reasoning_turns not in REASONING_TURNS:
@@ -159,6 +181,12 @@ def plan_export(
         reasoning_turns=options.reasoning_turns,
     )
     fmt.check(ctx)
+    if fmt.pairs:
+        check_margin(options.margin)
+        if options.soft_labels:
+            raise InvalidInputError(
+                "preference pairs carry no soft labels: leave --soft-labels out"
+            )
     singles, conversations = _dataset_types(options, fmt)
     split = SplitSpec.parse(options.split) if options.split else None
     name = slug(options.dataset_name or project_name)
@@ -249,7 +277,7 @@ def _check_flat(fmt: ExportFormat, ctx: RenderContext) -> None:
 def _check_llamafactory(fmt: ExportFormat, file_format: FileFormat, directory: Path) -> None:
     if fmt.llamafactory is None:
         raise InvalidInputError(
-            f"LLaMA-Factory reads alpaca, sharegpt or messages exports, not {fmt.name!r}"
+            f"LLaMA-Factory reads alpaca, sharegpt, messages or ranking exports, not {fmt.name!r}"
         )
     readable = {FileFormat.JSON, FileFormat.JSONL, FileFormat.PARQUET}
     if fmt.name == "alpaca":

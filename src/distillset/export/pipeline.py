@@ -20,6 +20,7 @@ from distillset.export.atomic import PendingPath
 from distillset.export.formats.base import ExportFormat, RenderContext
 from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
+from distillset.export.pairs import iter_pairs
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
 from distillset.review.conversations import (
@@ -168,8 +169,13 @@ def _batches(
 ) -> Iterator[tuple[bool, list[DatasetRecord]]]:
     """The records to export, batch by batch: the single ones, then the conversations (each
     batch with whether it holds conversations)."""
-    if plan.singles:
-        for batch in iter_records(session, project, options.record_filter, batch_size=size):
+    if plan.singles and plan.fmt.pairs:
+        for batch in iter_pairs(
+            session, project, options.record_filter, options.margin, batch_size=size
+        ):
+            yield False, batch
+    elif plan.singles:
+        for batch in iter_records(session, project, options.records, batch_size=size):
             yield False, batch
     if plan.conversations:
         for talks in iter_conversations(session, project, options.record_filter, batch_size=size):
@@ -180,7 +186,7 @@ def _check_filter(
     session: Session, project: Project, options: ExportOptions, plan: ExportPlan
 ) -> None:
     """Refuse a filter that names what does not exist (an unknown --tag, say)."""
-    record_conditions(session, project, options.record_filter)
+    record_conditions(session, project, options.records)
     if plan.conversations:
         conversation_conditions(session, project, options.record_filter)
 
@@ -188,7 +194,7 @@ def _check_filter(
 def _any_match(
     session: Session, project: Project, options: ExportOptions, plan: ExportPlan
 ) -> bool:
-    if plan.singles and any_record(session, project, options.record_filter):
+    if plan.singles and any_record(session, project, options.records):
         return True
     return plan.conversations and bool(
         list_conversations(session, project, options.record_filter, complete=True, limit=1)
@@ -304,7 +310,8 @@ def _fill(
             if talks:
                 result.conversations += len(batch)
             for record in batch:
-                if balance is not None and not balance.keep(record.tag_id):
+                group = record.difficulty if options.balanced_by == "difficulty" else record.tag_id
+                if balance is not None and not balance.keep(group):
                     continue
                 target = (
                     plan.split.name

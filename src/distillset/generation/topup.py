@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from distillset.domain import ConflictError, ModelCallError
+from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import Kind, TargetGone, target_exists
 from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
 from distillset.llm.gateway import BeforeSend
@@ -100,10 +101,12 @@ async def top_up(
     *,
     task_id: int | None = None,
     before_send: BeforeSend | None = None,
+    screen: Screen | None = None,
 ) -> StepOutcome:
     """Bring the step's list up to ``count`` items, asking again (bounded) for what is missing.
 
-    ``before_send`` is awaited before each request goes out (see the gateway)."""
+    ``before_send`` is awaited before each request goes out (see the gateway); ``screen``
+    keeps only the proposals it lets through (semantic dedup), the others are refused."""
     outcome = StepOutcome()
     # Proposals that were not stored (duplicates, also of items elsewhere in the project)
     # are shown as taken in the next request, so the model does not propose them again.
@@ -139,8 +142,9 @@ async def top_up(
             outcome.error = str(exc)
             break
         outcome.calls.append(reply.result)
+        items = list(reply.items) if screen is None else await screen(list(reply.items))
         # On the database's writer thread: the loop keeps serving calls meanwhile.
-        stored = await run_write(store.engine, _commit_items, store, step, reply.items, count)
+        stored = await run_write(store.engine, _commit_items, store, step, items, count)
         for item_id, text in stored[: outcome.missing]:
             outcome.created.append(item_id)
             outcome.texts.append(text)

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from distillset.domain import ModelCallError
 from distillset.llm.completion import error_message
 from distillset.llm.config import EndpointConfig
-from distillset.llm.redact import redact
+from distillset.llm.redact import redact, redact_values, redactor
+from distillset.llm.request import canonical_json, request_key
 from distillset.llm.retry import backoff_delay, is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, Transport, TransportError
+
+if TYPE_CHECKING:
+    from distillset.llm.calls import CallRecorder
 
 BATCH_SIZE = 64
 MAX_ATTEMPTS = 4
@@ -43,11 +50,24 @@ def _vectors(reply: RawReply, count: int) -> list[list[float]]:
     return vectors
 
 
-async def _post(
-    endpoint: EndpointConfig, transport: Transport, texts: Sequence[str], sleep: Sleep
-) -> list[list[float]]:
+@dataclass
+class _Posted:
+    """One batch's outcome: its vectors and reply text, or why it failed."""
+
+    vectors: list[list[float]] | None
+    text: str | None
+    status: int | None
+    failure: str | None
+    attempts: int
+    latency_ms: float
+
+
+async def _send(
+    endpoint: EndpointConfig, transport: Transport, payload: str, count: int, sleep: Sleep
+) -> _Posted:
     url = f"{endpoint.base_url}/embeddings"
-    payload = json.dumps({"model": endpoint.model, "input": list(texts)}, ensure_ascii=False)
+    started = time.perf_counter()
+    failure, status, text = "no attempt made", None, None
     for attempt in range(MAX_ATTEMPTS):
         wait: float | None = None
         try:
@@ -55,8 +75,10 @@ async def _post(
         except TransportError as exc:
             failure, status = str(exc), None
         else:
+            text = reply.text
             if reply.status == 200:
-                return _vectors(reply, len(texts))
+                elapsed = (time.perf_counter() - started) * 1000
+                return _Posted(_vectors(reply, count), text, 200, None, attempt + 1, elapsed)
             failure, status = f"HTTP {reply.status}: {error_message(reply.text)}", reply.status
             if not is_retryable_status(reply.status):
                 break
@@ -64,8 +86,88 @@ async def _post(
         if attempt + 1 < MAX_ATTEMPTS:
             delay = backoff_delay(attempt, BACKOFF_BASE, BACKOFF_MAX) if wait is None else wait
             await sleep(delay)
-    message = f"embeddings from {endpoint.alias!r} failed: {failure}"
-    raise ModelCallError(redact(message, endpoint.api_key), status)
+    elapsed = (time.perf_counter() - started) * 1000
+    return _Posted(None, text, status, failure, attempt + 1, elapsed)
+
+
+def _payload(endpoint: EndpointConfig, texts: Sequence[str]) -> str:
+    return json.dumps({"model": endpoint.model, "input": list(texts)}, ensure_ascii=False)
+
+
+def _failed(endpoint: EndpointConfig, posted: _Posted) -> ModelCallError:
+    message = f"embeddings from {endpoint.alias!r} failed: {posted.failure}"
+    return ModelCallError(redact(message, endpoint.api_key), posted.status)
+
+
+async def _post(
+    endpoint: EndpointConfig, transport: Transport, texts: Sequence[str], sleep: Sleep
+) -> list[list[float]]:
+    posted = await _send(endpoint, transport, _payload(endpoint, texts), len(texts), sleep)
+    if posted.vectors is None:
+        raise _failed(endpoint, posted)
+    return posted.vectors
+
+
+def _prompt_tokens(text: str | None) -> int | None:
+    try:
+        usage = json.loads(text or "")["usage"]
+        return int(usage.get("prompt_tokens", usage.get("total_tokens")))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+async def logged_embeddings(
+    endpoint: EndpointConfig,
+    texts: Sequence[str],
+    transport: Transport,
+    calls: CallRecorder,
+    *,
+    project_id: int | None,
+    task_id: int | None,
+    purpose: str,
+    use_cache: bool = True,
+    batch_size: int = BATCH_SIZE,
+) -> list[list[float]]:
+    """``embed_texts`` with every batch in the call log, as chat calls are: its usage and
+    cost (input tokens at the endpoint's input price), and, when it succeeded, a cache
+    entry keyed on the canonical request, so a batch asked again is not paid twice."""
+    vectors: list[list[float]] = []
+    redact_key = redactor(endpoint.api_key)
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start : start + batch_size]
+        body = {"model": endpoint.model, "input": list(batch)}
+        canonical = canonical_json(body)
+        key = request_key(f"{endpoint.base_url}/embeddings", body, 0, canonical)
+        stored = await calls.find_success(key) if use_cache else None
+        if stored is not None:
+            vectors += _vectors(RawReply(200, {}, stored.response_body), len(batch))
+            continue
+        posted = await _send(
+            endpoint, transport, _payload(endpoint, batch), len(batch), asyncio.sleep
+        )
+        tokens = _prompt_tokens(posted.text) if posted.vectors is not None else None
+        row: dict[str, Any] = {
+            "project_id": project_id,
+            "task_id": task_id,
+            "endpoint_alias": endpoint.alias,
+            "purpose": purpose,
+            "request_key": key,
+            "status": "ok" if posted.vectors is not None else "error",
+            "http_status": posted.status,
+            "error": None if posted.vectors is not None else posted.failure,
+            "request_body": canonical,
+            "response_body": posted.text,
+            "latency_ms": posted.latency_ms,
+            "attempts": posted.attempts,
+            "input_tokens": tokens,
+            "output_tokens": 0 if tokens is not None else None,
+            "cost": endpoint.cost_of(tokens, 0) if tokens is not None else None,
+        }
+        await calls.record(redact_values(row, redact_key))
+        if posted.vectors is None:
+            raise _failed(endpoint, posted)
+        vectors += posted.vectors
+    return vectors
 
 
 async def embed_texts(

@@ -22,6 +22,7 @@ from distillset.llm.call_rows import StoredCall
 from distillset.llm.calls import CallRecorder
 from distillset.llm.completion import NO_USAGE, Completion, Usage, parse_completion
 from distillset.llm.config import EndpointConfig, LimitSettings
+from distillset.llm.embeddings import logged_embeddings
 from distillset.llm.errors import ModelOutputError, RequestRefused
 from distillset.llm.flights import in_flight
 from distillset.llm.limiter import Limiter, LimiterRegistry, Permit
@@ -121,8 +122,12 @@ class Gateway:
         stream: bool = False,
         before_send: BeforeSend | None = None,
         logprobs: int = 0,
+        variant: int = 0,
     ) -> ChatResult:
         """One answered chat request, from the cache or the endpoint (see the contract).
+
+        ``variant`` numbers one of several samples of the same request: each is cached
+        apart, so the samples differ and a resumed run never pays for one twice.
 
         With ``logprobs`` K the request asks for the top K alternatives of every token and
         the result carries its soft labels. A server that refuses them is asked again
@@ -139,6 +144,7 @@ class Gateway:
             response_format=response_format,
             sampling=sampling,
             stream=stream,
+            variant=variant,
         )
         server = (endpoint.base_url, endpoint.model)
         if logprobs > 0 and server not in self._logprobs_refused:
@@ -160,6 +166,27 @@ class Gateway:
         if logprobs > 0:
             result.soft_labels = SoftLabelCapture(REFUSED, detail=self._logprobs_refused[server])
         return result
+
+    async def embed(
+        self,
+        endpoint: EndpointConfig,
+        texts: list[str],
+        *,
+        purpose: str = "embeddings",
+        task_id: int | None = None,
+    ) -> list[list[float]]:
+        """One vector per text from the endpoint's `/embeddings`, each batch logged (usage,
+        cost) and cached in the call log like a chat call."""
+        return await logged_embeddings(
+            endpoint,
+            texts,
+            self._transport,
+            self._calls,
+            project_id=self.project_id,
+            task_id=task_id,
+            purpose=purpose,
+            use_cache=self.use_cache,
+        )
 
     async def server_identity(self, endpoint: EndpointConfig) -> dict[str, Any]:
         """What the endpoint's server reports of its model (see llm.teacher), asked once per
@@ -185,12 +212,13 @@ class Gateway:
         stream: bool,
         before_send: BeforeSend | None,
         top_k: int,
+        variant: int = 0,
     ) -> ChatResult:
         body = build_body(endpoint, messages, sampling=sampling, response_format=response_format)
         if top_k > 0:
             body.update(request_fields(top_k))
         canonical = canonical_json(body)
-        key = request_key(endpoint.base_url, body, attempt, canonical)
+        key = request_key(endpoint.base_url, body, attempt, canonical, variant)
         if not self.use_cache:
             return await self._call_endpoint(
                 endpoint, body, canonical, key, purpose, task_id, stream, before_send, top_k

@@ -44,11 +44,19 @@ def canonical_json(body: dict[str, Any]) -> str:
 
 
 def request_key(
-    base_url: str, body: dict[str, Any], attempt: int, canonical: str | None = None
+    base_url: str,
+    body: dict[str, Any],
+    attempt: int,
+    canonical: str | None = None,
+    variant: int = 0,
 ) -> str:
-    """sha256 of the canonical request: base URL, model, messages, parameters, attempt."""
+    """sha256 of the canonical request: base URL, model, messages, parameters, attempt, and
+    the sample (``variant``) it asks for: N samples of one request are N cache entries.
+    Variant 0 keeps the key it always had, so earlier caches still answer first samples."""
     text = canonical_json(body) if canonical is None else canonical
     head = f"{base_url.rstrip('/')}\n{attempt}\n"
+    if variant:
+        head += f"sample {variant}\n"
     return hashlib.sha256((head + text).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -72,6 +72,12 @@ KINDS: dict[str, PromptKind] = {
             required=("conversation",),
             optional=("path", "topic", "scenario", "user_role", "assistant_role"),
         ),
+        PromptKind(
+            "difficulty",
+            "asks the judge model to rate how hard one question is, 1-10, with a short reason",
+            required=("question",),
+            optional=("path", "topic"),
+        ),
     )
 }
 
@@ -95,6 +101,7 @@ WRITE_IN = {
     "conversation": "Answer in {language}.",
     "follow_up": "Write the message in {language}.",
     "judge_conversation": "Write the reason in {language}.",
+    "difficulty": "Write the reason in {language}.",
 }
 # The word a prompt shows for an empty list (no existing tags or questions yet).
 EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}

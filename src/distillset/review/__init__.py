@@ -13,6 +13,13 @@ from distillset.review.conversations import (
     set_conversation_score,
     set_conversations_confirmed,
 )
+from distillset.review.difficulty import (
+    RATE_KIND,
+    Rating,
+    create_rate_task,
+    difficulty_counts,
+    parse_rating,
+)
 from distillset.review.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.review.editing import (
     DeleteResult,
@@ -48,6 +55,14 @@ from distillset.review.imports import (
 )
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
 from distillset.review.records import DatasetRecord, fetch_page, iter_records
+from distillset.review.select_task import start_selection
+from distillset.review.selection import (
+    SelectBy,
+    SelectionResult,
+    final_answer,
+    select_by,
+    select_samples,
+)
 from distillset.review.soft_labels import TokenConfidence, lowest_confidence
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
@@ -65,9 +80,13 @@ __all__ = [
     "JudgeOutcome",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_ROWS",
+    "RATE_KIND",
+    "Rating",
     "RecordFilter",
     "RecordPage",
     "SHAPES",
+    "SelectBy",
+    "SelectionResult",
     "TokenConfidence",
     "Verdict",
     "change_labels",
@@ -77,11 +96,14 @@ __all__ = [
     "count_records",
     "create_judge_task",
     "delete_conversations",
+    "create_rate_task",
     "delete_records",
+    "difficulty_counts",
     "edit_record",
     "edit_turn",
     "fetch_page",
     "file_format_of",
+    "final_answer",
     "find_duplicates",
     "get_conversation",
     "get_record",
@@ -94,9 +116,12 @@ __all__ = [
     "list_conversations",
     "list_records",
     "lowest_confidence",
+    "parse_rating",
     "parse_verdict",
     "read_dataset",
     "run_judge_task",
+    "select_by",
+    "select_samples",
     "set_confirmed",
     "set_conversation_note",
     "set_conversation_score",
@@ -104,4 +129,5 @@ __all__ = [
     "set_note",
     "set_question_text",
     "set_score",
+    "start_selection",
 ]

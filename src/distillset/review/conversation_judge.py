@@ -26,7 +26,7 @@ from distillset.review.conversations import (
 )
 from distillset.review.editing import score_values
 from distillset.review.filters import RecordFilter
-from distillset.review.judge import PARSE_ATTEMPTS, _judge_alias, verdict_format
+from distillset.review.judge import PARSE_ATTEMPTS, judge_alias, verdict_format
 from distillset.review.verdict import Verdict, parse_verdict
 from distillset.store import Conversation, Project, Store
 
@@ -92,7 +92,7 @@ async def judge_conversations(
     with store.session() as session:
         project = session.get(Project, project_id)
         assert project is not None
-        endpoint = endpoint_config(get_endpoint(session, _judge_alias(project, model)), settings)
+        endpoint = endpoint_config(get_endpoint(session, judge_alias(project, model)), settings)
         template = get_prompt(session, project, "judge_conversation").template
         limits = LimitSettings.from_project(project)
         chosen = RecordFilter(ids=tuple(ids or ()), scored=None if rescore or ids else False)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Text, cast, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from distillset.domain import InvalidInputError
 from distillset.review.text_search import escape_like, record_text_matches
@@ -33,7 +33,11 @@ CONDITIONS = (
     "search",
     "label",
     "ids",
+    "sampled",
+    "one_per_question",
+    "min_difficulty",
 )
+DIFFICULTY_RANGE = (1, 10)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,12 @@ class RecordFilter:
     search: str | None = None  # substring of question, answer or reasoning (case-insensitive)
     label: str | None = None  # a custom label the record carries
     ids: tuple[int, ...] = field(default_factory=tuple)
+    # Only records of questions with several samples (best-of-N).
+    sampled: bool | None = None
+    # One record per question: its chosen sample, else its first (lowest variant).
+    one_per_question: bool | None = None
+    # Only records of questions the judge rated at least this hard (1-10).
+    min_difficulty: int | None = None
     # Not scored since this moment (a rescore task's start): what such a task has left to do.
     scored_before: datetime | None = None
 
@@ -61,6 +71,14 @@ class RecordFilter:
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_SCORE:
                 raise InvalidInputError(f"{name.replace('_', ' ')} must be between 0 and 5")
+        difficulty: object = self.min_difficulty
+        low, high = DIFFICULTY_RANGE
+        if difficulty is not None and (
+            isinstance(difficulty, bool)
+            or not isinstance(difficulty, int)
+            or not low <= difficulty <= high
+        ):
+            raise InvalidInputError(f"min difficulty must be a whole number from {low} to {high}")
         if (
             self.min_score is not None
             and self.max_score is not None
@@ -131,7 +149,39 @@ def record_conditions(
     if flt.search:
         conditions.append(record_text_matches(session, flt.search))
         needs_question = True
+    if flt.sampled:
+        conditions.append(Answer.question_id.in_(sampled_questions(project.id)))
+    if flt.one_per_question:
+        conditions.append(~_outranked())
+    if flt.min_difficulty is not None:
+        conditions.append(Question.difficulty >= flt.min_difficulty)
+        needs_question = True
     return conditions, needs_question
+
+
+def sampled_questions(project_id: int) -> Any:
+    """A SELECT of the ids of the project's questions that have several samples."""
+    return (
+        select(Answer.question_id)
+        .where(Answer.project_id == project_id)
+        .group_by(Answer.question_id)
+        .having(func.count(Answer.id) > 1)
+    )
+
+
+def _outranked() -> ColumnElement[bool]:
+    """Whether another sample of the record's question comes first: a chosen one before an
+    unchosen one, then the lower variant (then the lower id)."""
+    other = aliased(Answer)
+    first = or_(
+        other.chosen.is_(True) & Answer.chosen.is_(False),
+        (other.chosen == Answer.chosen)
+        & or_(
+            other.variant < Answer.variant,
+            (other.variant == Answer.variant) & (other.id < Answer.id),
+        ),
+    )
+    return select(other.id).where(other.question_id == Answer.question_id, first).exists()
 
 
 def described_filter(session: Session, record_filter: RecordFilter) -> dict[str, Any]:

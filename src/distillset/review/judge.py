@@ -34,6 +34,7 @@ from distillset.prompts import get_prompt, render
 from distillset.review.editing import count_records, score_values
 from distillset.review.filters import RecordFilter
 from distillset.review.records import DatasetRecord, fetch_page
+from distillset.review.selection import SelectBy, select_samples
 from distillset.review.verdict import Verdict, parse_verdict
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
@@ -45,6 +46,8 @@ STAGE = "judged"
 JUDGE_STAGES = (Stage(STAGE, "Judged"),)
 RESCORE_PARAM = "rescore"  # in the task params: whether the task rescores
 BATCH_PARAM = "batch"  # in the task params: verdicts asked through the batch interface
+# In the task params: whether the task then chooses each question's best-scored sample.
+SELECT_PARAM = "select"
 PAGE_SIZE = 500
 # Verdicts waiting in batches at once (each a coroutine holding its record).
 BATCH_WORKERS = 5_000
@@ -92,7 +95,7 @@ def _check_filter(record_filter: RecordFilter, rescore: bool) -> None:
         )
 
 
-def _judge_alias(project: Project, model: str | None) -> str:
+def judge_alias(project: Project, model: str | None) -> str:
     if model:
         return model
     if project.answer_model is not None:
@@ -113,12 +116,17 @@ def create_judge_task(
     no_cache: bool = False,
     max_cost: float | None = None,
     batch: bool = False,
+    select: bool = False,
 ) -> Task:
     """A queued judge task over the filter's unscored records, or all of them when it
     ``rescore``s (score filters allowed then); ``no_cache`` asks for fresh verdicts on
     every run of it; ``max_cost`` is its budget; ``batch`` asks the verdicts through the
-    judge model's batch interface. Run it with run_judge_task."""
-    alias = get_endpoint(session, _judge_alias(project, model)).alias
+    judge model's batch interface. With ``select`` it scores the samples of questions that
+    have several and then chooses each one's best (review.selection). Run it with
+    run_judge_task."""
+    alias = get_endpoint(session, judge_alias(project, model)).alias
+    if select:
+        record_filter = replace(record_filter, sampled=True)
     _check_filter(record_filter, rescore)
     planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
     params: dict[str, Any] = {"model": alias, "filter": record_filter.as_dict()}
@@ -126,6 +134,8 @@ def create_judge_task(
         params[RESCORE_PARAM] = True
     if batch:
         params[BATCH_PARAM] = True
+    if select:
+        params[SELECT_PARAM] = True
     task = Task(
         project_id=project.id,
         kind=TaskKind.JUDGE.value,
@@ -162,6 +172,7 @@ class _Setup:
     template: str
     record_filter: RecordFilter  # what the task has left (judge_filter applied)
     batch: bool = False
+    select: bool = False  # choose each question's best-scored sample at the end
 
 
 class JudgeRun(SupervisedRun):
@@ -200,6 +211,7 @@ class JudgeRun(SupervisedRun):
                 template=get_prompt(session, project, "judge").template,
                 record_filter=record_filter,
                 batch=bool(task.params.get(BATCH_PARAM)),
+                select=bool(task.params.get(SELECT_PARAM)),
             )
 
     def failure_event(self, failed: int) -> tuple[str, str]:
@@ -329,6 +341,21 @@ class JudgeRun(SupervisedRun):
                 for task in workers:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
+        if setup.select:
+            self._select(setup)
+
+    def _select(self, setup: _Setup) -> None:
+        """Each question's best-scored sample becomes its chosen record."""
+        with self.store.session() as session:
+            project = session.get(Project, setup.project.id)
+            assert project is not None
+            result = select_samples(
+                session, project, SelectBy.JUDGE, tag_id=setup.record_filter.tag_id
+            )
+        self.event(
+            f"chose the best-scored sample of {result.chosen} of {result.questions} questions"
+            + (f" ({result.undecided} with no scored sample)" if result.undecided else "")
+        )
 
 
 async def run_judge_task(

@@ -57,6 +57,16 @@ class DatasetRecord:
     # What became of the soft labels asked for with the answer (captured, absent, refused...;
     # see llm.soft_labels); None: none were asked for.
     soft_label_status: str | None = None
+    # The judge's rating of the question's difficulty (1-10), its reason and when; None:
+    # not rated.
+    difficulty: int | None = None
+    difficulty_reason: str | None = None
+    rated_at: datetime | None = None
+    # Whether selection chose this sample for its question, how (judge | consistency), and
+    # for a vote the share of the question's samples that agree with the majority.
+    chosen: bool = False
+    selected_by: str | None = None
+    agreement: float | None = None
     # A multi-turn record (a conversation): every turn as (role, content, reasoning), the
     # question first; ``question``, ``answer`` and ``reasoning`` are its first question and
     # its last reply. Empty for a single record.
@@ -74,7 +84,7 @@ class DatasetRecord:
         if not with_prompt:
             for name in _PROMPT_FIELDS:
                 del data[name]
-        for moment in ("scored_at", "created_at", "question_created_at"):
+        for moment in ("scored_at", "created_at", "question_created_at", "rated_at"):
             value = data[moment]
             data[moment] = utc_iso(value)
         return data
@@ -111,6 +121,12 @@ _COLUMNS = (
     Answer.prompt,
     Answer.sampling,
     Answer.soft_label_status,
+    Question.difficulty,
+    Question.difficulty_reason,
+    Question.rated_at,
+    Answer.chosen,
+    Question.selected_by,
+    Question.agreement,
 )
 
 
@@ -143,6 +159,12 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         prompt,
         sampling,
         soft_label_status,
+        difficulty,
+        difficulty_reason,
+        rated_at,
+        chosen,
+        selected_by,
+        agreement,
     ) = row
     return DatasetRecord(
         id=answer_id,
@@ -173,6 +195,12 @@ def _record(row: Any, paths: TagPaths) -> DatasetRecord:
         prompt=prompt,
         sampling=sampling,
         soft_label_status=soft_label_status,
+        difficulty=difficulty,
+        difficulty_reason=difficulty_reason,
+        rated_at=rated_at,
+        chosen=bool(chosen),
+        selected_by=selected_by,
+        agreement=agreement,
     )
 
 

@@ -175,6 +175,14 @@ class Question(Base):
     # The attempt number its next answer request carries: deleting its answer moves it on,
     # so asking again sends a fresh request instead of replaying the cached reply.
     answer_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How its chosen sample was picked (review.selection: judge | consistency), and for a
+    # vote the share of its samples that agree with the majority's final answer.
+    selected_by: Mapped[str | None] = mapped_column(String(20))
+    agreement: Mapped[float | None] = mapped_column(Float)
+    # The judge's rating of how hard the question is (1-10), its reason, and when.
+    difficulty: Mapped[int | None] = mapped_column(Integer)
+    difficulty_reason: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -202,6 +210,9 @@ class Answer(Base):
     reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[float | None] = mapped_column(Float)
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sample selection picked for its question (at most one per question): what an
+    # export takes from a question with several samples.
+    chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     score: Mapped[float | None] = mapped_column(Float)
     score_reason: Mapped[str | None] = mapped_column(Text)
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -45,10 +45,12 @@ def user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `score`, `follow_up` (the user simulator's turn: the history between
-    <conversation> tags) or `answer`, by the prompt contract."""
+    """`list`, `difficulty`, `score`, `follow_up` (the user simulator's turn: the history
+    between <conversation> tags) or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
+    if '"difficulty"' in user_text(messages):
+        return "difficulty"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
     if "<conversation>" in user_text(messages):
@@ -217,8 +219,25 @@ def _digest(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def answer_for(text: str) -> tuple[str, str]:
-    """(reasoning, answer) for a question prompt."""
+def final_answer_for(question: str, sample: int) -> str:
+    """The short final answer of a sampled reply: two samples in three agree (the question's
+    number), the third is off by one, so a majority vote has something to decide."""
+    base = _digest(question) % 90 + 10
+    return str(base + 1 if sample % 3 == 2 else base)
+
+
+def answer_for(text: str, sample: int | None = None) -> tuple[str, str]:
+    """(reasoning, answer) for a question prompt. A sampled answer (``sample`` k, at a
+    temperature above 0) differs with k and ends with a short final answer line."""
+    reasoning, answer = _plain_answer(text, sample or 0)
+    if sample is None:
+        return reasoning, answer
+    question = text.strip().splitlines()[-1] if text.strip() else "the question"
+    reasoning += f"\nSample {sample + 1}: weighing the options once more."
+    return reasoning, f"{answer}\n\nFinal answer: {final_answer_for(question, sample)}"
+
+
+def _plain_answer(text: str, shift: int) -> tuple[str, str]:
     question = text.strip().splitlines()[-1] if text.strip() else "the question"
     if is_chinese(text):
         reasoning = (
@@ -233,12 +252,22 @@ def answer_for(text: str) -> tuple[str, str]:
         f"The user asks: {question}\nI will start from the core idea, then the factors that "
         "change the outcome, and finish with advice a learner can act on."
     )
-    points = ANSWER_POINTS_EN[_digest(question) % len(ANSWER_POINTS_EN)]
+    points = ANSWER_POINTS_EN[(_digest(question) + shift) % len(ANSWER_POINTS_EN)]
     opening = question[:1].lower() + question[1:] if question[1:2].islower() else question
     # Prose, not a numbered list: a reply to a list prompt must not parse as a list by chance.
     body = " ".join(f"{order}, {point}" for order, point in zip(ORDINALS_EN, points, strict=True))
     answer = f"In short, {opening} It comes down to three things.\n\n{body}"
     return reasoning, answer
+
+
+def difficulty_for(text: str) -> dict[str, Any]:
+    """A difficulty rating 1-10, derived from the question the prompt ends with."""
+    question = text.strip().splitlines()
+    asked = next((line for line in question if line.rstrip().endswith(("?", "？"))), text)
+    return {
+        "difficulty": _digest(asked) % 10 + 1,
+        "reason": "Needs a few connected ideas and some care to answer well.",
+    }
 
 
 def score_for(texts: list[str]) -> dict[str, Any]:

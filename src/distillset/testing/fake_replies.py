@@ -92,18 +92,23 @@ def reply_parts(
     config: FakeConfig,
     rng: random.Random,
     response_format: dict[str, Any] | None,
+    sample: int | None = None,
 ) -> tuple[str | None, str]:
-    """(reasoning, answer) for a request of this kind."""
+    """(reasoning, answer) for a request of this kind; ``sample`` numbers a sampled answer
+    (see ``fake_content.answer_for``)."""
     text = fake_content.user_text(messages)
     if kind == "list":
         content, _ = list_content(text, config, rng, response_format)
         return f"The path is {' > '.join(fake_content.tag_path(text))}; listing items.", content
     if kind == "follow_up":
         return fake_content.follow_up_for(text)
+    if kind == "difficulty":
+        rating = fake_content.difficulty_for(text)
+        return "Weighing how much the question asks for.", json.dumps(rating)
     if kind == "score":
         verdict = fake_content.score_for(fake_content.message_texts(messages))
         return "Checking accuracy, completeness and clarity.", json.dumps(verdict)
-    return fake_content.answer_for(text)
+    return fake_content.answer_for(text, sample)
 
 
 def message_fields(style: str, reasoning: str | None, answer: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import random
@@ -57,6 +58,8 @@ class FakeModelBehaviour:
         self._slots: tuple[int, asyncio.Semaphore] | None = None
         self.prompt_cache = PromptCache()
         self.batches = FakeBatches(self)
+        # Sampled answers (temperature above 0) given so far per prompt: each one differs.
+        self._samples: collections.Counter[str] = collections.Counter()
 
     def configure(self, **changes: Any) -> FakeConfig:
         unknown = set(changes) - FakeConfig.field_names()
@@ -70,6 +73,7 @@ class FakeModelBehaviour:
     def reset(self, config: FakeConfig | None = None) -> None:
         self.config = config or FakeConfig()
         self.rng = random.Random(self.config.seed)
+        self._samples.clear()
         self.counters.reset()
         self.prompt_cache.clear()
         self.batches.clear()
@@ -244,7 +248,8 @@ class FakeModelBehaviour:
         if outcome == "malformed":
             return web.Response(text=MALFORMED_BODY, content_type="application/json")
         response_format = body.get("response_format")
-        reasoning, answer = reply_parts(kind, messages, config, self.rng, response_format)
+        sample = self._sample_number(body, messages, kind)
+        reasoning, answer = reply_parts(kind, messages, config, self.rng, response_format, sample)
         finish_reason = "stop"
         if outcome == "truncated":
             answer, finish_reason = answer[: max(1, len(answer) // 2)], "length"
@@ -270,6 +275,19 @@ class FakeModelBehaviour:
         logprobs = None if make_logprobs is None else make_logprobs(message)
         reply = completion_body(model, message, finish_reason, usage, logprobs)
         return web.Response(text=reply_json(reply), content_type="application/json")
+
+    def _sample_number(
+        self, body: dict[str, Any], messages: list[dict[str, Any]], kind: str
+    ) -> int | None:
+        """Which sample of its prompt an answer request at a temperature above 0 gets (a
+        real model samples anew each time); None for a deterministic request."""
+        temperature = body.get("temperature")
+        if kind != "answer" or not isinstance(temperature, int | float) or temperature <= 0:
+            return None
+        prompt = fake_content.user_text(messages)
+        number = self._samples[prompt]
+        self._samples[prompt] += 1
+        return number
 
     async def admin_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.counters.snapshot().as_dict())

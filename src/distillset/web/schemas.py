@@ -175,6 +175,10 @@ class AutoDistill(Body):
         default="single",
         description="single answers, multi-turn conversations (the project's setting), or both",
     )
+    samples: int = Field(default=1, ge=1, le=16, description="answers per question (best-of-N)")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="sampling temperature of the answers"
+    )
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
     batch_answers: bool = Field(
         default=False, description="answers through the answer model's batch interface"
@@ -186,6 +190,10 @@ class AutoDistill(Body):
 
 class AnswerTask(Body):
     tag_id: RowId | None = None
+    samples: int = Field(default=1, ge=1, le=16, description="answers per question (best-of-N)")
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="sampling temperature of the answers"
+    )
     fresh: bool = Field(default=False, description="new samples, not stored model replies")
     batch: bool = Field(default=False, description="through the answer model's batch interface")
     confirm_large: bool = Field(
@@ -229,3 +237,13 @@ class QuestionSelection(Body):
 
 class QuestionMove(QuestionSelection):
     to_tag_id: RowId = Field(description="the tag to move them under")
+
+
+class SampleSelection(Body):
+    by: Literal["judge", "consistency"] = Field(
+        description="judge: score the samples and choose the best (a task); consistency: "
+        "majority vote on the final answer"
+    )
+    tag_id: RowId | None = None
+    model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
+    fresh: bool = Field(default=False, description="new verdicts, not stored model replies")

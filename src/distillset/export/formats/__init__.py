@@ -17,6 +17,7 @@ from distillset.export.formats.base import (
 from distillset.export.formats.custom import CUSTOM_FIELDS, CustomFormat
 from distillset.export.formats.harmony import HarmonyFormat
 from distillset.export.formats.messages import MessagesFormat
+from distillset.export.formats.preference import DpoFormat, RankingFormat
 from distillset.export.formats.raw import RawFormat
 from distillset.export.formats.sharegpt import ShareGptFormat
 from distillset.export.formats.trl import TrlFormat
@@ -32,6 +33,8 @@ FORMATS: dict[str, ExportFormat] = {
         HarmonyFormat(),
         CustomFormat(),
         RawFormat(),
+        DpoFormat(),
+        RankingFormat(),
     )
 }
 

@@ -148,6 +148,8 @@ class ExportFormat(ABC):
     llamafactory: ClassVar[str | None] = None
     # Whether a row holds a whole conversation (many turns), not only one exchange.
     conversational: ClassVar[bool] = True
+    # A row is a preference pair: its record carries a rejected sample (export.pairs).
+    pairs: ClassVar[bool] = False
 
     def check(self, ctx: RenderContext) -> None:  # noqa: B027 - most formats need no checks
         """Refuse options this format cannot honour (raises InvalidInputError)."""

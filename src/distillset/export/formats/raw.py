@@ -42,6 +42,14 @@ RAW_SCHEMA = pa.schema(
         ("sampling", pa.string()),
         # What became of the soft labels asked for (captured, absent, refused...), or null.
         ("soft_label_status", pa.string()),
+        # The question's difficulty rating (1-10), its reason and when (null: unrated).
+        ("difficulty", pa.int64()),
+        ("difficulty_reason", pa.string()),
+        ("rated_at", pa.string()),
+        # Best-of-N selection: the chosen sample, how it was chosen, the vote's agreement.
+        ("chosen", pa.bool_()),
+        ("selected_by", pa.string()),
+        ("agreement", pa.float64()),
     ]
 )
 

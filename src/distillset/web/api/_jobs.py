@@ -12,13 +12,15 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from distillset import review
 from distillset.auto import Plan, PlannedJob, create_answers_job, create_auto_job, preview_auto_job
 from distillset.config import Settings
 from distillset.domain import ConflictError, TaskStatus
 from distillset.kinds import task_as_dict
 from distillset.runs import effective_status, get_task, request_cancel
 from distillset.store import Store
-from distillset.web.schemas import AutoDistill
+from distillset.web.deps import project_by_id
+from distillset.web.schemas import AutoDistill, SampleSelection
 
 ResultT = TypeVar("ResultT")
 
@@ -35,6 +37,8 @@ def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoD
         questions=body.questions_per_tag,
         topic=body.topic,
         dataset_type=body.dataset_type,
+        samples=body.samples,
+        temperature=body.temperature,
     )
 
 
@@ -52,6 +56,8 @@ def create_auto(
         confirm_large=body.confirm_large,
         dataset_type=body.dataset_type,
         batch_answers=body.batch_answers,
+        samples=body.samples,
+        temperature=body.temperature,
     )
 
 
@@ -62,12 +68,35 @@ def create_answers(
     tag_id: int | None,
     confirm_large: bool = False,
     batch: bool = False,
+    samples: int = 1,
+    temperature: float | None = None,
 ) -> PlannedJob:
     """Answer every unanswered question of the project, or of a tag's subtree (``batch``:
-    through the answer model's batch interface)."""
+    through the answer model's batch interface; with ``samples``, give each question the
+    samples it lacks)."""
     return create_answers_job(
-        session, settings, project_id, tag_id=tag_id, confirm_large=confirm_large, batch=batch
+        session,
+        settings,
+        project_id,
+        tag_id=tag_id,
+        confirm_large=confirm_large,
+        batch=batch,
+        samples=samples,
+        temperature=temperature,
     )
+
+
+def start_selection(
+    session: Session, project_id: int, body: SampleSelection
+) -> dict[str, Any] | int:
+    """A vote's outcome, or the id of the judge task that selects (to run in the server)."""
+    project = project_by_id(session, project_id)
+    started = review.start_selection(
+        session, project, review.select_by(body.by), tag_id=body.tag_id, model=body.model
+    )
+    if isinstance(started, review.SelectionResult):
+        return started.as_dict()
+    return started.id
 
 
 def check_startable(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from distillset import projects
@@ -13,7 +13,7 @@ from distillset.kinds import task_as_dict
 from distillset.runs import get_task, list_tasks
 from distillset.web.api import _jobs as jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
-from distillset.web.schemas import AnswerTask, AutoDistill, RowId
+from distillset.web.schemas import AnswerTask, AutoDistill, RowId, SampleSelection
 from distillset.web.streaming.progress import task_events
 
 router = APIRouter(tags=["tasks"])
@@ -53,9 +53,32 @@ async def start_answer_all(
         body.tag_id,
         body.confirm_large,
         body.batch,
+        body.samples,
+        body.temperature,
     )
     runner.start(job.task_id, use_cache=not body.fresh)
     return job.as_dict()
+
+
+@router.post("/projects/{project_id}/selection")
+async def select_samples(
+    project_id: RowId,
+    body: SampleSelection,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+    response: Response,
+) -> dict[str, Any]:
+    """Choose one sample of each question that has several: a vote answers at once (200,
+    what was chosen); a judge selection starts a task (202) that scores, then chooses."""
+    started = await jobs.in_session(store, jobs.start_selection, project_id, body)
+    if isinstance(started, dict):
+        return started
+    runner.start(started, use_cache=not body.fresh)
+    response.status_code = 202
+    return await jobs.in_session(
+        store, lambda session: task_as_dict(get_task(session, started), settings)
+    )
 
 
 @router.get("/projects/{project_id}/tasks")

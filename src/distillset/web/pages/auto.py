@@ -17,7 +17,10 @@ router = APIRouter(prefix="/projects/{project_id}")
 def _plan_key(body: AutoDistill) -> str:
     """The fields a plan was drawn for, as the plan's Start form carries them back."""
     fields = (body.topic or "", body.levels, body.tags_per_level, body.questions_per_tag)
-    return "|".join(str(field) for field in (*fields, body.dataset_type))
+    key = "|".join(str(field) for field in (*fields, body.dataset_type))
+    if body.samples != 1 or body.temperature is not None:
+        key += f"|{body.samples}|{body.temperature}"
+    return key
 
 
 async def _render_plan(
