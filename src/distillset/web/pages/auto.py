@@ -16,8 +16,10 @@ router = APIRouter(prefix="/projects/{project_id}")
 
 def _plan_key(body: AutoDistill) -> str:
     """The fields a plan was drawn for, as the plan's Start form carries them back."""
-    fields = (body.topic or "", body.levels, body.tags_per_level, body.questions_per_tag)
-    key = "|".join(str(field) for field in (*fields, body.dataset_type))
+    key = f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
+    # The dataset type and sampling change the plan too (their defaults add nothing).
+    if body.dataset_type != "single":
+        key += f"|{body.dataset_type}"
     if body.samples != 1 or body.temperature is not None:
         key += f"|{body.samples}|{body.temperature}"
     return key
