@@ -181,3 +181,29 @@ def test_reasoning_goes_back_in_the_history_as_the_endpoint_says(
     assert context_question
     assert (outcome.error is None) is works
     assert len(stored_turns(store)) == (6 if works else 3)
+
+
+@pytest.mark.parametrize(
+    ("language", "marker"),
+    [("zh", "目前的对话"), ("tr", "Şimdiye kadarki konuşma"), ("fr", "French")],
+)
+def test_the_user_simulator_is_asked_in_the_project_language(
+    store: Store,
+    settings: Settings,
+    project_id: int,
+    fake_server: FakeModelServer,
+    language: str,
+    marker: str,
+) -> None:
+    with store.session() as session:
+        projects.update_project(
+            session, projects.get_project(session, project_id), language=language
+        )
+    context = context_of(store, settings, project_id)
+
+    assert converse(store, context, question_id_of(store)).complete
+
+    simulator = [prompt for prompt in fake_server.stats().prompts if "<conversation>" in prompt]
+    assert len(simulator) == 2 and all(marker in prompt for prompt in simulator)
+    teacher_system = fake_server.stats().bodies[0]["messages"][0]["content"]
+    assert "a PE teacher" in teacher_system and "a first lesson on the track" in teacher_system
