@@ -16,8 +16,9 @@ router = APIRouter(prefix="/projects/{project_id}")
 
 def _plan_key(body: AutoDistill) -> str:
     """The fields a plan was drawn for, as the plan's Start form carries them back."""
-    fields = (body.topic or "", body.levels, body.tags_per_level, body.questions_per_tag)
-    return "|".join(str(field) for field in (*fields, body.dataset_type))
+    key = f"{body.topic or ''}|{body.levels}|{body.tags_per_level}|{body.questions_per_tag}"
+    # The dataset type changes the plan too (single, the default, adds nothing).
+    return key if body.dataset_type == "single" else f"{key}|{body.dataset_type}"
 
 
 async def _render_plan(
