@@ -159,6 +159,11 @@ def test_both_holds_single_records_and_conversations_and_the_default_too(
     assert (single.records, single.conversations) == (3, 0)
     flat, _rows = export(store, project, tmp_path / "f.jsonl", format="alpaca")
     assert (flat.records, flat.conversations) == (3, 0)
+    assert flat.warnings == [
+        "1 conversations left out: the 'alpaca' format holds one exchange per row "
+        "(sharegpt, messages, trl, axolotl and harmony hold conversations)"
+    ]
+    assert default.warnings == [] and single.warnings == []
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from distillset.answers import advance_conversation, make_conversation
 from distillset.answers.conversations import TurnOutcome
+from distillset.auto import create_answers_job
 from distillset.config import Settings
 from distillset.domain import Origin, text_hash
 from distillset.generation.context import DistillContext, load_context
+from distillset.kinds import run_task
 from distillset.llm import open_gateway
 from distillset.projects import lifecycle as projects
 from distillset.projects import update_multi_turn_setting
@@ -181,3 +183,52 @@ def test_reasoning_goes_back_in_the_history_as_the_endpoint_says(
     assert context_question
     assert (outcome.error is None) is works
     assert len(stored_turns(store)) == (6 if works else 3)
+
+
+@pytest.mark.parametrize(
+    ("language", "marker"),
+    [("zh", "目前的对话"), ("tr", "Şimdiye kadarki konuşma"), ("fr", "French")],
+)
+def test_the_user_simulator_is_asked_in_the_project_language(
+    store: Store,
+    settings: Settings,
+    project_id: int,
+    fake_server: FakeModelServer,
+    language: str,
+    marker: str,
+) -> None:
+    with store.session() as session:
+        projects.update_project(
+            session, projects.get_project(session, project_id), language=language
+        )
+    context = context_of(store, settings, project_id)
+
+    assert converse(store, context, question_id_of(store)).complete
+
+    simulator = [prompt for prompt in fake_server.stats().prompts if "<conversation>" in prompt]
+    assert len(simulator) == 2 and all(marker in prompt for prompt in simulator)
+    teacher_system = fake_server.stats().bodies[0]["messages"][0]["content"]
+    assert "a PE teacher" in teacher_system and "a first lesson on the track" in teacher_system
+
+
+def test_a_started_conversation_is_planned_and_finished_from_its_last_turn(
+    store: Store, settings: Settings, project_id: int, fake_server: FakeModelServer
+) -> None:
+    context = context_of(store, settings, project_id)
+    question_id = question_id_of(store)
+    for _turn in range(2):  # the first reply and the first follow-up
+        converse(store, context, question_id, whole=False)
+    sent = fake_server.stats().total
+
+    with store.session() as session:
+        job = create_answers_job(session, settings, project_id, dataset_type="multi")
+    plan = job.plan
+
+    # Three turns left of six: two replies and one follow-up; no single answer asked.
+    assert (plan.conversations, plan.turns, plan.answers) == (1, 3, 0)
+    assert (plan.calls["conversation"], plan.calls["follow_up"]) == (2, 1)
+    summary = asyncio.run(run_task(store, settings, job.task_id))
+    assert summary["status"] == "succeeded"
+    assert summary["counters"]["turns"] == {"planned": 3, "done": 3, "failed": 0, "skipped": 0}
+    assert fake_server.stats().total == sent + 3
+    assert [turn.position for turn in stored_turns(store)] == list(range(6))

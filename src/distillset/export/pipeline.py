@@ -26,6 +26,7 @@ from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_wri
 from distillset.review.conversations import (
     ConversationRecord,
     conversation_conditions,
+    count_complete_conversations,
     iter_conversations,
     list_conversations,
 )
@@ -52,16 +53,25 @@ class ExportResult:
     models: Counter[str] = field(default_factory=Counter)
     # Records exported with soft labels (None: not asked for).
     soft_labels: int | None = None
-    # Of the records, the conversations (multi-turn rows).
+    # Of the records, the conversations (multi-turn rows); and the complete conversations
+    # left out because the format holds one exchange per row (no --dataset-type given).
     conversations: int = 0
+    conversations_left_out: int = 0
 
     @property
     def warnings(self) -> list[str]:
         """What a user should know although the export succeeded: an empty dataset or split
         is valid, but rarely what was meant; records without the soft labels asked for."""
+        left_out = []
+        if self.conversations_left_out:
+            left_out.append(
+                f"{self.conversations_left_out} conversations left out: the {self.format!r} "
+                "format holds one exchange per row (sharegpt, messages, trl, axolotl and "
+                "harmony hold conversations)"
+            )
         if self.records == 0:
-            return [f"{NOTHING_MATCHED}: the export holds an empty dataset"]
-        found = [
+            return [f"{NOTHING_MATCHED}: the export holds an empty dataset", *left_out]
+        found = left_out + [
             f"the {name!r} split holds no records"
             for name, count in self.split_records.items()
             if count == 0
@@ -87,6 +97,7 @@ class ExportResult:
             "models": dict(self.models),
             "soft_labels": self.soft_labels,
             "conversations": self.conversations,
+            "conversations_left_out": self.conversations_left_out,
             "warnings": self.warnings,
         }
 
@@ -249,6 +260,8 @@ def export_dataset(
     if options.push_to_hub and hub_api is None:
         hf.require("huggingface_hub")
     result = ExportResult(plan.fmt.name, plan.file_format.value, plan.ctx.mode.value)
+    if options.dataset_type is None and not plan.fmt.conversational:
+        result.conversations_left_out = count_complete_conversations(session, project.id)
     parent = plan.output.parent if plan.output is not None else None
     with tempfile.TemporaryDirectory(prefix=".distillset-export-", dir=parent) as work_dir:
         staging = _Staging(plan, options, Path(work_dir))

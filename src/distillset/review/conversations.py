@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError, NotFoundError, checked_text
@@ -222,6 +222,13 @@ def iter_conversations(
         after = batch[-1].id
         if len(batch) < batch_size:
             return
+
+
+def count_complete_conversations(session: Session, project_id: int) -> int:
+    query = select(func.count(Conversation.id)).where(
+        Conversation.project_id == project_id, Conversation.complete.is_(True)
+    )
+    return int(session.scalar(query) or 0)
 
 
 def _row(session: Session, project: Project, conversation_id: int) -> Conversation:
