@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from distillset.auto.helper import AnswerHelper
 from distillset.auto.plan import (
     JobSpec,
     Plan,
@@ -26,9 +27,12 @@ from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.generation.context import DistillContext, load_context
 from distillset.llm import Gateway, open_gateway
+from distillset.projects.endpoints import remember_learned_limit
 from distillset.runs.kinds import TaskKindSpec
+from distillset.runs.queue import for_workers
 from distillset.runs.rows import claim_task, effective_status
 from distillset.runs.runner import SupervisedRun, reads_cache
+from distillset.runs.shared import DONE, FAILED, SKIPPED, can_share
 from distillset.store import Project, Task
 
 
@@ -110,6 +114,8 @@ class DistillRun(SupervisedRun):
     _job: _PlannedJob | None = None
     _gateway: Gateway | None = None
     _concurrency: int | None = None  # the last learned limit, kept once the gateway closes
+    # A shared job: the answers done before this run (its items count the rest).
+    _answers_before = 0
 
     def new_progress(self) -> JobProgress:
         return JobProgress()
@@ -144,9 +150,17 @@ class DistillRun(SupervisedRun):
                 f"started: {self.plan.tags} tags, {self.plan.questions} questions, "
                 f"{self.plan.answers} answers to create"
             )
+            shared = spec.answer and spec.resample_before is None and can_share(self.store)
+            if shared and for_workers(task.params):
+                # Workers share the answers: they are items any of them claims.
+                items, ready = list(ready.answers), replace(ready, answers=[])
+                self._answers_before = self.progress.stage("answers").done
+                self.share_job()
             self._job = _PlannedJob(
                 context, spec, ready, snapshot.depth if snapshot else {}, leaf_depth=bottom
             )
+        if self.shared_items is not None:
+            self.shared_items.plan(items)
 
     async def work(self) -> None:
         job = self._job
@@ -169,12 +183,32 @@ class DistillRun(SupervisedRun):
                 self.progress,
                 leaf_depth=job.leaf_depth,
                 task_id=self.task_id,
+                shared=self.shared_items,
             )
             scheduler.seed(job.ready, job.depths)
             try:
                 await scheduler.run()
             finally:
+                self._learned_limit(gateway, context)
                 self._gateway = None
+        if self.shared_items is not None:
+            with self.store.session() as session:
+                self.count_shared(self.shared_items.tally(session))
+
+    def count_shared(self, tally: dict[str, int]) -> None:
+        answers = self.progress.stage("answers")
+        answers.done = min(answers.planned, self._answers_before + tally.get(DONE, 0))
+        answers.failed = min(answers.planned - answers.done, tally.get(FAILED, 0))
+        open_work = answers.planned - answers.done - answers.failed
+        answers.skipped = min(open_work, tally.get(SKIPPED, 0))
+
+    def _learned_limit(self, gateway: Gateway, context: DistillContext) -> None:
+        """Keep the concurrency the endpoint's adaptive limit learned, for `model show`."""
+        endpoint = context.answer_endpoint or context.question_endpoint
+        if endpoint is None or not endpoint.adaptive:
+            return
+        with self.store.session() as session:
+            remember_learned_limit(session, endpoint.alias, gateway.concurrency(endpoint))
 
     def counters(self) -> dict[str, Any]:
         counters = self.progress.as_dict() | {"plan": self.plan.as_dict()}
@@ -193,8 +227,11 @@ class DistillRun(SupervisedRun):
         return counters
 
 
-DISTILL_KINDS = tuple(
-    TaskKindSpec(kind.value, DISTILL_STAGES, DistillRun)
-    for kind in (TaskKind.AUTO_DISTILL, TaskKind.TAGS, TaskKind.QUESTIONS, TaskKind.ANSWERS)
+# Workers share the answers of auto and answers tasks (see auto/helper.py).
+DISTILL_KINDS = (
+    TaskKindSpec(TaskKind.AUTO_DISTILL.value, DISTILL_STAGES, DistillRun, join=AnswerHelper),
+    TaskKindSpec(TaskKind.TAGS.value, DISTILL_STAGES, DistillRun),
+    TaskKindSpec(TaskKind.QUESTIONS.value, DISTILL_STAGES, DistillRun),
+    TaskKindSpec(TaskKind.ANSWERS.value, DISTILL_STAGES, DistillRun, join=AnswerHelper),
 )
 DISTILL_KIND_NAMES = frozenset(kind.name for kind in DISTILL_KINDS)

@@ -27,10 +27,13 @@ from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
 from distillset.questions.generate import generate_questions
+from distillset.runs.shared import DONE, FAILED, SKIPPED, SharedItems
 from distillset.store import Store
 from distillset.tags.generate import generate_tags
 
 EXPAND, QUESTIONS, ANSWER = 0, 1, 2
+# A shared job: how often a worker with nothing to claim looks again.
+CLAIM_POLL_SECONDS = 0.2
 _KIND_NAMES = {
     EXPAND: "sub-tags of tag",
     QUESTIONS: "questions of tag",
@@ -62,6 +65,8 @@ class JobScheduler:
         leaf_depth: int,
         task_id: int | None = None,
         workers: int | None = None,
+        shared: SharedItems | None = None,
+        wait_for_others: bool = True,
     ) -> None:
         self.store, self.gateway, self.context = store, gateway, context
         self.spec, self.progress, self.task_id = spec, progress, task_id
@@ -80,6 +85,10 @@ class JobScheduler:
         self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
         # What became of soft labels asked for and not kept, said once a run for each case.
         self._soft_label_notes: set[str] = set()
+        # A job that several workers share: its answers are items claimed in the database,
+        # not queued here (``wait_for_others``: end only once no worker holds one).
+        self._shared = shared
+        self._wait_for_others = wait_for_others
 
     def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner.
@@ -97,9 +106,16 @@ class JobScheduler:
             self._push(ANSWER, question_id)
 
     async def run(self) -> None:
+        feeder = None
+        if self._shared is not None:
+            self._pending += 1  # the feeder: the job is not over while it may claim more
+            self._idle.clear()
+            feeder = asyncio.create_task(self._feed(self._shared))
         if self._pending == 0:
             return
         workers = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+        if feeder is not None:
+            workers.append(feeder)
         try:
             await self._idle.wait()
         finally:
@@ -109,8 +125,43 @@ class JobScheduler:
             # Answers handed over by cancelled workers are still committed before we go.
             await self._answers.drain()
             self._targets.close()
+        if self._shared is not None:
+            await asyncio.to_thread(self._shared.flush)
         if self._crash is not None:
             raise self._crash
+
+    async def _feed(self, shared: SharedItems) -> None:
+        """Claim the shared job's items as this worker has room for them; end once none is
+        left to claim, nothing else of this run is pending, and (``wait_for_others``) no
+        other worker holds one (a worker that dies leaves its items to be claimed again)."""
+        room = max(1, self.context.limits.max_concurrency)
+        try:
+            while True:
+                await asyncio.to_thread(shared.flush)
+                claimed: list[int] = []
+                if self._queue.qsize() < room:
+                    claimed = await asyncio.to_thread(shared.claim, room - self._queue.qsize())
+                for question_id in claimed:
+                    self._push(ANSWER, question_id)
+                if claimed:
+                    continue
+                if self._pending == 1 and not (
+                    self._wait_for_others and await asyncio.to_thread(shared.held_elsewhere) > 0
+                ):
+                    return
+                await asyncio.sleep(CLAIM_POLL_SECONDS)
+        except Exception as exc:  # a lost database: stop the job, as a worker does
+            self._crash = exc
+            self._idle.set()
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+
+    def _finish_item(self, work: _Work, outcome: str) -> None:
+        """A shared job's answer item ended: the database hears it with the next flush."""
+        if self._shared is not None and work.kind == ANSWER and work.target is not None:
+            self._shared.finished(work.target, outcome)
 
     async def _worker(self) -> None:
         while True:
@@ -145,6 +196,7 @@ class JobScheduler:
         return 0, 0
 
     def _item_skipped(self, work: _Work, reason: str) -> None:
+        self._finish_item(work, SKIPPED)
         lost_tags, lost_questions = self._lost(work)
         self.progress.add_skipped("tags", lost_tags)
         self.progress.add_skipped("questions", lost_questions)
@@ -153,6 +205,7 @@ class JobScheduler:
         self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
 
     def _item_failed(self, work: _Work, error: str) -> None:
+        self._finish_item(work, FAILED)
         reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
         if work.kind == EXPAND:
             self._tags_failed(self.spec.tags_per_level, work.depth + 1, reason)
@@ -239,7 +292,10 @@ class JobScheduler:
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
         self.progress.note_created("questions", outcome.created)
-        if self.spec.answer:
+        if self.spec.answer and self._shared is not None:
+            # Any worker of the job may answer them.
+            await asyncio.to_thread(self._shared.add, list(outcome.created))
+        elif self.spec.answer:
             for question_id, text in zip(outcome.created, outcome.texts, strict=True):
                 self._push(ANSWER, question_id, text=text)
         if outcome.missing:
@@ -275,6 +331,9 @@ class JobScheduler:
             if note is not None and note[0] not in self._soft_label_notes:
                 self._soft_label_notes.add(note[0])
                 self.progress.event(note[1], "warning")
+        # (An item found answered was answered by a worker that died before saying so.)
+        ended = SKIPPED if outcome.gone else FAILED if outcome.error is not None else DONE
+        self._finish_item(_Work((ANSWER, 0), 0, ANSWER, question_id), ended)
         if outcome.gone:
             self.progress.add_skipped("answers")
         elif outcome.error is not None:
