@@ -87,6 +87,9 @@ class AnswerHelper:
                     owner=self.owner,
                     lease_seconds=self.settings.heartbeat_stale_seconds,
                 )
+                if (why := self._beat()) is not None:  # its first slots, before any claim
+                    self.stopped = why
+                    return 0
                 scheduler = JobScheduler(
                     self.store,
                     gateway,
@@ -101,8 +104,7 @@ class AnswerHelper:
                 await self._supervise(asyncio.create_task(scheduler.run()))
         finally:
             self._leave()
-        answers = self.progress.stage("answers")
-        return answers.done + answers.failed + answers.skipped
+        return self.items.ended
 
     async def _supervise(self, job: asyncio.Task[None]) -> None:
         watcher = asyncio.create_task(self._watch(job))

@@ -12,6 +12,7 @@ the others must still keep the limiter full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass
 
@@ -89,6 +90,8 @@ class JobScheduler:
         # not queued here (``wait_for_others``: end only once no worker holds one).
         self._shared = shared
         self._wait_for_others = wait_for_others
+        # Set when an item ends: the feeder may claim another.
+        self._item_ended = asyncio.Event()
 
     def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner.
@@ -131,25 +134,25 @@ class JobScheduler:
             raise self._crash
 
     async def _feed(self, shared: SharedItems) -> None:
-        """Claim the shared job's items as this worker has room for them; end once none is
-        left to claim, nothing else of this run is pending, and (``wait_for_others``) no
-        other worker holds one (a worker that dies leaves its items to be claimed again)."""
-        room = max(1, self.context.limits.max_concurrency)
+        """Claim the shared job's items as this worker has room for them (twice the slots it
+        holds, so a freed slot finds an item waiting); end once none is left to claim,
+        nothing else of this run is pending, and (``wait_for_others``) no other worker
+        holds one (a worker that dies leaves its items to be claimed again)."""
         try:
             while True:
                 await asyncio.to_thread(shared.flush)
-                claimed: list[int] = []
-                if self._queue.qsize() < room:
-                    claimed = await asyncio.to_thread(shared.claim, room - self._queue.qsize())
-                for question_id in claimed:
-                    self._push(ANSWER, question_id)
-                if claimed:
-                    continue
-                if self._pending == 1 and not (
-                    self._wait_for_others and await asyncio.to_thread(shared.held_elsewhere) > 0
-                ):
-                    return
-                await asyncio.sleep(CLAIM_POLL_SECONDS)
+                room = 2 * self.gateway.limiter.usable - (self._pending - 1)
+                if room > 0:
+                    claimed = await asyncio.to_thread(shared.claim, room)
+                    for question_id in claimed:
+                        self._push(ANSWER, question_id)
+                    if claimed:
+                        continue
+                    if self._pending == 1 and not await self._others_at_work(shared):
+                        return
+                self._item_ended.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._item_ended.wait(), CLAIM_POLL_SECONDS)
         except Exception as exc:  # a lost database: stop the job, as a worker does
             self._crash = exc
             self._idle.set()
@@ -157,6 +160,10 @@ class JobScheduler:
             self._pending -= 1
             if self._pending == 0:
                 self._idle.set()
+
+    async def _others_at_work(self, shared: SharedItems) -> bool:
+        """Whether this run waits for items other workers hold (their leases run)."""
+        return self._wait_for_others and await asyncio.to_thread(shared.held_elsewhere) > 0
 
     def _finish_item(self, work: _Work, outcome: str) -> None:
         """A shared job's answer item ended: the database hears it with the next flush."""
@@ -182,6 +189,7 @@ class JobScheduler:
                 return
             finally:
                 self._pending -= 1
+                self._item_ended.set()
                 if self._pending == 0:
                     self._idle.set()
 

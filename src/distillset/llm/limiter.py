@@ -160,14 +160,12 @@ class Limiter:
             self._share = None if slots is None else max(0, slots)
             self._grant_waiting()
 
-    def shrink_share(self, count: int) -> int:
-        """Give up to ``count`` slots of the share, idle ones only; returns how many."""
-        with self._lock:
-            if self._share is None:
-                return 0
-            given = max(0, min(count, self._share - self._in_flight))
-            self._share -= given
-            return given
+    @property
+    def usable(self) -> int:
+        """How many requests this process may have out now (its share of the limit)."""
+        if self._share is None:
+            return self.concurrency
+        return min(self._share, self.concurrency)
 
     def _has_room(self) -> bool:
         """Whether one more request may go out (caller holds the lock)."""

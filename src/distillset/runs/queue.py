@@ -10,14 +10,14 @@ their user (`tasks resume`), as before.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.domain import TaskStatus
+from distillset.runs.rows import is_stale
 from distillset.store import Task, utcnow
 
 # A task param: the task is run by workers, not by the process that created it.
@@ -37,14 +37,13 @@ def waiting_tasks(
     session: Session, settings: Settings, project_ids: list[int] | None, skip: set[int]
 ) -> list[int]:
     """Ids of the tasks for workers that wait for one, oldest first: queued, or interrupted,
-    or running with a stale heartbeat (their process died)."""
-    stale_before = utcnow() - timedelta(seconds=settings.heartbeat_stale_seconds)
+    or running in a process that died (its heartbeat is stale, or it was on this host and
+    is gone)."""
     query = (
-        select(Task.id, Task.params)
+        select(Task)
         .where(
-            or_(
-                Task.status.in_([TaskStatus.QUEUED.value, TaskStatus.INTERRUPTED.value]),
-                (Task.status == TaskStatus.RUNNING.value) & (Task.heartbeat_at < stale_before),
+            Task.status.in_(
+                [TaskStatus.QUEUED.value, TaskStatus.INTERRUPTED.value, TaskStatus.RUNNING.value]
             )
         )
         .order_by(Task.id)
@@ -52,9 +51,11 @@ def waiting_tasks(
     if project_ids is not None:
         query = query.where(Task.project_id.in_(project_ids))
     return [
-        task_id
-        for task_id, params in session.execute(query)
-        if task_id not in skip and for_workers(params)
+        task.id
+        for task in session.scalars(query)
+        if task.id not in skip
+        and for_workers(task.params)
+        and (task.status != TaskStatus.RUNNING.value or is_stale(task, settings))
     ]
 
 

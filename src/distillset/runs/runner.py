@@ -261,7 +261,8 @@ class SupervisedRun(ABC):
             if self.budget is not None:
                 self._spent, self._logged = billed_so_far(session, self.task_id)
             if self.shared_items is not None:
-                self._beat_shared(session)
+                if status is None:  # (a run that ends has left the job)
+                    self._beat_shared(session)
                 self.count_shared(self.shared_items.tally(session))
                 counters |= {name: c.as_dict() for name, c in self.progress.counts.items()}
             if task.status == TaskStatus.INTERRUPTED.value and status is None:

@@ -48,8 +48,6 @@ class SharedPool(Protocol):
 
     def set_share(self, slots: int | None) -> None: ...
 
-    def shrink_share(self, count: int) -> int: ...
-
 
 class SharedItems:
     """The items of one shared job, as one worker claims and finishes them."""
@@ -58,6 +56,7 @@ class SharedItems:
         self.store, self.task_id, self.owner = store, task_id, owner
         self.lease = timedelta(seconds=lease_seconds)
         self._finished: list[tuple[int, str]] = []
+        self.ended = 0  # items this worker finished
 
     def plan(self, targets: list[int]) -> None:
         """The job's items as planned now (a run that starts or resumes it): finished items
@@ -106,6 +105,7 @@ class SharedItems:
     def finished(self, target: int, outcome: str) -> None:
         """An item this worker finished; written with the next ``flush``."""
         self._finished.append((target, outcome))
+        self.ended += 1
 
     def flush(self) -> None:
         """Write the outcomes of the items finished since the last flush."""
@@ -236,17 +236,19 @@ class SharedSlots:
                 .returning(SlotLease.slot)
             )
         )
-        if len(mine) < self.held:  # a lease ran out (this worker was stopped) and was taken
-            self.pool.set_share(len(mine))
+        # (Fewer than before: a lease ran out while this worker was stopped, and was taken.)
         self.held = len(mine)
         target = math.ceil(limit / workers_alive(session, self.task_id, self.stale_seconds))
         if self.held < target:
-            self._take(session, target - self.held, limit)
+            self.held += self._take(session, target - self.held, limit)
         elif self.held > target:
-            given = self.pool.shrink_share(self.held - target)
-            if given:
-                self._give(session, sorted(mine)[-given:])
-                self.held -= given
+            # No new request above the target from now on; the slots of requests out above
+            # it are given back at a later beat, once they are idle.
+            idle = self.held - max(target, self.pool.in_flight)
+            if idle > 0:
+                self._give(session, sorted(mine)[-idle:])
+                self.held -= idle
+        self.pool.set_share(min(self.held, target))
 
     def _ensure_rows(self, session: Session, limit: int) -> None:
         have = session.scalar(
@@ -258,7 +260,7 @@ class SharedSlots:
             rows = [{"project_id": self.project_id, "slot": slot} for slot in range(limit)]
             session.execute(pg_insert(SlotLease).values(rows).on_conflict_do_nothing())
 
-    def _take(self, session: Session, count: int, limit: int) -> None:
+    def _take(self, session: Session, count: int, limit: int) -> int:
         now = utcnow()
         free = (
             select(SlotLease.slot)
@@ -280,9 +282,7 @@ class SharedSlots:
             .values(owner=self.owner, expires_at=now + self.lease)
             .returning(SlotLease.slot)
         ).all()
-        if taken:
-            self.held += len(taken)
-            self.pool.set_share(self.held)
+        return len(taken)
 
     def _give(self, session: Session, slots: list[int]) -> None:
         session.execute(

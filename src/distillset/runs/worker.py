@@ -130,7 +130,7 @@ class Worker:
             or_(WorkItem.lease_until.is_(None), WorkItem.lease_until < now),
         )
         query = (
-            select(Task.id, Task.kind, Task.params)
+            select(Task)
             .where(
                 Task.status == TaskStatus.RUNNING.value,
                 Task.heartbeat_at > fresh,
@@ -142,10 +142,11 @@ class Worker:
         if self.project_ids is not None:
             query = query.where(Task.project_id.in_(self.project_ids))
         with self.store.session() as session:
-            for task_id, kind, params in session.execute(query):
+            for task in session.scalars(query):
+                kind = task.kind
                 joinable = kind in self.kinds.names() and self.kinds.get(kind).join is not None
-                if joinable and for_workers(params):
-                    return int(task_id)
+                if joinable and for_workers(task.params) and not is_stale(task, self.settings):
+                    return task.id
         return None
 
     async def _join(self, task_id: int) -> None:

@@ -1,0 +1,67 @@
+"""`--queue` leaves a task to `distillset worker`, which runs it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from click.testing import Result
+from sqlalchemy import func, select
+
+from distillset.store import Answer, Question, Store, Task
+from distillset.testing import FakeModelServer
+from helpers import make_project
+
+NAME = "Sports"
+
+
+def test_queued_job_waits_for_a_worker_which_runs_it(
+    database: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    cli: Callable[..., Result],
+) -> None:
+    make_project(store, fake_server.url, NAME, max_concurrency=4)
+
+    queued = cli("auto", NAME, "--levels", "1", "--tags", "2", "--questions", "3", "--queue")
+
+    assert queued.exit_code == 0, queued.output
+    assert "queued" in queued.output
+    assert fake_server.stats().total == 0  # nothing ran in the process that queued it
+    with store.session() as session:
+        task = session.scalars(select(Task)).one()
+        assert task.status == "queued"
+
+    ran = cli("worker", "--once", "--poll", "0.1")
+
+    assert ran.exit_code == 0, ran.output
+    assert f"task {task.id}: succeeded" in ran.output
+    with store.session() as session:
+        assert session.get(Task, task.id).status == "succeeded"  # type: ignore[union-attr]
+        questions = session.scalar(select(func.count(Question.id)))
+        answers = session.scalar(select(func.count(Answer.id)))
+    assert (questions, answers) == (6, 6)
+
+
+def test_worker_runs_only_the_projects_it_is_given(
+    store: Store, fake_server: FakeModelServer, cli: Callable[..., Result]
+) -> None:
+    make_project(store, fake_server.url, NAME)
+    with store.session() as session:
+        from distillset.projects import create_project
+
+        create_project(session, "Other")
+    assert cli("tags", "generate", NAME, "--count", "2", "--queue").exit_code == 0
+
+    ran = cli("worker", "--once", "--project", "Other", "--poll", "0.1")
+
+    assert ran.exit_code == 0, ran.output
+    assert "ran 0 tasks" in ran.output
+    with store.session() as session:
+        assert session.scalars(select(Task.status)).one() == "queued"
+
+
+def test_sqlite_worker_says_sharing_needs_postgresql(cli: Callable[..., Result]) -> None:
+    ran = cli("worker", "--once")
+
+    assert ran.exit_code == 0, ran.output
+    assert "need PostgreSQL" in ran.output
