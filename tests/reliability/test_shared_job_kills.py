@@ -16,7 +16,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy import func, select
 
-from distillset.store import Answer, LlmCall, Question, Store, Task, TaskWorker
+from distillset.store import Answer, LlmCall, Question, SlotLease, Store, Task, TaskWorker
 from distillset.testing import FakeModelServer
 from helpers import make_project
 
@@ -54,6 +54,11 @@ def task_status(store: Store) -> str:
         return str(session.scalars(select(Task.status)).one())
 
 
+def slot_holders(store: Store) -> int:
+    with store.session() as session:
+        return int(session.scalar(select(func.count(SlotLease.owner.distinct()))) or 0)
+
+
 def count(store: Store, column: object) -> int:
     with store.session() as session:
         return int(session.scalar(select(func.count(column))) or 0)  # type: ignore[arg-type]
@@ -79,7 +84,8 @@ def test_a_worker_killed_during_a_shared_job_loses_and_duplicates_nothing(
     workers = [worker(distillset_home), worker(distillset_home)]
     try:
         wait_for("both workers on the job", lambda: count(store, TaskWorker.owner) >= 2)
-        time.sleep(0.6)  # both have requests out
+        wait_for("both workers holding slots", lambda: slot_holders(store) >= 2)
+        time.sleep(0.4)  # both have requests out
         with store.session() as session:
             owner_pid = int(str(session.scalars(select(Task.owner)).one()).split(":")[1])
         owner = next(process for process in workers if process.pid == owner_pid)
