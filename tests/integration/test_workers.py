@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from click.testing import Result
@@ -65,3 +66,18 @@ def test_sqlite_worker_says_sharing_needs_postgresql(cli: Callable[..., Result])
 
     assert ran.exit_code == 0, ran.output
     assert "need PostgreSQL" in ran.output
+
+
+def test_model_show_says_the_concurrency_its_adaptive_limit_learned(
+    store: Store, fake_server: FakeModelServer, cli: Callable[..., Result]
+) -> None:
+    make_project(store, fake_server.url, NAME, max_concurrency=8)
+    before = cli("model", "show", "fake", "--json")
+    assert json.loads(before.stdout)["learned_concurrency"] is None
+
+    assert cli("auto", NAME, "--levels", "1", "--tags", "2", "--questions", "5").exit_code == 0
+
+    learned = json.loads(cli("model", "show", "fake", "--json").stdout)["learned_concurrency"]
+    assert isinstance(learned, int) and 1 <= learned <= 8
+    plain = cli("model", "show", "fake")
+    assert f"learned_concurrency: {learned}" in plain.output

@@ -35,7 +35,7 @@ from distillset.runs.rows import (
 from distillset.runs.shared import SharedItems, SharedPool, SharedSlots, join_job, leave_job
 from distillset.runs.slots import PUBLISH_AHEAD, OpenElsewhere, SlotPool, SlotsHeld, open_elsewhere
 from distillset.runs.usage import billed_so_far, billed_usage
-from distillset.store import Store, Task
+from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 
 # How often counters and events are written, and the cancel flag is read.
@@ -64,6 +64,15 @@ def set_budget(task: Task, max_cost: float | None) -> None:
     if not max_cost > 0:
         raise InvalidInputError("the budget (--max-cost) must be above 0")
     task.params = {**(task.params or {}), MAX_COST_PARAM: float(max_cost)}
+
+
+def task_budget(session: Session, task: Task) -> float | None:
+    """The task's budget: its own (``--max-cost``), else its project's default, if any."""
+    own = (task.params or {}).get(MAX_COST_PARAM)
+    if own:
+        return float(own)
+    project = session.get(Project, task.project_id)
+    return project.max_cost if project is not None and project.max_cost else None
 
 
 def reads_cache(params: dict[str, Any] | None) -> bool:
@@ -352,8 +361,8 @@ class SupervisedRun(ABC):
             self._project_id = None if task is None else task.project_id
             # Read before the claim overwrites it: a run this one takes over may be alive.
             self._others = [] if task is None else open_elsewhere(session, task.project_id)
-            if task is not None and (budget := (task.params or {}).get(MAX_COST_PARAM)):
-                self.budget = float(budget)
+            if task is not None and (budget := task_budget(session, task)):
+                self.budget = budget
                 self._spent, self._logged = billed_so_far(session, self.task_id)
                 self._logged_before = self._logged
         claimed_at = time.monotonic()
