@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     token: str | None = None
     # A task whose heartbeat is older than this is shown as interrupted.
     heartbeat_stale_seconds: float = 30.0
+    # The web app leaves the tasks it starts to the workers (`serve --queue`).
+    queue_tasks: bool = False
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 
 from click.testing import Result
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from distillset.config import Settings
+from distillset.kinds import new_worker
 from distillset.store import Answer, Question, Store, Task
 from distillset.testing import FakeModelServer
+from distillset.web import create_app
 from helpers import make_project
 
 NAME = "Sports"
@@ -81,3 +87,24 @@ def test_model_show_says_the_concurrency_its_adaptive_limit_learned(
     assert isinstance(learned, int) and 1 <= learned <= 8
     plain = cli("model", "show", "fake")
     assert f"learned_concurrency: {learned}" in plain.output
+
+
+def test_a_web_app_started_with_queue_leaves_its_tasks_to_the_workers(
+    settings: Settings, store: Store, fake_server: FakeModelServer
+) -> None:
+    project_id = make_project(store, fake_server.url, NAME, max_concurrency=4)
+    queued_settings = settings.model_copy(update={"queue_tasks": True})
+    with TestClient(create_app(queued_settings), base_url="http://127.0.0.1") as client:
+        body = {"levels": 1, "tags_per_level": 2, "questions_per_tag": 2}
+        started = client.post(f"/api/v1/projects/{project_id}/tasks/auto", json=body)
+        assert started.status_code == 202, started.text
+        task_id = started.json()["task_id"]
+        time.sleep(0.3)
+        assert fake_server.stats().total == 0  # the server runs nothing itself
+        assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "queued"
+
+        asyncio.run(new_worker(store, settings).run(once=True, poll_seconds=0.05))
+
+        assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "succeeded"
+    with store.session() as session:
+        assert session.scalar(select(func.count(Answer.id))) == 4

@@ -6,7 +6,7 @@ application (``distillset.kinds``); this package knows none of them.
 
 from distillset.runs.kinds import KindRegistry, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress
-from distillset.runs.queue import enqueue, for_workers
+from distillset.runs.queue import enqueue, for_workers, requeue
 from distillset.runs.rows import (
     claim_task,
     effective_status,
@@ -44,6 +44,7 @@ __all__ = [
     "refresh_status",
     "refuse_if_blocked",
     "request_cancel",
+    "requeue",
     "run_task",
     "set_budget",
     "task_as_dict",

@@ -33,6 +33,15 @@ def enqueue(task: Task) -> None:
     task.params = {**(task.params or {}), WORKER_PARAM: True}
 
 
+def requeue(task: Task) -> None:
+    """Leave a task to the workers, to run or resume: a task that stopped (interrupted,
+    failed, cancelled, paused) waits for one again; a running one keeps its run."""
+    enqueue(task)
+    if task.status != TaskStatus.RUNNING.value:
+        task.status = TaskStatus.QUEUED.value
+        task.cancel_requested = False
+
+
 def waiting_tasks(
     session: Session, settings: Settings, project_ids: list[int] | None, skip: set[int]
 ) -> list[int]:
