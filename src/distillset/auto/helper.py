@@ -119,7 +119,10 @@ class AnswerHelper:
 
     async def _watch(self, job: asyncio.Task[None]) -> None:
         while not job.done():
-            self.stopped = self._beat()
+            try:
+                self.stopped = self._beat()
+            except Exception as exc:  # no heartbeat, no lease: stop rather than hang
+                self.stopped = f"its heartbeat failed: {type(exc).__name__}: {exc}"
             if self.stopped is not None or self.cancel_event.is_set():
                 job.cancel()
                 return

@@ -85,6 +85,10 @@ class Worker:
                 self._busy_until[task_id] = now + BUSY_RETRY_SECONDS
                 self.say(f"task {task_id} waits: {exc}")
                 continue
+            except DistillsetError as exc:  # a kind this worker does not run, a task gone
+                self._busy_until[task_id] = float("inf")
+                self.say(f"task {task_id} left alone: {exc}")
+                continue
             if run is not None:
                 return run
         return None
@@ -112,10 +116,10 @@ class Worker:
             summary = await run.run()
         except ConflictError as exc:
             self.say(f"task {run.task_id}: {exc}")
-        except (DistillsetError, LookupError, ValueError) as exc:
+        except Exception as exc:  # the run recorded it; a worker goes on with the next task
             with self.store.session() as session:
                 end_failed(session, run.task_id, run.owner, f"{type(exc).__name__}: {exc}")
-            self.say(f"task {run.task_id} failed: {exc}")
+            self.say(f"task {run.task_id} failed: {type(exc).__name__}: {exc}")
         else:
             ended = summary.get("status")
             self.say(f"task {run.task_id}: {ended}" + _error_of(summary))
@@ -159,8 +163,8 @@ class Worker:
         self.say(f"task {task_id}: joined, to share its work")
         try:
             ended = await kind.join(self.store, self.settings, task_id).run()
-        except (DistillsetError, LookupError) as exc:
-            self.say(f"task {task_id}: left: {exc}")
+        except Exception as exc:  # its items go back to the job; the worker goes on
+            self.say(f"task {task_id}: left: {type(exc).__name__}: {exc}")
             return
         self.say(f"task {task_id}: left after {ended} items")
 
