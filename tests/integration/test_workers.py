@@ -108,3 +108,17 @@ def test_a_web_app_started_with_queue_leaves_its_tasks_to_the_workers(
         assert client.get(f"/api/v1/tasks/{task_id}").json()["status"] == "succeeded"
     with store.session() as session:
         assert session.scalar(select(func.count(Answer.id))) == 4
+
+
+def test_run_worker_from_python_runs_the_queued_tasks(
+    settings: Settings, store: Store, fake_server: FakeModelServer, cli: Callable[..., Result]
+) -> None:
+    from distillset import api
+
+    make_project(store, fake_server.url, NAME)
+    assert cli("tags", "generate", NAME, "--count", "3", "--queue").exit_code == 0
+
+    ran = api.run_worker([NAME], poll_seconds=0.05, settings=settings, store=store)
+
+    assert ran == {"tasks_run": 1, "jobs_joined": 0}
+    assert api.list_tasks(NAME, settings=settings, store=store)[0]["status"] == "succeeded"
