@@ -122,3 +122,21 @@ def test_run_worker_from_python_runs_the_queued_tasks(
 
     assert ran == {"tasks_run": 1, "jobs_joined": 0}
     assert api.list_tasks(NAME, settings=settings, store=store)[0]["status"] == "succeeded"
+
+
+def test_a_queued_judge_task_is_run_by_a_worker(
+    store: Store, fake_server: FakeModelServer, cli: Callable[..., Result]
+) -> None:
+    make_project(store, fake_server.url, NAME)
+    assert cli("auto", NAME, "--levels", "1", "--tags", "1", "--questions", "3").exit_code == 0
+
+    queued = cli("judge", NAME, "--queue", "--json")
+    assert queued.exit_code == 0, queued.output
+    assert json.loads(queued.stdout)["status"] == "queued"
+    ran = cli("worker", "--once", "--poll", "0.05")
+
+    assert ran.exit_code == 0, ran.output
+    with store.session() as session:
+        judged = session.get_one(Task, json.loads(queued.stdout)["id"])
+        assert (judged.kind, judged.status) == ("judge", "succeeded")
+        assert session.scalar(select(func.count(Answer.id)).where(Answer.score.is_not(None))) == 3

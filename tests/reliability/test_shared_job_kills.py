@@ -4,6 +4,7 @@ each reply paid once but the killed worker's requests in flight), the limit held
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -122,3 +123,39 @@ def test_a_worker_killed_during_a_shared_job_loses_and_duplicates_nothing(
     # Paid once each, but what the killed worker had in flight (at most its slots).
     assert stats.by_kind.get("answer", 0) <= questions + LIMIT
     assert stats.max_in_flight <= LIMIT
+
+
+def test_a_cancel_stops_every_worker_of_a_shared_job(
+    postgres_url: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    distillset_home: Path,
+    cli: Callable[..., Result],
+) -> None:
+    fake_server.configure(latency=0.5, log_prompts=False)
+    make_project(store, fake_server.url, NAME, max_concurrency=LIMIT)
+    queued = cli(
+        "auto", NAME, "--levels", "1", "--tags", str(TAGS), "--questions", str(QUESTIONS),
+        "--queue", "--yes", "--json",
+    )  # fmt: skip
+    task_id = json.loads(queued.stdout)["id"]
+    workers = [worker(distillset_home), worker(distillset_home)]
+    try:
+        wait_for("both workers holding slots", lambda: slot_holders(store) >= 2)
+
+        assert cli("tasks", "cancel", str(task_id)).exit_code == 0
+        wait_for("the cancel", lambda: task_status(store) == "cancelled")
+        wait_for("both workers to leave", lambda: count(store, TaskWorker.owner) == 0)
+        wait_for("their requests to end", lambda: fake_server.stats().in_flight == 0)
+        sent = fake_server.stats().total
+        time.sleep(1.5)
+        assert fake_server.stats().total == sent  # nobody sends anything more
+    finally:
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.communicate(timeout=30)
+    with store.session() as session:
+        assert session.scalar(select(func.count(SlotLease.owner))) == 0  # slots given back
+        answers = session.scalar(select(func.count(Answer.id)))
+    assert answers is not None and answers < TAGS * QUESTIONS
