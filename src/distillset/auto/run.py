@@ -151,6 +151,7 @@ class DistillRun(SupervisedRun):
                 f"{self.plan.answers} answers to create"
             )
             shared = spec.answer and spec.resample_before is None and can_share(self.store)
+            items: list[int] = []
             if shared and for_workers(task.params):
                 # Workers share the answers: they are items any of them claims.
                 items, ready = list(ready.answers), replace(ready, answers=[])
