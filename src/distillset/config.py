@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     batch_poll_max_seconds: float = Field(default=300.0, gt=0)
     batch_max_lines: int = Field(default=50_000, ge=1)
     batch_max_bytes: int = Field(default=190 * 1024 * 1024, ge=1024)
+    # The web app leaves the tasks it starts to the workers (`serve --queue`).
+    queue_tasks: bool = False
 
     @property
     def resolved_database_url(self) -> str:

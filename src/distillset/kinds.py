@@ -8,6 +8,7 @@ this module gathers them in the registry the runner looks kinds up in, so the ru
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from distillset.auto.run import DISTILL_KINDS
@@ -17,9 +18,10 @@ from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
 from distillset.runs import runner
 from distillset.runs.kinds import KindRegistry, ProgressCallback, Stage
+from distillset.runs.worker import Worker
 from distillset.store import Store, Task
 
-__all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
+__all__ = ["KINDS", "new_worker", "run_task", "stages_of", "task_as_dict"]
 
 KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, RATE_KIND])
 
@@ -47,6 +49,17 @@ async def run_task(
         on_progress=on_progress,
         use_cache=use_cache,
     )
+
+
+def new_worker(
+    store: Store,
+    settings: Settings,
+    *,
+    project_ids: list[int] | None = None,
+    say: Callable[[str], None] | None = None,
+) -> Worker:
+    """A worker that runs the queued tasks of every declared kind (`distillset worker`)."""
+    return Worker(KINDS, store, settings, project_ids=project_ids, say=say)
 
 
 def stages_of(kind: str) -> tuple[Stage, ...]:

@@ -1,4 +1,4 @@
-"""Revision 0014 on a database with endpoints and calls: endpoints keep their prices with no
+"""Revision 0012 on a database with endpoints and calls: endpoints keep their prices with no
 cache-hit price or batch discount, and old calls say nothing of cached tokens. On SQLite and
 PostgreSQL."""
 
@@ -25,7 +25,7 @@ OLD_DATA = [
 ]
 
 
-def test_endpoints_and_calls_from_before_0014_carry_over(
+def test_endpoints_and_calls_from_before_0012_carry_over(
     database: str, settings: Settings, cli: Callable[..., Result]
 ) -> None:
     store_at_revision(settings, "0010_soft_labels", OLD_DATA)

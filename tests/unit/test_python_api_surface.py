@@ -81,6 +81,7 @@ CALLS = {
     "tasks show": "show_task",
     "tasks cancel": "cancel_task",
     "tasks resume": "resume_task",
+    "worker": "run_worker",
 }
 
 

@@ -40,6 +40,7 @@ from distillset.api._tasks import (
     list_tasks,
     resume_task,
     resume_task_async,
+    run_worker,
     show_task,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "remove_key",
     "resume_task",
     "resume_task_async",
+    "run_worker",
     "set_endpoint",
     "set_key",
     "show_endpoint",

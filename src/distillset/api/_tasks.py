@@ -14,7 +14,7 @@ from distillset import projects, resolve
 from distillset.api._common import ProgressCallback, ProjectBase, opened, run_blocking
 from distillset.config import Settings
 from distillset.domain import TaskStatus
-from distillset.kinds import run_task, task_as_dict
+from distillset.kinds import new_worker, run_task, task_as_dict
 from distillset.runs import (
     ask_fresh,
     get_task,
@@ -151,3 +151,22 @@ class TaskMethods(ProjectBase):
                 settings=self.settings, store=self.store,
             )
         )  # fmt: skip
+
+
+def run_worker(
+    projects: list[str] | None = None,
+    *,
+    once: bool = True,
+    poll_seconds: float = 1.0,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> dict[str, int]:
+    """Run the tasks queued for workers (of ``projects``, default all) and share running
+    jobs, as `distillset worker` does; ``once``: until nothing is left (else until
+    interrupted). Returns how many tasks it ran (``tasks_run``) and jobs it joined."""
+    with opened(settings, store) as (settings, store):
+        with store.session() as session:
+            ids = [resolve.project_named(session, name).id for name in projects or []]
+        worker = new_worker(store, settings, project_ids=ids or None)
+        run_blocking(worker.run(once=once, poll_seconds=poll_seconds))
+        return {"tasks_run": worker.tasks_run, "jobs_joined": worker.jobs_joined}

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from distillset.auto.helper import AnswerHelper
 from distillset.auto.plan import (
     JobSpec,
     Plan,
@@ -29,10 +30,12 @@ from distillset.generation.context import DistillContext, load_context
 from distillset.generation.local_embedder import LocalEmbedder
 from distillset.generation.semantic_guard import SemanticGuard, Vectors
 from distillset.llm import BatchOptions, BatchQueue, EndpointConfig, Gateway, open_gateway
-from distillset.projects.endpoints import endpoint_config, get_endpoint
+from distillset.projects.endpoints import endpoint_config, get_endpoint, remember_learned_limit
 from distillset.runs.kinds import TaskKindSpec
+from distillset.runs.queue import for_workers
 from distillset.runs.rows import claim_task, effective_status
 from distillset.runs.runner import SupervisedRun, reads_cache
+from distillset.runs.shared import DONE, FAILED, SKIPPED, can_share
 from distillset.store import Project, Question, Task
 
 
@@ -132,6 +135,8 @@ class DistillRun(SupervisedRun):
     _gateway: Gateway | None = None
     _batches: BatchQueue | None = None
     _concurrency: int | None = None  # the last learned limit, kept once the gateway closes
+    # A shared job: the answers done before this run (its items count the rest).
+    _answers_before = 0
 
     def new_progress(self) -> JobProgress:
         return JobProgress()
@@ -178,6 +183,19 @@ class DistillRun(SupervisedRun):
             embeddings = None
             if spec.embeddings is not None:
                 embeddings = endpoint_config(get_endpoint(session, spec.embeddings), self.settings)
+            # Workers share single answers (not conversations, resamples or batches): they
+            # are items any of them claims.
+            shared = (
+                spec.singles
+                and spec.resample_before is None
+                and not spec.batch_answers
+                and can_share(self.store)
+            )
+            items: list[int] = []
+            if shared and for_workers(task.params):
+                items, ready = list(ready.answers), replace(ready, answers=[])
+                self._answers_before = self.progress.stage("answers").done
+                self.share_job()
             self._job = _PlannedJob(
                 context,
                 spec,
@@ -186,6 +204,8 @@ class DistillRun(SupervisedRun):
                 leaf_depth=bottom,
                 embeddings=embeddings,
             )
+        if self.shared_items is not None:
+            self.shared_items.plan(items)
 
     async def work(self) -> None:
         job = self._job
@@ -231,17 +251,37 @@ class DistillRun(SupervisedRun):
                 leaf_depth=job.leaf_depth,
                 task_id=self.task_id,
                 screen=None if guard is None else guard.screen,
+                shared=self.shared_items,
             )
             scheduler.seed(job.ready, job.depths)
             try:
                 await scheduler.run()
             finally:
+                self._learned_limit(gateway, context)
                 self._gateway = None
                 if guard is not None and guard.dropped:
                     self.progress.event(
                         f"dropped {len(guard.dropped)} proposed questions as too close in "
                         f"meaning to questions of the project (cosine >= {guard.threshold:g})"
                     )
+        if self.shared_items is not None:
+            with self.store.session() as session:
+                self.count_shared(self.shared_items.tally(session))
+
+    def count_shared(self, tally: dict[str, int]) -> None:
+        answers = self.progress.stage("answers")
+        answers.done = min(answers.planned, self._answers_before + tally.get(DONE, 0))
+        answers.failed = min(answers.planned - answers.done, tally.get(FAILED, 0))
+        open_work = answers.planned - answers.done - answers.failed
+        answers.skipped = min(open_work, tally.get(SKIPPED, 0))
+
+    def _learned_limit(self, gateway: Gateway, context: DistillContext) -> None:
+        """Keep the concurrency the endpoint's adaptive limit learned, for `model show`."""
+        endpoint = context.answer_endpoint or context.question_endpoint
+        if endpoint is None or not endpoint.adaptive:
+            return
+        with self.store.session() as session:
+            remember_learned_limit(session, endpoint.alias, gateway.concurrency(endpoint))
 
     def _guard(self, gateway: Gateway, job: _PlannedJob) -> SemanticGuard | None:
         """The semantic dedup of new questions, when the job asks for it."""
@@ -291,8 +331,11 @@ class DistillRun(SupervisedRun):
         return counters
 
 
-DISTILL_KINDS = tuple(
-    TaskKindSpec(kind.value, DISTILL_STAGES, DistillRun)
-    for kind in (TaskKind.AUTO_DISTILL, TaskKind.TAGS, TaskKind.QUESTIONS, TaskKind.ANSWERS)
+# Workers share the answers of auto and answers tasks (see auto/helper.py).
+DISTILL_KINDS = (
+    TaskKindSpec(TaskKind.AUTO_DISTILL.value, DISTILL_STAGES, DistillRun, join=AnswerHelper),
+    TaskKindSpec(TaskKind.TAGS.value, DISTILL_STAGES, DistillRun),
+    TaskKindSpec(TaskKind.QUESTIONS.value, DISTILL_STAGES, DistillRun),
+    TaskKindSpec(TaskKind.ANSWERS.value, DISTILL_STAGES, DistillRun, join=AnswerHelper),
 )
 DISTILL_KIND_NAMES = frozenset(kind.name for kind in DISTILL_KINDS)

@@ -15,6 +15,7 @@ the others must still keep the limiter full.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from dataclasses import dataclass
 
@@ -43,10 +44,13 @@ from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
 from distillset.questions.generate import generate_questions
+from distillset.runs.shared import DONE, FAILED, SKIPPED, SharedItems
 from distillset.store import Store
 from distillset.tags.generate import generate_tags
 
 EXPAND, QUESTIONS, ANSWER, TURN = 0, 1, 2, 3
+# A shared job: how often a worker with nothing to claim looks again.
+CLAIM_POLL_SECONDS = 0.2
 _KIND_NAMES = {
     EXPAND: "sub-tags of tag",
     QUESTIONS: "questions of tag",
@@ -82,6 +86,8 @@ class JobScheduler:
         task_id: int | None = None,
         workers: int | None = None,
         screen: Screen | None = None,
+        shared: SharedItems | None = None,
+        wait_for_others: bool = True,
     ) -> None:
         self.store, self.gateway, self.context = store, gateway, context
         self.spec, self.progress, self.task_id = spec, progress, task_id
@@ -108,6 +114,12 @@ class JobScheduler:
         batches = gateway.batches
         self._batched_answers = batches is not None and batches.takes("answer")
         self._detached: set[asyncio.Task[bool]] = set()
+        # A job that several workers share: its answers are items claimed in the database,
+        # not queued here (``wait_for_others``: end only once no worker holds one).
+        self._shared = shared
+        self._wait_for_others = wait_for_others
+        # Set when an item ends: the feeder may claim another.
+        self._item_ended = asyncio.Event()
 
     def _push(
         self,
@@ -143,9 +155,16 @@ class JobScheduler:
             self._push(TURN, question_id, remaining=remaining)
 
     async def run(self) -> None:
+        feeder = None
+        if self._shared is not None:
+            self._pending += 1  # the feeder: the job is not over while it may claim more
+            self._idle.clear()
+            feeder = asyncio.create_task(self._feed(self._shared))
         if self._pending == 0:
             return
         workers = [asyncio.create_task(self._worker()) for _ in range(self.workers)]
+        if feeder is not None:
+            workers.append(feeder)
         try:
             await self._idle.wait()
         finally:
@@ -156,8 +175,47 @@ class JobScheduler:
             await self._answers.drain()
             await self._turns.drain()
             self._targets.close()
+        if self._shared is not None:
+            await asyncio.to_thread(self._shared.flush)
         if self._crash is not None:
             raise self._crash
+
+    async def _feed(self, shared: SharedItems) -> None:
+        """Claim the shared job's items as this worker has room for them (twice the slots it
+        holds, so a freed slot finds an item waiting); end once none is left to claim,
+        nothing else of this run is pending, and (``wait_for_others``) no other worker
+        holds one (a worker that dies leaves its items to be claimed again)."""
+        try:
+            while True:
+                await asyncio.to_thread(shared.flush)
+                room = 2 * self.gateway.limiter.usable - (self._pending - 1)
+                if room > 0:
+                    claimed = await asyncio.to_thread(shared.claim, room)
+                    for question_id in claimed:
+                        self._push(ANSWER, question_id)
+                    if claimed:
+                        continue
+                    if self._pending == 1 and not await self._others_at_work(shared):
+                        return
+                self._item_ended.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._item_ended.wait(), CLAIM_POLL_SECONDS)
+        except Exception as exc:  # a lost database: stop the job, as a worker does
+            self._crash = exc
+            self._idle.set()
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+
+    async def _others_at_work(self, shared: SharedItems) -> bool:
+        """Whether this run waits for items other workers hold (their leases run)."""
+        return self._wait_for_others and await asyncio.to_thread(shared.held_elsewhere) > 0
+
+    def _finish_item(self, work: _Work, outcome: str) -> None:
+        """A shared job's answer item ended: the database hears it with the next flush."""
+        if self._shared is not None and work.kind == ANSWER and work.target is not None:
+            self._shared.finished(work.target, outcome)
 
     async def _worker(self) -> None:
         while True:
@@ -190,6 +248,7 @@ class JobScheduler:
             return False
         finally:
             self._pending -= 1
+            self._item_ended.set()
             if self._pending == 0:
                 self._idle.set()
         return True
@@ -205,6 +264,7 @@ class JobScheduler:
         return 0, 0
 
     def _item_skipped(self, work: _Work, reason: str) -> None:
+        self._finish_item(work, SKIPPED)
         lost_tags, lost_questions = self._lost(work)
         self.progress.add_skipped("tags", lost_tags)
         self.progress.add_skipped("questions", lost_questions)
@@ -217,6 +277,7 @@ class JobScheduler:
         self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
 
     def _item_failed(self, work: _Work, error: str) -> None:
+        self._finish_item(work, FAILED)
         reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
         if work.kind == EXPAND:
             self._tags_failed(self.spec.tags_per_level, work.depth + 1, reason)
@@ -321,7 +382,10 @@ class JobScheduler:
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))
         self.progress.note_created("questions", outcome.created)
-        if self.spec.singles:
+        if self.spec.singles and self._shared is not None:
+            # Any worker of the job may answer them.
+            await asyncio.to_thread(self._shared.add, list(outcome.created))
+        elif self.spec.singles:
             for question_id, text in zip(outcome.created, outcome.texts, strict=True):
                 self._push(ANSWER, question_id, text=text)
         if self.spec.conversations:
@@ -382,6 +446,9 @@ class JobScheduler:
             if note is not None and note[0] not in self._soft_label_notes:
                 self._soft_label_notes.add(note[0])
                 self.progress.event(note[1], "warning")
+        # (An item found answered was answered by a worker that died before saying so.)
+        ended = SKIPPED if outcome.gone else FAILED if outcome.error is not None else DONE
+        self._finish_item(_Work((ANSWER, 0), 0, ANSWER, question_id), ended)
         if outcome.gone:
             self.progress.add_skipped("answers")
         elif outcome.error is not None:

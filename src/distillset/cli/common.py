@@ -220,6 +220,11 @@ MaxCostOption = typer.Option(
     help="Budget: pause before a call that could take the task's cost (failed calls "
     "included) above this, in the endpoints' price unit; resume with a higher one.",
 )
+QueueOption = typer.Option(
+    False,
+    "--queue",
+    help="Leave the task to the workers (`distillset worker`) instead of running it here.",
+)
 NoCacheOption = typer.Option(
     False,
     "--no-cache",

@@ -18,6 +18,7 @@ from distillset.cli.common import (
     MaxCostOption,
     NoCacheOption,
     ProjectArgument,
+    QueueOption,
     YesOption,
     print_json,
     print_table,
@@ -27,7 +28,7 @@ from distillset.cli.common import (
 from distillset.cli.lazy import LazyGroup
 from distillset.cli.models import warn
 from distillset.cli.tags import tags_app
-from distillset.cli.task_progress import report_outcome, run_task_here
+from distillset.cli.task_progress import run_or_queue
 from distillset.config import Settings
 from distillset.projects import project_key_warnings
 
@@ -103,17 +104,21 @@ def run_planned(
     as_json: bool,
     create: Callable[[Session, Settings, bool], PlannedJob],
     yes: bool = True,
+    queue: bool = False,
 ) -> None:
     """Create the task with ``create`` (given whether a large plan is confirmed), print its
-    plan, run it with progress, print the outcome; exit non-zero if it did not succeed."""
+    plan, run it with progress, print the outcome; exit non-zero if it did not succeed.
+    ``queue``: leave it to the workers instead."""
     state = state_of(ctx)
     job = create_confirmed(ctx, create, yes)
     with state.store.session() as session:
         warn(project_key_warnings(session, state.settings, job.project_id))
     if not as_json:
         say(plan_text(job))
-    summary = run_task_here(state.store, state.settings, job.task_id, show_progress=not as_json)
-    report_outcome(summary, as_json)
+    run_or_queue(
+        state.store, state.settings, job.task_id, queue=queue, as_json=as_json,
+        show_progress=not as_json,
+    )  # fmt: skip
 
 
 SemanticDedupOption = typer.Option(
@@ -138,6 +143,7 @@ def tags_generate(
     add: int | None = TagAddOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
+    queue: bool = QueueOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's children (or the topic's) up to --count, or create --add more, with the
@@ -152,7 +158,7 @@ def tags_generate(
             max_cost=max_cost,
         )  # fmt: skip
 
-    run_planned(ctx, as_json, create)
+    run_planned(ctx, as_json, create, queue=queue)
 
 
 @questions_app.command("generate")
@@ -166,6 +172,7 @@ def questions_generate(
     embeddings: str | None = EmbeddingsOption,
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
+    queue: bool = QueueOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Top a tag's questions up to --count, or create --add more, with the question model."""
@@ -179,7 +186,7 @@ def questions_generate(
             max_cost=max_cost, semantic_dedup=semantic_dedup, embeddings=embeddings,
         )  # fmt: skip
 
-    run_planned(ctx, as_json, create)
+    run_planned(ctx, as_json, create, queue=queue)
 
 
 @questions_app.command("list")
@@ -256,6 +263,7 @@ def answers_generate(
     samples: int = SamplesOption,
     temperature: float | None = TemperatureOption,
     yes: bool = YesOption,
+    queue: bool = QueueOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Answer questions with the answer model (default: every unanswered question). A plan
@@ -270,7 +278,7 @@ def answers_generate(
             samples=samples, temperature=temperature,
         )  # fmt: skip
 
-    run_planned(ctx, as_json, create, yes)
+    run_planned(ctx, as_json, create, yes, queue)
 
 
 @app.command("auto")
@@ -294,6 +302,7 @@ def auto(
     max_cost: float | None = MaxCostOption,
     batch_answers: bool = typer.Option(False, "--batch-answers", help=BATCH_ANSWERS_HELP),
     yes: bool = YesOption,
+    queue: bool = QueueOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Automatic distillation: tags, questions and answers in one resumable task. A plan
@@ -320,4 +329,5 @@ def auto(
             embeddings=embeddings,
         ),
         yes,
+        queue,
     )

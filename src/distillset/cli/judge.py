@@ -11,6 +11,7 @@ from distillset.cli.common import (
     MaxCostOption,
     NoCacheOption,
     ProjectArgument,
+    QueueOption,
     state_of,
 )
 from distillset.cli.dataset import (
@@ -24,7 +25,7 @@ from distillset.cli.dataset import (
     SearchFilter,
     TagFilter,
 )
-from distillset.cli.task_progress import report_outcome, run_task_here
+from distillset.cli.task_progress import run_or_queue
 from distillset.review import RecordFilter, create_judge_task
 
 
@@ -60,6 +61,7 @@ def judge_command(
         help="Send the verdict requests through the judge model's batch interface "
         "(/v1/batches): cheaper, answered within the provider's window (hours).",
     ),
+    queue: bool = QueueOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Score unscored records 0-5 with a judge model (run again to resume or retry).
@@ -93,7 +95,11 @@ def judge_command(
         )
         task_id = task.id
 
-    summary = run_task_here(
-        state.store, state.settings, task_id, show_progress=not no_progress and not as_json
+    run_or_queue(
+        state.store,
+        state.settings,
+        task_id,
+        queue=queue,
+        as_json=as_json,
+        show_progress=not no_progress and not as_json,
     )
-    report_outcome(summary, as_json)

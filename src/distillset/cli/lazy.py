@@ -45,6 +45,11 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             "above the bound on calls or cost is confirmed first (--yes: do not ask).",
         ),
         "tasks": Lazy(_cli("tasks"), "Background tasks and their progress."),
+        "worker": Lazy(
+            _cli("worker"),
+            "Run queued tasks (of every project, or of --project ones); several workers may run\n"
+            "side by side, and on PostgreSQL they share one job.",
+        ),
         "dataset": Lazy(_cli("dataset"), "Review the dataset: list, edit, confirm, score, import."),
         "conversations": Lazy(
             _cli("conversations"),

@@ -110,6 +110,12 @@ def project_set(
     ),
     retries: int | None = typer.Option(None, "--retries", help="Retries per model call."),
     timeout: float | None = typer.Option(None, "--timeout", help="Request timeout in seconds."),
+    max_cost: str | None = typer.Option(
+        None,
+        "--max-cost",
+        help="Budget of each task started without --max-cost, in the endpoints' price unit "
+        "('none' or 0: no budget).",
+    ),
     answer_system_prompt: str | None = typer.Option(
         None, "--answer-system-prompt", help="System prompt for answers ('' clears it)."
     ),
@@ -147,6 +153,7 @@ def project_set(
         "tokens_per_minute": number_or_clear(tpm, "--tpm", int),
         "max_retries": retries,
         "request_timeout": timeout,
+        "max_cost": number_or_clear(max_cost, "--max-cost", float),
         "answer_system_prompt": answer_system_prompt,
         "language": language,
         "topic": topic,

@@ -25,6 +25,11 @@ def serve(
         help="Access token every page and API call must carry (required off loopback).",
         show_envvar=True,
     ),
+    queue: bool = typer.Option(
+        False,
+        "--queue",
+        help="Run no task here: leave each to the workers (`distillset worker`).",
+    ),
 ) -> None:
     """Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."""
     import uvicorn
@@ -36,6 +41,8 @@ def serve(
             f"refusing to listen on {host} without a token: pass --token or set DISTILLSET_TOKEN"
         )
     settings = state_of(ctx).settings
+    if queue:
+        settings = settings.model_copy(update={"queue_tasks": True})
     web_app = create_app(settings, token=token)
     # Bound here, before saying where it serves: a port in use is one clear error line.
     listener = bind_listener(host, port)

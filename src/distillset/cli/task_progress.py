@@ -17,7 +17,7 @@ from rich.text import Text
 from distillset.cli.common import err_console, print_json, say
 from distillset.config import Settings
 from distillset.domain import TaskStatus
-from distillset.runs import get_task
+from distillset.runs import can_share, enqueue, get_task
 from distillset.store import Store
 
 PLAIN_LINE_INTERVAL = 2.0
@@ -234,6 +234,31 @@ def run_task_here(
             )
 
     return asyncio.run(main())
+
+
+def run_or_queue(
+    store: Store,
+    settings: Settings,
+    task_id: int,
+    *,
+    queue: bool,
+    as_json: bool,
+    show_progress: bool = True,
+) -> None:
+    """Run the task here and report how it ended, or (``queue``) leave it to the workers."""
+    if not queue:
+        summary = run_task_here(store, settings, task_id, show_progress=show_progress)
+        report_outcome(summary, as_json)
+        return
+    with store.session() as session:
+        task = get_task(session, task_id)
+        enqueue(task)
+    if as_json:
+        print_json({"id": task_id, "status": TaskStatus.QUEUED.value, "for_workers": True})
+        return
+    say(f"task {task_id} queued: a worker runs it (`distillset worker`)")
+    if not can_share(store):
+        say("  (SQLite: one worker runs it; workers share one job only on PostgreSQL)")
 
 
 def report_outcome(summary: dict[str, Any], as_json: bool) -> None:

@@ -75,6 +75,9 @@ class Limiter:
         # Slots kept free for requests another process may still have out (a run that was
         # taken over while stopped): counted as in flight here until released.
         self._reserved = 0
+        # The slots this process may use of a limit it shares with other processes (slot
+        # leases in the database); None: the whole limit is this process's.
+        self._share: int | None = None
         # A waiter is the future its request awaits; its result is the granted slot.
         self._waiters: deque[asyncio.Future[None]] = deque()
         # Slots granted to waiters of another event loop, not yet woken there.
@@ -150,6 +153,26 @@ class Limiter:
             self._reserved = max(0, self._reserved - count)
             self._grant_waiting()
 
+    def set_share(self, slots: int | None) -> None:
+        """Use at most ``slots`` of the limit (the slots this process leased of a limit shared
+        with other processes); None: all of it. Requests out above it keep their slot."""
+        with self._lock:
+            self._share = None if slots is None else max(0, slots)
+            self._grant_waiting()
+
+    @property
+    def usable(self) -> int:
+        """How many requests this process may have out now (its share of the limit)."""
+        if self._share is None:
+            return self.concurrency
+        return min(self._share, self.concurrency)
+
+    def _has_room(self) -> bool:
+        """Whether one more request may go out (caller holds the lock)."""
+        if self._share is not None and self._in_flight >= self._share:
+            return False
+        return self._in_flight + self._reserved < self.concurrency
+
     def waiting(self) -> tuple[int, float]:
         """How many granted requests are still out, and for how many seconds the oldest of
         them has waited: a stalled endpoint shows here long before any request times out."""
@@ -202,7 +225,7 @@ class Limiter:
     def _take_slot_or_queue(self) -> asyncio.Future[None] | None:
         """Take a free slot (None), or join the queue for one (the future to await)."""
         with self._lock:
-            if self._in_flight + self._reserved < self.concurrency and not self._waiters:
+            if self._has_room() and not self._waiters:
                 self._in_flight += 1
                 return None
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -236,7 +259,7 @@ class Limiter:
 
     def _grant_waiting(self) -> None:
         """Hand free slots to waiters in arrival order (caller holds the lock)."""
-        while self._waiters and self._in_flight + self._reserved < self.concurrency:
+        while self._waiters and self._has_room():
             waiter = self._waiters.popleft()
             if waiter.done():  # cancelled while queued
                 continue

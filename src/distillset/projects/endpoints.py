@@ -429,6 +429,13 @@ def _checked_key(key: str, alias: str, source: str) -> str | None:
     return sendable or None
 
 
+def remember_learned_limit(session: Session, alias: str, concurrency: int) -> None:
+    """Keep the concurrency an endpoint's adaptive limit learned in a run (`model show`)."""
+    endpoint = session.scalar(select(ModelEndpoint).where(ModelEndpoint.alias == alias))
+    if endpoint is not None and endpoint.adaptive:
+        endpoint.learned_concurrency = concurrency
+
+
 def key_is_set(settings: Settings, endpoint: ModelEndpoint) -> bool:
     try:
         return resolve_api_key(settings, endpoint) is not None
@@ -452,6 +459,8 @@ def endpoint_as_dict(endpoint: ModelEndpoint, settings: Settings | None = None) 
         "structured_output": endpoint.structured_output,
         "stream": endpoint.stream,
         "adaptive": endpoint.adaptive,
+        # What the adaptive limit learned in the latest run (None: no run learned one yet).
+        "learned_concurrency": endpoint.learned_concurrency if endpoint.adaptive else None,
         "logprobs": endpoint.logprobs or 0,
         "tokenizer": endpoint.tokenizer,
         "reasoning_in_history": passes_reasoning(endpoint),

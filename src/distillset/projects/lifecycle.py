@@ -35,7 +35,14 @@ SETTING_LIMITS: dict[str, tuple[float, float]] = {
 REMOVABLE_LIMITS = ("requests_per_minute", "tokens_per_minute")
 # What CLEAR removes: those limits, the models, the description and the answer system prompt.
 PROJECT_REMOVABLE = frozenset(
-    {*REMOVABLE_LIMITS, "question_model", "answer_model", "description", "answer_system_prompt"}
+    {
+        *REMOVABLE_LIMITS,
+        "question_model",
+        "answer_model",
+        "description",
+        "answer_system_prompt",
+        "max_cost",
+    }
 )
 
 
@@ -63,6 +70,15 @@ def _required_text(key: str, value: str) -> str:
 
 def _description(value: str) -> str:
     return checked_text("description", value, MAX_DESCRIPTION_LENGTH, single_line=False)
+
+
+def _budget(value: Any) -> float | None:
+    """The budget of the tasks started without one: above 0; CLEAR or 0 removes it."""
+    if value is CLEAR or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidInputError(f"the budget (max_cost) must be a number above 0, got {value!r}")
+    return float(value)
 
 
 def _system_prompt(value: str) -> str | None:
@@ -132,6 +148,8 @@ def update_project(session: Session, project: Project, **changes: Any) -> Projec
             project.topic = _required_text(key, value)
         elif key == "description":
             project.description = "" if value is CLEAR else _description(value)
+        elif key == "max_cost":
+            project.max_cost = _budget(value)
         elif key == "answer_system_prompt":
             project.answer_system_prompt = None if value is CLEAR else _system_prompt(value)
         elif key == "name":
@@ -180,6 +198,7 @@ def project_as_dict(project: Project) -> dict[str, Any]:
         "tokens_per_minute": project.tokens_per_minute,
         "max_retries": project.max_retries,
         "request_timeout": project.request_timeout,
+        "max_cost": project.max_cost,
         "answer_system_prompt": project.answer_system_prompt,
         "created_at": utc_iso(project.created_at),
     }

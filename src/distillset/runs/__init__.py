@@ -6,6 +6,7 @@ application (``distillset.kinds``); this package knows none of them.
 
 from distillset.runs.kinds import KindRegistry, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress
+from distillset.runs.queue import enqueue, for_workers, requeue
 from distillset.runs.rows import (
     claim_task,
     effective_status,
@@ -19,6 +20,8 @@ from distillset.runs.rows import (
     task_as_dict,
 )
 from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, run_task, set_budget
+from distillset.runs.shared import can_share
+from distillset.runs.worker import Worker
 
 __all__ = [
     "KindRegistry",
@@ -26,9 +29,13 @@ __all__ = [
     "StageProgress",
     "SupervisedRun",
     "TaskKindSpec",
+    "Worker",
     "ask_fresh",
+    "can_share",
     "claim_task",
     "effective_status",
+    "enqueue",
+    "for_workers",
     "get_task",
     "list_tasks",
     "process_owner",
@@ -37,6 +44,7 @@ __all__ = [
     "refresh_status",
     "refuse_if_blocked",
     "request_cancel",
+    "requeue",
     "run_task",
     "set_budget",
     "task_as_dict",

@@ -38,6 +38,27 @@ class RunFactory(Protocol):
     ) -> SupervisedRun: ...
 
 
+class SharedRun(Protocol):
+    """A worker's part in a job another worker runs (see ``runs.shared``)."""
+
+    async def run(self) -> int:
+        """Work on the job's items until none is left to claim; returns how many."""
+        ...
+
+
+class JoinFactory(Protocol):
+    """How a worker joins a running task of the kind, to share its work."""
+
+    def __call__(
+        self,
+        store: Store,
+        settings: Settings,
+        task_id: int,
+        *,
+        cancel_event: asyncio.Event | None = None,
+    ) -> SharedRun: ...
+
+
 @dataclass(frozen=True)
 class Stage:
     """One counter of a kind's tasks: its key in the counters, and how it is shown."""
@@ -61,6 +82,8 @@ class TaskKindSpec:
     name: str
     stages: tuple[Stage, ...]
     run: RunFactory
+    # Where several workers can share one task of the kind (PostgreSQL): how one joins.
+    join: JoinFactory | None = None
 
     @property
     def stage_names(self) -> tuple[str, ...]:

@@ -197,6 +197,8 @@ def _busy_message(task: Task, settings: Settings) -> str:
 def claim_task(session: Session, task_id: int, settings: Settings, owner: str) -> Task:
     """Mark a task running in this process, or say clearly why it cannot run now."""
     task = get_task(session, task_id)
+    if task.status == TaskStatus.RUNNING.value and task.owner == owner:
+        return task  # claimed already by this run (a worker claims before it runs it)
     if task.status == TaskStatus.RUNNING.value and not is_stale(task, settings):
         raise ConflictError(_busy_message(task, settings))
     # PostgreSQL: claims of one project queue on its row (SQLite serialises writers anyway).

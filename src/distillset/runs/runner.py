@@ -13,13 +13,16 @@ import contextlib
 import secrets
 import time
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.domain import ConflictError, InvalidInputError, TaskStatus
 from distillset.runs.kinds import KindRegistry, ProgressCallback
 from distillset.runs.lease import OwnershipLease
 from distillset.runs.progress import StageProgress
+from distillset.runs.queue import for_workers
 from distillset.runs.rows import (
     add_events,
     end_refused,
@@ -29,9 +32,10 @@ from distillset.runs.rows import (
     renew_claim,
     task_as_dict,
 )
+from distillset.runs.shared import SharedItems, SharedPool, SharedSlots, join_job, leave_job
 from distillset.runs.slots import PUBLISH_AHEAD, OpenElsewhere, SlotPool, SlotsHeld, open_elsewhere
 from distillset.runs.usage import billed_so_far, billed_usage
-from distillset.store import Store, Task
+from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 
 # How often counters and events are written, and the cancel flag is read.
@@ -60,6 +64,15 @@ def set_budget(task: Task, max_cost: float | None) -> None:
     if not max_cost > 0:
         raise InvalidInputError("the budget (--max-cost) must be above 0")
     task.params = {**(task.params or {}), MAX_COST_PARAM: float(max_cost)}
+
+
+def task_budget(session: Session, task: Task) -> float | None:
+    """The task's budget: its own (``--max-cost``), else its project's default, if any."""
+    own = (task.params or {}).get(MAX_COST_PARAM)
+    if own:
+        return float(own)
+    project = session.get(Project, task.project_id)
+    return project.max_cost if project is not None and project.max_cost else None
 
 
 def reads_cache(params: dict[str, Any] | None) -> bool:
@@ -117,6 +130,11 @@ class SupervisedRun(ABC):
         self._paused_at: float | None = None
         # How long a request may take (the kind's request timeout, given with use_slots).
         self._give_up_after = 120.0
+        # A job several workers share (PostgreSQL; set by a kind's prepare(), see
+        # share_job): its items, and this worker's part of the project's slots.
+        self.shared_items: SharedItems | None = None
+        self._shared_slots: SharedSlots | None = None
+        self._project_id: int | None = None
 
     @abstractmethod
     def new_progress(self) -> StageProgress:
@@ -130,11 +148,33 @@ class SupervisedRun(ABC):
     async def work(self) -> None:
         """Do the planned work; cancelled when a cancel is asked."""
 
+    def share_job(self) -> SharedItems:
+        """Let other workers share this task's work (called by prepare() where the kind
+        can): its items are claimed in the database, and the project's slots leased there."""
+        self.shared_items = SharedItems(
+            self.store, self.task_id, self.owner, self.settings.heartbeat_stale_seconds
+        )
+        return self.shared_items
+
     def use_slots(self, pool: SlotPool, request_timeout: float) -> None:
         """The kind's gateway is open: its limiter is the project's pool of request slots.
-        Keep free the slots of other processes' runs that may still have requests out."""
+        Keep free the slots of other processes' runs that may still have requests out (in
+        a shared job: send only on the slots this worker leased)."""
         self._pool = pool
         self._give_up_after = request_timeout + FLUSH_INTERVAL
+        if self.shared_items is not None and self._project_id is not None:
+            self._shared_slots = SharedSlots(
+                self.store,
+                cast(SharedPool, pool),
+                project_id=self._project_id,
+                task_id=self.task_id,
+                owner=self.owner,
+                lease_seconds=self.settings.heartbeat_stale_seconds,
+            )
+            with self.store.session() as session:
+                join_job(session, self.task_id, self.owner)
+                self._shared_slots.rebalance(session)
+            return
         if self._others:
             # A live client of theirs would give up on a request within this long.
             give_up_after = self.settings.heartbeat_stale_seconds + request_timeout
@@ -191,6 +231,12 @@ class SupervisedRun(ABC):
         """The task row's counters as they stand."""
         return self.progress.as_dict()
 
+    def count_shared(self, tally: dict[str, int]) -> None:
+        """A shared job: set the counters from the outcomes of its items (``tally``: by
+        outcome, every worker's), which this run's own counts do not hold. A kind that
+        calls share_job() overrides this."""
+        raise NotImplementedError(f"{type(self).__name__} shares a job but cannot count it")
+
     def event(self, message: str, level: str = "info") -> None:
         """Queue an event for the next flush."""
         self.progress.event(message, level)
@@ -229,6 +275,11 @@ class SupervisedRun(ABC):
                 counters["calls"] = counters["calls"] | billed_usage(session, self.task_id)
             if self.budget is not None:
                 self._spent, self._logged = billed_so_far(session, self.task_id)
+            if self.shared_items is not None:
+                if status is None:  # (a run that ends has left the job)
+                    self._beat_shared(session)
+                self.count_shared(self.shared_items.tally(session))
+                counters |= {name: c.as_dict() for name, c in self.progress.counts.items()}
             if task.status == TaskStatus.INTERRUPTED.value and status is None:
                 task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = counters
@@ -249,6 +300,14 @@ class SupervisedRun(ABC):
         if self.on_progress is not None:
             self.on_progress(counters)
         return cancel
+
+    def _beat_shared(self, session: Session) -> None:
+        """A shared job's heartbeat: this worker takes part, holds its items and slots."""
+        assert self.shared_items is not None
+        join_job(session, self.task_id, self.owner)
+        self.shared_items.renew(session)
+        if self._shared_slots is not None:
+            self._shared_slots.rebalance(session)
 
     async def _watch(self, job: asyncio.Task[None]) -> None:
         """Heartbeat and counters every interval; stop the job when a cancel is asked."""
@@ -283,6 +342,18 @@ class SupervisedRun(ABC):
             await asyncio.gather(watcher, return_exceptions=True)
             if self._held is not None:
                 self._held.release_all()
+            self._leave_shared()
+
+    def _leave_shared(self) -> None:
+        """A shared job's run ends: its unfinished items and its slots go back."""
+        if self.shared_items is None:
+            return
+        if self._shared_slots is not None:
+            self._shared_slots.release_all()
+            self._shared_slots = None
+        if self.lost is None:
+            self.shared_items.release()
+        leave_job(self.store, self.task_id, self.owner)
 
     def _lost_error(self) -> ConflictError:
         return ConflictError(
@@ -293,18 +364,22 @@ class SupervisedRun(ABC):
     async def run(self) -> dict[str, Any]:
         with self.store.session() as session:
             task = session.get(Task, self.task_id)
+            self._project_id = None if task is None else task.project_id
             # Read before the claim overwrites it: a run this one takes over may be alive.
             self._others = [] if task is None else open_elsewhere(session, task.project_id)
-            if task is not None and (budget := (task.params or {}).get(MAX_COST_PARAM)):
-                self.budget = float(budget)
+            if task is not None and (budget := task_budget(session, task)):
+                self.budget = budget
                 self._spent, self._logged = billed_so_far(session, self.task_id)
                 self._logged_before = self._logged
         claimed_at = time.monotonic()
         try:
             self.prepare()
         except Exception as exc:
-            with self.store.session() as session:
-                end_refused(session, self.task_id, str(exc) or type(exc).__name__)
+            # A task queued for workers and refused because the project is busy waits for
+            # a worker to try again (the worker skips it meanwhile).
+            if not (isinstance(exc, ConflictError) and for_workers(task.params if task else None)):
+                with self.store.session() as session:
+                    end_refused(session, self.task_id, str(exc) or type(exc).__name__)
             raise
         self.lease.confirm(claimed_at)
         status, error = TaskStatus.SUCCEEDED, None

@@ -76,6 +76,9 @@ class ModelEndpoint(Base):
     stream: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Learn how many requests it takes at once, under its (or the project's) maximum.
     adaptive: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # The concurrency the adaptive limit learned in the latest run that used the endpoint
+    # (shown by `model show`); None until a run learned one.
+    learned_concurrency: Mapped[int | None] = mapped_column(Integer)
     # Soft labels: answers ask for the top `logprobs` alternatives of each token (0: off);
     # `tokenizer` names the tokenizer the token ids belong to (a Hugging Face repo id, say).
     logprobs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -106,6 +109,8 @@ class Project(Base):
     max_retries: Mapped[int] = mapped_column(Integer, default=3)
     request_timeout: Mapped[float] = mapped_column(Float, default=120.0)
     answer_system_prompt: Mapped[str | None] = mapped_column(Text)
+    # The budget of a task started without --max-cost (None: no budget).
+    max_cost: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     question_model: Mapped[ModelEndpoint | None] = relationship(
@@ -357,6 +362,53 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkItem(Base):
+    """One item of a job that several workers share (a question to answer), claimed by one
+    worker at a time: ``owner`` holds it until ``lease_until``, then another may take it.
+    ``outcome`` (done, failed, skipped) is set once it is finished."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        UniqueConstraint("task_id", "target"),
+        Index("ix_work_items_open", "task_id", "outcome", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    target: Mapped[int] = mapped_column(Integer)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(10))
+
+
+class SlotLease(Base):
+    """One of a project's request slots (``slot`` below its max concurrency), leased by the
+    worker that may use it until ``expires_at``: the limit holds across workers, and a dead
+    worker's slots come back when their lease runs out."""
+
+    __tablename__ = "slot_leases"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TaskWorker(Base):
+    """A worker taking part in a shared job, as of its last heartbeat: the project's slots
+    are shared among the living ones."""
+
+    __tablename__ = "task_workers"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TaskEvent(Base):

@@ -2,7 +2,9 @@
 
 A request starts a task and returns at once; leaving the page does not stop it. The task row
 in the store is the truth about its progress (the SSE stream reads it), so a page opened later,
-or another process, sees the same state.
+or another process, sees the same state. A server started with --queue
+(``settings.queue_tasks``) runs nothing itself: it leaves each task to the workers
+(`distillset worker`), and its pages follow the task row as they do any other.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from sqlalchemy import select
 from distillset.config import Settings
 from distillset.domain import TaskStatus
 from distillset.kinds import run_task
+from distillset.runs import ask_fresh, get_task, requeue
 from distillset.store import Store, Task, utcnow
 
 log = logging.getLogger(__name__)
+
+# How often a request awaiting a task that workers run looks at its row.
+QUEUE_POLL_SECONDS = 0.2
 
 
 class TaskRunner:
@@ -32,6 +38,9 @@ class TaskRunner:
         """Run (or resume) the task in the background; one run per task at a time.
 
         ``use_cache=False`` asks the model again for calls that have a stored reply."""
+        if self.settings.queue_tasks:
+            self._queue(task_id, use_cache)
+            return
         if self.is_running(task_id):
             return
         cancel_event = asyncio.Event()
@@ -53,9 +62,28 @@ class TaskRunner:
         """Run the task and wait for its end (an action awaited in a request). A client that
         leaves does not stop it: it goes on in the background, on its task page."""
         self.start(task_id, use_cache=use_cache)
+        if self.settings.queue_tasks:
+            await self._wait_for_workers(task_id)
+            return
         job = self._running.get(task_id)
         if job is not None:
             await asyncio.shield(job)
+
+    def _queue(self, task_id: int, use_cache: bool) -> None:
+        with self.store.session() as session:
+            task = get_task(session, task_id)
+            if not use_cache:
+                ask_fresh(task)
+            requeue(task)
+
+    async def _wait_for_workers(self, task_id: int) -> None:
+        """Wait until a worker has ended the task (a client that leaves stops waiting only)."""
+        while True:
+            with self.store.session() as session:
+                status = TaskStatus(get_task(session, task_id).status)
+            if status.finished:
+                return
+            await asyncio.sleep(QUEUE_POLL_SECONDS)
 
     def cancel(self, task_id: int) -> None:
         """Stop a run of this process now (the stored cancel flag reaches other processes)."""

@@ -115,7 +115,8 @@ async def resume_task(
     """Run an interrupted (or failed, or cancelled) task again: only what is missing is done."""
     data = await jobs.in_session(store, jobs.check_startable, settings, task_id)
     runner.start(task_id)
-    data["status"] = TaskStatus.RUNNING.value
+    # (A server started with --queue leaves it to the workers.)
+    data["status"] = (TaskStatus.QUEUED if settings.queue_tasks else TaskStatus.RUNNING).value
     return data
 
 

@@ -1,7 +1,7 @@
 """samples and selection: the chosen sample of a question, its agreement, its difficulty
 
 Revision ID: 0013_samples_selection
-Revises: 0010_soft_labels
+Revises: 0012_batches
 Create Date: 2026-12-05 10:30:00
 
 A question may have several samples (answers numbered by `variant`). Selection marks one of
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_samples_selection"
-down_revision = "0014_batches"
+down_revision = "0012_batches"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """provider batches and cached input tokens
 
-Revision ID: 0014_batches
-Revises: 0010_soft_labels
+Revision ID: 0012_batches
+Revises: 0011_conversations
 Create Date: 2026-12-05 10:45:00
 
 Batch mode sends requests through a provider's batch interface (half price, answered within
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_batches"
+revision = "0012_batches"
 down_revision = "0011_conversations"
 branch_labels = None
 depends_on = None
