@@ -36,7 +36,7 @@ from distillset.review.imports import (
 )
 from distillset.review.judge import JUDGE_KIND, create_judge_task, run_judge_task
 from distillset.review.records import DatasetRecord, fetch_page, iter_records
-from distillset.review.soft_labels import TokenConfidence, lowest_confidence
+from distillset.review.soft_labels import TokenConfidence, lowest_confidence, token_confidences
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
@@ -81,4 +81,5 @@ __all__ = [
     "set_note",
     "set_question_text",
     "set_score",
+    "token_confidences",
 ]

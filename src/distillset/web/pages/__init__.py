@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from distillset.web.pages import auto, projects, quality, review, settings, tasks, workbench
+from distillset.web.pages import (
+    auto,
+    projects,
+    quality,
+    record,
+    review,
+    settings,
+    tasks,
+    usage,
+    workbench,
+)
 
 
 def include(app: FastAPI) -> None:
-    for module in (projects, settings, workbench, auto, review, quality, tasks):
+    for module in (projects, settings, workbench, auto, review, record, quality, usage, tasks):
         app.include_router(module.router, include_in_schema=False)

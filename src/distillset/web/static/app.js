@@ -34,6 +34,8 @@
     var ratio = planned ? Math.min(1, settled / planned) : (finished ? 1 : 0);
     var bar = box.querySelector(".bar > span");
     if (bar) bar.style.width = Math.round(ratio * 100) + "%";
+    var meter = box.querySelector("[role=progressbar]");
+    if (meter) meter.setAttribute("aria-valuenow", String(Math.round(ratio * 100)));
     setText(box, "[data-field=percent]", Math.round(ratio * 100) + "%");
     var status = box.querySelector("[data-field=status]");
     if (status) { status.textContent = data.status; status.className = "status-" + data.status; }

@@ -1,0 +1,45 @@
+// distillset pages, the shared look: model text shown raw or rendered, long texts expanded,
+// Escape closing an open dialog. Event delegation, so content htmx swaps in works too.
+(function () {
+  "use strict";
+
+  function toggleRaw(button) {
+    var rich = button.closest("[data-rich]");
+    if (!rich) return;
+    var raw = button.getAttribute("aria-pressed") !== "true";
+    rich.querySelector("[data-view=rendered]").hidden = raw;
+    rich.querySelector("[data-view=raw]").hidden = !raw;
+    button.setAttribute("aria-pressed", raw ? "true" : "false");
+    button.textContent = raw ? "Formatted" : "Raw text";
+  }
+
+  function toggleExpand(button) {
+    var rich = button.closest("[data-rich]");
+    if (!rich) return;
+    var expand = button.getAttribute("aria-expanded") !== "true";
+    rich.classList.toggle("collapsed", !expand);
+    button.setAttribute("aria-expanded", expand ? "true" : "false");
+    button.textContent = expand ? "Show less" : "Show all";
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+    var raw = target.closest("[data-toggle-raw]");
+    if (raw) { toggleRaw(raw); return; }
+    var expand = target.closest("[data-expand]");
+    if (expand) toggleExpand(expand);
+  });
+
+  // A modal dialog closes on Escape by itself; one opened without a backdrop (show()) and a
+  // menu marked data-closable close here too, handing focus back to what opened them.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("dialog[open]").forEach(function (dialog) { dialog.close(); });
+    document.querySelectorAll("details[data-closable][open]").forEach(function (details) {
+      details.open = false;
+      var summary = details.querySelector("summary");
+      if (summary) summary.focus();
+    });
+  });
+})();
