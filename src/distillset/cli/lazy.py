@@ -114,6 +114,10 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("model_probe"),
             "Send one tiny request: latency, structured output support, reasoning, model name.",
         ),
+        "available": Lazy(
+            _cli("model_probe"),
+            "List the models the endpoint's server offers (its /models).",
+        ),
     },
 }
 

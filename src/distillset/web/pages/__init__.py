@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from distillset.web.pages import (
     auto,
     projects,
+    provider_models,
     quality,
     record,
     review,
@@ -18,5 +19,16 @@ from distillset.web.pages import (
 
 
 def include(app: FastAPI) -> None:
-    for module in (projects, settings, workbench, auto, review, record, quality, usage, tasks):
+    for module in (
+        projects,
+        settings,
+        provider_models,
+        workbench,
+        auto,
+        review,
+        record,
+        quality,
+        usage,
+        tasks,
+    ):
         app.include_router(module.router, include_in_schema=False)
