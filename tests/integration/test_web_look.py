@@ -153,3 +153,35 @@ def test_thousands_separators() -> None:
 
     assert format_thousands(1234567) == "1,234,567" and format_thousands(None) == "–"
     assert format_thousands(1234.5) == "1,234.50" and format_thousands(12.0) == "12"
+
+
+def test_a_missing_model_links_to_its_setting_never_to_the_command_line(
+    client: TestClient, database: str
+) -> None:
+    client.post("/projects", data={"name": "Sports"})
+    page = client.get("/projects/1/distill").text
+    assert 'id="no-model"' in page and 'href="/projects/1/settings#question_model"' in page
+    refused = client.post(
+        "/projects/1/distill/generate-tags", data={"count": "2"}, headers={"HX-Request": "true"}
+    )
+    assert refused.status_code == 422
+    assert "has no question model" in refused.text
+    assert 'href="/projects/1/settings#question_model" data-fix' in refused.text
+    assert "distillset" not in refused.text.replace("/projects", "")  # no command to run
+    # The settings page has the field the link names.
+    assert 'id="question_model"' in client.get("/projects/1/settings").text
+    # The REST API keeps the full message (a script's author reads it).
+    api = client.post("/api/v1/projects/1/tags/generate", json={"count": 2})
+    assert api.status_code == 422 and "project set" in api.json()["detail"]
+
+
+def test_another_topic_on_a_tree_points_to_the_settings_topic(
+    client: TestClient, database: str, fake_server: object
+) -> None:
+    client.post("/projects", data={"name": "Sports"})
+    client.post("/api/v1/projects/1/tags", json={"label": "Running"})
+    form = {"levels": "1", "tags_per_level": "2", "questions_per_tag": "1", "topic": "Chess"}
+    page = client.post("/projects/1/distill/auto/plan", data=form, headers={"HX-Request": "true"})
+    assert page.status_code == 422 and "already has a tree under the topic" in page.text
+    assert 'href="/projects/1/settings#topic"' in page.text
+    assert "distillset project set" not in page.text and "--topic" not in page.text

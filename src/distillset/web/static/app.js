@@ -116,7 +116,16 @@
     return xhr && xhr.status ? "The request failed (HTTP " + xhr.status + ")." : "The server did not answer: is it still running?";
   }
 
-  function showError(elt, text) {
+  function replyFix(xhr) {
+    // A refusal a setting fixes links to it: only a path of this site, rebuilt as text.
+    var doc = new DOMParser().parseFromString((xhr && xhr.responseText) || "", "text/html");
+    var link = doc.querySelector("a[data-fix]");
+    var href = link && link.getAttribute("href");
+    if (!href || href.charAt(0) !== "/" || href.charAt(1) === "/") return null;
+    return {href: href, text: (link.textContent || "").trim()};
+  }
+
+  function showError(elt, text, fix) {
     // After the form that was sent (or the button, outside a form): in its dialog when
     // one is open, never behind it or out of view.
     var anchor = (elt && elt.closest && elt.closest("form")) || elt;
@@ -126,6 +135,14 @@
     box.tabIndex = -1;
     box.dataset.errorBox = "1";
     box.textContent = text;
+    if (fix) {
+      var link = document.createElement("a");
+      link.href = fix.href;
+      link.textContent = fix.text;
+      link.dataset.fix = "1";
+      box.textContent = text.replace(fix.text, "").trim() + " ";
+      box.appendChild(link);
+    }
     if (anchor && document.body.contains(anchor)) {
       anchor.insertAdjacentElement("afterend", box);
     } else {
@@ -204,7 +221,7 @@
     var detail = event.detail;
     if (!detail.isError) return;
     detail.shouldSwap = false;
-    showError(detail.requestConfig ? detail.requestConfig.elt : detail.elt, replyText(detail.xhr));
+    showError(detail.requestConfig ? detail.requestConfig.elt : detail.elt, replyText(detail.xhr), replyFix(detail.xhr));
   });
   document.addEventListener("htmx:sendError", function (event) {
     showError(event.detail.elt, replyText(null));

@@ -31,6 +31,19 @@
     if (expand) toggleExpand(expand);
   });
 
+  // A link to a setting (/settings#answer_model) lands on its field, focused and marked.
+  function focusLinkedField() {
+    var id = decodeURIComponent(window.location.hash.slice(1));
+    if (!id) return;
+    var field = document.getElementById(id);
+    if (!field || !field.matches("input, select, textarea")) return;
+    field.scrollIntoView({block: "center"});
+    field.focus();
+    var label = field.closest("label");
+    if (label) label.classList.add("linked");
+  }
+  document.addEventListener("DOMContentLoaded", focusLinkedField);
+
   // A modal dialog closes on Escape by itself; one opened without a backdrop (show()) and a
   // menu marked data-closable close here too, handing focus back to what opened them.
   document.addEventListener("keydown", function (event) {
