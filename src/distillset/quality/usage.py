@@ -89,14 +89,12 @@ def _latency(session: Session, project_id: int) -> dict[str, Any]:
     total = int(total or 0)
     counts = [int(c or 0) for c in counts]
     counts.append(total - sum(counts))
-    labels = (
-        [f"< {LATENCY_EDGES[0]:g} s"]
-        + [
-            f"{low:g}–{high:g} s"
-            for low, high in zip(LATENCY_EDGES, LATENCY_EDGES[1:], strict=False)
-        ]
-        + [f"≥ {LATENCY_EDGES[-1]:g} s"]
-    )
+    # In seconds, short enough to sit under a bar.
+    labels = [
+        f"<{LATENCY_EDGES[0]:g}",
+        *(f"{low:g}–{high:g}" for low, high in zip(LATENCY_EDGES, LATENCY_EDGES[1:], strict=False)),
+        f"≥{LATENCY_EDGES[-1]:g}",
+    ]
     percentiles: dict[str, float | None] = {}
     for q in PERCENTILES:
         value = None
@@ -110,6 +108,7 @@ def _latency(session: Session, project_id: int) -> dict[str, Any]:
                 .limit(1)
             ).scalar_one()
         percentiles[f"p{q}"] = None if value is None else round(float(value), 1)
+    # Bucket labels in seconds, their counts, and percentiles in milliseconds.
     return {"calls": total, "buckets": labels, "counts": counts, "percentiles_ms": percentiles}
 
 

@@ -37,7 +37,9 @@ def _charts(report: dict[str, Any]) -> list[Markup]:
     latency = report["latency"]
     if latency["calls"]:
         charts.append(
-            quality.bar_chart("Latency of successful calls", latency["buckets"], latency["counts"])
+            quality.bar_chart(
+                "Latency of successful calls (seconds)", latency["buckets"], latency["counts"]
+            )
         )
     return [Markup(chart) for chart in charts]  # noqa: S704 - built with every text escaped
 
