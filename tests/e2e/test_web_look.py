@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from typer.testing import Result
@@ -69,6 +70,11 @@ def _pages(seeded: dict[str, Any]) -> dict[str, str]:
     }
 
 
+# Pages the README shows (docs/img/web-*.png are copies): the part of the page, or the first
+# screenful.
+README_SHOTS = {"dataset": None, "record": "#token-confidence", "usage": None}
+
+
 def _axe_problems(page: Page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
@@ -91,17 +97,39 @@ def _horizontal_overflow(page: Page) -> int:
     )
 
 
+MARKDOWN_ANSWER = """Rowing power comes from **the legs first**, then the back, then the arms.
+
+| Phase | What moves |
+|---|---|
+| Drive | legs, then back, then arms |
+| Recovery | arms, then back, then legs |
+
+1. Keep the catch *light*.
+2. Hold `1:2` drive-to-recovery timing.
+"""
+
+
 def test_every_page_is_accessible_and_fits_a_phone(
     seeded: dict[str, Any], page: Page, live_server: str, artifacts: Path, problems: list[str]
 ) -> None:
     shots = artifacts / "pages"
     shots.mkdir(exist_ok=True)
+    # One answer in Markdown, as teachers write them (the page renders it, sanitized).
+    edited = httpx.patch(
+        f"{live_server}/api/v1/projects/1/records/{seeded['records'][-1]}",
+        json={"answer": MARKDOWN_ANSWER},
+    )
+    assert edited.status_code == 200, edited.text
     found: dict[str, list[str]] = {}
     for name, path in _pages(seeded).items():
         page.set_viewport_size(WIDE)
         page.goto(f"{live_server}{path}")
         page.wait_for_load_state("networkidle") if name != "task" else None
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        if name in README_SHOTS:  # the README's pictures: the first screenful, or a part
+            part = README_SHOTS[name]
+            target = page.locator(part) if part else page
+            target.screenshot(path=str(shots / f"readme-{name}.png"))
         violations = _axe_problems(page)
         if violations:
             found[name] = violations
