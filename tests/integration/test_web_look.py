@@ -130,7 +130,8 @@ def test_usage_page_and_endpoint_sum_the_usage_log(
     latency = usage["latency"]
     assert latency["calls"] == len(calls) == sum(latency["counts"])
     slowest = max(call.latency_ms or 0 for call in calls)
-    assert latency["percentiles_ms"]["p50"] <= latency["percentiles_ms"]["p99"] <= slowest + 0.1
+    # Percentiles are the top of a 10 ms bin: at most 10 ms above the slowest call.
+    assert latency["percentiles_ms"]["p50"] <= latency["percentiles_ms"]["p99"] <= slowest + 10
     tasks = {call.task_id for call in calls if call.task_id is not None}
     assert {t["task_id"] for t in usage["tasks"]} == tasks
     assert sum(t["calls"] for t in usage["tasks"]) == sum(c.task_id is not None for c in calls)
@@ -185,3 +186,53 @@ def test_another_topic_on_a_tree_points_to_the_settings_topic(
     assert page.status_code == 422 and "already has a tree under the topic" in page.text
     assert 'href="/projects/1/settings#topic"' in page.text
     assert "distillset project set" not in page.text and "--topic" not in page.text
+
+
+def test_latency_percentiles_and_buckets_from_bins(store: Store, database: str) -> None:
+    """Known latencies: the buckets count each call once, the percentiles are the top of
+    the 10 ms (1 s above 10 s) bin that holds the nth call, on both databases."""
+    from distillset.projects import create_project
+    from distillset.quality import usage_report
+
+    latencies = [120.0, 499.0, 500.0, 505.0, 1999.0, 2500.0, 9999.0, 10_000.0, 45_000.0, 75_000.0]
+    with store.session() as session:
+        project = create_project(session, "Timing")
+        for index, ms in enumerate(latencies):
+            session.add(
+                LlmCall(
+                    project_id=project.id,
+                    endpoint_alias="e",
+                    purpose="answer",
+                    request_key=f"{index:064d}",
+                    status="ok",
+                    latency_ms=ms,
+                    input_tokens=1,
+                    output_tokens=2,
+                    cost=0.5,
+                )
+            )
+        session.add(
+            LlmCall(
+                project_id=project.id,
+                endpoint_alias="e",
+                purpose="answer",
+                request_key="f" * 64,
+                status="error",
+                latency_ms=1.0,
+            )
+        )
+        session.flush()
+        report = usage_report(session, project.id)
+    latency = report["latency"]
+    assert latency["calls"] == 10  # failures are not in the latency figures
+    # <0.5, 0.5-1, 1-2, 2-5, 5-10, 10-30, 30-60, >=60 seconds
+    assert latency["counts"] == [2, 2, 1, 1, 1, 1, 1, 1]
+    assert latency["percentiles_ms"] == {"p50": 2000.0, "p90": 46_000.0, "p99": 76_000.0}
+    assert report["totals"] == {
+        "calls": 11,
+        "failed": 1,
+        "input_tokens": 10,
+        "output_tokens": 20,
+        "cost": 5.0,
+    }
+    assert report["models"][0]["model"] is None  # no endpoint of that alias (removed)
