@@ -222,3 +222,22 @@ def test_a_refusal_links_to_the_setting_that_fixes_it(
     expect(page.locator("#question_model")).to_be_focused()
     # The refusal was an expected 422; nothing else went wrong.
     assert [p for p in problems if "422" not in p] == []
+
+
+def test_the_add_endpoint_form_offers_the_providers_models(
+    cli: Cli, fake_server: FakeModelServer, page: Page, live_server: str, problems: list[str]
+) -> None:
+    ok(cli("project", "create", "Sports"))
+    page.goto(f"{live_server}/projects/1/settings")
+    form = page.locator("#add-endpoint")
+    form.locator("[name=base_url]").fill(fake_server.url)
+    form.get_by_role("button", name="List the provider's models").click()
+    expect(form.locator("#add-endpoint-models [role=status]")).to_contain_text("1 model offered")
+    options = form.locator("#add-endpoint-model-list option")
+    expect(options).to_have_count(1)
+    assert options.first.get_attribute("value") == "fake-model"
+    # The presets name their providers.
+    preset = form.locator("[name=preset]")
+    preset.select_option("dashscope")
+    expect(preset.locator("option:checked")).to_have_text("Alibaba Bailian (DashScope)")
+    assert not problems, problems
