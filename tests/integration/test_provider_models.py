@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -128,3 +129,10 @@ def test_settings_page_offers_the_models_of_a_draft_and_of_an_endpoint(
     assert bad_id.status_code == 422
     no_url = client.post("/projects/1/provider-models", data={}, headers=HX)
     assert no_url.status_code == 422 and "base URL or a preset" in no_url.text
+
+
+def test_python_api_lists_an_endpoints_models(settings: Any, fake_server: FakeModelServer) -> None:
+    from distillset import api
+
+    api.add_endpoint("fake", base_url=fake_server.url, model="x", settings=settings)
+    assert api.available_models("fake", settings=settings) == ["fake-model"]

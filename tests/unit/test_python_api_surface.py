@@ -28,6 +28,7 @@ CALLS = {
     "model show": "show_endpoint",
     "model remove": "remove_endpoint",
     "model test": "test_endpoint",
+    "model available": "available_models",
     "keys set": "set_key",
     "keys list": "list_keys",
     "keys remove": "remove_key",
