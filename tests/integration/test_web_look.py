@@ -4,8 +4,10 @@ soft labels, and the usage and cost page and REST endpoint (figures from the usa
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -236,3 +238,22 @@ def test_latency_percentiles_and_buckets_from_bins(store: Store, database: str) 
         "cost": 5.0,
     }
     assert report["models"][0]["model"] is None  # no endpoint of that alias (removed)
+
+
+def test_usage_is_the_same_in_the_cli_python_and_rest(
+    project: str, cli: Cli, client: TestClient, settings: Any
+) -> None:
+    from distillset import Project
+
+    rest = client.get("/api/v1/projects/1/usage").json()
+    printed = json.loads(ok(cli("usage", NAME, "--json")).stdout)
+    python = json.loads(json.dumps(Project(NAME, settings=settings).usage(), default=str))
+    for report in (printed, python):
+        assert report["totals"] == rest["totals"] and report["models"] == rest["models"]
+        assert report["days"] == rest["days"] and report["latency"] == rest["latency"]
+        assert [t["task_id"] for t in report["tasks"]] == [t["task_id"] for t in rest["tasks"]]
+    table = ok(cli("usage", NAME)).stdout
+    assert "model fake" in table and f"{rest['totals']['calls']:,}" in table
+    assert "latency of successful calls: p50" in table
+    missing = cli("usage", "Nope")
+    assert missing.exit_code == 2 and "Nope" in missing.output

@@ -68,6 +68,7 @@ CALLS = {
     "dataset flags": "Project.flags",
     "dataset decontaminate": "Project.decontaminate",
     "report": "Project.quality_report",
+    "usage": "Project.usage",
     "tasks list": "list_tasks",
     "tasks show": "show_task",
     "tasks cancel": "cancel_task",
