@@ -188,8 +188,13 @@ def test_the_keyboard_operates_raw_text_dialogs_and_links(
     outline = raw_button.evaluate("el => getComputedStyle(el).outlineStyle")
     assert outline != "none"
 
-    # The auto-distill dialog opens from the keyboard and Escape closes it.
+    # A tag of the tree opens its panel from the keyboard.
     page.goto(f"{live_server}/projects/1/distill")
+    page.locator("#tag-1 > details > summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#tag-detail-1")).to_be_visible()
+
+    # The auto-distill dialog opens from the keyboard and Escape closes it.
     opener = page.get_by_role("button", name="Auto distill…")
     opener.focus()
     page.keyboard.press("Enter")

@@ -31,6 +31,17 @@
     if (expand) toggleExpand(expand);
   });
 
+  // A tag of the tree opens its panel from the keyboard as from a click on its label: Enter
+  // on the focused row (a summary) sends the label's request too. A plain Event, not a mouse
+  // event, so the row does not toggle twice.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter" || !(event.target instanceof Element)) return;
+    var summary = event.target.closest("li.node > details > summary");
+    if (!summary || summary !== event.target) return;
+    var label = summary.querySelector(".label[hx-get]");
+    if (label) label.dispatchEvent(new Event("click"));
+  });
+
   // A link to a setting (/settings#answer_model) lands on its field, focused and marked.
   function focusLinkedField() {
     var id = decodeURIComponent(window.location.hash.slice(1));
