@@ -156,6 +156,9 @@ def test_thousands_separators() -> None:
 
     assert format_thousands(1234567) == "1,234,567" and format_thousands(None) == "–"
     assert format_thousands(1234.5) == "1,234.50" and format_thousands(12.0) == "12"
+    from distillset.web.pages.templating import format_cost
+
+    assert format_cost(12345.6) == "$12,345.6000" and format_cost(None) == ""
 
 
 def test_a_missing_model_links_to_its_setting_never_to_the_command_line(

@@ -35,7 +35,7 @@ def format_thousands(value: float | None) -> str:
 
 
 def format_cost(value: float | None) -> str:
-    return "" if value is None else f"${value:.4f}"
+    return "" if value is None else f"${value:,.4f}"
 
 
 templates.env.filters["time"] = format_time

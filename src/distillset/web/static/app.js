@@ -20,6 +20,9 @@
     if (el) el.textContent = value;
   }
 
+  // Counts with thousands separators, as the server renders them (12,345).
+  function n(value) { return Number(value || 0).toLocaleString("en-US"); }
+
   function showProgress(box, data) {
     var counters = data.counters || {};
     var planned = 0, settled = 0;
@@ -28,7 +31,7 @@
       var c = counters[stage.name] || {planned: 0, done: 0, failed: 0};
       planned += c.planned || 0;
       settled += (c.done || 0) + (c.failed || 0);
-      setText(box, "[data-stage=\"" + stage.name + "\"]", (c.done || 0) + " / " + (c.planned || 0) + " done, " + (c.failed || 0) + " failed");
+      setText(box, "[data-stage=\"" + stage.name + "\"]", n(c.done) + " / " + n(c.planned) + " done, " + n(c.failed) + " failed");
     });
     var finished = ["succeeded", "failed", "cancelled", "interrupted"].indexOf(data.status) >= 0;
     var ratio = planned ? Math.min(1, settled / planned) : (finished ? 1 : 0);
@@ -40,9 +43,9 @@
     var status = box.querySelector("[data-field=status]");
     if (status) { status.textContent = data.status; status.className = "status-" + data.status; }
     var calls = counters.calls || {};
-    setText(box, "[data-field=calls]", String((calls.requests || 0) + (calls.cached || 0)) + " (" + (calls.cached || 0) + " cached, " + (calls.failed || 0) + " failed)");
+    setText(box, "[data-field=calls]", n((calls.requests || 0) + (calls.cached || 0)) + " (" + n(calls.cached) + " cached, " + n(calls.failed) + " failed)");
     var failedTokens = (calls.failed_input_tokens || 0) + (calls.failed_output_tokens || 0);
-    setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + failedTokens + " in failed calls)" : ""));
+    setText(box, "[data-field=tokens]", n((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + n(failedTokens) + " in failed calls)" : ""));
     // No price on the models: the cost is unknown, not zero (the server sends null).
     setText(box, "[data-field=cost]", calls.cost == null ? "unknown" : "$" + Number(calls.cost).toFixed(4));
     // Requests sent and not answered yet: a stalled endpoint shows here, not as "0 calls".
