@@ -54,9 +54,10 @@ def _figures(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def _day(session: Session) -> Any:
-    # SQLite keeps datetimes as text (date() reads them); PostgreSQL casts to a date.
+    # SQLite keeps datetimes as ISO text (its first 10 characters are the day: cheaper than
+    # date(), which parses it); PostgreSQL casts to a date.
     if session.get_bind().dialect.name == "sqlite":
-        return func.date(LlmCall.created_at)
+        return func.substr(LlmCall.created_at, 1, 10)
     return cast(LlmCall.created_at, Date)
 
 
