@@ -11,6 +11,7 @@ passes the report costs (it makes three: by day and endpoint, by latency bin, by
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import random
 import tempfile
 import time
@@ -22,14 +23,14 @@ from sqlalchemy import func, insert, select
 from distillset.config import load_settings
 from distillset.projects import create_project
 from distillset.quality import usage_report
-from distillset.store import LlmCall, open_store
+from distillset.store import LlmCall, Store, open_store
 
 
-def seed(store: object, project_id: int, calls: int) -> None:
+def seed(store: Store, project_id: int, calls: int) -> None:
     rng = random.Random(7)
     now = datetime.now(UTC)
     batch: list[dict[str, object]] = []
-    with store.session() as session:  # type: ignore[attr-defined]
+    with store.session() as session:
         for i in range(calls):
             batch.append(
                 {
@@ -53,17 +54,17 @@ def seed(store: object, project_id: int, calls: int) -> None:
             session.execute(insert(LlmCall), batch)
 
 
-def best_of(repeat: int, run: object) -> float:
+def best_of(repeat: int, run: Callable[[], None]) -> float:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        run()  # type: ignore[operator]
+        run()
         times.append(time.perf_counter() - started)
     return min(times)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=300_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
