@@ -11,10 +11,10 @@ passes the report costs (it makes three: by day and endpoint, by latency bin, by
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
