@@ -38,6 +38,17 @@ class InvalidInputError(DistillsetError):
     """A parameter or file the user gave is not valid."""
 
 
+class SettingRequired(InvalidInputError):
+    """A refusal that a project setting fixes. The message says how at the CLI; ``reason``
+    and ``setting`` let another interface point at its own way (the web app links to the
+    settings field)."""
+
+    def __init__(self, reason: str, *, setting: str, cli_fix: str) -> None:
+        super().__init__(f"{reason}: {cli_fix}")
+        self.reason = reason
+        self.setting = setting  # a project field: question_model, answer_model, topic
+
+
 class ModelCallError(DistillsetError):
     """A model call that failed after its retries; carries the HTTP status when known."""
 

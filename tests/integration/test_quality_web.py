@@ -45,7 +45,8 @@ def test_the_report_and_the_flags_over_the_api(client: TestClient, project_id: i
 def test_the_quality_page_shows_the_report_escaped(client: TestClient, project_id: int) -> None:
     page = client.get(f"/projects/{project_id}/quality")
     assert page.status_code == 200
-    assert f'href="/projects/{project_id}/quality" class="active">Quality' in page.text
+    link = f'href="/projects/{project_id}/quality" class="active" aria-current="page">Quality'
+    assert link in page.text
     assert "Records per flag" in page.text and page.text.count("<svg") >= 5
     # The refusal's example, its question escaped.
     assert "Why &lt;b&gt;serve&lt;/b&gt;?" in page.text and "<b>serve" not in page.text

@@ -25,6 +25,7 @@ variants can be awaited directly. See docs/python-api.md for a walk-through.
 from distillset.api._common import ProgressCallback
 from distillset.api._endpoints import (
     add_endpoint,
+    available_models,
     list_endpoints,
     list_keys,
     remove_endpoint,
@@ -48,6 +49,7 @@ __all__ = [
     "ProgressCallback",
     "Project",
     "add_endpoint",
+    "available_models",
     "cancel_task",
     "list_endpoints",
     "list_keys",

@@ -14,7 +14,7 @@ from distillset import projects as project_core
 from distillset.api._common import opened, run_blocking
 from distillset.config import Settings, load_settings
 from distillset.domain import InvalidInputError
-from distillset.llm import PROBE_TIMEOUT, probe_endpoint
+from distillset.llm import PROBE_TIMEOUT, probe_endpoint, provider_models
 from distillset.store import Store
 
 
@@ -115,6 +115,23 @@ def test_endpoint(
                 project_core.get_endpoint(session, alias), settings
             )
         return run_blocking(probe_endpoint(store, config, timeout=timeout)).as_dict()
+
+
+def available_models(
+    alias: str,
+    *,
+    timeout: float = PROBE_TIMEOUT,
+    settings: Settings | None = None,
+    store: Store | None = None,
+) -> list[str]:
+    """The models the endpoint's server offers (its /models), sorted, as `model available`;
+    ModelCallError saying why when it lists none."""
+    with opened(settings, store) as (settings, store):
+        with store.session() as session:
+            config = project_core.endpoint_config(
+                project_core.get_endpoint(session, alias), settings
+            )
+        return run_blocking(provider_models(config, timeout=timeout))
 
 
 # Not a test function, whatever pytest's collector thinks of the name.

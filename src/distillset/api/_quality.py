@@ -93,6 +93,12 @@ class QualityMethods(ProjectBase):
             outcome = quality.apply_cleanup(session, project, cleanup, label=label, delete=remove)
         return {"contaminated": [item.as_dict() for item in found], **outcome}
 
+    def usage(self) -> dict[str, Any]:
+        """Calls, tokens, failures and cost in total, per model, per day and per task, and
+        the latency of successful calls (as `usage --json`; a cost is None without prices)."""
+        with self._session() as (session, project):
+            return quality.usage_report(session, project.id)
+
     def quality_report(
         self,
         *,

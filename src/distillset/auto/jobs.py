@@ -28,7 +28,7 @@ from distillset.auto.plan import (
 )
 from distillset.auto.run import create_task, resumable_task
 from distillset.config import Settings
-from distillset.domain import InvalidInputError, TaskKind
+from distillset.domain import InvalidInputError, SettingRequired, TaskKind
 from distillset.generation.context import load_context
 from distillset.projects.endpoints import get_endpoint
 from distillset.projects.lifecycle import get_project
@@ -179,11 +179,13 @@ def _topic_for_auto(session: Session, project: Project, topic: str | None) -> bo
         return False
     has_tags = session.scalar(select(Tag.id).where(Tag.project_id == project.id).limit(1))
     if has_tags is not None:
-        raise InvalidInputError(
+        raise SettingRequired(
             f"project {project.name!r} already has a tree under the topic {project.topic!r}; "
-            f"--topic {topic!r} would not change what is planned. Change the project's topic "
-            f"with `distillset project set {project.name!r} --topic {topic!r}` or leave "
-            "--topic out"
+            f"the topic {topic!r} would not change what is planned. Change the project's "
+            "topic, or keep this one",
+            setting="topic",
+            cli_fix=f"`distillset project set {project.name!r} --topic {topic!r}`, or leave "
+            "--topic out",
         )
     return True
 

@@ -68,6 +68,10 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         "export": Lazy(
             _cli("export"), "Export the dataset in the format a fine-tuning tool reads."
         ),
+        "usage": Lazy(
+            _cli("usage"),
+            "Usage and cost: calls, tokens, failures and cost per model, day and task; latency.",
+        ),
         "prompts": Lazy(
             _cli("prompts"),
             "Prompt templates of a project (kinds: tags, questions, answer, judge, difficulty, "
@@ -132,6 +136,10 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         "test": Lazy(
             _cli("model_probe"),
             "Send one tiny request: latency, structured output support, reasoning, model name.",
+        ),
+        "available": Lazy(
+            _cli("model_probe"),
+            "List the models the endpoint's server offers (its /models).",
         ),
     },
 }

@@ -1,4 +1,5 @@
-"""`distillset model test ALIAS`: one tiny request to see that an endpoint works."""
+"""`distillset model test ALIAS`: one tiny request to see that an endpoint works; `distillset
+model available ALIAS`: the models its server offers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import typer
 
 from distillset.cli.common import JsonOption, print_fields, print_json, state_of
 from distillset.cli.models import model_app
-from distillset.llm import PROBE_TIMEOUT, ProbeReport, probe_endpoint
+from distillset.llm import PROBE_TIMEOUT, ProbeReport, probe_endpoint, provider_models
 from distillset.projects import endpoint_config, get_endpoint
 
 
@@ -64,3 +65,26 @@ def warnings(report: ProbeReport) -> list[str]:
             f"{report.configured_model!r}: records will name {report.model!r}"
         )
     return found
+
+
+@model_app.command("available")
+def model_available(
+    ctx: typer.Context,
+    alias: str = typer.Argument(..., help="The endpoint whose server to ask."),
+    timeout: float = typer.Option(
+        PROBE_TIMEOUT, "--timeout", min=1, help="Seconds to wait for the reply."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """List the models the endpoint's server offers (its /models).
+
+    Choose one with `model set ALIAS --model ID`."""
+    state = state_of(ctx)
+    with state.store.session() as session:
+        endpoint = endpoint_config(get_endpoint(session, alias), state.settings)
+    models = asyncio.run(provider_models(endpoint, timeout=timeout))
+    if as_json:
+        print_json({"alias": alias, "models": models})
+        return
+    for model in models:
+        typer.echo(model)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import PATH_SEPARATOR, InvalidInputError
+from distillset.domain import PATH_SEPARATOR, SettingRequired
 from distillset.llm import EndpointConfig, LimitSettings
 from distillset.projects.conversation_setting import MultiTurnSetting, multi_turn_setting
 from distillset.projects.endpoints import endpoint_config, get_endpoint
@@ -38,30 +38,32 @@ class DistillContext:
     @property
     def user_model(self) -> EndpointConfig:
         if self.user_endpoint is None:
-            raise InvalidInputError(
-                f"project {self.project_name!r} has no model to play the user in "
-                f"conversations: set a question model, or one with `distillset project set "
-                f"{self.project_name!r} --user-model ALIAS`"
+            raise SettingRequired(
+                f"project {self.project_name!r} has no model to play the user in conversations",
+                setting="question_model",
+                cli_fix=f"set a question model, or one with `distillset project set "
+                f"{self.project_name!r} --user-model ALIAS`",
             )
         return self.user_endpoint
 
     @property
     def question_model(self) -> EndpointConfig:
         if self.question_endpoint is None:
-            raise InvalidInputError(_unset_message(self.project_name, "question"))
+            raise _unset(self.project_name, "question")
         return self.question_endpoint
 
     @property
     def answer_model(self) -> EndpointConfig:
         if self.answer_endpoint is None:
-            raise InvalidInputError(_unset_message(self.project_name, "answer"))
+            raise _unset(self.project_name, "answer")
         return self.answer_endpoint
 
 
-def _unset_message(project_name: str, role: str) -> str:
-    return (
-        f"project {project_name!r} has no {role} model: set it with "
-        f"`distillset project set {project_name!r} --{role}-model ALIAS`"
+def _unset(project_name: str, role: str) -> SettingRequired:
+    return SettingRequired(
+        f"project {project_name!r} has no {role} model",
+        setting=f"{role}_model",
+        cli_fix=f"set it with `distillset project set {project_name!r} --{role}-model ALIAS`",
     )
 
 

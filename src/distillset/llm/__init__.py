@@ -12,6 +12,7 @@ from distillset.llm.gateway import BeforeSend, ChatResult, Gateway, ListResult
 from distillset.llm.limiter import Limiter, LimiterRegistry, shared_limiters
 from distillset.llm.lists import list_response_format, parse_json_list
 from distillset.llm.probe import PROBE_TIMEOUT, ProbeReport, probe_endpoint
+from distillset.llm.provider_models import provider_models
 from distillset.llm.reasoning import split_reasoning
 from distillset.llm.transport import HttpTransport, RawReply, Transport, TransportError
 
@@ -42,6 +43,7 @@ __all__ = [
     "open_gateway",
     "parse_json_list",
     "probe_endpoint",
+    "provider_models",
     "shared_limiters",
     "split_reasoning",
 ]

@@ -44,6 +44,10 @@ class Preset:
     # Whether the provider wants an assistant turn's reasoning sent back in a conversation's
     # history (DeepSeek's thinking models do); the others get the answers only.
     reasoning_in_history: bool = False
+    label: str = ""  # the provider's name where the preset's differs
+
+
+# Base URLs as each provider documents its OpenAI-compatible API.
 
 
 PRESETS: dict[str, Preset] = {
@@ -56,6 +60,19 @@ PRESETS: dict[str, Preset] = {
     "zhipu": Preset("https://open.bigmodel.cn/api/paas/v4", "ZHIPU_API_KEY"),
     "groq": Preset("https://api.groq.com/openai/v1", "GROQ_API_KEY"),
     "xai": Preset("https://api.x.ai/v1", "XAI_API_KEY"),
+    # Volcengine Ark (Doubao models; the model is a model id or an ep-... endpoint id).
+    "volcengine": Preset(
+        "https://ark.cn-beijing.volces.com/api/v3", "ARK_API_KEY", label="Volcengine Ark (Doubao)"
+    ),
+    # Alibaba Cloud Model Studio (Bailian) through DashScope's compatible mode.
+    "dashscope": Preset(
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        "DASHSCOPE_API_KEY",
+        label="Alibaba Bailian (DashScope)",
+    ),
+    # MiniMax documents no response_format: lists are asked for in the prompt.
+    "minimax": Preset("https://api.minimax.io/v1", "MINIMAX_API_KEY", "none", label="MiniMax"),
+    "302ai": Preset("https://api.302.ai/v1", "AI302_API_KEY", label="302.AI"),
     "ollama": Preset("http://localhost:11434/v1", None),
     "vllm": Preset("http://localhost:8000/v1", None, "json_schema"),
     "llamacpp": Preset("http://localhost:8080/v1", None, "json_schema"),
@@ -381,6 +398,30 @@ def passes_reasoning(endpoint: ModelEndpoint) -> bool:
         return bool(endpoint.reasoning_in_history)
     preset = PRESETS.get(endpoint.preset or "")
     return preset is not None and preset.reasoning_in_history
+
+
+def draft_endpoint_config(
+    *, base_url: str | None, preset: str | None, api_key: str | None
+) -> EndpointConfig:
+    """An endpoint as a form describes it before it is registered: enough to ask its server
+    for its models. Only a key typed with it is sent: a key of the environment or the keys
+    file goes only where a registered endpoint sends it (see key_sources)."""
+    from distillset.llm.config import EndpointConfig
+
+    chosen = PRESETS.get(preset.lower()) if preset else None
+    if preset and chosen is None:
+        raise InvalidInputError(
+            f"unknown preset {preset!r}: choose one of {', '.join(sorted(PRESETS))}"
+        )
+    url = base_url or (chosen.base_url if chosen else None)
+    if not url:
+        raise InvalidInputError("give a base URL or a preset to list its models")
+    key = None
+    if api_key and api_key.strip():
+        key = _checked_key(api_key.strip(), "(new)", "the key entered")
+    return EndpointConfig(
+        alias="(new)", base_url=check_base_url(url).rstrip("/"), model="", api_key=key
+    )
 
 
 def _is_hosted(endpoint: ModelEndpoint) -> bool:

@@ -36,7 +36,8 @@ from distillset.quality.flag_scan import (
     summarize_flags,
 )
 from distillset.quality.flags import FLAG_KINDS, Flag
-from distillset.quality.report_html import render_html, render_sections
+from distillset.quality.report_html import bar_chart, hbar_chart, render_html, render_sections
+from distillset.quality.usage import usage_report
 
 if TYPE_CHECKING:
     from distillset.quality.embedders import (
@@ -71,6 +72,7 @@ __all__ = [
     "MIN_NGRAM",
     "SemanticGroup",
     "apply_cleanup",
+    "bar_chart",
     "build_report",
     "check_action",
     "checked_kind",
@@ -80,6 +82,7 @@ __all__ = [
     "find_contaminated",
     "find_semantic_duplicates",
     "flagged_records",
+    "hbar_chart",
     "lexical_cleanup",
     "list_flagged",
     "local_model_problem",
@@ -91,6 +94,7 @@ __all__ = [
     "report_embedder",
     "semantic_cleanup",
     "summarize_flags",
+    "usage_report",
 ]
 
 _LAZY = {

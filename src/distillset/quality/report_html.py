@@ -75,8 +75,13 @@ def hbar_chart(title: str, labels: Sequence[str], values: Sequence[float]) -> st
 
 
 def _number(value: Any) -> str:
+    """Counts with thousands separators (12,345); small fractions as they are (4.5)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
     return escape(str(value))
 
 

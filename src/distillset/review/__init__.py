@@ -63,7 +63,7 @@ from distillset.review.selection import (
     select_by,
     select_samples,
 )
-from distillset.review.soft_labels import TokenConfidence, lowest_confidence
+from distillset.review.soft_labels import TokenConfidence, lowest_confidence, token_confidences
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
@@ -130,4 +130,5 @@ __all__ = [
     "set_question_text",
     "set_score",
     "start_selection",
+    "token_confidences",
 ]

@@ -20,7 +20,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
+from distillset.domain import (
+    InvalidInputError,
+    ModelCallError,
+    SettingRequired,
+    TaskKind,
+    TaskStatus,
+)
 from distillset.llm import (
     BatchOptions,
     BatchQueue,
@@ -100,9 +106,11 @@ def judge_alias(project: Project, model: str | None) -> str:
         return model
     if project.answer_model is not None:
         return project.answer_model.alias
-    raise InvalidInputError(
-        f"no judge model: pass --model ALIAS or set the project's answer model "
-        f"(`distillset project set {project.name!r} --answer-model ALIAS`)"
+    raise SettingRequired(
+        "no judge model: choose one, or set the project's answer model",
+        setting="answer_model",
+        cli_fix=f"pass --model ALIAS or `distillset project set {project.name!r} --answer-model "
+        "ALIAS`",
     )
 
 

@@ -66,11 +66,10 @@ class TokenConfidence:
         }
 
 
-def lowest_confidence(
-    session: Session, project: Project, record_id: int, count: int = 10
-) -> list[TokenConfidence]:
-    """The ``count`` tokens of a record the teacher gave the lowest probability, in the order
-    of the text; NotFoundError when the record has no soft labels (saying why)."""
+def token_confidences(session: Session, project: Project, record_id: int) -> list[TokenConfidence]:
+    """Every token the teacher generated for a record, in the order of the text, with its
+    probability and the alternatives it weighed; NotFoundError when the record has no soft
+    labels (saying why)."""
     record = get_record(session, project, record_id)
     stored = load_soft_labels(session, [record.id]).get(record.id)
     if stored is None:
@@ -78,7 +77,6 @@ def lowest_confidence(
         raise NotFoundError(f"record {record_id} has no soft labels ({why})")
     labels = stored.labels
     start = stored.answer_start or 0
-    ranked = sorted(range(len(labels)), key=lambda i: (labels.logprobs[i], i))[: max(0, count)]
     return [
         TokenConfidence(
             position=i,
@@ -90,5 +88,15 @@ def lowest_confidence(
                 for token, logprob in zip(labels.top_tokens[i], labels.top_logprobs[i], strict=True)
             ],
         )
-        for i in sorted(ranked)
+        for i in range(len(labels))
     ]
+
+
+def lowest_confidence(
+    session: Session, project: Project, record_id: int, count: int = 10
+) -> list[TokenConfidence]:
+    """The ``count`` tokens of a record the teacher gave the lowest probability, in the order
+    of the text; NotFoundError when the record has no soft labels (saying why)."""
+    tokens = token_confidences(session, project, record_id)
+    ranked = sorted(tokens, key=lambda token: (token.probability, token.position))
+    return sorted(ranked[: max(0, count)], key=lambda token: token.position)

@@ -17,6 +17,7 @@ from distillset.domain import (
     InvalidInputError,
     ModelCallError,
     NotFoundError,
+    SettingRequired,
     unstorable_reason,
     unstorable_text_message,
 )
@@ -41,7 +42,27 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def error_response(request: Request, status: int, detail: object) -> Response:
+# What a page's user does about a refusal a project setting fixes: the settings field, linked.
+SETTING_FIXES = {
+    "question_model": "Choose the question model in Settings",
+    "answer_model": "Choose the answer model in Settings",
+    "topic": "Change the topic in Settings",
+}
+
+
+def setting_fix(request: Request, exc: SettingRequired) -> tuple[str, dict[str, str]] | None:
+    """The refusal's reason and a link to the settings field that fixes it (the web user is
+    never sent to the command line); None outside a project's pages."""
+    project_id = request.path_params.get("project_id")
+    if project_id is None or exc.setting not in SETTING_FIXES:
+        return None
+    href = f"/projects/{int(project_id)}/settings#{exc.setting}"
+    return f"{exc.reason}.", {"href": href, "text": SETTING_FIXES[exc.setting]}
+
+
+def error_response(
+    request: Request, status: int, detail: object, fix: dict[str, str] | None = None
+) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": detail}, status_code=status)
     message = detail if isinstance(detail, str) else _validation_text(detail)
@@ -49,14 +70,17 @@ def error_response(request: Request, status: int, detail: object) -> Response:
         # app.js shows the message beside the control that sent the request (in its dialog
         # when one is open); the page's message area is where htmx alone would put it.
         response = templates.TemplateResponse(
-            request, "_message.html", {"message": message, "level": "error"}, status_code=status
+            request,
+            "_message.html",
+            {"message": message, "level": "error", "fix": fix},
+            status_code=status,
         )
         response.headers["HX-Retarget"] = "#messages"
         response.headers["HX-Reswap"] = "innerHTML"
         return response
     # Not `message`: base.html shows that in the message area, and the page says it once.
     return templates.TemplateResponse(
-        request, "error.html", {"error": message, "status": status}, status_code=status
+        request, "error.html", {"error": message, "status": status, "fix": fix}, status_code=status
     )
 
 
@@ -98,6 +122,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DistillsetError)
     async def domain_error(request: Request, exc: DistillsetError) -> Response:
+        if isinstance(exc, SettingRequired) and not wants_json(request):
+            fixed = setting_fix(request, exc)
+            if fixed is not None:
+                return error_response(request, status_for(exc), fixed[0], fixed[1])
         return error_response(request, status_for(exc), str(exc))
 
     @app.exception_handler(RequestValidationError)

@@ -14,8 +14,10 @@ from distillset.web.api import (
     prompts,
     quality,
     questions,
+    record_tokens,
     tags,
     tasks,
+    usage,
 )
 
 PREFIX = "/api/v1"
@@ -38,9 +40,11 @@ def include(app: FastAPI) -> None:
         generate,
         questions,
         dataset,
+        record_tokens,
         dataset_import,
         quality,
         tasks,
         export,
+        usage,
     ):
         app.include_router(module.router, prefix=PREFIX)

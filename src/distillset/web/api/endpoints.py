@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from distillset import projects
+from distillset.llm import provider_models
 from distillset.projects import RemoteKeys
 from distillset.web.api import _generation as generation
 from distillset.web.deps import AppSettings, AppStore, DbSession
@@ -27,6 +28,7 @@ def list_presets() -> dict[str, dict[str, Any]]:
             "base_url": p.base_url,
             "key_env": p.key_env,
             "structured_output": p.structured_output,
+            "label": p.label or name,
         }
         for name, p in projects.PRESETS.items()
     }
@@ -67,3 +69,12 @@ def remove_endpoint(alias: str, session: DbSession) -> dict[str, str]:
 async def test_endpoint(alias: str, store: AppStore, settings: AppSettings) -> dict[str, object]:
     """Send one small request to the endpoint; says whether it answered (never the key)."""
     return await generation.test_endpoint(store, settings, alias)
+
+
+@router.get("/{alias}/models")
+async def endpoint_models(alias: str, store: AppStore, settings: AppSettings) -> dict[str, Any]:
+    """The models the endpoint's server lists at its `/models` (asked with its own key);
+    502 with the reason when it lists none."""
+    with store.session() as session:
+        endpoint = projects.endpoint_config(projects.get_endpoint(session, alias), settings)
+    return {"alias": alias, "models": await provider_models(endpoint)}

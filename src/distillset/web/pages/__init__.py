@@ -8,14 +8,29 @@ from distillset.web.pages import (
     auto,
     conversations,
     projects,
+    provider_models,
     quality,
+    record,
     review,
     settings,
     tasks,
+    usage,
     workbench,
 )
 
 
 def include(app: FastAPI) -> None:
-    for module in (projects, settings, workbench, auto, review, conversations, quality, tasks):
+    for module in (
+        projects,
+        settings,
+        provider_models,
+        workbench,
+        auto,
+        review,
+        record,
+        conversations,
+        quality,
+        usage,
+        tasks,
+    ):
         app.include_router(module.router, include_in_schema=False)

@@ -42,7 +42,9 @@ def _settings_context(session: DbSession, settings: AppSettings, project_id: int
         "active": "settings",
         "endpoints": endpoints,
         "languages": LANGUAGES,
-        "presets": sorted(project_service.PRESETS),
+        "presets": [
+            (name, preset.label or name) for name, preset in sorted(project_service.PRESETS.items())
+        ],
         "multi_turn": project_service.multi_turn_setting(session, project_id),
     }
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from distillset.web.pages.markdown import is_long, render_markdown
+
 TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
@@ -23,9 +25,21 @@ def format_time(value: datetime | str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
+def format_thousands(value: float | None) -> str:
+    """A count with thousands separators (12,345); a fraction keeps two decimals."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
 def format_cost(value: float | None) -> str:
-    return "" if value is None else f"${value:.4f}"
+    return "" if value is None else f"${value:,.4f}"
 
 
 templates.env.filters["time"] = format_time
 templates.env.filters["cost"] = format_cost
+templates.env.filters["markdown"] = render_markdown
+templates.env.filters["is_long"] = is_long
+templates.env.filters["thousands"] = format_thousands

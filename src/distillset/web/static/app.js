@@ -20,6 +20,9 @@
     if (el) el.textContent = value;
   }
 
+  // Counts with thousands separators, as the server renders them (12,345).
+  function n(value) { return Number(value || 0).toLocaleString("en-US"); }
+
   function showProgress(box, data) {
     var counters = data.counters || {};
     var planned = 0, settled = 0;
@@ -28,19 +31,21 @@
       var c = counters[stage.name] || {planned: 0, done: 0, failed: 0};
       planned += c.planned || 0;
       settled += (c.done || 0) + (c.failed || 0);
-      setText(box, "[data-stage=\"" + stage.name + "\"]", (c.done || 0) + " / " + (c.planned || 0) + " done, " + (c.failed || 0) + " failed");
+      setText(box, "[data-stage=\"" + stage.name + "\"]", n(c.done) + " / " + n(c.planned) + " done, " + n(c.failed) + " failed");
     });
     var finished = ["succeeded", "failed", "cancelled", "interrupted"].indexOf(data.status) >= 0;
     var ratio = planned ? Math.min(1, settled / planned) : (finished ? 1 : 0);
     var bar = box.querySelector(".bar > span");
     if (bar) bar.style.width = Math.round(ratio * 100) + "%";
+    var meter = box.querySelector("[role=progressbar]");
+    if (meter) meter.setAttribute("aria-valuenow", String(Math.round(ratio * 100)));
     setText(box, "[data-field=percent]", Math.round(ratio * 100) + "%");
     var status = box.querySelector("[data-field=status]");
     if (status) { status.textContent = data.status; status.className = "status-" + data.status; }
     var calls = counters.calls || {};
-    setText(box, "[data-field=calls]", String((calls.requests || 0) + (calls.cached || 0)) + " (" + (calls.cached || 0) + " cached, " + (calls.failed || 0) + " failed)");
+    setText(box, "[data-field=calls]", n((calls.requests || 0) + (calls.cached || 0)) + " (" + n(calls.cached) + " cached, " + n(calls.failed) + " failed)");
     var failedTokens = (calls.failed_input_tokens || 0) + (calls.failed_output_tokens || 0);
-    setText(box, "[data-field=tokens]", String((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + failedTokens + " in failed calls)" : ""));
+    setText(box, "[data-field=tokens]", n((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + n(failedTokens) + " in failed calls)" : ""));
     // No price on the models: the cost is unknown, not zero (the server sends null).
     setText(box, "[data-field=cost]", calls.cost == null ? "unknown" : "$" + Number(calls.cost).toFixed(4));
     // Requests sent and not answered yet: a stalled endpoint shows here, not as "0 calls".
@@ -117,7 +122,16 @@
     return xhr && xhr.status ? "The request failed (HTTP " + xhr.status + ")." : "The server did not answer: is it still running?";
   }
 
-  function showError(elt, text) {
+  function replyFix(xhr) {
+    // A refusal a setting fixes links to it: only a path of this site, rebuilt as text.
+    var doc = new DOMParser().parseFromString((xhr && xhr.responseText) || "", "text/html");
+    var link = doc.querySelector("a[data-fix]");
+    var href = link && link.getAttribute("href");
+    if (!href || href.charAt(0) !== "/" || href.charAt(1) === "/") return null;
+    return {href: href, text: (link.textContent || "").trim()};
+  }
+
+  function showError(elt, text, fix) {
     // After the form that was sent (or the button, outside a form): in its dialog when
     // one is open, never behind it or out of view.
     var anchor = (elt && elt.closest && elt.closest("form")) || elt;
@@ -127,6 +141,14 @@
     box.tabIndex = -1;
     box.dataset.errorBox = "1";
     box.textContent = text;
+    if (fix) {
+      var link = document.createElement("a");
+      link.href = fix.href;
+      link.textContent = fix.text;
+      link.dataset.fix = "1";
+      box.textContent = text.replace(fix.text, "").trim() + " ";
+      box.appendChild(link);
+    }
     if (anchor && document.body.contains(anchor)) {
       anchor.insertAdjacentElement("afterend", box);
     } else {
@@ -205,7 +227,7 @@
     var detail = event.detail;
     if (!detail.isError) return;
     detail.shouldSwap = false;
-    showError(detail.requestConfig ? detail.requestConfig.elt : detail.elt, replyText(detail.xhr));
+    showError(detail.requestConfig ? detail.requestConfig.elt : detail.elt, replyText(detail.xhr), replyFix(detail.xhr));
   });
   document.addEventListener("htmx:sendError", function (event) {
     showError(event.detail.elt, replyText(null));
