@@ -35,9 +35,7 @@ def test_full_vocabulary_equals_the_dense_reference(temperature: float) -> None:
     teacher = F.log_softmax(teacher_logits, dim=-1)
     top_logprobs, top_ids = teacher.sort(dim=-1, descending=True)
     alpha = 0.7
-    parts = kd_loss(
-        logits, labels, top_ids, top_logprobs, alpha=alpha, temperature=temperature
-    )
+    parts = kd_loss(logits, labels, top_ids, top_logprobs, alpha=alpha, temperature=temperature)
     kl = _dense_kl(logits, teacher_logits, temperature)
     ce = F.cross_entropy(logits, labels, reduction="none")
     expected = (alpha * temperature**2 * kl + (1 - alpha) * ce).mean()
