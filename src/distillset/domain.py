@@ -59,6 +59,8 @@ class TaskKind(enum.StrEnum):
     QUESTIONS = "questions"
     ANSWERS = "answers"
     JUDGE = "judge"
+    TRAIN = "train"
+    EVAL = "eval"
 
 
 class TaskStatus(enum.StrEnum):
