@@ -190,9 +190,7 @@ def load_tokenizer(student: str) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(student)
     except Exception as exc:  # any loader failure: a missing dir, a bad repo id, no network
-        raise InvalidInputError(
-            f"cannot load the student {student!r}: {_first_line(exc)}"
-        ) from None
+        raise _unloadable(student, exc) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not tokenizer.chat_template:
@@ -207,14 +205,14 @@ def check_student(student: str) -> None:
     try:
         AutoConfig.from_pretrained(student)
     except Exception as exc:
-        raise InvalidInputError(
-            f"cannot load the student {student!r}: {_first_line(exc)}"
-        ) from None
+        raise _unloadable(student, exc) from None
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _unloadable(student: str, exc: Exception) -> InvalidInputError:
+    lines = str(exc).strip().splitlines()
+    return InvalidInputError(
+        f"cannot load the student {student!r}: {lines[0] if lines else type(exc).__name__}"
+    )
 
 
 def drops_reasoning(tokenizer: Any) -> bool:
@@ -270,9 +268,7 @@ def _load_model(student: str) -> Any:
     try:
         return AutoModelForCausalLM.from_pretrained(student, dtype=dtype)
     except Exception as exc:
-        raise InvalidInputError(
-            f"cannot load the student {student!r}: {_first_line(exc)}"
-        ) from None
+        raise _unloadable(student, exc) from None
 
 
 def sft_trainer(
