@@ -58,6 +58,10 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         "export": Lazy(
             _cli("export"), "Export the dataset in the format a fine-tuning tool reads."
         ),
+        "train": Lazy(
+            _cli("train"),
+            "Fine-tune a student on the records (SFT, or KD on the soft labels); resumable.",
+        ),
         "prompts": Lazy(
             _cli("prompts"),
             "Prompt templates of a project (kinds: tags, questions, answer, judge).",

@@ -82,11 +82,27 @@ def stages_line(counters: dict[str, Any], stages: Sequence[str]) -> str:
     return " · ".join(parts)
 
 
+def training_line(counters: dict[str, Any]) -> str:
+    """A training task's figures: its latest loss, eval loss and throughput."""
+    figures = counters.get("training") or {}
+    parts = []
+    for key, label in (("loss", "loss"), ("eval_loss", "eval loss")):
+        if figures.get(key) is not None:
+            parts.append(f"{label} {figures[key]:.4f}")
+    if figures.get("tokens_per_second"):
+        parts.append(f"{figures['tokens_per_second']:,.0f} tokens/s")
+    return " · ".join(parts) or "training starts"
+
+
 def progress_lines(counters: dict[str, Any], stages: Sequence[str]) -> list[str]:
-    """The declared stages, then calls where the kind counts them (a judge task does not)."""
-    if "calls" not in counters:
-        return [stages_line(counters, stages)]
-    return [stages_line(counters, stages), calls_line(counters)]
+    """The declared stages, then calls where the kind counts them (a judge task does not),
+    or a training task's losses."""
+    lines = [stages_line(counters, stages)]
+    if "calls" in counters:
+        lines.append(calls_line(counters))
+    if "training" in counters:
+        lines.append(training_line(counters))
+    return lines
 
 
 class _StageBars(Progress):
@@ -155,7 +171,13 @@ class ProgressView:
                     completed=values.get("done", 0),
                     failed=f"{failed} failed" if failed else "",
                 )
-            self._bars.calls_text = calls_line(counters) if "calls" in counters else ""
+            self._bars.calls_text = (
+                calls_line(counters)
+                if "calls" in counters
+                else training_line(counters)
+                if "training" in counters
+                else ""
+            )
             return
         now = time.monotonic()
         if now - self._last_line >= PLAIN_LINE_INTERVAL:

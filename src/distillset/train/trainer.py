@@ -331,6 +331,11 @@ def kd_trainer(
 
 def train_and_save(trainer: Any, options: TrainOptions, tokenizer: Any, monitor: Monitor) -> bool:
     """Train (from the last checkpoint, if any) and save the model; False when stopped."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    # The task reports progress; the trainer's own printing would garble --json output.
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
     trainer.add_callback(_Progress(monitor))
     output = Path(options.output)
     checkpoints = output / CHECKPOINTS
