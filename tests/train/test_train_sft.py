@@ -88,3 +88,56 @@ def test_bad_input_is_refused_in_one_line_with_nothing_written(
         from distillset.runs import list_tasks
 
         assert list_tasks(session, records_project.id) == []
+
+
+def test_only_the_assistants_turn_is_trained(records_project: Project, tiny_student: Path) -> None:
+    from distillset.train import examples, trainer
+    from distillset.train.records import Record
+
+    tokenizer = trainer.load_tokenizer(str(tiny_student))
+    record = Record(1, "Rowing", "Why row?", "Because it is fun.", "Think first.", "Be brief.")
+    options = _options(tiny_student, Path("unused"), lora_r=0)
+    sft = trainer.sft_trainer(options, tokenizer, [record], [])
+    row = sft.train_dataset[0]
+    trained = [label for label in row["labels"] if label != examples.IGNORE]
+    expected = "<think>\nThink first.\n</think>\n\nBecause it is fun.<|im_end|>"
+    assert tokenizer.decode(trained) == expected
+    # The hard labels KD falls back to mark the same tokens.
+    example = examples.hard_example(tokenizer, record.messages(reasoning=True))
+    labels = [label for label in example.labels if label != examples.IGNORE]
+    assert labels == trained
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint(
+    store: Store, settings: Settings, records_project: Project, tiny_student: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "student"
+    with store.session() as session:
+        options = _options(tiny_student, output, max_steps=80, logging_steps=10, save_steps=500)
+        task_id = create_train_task(session, session.merge(records_project), options).id
+
+    async def stop_after_steps() -> dict:
+        cancel = asyncio.Event()
+
+        def watch(counters: dict) -> None:
+            if counters["steps"]["done"] >= 1:
+                cancel.set()
+
+        return await run_task(store, settings, task_id, cancel_event=cancel, on_progress=watch)
+
+    stopped = asyncio.run(stop_after_steps())
+    assert stopped["status"] == "cancelled"
+    saved = sorted(path.name for path in (output / "checkpoints").glob("checkpoint-*"))
+    assert len(saved) == 1
+    first = int(saved[0].split("-")[1])
+    assert 1 <= first < 80
+
+    resumed = asyncio.run(run_task(store, settings, task_id))
+    assert resumed["status"] == "succeeded"
+    assert resumed["counters"]["steps"]["done"] == 80
+    with store.session() as session:
+        from distillset.runs import recent_events
+
+        messages = [event.message for event in recent_events(session, task_id, limit=50)]
+    assert f"resuming from {saved[0]}" in messages
+    assert any(message.startswith("step 80/80, loss") for message in messages)
