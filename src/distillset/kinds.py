@@ -13,6 +13,7 @@ from typing import Any
 
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
+from distillset.evaluate import EVAL_KIND
 from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
 from distillset.runs import runner
@@ -22,7 +23,7 @@ from distillset.train import TRAIN_KIND
 
 __all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, TRAIN_KIND])
+KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, TRAIN_KIND, EVAL_KIND])
 
 
 async def run_task(

@@ -66,3 +66,45 @@ def test_kd_with_a_student_of_another_vocabulary_is_refused(
     assert result.exit_code != 0
     assert "is not the student's" in result.output and str(other) in result.output
     assert not output.exists()
+
+
+def test_train_then_eval_the_student_against_the_teacher(
+    cli: Cli, distilled: str, tiny_student: Path, tmp_path: Path
+) -> None:
+    """auto -> train --method kd -> eval, with the fake server as the student served by an
+    endpoint and as the judge, and the trained student on disk beside it."""
+    output = tmp_path / "kd-student"
+    args = ("--student", str(tiny_student), "--output", str(output), "--method", "kd")
+    ok(cli("train", NAME, *args, "--max-steps", "2", "--eval-split", "0.3", "--json"))
+    report_file = tmp_path / "report.md"
+    result = ok(
+        cli(
+            "eval", NAME, "--student", "fake", "--student-path", str(output),
+            "--eval-split", "0.3", "--max-new-tokens", "8", "--markdown", str(report_file),
+            "--json",
+        )  # fmt: skip
+    )
+    summary = json.loads(result.stdout)
+    assert summary["kind"] == "eval" and summary["status"] == "succeeded"
+    report = summary["counters"]["report"]
+    assert report["judge"] == "fake" and report["records"] >= 3
+    assert [s["student"] for s in report["students"]] == ["fake", str(output.resolve())]
+    for student in report["students"]:
+        overall = student["overall"]
+        assert overall["records"] == report["records"] and student["failed"] == 0
+        assert overall["win"] + overall["tie"] + overall["loss"] == pytest.approx(1, abs=0.01)
+        assert 0 <= overall["score"] <= 5 and 0 <= overall["teacher_score"] <= 5
+        assert set(student["tags"]) and sum(t["records"] for t in student["tags"].values()) == (
+            overall["records"]
+        )
+    # The fake student answers as the fake teacher did: its grade is the teacher's own.
+    fake = report["students"][0]["overall"]
+    assert fake["student_score"] == fake["teacher_score"]
+    assert "| student | tag | records |" in report_file.read_text()
+
+
+def test_eval_is_refused_without_students_or_held_out_records(cli: Cli, distilled: str) -> None:
+    nothing = cli("eval", NAME)
+    assert nothing.exit_code != 0 and "nothing to evaluate" in nothing.output
+    empty = cli("eval", NAME, "--student", "fake", "--confirmed")
+    assert empty.exit_code != 0 and "the held-out split is empty" in empty.output

@@ -45,9 +45,11 @@ def user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `score` or `answer`, by the prompt contract."""
+    """`list`, `score`, `pairwise` or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
+    if '"winner"' in user_text(messages):
+        return "pairwise"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
     return "answer"
@@ -204,6 +206,12 @@ def answer_for(text: str) -> tuple[str, str]:
     body = " ".join(f"{order}, {point}" for order, point in zip(ORDINALS_EN, points, strict=True))
     answer = f"In short, {opening} It comes down to three things.\n\n{body}"
     return reasoning, answer
+
+
+def winner_for(texts: list[str]) -> dict[str, Any]:
+    """A pairwise verdict: A, B or tie, derived from the prompt."""
+    winner = ("A", "B", "tie")[_digest("\n".join(texts)) % 3]
+    return {"winner": winner, "reason": "More complete and better organised."}
 
 
 def score_for(texts: list[str]) -> dict[str, Any]:
