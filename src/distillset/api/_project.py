@@ -12,6 +12,7 @@ from distillset.api._quality import QualityMethods
 from distillset.api._questions import QuestionMethods
 from distillset.api._review import ReviewMethods
 from distillset.api._tasks import TaskMethods
+from distillset.api._train import TrainMethods
 from distillset.api._tree import TreeMethods
 from distillset.auto import Plan, PlannedJob
 from distillset.config import Settings, load_settings
@@ -21,7 +22,9 @@ from distillset.prompts import get_prompt, prompt_kind, reset_prompt, set_prompt
 from distillset.store import Store, open_store
 
 
-class Project(TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskMethods):
+class Project(
+    TreeMethods, QuestionMethods, ReviewMethods, QualityMethods, TaskMethods, TrainMethods
+):
     """One project, opened by name; every method opens short sessions of its own.
 
     Long operations (``auto``, ``generate_*``, ``judge``, ``resume``) run as tasks and return
