@@ -14,7 +14,7 @@ def model_card(project: str, options: TrainOptions, figures: dict[str, Any]) -> 
     filters = options.record_filter.as_dict()
     if options.balanced:
         filters["balanced"] = options.balanced
-    rows = [
+    rows: list[tuple[str, Any]] = [
         ("dataset", f"distillset project {project!r}"),
         ("filters", ", ".join(f"{k}={v}" for k, v in sorted(filters.items())) or "none"),
         ("records (train / held out)", f"{figures['train_records']} / {figures['eval_records']}"),

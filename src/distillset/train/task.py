@@ -200,9 +200,12 @@ def _train(options: TrainOptions, splits: RecordSplits, monitor: Any) -> dict[st
             )
         run = trainer.sft_trainer(options, tokenizer, splits.train, splits.held_out)
     else:
-        build = dict(method="kd", reasoning=False, max_length=options.max_length)
-        train = examples.build_examples(tokenizer, splits.train, **build)
-        held_out = examples.build_examples(tokenizer, splits.held_out, **build)
+        train, held_out = (
+            examples.build_examples(
+                tokenizer, records, method="kd", reasoning=False, max_length=options.max_length
+            )
+            for records in (splits.train, splits.held_out)
+        )
         hard = sum(train.hard_only.values())
         figures |= {"soft_records": len(splits.train) - hard, "hard_only": hard}
         if hard:

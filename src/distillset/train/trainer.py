@@ -97,7 +97,7 @@ class _Progress(TrainerCallback):
             self._window = (now, tokens)
 
 
-class ExampleDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class ExampleDataset(torch.utils.data.Dataset[Example]):
     def __init__(self, examples: list[Example]) -> None:
         self.examples = examples
 
