@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import Result
@@ -69,18 +70,29 @@ def test_kd_with_a_student_of_another_vocabulary_is_refused(
 
 
 def test_train_then_eval_the_student_against_the_teacher(
-    cli: Cli, distilled: str, tiny_student: Path, tmp_path: Path
+    cli: Cli, distilled: str, tiny_student: Path, tmp_path: Path, client: Any
 ) -> None:
     """auto -> train --method kd -> eval, with the fake server as the student served by an
     endpoint and as the judge, and the trained student on disk beside it."""
     output = tmp_path / "kd-student"
     args = ("--student", str(tiny_student), "--output", str(output), "--method", "kd")
-    ok(cli("train", NAME, *args, "--max-steps", "2", "--eval-split", "0.3", "--json"))
+    trained = ok(cli("train", NAME, *args, "--max-steps", "2", "--eval-split", "0.3", "--json"))
+    train_task = json.loads(trained.stdout)
     report_file = tmp_path / "report.md"
     result = ok(
         cli(
-            "eval", NAME, "--student", "fake", "--student-path", str(output),
-            "--eval-split", "0.3", "--max-new-tokens", "8", "--markdown", str(report_file),
+            "eval",
+            NAME,
+            "--student",
+            "fake",
+            "--student-path",
+            str(output),
+            "--eval-split",
+            "0.3",
+            "--max-new-tokens",
+            "8",
+            "--markdown",
+            str(report_file),
             "--json",
         )  # fmt: skip
     )
@@ -94,13 +106,20 @@ def test_train_then_eval_the_student_against_the_teacher(
         assert overall["records"] == report["records"] and student["failed"] == 0
         assert overall["win"] + overall["tie"] + overall["loss"] == pytest.approx(1, abs=0.01)
         assert 0 <= overall["score"] <= 5 and 0 <= overall["teacher_score"] <= 5
-        assert set(student["tags"]) and sum(t["records"] for t in student["tags"].values()) == (
-            overall["records"]
+        assert (
+            set(student["tags"])
+            and sum(t["records"] for t in student["tags"].values()) == (overall["records"])
         )
     # The fake student answers as the fake teacher did: its grade is the teacher's own.
     fake = report["students"][0]["overall"]
     assert fake["student_score"] == fake["teacher_score"]
     assert "| student | tag | records |" in report_file.read_text()
+    # The web app's task pages show both: the training's losses, the report's table.
+    project_id = summary["project_id"]
+    page = client.get(f"/projects/{project_id}/tasks/{train_task['id']}").text
+    assert "Steps" in page and 'data-field="loss"' in page and "KD (alpha 0.5, T 2.0)" in page
+    page = client.get(f"/projects/{project_id}/tasks/{summary['id']}").text
+    assert "Students against the teacher" in page and str(output.resolve()) in page
 
 
 def test_eval_is_refused_without_students_or_held_out_records(cli: Cli, distilled: str) -> None:
