@@ -44,6 +44,8 @@ class Monitor:
     eval_loss: float | None = None
     tokens: int = 0
     tokens_per_second: float | None = None
+    # Seconds this run spent in the training loop (from its first step to its last).
+    train_seconds: float | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     # Lines to show as task events (appended by the thread, taken by the task).
@@ -57,6 +59,7 @@ class Monitor:
             "eval_loss": self.eval_loss,
             "tokens": self.tokens,
             "tokens_per_second": self.tokens_per_second,
+            "train_seconds": self.train_seconds,
         }
 
 
@@ -66,12 +69,17 @@ class _Progress(TrainerCallback):
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
-        self._window = (time.perf_counter(), 0)
+        self._started = time.perf_counter()
+        self._window = (self._started, 0)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.monitor.max_steps = state.max_steps
         self.monitor.step = state.global_step
-        self._window = (time.perf_counter(), 0)
+        self._started = time.perf_counter()
+        self._window = (self._started, 0)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.monitor.train_seconds = time.perf_counter() - self._started
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.monitor.step = state.global_step
