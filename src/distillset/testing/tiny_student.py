@@ -19,7 +19,7 @@ from typing import Any
 from distillset.testing import fake_vocabulary
 from distillset.testing.fake_content import answer_for
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 # ChatML as Qwen writes it; the assistant's turn (its reasoning, its answer and the
 # end-of-turn token) inside the generation markers, the newline after it outside.
 CHAT_TEMPLATE = (

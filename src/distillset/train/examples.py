@@ -18,6 +18,7 @@ from distillset.domain import InvalidInputError
 from distillset.train.records import Record
 
 IGNORE = -100
+THINK_CLOSE = "</think>"
 # Token texts the export writes for a token it has no text of, or for part of a character.
 _NO_TEXT = ("token_id:", "bytes:")
 # Positions of each record compared token by token with the student's vocabulary.
@@ -79,17 +80,23 @@ def _trailer(tokenizer: Any, messages: list[dict[str, Any]], prompt: list[int]) 
     return Example([ids[i] for i in rest], [ids[i] if mask[i] else IGNORE for i in rest])
 
 
-def _answer_start(record: Record) -> int | str:
+def _answer_start(tokenizer: Any, record: Record) -> int | str:
     """Where the answer starts in the teacher's tokens, or why the record cannot use them."""
     labels = record.soft_labels or {}
-    if not labels.get("token_ids") or not labels.get("top_ids"):
+    ids = labels.get("token_ids")
+    if not ids or not labels.get("top_ids"):
         return "no token ids"
     start = labels.get("answer_start")
-    if start is None:
-        # Ids without text (vLLM's token_id:N): the answer starts at the first token only
-        # when there is no reasoning before it.
-        return "answer start unknown" if record.reasoning else 0
-    return int(start)
+    if start is not None:
+        return int(start)
+    if not record.reasoning:
+        return 0
+    # Ids without text (vLLM's token_id:N): the answer starts after the last end-of-thinking
+    # token, when the tokenizer has one (the caller checks the rest spells the answer).
+    close = tokenizer.convert_tokens_to_ids(THINK_CLOSE)
+    if isinstance(close, int) and close != tokenizer.unk_token_id and close in ids:
+        return len(ids) - ids[::-1].index(close)
+    return "answer start unknown"
 
 
 def soft_example(tokenizer: Any, record: Record) -> Example | str:
@@ -98,7 +105,7 @@ def soft_example(tokenizer: Any, record: Record) -> Example | str:
     answer: the reasoning is not part of the sequence."""
     if record.soft_labels is None:
         return "no soft labels"
-    start = _answer_start(record)
+    start = _answer_start(tokenizer, record)
     if isinstance(start, str):
         return start
     labels = record.soft_labels
