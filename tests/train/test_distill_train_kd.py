@@ -127,3 +127,19 @@ def test_eval_is_refused_without_students_or_held_out_records(cli: Cli, distille
     assert nothing.exit_code != 0 and "nothing to evaluate" in nothing.output
     empty = cli("eval", NAME, "--student", "fake", "--confirmed")
     assert empty.exit_code != 0 and "the held-out split is empty" in empty.output
+
+
+def test_a_resumed_eval_asks_nothing_it_has_an_answer_for(
+    cli: Cli, distilled: str, store: Any, fake_server: FakeModelServer
+) -> None:
+    from distillset.store import Task
+
+    first = json.loads(ok(cli("eval", NAME, "--student", "fake", "--json")).stdout)
+    assert fake_server.stats().by_kind  # answers, grades and verdicts were asked
+    with store.session() as session:
+        session.get_one(Task, first["id"]).status = "interrupted"  # its process stopped
+    fake_server.reset()
+    resumed = json.loads(ok(cli("tasks", "resume", str(first["id"]), "--json")).stdout)
+    assert resumed["status"] == "succeeded"
+    assert resumed["counters"]["report"] == first["counters"]["report"]
+    assert fake_server.stats().by_kind == {}  # every call answered from the cache
