@@ -100,3 +100,22 @@ def test_the_gradient_is_finite_when_the_ids_cover_everything() -> None:
     top_logprobs, top_ids = F.log_softmax(teacher_logits, dim=-1).sort(dim=-1, descending=True)
     kd_loss(logits, labels, top_ids, top_logprobs, alpha=0.9, temperature=2.0).loss.backward()
     assert torch.isfinite(logits.grad).all()
+
+
+def test_chunks_give_the_same_loss_and_gradient() -> None:
+    logits, teacher_logits, labels = _batch(seed=5, n=9)
+    labels[4] = IGNORE
+    top_logprobs, top_ids = F.log_softmax(teacher_logits, dim=-1).topk(3, dim=-1)
+    top_logprobs[6] = float("-inf")  # one position without soft labels
+    results = []
+    for chunk in (None, 2):
+        leaf = logits.clone().requires_grad_(True)
+        parts = kd_loss(
+            leaf, labels, top_ids, top_logprobs, alpha=0.6, temperature=2.0, chunk_tokens=chunk
+        )
+        parts.loss.backward()
+        results.append((parts, leaf.grad))
+    (whole, whole_grad), (chunked, chunked_grad) = results
+    assert chunked.loss.item() == pytest.approx(whole.loss.item(), rel=1e-6)
+    assert (chunked.soft_tokens, chunked.hard_tokens) == (whole.soft_tokens, whole.hard_tokens)
+    assert torch.allclose(chunked_grad, whole_grad, atol=1e-6)

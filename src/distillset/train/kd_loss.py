@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 IGNORE = -100
 TAILS = ("bucket", "renormalize")
@@ -83,6 +84,36 @@ def _kl(teacher: torch.Tensor, student: torch.Tensor) -> torch.Tensor:
     return terms.sum(-1)
 
 
+def _token_sums(
+    logits: torch.Tensor,
+    rows: torch.Tensor,
+    labels: torch.Tensor,
+    top_ids: torch.Tensor | None,
+    top_logprobs: torch.Tensor | None,
+    alpha: float,
+    temperature: float,
+    tail: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Over the positions ``rows``: the sums of the loss, of CE, of KL, and the count of
+    positions with soft labels (a tensor, so a checkpointed chunk returns tensors only)."""
+    chunk = logits.index_select(0, rows).float()
+    targets = labels.index_select(0, rows)
+    ce = F.cross_entropy(chunk, targets, reduction="none")
+    if top_ids is None or top_logprobs is None or alpha == 0:
+        zero = ce.new_zeros(())
+        return ce.sum(), ce.sum(), zero, zero
+    top_logprobs = top_logprobs.index_select(0, rows).float()
+    valid = torch.isfinite(top_logprobs)
+    soft = valid.any(-1)
+    student = F.log_softmax(chunk[soft] / temperature, dim=-1)
+    teacher = _teacher_buckets(top_logprobs[soft], tail, temperature)
+    ids = top_ids.index_select(0, rows)[soft].clamp(min=0)
+    kl = _kl(teacher, _student_buckets(student, ids, valid[soft], tail))
+    per_token = ce.clone()
+    per_token[soft] = alpha * temperature**2 * kl + (1 - alpha) * ce[soft]
+    return per_token.sum(), ce.sum(), kl.sum(), soft.sum().to(ce.dtype)
+
+
 def kd_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
@@ -92,36 +123,39 @@ def kd_loss(
     alpha: float,
     temperature: float,
     tail: str = "bucket",
+    chunk_tokens: int | None = None,
 ) -> KDParts:
     """The loss of one batch, positions already aligned (shift before calling).
 
     ``logits`` [N, V] predict ``labels`` [N] (``IGNORE``: not trained). ``top_ids`` and
     ``top_logprobs`` [N, K] are the teacher's top K for each label position; an alternative
     padded out has logprob −inf, and a position without soft labels has all −inf.
+
+    The float32 copies of the logits this takes (several [tokens, vocabulary] tensors) are
+    made ``chunk_tokens`` positions at a time, each chunk recomputed in the backward pass
+    instead of kept (None: as many as keep a chunk's copy near 512 MB).
     """
     if tail not in TAILS:
         raise ValueError(f"tail is one of {', '.join(TAILS)}, not {tail!r}")
-    trained = labels != IGNORE
-    logits = logits[trained].float()
-    targets = labels[trained]
-    ce = F.cross_entropy(logits, targets, reduction="none") if targets.numel() else logits.sum(-1)
-    zero = logits.new_zeros(())
-    if top_ids is None or top_logprobs is None or alpha == 0 or not targets.numel():
-        total = ce.mean() if targets.numel() else zero
-        return KDParts(total, zero, total, 0, int(targets.numel()))
-    top_ids, top_logprobs = top_ids[trained], top_logprobs[trained].float()
-    valid = torch.isfinite(top_logprobs)
-    soft = valid.any(-1)
-    student = F.log_softmax(logits[soft] / temperature, dim=-1)
-    teacher = _teacher_buckets(top_logprobs[soft], tail, temperature)
-    ids = top_ids[soft].clamp(min=0)
-    kl = _kl(teacher, _student_buckets(student, ids, valid[soft], tail))
-    per_token = ce.clone()
-    per_token[soft] = alpha * temperature**2 * kl + (1 - alpha) * ce[soft]
+    rows = (labels != IGNORE).nonzero().squeeze(-1)
+    if rows.numel() == 0:
+        zero = logits.sum() * 0  # keeps the graph: a batch with nothing to train on
+        return KDParts(zero, zero.detach(), zero.detach(), 0, 0)
+    size = chunk_tokens or max(1, 2**27 // logits.shape[-1])
+    args = (labels, top_ids, top_logprobs, alpha, temperature, tail)
+    totals = [logits.new_zeros((), dtype=torch.float32) for _ in range(4)]
+    for part in rows.split(size):
+        if logits.requires_grad and part.numel() < rows.numel():
+            sums = checkpoint(_token_sums, logits, part, *args, use_reentrant=False)
+        else:
+            sums = _token_sums(logits, part, *args)
+        totals = [total + value for total, value in zip(totals, sums, strict=True)]
+    loss, ce, kl, soft = totals
+    count, soft_count = rows.numel(), int(soft.item())
     return KDParts(
-        loss=per_token.mean(),
-        kl=kl.mean() if kl.numel() else zero,
-        ce=ce.mean(),
-        soft_tokens=int(soft.sum()),
-        hard_tokens=int((~soft).sum()),
+        loss=loss / count,
+        kl=(kl / soft_count).detach() if soft_count else kl.detach(),
+        ce=(ce / count).detach(),
+        soft_tokens=soft_count,
+        hard_tokens=count - soft_count,
     )
