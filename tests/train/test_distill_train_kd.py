@@ -143,3 +143,6 @@ def test_a_resumed_eval_asks_nothing_it_has_an_answer_for(
     assert resumed["status"] == "succeeded"
     assert resumed["counters"]["report"] == first["counters"]["report"]
     assert fake_server.stats().by_kind == {}  # every call answered from the cache
+    # Without --json: a table, a row per student and tag.
+    table = ok(cli("eval", NAME, "--student", "fake"))
+    assert "score vs ref" in table.stdout and "fake\t(all)\t" in table.stdout
