@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from distillset.train import examples, trainer
-from distillset.train.records import Record
+from distillset.train.records import Record, compact_soft_labels
 
 REASONING, ANSWER = "First the legs, then the back.", "Drive with the legs."
 
@@ -22,12 +24,12 @@ def _soft_record(tokenizer: Any, *, answer_start: int | None, ids_only: bool) ->
     return Record(
         id=7, tag_path="Rowing", question="How to start the drive?", answer=ANSWER,
         reasoning=REASONING, system=None,
-        soft_labels={
+        soft_labels=compact_soft_labels({
             "tokenizer": {"name": "tiny"}, "k": 2, "answer_start": answer_start,
             "token_ids": ids, "tokens": texts,
             "top_ids": [[i, (i + 1) % len(tokenizer)] for i in ids],
             "top_logprobs": [[-0.1, -2.5] for _ in ids],
-        },
+        }),
     )  # fmt: skip
 
 
@@ -41,9 +43,11 @@ def test_ids_without_text_start_the_answer_after_the_end_of_thinking(tiny_studen
     trained = [label for label in example.labels if label != examples.IGNORE]
     assert trained == [*answer_ids, tokenizer.convert_tokens_to_ids("<|im_end|>")]
     # Soft labels sit on the answer tokens only, aligned with their labels.
-    soft = [i for i, row in enumerate(example.top_ids or []) if row]
+    assert example.top_logprobs is not None and example.top_ids is not None
+    soft = [i for i, row in enumerate(example.top_logprobs) if np.isfinite(row).any()]
     assert [example.labels[i] for i in soft] == answer_ids
-    assert example.top_ids[soft[0]] == [answer_ids[0], (answer_ids[0] + 1) % len(tokenizer)]  # type: ignore[index]
+    first = [answer_ids[0], (answer_ids[0] + 1) % len(tokenizer)]
+    assert example.top_ids[soft[0]].tolist() == first
     examples.check_same_tokenizer(tokenizer, [record], "tiny")  # the same vocabulary
 
 

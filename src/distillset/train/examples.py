@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from distillset.domain import InvalidInputError
 from distillset.train.records import Record
 
@@ -29,9 +31,10 @@ _CHECKED_POSITIONS = 64
 class Example:
     input_ids: list[int]
     labels: list[int]
-    # Per position (aligned with labels): the teacher's top ids and logprobs; None: none.
-    top_ids: list[list[int] | None] | None = None
-    top_logprobs: list[list[float] | None] | None = None
+    # Per position (aligned with labels), [length, K]: the teacher's top ids and logprobs
+    # (−inf: no alternative there; a row of −inf: no soft labels); None: none at all.
+    top_ids: np.ndarray | None = None
+    top_logprobs: np.ndarray | None = None
 
     @property
     def trained_tokens(self) -> int:
@@ -84,7 +87,7 @@ def _answer_start(tokenizer: Any, record: Record) -> int | str:
     """Where the answer starts in the teacher's tokens, or why the record cannot use them."""
     labels = record.soft_labels or {}
     ids = labels.get("token_ids")
-    if not ids or not labels.get("top_ids"):
+    if not ids or labels.get("top_ids") is None:
         return "no token ids"
     start = labels.get("answer_start")
     if start is not None:
@@ -117,15 +120,22 @@ def soft_example(tokenizer: Any, record: Record) -> Example | str:
     trailer = _trailer(tokenizer, messages, prompt)
     if trailer is None:
         return "chat template renders the prompt differently"
-    top_ids = [list(map(int, row)) for row in labels["top_ids"][start:]]
-    top_logprobs = [list(map(float, row)) for row in labels["top_logprobs"][start:]]
-    before: list[None] = [None] * len(prompt)
-    after: list[None] = [None] * len(trailer.input_ids)
+    top_ids, top_logprobs = labels["top_ids"][start:], labels["top_logprobs"][start:]
+    k = top_ids.shape[1]
+    before, after = len(prompt), len(trailer.input_ids)
     return Example(
         input_ids=prompt + ids + trailer.input_ids,
         labels=[IGNORE] * len(prompt) + ids + trailer.labels,
-        top_ids=[*before, *top_ids, *after],
-        top_logprobs=[*before, *top_logprobs, *after],
+        top_ids=np.concatenate(
+            [np.zeros((before, k), np.int32), top_ids, np.zeros((after, k), np.int32)]
+        ),
+        top_logprobs=np.concatenate(
+            [
+                np.full((before, k), -np.inf, np.float32),
+                top_logprobs,
+                np.full((after, k), -np.inf, np.float32),
+            ]
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from distillset.review.filters import RecordFilter
 from distillset.store import Project
 
 EVAL_SPLIT = "eval"
+ROWS_PER_BATCH = 64
 
 
 @dataclass
@@ -81,10 +83,32 @@ def read_records(
         result = export_dataset(session, project, options)
         splits = RecordSplits()
         for name, path in result.outputs.items():
-            rows = pq.read_table(path).to_pylist()
             target = splits.held_out if name == EVAL_SPLIT else splits.train
-            target.extend(_record(row) for row in rows)
+            # A few rows at a time: a record's soft labels unpack to tokens x K values,
+            # kept as compact arrays, never as Python lists of the whole file.
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_BATCH):
+                target.extend(_record(row) for row in batch.to_pylist())
     return splits
+
+
+def compact_soft_labels(labels: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The export's soft labels with the top K as arrays ([tokens, K]: ids as int32 padded
+    with 0, logprobs as float32 padded with -inf) and without the alternatives' text."""
+    if labels is None:
+        return None
+    top_ids, top_logprobs = labels.get("top_ids"), labels.get("top_logprobs") or []
+    k = max((len(row) for row in top_logprobs), default=0)
+    ids = np.zeros((len(top_logprobs), k), dtype=np.int32)
+    logprobs = np.full((len(top_logprobs), k), -np.inf, dtype=np.float32)
+    for position, row in enumerate(top_logprobs):
+        logprobs[position, : len(row)] = row
+        if top_ids is not None:
+            ids[position, : len(row)] = top_ids[position]
+    return {
+        **{key: value for key, value in labels.items() if key != "top_tokens"},
+        "top_ids": ids if top_ids is not None else None,
+        "top_logprobs": logprobs,
+    }
 
 
 def _record(row: dict[str, Any]) -> Record:
@@ -95,5 +119,5 @@ def _record(row: dict[str, Any]) -> Record:
         answer=row["answer"],
         reasoning=row.get("reasoning") or None,
         system=row.get("system_prompt") or None,
-        soft_labels=row.get("soft_labels"),
+        soft_labels=compact_soft_labels(row.get("soft_labels")),
     )

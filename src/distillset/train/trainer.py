@@ -124,10 +124,7 @@ class KDCollator:
 
     def __call__(self, batch: list[Example]) -> dict[str, torch.Tensor]:
         length = max(len(example.input_ids) for example in batch)
-        k = max(
-            (len(row) for example in batch for row in (example.top_ids or []) if row),
-            default=1,
-        )
+        k = max((e.top_ids.shape[1] for e in batch if e.top_ids is not None), default=1)
         size = (len(batch), length)
         input_ids = torch.full(size, self.pad_id, dtype=torch.long)
         labels = torch.full(size, IGNORE, dtype=torch.long)
@@ -139,11 +136,10 @@ class KDCollator:
             input_ids[row, :n] = torch.tensor(example.input_ids)
             labels[row, :n] = torch.tensor(example.labels)
             attention[row, :n] = 1
-            for position, ids in enumerate(example.top_ids or []):
-                if ids:
-                    logprobs = example.top_logprobs[position]  # type: ignore[index]
-                    top_ids[row, position, : len(ids)] = torch.tensor(ids)
-                    top_logprobs[row, position, : len(ids)] = torch.tensor(logprobs)
+            if example.top_ids is not None and example.top_logprobs is not None:
+                width = example.top_ids.shape[1]
+                top_ids[row, :n, :width] = torch.from_numpy(example.top_ids)
+                top_logprobs[row, :n, :width] = torch.from_numpy(example.top_logprobs)
         return {
             "input_ids": input_ids,
             "attention_mask": attention,
