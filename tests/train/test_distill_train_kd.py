@@ -24,12 +24,14 @@ def ok(result: Result) -> Result:
 
 @pytest.fixture
 def distilled(
+    database: str,
     cli: Cli,
     cli_project_factory: Callable[[str], str],
     fake_server: FakeModelServer,
     tiny_student: Path,
 ) -> str:
-    """A project distilled by a teacher that shares the tiny student's tokenizer."""
+    """A project distilled by a teacher that shares the tiny student's tokenizer (on SQLite
+    and PostgreSQL)."""
     fake_server.configure(vocabulary=str(tiny_student))
     cli_project_factory(NAME)
     ok(cli("model", "set", "fake", "--logprobs", "5", "--tokenizer", str(tiny_student)))
