@@ -53,6 +53,8 @@ def test_kd_trains_on_the_teachers_soft_labels(
     assert "knowledge distillation" in card and "| alpha | 0.7 |" in card
     # Every record had usable soft labels: none fell back to the answers alone.
     assert "| records on hard labels only | 0 |" in card
+    shown = ok(cli("tasks", "show", str(summary["id"]))).stdout
+    assert "steps 6/6" in shown and "training: loss " in shown and "tokens/s" in shown
 
 
 def test_kd_with_a_student_of_another_vocabulary_is_refused(

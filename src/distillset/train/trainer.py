@@ -71,15 +71,19 @@ class _Progress(TrainerCallback):
         self.monitor = monitor
         self._started = time.perf_counter()
         self._window = (self._started, 0)
+        self._trained = 0  # tokens this run trained on (a resume counts its own)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.monitor.max_steps = state.max_steps
         self.monitor.step = state.global_step
         self._started = time.perf_counter()
         self._window = (self._started, 0)
+        self._trained = 0
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self.monitor.train_seconds = time.perf_counter() - self._started
+        seconds = self.monitor.train_seconds = time.perf_counter() - self._started
+        if self._trained and seconds > 0:  # the run's own rate, over all its steps
+            self.monitor.tokens_per_second = self._trained / seconds
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.monitor.step = state.global_step
@@ -99,10 +103,11 @@ class _Progress(TrainerCallback):
             tokens, now = int(logs["num_tokens"]), time.perf_counter()
             since, before = self._window
             before = before if tokens >= before else 0  # a counter restarted by a resume
-            if now > since:
+            if tokens > before and now > since:
                 monitor.tokens_per_second = (tokens - before) / (now - since)
+                self._trained += tokens - before
+                self._window = (now, tokens)
             monitor.tokens = tokens
-            self._window = (now, tokens)
 
 
 class ExampleDataset(torch.utils.data.Dataset[Example]):
