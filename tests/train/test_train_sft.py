@@ -141,3 +141,20 @@ def test_a_stopped_run_resumes_from_its_checkpoint(
         messages = [event.message for event in recent_events(session, task_id, limit=50)]
     assert f"resuming from {saved[0]}" in messages
     assert any(message.startswith("step 80/80, loss") for message in messages)
+
+
+def test_a_template_that_cannot_mask_the_answer_is_refused(
+    store: Store, records_project: Project, tiny_student: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    student = tmp_path / "unmarked"
+    shutil.copytree(tiny_student, student)
+    template = (student / "chat_template.jinja").read_text()
+    plain = template.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    (student / "chat_template.jinja").write_text(plain)
+    output = tmp_path / "out"
+    with store.session() as session, pytest.raises(InvalidInputError) as error:
+        create_train_task(session, session.merge(records_project), _options(student, output))
+    assert "does not mark the assistant's turn" in str(error.value)
+    assert not output.exists()

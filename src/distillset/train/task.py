@@ -56,6 +56,7 @@ def check_training(session: Session, project: Project, options: TrainOptions) ->
 
     trainer.check_student(options.student)
     tokenizer = trainer.load_tokenizer(options.student)
+    trainer.training_template(tokenizer)  # the loss can be limited to the assistant's turn
     splits = _read(session, project, options)
     if not splits.train:
         raise InvalidInputError(f"{NOTHING_MATCHED}: nothing to train on")
@@ -200,9 +201,13 @@ def _train(options: TrainOptions, splits: RecordSplits, monitor: Any) -> dict[st
             )
         run = trainer.sft_trainer(options, tokenizer, splits.train, splits.held_out)
     else:
+        # The sequences are rendered with the template that marks the assistant's turn (a
+        # copy of the tokenizer: the one saved with the model keeps the student's own).
+        marked = trainer.load_tokenizer(options.student)
+        marked.chat_template = trainer.training_template(marked) or marked.chat_template
         train, held_out = (
             examples.build_examples(
-                tokenizer, records, method="kd", reasoning=False, max_length=options.max_length
+                marked, records, method="kd", reasoning=False, max_length=options.max_length
             )
             for records in (splits.train, splits.held_out)
         )

@@ -224,14 +224,39 @@ def _unloadable(student: str, exc: Exception) -> InvalidInputError:
     )
 
 
+def training_template(tokenizer: Any) -> str | None:
+    """The chat template the trainer renders with: the student's own when it marks the
+    assistant's turn ({% generation %}), else TRL's marked version of it (None: the own).
+    Refuses a template neither marks: the loss could not be limited to the answer."""
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+    if has_generation_markers(tokenizer.chat_template):
+        return None
+    try:
+        template = get_training_chat_template(tokenizer)
+    except Exception:  # TRL raises for a template it has no training version of
+        template = None
+    if template is None:
+        raise InvalidInputError(
+            "the student's chat template does not mark the assistant's turn "
+            "({% generation %}) and TRL has no marked version of it: add the markers to its "
+            "chat_template.jinja"
+        )
+    return str(template)
+
+
 def drops_reasoning(tokenizer: Any) -> bool:
-    """Whether the student's chat template leaves a final assistant turn's reasoning out."""
+    """Whether the template the trainer renders with leaves a final assistant turn's
+    reasoning out."""
     marker = "distillset-reasoning-probe"
     messages = [
         {"role": "user", "content": "q"},
         {"role": "assistant", "content": "a", "reasoning_content": marker},
     ]
-    return marker not in tokenizer.apply_chat_template(messages, tokenize=False)
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, chat_template=training_template(tokenizer)
+    )
+    return marker not in text
 
 
 def _arguments(options: TrainOptions, output: Path, has_eval: bool, **extra: Any) -> dict[str, Any]:
