@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,8 @@ def create_eval_task(
     session: Session,
     project: Project,
     *,
-    students: list[str] = (),  # type: ignore[assignment]
-    student_paths: list[str] = (),  # type: ignore[assignment]
+    students: Sequence[str] = (),
+    student_paths: Sequence[str] = (),
     judge: str | None = None,
     record_filter: RecordFilter | None = None,
     balanced: int | None = None,
