@@ -53,6 +53,8 @@ def test_kd_trains_on_the_teachers_soft_labels(
     assert "knowledge distillation" in card and "| alpha | 0.7 |" in card
     # Every record had usable soft labels: none fell back to the answers alone.
     assert "| records on hard labels only | 0 |" in card
+    losses = [float(part.split(": ")[1]) for part in card.split("by step: ")[1].split(", ")]
+    assert len(losses) == 3 and losses[-1] < losses[0], losses  # LoRA learns from the KD loss
     shown = ok(cli("tasks", "show", str(summary["id"]))).stdout
     assert "steps 6/6" in shown and "training: loss " in shown and "tokens/s" in shown
 

@@ -348,6 +348,8 @@ def kd_trainer(
             bool(held_out),
             remove_unused_columns=False,
             prediction_loss_only=True,
+            # As TRL's SFT does by default: activations recomputed in the backward pass.
+            activation_checkpointing=True,
         )
     )
     return KDTrainer(
