@@ -19,11 +19,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# torch first, pinned to the CPU wheel: the quality extra's plain torch requirement would
+# torch first, pinned to the CPU wheel: the quality and train extras' plain torch requirement would
 # otherwise pull a CUDA build of several GB.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,hf,postgres,realserver,quality]'
+	$(BIN)/pip install --quiet -e '.[dev,hf,postgres,realserver,quality,train]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -76,6 +76,8 @@ class TaskKind(enum.StrEnum):
     ANSWERS = "answers"
     JUDGE = "judge"
     RATE = "rate"  # the judge rates each question's difficulty
+    TRAIN = "train"
+    EVAL = "eval"
 
 
 class TaskStatus(enum.StrEnum):

@@ -1,6 +1,7 @@
 """The task kinds this application runs, declared from the top.
 
-Each package declares its kinds (``distill.run.DISTILL_KINDS``, ``quality.JUDGE_KIND``);
+Each package declares its kinds (``distill.run.DISTILL_KINDS``, ``quality.JUDGE_KIND``,
+``train.TRAIN_KIND``);
 this module gathers them in the registry the runner looks kinds up in, so the runs package
 (``distillset.runs``) never imports a kind. The interfaces run and show tasks through here.
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
+from distillset.evaluate import EVAL_KIND
 from distillset.review.difficulty import RATE_KIND
 from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
@@ -20,10 +22,11 @@ from distillset.runs import runner
 from distillset.runs.kinds import KindRegistry, ProgressCallback, Stage
 from distillset.runs.worker import Worker
 from distillset.store import Store, Task
+from distillset.train import TRAIN_KIND
 
 __all__ = ["KINDS", "new_worker", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, RATE_KIND])
+KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, RATE_KIND, TRAIN_KIND, EVAL_KIND])
 
 
 async def run_task(

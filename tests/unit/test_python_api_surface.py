@@ -49,6 +49,8 @@ CALLS = {
     "answers generate": "Project.generate_answers",
     "auto": "Project.auto",
     "judge": "Project.judge",
+    "train": "Project.train",
+    "eval": "Project.evaluate",
     "export": "Project.export",
     "prompts show": "Project.prompt",
     "prompts set": "Project.set_prompt",

@@ -13,6 +13,7 @@ from distillset.api._quality import QualityMethods
 from distillset.api._questions import QuestionMethods
 from distillset.api._review import ReviewMethods
 from distillset.api._tasks import TaskMethods
+from distillset.api._train import TrainMethods
 from distillset.api._tree import TreeMethods
 from distillset.auto import Plan, PlannedJob
 from distillset.config import Settings, load_settings
@@ -29,6 +30,7 @@ class Project(
     ConversationMethods,
     QualityMethods,
     TaskMethods,
+    TrainMethods,
 ):
     """One project, opened by name; every method opens short sessions of its own.
 

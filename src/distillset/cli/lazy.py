@@ -72,6 +72,14 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("usage"),
             "Usage and cost: calls, tokens, failures and cost per model, day and task; latency.",
         ),
+        "train": Lazy(
+            _cli("train"),
+            "Fine-tune a student on the records (SFT, or KD on the soft labels); resumable.",
+        ),
+        "eval": Lazy(
+            _cli("evaluate"),
+            "Measure students against the teacher on the held-out records, with a judge model.",
+        ),
         "prompts": Lazy(
             _cli("prompts"),
             "Prompt templates of a project (kinds: tags, questions, answer, judge, difficulty, "

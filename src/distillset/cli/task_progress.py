@@ -110,14 +110,28 @@ def batches_line(counters: dict[str, Any]) -> str:
     return text
 
 
+def training_line(counters: dict[str, Any]) -> str:
+    """A training task's figures: its latest loss, eval loss and throughput."""
+    figures = counters.get("training") or {}
+    parts = []
+    for key, label in (("loss", "loss"), ("eval_loss", "eval loss")):
+        if figures.get(key) is not None:
+            parts.append(f"{label} {figures[key]:.4f}")
+    if figures.get("tokens_per_second"):
+        parts.append(f"{figures['tokens_per_second']:,.0f} tokens/s")
+    return " · ".join(parts) or "training starts"
+
+
 def progress_lines(counters: dict[str, Any], stages: Sequence[str]) -> list[str]:
     """The declared stages, then calls where the kind counts them (a judge task does not),
-    then batches where the task uses them."""
+    then batches where the task uses them, or a training task's losses."""
     lines = [stages_line(counters, stages)]
     if "calls" in counters:
         lines.append(calls_line(counters))
     if batches := batches_line(counters):
         lines.append(batches)
+    if "training" in counters:
+        lines.append(training_line(counters))
     return lines
 
 

@@ -25,6 +25,7 @@ from distillset.cli.task_progress import (
     run_task_here,
     stage_names,
     stages_line,
+    training_line,
 )
 from distillset.domain import TaskStatus
 from distillset.projects import project_key_warnings
@@ -98,16 +99,21 @@ def tasks_show(
         print_json(data)
         return
     counters = data["counters"] or {}
+    fields = {
+        "id": data["id"],
+        "project": data["project"],
+        "kind": data["kind"],
+        "status": data["status"],
+        "params": data["params"],
+        "progress": stages_line(counters, stage_names(data)),
+        "calls": calls_line(counters),
+        "batches": batches_line(counters) or None,
+    }
+    if "training" in counters:  # a training task: its losses and throughput
+        fields["training"] = training_line(counters)
     print_fields(
-        {
-            "id": data["id"],
-            "project": data["project"],
-            "kind": data["kind"],
-            "status": data["status"],
-            "params": data["params"],
-            "progress": stages_line(counters, stage_names(data)),
-            "calls": calls_line(counters),
-            "batches": batches_line(counters) or None,
+        fields
+        | {
             "last error": data["last_error"],
             "started": data["started_at"],
             "finished": data["finished_at"],

@@ -91,6 +91,9 @@ class FakeConfig:
     logprobs_mode: str = "honour"
     logprobs_ids: bool = True
     max_top_logprobs: int | None = None
+    # The directory of a tokenizer.json the soft labels' tokens and ids come from (a tiny
+    # student's, testing.tiny_student); None: the fake model's own words.
+    vocabulary: str | None = None
     # Length of the vectors `/v1/embeddings` answers with.
     embedding_dims: int = 64
     # Prompt caching: how the usage reports input tokens served from the cache (a prefix

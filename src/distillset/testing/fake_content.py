@@ -45,12 +45,14 @@ def user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `difficulty`, `score`, `follow_up` (the user simulator's turn: the history
-    between <conversation> tags) or `answer`, by the prompt contract."""
+    """`list`, `difficulty`, `pairwise`, `score`, `follow_up` (the user simulator's turn: the
+    history between <conversation> tags) or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
     if '"difficulty"' in user_text(messages):
         return "difficulty"
+    if '"winner"' in user_text(messages):
+        return "pairwise"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
     if "<conversation>" in user_text(messages):
@@ -268,6 +270,12 @@ def difficulty_for(text: str) -> dict[str, Any]:
         "difficulty": _digest(asked) % 10 + 1,
         "reason": "Needs a few connected ideas and some care to answer well.",
     }
+
+
+def winner_for(texts: list[str]) -> dict[str, Any]:
+    """A pairwise verdict: A, B or tie, derived from the prompt."""
+    winner = ("A", "B", "tie")[_digest("\n".join(texts)) % 3]
+    return {"winner": winner, "reason": "More complete and better organised."}
 
 
 def score_for(texts: list[str]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Words (with their leading spaces) and punctuation are tokens; a CJK character is
 tokens of raw bytes, as byte-level tokenizers split rare characters, so a token's `token`
 text can be a replacement character while its `bytes` are exact. With the reasoning in its own
 field, the tokens spell the reasoning, the `</think>` a reasoning parser cut out, then the
-content: what vLLM's reasoning parsers return.
+content: what vLLM's reasoning parsers return. With ``FakeConfig.vocabulary`` naming a
+tokenizer (testing.tiny_student), the tokens and ids are that tokenizer's instead, so a
+student sharing it can be trained on the soft labels.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import math
 import re
 import zlib
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -44,16 +46,52 @@ def _token_id(token: bytes) -> int:
     return 100 + zlib.crc32(token) % 250_000
 
 
-def _entry(token: bytes, logprob: float, ids: bool) -> dict[str, Any]:
+class WordVocabulary:
+    """The fake model's own tokens: words and punctuation, ids from a checksum."""
+
+    size = 250_100  # the ids stay below it
+
+    def pieces(self, text: str) -> list[bytes]:
+        return pieces(text)
+
+    def id_of(self, token: bytes) -> int | None:
+        return _token_id(token)
+
+
+class Vocabulary(Protocol):
+    size: int
+
+    def __hash__(self) -> int: ...
+
+    def pieces(self, text: str) -> list[bytes]: ...
+
+    def id_of(self, token: bytes) -> int | None: ...
+
+
+WORDS = WordVocabulary()
+
+
+@functools.cache
+def vocabulary_at(directory: str | None) -> Vocabulary:
+    """The vocabulary replies are cut in: the fake words, or a real tokenizer's (the
+    directory of its tokenizer.json, as testing.tiny_student writes it)."""
+    if directory is None:
+        return WORDS
+    from distillset.testing.tiny_student import TokenizerVocabulary
+
+    return TokenizerVocabulary(directory)
+
+
+def _entry(token: bytes, logprob: float, ids: bool, vocab: Vocabulary) -> dict[str, Any]:
     entry: dict[str, Any] = {"token": token.decode("utf-8", "replace"), "logprob": logprob}
     entry["bytes"] = list(token)
     if ids:
-        entry["id"] = _token_id(token)
+        entry["id"] = vocab.id_of(token)
     return entry
 
 
 @functools.lru_cache(maxsize=65536)
-def token_logprobs(token: bytes, k: int, ids: bool) -> dict[str, Any]:
+def token_logprobs(token: bytes, k: int, ids: bool, vocab: Vocabulary = WORDS) -> dict[str, Any]:
     """One generated token's entry: its logprob, then the ``k`` most likely tokens, best first.
     The probabilities are a real distribution: the sampled token's, then halves of the rest.
     Cached (a token always gets the same entry): the server answers fast at any k."""
@@ -64,17 +102,17 @@ def token_logprobs(token: bytes, k: int, ids: bool) -> dict[str, Any]:
     for common in _COMMON:
         if len(choices) >= max(k, 1):
             break
-        if common.encode() != token:
+        if common.encode() != token and vocab.id_of(common.encode()) is not None:
             rest /= 2
             choices.append((common.encode(), rest))
     ranked = sorted(choices, key=lambda choice: -choice[1])[:k]
-    top = [_entry(text, round(math.log(p), 6), ids) for text, p in ranked]
-    return {**_entry(token, round(math.log(sampled), 6), ids), "top_logprobs": top}
+    top = [_entry(text, round(math.log(p), 6), ids, vocab) for text, p in ranked]
+    return {**_entry(token, round(math.log(sampled), 6), ids, vocab), "top_logprobs": top}
 
 
 @functools.lru_cache(maxsize=65536)
-def _entry_json(token: bytes, k: int, ids: bool) -> str:
-    return json.dumps(token_logprobs(token, k, ids))
+def _entry_json(token: bytes, k: int, ids: bool, vocab: Vocabulary) -> str:
+    return json.dumps(token_logprobs(token, k, ids, vocab))
 
 
 class LogprobsJson(str):
@@ -82,8 +120,9 @@ class LogprobsJson(str):
     reply of thousands of entries without serializing them again (see reply_json)."""
 
 
-def _logprobs_json(tokens: list[bytes], k: int, ids: bool) -> LogprobsJson:
-    return LogprobsJson('{"content":[' + ",".join(_entry_json(t, k, ids) for t in tokens) + "]}")
+def _logprobs_json(tokens: list[bytes], k: int, ids: bool, vocab: Vocabulary) -> LogprobsJson:
+    entries = ",".join(_entry_json(t, k, ids, vocab) for t in tokens)
+    return LogprobsJson('{"content":[' + entries + "]}")
 
 
 _PLACEHOLDER = "\x00logprobs\x00"
@@ -114,18 +153,20 @@ def generated_parts(message: dict[str, Any]) -> list[tuple[str, str]]:
     return [("content", message.get("content") or "")]
 
 
-def _tokens(parts: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
-    return [(field, token) for field, text in parts for token in pieces(text)]
+def _tokens(parts: list[tuple[str, str]], vocab: Vocabulary) -> list[tuple[str, bytes]]:
+    return [(field, token) for field, text in parts for token in vocab.pieces(text)]
 
 
-def logprobs_of(message: dict[str, Any], k: int, ids: bool, mode: str) -> Any:
+def logprobs_of(
+    message: dict[str, Any], k: int, ids: bool, mode: str, vocab: Vocabulary = WORDS
+) -> Any:
     """The choice's `logprobs` for a reply (see FakeConfig.logprobs_mode)."""
     if mode == "malformed":
         return {"content": [{"token": "x", "logprob": "very likely"}]}
     parts = generated_parts(message)
     if mode == "misaligned":
         parts = [(field, text.upper()) for field, text in parts] + [("content", " (and more)")]
-    return _logprobs_json([token for _, token in _tokens(parts)], k, ids)
+    return _logprobs_json([token for _, token in _tokens(parts, vocab)], k, ids, vocab)
 
 
 def logprobs_asked(body: dict[str, Any]) -> int | None:
@@ -154,17 +195,19 @@ def logprobs_refusal(body: dict[str, Any], mode: str, cap: int | None) -> web.Re
     return web.json_response({"error": error}, status=400)
 
 
-def stream_groups(message: dict[str, Any], k: int, ids: bool) -> list[tuple[str, str, Any]]:
+def stream_groups(
+    message: dict[str, Any], k: int, ids: bool, vocab: Vocabulary = WORDS
+) -> list[tuple[str, str, Any]]:
     """A streamed reply with logprobs: (field, text, logprobs) per chunk, a chunk holding whole
     characters (a character split in two tokens comes in one chunk with both)."""
     groups: list[tuple[str, str, Any]] = []
     pending: list[bytes] = []
-    for field, token in _tokens(generated_parts(message)):
+    for field, token in _tokens(generated_parts(message), vocab):
         pending.append(token)
         try:
             text = b"".join(pending).decode("utf-8")
         except UnicodeDecodeError:
             continue
-        groups.append((field, text, _logprobs_json(pending, k, ids)))
+        groups.append((field, text, _logprobs_json(pending, k, ids, vocab)))
         pending = []
     return groups

@@ -108,6 +108,9 @@ def reply_parts(
     if kind == "score":
         verdict = fake_content.score_for(fake_content.message_texts(messages))
         return "Checking accuracy, completeness and clarity.", json.dumps(verdict)
+    if kind == "pairwise":
+        verdict = fake_content.winner_for(fake_content.message_texts(messages))
+        return "Comparing the two answers.", json.dumps(verdict)
     return fake_content.answer_for(text, sample)
 
 

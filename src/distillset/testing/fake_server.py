@@ -34,6 +34,7 @@ from distillset.testing.fake_logprobs import (
     logprobs_refusal,
     reply_json,
     stream_groups,
+    vocabulary_at,
 )
 from distillset.testing.fake_replies import (
     completion_body,
@@ -44,7 +45,6 @@ from distillset.testing.fake_replies import (
     usage_of,
 )
 
-FAKE_VOCABULARY_SIZE = 250_100  # the token ids of fake_logprobs stay below it
 MALFORMED_BODY = '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "cut'
 
 
@@ -123,7 +123,7 @@ class FakeModelBehaviour:
             "object": "model",
             "owned_by": "distillset",
             "root": f"fake-org/{self.config.model}",
-            "meta": {"n_vocab": FAKE_VOCABULARY_SIZE},
+            "meta": {"n_vocab": vocabulary_at(self.config.vocabulary).size},
         }
         return web.json_response({"object": "list", "data": [model]})
 
@@ -270,7 +270,12 @@ class FakeModelBehaviour:
             if config.logprobs_mode != "honour":  # the odd payload rides on the last chunk
                 final = make_logprobs(message)
                 return stream_chunks(model, message, finish_reason, usage_sent, None, final)
-            groups = stream_groups(message, logprobs_asked(body) or 0, config.logprobs_ids)
+            groups = stream_groups(
+                message,
+                logprobs_asked(body) or 0,
+                config.logprobs_ids,
+                vocabulary_at(config.vocabulary),
+            )
             return stream_chunks(model, message, finish_reason, usage_sent, groups)
         logprobs = None if make_logprobs is None else make_logprobs(message)
         reply = completion_body(model, message, finish_reason, usage, logprobs)
@@ -364,7 +369,8 @@ def _logprobs_maker(
     k = logprobs_asked(body)
     if k is None or config.logprobs_mode == "ignore":
         return None
-    return lambda message: logprobs_of(message, k, config.logprobs_ids, config.logprobs_mode)
+    vocab = vocabulary_at(config.vocabulary)
+    return lambda message: logprobs_of(message, k, config.logprobs_ids, config.logprobs_mode, vocab)
 
 
 def _retry_after_headers(config: FakeConfig) -> dict[str, str]:

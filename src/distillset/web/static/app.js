@@ -48,6 +48,14 @@
     setText(box, "[data-field=tokens]", n((calls.input_tokens || 0) + (calls.output_tokens || 0)) + (failedTokens ? " (" + n(failedTokens) + " in failed calls)" : ""));
     // No price on the models: the cost is unknown, not zero (the server sends null).
     setText(box, "[data-field=cost]", calls.cost == null ? "unknown" : "$" + Number(calls.cost).toFixed(4));
+    // A training task's figures (its kind's counters say "training").
+    var training = counters.training;
+    if (training) {
+      var fixed = function (value, digits) { return value == null ? "-" : Number(value).toFixed(digits); };
+      setText(box, "[data-field=loss]", fixed(training.loss, 4));
+      setText(box, "[data-field=eval-loss]", fixed(training.eval_loss, 4));
+      setText(box, "[data-field=throughput]", training.tokens_per_second ? fixed(training.tokens_per_second, 0) : "-");
+    }
     // Requests sent and not answered yet: a stalled endpoint shows here, not as "0 calls".
     var waiting = calls.waiting || 0, longest = Math.round(calls.longest_wait_seconds || 0);
     setText(box, "[data-field=waiting]", waiting ? waiting + " request(s) waiting for the endpoint's reply, the longest for " + longest + " s" + (longest >= 5 ? ": the endpoint has not answered yet" : "") : "");
