@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 from distillset.tags.browse import (
     CURSOR_PATTERN,
+    MAX_SEARCH_RESULTS,
     TREE_PAGE_SIZE,
+    TagMatch,
     TagRow,
     child_rows,
     expanded_row,
     next_cursor,
     parse_cursor,
+    revealed_rows,
     rows_by_id,
+    search_tags,
     tag_row,
 )
 from distillset.tags.tree import (
@@ -46,7 +50,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CURSOR_PATTERN",
     "MAX_FILE_BYTES",
+    "MAX_SEARCH_RESULTS",
     "TREE_PAGE_SIZE",
+    "TagMatch",
     "TagRow",
     "TreeNode",
     "add_tag",
@@ -68,7 +74,9 @@ __all__ = [
     "parse_tree",
     "read_tree_file",
     "rename_tag",
+    "revealed_rows",
     "rows_by_id",
+    "search_tags",
     "subtree_counts",
     "tag_in_project",
     "tag_path",

@@ -1,0 +1,100 @@
+// The workbench tree: the selected tag, the per-tag menu (a dialog), the search box, and
+// nodes kept open across a reply that re-renders part of the tree.
+(function () {
+  "use strict";
+
+  var pendingOpen = {};
+
+  function select(tagId) {
+    document.querySelectorAll(".node .label[aria-current]").forEach(function (label) {
+      label.removeAttribute("aria-current");
+    });
+    var label = document.getElementById("tag-label-" + tagId);
+    if (label) label.setAttribute("aria-current", "true");
+    return label;
+  }
+
+  function inView(el) {
+    var box = el.getBoundingClientRect();
+    return box.top >= 0 && box.top < window.innerHeight;
+  }
+
+  function panelShown(revealed) {
+    // A tag's panel arrived: its tree node is the selected one, and both are on screen.
+    var panel = document.querySelector("#detail .tag-detail[data-tag-id]");
+    if (!panel) return;
+    var label = select(panel.dataset.tagId);
+    if (revealed && label && !inView(label)) label.scrollIntoView({block: "center"});
+    if (!inView(panel)) panel.scrollIntoView({block: "start"});
+  }
+
+  function rememberOpen() {
+    pendingOpen = {};
+    document.querySelectorAll("li.node > details[open]").forEach(function (details) {
+      pendingOpen[details.parentElement.dataset.tagId] = true;
+    });
+  }
+
+  function reopen() {
+    // Nodes open before the reply open again (their children load as they did the first time).
+    Object.keys(pendingOpen).forEach(function (tagId) {
+      var details = document.querySelector("#tag-" + tagId + " > details");
+      if (!details) return;
+      delete pendingOpen[tagId];
+      if (!details.open) details.open = true;
+    });
+  }
+
+  function openMenu(button) {
+    var dialog = document.getElementById("tag-menu");
+    if (!dialog || !window.htmx) return;
+    window.htmx.ajax("GET", button.dataset.tagMenu, {target: "#tag-menu-body", swap: "innerHTML"}).then(function () {
+      if (!dialog.open) dialog.showModal();
+      var first = dialog.querySelector("input:not([type=hidden]), button");
+      if (first) first.focus();
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var menu = event.target.closest && event.target.closest("[data-tag-menu]");
+    if (menu) {
+      // Inside a summary: the click opens the menu, it does not fold the node.
+      event.preventDefault();
+      openMenu(menu);
+      return;
+    }
+    var jump = event.target.closest && event.target.closest(".tag-jump");
+    if (jump) jump.dataset.revealing = "1";
+  });
+  document.addEventListener("keydown", function (event) {
+    // Enter or space on a label opens its panel, not a fold of the node.
+    var label = event.target.closest && event.target.closest(".node .label");
+    if (label && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();
+      label.click();
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target.id === "tag-search") event.preventDefault();
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
+    if (verb.toLowerCase() !== "get") rememberOpen();
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail, elt = detail.elt;
+    if (!detail.successful) return;
+    if (elt.matches && elt.matches("form[data-clear-on-success]")) elt.reset();
+    var dialog = document.getElementById("tag-menu");
+    if (dialog && dialog.open && dialog.contains(elt)) dialog.close();
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    reopen();
+    var target = event.detail.target;
+    if (target && target.id === "detail") {
+      var elt = event.detail.elt || (event.detail.requestConfig && event.detail.requestConfig.elt);
+      var revealed = Boolean(elt && elt.dataset && elt.dataset.revealing) || Boolean(elt && elt.closest && elt.closest("#tag-menu"));
+      panelShown(revealed);
+    }
+  });
+})();
