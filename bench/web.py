@@ -3,8 +3,10 @@
 Seeds the project straight into SQLite (executemany in one transaction), then times, in the
 same app and the same run, the distill page, one lazy expansion (a node with 999 children),
 questions and dataset pages (plain, filtered, and text searches: the full-text index for
-three characters or more, a LIKE scan below), each as a ratio to the trivial /api/v1/health
-endpoint; then the same searches as a plain LIKE scan, for the index's speed-up.
+three characters or more, a LIKE scan below), the tree's search, jump, menu and live counts
+(the distill page and each tree fragment carry whole-subtree counts), each as a ratio to
+the trivial /api/v1/health endpoint; then the same searches as a plain LIKE scan, for the
+index's speed-up.
 Server time is the median of repeated in-process requests (FastAPI TestClient). Target: each
 page under 300 ms.
 
@@ -170,6 +172,15 @@ def main() -> None:
             "dataset page, search, common": f"/projects/{project}/dataset?q=reasoning+for",
             "dataset page, 2-char search (LIKE)": f"/projects/{project}/dataset?q=zz",
             "tree API, one level": f"/api/v1/projects/{project}/tags?parent_id=2",
+            "tree search, label prefix": f"/projects/{project}/distill/search?q=topic+9999",
+            "tree search, inside labels": f"/projects/{project}/distill/search?q=pic+4242",
+            "tree search, path": f"/projects/{project}/distill/search?q=area+7+%3E+topic+99",
+            "tree search, no match": f"/projects/{project}/distill/search?q=zzzz",
+            "jump to a tag (tree opened to it)": f"/projects/{project}/distill/tags/95000/reveal",
+            "tag menu": f"/projects/{project}/distill/tags/1/menu",
+            "live counts (200 nodes, panel)": f"/projects/{project}/distill/counts?"
+            + "&".join(f"ids={i}" for i in range(1, 201))
+            + "&tag_id=1&counts_only=true",
         }
         with TestClient(app, base_url="http://127.0.0.1") as client:
             baseline = median_ms(client, "/api/v1/health", args.repeat)

@@ -4,9 +4,30 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from distillset.web.pages import auto, projects, quality, review, settings, tasks, workbench
+from distillset.web.pages import (
+    auto,
+    dataset_review,
+    projects,
+    quality,
+    questions_manage,
+    review,
+    settings,
+    tasks,
+    workbench,
+)
 
 
 def include(app: FastAPI) -> None:
-    for module in (projects, settings, workbench, auto, review, quality, tasks):
+    # Fixed paths (/dataset/bulk) before the review pages' /dataset/{record_id}.
+    for module in (
+        projects,
+        settings,
+        workbench,
+        auto,
+        dataset_review,
+        questions_manage,
+        review,
+        quality,
+        tasks,
+    ):
         app.include_router(module.router, include_in_schema=False)
