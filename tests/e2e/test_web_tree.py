@@ -67,10 +67,12 @@ def test_tree_counts_search_menu_and_export(
     expect(ball).to_be_visible()
 
     # Open Ball games and Football; adding a top-level tag keeps both open and clears the input.
-    ball.locator("summary").first.click()
+    # The triangle, at the summary's start (its middle may be the menu button).
+    ball.locator("summary").first.click(position={"x": 4, "y": 8})
     football = ball.locator("li.node", has_text="Football").first
-    football.locator("summary").first.click()
+    football.locator("summary").first.click(position={"x": 4, "y": 8})
     expect(football.locator("li.node", has_text="Rules")).to_be_visible()
+    expect(football.locator(".counts").first).to_contain_text("subtree: 1 tags, 1 q, 1 answered")
     add_top = p.locator("#add-top [name=label]")
     add_top.fill("Swimming")
     p.locator("#add-top").get_by_role("button", name="Add").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from distillset.domain import Origin, text_hash
 from distillset.projects.lifecycle import create_project
 from distillset.store import Question, Store, Tag
-from distillset.tags import child_rows, revealed_rows, search_tags
+from distillset.tags import add_subtree_counts, child_rows, revealed_rows, search_tags
 from distillset.tags.tree import add_tag_path
 from helpers import add_record
 
@@ -31,10 +31,13 @@ def test_subtree_counts_sum_every_level_below(store: Store) -> None:
     project_id = _sports(store)
     with store.session() as session:
         ball, running = child_rows(session, project_id, None)
+        assert not ball.subtree_known  # read apart: they cost what the subtree holds
+        add_subtree_counts(session, [ball, running])
         assert (ball.children, ball.questions, ball.answered) == (2, 0, 0)
         assert (ball.subtree_tags, ball.subtree_questions, ball.subtree_answered) == (3, 3, 2)
         assert (running.subtree_tags, running.subtree_questions) == (0, 0)
         football, tennis = child_rows(session, project_id, ball.id)
+        add_subtree_counts(session, [football, tennis])
         assert (tennis.subtree_tags, tennis.subtree_questions, tennis.subtree_answered) == (0, 2, 1)
         assert (football.subtree_tags, football.subtree_questions) == (1, 1)
 

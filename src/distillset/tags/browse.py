@@ -1,8 +1,11 @@
 """Read queries of the lazy tree: one level of children at a time, with per-node counts.
 
 Counts are per node (direct sub-tags, the tag's own questions and how many are answered), read
-with three grouped queries over the page's ids, and per subtree (all descendants, their
-questions and answered questions), read with one recursive aggregate query over the page.
+with three grouped queries over the page's ids, so a page costs the same at any tree size.
+Subtree counts (all descendants, their questions and answered questions) are read with one
+recursive aggregate query over a page's ids; they cost what the subtrees hold (a top level of
+100,000 tags and 1,000,000 questions reads all of them), so pages ask for them separately,
+after showing the tree, and one tag's panel reads its own.
 Search finds tags by part of a label or of a path, bounded, prefix matches from an index first.
 """
 
@@ -37,6 +40,7 @@ class TagRow:
     subtree_tags: int = 0
     subtree_questions: int = 0
     subtree_answered: int = 0
+    subtree_known: bool = False  # the three above were read (add_subtree_counts)
     # Set when the node is rendered open, with its first page of children.
     child_rows: list[TagRow] | None = None
     next_cursor: str | None = None
@@ -48,7 +52,7 @@ class TagRow:
         return f"{self.position}:{self.id}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        values: dict[str, Any] = {
             "id": self.id,
             "parent_id": self.parent_id,
             "label": self.label,
@@ -58,10 +62,14 @@ class TagRow:
             "children": self.children,
             "questions": self.questions,
             "answered": self.answered,
-            "subtree_tags": self.subtree_tags,
-            "subtree_questions": self.subtree_questions,
-            "subtree_answered": self.subtree_answered,
         }
+        if self.subtree_known:
+            values.update(
+                subtree_tags=self.subtree_tags,
+                subtree_questions=self.subtree_questions,
+                subtree_answered=self.subtree_answered,
+            )
+        return values
 
 
 def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
@@ -128,12 +136,12 @@ def add_counts(session: Session, rows: list[TagRow]) -> None:
         row.children = sub_tags.get(row.id, 0)
         row.questions = questions.get(row.id, 0)
         row.answered = answered.get(row.id, 0)
-    add_subtree_counts(session, rows)
 
 
 def add_subtree_counts(session: Session, rows: list[TagRow]) -> None:
-    """Descendants, questions and answered questions under each row, in one query: a
-    recursive walk from the page's tags keeps each descendant with the row it is under."""
+    """Descendants, questions and answered questions under each row (own counts read
+    first), in one query: a recursive walk from the rows' tags keeps each descendant with the
+    row it is under."""
     ids = [row.id for row in rows if row.children]
     for row in rows:
         row.subtree_tags, row.subtree_questions, row.subtree_answered = (
@@ -190,8 +198,10 @@ def rows_by_id(session: Session, project_id: int, ids: list[int]) -> list[TagRow
 
 
 def tag_row(session: Session, tag: Tag) -> TagRow:
+    """One tag with its own and its subtree's counts (what its panel shows)."""
     row = TagRow(tag.id, tag.parent_id, tag.label, tag.position, tag.depth, tag.origin)
     add_counts(session, [row])
+    add_subtree_counts(session, [row])
     return row
 
 

@@ -21,6 +21,7 @@ from distillset.store import Question, Store, Tag
 from distillset.tags import (
     CURSOR_PATTERN,
     TREE_PAGE_SIZE,
+    add_subtree_counts,
     child_rows,
     expanded_row,
     next_cursor,
@@ -426,6 +427,21 @@ def counts_fragment(
     if tag is not None and tag.project_id == project.id:  # a deleted tag's panel: left as is
         context.update(_detail_context(session, project.id, tag))
     return render(request, "_counts_refresh.html", **context)
+
+
+@router.get("/distill/subtree-counts")
+def subtree_counts_fragment(
+    project_id: RowId,
+    request: Request,
+    session: DbSession,
+    ids: list[RowId] = Query(default=[], max_length=TREE_PAGE_SIZE),
+) -> Response:
+    """The subtree counts of a page of tree nodes, as out-of-band swaps (asked for after the
+    nodes are shown: at the top of a large tree they read the whole tree)."""
+    project = project_by_id(session, project_id)
+    rows = rows_by_id(session, project.id, ids)
+    add_subtree_counts(session, rows)
+    return render(request, "_subtree_counts.html", project=project, rows=rows)
 
 
 @router.post("/distill/tags/{tag_id}/answer-all")
