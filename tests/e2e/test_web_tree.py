@@ -47,8 +47,9 @@ def test_tree_counts_search_menu_and_export(
 
     # Subtree counts beside the tag's own; a leaf has no triangle (no details to open).
     ball = p.locator(f"#tag-{ids['ball']}")
-    expect(ball.locator(".counts").first).to_have_text(
-        "2 sub-tags · 0 q · 0 answered · subtree: 3 tags, 3 q, 2 answered"
+    expect(ball.locator(".counts").first).to_have_text("2 sub-tags · 0 q · 0 answered")
+    expect(p.locator(f"#tag-subtree-{ids['ball']}")).to_have_text(
+        " · subtree: 3 tags, 3 q, 2 answered"
     )
     expect(p.locator(f"#tag-{ids['running']} details")).to_have_count(0)
     expect(p.locator(f"#tag-{ids['running']}")).to_have_attribute("data-leaf", "")
@@ -72,7 +73,7 @@ def test_tree_counts_search_menu_and_export(
     football = ball.locator("li.node", has_text="Football").first
     football.locator("summary").first.click(position={"x": 4, "y": 8})
     expect(football.locator("li.node", has_text="Rules")).to_be_visible()
-    expect(football.locator(".counts").first).to_contain_text("subtree: 1 tags, 1 q, 1 answered")
+    expect(football.locator(".subtree").first).to_contain_text("subtree: 1 tags, 1 q, 1 answered")
     add_top = p.locator("#add-top [name=label]")
     add_top.fill("Swimming")
     p.locator("#add-top").get_by_role("button", name="Add").click()

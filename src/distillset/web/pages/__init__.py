@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from distillset.web.pages import (
     auto,
     dataset_review,
+    export_page,
     projects,
     quality,
     questions_manage,
@@ -27,6 +28,7 @@ def include(app: FastAPI) -> None:
         dataset_review,
         questions_manage,
         review,
+        export_page,
         quality,
         tasks,
     ):

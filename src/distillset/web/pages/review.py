@@ -1,4 +1,4 @@
-"""Pages: questions (filters, answer unanswered), dataset review, export download."""
+"""Pages: questions (filters, answer unanswered), dataset review."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from starlette.datastructures import FormData
 from distillset import resolve
 from distillset import review as review_service
 from distillset.domain import DistillsetError
-from distillset.export import FORMATS, FileFormat
-from distillset.projects import project_stats
 from distillset.questions import PAGE_SIZE, list_questions
 from distillset.review import RecordFilter, fetch_page
 from distillset.store import Project, TagPaths
@@ -26,7 +24,6 @@ from distillset.web.errors import status_for
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
 from distillset.web.schemas import AfterId, RecordUpdate, RowId
-from distillset.web.streaming.download import export_download
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -215,77 +212,3 @@ def delete_record(
     project = project_by_id(session, project_id)
     review_service.delete_records(session, project, ids=[record_id])
     return message(request, f"Record #{record_id} deleted.")
-
-
-def _export_page(
-    request: Request,
-    session: Session,
-    project_id: int,
-    values: dict[str, Any] | None = None,
-    refusal: DistillsetError | None = None,
-) -> Response:
-    """The export form; a refused download comes back with what was chosen and the reason
-    beside it (no record matched, an unknown tag, a score out of range)."""
-    project = project_by_id(session, project_id)
-    formats = [
-        {"name": name, "modes": [mode.value for mode in fmt.modes]} for name, fmt in FORMATS.items()
-    ]
-    return render(
-        request,
-        "export.html",
-        status_code=status_for(refusal) if refusal else 200,
-        project=project,
-        active="export",
-        formats=formats,
-        stats=project_stats(session, project.id),
-        values=values or {},
-        form_error=str(refusal) if refusal else None,
-    )
-
-
-@router.get("/export")
-def export_page(project_id: RowId, request: Request, session: DbSession) -> Response:
-    return _export_page(request, session, project_id)
-
-
-@router.get("/export/file")
-async def export_file(
-    project_id: RowId,
-    request: Request,
-    store: AppStore,
-    format: str = Query(default="alpaca", max_length=50),
-    file_format: str = Query(default="jsonl", pattern="^(json|jsonl|csv|parquet)$"),
-    reasoning: str = Query(default="", pattern="^(inline|field|drop|)$"),
-    tag: str | None = Query(default=None, max_length=5000),
-    min_score: str = Query(default="", max_length=10),
-    balanced: str = Query(default="", max_length=10),
-    confirmed_only: bool = False,
-) -> Response:
-    """The export form's download (a GET, so the browser saves the file)."""
-    try:
-        with store.session() as session:
-            tag_id = tag_id_of(session, project_by_id(session, project_id), tag)
-        return await export_download(
-            store,
-            project_id,
-            export_format=format,
-            file_format=FileFormat(file_format),
-            reasoning=reasoning or None,
-            confirmed_only=confirmed_only,
-            min_score=optional_number("min score", min_score, float),
-            tag_id=tag_id,
-            balanced=optional_number("at most per tag", balanced, int),
-            refuse_empty=True,
-        )
-    except DistillsetError as refusal:
-        values = {
-            "format": format,
-            "file_format": file_format,
-            "reasoning": reasoning,
-            "tag": tag or "",
-            "min_score": min_score,
-            "balanced": balanced,
-            "confirmed_only": confirmed_only,
-        }
-        with store.session() as session:
-            return _export_page(request, session, project_id, values, refusal)
