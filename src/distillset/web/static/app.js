@@ -213,11 +213,11 @@
   });
   document.addEventListener("htmx:afterSettle", function () { focusServerError(document); });
   document.addEventListener("distillset:task-finished", refreshCounts);
-  // Live counts while a task runs: at most one refresh in flight, and one every 2 s.
+  // Live counts while a task runs: at most one refresh a second.
   var lastLive = 0;
   document.addEventListener("distillset:task-progress", function (event) {
     var now = Date.now();
-    if (now - lastLive < 2000) return;
+    if (now - lastLive < 1000) return;
     lastLive = now;
     refreshCounts(event);
   });
