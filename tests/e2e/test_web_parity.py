@@ -170,6 +170,8 @@ def test_tree_counts_follow_a_running_task(
         between = {text for text in seen if text.endswith(partial)}
         assert between, seen
         expect(counts).to_have_text("0 sub-tags · 5 q · 5 answered")
+        # The event list says what the run was working on.
+        expect(p.locator("#preview .events")).to_contain_text("working on answer to question")
     finally:
         fake_server.configure(latency=0.0)
     assert problems == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -36,6 +37,11 @@ _KIND_NAMES = {
     QUESTIONS: "questions of tag",
     ANSWER: "answer to question",
 }
+
+
+# The event list says what the run is working on, at most this often (a long run's events
+# stay few: one item in a thousand replies is named, not each).
+WORKING_ON_EVERY = 2.0
 
 
 @dataclass(order=True)
@@ -80,6 +86,7 @@ class JobScheduler:
         self._labels: dict[int | None, tuple[str, ...]] = {None: ()}
         # What became of soft labels asked for and not kept, said once a run for each case.
         self._soft_label_notes: set[str] = set()
+        self._last_working_on = -WORKING_ON_EVERY
 
     def _push(self, kind: int, target: int | None, depth: int = 0, text: str | None = None) -> None:
         # Deeper expansions first: they reach the leaves, and so the answers, sooner.
@@ -115,6 +122,7 @@ class JobScheduler:
     async def _worker(self) -> None:
         while True:
             work = await self._queue.get()
+            self._say_working_on(work)
             try:
                 await self._perform(work)
             except TargetGone as exc:
@@ -133,6 +141,21 @@ class JobScheduler:
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.set()
+
+    def _say_working_on(self, work: _Work) -> None:
+        now = time.monotonic()
+        if now - self._last_working_on < WORKING_ON_EVERY:
+            return
+        self._last_working_on = now
+        if work.kind == ANSWER:
+            what = f"{_KIND_NAMES[ANSWER]} {work.target}"
+            if work.text:
+                what += f": {work.text[:80]}"
+        else:
+            path = self._labels.get(work.target)
+            shown = " > ".join(path) if path else work.target or "topic"
+            what = f"{_KIND_NAMES[work.kind]} {shown}"
+        self.progress.event(f"working on {what}")
 
     def _lost(self, work: _Work) -> tuple[int, int]:
         """The tags and questions a work item would have led to (skipped with it)."""
