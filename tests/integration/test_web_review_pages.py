@@ -19,7 +19,7 @@ def _answer_ids(store: Store) -> list[int]:
         return list(session.scalars(select(Answer.id).order_by(Answer.id)))
 
 
-def test_questions_edit_delete_and_bulk(client: TestClient, store: Store) -> None:
+def test_questions_edit_delete_and_bulk(client: TestClient, store: Store, database: str) -> None:
     seed_export_dataset(store, per_tag=2)
     project = only_project(store)
     base = f"/projects/{project.id}/questions"
@@ -55,7 +55,9 @@ def test_questions_edit_delete_and_bulk(client: TestClient, store: Store) -> Non
         assert len(list(session.scalars(select(Question.id)))) == 1
 
 
-def test_dataset_bulk_review_labels_and_duplicates(client: TestClient, store: Store) -> None:
+def test_dataset_bulk_review_labels_and_duplicates(
+    client: TestClient, store: Store, database: str
+) -> None:
     seed_export_dataset(store, per_tag=2)
     project = only_project(store)
     base = f"/projects/{project.id}/dataset"

@@ -27,7 +27,7 @@ def _sports(store: Store) -> int:
         return project.id
 
 
-def test_subtree_counts_sum_every_level_below(store: Store) -> None:
+def test_subtree_counts_sum_every_level_below(store: Store, database: str) -> None:
     project_id = _sports(store)
     with store.session() as session:
         ball, running = child_rows(session, project_id, None)
@@ -42,7 +42,7 @@ def test_subtree_counts_sum_every_level_below(store: Store) -> None:
         assert (football.subtree_tags, football.subtree_questions) == (1, 1)
 
 
-def test_search_finds_labels_and_paths_prefix_first(store: Store) -> None:
+def test_search_finds_labels_and_paths_prefix_first(store: Store, database: str) -> None:
     project_id = _sports(store)
     with store.session() as session:
         paths = [match.path for match in search_tags(session, project_id, "ball")]
@@ -56,7 +56,7 @@ def test_search_finds_labels_and_paths_prefix_first(store: Store) -> None:
         assert len(search_tags(session, project_id, "n", limit=1)) == 1
 
 
-def test_reveal_opens_the_ancestors_down_to_the_tag(store: Store) -> None:
+def test_reveal_opens_the_ancestors_down_to_the_tag(store: Store, database: str) -> None:
     project_id = _sports(store)
     with store.session() as session:
         rules = search_tags(session, project_id, "rules")[0]
