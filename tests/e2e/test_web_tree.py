@@ -79,7 +79,8 @@ def test_tree_counts_search_menu_and_export(
     p.locator("#add-top").get_by_role("button", name="Add").click()
     expect(p.locator("#preview")).to_contain_text("Added by hand")
     expect(add_top).to_have_value("")
-    expect(football.locator("li.node", has_text="Rules")).to_be_visible()
+    # Open again level by level (each level's children load first): a slower chain.
+    expect(football.locator("li.node", has_text="Rules")).to_be_visible(timeout=15_000)
     expect(p.locator(f"#tag-{ids['ball']} > details")).to_have_attribute("open", "")
 
     # The per-tag menu from the keyboard: rename Tennis, then move it under Running.

@@ -77,14 +77,21 @@
   document.addEventListener("submit", function (event) {
     if (event.target.id === "tag-search") event.preventDefault();
   });
+  function typed(form) {
+    return new URLSearchParams(new FormData(form)).toString();
+  }
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
     if (verb.toLowerCase() !== "get") rememberOpen();
+    var elt = event.detail.elt;
+    if (elt.matches && elt.matches("form[data-clear-on-success]")) elt._distillsetSent = typed(elt);
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var detail = event.detail, elt = detail.elt;
     if (!detail.successful) return;
-    if (elt.matches && elt.matches("form[data-clear-on-success]")) elt.reset();
+    // Cleared after it was added, unless something else was typed meanwhile.
+    if (elt.matches && elt.matches("form[data-clear-on-success]") && elt._distillsetSent === typed(elt)) elt.reset();
     var dialog = document.getElementById("tag-menu");
     if (dialog && dialog.open && dialog.contains(elt)) dialog.close();
   });
