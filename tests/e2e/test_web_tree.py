@@ -116,5 +116,12 @@ def test_tree_counts_search_menu_and_export(
         p.locator("#tree-export-yaml").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert "Running" in text and "Tennis 2" in text and "Sport 229" in text
+    # From the keyboard: Enter on a node's summary opens its panel (and folds it).
+    summary = p.locator(f"#tag-{ids['ball']} > details > summary")
+    summary.focus()
+    p.keyboard.press("Enter")
+    expect(p.locator(f"#tag-detail-{ids['ball']}")).to_be_visible()
+    expect(p.locator(f"#tag-label-{ids['ball']}")).to_have_attribute("aria-current", "true")
+    expect(p.locator(f"#tag-{ids['ball']} > details")).not_to_have_attribute("open", "")
     p.screenshot(path=str(artifacts / "tree.png"), full_page=False)
     assert problems == []

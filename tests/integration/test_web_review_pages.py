@@ -128,3 +128,15 @@ def test_judge_form_starts_a_task(
         f"/projects/{project.id}/dataset/judge", data={"model": "nope"}, headers=HX
     )
     assert started.status_code == 404 and "nope" in started.text
+
+
+def test_an_edit_draws_the_tree_with_the_open_nodes_open(client: TestClient, store: Store) -> None:
+    seed_export_dataset(store, per_tag=1)
+    project = only_project(store)
+    base = f"/projects/{project.id}/distill"
+    closed = client.post(f"{base}/tags", data={"label": "Swimming"}, headers=HX).text
+    assert 'id="tag-2"' not in closed  # Football, under Ball games: not drawn when closed
+    opened = client.post(
+        f"{base}/tags", data={"label": "Cycling"}, headers={**HX, "X-Open-Tags": "1,x,99999"}
+    ).text
+    assert 'id="tag-2"' in opened and "Football" in opened  # Ball games drawn open

@@ -5,7 +5,7 @@ from __future__ import annotations
 from distillset.domain import Origin, text_hash
 from distillset.projects.lifecycle import create_project
 from distillset.store import Question, Store, Tag
-from distillset.tags import add_subtree_counts, child_rows, revealed_rows, search_tags
+from distillset.tags import add_subtree_counts, child_rows, open_rows, revealed_rows, search_tags
 from distillset.tags.tree import add_tag_path
 from helpers import add_record
 
@@ -67,3 +67,16 @@ def test_reveal_opens_the_ancestors_down_to_the_tag(store: Store, database: str)
         football = (ball.child_rows or [])[0]
         assert [row.label for row in football.child_rows or []] == ["Rules"]
         assert rows[1].child_rows is None
+
+
+def test_open_rows_open_again_what_was_open(store: Store, database: str) -> None:
+    project_id = _sports(store)
+    with store.session() as session:
+        rows = child_rows(session, project_id, None)
+        ball = rows[0]
+        football_id = child_rows(session, project_id, ball.id)[0].id
+        open_rows(session, project_id, rows, {ball.id, football_id, rows[1].id})
+        assert [row.label for row in ball.child_rows or []] == ["Football", "Tennis"]
+        football = (ball.child_rows or [])[0]
+        assert [row.label for row in football.child_rows or []] == ["Rules"]
+        assert rows[1].child_rows is None  # Running has no sub-tags: nothing to open

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from distillset.tags.browse import (
     CURSOR_PATTERN,
+    MAX_OPEN_NODES,
     MAX_SEARCH_RESULTS,
     TREE_PAGE_SIZE,
     TagMatch,
@@ -15,6 +16,7 @@ from distillset.tags.browse import (
     child_rows,
     expanded_row,
     next_cursor,
+    open_rows,
     parse_cursor,
     revealed_rows,
     rows_by_id,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CURSOR_PATTERN",
     "MAX_FILE_BYTES",
+    "MAX_OPEN_NODES",
     "MAX_SEARCH_RESULTS",
     "TREE_PAGE_SIZE",
     "TagMatch",
@@ -72,6 +75,7 @@ __all__ = [
     "move_tag",
     "next_cursor",
     "nodes_from_data",
+    "open_rows",
     "parse_cursor",
     "parse_tree",
     "read_tree_file",

@@ -318,3 +318,21 @@ def _in_order(parts: list[str], labels: list[str]) -> bool:
             return False
         position += 1
     return True
+
+
+# At most this many nodes are rendered open again after an edit (what a page shows open).
+MAX_OPEN_NODES = 100
+
+
+def open_rows(session: Session, project_id: int, rows: list[TagRow], open_ids: set[int]) -> None:
+    """Open again the rows (and rows below them) whose ids are in ``open_ids``, each with the
+    first page of its children: a tree re-rendered after an edit keeps what was open."""
+    budget = MAX_OPEN_NODES
+    stack = list(rows)
+    while stack and budget:
+        row = stack.pop()
+        if row.id in open_ids and row.children and row.child_rows is None:
+            row.child_rows = child_rows(session, project_id, row.id)
+            row.next_cursor = next_cursor(row.child_rows, TREE_PAGE_SIZE)
+            budget -= 1
+        stack.extend(row.child_rows or [])

@@ -20,11 +20,13 @@ from distillset.runs import get_task
 from distillset.store import Question, Store, Tag
 from distillset.tags import (
     CURSOR_PATTERN,
+    MAX_OPEN_NODES,
     TREE_PAGE_SIZE,
     add_subtree_counts,
     child_rows,
     expanded_row,
     next_cursor,
+    open_rows,
     parse_cursor,
     revealed_rows,
     rows_by_id,
@@ -108,6 +110,7 @@ def reveal_tag(project_id: RowId, tag_id: RowId, request: Request, session: DbSe
     project = project_by_id(session, project_id)
     tag = tag_in_project(session, project, tag_id)
     rows, from_start = revealed_rows(session, tag)
+    open_rows(session, project.id, rows, open_tag_ids(request))
     return render(
         request,
         "_tag_reveal.html",
@@ -196,6 +199,16 @@ def tag_questions(
     )
 
 
+# The page names its open tree nodes in this header when it sends an edit (see tree.js).
+OPEN_HEADER = "x-open-tags"
+
+
+def open_tag_ids(request: Request) -> set[int]:
+    """The tree nodes the page has open (ids in a header; anything else is ignored)."""
+    given = request.headers.get(OPEN_HEADER, "")[:5000].split(",")
+    return {int(part) for part in given[:MAX_OPEN_NODES] if part.isdigit() and len(part) < 19}
+
+
 def _preview(
     request: Request,
     store: Store,
@@ -213,12 +226,16 @@ def _preview(
         project = project_by_id(session, project_id)
         context: dict[str, Any] = {"project": project, "title": title, "items": items}
         context["error"] = error
+        opened = open_tag_ids(request)
         if parent_id is None:
             rows = child_rows(session, project.id, None)
+            open_rows(session, project.id, rows, opened)
             context["root_rows"] = rows
             context["root_next"] = next_cursor(rows, TREE_PAGE_SIZE)
         else:
-            context["node_row"] = expanded_row(session, tag_in_project(session, project, parent_id))
+            node = expanded_row(session, tag_in_project(session, project, parent_id))
+            open_rows(session, project.id, node.child_rows or [], opened)
+            context["node_row"] = node
         if show_tag is not None:
             tag = tag_in_project(session, project, show_tag)
             context.update(_detail_context(session, project.id, tag))
@@ -286,6 +303,7 @@ def move_tag(
         )
         tag = tag_service.move_tag(session, tag, new_parent)
         rows, from_start = revealed_rows(session, tag)
+        open_rows(session, project.id, rows, open_tag_ids(request))
         return render(
             request,
             "_tag_reveal.html",

@@ -1,9 +1,7 @@
 // The workbench tree: the selected tag, the per-tag menu (a dialog), the search box, and
-// nodes kept open across a reply that re-renders part of the tree.
+// the open nodes named to the server, so a reply that re-renders part of the tree keeps them.
 (function () {
   "use strict";
-
-  var pendingOpen = {};
 
   function select(tagId) {
     document.querySelectorAll(".node .label[aria-current]").forEach(function (label) {
@@ -28,22 +26,16 @@
     if (!inView(panel)) panel.scrollIntoView({block: "start"});
   }
 
-  function rememberOpen() {
-    pendingOpen = {};
+  // Every request from the workbench names the tree nodes open now: a reply that draws part
+  // of the tree again draws them open (the server reads the X-Open-Tags header).
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!document.getElementById("children-root")) return;
+    var ids = [];
     document.querySelectorAll("li.node > details[open]").forEach(function (details) {
-      pendingOpen[details.parentElement.dataset.tagId] = true;
+      if (ids.length < 100) ids.push(details.parentElement.dataset.tagId);
     });
-  }
-
-  function reopen() {
-    // Nodes open before the reply open again (their children load as they did the first time).
-    Object.keys(pendingOpen).forEach(function (tagId) {
-      var details = document.querySelector("#tag-" + tagId + " > details");
-      if (!details) return;
-      delete pendingOpen[tagId];
-      if (!details.open) details.open = true;
-    });
-  }
+    if (ids.length) event.detail.headers["X-Open-Tags"] = ids.join(",");
+  });
 
   function openMenu(button) {
     var dialog = document.getElementById("tag-menu");
@@ -67,11 +59,18 @@
     if (jump) jump.dataset.revealing = "1";
   });
   document.addEventListener("keydown", function (event) {
-    // Enter or space on a label opens its panel, not a fold of the node.
-    var label = event.target.closest && event.target.closest(".node .label");
-    if (label && (event.key === "Enter" || event.key === " ")) {
+    if (event.key !== "Enter" && event.key !== " ") return;
+    var target = event.target;
+    // A leaf's label (a button of its own): opens its panel.
+    if (target.matches && target.matches(".leaf-row .label")) {
       event.preventDefault();
-      label.click();
+      target.click();
+      return;
+    }
+    // A node's summary: folds or unfolds (the browser does) and opens the tag's panel.
+    if (target.matches && target.matches("li.node > details > summary") && window.htmx) {
+      var label = target.querySelector(".label");
+      if (label) window.htmx.ajax("GET", label.getAttribute("hx-get"), {target: "#detail", source: label});
     }
   });
   document.addEventListener("submit", function (event) {
@@ -82,8 +81,6 @@
   }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
-    var verb = (event.detail.requestConfig && event.detail.requestConfig.verb) || "get";
-    if (verb.toLowerCase() !== "get") rememberOpen();
     var elt = event.detail.elt;
     if (elt.matches && elt.matches("form[data-clear-on-success]")) elt._distillsetSent = typed(elt);
   });
@@ -96,7 +93,6 @@
     if (dialog && dialog.open && dialog.contains(elt)) dialog.close();
   });
   document.addEventListener("htmx:afterSettle", function (event) {
-    reopen();
     var target = event.detail.target;
     if (target && target.id === "detail") {
       var elt = event.detail.elt || (event.detail.requestConfig && event.detail.requestConfig.elt);
