@@ -80,6 +80,8 @@ def test_questions_and_dataset_management(
 
     # Duplicates: the two "Steady." answers under Running; label the second.
     p.get_by_role("link", name="Duplicates…").click()
+    p.wait_for_url("**/dataset/duplicates**")
+    p.wait_for_load_state()
     expect(p.locator("#duplicate-groups")).to_contain_text("Steady.")
     p.get_by_role("button", name="Label duplicates").click()
     expect(p.locator("#duplicates-result")).to_contain_text("Labelled 1 duplicate records")
