@@ -140,3 +140,12 @@ def test_an_edit_draws_the_tree_with_the_open_nodes_open(client: TestClient, sto
         f"{base}/tags", data={"label": "Cycling"}, headers={**HX, "X-Open-Tags": "1,x,99999"}
     ).text
     assert 'id="tag-2"' in opened and "Football" in opened  # Ball games drawn open
+
+
+def test_tag_search_through_the_api(client: TestClient, store: Store) -> None:
+    seed_export_dataset(store, per_tag=1)
+    project = only_project(store)
+    found = client.get(f"/api/v1/projects/{project.id}/tags/search", params={"q": "ball > ten"})
+    assert found.status_code == 200
+    assert found.json() == [{"id": 3, "path": "Ball games > Tennis"}]
+    assert client.get(f"/api/v1/projects/{project.id}/tags/search").status_code == 422

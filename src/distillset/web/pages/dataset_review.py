@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from distillset import resolve
 from distillset import review as service
 from distillset.domain import InvalidInputError
-from distillset.projects import list_endpoints
 from distillset.review import ImportResult, RecordFilter
 from distillset.store import Project
 from distillset.web.api import _jobs as jobs
@@ -149,10 +148,6 @@ async def start_judge(
     task_id = await jobs.in_session(store, create)
     runner.start(task_id)
     return redirect(request, f"/projects/{project_id}/tasks/{task_id}")
-
-
-def judge_models(session: Session) -> list[str]:
-    return [endpoint.alias for endpoint in list_endpoints(session)]
 
 
 @router.get("/duplicates")
