@@ -17,7 +17,9 @@ def _zip(content: bytes) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(content))
 
 
-def test_one_file_with_delimiters_system_and_field_names(client: TestClient, store: Store) -> None:
+def test_one_file_with_delimiters_system_and_field_names(
+    client: TestClient, store: Store, database: str
+) -> None:
     project = seed_export_dataset(store, per_tag=2)
     page = client.get(f"/projects/{project.id}/export").text
     assert 'name="split"' in page and 'name="field_question"' in page and "llamafactory" in page
@@ -44,7 +46,9 @@ def test_one_file_with_delimiters_system_and_field_names(client: TestClient, sto
     assert first["messages"][0] == {"role": "system", "content": "Answer briefly."}
 
 
-def test_split_hf_and_llamafactory_come_as_zips(client: TestClient, store: Store) -> None:
+def test_split_hf_and_llamafactory_come_as_zips(
+    client: TestClient, store: Store, database: str
+) -> None:
     project = seed_export_dataset(store, per_tag=4)
     url = f"/projects/{project.id}/export/file"
     split = client.get(url, params={"format": "alpaca", "split": "eval=0.25", "package": "zip"})
@@ -71,7 +75,7 @@ def test_split_hf_and_llamafactory_come_as_zips(client: TestClient, store: Store
     assert any(name.endswith("dataset_info.json") for name in _zip(hf.content).namelist())
 
 
-def test_refusals_keep_the_form(client: TestClient, store: Store) -> None:
+def test_refusals_keep_the_form(client: TestClient, store: Store, database: str) -> None:
     project = seed_export_dataset(store, per_tag=1)
     url = f"/projects/{project.id}/export/file"
     bad_split = client.get(url, params={"split": "eval=7", "package": "zip", "system": "Kept."})
