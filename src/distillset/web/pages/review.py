@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from distillset import resolve
 from distillset import review as review_service
 from distillset.domain import DistillsetError
+from distillset.projects import list_endpoints
 from distillset.questions import PAGE_SIZE, list_questions
 from distillset.review import RecordFilter, fetch_page
 from distillset.store import Project, TagPaths
@@ -140,6 +141,8 @@ def dataset_context(
         "cursor": cursor,
         "next_cursor": records[-1].id if more else None,
         "base_query": _query(**values),
+        # The judge form's choice of model (blank: the project's answer model).
+        "judge_models": [endpoint.alias for endpoint in list_endpoints(session)],
     }
 
 
