@@ -3,8 +3,10 @@
 Seeds the project straight into SQLite (executemany in one transaction), then times, in the
 same app and the same run, the distill page, one lazy expansion (a node with 999 children),
 questions and dataset pages (plain, filtered, and text searches: the full-text index for
-three characters or more, a LIKE scan below), each as a ratio to the trivial /api/v1/health
-endpoint; then the same searches as a plain LIKE scan, for the index's speed-up.
+three characters or more, a LIKE scan below), the tree's search, jump, menu and live counts
+(the distill page and each tree fragment carry whole-subtree counts), each as a ratio to
+the trivial /api/v1/health endpoint; then the same searches as a plain LIKE scan, for the
+index's speed-up.
 Server time is the median of repeated in-process requests (FastAPI TestClient). Target: each
 page under 300 ms.
 
@@ -126,6 +128,10 @@ def seed(db: Path, tags: int, questions: int, answers: int) -> int:
     return project_id
 
 
+def _sizes(args: argparse.Namespace) -> tuple[int, int, int]:
+    return args.tags, args.questions, args.answers
+
+
 def median_ms(client: TestClient, url: str, repeat: int) -> float:
     client.get(url).raise_for_status()  # warm-up: caches, compiled statements, templates
     timings = []
@@ -143,15 +149,22 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1_000_000)
     parser.add_argument("--answers", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="keep the seeded data here; a home seeded by an earlier run is reused as it is",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="distillset-bench-web-") as home:
-        settings = load_settings(home=Path(home))
+    with tempfile.TemporaryDirectory(prefix="distillset-bench-web-") as scratch:
+        home = args.home or Path(scratch)
+        reuse = (home / "distillset.sqlite3").exists()
+        settings = load_settings(home=home)
         app = create_app(settings)  # creates and migrates the database
         started = time.perf_counter()
-        project = seed(Path(home) / "distillset.sqlite3", args.tags, args.questions, args.answers)
+        project = 1 if reuse else seed(home / "distillset.sqlite3", *_sizes(args))
         print(
-            f"seeded {args.tags:,} tags, {args.questions:,} questions, {args.answers:,} answers "
-            f"in {time.perf_counter() - started:.1f} s"
+            f"{'reused' if reuse else 'seeded'} {args.tags:,} tags, {args.questions:,} questions, "
+            f"{args.answers:,} answers in {time.perf_counter() - started:.1f} s"
         )
         pages = {
             "distill page": f"/projects/{project}/distill",
@@ -170,6 +183,25 @@ def main() -> None:
             "dataset page, search, common": f"/projects/{project}/dataset?q=reasoning+for",
             "dataset page, 2-char search (LIKE)": f"/projects/{project}/dataset?q=zz",
             "tree API, one level": f"/api/v1/projects/{project}/tags?parent_id=2",
+            "tree search, label prefix": f"/projects/{project}/distill/search?q=topic+9999",
+            "tree search, inside labels": f"/projects/{project}/distill/search?q=pic+4242",
+            "tree search, path": f"/projects/{project}/distill/search?q=area+7+%3E+topic+99",
+            "tree search, no match": f"/projects/{project}/distill/search?q=zzzz",
+            "jump to a tag (tree opened to it)": f"/projects/{project}/distill/tags/95000/reveal",
+            "tag menu": f"/projects/{project}/distill/tags/1/menu",
+            "subtree counts, 100 top-level tags (all)": f"/projects/{project}/distill/"
+            "subtree-counts?" + "&".join(f"ids={i}" for i in range(1, TOP_LEVEL + 1)),
+            "subtree counts, one top-level tag": f"/projects/{project}/distill/"
+            "subtree-counts?ids=1",
+            "question management page (filtered)": f"/projects/{project}/questions?tag=Area+7",
+            "dataset page, label filter": f"/projects/{project}/dataset?label=gold",
+            "duplicates page (one tag)": f"/projects/{project}/dataset/duplicates"
+            "?tag=Area+7+%3E+Topic+7",
+            "dataset import page": f"/projects/{project}/dataset/import",
+            "export page": f"/projects/{project}/export",
+            "live counts (200 nodes, panel)": f"/projects/{project}/distill/counts?"
+            + "&".join(f"ids={i}" for i in range(1, 201))
+            + "&tag_id=1&counts_only=true",
         }
         with TestClient(app, base_url="http://127.0.0.1") as client:
             baseline = median_ms(client, "/api/v1/health", args.repeat)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -57,6 +58,11 @@ _KIND_NAMES = {
     ANSWER: "answer to question",
     TURN: "conversation of question",
 }
+
+
+# The event list says what the run is working on, at most this often (a long run's events
+# stay few: one item in a thousand replies is named, not each).
+WORKING_ON_EVERY = 2.0
 
 
 @dataclass(order=True)
@@ -120,6 +126,7 @@ class JobScheduler:
         self._wait_for_others = wait_for_others
         # Set when an item ends: the feeder may claim another.
         self._item_ended = asyncio.Event()
+        self._last_working_on = -WORKING_ON_EVERY
 
     def _push(
         self,
@@ -220,6 +227,7 @@ class JobScheduler:
     async def _worker(self) -> None:
         while True:
             work = await self._queue.get()
+            self._say_working_on(work)
             if work.kind == ANSWER and self._batched_answers:
                 # Its request waits in a batch for minutes or hours: it holds no worker, so
                 # every answer ready joins the batches.
@@ -252,6 +260,21 @@ class JobScheduler:
             if self._pending == 0:
                 self._idle.set()
         return True
+
+    def _say_working_on(self, work: _Work) -> None:
+        now = time.monotonic()
+        if now - self._last_working_on < WORKING_ON_EVERY:
+            return
+        self._last_working_on = now
+        if work.kind == ANSWER:
+            what = f"{_KIND_NAMES[ANSWER]} {work.target}"
+            if work.text:
+                what += f": {work.text[:80]}"
+        else:
+            path = self._labels.get(work.target)
+            shown = " > ".join(path) if path else work.target or "topic"
+            what = f"{_KIND_NAMES[work.kind]} {shown}"
+        self.progress.event(f"working on {what}")
 
     def _lost(self, work: _Work) -> tuple[int, int]:
         """The tags and questions a work item would have led to (skipped with it)."""

@@ -96,8 +96,12 @@ def find_duplicates(
     """Duplicate questions and answers among the filter's records, tag by tag (or across
     the whole selection with ``across_tags``)."""
     ids_query = filtered_ids_query(session, project, record_filter or RecordFilter())
-    paths = TagPaths(session, project.id)
     scopes: list[int | None] = [None] if across_tags else _tag_ids(session, ids_query)
+    # A subtree's report reads the paths of its own tags; a whole project's, every tag once.
+    in_subtree = record_filter is not None and record_filter.tag_id is not None
+    paths = TagPaths(session) if in_subtree else TagPaths(session, project.id)
+    if in_subtree and not across_tags:
+        paths.load(scopes)
     report: list[DuplicateGroup] = []
     for tag_id in scopes:
         rows = _rows(session, ids_query, tag_id, across_tags)

@@ -148,6 +148,8 @@ class Tag(Base):
         ),
         Index("ix_tags_parent", "parent_id", "position"),
         Index("ix_tags_project_depth", "project_id", "depth"),
+        # Finding a tag by the start of its label (the tree's search).
+        Index("ix_tags_project_label", "project_id", "label_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

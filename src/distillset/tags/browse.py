@@ -2,6 +2,11 @@
 
 Counts are per node (direct sub-tags, the tag's own questions and how many are answered), read
 with three grouped queries over the page's ids, so a page costs the same at any tree size.
+Subtree counts (all descendants, their questions and answered questions) are read with one
+recursive aggregate query over a page's ids; they cost what the subtrees hold (a top level of
+100,000 tags and 1,000,000 questions reads all of them), so pages ask for them separately,
+after showing the tree, and one tag's panel reads its own.
+Search finds tags by part of a label or of a path, bounded, prefix matches from an index first.
 """
 
 from __future__ import annotations
@@ -9,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import case, exists, func, literal, select, tuple_
+from sqlalchemy.orm import Session, aliased
 
-from distillset.domain import MAX_ID, InvalidInputError
-from distillset.store import Answer, Question, Tag
+from distillset.domain import MAX_ID, InvalidInputError, normalize_text
+from distillset.store import Answer, Question, Tag, TagPaths
 
 TREE_PAGE_SIZE = 200
 # A page's `next`: "position:id" of the last node shown.
@@ -31,16 +36,23 @@ class TagRow:
     children: int = 0
     questions: int = 0
     answered: int = 0
+    # The whole subtree below the tag (descendants, and questions of the tag and descendants).
+    subtree_tags: int = 0
+    subtree_questions: int = 0
+    subtree_answered: int = 0
+    subtree_known: bool = False  # the three above were read (add_subtree_counts)
     # Set when the node is rendered open, with its first page of children.
     child_rows: list[TagRow] | None = None
     next_cursor: str | None = None
+    # Set when the open node's children are listed from a later page (a jump to a tag).
+    children_from_start: bool = True
 
     @property
     def cursor(self) -> str:
         return f"{self.position}:{self.id}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        values: dict[str, Any] = {
             "id": self.id,
             "parent_id": self.parent_id,
             "label": self.label,
@@ -51,6 +63,13 @@ class TagRow:
             "questions": self.questions,
             "answered": self.answered,
         }
+        if self.subtree_known:
+            values.update(
+                subtree_tags=self.subtree_tags,
+                subtree_questions=self.subtree_questions,
+                subtree_answered=self.subtree_answered,
+            )
+        return values
 
 
 def parse_cursor(cursor: str | None) -> tuple[int, int] | None:
@@ -119,6 +138,55 @@ def add_counts(session: Session, rows: list[TagRow]) -> None:
         row.answered = answered.get(row.id, 0)
 
 
+def add_subtree_counts(session: Session, rows: list[TagRow]) -> None:
+    """Descendants, questions and answered questions under each row (own counts read
+    first), in one query: a recursive walk from the rows' tags keeps each descendant with the
+    row it is under."""
+    ids = [row.id for row in rows if row.children]
+    for row in rows:
+        row.subtree_tags, row.subtree_questions, row.subtree_answered = (
+            0,
+            row.questions,
+            row.answered,
+        )
+    if not ids:
+        return
+    walk = select(Tag.id.label("root"), Tag.id.label("id")).where(Tag.id.in_(ids))
+    walk_cte = walk.cte("walk", recursive=True)
+    child = aliased(Tag)
+    walk_cte = walk_cte.union_all(
+        select(walk_cte.c.root, child.id).where(child.parent_id == walk_cte.c.id)
+    )
+    per_tag = (
+        select(
+            Question.tag_id.label("tag_id"),
+            func.count().label("questions"),
+            func.sum(
+                case((exists().where(Answer.question_id == Question.id), literal(1)), else_=0)
+            ).label("answered"),
+        )
+        .where(Question.tag_id.in_(select(walk_cte.c.id)))
+        .group_by(Question.tag_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            walk_cte.c.root,
+            func.count(),
+            func.coalesce(func.sum(per_tag.c.questions), 0),
+            func.coalesce(func.sum(per_tag.c.answered), 0),
+        )
+        .select_from(walk_cte.outerjoin(per_tag, per_tag.c.tag_id == walk_cte.c.id))
+        .group_by(walk_cte.c.root)
+    )
+    totals = {root: (tags, q, a) for root, tags, q, a in session.execute(stmt)}
+    for row in rows:
+        if row.id in totals:
+            tags, q, a = totals[row.id]
+            row.subtree_tags = int(tags) - 1  # the walk starts at the tag itself
+            row.subtree_questions, row.subtree_answered = int(q), int(a)
+
+
 def rows_by_id(session: Session, project_id: int, ids: list[int]) -> list[TagRow]:
     """The project's tags among these ids with their counts (the nodes a page shows)."""
     stmt = select(Tag.id, Tag.parent_id, Tag.label, Tag.position, Tag.depth, Tag.origin).where(
@@ -130,8 +198,10 @@ def rows_by_id(session: Session, project_id: int, ids: list[int]) -> list[TagRow
 
 
 def tag_row(session: Session, tag: Tag) -> TagRow:
+    """One tag with its own and its subtree's counts (what its panel shows)."""
     row = TagRow(tag.id, tag.parent_id, tag.label, tag.position, tag.depth, tag.origin)
     add_counts(session, [row])
+    add_subtree_counts(session, [row])
     return row
 
 
@@ -145,3 +215,124 @@ def expanded_row(session: Session, tag: Tag) -> TagRow:
     row.child_rows = child_rows(session, tag.project_id, tag.id)
     row.next_cursor = next_cursor(row.child_rows, TREE_PAGE_SIZE)
     return row
+
+
+def _level(
+    session: Session, project_id: int, parent_id: int | None, node: Tag
+) -> tuple[list[TagRow], bool]:
+    """A level listed so that it shows ``node``: its first page when the node is on it, else
+    the page that starts at the node (and False: earlier siblings are not shown)."""
+    rows = child_rows(session, project_id, parent_id)
+    if any(row.id == node.id for row in rows):
+        return rows, True
+    return child_rows(session, project_id, parent_id, after=(node.position, node.id - 1)), False
+
+
+def revealed_rows(session: Session, tag: Tag) -> tuple[list[TagRow], bool]:
+    """The top level with the tag's ancestors open down to it, each level showing the path's
+    node: what a jump to a tag renders. Also whether the top level starts at its first tag."""
+    chain = [tag]
+    while chain[-1].parent_id is not None:
+        parent = session.get(Tag, chain[-1].parent_id)
+        if parent is None:
+            break
+        chain.append(parent)
+    chain.reverse()
+    top, from_start = _level(session, tag.project_id, None, chain[0])
+    rows = top
+    for ancestor, below in zip(chain, chain[1:], strict=False):
+        row = next(row for row in rows if row.id == ancestor.id)
+        row.child_rows, row.children_from_start = _level(
+            session, tag.project_id, ancestor.id, below
+        )
+        row.next_cursor = next_cursor(row.child_rows, TREE_PAGE_SIZE)
+        rows = row.child_rows
+    return top, from_start
+
+
+@dataclass
+class TagMatch:
+    id: int
+    path: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path}
+
+
+MAX_SEARCH_RESULTS = 50
+# Tags read per part of a path query before their paths are checked.
+_PATH_CANDIDATES = 500
+
+
+def search_tags(session: Session, project_id: int, text: str, *, limit: int = 20) -> list[TagMatch]:
+    """Tags whose label contains the text (ignoring case), labels starting with it first; with
+    `A > B`, tags whose label contains B under an ancestor that contains A. Bounded: at most
+    ``limit`` results, read from at most a few hundred rows."""
+    limit = max(1, min(limit, MAX_SEARCH_RESULTS))
+    parts = [part for part in (normalize_text(piece) for piece in text.split(">")) if part]
+    if not parts:
+        return []
+    last, ancestors = parts[-1], parts[:-1]
+    wanted = _PATH_CANDIDATES if ancestors else limit
+    base = select(Tag.id, Tag.label_key).where(Tag.project_id == project_id)
+    # A range on (project_id, label_key) is served by an index; the substring scan stops at
+    # its limit.
+    prefixed = session.execute(
+        base.where(Tag.label_key >= last, Tag.label_key < last + "\U0010ffff")
+        .order_by(Tag.label_key, Tag.id)
+        .limit(wanted)
+    ).all()
+    ids = [tag_id for tag_id, key in prefixed if key.startswith(last)]
+    if len(ids) < wanted:
+        contained = session.scalars(
+            select(Tag.id)
+            .where(
+                Tag.project_id == project_id,
+                Tag.label_key.contains(last, autoescape=True),
+                Tag.id.not_in(ids) if ids else literal(True),
+            )
+            .order_by(Tag.id)
+            .limit(wanted - len(ids))
+        )
+        ids.extend(contained)
+    paths = TagPaths(session)
+    paths.load(ids)
+    matches = []
+    for tag_id in ids:
+        labels = paths.labels(tag_id)
+        if ancestors and not _in_order(ancestors, [normalize_text(x) for x in labels[:-1]]):
+            continue
+        matches.append(TagMatch(tag_id, paths.path(tag_id)))
+        if len(matches) == limit:
+            break
+    return matches
+
+
+def _in_order(parts: list[str], labels: list[str]) -> bool:
+    """Each part is inside one of the labels, in the labels' order."""
+    position = 0
+    for part in parts:
+        while position < len(labels) and part not in labels[position]:
+            position += 1
+        if position == len(labels):
+            return False
+        position += 1
+    return True
+
+
+# At most this many nodes are rendered open again after an edit (what a page shows open).
+MAX_OPEN_NODES = 100
+
+
+def open_rows(session: Session, project_id: int, rows: list[TagRow], open_ids: set[int]) -> None:
+    """Open again the rows (and rows below them) whose ids are in ``open_ids``, each with the
+    first page of its children: a tree re-rendered after an edit keeps what was open."""
+    budget = MAX_OPEN_NODES
+    stack = list(rows)
+    while stack and budget:
+        row = stack.pop()
+        if row.id in open_ids and row.children and row.child_rows is None:
+            row.child_rows = child_rows(session, project_id, row.id)
+            row.next_cursor = next_cursor(row.child_rows, TREE_PAGE_SIZE)
+            budget -= 1
+        stack.extend(row.child_rows or [])

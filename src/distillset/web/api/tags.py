@@ -1,4 +1,4 @@
-"""The domain tree: one level at a time (keyset pages), add by hand, rename, delete."""
+"""The domain tree: one level at a time (keyset pages), search, add by hand, rename, delete."""
 
 from __future__ import annotations
 
@@ -36,6 +36,19 @@ def list_children(
         "items": [row.as_dict() for row in rows],
         "next": rows[-1].cursor if len(rows) == limit else None,
     }
+
+
+@router.get("/search")
+def search_tags(
+    project_id: RowId,
+    session: DbSession,
+    q: str = Query(min_length=1, max_length=500, description="part of a label, or `A > B`"),
+    limit: int = Query(default=20, ge=1, le=service.MAX_SEARCH_RESULTS),
+) -> list[dict[str, Any]]:
+    """Tags whose label contains the text (labels starting with it first); with `A > B`,
+    under an ancestor that contains A. Each with its id and path."""
+    project = project_by_id(session, project_id)
+    return [match.as_dict() for match in service.search_tags(session, project.id, q, limit=limit)]
 
 
 @router.post("", status_code=201)

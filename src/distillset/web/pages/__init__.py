@@ -7,9 +7,12 @@ from fastapi import FastAPI
 from distillset.web.pages import (
     auto,
     conversations,
+    dataset_review,
+    export_page,
     projects,
     provider_models,
     quality,
+    questions_manage,
     record,
     review,
     settings,
@@ -20,15 +23,19 @@ from distillset.web.pages import (
 
 
 def include(app: FastAPI) -> None:
+    # Fixed paths (/dataset/bulk) before the record pages' /dataset/{record_id}.
     for module in (
         projects,
         settings,
         provider_models,
         workbench,
         auto,
+        dataset_review,
+        questions_manage,
         review,
         record,
         conversations,
+        export_page,
         quality,
         usage,
         tasks,

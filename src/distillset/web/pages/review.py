@@ -1,20 +1,21 @@
-"""Pages: questions (filters, answer unanswered), dataset review, export download."""
+"""Pages: questions (filters, answer unanswered), dataset review."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from distillset import resolve
 from distillset import review as review_service
 from distillset.domain import DistillsetError
-from distillset.export import FORMATS, FileFormat
-from distillset.projects import project_stats
+from distillset.projects import list_endpoints
 from distillset.questions import PAGE_SIZE, list_questions
-from distillset.review import fetch_page
+from distillset.review import RecordFilter, fetch_page
 from distillset.store import Project, TagPaths
 from distillset.web.api import _jobs as jobs
 from distillset.web.api._record_edit import apply_record_update
@@ -24,7 +25,6 @@ from distillset.web.errors import status_for
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
 from distillset.web.schemas import AfterId, RecordUpdate, RowId
-from distillset.web.streaming.download import export_download
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -41,18 +41,15 @@ def _query(**values: Any) -> str:
     return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
-@router.get("/questions")
-def questions_page(
-    project_id: RowId,
-    request: Request,
-    session: DbSession,
-    tag: str | None = Query(default=None, max_length=5000),
-    answered: str = Query(default="", pattern="^(yes|no|)$"),
-    q: str | None = Query(default=None, max_length=500),
-    after: AfterId | None = None,
-) -> Response:
-    """A filter that names no tag comes back with the reason beside it, as typed."""
-    project = project_by_id(session, project_id)
+def questions_context(
+    session: Session,
+    project: Project,
+    tag: str | None,
+    answered: str,
+    q: str | None,
+    after: int | None = None,
+) -> dict[str, Any]:
+    """The questions page's listing; a filter that names no tag comes back with the reason."""
     refusal: DistillsetError | None = None
     try:
         rows = list_questions(
@@ -68,20 +65,33 @@ def questions_page(
         refusal, rows = exc, []
     paths = TagPaths(session)
     paths.load(row.tag_id for row in rows)
-    return render(
-        request,
-        "questions.html",
-        status_code=status_for(refusal) if refusal else 200,
-        project=project,
-        active="questions",
-        questions=rows,
-        paths={row.tag_id: paths.path(row.tag_id) for row in rows},
-        filters={"tag": tag, "answered": answered, "q": q},
-        filter_error=str(refusal) if refusal else None,
-        after=after,
-        next_after=rows[-1].id if len(rows) == PAGE_SIZE else None,
-        base_query=_query(tag=tag, answered=answered, q=q),
-    )
+    return {
+        "status_code": status_for(refusal) if refusal else 200,
+        "project": project,
+        "active": "questions",
+        "questions": rows,
+        "paths": {row.tag_id: paths.path(row.tag_id) for row in rows},
+        "filters": {"tag": tag, "answered": answered, "q": q},
+        "filter_error": str(refusal) if refusal else None,
+        "after": after,
+        "next_after": rows[-1].id if len(rows) == PAGE_SIZE else None,
+        "base_query": _query(tag=tag, answered=answered, q=q),
+    }
+
+
+@router.get("/questions")
+def questions_page(
+    project_id: RowId,
+    request: Request,
+    session: DbSession,
+    tag: str | None = Query(default=None, max_length=5000),
+    answered: str = Query(default="", pattern="^(yes|no|)$"),
+    q: str | None = Query(default=None, max_length=500),
+    after: AfterId | None = None,
+) -> Response:
+    project = project_by_id(session, project_id)
+    context = questions_context(session, project, tag, answered, q, after)
+    return render(request, "questions.html", **context)
 
 
 @router.post("/questions/answer-unanswered")
@@ -102,6 +112,54 @@ async def answer_unanswered(
     return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
 
 
+def dataset_context(
+    session: Session,
+    project: Project,
+    values: dict[str, str],
+    cursor: int | None = None,
+) -> dict[str, Any]:
+    """Newest first; a filter the dataset refuses (no such tag, a score out of range) comes
+    back with the reason beside it, as typed. ``values``: the filter fields as typed."""
+    refusal: DistillsetError | None = None
+    try:
+        flt = dataset_filter(session, project, values)
+        # The page reads only its own tags' paths (see TagPaths).
+        records = fetch_page(
+            session, project, flt, before=cursor, limit=RECORD_PAGE + 1, newest_first=True
+        )
+    except DistillsetError as exc:
+        refusal, records = exc, []
+    more = len(records) > RECORD_PAGE
+    records = records[:RECORD_PAGE]
+    return {
+        "status_code": status_for(refusal) if refusal else 200,
+        "project": project,
+        "active": "dataset",
+        "records": records,
+        "filters": values,
+        "filter_error": str(refusal) if refusal else None,
+        "cursor": cursor,
+        "next_cursor": records[-1].id if more else None,
+        "base_query": _query(**values),
+        # The judge form's choice of model (blank: the project's answer model).
+        "judge_models": [endpoint.alias for endpoint in list_endpoints(session)],
+    }
+
+
+def dataset_filter(session: Session, project: Project, values: dict[str, str]) -> RecordFilter:
+    """The dataset page's filter fields (as typed) as a record filter."""
+    flt = record_filter(
+        session,
+        project,
+        tag_id=tag_id_of(session, project, values.get("tag")),
+        confirmed=YES_NO.get(values.get("confirmed") or ""),
+        min_score=optional_number("min score", values.get("min_score") or "", float),
+        search=values.get("q") or None,
+    )
+    label = (values.get("label") or "").strip()
+    return replace(flt, label=label) if label else flt
+
+
 @router.get("/dataset")
 def dataset_page(
     project_id: RowId,
@@ -111,42 +169,18 @@ def dataset_page(
     confirmed: str = Query(default="", pattern="^(yes|no|)$"),
     min_score: str = Query(default="", max_length=20),
     q: str | None = Query(default=None, max_length=500),
+    label: str | None = Query(default=None, max_length=200),
     cursor: AfterId | None = None,
 ) -> Response:
-    """Newest first; a filter the dataset refuses (no such tag, a score out of range) comes
-    back with the reason beside it, as typed."""
     project = project_by_id(session, project_id)
-    refusal: DistillsetError | None = None
-    try:
-        flt = record_filter(
-            session,
-            project,
-            tag_id=tag_id_of(session, project, tag),
-            confirmed=YES_NO.get(confirmed),
-            min_score=optional_number("min score", min_score, float),
-            search=q,
-        )
-        # The page reads only its own tags' paths (see TagPaths).
-        records = fetch_page(
-            session, project, flt, before=cursor, limit=RECORD_PAGE + 1, newest_first=True
-        )
-    except DistillsetError as exc:
-        refusal, records = exc, []
-    more = len(records) > RECORD_PAGE
-    records = records[:RECORD_PAGE]
-    return render(
-        request,
-        "dataset.html",
-        status_code=status_for(refusal) if refusal else 200,
-        project=project,
-        active="dataset",
-        records=records,
-        filters={"tag": tag, "confirmed": confirmed, "min_score": min_score, "q": q},
-        filter_error=str(refusal) if refusal else None,
-        cursor=cursor,
-        next_cursor=records[-1].id if more else None,
-        base_query=_query(tag=tag, confirmed=confirmed, min_score=min_score, q=q),
-    )
+    values = {
+        "tag": tag or "",
+        "confirmed": confirmed,
+        "min_score": min_score,
+        "q": q or "",
+        "label": label or "",
+    }
+    return render(request, "dataset.html", **dataset_context(session, project, values, cursor))
 
 
 @router.post("/dataset/{record_id}")
@@ -154,9 +188,17 @@ async def update_record(
     project_id: RowId, record_id: RowId, request: Request, store: AppStore
 ) -> Response:
     form = await request.form()
-    body = parse_form(RecordUpdate, form, keep_empty=frozenset({"note", "reasoning"}))
+    # Labels are typed as one comma-separated field; the API takes the full list.
+    fields = FormData([(key, value) for key, value in form.multi_items() if key != "labels"])
+    body = parse_form(RecordUpdate, fields, keep_empty=frozenset({"note", "reasoning"}))
+    extra: dict[str, Any] = {}
     if form.get("score") == "":
-        body = RecordUpdate.model_validate({**body.model_dump(exclude_unset=True), "score": None})
+        extra["score"] = None
+    labels = form.get("labels")
+    if isinstance(labels, str):
+        extra["labels"] = [label.strip() for label in labels.split(",") if label.strip()]
+    if extra:
+        body = RecordUpdate.model_validate({**body.model_dump(exclude_unset=True), **extra})
     with store.session() as session:
         project = project_by_id(session, project_id)
         apply_record_update(session, project, record_id, body)
@@ -173,77 +215,3 @@ def delete_record(
     project = project_by_id(session, project_id)
     review_service.delete_records(session, project, ids=[record_id])
     return message(request, f"Record #{record_id} deleted.")
-
-
-def _export_page(
-    request: Request,
-    session: Session,
-    project_id: int,
-    values: dict[str, Any] | None = None,
-    refusal: DistillsetError | None = None,
-) -> Response:
-    """The export form; a refused download comes back with what was chosen and the reason
-    beside it (no record matched, an unknown tag, a score out of range)."""
-    project = project_by_id(session, project_id)
-    formats = [
-        {"name": name, "modes": [mode.value for mode in fmt.modes]} for name, fmt in FORMATS.items()
-    ]
-    return render(
-        request,
-        "export.html",
-        status_code=status_for(refusal) if refusal else 200,
-        project=project,
-        active="export",
-        formats=formats,
-        stats=project_stats(session, project.id),
-        values=values or {},
-        form_error=str(refusal) if refusal else None,
-    )
-
-
-@router.get("/export")
-def export_page(project_id: RowId, request: Request, session: DbSession) -> Response:
-    return _export_page(request, session, project_id)
-
-
-@router.get("/export/file")
-async def export_file(
-    project_id: RowId,
-    request: Request,
-    store: AppStore,
-    format: str = Query(default="alpaca", max_length=50),
-    file_format: str = Query(default="jsonl", pattern="^(json|jsonl|csv|parquet)$"),
-    reasoning: str = Query(default="", pattern="^(inline|field|drop|)$"),
-    tag: str | None = Query(default=None, max_length=5000),
-    min_score: str = Query(default="", max_length=10),
-    balanced: str = Query(default="", max_length=10),
-    confirmed_only: bool = False,
-) -> Response:
-    """The export form's download (a GET, so the browser saves the file)."""
-    try:
-        with store.session() as session:
-            tag_id = tag_id_of(session, project_by_id(session, project_id), tag)
-        return await export_download(
-            store,
-            project_id,
-            export_format=format,
-            file_format=FileFormat(file_format),
-            reasoning=reasoning or None,
-            confirmed_only=confirmed_only,
-            min_score=optional_number("min score", min_score, float),
-            tag_id=tag_id,
-            balanced=optional_number("at most per tag", balanced, int),
-            refuse_empty=True,
-        )
-    except DistillsetError as refusal:
-        values = {
-            "format": format,
-            "file_format": file_format,
-            "reasoning": reasoning,
-            "tag": tag or "",
-            "min_score": min_score,
-            "balanced": balanced,
-            "confirmed_only": confirmed_only,
-        }
-        with store.session() as session:
-            return _export_page(request, session, project_id, values, refusal)

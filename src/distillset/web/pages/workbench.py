@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from distillset import resolve
 from distillset import tags as tag_service
+from distillset.domain import InvalidInputError
 from distillset.kinds import task_as_dict
 from distillset.questions import PAGE_SIZE as QUESTION_PAGE
 from distillset.questions import list_questions, question_row
@@ -17,12 +20,17 @@ from distillset.runs import get_task
 from distillset.store import Question, Store, Tag
 from distillset.tags import (
     CURSOR_PATTERN,
+    MAX_OPEN_NODES,
     TREE_PAGE_SIZE,
+    add_subtree_counts,
     child_rows,
     expanded_row,
     next_cursor,
+    open_rows,
     parse_cursor,
+    revealed_rows,
     rows_by_id,
+    search_tags,
     tag_row,
 )
 from distillset.web.api import _generation as generation
@@ -83,6 +91,72 @@ def children_fragment(
     )
 
 
+@router.get("/distill/search")
+def search_fragment(
+    project_id: RowId,
+    request: Request,
+    session: DbSession,
+    q: str = Query(default="", max_length=500),
+) -> Response:
+    """Tags whose label (or `A > B` path) contains the text: the tree's jump list."""
+    project = project_by_id(session, project_id)
+    matches = search_tags(session, project.id, q) if q.strip() else []
+    return render(request, "_tag_search.html", project=project, matches=matches, q=q)
+
+
+@router.get("/distill/tags/{tag_id}/reveal")
+def reveal_tag(project_id: RowId, tag_id: RowId, request: Request, session: DbSession) -> Response:
+    """A jump to a tag: its panel, and the tree opened down to it."""
+    project = project_by_id(session, project_id)
+    tag = tag_in_project(session, project, tag_id)
+    rows, from_start = revealed_rows(session, tag)
+    open_rows(session, project.id, rows, open_tag_ids(request))
+    return render(
+        request,
+        "_tag_reveal.html",
+        project=project,
+        root_rows=rows,
+        root_next=next_cursor(rows, TREE_PAGE_SIZE),
+        root_earlier=not from_start,
+        **_detail_context(session, project.id, tag),
+    )
+
+
+@router.get("/distill/tags/{tag_id}/menu")
+def tag_menu(project_id: RowId, tag_id: RowId, request: Request, session: DbSession) -> Response:
+    """The tree's per-tag menu (a dialog): add sub-tags, questions, rename, move, delete."""
+    project = project_by_id(session, project_id)
+    tag = tag_in_project(session, project, tag_id)
+    return render(
+        request,
+        "_tag_menu.html",
+        project=project,
+        tag=tag,
+        path=str(tag_service.tag_path(session, tag)),
+        subtree=asdict(tag_service.subtree_counts(session, tag)),
+    )
+
+
+TREE_FILE_TYPES = {"json": "application/json", "yaml": "application/yaml", "md": "text/markdown"}
+
+
+@router.get("/distill/tree.{file_format}")
+def export_tree(project_id: RowId, file_format: str, session: DbSession) -> Response:
+    """The whole tree as a file (as `tags export`), read back by the outline import."""
+    project = project_by_id(session, project_id)
+    if file_format not in TREE_FILE_TYPES:
+        raise InvalidInputError(f"unknown format {file_format!r}: choose json, yaml or md")
+    text = tag_service.dump_tree(
+        project.topic, tag_service.load_tree(session, project.id), file_format
+    )
+    name = f"{project.name}-tags.{file_format}".replace('"', "")
+    return Response(
+        text.encode("utf-8"),
+        media_type=f"{TREE_FILE_TYPES[file_format]}; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
+
+
 def _detail_context(session: Session, project_id: int, tag: Tag) -> dict[str, Any]:
     questions = list_questions(session, project_id, tag_id=tag.id, with_answers=True)
     return {
@@ -125,6 +199,16 @@ def tag_questions(
     )
 
 
+# The page names its open tree nodes in this header when it sends an edit (see tree.js).
+OPEN_HEADER = "x-open-tags"
+
+
+def open_tag_ids(request: Request) -> set[int]:
+    """The tree nodes the page has open (ids in a header; anything else is ignored)."""
+    given = request.headers.get(OPEN_HEADER, "")[:5000].split(",")
+    return {int(part) for part in given[:MAX_OPEN_NODES] if part.isdigit() and len(part) < 19}
+
+
 def _preview(
     request: Request,
     store: Store,
@@ -142,12 +226,16 @@ def _preview(
         project = project_by_id(session, project_id)
         context: dict[str, Any] = {"project": project, "title": title, "items": items}
         context["error"] = error
+        opened = open_tag_ids(request)
         if parent_id is None:
             rows = child_rows(session, project.id, None)
+            open_rows(session, project.id, rows, opened)
             context["root_rows"] = rows
             context["root_next"] = next_cursor(rows, TREE_PAGE_SIZE)
         else:
-            context["node_row"] = expanded_row(session, tag_in_project(session, project, parent_id))
+            node = expanded_row(session, tag_in_project(session, project, parent_id))
+            open_rows(session, project.id, node.child_rows or [], opened)
+            context["node_row"] = node
         if show_tag is not None:
             tag = tag_in_project(session, project, show_tag)
             context.update(_detail_context(session, project.id, tag))
@@ -194,6 +282,36 @@ def rename_tag(
             title="Renamed",
             items=[tag.label],
             renamed=True,
+            **_detail_context(session, project.id, tag),
+        )
+
+
+@router.post("/distill/tags/{tag_id}/move")
+def move_tag(
+    project_id: RowId,
+    tag_id: RowId,
+    request: Request,
+    store: AppStore,
+    parent: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Move the tag (with its subtree) under the tag at a path; blank: to the top level."""
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        tag = tag_in_project(session, project, tag_id)
+        new_parent = optional_tag(
+            session, project, resolve.tag_id(session, project, parent) if parent.strip() else None
+        )
+        tag = tag_service.move_tag(session, tag, new_parent)
+        rows, from_start = revealed_rows(session, tag)
+        open_rows(session, project.id, rows, open_tag_ids(request))
+        return render(
+            request,
+            "_tag_reveal.html",
+            project=project,
+            root_rows=rows,
+            root_next=next_cursor(rows, TREE_PAGE_SIZE),
+            root_earlier=not from_start,
+            moved=str(tag_service.tag_path(session, tag)),
             **_detail_context(session, project.id, tag),
         )
 
@@ -315,15 +433,33 @@ def counts_fragment(
     session: DbSession,
     ids: list[RowId] = Query(default=[], max_length=MAX_REFRESHED_NODES),
     tag_id: RowId | None = None,
+    counts_only: bool = False,
 ) -> Response:
     """The current counts of the tree nodes a page shows and of its open tag's panel, as
-    out-of-band swaps: what the page asks for when a task it follows has finished."""
+    out-of-band swaps: what the page asks for while a task it follows runs (counts_only) and
+    when it has finished (its panel's questions too)."""
     project = project_by_id(session, project_id)
     context: dict[str, Any] = {"project": project, "rows": rows_by_id(session, project.id, ids)}
+    context["counts_only"] = counts_only
     tag = session.get(Tag, tag_id) if tag_id is not None else None
     if tag is not None and tag.project_id == project.id:  # a deleted tag's panel: left as is
         context.update(_detail_context(session, project.id, tag))
     return render(request, "_counts_refresh.html", **context)
+
+
+@router.get("/distill/subtree-counts")
+def subtree_counts_fragment(
+    project_id: RowId,
+    request: Request,
+    session: DbSession,
+    ids: list[RowId] = Query(default=[], max_length=TREE_PAGE_SIZE),
+) -> Response:
+    """The subtree counts of a page of tree nodes, as out-of-band swaps (asked for after the
+    nodes are shown: at the top of a large tree they read the whole tree)."""
+    project = project_by_id(session, project_id)
+    rows = rows_by_id(session, project.id, ids)
+    add_subtree_counts(session, rows)
+    return render(request, "_subtree_counts.html", project=project, rows=rows)
 
 
 @router.post("/distill/tags/{tag_id}/answer-all")

@@ -85,6 +85,7 @@
       var source = new EventSource(box.dataset.taskStream);
       source.addEventListener("progress", function (message) {
         showProgress(box, JSON.parse(message.data));
+        box.dispatchEvent(new CustomEvent("distillset:task-progress", {bubbles: true}));
       });
       source.addEventListener("end", function (message) {
         showProgress(box, JSON.parse(message.data));
@@ -101,7 +102,9 @@
 
   // The counts of the tree nodes the page has loaded and of the open tag's panel, read
   // again when a task the page follows has finished (the reply swaps them out of band).
-  function refreshCounts() {
+  function refreshCounts(event) {
+    // While a task runs (progress), only the counts: the open panel's questions stay as read.
+    var live = event && event.type === "distillset:task-progress";
     var tree = document.getElementById("children-root");
     if (!tree || !tree.dataset.countsUrl || !window.htmx) return;
     var params = [];
@@ -111,6 +114,7 @@
     var open = document.querySelector("#detail .tag-detail[data-tag-id]");
     if (open) params.push("tag_id=" + encodeURIComponent(open.dataset.tagId));
     if (!params.length) return;
+    if (live) params.push("counts_only=true");
     window.htmx.ajax("GET", tree.dataset.countsUrl + "?" + params.join("&"), {source: tree, swap: "none"});
   }
 
@@ -242,6 +246,14 @@
   });
   document.addEventListener("htmx:afterSettle", function () { focusServerError(document); });
   document.addEventListener("distillset:task-finished", refreshCounts);
+  // Live counts while a task runs: at most one refresh a second.
+  var lastLive = 0;
+  document.addEventListener("distillset:task-progress", function (event) {
+    var now = Date.now();
+    if (now - lastLive < 1000) return;
+    lastLive = now;
+    refreshCounts(event);
+  });
 
   function wire(root) { openDialogs(root); followTasks(root); }
   document.addEventListener("DOMContentLoaded", function () { wire(document); focusServerError(document); });

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Generator
+from typing import Any
 
 from fastapi.responses import StreamingResponse
 
@@ -44,6 +45,7 @@ def _options(
     tag_id: int | None,
     balanced: int | None,
     refuse_empty: bool,
+    extra: dict[str, Any],
 ) -> tuple[ExportOptions, str]:
     """The checked options (a bad format, reasoning mode or tag is refused here) and the
     file name's stem."""
@@ -62,6 +64,7 @@ def _options(
             reasoning=reasoning or None,
             record_filter=flt,
             balanced=balanced,
+            **extra,
         )
         plan_stream(session, project, options, refuse_empty=refuse_empty)
         return options, slug(project.name)
@@ -97,9 +100,11 @@ async def export_download(
     tag_id: int | None = None,
     balanced: int | None = None,
     refuse_empty: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> StreamingResponse:
     """The download; ``refuse_empty`` (the export page) says that nothing matched rather
-    than sending an empty file."""
+    than sending an empty file. ``extra``: more ExportOptions (delimiters, system prompt,
+    field names)."""
     options, name = await asyncio.to_thread(
         _options,
         store,
@@ -112,6 +117,7 @@ async def export_download(
         tag_id=tag_id,
         balanced=balanced,
         refuse_empty=refuse_empty,
+        extra=extra or {},
     )
     filename = f"{name}-{export_format}.{file_format.value}"
     return StreamingResponse(

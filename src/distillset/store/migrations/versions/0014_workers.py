@@ -1,6 +1,6 @@
 """workers: shared jobs' work items, the project's slot leases, project budget, learned limit
 
-Revision ID: 0015_workers
+Revision ID: 0014_workers
 Revises: 0013_samples_selection
 Create Date: 2026-12-05 10:30:00
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_workers"
+revision = "0014_workers"
 down_revision = "0013_samples_selection"
 branch_labels = None
 depends_on = None
