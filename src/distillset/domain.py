@@ -59,6 +59,9 @@ class TaskKind(enum.StrEnum):
     QUESTIONS = "questions"
     ANSWERS = "answers"
     JUDGE = "judge"
+    REFINE = "refine"
+    AUTO_TAG = "auto_tag"
+    SCORE_TOKENS = "score_tokens"
 
 
 class TaskStatus(enum.StrEnum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from distillset.answers.refine import REFINE_KIND
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
 from distillset.review.judge import JUDGE_KIND
@@ -20,7 +21,7 @@ from distillset.store import Store, Task
 
 __all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND])
+KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, REFINE_KIND])
 
 
 async def run_task(

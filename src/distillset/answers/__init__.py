@@ -7,11 +7,15 @@ from distillset.answers.generate import (
     first_answer_id,
     resample_answer,
 )
+from distillset.answers.refine import REFINE_KIND, checked_advice, create_refine_task
 
 __all__ = [
     "AnswerOutcome",
+    "REFINE_KIND",
     "answer_again",
     "answer_question",
+    "checked_advice",
+    "create_refine_task",
     "first_answer_id",
     "resample_answer",
 ]

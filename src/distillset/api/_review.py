@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from distillset import resolve, review
+from distillset.answers import create_refine_task
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
 from distillset.kinds import run_task
 from distillset.review import create_judge_task, find_duplicates, label_duplicates
@@ -221,3 +222,70 @@ class ReviewMethods(ProjectBase):
                 judge_model, rescore=rescore, no_cache=no_cache, max_cost=max_cost, **filters
             )
         )
+
+    async def refine_async(
+        self,
+        advice: str,
+        *,
+        ids: Iterable[int] | None = None,
+        refine_model: str | None = None,
+        everything: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """``refine`` as a coroutine, for a caller that has a running loop of its own."""
+        with self._session() as (session, project):
+            record_filter = resolve.record_filter(session, project, filters)
+            chosen_ids, chosen = review.chosen_records(ids, record_filter, everything)
+            task = create_refine_task(
+                session,
+                project,
+                advice=advice,
+                record_filter=chosen or review.RecordFilter(ids=tuple(chosen_ids or ())),
+                model=refine_model,
+                everything=everything,
+                no_cache=no_cache,
+                max_cost=max_cost,
+            )
+            task_id = task.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def refine(
+        self,
+        advice: str,
+        *,
+        ids: Iterable[int] | None = None,
+        refine_model: str | None = None,
+        everything: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Rewrite records' answers following ``advice`` with the ``refine_model`` endpoint
+        (default: the answer model): the records of ``ids``, of keyword filters, or all of
+        them with ``everything``; a task (returned as a dict). Each replaced text is kept in
+        the record's ``history``; ``model=`` is the record filter, the answers' model."""
+        return run_blocking(
+            self.refine_async(
+                advice,
+                ids=ids,
+                refine_model=refine_model,
+                everything=everything,
+                no_cache=no_cache,
+                max_cost=max_cost,
+                **filters,
+            )
+        )
+
+    def history(self, record_id: int) -> list[dict[str, Any]]:
+        """A record's earlier texts, oldest first (as `dataset history --json`)."""
+        with self._session() as (session, project):
+            return [v.as_dict() for v in review.record_history(session, project, record_id)]
+
+    def restore(self, record_id: int, version: int) -> dict[str, Any]:
+        """Bring back an earlier version of a record (the current text becomes the newest
+        version); returns the record."""
+        with self._session() as (session, project):
+            return review.restore_version(session, project, record_id, version).as_dict()

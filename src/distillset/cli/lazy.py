@@ -93,6 +93,18 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             _cli("dataset_import"),
             "Import a dataset file (Alpaca, ShareGPT, OpenAI messages, TRL or custom fields).",
         ),
+        "refine": Lazy(
+            _cli("dataset_refine"),
+            "Rewrite records' answers (and reasoning) with the teacher, following one advice.",
+        ),
+        "history": Lazy(
+            _cli("dataset_refine"),
+            "The earlier texts of a record, oldest first, with what replaced each.",
+        ),
+        "restore": Lazy(
+            _cli("dataset_refine"),
+            "Bring back an earlier text of a record; the current one is kept as a new version.",
+        ),
         "duplicates": Lazy(
             _cli("dataset_quality"),
             "Report records whose question or answer repeats an earlier one in the same tag (or, "

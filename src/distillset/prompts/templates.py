@@ -54,6 +54,12 @@ KINDS: dict[str, PromptKind] = {
             required=("question", "answer"),
             optional=("path", "topic", "reasoning"),
         ),
+        PromptKind(
+            "refine",
+            "asks the answer model to rewrite one record's answer following a reviewer's advice",
+            required=("question", "answer", "advice"),
+            optional=("path", "topic", "reasoning"),
+        ),
     )
 }
 
@@ -74,6 +80,7 @@ WRITE_IN = {
     "questions": "Write every question in {language}.",
     "answer": "Answer in {language}.",
     "judge": "Write the reason in {language}.",
+    "refine": "Write the new answer in {language}.",
 }
 # The word a prompt shows for an empty list (no existing tags or questions yet).
 EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}

@@ -19,6 +19,7 @@ from distillset.review.editing import (
     set_score,
 )
 from distillset.review.filters import RecordFilter
+from distillset.review.history import Version, record_history, restore_version
 from distillset.review.import_files import (
     IMPORT_FORMATS,
     MAX_IMPORT_BYTES,
@@ -56,6 +57,7 @@ __all__ = [
     "SHAPES",
     "TokenConfidence",
     "Verdict",
+    "Version",
     "change_labels",
     "checked_score",
     "chosen_records",
@@ -76,6 +78,8 @@ __all__ = [
     "lowest_confidence",
     "parse_verdict",
     "read_dataset",
+    "record_history",
+    "restore_version",
     "run_judge_task",
     "set_confirmed",
     "set_note",

@@ -44,10 +44,18 @@ def user_text(messages: list[dict[str, Any]]) -> str:
     return texts[-1] if texts else ""
 
 
+# The heading the shipped refine prompts put before the advice (en, zh, tr).
+_ADVICE_HEADING = re.compile(
+    r"^(?:Reviewer's advice:|审阅意见：|Değerlendiricinin önerisi:)\s*$", re.MULTILINE
+)
+
+
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `score` or `answer`, by the prompt contract."""
+    """`list`, `score`, `refine` or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
+    if _ADVICE_HEADING.search(user_text(messages)):
+        return "refine"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
     return "answer"
@@ -213,3 +221,21 @@ def score_for(texts: list[str]) -> dict[str, Any]:
         "score": (digest % 11) / 2,
         "reason": "Accurate and mostly complete; could be more specific.",
     }
+
+
+def refine_for(text: str) -> tuple[str, str]:
+    """(reasoning, answer) for a refine prompt: the answer quotes the advice it followed,
+    so a test sees that the advice reached the model and the rewrite came back."""
+    heading = _ADVICE_HEADING.search(text)
+    advice = text[heading.end() :].strip().split("\n\n")[0].strip() if heading else ""
+    digest = _digest(text) % 1000
+    if is_chinese(text):
+        return (
+            f"审阅者的意见是：{advice}\n我按照意见重新组织回答。",
+            f"修订后的回答（{digest}）：已按照“{advice}”修改。核心在于理解基本原理并循序渐进地练习。",
+        )
+    return (
+        f"The reviewer asks: {advice}\nI rework the answer to follow it.",
+        f'Revised answer ({digest}), following the advice "{advice}": the core idea comes '
+        "first, then the factors that change the outcome, then advice a learner can act on.",
+    )
