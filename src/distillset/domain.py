@@ -60,8 +60,6 @@ class TaskKind(enum.StrEnum):
     ANSWERS = "answers"
     JUDGE = "judge"
     REFINE = "refine"
-    AUTO_TAG = "auto_tag"
-    SCORE_TOKENS = "score_tokens"
 
 
 class TaskStatus(enum.StrEnum):

@@ -17,6 +17,7 @@ def test_each_kind_declares_the_stages_its_counters_have() -> None:
     for kind in ("auto_distill", "tags", "questions", "answers"):
         assert [stage.name for stage in stages_of(kind)] == ["tags", "questions", "answers"]
     assert [(stage.name, stage.label) for stage in stages_of("judge")] == [("judged", "Judged")]
+    assert [(stage.name, stage.label) for stage in stages_of("refine")] == [("refined", "Refined")]
     assert stages_of("no-such-kind") == ()
 
 
@@ -24,7 +25,8 @@ def test_an_unknown_kind_is_refused_in_one_line_naming_the_known_ones() -> None:
     with pytest.raises(InvalidInputError) as refused:
         KINDS.get("export")
     assert str(refused.value) == (
-        "no runner for 'export' tasks (known kinds: answers, auto_distill, judge, questions, tags)"
+        "no runner for 'export' tasks (known kinds: answers, auto_distill, judge, questions, "
+        "refine, tags)"
     )
 
 
