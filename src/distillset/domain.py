@@ -60,6 +60,7 @@ class TaskKind(enum.StrEnum):
     ANSWERS = "answers"
     JUDGE = "judge"
     REFINE = "refine"
+    AUTO_TAG = "auto_tag"
 
 
 class TaskStatus(enum.StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 from distillset.answers.refine import REFINE_KIND
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
+from distillset.review.auto_tag import AUTO_TAG_KIND
 from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
 from distillset.runs import runner
@@ -21,7 +22,7 @@ from distillset.store import Store, Task
 
 __all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, REFINE_KIND])
+KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, REFINE_KIND, AUTO_TAG_KIND])
 
 
 async def run_task(

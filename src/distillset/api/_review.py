@@ -152,16 +152,37 @@ class ReviewMethods(ProjectBase):
         shape: str | None = None,
         fields: Mapping[str, str] | None = None,
         file_format: str | None = None,
+        auto_tag: bool = False,
+        auto_tag_model: str | None = None,
     ) -> dict[str, Any]:
         """Import a dataset file (.json, .jsonl, .csv, .parquet or a datasets directory) in
         the Alpaca, ShareGPT, messages, TRL or custom shape (``fields``: question=...,
         answer=..., reasoning=...) under ``tag`` (added when missing; default: a top-level
         'Imported'). The whole file is checked first; a bad row raises InvalidInputError and
-        nothing is written. Returns what was read, created and skipped as duplicates."""
+        nothing is written. Returns what was read, created and skipped as duplicates. With
+        ``auto_tag`` the ``auto_tag_model`` (default: the question model) places each new
+        question on the best-matching leaf of the tree, a task whose summary is under
+        ``auto_tag``."""
         with self._session() as (session, project):
             dataset = review.read_dataset(path, file_format=file_format, shape=shape, fields=fields)
+            if auto_tag:
+                review.check_auto_tag(session, project, auto_tag_model, tag)
             tag_id = resolve.tag_at_or_added(session, project, tag).id if tag else None
-            return review.import_records(session, project, dataset, tag_id).as_dict()
+            result = review.import_records(session, project, dataset, tag_id)
+            data = result.as_dict()
+            task = None
+            if auto_tag:
+                task = review.create_auto_tag_task(
+                    session,
+                    project,
+                    from_tag_id=result.tag_id,
+                    question_ids=result.question_ids,
+                    model=auto_tag_model,
+                )
+            task_id = task.id if task is not None else None
+        if task_id is not None:
+            data["auto_tag"] = run_blocking(run_task(self.store, self.settings, task_id))
+        return data
 
     def duplicates(
         self,

@@ -60,7 +60,7 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         ),
         "prompts": Lazy(
             _cli("prompts"),
-            "Prompt templates of a project (kinds: tags, questions, answer, judge, refine).",
+            "Prompt templates of a project (kinds: tags, questions, answer, judge, refine, place).",
         ),
         "serve": Lazy(
             _cli("serve"), "Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."

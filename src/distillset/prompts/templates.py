@@ -60,6 +60,12 @@ KINDS: dict[str, PromptKind] = {
             required=("question", "answer", "advice"),
             optional=("path", "topic", "reasoning"),
         ),
+        PromptKind(
+            "place",
+            "asks the question model to place imported questions on leaves of the tree",
+            required=("leaves", "questions"),
+            optional=("topic",),
+        ),
     )
 }
 
@@ -81,6 +87,7 @@ WRITE_IN = {
     "answer": "Answer in {language}.",
     "judge": "Write the reason in {language}.",
     "refine": "Write the new answer in {language}.",
+    "place": "The questions may be in {language}: write each leaf path exactly as listed.",
 }
 # The word a prompt shows for an empty list (no existing tags or questions yet).
 EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}

@@ -1,6 +1,7 @@
 """Review: the canonical record, filters, listing and editing records, judge scoring,
 duplicate reports, and importing dataset files."""
 
+from distillset.review.auto_tag import AUTO_TAG_KIND, check_auto_tag, create_auto_tag_task
 from distillset.review.duplicates import DuplicateGroup, find_duplicates, label_duplicates
 from distillset.review.editing import (
     DeleteResult,
@@ -41,6 +42,7 @@ from distillset.review.soft_labels import TokenConfidence, lowest_confidence
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
+    "AUTO_TAG_KIND",
     "DEFAULT_IMPORT_TAG",
     "DatasetRecord",
     "DeleteResult",
@@ -59,10 +61,12 @@ __all__ = [
     "Verdict",
     "Version",
     "change_labels",
+    "check_auto_tag",
     "checked_score",
     "chosen_records",
     "clamp_score",
     "count_records",
+    "create_auto_tag_task",
     "create_judge_task",
     "delete_records",
     "edit_record",

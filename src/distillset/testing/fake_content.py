@@ -51,9 +51,11 @@ _ADVICE_HEADING = re.compile(
 
 
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `score`, `refine` or `answer`, by the prompt contract."""
+    """`list`, `place`, `score`, `refine` or `answer`, by the prompt contract."""
     if "JSON array" in user_text(messages):
         return "list"
+    if '"placements"' in user_text(messages):
+        return "place"
     if _ADVICE_HEADING.search(user_text(messages)):
         return "refine"
     if any('"score"' in text for text in message_texts(messages)):
@@ -239,3 +241,27 @@ def refine_for(text: str) -> tuple[str, str]:
         f'Revised answer ({digest}), following the advice "{advice}": the core idea comes '
         "first, then the factors that change the outcome, then advice a learner can act on.",
     )
+
+
+_WORD = re.compile(r"\w{4,}")
+_LEAF_LINE = re.compile(r"^- (.+)$", re.MULTILINE)
+_NUMBERED_LINE = re.compile(r"^(\d+)\. (.+)$", re.MULTILINE)
+# What the fake names when no leaf shares a word with the question: a path the tree lacks,
+# as a real model sometimes invents one.
+INVENTED_LEAF = "Miscellaneous"
+
+
+def placements_for(text: str) -> dict[str, Any]:
+    """A placement reply: each numbered question on the listed leaf whose path shares the
+    most words with it (the first on a tie), or on INVENTED_LEAF when none shares any."""
+    leaves = _LEAF_LINE.findall(text)
+    placements = []
+    for number, question in _NUMBERED_LINE.findall(text):
+        words = set(_WORD.findall(question.casefold()))
+        best, shared = INVENTED_LEAF, 0
+        for leaf in leaves:
+            overlap = len(words & set(_WORD.findall(leaf.casefold())))
+            if overlap > shared:
+                best, shared = leaf, overlap
+        placements.append({"question": int(number), "leaf": best})
+    return {"placements": placements}

@@ -101,6 +101,8 @@ def reply_parts(
     if kind == "score":
         verdict = fake_content.score_for(fake_content.message_texts(messages))
         return "Checking accuracy, completeness and clarity.", json.dumps(verdict)
+    if kind == "place":
+        return "Matching each question to a leaf.", json.dumps(fake_content.placements_for(text))
     if kind == "refine":
         return fake_content.refine_for(text)
     return fake_content.answer_for(text)
