@@ -61,6 +61,7 @@ class TaskKind(enum.StrEnum):
     JUDGE = "judge"
     REFINE = "refine"
     AUTO_TAG = "auto_tag"
+    SCORE_TOKENS = "score_tokens"
 
 
 class TaskStatus(enum.StrEnum):

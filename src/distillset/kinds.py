@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from distillset.answers.refine import REFINE_KIND
+from distillset.answers.score_tokens import SCORE_TOKENS_KIND
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
 from distillset.review.auto_tag import AUTO_TAG_KIND
@@ -22,7 +23,7 @@ from distillset.store import Store, Task
 
 __all__ = ["KINDS", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, REFINE_KIND, AUTO_TAG_KIND])
+KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, REFINE_KIND, AUTO_TAG_KIND, SCORE_TOKENS_KIND])
 
 
 async def run_task(

@@ -88,6 +88,13 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             "Export questions alone (id, tag path, question), for a teacher run elsewhere.",
         ),
     },
+    ("answers",): {
+        "score-tokens": Lazy(
+            _cli("score_tokens"),
+            "Add soft labels to existing answers: an open-weight teacher scores each answer's\n"
+            "tokens (vLLM's prompt_logprobs); a resumable task.",
+        ),
+    },
     ("dataset",): {
         "import": Lazy(
             _cli("dataset_import"),

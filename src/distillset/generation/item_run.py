@@ -48,13 +48,19 @@ class ItemRun(SupervisedRun):
                     await self.handle(gateway, item)
 
             workers = [asyncio.create_task(worker()) for _ in range(limits.max_concurrency)]
-            try:
+
+            async def produce() -> None:
                 async for item in self.items():
                     await queue.put(item)
                 for _ in workers:
                     await queue.put(done)
-                await asyncio.gather(*workers)
+
+            # Gathered together: a worker that dies ends the run at once, never leaving the
+            # producer waiting on a full queue that nobody reads.
+            jobs = [asyncio.create_task(produce()), *workers]
+            try:
+                await asyncio.gather(*jobs)
             finally:
-                for job in workers:
+                for job in jobs:
                     job.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+                await asyncio.gather(*jobs, return_exceptions=True)

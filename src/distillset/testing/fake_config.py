@@ -85,6 +85,10 @@ class FakeConfig:
     logprobs_mode: str = "honour"
     logprobs_ids: bool = True
     max_top_logprobs: int | None = None
+    # Score given text as vLLM does: a request with `prompt_logprobs: K` gets, per token of
+    # its templated prompt, the token and its top-K alternatives. False: the field is
+    # ignored, as llama.cpp's server ignores it.
+    scores_prompts: bool = True
     # Length of the vectors `/v1/embeddings` answers with.
     embedding_dims: int = 64
 

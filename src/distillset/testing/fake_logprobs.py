@@ -168,3 +168,41 @@ def stream_groups(message: dict[str, Any], k: int, ids: bool) -> list[tuple[str,
         groups.append((field, text, _logprobs_json(pending, k, ids)))
         pending = []
     return groups
+
+
+def chat_template(messages: list[dict[str, Any]], *, continue_final: bool) -> str:
+    """The fake model's chat template: each turn as `<|role|>` and its text; the last
+    assistant turn left open when it is to be continued (vLLM's continue_final_message)."""
+    turns = [f"<|{m.get('role')}|>\n{m.get('content') or ''}" for m in messages]
+    text = "<|end|>\n".join(turns)
+    return text if continue_final else text + "<|end|>\n<|assistant|>\n"
+
+
+def prompt_logprobs_of(messages: list[dict[str, Any]], k: int, continue_final: bool) -> list[Any]:
+    """vLLM's `prompt_logprobs`: None for the first token of the templated prompt, then per
+    token a dict of token id -> {logprob, rank, decoded_token}: the prompt's own token first,
+    then the top ``k`` (the own one among them when it ranks there)."""
+    tokens = pieces(chat_template(messages, continue_final=continue_final))
+    scored: list[Any] = [None]
+    for token in tokens[1:]:
+        entry = token_logprobs(token, k, True)
+        top = entry["top_logprobs"]
+        own_rank = next((i + 1 for i, t in enumerate(top) if t["id"] == entry["id"]), k + 1)
+        row = {
+            str(entry["id"]): {
+                "logprob": entry["logprob"],
+                "rank": own_rank,
+                "decoded_token": entry["token"],
+            }
+        }
+        for rank, alternative in enumerate(top, 1):
+            row.setdefault(
+                str(alternative["id"]),
+                {
+                    "logprob": alternative["logprob"],
+                    "rank": rank,
+                    "decoded_token": alternative["token"],
+                },
+            )
+        scored.append(row)
+    return scored

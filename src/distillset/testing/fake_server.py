@@ -29,6 +29,7 @@ from distillset.testing.fake_logprobs import (
     logprobs_asked,
     logprobs_of,
     logprobs_refusal,
+    prompt_logprobs_of,
     reply_json,
     stream_groups,
 )
@@ -259,6 +260,10 @@ class FakeModelBehaviour:
             return stream_chunks(model, message, finish_reason, usage_sent, groups)
         logprobs = None if make_logprobs is None else make_logprobs(message)
         reply = completion_body(model, message, finish_reason, usage, logprobs)
+        scored = body.get("prompt_logprobs")
+        if config.scores_prompts and type(scored) is int and scored >= 0:
+            continued = bool(body.get("continue_final_message"))
+            reply["prompt_logprobs"] = prompt_logprobs_of(messages, scored, continued)
         return web.Response(text=reply_json(reply), content_type="application/json")
 
     async def admin_stats(self, request: web.Request) -> web.Response:
