@@ -191,3 +191,16 @@ def test_scores_that_do_not_spell_the_answer_fail_the_record(
     assert summary["counters"]["scored"]["failed"] == 5  # type: ignore[index]
     assert "do not spell the stored answer" in str(summary["last_error"])
     assert labels_of(store) == {}
+
+
+def test_score_tokens_from_python(
+    store: Store, settings: Settings, project_name: str, fake_server: FakeModelServer
+) -> None:
+    from distillset import Project
+
+    with store.session() as session:
+        first = min(session.scalars(select(Answer.id)))
+    summary = Project(project_name, settings=settings).score_tokens("teacher", ids=[first], k=2)
+
+    assert summary["counters"]["scored"] == {"planned": 1, "done": 1, "failed": 0, "skipped": 0}
+    assert set(labels_of(store)) == {first} and labels_of(store)[first].k == 2

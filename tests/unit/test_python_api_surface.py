@@ -57,6 +57,7 @@ CALLS = {
     "dataset tokens": "Project.uncertain_tokens",
     "dataset edit": "Project.edit_record",
     "dataset refine": "Project.refine",
+    "answers score-tokens": "Project.score_tokens",
     "dataset history": "Project.history",
     "dataset restore": "Project.restore",
     "dataset confirm": "Project.confirm",

@@ -31,6 +31,7 @@ from distillset.config import Settings
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
 from distillset.generation.item_run import ItemRun
 from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
+from distillset.llm.attempts import SCORING_FIELD
 from distillset.llm.soft_labels import CAPTURED, MAX_K, SoftLabels, pack
 from distillset.llm.teacher import tokenizer_identity
 from distillset.projects.endpoints import endpoint_config, get_endpoint
@@ -60,7 +61,7 @@ class CannotScore(ValueError):
 def scoring_fields(k: int) -> dict[str, Any]:
     """What a chat request adds to have the server score its messages, final turn open."""
     return {
-        "prompt_logprobs": k,
+        SCORING_FIELD: k,
         "max_tokens": 1,
         "temperature": 0,
         "add_generation_prompt": False,

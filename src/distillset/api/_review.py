@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from distillset import resolve, review
-from distillset.answers import create_refine_task
+from distillset.answers import (
+    DEFAULT_SCORE_K,
+    create_refine_task,
+    create_score_task,
+    probe_scoring,
+)
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
 from distillset.kinds import run_task
 from distillset.review import create_judge_task, find_duplicates, label_duplicates
@@ -310,3 +315,49 @@ class ReviewMethods(ProjectBase):
         version); returns the record."""
         with self._session() as (session, project):
             return review.restore_version(session, project, record_id, version).as_dict()
+
+    async def score_tokens_async(
+        self,
+        endpoint: str,
+        *,
+        k: int = DEFAULT_SCORE_K,
+        ids: Iterable[int] | None = None,
+        everything: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """``score_tokens`` as a coroutine, for a caller that has a running loop of its own."""
+        from distillset.projects import endpoint_config, get_endpoint
+
+        with self._session() as (session, project):
+            record_filter = resolve.record_filter(session, project, filters)
+            chosen_ids, chosen = review.chosen_records(ids, record_filter, everything)
+            config = endpoint_config(get_endpoint(session, endpoint), self.settings)
+        await probe_scoring(self.store, config, k)
+        with self._session() as (session, project):
+            task = create_score_task(
+                session,
+                project,
+                endpoint=endpoint,
+                record_filter=chosen or review.RecordFilter(ids=tuple(chosen_ids or ())),
+                k=k,
+            )
+            task_id = task.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def score_tokens(
+        self,
+        endpoint: str,
+        *,
+        k: int = DEFAULT_SCORE_K,
+        ids: Iterable[int] | None = None,
+        everything: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Add soft labels (top ``k`` per token) to the answers of ``ids``, of keyword
+        filters, or of every record with ``everything``, scored by the ``endpoint`` teacher
+        (a server that scores given text: vLLM's prompt_logprobs); records that have soft
+        labels are skipped. A task; InvalidInputError when the server cannot score."""
+        return run_blocking(
+            self.score_tokens_async(endpoint, k=k, ids=ids, everything=everything, **filters)
+        )

@@ -29,6 +29,7 @@ from distillset.testing.fake_logprobs import (
     logprobs_asked,
     logprobs_of,
     logprobs_refusal,
+    pieces,
     prompt_logprobs_of,
     reply_json,
     stream_groups,
@@ -244,6 +245,9 @@ class FakeModelBehaviour:
             answer, finish_reason = answer[: max(1, len(answer) // 2)], "length"
         elif outcome == "empty":
             answer = ""
+        if config.scores_prompts and body.get("prompt_logprobs") is not None:
+            # A scoring request: one token generated, cut at max_tokens as vLLM cuts it.
+            reasoning, answer, finish_reason = None, pieces(answer)[0].decode(), "length"
         message = message_fields(config.reasoning_style, reasoning, answer)
         usage = usage_of(messages, message)
         model = config.reported_model or str(body.get("model") or config.model)
