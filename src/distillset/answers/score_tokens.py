@@ -69,11 +69,18 @@ def scoring_fields(k: int) -> dict[str, Any]:
     }
 
 
-def _own_and_top(row: Any, k: int) -> tuple[bytes, int, float, list[tuple[bytes, int, float]]]:
-    """One prompt position: its own token (vLLM writes it first), then the top k by rank."""
+# One scored candidate at a prompt position: its bytes, id, logprob and rank (1 is best).
+Entry = tuple[bytes, int, float, int]
+
+
+def _entries(row: Any) -> list[Entry]:
+    """A prompt position's scored tokens: vLLM's dict of id -> {logprob, rank,
+    decoded_token}, which holds the top K and the prompt's own token (ranked K+1 and
+    added when it is not among them; which entry is the own one, vLLM versions order
+    differently, so the text decides: see _align)."""
     if not isinstance(row, dict) or not row:
         raise CannotScore("a prompt position has no scores")
-    entries: list[tuple[bytes, int, float, int]] = []
+    entries: list[Entry] = []
     for key, value in row.items():
         if not isinstance(value, dict):
             raise CannotScore("a prompt score is not an object")
@@ -86,14 +93,12 @@ def _own_and_top(row: Any, k: int) -> tuple[bytes, int, float, list[tuple[bytes,
             raise CannotScore(f"a prompt score's token id is {key!r}") from None
         order = rank if isinstance(rank, int) and not isinstance(rank, bool) else len(entries) + 1
         entries.append((token.encode("utf-8", "surrogatepass"), token_id, float(logprob), order))
-    own = entries[0]
-    top = sorted(entries, key=lambda entry: (entry[3], -entry[2]))[:k]
-    return own[0], own[1], own[2], [(t, i, lp) for t, i, lp, _ in top]
+    return sorted(entries, key=lambda entry: entry[3])
 
 
-def prompt_scores(body: Any, k: int) -> list[tuple[bytes, int, float, list[Any]]]:
-    """The scored prompt tokens of a response body (vLLM's `prompt_logprobs`, at the top
-    of a chat completion or in its choice); CannotScore when it holds none."""
+def prompt_scores(body: Any) -> list[list[Entry]]:
+    """The scored positions of the prompt in a response body (vLLM's `prompt_logprobs`, at
+    the top of a chat completion or in its choice); CannotScore when it holds none."""
     rows = body.get("prompt_logprobs") if isinstance(body, dict) else None
     if rows is None and isinstance(body, dict):
         choices = body.get("choices")
@@ -101,33 +106,61 @@ def prompt_scores(body: Any, k: int) -> list[tuple[bytes, int, float, list[Any]]
             rows = choices[0].get("prompt_logprobs")
     if not isinstance(rows, list) or len(rows) < 2:
         raise CannotScore("the reply has no prompt_logprobs (the server does not score prompts)")
-    return [_own_and_top(row, k) for row in rows[1:]]  # the first token has no context
+    return [_entries(row) for row in rows[1:]]  # the first token has no context
 
 
-def answer_labels(scored: list[tuple[bytes, int, float, list[Any]]], answer: str) -> SoftLabels:
-    """The soft labels of the answer's tokens: those at the end of the prompt that spell it
-    (the first may start with what the template put before it); CannotScore otherwise."""
+def _align(rows: list[list[Entry]], wanted: bytes) -> tuple[int, list[Entry], int] | None:
+    """Which candidate at each of the last positions is the prompt's own token, such that
+    they spell ``wanted`` (the first may begin with template text): (the first position,
+    the own tokens, the template bytes to cut from the first), or None when none do.
+    A search from the end; dead ends are remembered, so it stays linear in practice."""
+    dead: set[tuple[int, int]] = set()
+    # (position, bytes of `wanted` still to spell, candidate index tried next), and the
+    # candidates taken so far, last position first.
+    stack: list[tuple[int, int, int]] = [(len(rows) - 1, len(wanted), 0)]
+    taken: list[Entry] = []
+    while stack:
+        position, left, index = stack.pop()
+        candidates = rows[position] if position >= 0 else []
+        if index >= len(candidates) or (position, left) in dead:
+            dead.add((position, left))
+            if taken:
+                taken.pop()
+            continue
+        stack.append((position, left, index + 1))
+        token = candidates[index][0]
+        if not token:
+            continue
+        if len(token) <= left and wanted[left - len(token) : left] == token:
+            if len(token) == left:
+                return position, [candidates[index], *reversed(taken)], 0
+            taken.append(candidates[index])
+            stack.append((position - 1, left - len(token), 0))
+        elif len(token) > left and token.endswith(wanted[:left]):
+            return position, [candidates[index], *reversed(taken)], len(token) - left
+    return None
+
+
+def answer_labels(rows: list[list[Entry]], answer: str, k: int) -> SoftLabels:
+    """The soft labels of the answer's tokens, found at the end of the scored prompt;
+    CannotScore when no choice of the prompt's own tokens spells the answer."""
     wanted = answer.encode("utf-8", "surrogatepass")
-    spelled = b""
-    start = len(scored)
-    while start > 0 and len(spelled) < len(wanted):
-        start -= 1
-        spelled = scored[start][0] + spelled
-    if not wanted or not spelled.endswith(wanted):
+    found = _align(rows, wanted) if wanted else None
+    if found is None:
         raise CannotScore("the server's tokens do not spell the stored answer")
-    rows = scored[start:]
-    if len(spelled) > len(wanted):  # the first token holds template text too: cut it off
-        extra = len(spelled) - len(wanted)
-        first = rows[0]
-        rows = [(first[0][extra:], first[1], first[2], first[3]), *rows[1:]]
+    first, own, cut = found
+    if cut:  # the first token holds template text too: keep the answer's part of it
+        own[0] = (own[0][0][cut:], *own[0][1:])
+    positions = rows[first : first + len(own)]
+    top = [[entry for entry in row if entry[3] <= k][:k] for row in positions]
     return SoftLabels(
-        k=max((len(row[3]) for row in rows), default=0),
-        tokens=[row[0] for row in rows],
-        ids=[row[1] for row in rows],
-        logprobs=[row[2] for row in rows],
-        top_tokens=[[t for t, _i, _lp in row[3]] for row in rows],
-        top_ids=[[i for _t, i, _lp in row[3]] for row in rows],
-        top_logprobs=[[lp for _t, _i, lp in row[3]] for row in rows],
+        k=max((len(row) for row in top), default=0),
+        tokens=[entry[0] for entry in own],
+        ids=[entry[1] for entry in own],
+        logprobs=[entry[2] for entry in own],
+        top_tokens=[[entry[0] for entry in row] for row in top],
+        top_ids=[[entry[1] for entry in row] for row in top],
+        top_logprobs=[[entry[2] for entry in row] for row in top],
     )
 
 
@@ -159,7 +192,7 @@ async def _score(
         body = json.loads(text or "")
     except ValueError:
         raise CannotScore("the reply is not JSON") from None
-    return answer_labels(prompt_scores(body, k), messages[-1]["content"]), result.model
+    return answer_labels(prompt_scores(body), messages[-1]["content"], k), result.model
 
 
 async def probe_scoring(store: Store, endpoint: EndpointConfig, k: int) -> None:

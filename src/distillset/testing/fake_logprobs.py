@@ -180,29 +180,26 @@ def chat_template(messages: list[dict[str, Any]], *, continue_final: bool) -> st
 
 def prompt_logprobs_of(messages: list[dict[str, Any]], k: int, continue_final: bool) -> list[Any]:
     """vLLM's `prompt_logprobs`: None for the first token of the templated prompt, then per
-    token a dict of token id -> {logprob, rank, decoded_token}: the prompt's own token first,
-    then the top ``k`` (the own one among them when it ranks there)."""
+    token a dict of token id -> {logprob, rank, decoded_token}: the top ``k`` by rank, and
+    the prompt's own token added last with rank k + 1 when it is not among them (as
+    vLLM's LogprobsProcessor builds it)."""
     tokens = pieces(chat_template(messages, continue_final=continue_final))
     scored: list[Any] = [None]
     for token in tokens[1:]:
         entry = token_logprobs(token, k, True)
-        top = entry["top_logprobs"]
-        own_rank = next((i + 1 for i, t in enumerate(top) if t["id"] == entry["id"]), k + 1)
         row = {
-            str(entry["id"]): {
+            str(alternative["id"]): {
+                "logprob": alternative["logprob"],
+                "rank": rank,
+                "decoded_token": alternative["token"],
+            }
+            for rank, alternative in enumerate(entry["top_logprobs"], 1)
+        }
+        if str(entry["id"]) not in row:
+            row[str(entry["id"])] = {
                 "logprob": entry["logprob"],
-                "rank": own_rank,
+                "rank": k + 1,
                 "decoded_token": entry["token"],
             }
-        }
-        for rank, alternative in enumerate(top, 1):
-            row.setdefault(
-                str(alternative["id"]),
-                {
-                    "logprob": alternative["logprob"],
-                    "rank": rank,
-                    "decoded_token": alternative["token"],
-                },
-            )
         scored.append(row)
     return scored
