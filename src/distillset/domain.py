@@ -78,6 +78,9 @@ class TaskKind(enum.StrEnum):
     RATE = "rate"  # the judge rates each question's difficulty
     TRAIN = "train"
     EVAL = "eval"
+    REFINE = "refine"
+    AUTO_TAG = "auto_tag"
+    SCORE_TOKENS = "score_tokens"
 
 
 class TaskStatus(enum.StrEnum):

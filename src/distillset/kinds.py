@@ -12,9 +12,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from distillset.answers.refine import REFINE_KIND
+from distillset.answers.score_tokens import SCORE_TOKENS_KIND
 from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
 from distillset.evaluate import EVAL_KIND
+from distillset.review.auto_tag import AUTO_TAG_KIND
 from distillset.review.difficulty import RATE_KIND
 from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
@@ -26,7 +29,18 @@ from distillset.train import TRAIN_KIND
 
 __all__ = ["KINDS", "new_worker", "run_task", "stages_of", "task_as_dict"]
 
-KINDS = KindRegistry([*DISTILL_KINDS, JUDGE_KIND, RATE_KIND, TRAIN_KIND, EVAL_KIND])
+KINDS = KindRegistry(
+    [
+        *DISTILL_KINDS,
+        JUDGE_KIND,
+        RATE_KIND,
+        REFINE_KIND,
+        AUTO_TAG_KIND,
+        SCORE_TOKENS_KIND,
+        TRAIN_KIND,
+        EVAL_KIND,
+    ]
+)
 
 
 async def run_task(

@@ -203,3 +203,29 @@ def test_soft_labels_with_token_ids_spell_the_stored_answer(
 def row_answer_id(row: dict[str, object], answers: list[Answer]) -> int:
     """The answer an alpaca row was exported from (its output is the answer)."""
     return next(answer.id for answer in answers if answer.answer == row["output"])
+
+
+def test_score_tokens_says_in_one_line_that_llama_cpp_cannot_score_given_text(
+    cli: Cli, store: Store, project: str
+) -> None:
+    """llama.cpp's server scores no prompt tokens (it ignores vLLM's prompt_logprobs and
+    echoes no prompt logprobs): the probe finds out, and nothing is created."""
+    _ok(cli("tags", "add", NAME, "--path", "Running"))
+    _add_questions(store, "What is a relay race?")
+    with store.session() as session:
+        question = session.scalars(select(Question)).one()
+        session.add(
+            Answer(
+                question_id=question.id,
+                project_id=question.project_id,
+                answer="A race run by a team in turns.",
+            )
+        )
+    result = cli("answers", "score-tokens", project, "--endpoint", "gemma", "--all")
+
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "endpoint 'gemma' cannot score given text: the reply has no prompt_logprobs" in lines[0]
+    with store.session() as session:
+        assert session.scalars(select(SoftLabel)).all() == []

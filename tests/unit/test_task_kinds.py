@@ -22,6 +22,7 @@ def test_each_kind_declares_the_stages_its_counters_have() -> None:
             "turns",
         ]
     assert [(stage.name, stage.label) for stage in stages_of("judge")] == [("judged", "Judged")]
+    assert [(stage.name, stage.label) for stage in stages_of("refine")] == [("refined", "Refined")]
     assert stages_of("no-such-kind") == ()
 
 
@@ -29,8 +30,8 @@ def test_an_unknown_kind_is_refused_in_one_line_naming_the_known_ones() -> None:
     with pytest.raises(InvalidInputError) as refused:
         KINDS.get("export")
     assert str(refused.value) == (
-        "no runner for 'export' tasks (known kinds: answers, auto_distill, eval, judge, "
-        "questions, rate, tags, train)"
+        "no runner for 'export' tasks (known kinds: answers, auto_distill, auto_tag, eval, "
+        "judge, questions, rate, refine, score_tokens, tags, train)"
     )
 
 

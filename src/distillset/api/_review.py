@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from distillset import resolve, review
+from distillset.answers import (
+    DEFAULT_SCORE_K,
+    create_refine_task,
+    create_score_task,
+    probe_scoring,
+)
 from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
 from distillset.kinds import run_task
 from distillset.review import create_judge_task, find_duplicates, label_duplicates
@@ -151,16 +157,37 @@ class ReviewMethods(ProjectBase):
         shape: str | None = None,
         fields: Mapping[str, str] | None = None,
         file_format: str | None = None,
+        auto_tag: bool = False,
+        auto_tag_model: str | None = None,
     ) -> dict[str, Any]:
         """Import a dataset file (.json, .jsonl, .csv, .parquet or a datasets directory) in
         the Alpaca, ShareGPT, messages, TRL or custom shape (``fields``: question=...,
         answer=..., reasoning=...) under ``tag`` (added when missing; default: a top-level
         'Imported'). The whole file is checked first; a bad row raises InvalidInputError and
-        nothing is written. Returns what was read, created and skipped as duplicates."""
+        nothing is written. Returns what was read, created and skipped as duplicates. With
+        ``auto_tag`` the ``auto_tag_model`` (default: the question model) places each new
+        question on the best-matching leaf of the tree, a task whose summary is under
+        ``auto_tag``."""
         with self._session() as (session, project):
             dataset = review.read_dataset(path, file_format=file_format, shape=shape, fields=fields)
+            if auto_tag:
+                review.check_auto_tag(session, project, auto_tag_model, tag)
             tag_id = resolve.tag_at_or_added(session, project, tag).id if tag else None
-            return review.import_records(session, project, dataset, tag_id).as_dict()
+            result = review.import_records(session, project, dataset, tag_id)
+            data = result.as_dict()
+            task = None
+            if auto_tag:
+                task = review.create_auto_tag_task(
+                    session,
+                    project,
+                    from_tag_id=result.tag_id,
+                    question_ids=result.question_ids,
+                    model=auto_tag_model,
+                )
+            task_id = task.id if task is not None else None
+        if task_id is not None:
+            data["auto_tag"] = run_blocking(run_task(self.store, self.settings, task_id))
+        return data
 
     def duplicates(
         self,
@@ -302,3 +329,116 @@ class ReviewMethods(ProjectBase):
             return await run_task(self.store, self.settings, task_id)
 
         return run_blocking(rate())
+
+    async def refine_async(
+        self,
+        advice: str,
+        *,
+        ids: Iterable[int] | None = None,
+        refine_model: str | None = None,
+        everything: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """``refine`` as a coroutine, for a caller that has a running loop of its own."""
+        with self._session() as (session, project):
+            record_filter = resolve.record_filter(session, project, filters)
+            chosen_ids, chosen = review.chosen_records(ids, record_filter, everything)
+            task = create_refine_task(
+                session,
+                project,
+                advice=advice,
+                record_filter=chosen or review.RecordFilter(ids=tuple(chosen_ids or ())),
+                model=refine_model,
+                everything=everything,
+                no_cache=no_cache,
+                max_cost=max_cost,
+            )
+            task_id = task.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def refine(
+        self,
+        advice: str,
+        *,
+        ids: Iterable[int] | None = None,
+        refine_model: str | None = None,
+        everything: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Rewrite records' answers following ``advice`` with the ``refine_model`` endpoint
+        (default: the answer model): the records of ``ids``, of keyword filters, or all of
+        them with ``everything``; a task (returned as a dict). Each replaced text is kept in
+        the record's ``history``; ``model=`` is the record filter, the answers' model."""
+        return run_blocking(
+            self.refine_async(
+                advice,
+                ids=ids,
+                refine_model=refine_model,
+                everything=everything,
+                no_cache=no_cache,
+                max_cost=max_cost,
+                **filters,
+            )
+        )
+
+    def history(self, record_id: int) -> list[dict[str, Any]]:
+        """A record's earlier texts, oldest first (as `dataset history --json`)."""
+        with self._session() as (session, project):
+            return [v.as_dict() for v in review.record_history(session, project, record_id)]
+
+    def restore(self, record_id: int, version: int) -> dict[str, Any]:
+        """Bring back an earlier version of a record (the current text becomes the newest
+        version); returns the record."""
+        with self._session() as (session, project):
+            return review.restore_version(session, project, record_id, version).as_dict()
+
+    async def score_tokens_async(
+        self,
+        endpoint: str,
+        *,
+        k: int = DEFAULT_SCORE_K,
+        ids: Iterable[int] | None = None,
+        everything: bool = False,
+        on_progress: ProgressCallback | None = None,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """``score_tokens`` as a coroutine, for a caller that has a running loop of its own."""
+        from distillset.projects import endpoint_config, get_endpoint
+
+        with self._session() as (session, project):
+            record_filter = resolve.record_filter(session, project, filters)
+            chosen_ids, chosen = review.chosen_records(ids, record_filter, everything)
+            config = endpoint_config(get_endpoint(session, endpoint), self.settings)
+        await probe_scoring(self.store, config, k)
+        with self._session() as (session, project):
+            task = create_score_task(
+                session,
+                project,
+                endpoint=endpoint,
+                record_filter=chosen or review.RecordFilter(ids=tuple(chosen_ids or ())),
+                k=k,
+            )
+            task_id = task.id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
+    def score_tokens(
+        self,
+        endpoint: str,
+        *,
+        k: int = DEFAULT_SCORE_K,
+        ids: Iterable[int] | None = None,
+        everything: bool = False,
+        **filters: Any,
+    ) -> dict[str, Any]:
+        """Add soft labels (top ``k`` per token) to the answers of ``ids``, of keyword
+        filters, or of every record with ``everything``, scored by the ``endpoint`` teacher
+        (a server that scores given text: vLLM's prompt_logprobs); records that have soft
+        labels are skipped. A task; InvalidInputError when the server cannot score."""
+        return run_blocking(
+            self.score_tokens_async(endpoint, k=k, ids=ids, everything=everything, **filters)
+        )

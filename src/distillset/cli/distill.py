@@ -35,7 +35,9 @@ from distillset.projects import project_key_warnings
 questions_app = typer.Typer(
     name="questions", cls=LazyGroup, no_args_is_help=True, help="Questions of a project."
 )
-answers_app = typer.Typer(name="answers", no_args_is_help=True, help="Answers from the teacher.")
+answers_app = typer.Typer(
+    name="answers", cls=LazyGroup, no_args_is_help=True, help="Answers from the teacher."
+)
 app.add_typer(questions_app)
 app.add_typer(answers_app)
 

@@ -83,7 +83,7 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         "prompts": Lazy(
             _cli("prompts"),
             "Prompt templates of a project (kinds: tags, questions, answer, judge, difficulty, "
-            "conversation, follow_up, judge_conversation).",
+            "conversation, follow_up, judge_conversation, refine, place).",
         ),
         "serve": Lazy(
             _cli("serve"), "Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."
@@ -111,10 +111,29 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
             "Export questions alone (id, tag path, question), for a teacher run elsewhere.",
         ),
     },
+    ("answers",): {
+        "score-tokens": Lazy(
+            _cli("score_tokens"),
+            "Add soft labels to existing answers: an open-weight teacher scores each answer's\n"
+            "tokens (vLLM's prompt_logprobs); a resumable task.",
+        ),
+    },
     ("dataset",): {
         "import": Lazy(
             _cli("dataset_import"),
             "Import a dataset file (Alpaca, ShareGPT, OpenAI messages, TRL or custom fields).",
+        ),
+        "refine": Lazy(
+            _cli("dataset_refine"),
+            "Rewrite records' answers (and reasoning) with the teacher, following one advice.",
+        ),
+        "history": Lazy(
+            _cli("dataset_refine"),
+            "The earlier texts of a record, oldest first, with what replaced each.",
+        ),
+        "restore": Lazy(
+            _cli("dataset_refine"),
+            "Bring back an earlier text of a record; the current one is kept as a new version.",
         ),
         "duplicates": Lazy(
             _cli("dataset_quality"),

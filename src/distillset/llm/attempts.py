@@ -19,6 +19,8 @@ from distillset.llm.redact import Redact
 from distillset.llm.retry import is_retryable_status, retry_after_seconds
 from distillset.llm.transport import RawReply, Transport, TransportError
 
+# The request field (vLLM's) by which a server is asked to score the prompt's tokens.
+SCORING_FIELD = "prompt_logprobs"
 # Statuses by which a server says it has too much to do.
 OVERLOAD_STATUSES = frozenset({429, 502, 503, 504, 529})
 
@@ -54,6 +56,8 @@ async def send_attempt(
     stream: bool,
     redact: Redact,
     top_k: int = 0,
+    *,
+    scoring: bool = False,
 ) -> Attempt:
     """One request; the reply is read only after ``redact`` took the key out of it, so
     nothing derived from it (content, errors, the stored body) can carry the key. With
@@ -66,13 +70,17 @@ async def send_attempt(
     else:
         reply.text = redact(reply.text)
         # Tokens are checked for the key only where there is one to find.
-        outcome = judge_reply(reply, top_k, redact if endpoint.api_key else None)
+        outcome = judge_reply(reply, top_k, redact if endpoint.api_key else None, scoring=scoring)
     # A failure has a latency too: the time it took to fail.
     outcome.latency_ms = (time.perf_counter() - started) * 1000
     return outcome
 
 
-def judge_reply(reply: RawReply, top_k: int = 0, redact: Redact | None = None) -> Attempt:
+def judge_reply(
+    reply: RawReply, top_k: int = 0, redact: Redact | None = None, *, scoring: bool = False
+) -> Attempt:
+    """How a reply ended: its completion, or why it failed. A ``scoring`` request (see
+    SCORING_FIELD) generates one token only to be valid: its cut or emptiness is fine."""
     if reply.status != 200:
         return Attempt(
             error=f"HTTP {reply.status}: {error_message(reply.text)}",
@@ -88,7 +96,9 @@ def judge_reply(reply: RawReply, top_k: int = 0, redact: Redact | None = None) -
             error=str(exc), http_status=200, retryable=True, body=reply.text, usage=exc.usage
         )
     failure = None
-    if completion.finish_reason == "length":
+    if scoring:
+        pass
+    elif completion.finish_reason == "length":
         failure = "the output was cut at the token limit (finish_reason=length)"
     elif not completion.content:
         failure = "the model returned empty content"

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from distillset.domain import ModelCallError
-from distillset.llm.attempts import Attempt, explained_failure, send_attempt
+from distillset.llm.attempts import SCORING_FIELD, Attempt, explained_failure, send_attempt
 from distillset.llm.batch import BatchQueue
 from distillset.llm.call_rows import StoredCall
 from distillset.llm.calls import CallRecorder
@@ -466,6 +466,9 @@ class Gateway:
         transport = self._transport
         tries = max(0, limits.max_retries) + 1
         redact = redactor(endpoint.api_key)
+        # A request that has the server score its prompt wants the scores, not the one
+        # token generated after them: that token's cut or emptiness is no failure.
+        scoring = SCORING_FIELD in body
         billed = NO_USAGE
         made = 0
         while True:
@@ -485,7 +488,7 @@ class Gateway:
                     await before_send()
                 used = None
                 outcome = await send_attempt(
-                    transport, endpoint, url, payload, stream, redact, top_k
+                    transport, endpoint, url, payload, stream, redact, top_k, scoring=scoring
                 )
                 used = outcome.usage.total
             except Exception as exc:  # a bug below the gateway: it propagates, keyless

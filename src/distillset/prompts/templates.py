@@ -78,6 +78,18 @@ KINDS: dict[str, PromptKind] = {
             required=("question",),
             optional=("path", "topic"),
         ),
+        PromptKind(
+            "refine",
+            "asks the answer model to rewrite one record's answer following a reviewer's advice",
+            required=("question", "answer", "advice"),
+            optional=("path", "topic", "reasoning"),
+        ),
+        PromptKind(
+            "place",
+            "asks the question model to place imported questions on leaves of the tree",
+            required=("leaves", "questions"),
+            optional=("topic",),
+        ),
     )
 }
 
@@ -102,6 +114,8 @@ WRITE_IN = {
     "follow_up": "Write the message in {language}.",
     "judge_conversation": "Write the reason in {language}.",
     "difficulty": "Write the reason in {language}.",
+    "refine": "Write the new answer in {language}.",
+    "place": "The questions may be in {language}: write each leaf path exactly as listed.",
 }
 # The word a prompt shows for an empty list (no existing tags or questions yet).
 EMPTY_LIST = {"en": "(none)", "zh": "（无）", "tr": "(yok)"}

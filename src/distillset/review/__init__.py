@@ -1,6 +1,7 @@
 """Review: the canonical record, filters, listing and editing records, judge scoring,
 duplicate reports, and importing dataset files."""
 
+from distillset.review.auto_tag import AUTO_TAG_KIND, check_auto_tag, create_auto_tag_task
 from distillset.review.conversation_judge import JudgeOutcome, judge_conversations
 from distillset.review.conversations import (
     ConversationRecord,
@@ -38,6 +39,7 @@ from distillset.review.editing import (
     set_score,
 )
 from distillset.review.filters import RecordFilter
+from distillset.review.history import Version, record_history, restore_version
 from distillset.review.import_files import (
     IMPORT_FORMATS,
     MAX_IMPORT_BYTES,
@@ -67,6 +69,7 @@ from distillset.review.soft_labels import TokenConfidence, lowest_confidence, to
 from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
+    "AUTO_TAG_KIND",
     "ConversationRecord",
     "DEFAULT_IMPORT_TAG",
     "DatasetRecord",
@@ -89,11 +92,14 @@ __all__ = [
     "SelectionResult",
     "TokenConfidence",
     "Verdict",
+    "Version",
     "change_labels",
+    "check_auto_tag",
     "checked_score",
     "chosen_records",
     "clamp_score",
     "count_records",
+    "create_auto_tag_task",
     "create_judge_task",
     "create_rate_task",
     "delete_conversations",
@@ -119,6 +125,8 @@ __all__ = [
     "parse_rating",
     "parse_verdict",
     "read_dataset",
+    "record_history",
+    "restore_version",
     "run_judge_task",
     "select_by",
     "select_samples",

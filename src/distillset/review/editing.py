@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from distillset.domain import InvalidInputError, NotFoundError, checked_text, text_hash
 from distillset.review.filters import MAX_SCORE, RecordFilter, filtered_ids_query
 from distillset.review.records import DatasetRecord, fetch_page
+from distillset.review.versions import keep_version
 from distillset.store.models import Answer, Project, Question, utcnow
 
 MAX_PAGE_SIZE = 1_000
@@ -103,6 +104,13 @@ def edit_record(
                 f"a record's {part} cannot be empty; to drop the record, delete it "
                 f"(distillset dataset delete {project.name!r} {record_id})"
             )
+    new_reasoning = (
+        None
+        if clear_reasoning or (reasoning is not None and not reasoning.strip())
+        else (reasoning if reasoning is not None else row.reasoning)
+    )
+    if (answer is not None and answer != row.answer) or new_reasoning != row.reasoning:
+        keep_version(session, row, "edited")  # the text it had stays in its history
     if answer is not None:
         row.answer = answer
     if clear_reasoning or (reasoning is not None and not reasoning.strip()):

@@ -10,7 +10,7 @@ inserted in the caller's one transaction, in bulk: questions the project already
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class ImportResult:
     duplicates: int  # skipped: the project or an earlier row already asks the same
     tag_id: int
     tag_path: str
+    # The ids of the questions created (for an auto-tag task); not part of the summary.
+    question_ids: list[int] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +168,7 @@ def import_records(
         duplicates=len(dataset.records) - len(created),
         tag_id=tag.id,
         tag_path=str(tag_path(session, tag)),
+        question_ids=sorted(created.values()),
     )
 
 

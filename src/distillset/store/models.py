@@ -340,6 +340,28 @@ class SoftLabel(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class RecordVersion(Base):
+    """An earlier text of a record, kept when a refine, a restore or an edit replaced it:
+    ``version`` counts from 1 per record, ``change`` says what replaced it (the advice of a
+    refine, the version a restore brought back), ``task_id`` the refine task that did."""
+
+    __tablename__ = "record_history"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "version", name="uq_record_history_version"),
+        Index("ix_record_history_task", "task_id", "answer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answers.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(100))
+    change: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (Index("ix_tasks_project_status", "project_id", "status"),)

@@ -94,6 +94,10 @@ class FakeConfig:
     # The directory of a tokenizer.json the soft labels' tokens and ids come from (a tiny
     # student's, testing.tiny_student); None: the fake model's own words.
     vocabulary: str | None = None
+    # Score given text as vLLM does: a request with `prompt_logprobs: K` gets, per token of
+    # its templated prompt, the token and its top-K alternatives. False: the field is
+    # ignored, as llama.cpp's server ignores it.
+    scores_prompts: bool = True
     # Length of the vectors `/v1/embeddings` answers with.
     embedding_dims: int = 64
     # Prompt caching: how the usage reports input tokens served from the cache (a prefix

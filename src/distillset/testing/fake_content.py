@@ -44,15 +44,26 @@ def user_text(messages: list[dict[str, Any]]) -> str:
     return texts[-1] if texts else ""
 
 
+# The heading the shipped refine prompts put before the advice (en, zh, tr).
+_ADVICE_HEADING = re.compile(
+    r"^(?:Reviewer's advice:|审阅意见：|Değerlendiricinin önerisi:)\s*$", re.MULTILINE
+)
+
+
 def request_kind(messages: list[dict[str, Any]]) -> str:
-    """`list`, `difficulty`, `pairwise`, `score`, `follow_up` (the user simulator's turn: the
-    history between <conversation> tags) or `answer`, by the prompt contract."""
+    """`list`, `place`, `difficulty`, `pairwise`, `score`, `refine`, `follow_up` (the user
+    simulator's turn: the history between <conversation> tags) or `answer`, by the prompt
+    contract."""
     if "JSON array" in user_text(messages):
         return "list"
+    if '"placements"' in user_text(messages):
+        return "place"
     if '"difficulty"' in user_text(messages):
         return "difficulty"
     if '"winner"' in user_text(messages):
         return "pairwise"
+    if _ADVICE_HEADING.search(user_text(messages)):
+        return "refine"
     if any('"score"' in text for text in message_texts(messages)):
         return "score"
     if "<conversation>" in user_text(messages):
@@ -285,3 +296,45 @@ def score_for(texts: list[str]) -> dict[str, Any]:
         "score": (digest % 11) / 2,
         "reason": "Accurate and mostly complete; could be more specific.",
     }
+
+
+def refine_for(text: str) -> tuple[str, str]:
+    """(reasoning, answer) for a refine prompt: the answer quotes the advice it followed,
+    so a test sees that the advice reached the model and the rewrite came back."""
+    heading = _ADVICE_HEADING.search(text)
+    advice = text[heading.end() :].strip().split("\n\n")[0].strip() if heading else ""
+    digest = _digest(text) % 1000
+    if is_chinese(text):
+        return (
+            f"审阅者的意见是：{advice}\n我按照意见重新组织回答。",
+            f"修订后的回答（{digest}）：已按照“{advice}”修改。核心在于理解基本原理并循序渐进地练习。",
+        )
+    return (
+        f"The reviewer asks: {advice}\nI rework the answer to follow it.",
+        f'Revised answer ({digest}), following the advice "{advice}": the core idea comes '
+        "first, then the factors that change the outcome, then advice a learner can act on.",
+    )
+
+
+_WORD = re.compile(r"\w{4,}")
+_LEAF_LINE = re.compile(r"^- (.+)$", re.MULTILINE)
+_NUMBERED_LINE = re.compile(r"^(\d+)\. (.+)$", re.MULTILINE)
+# What the fake names when no leaf shares a word with the question: a path the tree lacks,
+# as a real model sometimes invents one.
+INVENTED_LEAF = "Miscellaneous"
+
+
+def placements_for(text: str) -> dict[str, Any]:
+    """A placement reply: each numbered question on the listed leaf whose path shares the
+    most words with it (the first on a tie), or on INVENTED_LEAF when none shares any."""
+    leaves = _LEAF_LINE.findall(text)
+    placements = []
+    for number, question in _NUMBERED_LINE.findall(text):
+        words = set(_WORD.findall(question.casefold()))
+        best, shared = INVENTED_LEAF, 0
+        for leaf in leaves:
+            overlap = len(words & set(_WORD.findall(leaf.casefold())))
+            if overlap > shared:
+                best, shared = leaf, overlap
+        placements.append({"question": int(number), "leaf": best})
+    return {"placements": placements}

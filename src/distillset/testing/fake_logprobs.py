@@ -211,3 +211,38 @@ def stream_groups(
         groups.append((field, text, _logprobs_json(pending, k, ids, vocab)))
         pending = []
     return groups
+
+
+def chat_template(messages: list[dict[str, Any]], *, continue_final: bool) -> str:
+    """The fake model's chat template: each turn as `<|role|>` and its text; the last
+    assistant turn left open when it is to be continued (vLLM's continue_final_message)."""
+    turns = [f"<|{m.get('role')}|>\n{m.get('content') or ''}" for m in messages]
+    text = "<|end|>\n".join(turns)
+    return text if continue_final else text + "<|end|>\n<|assistant|>\n"
+
+
+def prompt_logprobs_of(messages: list[dict[str, Any]], k: int, continue_final: bool) -> list[Any]:
+    """vLLM's `prompt_logprobs`: None for the first token of the templated prompt, then per
+    token a dict of token id -> {logprob, rank, decoded_token}: the top ``k`` by rank, and
+    the prompt's own token added last with rank k + 1 when it is not among them (as
+    vLLM's LogprobsProcessor builds it)."""
+    tokens = pieces(chat_template(messages, continue_final=continue_final))
+    scored: list[Any] = [None]
+    for token in tokens[1:]:
+        entry = token_logprobs(token, k, True)
+        row = {
+            str(alternative["id"]): {
+                "logprob": alternative["logprob"],
+                "rank": rank,
+                "decoded_token": alternative["token"],
+            }
+            for rank, alternative in enumerate(entry["top_logprobs"], 1)
+        }
+        if str(entry["id"]) not in row:
+            row[str(entry["id"])] = {
+                "logprob": entry["logprob"],
+                "rank": k + 1,
+                "decoded_token": entry["token"],
+            }
+        scored.append(row)
+    return scored

@@ -111,6 +111,10 @@ def reply_parts(
     if kind == "pairwise":
         verdict = fake_content.winner_for(fake_content.message_texts(messages))
         return "Comparing the two answers.", json.dumps(verdict)
+    if kind == "place":
+        return "Matching each question to a leaf.", json.dumps(fake_content.placements_for(text))
+    if kind == "refine":
+        return fake_content.refine_for(text)
     return fake_content.answer_for(text, sample)
 
 

@@ -32,6 +32,8 @@ from distillset.testing.fake_logprobs import (
     logprobs_asked,
     logprobs_of,
     logprobs_refusal,
+    pieces,
+    prompt_logprobs_of,
     reply_json,
     stream_groups,
     vocabulary_at,
@@ -255,6 +257,9 @@ class FakeModelBehaviour:
             answer, finish_reason = answer[: max(1, len(answer) // 2)], "length"
         elif outcome == "empty":
             answer = ""
+        if config.scores_prompts and body.get("prompt_logprobs") is not None:
+            # A scoring request: one token generated, cut at max_tokens as vLLM cuts it.
+            reasoning, answer, finish_reason = None, pieces(answer)[0].decode(), "length"
         message = message_fields(config.reasoning_style, reasoning, answer)
         usage = usage_of(messages, message)
         if config.cache_report != "none":
@@ -279,6 +284,10 @@ class FakeModelBehaviour:
             return stream_chunks(model, message, finish_reason, usage_sent, groups)
         logprobs = None if make_logprobs is None else make_logprobs(message)
         reply = completion_body(model, message, finish_reason, usage, logprobs)
+        scored = body.get("prompt_logprobs")
+        if config.scores_prompts and type(scored) is int and scored >= 0:
+            continued = bool(body.get("continue_final_message"))
+            reply["prompt_logprobs"] = prompt_logprobs_of(messages, scored, continued)
         return web.Response(text=reply_json(reply), content_type="application/json")
 
     def _sample_number(

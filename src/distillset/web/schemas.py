@@ -247,3 +247,28 @@ class SampleSelection(Body):
     tag_id: RowId | None = None
     model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+
+
+class RecordRefine(Body):
+    """Rewrite records following one advice: by id, or by filters (a tag's subtree,
+    confirmed, scored, a score range, text); every record of the project only with `all`."""
+
+    advice: str = Field(min_length=1, max_length=5_000)
+    model: str | None = Field(default=None, description="endpoint alias (default: answer model)")
+    ids: list[RowId] | None = Field(default=None, max_length=100_000)
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    confirmed: bool | None = None
+    scored: bool | None = None
+    min_score: float | None = Field(default=None, ge=0, le=5)
+    max_score: float | None = Field(default=None, ge=0, le=5)
+    q: str | None = Field(default=None, max_length=500)
+    all: bool = Field(default=False, description="every record of the project")
+
+
+class OneRefine(Body):
+    advice: str = Field(min_length=1, max_length=5_000)
+    model: str | None = None
+
+
+class RecordRestore(Body):
+    version: int = Field(ge=1, le=MAX_ID)

@@ -7,10 +7,20 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from distillset import review as service
+from distillset.web.api._jobs import in_session
 from distillset.web.api._record_edit import apply_record_update
 from distillset.web.api._record_filters import record_filter
-from distillset.web.deps import DbSession, project_by_id
-from distillset.web.schemas import AfterId, BulkConfirm, RecordUpdate, RowId
+from distillset.web.api._refine import create_refine, refine_one
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
+from distillset.web.schemas import (
+    AfterId,
+    BulkConfirm,
+    OneRefine,
+    RecordRefine,
+    RecordRestore,
+    RecordUpdate,
+    RowId,
+)
 
 router = APIRouter(prefix="/projects/{project_id}/records", tags=["dataset"])
 
@@ -73,3 +83,39 @@ def delete_record(project_id: RowId, record_id: RowId, session: DbSession) -> di
     project = project_by_id(session, project_id)
     result = service.delete_records(session, project, ids=[record_id])
     return {"deleted": result.records, "questions_unanswered": result.questions_unanswered}
+
+
+@router.post("/refine", status_code=202)
+async def refine_records(
+    project_id: RowId, body: RecordRefine, store: AppStore, settings: AppSettings, runner: Runner
+) -> dict[str, Any]:
+    """Start a refine task over the chosen records (ids, filters, or `all`): the answer
+    model rewrites each answer following the advice; follow it under /tasks/{id}."""
+    task = await in_session(store, create_refine, settings, project_id, body)
+    runner.start(task["id"])
+    return task
+
+
+@router.post("/{record_id}/refine")
+async def refine_record(
+    project_id: RowId, record_id: RowId, body: OneRefine, settings: AppSettings, runner: Runner
+) -> dict[str, Any]:
+    """Refine one record and wait: ``record`` as it is now and the ``task`` (its status and
+    last_error say why a failed refine left the text as it was)."""
+    return await refine_one(runner, settings, project_id, record_id, body.advice, body.model)
+
+
+@router.get("/{record_id}/history")
+def record_history(project_id: RowId, record_id: RowId, session: DbSession) -> list[dict[str, Any]]:
+    """The record's earlier texts, oldest first, with what replaced each."""
+    project = project_by_id(session, project_id)
+    return [version.as_dict() for version in service.record_history(session, project, record_id)]
+
+
+@router.post("/{record_id}/restore")
+def restore_record(
+    project_id: RowId, record_id: RowId, body: RecordRestore, session: DbSession
+) -> dict[str, Any]:
+    """Bring back an earlier version; the current text becomes the newest version."""
+    project = project_by_id(session, project_id)
+    return service.restore_version(session, project, record_id, body.version).as_dict()

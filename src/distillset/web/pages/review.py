@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 
 from distillset import resolve
 from distillset import review as review_service
-from distillset.domain import DistillsetError
+from distillset.domain import MAX_ID, DistillsetError
 from distillset.projects import list_endpoints
 from distillset.questions import PAGE_SIZE, list_questions
 from distillset.review import RecordFilter, fetch_page
@@ -20,6 +20,7 @@ from distillset.store import Project, TagPaths
 from distillset.web.api import _jobs as jobs
 from distillset.web.api._record_edit import apply_record_update
 from distillset.web.api._record_filters import record_filter
+from distillset.web.api._refine import refine_one
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.errors import status_for
 from distillset.web.pages.common import message, redirect, render
@@ -206,6 +207,69 @@ async def update_record(
         project = project_by_id(session, project_id)
         record = review_service.get_record(session, project, record_id)
         return render(request, "_record.html", project=project, record=record)
+
+
+@router.post("/dataset/{record_id}/refine")
+async def refine_record(
+    project_id: RowId,
+    record_id: RowId,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+    advice: Annotated[str, Form(max_length=5_000)] = "",
+) -> Response:
+    """Refine the record with the advice and wait: the record as it is now, saying why
+    when the refine failed (its text is then unchanged)."""
+    outcome = await refine_one(runner, settings, project_id, record_id, advice)
+    task = outcome["task"]
+    failed = task["status"] != "succeeded"
+    notice = (
+        f"Refine failed: {task.get('last_error') or task['status']}. The text is unchanged."
+        if failed
+        else "Refined. The earlier text is in the history."
+    )
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        record = review_service.get_record(session, project, record_id)
+        return render(
+            request,
+            "_record.html",
+            project=project,
+            record=record,
+            notice=notice,
+            notice_level="error" if failed else "info",
+        )
+
+
+@router.get("/dataset/{record_id}/history")
+def record_history(
+    project_id: RowId, record_id: RowId, request: Request, session: DbSession
+) -> Response:
+    project = project_by_id(session, project_id)
+    versions = review_service.record_history(session, project, record_id)
+    return render(
+        request, "_record_history.html", project=project, record_id=record_id, versions=versions
+    )
+
+
+@router.post("/dataset/{record_id}/restore")
+def restore_record(
+    project_id: RowId,
+    record_id: RowId,
+    request: Request,
+    session: DbSession,
+    version: Annotated[int, Form(ge=1, le=MAX_ID)],
+) -> Response:
+    project = project_by_id(session, project_id)
+    record = review_service.restore_version(session, project, record_id, version)
+    return render(
+        request,
+        "_record.html",
+        project=project,
+        record=record,
+        notice=f"Version {version} restored; the text it replaced is the newest version now.",
+    )
 
 
 @router.post("/dataset/{record_id}/delete")
