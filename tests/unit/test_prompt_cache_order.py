@@ -12,7 +12,15 @@ import distillset.prompts
 
 TEMPLATES = Path(distillset.prompts.__file__).parent / "templates"
 # What changes between requests of one project; {topic} is the project's, the same for all.
-VARIABLE = ("{path}", "{existing}", "{count}", "{question}", "{answer}", "{reasoning}")
+VARIABLE = (
+    "{path}",
+    "{existing}",
+    "{count}",
+    "{question}",
+    "{answer}",
+    "{reasoning}",
+    "{questions}",
+)
 
 
 @pytest.mark.parametrize(

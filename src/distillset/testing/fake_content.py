@@ -327,7 +327,11 @@ INVENTED_LEAF = "Miscellaneous"
 def placements_for(text: str) -> dict[str, Any]:
     """A placement reply: each numbered question on the listed leaf whose path shares the
     most words with it (the first on a tie), or on INVENTED_LEAF when none shares any."""
-    leaves = _LEAF_LINE.findall(text)
+    # The leaves are the listed block just before the numbered questions (the rules above
+    # them are listed too).
+    blocks = text.split("\n\n")
+    asked = next((n for n, block in enumerate(blocks) if _NUMBERED_LINE.search(block)), 0)
+    leaves = _LEAF_LINE.findall(blocks[asked - 1]) if asked else []
     placements = []
     for number, question in _NUMBERED_LINE.findall(text):
         words = set(_WORD.findall(question.casefold()))
