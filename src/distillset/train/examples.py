@@ -115,7 +115,7 @@ def soft_example(tokenizer: Any, record: Record) -> Example | str:
     ids = [int(token) for token in labels["token_ids"][start:]]
     if not ids or tokenizer.decode(ids).strip() != record.answer.strip():
         return "tokens do not spell the answer"
-    messages = record.messages(reasoning=False)
+    messages = record.messages(reasoning="drop")
     prompt = prompt_ids(tokenizer, messages)
     trailer = _trailer(tokenizer, messages, prompt)
     if trailer is None:
@@ -193,7 +193,7 @@ def truncate(example: Example, max_length: int) -> tuple[Example, bool]:
 
 
 def check_prompt_lengths(
-    tokenizer: Any, records: list[Record], max_length: int, *, reasoning: bool
+    tokenizer: Any, records: list[Record], max_length: int, *, reasoning: str
 ) -> None:
     """Refuse a max length that leaves a record no answer token to train on."""
     longest, record_id, too_long = 0, 0, 0
@@ -211,9 +211,10 @@ def check_prompt_lengths(
 
 
 def build_examples(
-    tokenizer: Any, records: list[Record], *, method: str, reasoning: bool, max_length: int
+    tokenizer: Any, records: list[Record], *, method: str, reasoning: str, max_length: int
 ) -> ExampleSet:
-    """Every record as a training sequence (KD: with soft labels where usable)."""
+    """Every record as a training sequence (KD: with soft labels where usable); ``reasoning``
+    is the SFT mode (Record.messages), KD distils the answers."""
     result = ExampleSet()
     for record in records:
         example: Example | str = "sft"
@@ -223,8 +224,8 @@ def build_examples(
             if method == "kd":
                 result.hard_only[example] += 1
             # KD distils answers; SFT keeps the reasoning as asked.
-            keep = reasoning and method == "sft"
-            example = hard_example(tokenizer, record.messages(reasoning=keep))
+            mode = reasoning if method == "sft" else "drop"
+            example = hard_example(tokenizer, record.messages(reasoning=mode))
         example, cut = truncate(example, max_length)
         result.truncated += cut
         if example.trained_tokens:
