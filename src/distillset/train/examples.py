@@ -11,13 +11,14 @@ otherwise. A record whose soft labels cannot be used is trained on hard labels (
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from distillset.domain import InvalidInputError
 from distillset.train.records import Record
+from distillset.train.token_text import TokenTextMapper, check_teacher_tokenizer, has_text_only
 
 IGNORE = -100
 THINK_CLOSE = "</think>"
@@ -102,16 +103,26 @@ def _answer_start(tokenizer: Any, record: Record) -> int | str:
     return "answer start unknown"
 
 
-def soft_example(tokenizer: Any, record: Record) -> Example | str:
+def soft_example(
+    tokenizer: Any, record: Record, mapper: TokenTextMapper | None = None
+) -> Example | str:
     """The record with the teacher's answer tokens as the assistant's part and their soft
     labels; a reason (str) when it must be trained on hard labels instead. KD distils the
-    answer: the reasoning is not part of the sequence."""
+    answer: the reasoning is not part of the sequence. Soft labels with token text but no
+    ids are mapped to the student's ids by ``mapper`` (the caller checked the tokenizers are
+    the same: check_same_tokenizer)."""
     if record.soft_labels is None:
         return "no soft labels"
+    if mapper is not None and has_text_only(record.soft_labels):
+        mapped = mapper.with_ids(record.soft_labels, has_reasoning=bool(record.reasoning))
+        if isinstance(mapped, str):
+            return mapped
+        record = replace(record, soft_labels=mapped)
     start = _answer_start(tokenizer, record)
     if isinstance(start, str):
         return start
     labels = record.soft_labels
+    assert labels is not None
     ids = [int(token) for token in labels["token_ids"][start:]]
     if not ids or tokenizer.decode(ids).strip() != record.answer.strip():
         return "tokens do not spell the answer"
@@ -141,10 +152,26 @@ def soft_example(tokenizer: Any, record: Record) -> Example | str:
 
 def check_same_tokenizer(tokenizer: Any, records: list[Record], student: str) -> None:
     """Refuse KD when the teacher's token ids are not the student's: an id outside the
-    student's vocabulary, or a token the teacher spells one way and the student another."""
+    student's vocabulary, or a token the teacher spells one way and the student another;
+    for soft labels given as text without ids, a teacher tokenizer that is not the student's
+    (token_text.check_teacher_tokenizer)."""
     size = len(tokenizer)
+    compared: set[str] = set()
     for record in records:
         labels = record.soft_labels
+        if has_text_only(labels):
+            assert labels is not None
+            identity = labels.get("tokenizer") or {}
+            key = repr(sorted(identity.items()))
+            if key not in compared:
+                compared.add(key)
+                check_teacher_tokenizer(
+                    tokenizer,
+                    identity,
+                    student,
+                    lambda teacher, detail: _mismatch(teacher, student, detail),
+                )
+            continue
         if not labels or not labels.get("token_ids"):
             continue
         teacher = _teacher_name(labels)
@@ -216,10 +243,13 @@ def build_examples(
     """Every record as a training sequence (KD: with soft labels where usable); ``reasoning``
     is the SFT mode (Record.messages), KD distils the answers."""
     result = ExampleSet()
+    mapper: TokenTextMapper | None = None
+    if method == "kd" and any(has_text_only(record.soft_labels) for record in records):
+        mapper = TokenTextMapper(tokenizer)
     for record in records:
         example: Example | str = "sft"
         if method == "kd":
-            example = soft_example(tokenizer, record)
+            example = soft_example(tokenizer, record, mapper)
         if isinstance(example, str):
             if method == "kd":
                 result.hard_only[example] += 1

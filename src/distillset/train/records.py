@@ -107,7 +107,8 @@ def read_records(
 
 def compact_soft_labels(labels: dict[str, Any] | None) -> dict[str, Any] | None:
     """The export's soft labels with the top K as arrays ([tokens, K]: ids as int32 padded
-    with 0, logprobs as float32 padded with -inf) and without the alternatives' text."""
+    with 0, logprobs as float32 padded with -inf) and, when it has ids, without the
+    alternatives' text."""
     if labels is None:
         return None
     top_ids, top_logprobs = labels.get("top_ids"), labels.get("top_logprobs") or []
@@ -118,8 +119,11 @@ def compact_soft_labels(labels: dict[str, Any] | None) -> dict[str, Any] | None:
         logprobs[position, : len(row)] = row
         if top_ids is not None:
             ids[position, : len(row)] = top_ids[position]
+    # The alternatives' text is kept only without ids: the trainer maps it to the student's
+    # ids then (train.token_text).
+    drop = "top_tokens" if top_ids is not None else None
     return {
-        **{key: value for key, value in labels.items() if key != "top_tokens"},
+        **{key: value for key, value in labels.items() if key != drop},
         "top_ids": ids if top_ids is not None else None,
         "top_logprobs": logprobs,
     }
