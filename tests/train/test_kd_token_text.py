@@ -49,6 +49,7 @@ def _text_record(tokenizer: Any, texts: list[str] | None = None, name: str = "ti
 def test_token_text_maps_to_exactly_one_id(tiny_student: Path) -> None:
     tokenizer = trainer.load_tokenizer(str(tiny_student))
     mapper = TokenTextMapper(tokenizer)
+    assert mapper.byte_level
     for token_id in tokenizer.encode(" the rowing stroke, é 漢", add_special_tokens=False):
         piece = tokenizer.convert_ids_to_tokens(token_id)
         data = bytes(_gpt2_bytes()[char] for char in piece)
@@ -61,6 +62,19 @@ def test_token_text_maps_to_exactly_one_id(tiny_student: Path) -> None:
     # Text that is no single token of the vocabulary maps to nothing.
     assert mapper.id_of(" the rowing stroke") is None
     assert mapper.id_of("token_id:99999999") is None
+
+
+def test_a_tokenizer_that_is_not_byte_level_maps_text_it_encodes_to_one_id() -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = Tokenizer(models.WordLevel({"[UNK]": 0, "row": 1, "the": 2}, unk_token="[UNK]"))
+    words.pre_tokenizer = pre_tokenizers.Whitespace()
+    mapper = TokenTextMapper(PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]"))
+    assert not mapper.byte_level
+    assert (mapper.id_of("row"), mapper.id_of("the")) == (1, 2)
+    assert mapper.id_of("the row") is None  # two ids
+    assert mapper.id_of("oar") is None  # the unknown token is no mapping
 
 
 def _gpt2_bytes() -> dict[str, int]:

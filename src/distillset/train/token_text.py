@@ -75,7 +75,7 @@ class TokenTextMapper:
         self.size = len(tokenizer)
         self._vocab: dict[str, int] = dict(tokenizer.get_vocab())
         self._special: dict[str, int] = dict(tokenizer.get_added_vocab())
-        self._byte_level = _is_byte_level(tokenizer)
+        self.byte_level = _is_byte_level(tokenizer)
         self._known: dict[str, int | None] = {}
 
     def id_of(self, text: str) -> int | None:
@@ -93,7 +93,7 @@ class TokenTextMapper:
         data = token_bytes(text)
         if not data:
             return None
-        if self._byte_level:
+        if self.byte_level:
             alphabet = _byte_alphabet()
             return self._vocab.get("".join(alphabet[byte] for byte in data))
         try:
@@ -101,7 +101,8 @@ class TokenTextMapper:
         except UnicodeDecodeError:
             return None
         ids = self.tokenizer.encode(decoded, add_special_tokens=False)
-        return int(ids[0]) if len(ids) == 1 else None
+        unknown = self.tokenizer.unk_token_id
+        return int(ids[0]) if len(ids) == 1 and ids[0] != unknown else None
 
     def with_ids(self, labels: dict[str, Any], *, has_reasoning: bool) -> dict[str, Any] | str:
         """Soft labels given as text, with the answer's tokens and alternatives as ids (the
