@@ -5,7 +5,8 @@ The student's chat template decides how the conversation is written; its ``{% ge
 markers say which tokens are the assistant's (TRL swaps in a marked template for the common
 families that lack them). KD trains on the teacher's own token ids for the assistant's part,
 so the student must share the teacher's tokenizer: ``check_same_tokenizer`` refuses KD
-otherwise. A record whose soft labels cannot be used is trained on hard labels (counted).
+otherwise. Soft labels given as token text without ids are mapped to the student's ids
+(token_text). A record whose soft labels cannot be used is trained on hard labels (counted).
 """
 
 from __future__ import annotations
