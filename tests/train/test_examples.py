@@ -57,7 +57,7 @@ def test_unusable_soft_labels_fall_back_to_hard_labels_with_the_reason(tiny_stud
     edited.answer = "An answer edited since."
     plain = Record(8, "Rowing", "Why?", "Because.", None, None)
     result = examples.build_examples(
-        tokenizer, [edited, plain], method="kd", reasoning=True, max_length=256
+        tokenizer, [edited, plain], method="kd", reasoning="inline", max_length=256
     )
     assert dict(result.hard_only) == {"tokens do not spell the answer": 1, "no soft labels": 1}
     assert len(result.examples) == 2 and all(e.top_ids is None for e in result.examples)

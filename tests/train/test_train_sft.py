@@ -103,7 +103,7 @@ def test_only_the_assistants_turn_is_trained(records_project: Project, tiny_stud
     expected = "<think>\nThink first.\n</think>\n\nBecause it is fun.<|im_end|>"
     assert tokenizer.decode(trained) == expected
     # The hard labels KD falls back to mark the same tokens.
-    example = examples.hard_example(tokenizer, record.messages(reasoning=True))
+    example = examples.hard_example(tokenizer, record.messages(reasoning="inline"))
     labels = [label for label in example.labels if label != examples.IGNORE]
     assert labels == trained
 

@@ -59,8 +59,10 @@ def train_command(
     reasoning: str = typer.Option(
         "inline",
         "--reasoning",
-        help="SFT: the teacher's reasoning in the assistant turn as the student's chat "
-        "template writes it (inline), or drop it. KD always distils the answers.",
+        help="SFT: the teacher's reasoning inline in the answer between <think> delimiters "
+        "(the student's chat template may rewrite it; warned when it drops it), in the "
+        "assistant's reasoning_content field (refused when the template ignores it), or "
+        "drop. KD always distils the answers.",
     ),
     eval_split: float = typer.Option(
         0.05, "--eval-split", help="Fraction of each tag held out for the eval loss (0: none)."

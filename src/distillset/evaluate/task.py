@@ -230,7 +230,7 @@ class EvalRun(SupervisedRun):
         endpoint = setup.endpoints[student.endpoint or ""]
 
         async def ask(record: Record) -> str | None:
-            messages = record.messages(reasoning=False)[:-1]
+            messages = record.messages(reasoning="drop")[:-1]
             async with slots:
                 try:
                     result = await gateway.chat(
@@ -258,7 +258,7 @@ class EvalRun(SupervisedRun):
             model = await asyncio.to_thread(LocalStudent, student.path, setup.max_new_tokens)
             kept_at.parent.mkdir(parents=True, exist_ok=True)
             for record in missing:
-                messages = record.messages(reasoning=False)[:-1]
+                messages = record.messages(reasoning="drop")[:-1]
                 kept[str(record.id)] = await asyncio.to_thread(model.answer, messages)
                 kept_at.write_text(json.dumps(kept))
                 self.progress.add_done(ANSWERED)

@@ -5,19 +5,21 @@ The student's chat template decides how the conversation is written; its ``{% ge
 markers say which tokens are the assistant's (TRL swaps in a marked template for the common
 families that lack them). KD trains on the teacher's own token ids for the assistant's part,
 so the student must share the teacher's tokenizer: ``check_same_tokenizer`` refuses KD
-otherwise. A record whose soft labels cannot be used is trained on hard labels (counted).
+otherwise. Soft labels given as token text without ids are mapped to the student's ids
+(token_text). A record whose soft labels cannot be used is trained on hard labels (counted).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from distillset.domain import InvalidInputError
 from distillset.train.records import Record
+from distillset.train.token_text import TokenTextMapper, check_teacher_tokenizer, has_text_only
 
 IGNORE = -100
 THINK_CLOSE = "</think>"
@@ -102,20 +104,30 @@ def _answer_start(tokenizer: Any, record: Record) -> int | str:
     return "answer start unknown"
 
 
-def soft_example(tokenizer: Any, record: Record) -> Example | str:
+def soft_example(
+    tokenizer: Any, record: Record, mapper: TokenTextMapper | None = None
+) -> Example | str:
     """The record with the teacher's answer tokens as the assistant's part and their soft
     labels; a reason (str) when it must be trained on hard labels instead. KD distils the
-    answer: the reasoning is not part of the sequence."""
+    answer: the reasoning is not part of the sequence. Soft labels with token text but no
+    ids are mapped to the student's ids by ``mapper`` (the caller checked the tokenizers are
+    the same: check_same_tokenizer)."""
     if record.soft_labels is None:
         return "no soft labels"
+    if mapper is not None and has_text_only(record.soft_labels):
+        mapped = mapper.with_ids(record.soft_labels, has_reasoning=bool(record.reasoning))
+        if isinstance(mapped, str):
+            return mapped
+        record = replace(record, soft_labels=mapped)
     start = _answer_start(tokenizer, record)
     if isinstance(start, str):
         return start
     labels = record.soft_labels
+    assert labels is not None
     ids = [int(token) for token in labels["token_ids"][start:]]
     if not ids or tokenizer.decode(ids).strip() != record.answer.strip():
         return "tokens do not spell the answer"
-    messages = record.messages(reasoning=False)
+    messages = record.messages(reasoning="drop")
     prompt = prompt_ids(tokenizer, messages)
     trailer = _trailer(tokenizer, messages, prompt)
     if trailer is None:
@@ -141,10 +153,26 @@ def soft_example(tokenizer: Any, record: Record) -> Example | str:
 
 def check_same_tokenizer(tokenizer: Any, records: list[Record], student: str) -> None:
     """Refuse KD when the teacher's token ids are not the student's: an id outside the
-    student's vocabulary, or a token the teacher spells one way and the student another."""
+    student's vocabulary, or a token the teacher spells one way and the student another;
+    for soft labels given as text without ids, a teacher tokenizer that is not the student's
+    (token_text.check_teacher_tokenizer)."""
     size = len(tokenizer)
+    compared: set[str] = set()
     for record in records:
         labels = record.soft_labels
+        if has_text_only(labels):
+            assert labels is not None
+            identity = labels.get("tokenizer") or {}
+            key = repr(sorted(identity.items()))
+            if key not in compared:
+                compared.add(key)
+                check_teacher_tokenizer(
+                    tokenizer,
+                    identity,
+                    student,
+                    lambda teacher, detail: _mismatch(teacher, student, detail),
+                )
+            continue
         if not labels or not labels.get("token_ids"):
             continue
         teacher = _teacher_name(labels)
@@ -193,7 +221,7 @@ def truncate(example: Example, max_length: int) -> tuple[Example, bool]:
 
 
 def check_prompt_lengths(
-    tokenizer: Any, records: list[Record], max_length: int, *, reasoning: bool
+    tokenizer: Any, records: list[Record], max_length: int, *, reasoning: str
 ) -> None:
     """Refuse a max length that leaves a record no answer token to train on."""
     longest, record_id, too_long = 0, 0, 0
@@ -211,20 +239,24 @@ def check_prompt_lengths(
 
 
 def build_examples(
-    tokenizer: Any, records: list[Record], *, method: str, reasoning: bool, max_length: int
+    tokenizer: Any, records: list[Record], *, method: str, reasoning: str, max_length: int
 ) -> ExampleSet:
-    """Every record as a training sequence (KD: with soft labels where usable)."""
+    """Every record as a training sequence (KD: with soft labels where usable); ``reasoning``
+    is the SFT mode (Record.messages), KD distils the answers."""
     result = ExampleSet()
+    mapper: TokenTextMapper | None = None
+    if method == "kd" and any(has_text_only(record.soft_labels) for record in records):
+        mapper = TokenTextMapper(tokenizer)
     for record in records:
         example: Example | str = "sft"
         if method == "kd":
-            example = soft_example(tokenizer, record)
+            example = soft_example(tokenizer, record, mapper)
         if isinstance(example, str):
             if method == "kd":
                 result.hard_only[example] += 1
             # KD distils answers; SFT keeps the reasoning as asked.
-            keep = reasoning and method == "sft"
-            example = hard_example(tokenizer, record.messages(reasoning=keep))
+            mode = reasoning if method == "sft" else "drop"
+            example = hard_example(tokenizer, record.messages(reasoning=mode))
         example, cut = truncate(example, max_length)
         result.truncated += cut
         if example.trained_tokens:

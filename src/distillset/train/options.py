@@ -10,7 +10,7 @@ from distillset.domain import InvalidInputError
 from distillset.review.filters import RecordFilter
 
 METHODS = ("sft", "kd")
-REASONING_MODES = ("inline", "drop")
+REASONING_MODES = ("inline", "field", "drop")  # Record.messages
 TAILS = ("bucket", "renormalize")  # kd_loss.TAILS, without importing torch here
 
 

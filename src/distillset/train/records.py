@@ -12,7 +12,12 @@ import numpy as np
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
-from distillset.export import ExportOptions, export_dataset
+from distillset.export import (
+    DEFAULT_THINK_CLOSE,
+    DEFAULT_THINK_OPEN,
+    ExportOptions,
+    export_dataset,
+)
 from distillset.review.filters import RecordFilter
 from distillset.store import Project
 
@@ -32,18 +37,27 @@ class Record:
     system: str | None
     soft_labels: dict[str, Any] | None = None
 
-    def messages(self, *, reasoning: bool) -> list[dict[str, Any]]:
-        """system? / user / assistant; the reasoning as the assistant's `reasoning_content`
-        (the field chat templates of reasoning models read) when kept."""
+    def messages(self, *, reasoning: str) -> list[dict[str, Any]]:
+        """system? / user / assistant, with the reasoning as ``reasoning`` says (REASONING_MODES):
+        inline in the answer between think delimiters (a reasoning model's template may take it
+        out again and write it its own way), as the assistant's ``reasoning_content`` field
+        (what Qwen3- and DeepSeek-style templates read), or dropped."""
         turns: list[dict[str, Any]] = []
         if self.system:
             turns.append({"role": "system", "content": self.system})
         turns.append({"role": "user", "content": self.question})
         assistant: dict[str, Any] = {"role": "assistant", "content": self.answer}
-        if reasoning and self.reasoning:
+        if reasoning == "inline" and self.reasoning:
+            assistant["content"] = inline_reasoning(self.reasoning, self.answer)
+        elif reasoning == "field" and self.reasoning:
             assistant["reasoning_content"] = self.reasoning
         turns.append(assistant)
         return turns
+
+
+def inline_reasoning(reasoning: str, answer: str) -> str:
+    """The answer with the reasoning before it, delimited as `export --reasoning inline` does."""
+    return f"{DEFAULT_THINK_OPEN}{reasoning}{DEFAULT_THINK_CLOSE}{answer}"
 
 
 @dataclass
@@ -93,7 +107,8 @@ def read_records(
 
 def compact_soft_labels(labels: dict[str, Any] | None) -> dict[str, Any] | None:
     """The export's soft labels with the top K as arrays ([tokens, K]: ids as int32 padded
-    with 0, logprobs as float32 padded with -inf) and without the alternatives' text."""
+    with 0, logprobs as float32 padded with -inf) and, when it has ids, without the
+    alternatives' text."""
     if labels is None:
         return None
     top_ids, top_logprobs = labels.get("top_ids"), labels.get("top_logprobs") or []
@@ -104,8 +119,11 @@ def compact_soft_labels(labels: dict[str, Any] | None) -> dict[str, Any] | None:
         logprobs[position, : len(row)] = row
         if top_ids is not None:
             ids[position, : len(row)] = top_ids[position]
+    # The alternatives' text is kept only without ids: the trainer maps it to the student's
+    # ids then (train.token_text).
+    drop = "top_tokens" if top_ids is not None else None
     return {
-        **{key: value for key, value in labels.items() if key != "top_tokens"},
+        **{key: value for key, value in labels.items() if key != drop},
         "top_ids": ids if top_ids is not None else None,
         "top_logprobs": logprobs,
     }

@@ -60,9 +60,11 @@ def check_training(session: Session, project: Project, options: TrainOptions) ->
     splits = _read(session, project, options)
     if not splits.train:
         raise InvalidInputError(f"{NOTHING_MATCHED}: nothing to train on")
-    keep = options.reasoning == "inline" and options.method == "sft"
+    reasoning = options.reasoning if options.method == "sft" else "drop"
+    if reasoning == "field":
+        trainer.check_reasoning_field(tokenizer, options.student)
     records = splits.train + splits.held_out
-    examples.check_prompt_lengths(tokenizer, records, options.max_length, reasoning=keep)
+    examples.check_prompt_lengths(tokenizer, records, options.max_length, reasoning=reasoning)
     if options.method == "kd":
         examples.check_same_tokenizer(tokenizer, records, options.student)
     return splits
@@ -193,11 +195,15 @@ def _train(options: TrainOptions, splits: RecordSplits, monitor: Any) -> dict[st
         "eval_records": len(splits.held_out),
     }
     if options.method == "sft":
-        if options.reasoning == "inline" and trainer.drops_reasoning(tokenizer):
+        if options.reasoning == "inline" and not trainer.writes_reasoning(tokenizer, "inline"):
+            instead = (
+                "--reasoning field gives it in the reasoning_content field the template writes"
+                if trainer.writes_reasoning(tokenizer, "field")
+                else "--reasoning drop says so explicitly"
+            )
             monitor.notes.append(
-                "warning: the student's chat template drops the reasoning of a final "
-                "assistant turn; the records' reasoning is not trained on (--reasoning drop "
-                "says so explicitly)"
+                "warning: the student's chat template drops reasoning written inline in a final "
+                f"assistant turn; the records' reasoning is not trained on ({instead})"
             )
         run = trainer.sft_trainer(options, tokenizer, splits.train, splits.held_out)
     else:
@@ -207,7 +213,7 @@ def _train(options: TrainOptions, splits: RecordSplits, monitor: Any) -> dict[st
         marked.chat_template = trainer.training_template(marked) or marked.chat_template
         train, held_out = (
             examples.build_examples(
-                marked, records, method="kd", reasoning=False, max_length=options.max_length
+                marked, records, method="kd", reasoning="drop", max_length=options.max_length
             )
             for records in (splits.train, splits.held_out)
         )

@@ -245,18 +245,33 @@ def training_template(tokenizer: Any) -> str | None:
     return str(template)
 
 
-def drops_reasoning(tokenizer: Any) -> bool:
-    """Whether the template the trainer renders with leaves a final assistant turn's
-    reasoning out."""
+def writes_reasoning(tokenizer: Any, mode: str) -> bool:
+    """Whether the template the trainer renders with writes a final assistant turn's
+    reasoning given as ``mode`` says (inline in the content, or the reasoning_content field):
+    a probe conversation is rendered and its reasoning looked for."""
     marker = "distillset-reasoning-probe"
-    messages = [
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "content": "a", "reasoning_content": marker},
-    ]
+    probe = Record(0, "", "q", "a", marker, None)
     text = tokenizer.apply_chat_template(
-        messages, tokenize=False, chat_template=training_template(tokenizer)
+        probe.messages(reasoning=mode), tokenize=False, chat_template=training_template(tokenizer)
     )
-    return marker not in text
+    return marker in text
+
+
+def check_reasoning_field(tokenizer: Any, student: str) -> None:
+    """Refuse --reasoning field for a student whose template ignores reasoning_content,
+    saying what it does with reasoning instead."""
+    if writes_reasoning(tokenizer, "field"):
+        return
+    if writes_reasoning(tokenizer, "inline"):
+        instead = "it writes reasoning only inside the answer: use --reasoning inline"
+    else:
+        instead = (
+            "it leaves a final assistant turn's reasoning out either way: use --reasoning drop"
+        )
+    raise InvalidInputError(
+        f"--reasoning field: the chat template of {student!r} ignores the assistant's "
+        f"reasoning_content ({instead})"
+    )
 
 
 def _arguments(options: TrainOptions, output: Path, has_eval: bool, **extra: Any) -> dict[str, Any]:
@@ -312,10 +327,10 @@ def sft_trainer(
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    keep = options.reasoning == "inline"
-
     def rows(records: list[Record]) -> Any:
-        return Dataset.from_list([{"messages": r.messages(reasoning=keep)} for r in records])
+        return Dataset.from_list(
+            [{"messages": r.messages(reasoning=options.reasoning)} for r in records]
+        )
 
     config = SFTConfig(
         **_arguments(options, Path(options.output), bool(held_out)),
