@@ -25,7 +25,7 @@ from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, projec
 from distillset.web.errors import status_for
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
-from distillset.web.schemas import AfterId, RecordUpdate, RowId
+from distillset.web.schemas import AfterId, AnswerTask, RecordUpdate, RowId
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -104,12 +104,25 @@ async def answer_unanswered(
     runner: Runner,
     tag: Annotated[str, Form()] = "",
 ) -> Response:
+    """Answer the (subtree's) unanswered questions as a task; the answer fields are the
+    API's (samples, temperature, batch)."""
+    body = parse_form(AnswerTask, await request.form())
+
     def create(session: Session) -> jobs.PlannedJob:
         project = project_by_id(session, project_id)
-        return jobs.create_answers(session, settings, project_id, tag_id_of(session, project, tag))
+        return jobs.create_answers(
+            session,
+            settings,
+            project_id,
+            tag_id_of(session, project, tag),
+            body.confirm_large,
+            body.batch,
+            body.samples,
+            body.temperature,
+        )
 
     job = await jobs.in_session(store, create)
-    runner.start(job.task_id)
+    runner.start(job.task_id, use_cache=not body.fresh)
     return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
 
 

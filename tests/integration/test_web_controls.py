@@ -1,0 +1,133 @@
+"""Controls of the pages for the CLI's newer options (best-of-N answers, batch, selection,
+difficulty, budgets, auto-tag on import, token scores), through TestClient against the fake
+model server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from distillset.testing import FakeModelServer
+
+HX = {"HX-Request": "true"}
+API = "/api/v1"
+
+
+@pytest.fixture
+def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
+    created = client.post("/projects", data={"name": "Sports"}, follow_redirects=False)
+    project = int(created.headers["location"].split("/")[2])
+    client.post(
+        f"/projects/{project}/endpoints",
+        data={"alias": "fake", "base_url": fake_server.url, "model": "m"},
+        headers=HX,
+    )
+    client.post(
+        f"/projects/{project}/settings",
+        data={"question_model": "fake", "answer_model": "fake", "answer_system_prompt": ""},
+        headers=HX,
+    )
+    return project
+
+
+def _questions(client: TestClient, project_id: int, count: int = 2) -> int:
+    """A tag with ``count`` unanswered questions; its id."""
+    tag = client.post(f"{API}/projects/{project_id}/tags", json={"label": "Golf"}).json()
+    client.post(
+        f"{API}/projects/{project_id}/tags/{tag['id']}/questions/generate", json={"count": count}
+    )
+    return int(tag["id"])
+
+
+def _finished(client: TestClient, task_id: int) -> dict[str, object]:
+    with client.stream("GET", f"{API}/tasks/{task_id}/events") as stream:
+        last = [line for line in stream.iter_lines() if line.startswith("data: ")][-1]
+    data: dict[str, object] = json.loads(last[6:])
+    return data
+
+
+def _records(client: TestClient, project_id: int) -> list[dict[str, object]]:
+    records: list[dict[str, object]] = client.get(
+        f"{API}/projects/{project_id}/records", params={"limit": 1000}
+    ).json()["records"]
+    return records
+
+
+def _task_id_of(reply_text: str) -> int:
+    marker = 'data-task-stream="/api/v1/tasks/'
+    start = reply_text.index(marker) + len(marker)
+    return int(reply_text[start : reply_text.index("/", start)])
+
+
+def test_the_tag_panel_answers_all_with_samples_and_temperature(
+    client: TestClient, project_id: int
+) -> None:
+    tag = _questions(client, project_id)
+    panel = client.get(f"/projects/{project_id}/distill/tags/{tag}").text
+    assert 'name="samples"' in panel and 'name="temperature"' in panel and 'name="batch"' in panel
+    started = client.post(
+        f"/projects/{project_id}/distill/tags/{tag}/answer-all",
+        data={"samples": "2", "temperature": "0.7"},
+        headers=HX,
+    )
+    assert started.status_code == 200, started.text
+    task_id = _task_id_of(started.text)
+    assert _finished(client, task_id)["status"] == "succeeded"
+    items = _records(client, project_id)
+    assert len(items) == 4  # two samples of each of the two questions
+    assert {r["variant"] for r in items} == {0, 1}
+
+
+def test_answer_all_refuses_a_bad_temperature_beside_the_control(
+    client: TestClient, project_id: int
+) -> None:
+    tag = _questions(client, project_id, 1)
+    refused = client.post(
+        f"/projects/{project_id}/distill/tags/{tag}/answer-all",
+        data={"temperature": "9"},
+        headers=HX,
+    )
+    assert refused.status_code == 422 and "temperature" in refused.text
+    kinds = [task["kind"] for task in client.get(f"{API}/projects/{project_id}/tasks").json()]
+    assert "answers" not in kinds
+
+
+def test_the_questions_page_answers_unanswered_through_the_batch_interface(
+    client: TestClient, project_id: int
+) -> None:
+    _questions(client, project_id, 1)
+    page = client.get(f"/projects/{project_id}/questions").text
+    assert 'id="answer-unanswered"' in page and 'name="batch"' in page
+    started = client.post(
+        f"/projects/{project_id}/questions/answer-unanswered",
+        data={"tag": "", "batch": "true", "samples": "1"},
+        headers=HX,
+    )
+    task_id = int(started.headers["HX-Redirect"].rsplit("/", 1)[1])
+    task = client.get(f"{API}/tasks/{task_id}").json()
+    assert task["kind"] == "answers"
+    assert task["params"].get("batch_answers") is True, task["params"]
+
+
+def test_the_auto_dialog_plans_with_temperature_and_starts_batch_answers(
+    client: TestClient, project_id: int
+) -> None:
+    page = client.get(f"/projects/{project_id}/distill").text
+    assert 'name="temperature"' in page and 'name="batch_answers"' in page
+    form = {
+        "topic": "Sports",
+        "levels": "1",
+        "tags_per_level": "1",
+        "questions_per_tag": "1",
+        "samples": "2",
+        "temperature": "0.5",
+        "batch_answers": "true",
+    }
+    plan = client.post(f"/projects/{project_id}/distill/auto/plan", data=form, headers=HX)
+    assert "<strong>2</strong> answers" in plan.text
+    started = client.post(f"/projects/{project_id}/distill/auto/start", data=form, headers=HX)
+    task_id = int(started.headers["HX-Redirect"].rsplit("/", 1)[1])
+    params = client.get(f"{API}/tasks/{task_id}").json()["params"]
+    assert params.get("batch_answers") is True and params.get("temperature") == 0.5, params
