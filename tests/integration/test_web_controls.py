@@ -131,3 +131,103 @@ def test_the_auto_dialog_plans_with_temperature_and_starts_batch_answers(
     task_id = int(started.headers["HX-Redirect"].rsplit("/", 1)[1])
     params = client.get(f"{API}/tasks/{task_id}").json()["params"]
     assert params.get("batch_answers") is True and params.get("temperature") == 0.5, params
+
+
+def _sampled(client: TestClient, project_id: int) -> int:
+    """Two questions with two samples each, answered; the tag's id."""
+    tag = _questions(client, project_id)
+    started = client.post(
+        f"{API}/projects/{project_id}/tasks/answers", json={"samples": 2, "temperature": 0.7}
+    ).json()
+    assert _finished(client, started["task_id"])["status"] == "succeeded"
+    return tag
+
+
+def test_the_dataset_page_chooses_samples_by_vote_and_by_the_judge(
+    client: TestClient, project_id: int
+) -> None:
+    _sampled(client, project_id)
+    page = client.get(f"/projects/{project_id}/dataset").text
+    assert 'id="select-form"' in page and 'value="consistency"' in page
+    voted = client.post(
+        f"/projects/{project_id}/dataset/select", data={"by": "consistency"}, headers=HX
+    )
+    assert voted.status_code == 200 and "by majority vote" in voted.text
+    assert 'data-field="chosen"' in voted.text and "chosen (consistency)" in voted.text
+
+    judged = client.post(f"/projects/{project_id}/dataset/select", data={"by": "judge"}, headers=HX)
+    task_id = int(judged.headers["HX-Redirect"].rsplit("/", 1)[1])
+    assert _finished(client, task_id)["status"] == "succeeded"
+    assert "chosen (judge)" in client.get(f"/projects/{project_id}/dataset").text
+    bad = client.post(f"/projects/{project_id}/dataset/select", data={"by": "dice"}, headers=HX)
+    assert bad.status_code == 422
+
+
+def test_the_dataset_page_and_the_api_rate_difficulty_as_a_task(
+    client: TestClient, project_id: int
+) -> None:
+    tag = _sampled(client, project_id)
+    page = client.get(f"/projects/{project_id}/dataset").text
+    assert 'id="rate-form"' in page and "Rate difficulty" in page
+    started = client.post(f"/projects/{project_id}/dataset/rate", data={"tag": ""}, headers=HX)
+    task_id = int(started.headers["HX-Redirect"].rsplit("/", 1)[1])
+    assert _finished(client, task_id)["status"] == "succeeded"
+    shown = client.get(f"/projects/{project_id}/dataset").text
+    assert shown.count('data-field="difficulty"') == 4 and "/10</span>" in shown
+    # The REST call: nothing left to rate, then every question again with rerate.
+    again = client.post(f"{API}/projects/{project_id}/tasks/rate", json={"tag_id": tag})
+    assert again.status_code == 202 and again.json()["kind"] == "rate"
+    assert _finished(client, again.json()["id"])["status"] == "succeeded"
+    rerated = client.post(f"{API}/projects/{project_id}/tasks/rate", json={"rerate": True})
+    assert rerated.json()["params"].get("rerate") is True, rerated.json()["params"]
+    unknown = client.post(f"/projects/{project_id}/dataset/rate", data={"tag": "Nope"}, headers=HX)
+    assert unknown.status_code == 404 and "Nope" in unknown.text
+    no_judge = client.post(f"{API}/projects/{project_id}/tasks/rate", json={"model": "ghost"})
+    assert no_judge.status_code == 404
+
+
+def _judged_and_rated(client: TestClient, project_id: int) -> list[dict[str, object]]:
+    _sampled(client, project_id)
+    judged = client.post(f"/projects/{project_id}/dataset/select", data={"by": "judge"}, headers=HX)
+    assert _finished(client, int(judged.headers["HX-Redirect"].rsplit("/", 1)[1]))
+    rated = client.post(f"{API}/projects/{project_id}/tasks/rate", json={}).json()
+    assert _finished(client, rated["id"])["status"] == "succeeded"
+    return _records(client, project_id)
+
+
+def _rows(client: TestClient, project_id: int, **params: str) -> list[dict[str, object]]:
+    reply = client.get(f"/projects/{project_id}/export/file", params=params)
+    assert reply.status_code == 200, reply.text
+    return [json.loads(line) for line in reply.text.splitlines()]
+
+
+def test_the_export_page_offers_samples_difficulty_and_pairs(
+    client: TestClient, project_id: int
+) -> None:
+    records = _judged_and_rated(client, project_id)
+    page = client.get(f"/projects/{project_id}/export").text
+    for name in ("min_difficulty", "balanced_by", "all_samples", "margin"):
+        assert f'name="{name}"' in page, name
+    assert 'value="dpo"' in page and 'value="ranking"' in page
+    assert len(_rows(client, project_id)) == 2  # one (the chosen) sample per question
+    assert len(_rows(client, project_id, all_samples="true")) == 4
+    difficulties = sorted({int(str(r["difficulty"])) for r in records})
+    hardest = difficulties[-1]
+    expected = len({r["question_id"] for r in records if r["difficulty"] == hardest})
+    assert len(_rows(client, project_id, min_difficulty=str(hardest))) == expected
+    balanced = _rows(client, project_id, balanced="1", balanced_by="difficulty")
+    assert len(balanced) == len(difficulties)
+    # Scores 2.0/1.5 and 3.5/1.0: a gap of 1 pairs the second question only, 0.5 both.
+    assert len(_rows(client, project_id, format="dpo")) == 1
+    assert len(_rows(client, project_id, format="dpo", margin="0.5")) == 2
+    wide = client.get(
+        f"/projects/{project_id}/export/file", params={"format": "dpo", "margin": "5"}
+    )
+    assert wide.status_code == 404 and "no preference pair" in wide.text
+    assert 'id="export-form"' in wide.text and 'value="5"' in wide.text
+    api = client.get(f"{API}/projects/{project_id}/export", params={"all_samples": "true"})
+    assert len(api.text.splitlines()) == 4
+    hard = client.get(f"{API}/projects/{project_id}/export", params={"min_difficulty": hardest})
+    assert len(hard.text.splitlines()) == expected
+    bad = client.get(f"/projects/{project_id}/export/file", params={"min_difficulty": "11"})
+    assert bad.status_code == 422 and "difficulty" in bad.text and 'id="export-form"' in bad.text

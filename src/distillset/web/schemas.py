@@ -249,6 +249,15 @@ class SampleSelection(Body):
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
 
 
+class DifficultyRating(Body):
+    """Have the judge rate questions' difficulty (1-10, with a reason) as a task."""
+
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
+    rerate: bool = Field(default=False, description="rate every question again, rated ones too")
+    fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+
+
 class RecordRefine(Body):
     """Rewrite records following one advice: by id, or by filters (a tag's subtree,
     confirmed, scored, a score range, text); every record of the project only with `all`."""

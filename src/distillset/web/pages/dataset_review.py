@@ -21,8 +21,8 @@ from distillset.web.api.dataset_import import save_upload
 from distillset.web.deps import AppStore, DbSession, Runner, project_by_id
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import optional_number
-from distillset.web.pages.review import dataset_context, dataset_filter
-from distillset.web.schemas import RowId
+from distillset.web.pages.review import dataset_context, dataset_filter, tag_id_of
+from distillset.web.schemas import DifficultyRating, RowId, SampleSelection
 
 router = APIRouter(prefix="/projects/{project_id}/dataset")
 
@@ -144,6 +144,70 @@ async def start_judge(
             rescore=rescore,
         )
         return task.id
+
+    task_id = await jobs.in_session(store, create)
+    runner.start(task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{task_id}")
+
+
+@router.post("/select")
+async def choose_samples(
+    project_id: RowId,
+    request: Request,
+    store: AppStore,
+    runner: Runner,
+    by: Annotated[str, Form(pattern="^(judge|consistency)$")],
+    model: Annotated[str, Form(max_length=100)] = "",
+    tag: FilterField = "",
+    fresh: Annotated[bool, Form()] = False,
+) -> Response:
+    """Choose one sample of each question that has several (of the tag filter's subtree): a
+    majority vote answers on the page; the judge scores the samples as a task, followed on
+    its task page (as `dataset select`)."""
+
+    def start(session: Session) -> dict[str, Any] | int:
+        project = project_by_id(session, project_id)
+        tag_id = tag_id_of(session, project, tag)
+        body = SampleSelection.model_validate(
+            {"by": by, "tag_id": tag_id, "model": model or None, "fresh": fresh}
+        )
+        return jobs.start_selection(session, project_id, body)
+
+    started = await jobs.in_session(store, start)
+    if isinstance(started, int):
+        runner.start(started, use_cache=not fresh)
+        return redirect(request, f"/projects/{project_id}/tasks/{started}")
+    chosen, questions = started["chosen"], started["questions"]
+    notice = f"Chose a sample of {chosen} of {questions} questions by majority vote"
+    if started["mean_agreement"] is not None:
+        notice += f"; mean agreement {started['mean_agreement']:.0%}"
+    if started["undecided"]:
+        notice += f"; {started['undecided']} without a final answer to vote on"
+    with store.session() as session:
+        project = project_by_id(session, project_id)
+        context = dataset_context(session, project, _values(tag, "", "", "", ""))
+        return render(request, "dataset.html", notice=notice + ".", **context)
+
+
+@router.post("/rate")
+async def rate_difficulty(
+    project_id: RowId,
+    request: Request,
+    store: AppStore,
+    runner: Runner,
+    model: Annotated[str, Form(max_length=100)] = "",
+    tag: FilterField = "",
+    rerate: Annotated[bool, Form()] = False,
+) -> Response:
+    """Have the judge rate the unrated questions' difficulty 1-10 (of the tag filter's
+    subtree; every one when rerating) as a task (as `dataset rate --difficulty`)."""
+
+    def create(session: Session) -> int:
+        project = project_by_id(session, project_id)
+        body = DifficultyRating(
+            tag_id=tag_id_of(session, project, tag), model=model or None, rerate=rerate
+        )
+        return jobs.create_rate(session, project_id, body)
 
     task_id = await jobs.in_session(store, create)
     runner.start(task_id)
