@@ -231,3 +231,40 @@ def test_the_export_page_offers_samples_difficulty_and_pairs(
     assert len(hard.text.splitlines()) == expected
     bad = client.get(f"/projects/{project_id}/export/file", params={"min_difficulty": "11"})
     assert bad.status_code == 422 and "difficulty" in bad.text and 'id="export-form"' in bad.text
+
+
+def test_settings_keep_the_project_budget_and_endpoint_prices(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    page = client.get(f"/projects/{project_id}/settings").text
+    assert 'name="max_cost"' in page and 'name="batch_discount"' in page
+    base = {"topic": "Sports", "language": "en", "answer_system_prompt": ""}
+    saved = client.post(
+        f"/projects/{project_id}/settings", data={**base, "max_cost": "2.5"}, headers=HX
+    )
+    assert "Settings saved" in saved.text
+    assert client.get(f"{API}/projects/{project_id}").json()["max_cost"] == 2.5
+    assert 'value="2.5"' in client.get(f"/projects/{project_id}/settings").text
+    refused = client.post(
+        f"/projects/{project_id}/settings", data={**base, "max_cost": "-1"}, headers=HX
+    )
+    assert refused.status_code == 422 and "budget" in refused.text
+    assert client.get(f"{API}/projects/{project_id}").json()["max_cost"] == 2.5
+    client.post(f"/projects/{project_id}/settings", data={**base, "max_cost": ""}, headers=HX)
+    assert client.get(f"{API}/projects/{project_id}").json()["max_cost"] is None
+    added = client.post(
+        f"/projects/{project_id}/endpoints",
+        data={
+            "alias": "cheap",
+            "base_url": fake_server.url,
+            "model": "m",
+            "price_input_per_m": "1",
+            "price_output_per_m": "2",
+            "price_cached_input_per_m": "0.1",
+            "batch_discount": "0.5",
+        },
+        headers=HX,
+    )
+    assert added.status_code == 200, added.text
+    cheap = next(e for e in client.get(f"{API}/endpoints").json() if e["alias"] == "cheap")
+    assert cheap["batch_discount"] == 0.5 and cheap["price_cached_input_per_m"] == 0.1

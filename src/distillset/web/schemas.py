@@ -75,6 +75,11 @@ class ProjectUpdate(Body):
     max_retries: int | None = None
     request_timeout: float | None = None
     answer_system_prompt: str | None = None
+    max_cost: float | None = Field(
+        default=None,
+        description="budget of each task started without one, in the endpoints' price unit "
+        "(null or 0: no budget)",
+    )
 
 
 class ConversationUpdate(Body):
