@@ -268,3 +268,41 @@ def test_settings_keep_the_project_budget_and_endpoint_prices(
     assert added.status_code == 200, added.text
     cheap = next(e for e in client.get(f"{API}/endpoints").json() if e["alias"] == "cheap")
     assert cheap["batch_discount"] == 0.5 and cheap["price_cached_input_per_m"] == 0.1
+
+
+def _jsonl(questions: list[str]) -> bytes:
+    rows = [{"instruction": q, "input": "", "output": f"Answer to {q}"} for q in questions]
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+def test_the_import_page_places_new_questions_on_the_tree(
+    client: TestClient, project_id: int
+) -> None:
+    base = f"/projects/{project_id}/dataset/import"
+    upload = {"file": ("import.jsonl", _jsonl(["How long is a football match?"]))}
+    # No leaf besides the import's own tag: refused before anything is written.
+    refused = client.post(base, files=upload, data={"auto_tag": "true"}, headers=HX)
+    assert refused.status_code == 422 and "no leaf tag" in refused.text
+    assert _records(client, project_id) == []
+    top = client.post(f"{API}/projects/{project_id}/tags", json={"label": "Ball games"}).json()
+    for label in ("Football", "Tennis"):
+        client.post(
+            f"{API}/projects/{project_id}/tags", json={"label": label, "parent_id": top["id"]}
+        )
+    page = client.get(base).text
+    assert 'name="auto_tag"' in page and 'name="model"' in page
+    questions = ["How long is a football match?", "Who serves first in tennis?"]
+    upload = {"file": ("import.jsonl", _jsonl(questions))}
+    imported = client.post(base, files=upload, data={"auto_tag": "true"}, headers=HX)
+    assert imported.status_code == 200, imported.text
+    assert 'id="auto-tag-task"' in imported.text
+    link = imported.text.split('id="auto-tag-task"')[0].rsplit('href="', 1)[1].split('"')[0]
+    task_id = int(link.rsplit("/", 1)[1])
+    assert _finished(client, task_id)["status"] == "succeeded"
+    paths = {str(r["question"]): r["tag_path"] for r in _records(client, project_id)}
+    assert paths == {
+        "How long is a football match?": "Ball games > Football",
+        "Who serves first in tennis?": "Ball games > Tennis",
+    }
+    again = client.post(base, files=upload, data={"auto_tag": "true"}, headers=HX)
+    assert "No new question to place" in again.text and "auto-tag-task" not in again.text

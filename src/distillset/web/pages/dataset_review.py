@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from distillset import resolve
 from distillset import review as service
 from distillset.domain import InvalidInputError
+from distillset.projects import list_endpoints
 from distillset.review import ImportResult, RecordFilter
 from distillset.store import Project
 from distillset.web.api import _jobs as jobs
@@ -266,7 +267,8 @@ def import_page(project_id: RowId, request: Request, session: DbSession) -> Resp
     """Import a dataset file: questions and answers from Alpaca, ShareGPT, OpenAI messages,
     TRL or custom fields (as `dataset import`)."""
     project = project_by_id(session, project_id)
-    return render(request, "dataset_import.html", **_import_context(project))
+    models = [endpoint.alias for endpoint in list_endpoints(session)]
+    return render(request, "dataset_import.html", models=models, **_import_context(project))
 
 
 def _import_context(project: Project, **extra: Any) -> dict[str, Any]:
@@ -284,6 +286,7 @@ async def import_file(
     project_id: RowId,
     request: Request,
     store: AppStore,
+    runner: Runner,
     file: Annotated[UploadFile, File()],
     tag: Annotated[str, Form(max_length=5000)] = "",
     shape: Annotated[str, Form(max_length=20)] = "",
@@ -291,8 +294,12 @@ async def import_file(
     question_field: Annotated[str, Form(max_length=200)] = "",
     answer_field: Annotated[str, Form(max_length=200)] = "",
     reasoning_field: Annotated[str, Form(max_length=200)] = "",
+    auto_tag: Annotated[bool, Form()] = False,
+    model: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """The whole file is checked first: a bad row is named and nothing is written."""
+    """The whole file is checked first: a bad row is named and nothing is written. With
+    ``auto_tag`` a task places the new questions on leaves of the tree (refused before the
+    import when there is no model or no leaf)."""
     await jobs.in_session(store, project_by_id, project_id)  # 404 before the upload is read
     chosen = service.file_format_of(file.filename or "upload", file_format or None)
     typed = {"question": question_field, "answer": answer_field, "reasoning": reasoning_field}
@@ -301,15 +308,29 @@ async def import_file(
         path = Path(work) / f"upload.{chosen}"
         await save_upload(file, path)
 
-        def run(session: Session) -> ImportResult:
+        def run(session: Session) -> tuple[ImportResult, int | None]:
             project = project_by_id(session, project_id)
             tag_id = resolve.tag_id(session, project, tag) if tag.strip() else None
-            return service.import_dataset(
+            if auto_tag:  # refused before anything is written
+                service.check_auto_tag(session, project, model or None, tag.strip() or None)
+            result = service.import_dataset(
                 session, project, path, tag_id=tag_id, file_format=chosen,
                 shape=shape or None, fields=fields,
             )  # fmt: skip
+            task = None
+            if auto_tag:  # in the import's transaction, as the API does
+                task = service.create_auto_tag_task(
+                    session,
+                    project,
+                    from_tag_id=result.tag_id,
+                    question_ids=result.question_ids,
+                    model=model or None,
+                )
+            return result, task.id if task is not None else None
 
-        result = await jobs.in_session(store, run)
+        result, task_id = await jobs.in_session(store, run)
+    if task_id is not None:
+        runner.start(task_id)
     with store.session() as session:
         project = project_by_id(session, project_id)
         notice = (
@@ -317,4 +338,8 @@ async def import_file(
             f"{result.questions} new questions, {result.answers} answers, "
             f"{result.duplicates} already in the project, under {result.tag_path}."
         )
-        return render(request, "_import_result.html", project=project, notice=notice)
+        if auto_tag and task_id is None:
+            notice += " No new question to place on the tree."
+        return render(
+            request, "_import_result.html", project=project, notice=notice, task_id=task_id
+        )
