@@ -306,3 +306,42 @@ def test_the_import_page_places_new_questions_on_the_tree(
     }
     again = client.post(base, files=upload, data={"auto_tag": "true"}, headers=HX)
     assert "No new question to place" in again.text and "auto-tag-task" not in again.text
+
+
+def test_the_record_page_scores_tokens_or_says_why_it_cannot(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    _questions(client, project_id, 1)
+    started = client.post(f"{API}/projects/{project_id}/tasks/answers", json={}).json()
+    assert _finished(client, started["task_id"])["status"] == "succeeded"
+    record = _records(client, project_id)[0]["id"]
+    page = client.get(f"/projects/{project_id}/dataset/{record}").text
+    assert 'id="score-tokens"' in page and "Score tokens" in page
+    url = f"/projects/{project_id}/dataset/{record}/score-tokens"
+
+    fake_server.configure(scores_prompts=False)  # as llama.cpp: the field is ignored
+    refused = client.post(url, data={"endpoint": "fake", "k": "5"}, headers=HX)
+    assert refused.status_code == 422 and "cannot score given text" in refused.text
+    assert len(refused.text.strip().splitlines()) <= 3  # one line of message
+    kinds = [task["kind"] for task in client.get(f"{API}/projects/{project_id}/tasks").json()]
+    assert "score_tokens" not in kinds
+
+    fake_server.configure(scores_prompts=True)
+    scored = client.post(url, data={"endpoint": "fake", "k": "5"}, headers=HX)
+    task_id = int(scored.headers["HX-Redirect"].rsplit("/", 1)[1])
+    assert _finished(client, task_id)["status"] == "succeeded"
+    shown = client.get(f"/projects/{project_id}/dataset/{record}").text
+    assert 'data-tokens="answer"' in shown and 'id="score-tokens"' not in shown
+    tokens = client.get(f"{API}/projects/{project_id}/records/{record}/tokens").json()
+    assert tokens["tokens"]
+
+    # The REST call: the same task over a tag's subtree (nothing left to score here).
+    again = client.post(
+        f"{API}/projects/{project_id}/records/score-tokens", json={"endpoint": "fake", "all": True}
+    )
+    assert again.status_code == 202 and again.json()["kind"] == "score_tokens"
+    assert _finished(client, again.json()["id"])["status"] == "succeeded"
+    nothing = client.post(
+        f"{API}/projects/{project_id}/records/score-tokens", json={"endpoint": "fake"}
+    )
+    assert nothing.status_code == 422

@@ -263,6 +263,17 @@ class DifficultyRating(Body):
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
 
 
+class TokenScoring(Body):
+    """Soft labels for existing answers: an open-weight teacher (a vLLM server) scores each
+    record's tokens; by id, by a tag's subtree, or every record with `all`."""
+
+    endpoint: str = Field(min_length=1, max_length=100, description="the scoring endpoint")
+    k: int = Field(default=20, ge=1, le=1000, description="alternatives kept per token")
+    ids: list[RowId] | None = Field(default=None, max_length=100_000)
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    all: bool = Field(default=False, description="every record of the project")
+
+
 class RecordRefine(Body):
     """Rewrite records following one advice: by id, or by filters (a tag's subtree,
     confirmed, scored, a score range, text); every record of the project only with `all`."""
