@@ -174,6 +174,27 @@ def test_the_dataset_page_and_the_api_rate_difficulty_as_a_task(
     assert _finished(client, task_id)["status"] == "succeeded"
     shown = client.get(f"/projects/{project_id}/dataset").text
     assert shown.count('data-field="difficulty"') == 4 and "/10</span>" in shown
+    # The dataset page filters on it, and a bulk change over the filter keeps to it.
+    ratings = {int(str(r["difficulty"])) for r in _records(client, project_id)}
+    hardest = max(ratings)
+    base = f"/projects/{project_id}/dataset"
+    hard = client.get(base, params={"min_difficulty": hardest}).text
+    expected = sum(1 for r in _records(client, project_id) if r["difficulty"] == hardest)
+    assert hard.count('data-field="difficulty"') == expected
+    assert f'name="min_difficulty" value="{hardest}"' in hard
+    labelled = client.post(
+        f"{base}/bulk",
+        data={
+            "action": "label",
+            "scope": "filter",
+            "label_text": "hard",
+            "min_difficulty": hardest,
+        },
+        headers=HX,
+    )
+    assert f"Labelled {expected} records" in labelled.text
+    refused = client.get(base, params={"min_difficulty": "11"})
+    assert refused.status_code == 422 and "min difficulty" in refused.text
     # The REST call: nothing left to rate, then every question again with rerate.
     again = client.post(f"{API}/projects/{project_id}/tasks/rate", json={"tag_id": tag})
     assert again.status_code == 202 and again.json()["kind"] == "rate"

@@ -32,8 +32,17 @@ FilterField = Annotated[str, Form(max_length=5000)]
 ACTIONS = "^(confirm|unconfirm|score|label|unlabel|delete)$"
 
 
-def _values(tag: str, confirmed: str, min_score: str, q: str, label: str) -> dict[str, str]:
-    return {"tag": tag, "confirmed": confirmed, "min_score": min_score, "q": q, "label": label}
+def _values(
+    tag: str, confirmed: str, min_score: str, q: str, label: str, min_difficulty: str = ""
+) -> dict[str, str]:
+    return {
+        "tag": tag,
+        "confirmed": confirmed,
+        "min_score": min_score,
+        "q": q,
+        "label": label,
+        "min_difficulty": min_difficulty,
+    }
 
 
 def _chosen(
@@ -105,11 +114,12 @@ def bulk_records(
     min_score: Annotated[str, Form(max_length=20)] = "",
     q: Annotated[str, Form(max_length=500)] = "",
     label: Annotated[str, Form(max_length=200)] = "",
+    min_difficulty: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """One change to the chosen records; the page comes back, filters kept, saying what
     changed."""
     project = project_by_id(session, project_id)
-    values = _values(tag, confirmed, min_score, q, label)
+    values = _values(tag, confirmed, min_score, q, label, min_difficulty)
     chosen = _chosen(session, project, scope, ids, values)
     notice = _apply(session, project, action, chosen, score, label_text)
     session.flush()
@@ -130,10 +140,11 @@ async def start_judge(
     min_score: Annotated[str, Form(max_length=20)] = "",
     q: Annotated[str, Form(max_length=500)] = "",
     label: Annotated[str, Form(max_length=200)] = "",
+    min_difficulty: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Score the filter's records with the judge model as a task (unscored ones, or all of
     them when rescoring), followed on its task page."""
-    values = _values(tag, confirmed, min_score, q, label)
+    values = _values(tag, confirmed, min_score, q, label, min_difficulty)
 
     def create(session: Session) -> int:
         project = project_by_id(session, project_id)

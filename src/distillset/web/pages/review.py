@@ -169,6 +169,7 @@ def dataset_filter(session: Session, project: Project, values: dict[str, str]) -
         confirmed=YES_NO.get(values.get("confirmed") or ""),
         min_score=optional_number("min score", values.get("min_score") or "", float),
         search=values.get("q") or None,
+        min_difficulty=optional_number("min difficulty", values.get("min_difficulty") or "", int),
     )
     label = (values.get("label") or "").strip()
     return replace(flt, label=label) if label else flt
@@ -184,6 +185,7 @@ def dataset_page(
     min_score: str = Query(default="", max_length=20),
     q: str | None = Query(default=None, max_length=500),
     label: str | None = Query(default=None, max_length=200),
+    min_difficulty: str = Query(default="", max_length=10),
     cursor: AfterId | None = None,
 ) -> Response:
     project = project_by_id(session, project_id)
@@ -193,6 +195,7 @@ def dataset_page(
         "min_score": min_score,
         "q": q or "",
         "label": label or "",
+        "min_difficulty": min_difficulty,
     }
     return render(request, "dataset.html", **dataset_context(session, project, values, cursor))
 
