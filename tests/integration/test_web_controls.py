@@ -366,3 +366,30 @@ def test_the_record_page_scores_tokens_or_says_why_it_cannot(
         f"{API}/projects/{project_id}/records/score-tokens", json={"endpoint": "fake"}
     )
     assert nothing.status_code == 422
+
+
+def test_the_plan_prices_batch_answers_with_the_batch_discount(
+    client: TestClient, project_id: int
+) -> None:
+    edited = client.post(
+        f"/projects/{project_id}/endpoints/fake",
+        data={"price_input_per_m": "1", "price_output_per_m": "4", "batch_discount": "0.5"},
+        headers=HX,
+    )
+    assert edited.status_code == 200, edited.text
+    params = {"levels": 1, "tags_per_level": 2, "questions_per_tag": 2}
+    plain = client.post(f"{API}/projects/{project_id}/auto/plan", json=params).json()
+    batched = client.post(
+        f"{API}/projects/{project_id}/auto/plan", json={**params, "batch_answers": True}
+    ).json()
+    assert plain["estimated_cost"] > batched["estimated_cost"] > 0
+    # The dialog's plan follows the checkbox: a confirmation given without it is re-planned.
+    form = {k: str(v) for k, v in params.items()} | {"topic": "Sports"}
+    shown = client.post(f"/projects/{project_id}/distill/auto/plan", data=form, headers=HX)
+    planned = shown.text.split('name="planned" value="')[1].split('"')[0]
+    replanned = client.post(
+        f"/projects/{project_id}/distill/auto/start",
+        data={**form, "batch_answers": "true", "confirm_large": "true", "planned": planned},
+        headers=HX,
+    )
+    assert "The fields changed after this plan was shown" in replanned.text

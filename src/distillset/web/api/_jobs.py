@@ -39,6 +39,7 @@ def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoD
         dataset_type=body.dataset_type,
         samples=body.samples,
         temperature=body.temperature,
+        batch_answers=body.batch_answers,
     )
 
 
