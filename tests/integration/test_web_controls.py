@@ -393,3 +393,35 @@ def test_the_plan_prices_batch_answers_with_the_batch_discount(
         headers=HX,
     )
     assert "The fields changed after this plan was shown" in replanned.text
+
+
+def test_the_dataset_page_scores_the_tokens_of_the_filter_or_every_record(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    _questions(client, project_id)
+    started = client.post(f"{API}/projects/{project_id}/tasks/answers", json={}).json()
+    assert _finished(client, started["task_id"])["status"] == "succeeded"
+    url = f"/projects/{project_id}/dataset/score-tokens"
+    assert 'id="score-tokens-form"' in client.get(f"/projects/{project_id}/dataset").text
+    blank = client.post(url, data={"endpoint": "fake", "scope": "filter"}, headers=HX)
+    assert blank.status_code == 422 and "set a filter first" in blank.text
+    assert "--all" not in blank.text
+
+    fake_server.configure(scores_prompts=False)
+    refused = client.post(url, data={"endpoint": "fake", "scope": "all"}, headers=HX)
+    assert refused.status_code == 422 and "cannot score given text" in refused.text
+    fake_server.configure(scores_prompts=True)
+
+    first = _records(client, project_id)[0]["id"]
+    one = client.post(
+        url, data={"endpoint": "fake", "scope": "selected", "ids": str(first), "k": "3"}, headers=HX
+    )
+    task_id = int(one.headers["HX-Redirect"].rsplit("/", 1)[1])
+    assert _finished(client, task_id)["status"] == "succeeded"
+    task = client.get(f"{API}/tasks/{task_id}").json()
+    assert task["params"]["filter"] == {"ids": [first]} and task["params"]["k"] == 3
+    every = client.post(url, data={"endpoint": "fake", "scope": "all"}, headers=HX)
+    assert _finished(client, int(every.headers["HX-Redirect"].rsplit("/", 1)[1]))
+    for record in _records(client, project_id):
+        tokens = client.get(f"{API}/projects/{project_id}/records/{record['id']}/tokens")
+        assert tokens.status_code == 200 and tokens.json()["tokens"]

@@ -20,26 +20,39 @@ from distillset.web.schemas import TokenScoring
 async def start_scoring(
     store: Store, settings: Settings, project_id: int, body: TokenScoring
 ) -> int:
-    """The id of the queued score-tokens task (the caller starts it)."""
+    """The id of the queued score-tokens task over the body's records (the caller starts it)."""
 
-    def chosen(session: Session) -> tuple[list[int] | None, RecordFilter | None, EndpointConfig]:
+    def chosen(session: Session) -> RecordFilter:
         project = project_by_id(session, project_id)
         flt = record_filter(session, project, tag_id=body.tag_id)
         ids, picked = chosen_records(body.ids, flt, body.all)
-        config = endpoint_config(get_endpoint(session, body.endpoint), settings)
-        return ids, picked, config
+        return picked or RecordFilter(ids=tuple(ids or ()))
 
-    ids, picked, config = await in_session(store, chosen)
-    await probe_scoring(store, config, body.k)
+    records = await in_session(store, chosen)
+    return await score_records(store, settings, project_id, body.endpoint, body.k, records)
+
+
+async def score_records(
+    store: Store,
+    settings: Settings,
+    project_id: int,
+    endpoint: str,
+    k: int,
+    records: RecordFilter,
+) -> int:
+    """Probe the endpoint, then queue the task over ``records``; its id."""
+
+    def config_of(session: Session) -> EndpointConfig:
+        project_by_id(session, project_id)  # a 404 before the probe
+        return endpoint_config(get_endpoint(session, endpoint), settings)
+
+    await probe_scoring(store, await in_session(store, config_of), k)
 
     def create(session: Session) -> int:
         task = create_score_task(
-            session,
-            project_by_id(session, project_id),
-            endpoint=body.endpoint,
-            record_filter=picked or RecordFilter(ids=tuple(ids or ())),
-            k=body.k,
-        )
+            session, project_by_id(session, project_id), endpoint=endpoint,
+            record_filter=records, k=k,
+        )  # fmt: skip
         return task.id
 
     return await in_session(store, create)

@@ -18,8 +18,9 @@ from distillset.projects import list_endpoints
 from distillset.review import ImportResult, RecordFilter
 from distillset.store import Project
 from distillset.web.api import _jobs as jobs
+from distillset.web.api._score_tokens import score_records
 from distillset.web.api.dataset_import import save_upload
-from distillset.web.deps import AppStore, DbSession, Runner, project_by_id
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import optional_number
 from distillset.web.pages.review import dataset_context, dataset_filter, tag_id_of
@@ -54,7 +55,13 @@ def _chosen(
         if not ids:
             raise InvalidInputError("select at least one record (or choose: every match)")
         return service.chosen_records(ids, RecordFilter(), False)
-    return service.chosen_records(None, dataset_filter(session, project, values), False)
+    flt = dataset_filter(session, project, values)
+    if not flt.as_dict():  # said in the page's words, not the core's (--all)
+        raise InvalidInputError(
+            "set a filter first, or check records: a blank filter never stands for the whole "
+            "dataset"
+        )
+    return service.chosen_records(None, flt, False)
 
 
 def _apply(
@@ -125,6 +132,43 @@ def bulk_records(
     session.flush()
     context = dataset_context(session, project, values)
     return render(request, "dataset.html", notice=notice, **context)
+
+
+@router.post("/score-tokens")
+async def score_tokens(
+    project_id: RowId,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+    endpoint: Annotated[str, Form(min_length=1, max_length=100)],
+    k: Annotated[int, Form(ge=1, le=1000)] = 20,
+    scope: Annotated[str, Form(pattern="^(selected|filter|all)$")] = "filter",
+    ids: Annotated[list[RowId], Form(max_length=MAX_SELECTED)] = [],  # noqa: B006
+    tag: FilterField = "",
+    confirmed: Annotated[str, Form(pattern="^(yes|no|)$")] = "",
+    min_score: Annotated[str, Form(max_length=20)] = "",
+    q: Annotated[str, Form(max_length=500)] = "",
+    label: Annotated[str, Form(max_length=200)] = "",
+    min_difficulty: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Soft labels for the checked records, the filter's, or every record of the project
+    (``all``, chosen out loud), those without them already: an
+    open-weight teacher scores their tokens as a task; an endpoint that cannot score given
+    text is refused in one line after one probe (as `answers score-tokens`)."""
+    values = _values(tag, confirmed, min_score, q, label, min_difficulty)
+
+    def chosen(session: Session) -> RecordFilter:
+        project = project_by_id(session, project_id)
+        if scope == "all":
+            return RecordFilter()
+        picked_ids, picked = _chosen(session, project, scope, ids, values)
+        return picked or RecordFilter(ids=tuple(picked_ids or ()))
+
+    records = await jobs.in_session(store, chosen)
+    task_id = await score_records(store, settings, project_id, endpoint, k, records)
+    runner.start(task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{task_id}")
 
 
 @router.post("/judge")
