@@ -242,7 +242,8 @@ async def choose_samples(
     with store.session() as session:
         project = project_by_id(session, project_id)
         context = dataset_context(session, project, _values(tag, "", "", "", ""))
-        return render(request, "dataset.html", notice=notice + ".", **context)
+        # The form's section stays open for the next step (rating, token scores).
+        return render(request, "dataset.html", notice=notice + ".", open_samples=True, **context)
 
 
 @router.post("/rate")
