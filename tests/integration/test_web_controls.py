@@ -16,7 +16,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def project_id(client: TestClient, fake_server: FakeModelServer) -> int:
+def project_id(database: str, client: TestClient, fake_server: FakeModelServer) -> int:
+    """A project on SQLite and on PostgreSQL, its models the fake server's."""
     created = client.post("/projects", data={"name": "Sports"}, follow_redirects=False)
     project = int(created.headers["location"].split("/")[2])
     client.post(
