@@ -61,6 +61,9 @@ def _pages(seeded: dict[str, Any]) -> dict[str, str]:
         "questions": "/projects/1/questions",
         "dataset": "/projects/1/dataset",
         "record": f"/projects/1/dataset/{record}",
+        # A record without soft labels: the score-tokens form instead of the shades.
+        "record-unscored": f"/projects/1/dataset/{seeded['records'][-1]}",
+        "import": "/projects/1/dataset/import",
         "tasks": "/projects/1/tasks",
         "task": f"/projects/1/tasks/{seeded['task_id']}",
         "quality": "/projects/1/quality",

@@ -25,6 +25,17 @@ def project(settings: Settings, store: Store, fake_server: FakeModelServer) -> P
     return created
 
 
+def test_a_plan_of_batch_answers_costs_the_batch_price(project: Project, store: Store) -> None:
+    with store.session() as session:
+        fake = endpoints.get_endpoint(session, "fake")
+        endpoints.update_endpoint(
+            session, fake, price_input_per_m=1.0, price_output_per_m=4.0, batch_discount=0.5
+        )
+    plain = project.plan(levels=1, tags=2, questions=2).estimated_cost
+    batched = project.plan(levels=1, tags=2, questions=2, batch_answers=True).estimated_cost
+    assert plain is not None and batched is not None and plain > batched > 0
+
+
 def test_plan_auto_and_read_back(project: Project) -> None:
     plan = project.plan(levels=1, tags=2, questions=2)
     assert (plan.tags, plan.questions, plan.answers) == (2, 4, 4)

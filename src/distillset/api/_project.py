@@ -167,13 +167,15 @@ class Project(
         dataset_type: str = "single",
         samples: int = 1,
         temperature: float | None = None,
+        batch_answers: bool = False,
     ) -> Plan:
-        """What `auto` with these parameters would create now, and its estimated cost."""
+        """What `auto` with these parameters would create now, and its estimated cost (the
+        answers at the batch discount with ``batch_answers``)."""
         with self._session() as (session, project):
             return auto_distill.preview_auto_job(
                 session, self.settings, project.id, levels=levels, tags=tags,
                 questions=questions, topic=topic, dataset_type=dataset_type,
-                samples=samples, temperature=temperature,
+                samples=samples, temperature=temperature, batch_answers=batch_answers,
             )  # fmt: skip
 
     # Generating (each runs as a task and returns its summary)

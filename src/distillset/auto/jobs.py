@@ -219,10 +219,12 @@ def preview_auto_job(
     dataset_type: str = "single",
     samples: int = 1,
     temperature: float | None = None,
+    batch_answers: bool = False,
 ) -> Plan:
     """The plan of an automatic distillation, without creating a task; what
     ``create_auto_job`` refuses for the job itself (a range, the topic, an unset model) is
-    refused here too."""
+    refused here too. ``batch_answers``: the answers priced with the batch discount, as the
+    job would be."""
     spec = auto_spec(
         levels=levels,
         tags=tags,
@@ -232,6 +234,7 @@ def preview_auto_job(
         samples=samples,
         temperature=temperature,
     )
+    spec = replace(spec, batch_answers=batch_answers)
     project = get_project(session, project_id)
     _topic_for_auto(session, project, spec.topic)
     return _plan(session, project, settings, spec)

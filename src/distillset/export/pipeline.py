@@ -20,7 +20,7 @@ from distillset.export.atomic import PendingPath
 from distillset.export.formats.base import ExportFormat, RenderContext
 from distillset.export.llamafactory import dataset_entry, read_info, write_info
 from distillset.export.options import ExportOptions, ExportPlan, plan_export, split_path
-from distillset.export.pairs import iter_pairs
+from distillset.export.pairs import iter_pairs, pair_ids
 from distillset.export.selection import BalancedLimit, StratifiedSplit
 from distillset.export.writers import ChunkSink, FileFormat, RowWriter, open_writer
 from distillset.review.conversations import (
@@ -369,6 +369,15 @@ def plan_stream(
     _check_filter(session, project, options, plan)  # an unknown tag, say
     if refuse_empty and not _any_match(session, project, options, plan):
         raise NotFoundError(f"{NOTHING_MATCHED}: there is nothing to download")
+    if (
+        refuse_empty
+        and plan.fmt.pairs
+        and not pair_ids(session, project, options.records, options.margin)
+    ):
+        raise NotFoundError(
+            f"no question has two scored samples at least {options.margin:g} apart: there is "
+            "no preference pair to download (score the samples, or lower the margin)"
+        )
     return plan
 
 

@@ -75,6 +75,11 @@ class ProjectUpdate(Body):
     max_retries: int | None = None
     request_timeout: float | None = None
     answer_system_prompt: str | None = None
+    max_cost: float | None = Field(
+        default=None,
+        description="budget of each task started without one, in the endpoints' price unit "
+        "(null or 0: no budget)",
+    )
 
 
 class ConversationUpdate(Body):
@@ -247,6 +252,26 @@ class SampleSelection(Body):
     tag_id: RowId | None = None
     model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+
+
+class DifficultyRating(Body):
+    """Have the judge rate questions' difficulty (1-10, with a reason) as a task."""
+
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
+    rerate: bool = Field(default=False, description="rate every question again, rated ones too")
+    fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+
+
+class TokenScoring(Body):
+    """Soft labels for existing answers: an open-weight teacher (a vLLM server) scores each
+    record's tokens; by id, by a tag's subtree, or every record with `all`."""
+
+    endpoint: str = Field(min_length=1, max_length=100, description="the scoring endpoint")
+    k: int = Field(default=20, ge=1, le=1000, description="alternatives kept per token")
+    ids: list[RowId] | None = Field(default=None, max_length=100_000)
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    all: bool = Field(default=False, description="every record of the project")
 
 
 class RecordRefine(Body):

@@ -20,7 +20,7 @@ from distillset.kinds import task_as_dict
 from distillset.runs import effective_status, get_task, request_cancel
 from distillset.store import Store
 from distillset.web.deps import project_by_id
-from distillset.web.schemas import AutoDistill, SampleSelection
+from distillset.web.schemas import AutoDistill, DifficultyRating, SampleSelection
 
 ResultT = TypeVar("ResultT")
 
@@ -39,6 +39,7 @@ def auto_plan(session: Session, settings: Settings, project_id: int, body: AutoD
         dataset_type=body.dataset_type,
         samples=body.samples,
         temperature=body.temperature,
+        batch_answers=body.batch_answers,
     )
 
 
@@ -97,6 +98,20 @@ def start_selection(
     if isinstance(started, review.SelectionResult):
         return started.as_dict()
     return started.id
+
+
+def create_rate(session: Session, project_id: int, body: DifficultyRating) -> int:
+    """The id of a queued difficulty-rating task (the caller starts it)."""
+    project = project_by_id(session, project_id)
+    task = review.create_rate_task(
+        session,
+        project,
+        model=body.model,
+        tag_id=body.tag_id,
+        rerate=body.rerate,
+        no_cache=body.fresh,
+    )
+    return task.id
 
 
 def check_startable(session: Session, settings: Settings, task_id: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ def record_filter(
     min_score: float | None = None,
     max_score: float | None = None,
     search: str | None = None,
+    min_difficulty: int | None = None,
 ) -> RecordFilter:
     """The web names a subtree by tag id, as the filter does: a tag of another project (or
     none) is a 404 here, before anything runs."""
@@ -31,4 +32,5 @@ def record_filter(
         min_score=min_score,
         max_score=max_score,
         search=search or None,
+        min_difficulty=min_difficulty,
     )

@@ -37,7 +37,12 @@ async def download_export(
     min_score: float | None = Query(default=None, ge=0, le=5),
     tag_id: RowId | None = None,
     balanced: int | None = Query(default=None, ge=1),
+    balanced_by: Literal["tag", "difficulty"] = "tag",
+    min_difficulty: int | None = Query(default=None, ge=1, le=10),
+    all_samples: bool = False,
+    margin: float = Query(default=1.0, gt=0, le=5, description="dpo and ranking: least gap"),
 ) -> StreamingResponse:
+    """The export as a streamed file (as `distillset export` with these options)."""
     return await export_download(
         store,
         project_id,
@@ -48,4 +53,6 @@ async def download_export(
         min_score=min_score,
         tag_id=tag_id,
         balanced=balanced,
+        min_difficulty=min_difficulty,
+        extra={"balanced_by": balanced_by, "all_samples": all_samples, "margin": margin},
     )

@@ -13,7 +13,13 @@ from distillset.kinds import task_as_dict
 from distillset.runs import get_task, list_tasks
 from distillset.web.api import _jobs as jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
-from distillset.web.schemas import AnswerTask, AutoDistill, RowId, SampleSelection
+from distillset.web.schemas import (
+    AnswerTask,
+    AutoDistill,
+    DifficultyRating,
+    RowId,
+    SampleSelection,
+)
 from distillset.web.streaming.progress import task_events
 
 router = APIRouter(tags=["tasks"])
@@ -78,6 +84,23 @@ async def select_samples(
     response.status_code = 202
     return await jobs.in_session(
         store, lambda session: task_as_dict(get_task(session, started), settings)
+    )
+
+
+@router.post("/projects/{project_id}/tasks/rate", status_code=202)
+async def start_difficulty_rating(
+    project_id: RowId,
+    body: DifficultyRating,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+) -> dict[str, Any]:
+    """Rate the unrated questions' difficulty (of a tag's subtree; every one with `rerate`)
+    with the judge model as a task (as `dataset rate --difficulty`)."""
+    task_id = await jobs.in_session(store, jobs.create_rate, project_id, body)
+    runner.start(task_id, use_cache=not body.fresh)
+    return await jobs.in_session(
+        store, lambda session: task_as_dict(get_task(session, task_id), settings)
     )
 
 

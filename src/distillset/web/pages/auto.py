@@ -22,6 +22,8 @@ def _plan_key(body: AutoDistill) -> str:
         key += f"|{body.dataset_type}"
     if body.samples != 1 or body.temperature is not None:
         key += f"|{body.samples}|{body.temperature}"
+    if body.batch_answers:  # priced with the batch discount
+        key += "|batch"
     return key
 
 

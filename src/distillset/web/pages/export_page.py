@@ -71,6 +71,10 @@ class ExportForm:
     tag: str = Query(default="", max_length=5000)
     min_score: str = Query(default="", max_length=10)
     balanced: str = Query(default="", max_length=10)
+    balanced_by: str = Query(default="tag", pattern="^(tag|difficulty)$")
+    min_difficulty: str = Query(default="", max_length=10)
+    all_samples: bool = False
+    margin: str = Query(default="1", max_length=10)
     confirmed_only: bool = False
     split: str = Query(default="", max_length=50)
     seed: str = Query(default="42", max_length=10)
@@ -92,7 +96,16 @@ class ExportForm:
             "think_close": _typed(self.think_close),
             "system": self.system.strip() or None,
             "fields": self.fields(),
+            "balanced_by": self.balanced_by,
+            "all_samples": self.all_samples,
+            "margin": _margin(self.margin),
         }
+
+
+def _margin(text: str) -> float:
+    """The typed margin of the preference formats (blank: the CLI's default, 1)."""
+    value = optional_number("margin", text, float)
+    return 1.0 if value is None else value
 
 
 def _export_page(
@@ -131,6 +144,9 @@ def _defaults() -> dict[str, Any]:
         "format": "alpaca",
         "file_format": "jsonl",
         "package": "file",
+        "balanced_by": "tag",
+        "margin": "1",
+        "all_samples": False,
         **{
             name: ""
             for name in (
@@ -139,6 +155,7 @@ def _defaults() -> dict[str, Any]:
                 "tag",
                 "min_score",
                 "balanced",
+                "min_difficulty",
                 "split",
                 "dataset_name",
                 *(f"field_{part}" for part in CUSTOM_FIELDS),
@@ -175,6 +192,7 @@ async def export_file(
                 min_score=optional_number("min score", form.min_score, float),
                 tag_id=tag_id,
                 balanced=optional_number("at most per tag", form.balanced, int),
+                min_difficulty=optional_number("min difficulty", form.min_difficulty, int),
                 refuse_empty=True,
                 extra=form.extra(),
             )
@@ -227,6 +245,7 @@ def _options(session: Session, project_id: int, form: ExportForm) -> ExportOptio
         tag_id=tag_id_of(session, project, form.tag),
         confirmed=True if form.confirmed_only else None,
         min_score=optional_number("min score", form.min_score, float),
+        min_difficulty=optional_number("min difficulty", form.min_difficulty, int),
     )
     return ExportOptions(
         format=form.format,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
 
 from distillset import review as review_service
 from distillset.domain import NotFoundError
-from distillset.web.deps import DbSession, project_by_id
-from distillset.web.pages.common import render
+from distillset.projects import list_endpoints
+from distillset.web.api._score_tokens import start_scoring
+from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
+from distillset.web.pages.common import redirect, render
 from distillset.web.pages.token_shading import LEGEND, shade
-from distillset.web.schemas import RowId
+from distillset.web.schemas import RowId, TokenScoring
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -44,4 +48,26 @@ def record_page(
         answer_tokens=shade(answer),
         lowest=sorted(lowest, key=lambda t: t.position),
         legend=LEGEND,
+        scorers=[endpoint.alias for endpoint in list_endpoints(session)],
     )
+
+
+@router.post("/dataset/{record_id}/score-tokens")
+async def score_record_tokens(
+    project_id: RowId,
+    record_id: RowId,
+    request: Request,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+    endpoint: Annotated[str, Form(min_length=1, max_length=100)],
+    k: Annotated[int, Form(ge=1, le=1000)] = 20,
+) -> Response:
+    """Have an open-weight teacher score this answer's tokens (a task, followed on its
+    page); an endpoint that cannot score given text is refused in one line beside the form."""
+    with store.session() as session:  # a record of another project is a 404 here
+        review_service.get_record(session, project_by_id(session, project_id), record_id)
+    body = TokenScoring(endpoint=endpoint, k=k, ids=[record_id])
+    task_id = await start_scoring(store, settings, project_id, body)
+    runner.start(task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{task_id}")

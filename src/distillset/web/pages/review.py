@@ -25,7 +25,7 @@ from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, projec
 from distillset.web.errors import status_for
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
-from distillset.web.schemas import AfterId, RecordUpdate, RowId
+from distillset.web.schemas import AfterId, AnswerTask, RecordUpdate, RowId
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -104,12 +104,25 @@ async def answer_unanswered(
     runner: Runner,
     tag: Annotated[str, Form()] = "",
 ) -> Response:
+    """Answer the (subtree's) unanswered questions as a task; the answer fields are the
+    API's (samples, temperature, batch)."""
+    body = parse_form(AnswerTask, await request.form())
+
     def create(session: Session) -> jobs.PlannedJob:
         project = project_by_id(session, project_id)
-        return jobs.create_answers(session, settings, project_id, tag_id_of(session, project, tag))
+        return jobs.create_answers(
+            session,
+            settings,
+            project_id,
+            tag_id_of(session, project, tag),
+            body.confirm_large,
+            body.batch,
+            body.samples,
+            body.temperature,
+        )
 
     job = await jobs.in_session(store, create)
-    runner.start(job.task_id)
+    runner.start(job.task_id, use_cache=not body.fresh)
     return redirect(request, f"/projects/{project_id}/tasks/{job.task_id}")
 
 
@@ -156,6 +169,7 @@ def dataset_filter(session: Session, project: Project, values: dict[str, str]) -
         confirmed=YES_NO.get(values.get("confirmed") or ""),
         min_score=optional_number("min score", values.get("min_score") or "", float),
         search=values.get("q") or None,
+        min_difficulty=optional_number("min difficulty", values.get("min_difficulty") or "", int),
     )
     label = (values.get("label") or "").strip()
     return replace(flt, label=label) if label else flt
@@ -171,6 +185,7 @@ def dataset_page(
     min_score: str = Query(default="", max_length=20),
     q: str | None = Query(default=None, max_length=500),
     label: str | None = Query(default=None, max_length=200),
+    min_difficulty: str = Query(default="", max_length=10),
     cursor: AfterId | None = None,
 ) -> Response:
     project = project_by_id(session, project_id)
@@ -180,6 +195,7 @@ def dataset_page(
         "min_score": min_score,
         "q": q or "",
         "label": label or "",
+        "min_difficulty": min_difficulty,
     }
     return render(request, "dataset.html", **dataset_context(session, project, values, cursor))
 

@@ -46,7 +46,8 @@ from distillset.web.deps import (
     tag_in_project,
 )
 from distillset.web.pages.common import render
-from distillset.web.schemas import MAX_COUNT, AfterId, RowId
+from distillset.web.pages.forms import parse_form
+from distillset.web.schemas import MAX_COUNT, AfterId, AnswerTask, RowId
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -471,9 +472,21 @@ async def answer_all(
     settings: AppSettings,
     runner: Runner,
 ) -> Response:
-    """Answer the tag's unanswered questions (and its subtree's) as a task, shown live."""
-    job = await jobs.in_session(store, jobs.create_answers, settings, project_id, tag_id)
-    runner.start(job.task_id)
+    """Answer the tag's unanswered questions (and its subtree's) as a task, shown live; with
+    several answers per question, each question gets the samples it lacks."""
+    body = parse_form(AnswerTask, await request.form())
+    job = await jobs.in_session(
+        store,
+        jobs.create_answers,
+        settings,
+        project_id,
+        tag_id,
+        body.confirm_large,
+        body.batch,
+        body.samples,
+        body.temperature,
+    )
+    runner.start(job.task_id, use_cache=not body.fresh)
     with store.session() as session:
         project = project_by_id(session, project_id)
         task = task_as_dict(get_task(session, job.task_id), settings)

@@ -44,6 +44,7 @@ def _options(
     min_score: float | None,
     tag_id: int | None,
     balanced: int | None,
+    min_difficulty: int | None,
     refuse_empty: bool,
     extra: dict[str, Any],
 ) -> tuple[ExportOptions, str]:
@@ -57,6 +58,7 @@ def _options(
             tag_id=tag_id,
             confirmed=True if confirmed_only else None,
             min_score=min_score,
+            min_difficulty=min_difficulty,
         )
         options = ExportOptions(
             format=export_format,
@@ -99,12 +101,13 @@ async def export_download(
     min_score: float | None = None,
     tag_id: int | None = None,
     balanced: int | None = None,
+    min_difficulty: int | None = None,
     refuse_empty: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> StreamingResponse:
     """The download; ``refuse_empty`` (the export page) says that nothing matched rather
     than sending an empty file. ``extra``: more ExportOptions (delimiters, system prompt,
-    field names)."""
+    field names, samples, balance, margin)."""
     options, name = await asyncio.to_thread(
         _options,
         store,
@@ -116,6 +119,7 @@ async def export_download(
         min_score=min_score,
         tag_id=tag_id,
         balanced=balanced,
+        min_difficulty=min_difficulty,
         refuse_empty=refuse_empty,
         extra=extra or {},
     )
