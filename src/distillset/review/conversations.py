@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError, NotFoundError, checked_text
@@ -31,7 +31,7 @@ from distillset.tags.tree import subtree_ids_query, tag_in_project
 
 DEFAULT_BATCH_SIZE = 500
 # Conditions of a record filter that only single answers have.
-SINGLE_ONLY_CONDITIONS = ("has_reasoning", "model", "search", "label", "scored_before")
+SINGLE_ONLY_CONDITIONS = ("has_reasoning", "model", "search", "label")
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,30 @@ def conversation_conditions(
         conditions.append(Conversation.score >= flt.min_score)
     if flt.max_score is not None:
         conditions.append(Conversation.score <= flt.max_score)
+    if flt.scored_before is not None:  # set by a rescoring judge task, for itself
+        conditions.append(
+            or_(Conversation.scored_at.is_(None), Conversation.scored_at < flt.scored_before)
+        )
     return conditions
+
+
+def count_conversations(
+    session: Session,
+    project: Project,
+    record_filter: RecordFilter | None = None,
+    *,
+    complete: bool | None = None,
+) -> int:
+    """How many of the project's conversations the filter keeps."""
+    conditions = conversation_conditions(session, project, record_filter or RecordFilter())
+    query = (
+        select(func.count(Conversation.id))
+        .join(Question, Question.id == Conversation.question_id)
+        .where(*conditions)
+    )
+    if complete is not None:
+        query = query.where(Conversation.complete.is_(complete))
+    return int(session.scalar(query) or 0)
 
 
 def _turns_of(session: Session, ids: list[int]) -> dict[int, list[TurnView]]:
