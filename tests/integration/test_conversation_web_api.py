@@ -79,6 +79,14 @@ def test_list_show_review_edit_and_delete(client: TestClient, project_id: int) -
         None,
     )
     assert client.get(f"{base}/{first}").json()["turns"][1]["content"] == "Better."
+    # A follow-up that says the question again is flagged (here, and on the page).
+    assert client.get(f"{base}/{first}").json()["flags"] == []
+    repeated = client.patch(f"{base}/{first}/turns/2", json={"content": "question 0"}).json()
+    assert repeated["flags"] == [
+        {"kind": "repeated_follow_up", "position": 2, "detail": "turn 2 repeats turn 0"}
+    ]
+    page = client.get(f"/projects/{project_id}/conversations").text
+    assert "repeated follow-up</span> turn 2 repeats turn 0" in page
 
     refusals = [
         (client.patch(f"{base}/{first}/turns/1", json={"content": " "}), 422, "cannot be empty"),

@@ -90,6 +90,8 @@ def conversations_list(
         marks = " ✓" if record.confirmed else ""
         if record.score is not None:
             marks += f" score {record.score:g}"
+        for flag in record.flags:
+            marks += f" ⚑ {flag['detail']}"
         say(f"#{record.id} [{record.tag_path}] {state}{marks}")
         for turn in record.turns:
             say(f"  {turn.position} {turn.role}: {printable(turn.content, single_line=True)[:100]}")
@@ -109,6 +111,8 @@ def conversations_show(
         print_json(record.as_dict())
         return
     say(f"#{record.id} [{record.tag_path}] rounds {record.rounds}")
+    for flag in record.flags:
+        say(f"⚑ repeated follow-up: {flag['detail']}")
     for turn in record.turns:
         say(f"--- {turn.position} {turn.role}")
         if turn.reasoning:

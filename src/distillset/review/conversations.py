@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError, NotFoundError, checked_text
+from distillset.generation.dedup import comparison_key, is_near_duplicate
 from distillset.review.editing import checked_score, score_values
 from distillset.review.filters import RecordFilter
 from distillset.store.models import (
@@ -30,6 +31,9 @@ from distillset.store.queries import TagPaths
 from distillset.tags.tree import subtree_ids_query, tag_in_project
 
 DEFAULT_BATCH_SIZE = 500
+# The quality flag of a user turn that says again what an earlier user turn said (the user
+# simulator repeating itself): computed when read, never stored, as the records' flags.
+REPEATED_FOLLOW_UP = "repeated_follow_up"
 # Conditions of a record filter that only single answers have.
 SINGLE_ONLY_CONDITIONS = ("has_reasoning", "model", "search", "label")
 
@@ -60,6 +64,23 @@ class TurnView:
     output_tokens: int | None = None
 
 
+def repeated_follow_ups(turns: Iterable[TurnView]) -> list[dict[str, Any]]:
+    """A flag for each follow-up (a user turn after the question) that is the same as, or a
+    near duplicate of, an earlier user turn of the conversation (the question included)."""
+    flags: list[dict[str, Any]] = []
+    earlier: list[tuple[int, str]] = []  # (position, comparison key) of the user turns so far
+    for turn in turns:
+        if turn.role != "user":
+            continue
+        key = comparison_key(turn.content)
+        repeated = next((pos for pos, other in earlier if is_near_duplicate(key, other)), None)
+        if repeated is not None:
+            detail = f"turn {turn.position} repeats turn {repeated}"
+            flags.append({"kind": REPEATED_FOLLOW_UP, "position": turn.position, "detail": detail})
+        earlier.append((turn.position, key))
+    return flags
+
+
 @dataclass
 class ConversationRecord:
     """One conversation with its turns: what review shows and conversational exports use."""
@@ -88,10 +109,16 @@ class ConversationRecord:
     def system_prompt(self) -> str | None:
         return self.setting.get("system_prompt") or None
 
+    @property
+    def flags(self) -> list[dict[str, Any]]:
+        """What a reviewer would want to see: follow-ups that repeat an earlier user turn."""
+        return repeated_follow_ups(self.turns)
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["scored_at"] = utc_iso(self.scored_at)
         data["created_at"] = utc_iso(self.created_at)
+        data["flags"] = self.flags
         return data
 
 
