@@ -251,6 +251,7 @@ async def import_file(
         notice = (
             f"Read {result.read} rows ({result.shape}, {result.file_format}): "
             f"{result.questions} new questions, {result.answers} answers, "
+            f"{result.conversations} conversations, "
             f"{result.duplicates} already in the project, under {result.tag_path}."
         )
         return render(request, "_import_result.html", project=project, notice=notice)
