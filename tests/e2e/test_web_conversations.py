@@ -1,5 +1,5 @@
 """Browser test of the Conversations page: open a conversation, edit a turn, confirm, score
-and delete it, each change read back through the REST API."""
+and delete it, each change read back through the REST API; then judge them as a task."""
 
 from __future__ import annotations
 
@@ -86,4 +86,14 @@ def test_a_conversation_is_edited_confirmed_scored_and_deleted_in_the_browser(
     assert gone.status_code == 404
     listed = httpx.get(f"{live_server}/api/v1/projects/1/conversations").json()
     assert [talk["id"] for talk in listed["conversations"]] == [first]
+
+    # The judge scores the conversations as a task, followed on its page (rescoring: the
+    # one left was scored by hand).
+    page.get_by_label("rescore conversations already scored").check()
+    page.get_by_role("button", name="Score with the judge").click()
+    page.wait_for_url("**/tasks/*")
+    expect(page.locator(".progress [data-field=status]")).to_have_text("succeeded")
+    judged = shown(first)
+    # Scored by hand it had no reason; the judge gives one.
+    assert judged["score"] is not None and judged["score_reason"]
     assert not problems, problems

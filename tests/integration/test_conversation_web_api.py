@@ -153,3 +153,22 @@ def test_judge_task_pauses_at_its_budget(
         assert time.monotonic() < deadline, end
         time.sleep(0.1)
     assert end["counters"]["judged"]["done"] < 4
+
+
+def test_the_conversations_page_starts_the_judge_task(
+    client: TestClient, project_id: int, fake_server: FakeModelServer
+) -> None:
+    page = client.get(f"/projects/{project_id}/conversations")
+    assert f'action="/projects/{project_id}/conversations/judge"' in page.text
+    started = client.post(
+        f"/projects/{project_id}/conversations/judge",
+        data={"model": "fake"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    task_id = int(started.headers["location"].rsplit("/", 1)[1])
+    end = _events(client, task_id)[-1]
+    assert (end["kind"], end["status"]) == ("judge_conversations", "succeeded")
+    assert end["counters"]["judged"]["done"] == 4
+    refused = client.post(f"/projects/{project_id}/conversations/judge", data={"model": "nope"})
+    assert refused.status_code == 404
