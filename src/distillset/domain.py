@@ -75,6 +75,7 @@ class TaskKind(enum.StrEnum):
     QUESTIONS = "questions"
     ANSWERS = "answers"
     JUDGE = "judge"
+    JUDGE_CONVERSATIONS = "judge_conversations"  # the judge scores whole conversations
     RATE = "rate"  # the judge rates each question's difficulty
     TRAIN = "train"
     EVAL = "eval"

@@ -18,6 +18,7 @@ from distillset.auto.run import DISTILL_KINDS
 from distillset.config import Settings
 from distillset.evaluate import EVAL_KIND
 from distillset.review.auto_tag import AUTO_TAG_KIND
+from distillset.review.conversation_judge import CONVERSATION_JUDGE_KIND
 from distillset.review.difficulty import RATE_KIND
 from distillset.review.judge import JUDGE_KIND
 from distillset.runs import rows as service
@@ -33,6 +34,7 @@ KINDS = KindRegistry(
     [
         *DISTILL_KINDS,
         JUDGE_KIND,
+        CONVERSATION_JUDGE_KIND,
         RATE_KIND,
         REFINE_KIND,
         AUTO_TAG_KIND,

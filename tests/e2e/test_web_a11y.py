@@ -37,7 +37,7 @@ def seeded(
     # Requested before `page` by each test: the CLI runs its own event loop, which it cannot
     # once Playwright's runs in this thread.
     """A project with a small tree, answers with soft labels (k=4) and one without, and a
-    price on its endpoint so the usage page has costs."""
+    price on its endpoint so the usage page has costs, and a conversation of each question."""
     cli_project_factory(NAME)
     ok(cli("tags", "add", NAME, "--path", "Technique > Catch"))
     ok(cli("tags", "add", NAME, "--path", "Training"))
@@ -47,6 +47,8 @@ def seeded(
     ok(cli("model", "set", "fake", "--logprobs", "0"))
     ok(cli("questions", "generate", NAME, "--tag", "Training", "--count", "1"))
     ok(cli("answers", "generate", NAME))
+    ok(cli("project", "set", NAME, "--scenario", "a rower asking a coach", "--rounds", "2"))
+    ok(cli("answers", "generate", NAME, "--dataset-type", "multi"))
     records = json.loads(ok(cli("dataset", "list", NAME, "--json")).stdout)["records"]
     tasks = json.loads(ok(cli("tasks", "list", NAME, "--json")).stdout)
     task_id = (tasks[0] if isinstance(tasks, list) else tasks["tasks"][0])["id"]
@@ -64,6 +66,7 @@ def _pages(seeded: dict[str, Any]) -> dict[str, str]:
         # A record without soft labels: the score-tokens form instead of the shades.
         "record-unscored": f"/projects/1/dataset/{seeded['records'][-1]}",
         "import": "/projects/1/dataset/import",
+        "conversations": "/projects/1/conversations",
         "tasks": "/projects/1/tasks",
         "task": f"/projects/1/tasks/{seeded['task_id']}",
         "quality": "/projects/1/quality",

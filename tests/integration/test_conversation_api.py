@@ -59,7 +59,8 @@ def test_conversations_made_reviewed_judged_and_exported_from_python(
     assert project.conversations(confirmed=True)[0]["id"] == first
 
     judged = project.judge_conversations()
-    assert judged == {"judged": 3, "failed": {}}
+    assert judged["status"] == "succeeded"
+    assert judged["counters"]["judged"] == {"planned": 3, "done": 3, "failed": 0, "skipped": 0}
     assert all(c["score"] is not None for c in project.conversations())
     assert project.delete_conversations([second]) == 1
     assert len(project.conversations()) == 3

@@ -193,6 +193,7 @@ def test_the_rest_api_imports_an_upload_checked_as_it_is_read(
         "read": 1,
         "questions": 1,
         "answers": 1,
+        "conversations": 0,
         "duplicates": 0,
         "tag_id": 0,
         "tag_path": "Rugby",

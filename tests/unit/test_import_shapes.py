@@ -147,12 +147,39 @@ BAD_ROWS: list[tuple[list[Any], dict[str, Any], str]] = [
                     {"role": "user", "content": "Q1"},
                     {"role": "assistant", "content": "A1"},
                     {"role": "user", "content": "Q2"},
+                ]
+            }
+        ],
+        {},
+        "line 1: a conversation's turns must alternate user and assistant",
+    ),
+    (
+        [
+            {
+                "conversations": [
+                    {"from": "human", "value": "Q1"},
+                    {"from": "human", "value": "Q2"},
+                    {"from": "gpt", "value": "A"},
+                    {"from": "gpt", "value": "B"},
+                ]
+            }
+        ],
+        {},
+        "line 1: a conversation's turns must alternate user and assistant",
+    ),
+    (
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": "Q1"},
+                    {"role": "assistant", "content": "A1"},
+                    {"role": "user", "content": " "},
                     {"role": "assistant", "content": "A2"},
                 ]
             }
         ],
         {},
-        "line 1: a conversation of 2 exchanges",
+        "line 1: the turn 2 is empty",
     ),
     (
         [{"messages": [{"role": "tool", "content": "x"}]}],

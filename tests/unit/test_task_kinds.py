@@ -31,7 +31,7 @@ def test_an_unknown_kind_is_refused_in_one_line_naming_the_known_ones() -> None:
         KINDS.get("export")
     assert str(refused.value) == (
         "no runner for 'export' tasks (known kinds: answers, auto_distill, auto_tag, eval, "
-        "judge, questions, rate, refine, score_tokens, tags, train)"
+        "judge, judge_conversations, questions, rate, refine, score_tokens, tags, train)"
     )
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from distillset import projects, resolve, review
-from distillset.api._common import ProjectBase, run_blocking
+from distillset.api._common import ProgressCallback, ProjectBase, run_blocking
+from distillset.kinds import run_task
 from distillset.review import RecordFilter
 
 
@@ -90,20 +91,71 @@ class ConversationMethods(ProjectBase):
         with self._session() as (session, project):
             return review.delete_conversations(session, project, ids)
 
+    async def judge_conversations_async(
+        self,
+        judge_model: str | None = None,
+        *,
+        ids: Iterable[int] | None = None,
+        tag: str | None = None,
+        confirmed: bool | None = None,
+        scored: bool | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        rescore: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """``judge_conversations`` as a coroutine, for a caller with a running loop."""
+        with self._session() as (session, project):
+            record_filter = RecordFilter(
+                ids=tuple(ids or ()),
+                tag_id=resolve.tag_id(session, project, tag),
+                confirmed=confirmed,
+                scored=scored,
+                min_score=min_score,
+                max_score=max_score,
+            )
+            task_id = review.create_conversation_judge_task(
+                session,
+                project,
+                model=judge_model,
+                record_filter=record_filter,
+                rescore=rescore,
+                no_cache=no_cache,
+                max_cost=max_cost,
+            ).id
+        return await run_task(self.store, self.settings, task_id, on_progress=on_progress)
+
     def judge_conversations(
         self,
         judge_model: str | None = None,
         *,
-        ids: list[int] | None = None,
+        ids: Iterable[int] | None = None,
+        tag: str | None = None,
+        confirmed: bool | None = None,
+        scored: bool | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
         rescore: bool = False,
+        no_cache: bool = False,
+        max_cost: float | None = None,
     ) -> dict[str, Any]:
-        """Score complete conversations as a whole, with their scenario (default: the
-        unscored ones) by the judge model (default: the answer model)."""
-        with self._session() as (_session, project):
-            project_id = project.id
-        outcome = run_blocking(
-            review.judge_conversations(
-                self.store, self.settings, project_id, model=judge_model, ids=ids, rescore=rescore
+        """Score complete conversations as a whole, with their scenario, by the judge model
+        (default: the answer model): the unscored ones, or with ``rescore`` (or ``ids``)
+        scored ones too. A resumable task (``max_cost`` its budget); returns its summary,
+        whose ``counters["judged"]`` say how many were scored and failed."""
+        return run_blocking(
+            self.judge_conversations_async(
+                judge_model,
+                ids=ids,
+                tag=tag,
+                confirmed=confirmed,
+                scored=scored,
+                min_score=min_score,
+                max_score=max_score,
+                rescore=rescore,
+                no_cache=no_cache,
+                max_cost=max_cost,
             )
         )
-        return outcome.as_dict()

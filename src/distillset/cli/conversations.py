@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import (
     JsonOption,
+    MaxCostOption,
+    NoCacheOption,
     ProjectArgument,
+    QueueOption,
     YesOption,
     confirm_unless,
     print_json,
@@ -26,13 +27,14 @@ from distillset.cli.dataset import (
     ScoredFilter,
     TagFilter,
 )
+from distillset.cli.task_progress import run_or_queue
 from distillset.domain import InvalidInputError
 from distillset.review import (
     RecordFilter,
+    create_conversation_judge_task,
     delete_conversations,
     edit_turn,
     get_conversation,
-    judge_conversations,
     list_conversations,
     set_conversation_note,
     set_conversation_score,
@@ -88,6 +90,8 @@ def conversations_list(
         marks = " ✓" if record.confirmed else ""
         if record.score is not None:
             marks += f" score {record.score:g}"
+        for flag in record.flags:
+            marks += f" ⚑ {flag['detail']}"
         say(f"#{record.id} [{record.tag_path}] {state}{marks}")
         for turn in record.turns:
             say(f"  {turn.position} {turn.role}: {printable(turn.content, single_line=True)[:100]}")
@@ -107,6 +111,8 @@ def conversations_show(
         print_json(record.as_dict())
         return
     say(f"#{record.id} [{record.tag_path}] rounds {record.rounds}")
+    for flag in record.flags:
+        say(f"⚑ repeated follow-up: {flag['detail']}")
     for turn in record.turns:
         say(f"--- {turn.position} {turn.role}")
         if turn.reasoning:
@@ -211,21 +217,48 @@ def conversations_judge(
     model: str | None = typer.Option(
         None, "--model", help="Judge endpoint alias (default: the project's answer model)."
     ),
-    rescore: bool = typer.Option(False, "--rescore", help="Score scored ones again too."),
+    tag: str | None = TagFilter,
+    confirmed: bool | None = ConfirmedFilter,
+    rescore: bool = typer.Option(
+        False, "--rescore", help="Score scored ones again too (score filters allowed)."
+    ),
+    scored: bool | None = ScoredFilter,
+    min_score: float | None = MinScoreFilter,
+    max_score: float | None = MaxScoreFilter,
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
+    no_cache: bool = NoCacheOption,
+    max_cost: float | None = MaxCostOption,
+    queue: bool = QueueOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Score complete conversations 0-5 as a whole, with their scenario (default: the
-    unscored ones)."""
+    unscored ones; given ids are scored again). A resumable task: run it again, or `tasks
+    resume ID`, to score what is left."""
     state = state_of(ctx)
     with state.store.session() as session:
-        project_id = resolve.project_id(session, name)
-    outcome = asyncio.run(
-        judge_conversations(
-            state.store, state.settings, project_id, model=model, ids=ids or None, rescore=rescore
+        project = resolve.project_named(session, name)
+        record_filter = RecordFilter(
+            ids=tuple(ids or ()),
+            tag_id=resolve.tag_id(session, project, tag),
+            confirmed=confirmed,
+            scored=scored,
+            min_score=min_score,
+            max_score=max_score,
         )
-    )
-    report(
-        outcome.as_dict(),
-        as_json,
-        f"judged {outcome.judged} conversation(s), {len(outcome.failed)} failed",
+        task_id = create_conversation_judge_task(
+            session,
+            project,
+            model=model,
+            record_filter=record_filter,
+            rescore=rescore,
+            no_cache=no_cache,
+            max_cost=max_cost,
+        ).id
+    run_or_queue(
+        state.store,
+        state.settings,
+        task_id,
+        queue=queue,
+        as_json=as_json,
+        show_progress=not no_progress and not as_json,
     )

@@ -103,7 +103,8 @@ def dataset_import(
     report(
         result.as_dict(),
         as_json,
-        f"imported {result.questions} questions ({result.answers} with answers) from "
-        f"{result.read} {result.shape} records under {result.tag_path!r}; "
+        f"imported {result.questions} questions ({result.answers} with answers"
+        + (f", {result.conversations} conversations" if result.conversations else "")
+        + f") from {result.read} {result.shape} records under {result.tag_path!r}; "
         f"{result.duplicates} duplicates skipped",
     )

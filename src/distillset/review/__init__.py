@@ -2,9 +2,13 @@
 duplicate reports, and importing dataset files."""
 
 from distillset.review.auto_tag import AUTO_TAG_KIND, check_auto_tag, create_auto_tag_task
-from distillset.review.conversation_judge import JudgeOutcome, judge_conversations
+from distillset.review.conversation_judge import (
+    CONVERSATION_JUDGE_KIND,
+    create_conversation_judge_task,
+)
 from distillset.review.conversations import (
     ConversationRecord,
+    count_conversations,
     delete_conversations,
     edit_turn,
     get_conversation,
@@ -70,6 +74,7 @@ from distillset.review.verdict import Verdict, clamp_score, parse_verdict
 
 __all__ = [
     "AUTO_TAG_KIND",
+    "CONVERSATION_JUDGE_KIND",
     "ConversationRecord",
     "DEFAULT_IMPORT_TAG",
     "DatasetRecord",
@@ -80,7 +85,6 @@ __all__ = [
     "ImportResult",
     "ImportedDataset",
     "JUDGE_KIND",
-    "JudgeOutcome",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_ROWS",
     "RATE_KIND",
@@ -98,8 +102,10 @@ __all__ = [
     "checked_score",
     "chosen_records",
     "clamp_score",
+    "count_conversations",
     "count_records",
     "create_auto_tag_task",
+    "create_conversation_judge_task",
     "create_judge_task",
     "create_rate_task",
     "delete_conversations",
@@ -117,7 +123,6 @@ __all__ = [
     "import_records",
     "iter_conversations",
     "iter_records",
-    "judge_conversations",
     "label_duplicates",
     "list_conversations",
     "list_records",

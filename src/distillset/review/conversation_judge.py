@@ -1,19 +1,25 @@
-"""AI scoring of whole conversations: a judge model grades the teacher's replies of each
-complete conversation 0-5, with its scenario and roles, as single records are graded.
+"""AI scoring of whole conversations, as a resumable task: a judge model grades the teacher's
+replies of each complete conversation 0-5, with its scenario and roles, as the ``judge`` task
+grades single records (progress, a budget, cancel and resume are the shared machinery's).
 
-By default only unscored conversations are judged, so running it again scores what is left;
-a verdict already paid for is answered from the gateway's response cache.
+By default the task covers the chosen complete conversations that are *unscored*, so running
+it again scores what is left. A *rescore* task (or one given ids) covers scored ones too;
+what it has left is those not scored since the task was created, so a resumed rescore never
+scores a conversation twice. A verdict already paid for is answered from the response cache.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import ModelCallError
+from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
 from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
 from distillset.projects.conversation_setting import MultiTurnSetting
 from distillset.projects.endpoints import endpoint_config, get_endpoint
@@ -21,25 +27,31 @@ from distillset.prompts import empty_list_word, get_prompt, render
 from distillset.review.conversations import (
     ConversationRecord,
     Turn,
+    conversation_conditions,
+    count_conversations,
     list_conversations,
     transcript,
 )
 from distillset.review.editing import score_values
 from distillset.review.filters import RecordFilter
-from distillset.review.judge import PARSE_ATTEMPTS, judge_alias, verdict_format
+from distillset.review.judge import (
+    PARSE_ATTEMPTS,
+    RESCORE_PARAM,
+    check_judge_filter,
+    judge_alias,
+    judge_filter,
+    verdict_format,
+)
 from distillset.review.verdict import Verdict, parse_verdict
-from distillset.store import Conversation, Project, Store
+from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
+from distillset.runs.progress import StageProgress, initial_counters
+from distillset.runs.rows import claim_task
+from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
+from distillset.store import Conversation, Project, Store, TagPaths, Task
 
-MAX_JUDGED = 100_000
-
-
-@dataclass
-class JudgeOutcome:
-    judged: int = 0
-    failed: dict[int, str] = field(default_factory=dict)  # conversation id -> why
-
-    def as_dict(self) -> dict[str, object]:
-        return {"judged": self.judged, "failed": self.failed}
+STAGE = "judged"
+CONVERSATION_JUDGE_STAGES = (Stage(STAGE, "Conversations judged"),)
+PAGE_SIZE = 200
 
 
 def judge_prompt(template: str, topic: str, language: str, record: ConversationRecord) -> str:
@@ -57,63 +69,199 @@ def judge_prompt(template: str, topic: str, language: str, record: ConversationR
     )
 
 
-async def _verdict(
-    gateway: Gateway, endpoint: EndpointConfig, prompt: str
-) -> tuple[Verdict | None, str]:
-    error = "no readable score"
-    for attempt in range(PARSE_ATTEMPTS):
-        try:
-            result = await gateway.chat(
-                endpoint,
-                [{"role": "user", "content": prompt}],
-                purpose="judge",
-                attempt=attempt,
-                response_format=verdict_format(endpoint.structured_output),
-            )
-            return parse_verdict(result.content), ""
-        except ModelCallError as exc:
-            error = str(exc)
-            if exc.status is not None:
-                break
-    return None, error
-
-
-async def judge_conversations(
-    store: Store,
-    settings: Settings,
-    project_id: int,
+def create_conversation_judge_task(
+    session: Session,
+    project: Project,
     *,
     model: str | None = None,
-    ids: list[int] | None = None,
+    record_filter: RecordFilter | None = None,
     rescore: bool = False,
-) -> JudgeOutcome:
-    """Score the project's complete conversations (the given ones, else every unscored one;
-    ``rescore`` scores scored ones again) with the judge model (default: the answer model)."""
-    with store.session() as session:
-        project = session.get(Project, project_id)
-        assert project is not None
-        endpoint = endpoint_config(get_endpoint(session, judge_alias(project, model)), settings)
-        template = get_prompt(session, project, "judge_conversation").template
-        limits = LimitSettings.from_project(project)
-        chosen = RecordFilter(ids=tuple(ids or ()), scored=None if rescore or ids else False)
-        records = list_conversations(session, project, chosen, complete=True, limit=MAX_JUDGED)
-        topic, language = project.topic, project.language
-    outcome = JudgeOutcome()
-    async with open_gateway(store, limits, project_id=project_id) as gateway:
+    no_cache: bool = False,
+    max_cost: float | None = None,
+) -> Task:
+    """A queued task judging the filter's complete conversations: the unscored ones, or all
+    of them when it ``rescore``s or names ids (score filters allowed then). Run it with
+    ``distillset.kinds.run_task``."""
+    chosen = record_filter or RecordFilter()
+    rescore = rescore or bool(chosen.ids)
+    check_judge_filter(chosen, rescore)
+    conversation_conditions(session, project, chosen)  # refuses single-record conditions
+    alias = get_endpoint(session, judge_alias(project, model)).alias
+    left = judge_filter(chosen, rescore=rescore)
+    planned = count_conversations(session, project, left, complete=True)
+    params: dict[str, Any] = {"model": alias, "filter": chosen.as_dict()}
+    if rescore:
+        params[RESCORE_PARAM] = True
+    task = Task(
+        project_id=project.id,
+        kind=TaskKind.JUDGE_CONVERSATIONS.value,
+        params=params,
+        status=TaskStatus.QUEUED.value,
+        counters=initial_counters({STAGE: planned}),
+    )
+    if no_cache:
+        ask_fresh(task)
+    set_budget(task, max_cost)
+    session.add(task)
+    session.flush()
+    return task
 
-        async def judge(record: ConversationRecord) -> None:
-            prompt = judge_prompt(template, topic, language, record)
-            verdict, error = await _verdict(gateway, endpoint, prompt)
-            if verdict is None:
-                outcome.failed[record.id] = error
-                return
-            with store.session() as session:
-                session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == record.id)
-                    .values(score_values(verdict.score, verdict.reason or None))
+
+@dataclass
+class _Setup:
+    project: Project
+    endpoint: EndpointConfig
+    limits: LimitSettings
+    template: str
+    record_filter: RecordFilter  # what the task has left (judge_filter applied)
+
+
+class ConversationJudgeRun(SupervisedRun):
+    """One run of a conversation judge task in this process."""
+
+    setup: _Setup | None = None
+
+    def new_progress(self) -> StageProgress:
+        return StageProgress([STAGE])
+
+    def prepare(self) -> None:
+        with self.store.session() as session:
+            task = claim_task(session, self.task_id, self.settings, self.owner)
+            if task.kind != TaskKind.JUDGE_CONVERSATIONS.value:
+                raise InvalidInputError(
+                    f"task {task.id} is a {task.kind} task, not a conversation judge task"
                 )
-            outcome.judged += 1
+            project = session.get(Project, task.project_id)
+            assert project is not None
+            chosen = RecordFilter.from_dict(dict(task.params.get("filter") or {}))
+            rescore = bool(task.params.get(RESCORE_PARAM))
+            record_filter = judge_filter(chosen, rescore=rescore, since=task.created_at)
+            self.use_cache = self.use_cache and reads_cache(task.params)
+            endpoint = endpoint_config(get_endpoint(session, task.params["model"]), self.settings)
+            remaining = count_conversations(session, project, record_filter, complete=True)
+            # Earlier runs' scores stay done; their failures are open work again.
+            self.progress.load(task.counters or {})
+            counts = self.progress.stage(STAGE)
+            counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
+            task.counters = self.progress.as_dict()
+            self.event(f"started: {remaining} conversations to score")
+            self.setup = _Setup(
+                project=project,
+                endpoint=endpoint,
+                limits=LimitSettings.from_project(project),
+                template=get_prompt(session, project, "judge_conversation").template,
+                record_filter=record_filter,
+            )
 
-        await asyncio.gather(*(judge(record) for record in records))
-    return outcome
+    def failure_event(self, failed: int) -> tuple[str, str]:
+        return f"{failed} conversations failed (run again to retry)", "warning"
+
+    async def _conversations(self, setup: _Setup) -> AsyncIterator[ConversationRecord]:
+        """The complete conversations left to score, page by page, in short sessions."""
+        after: int | None = None
+        while True:
+            with self.store.session() as session:
+                page = list_conversations(
+                    session,
+                    setup.project,
+                    setup.record_filter,
+                    complete=True,
+                    after=after,
+                    limit=PAGE_SIZE,
+                    paths=TagPaths(session, setup.project.id),
+                )
+            for record in page:
+                yield record
+            if len(page) < PAGE_SIZE:
+                return
+            after = page[-1].id
+
+    async def _verdict(self, gateway: Gateway, setup: _Setup, prompt: str) -> Verdict | str:
+        """The verdict, or why there is none."""
+        error = "no readable score"
+        for attempt in range(PARSE_ATTEMPTS):
+            try:
+                result = await gateway.chat(
+                    setup.endpoint,
+                    [{"role": "user", "content": prompt}],
+                    purpose="judge",
+                    task_id=self.task_id,
+                    attempt=attempt,
+                    response_format=verdict_format(setup.endpoint.structured_output),
+                )
+                return parse_verdict(result.content)
+            except ModelCallError as exc:  # an unreadable reply included: ask again
+                error = str(exc)
+                if exc.status is not None:
+                    break  # the gateway already retried what HTTP errors deserve
+        return error
+
+    async def _judge(self, gateway: Gateway, setup: _Setup, record: ConversationRecord) -> None:
+        project = setup.project
+        prompt = judge_prompt(setup.template, project.topic, project.language, record)
+        verdict = await self._verdict(gateway, setup, prompt)
+        counts = self.progress.stage(STAGE)
+        if counts.done + counts.failed + counts.skipped >= counts.planned:
+            counts.planned += 1  # one completed since the run started: counted, not lost
+        if isinstance(verdict, str):
+            reason = f"conversation {record.id}: {verdict}"
+            self.progress.add_failed(STAGE, 1, reason)
+            self.event(reason, "error")
+            return
+        with self.store.session() as session:
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id == record.id)
+                .values(score_values(verdict.score, verdict.reason or None))
+            )
+        self.progress.add_done(STAGE)
+
+    async def work(self) -> None:
+        setup = self.setup
+        assert setup is not None, "prepare() first"
+        async with open_gateway(
+            self.store,
+            setup.limits,
+            project_id=setup.project.id,
+            use_cache=self.use_cache,
+            send_guard=self.send_guard,
+        ) as gateway:
+            self.use_slots(gateway.limiter, setup.limits.request_timeout)
+            workers_wanted = setup.limits.max_concurrency
+            queue: asyncio.Queue[ConversationRecord | None] = asyncio.Queue(workers_wanted * 2)
+
+            async def worker() -> None:
+                while (record := await queue.get()) is not None:
+                    await self._judge(gateway, setup, record)
+
+            workers = [asyncio.create_task(worker()) for _ in range(workers_wanted)]
+            try:
+                async for record in self._conversations(setup):
+                    await queue.put(record)
+                for _ in workers:
+                    await queue.put(None)
+                await asyncio.gather(*workers)
+            finally:
+                for job in workers:
+                    job.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+
+async def run_conversation_judge_task(
+    store: Store,
+    settings: Settings,
+    task_id: int,
+    *,
+    cancel_event: asyncio.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a conversation judge task to its end; returns the task as a dict."""
+    run = ConversationJudgeRun(
+        store, settings, task_id, cancel_event=cancel_event, on_progress=on_progress
+    )
+    return await run.run()
+
+
+CONVERSATION_JUDGE_KIND = TaskKindSpec(
+    TaskKind.JUDGE_CONVERSATIONS.value, CONVERSATION_JUDGE_STAGES, ConversationJudgeRun
+)

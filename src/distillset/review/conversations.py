@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError, NotFoundError, checked_text
+from distillset.generation.dedup import comparison_key, is_near_duplicate
 from distillset.review.editing import checked_score, score_values
 from distillset.review.filters import RecordFilter
 from distillset.store.models import (
@@ -30,8 +31,11 @@ from distillset.store.queries import TagPaths
 from distillset.tags.tree import subtree_ids_query, tag_in_project
 
 DEFAULT_BATCH_SIZE = 500
+# The quality flag of a user turn that says again what an earlier user turn said (the user
+# simulator repeating itself): computed when read, never stored, as the records' flags.
+REPEATED_FOLLOW_UP = "repeated_follow_up"
 # Conditions of a record filter that only single answers have.
-SINGLE_ONLY_CONDITIONS = ("has_reasoning", "model", "search", "label", "scored_before")
+SINGLE_ONLY_CONDITIONS = ("has_reasoning", "model", "search", "label")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,23 @@ class TurnView:
     finish_reason: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+
+
+def repeated_follow_ups(turns: Iterable[TurnView]) -> list[dict[str, Any]]:
+    """A flag for each follow-up (a user turn after the question) that is the same as, or a
+    near duplicate of, an earlier user turn of the conversation (the question included)."""
+    flags: list[dict[str, Any]] = []
+    earlier: list[tuple[int, str]] = []  # (position, comparison key) of the user turns so far
+    for turn in turns:
+        if turn.role != "user":
+            continue
+        key = comparison_key(turn.content)
+        repeated = next((pos for pos, other in earlier if is_near_duplicate(key, other)), None)
+        if repeated is not None:
+            detail = f"turn {turn.position} repeats turn {repeated}"
+            flags.append({"kind": REPEATED_FOLLOW_UP, "position": turn.position, "detail": detail})
+        earlier.append((turn.position, key))
+    return flags
 
 
 @dataclass
@@ -88,10 +109,16 @@ class ConversationRecord:
     def system_prompt(self) -> str | None:
         return self.setting.get("system_prompt") or None
 
+    @property
+    def flags(self) -> list[dict[str, Any]]:
+        """What a reviewer would want to see: follow-ups that repeat an earlier user turn."""
+        return repeated_follow_ups(self.turns)
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["scored_at"] = utc_iso(self.scored_at)
         data["created_at"] = utc_iso(self.created_at)
+        data["flags"] = self.flags
         return data
 
 
@@ -127,7 +154,30 @@ def conversation_conditions(
         conditions.append(Conversation.score >= flt.min_score)
     if flt.max_score is not None:
         conditions.append(Conversation.score <= flt.max_score)
+    if flt.scored_before is not None:  # set by a rescoring judge task, for itself
+        conditions.append(
+            or_(Conversation.scored_at.is_(None), Conversation.scored_at < flt.scored_before)
+        )
     return conditions
+
+
+def count_conversations(
+    session: Session,
+    project: Project,
+    record_filter: RecordFilter | None = None,
+    *,
+    complete: bool | None = None,
+) -> int:
+    """How many of the project's conversations the filter keeps."""
+    conditions = conversation_conditions(session, project, record_filter or RecordFilter())
+    query = (
+        select(func.count(Conversation.id))
+        .join(Question, Question.id == Conversation.question_id)
+        .where(*conditions)
+    )
+    if complete is not None:
+        query = query.where(Conversation.complete.is_(complete))
+    return int(session.scalar(query) or 0)
 
 
 def _turns_of(session: Session, ids: list[int]) -> dict[int, list[TurnView]]:

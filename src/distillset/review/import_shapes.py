@@ -3,6 +3,8 @@
 Alpaca (instruction / input / output), ShareGPT (conversations of from/value turns), OpenAI
 messages (role/content turns, Axolotl's and Harmony's included), TRL prompt / completion and
 custom fields (``question``, ``answer``, ``reasoning`` by default, or named with ``fields``).
+A ShareGPT or messages row of several exchanges is a conversation: its turns (each reply's
+reasoning apart) and its system prompt are kept, the first user turn being its question.
 The shape is found from the first row's fields when only one fits. Reasoning comes from a
 ``reasoning_content``, ``thinking`` or ``reasoning`` field, else from ``<think>`` blocks in the
 answer: the gateway's one reasoning splitter reads both. Each text passes the text rules of
@@ -30,14 +32,24 @@ SKIPPED_ROLES = {"system", "developer"}
 
 
 @dataclass(frozen=True)
+class ImportedTurn:
+    role: str  # user | assistant
+    content: str
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True)
 class ImportedRecord:
     """A row as it will be stored: a question, its answer (None: a question alone) and the
-    answer's reasoning."""
+    answer's reasoning; or, for a conversation, its turns (the question first) and its
+    system prompt, with no single answer."""
 
     where: str
     question: str
     answer: str | None
     reasoning: str | None
+    turns: tuple[ImportedTurn, ...] = ()
+    system_prompt: str | None = None
 
 
 def _text(where: str, what: str, value: Any, *, required: bool = True) -> str | None:
@@ -57,6 +69,16 @@ def _text(where: str, what: str, value: Any, *, required: bool = True) -> str | 
         raise InvalidInputError(f"{where}: {exc}") from None
 
 
+def _reply(where: str, what: str, answer: Any, reasoning: Any) -> tuple[str, str | None]:
+    """A reply checked, its reasoning split from it: (answer, reasoning)."""
+    given = _text(where, what, answer)
+    thought = _text(where, "reasoning", reasoning, required=False)
+    split_thought, split_answer = split_reasoning({"content": given, "reasoning_content": thought})
+    if not split_answer:
+        raise InvalidInputError(f"{where}: the {what} is empty once its reasoning is taken out")
+    return split_answer, split_thought
+
+
 def _record(
     where: str, question: Any, answer: Any, reasoning: Any, *, answered: bool = True
 ) -> ImportedRecord:
@@ -65,11 +87,7 @@ def _record(
     assert asked is not None
     if not answered:
         return ImportedRecord(where, asked.strip(), None, None)
-    given = _text(where, "answer", answer)
-    thought = _text(where, "reasoning", reasoning, required=False)
-    split_thought, split_answer = split_reasoning({"content": given, "reasoning_content": thought})
-    if not split_answer:
-        raise InvalidInputError(f"{where}: the answer is empty once its reasoning is taken out")
+    split_answer, split_thought = _reply(where, "answer", answer, reasoning)
     return ImportedRecord(where, asked.strip(), split_answer, split_thought)
 
 
@@ -100,14 +118,60 @@ def _turns(row: SourceRow, name: str, role_key: str, content_key: str) -> list[d
     return turns
 
 
-def _exchange(row: SourceRow, turns: list[dict[str, Any]]) -> ImportedRecord:
-    """One question and its reply, from turns without the system's."""
-    asked = sum(turn["role"] == "user" for turn in turns)
-    if asked > 1:
-        raise InvalidInputError(
-            f"{row.where}: a conversation of {asked} exchanges; only single question-answer "
-            "pairs can be imported"
+def _system_prompt(row: SourceRow, name: str, role_key: str, content_key: str) -> str | None:
+    """The row's system prompt: its `system` column, Harmony's `developer` column (its
+    system turn holds the reasoning language), else its first system turn."""
+    given = row.values.get("system")
+    if not given and "developer" in row.values:
+        given = row.values["developer"]
+    elif not given:
+        value = decoded_list(row.values.get(name))
+        given = next(
+            (
+                turn.get(content_key)
+                for turn in (value if isinstance(value, list) else [])
+                if isinstance(turn, dict) and turn.get(role_key) in SKIPPED_ROLES
+            ),
+            None,
         )
+    return _text(row.where, "system prompt", given, required=False)
+
+
+def _conversation(
+    row: SourceRow, turns: list[dict[str, Any]], system: str | None
+) -> ImportedRecord:
+    """A conversation of several exchanges: user and assistant alternate, from a question
+    to a reply."""
+    roles = [turn["role"] for turn in turns]
+    if len(roles) % 2 or roles != ["user", "assistant"] * (len(roles) // 2):
+        raise InvalidInputError(
+            f"{row.where}: a conversation's turns must alternate user and assistant, from a "
+            "question to a reply"
+        )
+    kept: list[ImportedTurn] = []
+    for position, turn in enumerate(turns):
+        if turn["role"] == "user":
+            what = "question" if position == 0 else f"turn {position}"
+            text = _text(row.where, what, turn["content"])
+            assert text is not None
+            kept.append(ImportedTurn("user", text.strip() if position == 0 else text))
+        else:
+            reply, thought = _reply(
+                row.where, f"turn {position}", turn["content"], _first_reasoning(turn)
+            )
+            kept.append(ImportedTurn("assistant", reply, thought))
+    return ImportedRecord(
+        row.where, kept[0].content, None, None, turns=tuple(kept), system_prompt=system
+    )
+
+
+def _exchange(
+    row: SourceRow, turns: list[dict[str, Any]], system: str | None = None
+) -> ImportedRecord:
+    """One question and its reply, or a conversation of several, from turns without the
+    system's."""
+    if sum(turn["role"] == "user" for turn in turns) > 1:
+        return _conversation(row, turns, system)
     if [turn["role"] for turn in turns] != ["user", "assistant"]:
         raise InvalidInputError(f"{row.where}: a question followed by one reply is expected")
     question, reply = turns
@@ -123,11 +187,13 @@ def _alpaca(row: SourceRow, _fields: Mapping[str, str]) -> ImportedRecord:
 
 
 def _sharegpt(row: SourceRow, _fields: Mapping[str, str]) -> ImportedRecord:
-    return _exchange(row, _turns(row, "conversations", "from", "value"))
+    turns = _turns(row, "conversations", "from", "value")
+    return _exchange(row, turns, _system_prompt(row, "conversations", "from", "value"))
 
 
 def _messages(row: SourceRow, _fields: Mapping[str, str]) -> ImportedRecord:
-    return _exchange(row, _turns(row, "messages", "role", "content"))
+    turns = _turns(row, "messages", "role", "content")
+    return _exchange(row, turns, _system_prompt(row, "messages", "role", "content"))
 
 
 def _trl_part(row: SourceRow, name: str, role: str) -> list[dict[str, Any]]:
@@ -139,7 +205,7 @@ def _trl_part(row: SourceRow, name: str, role: str) -> list[dict[str, Any]]:
 
 def _trl(row: SourceRow, _fields: Mapping[str, str]) -> ImportedRecord:
     turns = _trl_part(row, "prompt", "user") + _trl_part(row, "completion", "assistant")
-    return _exchange(row, turns)
+    return _exchange(row, turns, _system_prompt(row, "prompt", "role", "content"))
 
 
 def _custom(row: SourceRow, fields: Mapping[str, str]) -> ImportedRecord:

@@ -1,5 +1,7 @@
 """Importing a dataset file: its records become questions (origin ``imported``) under one
-tag, with their answers and reasoning.
+tag, with their answers and reasoning; a row of several exchanges becomes a complete
+conversation of its question, with its turns and system prompt (its setting says
+``origin: imported``).
 
 The whole file is read and checked first (size, row count, shape, every row's texts); the
 first bad row is refused with where it is, before anything is written. The records are then
@@ -21,7 +23,14 @@ from sqlalchemy.orm import Session
 from distillset.domain import InvalidInputError, NotFoundError, Origin, text_hash
 from distillset.review.import_files import import_format_of, read_source_rows
 from distillset.review.import_shapes import ImportedRecord, checked_fields, choose_shape
-from distillset.store.models import Answer, Project, Question, Tag
+from distillset.store.models import (
+    Answer,
+    Conversation,
+    ConversationTurn,
+    Project,
+    Question,
+    Tag,
+)
 from distillset.tags.tree import add_tag, find_tag, tag_path
 
 # Where records go when no tag is given: a top-level tag of this name (made when missing).
@@ -48,6 +57,7 @@ class ImportResult:
     duplicates: int  # skipped: the project or an earlier row already asks the same
     tag_id: int
     tag_path: str
+    conversations: int = 0  # conversations created (rows of several exchanges)
     # The ids of the questions created (for an auto-tag task); not part of the summary.
     question_ids: list[int] = field(default_factory=list, repr=False)
 
@@ -58,6 +68,7 @@ class ImportResult:
             "read": self.read,
             "questions": self.questions,
             "answers": self.answers,
+            "conversations": self.conversations,
             "duplicates": self.duplicates,
             "tag_id": self.tag_id,
             "tag_path": self.tag_path,
@@ -123,6 +134,45 @@ def _insert_questions(session: Session, rows: list[dict[str, Any]]) -> dict[str,
     return created
 
 
+def _insert_conversations(
+    session: Session, project: Project, talks: list[tuple[int, ImportedRecord]]
+) -> int:
+    """Store each (question id, record of several exchanges) as a complete conversation
+    with its turns; how many."""
+    connection = session.connection()
+    for start in range(0, len(talks), _BATCH):
+        batch = talks[start : start + _BATCH]
+        rows = [
+            {
+                "question_id": question_id,
+                "project_id": project.id,
+                "rounds": len(record.turns) // 2,
+                "setting": {"system_prompt": record.system_prompt, "origin": Origin.IMPORTED.value},
+                "complete": True,
+            }
+            for question_id, record in batch
+        ]
+        made = dict(
+            connection.execute(
+                insert(Conversation).returning(Conversation.question_id, Conversation.id), rows
+            ).all()
+        )
+        turn_rows = [
+            {
+                "conversation_id": made[question_id],
+                "position": position,
+                "role": turn.role,
+                "content": turn.content,
+                "reasoning": turn.reasoning,
+            }
+            for question_id, record in batch
+            for position, turn in enumerate(record.turns)
+        ]
+        for first in range(0, len(turn_rows), _BATCH):
+            connection.execute(insert(ConversationTurn), turn_rows[first : first + _BATCH])
+    return len(talks)
+
+
 def import_records(
     session: Session, project: Project, dataset: ImportedDataset, tag_id: int | None = None
 ) -> ImportResult:
@@ -158,6 +208,8 @@ def import_records(
     connection = session.connection()
     for start in range(0, len(answer_rows), _BATCH):
         connection.execute(insert(Answer), answer_rows[start : start + _BATCH])
+    talks = [(created[key], record) for key, record in fresh.items() if key in created]
+    conversations = _insert_conversations(session, project, [t for t in talks if t[1].turns])
     session.expire_all()
     return ImportResult(
         file_format=dataset.file_format,
@@ -168,6 +220,7 @@ def import_records(
         duplicates=len(dataset.records) - len(created),
         tag_id=tag.id,
         tag_path=str(tag_path(session, tag)),
+        conversations=conversations,
         question_ids=sorted(created.values()),
     )
 

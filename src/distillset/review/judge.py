@@ -88,7 +88,8 @@ def judge_filter(
     return replace(record_filter, scored=False)
 
 
-def _check_filter(record_filter: RecordFilter, rescore: bool) -> None:
+def check_judge_filter(record_filter: RecordFilter, rescore: bool) -> None:
+    """Score filters select scored records: a judge that scores unscored ones refuses them."""
     selects_scored = (
         record_filter.scored is True
         or record_filter.min_score is not None
@@ -135,7 +136,7 @@ def create_judge_task(
     alias = get_endpoint(session, judge_alias(project, model)).alias
     if select:
         record_filter = replace(record_filter, sampled=True)
-    _check_filter(record_filter, rescore)
+    check_judge_filter(record_filter, rescore)
     planned = count_records(session, project, judge_filter(record_filter, rescore=rescore))
     params: dict[str, Any] = {"model": alias, "filter": record_filter.as_dict()}
     if rescore:

@@ -84,8 +84,25 @@ class ProjectUpdate(Body):
 
 class ConversationUpdate(Body):
     confirmed: bool | None = None
-    score: float | None = Field(default=None, ge=0, le=5)
-    note: str | None = None
+    score: float | None = Field(default=None, ge=0, le=5, description="null clears it")
+    score_reason: str | None = Field(default=None, max_length=5_000)
+    note: str | None = Field(default=None, description="'' or null removes it")
+
+
+class ConversationJudge(Body):
+    """Judge complete conversations: by id, or by filters (a tag's subtree, confirmed,
+    scored, a score range); unscored ones unless `rescore` (or ids) says scored ones too."""
+
+    model: str | None = Field(default=None, description="judge endpoint (default: answer model)")
+    ids: list[RowId] | None = Field(default=None, max_length=100_000)
+    tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
+    confirmed: bool | None = None
+    scored: bool | None = None
+    min_score: float | None = Field(default=None, ge=0, le=5)
+    max_score: float | None = Field(default=None, ge=0, le=5)
+    rescore: bool = Field(default=False, description="score scored ones again too")
+    fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+    max_cost: float | None = Field(default=None, gt=0, description="the task's budget")
 
 
 class TurnUpdate(Body):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from distillset.web.api import (
+    conversations,
     dataset,
     dataset_import,
     endpoints,
@@ -40,6 +41,7 @@ def include(app: FastAPI) -> None:
         generate,
         questions,
         dataset,
+        conversations,
         record_tokens,
         dataset_import,
         quality,

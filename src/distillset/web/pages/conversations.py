@@ -1,13 +1,19 @@
 """Pages: a project's conversations, each with its turns; confirm, score, note, edit a turn,
-delete (the same services as `distillset conversations` and the Python API)."""
+delete, judge as a task (the same services as `distillset conversations` and the Python
+API)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from sqlalchemy.orm import Session
 
 from distillset import review as review_service
-from distillset.web.deps import AppStore, DbSession, project_by_id
-from distillset.web.pages.common import message, render
+from distillset.projects import list_endpoints
+from distillset.web.api import _jobs as jobs
+from distillset.web.deps import AppStore, DbSession, Runner, project_by_id
+from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import parse_form
 from distillset.web.schemas import AfterId, ConversationUpdate, RowId, TurnUpdate
 
@@ -28,7 +34,33 @@ def conversations_page(
         active="conversations",
         conversations=found[:PAGE],
         next_cursor=found[PAGE - 1].id if len(found) > PAGE else None,
+        # The judge form's choice of model (blank: the project's answer model).
+        judge_models=[endpoint.alias for endpoint in list_endpoints(session)],
     )
+
+
+@router.post("/conversations/judge")
+async def start_conversation_judge(
+    project_id: RowId,
+    request: Request,
+    store: AppStore,
+    runner: Runner,
+    model: Annotated[str, Form(max_length=100)] = "",
+    rescore: Annotated[bool, Form()] = False,
+) -> Response:
+    """Score complete conversations with the judge model as a task (the unscored ones, or
+    all of them when rescoring), followed on its task page."""
+
+    def create(session: Session) -> int:
+        project = project_by_id(session, project_id)
+        task = review_service.create_conversation_judge_task(
+            session, project, model=model or None, rescore=rescore
+        )
+        return task.id
+
+    task_id = await jobs.in_session(store, create)
+    runner.start(task_id)
+    return redirect(request, f"/projects/{project_id}/tasks/{task_id}")
 
 
 def _fragment(request: Request, store: AppStore, project_id: int, conversation_id: int) -> Response:

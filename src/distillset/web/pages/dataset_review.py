@@ -392,6 +392,7 @@ async def import_file(
         notice = (
             f"Read {result.read} rows ({result.shape}, {result.file_format}): "
             f"{result.questions} new questions, {result.answers} answers, "
+            f"{result.conversations} conversations, "
             f"{result.duplicates} already in the project, under {result.tag_path}."
         )
         if auto_tag and task_id is None:
