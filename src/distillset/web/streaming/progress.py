@@ -49,7 +49,8 @@ def _message(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-FINISHED = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+# Where a stream ends: the task is over, or waits for a person (a resume, a higher budget).
+FINISHED = frozenset({"succeeded", "failed", "cancelled", "interrupted", "paused"})
 
 
 async def task_events(
