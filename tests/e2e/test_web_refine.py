@@ -40,14 +40,14 @@ def test_refine_and_restore_a_record_in_the_browser(
     p = page
     p.goto(f"{live_server}/projects/{project_id}/dataset")
     record = p.locator(f"#record-{record_id}")
-    expect(record.locator(":scope > pre.answer")).to_have_text("Original answer.")
+    expect(record.locator(f"#answer-{record_id} pre.raw")).to_have_text("Original answer.")
 
     # Refine with advice: the record shows the teacher's rewrite in place.
     record.locator("details.refine summary").click()
     record.locator("textarea[name=advice]").fill(ADVICE)
     record.get_by_role("button", name="Refine").click()
     record = p.locator(f"#record-{record_id}")
-    expect(record.locator(":scope > pre.answer")).to_contain_text(ADVICE)
+    expect(record.locator(f"#answer-{record_id} pre.raw")).to_contain_text(ADVICE)
     expect(record.locator(".message")).to_contain_text("Refined")
     assert fake_server.stats().by_kind == {"refine": 1}
 
@@ -61,7 +61,7 @@ def test_refine_and_restore_a_record_in_the_browser(
     record = p.locator(f"#record-{record_id}")
     expect(record.locator(".message")).to_contain_text("Version 1 restored")
     assert problems == []
-    expect(record.locator(":scope > pre.answer")).to_have_text("Original answer.")
+    expect(record.locator(f"#answer-{record_id} pre.raw")).to_have_text("Original answer.")
 
     # The refined text was not lost: it is version 2, and survives a reload.
     p.reload()

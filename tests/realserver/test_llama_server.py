@@ -88,20 +88,29 @@ def test_tags_and_questions_parse_under_json_schema_with_usage_logged(
     cli: Cli, project: str, store: Store
 ) -> None:
     # A base model may only echo the topic or the tag back, which is refused like a duplicate
-    # (the run then says how many it got): the structure is asserted, not the outcome.
+    # (the run then says how many it got), or write one string until the token bound (the
+    # call is then a failure, stored as cut): the structure is asserted, not the outcome.
     for args in (
         ("tags", "generate", NAME, "--count", "1"),
         ("tags", "add", NAME, "--path", "Running"),
         ("questions", "generate", NAME, "--tag", "Running", "--count", "1"),
     ):
         result = cli(*args)
-        assert result.exit_code == 0 or "proposed only 0 new" in result.output, result.output
+        assert (
+            result.exit_code == 0
+            or "proposed only 0 new" in result.output
+            or (args[0] == "questions" and "finish_reason=length" in result.output)
+        ), result.output
 
     with store.session() as session:
         calls = list(session.scalars(select(LlmCall)))
     assert {call.purpose for call in calls} >= {"tags", "questions"}
+    assert any(call.purpose == "tags" and call.status == "ok" for call in calls)
     for call in calls:
-        assert call.status == "ok" and call.input_tokens and call.output_tokens
+        assert call.input_tokens and call.output_tokens
+        if call.status != "ok":  # a question cut at the bound: logged, never parsed
+            assert call.purpose == "questions" and "length" in (call.error or ""), call.error
+            continue
         reply = json.loads(call.response_body or "{}")["choices"][0]["message"]["content"]
         items = json.loads(reply)["items"]
         assert len(items) == 1 and isinstance(items[0], str)

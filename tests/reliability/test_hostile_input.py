@@ -124,7 +124,9 @@ def test_cli_json_round_trips_the_text(hostile_dataset: int, cli: Callable[..., 
     assert tree.exit_code == 0 and _holds(json.loads(tree.stdout), LABEL)
 
 
-@pytest.mark.parametrize("name", sorted(FORMATS))
+# Preference formats pair two scored samples of a question; this dataset has one record
+# (their text round trip: tests/integration/test_best_of_n.py).
+@pytest.mark.parametrize("name", sorted(name for name, fmt in FORMATS.items() if not fmt.pairs))
 def test_every_export_format_round_trips_the_text(
     store: Store, hostile_dataset: int, tmp_path: Path, name: str
 ) -> None:

@@ -30,8 +30,9 @@ def worker_command(
     ),
 ) -> None:
     """Run queued tasks (of every project, or of --project ones); several workers may run
-    side by side, and on PostgreSQL they share one job. Ctrl+C stops it: its task is left
-    interrupted, and another worker resumes it."""
+    side by side, and on PostgreSQL they share one job.
+
+    Ctrl+C stops it: its task is left interrupted, and another worker resumes it."""
     from distillset.kinds import new_worker
 
     state = state_of(ctx)
