@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -74,7 +74,26 @@ def test_the_check_vetoes_near_misses_and_keeps_synonyms_and_rewordings() -> Non
     assert not check(0, 3)
     # Each swapped stretch is embedded once however often it is asked about.
     assert check(1, 0) and check(0, 1)
-    assert sorted(map(tuple, embedder.calls)) == [("fix",), ("repair",)]
+    assert embedder.calls == [["fix", "repair"]]
+    # prepare embeds the stretches of many pairs at once.
+    check.prepare([(0, 1), (0, 2), (0, 3), (3, 4)])
+    assert embedder.calls == [["fix", "repair"]]
+    other = NearMissCheck(texts + ["How do I mend a flat tyre?"], PhraseEmbedder())
+    other.prepare([(7, 0), (1, 0), (7, 1)])
+    assert other.embedder.calls == [["fix", "mend", "repair"]]  # type: ignore[attr-defined]
+    assert not other(7, 0) and other(1, 0)
+
+
+class Refuse:
+    def __init__(self, pairs: set[tuple[int, int]]) -> None:
+        self.pairs = pairs
+        self.prepared: list[tuple[int, int]] = []
+
+    def prepare(self, pairs: Iterable[tuple[int, int]]) -> None:
+        self.prepared.extend(pairs)
+
+    def __call__(self, row: int, earlier: int) -> bool:
+        return (row, earlier) not in self.pairs
 
 
 def test_grouping_skips_the_heads_the_check_refuses() -> None:
@@ -84,6 +103,5 @@ def test_grouping_skips_the_heads_the_check_refuses() -> None:
     assert [[row for row, _ in group] for group in plain] == [[0, 1, 2, 3]]
     # Rows 1 and 2 may not join row 0: row 1 starts a group, row 2 joins it; row 3, as like
     # both first rows, joins the older.
-    refused = {(1, 0), (2, 0)}
-    groups = semantic.group_rows(vectors, 0.9, lambda row, head: (row, head) not in refused)
+    groups = semantic.group_rows(vectors, 0.9, Refuse({(1, 0), (2, 0)}))
     assert [[row for row, _ in group] for group in groups] == [[0, 3], [1, 2]]

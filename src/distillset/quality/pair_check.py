@@ -15,7 +15,7 @@ signs tell such near misses apart, and both only ever veto a pair the vectors fo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
 import numpy as np
@@ -55,8 +55,9 @@ def one_changed_stretch(first: str, second: str) -> tuple[str, str] | None:
 
 class NearMissCheck:
     """``check(row, other)``: False when the questions ``texts[row]`` and ``texts[other]``
-    are a near miss (see the module), True when they may be duplicates. The swapped
-    stretches are embedded once each (a project repeats them often)."""
+    are a near miss (see the module), True when they may be duplicates. ``prepare`` with the
+    pairs about to be checked embeds their swapped stretches in one batch; each stretch is
+    embedded once (a project repeats them often)."""
 
     def __init__(self, texts: Sequence[str], embedder: Embedder) -> None:
         self.texts = texts
@@ -64,11 +65,18 @@ class NearMissCheck:
         self.embedder = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
         self._vectors: dict[str, np.ndarray] = {}
 
-    def _vector(self, text: str) -> np.ndarray:
-        vector = self._vectors.get(text)
-        if vector is None:
-            vector = self._vectors[text] = self.embedder.embed([text])[0]
-        return vector
+    def prepare(self, pairs: Iterable[tuple[int, int]]) -> None:
+        phrases: set[str] = set()
+        for row, other in pairs:
+            first, second = self.texts[row], self.texts[other]
+            if numbers_differ(first, second):
+                continue  # vetoed without a look at the words
+            stretch = one_changed_stretch(first, second)
+            if stretch is not None and all(stretch):
+                phrases.update(phrase for phrase in stretch if phrase not in self._vectors)
+        if phrases:
+            ordered = sorted(phrases)
+            self._vectors.update(zip(ordered, self.embedder.embed(ordered), strict=True))
 
     def __call__(self, row: int, other: int) -> bool:
         first, second = self.texts[row], self.texts[other]
@@ -80,4 +88,7 @@ class NearMissCheck:
         left, right = stretch
         if not left or not right:  # a qualifier added or dropped changes the question
             return False
-        return float(self._vector(left) @ self._vector(right)) >= SWAP_SIMILARITY
+        missing = [phrase for phrase in stretch if phrase not in self._vectors]
+        if missing:
+            self.prepare([(row, other)])
+        return float(self._vectors[left] @ self._vectors[right]) >= SWAP_SIMILARITY

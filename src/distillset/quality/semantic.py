@@ -11,9 +11,9 @@ never chains far from its first question.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
@@ -34,6 +34,15 @@ from distillset.tags.tree import subtree_ids_query
 DEFAULT_THRESHOLD = 0.9
 # Elements of one block of similarities (float32): 128 MiB whatever the project's size.
 BLOCK_ELEMENTS = 1 << 25
+
+
+class PairCheck(Protocol):
+    """A second look at two rows whose vectors are close: ``check(row, earlier)`` says
+    whether they may be one; ``prepare`` hears of the pairs of a block first (to batch)."""
+
+    def prepare(self, pairs: Iterable[tuple[int, int]]) -> None: ...
+
+    def __call__(self, row: int, earlier: int) -> bool: ...
 
 
 def checked_threshold(threshold: float) -> float:
@@ -89,7 +98,7 @@ def _earlier_hits(
 def group_rows(
     vectors: np.ndarray,
     threshold: float,
-    same: Callable[[int, int], bool] | None = None,
+    same: PairCheck | None = None,
 ) -> list[list[tuple[int, float]]]:
     """Groups of row indices (with each one's similarity to its group's first row): each row
     joins the group whose first row it is most similar to, at least ``threshold`` (and, with
@@ -99,6 +108,8 @@ def group_rows(
     group_of = np.full(len(vectors), -1)  # a group's first row -> the group's position
     groups: list[list[tuple[int, float]]] = []
     for start, stop, offsets, columns, similarities in _earlier_hits(vectors, threshold):
+        if same is not None:
+            same.prepare(zip((offsets + start).tolist(), columns.tolist(), strict=True))
         bounds = np.searchsorted(offsets, np.arange(stop - start + 1))
         for offset in range(stop - start):
             row = start + offset
