@@ -120,7 +120,10 @@ class LocalEmbedder:
 
 def _use_all_cores(torch: Any) -> None:
     """torch's intra-op threads on every core this process may run on (torch counts the
-    machine's cores, which a container or CPU affinity can narrow)."""
+    machine's cores, which a container or CPU affinity can narrow), unless the user chose a
+    number (OMP_NUM_THREADS)."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
