@@ -34,6 +34,7 @@ from distillset.domain import text_hash
 from distillset.generation.dedup import comparison_key, is_near_duplicate
 from distillset.projects import lifecycle as projects
 from distillset.quality.embedders import CachedEmbedder, Embedder, LocalEmbedder
+from distillset.quality.pair_check import NearMissCheck
 from distillset.quality.semantic import DEFAULT_THRESHOLD, group_rows, question_vectors
 from distillset.review.duplicates import find_duplicates
 from distillset.store import Store, open_store
@@ -307,20 +308,24 @@ def semantic_scan(
             embedder = CachedEmbedder(embedder, cache)
         question_rows, vectors = question_vectors(session, project, embedder)
         embed_seconds = time.perf_counter() - started
+    check = NearMissCheck([row.text for row in question_rows], embedder)
     started = time.perf_counter()
-    semantic = group_rows(vectors, threshold)
+    semantic = group_rows(vectors, threshold, check)
     group_seconds = time.perf_counter() - started
     figures = score([[index for index, _ in group] for group in semantic], rows)
     print(line(f"semantic >= {threshold:g}", figures, embed_seconds + group_seconds))
     print(
         f"  embedding {len(question_rows)} questions {embed_seconds:.1f}s "
         f"({len(question_rows) / embed_seconds:.0f}/s{', cached' if cache else ''}), grouping "
-        f"{group_seconds:.2f}s, peak RSS {peak_mb():.0f} MB (before the scan {before:.0f} MB)"
+        f"(with the near-miss check) {group_seconds:.2f}s, peak RSS {peak_mb():.0f} MB "
+        f"(before the scan {before:.0f} MB)"
     )
-    for other in (0.8, 0.85, 0.88, 0.9, 0.92, 0.95) if sweep else ():
-        sweep = group_rows(vectors, other)
-        figures = score([[index for index, _ in group] for group in sweep], rows)
-        print(line(f"  threshold {other:g}", figures, 0.0).removesuffix("  0.0s"))
+    for other in (0.8, 0.85, 0.88, 0.9, 0.92, 0.95) if sweep else (threshold,):
+        for label, same in (("", check), (", vectors only", None)):
+            grouped = group_rows(vectors, other, same)
+            figures = score([[index for index, _ in group] for group in grouped], rows)
+            text = line(f"  threshold {other:g}{label}", figures, 0.0).removesuffix("  0.0s")
+            print(text)
 
 
 def main() -> None:
@@ -340,7 +345,11 @@ def main() -> None:
     parser.add_argument("--pairwise-max", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", type=Path, help="an embeddings cache kept between runs")
-    parser.add_argument("--no-sweep", action="store_true", help="only the given threshold")
+    parser.add_argument(
+        "--no-sweep",
+        action="store_true",
+        help="only the given threshold (with and without the near-miss check)",
+    )
     args = parser.parse_args()
     rates = {"exact": args.exact, "paraphrase": args.paraphrase, "cross_tag": args.cross_tag}
     for negatives in ("spread", "dense") if args.negatives == "both" else (args.negatives,):

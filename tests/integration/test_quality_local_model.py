@@ -69,3 +69,33 @@ def test_a_report_embeds_a_large_project_only_when_asked(settings: Settings, sto
         embedder, reason = report_embedder(session, settings, True, None, 10_001)
         assert embedder is not None and embedder.name == "all-MiniLM-L6-v2" and reason is None
         assert report_embedder(session, settings, None, None, 10)[0] is not None
+
+
+def test_batched_vectors_match_each_text_embedded_alone(model: LocalEmbedder) -> None:
+    """The embedder tokenizes once, sorts by token count and pads per batch itself: each
+    vector must match the text run through the model alone, unpadded (the plain way)."""
+    import numpy as np
+    import torch
+
+    texts = [
+        "What is a volley in tennis?",
+        "Why?",
+        "How should a beginner pace a marathon, and what should they eat the night before?",
+        "Wie trainiert man Ausdauer im Winter?",
+        " ".join(["a very long question about hill repeats"] * 40),  # cut at 128 tokens
+        "What is a volley in tennis?",
+    ]
+    small = LocalEmbedder(batch_size=2)  # batches mix lengths, so padding is exercised
+    vectors = small.embed(texts)
+    assert vectors.shape == (6, 384)
+    tokenizer, network = model._tokenizer, model._model
+    if network is None:
+        model.embed(["load"])
+        tokenizer, network = model._tokenizer, model._model
+    for text, vector in zip(texts, vectors, strict=True):
+        encoded = tokenizer([text], truncation=True, max_length=128, return_tensors="pt")
+        with torch.no_grad():
+            plain = network(**encoded).last_hidden_state[0].mean(0).numpy()
+        plain /= np.linalg.norm(plain)
+        assert float(plain @ vector) >= 0.9999, text
+    assert small.embed([]).shape == (0, 384)

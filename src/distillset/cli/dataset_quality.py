@@ -85,7 +85,10 @@ def dataset_duplicates(
         "embedding model.",
     ),
     threshold: float | None = typer.Option(
-        None, "--threshold", help="Cosine similarity from which two questions are one (0-1]."
+        None,
+        "--threshold",
+        help="Cosine similarity from which two questions are one (0-1], 0.9 by default; near "
+        "misses (different numbers, one stretch of words swapped) are kept apart.",
     ),
     embeddings: str | None = EmbeddingsOption,
     label: str | None = LabelAction,

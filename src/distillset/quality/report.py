@@ -149,7 +149,7 @@ def _semantic(
     session: Session, project: Project, embedder: Embedder, threshold: float, examples: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     rows, vectors = question_vectors(session, project, embedder)
-    groups = groups_of(session, project, rows, vectors, threshold)
+    groups = groups_of(session, project, rows, vectors, threshold, embedder)
     semantic = {
         "computed": True,
         "model": embedder.name,

@@ -1,17 +1,19 @@
 """Questions that ask the same thing in other words, across the whole project.
 
 Every question gets a unit vector (see embedders); two questions whose cosine similarity is at
-least the threshold are duplicates. The similarities are computed a block of rows at a time
-(memory holds one block, never the n x n matrix). Questions are grouped oldest first: each
+least the threshold are duplicates, unless a cheap second look finds a near miss (different
+numbers, or one stretch of words swapped for another meaning: see pair_check). The
+similarities are computed a block of rows at a time (memory holds one block, never the n x n
+matrix). Questions are grouped oldest first: each
 joins the group whose first question it is most similar to (above the threshold), so a group
 never chains far from its first question.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
@@ -19,17 +21,28 @@ from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError
 from distillset.quality.embedders import Embedder
+from distillset.quality.pair_check import NearMissCheck
 from distillset.store.models import Answer, Project, Question
 from distillset.store.queries import TagPaths
 from distillset.tags.tree import subtree_ids_query
 
-# Cosine similarity at or above which two questions are one. For all-MiniLM-L6-v2,
-# bench/dedup.py finds about 0.9 of planted paraphrases at about 0.88 precision here; 0.85
-# finds a little more and raises far more false alarms among near misses ("... for
+# Cosine similarity at or above which two questions are one (before the near-miss veto).
+# For all-MiniLM-L6-v2, bench/dedup.py (2,000 questions with dense near misses) finds 0.87
+# of planted paraphrases at 0.90 precision here; 0.88 finds 0.92 at 0.81, 0.85 0.93 at
+# 0.66: lower thresholds raise far more false alarms among near misses ("... for
 # sprinters" / "... for swimmers").
 DEFAULT_THRESHOLD = 0.9
 # Elements of one block of similarities (float32): 128 MiB whatever the project's size.
 BLOCK_ELEMENTS = 1 << 25
+
+
+class PairCheck(Protocol):
+    """A second look at two rows whose vectors are close: ``check(row, earlier)`` says
+    whether they may be one; ``prepare`` hears of the pairs of a block first (to batch)."""
+
+    def prepare(self, pairs: Iterable[tuple[int, int]]) -> None: ...
+
+    def __call__(self, row: int, earlier: int, /) -> bool: ...
 
 
 def checked_threshold(threshold: float) -> float:
@@ -82,19 +95,30 @@ def _earlier_hits(
         yield start, stop, offsets, columns, sims[offsets, columns]
 
 
-def group_rows(vectors: np.ndarray, threshold: float) -> list[list[tuple[int, float]]]:
+def group_rows(
+    vectors: np.ndarray,
+    threshold: float,
+    same: PairCheck | None = None,
+) -> list[list[tuple[int, float]]]:
     """Groups of row indices (with each one's similarity to its group's first row): each row
-    joins the group whose first row it is most similar to, at least ``threshold``, else
-    starts its own. Only first rows are compared, so a group never drifts from its first
-    question; groups of one are left out."""
+    joins the group whose first row it is most similar to, at least ``threshold`` (and, with
+    ``same``, that ``same(row, first row)`` confirms), else starts its own. Only first rows
+    are compared, so a group never drifts from its first question; groups of one are left
+    out."""
     group_of = np.full(len(vectors), -1)  # a group's first row -> the group's position
     groups: list[list[tuple[int, float]]] = []
     for start, stop, offsets, columns, similarities in _earlier_hits(vectors, threshold):
+        if same is not None:
+            same.prepare(zip((offsets + start).tolist(), columns.tolist(), strict=True))
         bounds = np.searchsorted(offsets, np.arange(stop - start + 1))
         for offset in range(stop - start):
             row = start + offset
             hits = range(bounds[offset], bounds[offset + 1])
-            heads = [k for k in hits if group_of[columns[k]] >= 0]
+            heads = [
+                k
+                for k in hits
+                if group_of[columns[k]] >= 0 and (same is None or same(row, int(columns[k])))
+            ]
             if not heads:
                 group_of[row] = len(groups)
                 groups.append([(row, 1.0)])
@@ -147,17 +171,24 @@ def find_semantic_duplicates(
     """Groups of the project's questions (or a subtree's) that ask the same thing."""
     checked_threshold(threshold)
     rows, vectors = question_vectors(session, project, embedder, tag_id)
-    return groups_of(session, project, rows, vectors, threshold)
+    return groups_of(session, project, rows, vectors, threshold, embedder)
 
 
 def groups_of(
-    session: Session, project: Project, rows: list[Any], vectors: np.ndarray, threshold: float
+    session: Session,
+    project: Project,
+    rows: list[Any],
+    vectors: np.ndarray,
+    threshold: float,
+    embedder: Embedder,
 ) -> list[SemanticGroup]:
-    """The duplicate groups of questions already embedded (see question_vectors)."""
+    """The duplicate groups of questions already embedded (see question_vectors); near
+    misses that the vectors cannot tell apart are vetoed (pair_check, with ``embedder``)."""
     if len(rows) < 2:
         return []
     paths = TagPaths(session, project.id)
-    grouped = group_rows(vectors, threshold)
+    same = NearMissCheck([row.text for row in rows], embedder)
+    grouped = group_rows(vectors, threshold, same)
     duplicates = [rows[index].id for group in grouped for index, _ in group[1:]]
     records = _records_of(session, duplicates)
     result: list[SemanticGroup] = []
