@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
-from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
+from distillset.generation.item_run import ItemRun
+from distillset.llm import EndpointConfig, Gateway, LimitSettings
 from distillset.projects.conversation_setting import MultiTurnSetting
 from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.prompts import empty_list_word, get_prompt, render
@@ -46,7 +47,7 @@ from distillset.review.verdict import Verdict, parse_verdict
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
 from distillset.runs.rows import claim_task
-from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
+from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Conversation, Project, Store, TagPaths, Task
 
 STAGE = "judged"
@@ -111,12 +112,11 @@ def create_conversation_judge_task(
 class _Setup:
     project: Project
     endpoint: EndpointConfig
-    limits: LimitSettings
     template: str
     record_filter: RecordFilter  # what the task has left (judge_filter applied)
 
 
-class ConversationJudgeRun(SupervisedRun):
+class ConversationJudgeRun(ItemRun):
     """One run of a conversation judge task in this process."""
 
     setup: _Setup | None = None
@@ -145,10 +145,10 @@ class ConversationJudgeRun(SupervisedRun):
             counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
             task.counters = self.progress.as_dict()
             self.event(f"started: {remaining} conversations to score")
+            self.limits, self.project_id = LimitSettings.from_project(project), project.id
             self.setup = _Setup(
                 project=project,
                 endpoint=endpoint,
-                limits=LimitSettings.from_project(project),
                 template=get_prompt(session, project, "judge_conversation").template,
                 record_filter=record_filter,
             )
@@ -216,35 +216,13 @@ class ConversationJudgeRun(SupervisedRun):
             )
         self.progress.add_done(STAGE)
 
-    async def work(self) -> None:
-        setup = self.setup
-        assert setup is not None, "prepare() first"
-        async with open_gateway(
-            self.store,
-            setup.limits,
-            project_id=setup.project.id,
-            use_cache=self.use_cache,
-            send_guard=self.send_guard,
-        ) as gateway:
-            self.use_slots(gateway.limiter, setup.limits.request_timeout)
-            workers_wanted = setup.limits.max_concurrency
-            queue: asyncio.Queue[ConversationRecord | None] = asyncio.Queue(workers_wanted * 2)
+    def items(self) -> AsyncIterator[ConversationRecord]:
+        assert self.setup is not None, "prepare() first"
+        return self._conversations(self.setup)
 
-            async def worker() -> None:
-                while (record := await queue.get()) is not None:
-                    await self._judge(gateway, setup, record)
-
-            workers = [asyncio.create_task(worker()) for _ in range(workers_wanted)]
-            try:
-                async for record in self._conversations(setup):
-                    await queue.put(record)
-                for _ in workers:
-                    await queue.put(None)
-                await asyncio.gather(*workers)
-            finally:
-                for job in workers:
-                    job.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+    async def handle(self, gateway: Gateway, item: Any) -> None:
+        assert self.setup is not None, "prepare() first"
+        await self._judge(gateway, self.setup, item)
 
 
 async def run_conversation_judge_task(
