@@ -8,7 +8,6 @@ it was created. A call that succeeded is answered from the response cache on a r
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,14 +19,15 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
-from distillset.llm import EndpointConfig, Gateway, LimitSettings, ModelOutputError, open_gateway
+from distillset.generation.item_run import ItemRun
+from distillset.llm import EndpointConfig, Gateway, LimitSettings, ModelOutputError
 from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.prompts import get_prompt, render
 from distillset.review.judge import PARSE_ATTEMPTS, judge_alias
 from distillset.runs.kinds import Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
 from distillset.runs.rows import claim_task
-from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
+from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Project, Question, TagPaths, Task, utcnow
 from distillset.tags.tree import subtree_ids_query, tag_in_project
 
@@ -121,12 +121,11 @@ def create_rate_task(
 class _Setup:
     project: Project
     endpoint: EndpointConfig
-    limits: LimitSettings
     template: str
     conditions: list[ColumnElement[bool]]
 
 
-class RateRun(SupervisedRun):
+class RateRun(ItemRun):
     """One run of a rate task in this process; the task machinery is the shared one."""
 
     setup: _Setup | None = None
@@ -152,10 +151,10 @@ class RateRun(SupervisedRun):
             counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
             task.counters = self.counters()
             self.event(f"started: {remaining} questions to rate")
+            self.limits, self.project_id = LimitSettings.from_project(project), project.id
             self.setup = _Setup(
                 project=project,
                 endpoint=endpoint,
-                limits=LimitSettings.from_project(project),
                 template=get_prompt(session, project, "difficulty").template,
                 conditions=conditions,
             )
@@ -221,36 +220,13 @@ class RateRun(SupervisedRun):
             )
         self.progress.add_done(STAGE)
 
-    async def work(self) -> None:
-        setup = self.setup
-        assert setup is not None, "prepare() first"
-        async with open_gateway(
-            self.store,
-            setup.limits,
-            project_id=setup.project.id,
-            use_cache=self.use_cache,
-            send_guard=self.send_guard,
-        ) as gateway:
-            self.use_slots(gateway.limiter, setup.limits.request_timeout)
-            queue: asyncio.Queue[tuple[int, str, str] | None] = asyncio.Queue(
-                setup.limits.max_concurrency * 2
-            )
+    def items(self) -> AsyncIterator[tuple[int, str, str]]:
+        assert self.setup is not None, "prepare() first"
+        return self._questions(self.setup)
 
-            async def worker() -> None:
-                while (item := await queue.get()) is not None:
-                    await self._rate(gateway, setup, item)
-
-            workers = [asyncio.create_task(worker()) for _ in range(setup.limits.max_concurrency)]
-            try:
-                async for item in self._questions(setup):
-                    await queue.put(item)
-                for _ in workers:
-                    await queue.put(None)
-                await asyncio.gather(*workers)
-            finally:
-                for task in workers:
-                    task.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+    async def handle(self, gateway: Gateway, item: Any) -> None:
+        assert self.setup is not None, "prepare() first"
+        await self._rate(gateway, self.setup, item)
 
 
 def difficulty_counts(session: Session, project_id: int) -> dict[str, int]:
