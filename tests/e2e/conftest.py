@@ -85,8 +85,10 @@ def problems() -> list[str]:
 
 
 def _record_failed(url: str, failure: str | None, problems: list[str]) -> None:
-    # A task page's event stream never ends by itself: leaving the page aborts it.
-    if urlsplit(url).path.endswith("/events") and failure == "net::ERR_ABORTED":
+    # A task page's event stream never ends by itself: leaving the page aborts it; and a
+    # page left at once (a form that navigates) aborts its favicon, still loading.
+    path = urlsplit(url).path
+    if path.endswith(("/events", "/favicon.svg")) and failure == "net::ERR_ABORTED":
         return
     problems.append(f"failed: {url} ({failure})")
 

@@ -82,8 +82,8 @@ LAZY_COMMANDS: dict[tuple[str, ...], dict[str, Lazy]] = {
         ),
         "prompts": Lazy(
             _cli("prompts"),
-            "Prompt templates of a project (kinds: tags, questions, answer, judge, difficulty, "
-            "conversation, follow_up, judge_conversation, refine, place).",
+            "Prompt templates of a project (kinds: tags, questions, answer, judge, conversation, "
+            "follow_up, judge_conversation, difficulty, refine, place).",
         ),
         "serve": Lazy(
             _cli("serve"), "Serve the web app (pages, REST API under /api/v1, OpenAPI at /docs)."
