@@ -10,6 +10,7 @@ there (the test folders are not packages).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,11 @@ def make_web_project(client: Any, base_url: str, name: str = "Sports", *tags: st
             f"/api/v1/projects/{project['id']}/tags", json={"label": label}
         ).is_success
     return int(project["id"])
+
+
+def wait_until(what: str, condition: Callable[[], bool], seconds: float = 90) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

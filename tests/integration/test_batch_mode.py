@@ -30,7 +30,7 @@ from distillset.llm.batch_api import RemoteBatch, request_line
 from distillset.store import Answer, LlmBatch, LlmCall, Question, Store, Task
 from distillset.tags.tree import add_tag_path
 from distillset.testing import FakeModelServer
-from helpers import make_project, make_web_project, only_project
+from helpers import make_project, make_web_project, only_project, wait_until
 
 NAME = "Batched"
 QUESTIONS = 6
@@ -162,13 +162,6 @@ def test_lines_failing_every_time_fail_their_answers_only(
     assert len(calls) == QUESTIONS and {call.status for call in calls} == {"error"}
 
 
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def _submitted(store: Store) -> bool:
     with store.session() as session:
         statuses = list(session.scalars(select(LlmBatch.status)))
@@ -193,7 +186,7 @@ def test_a_run_killed_while_it_polls_resumes_without_sending_or_paying_twice(
         text=True,
     )
     try:
-        _wait_until(lambda: _submitted(store), "the batch to be submitted")
+        wait_until("the batch to be submitted", lambda: _submitted(store), WAIT_SECONDS)
         time.sleep(0.3)  # a few polls of the batch in progress
     finally:
         process.send_signal(signal.SIGKILL)

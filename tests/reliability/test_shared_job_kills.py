@@ -19,13 +19,12 @@ from sqlalchemy import func, select
 
 from distillset.store import Answer, LlmCall, Question, SlotLease, Store, Task, TaskWorker
 from distillset.testing import FakeModelServer
-from helpers import make_project
+from helpers import make_project, wait_until
 
 NAME = "Sports"
 LIMIT = 4
 TAGS, QUESTIONS = 3, 16  # 48 answers
 STALE_SECONDS = "2"
-DEADLINE_SECONDS = 90
 
 
 def worker(home: Path) -> subprocess.Popen[str]:
@@ -41,13 +40,6 @@ def worker(home: Path) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def wait_for(what: str, check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def task_status(store: Store) -> str:
@@ -84,16 +76,17 @@ def test_a_worker_killed_during_a_shared_job_loses_and_duplicates_nothing(
 
     workers = [worker(distillset_home), worker(distillset_home)]
     try:
-        wait_for("both workers on the job", lambda: count(store, TaskWorker.owner) >= 2)
-        wait_for("both workers holding slots", lambda: slot_holders(store) >= 2)
-        time.sleep(0.4)  # both have requests out
+        wait_until("both workers on the job", lambda: count(store, TaskWorker.owner) >= 2)
+        wait_until("both workers holding slots", lambda: slot_holders(store) >= 2)
+        # Both hold slots: requests are out at the server (0.5 s each) when one is killed.
+        wait_until("requests in flight", lambda: fake_server.stats().in_flight >= 2)
         with store.session() as session:
             owner_pid = int(str(session.scalars(select(Task.owner)).one()).split(":")[1])
         owner = next(process for process in workers if process.pid == owner_pid)
         victim = owner if killed == "owner" else next(p for p in workers if p is not owner)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
-        wait_for("the job's end", lambda: task_status(store) not in ("running", "queued"))
+        wait_until("the job's end", lambda: task_status(store) not in ("running", "queued"))
     finally:
         for process in workers:
             process.terminate()
@@ -141,12 +134,12 @@ def test_a_cancel_stops_every_worker_of_a_shared_job(
     task_id = json.loads(queued.stdout)["id"]
     workers = [worker(distillset_home), worker(distillset_home)]
     try:
-        wait_for("both workers holding slots", lambda: slot_holders(store) >= 2)
+        wait_until("both workers holding slots", lambda: slot_holders(store) >= 2)
 
         assert cli("tasks", "cancel", str(task_id)).exit_code == 0
-        wait_for("the cancel", lambda: task_status(store) == "cancelled")
-        wait_for("both workers to leave", lambda: count(store, TaskWorker.owner) == 0)
-        wait_for("their requests to end", lambda: fake_server.stats().in_flight == 0)
+        wait_until("the cancel", lambda: task_status(store) == "cancelled")
+        wait_until("both workers to leave", lambda: count(store, TaskWorker.owner) == 0)
+        wait_until("their requests to end", lambda: fake_server.stats().in_flight == 0)
         sent = fake_server.stats().total
         time.sleep(1.5)
         assert fake_server.stats().total == sent  # nobody sends anything more
