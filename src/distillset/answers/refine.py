@@ -38,7 +38,6 @@ from distillset.review.records import DatasetRecord, fetch_page
 from distillset.review.versions import drop_generation_traces, keep_version
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Project, RecordVersion, Store, TagPaths, Task
 
@@ -152,9 +151,7 @@ class RefineRun(ItemRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.REFINE.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a refine task")
+            task = self.claim(session, TaskKind.REFINE)
             project = session.get(Project, task.project_id)
             assert project is not None
             record_filter = RecordFilter.from_dict(dict(task.params.get("filter") or {}))

@@ -40,7 +40,6 @@ from distillset.review.filters import RecordFilter
 from distillset.review.records import DatasetRecord, fetch_page
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import reads_cache
 from distillset.store import Answer, LlmCall, Project, SoftLabel, Store, TagPaths, Task
 
@@ -256,9 +255,7 @@ class ScoreTokensRun(ItemRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.SCORE_TOKENS.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not scoring")
+            task = self.claim(session, TaskKind.SCORE_TOKENS)
             project = session.get(Project, task.project_id)
             assert project is not None
             record_filter = RecordFilter.from_dict(dict(task.params.get("filter") or {}))

@@ -25,7 +25,6 @@ from distillset.review.judge import verdict_format
 from distillset.review.verdict import parse_verdict
 from distillset.runs.kinds import Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
 from distillset.store import Project, Task
 from distillset.train.records import Record, read_records
@@ -154,9 +153,7 @@ class EvalRun(SupervisedRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.EVAL.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not an eval task")
+            task = self.claim(session, TaskKind.EVAL)
             project = session.get(Project, task.project_id)
             assert project is not None
             self.use_cache = self.use_cache and reads_cache(task.params)

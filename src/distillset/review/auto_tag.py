@@ -39,7 +39,6 @@ from distillset.prompts import get_prompt, render
 from distillset.review.imports import DEFAULT_IMPORT_TAG
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import reads_cache
 from distillset.store import Project, Question, Store, Tag, TagPaths, Task
 from distillset.tags.tree import find_tag
@@ -239,9 +238,7 @@ class AutoTagRun(ItemRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.AUTO_TAG.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not auto-tag")
+            task = self.claim(session, TaskKind.AUTO_TAG)
             project = session.get(Project, task.project_id)
             assert project is not None
             params = dict(task.params)

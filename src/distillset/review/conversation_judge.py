@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
+from distillset.domain import ModelCallError, TaskKind, TaskStatus
 from distillset.generation.item_run import ItemRun
 from distillset.llm import EndpointConfig, Gateway, LimitSettings
 from distillset.projects.conversation_setting import MultiTurnSetting
@@ -46,7 +46,6 @@ from distillset.review.judge import (
 from distillset.review.verdict import Verdict, parse_verdict
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Conversation, Project, Store, TagPaths, Task
 
@@ -126,11 +125,7 @@ class ConversationJudgeRun(ItemRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.JUDGE_CONVERSATIONS.value:
-                raise InvalidInputError(
-                    f"task {task.id} is a {task.kind} task, not a conversation judge task"
-                )
+            task = self.claim(session, TaskKind.JUDGE_CONVERSATIONS)
             project = session.get(Project, task.project_id)
             assert project is not None
             chosen = RecordFilter.from_dict(dict(task.params.get("filter") or {}))

@@ -18,7 +18,7 @@ import json_repair
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
+from distillset.domain import ModelCallError, TaskKind, TaskStatus
 from distillset.generation.item_run import ItemRun
 from distillset.llm import EndpointConfig, Gateway, LimitSettings, ModelOutputError
 from distillset.projects.endpoints import endpoint_config, get_endpoint
@@ -26,7 +26,6 @@ from distillset.prompts import get_prompt, render
 from distillset.review.judge import PARSE_ATTEMPTS, judge_alias
 from distillset.runs.kinds import Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Project, Question, TagPaths, Task, utcnow
 from distillset.tags.tree import subtree_ids_query, tag_in_project
@@ -135,9 +134,7 @@ class RateRun(ItemRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.RATE.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a rate task")
+            task = self.claim(session, TaskKind.RATE)
             project = session.get(Project, task.project_id)
             assert project is not None
             rerate = bool(task.params.get(RERATE_PARAM))

@@ -44,7 +44,6 @@ from distillset.review.selection import SelectBy, select_samples
 from distillset.review.verdict import Verdict, parse_verdict
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
 from distillset.store import Answer, Project, Store, TagPaths, Task
 
@@ -196,9 +195,7 @@ class JudgeRun(SupervisedRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.JUDGE.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a judge task")
+            task = self.claim(session, TaskKind.JUDGE)
             project = session.get(Project, task.project_id)
             assert project is not None
             rescore = bool(task.params.get(RESCORE_PARAM))

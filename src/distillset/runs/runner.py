@@ -18,13 +18,14 @@ from typing import Any, cast
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
-from distillset.domain import ConflictError, InvalidInputError, TaskStatus
+from distillset.domain import ConflictError, InvalidInputError, TaskKind, TaskStatus
 from distillset.runs.kinds import KindRegistry, ProgressCallback
 from distillset.runs.lease import OwnershipLease
 from distillset.runs.progress import StageProgress
 from distillset.runs.queue import for_workers
 from distillset.runs.rows import (
     add_events,
+    claim_task,
     end_refused,
     get_task,
     process_owner,
@@ -143,6 +144,13 @@ class SupervisedRun(ABC):
     @abstractmethod
     def prepare(self) -> None:
         """Claim the task row (with ``self.owner``) and plan what is left to do."""
+
+    def claim(self, session: Session, kind: TaskKind) -> Task:
+        """Claim the task row for this run (see ``prepare``), refusing a task of another kind."""
+        task = claim_task(session, self.task_id, self.settings, self.owner)
+        if task.kind != kind.value:
+            raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a {kind} task")
+        return task
 
     @abstractmethod
     async def work(self) -> None:

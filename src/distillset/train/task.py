@@ -14,7 +14,6 @@ from distillset.domain import InvalidInputError, TaskKind, TaskStatus
 from distillset.export.pipeline import NOTHING_MATCHED
 from distillset.runs.kinds import Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.rows import claim_task
 from distillset.runs.runner import SupervisedRun
 from distillset.store import Project, Task
 from distillset.train.options import TrainOptions
@@ -100,9 +99,7 @@ class TrainRun(SupervisedRun):
 
     def prepare(self) -> None:
         with self.store.session() as session:
-            task = claim_task(session, self.task_id, self.settings, self.owner)
-            if task.kind != TaskKind.TRAIN.value:
-                raise InvalidInputError(f"task {task.id} is a {task.kind} task, not a train task")
+            task = self.claim(session, TaskKind.TRAIN)
             self.options = TrainOptions.from_params(task.params)
             self.project_name = str(task.params.get("project") or "")
             self.progress.load(task.counters or {})
