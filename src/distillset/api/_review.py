@@ -345,12 +345,12 @@ class ReviewMethods(ProjectBase):
         """``refine`` as a coroutine, for a caller that has a running loop of its own."""
         with self._session() as (session, project):
             record_filter = resolve.record_filter(session, project, filters)
-            chosen_ids, chosen = review.chosen_records(ids, record_filter, everything)
+            chosen = review.chosen_filter(ids, record_filter, everything)
             task = create_refine_task(
                 session,
                 project,
                 advice=advice,
-                record_filter=chosen or review.RecordFilter(ids=tuple(chosen_ids or ())),
+                record_filter=chosen,
                 model=refine_model,
                 everything=everything,
                 no_cache=no_cache,
@@ -412,7 +412,7 @@ class ReviewMethods(ProjectBase):
 
         with self._session() as (session, project):
             record_filter = resolve.record_filter(session, project, filters)
-            chosen_ids, chosen = review.chosen_records(ids, record_filter, everything)
+            chosen = review.chosen_filter(ids, record_filter, everything)
             config = endpoint_config(get_endpoint(session, endpoint), self.settings)
         await probe_scoring(self.store, config, k)
         with self._session() as (session, project):
@@ -420,7 +420,7 @@ class ReviewMethods(ProjectBase):
                 session,
                 project,
                 endpoint=endpoint,
-                record_filter=chosen or review.RecordFilter(ids=tuple(chosen_ids or ())),
+                record_filter=chosen,
                 k=k,
             )
             task_id = task.id

@@ -32,7 +32,7 @@ from distillset.cli.dataset import (
     preview,
 )
 from distillset.cli.task_progress import report_outcome, run_task_here
-from distillset.review import RecordFilter, chosen_records, record_history, restore_version
+from distillset.review import RecordFilter, chosen_filter, record_history, restore_version
 
 RecordIdOption = typer.Option(..., "--id", help="Record id.")
 
@@ -85,8 +85,7 @@ def dataset_refine(
             search=search,
             label=label,
         )
-        chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
-        record_filter = chosen_filter or RecordFilter(ids=tuple(chosen_ids or ()))
+        record_filter = chosen_filter(ids, flt, everything)
         task = create_refine_task(
             session,
             project,

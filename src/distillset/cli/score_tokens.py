@@ -25,7 +25,7 @@ from distillset.cli.dataset import (
 from distillset.cli.distill import answers_app
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.projects import endpoint_config, get_endpoint
-from distillset.review import RecordFilter, chosen_records
+from distillset.review import RecordFilter, chosen_filter
 
 
 @answers_app.command("score-tokens")
@@ -71,7 +71,7 @@ def answers_score_tokens(
             search=search,
             label=label,
         )
-        chosen_ids, chosen = chosen_records(ids, flt, everything)
+        chosen = chosen_filter(ids, flt, everything)
         config = endpoint_config(get_endpoint(session, endpoint), state.settings)
     asyncio.run(probe_scoring(state.store, config, k))
     with state.store.session() as session:
@@ -79,7 +79,7 @@ def answers_score_tokens(
             session,
             resolve.project_named(session, name),
             endpoint=endpoint,
-            record_filter=chosen or RecordFilter(ids=tuple(chosen_ids or ())),
+            record_filter=chosen,
             k=k,
         )
         task_id = task.id

@@ -163,6 +163,15 @@ def chosen_records(
     return None, record_filter
 
 
+def chosen_filter(
+    ids: Iterable[int] | None, record_filter: RecordFilter, everything: bool
+) -> RecordFilter:
+    """``chosen_records`` as one filter, for a task that keeps what it covers: the ids
+    become a filter of their own."""
+    chosen_ids, chosen = chosen_records(ids, record_filter, everything)
+    return chosen or RecordFilter(ids=tuple(chosen_ids or ()))
+
+
 def _target_ids(
     session: Session,
     project: Project,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from distillset.answers import create_refine_task
 from distillset.config import Settings
 from distillset.kinds import task_as_dict
-from distillset.review import RecordFilter, chosen_records, get_record
+from distillset.review import RecordFilter, chosen_filter, get_record
 from distillset.runs import get_task
 from distillset.web.api._jobs import in_session
 from distillset.web.api._record_filters import record_filter
@@ -34,12 +34,11 @@ def create_refine(
         max_score=body.max_score,
         search=body.q,
     )
-    ids, chosen = chosen_records(body.ids, flt, body.all)
     task = create_refine_task(
         session,
         project,
         advice=body.advice,
-        record_filter=chosen or RecordFilter(ids=tuple(ids or ())),
+        record_filter=chosen_filter(body.ids, flt, body.all),
         model=body.model,
         everything=body.all,
     )

@@ -9,7 +9,7 @@ from distillset.answers import create_score_task, probe_scoring
 from distillset.config import Settings
 from distillset.llm import EndpointConfig
 from distillset.projects import endpoint_config, get_endpoint
-from distillset.review import RecordFilter, chosen_records
+from distillset.review import RecordFilter, chosen_filter
 from distillset.store import Store
 from distillset.web.api._jobs import in_session
 from distillset.web.api._record_filters import record_filter
@@ -25,8 +25,7 @@ async def start_scoring(
     def chosen(session: Session) -> RecordFilter:
         project = project_by_id(session, project_id)
         flt = record_filter(session, project, tag_id=body.tag_id)
-        ids, picked = chosen_records(body.ids, flt, body.all)
-        return picked or RecordFilter(ids=tuple(ids or ()))
+        return chosen_filter(body.ids, flt, body.all)
 
     records = await in_session(store, chosen)
     return await score_records(store, settings, project_id, body.endpoint, body.k, records)
