@@ -51,6 +51,8 @@ def worker_command(
     async def main() -> None:
         job = asyncio.current_task()
         assert job is not None
+        # SIGTERM ends the worker as Ctrl+C does; loops without signal handlers (Windows,
+        # NotImplementedError) or off the main thread (RuntimeError) keep the default.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, job.cancel)
         await worker.run(once=once, poll_seconds=poll)
