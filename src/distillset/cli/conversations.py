@@ -20,17 +20,10 @@ from distillset.cli.common import (
     say,
     state_of,
 )
-from distillset.cli.dataset import (
-    ConfirmedFilter,
-    MaxScoreFilter,
-    MinScoreFilter,
-    ScoredFilter,
-    TagFilter,
-)
+from distillset.cli.record_filters import FilterOptions, filter_options
 from distillset.cli.task_progress import run_or_queue
 from distillset.domain import InvalidInputError
 from distillset.review import (
-    RecordFilter,
     create_conversation_judge_task,
     delete_conversations,
     edit_turn,
@@ -52,14 +45,11 @@ IdsArgument = typer.Argument(..., help="Conversation id(s).")
 
 
 @conversations_app.command("list")
+@filter_options("tag", "confirmed", "scored", "min_score", "max_score")
 def conversations_list(
     ctx: typer.Context,
     name: str = ProjectArgument,
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    scored: bool | None = ScoredFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
+    filters: FilterOptions = FilterOptions(),
     complete: bool | None = typer.Option(
         None, "--complete/--incomplete", help="Only complete (or unfinished) conversations."
     ),
@@ -72,13 +62,7 @@ def conversations_list(
         raise InvalidInputError("--limit must be between 1 and 1000")
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        record_filter = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            scored=scored,
-            min_score=min_score,
-            max_score=max_score,
-        )
+        record_filter = filters.record_filter(session, project)
         records = list_conversations(
             session, project, record_filter, complete=complete, after=after, limit=limit
         )
@@ -210,6 +194,7 @@ def conversations_delete(
 
 
 @conversations_app.command("judge")
+@filter_options("tag", "confirmed", "scored", "min_score", "max_score")
 def conversations_judge(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -217,14 +202,10 @@ def conversations_judge(
     model: str | None = typer.Option(
         None, "--model", help="Judge endpoint alias (default: the project's answer model)."
     ),
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
+    filters: FilterOptions = FilterOptions(),
     rescore: bool = typer.Option(
         False, "--rescore", help="Score scored ones again too (score filters allowed)."
     ),
-    scored: bool | None = ScoredFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
@@ -237,14 +218,7 @@ def conversations_judge(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        record_filter = RecordFilter(
-            ids=tuple(ids or ()),
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            scored=scored,
-            min_score=min_score,
-            max_score=max_score,
-        )
+        record_filter = filters.record_filter(session, project, ids=tuple(ids or ()))
         task_id = create_conversation_judge_task(
             session,
             project,

@@ -24,6 +24,7 @@ from distillset.cli.common import (
     state_of,
 )
 from distillset.cli.lazy import LazyGroup
+from distillset.cli.record_filters import ALL_FILTERS, FilterOptions, filter_options
 from distillset.domain import InvalidInputError
 from distillset.review import (
     DatasetRecord,
@@ -50,20 +51,6 @@ dataset_app = typer.Typer(
 )
 app.add_typer(dataset_app)
 
-# Filter options shared by every command that selects records (also export and judge).
-TagFilter = typer.Option(None, "--tag", help="Only this tag and its subtree ('A > B').")
-ConfirmedFilter = typer.Option(
-    None, "--confirmed/--unconfirmed", help="Only confirmed (or unconfirmed) records."
-)
-ReasoningFilter = typer.Option(
-    None, "--has-reasoning/--no-reasoning", help="Only records with (or without) reasoning."
-)
-ScoredFilter = typer.Option(None, "--scored/--unscored", help="Only scored (or unscored) records.")
-MinScoreFilter = typer.Option(None, "--min-score", help="Only records scored at least this.")
-MaxScoreFilter = typer.Option(None, "--max-score", help="Only records scored at most this.")
-ModelFilter = typer.Option(None, "--model-name", help="Only answers written by this model.")
-SearchFilter = typer.Option(None, "--search", help="Text in the question, answer or reasoning.")
-LabelFilter = typer.Option(None, "--label", help="Only records carrying this custom label.")
 IdsArgument = typer.Argument(None, help="Record ids (or select with filters / --all).")
 AllOption = typer.Option(False, "--all", help="Every record of the project.")
 
@@ -89,18 +76,11 @@ def _row(record: DatasetRecord) -> list[Any]:
 
 
 @dataset_app.command("list")
+@filter_options(*ALL_FILTERS)
 def dataset_list(
     ctx: typer.Context,
     name: str = ProjectArgument,
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    scored: bool | None = ScoredFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    model: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     flag: str | None = typer.Option(
         None,
         "--flag",
@@ -116,17 +96,7 @@ def dataset_list(
     """List records page by page (the last line tells how to get the next page)."""
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            has_reasoning=has_reasoning,
-            scored=scored,
-            min_score=min_score,
-            max_score=max_score,
-            model=model,
-            search=search,
-            label=label,
-        )
+        flt = filters.record_filter(session, project)
         if flag is not None:
             page, total = _flagged_page(session, project, flt, flag, cursor, limit, newest, count)
         else:
@@ -255,31 +225,20 @@ def dataset_edit(
 def _confirmation_command(value: bool) -> Callable[..., None]:
     """`confirm` and `unconfirm`: the same selection, setting confirmed to ``value``."""
 
+    @filter_options(
+        "tag", "has_reasoning", "min_score", "max_score", "model_name", "search", "label"
+    )
     def command(
         ctx: typer.Context,
         name: str = ProjectArgument,
         ids: list[int] | None = IdsArgument,
-        tag: str | None = TagFilter,
-        has_reasoning: bool | None = ReasoningFilter,
-        min_score: float | None = MinScoreFilter,
-        max_score: float | None = MaxScoreFilter,
-        model: str | None = ModelFilter,
-        search: str | None = SearchFilter,
-        label: str | None = LabelFilter,
+        filters: FilterOptions = FilterOptions(),
         everything: bool = AllOption,
         as_json: bool = JsonOption,
     ) -> None:
         with state_of(ctx).store.session() as session:
             project = resolve.project_named(session, name)
-            flt = RecordFilter(
-                tag_id=resolve.tag_id(session, project, tag),
-                has_reasoning=has_reasoning,
-                min_score=min_score,
-                max_score=max_score,
-                model=model,
-                search=search,
-                label=label,
-            )
+            flt = filters.record_filter(session, project)
             chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
             changed = set_confirmed(
                 session,
@@ -306,6 +265,7 @@ dataset_app.command("unconfirm", help="Take back confirmation, by id or by filte
 
 
 @dataset_app.command("score")
+@filter_options("tag", "confirmed", "search", "label")
 def dataset_score(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -313,10 +273,7 @@ def dataset_score(
     score: float | None = typer.Option(None, "--score", help="0 to 5 in steps of 0.5."),
     reason: str | None = typer.Option(None, "--reason", help="Why this score."),
     clear: bool = typer.Option(False, "--clear", help="Remove the score."),
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     everything: bool = AllOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -325,12 +282,7 @@ def dataset_score(
         raise InvalidInputError("give --score X or --clear (one of them)")
     with state_of(ctx).store.session() as session:
         project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            search=search,
-            label=label,
-        )
+        flt = filters.record_filter(session, project)
         chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
         changed = set_score(
             session,
@@ -385,16 +337,12 @@ def dataset_label(
 
 
 @dataset_app.command("delete")
+@filter_options("tag", "confirmed", "max_score", "model_name", "search", "label")
 def dataset_delete(
     ctx: typer.Context,
     name: str = ProjectArgument,
     ids: list[int] | None = IdsArgument,
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    max_score: float | None = MaxScoreFilter,
-    model: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     everything: bool = AllOption,
     yes: bool = YesOption,
     as_json: bool = JsonOption,
@@ -403,14 +351,7 @@ def dataset_delete(
     store = state_of(ctx).store
     with store.session() as session:
         project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            max_score=max_score,
-            model=model,
-            search=search,
-            label=label,
-        )
+        flt = filters.record_filter(session, project)
         chosen_ids, chosen_filter = chosen_records(ids, flt, everything)
         many: int | None = None  # asked only to confirm
         if not yes:

@@ -18,7 +18,8 @@ from distillset.cli.common import (
     say,
     state_of,
 )
-from distillset.cli.dataset import ConfirmedFilter, TagFilter, dataset_app, preview
+from distillset.cli.dataset import dataset_app, preview
+from distillset.cli.record_filters import ConfirmedFilter, TagFilter
 from distillset.domain import InvalidInputError
 from distillset.review import RecordFilter, find_duplicates
 

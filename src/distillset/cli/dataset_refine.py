@@ -19,25 +19,18 @@ from distillset.cli.common import (
 )
 from distillset.cli.dataset import (
     AllOption,
-    ConfirmedFilter,
-    LabelFilter,
-    MaxScoreFilter,
-    MinScoreFilter,
-    ModelFilter,
-    ReasoningFilter,
-    ScoredFilter,
-    SearchFilter,
-    TagFilter,
     dataset_app,
     preview,
 )
+from distillset.cli.record_filters import ALL_FILTERS, FilterOptions, filter_options
 from distillset.cli.task_progress import report_outcome, run_task_here
-from distillset.review import RecordFilter, chosen_filter, record_history, restore_version
+from distillset.review import chosen_filter, record_history, restore_version
 
 RecordIdOption = typer.Option(..., "--id", help="Record id.")
 
 
 @dataset_app.command("refine")
+@filter_options(*ALL_FILTERS)
 def dataset_refine(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -50,15 +43,7 @@ def dataset_refine(
     model: str | None = typer.Option(
         None, "--model", help="Endpoint alias that rewrites (default: the project's answer model)."
     ),
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    scored: bool | None = ScoredFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    model_name: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     everything: bool = AllOption,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     no_cache: bool = NoCacheOption,
@@ -74,17 +59,7 @@ def dataset_refine(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            has_reasoning=has_reasoning,
-            scored=scored,
-            min_score=min_score,
-            max_score=max_score,
-            model=model_name,
-            search=search,
-            label=label,
-        )
+        flt = filters.record_filter(session, project)
         record_filter = chosen_filter(ids, flt, everything)
         task = create_refine_task(
             session,

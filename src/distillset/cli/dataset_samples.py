@@ -15,7 +15,8 @@ from distillset.cli.common import (
     say,
     state_of,
 )
-from distillset.cli.dataset import TagFilter, dataset_app
+from distillset.cli.dataset import dataset_app
+from distillset.cli.record_filters import TagFilter
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.domain import InvalidInputError
 from distillset.review import SelectionResult, create_rate_task, select_by, start_selection

@@ -18,13 +18,13 @@ from distillset.cli.common import (
     say,
     state_of,
 )
-from distillset.cli.dataset import MinScoreFilter, TagFilter
+from distillset.cli.record_filters import FilterOptions, filter_options
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.evaluate import as_markdown, create_eval_task, table_rows
-from distillset.review import RecordFilter
 
 
 @app.command("eval")
+@filter_options("confirmed_only", "tag", "min_score")
 def eval_command(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -48,9 +48,7 @@ def eval_command(
     max_new_tokens: int = typer.Option(
         512, "--max-new-tokens", help="--student-path: tokens generated per answer at most."
     ),
-    confirmed: bool = typer.Option(False, "--confirmed", help="Only confirmed records."),
-    tag: str | None = TagFilter,
-    min_score: float | None = MinScoreFilter,
+    filters: FilterOptions = FilterOptions(),
     balanced: int | None = typer.Option(None, "--balanced", help="At most K records per leaf tag."),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Also write the report as a Markdown file."
@@ -69,11 +67,7 @@ def eval_command(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        record_filter = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=True if confirmed else None,
-            min_score=min_score,
-        )
+        record_filter = filters.record_filter(session, project)
         task = create_eval_task(
             session,
             project,

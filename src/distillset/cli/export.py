@@ -16,15 +16,7 @@ from distillset.cli.common import (
     say,
     state_of,
 )
-from distillset.cli.dataset import (
-    LabelFilter,
-    MaxScoreFilter,
-    MinScoreFilter,
-    ModelFilter,
-    ReasoningFilter,
-    SearchFilter,
-    TagFilter,
-)
+from distillset.cli.record_filters import OUTGOING_FILTERS, FilterOptions, filter_options
 from distillset.domain import field_pairs
 from distillset.export import (
     CUSTOM_FIELDS,
@@ -34,7 +26,6 @@ from distillset.export import (
     ExportOptions,
     export_dataset,
 )
-from distillset.review import RecordFilter
 
 FORMAT_HELP = "; ".join(
     f"{name} ({'/'.join(mode.value for mode in fmt.modes)})" for name, fmt in FORMATS.items()
@@ -47,6 +38,7 @@ def unescape(text: str) -> str:
 
 
 @app.command("export")
+@filter_options(*OUTGOING_FILTERS)
 def export_command(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -83,14 +75,7 @@ def export_command(
         "--field",
         help=f"custom format: PART=NAME for PART in {', '.join(CUSTOM_FIELDS)} (repeatable).",
     ),
-    confirmed: bool = typer.Option(False, "--confirmed", help="Only confirmed records."),
-    tag: str | None = TagFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    model: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     balanced: int | None = typer.Option(
         None, "--balanced", help="At most K records per leaf tag (or per --balanced-by)."
     ),
@@ -162,17 +147,7 @@ def export_command(
             think_close=unescape(think_close),
             system=system,
             fields=field_pairs(field),
-            record_filter=RecordFilter(
-                tag_id=resolve.tag_id(session, project, tag),
-                confirmed=True if confirmed else None,
-                has_reasoning=has_reasoning,
-                min_score=min_score,
-                max_score=max_score,
-                model=model,
-                search=search,
-                label=label,
-                min_difficulty=min_difficulty,
-            ),
+            record_filter=filters.record_filter(session, project, min_difficulty=min_difficulty),
             balanced=balanced,
             balanced_by=balanced_by,
             all_samples=all_samples,

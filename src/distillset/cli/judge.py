@@ -14,34 +14,30 @@ from distillset.cli.common import (
     QueueOption,
     state_of,
 )
-from distillset.cli.dataset import (
-    ConfirmedFilter,
-    LabelFilter,
-    MaxScoreFilter,
-    MinScoreFilter,
-    ModelFilter,
-    ReasoningFilter,
-    ScoredFilter,
-    SearchFilter,
-    TagFilter,
-)
+from distillset.cli.record_filters import FilterOptions, filter_options
 from distillset.cli.task_progress import run_or_queue
-from distillset.review import RecordFilter, create_judge_task
+from distillset.review import create_judge_task
 
 
 @app.command("judge")
+@filter_options(
+    "tag",
+    "confirmed",
+    "has_reasoning",
+    "model_name",
+    "search",
+    "label",
+    "scored",
+    "min_score",
+    "max_score",
+)
 def judge_command(
     ctx: typer.Context,
     name: str = ProjectArgument,
     model: str | None = typer.Option(
         None, "--model", help="Judge endpoint alias (default: the project's answer model)."
     ),
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    model_name: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     rescore: bool = typer.Option(
         False,
         "--rescore",
@@ -49,9 +45,6 @@ def judge_command(
         "again with another model; with the same model and prompt, add --no-cache for a "
         "fresh verdict.",
     ),
-    scored: bool | None = ScoredFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     no_cache: bool = NoCacheOption,
     max_cost: float | None = MaxCostOption,
@@ -72,17 +65,7 @@ def judge_command(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        record_filter = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            has_reasoning=has_reasoning,
-            scored=scored,
-            min_score=min_score,
-            max_score=max_score,
-            model=model_name,
-            search=search,
-            label=label,
-        )
+        record_filter = filters.record_filter(session, project)
         task = create_judge_task(
             session,
             project,

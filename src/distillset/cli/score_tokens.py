@@ -10,25 +10,16 @@ import typer
 from distillset import resolve
 from distillset.answers import DEFAULT_SCORE_K, create_score_task, probe_scoring
 from distillset.cli.common import JsonOption, ProjectArgument, state_of
-from distillset.cli.dataset import (
-    AllOption,
-    ConfirmedFilter,
-    LabelFilter,
-    MaxScoreFilter,
-    MinScoreFilter,
-    ModelFilter,
-    ReasoningFilter,
-    ScoredFilter,
-    SearchFilter,
-    TagFilter,
-)
+from distillset.cli.dataset import AllOption
 from distillset.cli.distill import answers_app
+from distillset.cli.record_filters import ALL_FILTERS, FilterOptions, filter_options
 from distillset.cli.task_progress import report_outcome, run_task_here
 from distillset.projects import endpoint_config, get_endpoint
-from distillset.review import RecordFilter, chosen_filter
+from distillset.review import chosen_filter
 
 
 @answers_app.command("score-tokens")
+@filter_options(*ALL_FILTERS)
 def answers_score_tokens(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -37,15 +28,7 @@ def answers_score_tokens(
     ),
     k: int = typer.Option(DEFAULT_SCORE_K, "--k", help="Alternatives kept per token."),
     ids: list[int] | None = typer.Option(None, "--id", help="A record (repeatable)."),
-    tag: str | None = TagFilter,
-    confirmed: bool | None = ConfirmedFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    scored: bool | None = ScoredFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    model_name: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     everything: bool = AllOption,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     as_json: bool = JsonOption,
@@ -60,17 +43,7 @@ def answers_score_tokens(
     state = state_of(ctx)
     with state.store.session() as session:
         project = resolve.project_named(session, name)
-        flt = RecordFilter(
-            tag_id=resolve.tag_id(session, project, tag),
-            confirmed=confirmed,
-            has_reasoning=has_reasoning,
-            scored=scored,
-            min_score=min_score,
-            max_score=max_score,
-            model=model_name,
-            search=search,
-            label=label,
-        )
+        flt = filters.record_filter(session, project)
         chosen = chosen_filter(ids, flt, everything)
         config = endpoint_config(get_endpoint(session, endpoint), state.settings)
     asyncio.run(probe_scoring(state.store, config, k))

@@ -10,21 +10,13 @@ import typer
 from distillset import resolve
 from distillset.cli.app import app
 from distillset.cli.common import JsonOption, ProjectArgument, state_of
-from distillset.cli.dataset import (
-    LabelFilter,
-    MaxScoreFilter,
-    MinScoreFilter,
-    ModelFilter,
-    ReasoningFilter,
-    SearchFilter,
-    TagFilter,
-)
+from distillset.cli.record_filters import OUTGOING_FILTERS, FilterOptions, filter_options
 from distillset.cli.task_progress import report_outcome, run_task_here
-from distillset.review import RecordFilter
 from distillset.train import TrainOptions, create_train_task
 
 
 @app.command("train")
+@filter_options(*OUTGOING_FILTERS)
 def train_command(
     ctx: typer.Context,
     name: str = ProjectArgument,
@@ -70,14 +62,7 @@ def train_command(
     seed: int = typer.Option(42, "--seed", help="Seed of the held-out split and the trainer."),
     logging_steps: int = typer.Option(10, "--logging-steps", help="Steps between losses."),
     save_steps: int = typer.Option(100, "--save-steps", help="Steps between checkpoints."),
-    confirmed: bool = typer.Option(False, "--confirmed", help="Only confirmed records."),
-    tag: str | None = TagFilter,
-    min_score: float | None = MinScoreFilter,
-    max_score: float | None = MaxScoreFilter,
-    has_reasoning: bool | None = ReasoningFilter,
-    model_name: str | None = ModelFilter,
-    search: str | None = SearchFilter,
-    label: str | None = LabelFilter,
+    filters: FilterOptions = FilterOptions(),
     balanced: int | None = typer.Option(None, "--balanced", help="At most K records per leaf tag."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     as_json: bool = JsonOption,
@@ -109,16 +94,7 @@ def train_command(
             seed=seed,
             logging_steps=logging_steps,
             save_steps=save_steps,
-            record_filter=RecordFilter(
-                tag_id=resolve.tag_id(session, project, tag),
-                confirmed=True if confirmed else None,
-                has_reasoning=has_reasoning,
-                min_score=min_score,
-                max_score=max_score,
-                model=model_name,
-                search=search,
-                label=label,
-            ),
+            record_filter=filters.record_filter(session, project),
             balanced=balanced,
         )
         task_id = create_train_task(session, project, options).id
