@@ -34,6 +34,16 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_before_savepoint(connection: Connection, _name: str) -> None:
+    """pysqlite's legacy transaction control emits BEGIN only before INSERT, UPDATE and
+    DELETE: a SAVEPOINT that comes first opens a transaction of its own, which its RELEASE
+    commits, so a rollback of the transaction around it would keep what it wrote. BEGIN the
+    enclosing transaction first. (Other statements keep pysqlite's late BEGIN: reads outside
+    a write transaction are what keeps concurrent SQLite writers from "database is locked".)"""
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN")
+
+
 def _missing_driver(scheme: str, exc: ModuleNotFoundError) -> DistillsetError:
     """What to install for a URL whose database driver is missing."""
     if scheme.split("+")[0] in ("postgresql", "postgres"):
@@ -79,6 +89,7 @@ def _create_engine(url: URL) -> Engine:
                 raise DistillsetError(f"cannot open the database: {folder}: {reason}") from exc
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "savepoint", _begin_before_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
