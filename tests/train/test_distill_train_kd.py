@@ -152,3 +152,22 @@ def test_a_resumed_eval_asks_nothing_it_has_an_answer_for(
     # Without --json: a table, a row per student and tag.
     table = ok(cli("eval", NAME, "--student", "fake"))
     assert "score vs ref" in table.stdout and "fake\t(all)\t" in table.stdout
+
+
+def test_an_eval_pauses_at_its_budget_and_resumes_with_a_higher_one(
+    cli: Cli, distilled: str, fake_server: FakeModelServer
+) -> None:
+    ok(cli("model", "set", "fake", "--price-in", "2", "--price-out", "8"))
+    args = ("eval", NAME, "--student", "fake", "--eval-split", "0.3", "--json")
+    paused = cli(*args, "--max-cost", "0.001")
+    assert paused.exit_code == 3, paused.output
+    summary = json.loads(paused.stdout)
+    assert summary["status"] == "paused" and summary["last_error"].startswith("budget reached")
+    assert "report" not in summary["counters"]
+    resumed = cli("tasks", "resume", str(summary["id"]), "--max-cost", "1", "--json")
+    finished = json.loads(ok(resumed).stdout)
+    assert finished["status"] == "succeeded"
+    report = finished["counters"]["report"]
+    (student,) = report["students"]
+    assert report["records"] >= 3 and student["failed"] == 0
+    assert student["overall"]["records"] == report["records"]

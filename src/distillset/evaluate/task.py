@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session
 from distillset.domain import InvalidInputError, ModelCallError, TaskKind, TaskStatus
 from distillset.evaluate.prompts import grade_prompt, pairwise_prompt, parse_winner, verdict_of
 from distillset.evaluate.report import Outcome, student_report
-from distillset.llm import EndpointConfig, Gateway, LimitSettings, open_gateway
+from distillset.generation.item_run import ItemRun
+from distillset.llm import EndpointConfig, Gateway, LimitSettings
 from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.review.filters import RecordFilter
 from distillset.review.judge import verdict_format
 from distillset.review.verdict import parse_verdict
 from distillset.runs.kinds import Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
+from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Project, Task
 from distillset.train.records import Record, read_records
 
@@ -133,14 +134,24 @@ class _Setup:
     students: list[Student]
     judge: EndpointConfig
     endpoints: dict[str, EndpointConfig]
-    limits: LimitSettings
     records: list[Record]
     max_new_tokens: int
 
 
-class EvalRun(SupervisedRun):
+@dataclass(frozen=True)
+class _Item:
+    """One student's answer to one held-out record, to ask (``answer`` None) and judge."""
+
+    student: int  # the student's index
+    position: int  # the record's index in the held-out split
+    answer: str | None = None  # a local student's, generated before
+
+
+class EvalRun(ItemRun):
     setup: _Setup | None = None
     report: dict[str, Any] | None = None
+    # Each student's judged outcomes, by the record's position in the split.
+    outcomes: dict[int, dict[int, Outcome]]
 
     def new_progress(self) -> StageProgress:
         return StageProgress([ANSWERED, JUDGED])
@@ -170,12 +181,14 @@ class EvalRun(SupervisedRun):
                 counts.planned, counts.done, counts.failed = planned, 0, 0
             task.counters = self.counters()
             self.event(f"started: {len(records)} questions, {len(students)} students")
+            self.limits = LimitSettings.from_project(project)
+            self.project_id = project.id
+            self.outcomes = {index: {} for index in range(len(students))}
             self.setup = _Setup(
                 project=project,
                 students=students,
                 judge=endpoint_config(get_endpoint(session, task.params["judge"]), self.settings),
                 endpoints=endpoints,
-                limits=LimitSettings.from_project(project),
                 records=records,
                 max_new_tokens=int(task.params.get("max_new_tokens") or 512),
             )
@@ -184,65 +197,63 @@ class EvalRun(SupervisedRun):
         return f"{failed} answers or verdicts failed (resume to retry them)", "warning"
 
     async def work(self) -> None:
+        await super().work()
         setup = self.setup
         assert setup is not None, "prepare() first"
-        async with open_gateway(
-            self.store,
-            setup.limits,
-            project_id=setup.project.id,
-            use_cache=self.use_cache,
-            send_guard=self.send_guard,
-        ) as gateway:
-            self.use_slots(gateway.limiter, setup.limits.request_timeout)
-            slots = asyncio.Semaphore(setup.limits.max_concurrency)
-            reports = []
-            for index, student in enumerate(setup.students):
-                answers = await self._answers(gateway, setup, student, index, slots)
-                outcomes = await asyncio.gather(
-                    *(
-                        self._judged(gateway, setup, record, answer, slots)
-                        for record, answer in zip(setup.records, answers, strict=True)
-                        if answer is not None
-                    )
-                )
-                kept = [outcome for outcome in outcomes if outcome is not None]
-                failed = len(setup.records) - len(kept)
-                reports.append(student_report(student.name, kept, failed))
+        reports = []
+        for index, student in enumerate(setup.students):
+            judged = self.outcomes[index]
+            kept = [judged[position] for position in sorted(judged)]
+            reports.append(student_report(student.name, kept, len(setup.records) - len(kept)))
         self.report = {
             "records": len(setup.records),
             "judge": setup.judge.alias,
             "students": reports,
         }
 
-    async def _answers(
-        self,
-        gateway: Gateway,
-        setup: _Setup,
-        student: Student,
-        index: int,
-        slots: asyncio.Semaphore,
-    ) -> list[str | None]:
-        if student.path is not None:
-            return await self._local_answers(setup, student, index)
+    async def items(self) -> AsyncIterator[_Item]:
+        """Each student's records in turn; a local student answers all of them first."""
+        setup = self.setup
+        assert setup is not None, "prepare() first"
+        for index, student in enumerate(setup.students):
+            if student.path is None:
+                for position in range(len(setup.records)):
+                    yield _Item(index, position)
+                continue
+            answers = await self._local_answers(setup, student, index)
+            for position, answer in enumerate(answers):
+                yield _Item(index, position, answer)
+
+    async def handle(self, gateway: Gateway, item: _Item) -> None:
+        setup = self.setup
+        assert setup is not None, "prepare() first"
+        record = setup.records[item.position]
+        answer = item.answer
+        if answer is None:
+            answer = await self._answer(gateway, setup, setup.students[item.student], record)
+        if answer is None:
+            return
+        outcome = await self._judged(gateway, setup, record, answer)
+        if outcome is not None:
+            self.outcomes[item.student][item.position] = outcome
+
+    async def _answer(
+        self, gateway: Gateway, setup: _Setup, student: Student, record: Record
+    ) -> str | None:
         endpoint = setup.endpoints[student.endpoint or ""]
+        messages = record.messages(reasoning="drop")[:-1]
+        try:
+            result = await gateway.chat(
+                endpoint, messages, purpose="eval_answer", task_id=self.task_id
+            )
+        except ModelCallError as exc:
+            self.progress.add_failed(ANSWERED, 1, f"record {record.id}: {exc}")
+            self.progress.add_failed(JUDGED, 1)
+            return None
+        self.progress.add_done(ANSWERED)
+        return result.content
 
-        async def ask(record: Record) -> str | None:
-            messages = record.messages(reasoning="drop")[:-1]
-            async with slots:
-                try:
-                    result = await gateway.chat(
-                        endpoint, messages, purpose="eval_answer", task_id=self.task_id
-                    )
-                except ModelCallError as exc:
-                    self.progress.add_failed(ANSWERED, 1, f"record {record.id}: {exc}")
-                    self.progress.add_failed(JUDGED, 1)
-                    return None
-            self.progress.add_done(ANSWERED)
-            return result.content
-
-        return list(await asyncio.gather(*(ask(record) for record in setup.records)))
-
-    async def _local_answers(self, setup: _Setup, student: Student, index: int) -> list[str | None]:
+    async def _local_answers(self, setup: _Setup, student: Student, index: int) -> list[str]:
         """Generated in a worker thread, one question at a time; kept in a file so that a
         resumed run reads them instead of generating again."""
         kept_at = self.settings.home / "eval" / f"task-{self.task_id}-student-{index}.json"
@@ -288,12 +299,7 @@ class EvalRun(SupervisedRun):
         raise error
 
     async def _judged(
-        self,
-        gateway: Gateway,
-        setup: _Setup,
-        record: Record,
-        answer: str,
-        slots: asyncio.Semaphore,
+        self, gateway: Gateway, setup: _Setup, record: Record, answer: str
     ) -> Outcome | None:
         topic, question, teacher = setup.project.topic, record.question, record.answer
         prompts = [
@@ -304,10 +310,9 @@ class EvalRun(SupervisedRun):
             ("eval_pairwise", pairwise_prompt(topic, question, teacher, answer)),
         ]
         try:
-            async with slots:
-                replies = await asyncio.gather(
-                    *(self._ask(gateway, setup, prompt, purpose) for purpose, prompt in prompts)
-                )
+            replies = await asyncio.gather(
+                *(self._ask(gateway, setup, prompt, purpose) for purpose, prompt in prompts)
+            )
         except ModelCallError as exc:
             self.progress.add_failed(JUDGED, 1, f"record {record.id}: {exc}")
             return None

@@ -3,7 +3,8 @@ to place, an answer to score) through one gateway, with the project's concurrenc
 
 The subclass plans in ``prepare`` (setting ``limits`` and ``project_id``), yields what is
 left to do in ``items`` and does one item in ``handle``; a failure of an item is counted
-by ``handle`` itself, so one bad item never stops the others.
+by ``handle`` itself, so one bad item never stops the others. A kind that sends through a
+provider's batch interface sets ``batches`` and works on more items at once (``concurrency``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
-from distillset.llm import Gateway, LimitSettings, open_gateway
+from distillset.llm import BatchQueue, Gateway, LimitSettings, open_gateway
 from distillset.runs.runner import SupervisedRun
 
 
 class ItemRun(SupervisedRun):
     limits: LimitSettings | None = None
     project_id: int | None = None
+    batches: BatchQueue | None = None
+
+    def concurrency(self, limits: LimitSettings) -> int:
+        """How many items are worked on at once: the project's concurrency."""
+        return limits.max_concurrency
 
     @abstractmethod
     def items(self) -> AsyncIterator[Any]:
@@ -38,16 +44,18 @@ class ItemRun(SupervisedRun):
             project_id=self.project_id,
             use_cache=self.use_cache,
             send_guard=self.send_guard,
+            batches=self.batches,
         ) as gateway:
             self.use_slots(gateway.limiter, limits.request_timeout)
-            queue: asyncio.Queue[Any] = asyncio.Queue(limits.max_concurrency * 2)
+            wanted = self.concurrency(limits)
+            queue: asyncio.Queue[Any] = asyncio.Queue(wanted * 2)
             done = object()
 
             async def worker() -> None:
                 while (item := await queue.get()) is not done:
                     await self.handle(gateway, item)
 
-            workers = [asyncio.create_task(worker()) for _ in range(limits.max_concurrency)]
+            workers = [asyncio.create_task(worker()) for _ in range(wanted)]
 
             async def produce() -> None:
                 async for item in self.items():

@@ -27,13 +27,13 @@ from distillset.domain import (
     TaskKind,
     TaskStatus,
 )
+from distillset.generation.item_run import ItemRun
 from distillset.llm import (
     BatchOptions,
     BatchQueue,
     EndpointConfig,
     Gateway,
     LimitSettings,
-    open_gateway,
 )
 from distillset.projects.endpoints import endpoint_config, get_endpoint
 from distillset.prompts import get_prompt, render
@@ -44,7 +44,7 @@ from distillset.review.selection import SelectBy, select_samples
 from distillset.review.verdict import Verdict, parse_verdict
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.runner import SupervisedRun, ask_fresh, reads_cache, set_budget
+from distillset.runs.runner import ask_fresh, reads_cache, set_budget
 from distillset.store import Answer, Project, Store, TagPaths, Task
 
 STAGE = "judged"
@@ -176,19 +176,17 @@ def _stored_filter(task: Task) -> RecordFilter:
 class _Setup:
     project: Project
     endpoint: EndpointConfig
-    limits: LimitSettings
     template: str
     record_filter: RecordFilter  # what the task has left (judge_filter applied)
     batch: bool = False
     select: bool = False  # choose each question's best-scored sample at the end
 
 
-class JudgeRun(SupervisedRun):
+class JudgeRun(ItemRun):
     """One run of a judge task in this process; the task machinery is the shared one."""
 
     # What prepare() read for the work; None until then (a class default, as DistillRun's).
     setup: _Setup | None = None
-    _batches: BatchQueue | None = None
 
     def new_progress(self) -> StageProgress:
         return StageProgress([STAGE])
@@ -210,10 +208,11 @@ class JudgeRun(SupervisedRun):
             counts.planned, counts.failed, counts.skipped = counts.done + remaining, 0, 0
             task.counters = self.counters()
             self.event(f"started: {remaining} records to score")
+            self.limits = LimitSettings.from_project(project)
+            self.project_id = project.id
             self.setup = _Setup(
                 project=project,
                 endpoint=endpoint,
-                limits=LimitSettings.from_project(project),
                 template=get_prompt(session, project, "judge").template,
                 record_filter=record_filter,
                 batch=bool(task.params.get(BATCH_PARAM)),
@@ -289,13 +288,27 @@ class JudgeRun(SupervisedRun):
 
     def counters(self) -> dict[str, Any]:
         counters = self.progress.as_dict()
-        if self._batches is not None:
-            counters["batches"] = self._batches.progress()
+        if self.batches is not None:
+            counters["batches"] = self.batches.progress()
         return counters
 
+    def concurrency(self, limits: LimitSettings) -> int:
+        # In batch mode a verdict waits in a batch for a long time: many wait at once.
+        if self.batches is None:
+            return limits.max_concurrency
+        return min(self.batches.options.max_lines, BATCH_WORKERS)
+
+    def items(self) -> AsyncIterator[DatasetRecord]:
+        assert self.setup is not None, "prepare() first"
+        return self._records(self.setup)
+
+    async def handle(self, gateway: Gateway, item: DatasetRecord) -> None:
+        assert self.setup is not None, "prepare() first"
+        await self._judge(gateway, self.setup, item)
+
     async def work(self) -> None:
-        setup = self.setup
-        assert setup is not None, "prepare() first"
+        setup, limits = self.setup, self.limits
+        assert setup is not None and limits is not None, "prepare() first"
         batches = None
         if setup.batch:
             options = BatchOptions.from_settings(self.settings, frozenset({"judge"}))
@@ -304,51 +317,17 @@ class JudgeRun(SupervisedRun):
                 options,
                 project_id=setup.project.id,
                 task_id=self.task_id,
-                request_timeout=setup.limits.request_timeout,
+                request_timeout=limits.request_timeout,
             )
             await batches.resume([setup.endpoint])
-        self._batches = batches
+        self.batches = batches
         try:
-            await self._work(setup, batches)
+            await super().work()
+            if setup.select:
+                self._select(setup)
         finally:
             if batches is not None:
                 await batches.aclose(cancel_remote=self.cancelled_by_user())
-
-    async def _work(self, setup: _Setup, batches: BatchQueue | None) -> None:
-        # In batch mode a verdict waits in a batch for a long time: many wait at once.
-        workers_wanted = (
-            setup.limits.max_concurrency
-            if batches is None
-            else min(batches.options.max_lines, BATCH_WORKERS)
-        )
-        async with open_gateway(
-            self.store,
-            setup.limits,
-            project_id=setup.project.id,
-            use_cache=self.use_cache,
-            send_guard=self.send_guard,
-            batches=batches,
-        ) as gateway:
-            self.use_slots(gateway.limiter, setup.limits.request_timeout)
-            queue: asyncio.Queue[DatasetRecord | None] = asyncio.Queue(workers_wanted * 2)
-
-            async def worker() -> None:
-                while (record := await queue.get()) is not None:
-                    await self._judge(gateway, setup, record)
-
-            workers = [asyncio.create_task(worker()) for _ in range(workers_wanted)]
-            try:
-                async for record in self._records(setup):
-                    await queue.put(record)
-                for _ in workers:
-                    await queue.put(None)
-                await asyncio.gather(*workers)
-            finally:
-                for task in workers:
-                    task.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-        if setup.select:
-            self._select(setup)
 
     def _select(self, setup: _Setup) -> None:
         """Each question's best-scored sample becomes its chosen record."""
