@@ -6,7 +6,8 @@ loop, the HTTP client, the database round trips) is the bottleneck. Each run get
 PostgreSQL database holding the same questions. Prints each run's wall time (the task's
 started_at to finished_at) and throughput, the 2-worker throughput over the 1-worker one
 (target >= 1.6 when the client is the bottleneck), and the most requests the server saw in
-flight at once (never above the limit).
+flight at once (never above the limit). The workers' CPU time (user + system) per answer is
+printed too: on a machine busy with other work the wall times wander, that much less.
 
     .venv/bin/python bench/workers.py [--questions 1500 --latency 0.05 --limit 64]
 """
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -101,6 +103,7 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
         server.execute(f'CREATE DATABASE "{name}"')
     url = database_url(name)
     processes: list[subprocess.Popen[bytes]] = []
+    before = _children_cpu()
     try:
         with tempfile.TemporaryDirectory() as home:
             store, task_id = seed(Path(home), url, fake_url, args.questions, args.limit)
@@ -129,6 +132,7 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+        cpu = _children_cpu() - before
         with psycopg.connect(f"{PG_SERVER} dbname=postgres", autocommit=True) as server:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return {
@@ -137,7 +141,14 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
         "per_second": args.questions / seconds,
         "max_in_flight": stats["max_in_flight"],
         "requests": stats["total"],
+        "cpu_ms_per_answer": 1000 * cpu / args.questions,
     }
+
+
+def _children_cpu() -> float:
+    """CPU seconds used by the child processes waited for so far (the workers, once ended)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -157,7 +168,8 @@ def main() -> None:
         print(
             f"{workers} worker(s): {run['status']}, {args.questions} answers in "
             f"{run['seconds']:.2f}s ({run['per_second']:.0f}/s), {run['requests']} requests, "
-            f"max in flight {run['max_in_flight']} (limit {args.limit})"
+            f"max in flight {run['max_in_flight']} (limit {args.limit}), "
+            f"worker CPU {run['cpu_ms_per_answer']:.1f} ms per answer"
         )
     ratio = runs[2]["per_second"] / runs[1]["per_second"]
     print(f"throughput 2 workers / 1 worker: {ratio:.2f} (target >= 1.6)")
