@@ -6,7 +6,9 @@ loop, the HTTP client, the database round trips) is the bottleneck. Each run get
 PostgreSQL database holding the same questions. Prints each run's wall time (the task's
 started_at to finished_at) and throughput, the 2-worker throughput over the 1-worker one
 (target >= 1.6 when the client is the bottleneck), and the most requests the server saw in
-flight at once (never above the limit).
+flight at once (never above the limit). The workers' CPU time (user + system, from /proc)
+while the task ran is printed per answer too: on a machine busy with other work the wall
+times wander, that much less.
 
     .venv/bin/python bench/workers.py [--questions 1500 --latency 0.05 --limit 64]
 """
@@ -114,12 +116,16 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
                         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                     )
                 )
+            started_cpu: float | None = None
             while True:
                 time.sleep(0.2)
                 with store.session() as session:
                     task = get_task(session, task_id)
                     if task.status not in ("queued", "running"):
                         break
+                    if task.status == "running" and started_cpu is None:
+                        started_cpu = _cpu_seconds(processes)
+            ended_cpu = _cpu_seconds(processes)
             assert task.started_at is not None and task.finished_at is not None
             seconds = (task.finished_at - task.started_at).total_seconds()
             stats = admin(fake_url, "stats")
@@ -137,7 +143,24 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
         "per_second": args.questions / seconds,
         "max_in_flight": stats["max_in_flight"],
         "requests": stats["total"],
+        "cpu_ms_per_answer": (
+            None
+            if started_cpu is None or ended_cpu is None
+            else 1000 * (ended_cpu - started_cpu) / args.questions
+        ),
     }
+
+
+def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float | None:
+    """The CPU seconds (user + system) the processes used so far; None without /proc."""
+    total = 0
+    try:
+        for process in processes:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -158,6 +181,11 @@ def main() -> None:
             f"{workers} worker(s): {run['status']}, {args.questions} answers in "
             f"{run['seconds']:.2f}s ({run['per_second']:.0f}/s), {run['requests']} requests, "
             f"max in flight {run['max_in_flight']} (limit {args.limit})"
+            + (
+                ""
+                if run["cpu_ms_per_answer"] is None
+                else f", worker CPU {run['cpu_ms_per_answer']:.2f} ms per answer while it ran"
+            )
         )
     ratio = runs[2]["per_second"] / runs[1]["per_second"]
     print(f"throughput 2 workers / 1 worker: {ratio:.2f} (target >= 1.6)")

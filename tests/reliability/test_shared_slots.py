@@ -4,6 +4,7 @@ no item claimed twice."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -88,6 +89,34 @@ def test_a_worker_above_its_part_keeps_its_busy_slots_until_they_are_idle(
     _beat(store, task_id, first)
     _beat(store, task_id, second)
     assert (first.held, second.held) == (LIMIT // 2, LIMIT // 2)
+
+
+def test_parts_settle_between_heartbeats_once_a_worker_joins(store: Store, task_id: int) -> None:
+    first_pool, first = _worker(store, task_id, "host:1:a")
+    _beat(store, task_id, first)
+    for _ in range(LIMIT):  # every slot busy
+        first_pool._take_slot_or_queue()
+    _, second = _worker(store, task_id, "host:2:b")
+    _beat(store, task_id, second)
+    _beat(store, task_id, first)
+    assert (first.held, second.held) == (LIMIT, 0)
+    assert first.settling and second.settling
+
+    async def between_beats() -> None:
+        # The first worker's requests above its part end meanwhile; no heartbeat runs.
+        both = [
+            first.wait_for_beat(asyncio.Event(), 2.0),
+            second.wait_for_beat(asyncio.Event(), 2.0),
+        ]
+        waits = asyncio.gather(*both)
+        await asyncio.sleep(0.3)
+        for _ in range(LIMIT):
+            first_pool._release_slot()
+        await waits
+
+    asyncio.run(between_beats())
+    assert (first.held, second.held) == (LIMIT // 2, LIMIT // 2)
+    assert not first.settling and not second.settling
 
 
 def test_items_are_claimed_once_and_a_dead_workers_come_back(store: Store, task_id: int) -> None:

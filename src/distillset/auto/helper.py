@@ -10,7 +10,6 @@ dead owner's task is claimed again by a worker, which then plans and ends it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 
@@ -126,8 +125,8 @@ class AnswerHelper:
             if self.stopped is not None or self.cancel_event.is_set():
                 job.cancel()
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
+            assert self._slots is not None
+            await self._slots.wait_for_beat(self.cancel_event, FLUSH_INTERVAL)
 
     def _beat(self) -> str | None:
         """Renew this worker's part (items, slots) and write its events; returns why it

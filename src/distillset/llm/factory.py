@@ -7,6 +7,7 @@ from distillset.llm.calls import CallLog
 from distillset.llm.config import LimitSettings
 from distillset.llm.gateway import Gateway, SendGuard
 from distillset.llm.limiter import Limiter, shared_limiters
+from distillset.llm.shared_rates import DatabaseRates, can_share_rates
 from distillset.llm.transport import HttpTransport
 from distillset.store.db import Store
 
@@ -21,7 +22,8 @@ def open_gateway(
     batches: BatchQueue | None = None,
 ) -> Gateway:
     """A gateway with the defaults: HTTP, the call log of ``store``, and the limiter every
-    gateway of the project shares in this process (a fresh one without a project)."""
+    gateway of the project shares in this process (a fresh one without a project), whose
+    per-minute limits every process of the database shares where it can (PostgreSQL)."""
     if project_id is None:
         limiter = Limiter(
             limits.max_concurrency, limits.requests_per_minute, limits.tokens_per_minute
@@ -34,6 +36,8 @@ def open_gateway(
             limits.requests_per_minute,
             limits.tokens_per_minute,
         )
+        if can_share_rates(store):
+            limiter.share_rates(DatabaseRates(store, f"project:{project_id}"))
     return Gateway(
         limits,
         transport=HttpTransport(limits.max_concurrency, limits.request_timeout),

@@ -536,13 +536,18 @@ class Gateway:
                 None,
                 adaptive=True,
             )
-        return self._endpoint_limiters.get(
+        limiter = self._endpoint_limiters.get(
             ("endpoint", endpoint.base_url, endpoint.model),
             endpoint.concurrency or self.limits.max_concurrency,
             endpoint.rpm,
             endpoint.tpm,
             adaptive=endpoint.adaptive,
         )
+        shared = self.limiter.rates
+        if shared is not None and (endpoint.rpm or endpoint.tpm):
+            # The project's rates hold across processes: so do the endpoint's, from then on.
+            limiter.share_rates(shared.for_limit(f"endpoint:{endpoint.model}@{endpoint.base_url}"))
+        return limiter
 
     def concurrency(self, endpoint: EndpointConfig) -> int:
         """How many requests may be out to the endpoint now (its learned limit, if any)."""

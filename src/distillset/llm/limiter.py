@@ -2,7 +2,8 @@
 
 A slot is handed to the next waiter the moment a request finishes (no fixed waves).
 The limiter is thread-safe and works across event loops, so tasks of one project that
-run in different threads still share it.
+run in different threads still share it. Its RPM/TPM buckets may be kept elsewhere and
+shared with other processes (``share_rates``; ``llm.rate_grants``).
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from distillset.llm.adaptive import AdaptiveLimit
+from distillset.llm.rate_grants import RateSource, SharedBucket
 
 # Providers quantize per-minute limits (60 rpm is enforced as about 1 per second), so
 # the buckets hold one second's worth and refill continuously.
 BURST_SECONDS = 1.0
+
+
+def burst(per_minute: float) -> float:
+    """What a bucket of this rate holds when full."""
+    return max(1.0, per_minute / 60.0 * BURST_SECONDS)
 
 
 class TokenBucket:
@@ -25,7 +32,7 @@ class TokenBucket:
 
     def __init__(self, per_minute: float) -> None:
         self.rate = per_minute / 60.0
-        self.capacity = max(1.0, self.rate * BURST_SECONDS)
+        self.capacity = burst(per_minute)
         self.level = self.capacity
         self.updated = time.monotonic()
 
@@ -86,8 +93,11 @@ class Limiter:
         # When each held permit was granted (by id): requests out and waiting for a reply.
         self._held: dict[int, float] = {}
         self.max_concurrency = max(1, max_concurrency)
-        self._rpm: TokenBucket | None = None
-        self._tpm: TokenBucket | None = None
+        # Where the RPM/TPM buckets are kept when other processes share them (the database);
+        # None: in this process.
+        self._rates: RateSource | None = None
+        self._rpm: TokenBucket | SharedBucket | None = None
+        self._tpm: TokenBucket | SharedBucket | None = None
         self.configure(max_concurrency, requests_per_minute, tokens_per_minute)
 
     def configure(
@@ -98,15 +108,41 @@ class Limiter:
             self.max_concurrency = max(1, max_concurrency)
             if self._adaptive is not None:
                 self._adaptive.ceiling = self.max_concurrency
-            if requests_per_minute is None:
-                self._rpm = None
-            elif self._rpm is None or self._rpm.rate != requests_per_minute / 60.0:
-                self._rpm = TokenBucket(requests_per_minute)
-            if tokens_per_minute is None:
-                self._tpm = None
-            elif self._tpm is None or self._tpm.rate != tokens_per_minute / 60.0:
-                self._tpm = TokenBucket(tokens_per_minute)
+            self._rpm = self._bucket(self._rpm, "requests", requests_per_minute)
+            self._tpm = self._bucket(self._tpm, "tokens", tokens_per_minute)
             self._grant_waiting()
+
+    def share_rates(self, source: RateSource | None) -> None:
+        """Draw the RPM/TPM budgets from ``source``, shared with other processes (None: keep
+        them in this process again)."""
+        with self._lock:
+            if source == self._rates:
+                return
+            self._rates = source
+            rpm = None if self._rpm is None else self._rpm.rate * 60.0
+            tpm = None if self._tpm is None else self._tpm.rate * 60.0
+            self._rpm = self._bucket(None, "requests", rpm)
+            self._tpm = self._bucket(None, "tokens", tpm)
+
+    @property
+    def rates(self) -> RateSource | None:
+        """Where the RPM/TPM buckets are shared, if they are."""
+        return self._rates
+
+    def _bucket(
+        self, current: TokenBucket | SharedBucket | None, kind: str, per_minute: float | None
+    ) -> TokenBucket | SharedBucket | None:
+        """The bucket of a per-minute limit: ``current`` unless its rate changed (caller
+        holds the lock)."""
+        if per_minute is None:
+            return None
+        if current is not None and current.rate == per_minute / 60.0:
+            return current
+        if self._rates is None:
+            return TokenBucket(per_minute)
+        return SharedBucket(
+            self._rates, kind, per_minute=per_minute, capacity=burst(per_minute), lock=self._lock
+        )
 
     @property
     def in_flight(self) -> int:
@@ -289,6 +325,23 @@ class Limiter:
                     if self._tpm is not None:
                         self._tpm.take(tokens)
                     return
+                # Shared buckets this request tops up for the process (outside the lock).
+                draws = [
+                    bucket
+                    for bucket, cost in ((self._rpm, 1.0), (self._tpm, tokens))
+                    if isinstance(bucket, SharedBucket)
+                    and now >= self._paused_until
+                    and bucket.start_draw(cost, now)
+                ]
+            if draws:
+                try:
+                    for bucket in draws:
+                        await asyncio.to_thread(bucket.draw)
+                finally:  # (one failed or was cancelled: the others may be drawn again)
+                    with self._lock:
+                        for bucket in draws:
+                            bucket.drawing = False
+                continue
             await asyncio.sleep(delay)
 
 

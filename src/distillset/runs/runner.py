@@ -329,6 +329,9 @@ class SupervisedRun(ABC):
             if self.cancel_event.is_set():
                 job.cancel()
                 return
+            if self._shared_slots is not None:
+                await self._shared_slots.wait_for_beat(self.cancel_event, FLUSH_INTERVAL)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.cancel_event.wait(), FLUSH_INTERVAL)
 

@@ -18,7 +18,10 @@ SQLite has no row locks to skip; a job there runs in one process (the worker tha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
+import time
 from datetime import timedelta
 from typing import Protocol
 
@@ -198,6 +201,12 @@ def workers_alive(session: Session, task_id: int, stale_seconds: float) -> int:
     return max(1, int(count or 0))
 
 
+# When its part changes (a worker joined or left), a worker rebalances its slots this often
+# rather than once a heartbeat, until it holds its part or SETTLE_SECONDS pass: a worker that
+# joins gets the slots another gives back as soon as that one's requests above its part end.
+SETTLE_EVERY, SETTLE_SECONDS = 0.1, 1.0
+
+
 class SharedSlots:
     """This worker's part of the project's request slots, leased in the database."""
 
@@ -216,6 +225,8 @@ class SharedSlots:
         self.lease = timedelta(seconds=lease_seconds)
         self.stale_seconds = lease_seconds
         self.held = 0
+        self.target = 0  # its part, as of the last rebalance
+        self._settle_until = 0.0
         pool.set_share(0)  # nothing goes out before a slot is leased
 
     def rebalance(self, session: Session) -> None:
@@ -239,6 +250,8 @@ class SharedSlots:
         # (Fewer than before: a lease ran out while this worker was stopped, and was taken.)
         self.held = len(mine)
         target = math.ceil(limit / workers_alive(session, self.task_id, self.stale_seconds))
+        if target != self.target:
+            self.target, self._settle_until = target, time.monotonic() + SETTLE_SECONDS
         if self.held < target:
             self.held += self._take(session, target - self.held, limit)
         elif self.held > target:
@@ -249,6 +262,30 @@ class SharedSlots:
                 self._give(session, sorted(mine)[-idle:])
                 self.held -= idle
         self.pool.set_share(min(self.held, target))
+
+    @property
+    def settling(self) -> bool:
+        """Whether its part changed lately and it does not hold it yet."""
+        return self.held != self.target and time.monotonic() < self._settle_until
+
+    async def wait_for_beat(self, stop: asyncio.Event, seconds: float) -> None:
+        """Wait ``seconds`` for the next heartbeat (less once ``stop`` is set), rebalancing
+        meanwhile while the slots settle."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            settling = self.settling
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(left, SETTLE_EVERY) if settling else left)
+            if stop.is_set():
+                return
+            if settling and deadline - time.monotonic() > SETTLE_EVERY / 2:
+                # (A failure here is the heartbeat's to report: it meets the same database.)
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self._rebalance_now)
+
+    def _rebalance_now(self) -> None:
+        with self.store.session() as session:
+            self.rebalance(session)
 
     def _ensure_rows(self, session: Session, limit: int) -> None:
         have = session.scalar(

@@ -422,6 +422,19 @@ class SlotLease(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RateBucket(Base):
+    """A per-minute limit (requests or tokens) shared by the workers of one database: the
+    budget left (``level``) as of ``updated_at``, refilled at the limit's rate. Workers draw
+    small grants from it under a row lock (``runs.shared_rates``); ``name`` says whose limit
+    and of what, e.g. ``project:12:requests``."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    level: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class TaskWorker(Base):
     """A worker taking part in a shared job, as of its last heartbeat: the project's slots
     are shared among the living ones."""
