@@ -198,7 +198,8 @@ def test_workers_share_a_jobs_expansions_and_top_ups_and_a_kill_duplicates_nothi
     cli: Callable[..., Result],
     killed: str | None,
 ) -> None:
-    fake_server.configure(latency=0.3, log_prompts=False)
+    # Without a kill, slower replies: the tree grows for seconds, while both are on the job.
+    fake_server.configure(latency=0.3 if killed else 1.0, log_prompts=False)
     make_project(store, fake_server.url, NAME, max_concurrency=LIMIT)
     queued = cli(
         "auto", NAME, "--levels", "2", "--tags", str(TREE_TAGS),

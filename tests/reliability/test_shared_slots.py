@@ -119,6 +119,9 @@ def test_items_of_each_stage_are_claimed_expansions_first_and_counted_apart(
     worker.add([9], QUESTIONS)  # there already: still one item
     assert worker.claim(2) == [(EXPAND, 7), (QUESTIONS, 9)]
     assert worker.claim(5) == [(ANSWER, 7), (ANSWER, 8)]
+    other = SharedItems(store, task_id, "host:2:w", LEASE_SECONDS)
+    assert other.held_elsewhere() == 4
+    assert other.held_elsewhere((EXPAND, QUESTIONS)) == 2  # the tree still grows
     worker.finished(7, "done", EXPAND, made=3, short=0)
     worker.finished(9, "failed", QUESTIONS, made=2, short=1)
     worker.finished(7, "done")

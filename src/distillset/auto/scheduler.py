@@ -204,8 +204,8 @@ class JobScheduler:
     async def _feed(self, shared: SharedItems) -> None:
         """Claim the shared job's items as this worker has room for them (twice the slots it
         holds, so a freed slot finds an item waiting); end once none is left to claim,
-        nothing else of this run is pending, and (``wait_for_others``) no other worker
-        holds one (a worker that dies leaves its items to be claimed again)."""
+        nothing else of this run is pending, and no other worker holds one it waits for (a
+        worker that dies leaves its items to be claimed again)."""
         try:
             while True:
                 await asyncio.to_thread(shared.flush)
@@ -245,8 +245,14 @@ class JobScheduler:
             return tag_depths(session, targets)
 
     async def _others_at_work(self, shared: SharedItems) -> bool:
-        """Whether this run waits for items other workers hold (their leases run)."""
-        return self._wait_for_others and await asyncio.to_thread(shared.held_elsewhere) > 0
+        """Whether this run waits for items other workers hold (their leases run): any of
+        them (``wait_for_others``), else the expansions and top-ups, which add items."""
+        if self._wait_for_others:
+            return await asyncio.to_thread(shared.held_elsewhere) > 0
+        if self._shared_tree:
+            growing = (items.EXPAND, items.QUESTIONS)
+            return await asyncio.to_thread(shared.held_elsewhere, growing) > 0
+        return False
 
     def _finish_item(
         self, work: _Work, outcome: str, made: int | None = None, short: int | None = None

@@ -194,13 +194,15 @@ class SharedItems:
                 .values(owner=None, lease_until=None)
             )
 
-    def held_elsewhere(self) -> int:
-        """Unfinished items another worker holds under a lease that has not run out."""
+    def held_elsewhere(self, stages: Iterable[str] = STAGES) -> int:
+        """Unfinished items of ``stages`` another worker holds under a lease that has not run
+        out."""
         with self.store.session() as session:
             return int(
                 session.scalar(
                     select(func.count(WorkItem.id)).where(
                         WorkItem.task_id == self.task_id,
+                        WorkItem.stage.in_(list(stages)),
                         WorkItem.outcome.is_(None),
                         WorkItem.owner != self.owner,
                         WorkItem.lease_until >= utcnow(),
