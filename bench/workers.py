@@ -1,4 +1,6 @@
-"""Benchmark: one answers job run by 1 and then by 2 `distillset worker` processes sharing it.
+"""Benchmark: one answers job run by 1 and then by 2 `distillset worker` processes sharing it
+(with ``--auto``: one automatic distillation, whose expansions and question top-ups are shared
+too).
 
 The fake model server runs in its own process with a fixed latency; the project's limit is
 high (64 by default, the endpoint's adaptive limit off), so one worker's own CPU (its event
@@ -11,6 +13,7 @@ while the task ran is printed per answer too: on a machine busy with other work 
 times wander, that much less.
 
     .venv/bin/python bench/workers.py [--questions 1500 --latency 0.05 --limit 64]
+    .venv/bin/python bench/workers.py --auto [--levels 2 --tags 12 --per-leaf 10]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import insert
 
-from distillset.auto import create_answers_job
+from distillset.auto import create_answers_job, create_auto_job
 from distillset.config import load_settings
 from distillset.domain import text_hash
 from distillset.projects import add_endpoint, create_project, update_project
@@ -76,16 +79,34 @@ def database_url(name: str) -> str:
     )
 
 
-def seed(home: Path, url: str, fake_url: str, questions: int, limit: int) -> tuple[Any, int]:
-    """A project with ``questions`` unanswered questions and a queued answers task."""
+def seed(home: Path, url: str, fake_url: str, args: argparse.Namespace) -> tuple[Any, int]:
+    """A project with ``questions`` unanswered questions and a queued answers task (with
+    ``--auto``: an empty project and a queued automatic distillation)."""
     settings = load_settings(home=home, database_url=url)
     store = open_store(settings)
     with store.session() as session:
         project = create_project(session, "Benchmark topic")
         add_endpoint(session, "fake", model="fake-model", base_url=fake_url, adaptive=False)
         update_project(
-            session, project, question_model="fake", answer_model="fake", max_concurrency=limit
+            session,
+            project,
+            question_model="fake",
+            answer_model="fake",
+            max_concurrency=args.limit,
         )
+        if args.auto:
+            auto = create_auto_job(
+                session,
+                settings,
+                project.id,
+                levels=args.levels,
+                tags=args.tags,
+                questions=args.per_leaf,
+                confirm_large=True,
+            )
+            enqueue(get_task(session, auto.task_id))
+            return store, auto.task_id
+        questions = args.questions
         texts = [f"Benchmark question number {number}?" for number in range(questions)]
         session.execute(
             insert(Question),
@@ -105,7 +126,7 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory() as home:
-            store, task_id = seed(Path(home), url, fake_url, args.questions, args.limit)
+            store, task_id = seed(Path(home), url, fake_url, args)
             admin(fake_url, "reset", {})  # (counters and settings: the latency is set again)
             admin(fake_url, "config", {"latency": args.latency, "log_prompts": False})
             env = {**os.environ, "DISTILLSET_HOME": home, "DISTILLSET_DATABASE_URL": url}
@@ -137,10 +158,13 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
             process.wait(timeout=30)
         with psycopg.connect(f"{PG_SERVER} dbname=postgres", autocommit=True) as server:
             server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # The work done: model calls for an automatic distillation, answers for an answers job.
+    done = stats["total"] if args.auto else args.questions
     return {
         "status": task.status,
+        "done": done,
         "seconds": seconds,
-        "per_second": args.questions / seconds,
+        "per_second": done / seconds,
         "max_in_flight": stats["max_in_flight"],
         "requests": stats["total"],
         "cpu_ms_per_answer": (
@@ -168,6 +192,10 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1500)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--limit", type=int, default=64)
+    parser.add_argument("--auto", action="store_true", help="an automatic distillation job")
+    parser.add_argument("--levels", type=int, default=2)
+    parser.add_argument("--tags", type=int, default=12)
+    parser.add_argument("--per-leaf", type=int, default=10)
     args = parser.parse_args()
 
     server, fake_url = start_fake_server(args.latency)
@@ -176,9 +204,10 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    what = "calls" if args.auto else "answers"
     for workers, run in runs.items():
         print(
-            f"{workers} worker(s): {run['status']}, {args.questions} answers in "
+            f"{workers} worker(s): {run['status']}, {run['done']} {what} in "
             f"{run['seconds']:.2f}s ({run['per_second']:.0f}/s), {run['requests']} requests, "
             f"max in flight {run['max_in_flight']} (limit {args.limit})"
             + (

@@ -1,6 +1,7 @@
 """Two `distillset worker` processes share one job on PostgreSQL; one is killed (SIGKILL)
-mid-job. Nothing is lost (every question answered), nothing duplicated (one answer each,
-each reply paid once but the killed worker's requests in flight), the limit held."""
+mid-job. Nothing is lost (every question answered, every tag and leaf as planned), nothing
+duplicated (no tag or question twice, no leaf over its questions, one answer each, each
+reply paid once but the killed worker's requests in flight), the limit held."""
 
 from __future__ import annotations
 
@@ -17,7 +18,17 @@ import pytest
 from click.testing import Result
 from sqlalchemy import func, select
 
-from distillset.store import Answer, LlmCall, Question, SlotLease, Store, Task, TaskWorker
+from distillset.store import (
+    Answer,
+    LlmCall,
+    Question,
+    SlotLease,
+    Store,
+    Tag,
+    Task,
+    TaskWorker,
+    WorkItem,
+)
 from distillset.testing import FakeModelServer
 from helpers import make_project, wait_until
 
@@ -152,3 +163,135 @@ def test_a_cancel_stops_every_worker_of_a_shared_job(
         assert session.scalar(select(func.count(SlotLease.owner))) == 0  # slots given back
         answers = session.scalar(select(func.count(Answer.id)))
     assert answers is not None and answers < TAGS * QUESTIONS
+
+
+TREE_TAGS, TREE_QUESTIONS = 4, 3  # two levels: 4 + 16 tags, 16 leaves, 48 questions
+
+
+def item_owners(store: Store, stage: str) -> set[str]:
+    """The workers that finished items of ``stage``."""
+    with store.session() as session:
+        owners = session.scalars(
+            select(WorkItem.owner).where(WorkItem.stage == stage, WorkItem.outcome == "done")
+        )
+        return {str(owner) for owner in owners}
+
+
+def tree_items_done(store: Store) -> int:
+    with store.session() as session:
+        return int(
+            session.scalar(
+                select(func.count(WorkItem.id)).where(
+                    WorkItem.stage.in_(["expand", "questions"]), WorkItem.outcome == "done"
+                )
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize("killed", ["owner", "joined", None])
+def test_workers_share_a_jobs_expansions_and_top_ups_and_a_kill_duplicates_nothing(
+    postgres_url: str,
+    store: Store,
+    fake_server: FakeModelServer,
+    distillset_home: Path,
+    cli: Callable[..., Result],
+    killed: str | None,
+) -> None:
+    # Without a kill, slower replies: the tree grows for seconds, while both are on the job.
+    fake_server.configure(latency=0.3 if killed else 1.0, log_prompts=False)
+    make_project(store, fake_server.url, NAME, max_concurrency=LIMIT)
+    queued = cli(
+        "auto", NAME, "--levels", "2", "--tags", str(TREE_TAGS),
+        "--questions", str(TREE_QUESTIONS), "--queue", "--yes",
+    )  # fmt: skip
+    assert queued.exit_code == 0, queued.output
+
+    workers = [worker(distillset_home), worker(distillset_home)]
+    try:
+        wait_until("both workers on the job", lambda: count(store, TaskWorker.owner) >= 2)
+        if killed is not None:
+            # Killed while the tree still grows: top-ups are open and requests are out.
+            wait_until("the first top-ups done", lambda: tree_items_done(store) >= 4)
+            wait_until("requests in flight", lambda: fake_server.stats().in_flight >= 2)
+            with store.session() as session:
+                owner_pid = int(str(session.scalars(select(Task.owner)).one()).split(":")[1])
+            owner = next(process for process in workers if process.pid == owner_pid)
+            victim = owner if killed == "owner" else next(p for p in workers if p is not owner)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(timeout=10)
+        wait_until("the job's end", lambda: task_status(store) not in ("running", "queued"))
+    finally:
+        for process in workers:
+            process.terminate()
+        outputs = [process.communicate(timeout=30)[0] for process in workers]
+    output = "\n".join(outputs)
+    with store.session() as session:
+        task = session.scalars(select(Task)).one()
+        assert task.status == "succeeded", (task.last_error, output)
+        children = {
+            parent: kids
+            for parent, kids in session.execute(
+                select(Tag.parent_id, func.count()).group_by(Tag.parent_id)
+            )
+        }
+        same_label = session.scalar(
+            select(func.count()).select_from(
+                select(Tag.parent_id, Tag.label)
+                .group_by(Tag.parent_id, Tag.label)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+        leaves = list(session.scalars(select(Tag.id).where(Tag.depth == 2)))
+        per_leaf = {
+            tag: asked
+            for tag, asked in session.execute(
+                select(Question.tag_id, func.count()).group_by(Question.tag_id)
+            )
+        }
+        same_question = session.scalar(
+            select(func.count()).select_from(
+                select(Question.text_hash)
+                .group_by(Question.text_hash)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+        per_question = {
+            question: answers
+            for question, answers in session.execute(
+                select(Answer.question_id, func.count()).group_by(Answer.question_id)
+            )
+        }
+        twice_logged = session.scalar(
+            select(func.count()).select_from(
+                select(LlmCall.request_key)
+                .where(LlmCall.status == "ok")
+                .group_by(LlmCall.request_key)
+                .having(func.count() > 1)
+                .subquery()
+            )
+        )
+        counters = task.counters
+    # The tree exactly as planned: no expansion done twice made extra or duplicate tags.
+    assert same_label == 0
+    assert len(leaves) == TREE_TAGS * TREE_TAGS
+    assert set(children.values()) == {TREE_TAGS}
+    # Every leaf has exactly its questions (a top-up done again did not overshoot).
+    assert same_question == 0
+    assert {per_leaf.get(leaf, 0) for leaf in leaves} == {TREE_QUESTIONS}
+    questions = count(store, Question.id)
+    assert questions == TREE_TAGS * TREE_TAGS * TREE_QUESTIONS
+    # Every question answered once.
+    assert len(per_question) == questions and set(per_question.values()) == {1}
+    assert twice_logged == 0
+    stats = fake_server.stats()
+    assert stats.max_in_flight <= LIMIT
+    assert counters["tags"]["done"] == TREE_TAGS + TREE_TAGS * TREE_TAGS
+    assert counters["questions"]["done"] == questions
+    assert counters["answers"]["done"] == questions
+    if killed is None:
+        # Both workers expanded or topped up (not only answered), and both answered.
+        assert len(item_owners(store, "questions") | item_owners(store, "expand")) == 2
+        assert len(item_owners(store, "answer")) == 2

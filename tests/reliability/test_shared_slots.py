@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from distillset.llm.limiter import Limiter
-from distillset.runs.shared import SharedItems, SharedSlots, join_job
+from distillset.runs.shared import ANSWER, EXPAND, QUESTIONS, SharedItems, SharedSlots, join_job
 from distillset.store import Project, SlotLease, Store, Task
 
 LIMIT = 6
@@ -121,14 +121,14 @@ def test_parts_settle_between_heartbeats_once_a_worker_joins(store: Store, task_
 
 def test_items_are_claimed_once_and_a_dead_workers_come_back(store: Store, task_id: int) -> None:
     items = [SharedItems(store, task_id, f"host:{n}:w", LEASE_SECONDS) for n in range(4)]
-    items[0].plan(list(range(1, 101)))
+    items[0].plan([(ANSWER, target) for target in range(1, 101)])
 
     with ThreadPoolExecutor(4) as pool:
         claimed = list(pool.map(lambda worker: worker.claim(30), items))
 
-    everything = [target for part in claimed for target in part]
+    everything = [item for part in claimed for item in part]
     assert len(everything) == len(set(everything)) == 100  # 30+30+30+10, none twice
-    for target in claimed[1]:
+    for _stage, target in claimed[1]:
         items[1].finished(target, "done")
     items[1].flush()
     assert items[0].claim(10) == []  # the others hold theirs
@@ -137,3 +137,34 @@ def test_items_are_claimed_once_and_a_dead_workers_come_back(store: Store, task_
     assert sorted(again) == sorted(claimed[0] + claimed[2] + claimed[3])
     with store.session() as session:
         assert items[1].tally(session) == {"done": len(claimed[1])}
+
+
+def test_items_of_each_stage_are_claimed_expansions_first_and_counted_apart(
+    store: Store, task_id: int
+) -> None:
+    worker = SharedItems(store, task_id, "host:1:w", LEASE_SECONDS)
+    # The same target in two stages is two items (tag 7 expanded, question 7 answered).
+    worker.plan([(ANSWER, 7), (ANSWER, 8), (QUESTIONS, 9), (EXPAND, 7)])
+    worker.add([9], QUESTIONS)  # there already: still one item
+    assert worker.claim(2) == [(EXPAND, 7), (QUESTIONS, 9)]
+    assert worker.claim(5) == [(ANSWER, 7), (ANSWER, 8)]
+    other = SharedItems(store, task_id, "host:2:w", LEASE_SECONDS)
+    assert other.held_elsewhere() == 4
+    assert other.held_elsewhere((EXPAND, QUESTIONS)) == 2  # the tree still grows
+    worker.finished(7, "done", EXPAND, made=3, short=0)
+    worker.finished(9, "failed", QUESTIONS, made=2, short=1)
+    worker.finished(7, "done")
+    worker.flush()
+    with store.session() as session:
+        assert worker.tally(session) == {"done": 1}
+        assert worker.tally(session, QUESTIONS) == {"failed": 1}
+        assert worker.rows(session, EXPAND) == (3, 0)
+        assert worker.rows(session, QUESTIONS) == (2, 1)
+    # A run that resumes the job plans again: the finished items leave, the open one stays
+    # (held by its worker), the failed top-up comes back.
+    worker.plan([(QUESTIONS, 9), (ANSWER, 8)])
+    with store.session() as session:
+        assert worker.tally(session, QUESTIONS) == {}
+    assert worker.claim(5) == [(QUESTIONS, 9)]
+    with pytest.raises(ValueError, match="stage"):
+        worker.add([1], "tags")

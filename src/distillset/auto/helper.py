@@ -1,10 +1,11 @@
-"""A worker that joins a distillation task another worker runs, and answers its questions.
+"""A worker that joins a distillation task another worker runs, and shares its work.
 
-The worker that claimed the task (its owner) plans it, creates tags and questions and ends
-it; the workers that join it claim its answer items (``runs.shared``) on the slots they
-lease, until none is left to claim. A joined worker sends only while its part is confirmed
-by its heartbeat: the task still runs, nobody asked to cancel it, and its owner is alive (a
-dead owner's task is claimed again by a worker, which then plans and ends it).
+The worker that claimed the task (its owner) plans it and ends it; the workers that join it
+claim its items (``runs.shared``: expansions, question top-ups and answers, as the job
+allows: see ``auto.shared_steps``) on the slots they lease, until none is left to claim. A
+joined worker sends only while its part is confirmed by its heartbeat: the task still runs,
+nobody asked to cancel it, and its owner is alive (a dead owner's task is claimed again by
+a worker, which then plans and ends it).
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from distillset.auto.progress import JobProgress
 from distillset.auto.scheduler import JobScheduler
 from distillset.config import Settings
 from distillset.domain import TaskStatus
-from distillset.generation.context import DistillContext, load_context
+from distillset.generation.context import DistillContext, load_context, with_temperature
 from distillset.llm import open_gateway
 from distillset.runs.lease import OwnershipLease
 from distillset.runs.rows import add_events, is_stale, process_owner
 from distillset.runs.runner import FLUSH_INTERVAL, reads_cache
 from distillset.runs.shared import SharedItems, SharedSlots, join_job, leave_job
-from distillset.store import Project, Store, Task
+from distillset.store import Project, Store, Tag, Task
 
 
-class AnswerHelper:
-    """One worker's part in a shared distillation task: it answers the items it claims."""
+class JobHelper:
+    """One worker's part in a shared distillation task: it does the items it claims."""
 
     def __init__(
         self,
@@ -52,7 +53,7 @@ class AnswerHelper:
         """Before each request: this worker's part was confirmed recently."""
         await self.lease.wait_until_held()
 
-    def _load(self) -> tuple[DistillContext, JobSpec, int, bool]:
+    def _load(self) -> tuple[DistillContext, JobSpec, int, int, bool]:
         with self.store.session() as session:
             task = session.get(Task, self.task_id)
             if task is None:
@@ -61,14 +62,25 @@ class AnswerHelper:
             assert project is not None
             spec = JobSpec.from_params(task.params)
             context = load_context(
-                session, project, self.settings, topic=spec.topic, need_answer_model=True
+                session,
+                project,
+                self.settings,
+                topic=spec.topic,
+                need_question_model=spec.levels > 0 or spec.questions_per_leaf > 0,
+                need_answer_model=spec.answer,
             )
+            context = with_temperature(context, spec.temperature)
+            # The depth of the job's leaves (as its plan has it: see plan.leaf_depth).
+            root = None if spec.root_tag_id is None else session.get(Tag, spec.root_tag_id)
+            if spec.root_tag_id is not None and root is None:
+                raise LookupError(f"tag {spec.root_tag_id} of task {self.task_id} is gone")
+            leaves = (0 if root is None else root.depth) + spec.levels
             join_job(session, self.task_id, self.owner)
-            return context, spec, project.id, reads_cache(task.params)
+            return context, spec, project.id, leaves, reads_cache(task.params)
 
     async def run(self) -> int:
-        """Answer the task's items until none is left to claim; returns how many ended."""
-        context, spec, project_id, use_cache = self._load()
+        """Do the task's items until none is left to claim; returns how many ended."""
+        context, spec, project_id, leaves, use_cache = self._load()
         self.lease.confirm(time.monotonic())
         try:
             async with open_gateway(
@@ -95,7 +107,7 @@ class AnswerHelper:
                     context,
                     spec,
                     self.progress,
-                    leaf_depth=0,
+                    leaf_depth=leaves,
                     task_id=self.task_id,
                     shared=self.items,
                     wait_for_others=False,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from distillset.auto.helper import AnswerHelper
+from distillset.auto.helper import JobHelper
 from distillset.auto.plan import (
     JobSpec,
     Plan,
@@ -24,9 +24,10 @@ from distillset.auto.plan import (
 )
 from distillset.auto.progress import DISTILL_STAGES, JobProgress
 from distillset.auto.scheduler import JobScheduler
+from distillset.auto.shared_steps import planned_items, shares_answers, shares_tree
 from distillset.config import Settings
 from distillset.domain import InvalidInputError, TaskKind, TaskStatus
-from distillset.generation.context import DistillContext, load_context
+from distillset.generation.context import DistillContext, load_context, with_temperature
 from distillset.generation.local_embedder import LocalEmbedder
 from distillset.generation.semantic_guard import SemanticGuard, Vectors
 from distillset.llm import BatchOptions, BatchQueue, EndpointConfig, Gateway, open_gateway
@@ -35,18 +36,8 @@ from distillset.runs.kinds import TaskKindSpec
 from distillset.runs.queue import for_workers
 from distillset.runs.rows import claim_task, effective_status
 from distillset.runs.runner import SupervisedRun, reads_cache
-from distillset.runs.shared import DONE, FAILED, SKIPPED, can_share
+from distillset.runs.shared import DONE, EXPAND, FAILED, QUESTIONS, SKIPPED, Item, can_share
 from distillset.store import Project, Question, Task
-
-
-def with_temperature(context: DistillContext, temperature: float | None) -> DistillContext:
-    """The context with its answer endpoint sampling at the job's temperature, if it names
-    one: the requests, their cache keys and the stored sampling all say so."""
-    if temperature is None or context.answer_endpoint is None:
-        return context
-    return replace(
-        context, answer_endpoint=replace(context.answer_endpoint, temperature=temperature)
-    )
 
 
 def stage_work(plan: Plan) -> dict[str, int]:
@@ -135,8 +126,10 @@ class DistillRun(SupervisedRun):
     _gateway: Gateway | None = None
     _batches: BatchQueue | None = None
     _concurrency: int | None = None  # the last learned limit, kept once the gateway closes
-    # A shared job: the answers done before this run (its items count the rest).
-    _answers_before = 0
+    # A shared job: the tags, questions and answers done before this run (its items count
+    # the rest), and whether its expansions and top-ups are items too.
+    _done_before: dict[str, int] = {}
+    _tree_shared = False
 
     def new_progress(self) -> JobProgress:
         return JobProgress()
@@ -183,18 +176,17 @@ class DistillRun(SupervisedRun):
             embeddings = None
             if spec.embeddings is not None:
                 embeddings = endpoint_config(get_endpoint(session, spec.embeddings), self.settings)
-            # Workers share single answers (not conversations, resamples or batches): they
-            # are items any of them claims.
-            shared = (
-                spec.singles
-                and spec.resample_before is None
-                and not spec.batch_answers
-                and can_share(self.store)
-            )
-            items: list[int] = []
-            if shared and for_workers(task.params):
-                items, ready = list(ready.answers), replace(ready, answers=[])
-                self._answers_before = self.progress.stage("answers").done
+            # Workers share single answers and the tree's expansions and top-ups where the
+            # job allows it (see auto.shared_steps): they are items any of them claims.
+            shareable = shares_answers(spec) or shares_tree(spec)
+            items: list[Item] = []
+            if shareable and can_share(self.store) and for_workers(task.params):
+                items, ready = planned_items(spec, ready)
+                self._done_before = {
+                    name: self.progress.stage(name).done
+                    for name in ("tags", "questions", "answers")
+                }
+                self._tree_shared = shares_tree(spec)
                 self.share_job()
             self._job = _PlannedJob(
                 context,
@@ -270,10 +262,20 @@ class DistillRun(SupervisedRun):
 
     def count_shared(self, tally: dict[str, int]) -> None:
         answers = self.progress.stage("answers")
-        answers.done = min(answers.planned, self._answers_before + tally.get(DONE, 0))
+        answers.done = min(answers.planned, self._done_before["answers"] + tally.get(DONE, 0))
         answers.failed = min(answers.planned - answers.done, tally.get(FAILED, 0))
         open_work = answers.planned - answers.done - answers.failed
         answers.skipped = min(open_work, tally.get(SKIPPED, 0))
+        if not self._tree_shared:
+            return
+        assert self.shared_items is not None
+        with self.store.session() as session:
+            # The rows every worker's expansions and top-ups made, and those they could not.
+            rows = {name: self.shared_items.rows(session, stage) for name, stage in _TREE_STAGES}
+        for name, (made, short) in rows.items():
+            counts = self.progress.stage(name)
+            counts.done = min(counts.planned, self._done_before[name] + made)
+            counts.failed = min(counts.planned - counts.done, short)
 
     def _learned_limit(self, gateway: Gateway, context: DistillContext) -> None:
         """Keep the concurrency the endpoint's adaptive limit learned, for `model show`."""
@@ -331,11 +333,14 @@ class DistillRun(SupervisedRun):
         return counters
 
 
-# Workers share the answers of auto and answers tasks (see auto/helper.py).
+# The stages whose counts a shared job takes from its expansion and top-up items.
+_TREE_STAGES = (("tags", EXPAND), ("questions", QUESTIONS))
+
+# Workers share the work of every distillation task (see auto/helper.py).
 DISTILL_KINDS = (
-    TaskKindSpec(TaskKind.AUTO_DISTILL.value, DISTILL_STAGES, DistillRun, join=AnswerHelper),
-    TaskKindSpec(TaskKind.TAGS.value, DISTILL_STAGES, DistillRun),
-    TaskKindSpec(TaskKind.QUESTIONS.value, DISTILL_STAGES, DistillRun),
-    TaskKindSpec(TaskKind.ANSWERS.value, DISTILL_STAGES, DistillRun, join=AnswerHelper),
+    TaskKindSpec(TaskKind.AUTO_DISTILL.value, DISTILL_STAGES, DistillRun, join=JobHelper),
+    TaskKindSpec(TaskKind.TAGS.value, DISTILL_STAGES, DistillRun, join=JobHelper),
+    TaskKindSpec(TaskKind.QUESTIONS.value, DISTILL_STAGES, DistillRun, join=JobHelper),
+    TaskKindSpec(TaskKind.ANSWERS.value, DISTILL_STAGES, DistillRun, join=JobHelper),
 )
 DISTILL_KIND_NAMES = frozenset(kind.name for kind in DISTILL_KINDS)

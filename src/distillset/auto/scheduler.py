@@ -38,6 +38,14 @@ from distillset.answers.generate import (
 from distillset.answers.soft_labels import soft_labels_note
 from distillset.auto.plan import JobSpec, WorkItem, full_subtree, turn_calls
 from distillset.auto.progress import JobProgress
+from distillset.auto.shared_steps import (
+    after_expansion,
+    after_questions,
+    shares_tree,
+    tag_depths,
+    tag_of,
+    target_of,
+)
 from distillset.domain import DistillsetError
 from distillset.generation.context import DistillContext, full_path
 from distillset.generation.semantic_guard import Screen
@@ -45,6 +53,7 @@ from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.generation.topup import StepOutcome
 from distillset.llm import Gateway
 from distillset.questions.generate import generate_questions
+from distillset.runs import shared as items
 from distillset.runs.shared import DONE, FAILED, SKIPPED, SharedItems
 from distillset.store import Store
 from distillset.tags.generate import generate_tags
@@ -52,6 +61,9 @@ from distillset.tags.generate import generate_tags
 EXPAND, QUESTIONS, ANSWER, TURN = 0, 1, 2, 3
 # A shared job: how often a worker with nothing to claim looks again.
 CLAIM_POLL_SECONDS = 0.2
+# A shared job's item stages and the work each is here.
+_ITEM_STAGES = {EXPAND: items.EXPAND, QUESTIONS: items.QUESTIONS, ANSWER: items.ANSWER}
+_WORK_OF_STAGE = {stage: kind for kind, stage in _ITEM_STAGES.items()}
 _KIND_NAMES = {
     EXPAND: "sub-tags of tag",
     QUESTIONS: "questions of tag",
@@ -120,9 +132,11 @@ class JobScheduler:
         batches = gateway.batches
         self._batched_answers = batches is not None and batches.takes("answer")
         self._detached: set[asyncio.Task[bool]] = set()
-        # A job that several workers share: its answers are items claimed in the database,
-        # not queued here (``wait_for_others``: end only once no worker holds one).
+        # A job that several workers share: its answers (and, where the job allows it, its
+        # expansions and question top-ups) are items claimed in the database, not queued
+        # here (``wait_for_others``: end only once no worker holds one).
         self._shared = shared
+        self._shared_tree = shared is not None and shares_tree(spec)
         self._wait_for_others = wait_for_others
         # Set when an item ends: the feeder may claim another.
         self._item_ended = asyncio.Event()
@@ -190,16 +204,15 @@ class JobScheduler:
     async def _feed(self, shared: SharedItems) -> None:
         """Claim the shared job's items as this worker has room for them (twice the slots it
         holds, so a freed slot finds an item waiting); end once none is left to claim,
-        nothing else of this run is pending, and (``wait_for_others``) no other worker
-        holds one (a worker that dies leaves its items to be claimed again)."""
+        nothing else of this run is pending, and no other worker holds one it waits for (a
+        worker that dies leaves its items to be claimed again)."""
         try:
             while True:
                 await asyncio.to_thread(shared.flush)
                 room = 2 * self.gateway.limiter.usable - (self._pending - 1)
                 if room > 0:
                     claimed = await asyncio.to_thread(shared.claim, room)
-                    for question_id in claimed:
-                        self._push(ANSWER, question_id)
+                    await self._push_claimed(claimed)
                     if claimed:
                         continue
                     if self._pending == 1 and not await self._others_at_work(shared):
@@ -215,14 +228,43 @@ class JobScheduler:
             if self._pending == 0:
                 self._idle.set()
 
-    async def _others_at_work(self, shared: SharedItems) -> bool:
-        """Whether this run waits for items other workers hold (their leases run)."""
-        return self._wait_for_others and await asyncio.to_thread(shared.held_elsewhere) > 0
+    async def _push_claimed(self, claimed: list[items.Item]) -> None:
+        expansions = [target for stage, target in claimed if stage == items.EXPAND]
+        depths = {}
+        if expansions:
+            depths = await asyncio.to_thread(self._depths, expansions)
+        for stage, target in claimed:
+            kind = _WORK_OF_STAGE[stage]
+            if kind == EXPAND:
+                self._push(EXPAND, tag_of(target), depths.get(target, 0))
+            else:
+                self._push(kind, target)
 
-    def _finish_item(self, work: _Work, outcome: str) -> None:
-        """A shared job's answer item ended: the database hears it with the next flush."""
-        if self._shared is not None and work.kind == ANSWER and work.target is not None:
+    def _depths(self, targets: list[int]) -> dict[int, int]:
+        with self.store.session() as session:
+            return tag_depths(session, targets)
+
+    async def _others_at_work(self, shared: SharedItems) -> bool:
+        """Whether this run waits for items other workers hold (their leases run): any of
+        them (``wait_for_others``), else the expansions and top-ups, which add items."""
+        if self._wait_for_others:
+            return await asyncio.to_thread(shared.held_elsewhere) > 0
+        if self._shared_tree:
+            growing = (items.EXPAND, items.QUESTIONS)
+            return await asyncio.to_thread(shared.held_elsewhere, growing) > 0
+        return False
+
+    def _finish_item(
+        self, work: _Work, outcome: str, made: int | None = None, short: int | None = None
+    ) -> None:
+        """A shared job's item ended: the database hears it with the next flush."""
+        if self._shared is None:
+            return
+        if work.kind == ANSWER and work.target is not None:
             self._shared.finished(work.target, outcome)
+        elif work.kind in (EXPAND, QUESTIONS) and self._shared_tree:
+            stage = _ITEM_STAGES[work.kind]
+            self._shared.finished(target_of(work.target), outcome, stage, made=made, short=short)
 
     async def _worker(self) -> None:
         while True:
@@ -287,7 +329,7 @@ class JobScheduler:
         return 0, 0
 
     def _item_skipped(self, work: _Work, reason: str) -> None:
-        self._finish_item(work, SKIPPED)
+        self._finish_item(work, SKIPPED, made=0, short=0)
         lost_tags, lost_questions = self._lost(work)
         self.progress.add_skipped("tags", lost_tags)
         self.progress.add_skipped("questions", lost_questions)
@@ -300,7 +342,8 @@ class JobScheduler:
         self.progress.event(f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {reason}")
 
     def _item_failed(self, work: _Work, error: str) -> None:
-        self._finish_item(work, FAILED)
+        wanted = {EXPAND: self.spec.tags_per_level, QUESTIONS: self.spec.questions_per_leaf}
+        self._finish_item(work, FAILED, made=0, short=wanted.get(work.kind, 0))
         reason = f"{_KIND_NAMES[work.kind]} {work.target or 'topic'}: {error}"
         if work.kind == EXPAND:
             self._tags_failed(self.spec.tags_per_level, work.depth + 1, reason)
@@ -343,10 +386,10 @@ class JobScheduler:
 
     async def _perform(self, work: _Work) -> None:
         if work.kind == EXPAND:
-            await self._expand(work.target, work.depth)
+            await self._expand(work, work.target, work.depth)
         elif work.kind == QUESTIONS:
             assert work.target is not None
-            await self._questions(work.target)
+            await self._questions(work, work.target)
         elif work.kind == TURN:
             assert work.target is not None
             await self._turn(work.target, work.remaining, work.state)
@@ -359,7 +402,7 @@ class JobScheduler:
             self.progress.add_call(call)
         self.progress.calls.failed += outcome.failed_calls
 
-    async def _expand(self, tag_id: int | None, depth: int) -> None:
+    async def _expand(self, work: _Work, tag_id: int | None, depth: int) -> None:
         outcome = await generate_tags(
             self.store,
             self.gateway,
@@ -380,16 +423,42 @@ class JobScheduler:
         for child, label in zip(outcome.created, outcome.texts, strict=True):
             if parent_labels is not None:
                 self._labels[child] = (*parent_labels, label)
+            if self._shared_tree:
+                continue  # items for any worker, added below
             if child_depth < self.leaf_depth:
                 self._push(EXPAND, child, child_depth)
             elif self.spec.questions_per_leaf:
                 self._push(QUESTIONS, child)
+        if self._shared is not None and self._shared_tree:
+            await asyncio.to_thread(self._add_after_expansion, tag_id, child_depth)
         if outcome.missing:
             reason = f"sub-tags of tag {tag_id or 'topic'}: {outcome.error}"
             self._tags_failed(outcome.missing, child_depth, reason)
             self.progress.event(reason, "error")
+        ended = FAILED if outcome.missing else DONE
+        self._finish_item(work, ended, made=len(outcome.created), short=outcome.missing)
 
-    async def _questions(self, tag_id: int) -> None:
+    def _add_after_expansion(self, tag_id: int | None, child_depth: int) -> None:
+        assert self._shared is not None
+        with self.store.session() as session:
+            follow = after_expansion(
+                session,
+                self.context.project_id,
+                self.spec,
+                tag_id,
+                child_depth,
+                self.leaf_depth,
+            )
+        for stage in (items.EXPAND, items.QUESTIONS):
+            self._shared.add([target for kind, target in follow if kind == stage], stage)
+
+    def _add_after_questions(self, tag_id: int) -> None:
+        assert self._shared is not None
+        with self.store.session() as session:
+            follow = after_questions(session, self.context.project_id, self.spec, tag_id)
+        self._shared.add(follow)
+
+    async def _questions(self, work: _Work, tag_id: int) -> None:
         labels = self._labels.pop(tag_id, None)
         outcome = await generate_questions(
             self.store,
@@ -406,8 +475,9 @@ class JobScheduler:
         self.progress.add_done("questions", len(outcome.created))
         self.progress.note_created("questions", outcome.created)
         if self.spec.singles and self._shared is not None:
-            # Any worker of the job may answer them.
-            await asyncio.to_thread(self._shared.add, list(outcome.created))
+            # Any worker of the job may answer them (and those a dead worker made before it
+            # could say so).
+            await asyncio.to_thread(self._add_after_questions, tag_id)
         elif self.spec.singles:
             for question_id, text in zip(outcome.created, outcome.texts, strict=True):
                 self._push(ANSWER, question_id, text=text)
@@ -422,6 +492,8 @@ class JobScheduler:
             reason = f"questions of tag {tag_id}: {outcome.error}"
             self._questions_failed(outcome.missing, reason)
             self.progress.event(reason, "error")
+        ended = FAILED if outcome.missing else DONE
+        self._finish_item(work, ended, made=len(outcome.created), short=outcome.missing)
 
     async def _answer(self, question_id: int, text: str | None) -> None:
         before_send = self._targets.before_send("question", question_id)

@@ -6,7 +6,7 @@ Built in one short session so the steps never hold a database transaction across
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -106,6 +106,16 @@ def load_context(
     if need_user_model:
         context.user_model  # noqa: B018
     return context
+
+
+def with_temperature(context: DistillContext, temperature: float | None) -> DistillContext:
+    """The context with its answer endpoint sampling at a job's temperature, if it names
+    one: the requests, their cache keys and the stored sampling all say so."""
+    if temperature is None or context.answer_endpoint is None:
+        return context
+    return replace(
+        context, answer_endpoint=replace(context.answer_endpoint, temperature=temperature)
+    )
 
 
 def full_path(context: DistillContext, labels: Sequence[str]) -> str:

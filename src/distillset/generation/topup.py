@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 
 from distillset.domain import ConflictError, ModelCallError
@@ -22,7 +22,7 @@ from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
 from distillset.llm.gateway import BeforeSend
 from distillset.llm.writer import run_write
 from distillset.prompts import empty_list_word
-from distillset.store import Store
+from distillset.store import Project, Store, Tag
 
 # After the first request, ask this many more times for what is still missing.
 MAX_EXTRA_ATTEMPTS = 3
@@ -74,6 +74,7 @@ def _commit_items(
         try:
             # A bare connection, not a Session: this runs for every reply of a run.
             with store.engine.begin() as connection:
+                _lock_target(connection, step)
                 existing = step.existing(connection)
                 need = count - len(existing)
                 if need <= 0:
@@ -90,6 +91,16 @@ def _commit_items(
         f"the {step.purpose} of {kind} {row_id} kept changing while these were stored; "
         "run the step again"
     )
+
+
+def _lock_target(connection: Connection, step: ListStep) -> None:
+    """Hold the row the items go under until the commit (PostgreSQL; SQLite has one writer):
+    two processes topping up the same list (workers sharing a job) count what the other
+    stored, so a list never goes over its target. NO KEY UPDATE: rows that merely refer to
+    it (their foreign keys) are not held up."""
+    kind, row_id = step.target()
+    table = Project if kind == "project" else Tag
+    connection.execute(select(table.id).where(table.id == row_id).with_for_update(key_share=True))
 
 
 async def top_up(

@@ -1,11 +1,14 @@
 """One job, several workers (PostgreSQL): its items, the project's slots, who takes part.
 
-A shared job's items (questions to answer) are rows of ``work_items``. A worker claims a few
-at a time with ``FOR UPDATE SKIP LOCKED`` (two workers never take the same row, and neither
-waits for the other's transaction), holds them under a lease it renews with its heartbeat,
-and marks each finished. A worker that dies loses only what it had in flight: its items'
-leases run out and another worker claims them again; a reply it had stored already answers
-them from the response cache.
+A shared job's items are rows of ``work_items``, each of a stage: a tag to expand, a leaf to
+top up with questions, a question to answer. Finishing one adds the items it leads to (the
+children of an expansion, the questions of a top-up), so any worker goes on from it.
+A worker claims a few at a time with ``FOR UPDATE SKIP LOCKED`` (two workers never take the
+same row, and neither waits for the other's transaction), holds them under a lease it renews
+with its heartbeat, and marks each finished. A worker that dies loses only what it had in
+flight: its items' leases run out and another worker claims them again. A reply it had
+stored answers them from the response cache; an expansion or top-up done again only tops up
+(what the dead worker stored counts) and adds the items that follow from what is stored.
 
 The project's concurrency limit holds across workers through ``slot_leases``: one row per
 slot, each leased by at most one worker until it expires. A worker sends only on the slots it
@@ -22,10 +25,11 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -34,6 +38,13 @@ from distillset.store import SlotLease, Store, TaskWorker, WorkItem, utcnow
 # Item outcomes.
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
 OUTCOMES = (DONE, FAILED, SKIPPED)
+# Item stages, in the order a worker claims them: the tree fans out before it is answered.
+EXPAND, QUESTIONS, ANSWER = "expand", "questions", "answer"
+STAGES = (EXPAND, QUESTIONS, ANSWER)
+_STAGE_ORDER = case({stage: rank for rank, stage in enumerate(STAGES)}, value=WorkItem.stage)
+
+# (stage, target): one item of a job.
+Item = tuple[str, int]
 
 
 def can_share(store: Store) -> bool:
@@ -58,10 +69,11 @@ class SharedItems:
     def __init__(self, store: Store, task_id: int, owner: str, lease_seconds: float) -> None:
         self.store, self.task_id, self.owner = store, task_id, owner
         self.lease = timedelta(seconds=lease_seconds)
-        self._finished: list[tuple[int, str]] = []
+        # (stage, target, outcome, rows made, rows short) of items finished, not yet written
+        self._finished: list[tuple[str, int, str, int | None, int | None]] = []
         self.ended = 0  # items this worker finished
 
-    def plan(self, targets: list[int]) -> None:
+    def plan(self, items: Iterable[Item]) -> None:
         """The job's items as planned now (a run that starts or resumes it): finished items
         leave (what is done is no longer planned; what failed is planned again), and the
         planned ones are added unless they are there (claimed by a worker still at it)."""
@@ -71,19 +83,27 @@ class SharedItems:
                     WorkItem.task_id == self.task_id, WorkItem.outcome.is_not(None)
                 )
             )
-        self.add(targets)
+        by_stage: dict[str, list[int]] = {}
+        for stage, target in items:
+            by_stage.setdefault(stage, []).append(target)
+        for stage, targets in by_stage.items():
+            self.add(targets, stage)
 
-    def add(self, targets: list[int]) -> None:
-        """New items of the job (questions just created), ready for any worker."""
+    def add(self, targets: list[int], stage: str = ANSWER) -> None:
+        """New items of the job, ready for any worker; one that is there already (claimed,
+        or finished in this run) stays as it is."""
         if not targets:
             return
-        rows = [{"task_id": self.task_id, "target": target} for target in targets]
+        if stage not in STAGES:
+            raise ValueError(f"unknown work item stage {stage!r}")
+        rows = [{"task_id": self.task_id, "stage": stage, "target": t} for t in targets]
         with self.store.session() as session:
             session.execute(pg_insert(WorkItem).values(rows).on_conflict_do_nothing())
 
-    def claim(self, count: int) -> list[int]:
+    def claim(self, count: int) -> list[Item]:
         """Up to ``count`` unfinished items that no worker holds (or whose lease ran out),
-        now held by this worker; none locked by another claim in progress is waited for."""
+        expansions first, now held by this worker; none locked by another claim in progress
+        is waited for."""
         now = utcnow()
         free = (
             select(WorkItem.id)
@@ -92,22 +112,32 @@ class SharedItems:
                 WorkItem.outcome.is_(None),
                 or_(WorkItem.lease_until.is_(None), WorkItem.lease_until < now),
             )
-            .order_by(WorkItem.id)
+            .order_by(_STAGE_ORDER, WorkItem.id)
             .limit(count)
             .with_for_update(skip_locked=True)
         )
         with self.store.session() as session:
-            claimed = session.scalars(
+            claimed = session.execute(
                 update(WorkItem)
                 .where(WorkItem.id.in_(free.scalar_subquery()))
                 .values(owner=self.owner, lease_until=now + self.lease)
-                .returning(WorkItem.target)
+                .returning(WorkItem.stage, WorkItem.target)
             )
-            return sorted(claimed)
+            items = [(str(stage), int(target)) for stage, target in claimed]
+        return sorted(items, key=lambda item: (STAGES.index(item[0]), item[1]))
 
-    def finished(self, target: int, outcome: str) -> None:
-        """An item this worker finished; written with the next ``flush``."""
-        self._finished.append((target, outcome))
+    def finished(
+        self,
+        target: int,
+        outcome: str,
+        stage: str = ANSWER,
+        *,
+        made: int | None = None,
+        short: int | None = None,
+    ) -> None:
+        """An item this worker finished (an expansion or top-up: the rows it made, and those
+        it wanted and could not make); written with the next ``flush``."""
+        self._finished.append((stage, target, outcome, made, short))
         self.ended += 1
 
     def flush(self) -> None:
@@ -115,15 +145,31 @@ class SharedItems:
         finished, self._finished = self._finished, []
         if not finished:
             return
+        answers: dict[str, list[int]] = {}
         with self.store.session() as session:
-            for outcome in OUTCOMES:
-                targets = [target for target, result in finished if result == outcome]
-                if targets:
-                    session.execute(
-                        update(WorkItem)
-                        .where(WorkItem.task_id == self.task_id, WorkItem.target.in_(targets))
-                        .values(outcome=outcome, lease_until=None)
+            for stage, target, outcome, made, short in finished:
+                if stage == ANSWER:  # the many: one statement per outcome
+                    answers.setdefault(outcome, []).append(target)
+                    continue
+                session.execute(
+                    update(WorkItem)
+                    .where(
+                        WorkItem.task_id == self.task_id,
+                        WorkItem.stage == stage,
+                        WorkItem.target == target,
                     )
+                    .values(outcome=outcome, lease_until=None, made=made, short=short)
+                )
+            for outcome, targets in answers.items():
+                session.execute(
+                    update(WorkItem)
+                    .where(
+                        WorkItem.task_id == self.task_id,
+                        WorkItem.stage == ANSWER,
+                        WorkItem.target.in_(targets),
+                    )
+                    .values(outcome=outcome, lease_until=None)
+                )
 
     def renew(self, session: Session) -> None:
         """Extend the leases of the items this worker holds (with its heartbeat)."""
@@ -151,13 +197,15 @@ class SharedItems:
                 .values(owner=None, lease_until=None)
             )
 
-    def held_elsewhere(self) -> int:
-        """Unfinished items another worker holds under a lease that has not run out."""
+    def held_elsewhere(self, stages: Iterable[str] = STAGES) -> int:
+        """Unfinished items of ``stages`` another worker holds under a lease that has not run
+        out."""
         with self.store.session() as session:
             return int(
                 session.scalar(
                     select(func.count(WorkItem.id)).where(
                         WorkItem.task_id == self.task_id,
+                        WorkItem.stage.in_(list(stages)),
                         WorkItem.outcome.is_(None),
                         WorkItem.owner != self.owner,
                         WorkItem.lease_until >= utcnow(),
@@ -166,14 +214,29 @@ class SharedItems:
                 or 0
             )
 
-    def tally(self, session: Session) -> dict[str, int]:
-        """How many items ended in each outcome (by any worker)."""
+    def tally(self, session: Session, stage: str = ANSWER) -> dict[str, int]:
+        """How many items of ``stage`` ended in each outcome (by any worker)."""
         rows = session.execute(
             select(WorkItem.outcome, func.count(WorkItem.id))
-            .where(WorkItem.task_id == self.task_id, WorkItem.outcome.is_not(None))
+            .where(
+                WorkItem.task_id == self.task_id,
+                WorkItem.stage == stage,
+                WorkItem.outcome.is_not(None),
+            )
             .group_by(WorkItem.outcome)
         )
         return {str(outcome): int(count) for outcome, count in rows}
+
+    def rows(self, session: Session, stage: str) -> tuple[int, int]:
+        """The rows the finished items of ``stage`` made, and those they could not make (by
+        any worker): an expansion's tags, a top-up's questions."""
+        made, short = session.execute(
+            select(
+                func.coalesce(func.sum(WorkItem.made), 0),
+                func.coalesce(func.sum(WorkItem.short), 0),
+            ).where(WorkItem.task_id == self.task_id, WorkItem.stage == stage)
+        ).one()
+        return int(made or 0), int(short or 0)
 
 
 def join_job(session: Session, task_id: int, owner: str) -> None:

@@ -389,22 +389,28 @@ class Task(Base):
 
 
 class WorkItem(Base):
-    """One item of a job that several workers share (a question to answer), claimed by one
-    worker at a time: ``owner`` holds it until ``lease_until``, then another may take it.
-    ``outcome`` (done, failed, skipped) is set once it is finished."""
+    """One item of a job that several workers share, claimed by one worker at a time:
+    ``owner`` holds it until ``lease_until``, then another may take it. ``stage`` says what
+    it is: a tag to expand (``target`` the tag, 0 the project's top level), a leaf to top up
+    with questions, or a question to answer. ``outcome`` (done, failed, skipped) is set once
+    it is finished; an expansion or a top-up also says how many rows it ``made`` and how
+    many it wanted and could not make (``short``)."""
 
     __tablename__ = "work_items"
     __table_args__ = (
-        UniqueConstraint("task_id", "target"),
+        UniqueConstraint("task_id", "stage", "target", name="uq_work_items_item"),
         Index("ix_work_items_open", "task_id", "outcome", "lease_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(10), default="answer")
     target: Mapped[int] = mapped_column(Integer)
     owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(10))
+    made: Mapped[int | None] = mapped_column(Integer)
+    short: Mapped[int | None] = mapped_column(Integer)
 
 
 class SlotLease(Base):
