@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_work_item_stage"
-down_revision = "0016_record_history"
+down_revision = "0019_rate_buckets"
 branch_labels = None
 depends_on = None
 
