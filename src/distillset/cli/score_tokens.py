@@ -9,7 +9,7 @@ import typer
 
 from distillset import resolve
 from distillset.answers import DEFAULT_SCORE_K, create_score_task, probe_scoring
-from distillset.cli.common import JsonOption, ProjectArgument, state_of
+from distillset.cli.common import JsonOption, MaxCostOption, ProjectArgument, state_of
 from distillset.cli.dataset import (
     AllOption,
     ConfirmedFilter,
@@ -47,6 +47,7 @@ def answers_score_tokens(
     search: str | None = SearchFilter,
     label: str | None = LabelFilter,
     everything: bool = AllOption,
+    max_cost: float | None = MaxCostOption,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -81,6 +82,7 @@ def answers_score_tokens(
             endpoint=endpoint,
             record_filter=chosen,
             k=k,
+            max_cost=max_cost,
         )
         task_id = task.id
     summary = run_task_here(

@@ -481,10 +481,7 @@ async def answer_all(
         settings,
         project_id,
         tag_id,
-        body.confirm_large,
-        body.batch,
-        body.samples,
-        body.temperature,
+        body,
     )
     runner.start(job.task_id, use_cache=not body.fresh)
     with store.session() as session:
