@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from helpers import axe_problems, horizontal_overflow
 
 ProjectFactory = Callable[..., int]
-NARROW = {"width": 390, "height": 844}
+NARROW: ViewportSize = {"width": 390, "height": 844}
 
 
 def _questions(live_server: str, project_id: int) -> int:

@@ -5,10 +5,10 @@ started, and batches are refused for an answer endpoint not set up for them."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from distillset.testing import FakeModelServer
 
@@ -62,7 +62,7 @@ def _budget_of(client: TestClient, task_id: int) -> object:
     return client.get(f"{API}/tasks/{task_id}").json()["params"].get("max_cost")
 
 
-def _started(reply: Response) -> int:
+def _started(reply: Any) -> int:
     """The id of the task a page started (it sends the browser to the task's page)."""
     return int(reply.headers["HX-Redirect"].rsplit("/", 1)[1])
 
