@@ -94,6 +94,14 @@ def test_the_forms_that_start_paid_tasks_give_them_the_budget_typed(
         task_id = _started(reply)
         assert _budget_of(client, task_id) == 1.25, path
         _finished(client, task_id)
+    # Generation awaited on the page (sub-tags, questions) takes one too.
+    client.post(f"{base}/distill/generate-tags", data={"count": "1", "max_cost": "0.9"}, headers=HX)
+    data = {"count": "1", "max_cost": "0.8"}
+    client.post(f"{base}/distill/tags/{tag}/generate-questions", data=data, headers=HX)
+    tasks = client.get(f"{API}/projects/{project_id}/tasks").json()
+    newest = {task["kind"]: task for task in reversed(tasks)}  # the newest of each kind last
+    assert newest["tags"]["params"]["max_cost"] == 0.9, newest["tags"]["params"]
+    assert newest["questions"]["params"]["max_cost"] == 0.8, newest["questions"]["params"]
     # Empty: the task takes the project's budget (none stored on the task itself).
     unset = client.post(f"{base}/dataset/rate", data={"rerate": "true", "max_cost": ""}, headers=HX)
     assert _budget_of(client, _started(unset)) is None
@@ -115,6 +123,8 @@ def test_a_bad_budget_is_refused_beside_the_form_and_starts_nothing(
         ("dataset/rate", {}),
         ("dataset/score-tokens", {"endpoint": "fake"}),
         ("conversations/judge", {}),
+        ("distill/generate-tags", {"count": "1"}),
+        (f"distill/tags/{tag}/generate-questions", {"count": "1"}),
     ]
     for path, data in forms:
         for bad in ("0", "-1", "abc", "nan", "inf"):
@@ -141,6 +151,8 @@ def test_the_api_takes_a_budget_and_refuses_a_bad_one(client: TestClient, projec
         refused = client.post(f"{base}/tasks/answers", json={"max_cost": bad})
         assert refused.status_code == 422, (bad, refused.text)
         assert RULE in json.dumps(refused.json())
+    tags = client.post(f"{base}/tags/generate", json={"count": 1, "max_cost": 0})
+    assert tags.status_code == 422 and RULE in json.dumps(tags.json())
     started = client.post(f"{base}/tasks/answers", json={"max_cost": 2})
     assert started.status_code == 202, started.text
     assert _budget_of(client, started.json()["task_id"]) == 2.0

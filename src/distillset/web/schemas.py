@@ -212,10 +212,12 @@ MAX_COUNT = 100
 class GenerateTags(Body):
     parent_id: RowId | None = None
     count: int = Field(default=10, ge=1, le=MAX_COUNT)
+    max_cost: Budget = None
 
 
 class GenerateQuestions(Body):
     count: int = Field(default=10, ge=1, le=MAX_COUNT)
+    max_cost: Budget = None
 
 
 class AnswerOne(Body):
