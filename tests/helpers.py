@@ -209,3 +209,31 @@ def wait_until(what: str, condition: Callable[[], bool], seconds: float = 90) ->
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+# Browser checks (tests/e2e): axe-core from the npm registry, shipped in tests/e2e/vendor.
+AXE = Path(__file__).resolve().parent / "e2e" / "vendor" / "axe.min.js"
+
+
+def axe_problems(page: Any) -> list[str]:
+    """The serious and critical axe-core violations of a Playwright page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def horizontal_overflow(page: Any) -> int:
+    """How far a Playwright page scrolls sideways (0: it fits its viewport's width)."""
+    return int(
+        page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    )

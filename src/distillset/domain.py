@@ -46,7 +46,9 @@ class SettingRequired(InvalidInputError):
     def __init__(self, reason: str, *, setting: str, cli_fix: str) -> None:
         super().__init__(f"{reason}: {cli_fix}")
         self.reason = reason
-        self.setting = setting  # a project field: question_model, answer_model, topic
+        # A project field (question_model, answer_model, topic), or an endpoint's
+        # (batch_discount-ALIAS).
+        self.setting = setting
 
 
 class ModelCallError(DistillsetError):

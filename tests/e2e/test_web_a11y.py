@@ -17,8 +17,8 @@ from playwright.sync_api import Page, expect
 from typer.testing import Result
 
 from distillset.testing import FakeModelServer
+from helpers import axe_problems, horizontal_overflow
 
-AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 NAME = "Rowing"
 Cli = Callable[..., Result]
 WIDE = {"width": 1280, "height": 860}
@@ -81,28 +81,6 @@ def _pages(seeded: dict[str, Any]) -> dict[str, str]:
 README_SHOTS = {"dataset": None, "record": "#token-confidence", "usage": None}
 
 
-def _axe_problems(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
-    )
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
-        for v in result
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def _horizontal_overflow(page: Page) -> int:
-    return int(
-        page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-    )
-
-
 MARKDOWN_ANSWER = """Rowing power comes from **the legs first**, then the back, then the arms.
 
 | Phase | What moves |
@@ -136,12 +114,12 @@ def test_every_page_is_accessible_and_fits_a_phone(
             part = README_SHOTS[name]
             target = page.locator(part) if part else page
             target.screenshot(path=str(shots / f"readme-{name}.png"))
-        violations = _axe_problems(page)
+        violations = axe_problems(page)
         if violations:
             found[name] = violations
         page.set_viewport_size(NARROW)
         page.goto(f"{live_server}{path}")
-        overflow = _horizontal_overflow(page)
+        overflow = horizontal_overflow(page)
         page.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
         if overflow > 0:
             found.setdefault(name, []).append(f"scrolls sideways by {overflow} px at 390 px")

@@ -33,6 +33,9 @@ def test_the_auto_dialog_starts_what_its_temperature_and_batch_fields_say(
     page: Page, live_server: str, project_factory: ProjectFactory
 ) -> None:
     project_id = project_factory("Sports")
+    # Batch answers are offered for an answer endpoint set up for them.
+    edited = httpx.patch(f"{live_server}/api/v1/endpoints/fake", json={"batch_discount": 0.5})
+    assert edited.status_code == 200, edited.text
     page.goto(f"{live_server}/projects/{project_id}/distill")
     page.get_by_role("button", name="Auto distill…").click()
     dialog = page.locator("#auto-dialog")

@@ -56,6 +56,14 @@ def _records(client: TestClient, project_id: int) -> list[dict[str, object]]:
     return records
 
 
+def _offer_batches(client: TestClient, project_id: int) -> None:
+    """Set the answer endpoint up for the batch interface (a batch discount, here none)."""
+    edited = client.post(
+        f"/projects/{project_id}/endpoints/fake", data={"batch_discount": "0"}, headers=HX
+    )
+    assert edited.status_code == 200, edited.text
+
+
 def _task_id_of(reply_text: str) -> int:
     marker = 'data-task-stream="/api/v1/tasks/'
     start = reply_text.index(marker) + len(marker)
@@ -67,7 +75,13 @@ def test_the_tag_panel_answers_all_with_samples_and_temperature(
 ) -> None:
     tag = _questions(client, project_id)
     panel = client.get(f"/projects/{project_id}/distill/tags/{tag}").text
-    assert 'name="samples"' in panel and 'name="temperature"' in panel and 'name="batch"' in panel
+    assert 'name="samples"' in panel and 'name="temperature"' in panel
+    assert 'name="max_cost"' in panel
+    # No batch checkbox for an endpoint not set up for batches: a link to the field instead.
+    assert 'name="batch"' not in panel and "settings#batch_discount-fake" in panel
+    _offer_batches(client, project_id)
+    panel = client.get(f"/projects/{project_id}/distill/tags/{tag}").text
+    assert 'name="batch"' in panel and "settings#batch_discount-fake" not in panel
     started = client.post(
         f"/projects/{project_id}/distill/tags/{tag}/answer-all",
         data={"samples": "2", "temperature": "0.7"},
@@ -99,6 +113,7 @@ def test_the_questions_page_answers_unanswered_through_the_batch_interface(
     client: TestClient, project_id: int
 ) -> None:
     _questions(client, project_id, 1)
+    _offer_batches(client, project_id)
     page = client.get(f"/projects/{project_id}/questions").text
     assert 'id="answer-unanswered"' in page and 'name="batch"' in page
     started = client.post(
@@ -115,6 +130,7 @@ def test_the_questions_page_answers_unanswered_through_the_batch_interface(
 def test_the_auto_dialog_plans_with_temperature_and_starts_batch_answers(
     client: TestClient, project_id: int
 ) -> None:
+    _offer_batches(client, project_id)
     page = client.get(f"/projects/{project_id}/distill").text
     assert 'name="temperature"' in page and 'name="batch_answers"' in page
     form = {

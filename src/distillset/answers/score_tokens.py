@@ -40,7 +40,7 @@ from distillset.review.filters import RecordFilter
 from distillset.review.records import DatasetRecord, fetch_page
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.runner import reads_cache
+from distillset.runs.runner import reads_cache, set_budget
 from distillset.store import Answer, LlmCall, Project, SoftLabel, Store, TagPaths, Task
 
 STAGE = "scored"
@@ -216,9 +216,10 @@ def create_score_task(
     endpoint: str,
     record_filter: RecordFilter,
     k: int = DEFAULT_SCORE_K,
+    max_cost: float | None = None,
 ) -> Task:
     """A queued task adding soft labels to the filter's records that have none (probe the
-    endpoint first: probe_scoring)."""
+    endpoint first: probe_scoring); ``max_cost`` is its budget."""
     alias = get_endpoint(session, endpoint).alias
     planned = count_records(session, project, record_filter)
     task = Task(
@@ -228,6 +229,7 @@ def create_score_task(
         status=TaskStatus.QUEUED.value,
         counters=initial_counters({STAGE: planned}),
     )
+    set_budget(task, max_cost)
     session.add(task)
     session.flush()
     return task

@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from distillset import resolve
-from distillset.cli.common import JsonOption, ProjectArgument, print_json, report, say, state_of
+from distillset.cli.common import (
+    JsonOption,
+    MaxCostOption,
+    ProjectArgument,
+    print_json,
+    report,
+    say,
+    state_of,
+)
 from distillset.cli.dataset import dataset_app
 from distillset.cli.task_progress import EXIT_FAILED, report_outcome, run_task_here
 from distillset.domain import TaskStatus, field_pairs
@@ -56,6 +64,7 @@ def dataset_import(
     model: str | None = typer.Option(
         None, "--model", help="Endpoint alias for --auto-tag (default: the question model)."
     ),
+    max_cost: float | None = MaxCostOption,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -85,6 +94,7 @@ def dataset_import(
                 from_tag_id=result.tag_id,
                 question_ids=result.question_ids,
                 model=model,
+                max_cost=max_cost,
             )
             task_id = task.id if task is not None else None
     if task_id is not None:

@@ -9,7 +9,7 @@ import typer
 
 from distillset import resolve
 from distillset.answers import DEFAULT_SCORE_K, create_score_task, probe_scoring
-from distillset.cli.common import JsonOption, ProjectArgument, state_of
+from distillset.cli.common import JsonOption, MaxCostOption, ProjectArgument, state_of
 from distillset.cli.dataset import AllOption
 from distillset.cli.distill import answers_app
 from distillset.cli.record_filters import ALL_FILTERS, FilterOptions, filter_options
@@ -30,6 +30,7 @@ def answers_score_tokens(
     ids: list[int] | None = typer.Option(None, "--id", help="A record (repeatable)."),
     filters: FilterOptions = FilterOptions(),
     everything: bool = AllOption,
+    max_cost: float | None = MaxCostOption,
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress output."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -54,6 +55,7 @@ def answers_score_tokens(
             endpoint=endpoint,
             record_filter=chosen,
             k=k,
+            max_cost=max_cost,
         )
         task_id = task.id
     summary = run_task_here(

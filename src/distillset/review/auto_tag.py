@@ -39,7 +39,7 @@ from distillset.prompts import get_prompt, render
 from distillset.review.imports import DEFAULT_IMPORT_TAG
 from distillset.runs.kinds import ProgressCallback, Stage, TaskKindSpec
 from distillset.runs.progress import StageProgress, initial_counters
-from distillset.runs.runner import reads_cache
+from distillset.runs.runner import reads_cache, set_budget
 from distillset.store import Project, Question, Store, Tag, TagPaths, Task
 from distillset.tags.tree import find_tag
 
@@ -166,9 +166,11 @@ def create_auto_tag_task(
     from_tag_id: int,
     question_ids: list[int],
     model: str | None = None,
+    max_cost: float | None = None,
 ) -> Task | None:
     """A queued task placing these questions (an import's new ones, all under
-    ``from_tag_id``) on leaves of the tree; None when there are none."""
+    ``from_tag_id``) on leaves of the tree (``max_cost``: its budget); None when there are
+    none."""
     if not question_ids:
         return None
     tag = session.get(Tag, from_tag_id)
@@ -191,6 +193,7 @@ def create_auto_tag_task(
         status=TaskStatus.QUEUED.value,
         counters=initial_counters({STAGE: planned}),
     )
+    set_budget(task, max_cost)
     session.add(task)
     session.flush()
     return task

@@ -232,7 +232,8 @@ class SupervisedRun(ABC):
                 f"budget reached: ${committed:.4f} spent or committed of ${self.budget:.4f}, "
                 f"and the next call may cost up to ${cost:.4f}"
             )
-            self.event(f"paused: {self.paused}; resume it with a higher --max-cost", "warning")
+            # Read in the CLI and on the web: each says how it takes a new budget.
+            self.event(f"paused: {self.paused}; resume it with a higher budget", "warning")
             self._paused_at = time.monotonic()
 
     def counters(self) -> dict[str, Any]:

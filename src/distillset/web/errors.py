@@ -48,16 +48,20 @@ SETTING_FIXES = {
     "answer_model": "Choose the answer model in Settings",
     "topic": "Change the topic in Settings",
 }
+BATCH_FIELD = "batch_discount-"
 
 
 def setting_fix(request: Request, exc: SettingRequired) -> tuple[str, dict[str, str]] | None:
     """The refusal's reason and a link to the settings field that fixes it (the web user is
     never sent to the command line); None outside a project's pages."""
     project_id = request.path_params.get("project_id")
-    if project_id is None or exc.setting not in SETTING_FIXES:
+    text = SETTING_FIXES.get(exc.setting)
+    if exc.setting.startswith(BATCH_FIELD):  # an endpoint's field (web.api._batch)
+        text = "Set up the endpoint for batches in Settings"
+    if project_id is None or text is None:
         return None
     href = f"/projects/{int(project_id)}/settings#{exc.setting}"
-    return f"{exc.reason}.", {"href": href, "text": SETTING_FIXES[exc.setting]}
+    return f"{exc.reason}.", {"href": href, "text": text}
 
 
 def error_response(

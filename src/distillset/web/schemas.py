@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from distillset.domain import CLEAR, MAX_ID, unstorable_reason
+from distillset.domain import CLEAR, MAX_ID, InvalidInputError, unstorable_reason
 
 Structured = Literal["json_schema", "json_object", "none"]
 
@@ -15,6 +16,41 @@ Structured = Literal["json_schema", "json_object", "none"]
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 # A keyset cursor: the id of the last row already shown (0 starts before the first).
 AfterId = Annotated[int, Field(ge=0, le=MAX_ID)]
+
+BUDGET_RULE = "the budget (max cost) must be a number above 0, or empty for the project's budget"
+
+
+def checked_budget(value: Any) -> float | None:
+    """A task's own budget as sent or typed: None when absent or empty (the project's
+    budget applies), else a finite number above 0. The core (runs.set_budget) stores it."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):  # JSON true is no amount
+        raise ValueError(f"{BUDGET_RULE}, not {value!r}")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{BUDGET_RULE}, not {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{BUDGET_RULE}, not {value!r}")
+    return number
+
+
+def form_budget(text: str) -> float | None:
+    """The budget typed in a form field of its own (a multipart or Form() parameter),
+    refused as a body's max_cost is."""
+    try:
+        return checked_budget(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"max_cost: {exc}") from None
+
+
+# A task's budget, in the endpoints' price unit: it pauses before a call that could exceed it.
+Budget = Annotated[
+    float | None,
+    BeforeValidator(checked_budget),
+    Field(description="the task's budget (null: the project's budget)"),
+]
 
 
 def _texts(value: Any) -> list[str]:
@@ -102,7 +138,7 @@ class ConversationJudge(Body):
     max_score: float | None = Field(default=None, ge=0, le=5)
     rescore: bool = Field(default=False, description="score scored ones again too")
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
-    max_cost: float | None = Field(default=None, gt=0, description="the task's budget")
+    max_cost: Budget = None
 
 
 class TurnUpdate(Body):
@@ -176,10 +212,12 @@ MAX_COUNT = 100
 class GenerateTags(Body):
     parent_id: RowId | None = None
     count: int = Field(default=10, ge=1, le=MAX_COUNT)
+    max_cost: Budget = None
 
 
 class GenerateQuestions(Body):
     count: int = Field(default=10, ge=1, le=MAX_COUNT)
+    max_cost: Budget = None
 
 
 class AnswerOne(Body):
@@ -208,6 +246,7 @@ class AutoDistill(Body):
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"
     )
+    max_cost: Budget = None
 
 
 class AnswerTask(Body):
@@ -221,6 +260,7 @@ class AnswerTask(Body):
     confirm_large: bool = Field(
         default=False, description="start a plan above the bound on calls or cost (see the plan)"
     )
+    max_cost: Budget = None
 
 
 class RecordUpdate(Body):
@@ -269,6 +309,7 @@ class SampleSelection(Body):
     tag_id: RowId | None = None
     model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+    max_cost: Budget = None
 
 
 class DifficultyRating(Body):
@@ -278,6 +319,7 @@ class DifficultyRating(Body):
     model: str | None = Field(default=None, max_length=100, description="judge endpoint alias")
     rerate: bool = Field(default=False, description="rate every question again, rated ones too")
     fresh: bool = Field(default=False, description="new verdicts, not stored model replies")
+    max_cost: Budget = None
 
 
 class TokenScoring(Body):
@@ -289,6 +331,7 @@ class TokenScoring(Body):
     ids: list[RowId] | None = Field(default=None, max_length=100_000)
     tag_id: RowId | None = Field(default=None, description="a tag and its whole subtree")
     all: bool = Field(default=False, description="every record of the project")
+    max_cost: Budget = None
 
 
 class RecordRefine(Body):
@@ -305,12 +348,20 @@ class RecordRefine(Body):
     max_score: float | None = Field(default=None, ge=0, le=5)
     q: str | None = Field(default=None, max_length=500)
     all: bool = Field(default=False, description="every record of the project")
+    max_cost: Budget = None
 
 
 class OneRefine(Body):
     advice: str = Field(min_length=1, max_length=5_000)
     model: str | None = None
+    max_cost: Budget = None
 
 
 class RecordRestore(Body):
     version: int = Field(ge=1, le=MAX_ID)
+
+
+class TaskResume(Body):
+    max_cost: Budget = Field(
+        default=None, description="a new budget (a task paused at its budget needs a higher one)"
+    )

@@ -56,25 +56,40 @@ def _check_still_there(store: Store, tag_id: int | None) -> None:
 
 
 async def add_sub_tags(
-    runner: TaskRunner, settings: Settings, project_id: int, parent_id: int | None, count: int
+    runner: TaskRunner,
+    settings: Settings,
+    project_id: int,
+    parent_id: int | None,
+    count: int,
+    max_cost: float | None = None,
 ) -> Generated:
-    """Create ``count`` more children of the parent (top level when None)."""
+    """Create ``count`` more children of the parent (top level when None); ``max_cost`` is
+    the task's budget."""
     with runner.store.session() as session:
         # A missing project, tag or question is a 404 here (the core says 422: bad input).
         optional_tag(session, project_by_id(session, project_id), parent_id)
-        job = create_tags_job(session, settings, project_id, parent_id=parent_id, add=count)
+        job = create_tags_job(
+            session, settings, project_id, parent_id=parent_id, add=count, max_cost=max_cost
+        )
     result = await _run(runner, job, "tags")
     _check_still_there(runner.store, parent_id)
     return result
 
 
 async def add_questions(
-    runner: TaskRunner, settings: Settings, project_id: int, tag_id: int, count: int
+    runner: TaskRunner,
+    settings: Settings,
+    project_id: int,
+    tag_id: int,
+    count: int,
+    max_cost: float | None = None,
 ) -> Generated:
-    """Create ``count`` more questions for the tag."""
+    """Create ``count`` more questions for the tag (``max_cost``: the task's budget)."""
     with runner.store.session() as session:
         tag_in_project(session, project_by_id(session, project_id), tag_id)
-        job = create_questions_job(session, settings, project_id, tag_id=tag_id, add=count)
+        job = create_questions_job(
+            session, settings, project_id, tag_id=tag_id, add=count, max_cost=max_cost
+        )
     result = await _run(runner, job, "questions")
     _check_still_there(runner.store, tag_id)
     return result

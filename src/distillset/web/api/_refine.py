@@ -41,17 +41,28 @@ def create_refine(
         record_filter=chosen_filter(body.ids, flt, body.all),
         model=body.model,
         everything=body.all,
+        max_cost=body.max_cost,
     )
     return task_as_dict(task, settings)
 
 
 def _create_one(
-    session: Session, project_id: int, record_id: int, advice: str, model: str | None
+    session: Session,
+    project_id: int,
+    record_id: int,
+    advice: str,
+    model: str | None,
+    max_cost: float | None,
 ) -> int:
     project = project_by_id(session, project_id)
     get_record(session, project, record_id)  # 404 before anything is sent
     task = create_refine_task(
-        session, project, advice=advice, record_filter=RecordFilter(ids=(record_id,)), model=model
+        session,
+        project,
+        advice=advice,
+        record_filter=RecordFilter(ids=(record_id,)),
+        model=model,
+        max_cost=max_cost,
     )
     return task.id
 
@@ -73,9 +84,13 @@ async def refine_one(
     record_id: int,
     advice: str,
     model: str | None = None,
+    max_cost: float | None = None,
 ) -> dict[str, Any]:
     """Refine one record and wait for it: the record as it is now, with the task (whose
-    ``last_error`` says why when the refine failed and the record kept its text)."""
-    task_id = await in_session(runner.store, _create_one, project_id, record_id, advice, model)
+    ``last_error`` says why when the refine failed and the record kept its text);
+    ``max_cost`` is the task's budget."""
+    task_id = await in_session(
+        runner.store, _create_one, project_id, record_id, advice, model, max_cost
+    )
     await runner.run_to_end(task_id)
     return await in_session(runner.store, _outcome, settings, project_id, record_id, task_id)

@@ -28,7 +28,9 @@ async def start_scoring(
         return chosen_filter(body.ids, flt, body.all)
 
     records = await in_session(store, chosen)
-    return await score_records(store, settings, project_id, body.endpoint, body.k, records)
+    return await score_records(
+        store, settings, project_id, body.endpoint, body.k, records, body.max_cost
+    )
 
 
 async def score_records(
@@ -38,8 +40,10 @@ async def score_records(
     endpoint: str,
     k: int,
     records: RecordFilter,
+    max_cost: float | None = None,
 ) -> int:
-    """Probe the endpoint, then queue the task over ``records``; its id."""
+    """Probe the endpoint, then queue the task over ``records`` (``max_cost``: its
+    budget); its id."""
 
     def config_of(session: Session) -> EndpointConfig:
         project_by_id(session, project_id)  # a 404 before the probe
@@ -50,7 +54,7 @@ async def score_records(
     def create(session: Session) -> int:
         task = create_score_task(
             session, project_by_id(session, project_id), endpoint=endpoint,
-            record_filter=records, k=k,
+            record_filter=records, k=k, max_cost=max_cost,
         )  # fmt: skip
         return task.id
 

@@ -102,7 +102,9 @@ async def refine_record(
 ) -> dict[str, Any]:
     """Refine one record and wait: ``record`` as it is now and the ``task`` (its status and
     last_error say why a failed refine left the text as it was)."""
-    return await refine_one(runner, settings, project_id, record_id, body.advice, body.model)
+    return await refine_one(
+        runner, settings, project_id, record_id, body.advice, body.model, body.max_cost
+    )
 
 
 @router.get("/{record_id}/history")

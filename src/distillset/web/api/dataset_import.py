@@ -16,7 +16,7 @@ from distillset.store import TagPaths
 from distillset.web.api._jobs import in_session
 from distillset.web.api._tree_upload import upload_chunks
 from distillset.web.deps import AppStore, Runner, project_by_id
-from distillset.web.schemas import RowId
+from distillset.web.schemas import RowId, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}/dataset", tags=["dataset"])
 
@@ -46,12 +46,16 @@ async def import_dataset(
     model: Annotated[
         str | None, Form(max_length=100, description="auto-tag model (default: question model)")
     ] = None,
+    max_cost: Annotated[
+        str | None, Form(max_length=40, description="the auto-tag task's budget")
+    ] = None,
 ) -> dict[str, Any]:
     """Import a dataset file (Alpaca, ShareGPT, OpenAI messages, TRL or custom fields). The
     whole file is checked first: a bad row is named and nothing is written; questions the
     project already has are skipped and counted. With ``auto_tag`` the new questions are
     placed on leaves of the tree by a task started here (``auto_tag_task_id``)."""
     await in_session(store, project_by_id, project_id)  # 404 before the upload is read
+    budget = form_budget(max_cost or "")
     chosen = review.file_format_of(file.filename or "upload", file_format)
     fields = field_pairs(field or [])
     with tempfile.TemporaryDirectory(prefix="distillset-import-") as work:
@@ -76,6 +80,7 @@ async def import_dataset(
                     from_tag_id=result.tag_id,
                     question_ids=result.question_ids,
                     model=model,
+                    max_cost=budget,
                 )
                 data["auto_tag_task_id"] = task.id if task is not None else None
             return data

@@ -18,7 +18,9 @@ async def generate_tags(
     project_id: RowId, body: GenerateTags, runner: Runner, settings: AppSettings
 ) -> dict[str, Any]:
     """Create `count` more sub-tags of `parent_id` (top-level tags without it)."""
-    result = await generation.add_sub_tags(runner, settings, project_id, body.parent_id, body.count)
+    result = await generation.add_sub_tags(
+        runner, settings, project_id, body.parent_id, body.count, body.max_cost
+    )
     return {"created": result.created, "wanted": result.wanted, "error": result.error}
 
 
@@ -31,7 +33,9 @@ async def generate_questions(
     settings: AppSettings,
 ) -> dict[str, Any]:
     """Create `count` more questions for the tag (existing ones are shown to the model)."""
-    result = await generation.add_questions(runner, settings, project_id, tag_id, body.count)
+    result = await generation.add_questions(
+        runner, settings, project_id, tag_id, body.count, body.max_cost
+    )
     return {"created": result.created, "wanted": result.wanted, "error": result.error}
 
 

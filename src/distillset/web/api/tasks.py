@@ -19,6 +19,7 @@ from distillset.web.schemas import (
     DifficultyRating,
     RowId,
     SampleSelection,
+    TaskResume,
 )
 from distillset.web.streaming.progress import task_events
 
@@ -57,10 +58,7 @@ async def start_answer_all(
         settings,
         project_id,
         body.tag_id,
-        body.confirm_large,
-        body.batch,
-        body.samples,
-        body.temperature,
+        body,
     )
     runner.start(job.task_id, use_cache=not body.fresh)
     return job.as_dict()
@@ -133,10 +131,16 @@ async def cancel_task(
 
 @router.post("/tasks/{task_id}/resume", status_code=202)
 async def resume_task(
-    task_id: RowId, store: AppStore, settings: AppSettings, runner: Runner
+    task_id: RowId,
+    store: AppStore,
+    settings: AppSettings,
+    runner: Runner,
+    body: TaskResume | None = None,
 ) -> dict[str, Any]:
-    """Run an interrupted (or failed, or cancelled) task again: only what is missing is done."""
-    data = await jobs.in_session(store, jobs.check_startable, settings, task_id)
+    """Run an interrupted (or failed, cancelled, or paused) task again: only what is missing
+    is done. A task paused at its budget goes on with a higher ``max_cost``."""
+    max_cost = body.max_cost if body is not None else None
+    data = await jobs.in_session(store, jobs.check_startable, settings, task_id, max_cost)
     runner.start(task_id)
     # (A server started with --queue leaves it to the workers.)
     data["status"] = (TaskStatus.QUEUED if settings.queue_tasks else TaskStatus.RUNNING).value

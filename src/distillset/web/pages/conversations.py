@@ -15,7 +15,7 @@ from distillset.web.api import _jobs as jobs
 from distillset.web.deps import AppStore, DbSession, Runner, project_by_id
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import parse_form
-from distillset.web.schemas import AfterId, ConversationUpdate, RowId, TurnUpdate
+from distillset.web.schemas import AfterId, ConversationUpdate, RowId, TurnUpdate, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}")
 PAGE = 20
@@ -47,14 +47,17 @@ async def start_conversation_judge(
     runner: Runner,
     model: Annotated[str, Form(max_length=100)] = "",
     rescore: Annotated[bool, Form()] = False,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Score complete conversations with the judge model as a task (the unscored ones, or
     all of them when rescoring), followed on its task page."""
 
+    budget = form_budget(max_cost)
+
     def create(session: Session) -> int:
         project = project_by_id(session, project_id)
         task = review_service.create_conversation_judge_task(
-            session, project, model=model or None, rescore=rescore
+            session, project, model=model or None, rescore=rescore, max_cost=budget
         )
         return task.id
 

@@ -24,7 +24,7 @@ from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, projec
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.forms import optional_number
 from distillset.web.pages.review import dataset_context, dataset_filter, tag_id_of
-from distillset.web.schemas import DifficultyRating, RowId, SampleSelection
+from distillset.web.schemas import DifficultyRating, RowId, SampleSelection, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}/dataset")
 
@@ -151,12 +151,14 @@ async def score_tokens(
     q: Annotated[str, Form(max_length=500)] = "",
     label: Annotated[str, Form(max_length=200)] = "",
     min_difficulty: Annotated[str, Form(max_length=10)] = "",
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Soft labels for the checked records, the filter's, or every record of the project
     (``all``, chosen out loud), those without them already: an
     open-weight teacher scores their tokens as a task; an endpoint that cannot score given
     text is refused in one line after one probe (as `answers score-tokens`)."""
     values = _values(tag, confirmed, min_score, q, label, min_difficulty)
+    budget = form_budget(max_cost)
 
     def chosen(session: Session) -> RecordFilter:
         project = project_by_id(session, project_id)
@@ -166,7 +168,7 @@ async def score_tokens(
         return picked or RecordFilter(ids=tuple(picked_ids or ()))
 
     records = await jobs.in_session(store, chosen)
-    task_id = await score_records(store, settings, project_id, endpoint, k, records)
+    task_id = await score_records(store, settings, project_id, endpoint, k, records, budget)
     runner.start(task_id)
     return redirect(request, f"/projects/{project_id}/tasks/{task_id}")
 
@@ -185,10 +187,12 @@ async def start_judge(
     q: Annotated[str, Form(max_length=500)] = "",
     label: Annotated[str, Form(max_length=200)] = "",
     min_difficulty: Annotated[str, Form(max_length=10)] = "",
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Score the filter's records with the judge model as a task (unscored ones, or all of
     them when rescoring), followed on its task page."""
     values = _values(tag, confirmed, min_score, q, label, min_difficulty)
+    budget = form_budget(max_cost)
 
     def create(session: Session) -> int:
         project = project_by_id(session, project_id)
@@ -198,6 +202,7 @@ async def start_judge(
             model=model or None,
             record_filter=dataset_filter(session, project, values),
             rescore=rescore,
+            max_cost=budget,
         )
         return task.id
 
@@ -216,6 +221,7 @@ async def choose_samples(
     model: Annotated[str, Form(max_length=100)] = "",
     tag: FilterField = "",
     fresh: Annotated[bool, Form()] = False,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Choose one sample of each question that has several (of the tag filter's subtree): a
     majority vote answers on the page; the judge scores the samples as a task, followed on
@@ -225,7 +231,13 @@ async def choose_samples(
         project = project_by_id(session, project_id)
         tag_id = tag_id_of(session, project, tag)
         body = SampleSelection.model_validate(
-            {"by": by, "tag_id": tag_id, "model": model or None, "fresh": fresh}
+            {
+                "by": by,
+                "tag_id": tag_id,
+                "model": model or None,
+                "fresh": fresh,
+                "max_cost": form_budget(max_cost),
+            }
         )
         return jobs.start_selection(session, project_id, body)
 
@@ -255,6 +267,7 @@ async def rate_difficulty(
     model: Annotated[str, Form(max_length=100)] = "",
     tag: FilterField = "",
     rerate: Annotated[bool, Form()] = False,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Have the judge rate the unrated questions' difficulty 1-10 (of the tag filter's
     subtree; every one when rerating) as a task (as `dataset rate --difficulty`)."""
@@ -262,7 +275,10 @@ async def rate_difficulty(
     def create(session: Session) -> int:
         project = project_by_id(session, project_id)
         body = DifficultyRating(
-            tag_id=tag_id_of(session, project, tag), model=model or None, rerate=rerate
+            tag_id=tag_id_of(session, project, tag),
+            model=model or None,
+            rerate=rerate,
+            max_cost=form_budget(max_cost),
         )
         return jobs.create_rate(session, project_id, body)
 
@@ -352,11 +368,13 @@ async def import_file(
     reasoning_field: Annotated[str, Form(max_length=200)] = "",
     auto_tag: Annotated[bool, Form()] = False,
     model: Annotated[str, Form(max_length=100)] = "",
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """The whole file is checked first: a bad row is named and nothing is written. With
     ``auto_tag`` a task places the new questions on leaves of the tree (refused before the
     import when there is no model or no leaf)."""
     await jobs.in_session(store, project_by_id, project_id)  # 404 before the upload is read
+    budget = form_budget(max_cost)
     chosen = service.file_format_of(file.filename or "upload", file_format or None)
     typed = {"question": question_field, "answer": answer_field, "reasoning": reasoning_field}
     fields = {part: name.strip() for part, name in typed.items() if name.strip()}
@@ -381,6 +399,7 @@ async def import_file(
                     from_tag_id=result.tag_id,
                     question_ids=result.question_ids,
                     model=model or None,
+                    max_cost=budget,
                 )
             return result, task.id if task is not None else None
 

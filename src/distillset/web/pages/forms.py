@@ -46,9 +46,14 @@ def parse_form(
         return model.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc'])}: {_reason(err['msg'])}" for err in exc.errors()
         )
         raise InvalidInputError(problems) from exc
+
+
+def _reason(message: str) -> str:
+    # A schema's own check (a ValueError) reads as its sentence, without pydantic's prefix.
+    return message.removeprefix("Value error, ")
 
 
 def optional_number(name: str, text: str, kind: type[NumberT]) -> NumberT | None:

@@ -13,7 +13,7 @@ from distillset.web.api._score_tokens import start_scoring
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.pages.common import redirect, render
 from distillset.web.pages.token_shading import LEGEND, shade
-from distillset.web.schemas import RowId, TokenScoring
+from distillset.web.schemas import RowId, TokenScoring, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -62,12 +62,13 @@ async def score_record_tokens(
     runner: Runner,
     endpoint: Annotated[str, Form(min_length=1, max_length=100)],
     k: Annotated[int, Form(ge=1, le=1000)] = 20,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Have an open-weight teacher score this answer's tokens (a task, followed on its
     page); an endpoint that cannot score given text is refused in one line beside the form."""
     with store.session() as session:  # a record of another project is a 404 here
         review_service.get_record(session, project_by_id(session, project_id), record_id)
-    body = TokenScoring(endpoint=endpoint, k=k, ids=[record_id])
+    body = TokenScoring(endpoint=endpoint, k=k, ids=[record_id], max_cost=form_budget(max_cost))
     task_id = await start_scoring(store, settings, project_id, body)
     runner.start(task_id)
     return redirect(request, f"/projects/{project_id}/tasks/{task_id}")

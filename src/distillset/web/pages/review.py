@@ -25,7 +25,7 @@ from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, projec
 from distillset.web.errors import status_for
 from distillset.web.pages.common import message, redirect, render
 from distillset.web.pages.forms import optional_number, parse_form
-from distillset.web.schemas import AfterId, AnswerTask, RecordUpdate, RowId
+from distillset.web.schemas import AfterId, AnswerTask, RecordUpdate, RowId, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -115,10 +115,7 @@ async def answer_unanswered(
             settings,
             project_id,
             tag_id_of(session, project, tag),
-            body.confirm_large,
-            body.batch,
-            body.samples,
-            body.temperature,
+            body,
         )
 
     job = await jobs.in_session(store, create)
@@ -234,10 +231,12 @@ async def refine_record(
     settings: AppSettings,
     runner: Runner,
     advice: Annotated[str, Form(max_length=5_000)] = "",
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Refine the record with the advice and wait: the record as it is now, saying why
     when the refine failed (its text is then unchanged)."""
-    outcome = await refine_one(runner, settings, project_id, record_id, advice)
+    budget = form_budget(max_cost)
+    outcome = await refine_one(runner, settings, project_id, record_id, advice, None, budget)
     task = outcome["task"]
     failed = task["status"] != "succeeded"
     notice = (

@@ -3,9 +3,9 @@ resume."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
@@ -15,7 +15,7 @@ from distillset.runs import get_task, list_tasks
 from distillset.web.api import _jobs as jobs
 from distillset.web.deps import AppSettings, AppStore, DbSession, Runner, project_by_id
 from distillset.web.pages.common import message, redirect, render
-from distillset.web.schemas import RowId
+from distillset.web.schemas import RowId, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -101,8 +101,11 @@ async def resume_task(
     store: AppStore,
     settings: AppSettings,
     runner: Runner,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
+    """Run the task again from what is stored; a paused one with a higher budget."""
+    budget = form_budget(max_cost)
     await jobs.in_session(store, project_task, settings, project_id, task_id)
-    await jobs.in_session(store, jobs.check_startable, settings, task_id)
+    await jobs.in_session(store, jobs.check_startable, settings, task_id, budget)
     runner.start(task_id)
     return redirect(request, f"/projects/{project_id}/tasks/{task_id}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from distillset.web.api._batch import batch_support
 from distillset.web.pages.markdown import is_long, render_markdown
 
 TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
@@ -43,3 +44,5 @@ templates.env.filters["cost"] = format_cost
 templates.env.filters["markdown"] = render_markdown
 templates.env.filters["is_long"] = is_long
 templates.env.filters["thousands"] = format_thousands
+# Whether a page offers batch answers for the project (its answer endpoint set up for them).
+templates.env.filters["batch_support"] = batch_support

@@ -47,7 +47,7 @@ from distillset.web.deps import (
 )
 from distillset.web.pages.common import render
 from distillset.web.pages.forms import parse_form
-from distillset.web.schemas import MAX_COUNT, AfterId, AnswerTask, RowId
+from distillset.web.schemas import MAX_COUNT, AfterId, AnswerTask, RowId, form_budget
 
 router = APIRouter(prefix="/projects/{project_id}")
 
@@ -340,8 +340,10 @@ async def generate_tags(
     runner: Runner,
     count: Count,
     parent_id: Annotated[RowId | None, Form()] = None,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    result = await generation.add_sub_tags(runner, settings, project_id, parent_id, count)
+    budget = form_budget(max_cost)
+    result = await generation.add_sub_tags(runner, settings, project_id, parent_id, count, budget)
     return _preview(
         request,
         store,
@@ -362,8 +364,10 @@ async def generate_questions(
     settings: AppSettings,
     runner: Runner,
     count: Count,
+    max_cost: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    result = await generation.add_questions(runner, settings, project_id, tag_id, count)
+    budget = form_budget(max_cost)
+    result = await generation.add_questions(runner, settings, project_id, tag_id, count, budget)
     with store.session() as session:
         parent_id = tag_in_project(session, project_by_id(session, project_id), tag_id).parent_id
         items = list(
@@ -481,10 +485,7 @@ async def answer_all(
         settings,
         project_id,
         tag_id,
-        body.confirm_large,
-        body.batch,
-        body.samples,
-        body.temperature,
+        body,
     )
     runner.start(job.task_id, use_cache=not body.fresh)
     with store.session() as session:

@@ -48,6 +48,10 @@
     if (!id) return;
     var field = document.getElementById(id);
     if (!field || !field.matches("input, select, textarea")) return;
+    // A field in a closed section (an endpoint's Edit) is shown first.
+    for (var section = field.closest("details"); section; section = section.parentElement.closest("details")) {
+      section.open = true;
+    }
     field.scrollIntoView({block: "center"});
     field.focus();
     var label = field.closest("label");
