@@ -34,8 +34,12 @@ from distillset.domain import text_hash
 from distillset.generation.dedup import comparison_key, is_near_duplicate
 from distillset.projects import lifecycle as projects
 from distillset.quality.embedders import CachedEmbedder, Embedder, LocalEmbedder
-from distillset.quality.pair_check import NearMissCheck
-from distillset.quality.semantic import DEFAULT_THRESHOLD, group_rows, question_vectors
+from distillset.quality.semantic import (
+    DEFAULT_THRESHOLD,
+    group_rows,
+    near_miss_check,
+    question_vectors,
+)
 from distillset.review.duplicates import find_duplicates
 from distillset.store import Store, open_store
 from distillset.tags.tree import add_tag_path
@@ -308,7 +312,7 @@ def semantic_scan(
             embedder = CachedEmbedder(embedder, cache)
         question_rows, vectors = question_vectors(session, project, embedder)
         embed_seconds = time.perf_counter() - started
-    check = NearMissCheck([row.text for row in question_rows], embedder)
+    check = near_miss_check([row.text for row in question_rows], embedder)
     started = time.perf_counter()
     semantic = group_rows(vectors, threshold, check)
     group_seconds = time.perf_counter() - started

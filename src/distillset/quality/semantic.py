@@ -2,7 +2,8 @@
 
 Every question gets a unit vector (see embedders); two questions whose cosine similarity is at
 least the threshold are duplicates, unless a cheap second look finds a near miss (different
-numbers, or one stretch of words swapped for another meaning: see pair_check). The
+numbers, a negation, or one stretch of words swapped for another meaning: see
+generation.near_miss, which the generation-time guard uses too). The
 similarities are computed a block of rows at a time (memory holds one block, never the n x n
 matrix). Questions are grouped oldest first: each
 joins the group whose first question it is most similar to (above the threshold), so a group
@@ -20,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distillset.domain import InvalidInputError
-from distillset.quality.embedders import Embedder
-from distillset.quality.pair_check import NearMissCheck
+from distillset.generation.near_miss import NearMissCheck
+from distillset.quality.embedders import CachedEmbedder, Embedder
 from distillset.store.models import Answer, Project, Question
 from distillset.store.queries import TagPaths
 from distillset.tags.tree import subtree_ids_query
@@ -43,6 +44,13 @@ class PairCheck(Protocol):
     def prepare(self, pairs: Iterable[tuple[int, int]]) -> None: ...
 
     def __call__(self, row: int, earlier: int, /) -> bool: ...
+
+
+def near_miss_check(texts: list[str], embedder: Embedder) -> NearMissCheck:
+    """The near-miss veto over ``texts``, embedding swapped phrases with ``embedder``'s model
+    (phrases are not worth a disk cache, and a write per phrase)."""
+    inner = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
+    return NearMissCheck(texts, inner.embed)
 
 
 def checked_threshold(threshold: float) -> float:
@@ -183,11 +191,11 @@ def groups_of(
     embedder: Embedder,
 ) -> list[SemanticGroup]:
     """The duplicate groups of questions already embedded (see question_vectors); near
-    misses that the vectors cannot tell apart are vetoed (pair_check, with ``embedder``)."""
+    misses that the vectors cannot tell apart are vetoed (near_miss_check)."""
     if len(rows) < 2:
         return []
     paths = TagPaths(session, project.id)
-    same = NearMissCheck([row.text for row in rows], embedder)
+    same = near_miss_check([row.text for row in rows], embedder)
     grouped = group_rows(vectors, threshold, same)
     duplicates = [rows[index].id for group in grouped for index, _ in group[1:]]
     records = _records_of(session, duplicates)
