@@ -9,9 +9,9 @@ import numpy as np
 
 from distillset.generation.near_miss import (
     NearMissCheck,
+    changed_stretches,
     negations_differ,
     numbers_differ,
-    one_changed_stretch,
     phrases_to_embed,
     same_question,
     verdict,
@@ -20,7 +20,8 @@ from distillset.quality import semantic
 
 
 class PhraseEmbedder:
-    """Fixed vectors per phrase: 'fix' and 'repair' alike, everything else orthogonal."""
+    """Fixed vectors per phrase: 'fix', 'repair' and 'patch' alike, everything else
+    orthogonal."""
 
     name = "phrases"
 
@@ -33,7 +34,9 @@ class PhraseEmbedder:
         rows = np.zeros((len(texts), 64), dtype=np.float32)
         for row, text in enumerate(texts):
             index = (
-                0 if text in ("fix", "repair") else 1 + self.known.setdefault(text, len(self.known))
+                0
+                if text in ("fix", "repair", "patch")
+                else 1 + self.known.setdefault(text, len(self.known))
             )
             rows[row, index] = 1.0
         return rows
@@ -46,20 +49,20 @@ def test_numbers_differ_as_a_multiset() -> None:
     assert not numbers_differ("What is a volley?", "Define a volley.")
 
 
-def test_one_changed_stretch_ignores_case_and_punctuation() -> None:
-    # No stretch changed at all: nothing to veto on.
-    assert one_changed_stretch("How often should I rest?", "HOW OFTEN SHOULD I REST") is None
-    assert one_changed_stretch(
+def test_changed_stretches_ignore_case_and_punctuation() -> None:
+    assert changed_stretches("How often should I rest?", "HOW OFTEN SHOULD I REST") == (5, [])
+    assert changed_stretches(
         "How often should beginners who train alone rest?",
         "How often should cyclists who train alone rest?",
-    ) == ("beginners", "cyclists")
-    assert one_changed_stretch("How should I rest?", "How should I rest in hot weather?") == (
-        "",
-        "in hot weather",
+    ) == (3, [("beginners", "cyclists")])
+    assert changed_stretches("How should I rest?", "How should I rest in hot weather?") == (
+        4,
+        [("", "in hot weather")],
     )
-    # Reworded in two places (a moved phrase counts twice): left to the vectors.
-    assert (
-        one_changed_stretch("What is a volley in tennis?", "In tennis, what is a volley?") is None
+    # A moved phrase counts twice; the texts open differently.
+    assert changed_stretches("What is a volley in tennis?", "In tennis, what is a volley?") == (
+        0,
+        [("", "in tennis"), ("in tennis", "")],
     )
 
 
@@ -78,15 +81,15 @@ def test_the_check_vetoes_near_misses_and_keeps_synonyms_and_rewordings() -> Non
     assert check(1, 0)
     assert not check(2, 0)
     assert not check(4, 3)
-    assert check(5, 0)
+    assert check(5, 0)  # one opening: "fix" / "patch" must be synonyms, and are
     assert check(6, 0)
     assert not check(0, 3)
-    # Each swapped stretch is embedded once however often it is asked about.
-    assert check(1, 0) and check(0, 1)
-    assert embedder.calls == [["fix", "repair"]]
-    # prepare embeds the stretches of many pairs at once.
+    # Each swapped phrase is embedded once however often it is asked about.
+    assert check(1, 0) and check(0, 1) and check(0, 5)
+    assert embedder.calls == [["fix", "repair"], ["patch"]]
+    # prepare embeds the phrases of many pairs at once.
     check.prepare([(0, 1), (0, 2), (0, 3), (3, 4)])
-    assert embedder.calls == [["fix", "repair"]]
+    assert embedder.calls == [["fix", "repair"], ["patch"]]
     mending = PhraseEmbedder()
     other = NearMissCheck(texts + ["How do I mend a flat tyre?"], mending.embed)
     other.prepare([(7, 0), (1, 0), (7, 1)])
@@ -115,6 +118,15 @@ NEAR_MISSES = [
     ("How often should sprinters do yoga?", "How often should swimmers do yoga?"),
     ("Why do sprinters stretch?", "How do sprinters stretch?"),
     ("Should I stretch before a run?", "Should I stretch after a run?"),
+    # One opening, several stretches, one of them another detail.
+    (
+        "How can beginners who train alone measure progress from yoga in hot weather?",
+        "How can beginners who train twice a day measure progress from yoga in winter?",
+    ),
+    (
+        "What do sprinters usually get wrong about yoga?",
+        "What do swimmers usually get wrong about yoga before a race?",
+    ),
 ]
 # Pairs a reader calls one question: the rule leaves them to the vectors.
 SAME = [
@@ -127,13 +139,16 @@ SAME = [
     ("How do I fix a flat tyre?", "How do I patch a tyre that went flat?"),
     ("What is a volley in tennis?", "In tennis, what is a volley?"),
     ("Why not stretch cold muscles?", "Why shouldn't I stretch cold muscles?"),
+    # One opening, several stretches: words moved, or added to a rewording.
+    ("How often should I stretch before a run?", "How often, before a run, should I stretch?"),
+    ("How do I fix a flat tyre?", "How do I mend a tyre that is flat?"),
 ]
 
 
 class WordVectors:
     """Synonyms share a vector, any other phrase has its own."""
 
-    SYNONYMS = {"repair": "fix", "mend": "fix"}
+    SYNONYMS = {"repair": "fix", "mend": "fix", "patch": "fix"}
 
     def __init__(self) -> None:
         self.known: dict[str, int] = {}
@@ -164,9 +179,16 @@ def test_a_swap_compares_only_the_words_that_differ() -> None:
     assert verdict(
         "Yoga for rowers who are coming back from injury?",
         "Yoga for rowers who want to avoid injuries?",
-    ) == ("coming back from", "want avoid")
-    assert verdict("How do I fix a tyre?", "How do I repair a tyre?") == ("fix", "repair")
+    ) == [("coming back from", "want avoid")]
+    assert verdict("How do I fix a tyre?", "How do I repair a tyre?") == [("fix", "repair")]
     assert verdict("How do I fix a tyre?", "Briefly, how do I fix the tyres?") is True
+    # Several stretches: each swap is compared, a word added beside them is not a veto.
+    assert verdict("How can I fix a tyre in winter?", "How can I mend a flat tyre in June?") == [
+        ("fix", "mend"),
+        ("winter", "june"),
+    ]
+    # Another opening: left to the vectors.
+    assert verdict("How can I fix a tyre in winter?", "In winter, what mends a tyre?") is True
 
 
 class Refuse:
