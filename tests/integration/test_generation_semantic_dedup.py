@@ -14,6 +14,7 @@ from typer.testing import Result
 from distillset.generation.local_embedder import local_model_problem
 from distillset.store import LlmCall, Question, Store, Tag, TaskEvent
 from distillset.testing import FakeModelServer
+from distillset.testing.fake_embeddings import embedding
 
 NAME = "Physical Education and Sports"
 PROBLEM = local_model_problem()
@@ -121,3 +122,37 @@ def test_semantic_dedup_needs_an_embeddings_endpoint(
         assert result.exit_code == 2, (args, result.output)
         assert message in result.stderr, (args, result.stderr)
     assert fake_server.stats().total == 0
+
+
+def test_a_near_miss_of_a_question_elsewhere_is_kept(
+    cli: Cli, project: str, store: Store, fake_server: FakeModelServer
+) -> None:
+    """The same question about something else ("... in winter") is close by the vectors but
+    not a duplicate: the guard applies the near-miss rule the quality report applies."""
+    first = cli("questions", "generate", NAME, "--tag", "Swimming", "--count", "3")
+    assert first.exit_code == 0, first.output
+    proposed = questions_of(store, "Swimming")
+    near_misses = [f"{text.rstrip('?')} in winter?" for text in proposed]
+    for text, near_miss in zip(proposed, near_misses, strict=True):
+        vectors = [embedding(t, fake_server.config.embedding_dims) for t in (text, near_miss)]
+        # Close enough that the vectors alone would drop it.
+        assert sum(a * b for a, b in zip(*vectors, strict=True)) >= 0.85
+    with store.session() as session:
+        session.execute(delete(Question).where(Question.text.in_(proposed)))
+        running = session.scalars(select(Tag).where(Tag.label == "Running")).one()
+        session.add_all(
+            Question(project_id=running.project_id, tag_id=running.id, text=text,
+                     text_hash=f"near miss {text}"[:64])
+            for text in near_misses
+        )  # fmt: skip
+
+    result = cli(
+        "questions", "generate", NAME, "--tag", "Swimming", "--count", "3",
+        "--semantic-dedup", "0.85", "--embeddings", "embed", "--json",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert sorted(questions_of(store, "Swimming")) == sorted(proposed)
+    with store.session() as session:
+        events = session.scalars(select(TaskEvent.message)).all()
+    assert not any("dropped" in event for event in events)

@@ -88,8 +88,8 @@ def dataset_duplicates(
     threshold: float | None = typer.Option(
         None,
         "--threshold",
-        help="Cosine similarity from which two questions are one (0-1], 0.9 by default; near "
-        "misses (different numbers, one stretch of words swapped) are kept apart.",
+        help="Cosine similarity from which two questions are one (0-1], 0.89 by default; near "
+        "misses (different numbers, a negation, a detail swapped) are kept apart.",
     ),
     embeddings: str | None = EmbeddingsOption,
     label: str | None = LabelAction,

@@ -1,6 +1,7 @@
 """Generation-time semantic dedup: a proposed question whose meaning is too close to a
-question anywhere in the project (embedding cosine at or above the threshold) is not stored,
-and the top-up asks for another.
+question anywhere in the project (embedding cosine at or above the threshold, and no near
+miss: see near_miss, the rule the quality report applies too) is not stored, and the top-up
+asks for another.
 
 The project's questions are embedded once per run, by the offline model or an embeddings
 endpoint (whose calls are logged and cached like chat calls, so a resumed run pays nothing
@@ -12,11 +13,12 @@ time see each other's proposals.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import numpy as np
 
 from distillset.domain import InvalidInputError
+from distillset.generation.near_miss import phrases_to_embed, same_question
 
 Vectors = list[list[float]] | np.ndarray
 Embed = Callable[[list[str]], Awaitable[Vectors]]
@@ -47,12 +49,15 @@ class SemanticGuard:
         self.threshold = check_threshold(threshold)
         self._existing = existing
         self._matrix: np.ndarray | None = None
+        self._texts: list[str] = []  # the rows of the matrix
+        self._phrases: dict[str, np.ndarray] = {}  # swapped phrases of near misses
         self._lock = asyncio.Lock()
         self.dropped: list[str] = []
 
     async def _index(self) -> np.ndarray:
         if self._matrix is None:
             texts = await asyncio.to_thread(self._existing)
+            self._texts = list(texts)
             self._matrix = _unit(await self._embed(texts)) if texts else np.zeros((0, 0))
         return self._matrix
 
@@ -65,11 +70,37 @@ class SemanticGuard:
         kept: list[str] = []
         async with self._lock:  # one screen at a time: what it keeps joins the index
             matrix = await self._index()
-            for text, vector in zip(wanted, vectors, strict=True):
-                if matrix.size and float((matrix @ vector).max()) >= self.threshold:
+            known = len(self._texts)
+            texts = self._texts + wanted
+            every = np.vstack([matrix, vectors]) if matrix.size else vectors
+            # Per candidate, the earlier texts (the project's, then the candidates before
+            # it) whose vectors are close; the near-miss rule has the last word on each.
+            close = [
+                np.flatnonzero(every[: known + index] @ vector >= self.threshold)
+                for index, vector in enumerate(vectors)
+            ]
+            await self._embed_phrases(
+                (texts[int(other)], text)
+                for text, others in zip(wanted, close, strict=True)
+                for other in others
+            )
+            dropped: set[int] = set()  # positions in texts
+            for index, (text, others) in enumerate(zip(wanted, close, strict=True)):
+                if any(
+                    int(other) not in dropped
+                    and same_question(texts[int(other)], text, self._phrases)
+                    for other in others
+                ):
+                    dropped.add(known + index)
                     self.dropped.append(text)
                     continue
-                matrix = vector[None, :] if not matrix.size else np.vstack([matrix, vector])
                 kept.append(text)
-            self._matrix = matrix
+                self._texts.append(text)
+            keep = [index for index in range(len(wanted)) if known + index not in dropped]
+            self._matrix = np.vstack([matrix, vectors[keep]]) if matrix.size else vectors[keep]
         return kept
+
+    async def _embed_phrases(self, pairs: Iterable[tuple[str, str]]) -> None:
+        missing = sorted(phrases_to_embed(pairs) - self._phrases.keys())
+        if missing:
+            self._phrases.update(zip(missing, _unit(await self._embed(missing)), strict=True))
