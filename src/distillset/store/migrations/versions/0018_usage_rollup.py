@@ -103,7 +103,8 @@ def _upserts(dialect: str, delta: str) -> list[str]:
 
 
 def _apply(dialect: str, delta: str) -> list[str]:
-    """The upserts of a delta, then the deletion of the rows it left at zero."""
+    """The upserts of a delta, then the deletion of the rows it left at zero (an insert's
+    delta, only positive, needs the upserts alone)."""
     day, bin_ = _day(dialect), _bin(dialect)
     return [
         *_upserts(dialect, delta),
@@ -124,9 +125,9 @@ def _row(ref: str, sign: int) -> str:
 
 def _sqlite_triggers() -> list[str]:
     body = {
-        "insert": _row("NEW", 1),
-        "delete": _row("OLD", -1),
-        "update": f"{_row('OLD', -1)} UNION ALL {_row('NEW', 1)}",
+        "insert": _upserts("sqlite", _row("NEW", 1)),
+        "delete": _apply("sqlite", _row("OLD", -1)),
+        "update": _apply("sqlite", f"{_row('OLD', -1)} UNION ALL {_row('NEW', 1)}"),
     }
     # Only the columns the sums read: the gateway's status updates fire it, a body's not.
     columns = {
@@ -136,22 +137,23 @@ def _sqlite_triggers() -> list[str]:
     }
     return [
         f"CREATE TRIGGER usage_rollup_{op_name} AFTER {columns[op_name]} ON llm_calls "
-        f"BEGIN {'; '.join(_apply('sqlite', delta))}; END"
-        for op_name, delta in body.items()
+        f"BEGIN {'; '.join(statements)}; END"
+        for op_name, statements in body.items()
     ]
 
 
 def _postgresql_triggers() -> list[str]:
     changed = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in _CALL_COLUMNS)
     pairs = f"FROM new_rows AS n JOIN old_rows AS o ON n.id = o.id WHERE {changed}"
+    # Of an update, only the rows whose counted columns changed.
+    updated = (
+        f"SELECT -1 AS sign, {', '.join(f'o.{c}' for c in _CALL_COLUMNS)} {pairs} "
+        f"UNION ALL SELECT 1 AS sign, {', '.join(f'n.{c}' for c in _CALL_COLUMNS)} {pairs}"
+    )
     body = {
-        "insert": _rows_of("new_rows", 1),
-        "delete": _rows_of("old_rows", -1),
-        # Only the rows whose counted columns changed.
-        "update": (
-            f"SELECT -1 AS sign, {', '.join(f'o.{c}' for c in _CALL_COLUMNS)} {pairs} "
-            f"UNION ALL SELECT 1 AS sign, {', '.join(f'n.{c}' for c in _CALL_COLUMNS)} {pairs}"
-        ),
+        "insert": _upserts("postgresql", _rows_of("new_rows", 1)),
+        "delete": _apply("postgresql", _rows_of("old_rows", -1)),
+        "update": _apply("postgresql", updated),
     }
     tables = {
         "insert": "NEW TABLE AS new_rows",
@@ -159,10 +161,10 @@ def _postgresql_triggers() -> list[str]:
         "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
     }
     statements = []
-    for op_name, delta in body.items():
+    for op_name, steps in body.items():
         statements.append(
             f"CREATE FUNCTION usage_rollup_{op_name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN {'; '.join(_apply('postgresql', delta))}; RETURN NULL; END $$"
+            f"BEGIN {'; '.join(steps)}; RETURN NULL; END $$"
         )
         statements.append(
             f"CREATE TRIGGER usage_rollup_{op_name} AFTER {op_name.upper()} ON llm_calls "
