@@ -257,19 +257,26 @@ def test_the_migration_fills_the_rollup_from_the_calls_already_logged(
     _check(store, *seeded[:2])
 
 
-def test_a_missing_trigger_is_noticed(store: Store, seeded: tuple[int, int, int, int]) -> None:
+@pytest.mark.parametrize("missing", ["insert", "update", "delete"])
+def test_a_missing_trigger_is_noticed(
+    store: Store, seeded: tuple[int, int, int, int], missing: str
+) -> None:
     """The recount catches a rollup that a write went around (here, a dropped trigger)."""
     a, b, t1, _ = seeded
+    writes = {
+        "insert": insert(LlmCall).values(_call(a, t1, 500)),
+        "update": update(LlmCall).where(LlmCall.task_id == t1).values(status="error"),
+        "delete": delete(LlmCall).where(LlmCall.task_id == t1),
+    }
     with store.session() as session:
+        dialect = session.get_bind().dialect.name
         names = {
             "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
             "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal",
-        }[session.get_bind().dialect.name]
+        }[dialect]
         assert set(session.scalars(text(names))) >= TRIGGERS
-        drop = "DROP TRIGGER usage_rollup_update"
-        if session.get_bind().dialect.name == "postgresql":
-            drop += " ON llm_calls"
-        session.execute(text(drop))
-        session.execute(update(LlmCall).where(LlmCall.task_id == t1).values(status="error"))
+        on = " ON llm_calls" if dialect == "postgresql" else ""
+        session.execute(text(f"DROP TRIGGER usage_rollup_{missing}{on}"))
+        session.execute(writes[missing])
     with pytest.raises(AssertionError):
         _check(store, a, b)
