@@ -4,13 +4,15 @@ deleted), the rollup tables and the usage report equal a recount straight from l
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from distillset.projects import create_project, delete_project
@@ -65,8 +67,12 @@ def _rounded(row: Any) -> tuple[Any, ...]:
 
 
 def _stored(session: Session) -> tuple[dict[tuple[Any, ...], tuple[Any, ...]], Counter[Any]]:
-    sums = {
-        (r.project_id, r.day, r.endpoint_alias, r.task_id): _rounded(
+    """The rollup's rows summed over writers; groups that sum to zero in every column left
+    out (their writers' parts cancel)."""
+    parts: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * 9)
+    for r in session.scalars(select(UsageRollup)):
+        row = parts[(r.project_id, r.day, r.endpoint_alias, r.task_id)]
+        for i, value in enumerate(
             (
                 r.calls,
                 r.failed,
@@ -78,11 +84,17 @@ def _stored(session: Session) -> tuple[dict[tuple[Any, ...], tuple[Any, ...]], C
                 r.latency_sum,
                 r.timed,
             )
-        )
-        for r in session.scalars(select(UsageRollup))
-    }
-    bins = Counter({(r.project_id, r.bin): r.calls for r in session.scalars(select(UsageLatency))})
-    return sums, bins
+        ):
+            row[i] += value
+    sums = {key: _rounded(row) for key, row in parts.items()}
+    bins: Counter[Any] = Counter()
+    for r in session.scalars(select(UsageLatency)):
+        bins[(r.project_id, r.bin)] += r.calls
+    zero = _rounded([0] * 9)
+    return (
+        {key: row for key, row in sums.items() if row != zero},
+        Counter({key: n for key, n in bins.items() if n != 0}),
+    )
 
 
 def _expected_report(session: Session, project_id: int) -> dict[str, Any]:
@@ -280,3 +292,92 @@ def test_a_missing_trigger_is_noticed(
         session.execute(writes[missing])
     with pytest.raises(AssertionError):
         _check(store, a, b)
+
+
+ROUNDS = 6
+FAST, SLOW = 100.0, 2000.0  # two latency bins
+
+
+def _write_rounds(
+    store: Store, me: int, project_id: int, task_id: int, barrier: threading.Barrier
+) -> None:
+    """Writer `me` (0 or 1), on its own connection, in ROUNDS transactions of three statements
+    each, the other writer doing the same in step: insert calls of the project in one latency
+    bin, then the other (writer 0 fast then slow, writer 1 slow then fast), with an update of
+    the calls the other writer inserted a round before; then delete the ones it inserted two
+    rounds before. Every statement adds to the same project's day, endpoint, task and bins.
+    Any lock wait fails at once (lock_timeout), so does a deadlock."""
+    other = 1 - me
+    bins = (FAST, SLOW) if me == 0 else (SLOW, FAST)
+
+    def calls(round_: int, latency: float) -> list[dict[str, Any]]:
+        return [
+            _call(
+                project_id,
+                task_id,
+                0,
+                request_key=f"{me}-{round_}-{latency}-{n}",
+                latency_ms=latency + n,
+                created_at=DAY,
+            )
+            for n in range(5)
+        ]
+
+    def of(writer: int, round_: int) -> Any:
+        return LlmCall.request_key.like(f"{writer}-{round_}-%")
+
+    try:
+        with store.engine.connect() as connection:
+            for round_ in range(ROUNDS):
+                with connection.begin():
+                    connection.execute(text("SET LOCAL lock_timeout = '50ms'"))
+                    connection.execute(insert(LlmCall), calls(round_, bins[0]))
+                    barrier.wait()  # both hold their first statement's rows
+                    connection.execute(insert(LlmCall), calls(round_, bins[1]))
+                    connection.execute(
+                        update(LlmCall)
+                        .where(of(other, round_ - 1))
+                        .values(status="error", cost=None, latency_ms=LlmCall.latency_ms + 5000)
+                    )
+                    barrier.wait()
+                    connection.execute(delete(LlmCall).where(of(other, round_ - 2)))
+    except BaseException:
+        barrier.abort()  # the other writer stops too, instead of waiting for this one
+        raise
+
+
+@pytest.mark.usefixtures("postgres_url")
+def test_concurrent_writers_never_wait_for_each_other(store: Store) -> None:
+    """Two connections writing calls of the same project at once, in transactions that take
+    the rollup's bins in opposite orders: neither waits for the other (no lock timeout, no
+    deadlock), and the rollup, summed over its writers, equals a recount."""
+    with store.session() as session:
+        add_endpoint(session, "teacher", model="teacher-model", base_url="http://127.0.0.1:1/v1")
+        project = create_project(session, "A")
+        task = Task(project_id=project.id, kind="answers")
+        session.add(task)
+        session.flush()
+        project_id, task_id = project.id, task.id
+    barrier = threading.Barrier(2, timeout=60)
+    with ThreadPoolExecutor(2) as pool:
+        writers = [
+            pool.submit(_write_rounds, store, me, project_id, task_id, barrier) for me in (0, 1)
+        ]
+        # A lock timeout or a deadlock in one (the other's barrier then broken).
+        assert [writer.exception() for writer in writers] == [None, None]
+    _check(store, project_id)
+    with store.session() as session:
+        # Each writer kept its own part of the same group and bins.
+        assert len(set(session.scalars(select(UsageRollup.writer)))) >= 2
+        assert len(set(session.scalars(select(UsageLatency.writer)))) >= 2
+        session.delete(session.get(Task, task_id))  # every writer's rows of the task go
+    with store.session() as session:
+        assert (
+            session.scalar(select(UsageRollup.calls).where(UsageRollup.task_id == task_id)) is None
+        )
+    _check(store, project_id)
+    with store.session() as session:
+        delete_project(session, session.get(Project, project_id))
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(UsageRollup)) == 0
+        assert session.scalar(select(func.count()).select_from(UsageLatency)) == 0

@@ -1,7 +1,8 @@
 """What a project's model calls used and cost: totals, per endpoint (its model), per day, the
 latency distribution and per task. Read from the usage rollup (usage_rollup, usage_latency),
 which triggers keep in step with the usage log (llm_calls) as calls are written, updated and
-deleted: the report reads a few rows per day, endpoint and task, never the calls."""
+deleted: the report reads a few rows per day, endpoint, task and writer (the connections that
+logged them), never the calls."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def _sums() -> tuple[Any, ...]:
     return tuple(func.sum(getattr(UsageRollup, name)) for name in _FIELDS)
 
 
+def _has_calls() -> Any:
+    # The rollup keeps a part per writer; a group whose parts sum to no calls has none (its
+    # parts cancel: one writer logged the calls, another deleted them).
+    return func.sum(UsageRollup.calls) > 0
+
+
 def _add(into: dict[str, Any], values: tuple[Any, ...]) -> None:
     for name, value in zip(_FIELDS, values, strict=True):
         into[name] = into.get(name, 0) + (value or 0)
@@ -60,6 +67,7 @@ def _by_day_and_endpoint(session: Session, project_id: int) -> dict[str, Any]:
         select(UsageRollup.day, UsageRollup.endpoint_alias, *_sums())
         .where(UsageRollup.project_id == project_id)
         .group_by(UsageRollup.day, UsageRollup.endpoint_alias)
+        .having(_has_calls())
     )
     totals: dict[str, Any] = {}
     models: dict[str, dict[str, Any]] = {}
@@ -116,8 +124,10 @@ def _latency(session: Session, project_id: int) -> dict[str, Any]:
     """Successful calls' latency: counts per chart bucket (labels in seconds), and the 50th,
     90th and 99th percentiles in milliseconds (None before any call)."""
     rows = session.execute(
-        select(UsageLatency.bin, UsageLatency.calls)
+        select(UsageLatency.bin, func.sum(UsageLatency.calls))
         .where(UsageLatency.project_id == project_id)
+        .group_by(UsageLatency.bin)
+        .having(func.sum(UsageLatency.calls) > 0)
         .order_by(UsageLatency.bin)
     ).all()
     bins = [(int(i), int(n)) for i, n in rows]
@@ -146,6 +156,7 @@ def _per_task(session: Session, project_id: int) -> list[dict[str, Any]]:
         .join(Task, Task.id == UsageRollup.task_id)
         .where(UsageRollup.project_id == project_id)
         .group_by(UsageRollup.task_id, Task.kind, Task.status, Task.created_at)
+        .having(_has_calls())
         .order_by(UsageRollup.task_id.desc())
         .limit(TASKS_SHOWN)
     )
