@@ -304,9 +304,10 @@ def _write_rounds(
     """Writer `me` (0 or 1), on its own connection, in ROUNDS transactions of three statements
     each, the other writer doing the same in step: insert calls of the project in one latency
     bin, then the other (writer 0 fast then slow, writer 1 slow then fast), with an update of
-    the calls the other writer inserted a round before; then delete the ones it inserted two
-    rounds before. Every statement adds to the same project's day, endpoint, task and bins.
-    Any lock wait fails at once (lock_timeout), so does a deadlock."""
+    the calls the other writer inserted a round before; then delete the ones the other writer
+    inserted two rounds before (its parts go negative where the other's are positive). Every
+    statement adds to the same project's day, endpoint, task and bins. Any lock wait fails at
+    once (lock_timeout), so does a deadlock."""
     other = 1 - me
     bins = (FAST, SLOW) if me == 0 else (SLOW, FAST)
 
