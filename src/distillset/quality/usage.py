@@ -1,16 +1,18 @@
-"""What a project's model calls used and cost, read from the usage log (llm_calls): totals,
-per endpoint (its model), per day, the latency distribution and per task. Every figure is
-summed in the database in three passes over the project's calls (by day and endpoint, by latency
-bin, by task), never loading the calls themselves."""
+"""What a project's model calls used and cost: totals, per endpoint (its model), per day, the
+latency distribution and per task. Read from the usage rollup (usage_rollup, usage_latency),
+which triggers keep in step with the usage log (llm_calls) as calls are written, updated and
+deleted: the report reads a few rows per day, endpoint, task and writer (the connections that
+logged them), never the calls."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Date, Integer, case, cast, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from distillset.store import LlmCall, ModelEndpoint, Task
+from distillset.store import ModelEndpoint, Task, UsageLatency, UsageRollup
+from distillset.store.models import LATENCY_COARSE_MS, LATENCY_FINE_LIMIT_MS, LATENCY_FINE_MS
 
 # Latency buckets, upper bounds in seconds (the last one is open).
 LATENCY_EDGES = (0.5, 1, 2, 5, 10, 30, 60)
@@ -18,57 +20,54 @@ PERCENTILES = (50, 90, 99)
 TASKS_SHOWN = 50
 
 
-# What each group of calls adds up: calls, failed, input tokens, output tokens, cost, and the
-# latency sum and count (for a mean).
-_FIELDS = ("calls", "failed", "input_tokens", "output_tokens", "cost", "latency_sum", "timed")
+# What each group of calls adds up: calls, failed, input tokens, output tokens, cost and how
+# many calls had a price, and the latency sum and count (for a mean).
+_FIELDS = (
+    "calls",
+    "failed",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "priced",
+    "latency_sum",
+    "timed",
+)
 
 
 def _sums() -> tuple[Any, ...]:
-    return (
-        func.count(LlmCall.id),
-        func.sum(case((LlmCall.status != "ok", 1), else_=0)),
-        func.sum(LlmCall.input_tokens),
-        func.sum(LlmCall.output_tokens),
-        func.sum(LlmCall.cost),  # NULL when no call of the group had a price
-        func.sum(LlmCall.latency_ms),
-        func.count(LlmCall.latency_ms),
-    )
+    return tuple(func.sum(getattr(UsageRollup, name)) for name in _FIELDS)
+
+
+def _has_calls() -> Any:
+    # The rollup keeps a part per writer; a group whose parts sum to no calls has none (its
+    # parts cancel: one writer logged the calls, another deleted them).
+    return func.sum(UsageRollup.calls) > 0
 
 
 def _add(into: dict[str, Any], values: tuple[Any, ...]) -> None:
     for name, value in zip(_FIELDS, values, strict=True):
-        if value is None:
-            continue
-        into[name] = (into.get(name) or 0) + value
+        into[name] = into.get(name, 0) + (value or 0)
 
 
 def _figures(group: dict[str, Any]) -> dict[str, Any]:
-    cost = group.get("cost")
     return {
         "calls": int(group.get("calls") or 0),
         "failed": int(group.get("failed") or 0),
         "input_tokens": int(group.get("input_tokens") or 0),
         "output_tokens": int(group.get("output_tokens") or 0),
-        "cost": None if cost is None else round(float(cost), 6),
+        # None when no call of the group had a price.
+        "cost": round(float(group["cost"]), 6) if group.get("priced") else None,
     }
 
 
-def _day(session: Session) -> Any:
-    # SQLite keeps datetimes as ISO text (its first 10 characters are the day: cheaper than
-    # date(), which parses it); PostgreSQL casts to a date.
-    if session.get_bind().dialect.name == "sqlite":
-        return func.substr(LlmCall.created_at, 1, 10)
-    return cast(LlmCall.created_at, Date)
-
-
 def _by_day_and_endpoint(session: Session, project_id: int) -> dict[str, Any]:
-    """Totals, per endpoint and per day, from one pass over the project's calls grouped by
-    (day, endpoint): a handful of rows, summed again here."""
-    day = _day(session).label("day")
+    """Totals, per endpoint and per day, from the rollup's rows grouped by (day, endpoint):
+    a handful of rows, summed again here."""
     rows = session.execute(
-        select(day, LlmCall.endpoint_alias, *_sums())
-        .where(LlmCall.project_id == project_id)
-        .group_by(day, LlmCall.endpoint_alias)
+        select(UsageRollup.day, UsageRollup.endpoint_alias, *_sums())
+        .where(UsageRollup.project_id == project_id)
+        .group_by(UsageRollup.day, UsageRollup.endpoint_alias)
+        .having(_has_calls())
     )
     totals: dict[str, Any] = {}
     models: dict[str, dict[str, Any]] = {}
@@ -98,30 +97,13 @@ def _by_day_and_endpoint(session: Session, project_id: int) -> dict[str, Any]:
     return {"totals": _figures(totals), "models": per_model, "days": per_day}
 
 
-# Latency is counted in fine bins in the database (one pass, no sort of the calls): 10 ms wide
-# below 10 s, 1 s wide above. Percentiles are read from them (the upper edge of the bin the
-# percentile falls in), the chart's buckets summed from them.
-FINE_MS, FINE_LIMIT_MS, COARSE_MS = 10, 10_000, 1000
-
-
-def _bin(session: Session) -> Any:
-    latency = LlmCall.latency_ms
-    fine, coarse = (
-        latency / FINE_MS,
-        FINE_LIMIT_MS / FINE_MS + (latency - FINE_LIMIT_MS) / COARSE_MS,
-    )
-    value = case((latency < FINE_LIMIT_MS, fine), else_=coarse)
-    # Truncated toward zero alike on both databases (PostgreSQL's cast would round).
-    if session.get_bind().dialect.name == "sqlite":
-        return cast(value, Integer)
-    return cast(func.floor(value), Integer)
-
-
+# Percentiles are read from the latency bins (the upper edge of the bin the percentile falls
+# in), the chart's buckets summed from them.
 def _bin_top_ms(index: int) -> float:
-    fine_bins = FINE_LIMIT_MS // FINE_MS
+    fine_bins = LATENCY_FINE_LIMIT_MS // LATENCY_FINE_MS
     if index < fine_bins:
-        return float((index + 1) * FINE_MS)
-    return float(FINE_LIMIT_MS + (index - fine_bins + 1) * COARSE_MS)
+        return float((index + 1) * LATENCY_FINE_MS)
+    return float(LATENCY_FINE_LIMIT_MS + (index - fine_bins + 1) * LATENCY_COARSE_MS)
 
 
 def _percentiles(bins: list[tuple[int, int]], total: int) -> dict[str, float | None]:
@@ -141,16 +123,12 @@ def _percentiles(bins: list[tuple[int, int]], total: int) -> dict[str, float | N
 def _latency(session: Session, project_id: int) -> dict[str, Any]:
     """Successful calls' latency: counts per chart bucket (labels in seconds), and the 50th,
     90th and 99th percentiles in milliseconds (None before any call)."""
-    index = _bin(session).label("bin")
     rows = session.execute(
-        select(index, func.count())
-        .where(
-            LlmCall.project_id == project_id,
-            LlmCall.status == "ok",
-            LlmCall.latency_ms.is_not(None),
-        )
-        .group_by(index)
-        .order_by(index)
+        select(UsageLatency.bin, func.sum(UsageLatency.calls))
+        .where(UsageLatency.project_id == project_id)
+        .group_by(UsageLatency.bin)
+        .having(func.sum(UsageLatency.calls) > 0)
+        .order_by(UsageLatency.bin)
     ).all()
     bins = [(int(i), int(n)) for i, n in rows]
     total = sum(n for _, n in bins)
@@ -174,11 +152,12 @@ def _latency(session: Session, project_id: int) -> dict[str, Any]:
 
 def _per_task(session: Session, project_id: int) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(LlmCall.task_id, Task.kind, Task.status, Task.created_at, *_sums())
-        .join(Task, Task.id == LlmCall.task_id)
-        .where(LlmCall.project_id == project_id)
-        .group_by(LlmCall.task_id, Task.kind, Task.status, Task.created_at)
-        .order_by(LlmCall.task_id.desc())
+        select(UsageRollup.task_id, Task.kind, Task.status, Task.created_at, *_sums())
+        .join(Task, Task.id == UsageRollup.task_id)
+        .where(UsageRollup.project_id == project_id)
+        .group_by(UsageRollup.task_id, Task.kind, Task.status, Task.created_at)
+        .having(_has_calls())
+        .order_by(UsageRollup.task_id.desc())
         .limit(TASKS_SHOWN)
     )
     found = []

@@ -6,18 +6,21 @@ uniqueness is enforced by the database itself, which keeps concurrent writers ho
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -497,6 +500,55 @@ class LlmCall(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# Sums of floats, kept exact (numeric) on PostgreSQL, so a writer's part that nets to zero is
+# zero; read as floats.
+_EXACT_SUM = Float().with_variant(Numeric(asdecimal=False), "postgresql")
+
+
+class UsageRollup(Base):
+    """The usage log's sums per project, UTC day, endpoint alias and task (0: none), kept by
+    triggers on llm_calls (migration 0018) so the usage report never scans the log. ``cost``
+    sums the priced calls (``priced`` of them); ``latency_sum`` the ``timed`` ones.
+
+    Each writer (a PostgreSQL connection's backend; 0 on SQLite) keeps its own part of a group,
+    so concurrent writers never wait for each other: a group's figures are the sum over
+    writers, and a part may be negative (a writer that deleted calls another one wrote)."""
+
+    __tablename__ = "usage_rollup"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    endpoint_alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    writer: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(BigInteger)
+    output_tokens: Mapped[int] = mapped_column(BigInteger)
+    cached_input_tokens: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[float] = mapped_column(_EXACT_SUM)
+    priced: Mapped[int] = mapped_column(Integer)
+    latency_sum: Mapped[float] = mapped_column(_EXACT_SUM)
+    timed: Mapped[int] = mapped_column(Integer)
+
+
+# The bins of UsageLatency, in milliseconds: 10 ms wide below 10 s, 1 s wide above (the
+# triggers of migration 0018 compute them with these numbers).
+LATENCY_FINE_MS, LATENCY_FINE_LIMIT_MS, LATENCY_COARSE_MS = 10, 10_000, 1000
+
+
+class UsageLatency(Base):
+    """How many of a project's successful calls took a latency of each bin, kept by the
+    triggers that keep UsageRollup (one part per writer, as there)."""
+
+    __tablename__ = "usage_latency"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True)
+    writer: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
 
 
 class LlmBatch(Base):
