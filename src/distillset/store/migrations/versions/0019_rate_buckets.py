@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_rate_buckets"
-down_revision = "0016_record_history"
+down_revision = "0018_usage_rollup"
 branch_labels = None
 depends_on = None
 
