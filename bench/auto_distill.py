@@ -15,7 +15,10 @@ k x latency and the end, so
 
 k = 0 is the whole work over the slots, the deepest k is the critical path. The coarser
 max(critical path, calls x latency / concurrency) is printed beside it, and the same bound
-without the ceil (fractional waves). For context it also prints what a zero-overhead greedy
+without the ceil (fractional waves). The endpoint learns its concurrency (adaptive, the
+default): starting at 2 it doubles about once a latency while replies stay fast, so the
+first waves run below the concurrency the bound assumes; --fixed shows the run without
+that ramp. For context it also prints what a zero-overhead greedy
 schedule of the same graph takes and a bare aiohttp loop's ratio.
 
     .venv/bin/python bench/auto_distill.py [--levels 2 --tags 10 --questions 10 ...]
@@ -169,6 +172,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--dataset-type", default="single", choices=("single", "multi", "both"))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--fixed",
+        action="store_true",
+        help="the endpoint uses the concurrency as it is (by default it learns it: it starts at "
+        "2 and grows while replies stay fast, which the graph's bound does not count)",
+    )
     args = parser.parse_args()
     chain = 2 * args.rounds - 1 if args.dataset_type != "single" else 0
 
@@ -179,7 +188,9 @@ def main() -> None:
             store = open_store(settings)
             with store.session() as session:
                 project = projects.create_project(session, "Benchmark topic")
-                endpoints.add_endpoint(session, "fake", model="fake-model", base_url=url)
+                endpoints.add_endpoint(
+                    session, "fake", model="fake-model", base_url=url, adaptive=not args.fixed
+                )
                 projects.update_project(
                     session,
                     project,
