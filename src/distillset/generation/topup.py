@@ -8,6 +8,7 @@ answers it from its cache.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -64,6 +65,11 @@ class StepOutcome:
     @property
     def missing(self) -> int:
         return max(0, self.wanted - len(self.created))
+
+
+def _existing(store: Store, step: ListStep) -> list[str]:
+    with store.engine.connect() as connection:
+        return step.existing(connection)
 
 
 def _store_items(
@@ -155,8 +161,8 @@ async def top_up(
     for attempt in range(1 + MAX_EXTRA_ATTEMPTS):
         if attempt > 0 and outcome.missing == 0:
             break  # the last reply filled the list: no need to read it again
-        with store.engine.connect() as connection:
-            existing = step.existing(connection)
+        # Off the loop: it serves the other requests of a run meanwhile.
+        existing = await asyncio.to_thread(_existing, store, step)
         need = count - len(existing)
         if attempt == 0:
             outcome.wanted = max(0, need)
