@@ -13,7 +13,6 @@ with the opening question. Turns that arrive together are committed in one trans
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +24,7 @@ from distillset.generation.context import DistillContext, full_path
 from distillset.generation.targets import TargetGone
 from distillset.llm import ChatResult, Gateway
 from distillset.llm.gateway import BeforeSend
-from distillset.llm.writer import run_write
+from distillset.llm.writer import GroupCommit
 from distillset.projects.conversation_setting import MultiTurnSetting
 from distillset.prompts import empty_list_word, render
 from distillset.review.conversations import Turn, transcript
@@ -34,7 +33,6 @@ from distillset.store.models import utcnow
 from distillset.tags.tree import tag_path
 
 MAX_ERROR_CHARS = 2_000
-BATCH_WINDOW_SECONDS = 0.002
 USER, ASSISTANT = "user", "assistant"
 # What committing a turn came to.
 STORED, GONE, TAKEN = "stored", "gone", "taken"
@@ -261,51 +259,17 @@ def _commit(connection: Connection, project_id: int, writes: list[_Write]) -> li
     return results
 
 
-class TurnWriter:
-    """Group commit of turns (and failures): what arrives together is committed in one
-    transaction on the database's writer thread, as AnswerWriter does for answers. Each
-    caller returns once its write is committed. A clash with another run (a turn or a
-    conversation it stored first) makes the batch go one by one; the clashing one is TAKEN."""
+class TurnWriter(GroupCommit[_Write, Any]):
+    """Group commit of turns (and failures), as AnswerWriter does for answers: what arrives
+    together is committed in one transaction; each caller returns once its write is
+    committed. A clash with another run (a turn or a conversation it stored first) makes the
+    batch go one by one; the clashing one is TAKEN."""
 
     def __init__(self, store: Store, project_id: int) -> None:
+        super().__init__(store.engine, self._commit_batch)
         self.store, self.project_id = store, project_id
-        self._batch: list[tuple[_Write, asyncio.Future[Any]]] = []
-        self._flushing: asyncio.Task[None] | None = None
 
-    async def write(self, write: _Write) -> tuple[str, int | None]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append((write, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        result: tuple[str, int | None] = await future
-        return result
-
-    async def _flush(self) -> None:
-        try:
-            await asyncio.sleep(BATCH_WINDOW_SECONDS)
-            while self._batch:
-                batch, self._batch = self._batch, []
-                try:
-                    results = await run_write(
-                        self.store.engine, self._commit_batch, [w for w, _f in batch]
-                    )
-                except Exception as exc:
-                    for _write, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_write, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-        finally:
-            self._flushing = None
-
-    async def drain(self) -> None:
-        """Wait until every write handed over is committed (or has failed)."""
-        while self._flushing is not None:
-            await asyncio.wait([self._flushing])
-
-    def _commit_batch(self, writes: list[_Write]) -> list[Any]:
+    def _commit_batch(self, writes: list[_Write]) -> list[Any]:  # on the writer thread
         try:
             with self.store.engine.begin() as connection:
                 return _commit(connection, self.project_id, writes)

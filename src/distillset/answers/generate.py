@@ -23,7 +23,7 @@ from distillset.generation.context import DistillContext, full_path
 from distillset.generation.targets import TargetGone
 from distillset.llm import ChatResult, Gateway
 from distillset.llm.gateway import BeforeSend
-from distillset.llm.writer import run_write
+from distillset.llm.writer import GroupCommit
 from distillset.prompts import render
 from distillset.review.editing import score_values
 from distillset.store import Answer, Question, Store, Tag
@@ -31,7 +31,6 @@ from distillset.store.models import utcnow
 from distillset.tags.tree import tag_path
 
 MAX_ERROR_CHARS = 2_000
-BATCH_WINDOW_SECONDS = 0.002
 # What an insert gives back for a question deleted before its answer could be stored.
 QUESTION_GONE = -1
 # Marks a row that is one of several samples: it takes its variant, not its question.
@@ -276,50 +275,26 @@ class AnswerWriter:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._batch: list[tuple[dict[str, Any], bool, asyncio.Future[int | None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._group: GroupCommit[tuple[dict[str, Any], bool], int | None]
+        self._group = GroupCommit(store.engine, self._commit)
 
     async def write(self, row: dict[str, Any], clear_error: bool) -> int | None:
-        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._batch.append((row, clear_error, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        try:
-            # Wait a moment so the answers arriving around now join this batch.
-            await asyncio.sleep(BATCH_WINDOW_SECONDS)
-            while self._batch:
-                batch, self._batch = self._batch, []
-                try:
-                    ids = await run_write(self.store.engine, self._commit, batch)
-                except Exception as exc:
-                    for _row, _clear, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_row, _clear, future), answer_id in zip(batch, ids, strict=True):
-                    if not future.done():
-                        future.set_result(answer_id)
-        finally:
-            self._flushing = None
+        return await self._group.write((row, clear_error))
 
     async def drain(self) -> None:
         """Wait until every answer handed over is written (or has failed)."""
-        while self._flushing is not None:
-            await asyncio.wait([self._flushing])
+        await self._group.drain()
 
-    def _commit(self, batch: list[tuple[dict[str, Any], bool, Any]]) -> list[int | None]:
-        rows = [row for row, _clear, _future in batch]
-        clear = [int(row["question_id"]) for row, flag, _future in batch if flag]
+    def _commit(self, batch: list[tuple[dict[str, Any], bool]]) -> list[int | None]:
+        rows = [row for row, _clear in batch]
+        clear = [int(row["question_id"]) for row, flag in batch if flag]
         try:
             # A bare connection, not a Session: this runs for every few answers.
             with self.store.engine.begin() as connection:
                 return _insert_answers(connection, rows, clear)
         except IntegrityError:
             # Another process answered or deleted one of them: store the rest one by one.
-            return [_commit_one(self.store, row, flag) for row, flag, _future in batch]
+            return [_commit_one(self.store, row, flag) for row, flag in batch]
 
 
 def _commit_one(store: Store, row: dict[str, Any], clear_error: bool) -> int | None:

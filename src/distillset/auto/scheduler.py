@@ -50,7 +50,7 @@ from distillset.domain import DistillsetError
 from distillset.generation.context import DistillContext, full_path
 from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import TargetCheck, TargetGone
-from distillset.generation.topup import StepOutcome
+from distillset.generation.topup import ItemWriter, StepOutcome
 from distillset.llm import Gateway
 from distillset.questions.generate import generate_questions
 from distillset.runs import shared as items
@@ -120,6 +120,8 @@ class JobScheduler:
         self._crash: BaseException | None = None
         self._answers = AnswerWriter(store)
         self._turns = TurnWriter(store, context.project_id)
+        # The tags and questions of replies that arrive together: one commit (see top_up).
+        self._items = ItemWriter(store)
         # Each request first checks that its tag or question still exists (or is skipped).
         self._targets = TargetCheck(store)
         # The model-written turns of a new conversation.
@@ -195,6 +197,7 @@ class JobScheduler:
             # Answers handed over by cancelled workers are still committed before we go.
             await self._answers.drain()
             await self._turns.drain()
+            await self._items.drain()
             self._targets.close()
         if self._shared is not None:
             await asyncio.to_thread(self._shared.flush)
@@ -411,6 +414,7 @@ class JobScheduler:
             self.spec.tags_per_level,
             task_id=self.task_id,
             labels=self._labels.get(tag_id),
+            writer=self._items,
             before_send=self._targets.before_send(
                 "project" if tag_id is None else "tag", tag_id or self.context.project_id
             ),
@@ -470,6 +474,7 @@ class JobScheduler:
             labels=labels,
             before_send=self._targets.before_send("tag", tag_id),
             screen=self._screen,
+            writer=self._items,
         )
         self._account_calls(outcome)
         self.progress.add_done("questions", len(outcome.created))

@@ -8,6 +8,7 @@ answers it from its cache.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,7 +21,7 @@ from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import Kind, TargetGone, target_exists
 from distillset.llm import ChatResult, EndpointConfig, Gateway, ModelOutputError
 from distillset.llm.gateway import BeforeSend
-from distillset.llm.writer import run_write
+from distillset.llm.writer import GroupCommit, run_write
 from distillset.prompts import empty_list_word
 from distillset.store import Project, Store, Tag
 
@@ -66,6 +67,22 @@ class StepOutcome:
         return max(0, self.wanted - len(self.created))
 
 
+def _existing(store: Store, step: ListStep) -> list[str]:
+    with store.engine.connect() as connection:
+        return step.existing(connection)
+
+
+def _store_items(
+    connection: Connection, step: ListStep, items: Sequence[str], count: int
+) -> list[tuple[int, str]]:
+    existing = step.existing(connection)
+    need = count - len(existing)
+    if need <= 0:
+        return []
+    chosen = step.choose(connection, items, existing, need)
+    return list(zip(step.insert(connection, chosen), chosen, strict=True))
+
+
 def _commit_items(
     store: Store, step: ListStep, items: Sequence[str], count: int
 ) -> list[tuple[int, str]]:
@@ -74,13 +91,8 @@ def _commit_items(
         try:
             # A bare connection, not a Session: this runs for every reply of a run.
             with store.engine.begin() as connection:
-                _lock_target(connection, step)
-                existing = step.existing(connection)
-                need = count - len(existing)
-                if need <= 0:
-                    return []
-                chosen = step.choose(connection, items, existing, need)
-                return list(zip(step.insert(connection, chosen), chosen, strict=True))
+                _lock_targets(connection, [step])
+                return _store_items(connection, step, items, count)
         except IntegrityError:
             # The tag (or project) was deleted meanwhile, or a concurrent writer clashed.
             kind, row_id = step.target()
@@ -93,14 +105,51 @@ def _commit_items(
     )
 
 
-def _lock_target(connection: Connection, step: ListStep) -> None:
-    """Hold the row the items go under until the commit (PostgreSQL; SQLite has one writer):
+def _lock_targets(connection: Connection, steps: Sequence[ListStep]) -> None:
+    """Hold the rows the items go under until the commit (PostgreSQL; SQLite has one writer):
     two processes topping up the same list (workers sharing a job) count what the other
     stored, so a list never goes over its target. NO KEY UPDATE: rows that merely refer to
-    it (their foreign keys) are not held up."""
-    kind, row_id = step.target()
-    table = Project if kind == "project" else Tag
-    connection.execute(select(table.id).where(table.id == row_id).with_for_update(key_share=True))
+    them (their foreign keys) are not held up. Locked in one order (projects, then tags by
+    id), so two group commits never wait on each other in a cycle."""
+    for kind, row_id in sorted({step.target() for step in steps}):
+        table = Project if kind == "project" else Tag
+        connection.execute(
+            select(table.id).where(table.id == row_id).with_for_update(key_share=True)
+        )
+
+
+@dataclass(frozen=True)
+class _Items:
+    """The items of one reply to store under its step, up to ``count`` in all."""
+
+    step: ListStep
+    items: Sequence[str]
+    count: int
+
+
+class ItemWriter(GroupCommit[_Items, list[tuple[int, str]]]):
+    """Group commit of the items of replies that arrive together (a level of the tree
+    answers at once): one transaction for them all, each step still reading what its own
+    tag has (and the project's questions) inside it. A clash makes them go one by one, with
+    their own retries, so one deleted tag fails only its own step."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store.engine, self._commit_batch)
+        self.store = store
+
+    def _commit_batch(self, writes: list[_Items]) -> list[list[tuple[int, str]] | BaseException]:
+        try:
+            with self.store.engine.begin() as connection:
+                _lock_targets(connection, [w.step for w in writes])
+                return [_store_items(connection, w.step, w.items, w.count) for w in writes]
+        except IntegrityError:
+            results: list[list[tuple[int, str]] | BaseException] = []
+            for write in writes:
+                try:
+                    results.append(_commit_items(self.store, write.step, write.items, write.count))
+                except (TargetGone, ConflictError) as exc:
+                    results.append(exc)
+            return results
 
 
 async def top_up(
@@ -113,11 +162,13 @@ async def top_up(
     task_id: int | None = None,
     before_send: BeforeSend | None = None,
     screen: Screen | None = None,
+    writer: ItemWriter | None = None,
 ) -> StepOutcome:
     """Bring the step's list up to ``count`` items, asking again (bounded) for what is missing.
 
     ``before_send`` is awaited before each request goes out (see the gateway); ``screen``
-    keeps only the proposals it lets through (semantic dedup), the others are refused."""
+    keeps only the proposals it lets through (semantic dedup), the others are refused;
+    ``writer`` commits the items together with other steps' (else on their own)."""
     outcome = StepOutcome()
     # Proposals that were not stored (duplicates, also of items elsewhere in the project)
     # are shown as taken in the next request, so the model does not propose them again.
@@ -125,8 +176,8 @@ async def top_up(
     for attempt in range(1 + MAX_EXTRA_ATTEMPTS):
         if attempt > 0 and outcome.missing == 0:
             break  # the last reply filled the list: no need to read it again
-        with store.engine.connect() as connection:
-            existing = step.existing(connection)
+        # Off the loop: it serves the other requests of a run meanwhile.
+        existing = await asyncio.to_thread(_existing, store, step)
         need = count - len(existing)
         if attempt == 0:
             outcome.wanted = max(0, need)
@@ -155,7 +206,10 @@ async def top_up(
         outcome.calls.append(reply.result)
         items = list(reply.items) if screen is None else await screen(list(reply.items))
         # On the database's writer thread: the loop keeps serving calls meanwhile.
-        stored = await run_write(store.engine, _commit_items, store, step, items, count)
+        if writer is not None:
+            stored = await writer.write(_Items(step, items, count))
+        else:
+            stored = await run_write(store.engine, _commit_items, store, step, items, count)
         for item_id, text in stored[: outcome.missing]:
             outcome.created.append(item_id)
             outcome.texts.append(text)

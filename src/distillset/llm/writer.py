@@ -19,9 +19,9 @@ import functools
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
 
@@ -152,3 +152,55 @@ async def run_write(engine: Engine, write: Callable[..., T], *args: object) -> T
     except asyncio.CancelledError:
         await asyncio.wait([future])
         raise
+
+
+# How long a group commit waits for the writes arriving around the first one.
+BATCH_WINDOW_SECONDS = 0.002
+W = TypeVar("W")
+
+
+class GroupCommit(Generic[W, T]):
+    """Writes that arrive together are committed by one ``commit(writes)`` call on the
+    engine's writer thread, so the event loop keeps handing out slots meanwhile, and writes
+    that arrive during a commit join the next batch. ``commit`` returns one result per
+    write, in order; an exception in that list fails that write alone. Each caller returns
+    only after its write is committed; ``drain`` waits for the batches of callers that
+    were cancelled meanwhile."""
+
+    def __init__(
+        self, engine: Engine, commit: Callable[[list[W]], Sequence[T | BaseException]]
+    ) -> None:
+        self._engine, self._commit = engine, commit
+        self._batch: list[tuple[W, asyncio.Future[T]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def write(self, write: W) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._batch.append((write, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(BATCH_WINDOW_SECONDS)
+            while self._batch:
+                batch, self._batch = self._batch, []
+                try:
+                    results = await run_write(self._engine, self._commit, [w for w, _f in batch])
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                for (_write, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._flushing = None
+
+    async def drain(self) -> None:
+        """Wait until every write handed over is committed (or has failed)."""
+        while self._flushing is not None:
+            await asyncio.wait([self._flushing])

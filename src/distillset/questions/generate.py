@@ -20,7 +20,7 @@ from distillset.generation.context import DistillContext, full_path
 from distillset.generation.dedup import pick_new
 from distillset.generation.semantic_guard import Screen
 from distillset.generation.targets import Kind, TargetGone
-from distillset.generation.topup import StepOutcome, bullet_list, top_up
+from distillset.generation.topup import ItemWriter, StepOutcome, bullet_list, top_up
 from distillset.llm import Gateway
 from distillset.llm.gateway import BeforeSend
 from distillset.prompts import render
@@ -148,6 +148,7 @@ async def generate_questions(
     labels: tuple[str, ...] | None = None,
     before_send: BeforeSend | None = None,
     screen: Screen | None = None,
+    writer: ItemWriter | None = None,
 ) -> StepOutcome:
     """Top the tag's questions up to ``count``: only the missing ones are created (and with
     ``screen``, only those it lets through: see generation.semantic_guard)."""
@@ -166,4 +167,5 @@ async def generate_questions(
         task_id=task_id,
         before_send=before_send,
         screen=screen,
+        writer=writer,
     )

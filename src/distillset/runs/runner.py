@@ -13,7 +13,9 @@ import contextlib
 import secrets
 import time
 from abc import ABC, abstractmethod
-from typing import Any, cast
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -39,8 +41,35 @@ from distillset.runs.usage import billed_so_far, billed_usage
 from distillset.store import Project, Store, Task
 from distillset.store.models import utcnow
 
+T = TypeVar("T")
+
 # How often counters and events are written, and the cancel flag is read.
 FLUSH_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class _Flush:
+    """What one flush writes, taken on the loop."""
+
+    counters: dict[str, Any]
+    events: list[tuple[str, str]]
+    last_error: str | None
+    open_requests: int  # the bound of requests out it writes in the task row
+    beat: float  # when it started (monotonic): the lease it confirms runs from here
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What a flush's write found: the task lost, a cancel asked, the usage billed."""
+
+    lost: str | None = None
+    cancel: bool = False
+    billed: tuple[float, int] | None = None  # (cost, calls logged) when the task has a budget
+
+    def __bool__(self) -> bool:
+        """Whether the task row is still the run's (see _write_bound)."""
+        return self.lost is None
+
 
 # The event a run stopped from outside leaves, for the task pages and `tasks show`.
 INTERRUPTED_NOTE = "interrupted: the process running it stopped; resume to go on"
@@ -115,6 +144,8 @@ class SupervisedRun(ABC):
         # runs of other processes that may still have requests out.
         self._pool: SlotPool | None = None
         self._published = 0
+        # The write of that bound under way, if any (see _write_bound).
+        self._writing_bound: asyncio.Future[Any] | None = None
         self._others: list[OpenElsewhere] = []
         self._held: SlotsHeld | None = None
         # The task's budget (its ``max_cost`` param), what the usage log says it has cost
@@ -201,17 +232,46 @@ class SupervisedRun(ABC):
         self._sent += 1
         self._sent_cost += cost
         pool = self._pool
-        if pool is None or pool.in_flight <= self._published:
-            return
-        bound = min(pool.in_flight + PUBLISH_AHEAD, pool.max_concurrency)
+        while pool is not None and pool.in_flight > self._published:
+            if self._writing_bound is not None:
+                await asyncio.wait([self._writing_bound])  # then look again
+                continue
+            bound = min(pool.in_flight + PUBLISH_AHEAD, pool.max_concurrency)
+            if await self._write_bound(bound, self._publish, bound):
+                return
+            self.lost = "another process took it over"
+            self.cancel_event.set()
+            await asyncio.get_running_loop().create_future()  # cancelled with the job
+
+    def _publish(self, bound: int) -> bool:
         with self.store.session() as session:
-            ours = publish_open_requests(session, self.task_id, self.owner, bound)
-        if ours:
-            self._published = bound
-            return
-        self.lost = "another process took it over"
-        self.cancel_event.set()
-        await asyncio.get_running_loop().create_future()  # cancelled with the job
+            return publish_open_requests(session, self.task_id, self.owner, bound)
+
+    async def _write_bound(self, bound: int, write: Callable[..., T], *args: Any) -> T:
+        """Run ``write(*args)``, which writes ``bound`` as the task row's bound of requests
+        out (and says whether the row is still ours: truthy), on a thread: the loop goes on
+        answering the requests in flight (a write on the loop stalled them, the longer
+        while the writer thread held the database). One such write at a time (the caller
+        waited for ``_writing_bound``), so the last one started is the last one to land.
+        Meanwhile requests go out only under both the old bound and this one; once it is
+        written, under this one. A caller cancelled meanwhile waits for its write to end."""
+        assert self._writing_bound is None
+        self._published = min(self._published, bound)
+        writing = asyncio.ensure_future(asyncio.to_thread(write, *args))
+
+        def written(future: asyncio.Future[Any]) -> None:
+            # A done callback runs before the tasks that wait for the write resume.
+            self._writing_bound = None
+            if not future.cancelled() and future.exception() is None and future.result():
+                self._published = bound
+
+        writing.add_done_callback(written)
+        self._writing_bound = writing
+        try:
+            return await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            await asyncio.wait([writing])
+            raise
 
     def cancelled_by_user(self) -> bool:
         """Whether the run is ending because a cancel was asked (not paused at its budget,
@@ -267,23 +327,60 @@ class SupervisedRun(ABC):
         return f"finished with {failed} failed items (resume to retry them)", "info"
 
     def _flush(self, *, status: TaskStatus | None = None, error: str | None = None) -> bool:
-        """Write counters, events and the heartbeat; returns whether a cancel was asked."""
-        counters = self.counters()
-        beat = time.monotonic()  # before the write: the lease never outlives the heartbeat
+        """Write counters, events and the heartbeat on the loop (a run's last write, and a
+        shared job's: its counters come from the items' tally); returns whether a cancel
+        was asked."""
+        flush = self._snapshot(exact=True)
+        written = self._write_flush(flush, status, error)
+        if written.lost is None:
+            self._published = flush.open_requests
+        return self._flushed(flush, written)
+
+    async def _flush_off_loop(self) -> bool:
+        """The periodic flush, written off the loop (see _write_bound)."""
+        while self._writing_bound is not None:
+            await asyncio.wait([self._writing_bound])
+        if self.shared_items is not None:
+            return self._flush()
+        flush = self._snapshot(exact=False)
+        written = await self._write_bound(flush.open_requests, self._write_flush, flush, None, None)
+        return self._flushed(flush, written)
+
+    def _snapshot(self, *, exact: bool) -> _Flush:
+        """What a flush writes, taken on the loop. The bound of requests out: those out now
+        (``exact``, a run that ends), or a few more, so the requests of the next moments
+        need not write it again (each such write waits for the database)."""
+        pool = self._pool
+        in_flight = pool.in_flight if pool is not None else 0
+        bound = in_flight
+        if not exact and pool is not None and in_flight > 0:
+            bound = max(in_flight, min(in_flight + PUBLISH_AHEAD, pool.max_concurrency))
+        return _Flush(
+            counters=self.counters(),
+            events=self.take_events(),
+            last_error=self.last_error(),
+            open_requests=bound,
+            beat=time.monotonic(),  # before the write: the lease never outlives the heartbeat
+        )
+
+    def _write_flush(self, flush: _Flush, status: TaskStatus | None, error: str | None) -> _Written:
+        """The flush's transaction (on the loop or the writer thread): it touches nothing of
+        the run but what it returns, except a shared job's counters (always on the loop)."""
+        counters = flush.counters
+        billed: tuple[float, int] | None = None
         with self.store.session() as session:
             lost = renew_claim(session, self.task_id, self.settings, self.owner)
             if lost is not None:
                 # Deleted, or taken over by a process that found our heartbeat stale: stop
                 # without touching a row that is no longer ours.
-                self.lost = lost
-                return True
+                return _Written(lost=lost)
             task = session.get(Task, self.task_id)
             assert task is not None
             if "calls" in counters:
                 # Tokens and cost are what the usage log says was billed, failures included.
                 counters["calls"] = counters["calls"] | billed_usage(session, self.task_id)
             if self.budget is not None:
-                self._spent, self._logged = billed_so_far(session, self.task_id)
+                billed = billed_so_far(session, self.task_id)
             if self.shared_items is not None:
                 if status is None:  # (a run that ends has left the job)
                     self._beat_shared(session)
@@ -293,22 +390,29 @@ class SupervisedRun(ABC):
                 task.status = TaskStatus.RUNNING.value  # an observer thought we were gone
             task.counters = counters
             task.heartbeat_at = utcnow()
-            # Nothing awaits inside this write: the requests out cannot grow meanwhile.
-            self._published = self._pool.in_flight if self._pool is not None else 0
-            task.open_requests = self._published
-            add_events(session, self.task_id, self.take_events())
-            if last_error := self.last_error():
-                task.last_error = last_error
+            task.open_requests = flush.open_requests
+            add_events(session, self.task_id, flush.events)
+            if flush.last_error:
+                task.last_error = flush.last_error
             if status is not None:
                 task.status = status.value
                 task.finished_at = utcnow()
                 if error:
                     task.last_error = error
-            cancel = task.cancel_requested
-        self.lease.confirm(beat)
+            cancel = bool(task.cancel_requested)
+        return _Written(cancel=cancel, billed=billed)
+
+    def _flushed(self, flush: _Flush, written: _Written) -> bool:
+        """Back on the loop after a flush's write: what it learned takes effect."""
+        if written.lost is not None:
+            self.lost = written.lost
+            return True
+        if written.billed is not None:
+            self._spent, self._logged = written.billed
+        self.lease.confirm(flush.beat)
         if self.on_progress is not None:
-            self.on_progress(counters)
-        return cancel
+            self.on_progress(flush.counters)
+        return written.cancel
 
     def _beat_shared(self, session: Session) -> None:
         """A shared job's heartbeat: this worker takes part, holds its items and slots."""
@@ -325,7 +429,7 @@ class SupervisedRun(ABC):
                 self._held.release_ended()
             if self.paused is not None and self._nothing_out():
                 self.cancel_event.set()  # over budget: stop once its requests are back
-            if self._flush():
+            if await self._flush_off_loop():
                 self.cancel_event.set()
             if self.cancel_event.is_set():
                 job.cancel()

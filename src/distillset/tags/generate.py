@@ -12,7 +12,7 @@ from distillset.domain import InvalidInputError, Origin, clean_label, normalize_
 from distillset.generation.context import DistillContext, full_path
 from distillset.generation.dedup import pick_new
 from distillset.generation.targets import Kind, TargetGone
-from distillset.generation.topup import StepOutcome, bullet_list, top_up
+from distillset.generation.topup import ItemWriter, StepOutcome, bullet_list, top_up
 from distillset.llm import Gateway
 from distillset.llm.gateway import BeforeSend
 from distillset.prompts import render
@@ -145,6 +145,7 @@ async def generate_tags(
     task_id: int | None = None,
     labels: tuple[str, ...] | None = None,
     before_send: BeforeSend | None = None,
+    writer: ItemWriter | None = None,
 ) -> StepOutcome:
     """Top the parent's children up to ``count``: only the missing ones are created."""
     step = _step_without_reads(context, parent_id, labels)
@@ -153,5 +154,12 @@ async def generate_tags(
             step = tag_step(session, context, parent_id)
     endpoint = context.question_model
     return await top_up(
-        store, gateway, endpoint, step, count, task_id=task_id, before_send=before_send
+        store,
+        gateway,
+        endpoint,
+        step,
+        count,
+        task_id=task_id,
+        before_send=before_send,
+        writer=writer,
     )
