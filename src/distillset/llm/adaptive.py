@@ -41,9 +41,11 @@ TOKEN_OFFSET = 16
 class AdaptiveLimit:
     """The learned limit of one endpoint; not thread-safe (its Limiter holds the lock)."""
 
-    def __init__(self, ceiling: int) -> None:
+    def __init__(self, ceiling: int, start: int | None = None) -> None:
         self.ceiling = max(1, ceiling)
-        self.limit = min(INITIAL_LIMIT, float(self.ceiling))
+        # An endpoint that ran before starts where its last run got to, not from low again;
+        # the first sign of overload still cuts it.
+        self.limit = min(max(INITIAL_LIMIT, float(start or 0)), float(self.ceiling))
         self.slow_start = True
         # Bumped at each cut; a request carries the epoch it was sent in.
         self.epoch = 0

@@ -40,6 +40,8 @@ class EndpointConfig:
     stream: bool = False
     # The concurrency is learned from the replies, under the maximum (see llm/adaptive.py).
     adaptive: bool = True
+    # Where the learned limit starts: what the endpoint's last run learned (None: from low).
+    learned_concurrency: int | None = None
     # Answers ask for the top `logprobs` alternatives of every token (0: soft labels off);
     # `tokenizer` names the tokenizer their ids belong to (e.g. a Hugging Face repo id).
     logprobs: int = 0

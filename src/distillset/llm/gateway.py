@@ -528,13 +528,15 @@ class Gateway:
         if not limited:
             if not endpoint.adaptive:
                 return None
-            # Learned per gateway (one run): nothing it learned, or holds, outlives the run.
+            # Learned per gateway (one run), from where the endpoint's last run got to
+            # (kept in its row); nothing else it learned, or holds, outlives the run.
             return self._learned.get(
                 ("learned", endpoint.base_url, endpoint.model),
                 self.limits.max_concurrency,
                 None,
                 None,
                 adaptive=True,
+                start=endpoint.learned_concurrency,
             )
         limiter = self._endpoint_limiters.get(
             ("endpoint", endpoint.base_url, endpoint.model),
@@ -542,6 +544,7 @@ class Gateway:
             endpoint.rpm,
             endpoint.tpm,
             adaptive=endpoint.adaptive,
+            start=endpoint.learned_concurrency,
         )
         shared = self.limiter.rates
         if shared is not None and (endpoint.rpm or endpoint.tpm):

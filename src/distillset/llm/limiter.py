@@ -74,10 +74,12 @@ class Limiter:
         tokens_per_minute: int | None = None,
         *,
         adaptive: bool = False,
+        start: int | None = None,
     ) -> None:
         self._lock = threading.Lock()
-        # Learns how many requests the endpoint takes at once, under max_concurrency.
-        self._adaptive = AdaptiveLimit(max_concurrency) if adaptive else None
+        # Learns how many requests the endpoint takes at once, under max_concurrency,
+        # from ``start`` (what an earlier run learned) if given.
+        self._adaptive = AdaptiveLimit(max_concurrency, start) if adaptive else None
         self._in_flight = 0
         # Slots kept free for requests another process may still have out (a run that was
         # taken over while stopped): counted as in flight here until released.
@@ -360,12 +362,17 @@ class LimiterRegistry:
         tokens_per_minute: int | None,
         *,
         adaptive: bool = False,
+        start: int | None = None,
     ) -> Limiter:
         with self._lock:
             limiter = self._limiters.get((key, adaptive))
             if limiter is None:
                 limiter = Limiter(
-                    max_concurrency, requests_per_minute, tokens_per_minute, adaptive=adaptive
+                    max_concurrency,
+                    requests_per_minute,
+                    tokens_per_minute,
+                    adaptive=adaptive,
+                    start=start,
                 )
                 self._limiters[(key, adaptive)] = limiter
                 return limiter

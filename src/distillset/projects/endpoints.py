@@ -385,6 +385,7 @@ def endpoint_config(endpoint: ModelEndpoint, settings: Settings) -> EndpointConf
         batch_discount=endpoint.batch_discount,
         stream=bool(endpoint.stream),
         adaptive=bool(endpoint.adaptive),
+        learned_concurrency=endpoint.learned_concurrency if endpoint.adaptive else None,
         logprobs=endpoint.logprobs or 0,
         tokenizer=endpoint.tokenizer,
         reasoning_in_history=passes_reasoning(endpoint),
