@@ -1,11 +1,12 @@
 """Read queries of the lazy tree: one level of children at a time, with per-node counts.
 
 Counts are per node (direct sub-tags, the tag's own questions and how many are answered), read
-with three grouped queries over the page's ids, so a page costs the same at any tree size.
-Subtree counts (all descendants, their questions and answered questions) are read with one
-recursive aggregate query over a page's ids; they cost what the subtrees hold (a top level of
-100,000 tags and 1,000,000 questions reads all of them), so pages ask for them separately,
-after showing the tree, and one tag's panel reads its own.
+with two queries over the page's ids: the sub-tags grouped, the rest from the counts the
+database keeps per tag (TagCounts), so a page costs the same at any tree size.
+Subtree counts (all descendants, their questions and answered questions) are one recursive
+walk over the tags below a page's ids, summing their kept counts; it costs what the subtrees
+hold in tags (never their questions or answers), so pages ask for them separately, after
+showing the tree, and one tag's panel reads its own.
 Search finds tags by part of a label or of a path, bounded, prefix matches from an index first.
 """
 
@@ -14,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, select, tuple_
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from distillset.domain import MAX_ID, InvalidInputError, normalize_text
-from distillset.store import Answer, Question, Tag, TagPaths
+from distillset.store import Tag, TagCounts, TagPaths
 
 TREE_PAGE_SIZE = 200
 # A page's `next`: "position:id" of the last node shown.
@@ -117,31 +118,23 @@ def add_counts(session: Session, rows: list[TagRow]) -> None:
         session,
         select(Tag.parent_id, func.count()).where(Tag.parent_id.in_(ids)).group_by(Tag.parent_id),
     )
-    questions = _counts(
-        session,
-        select(Question.tag_id, func.count())
-        .where(Question.tag_id.in_(ids))
-        .group_by(Question.tag_id),
-    )
-    answered = _counts(
-        session,
-        select(Question.tag_id, func.count())
-        .where(
-            Question.tag_id.in_(ids),
-            exists().where(Answer.question_id == Question.id),
+    own = {
+        tag_id: (int(questions), int(answered))
+        for tag_id, questions, answered in session.execute(
+            select(TagCounts.tag_id, TagCounts.questions, TagCounts.answered).where(
+                TagCounts.tag_id.in_(ids)
+            )
         )
-        .group_by(Question.tag_id),
-    )
+    }
     for row in rows:
         row.children = sub_tags.get(row.id, 0)
-        row.questions = questions.get(row.id, 0)
-        row.answered = answered.get(row.id, 0)
+        row.questions, row.answered = own.get(row.id, (0, 0))
 
 
 def add_subtree_counts(session: Session, rows: list[TagRow]) -> None:
     """Descendants, questions and answered questions under each row (own counts read
     first), in one query: a recursive walk from the rows' tags keeps each descendant with the
-    row it is under."""
+    row it is under, and sums the descendants' kept counts."""
     ids = [row.id for row in rows if row.children]
     for row in rows:
         row.subtree_tags, row.subtree_questions, row.subtree_answered = (
@@ -157,26 +150,14 @@ def add_subtree_counts(session: Session, rows: list[TagRow]) -> None:
     walk_cte = walk_cte.union_all(
         select(walk_cte.c.root, child.id).where(child.parent_id == walk_cte.c.id)
     )
-    per_tag = (
-        select(
-            Question.tag_id.label("tag_id"),
-            func.count().label("questions"),
-            func.sum(
-                case((exists().where(Answer.question_id == Question.id), literal(1)), else_=0)
-            ).label("answered"),
-        )
-        .where(Question.tag_id.in_(select(walk_cte.c.id)))
-        .group_by(Question.tag_id)
-        .subquery()
-    )
     stmt = (
         select(
             walk_cte.c.root,
             func.count(),
-            func.coalesce(func.sum(per_tag.c.questions), 0),
-            func.coalesce(func.sum(per_tag.c.answered), 0),
+            func.coalesce(func.sum(TagCounts.questions), 0),
+            func.coalesce(func.sum(TagCounts.answered), 0),
         )
-        .select_from(walk_cte.outerjoin(per_tag, per_tag.c.tag_id == walk_cte.c.id))
+        .select_from(walk_cte.outerjoin(TagCounts, TagCounts.tag_id == walk_cte.c.id))
         .group_by(walk_cte.c.root)
     )
     totals = {root: (tags, q, a) for root, tags, q, a in session.execute(stmt)}

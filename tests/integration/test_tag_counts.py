@@ -1,0 +1,312 @@
+"""The counts the database keeps per tag (tag_counts, migration 0017) against a recount from
+the tables, after every kind of write, on SQLite and PostgreSQL; and the tree's subtree
+counts read from them after tag moves and deletes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import delete, exists, func, insert, inspect, select, text, update
+from sqlalchemy.orm import Session
+
+from distillset.config import Settings
+from distillset.domain import Origin, text_hash
+from distillset.projects.lifecycle import create_project, delete_project, get_project
+from distillset.questions import delete_questions, move_questions
+from distillset.review import delete_records, import_dataset
+from distillset.store import Answer, Project, Question, Store, Tag, TagCounts, open_store
+from distillset.store.db import alembic_config
+from distillset.tags import add_subtree_counts, child_rows
+from distillset.tags.tree import add_tag_path, delete_tag, find_tag, move_tag
+
+Counts = dict[int, tuple[int, int]]
+
+
+def recount(session: Session) -> Counts:
+    """Each tag's questions and answered questions, counted from the tables."""
+    answered = exists().where(Answer.question_id == Question.id)
+    questions = dict(
+        session.execute(select(Question.tag_id, func.count()).group_by(Question.tag_id)).all()
+    )
+    with_answers = dict(
+        session.execute(
+            select(Question.tag_id, func.count()).where(answered).group_by(Question.tag_id)
+        ).all()
+    )
+    return {
+        tag_id: (int(questions.get(tag_id, 0)), int(with_answers.get(tag_id, 0)))
+        for tag_id in session.scalars(select(Tag.id))
+    }
+
+
+def stored(session: Session) -> Counts:
+    rows = session.execute(select(TagCounts.tag_id, TagCounts.questions, TagCounts.answered))
+    return {tag_id: (questions, answered) for tag_id, questions, answered in rows}
+
+
+def _question(session: Session, project: Project, tag: Tag | None, text_: str) -> Question:
+    question = Question(
+        project_id=project.id,
+        tag_id=tag.id if tag else None,
+        text=text_,
+        text_hash=text_hash(text_),
+    )
+    session.add(question)
+    session.flush()
+    return question
+
+
+def _answer(session: Session, question: Question, variant: int = 0) -> Answer:
+    answer = Answer(
+        question_id=question.id,
+        project_id=question.project_id,
+        variant=variant,
+        answer=f"Answer {variant} to {question.text}",
+    )
+    session.add(answer)
+    session.flush()
+    return answer
+
+
+def _by_text(session: Session, text_: str) -> Question:
+    return session.scalars(select(Question).where(Question.text == text_)).one()
+
+
+def _sports(session: Session) -> None:
+    sports = create_project(session, "Sports")
+    rules = add_tag_path(session, sports, "Ball games > Football > Rules", Origin.MANUAL)
+    add_tag_path(session, sports, "Ball games > Tennis", Origin.MANUAL)
+    add_tag_path(session, sports, "Running", Origin.MANUAL)
+    other = create_project(session, "Other")
+    chess = add_tag_path(session, other, "Chess", Origin.MANUAL)
+    _answer(session, _question(session, other, chess, "Castling?"))
+    _question(session, other, chess, "En passant?")
+    assert rules.depth == 3
+
+
+def _insert_questions(session: Session) -> None:
+    sports = get_project(session, "Sports")
+    football = find_tag(session, sports, "Ball games > Football")
+    rules = find_tag(session, sports, "Ball games > Football > Rules")
+    tennis = find_tag(session, sports, "Ball games > Tennis")
+    for text_ in ("Offside?", "Penalty?", "Corner?"):
+        _question(session, sports, football, text_)
+    for text_ in ("Handball?", "Free kick?"):
+        _question(session, sports, rules, text_)
+    for text_ in ("Deuce?", "Let?"):
+        _question(session, sports, tennis, text_)
+    _question(session, sports, None, "Untagged?")
+
+
+def _add_answers(session: Session) -> None:
+    for text_ in ("Offside?", "Handball?", "Deuce?", "Untagged?"):
+        _answer(session, _by_text(session, text_))
+    _answer(session, _by_text(session, "Offside?"), variant=1)  # a second sample
+
+
+def _two_answers_in_one_statement(session: Session) -> None:
+    # One multi-row INSERT: its second row is not the question's first answer.
+    question = _by_text(session, "Penalty?")
+    session.execute(
+        insert(Answer).values(
+            [
+                {"question_id": question.id, "project_id": question.project_id, "variant": v}
+                | {"answer": f"Penalty {v}", "labels": []}
+                for v in (0, 1, 2)
+            ]
+        )
+    )
+
+
+def _delete_one_of_two_answers(session: Session) -> None:
+    offside = _by_text(session, "Offside?")
+    first = session.scalars(
+        select(Answer.id).where(Answer.question_id == offside.id, Answer.variant == 0)
+    ).one()
+    delete_records(session, get_project(session, "Sports"), ids=[first])
+
+
+def _delete_all_answers_in_one_statement(session: Session) -> None:
+    penalty = _by_text(session, "Penalty?")
+    session.execute(delete(Answer).where(Answer.question_id == penalty.id))
+
+
+def _delete_a_last_answer(session: Session) -> None:
+    handball = _by_text(session, "Handball?")
+    last = session.scalars(select(Answer.id).where(Answer.question_id == handball.id)).one()
+    delete_records(session, get_project(session, "Sports"), ids=[last])
+
+
+def _move_questions(session: Session) -> None:
+    sports = get_project(session, "Sports")
+    running = find_tag(session, sports, "Running")
+    moved = [_by_text(session, t).id for t in ("Offside?", "Corner?", "Deuce?", "Untagged?")]
+    move_questions(session, sports, running.id, ids=moved)
+    # Back to no tag, and from no tag to one, by hand.
+    session.execute(update(Question).where(Question.text == "Corner?").values(tag_id=None))
+
+
+def _move_an_answer(session: Session) -> None:
+    # Offside's only answer goes to Let?: Offside becomes unanswered, Let answered.
+    offside, let = _by_text(session, "Offside?"), _by_text(session, "Let?")
+    session.execute(
+        update(Answer).where(Answer.question_id == offside.id).values(question_id=let.id)
+    )
+
+
+def _delete_questions(session: Session) -> None:
+    sports = get_project(session, "Sports")
+    delete_questions(session, sports, ids=[_by_text(session, "Let?").id])
+    # Deleted with its answer still there: the answer goes by cascade.
+    _answer(session, _by_text(session, "Free kick?"))
+    session.execute(delete(Question).where(Question.text == "Free kick?"))
+
+
+def _move_a_tag(session: Session) -> None:
+    sports = get_project(session, "Sports")
+    tennis = find_tag(session, sports, "Ball games > Tennis")
+    move_tag(session, tennis, find_tag(session, sports, "Running"))
+
+
+def _import(session: Session, tmp_path: Path) -> None:
+    rows = [
+        {"instruction": "Marathon?", "output": "42 km."},
+        {"instruction": "Sprint?", "output": "100 m."},
+        {"instruction": "Handball?", "output": "Already asked."},  # a duplicate: skipped
+    ]
+    path = tmp_path / "running.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
+    sports = get_project(session, "Sports")
+    result = import_dataset(session, sports, path, tag_id=find_tag(session, sports, "Running").id)
+    assert (result.questions, result.duplicates) == (2, 1)
+
+
+def _delete_a_tag_subtree(session: Session) -> None:
+    sports = get_project(session, "Sports")
+    delete_tag(session, find_tag(session, sports, "Ball games"))
+
+
+def _delete_a_project(session: Session) -> None:
+    delete_project(session, get_project(session, "Sports"))
+
+
+def steps(tmp_path: Path) -> list[tuple[str, Callable[[Session], None]]]:
+    return [
+        ("projects and tags", _sports),
+        ("insert questions", _insert_questions),
+        ("add answers", _add_answers),
+        ("answers in one statement", _two_answers_in_one_statement),
+        ("delete one of two answers", _delete_one_of_two_answers),
+        ("delete all answers in one statement", _delete_all_answers_in_one_statement),
+        ("delete a last answer", _delete_a_last_answer),
+        ("move questions", _move_questions),
+        ("move an answer", _move_an_answer),
+        ("delete questions", _delete_questions),
+        ("move a tag", _move_a_tag),
+        ("import", lambda session: _import(session, tmp_path)),
+        ("delete a tag subtree", _delete_a_tag_subtree),
+        ("delete a project", _delete_a_project),
+    ]
+
+
+def subtree_recount(session: Session, project_id: int) -> dict[int, tuple[int, int, int]]:
+    """Each top-level tag's descendants, questions and answered questions, from the tables."""
+    parents = dict(session.execute(select(Tag.id, Tag.parent_id)).all())
+    counts = recount(session)
+    totals: dict[int, tuple[int, int, int]] = {}
+    for tag_id in parents:
+        root = tag_id
+        while parents[root] is not None:
+            root = parents[root]
+        tags, questions, answered = totals.get(root, (-1, 0, 0))
+        own_questions, own_answered = counts[tag_id]
+        totals[root] = (tags + 1, questions + own_questions, answered + own_answered)
+    return {
+        tag_id: totals[tag_id]
+        for tag_id in session.scalars(
+            select(Tag.id).where(Tag.project_id == project_id, Tag.parent_id.is_(None))
+        )
+    }
+
+
+def _check_tree(session: Session) -> None:
+    for project_id in session.scalars(select(Project.id)):
+        rows = child_rows(session, project_id, None)
+        add_subtree_counts(session, rows)
+        shown = {r.id: (r.subtree_tags, r.subtree_questions, r.subtree_answered) for r in rows}
+        assert shown == subtree_recount(session, project_id)
+        own = {row.id: (row.questions, row.answered) for row in rows}
+        assert own == {row.id: recount(session)[row.id] for row in rows}
+
+
+def test_kept_counts_equal_a_recount_after_every_write(
+    store: Store, database: str, tmp_path: Path
+) -> None:
+    seen_answered = False
+    for name, step in steps(tmp_path):
+        with store.session() as session:
+            step(session)
+        with store.session() as session:
+            expected = recount(session)
+            assert stored(session) == expected, f"after {name}"
+            _check_tree(session)
+            seen_answered |= any(answered for _, answered in expected.values())
+    assert seen_answered  # the writes did reach the answered counts
+    with store.session() as session:
+        # Only the other project is left, with its own counts.
+        chess = find_tag(session, get_project(session, "Other"), "Chess")
+        assert stored(session) == {chess.id: (2, 1)}
+
+
+TRIGGERS = {
+    "tag_counts_tag_insert": "tags",
+    "tag_counts_question_insert": "questions",
+    "tag_counts_question_delete": "questions",
+    "tag_counts_question_move": "questions",
+    "tag_counts_answer_insert": "answers",
+    "tag_counts_answer_delete": "answers",
+    "tag_counts_answer_move": "answers",
+}
+
+
+@pytest.mark.parametrize("trigger", sorted(TRIGGERS))
+def test_each_trigger_is_needed(store: Store, database: str, tmp_path: Path, trigger: str) -> None:
+    """Without any one of the triggers, some write leaves the kept counts wrong."""
+    with store.engine.begin() as connection:
+        on_table = f" ON {TRIGGERS[trigger]}" if database == "postgresql" else ""
+        connection.execute(text(f"DROP TRIGGER {trigger}{on_table}"))
+    wrong = []
+    for name, step in steps(tmp_path):
+        with store.session() as session:
+            step(session)
+        with store.session() as session:
+            if stored(session) != recount(session):
+                wrong.append(name)
+    assert wrong, f"no write needed {trigger}"
+
+
+def test_the_upgrade_counts_what_is_stored_and_the_downgrade_removes_it(
+    settings: Settings, database: str
+) -> None:
+    store = open_store(settings)  # opens at the head: undo 0017 to seed without its triggers
+    command.downgrade(alembic_config(store.engine), "0016_record_history")
+    assert "tag_counts" not in inspect(store.engine).get_table_names()
+    with store.session() as session:
+        sports = create_project(session, "Sports")
+        tennis = add_tag_path(session, sports, "Ball games > Tennis", Origin.MANUAL)
+        _answer(session, _question(session, sports, tennis, "Deuce?"), variant=1)
+        _answer(session, _question(session, sports, tennis, "Let?"))
+        _question(session, sports, tennis, "Ace?")
+    store.close()
+    store = open_store(settings)  # upgrades again, counting the rows above
+    try:
+        with store.session() as session:
+            tennis = find_tag(session, get_project(session, "Sports"), "Ball games > Tennis")
+            assert stored(session)[tennis.id] == (3, 2)
+            assert stored(session) == recount(session)
+    finally:
+        store.close()
