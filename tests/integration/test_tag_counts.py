@@ -23,11 +23,12 @@ from distillset.store.db import alembic_config
 from distillset.tags import add_subtree_counts, child_rows
 from distillset.tags.tree import add_tag_path, delete_tag, find_tag, move_tag
 
-Counts = dict[int, tuple[int, int]]
+Counts = dict[int, tuple[int, int, int, int, int]]
 
 
 def recount(session: Session) -> Counts:
-    """Each tag's questions and answered questions, counted from the tables."""
+    """Each tag's questions and answered questions, and its subtree's (descendants, questions
+    and answered of the tag and all below), counted from the tables."""
     answered = exists().where(Answer.question_id == Question.id)
     questions = dict(
         session.execute(select(Question.tag_id, func.count()).group_by(Question.tag_id)).all()
@@ -37,15 +38,35 @@ def recount(session: Session) -> Counts:
             select(Question.tag_id, func.count()).where(answered).group_by(Question.tag_id)
         ).all()
     )
+    parents = dict(session.execute(select(Tag.id, Tag.parent_id)).all())
+    totals = {tag_id: [0, 0, 0] for tag_id in parents}
+    for tag_id in parents:
+        own = (int(questions.get(tag_id, 0)), int(with_answers.get(tag_id, 0)))
+        above: int | None = tag_id
+        while above is not None:
+            total = totals[above]
+            total[0] += above != tag_id
+            total[1] += own[0]
+            total[2] += own[1]
+            above = parents[above]
     return {
-        tag_id: (int(questions.get(tag_id, 0)), int(with_answers.get(tag_id, 0)))
-        for tag_id in session.scalars(select(Tag.id))
+        tag_id: (int(questions.get(tag_id, 0)), int(with_answers.get(tag_id, 0)), *total)
+        for tag_id, (*total,) in totals.items()
     }
 
 
 def stored(session: Session) -> Counts:
-    rows = session.execute(select(TagCounts.tag_id, TagCounts.questions, TagCounts.answered))
-    return {tag_id: (questions, answered) for tag_id, questions, answered in rows}
+    rows = session.execute(
+        select(
+            TagCounts.tag_id,
+            TagCounts.questions,
+            TagCounts.answered,
+            TagCounts.subtree_tags,
+            TagCounts.subtree_questions,
+            TagCounts.subtree_answered,
+        )
+    )
+    return {tag_id: tuple(counts) for tag_id, *counts in rows}  # type: ignore[misc]
 
 
 def _question(session: Session, project: Project, tag: Tag | None, text_: str) -> Question:
@@ -169,7 +190,10 @@ def _delete_questions(session: Session) -> None:
 def _move_a_tag(session: Session) -> None:
     sports = get_project(session, "Sports")
     tennis = find_tag(session, sports, "Ball games > Tennis")
+    _answer(session, _question(session, sports, tennis, "Tie break?"))
     move_tag(session, tennis, find_tag(session, sports, "Running"))
+    # A tag with a subtree of its own (Rules), two levels down.
+    move_tag(session, find_tag(session, sports, "Ball games > Football"), tennis)
 
 
 def _import(session: Session, tmp_path: Path) -> None:
@@ -186,6 +210,11 @@ def _import(session: Session, tmp_path: Path) -> None:
 
 
 def _delete_a_tag_subtree(session: Session) -> None:
+    sports = get_project(session, "Sports")
+    delete_tag(session, find_tag(session, sports, "Running > Tennis > Football"))
+
+
+def _delete_a_top_level_tag(session: Session) -> None:
     sports = get_project(session, "Sports")
     delete_tag(session, find_tag(session, sports, "Ball games"))
 
@@ -209,38 +238,21 @@ def steps(tmp_path: Path) -> list[tuple[str, Callable[[Session], None]]]:
         ("move a tag", _move_a_tag),
         ("import", lambda session: _import(session, tmp_path)),
         ("delete a tag subtree", _delete_a_tag_subtree),
+        ("delete a top-level tag", _delete_a_top_level_tag),
         ("delete a project", _delete_a_project),
     ]
 
 
-def subtree_recount(session: Session, project_id: int) -> dict[int, tuple[int, int, int]]:
-    """Each top-level tag's descendants, questions and answered questions, from the tables."""
-    parents = dict(session.execute(select(Tag.id, Tag.parent_id)).all())
-    counts = recount(session)
-    totals: dict[int, tuple[int, int, int]] = {}
-    for tag_id in parents:
-        root = tag_id
-        while parents[root] is not None:
-            root = parents[root]
-        tags, questions, answered = totals.get(root, (-1, 0, 0))
-        own_questions, own_answered = counts[tag_id]
-        totals[root] = (tags + 1, questions + own_questions, answered + own_answered)
-    return {
-        tag_id: totals[tag_id]
-        for tag_id in session.scalars(
-            select(Tag.id).where(Tag.project_id == project_id, Tag.parent_id.is_(None))
-        )
-    }
-
-
 def _check_tree(session: Session) -> None:
+    """The tree's top level shows the counts the tables give."""
+    counts = recount(session)
     for project_id in session.scalars(select(Project.id)):
         rows = child_rows(session, project_id, None)
         add_subtree_counts(session, rows)
-        shown = {r.id: (r.subtree_tags, r.subtree_questions, r.subtree_answered) for r in rows}
-        assert shown == subtree_recount(session, project_id)
-        own = {row.id: (row.questions, row.answered) for row in rows}
-        assert own == {row.id: recount(session)[row.id] for row in rows}
+        for row in rows:
+            shown = (row.questions, row.answered)
+            shown += (row.subtree_tags, row.subtree_questions, row.subtree_answered)
+            assert shown == counts[row.id]
 
 
 def test_kept_counts_equal_a_recount_after_every_write(
@@ -254,16 +266,19 @@ def test_kept_counts_equal_a_recount_after_every_write(
             expected = recount(session)
             assert stored(session) == expected, f"after {name}"
             _check_tree(session)
-            seen_answered |= any(answered for _, answered in expected.values())
+            seen_answered |= any(counts[1] for counts in expected.values())
     assert seen_answered  # the writes did reach the answered counts
     with store.session() as session:
         # Only the other project is left, with its own counts.
         chess = find_tag(session, get_project(session, "Other"), "Chess")
-        assert stored(session) == {chess.id: (2, 1)}
+        assert stored(session) == {chess.id: (2, 1, 0, 2, 1)}
 
 
 TRIGGERS = {
     "tag_counts_tag_insert": "tags",
+    "tag_counts_tag_delete": "tags",
+    "tag_counts_tag_move": "tags",
+    "tag_counts_subtree": "tag_counts",
     "tag_counts_question_insert": "questions",
     "tag_counts_question_delete": "questions",
     "tag_counts_question_move": "questions",
@@ -306,7 +321,9 @@ def test_the_upgrade_counts_what_is_stored_and_the_downgrade_removes_it(
     try:
         with store.session() as session:
             tennis = find_tag(session, get_project(session, "Sports"), "Ball games > Tennis")
-            assert stored(session)[tennis.id] == (3, 2)
+            assert stored(session)[tennis.id] == (3, 2, 0, 3, 2)
+            ball = find_tag(session, get_project(session, "Sports"), "Ball games")
+            assert stored(session)[ball.id] == (0, 0, 1, 3, 2)
             assert stored(session) == recount(session)
     finally:
         store.close()

@@ -164,7 +164,8 @@ class Tag(Base):
 
 
 class TagCounts(Base):
-    """A tag's own questions and how many of them have an answer (any variant).
+    """A tag's own questions and how many of them have an answer (any variant), and the same
+    for its whole subtree (the tag and every tag below it) with the number of descendants.
 
     Derived data that database triggers keep (migration 0017_tag_counts) on every write of
     tags, questions and answers; code only reads it. A table of its own, not columns of
@@ -177,6 +178,9 @@ class TagCounts(Base):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     questions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subtree_tags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subtree_questions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subtree_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Question(Base):

@@ -1,12 +1,9 @@
 """Read queries of the lazy tree: one level of children at a time, with per-node counts.
 
-Counts are per node (direct sub-tags, the tag's own questions and how many are answered), read
-with two queries over the page's ids: the sub-tags grouped, the rest from the counts the
-database keeps per tag (TagCounts), so a page costs the same at any tree size.
-Subtree counts (all descendants, their questions and answered questions) are one recursive
-walk over the tags below a page's ids, summing their kept counts; it costs what the subtrees
-hold in tags (never their questions or answers), so pages ask for them separately, after
-showing the tree, and one tag's panel reads its own.
+Counts are per node (direct sub-tags, the tag's own questions and how many are answered), and
+per subtree (all descendants, their questions and answered questions, the tag's own
+included). The database keeps both for every tag (TagCounts, up to date on every write), so
+a page's counts are two small queries over its ids and cost the same at any tree size.
 Search finds tags by part of a label or of a path, bounded, prefix matches from an index first.
 """
 
@@ -16,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, literal, select, tuple_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from distillset.domain import MAX_ID, InvalidInputError, normalize_text
 from distillset.store import Tag, TagCounts, TagPaths
@@ -132,40 +129,25 @@ def add_counts(session: Session, rows: list[TagRow]) -> None:
 
 
 def add_subtree_counts(session: Session, rows: list[TagRow]) -> None:
-    """Descendants, questions and answered questions under each row (own counts read
-    first), in one query: a recursive walk from the rows' tags keeps each descendant with the
-    row it is under, and sums the descendants' kept counts."""
-    ids = [row.id for row in rows if row.children]
-    for row in rows:
-        row.subtree_tags, row.subtree_questions, row.subtree_answered = (
-            0,
-            row.questions,
-            row.answered,
-        )
+    """Descendants, questions and answered questions under each row, the row's own included."""
+    ids = [row.id for row in rows]
     if not ids:
         return
-    walk = select(Tag.id.label("root"), Tag.id.label("id")).where(Tag.id.in_(ids))
-    walk_cte = walk.cte("walk", recursive=True)
-    child = aliased(Tag)
-    walk_cte = walk_cte.union_all(
-        select(walk_cte.c.root, child.id).where(child.parent_id == walk_cte.c.id)
-    )
-    stmt = (
-        select(
-            walk_cte.c.root,
-            func.count(),
-            func.coalesce(func.sum(TagCounts.questions), 0),
-            func.coalesce(func.sum(TagCounts.answered), 0),
+    totals = {
+        tag_id: (int(tags), int(questions), int(answered))
+        for tag_id, tags, questions, answered in session.execute(
+            select(
+                TagCounts.tag_id,
+                TagCounts.subtree_tags,
+                TagCounts.subtree_questions,
+                TagCounts.subtree_answered,
+            ).where(TagCounts.tag_id.in_(ids))
         )
-        .select_from(walk_cte.outerjoin(TagCounts, TagCounts.tag_id == walk_cte.c.id))
-        .group_by(walk_cte.c.root)
-    )
-    totals = {root: (tags, q, a) for root, tags, q, a in session.execute(stmt)}
+    }
     for row in rows:
-        if row.id in totals:
-            tags, q, a = totals[row.id]
-            row.subtree_tags = int(tags) - 1  # the walk starts at the tag itself
-            row.subtree_questions, row.subtree_answered = int(q), int(a)
+        row.subtree_tags, row.subtree_questions, row.subtree_answered = totals.get(
+            row.id, (0, 0, 0)
+        )
 
 
 def rows_by_id(session: Session, project_id: int, ids: list[int]) -> list[TagRow]:

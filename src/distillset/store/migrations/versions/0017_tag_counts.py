@@ -1,4 +1,4 @@
-"""tag counts: each tag's own questions and answered questions, kept by triggers
+"""tag counts: a tag's own and its subtree's questions and answered questions, kept by triggers
 
 Revision ID: 0017_tag_counts
 Revises: 0016_record_history
@@ -6,8 +6,9 @@ Create Date: 2026-12-05 13:30:00
 
 The tree showed each tag's counts, and its subtree's, by reading the questions and answers
 below it: a top level of a 100,000-tag, 1,000,000-question project read all of them. A row
-per tag in `tag_counts` holds the tag's own numbers instead; the subtree's are a walk over
-tags only. "Answered" is a question with at least one answer (any variant).
+per tag in `tag_counts` holds the tag's own numbers (questions, answered: a question with at
+least one answer, any variant) and its subtree's (descendants; questions and answered of the
+tag and all below), so the tree reads a page's counts by their ids.
 
 Database triggers keep the rows in step with every write, whichever code makes it: a tag's
 insert adds its row (its delete removes it by cascade); a question's insert, delete (foreign-key
@@ -15,6 +16,12 @@ cascades of a tag or project included) and move to another tag; an answer's inse
 move to another question (the first answer of a question makes it answered, deleting its last
 makes it unanswered). A question's delete is counted BEFORE the row goes, while its answers
 are still there (their cascade runs after it, and then finds no question to count against).
+Every change of a tag's own counts is added to the subtree totals of the tag and its
+ancestors (a trigger on tag_counts itself); a tag's insert, delete and move to another parent
+add or take its whole subtree from its ancestors'. Walks up the tree follow live tags only, so
+in a cascade the deletes below a deleted tag change nothing above it (its own delete, counted
+before it goes, took its whole subtree away). A multi-row INSERT of tags must list a parent
+before its children (as the ORM does: a child needs its parent's id).
 
 On PostgreSQL the answer triggers run BEFORE each row: a row trigger there sees the rows its
 statement handled earlier (not the later ones, as AFTER triggers of a multi-row statement
@@ -45,13 +52,82 @@ BACKFILL = (
     "AND EXISTS (SELECT 1 FROM answers a WHERE a.question_id = q.id)) "
     "FROM tags t"
 )
+# Then each tag's subtree from the own counts: one walk from every tag down to its descendants.
+BACKFILL_SUBTREES = (
+    "UPDATE tag_counts SET subtree_tags = s.tags, subtree_questions = s.questions, "
+    "subtree_answered = s.answered FROM ("
+    "WITH RECURSIVE walk(root, id) AS (SELECT tag_id, tag_id FROM tag_counts "
+    "UNION ALL SELECT walk.root, tags.id FROM walk JOIN tags ON tags.parent_id = walk.id) "
+    "SELECT walk.root AS root, count(*) - 1 AS tags, sum(c.questions) AS questions, "
+    "sum(c.answered) AS answered FROM walk JOIN tag_counts c ON c.tag_id = walk.id "
+    "GROUP BY walk.root) AS s WHERE s.root = tag_counts.tag_id"
+)
+
+# The tag with the id in the placeholder and its ancestors, live ones only: a walk from a
+# deleted tag, or through one deleted in the same cascade, ends there.
+_UP = (
+    "(WITH RECURSIVE up(id) AS (SELECT id FROM tags WHERE id = {tag} UNION ALL "
+    "SELECT p.id FROM up JOIN tags c ON c.id = up.id JOIN tags p ON p.id = c.parent_id) "
+    "SELECT id FROM up)"
+)
+
+
+def _add_to_subtrees(tag: str, tags: str, questions: str, answered: str) -> str:
+    """Add to the subtree totals of a tag and its ancestors."""
+    return (
+        f"UPDATE tag_counts SET subtree_tags = subtree_tags + {tags}, "
+        f"subtree_questions = subtree_questions + {questions}, "
+        f"subtree_answered = subtree_answered + {answered} "
+        f"WHERE tag_id IN {_UP.format(tag=tag)}"
+    )
+
+
+# A tag's whole subtree (itself included) as seen from above, in SQLite: its stored totals.
+def _subtree_of(tag: str, column: str, plus: str = "") -> str:
+    return f"COALESCE((SELECT {column}{plus} FROM tag_counts WHERE tag_id = {tag}), 0)"
+
 
 # "Has an answer" as 0/1, for the question in the placeholder.
 _HAS_ANSWER = "(CASE WHEN EXISTS (SELECT 1 FROM answers WHERE question_id = {q}) THEN 1 ELSE 0 END)"
 
 SQLITE_TRIGGERS = {
     "tag_counts_tag_insert": "AFTER INSERT ON tags BEGIN "
-    "INSERT INTO tag_counts (tag_id, questions, answered) VALUES (new.id, 0, 0); END",
+    "INSERT INTO tag_counts (tag_id, questions, answered) VALUES (new.id, 0, 0); "
+    f"{_add_to_subtrees('new.parent_id', '1', '0', '0')}; END",
+    # Before the delete: the tag's totals are still there. Its descendants' deletes (the
+    # cascade) then find no live parent to walk up from.
+    "tag_counts_tag_delete": "BEFORE DELETE ON tags BEGIN "
+    + _add_to_subtrees(
+        "old.parent_id",
+        f"-{_subtree_of('old.id', 'subtree_tags', ' + 1')}",
+        f"-{_subtree_of('old.id', 'subtree_questions')}",
+        f"-{_subtree_of('old.id', 'subtree_answered')}",
+    )
+    + "; END",
+    "tag_counts_tag_move": "AFTER UPDATE OF parent_id ON tags "
+    "WHEN old.parent_id IS NOT new.parent_id BEGIN "
+    + _add_to_subtrees(
+        "old.parent_id",
+        f"-{_subtree_of('new.id', 'subtree_tags', ' + 1')}",
+        f"-{_subtree_of('new.id', 'subtree_questions')}",
+        f"-{_subtree_of('new.id', 'subtree_answered')}",
+    )
+    + "; "
+    + _add_to_subtrees(
+        "new.parent_id",
+        _subtree_of("new.id", "subtree_tags", " + 1"),
+        _subtree_of("new.id", "subtree_questions"),
+        _subtree_of("new.id", "subtree_answered"),
+    )
+    + "; END",
+    # Every change of a tag's own counts, whichever trigger made it, reaches its subtree
+    # totals and its ancestors'.
+    "tag_counts_subtree": "AFTER UPDATE OF questions, answered ON tag_counts "
+    "WHEN old.questions <> new.questions OR old.answered <> new.answered BEGIN "
+    + _add_to_subtrees(
+        "new.tag_id", "0", "new.questions - old.questions", "new.answered - old.answered"
+    )
+    + "; END",
     "tag_counts_question_insert": "AFTER INSERT ON questions WHEN new.tag_id IS NOT NULL BEGIN "
     "UPDATE tag_counts SET questions = questions + 1, "
     f"answered = answered + {_HAS_ANSWER.format(q='new.id')} WHERE tag_id = new.tag_id; END",
@@ -122,7 +198,52 @@ PG_TRIGGERS = {
     "tag_counts_tag_insert": (
         "AFTER INSERT ON tags",
         "",
-        "INSERT INTO tag_counts (tag_id, questions, answered) VALUES (NEW.id, 0, 0); RETURN NULL;",
+        "INSERT INTO tag_counts (tag_id, questions, answered) VALUES (NEW.id, 0, 0); "
+        f"{_add_to_subtrees('NEW.parent_id', '1', '0', '0')}; RETURN NULL;",
+    ),
+    # The tag's totals are read locked, after any writer below it has committed.
+    "tag_counts_tag_delete": (
+        "BEFORE DELETE ON tags",
+        "",
+        "SELECT subtree_tags + 1, subtree_questions, subtree_answered "
+        "INTO n_tags, n_questions, n_answered FROM tag_counts WHERE tag_id = OLD.id FOR UPDATE; "
+        + _add_to_subtrees(
+            "OLD.parent_id",
+            "-COALESCE(n_tags, 0)",
+            "-COALESCE(n_questions, 0)",
+            "-COALESCE(n_answered, 0)",
+        )
+        + "; RETURN OLD;",
+    ),
+    # Before the update, like the answers' triggers: a statement moving several tags moves
+    # them one after the other.
+    "tag_counts_tag_move": (
+        "BEFORE UPDATE OF parent_id ON tags",
+        "OLD.parent_id IS DISTINCT FROM NEW.parent_id",
+        "SELECT subtree_tags + 1, subtree_questions, subtree_answered "
+        "INTO n_tags, n_questions, n_answered FROM tag_counts WHERE tag_id = OLD.id FOR UPDATE; "
+        + _add_to_subtrees(
+            "OLD.parent_id",
+            "-COALESCE(n_tags, 0)",
+            "-COALESCE(n_questions, 0)",
+            "-COALESCE(n_answered, 0)",
+        )
+        + "; "
+        + _add_to_subtrees(
+            "NEW.parent_id",
+            "COALESCE(n_tags, 0)",
+            "COALESCE(n_questions, 0)",
+            "COALESCE(n_answered, 0)",
+        )
+        + "; RETURN NEW;",
+    ),
+    "tag_counts_subtree": (
+        "AFTER UPDATE OF questions, answered ON tag_counts",
+        "OLD.questions <> NEW.questions OR OLD.answered <> NEW.answered",
+        _add_to_subtrees(
+            "NEW.tag_id", "0", "NEW.questions - OLD.questions", "NEW.answered - OLD.answered"
+        )
+        + "; RETURN NULL;",
     ),
     "tag_counts_question_insert": (
         "AFTER INSERT ON questions",
@@ -198,6 +319,9 @@ def upgrade() -> None:
         sa.Column("tag_id", sa.Integer(), nullable=False),
         sa.Column("questions", sa.Integer(), server_default="0", nullable=False),
         sa.Column("answered", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("subtree_tags", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("subtree_questions", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("subtree_answered", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(["tag_id"], ["tags.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("tag_id"),
     )
@@ -210,7 +334,8 @@ def upgrade() -> None:
         for name, (event, condition, body) in PG_TRIGGERS.items():
             connection.exec_driver_sql(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                f"DECLARE tag integer; BEGIN {body} END $$"
+                "DECLARE tag integer; n_tags integer; n_questions integer; "
+                f"n_answered integer; BEGIN {body} END $$"
             )
             when = f" WHEN ({condition})" if condition else ""
             connection.exec_driver_sql(
@@ -220,6 +345,7 @@ def upgrade() -> None:
         for name, definition in SQLITE_TRIGGERS.items():
             connection.exec_driver_sql(f"CREATE TRIGGER {name} {definition}")
     connection.exec_driver_sql(BACKFILL)
+    connection.exec_driver_sql(BACKFILL_SUBTREES)
 
 
 def downgrade() -> None:
