@@ -5,12 +5,15 @@ counts read from them after tag moves and deletes."""
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, exists, func, insert, inspect, select, text, update
+from sqlalchemy import Connection, delete, exists, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
@@ -327,3 +330,127 @@ def test_the_upgrade_counts_what_is_stored_and_the_downgrade_removes_it(
             assert stored(session) == recount(session)
     finally:
         store.close()
+
+
+# PostgreSQL: writers of one project at once (shared jobs' workers). Each count change
+# updates its tag's row and all its ancestors'; two transactions changing tags under shared
+# ancestors in opposite orders must take turns, not deadlock.
+
+Step = tuple[str, str]  # ("question" | "answer", the question's text)
+
+
+def _shared_ancestors(store: Store) -> dict[str, int]:
+    """Sports > Ball games > Football and > Tennis, one question each that has no answer
+    yet; and Running, a tag of its own. Returns the tags' ids by name."""
+    with store.session() as session:
+        sports = create_project(session, "Sports")
+        football = add_tag_path(session, sports, "Ball games > Football", Origin.MANUAL)
+        tennis = add_tag_path(session, sports, "Ball games > Tennis", Origin.MANUAL)
+        running = add_tag_path(session, sports, "Running", Origin.MANUAL)
+        _question(session, sports, football, "Offside?")
+        _question(session, sports, tennis, "Deuce?")
+        return {
+            "project": sports.id,
+            "Football": football.id,
+            "Tennis": tennis.id,
+            "Running": running.id,
+        }
+
+
+def _write(connection: Connection, ids: dict[str, int], step: Step, variant: int) -> None:
+    """A question under the tag named, or an answer (of this `variant`) to the question."""
+    kind, where = step
+    if kind == "question":
+        text_ = f"{where} question {uuid.uuid4().hex}"
+        connection.execute(
+            insert(Question).values(
+                project_id=ids["project"], tag_id=ids[where], text=text_, text_hash=text_hash(text_)
+            )
+        )
+    else:
+        question_id = connection.scalar(select(Question.id).where(Question.text == where))
+        connection.execute(
+            insert(Answer).values(
+                question_id=question_id,
+                project_id=ids["project"],
+                variant=variant,
+                answer=f"To {where}",
+            )
+        )
+
+
+def _wait_until_blocked(watcher: Connection, pid: int, worker: threading.Thread) -> None:
+    """Until the backend `pid` waits for a lock (or its thread ended: it did not wait)."""
+    for _ in range(2000):
+        waiting = watcher.scalar(
+            text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+            {"pid": pid},
+        )
+        if waiting or not worker.is_alive():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"backend {pid} neither waited for a lock nor finished")
+
+
+def _interleave(store: Store, ids: dict[str, int], first: list[Step], second: list[Step]) -> None:
+    """`first` writes its first step; `second` starts its transaction, which waits behind it
+    (before the fix, on one of its ancestors' rows); then `first` goes on: without turns,
+    each waits for a row the other holds. Both commit; a deadlock is raised here."""
+    errors: list[BaseException] = []
+
+    def run_second(connection: Connection) -> None:
+        try:
+            with connection.begin():
+                for step in second:
+                    _write(connection, ids, step, variant=1)
+        except BaseException as exc:  # raised again in the test's thread
+            errors.append(exc)
+
+    with store.engine.connect() as a, store.engine.connect() as b, store.engine.connect() as w:
+        for connection in (a, b):  # a bug here fails the test instead of hanging it
+            connection.execute(text("SET lock_timeout = '20s'"))
+            connection.commit()
+        b_pid = b.scalar(text("SELECT pg_backend_pid()"))
+        b.commit()
+        with a.begin():
+            _write(a, ids, first[0], variant=0)
+            worker = threading.Thread(target=run_second, args=(b,))
+            worker.start()
+            _wait_until_blocked(w, b_pid, worker)
+            for step in first[1:]:
+                _write(a, ids, step, variant=0)
+        worker.join()
+    if errors:
+        raise errors[0]
+
+
+OPPOSITE_ORDERS = {
+    "questions": (
+        [("question", "Football"), ("question", "Tennis"), ("question", "Running")],
+        [("question", "Tennis"), ("question", "Football")],
+    ),
+    # Both add the first answer of each of the two questions: only one of them counts each.
+    "first answers of the same questions": (
+        [("answer", "Offside?"), ("answer", "Deuce?")],
+        [("answer", "Deuce?"), ("answer", "Offside?")],
+    ),
+    "questions and answers": (
+        [("question", "Football"), ("answer", "Deuce?"), ("question", "Running")],
+        [("answer", "Deuce?"), ("question", "Running"), ("answer", "Offside?")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPPOSITE_ORDERS))
+def test_concurrent_writers_under_shared_ancestors_take_turns(
+    store: Store, postgres_url: str, case: str
+) -> None:
+    ids = _shared_ancestors(store)
+    first, second = OPPOSITE_ORDERS[case]
+    _interleave(store, ids, first, second)
+    with store.session() as session:
+        counts = stored(session)
+        assert counts == recount(session)
+        if case == "first answers of the same questions":
+            assert counts[ids["Football"]][:2] == (1, 1)
+            assert counts[ids["Tennis"]][:2] == (1, 1)

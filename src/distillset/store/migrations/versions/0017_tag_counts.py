@@ -25,10 +25,26 @@ before its children (as the ORM does: a child needs its parent's id).
 
 On PostgreSQL the answer triggers run BEFORE each row: a row trigger there sees the rows its
 statement handled earlier (not the later ones, as AFTER triggers of a multi-row statement
-would), so the first and last answer of a question are told apart within one statement. They
-lock the tag's row before looking at the answers, so concurrent writers of one tag's answers
-take turns and each sees what the other committed. SQLite runs one writer at a time and fires
-AFTER triggers row by row, so plain SQL triggers do there.
+would), so the first and last answer of a question are told apart within one statement.
+SQLite runs one writer at a time and fires AFTER triggers row by row, so plain SQL triggers
+do there.
+
+PostgreSQL runs several writers of one project at once (a shared job's workers store answers
+of many tags in one transaction). A count change locks its tag's row and all its ancestors'
+until commit, so two transactions reaching tags under shared ancestors in opposite orders
+would each wait for a row the other holds: a deadlock, and one of them aborted. So every
+trigger that changes counts first takes the project's transaction-scoped advisory lock
+(COUNTS_LOCK, project id): a project's count-changing transactions take turns from their
+first count change to their commit, and only the holder ever locks a tag_counts row, so
+those rows never make anyone wait. (The trigger on tag_counts itself runs only within the
+others, under the lock already.) Holding the lock also means every other count change of the
+project is committed or rolled back: under READ COMMITTED each statement of a plpgsql
+function takes a fresh snapshot, so the statements after the lock read committed answers and
+questions ("is this the first answer?") and committed counts, with no row locks of their
+own. A row written but not yet counted (an AFTER trigger waiting for its turn) is counted
+against what is committed when its turn comes. (A transaction changing counts of two
+projects takes their locks in the order it meets them, so two such in opposite orders could
+still deadlock; no writer here changes two projects in one transaction.)
 
 The upgrade fills the rows from the tables (under a lock of the three tables on PostgreSQL,
 so no write slips between the count and the triggers).
@@ -163,29 +179,18 @@ SQLITE_TRIGGERS = {
 }
 
 # PostgreSQL: one plpgsql function per trigger, named as the trigger.
-# tag_counts_lock(question) locks the counts row of the question's tag and returns the tag
-# (NULL: no such question, or no tag), reading the tag again once locked: a concurrent move
-# of the question that held the lock may have changed it meanwhile.
-PG_LOCK_FUNCTION = """
-CREATE FUNCTION tag_counts_lock(question integer) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE
-    tag integer;
-    locked integer;
-BEGIN
-    SELECT tag_id INTO tag FROM questions WHERE id = question;
-    LOOP
-        IF tag IS NULL THEN
-            RETURN NULL;
-        END IF;
-        PERFORM 1 FROM tag_counts WHERE tag_id = tag FOR UPDATE;
-        SELECT tag_id INTO locked FROM questions WHERE id = question;
-        IF locked IS NOT DISTINCT FROM tag THEN
-            RETURN tag;
-        END IF;
-        tag := locked;
-    END LOOP;
-END $$
-"""
+# The first key of the two-key advisory locks that give a project's count changes turns
+# (the project id is the second); any constant, apart from the migrations' one-key lock.
+COUNTS_LOCK = 0x74616763
+
+
+def _turn(project: str) -> str:
+    """Wait for the project's count changes to be this transaction's turn (see above)."""
+    return f"PERFORM pg_advisory_xact_lock({COUNTS_LOCK}, {project}); "
+
+
+# The tag of the question in the placeholder, into `tag` (NULL: no such question, or no tag).
+_TAG_OF = "SELECT tag_id INTO tag FROM questions WHERE id = {q}; "
 
 _HAS_ANSWER_PG = "(EXISTS (SELECT 1 FROM answers WHERE question_id = {q}))::integer"
 # In a cascade (a tag's or project's delete) the tag may be gone while its counts row is not
@@ -198,15 +203,16 @@ PG_TRIGGERS = {
     "tag_counts_tag_insert": (
         "AFTER INSERT ON tags",
         "",
-        "INSERT INTO tag_counts (tag_id, questions, answered) VALUES (NEW.id, 0, 0); "
+        _turn("NEW.project_id")
+        + "INSERT INTO tag_counts (tag_id, questions, answered) VALUES (NEW.id, 0, 0); "
         f"{_add_to_subtrees('NEW.parent_id', '1', '0', '0')}; RETURN NULL;",
     ),
-    # The tag's totals are read locked, after any writer below it has committed.
+    # The tag's totals are read in turn: any writer below it has committed.
     "tag_counts_tag_delete": (
         "BEFORE DELETE ON tags",
         "",
-        "SELECT subtree_tags + 1, subtree_questions, subtree_answered "
-        "INTO n_tags, n_questions, n_answered FROM tag_counts WHERE tag_id = OLD.id FOR UPDATE; "
+        _turn("OLD.project_id") + "SELECT subtree_tags + 1, subtree_questions, subtree_answered "
+        "INTO n_tags, n_questions, n_answered FROM tag_counts WHERE tag_id = OLD.id; "
         + _add_to_subtrees(
             "OLD.parent_id",
             "-COALESCE(n_tags, 0)",
@@ -220,8 +226,8 @@ PG_TRIGGERS = {
     "tag_counts_tag_move": (
         "BEFORE UPDATE OF parent_id ON tags",
         "OLD.parent_id IS DISTINCT FROM NEW.parent_id",
-        "SELECT subtree_tags + 1, subtree_questions, subtree_answered "
-        "INTO n_tags, n_questions, n_answered FROM tag_counts WHERE tag_id = OLD.id FOR UPDATE; "
+        _turn("NEW.project_id") + "SELECT subtree_tags + 1, subtree_questions, subtree_answered "
+        "INTO n_tags, n_questions, n_answered FROM tag_counts WHERE tag_id = OLD.id; "
         + _add_to_subtrees(
             "OLD.parent_id",
             "-COALESCE(n_tags, 0)",
@@ -237,6 +243,7 @@ PG_TRIGGERS = {
         )
         + "; RETURN NEW;",
     ),
+    # Runs only within the other triggers' updates, which hold the project's turn already.
     "tag_counts_subtree": (
         "AFTER UPDATE OF questions, answered ON tag_counts",
         "OLD.questions <> NEW.questions OR OLD.answered <> NEW.answered",
@@ -248,37 +255,36 @@ PG_TRIGGERS = {
     "tag_counts_question_insert": (
         "AFTER INSERT ON questions",
         "NEW.tag_id IS NOT NULL",
-        "UPDATE tag_counts SET questions = questions + 1, "
+        _turn("NEW.project_id") + "UPDATE tag_counts SET questions = questions + 1, "
         f"answered = answered + {_HAS_ANSWER_PG.format(q='NEW.id')} WHERE tag_id = NEW.tag_id; "
         "RETURN NULL;",
     ),
-    # The counts row is locked first, so the answers are read after any concurrent writer
-    # of this tag's answers has committed.
+    # In turn, the answers are read after any concurrent writer of them has committed.
     "tag_counts_question_delete": (
         "BEFORE DELETE ON questions",
         "OLD.tag_id IS NOT NULL",
-        "PERFORM 1 FROM tag_counts WHERE tag_id = OLD.tag_id FOR UPDATE; "
-        "UPDATE tag_counts SET questions = questions - 1, "
+        _turn("OLD.project_id") + "UPDATE tag_counts SET questions = questions - 1, "
         f"answered = answered - {_HAS_ANSWER_PG.format(q='OLD.id')} WHERE tag_id = OLD.tag_id"
         f"{_LIVE_TAG}; RETURN OLD;",
     ),
     "tag_counts_question_move": (
         "AFTER UPDATE OF tag_id ON questions",
         "OLD.tag_id IS DISTINCT FROM NEW.tag_id",
-        "PERFORM 1 FROM tag_counts WHERE tag_id IN (OLD.tag_id, NEW.tag_id) "
-        "ORDER BY tag_id FOR UPDATE; "
-        "UPDATE tag_counts SET questions = questions - 1, "
+        _turn("NEW.project_id") + "UPDATE tag_counts SET questions = questions - 1, "
         f"answered = answered - {_HAS_ANSWER_PG.format(q='OLD.id')} WHERE tag_id = OLD.tag_id; "
         "UPDATE tag_counts SET questions = questions + 1, "
         f"answered = answered + {_HAS_ANSWER_PG.format(q='NEW.id')} WHERE tag_id = NEW.tag_id; "
         "RETURN NULL;",
     ),
     # Before the insert: the new row is not there yet, earlier rows of the statement are.
+    # The question's tag is read in turn too: a move of the question whose trigger has not
+    # run yet counts this answer when it runs (after this transaction's commit).
     "tag_counts_answer_insert": (
         "BEFORE INSERT ON answers",
         "",
-        "tag := tag_counts_lock(NEW.question_id); "
-        "IF tag IS NOT NULL AND NOT EXISTS "
+        _turn("NEW.project_id")
+        + _TAG_OF.format(q="NEW.question_id")
+        + "IF tag IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM answers WHERE question_id = NEW.question_id) THEN "
         "UPDATE tag_counts SET answered = answered + 1 WHERE tag_id = tag; END IF; "
         "RETURN NEW;",
@@ -287,8 +293,9 @@ PG_TRIGGERS = {
     "tag_counts_answer_delete": (
         "BEFORE DELETE ON answers",
         "",
-        "tag := tag_counts_lock(OLD.question_id); "
-        "IF tag IS NOT NULL AND NOT EXISTS (SELECT 1 FROM answers "
+        _turn("OLD.project_id")
+        + _TAG_OF.format(q="OLD.question_id")
+        + "IF tag IS NOT NULL AND NOT EXISTS (SELECT 1 FROM answers "
         "WHERE question_id = OLD.question_id AND id <> OLD.id) THEN "
         f"UPDATE tag_counts SET answered = answered - 1 WHERE tag_id = tag{_LIVE_TAG}; END IF; "
         "RETURN OLD;",
@@ -296,12 +303,13 @@ PG_TRIGGERS = {
     "tag_counts_answer_move": (
         "BEFORE UPDATE OF question_id ON answers",
         "OLD.question_id IS DISTINCT FROM NEW.question_id",
-        "tag := tag_counts_lock(OLD.question_id); "
-        "IF tag IS NOT NULL AND NOT EXISTS (SELECT 1 FROM answers "
+        _turn("NEW.project_id")
+        + _TAG_OF.format(q="OLD.question_id")
+        + "IF tag IS NOT NULL AND NOT EXISTS (SELECT 1 FROM answers "
         "WHERE question_id = OLD.question_id AND id <> OLD.id) THEN "
         "UPDATE tag_counts SET answered = answered - 1 WHERE tag_id = tag; END IF; "
-        "tag := tag_counts_lock(NEW.question_id); "
-        "IF tag IS NOT NULL AND NOT EXISTS "
+        + _TAG_OF.format(q="NEW.question_id")
+        + "IF tag IS NOT NULL AND NOT EXISTS "
         "(SELECT 1 FROM answers WHERE question_id = NEW.question_id) THEN "
         "UPDATE tag_counts SET answered = answered + 1 WHERE tag_id = tag; END IF; "
         "RETURN NEW;",
@@ -330,7 +338,6 @@ def upgrade() -> None:
         connection.exec_driver_sql(
             "LOCK TABLE tags, questions, answers IN SHARE ROW EXCLUSIVE MODE"
         )
-        connection.exec_driver_sql(PG_LOCK_FUNCTION)
         for name, (event, condition, body) in PG_TRIGGERS.items():
             connection.exec_driver_sql(
                 f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
@@ -357,6 +364,4 @@ def downgrade() -> None:
             connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {name}()")
         else:
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-    if postgres:
-        connection.exec_driver_sql("DROP FUNCTION IF EXISTS tag_counts_lock(integer)")
     op.drop_table("tag_counts")
