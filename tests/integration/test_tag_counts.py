@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import Connection, delete, exists, func, insert, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from distillset.config import Settings
@@ -336,7 +337,8 @@ def test_the_upgrade_counts_what_is_stored_and_the_downgrade_removes_it(
 # updates its tag's row and all its ancestors'; two transactions changing tags under shared
 # ancestors in opposite orders must take turns, not deadlock.
 
-Step = tuple[str, str]  # ("question" | "answer", the question's text)
+# ("question" | "same question", a tag's name) or ("answer", the question's text)
+Step = tuple[str, str]
 
 
 def _shared_ancestors(store: Store) -> dict[str, int]:
@@ -358,10 +360,11 @@ def _shared_ancestors(store: Store) -> dict[str, int]:
 
 
 def _write(connection: Connection, ids: dict[str, int], step: Step, variant: int) -> None:
-    """A question under the tag named, or an answer (of this `variant`) to the question."""
+    """A question under the tag named (a new text, or always the same), or an answer (of this
+    `variant`) to the question."""
     kind, where = step
-    if kind == "question":
-        text_ = f"{where} question {uuid.uuid4().hex}"
+    if kind in ("question", "same question"):
+        text_ = "Same?" if kind == "same question" else f"{where} question {uuid.uuid4().hex}"
         connection.execute(
             insert(Question).values(
                 project_id=ids["project"], tag_id=ids[where], text=text_, text_hash=text_hash(text_)
@@ -454,3 +457,19 @@ def test_concurrent_writers_under_shared_ancestors_take_turns(
         if case == "first answers of the same questions":
             assert counts[ids["Football"]][:2] == (1, 1)
             assert counts[ids["Tennis"]][:2] == (1, 1)
+
+
+def test_a_concurrent_duplicate_question_clashes_instead_of_deadlocking(
+    store: Store, postgres_url: str
+) -> None:
+    """The second transaction's question waits for its turn before it is written, so the
+    first one's question of the same text is stored, and the second gets the unique
+    violation that question writers handle (not a deadlock)."""
+    ids = _shared_ancestors(store)
+    first = [("question", "Football"), ("same question", "Running")]
+    second = [("same question", "Tennis")]
+    with pytest.raises(IntegrityError):
+        _interleave(store, ids, first, second)
+    with store.session() as session:
+        assert _by_text(session, "Same?").tag_id == ids["Running"]
+        assert stored(session) == recount(session)

@@ -200,6 +200,16 @@ _LIVE_TAG = " AND EXISTS (SELECT 1 FROM tags WHERE tags.id = tag_counts.tag_id)"
 
 # name: (timing and event, condition or "", body)
 PG_TRIGGERS = {
+    # Inserts of tags and questions are counted AFTER the row, but take the turn BEFORE it
+    # is written: a row written while waiting for the turn would hold its unique keys, and
+    # the holder inserting the same label or question text would wait for it in turn (a
+    # deadlock, instead of the unique violation the writers expect and handle).
+    "tag_counts_tag_turn": ("BEFORE INSERT ON tags", "", _turn("NEW.project_id") + "RETURN NEW;"),
+    "tag_counts_question_turn": (
+        "BEFORE INSERT ON questions",
+        "NEW.tag_id IS NOT NULL",
+        _turn("NEW.project_id") + "RETURN NEW;",
+    ),
     "tag_counts_tag_insert": (
         "AFTER INSERT ON tags",
         "",
