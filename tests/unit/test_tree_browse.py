@@ -31,7 +31,7 @@ def test_subtree_counts_sum_every_level_below(store: Store, database: str) -> No
     project_id = _sports(store)
     with store.session() as session:
         ball, running = child_rows(session, project_id, None)
-        assert not ball.subtree_known  # read apart: they cost what the subtree holds
+        assert not ball.subtree_known  # read apart: pages ask for them in a fragment of their own
         add_subtree_counts(session, [ball, running])
         assert (ball.children, ball.questions, ball.answered) == (2, 0, 0)
         assert (ball.subtree_tags, ball.subtree_questions, ball.subtree_answered) == (3, 3, 2)

@@ -166,6 +166,26 @@ class Tag(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TagCounts(Base):
+    """A tag's own questions and how many of them have an answer (any variant), and the same
+    for its whole subtree (the tag and every tag below it) with the number of descendants.
+
+    Derived data that database triggers keep (migration 0017_tag_counts) on every write of
+    tags, questions and answers; code only reads it. A table of its own, not columns of
+    tags: the triggers' frequent updates then neither lock a tag's row (renames and moves
+    do not wait on answer writers) nor leave stale numbers on Tag objects a session holds.
+    """
+
+    __tablename__ = "tag_counts"
+
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    questions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subtree_tags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subtree_questions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    subtree_answered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class Question(Base):
     __tablename__ = "questions"
     __table_args__ = (

@@ -1,11 +1,9 @@
 """Read queries of the lazy tree: one level of children at a time, with per-node counts.
 
-Counts are per node (direct sub-tags, the tag's own questions and how many are answered), read
-with three grouped queries over the page's ids, so a page costs the same at any tree size.
-Subtree counts (all descendants, their questions and answered questions) are read with one
-recursive aggregate query over a page's ids; they cost what the subtrees hold (a top level of
-100,000 tags and 1,000,000 questions reads all of them), so pages ask for them separately,
-after showing the tree, and one tag's panel reads its own.
+Counts are per node (direct sub-tags, the tag's own questions and how many are answered), and
+per subtree (all descendants, their questions and answered questions, the tag's own
+included). The database keeps both for every tag (TagCounts, up to date on every write), so
+a page's counts are two small queries over its ids and cost the same at any tree size.
 Search finds tags by part of a label or of a path, bounded, prefix matches from an index first.
 """
 
@@ -14,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, select, tuple_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, literal, select, tuple_
+from sqlalchemy.orm import Session
 
 from distillset.domain import MAX_ID, InvalidInputError, normalize_text
-from distillset.store import Answer, Question, Tag, TagPaths
+from distillset.store import Tag, TagCounts, TagPaths
 
 TREE_PAGE_SIZE = 200
 # A page's `next`: "position:id" of the last node shown.
@@ -117,74 +115,39 @@ def add_counts(session: Session, rows: list[TagRow]) -> None:
         session,
         select(Tag.parent_id, func.count()).where(Tag.parent_id.in_(ids)).group_by(Tag.parent_id),
     )
-    questions = _counts(
-        session,
-        select(Question.tag_id, func.count())
-        .where(Question.tag_id.in_(ids))
-        .group_by(Question.tag_id),
-    )
-    answered = _counts(
-        session,
-        select(Question.tag_id, func.count())
-        .where(
-            Question.tag_id.in_(ids),
-            exists().where(Answer.question_id == Question.id),
+    own = {
+        tag_id: (int(questions), int(answered))
+        for tag_id, questions, answered in session.execute(
+            select(TagCounts.tag_id, TagCounts.questions, TagCounts.answered).where(
+                TagCounts.tag_id.in_(ids)
+            )
         )
-        .group_by(Question.tag_id),
-    )
+    }
     for row in rows:
         row.children = sub_tags.get(row.id, 0)
-        row.questions = questions.get(row.id, 0)
-        row.answered = answered.get(row.id, 0)
+        row.questions, row.answered = own.get(row.id, (0, 0))
 
 
 def add_subtree_counts(session: Session, rows: list[TagRow]) -> None:
-    """Descendants, questions and answered questions under each row (own counts read
-    first), in one query: a recursive walk from the rows' tags keeps each descendant with the
-    row it is under."""
-    ids = [row.id for row in rows if row.children]
-    for row in rows:
-        row.subtree_tags, row.subtree_questions, row.subtree_answered = (
-            0,
-            row.questions,
-            row.answered,
-        )
+    """Descendants, questions and answered questions under each row, the row's own included."""
+    ids = [row.id for row in rows]
     if not ids:
         return
-    walk = select(Tag.id.label("root"), Tag.id.label("id")).where(Tag.id.in_(ids))
-    walk_cte = walk.cte("walk", recursive=True)
-    child = aliased(Tag)
-    walk_cte = walk_cte.union_all(
-        select(walk_cte.c.root, child.id).where(child.parent_id == walk_cte.c.id)
-    )
-    per_tag = (
-        select(
-            Question.tag_id.label("tag_id"),
-            func.count().label("questions"),
-            func.sum(
-                case((exists().where(Answer.question_id == Question.id), literal(1)), else_=0)
-            ).label("answered"),
+    totals = {
+        tag_id: (int(tags), int(questions), int(answered))
+        for tag_id, tags, questions, answered in session.execute(
+            select(
+                TagCounts.tag_id,
+                TagCounts.subtree_tags,
+                TagCounts.subtree_questions,
+                TagCounts.subtree_answered,
+            ).where(TagCounts.tag_id.in_(ids))
         )
-        .where(Question.tag_id.in_(select(walk_cte.c.id)))
-        .group_by(Question.tag_id)
-        .subquery()
-    )
-    stmt = (
-        select(
-            walk_cte.c.root,
-            func.count(),
-            func.coalesce(func.sum(per_tag.c.questions), 0),
-            func.coalesce(func.sum(per_tag.c.answered), 0),
-        )
-        .select_from(walk_cte.outerjoin(per_tag, per_tag.c.tag_id == walk_cte.c.id))
-        .group_by(walk_cte.c.root)
-    )
-    totals = {root: (tags, q, a) for root, tags, q, a in session.execute(stmt)}
+    }
     for row in rows:
-        if row.id in totals:
-            tags, q, a = totals[row.id]
-            row.subtree_tags = int(tags) - 1  # the walk starts at the tag itself
-            row.subtree_questions, row.subtree_answered = int(q), int(a)
+        row.subtree_tags, row.subtree_questions, row.subtree_answered = totals.get(
+            row.id, (0, 0, 0)
+        )
 
 
 def rows_by_id(session: Session, project_id: int, ids: list[int]) -> list[TagRow]:
