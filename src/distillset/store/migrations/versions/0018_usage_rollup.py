@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_usage_rollup"
-down_revision = "0016_record_history"
+down_revision = "0017_tag_counts"
 branch_labels = None
 depends_on = None
 
