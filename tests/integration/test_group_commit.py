@@ -8,12 +8,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pytest
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from distillset.generation.targets import Kind, TargetGone
 from distillset.generation.topup import ItemWriter, _Items
-from distillset.llm.writer import GroupCommit
+from distillset.llm.writer import TRANSIENT_RETRIES, GroupCommit, run_write
 from distillset.store import Store
 
 
@@ -106,3 +107,44 @@ def test_a_clash_fails_only_its_own_step(store: Store) -> None:
     # The batch's transaction was rolled back, then the kept step stored on its own.
     assert kept.inserted == [["a"], ["a"]]
     assert gone.inserted == []
+
+
+class _Deadlock(Exception):
+    """What psycopg raises when PostgreSQL rolled a transaction back for a deadlock."""
+
+    sqlstate = "40P01"
+
+
+class _Duplicate(Exception):
+    sqlstate = "23505"  # unique_violation: not the other transaction's fault
+
+
+def test_a_write_rolled_back_for_a_deadlock_runs_again(store: Store) -> None:
+    tries: list[int] = []
+
+    def write(value: int) -> int:
+        tries.append(value)
+        if len(tries) < 3:
+            raise DBAPIError("INSERT", {}, _Deadlock())
+        return value * 2
+
+    assert asyncio.run(run_write(store.engine, write, 21)) == 42
+    assert tries == [21, 21, 21]
+
+
+def test_a_write_that_keeps_failing_or_fails_otherwise_is_not_run_again_forever(
+    store: Store,
+) -> None:
+    tries: list[str] = []
+
+    def write(orig: Exception) -> None:
+        tries.append(type(orig).__name__)
+        raise DBAPIError("INSERT", {}, orig)
+
+    with pytest.raises(DBAPIError):
+        asyncio.run(run_write(store.engine, write, _Duplicate()))
+    assert tries == ["_Duplicate"]
+    tries.clear()
+    with pytest.raises(DBAPIError):
+        asyncio.run(run_write(store.engine, write, _Deadlock()))
+    assert tries == ["_Deadlock"] * (TRANSIENT_RETRIES + 1)

@@ -24,6 +24,7 @@ from concurrent.futures import Executor, Future
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -139,14 +140,42 @@ def store_writer(engine: Engine) -> StoreWriter:
         return writer
 
 
+# PostgreSQL's answer to two transactions that wait on each other (deadlock_detected) or
+# that cannot both stand (serialization_failure): one is rolled back, and running it again
+# is the documented remedy. Writers of several processes sharing a job can meet this.
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSIENT_RETRIES = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the database rolled this transaction back only because of another one."""
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    )
+
+
+def _retrying(write: Callable[..., T], *args: object) -> T:
+    """``write(*args)``, run again when the database rolled it back for another
+    transaction's sake (each write is one transaction of its own, so nothing of the failed
+    try stays)."""
+    for attempt in range(TRANSIENT_RETRIES + 1):
+        try:
+            return write(*args)
+        except DBAPIError as exc:
+            if attempt == TRANSIENT_RETRIES or not is_transient(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
 async def run_write(engine: Engine, write: Callable[..., T], *args: object) -> T:
-    """Run ``write(*args)`` on the engine's writer thread and return its result.
+    """Run ``write(*args)`` on the engine's writer thread and return its result; a write
+    that PostgreSQL rolled back for another transaction (a deadlock) is run again.
 
     A caller cancelled meanwhile still waits for the write to end before it goes, so
     nothing is committed behind the back of code that believes the run has stopped.
     """
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(store_writer(engine), functools.partial(write, *args))
+    future = loop.run_in_executor(store_writer(engine), functools.partial(_retrying, write, *args))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
