@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from distillset.config import Settings
@@ -92,38 +91,7 @@ def _create_engine(url: URL) -> Engine:
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "savepoint", _begin_before_savepoint)
         return engine
-    engine = create_engine(url)
-    _ping_when_idle(engine)
-    return engine
-
-
-# A pooled connection idle longer than this is pinged before it is used again.
-IDLE_PING_SECONDS = 2.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Ping a pooled connection before use when it sat idle a while (the server may have
-    closed it meanwhile), not on every checkout as ``pool_pre_ping`` does: a worker checks a
-    connection out for each short transaction, and a ping is one more round trip each time.
-    A dead connection is replaced (the pool retries the checkout)."""
-
-    def fresh(_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    def checkin(_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    def checkout(connection: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_PING_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(connection)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError(f"a pooled connection was closed: {exc}") from exc
-
-    event.listen(engine, "connect", fresh)
-    event.listen(engine, "checkin", checkin)
-    event.listen(engine, "checkout", checkout)
+    return create_engine(url, pool_pre_ping=True)
 
 
 def alembic_config(engine: Engine) -> Config:
