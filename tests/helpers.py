@@ -237,3 +237,22 @@ def horizontal_overflow(page: Any) -> int:
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
     )
+
+
+def web_project_with_fake_models(client: Any, fake_url: str) -> int:
+    """A project made through the web app, the fake server its question and answer model
+    (endpoint "fake"); returns its id."""
+    hx = {"HX-Request": "true"}
+    created = client.post("/projects", data={"name": "Sports"}, follow_redirects=False)
+    project = int(created.headers["location"].split("/")[2])
+    client.post(
+        f"/projects/{project}/endpoints",
+        data={"alias": "fake", "base_url": fake_url, "model": "m"},
+        headers=hx,
+    )
+    client.post(
+        f"/projects/{project}/settings",
+        data={"question_model": "fake", "answer_model": "fake", "answer_system_prompt": ""},
+        headers=hx,
+    )
+    return project

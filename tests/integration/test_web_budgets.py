@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from distillset.testing import FakeModelServer
+from helpers import web_project_with_fake_models
 
 HX = {"HX-Request": "true"}
 API = "/api/v1"
@@ -21,18 +22,7 @@ RULE = "the budget (max cost) must be a number above 0"
 def project_id(database: str, client: TestClient, fake_server: FakeModelServer) -> int:
     """A project on SQLite and on PostgreSQL, its models the fake server's, a tag with two
     unanswered questions."""
-    created = client.post("/projects", data={"name": "Sports"}, follow_redirects=False)
-    project = int(created.headers["location"].split("/")[2])
-    client.post(
-        f"/projects/{project}/endpoints",
-        data={"alias": "fake", "base_url": fake_server.url, "model": "m"},
-        headers=HX,
-    )
-    client.post(
-        f"/projects/{project}/settings",
-        data={"question_model": "fake", "answer_model": "fake", "answer_system_prompt": ""},
-        headers=HX,
-    )
+    project = web_project_with_fake_models(client, fake_server.url)
     tag = client.post(f"{API}/projects/{project}/tags", json={"label": "Golf"}).json()
     client.post(f"{API}/projects/{project}/tags/{tag['id']}/questions/generate", json={"count": 2})
     return project

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from distillset.testing import FakeModelServer
+from helpers import web_project_with_fake_models
 
 HX = {"HX-Request": "true"}
 API = "/api/v1"
@@ -18,18 +19,7 @@ API = "/api/v1"
 @pytest.fixture
 def project_id(database: str, client: TestClient, fake_server: FakeModelServer) -> int:
     """A project on SQLite and on PostgreSQL, its models the fake server's."""
-    created = client.post("/projects", data={"name": "Sports"}, follow_redirects=False)
-    project = int(created.headers["location"].split("/")[2])
-    client.post(
-        f"/projects/{project}/endpoints",
-        data={"alias": "fake", "base_url": fake_server.url, "model": "m"},
-        headers=HX,
-    )
-    client.post(
-        f"/projects/{project}/settings",
-        data={"question_model": "fake", "answer_model": "fake", "answer_system_prompt": ""},
-        headers=HX,
-    )
+    project = web_project_with_fake_models(client, fake_server.url)
     return project
 
 
