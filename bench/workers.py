@@ -118,7 +118,9 @@ def seed(home: Path, url: str, fake_url: str, args: argparse.Namespace) -> tuple
     return store, job.task_id
 
 
-def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, Any]:
+def one_run(
+    workers: int, fake: subprocess.Popen[str], fake_url: str, args: argparse.Namespace
+) -> dict[str, Any]:
     name = f"distillset_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(f"{PG_SERVER} dbname=postgres", autocommit=True) as server:
         server.execute(f'CREATE DATABASE "{name}"')
@@ -137,16 +139,16 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
                         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                     )
                 )
-            started_cpu: float | None = None
+            started_cpu: list[dict[int, float]] = []
             while True:
                 time.sleep(0.2)
                 with store.session() as session:
                     task = get_task(session, task_id)
                     if task.status not in ("queued", "running"):
                         break
-                    if task.status == "running" and started_cpu is None:
-                        started_cpu = _cpu_seconds(processes)
-            ended_cpu = _cpu_seconds(processes)
+                    if task.status == "running" and not started_cpu:
+                        started_cpu = _cpu_samples(processes, fake)
+            ended_cpu = _cpu_samples(processes, fake)
             assert task.started_at is not None and task.finished_at is not None
             seconds = (task.finished_at - task.started_at).total_seconds()
             stats = admin(fake_url, "stats")
@@ -167,24 +169,53 @@ def one_run(workers: int, fake_url: str, args: argparse.Namespace) -> dict[str, 
         "per_second": done / seconds,
         "max_in_flight": stats["max_in_flight"],
         "requests": stats["total"],
-        "cpu_ms_per_answer": (
-            None
-            if started_cpu is None or ended_cpu is None
-            else 1000 * (ended_cpu - started_cpu) / args.questions
-        ),
+        "cpu_ms": {
+            part: 1000 * _cpu_used(before, after) / done
+            for part, before, after in zip(CPU_PARTS, started_cpu, ended_cpu, strict=False)
+        },
     }
 
 
-def _cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float | None:
-    """The CPU seconds (user + system) the processes used so far; None without /proc."""
-    total = 0
-    try:
-        for process in processes:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    except (OSError, IndexError, ValueError):
-        return None
-    return total / os.sysconf("SC_CLK_TCK")
+CPU_PARTS = ("workers", "fake server", "PostgreSQL")
+
+
+def _cpu_samples(
+    processes: list[subprocess.Popen[bytes]], fake: subprocess.Popen[str]
+) -> list[dict[int, float]]:
+    """CPU seconds so far of the workers, the fake server and PostgreSQL (CPU_PARTS)."""
+    groups = [[process.pid for process in processes], [fake.pid], _postgres_pids()]
+    return [_cpu_by_pid(pids) for pids in groups]
+
+
+def _postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (readable where the bench runs beside it)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """The CPU seconds (user + system) each process used so far (none for one that is gone or
+    unreadable: /proc is Linux's)."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    return seconds
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two samples (a process started in between counts whole; one
+    that ended in between is lost: the pools keep their connections, so few do)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def main() -> None:
@@ -200,7 +231,7 @@ def main() -> None:
 
     server, fake_url = start_fake_server(args.latency)
     try:
-        runs = {workers: one_run(workers, fake_url, args) for workers in (1, 2)}
+        runs = {workers: one_run(workers, server, fake_url, args) for workers in (1, 2)}
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -210,12 +241,11 @@ def main() -> None:
             f"{workers} worker(s): {run['status']}, {run['done']} {what} in "
             f"{run['seconds']:.2f}s ({run['per_second']:.0f}/s), {run['requests']} requests, "
             f"max in flight {run['max_in_flight']} (limit {args.limit})"
-            + (
-                ""
-                if run["cpu_ms_per_answer"] is None
-                else f", worker CPU {run['cpu_ms_per_answer']:.2f} ms per answer while it ran"
-            )
         )
+        if run["cpu_ms"]:
+            parts = ", ".join(f"{part} {ms:.2f}" for part, ms in run["cpu_ms"].items())
+            total = sum(run["cpu_ms"].values())
+            print(f"  CPU ms per {what[:-1]} while it ran: {parts} (total {total:.2f})")
     ratio = runs[2]["per_second"] / runs[1]["per_second"]
     print(f"throughput 2 workers / 1 worker: {ratio:.2f} (target >= 1.6)")
     held = all(run["max_in_flight"] <= args.limit for run in runs.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
@@ -23,7 +24,7 @@ from distillset.generation.context import DistillContext, full_path
 from distillset.generation.targets import TargetGone
 from distillset.llm import ChatResult, Gateway
 from distillset.llm.gateway import BeforeSend
-from distillset.llm.writer import GroupCommit
+from distillset.llm.writer import GroupCommit, GroupRead
 from distillset.prompts import render
 from distillset.review.editing import score_values
 from distillset.store import Answer, Question, Store, Tag
@@ -51,14 +52,15 @@ _STATE_AMONG = select(_questions.c.id, _ANSWERED).where(
 _VARIANTS_AMONG = select(_answers.c.question_id, _answers.c.variant).where(
     _answers.c.question_id.in_(bindparam("ids", expanding=True))
 )
-_LOAD_QUESTION = select(
+_LOAD_QUESTIONS = select(
+    _questions.c.id,
     _questions.c.text,
     _questions.c.tag_id,
     _questions.c.last_error,
     _questions.c.answer_attempt,
     _ANSWERED,
 ).where(
-    _questions.c.id == bindparam("question_id"),
+    _questions.c.id.in_(bindparam("ids", expanding=True)),
     _questions.c.project_id == bindparam("project_id"),
 )
 
@@ -83,23 +85,54 @@ class _QuestionToAnswer:
     attempt: int = 0  # moved on by each deletion of its answer: a new answer is asked fresh
 
 
-def _load_question(store: Store, context: DistillContext, question_id: int) -> _QuestionToAnswer:
-    """The question's text and state in one short read."""
+def _load_questions(
+    store: Store, context: DistillContext, question_ids: list[int]
+) -> list[_QuestionToAnswer | TargetGone]:
+    """The questions' texts and states in one short read (TargetGone for one deleted)."""
+    params = {"ids": sorted(set(question_ids)), "project_id": context.project_id}
     with store.session() as session:
-        row = (
-            session.connection()
-            .execute(_LOAD_QUESTION, {"question_id": question_id, "project_id": context.project_id})
-            .first()
+        found = {row[0]: row[1:] for row in session.connection().execute(_LOAD_QUESTIONS, params)}
+        paths: dict[int, str] = {}
+        if "{path}" in context.templates["answer"]:
+            for tag_id in {row[1] for row in found.values()} - {None}:
+                tag = session.get(Tag, tag_id)
+                if tag is not None:
+                    paths[tag_id] = full_path(context, tag_path(session, tag).labels)
+    questions: list[_QuestionToAnswer | TargetGone] = []
+    for question_id in question_ids:
+        if question_id not in found:
+            questions.append(TargetGone("question", question_id))
+            continue
+        text, tag_id, last_error, attempt, is_answered = found[question_id]
+        path = paths.get(tag_id, context.topic)
+        answered, had_error = bool(is_answered), last_error is not None
+        questions.append(_QuestionToAnswer(text, path, answered, had_error, attempt))
+    return questions
+
+
+class QuestionReader:
+    """The questions that many concurrent answers need, read together on a thread: one read
+    per question on the event loop stalled every request in flight."""
+
+    def __init__(self, store: Store, context: DistillContext) -> None:
+        self._group: GroupRead[int, _QuestionToAnswer] = GroupRead(
+            store.engine, partial(_load_questions, store, context)
         )
-        if row is None:
-            raise TargetGone("question", question_id)
-        text, tag_id, last_error, attempt, is_answered = row
-        path = context.topic
-        if "{path}" in context.templates["answer"] and tag_id is not None:
-            tag = session.get(Tag, tag_id)
-            if tag is not None:
-                path = full_path(context, tag_path(session, tag).labels)
-    return _QuestionToAnswer(text, path, bool(is_answered), last_error is not None, attempt)
+
+    async def read(self, question_id: int) -> _QuestionToAnswer:
+        return await self._group.read(question_id)
+
+
+async def _load_question(
+    store: Store, context: DistillContext, question_id: int, reader: QuestionReader | None
+) -> _QuestionToAnswer:
+    """The question's text and state: from the reader, else in one short read here."""
+    if reader is not None:
+        return await reader.read(question_id)
+    question = _load_questions(store, context, [question_id])[0]
+    if isinstance(question, TargetGone):
+        raise question
+    return question
 
 
 def answer_messages(
@@ -318,22 +351,22 @@ async def answer_question(
     task_id: int | None = None,
     text: str | None = None,
     writer: AnswerWriter | None = None,
+    reader: QuestionReader | None = None,
     before_send: BeforeSend | None = None,
 ) -> AnswerOutcome:
     """Answer one unanswered question; a failure is recorded on the question, never stored.
 
     ``text`` is given for a question just created (known unanswered, no earlier error), which
-    saves a read; ``writer`` batches the writes of many concurrent answers; ``before_send``
-    is awaited before the request goes out (see the gateway). A question deleted meanwhile
-    ends ``gone``: not sent, or (already in flight) its answer not stored.
+    saves a read; ``writer`` batches the writes and ``reader`` the reads of many concurrent
+    answers; ``before_send`` is awaited before the request goes out (see the gateway). A
+    question deleted meanwhile ends ``gone``: not sent, or (already in flight) its answer
+    not stored.
     """
     outcome = AnswerOutcome(question_id)
-    if text is None:
-        question = _load_question(store, context, question_id)
+    if text is None or "{path}" in context.templates["answer"]:
+        question = await _load_question(store, context, question_id, reader)
     else:
         question = _QuestionToAnswer(text, context.topic, False, False)
-        if "{path}" in context.templates["answer"]:
-            question = _load_question(store, context, question_id)
     if question.answered:
         outcome.skipped = True
         return outcome
@@ -370,12 +403,13 @@ async def answer_samples(
     *,
     task_id: int | None = None,
     writer: AnswerWriter | None = None,
+    reader: QuestionReader | None = None,
     before_send: BeforeSend | None = None,
 ) -> list[AnswerOutcome]:
     """Best-of-N: ask for each of the question's samples (variants 0..samples-1) it lacks,
     side by side, each a record of its own. Each sample's request is cached under its
     variant, so the samples differ and a resumed run pays for none twice."""
-    question = _load_question(store, context, question_id)
+    question = await _load_question(store, context, question_id, reader)
     missing = [v for v in range(samples) if v not in _variants_of(store, question_id)]
     messages = answer_messages(context, question.text, question.path)
 
@@ -414,7 +448,7 @@ async def resample_answer(
     answer stays when the call fails. The new text starts unreviewed: a confirmation or a
     score judged the old one. An answer deleted meanwhile ends ``gone``."""
     outcome = AnswerOutcome(question_id)
-    question = _load_question(store, context, question_id)
+    question = await _load_question(store, context, question_id, None)
     messages = answer_messages(context, question.text, question.path)
     result = await _ask(gateway, context, question, messages, outcome, task_id, before_send)
     if result is None:

@@ -31,6 +31,7 @@ from distillset.answers.conversations import (
 from distillset.answers.generate import (
     AnswerOutcome,
     AnswerWriter,
+    QuestionReader,
     answer_again,
     answer_question,
     answer_samples,
@@ -119,6 +120,7 @@ class JobScheduler:
         self._idle = asyncio.Event()
         self._crash: BaseException | None = None
         self._answers = AnswerWriter(store)
+        self._questions_read = QuestionReader(store, context)
         self._turns = TurnWriter(store, context.project_id)
         # The tags and questions of replies that arrive together: one commit (see top_up).
         self._items = ItemWriter(store)
@@ -511,6 +513,7 @@ class JobScheduler:
                 self.spec.samples,
                 task_id=self.task_id,
                 writer=self._answers,
+                reader=self._questions_read,
                 before_send=before_send,
             )
             for sample in outcomes:
@@ -534,6 +537,7 @@ class JobScheduler:
                 task_id=self.task_id,
                 text=text,
                 writer=self._answers,
+                reader=self._questions_read,
                 before_send=before_send,
             )
         self._account_answer(outcome)

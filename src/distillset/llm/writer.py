@@ -216,7 +216,7 @@ class GroupCommit(Generic[W, T]):
             while self._batch:
                 batch, self._batch = self._batch, []
                 try:
-                    results = await run_write(self._engine, self._commit, [w for w, _f in batch])
+                    results = await self._run([w for w, _f in batch])
                 except Exception as exc:
                     results = [exc] * len(batch)
                 for (_write, future), result in zip(batch, results, strict=True):
@@ -229,7 +229,22 @@ class GroupCommit(Generic[W, T]):
         finally:
             self._flushing = None
 
+    async def _run(self, writes: list[W]) -> Sequence[T | BaseException]:
+        return await run_write(self._engine, self._commit, writes)
+
     async def drain(self) -> None:
         """Wait until every write handed over is committed (or has failed)."""
         while self._flushing is not None:
             await asyncio.wait([self._flushing])
+
+
+class GroupRead(GroupCommit[W, T]):
+    """Reads that arrive together are made by one ``read(keys)`` call (``write`` hands over
+    a key and returns its result), on a thread of their own: a read on the event loop
+    stalls every request in flight, and one need not wait its turn among the writes."""
+
+    async def read(self, key: W) -> T:
+        return await self.write(key)
+
+    async def _run(self, writes: list[W]) -> Sequence[T | BaseException]:
+        return await asyncio.to_thread(self._commit, writes)
