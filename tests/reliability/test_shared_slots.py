@@ -9,7 +9,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql
 
 from distillset.llm.limiter import Limiter
 from distillset.runs.shared import ANSWER, EXPAND, QUESTIONS, SharedItems, SharedSlots, join_job
@@ -168,3 +169,19 @@ def test_items_of_each_stage_are_claimed_expansions_first_and_counted_apart(
     assert worker.claim(5) == [(QUESTIONS, 9)]
     with pytest.raises(ValueError, match="stage"):
         worker.add([1], "tags")
+
+
+def test_a_claim_reads_the_free_items_in_claim_order_not_the_whole_job(
+    store: Store, task_id: int
+) -> None:
+    # A plan this large updates the statistics, so the planner knows the table's size.
+    worker = SharedItems(store, task_id, "host:1:w", LEASE_SECONDS)
+    worker.plan([(ANSWER, target) for target in range(1, 5001)])
+    statement = worker.claim_statement(64).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+    )
+    with store.engine.connect() as connection:
+        plan = "\n".join(row[0] for row in connection.execute(text(f"EXPLAIN {statement}")))
+    assert "ix_work_items_free" in plan  # the unfinished items, in claim order
+    assert "Sort" not in plan and "Seq Scan" not in plan, plan
+    assert worker.claim(3) == [(ANSWER, 1), (ANSWER, 2), (ANSWER, 3)]

@@ -29,11 +29,13 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import any_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from distillset.store import SlotLease, Store, TaskWorker, WorkItem, utcnow
+from distillset.store.models import WORK_ITEM_RANK
 
 # Item outcomes.
 DONE, FAILED, SKIPPED = "done", "failed", "skipped"
@@ -41,7 +43,11 @@ OUTCOMES = (DONE, FAILED, SKIPPED)
 # Item stages, in the order a worker claims them: the tree fans out before it is answered.
 EXPAND, QUESTIONS, ANSWER = "expand", "questions", "answer"
 STAGES = (EXPAND, QUESTIONS, ANSWER)
-_STAGE_ORDER = case({stage: rank for rank, stage in enumerate(STAGES)}, value=WorkItem.stage)
+# The claim order, as the text of the index that serves it (ix_work_items_free).
+_STAGE_ORDER = text(WORK_ITEM_RANK)
+
+# A plan of at least this many items updates the table's statistics (see ``plan``).
+_ANALYZE_AFTER = 1_000
 
 # (stage, target): one item of a job.
 Item = tuple[str, int]
@@ -88,6 +94,12 @@ class SharedItems:
             by_stage.setdefault(stage, []).append(target)
         for stage, targets in by_stage.items():
             self.add(targets, stage)
+        if sum(map(len, by_stage.values())) >= _ANALYZE_AFTER:
+            # Statistics taken before a bulk insert say the table is nearly empty, and the
+            # planner then scans every item of the job to finish a few (until autovacuum
+            # comes round, a minute or more later): PostgreSQL's advice after a bulk load.
+            with self.store.session() as session:
+                session.execute(text("ANALYZE work_items"))
 
     def add(self, targets: list[int], stage: str = ANSWER) -> None:
         """New items of the job, ready for any worker; one that is there already (claimed,
@@ -98,12 +110,22 @@ class SharedItems:
             raise ValueError(f"unknown work item stage {stage!r}")
         rows = [{"task_id": self.task_id, "stage": stage, "target": t} for t in targets]
         with self.store.session() as session:
-            session.execute(pg_insert(WorkItem).values(rows).on_conflict_do_nothing())
+            # Parameters beside the statement (executemany, sent in pages), not one VALUES
+            # clause compiled with every row: that took a second for a few thousand items.
+            session.execute(pg_insert(WorkItem).on_conflict_do_nothing(), rows)
 
     def claim(self, count: int) -> list[Item]:
         """Up to ``count`` unfinished items that no worker holds (or whose lease ran out),
         expansions first, now held by this worker; none locked by another claim in progress
         is waited for."""
+        with self.store.session() as session:
+            claimed = session.execute(self.claim_statement(count))
+            items = [(str(stage), int(target)) for stage, target in claimed]
+        return sorted(items, key=lambda item: (STAGES.index(item[0]), item[1]))
+
+    def claim_statement(self, count: int) -> ReturningUpdate[str, int]:
+        """The claim's one statement: it takes the free items through ix_work_items_free, in
+        its order, and holds them (their stage and target returned)."""
         now = utcnow()
         free = (
             select(WorkItem.id)
@@ -116,15 +138,14 @@ class SharedItems:
             .limit(count)
             .with_for_update(skip_locked=True)
         )
-        with self.store.session() as session:
-            claimed = session.execute(
-                update(WorkItem)
-                .where(WorkItem.id.in_(free.scalar_subquery()))
-                .values(owner=self.owner, lease_until=now + self.lease)
-                .returning(WorkItem.stage, WorkItem.target)
-            )
-            items = [(str(stage), int(target)) for stage, target in claimed]
-        return sorted(items, key=lambda item: (STAGES.index(item[0]), item[1]))
+        return (
+            update(WorkItem)
+            # = ANY(ARRAY(...)), not IN (...): the planner then finds the few rows by key,
+            # where a semi-join read the whole table.
+            .where(WorkItem.id == any_(func.array(free.scalar_subquery())))
+            .values(owner=self.owner, lease_until=now + self.lease)
+            .returning(WorkItem.stage, WorkItem.target)
+        )
 
     def finished(
         self,

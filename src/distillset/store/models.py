@@ -411,6 +411,11 @@ class Task(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# A work item's stage as the rank workers claim it in (expansions, then question top-ups,
+# then answers): the claim orders by this very text, so the index below serves it.
+WORK_ITEM_RANK = "(CASE stage WHEN 'expand' THEN 0 WHEN 'questions' THEN 1 ELSE 2 END)"
+
+
 class WorkItem(Base):
     """One item of a job that several workers share, claimed by one worker at a time:
     ``owner`` holds it until ``lease_until``, then another may take it. ``stage`` says what
@@ -423,6 +428,15 @@ class WorkItem(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "stage", "target", name="uq_work_items_item"),
         Index("ix_work_items_open", "task_id", "outcome", "lease_until"),
+        # The unfinished items in claim order (migration 0021).
+        Index(
+            "ix_work_items_free",
+            "task_id",
+            text(WORK_ITEM_RANK),
+            "id",
+            postgresql_where=text("outcome IS NULL"),
+            sqlite_where=text("outcome IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
