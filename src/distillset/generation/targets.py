@@ -4,7 +4,12 @@ A user may delete a tag, a question or the whole project while a run is under wa
 another process too). Work for it must not be paid for: the gateway awaits a check just
 before each attempt goes out, with its limiter slot held, and the check raises
 ``TargetGone`` when the row is no longer there. Checks queued meanwhile are answered by
-one query per table on a thread of their own, so the event loop never waits on the store.
+one query per table.
+
+On PostgreSQL that query runs on a thread of its own, so the event loop never waits on a
+round trip. SQLite is a local file: a lookup by key takes microseconds, so it runs on the
+loop itself, on a connection of its own. A hop to a thread and back cost several
+milliseconds on a busy loop, and every request held its slot, idle, for that long.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Table, select
 
@@ -57,11 +62,48 @@ def target_exists(store: Store, kind: Kind, row_id: int) -> bool:
     return row_id in _existing(store, {kind: {row_id}})[kind]
 
 
+class _LocalLookup:
+    """Existence checks on a SQLite connection of their own, made on the event loop."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._connection: Any = None  # opened on first use, in the loop's thread
+
+    def __call__(self, wanted: dict[Kind, set[int]]) -> dict[Kind, set[int]]:
+        if self._connection is None:
+            self._connection = self._store.engine.raw_connection()
+        cursor = self._connection.cursor()
+        found: dict[Kind, set[int]] = {}
+        try:
+            for kind, ids in wanted.items():
+                ordered, table = sorted(ids), _TABLES[kind].name
+                found[kind] = set()
+                for start in range(0, len(ordered), CHUNK):
+                    chunk = ordered[start : start + CHUNK]
+                    marks = ", ".join("?" * len(chunk))
+                    cursor.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
+                    found[kind].update(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
+            # No read transaction left open: it would pin an old snapshot of the file.
+            self._connection.rollback()
+        return found
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()  # back to the engine's pool
+            self._connection = None
+
+
 class TargetCheck:
     """Batched existence checks for the rows a run's requests are for."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        url = store.engine.url
+        # (An in-memory database has one connection per thread, shared: not one of its own.)
+        local = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        self._local = _LocalLookup(store) if local else None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="distill-targets")
         self._queued: list[tuple[Kind, int, asyncio.Future[bool]]] = []
         self._worker: asyncio.Task[None] | None = None
@@ -91,9 +133,12 @@ class TargetCheck:
                 for kind, row_id, _future in batch:
                     wanted[kind].add(row_id)
                 try:
-                    found = await loop.run_in_executor(
-                        self._executor, _existing, self._store, dict(wanted)
-                    )
+                    if self._local is not None:
+                        found = self._local(dict(wanted))
+                    else:
+                        found = await loop.run_in_executor(
+                            self._executor, _existing, self._store, dict(wanted)
+                        )
                 except Exception as exc:  # the database failed: every caller hears it
                     for _kind, _row_id, future in batch:
                         if not future.done():
@@ -107,3 +152,5 @@ class TargetCheck:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)
+        if self._local is not None:
+            self._local.close()
