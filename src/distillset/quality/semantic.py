@@ -31,7 +31,7 @@ from distillset.tags.tree import subtree_ids_query
 # 0.93-0.94 of planted duplicates at precision 0.90 here when distinct questions differ in
 # two details or more, 0.91 at 0.90-0.91 when they may differ in one (dense); 0.9 has
 # precision 0.93-0.96 but recall 0.87-0.92, 0.88 recall 0.91-0.95 at precision 0.82-0.86.
-DEFAULT_THRESHOLD = 0.89
+DEFAULT_THRESHOLD = 0.885
 # Elements of one block of similarities (float32): 128 MiB whatever the project's size.
 BLOCK_ELEMENTS = 1 << 25
 
