@@ -177,7 +177,7 @@ def _across_frames(
 
 
 def closing_detail(text: str, other: set[str]) -> str:
-    """The phrase of circumstance ("in hot weather", "when it rains") that ends ``text``
+    """The phrase of circumstance ("in a cast-iron pan", "when it rains") that ends ``text``
     after the last word that the other text has too (``other`` holds the other's stems; a
     shared preposition does not end the phrase: "in a pan" / "in an oven"); empty when
     none ends it (filler aside)."""
@@ -193,7 +193,7 @@ def closing_detail(text: str, other: set[str]) -> str:
 
 def _circumstance(words: list[str]) -> bool:
     """The words (filler left out) are a phrase of circumstance: a preposition or
-    subordinating conjunction and what it governs ("in hot weather")."""
+    subordinating conjunction and what it governs ("through the winter")."""
     return len(words) > 1 and words[0] in CIRCUMSTANCE
 
 
