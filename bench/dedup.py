@@ -333,7 +333,7 @@ def semantic_scan(
         f"(with the near-miss check) {group_seconds:.2f}s, peak RSS {peak_mb():.0f} MB "
         f"(before the scan {before:.0f} MB)"
     )
-    for other in (0.8, 0.85, 0.88, 0.89, 0.9, 0.92, 0.95) if sweep else (threshold,):
+    for other in (0.8, 0.85, 0.88, 0.885, 0.89, 0.9, 0.92, 0.95) if sweep else (threshold,):
         for label, same in (("", check), (", vectors only", None)):
             grouped = group_rows(vectors, other, same)
             figures = score([[index for index, _ in group] for group in grouped], rows)

@@ -10,6 +10,7 @@ import numpy as np
 from distillset.generation.near_miss import (
     NearMissCheck,
     changed_stretches,
+    closing_detail,
     negations_differ,
     numbers_differ,
     phrases_to_embed,
@@ -127,6 +128,13 @@ NEAR_MISSES = [
         "What do sprinters usually get wrong about yoga?",
         "What do swimmers usually get wrong about yoga before a race?",
     ),
+    # One opening, a synonym swapped and a phrase of circumstance added.
+    ("How can I fix a flat tyre?", "How can I mend a flat tyre on a mountain road?"),
+    # Other frames: a phrase of circumstance ends one of them only, or each differently.
+    ("How do I keep basil alive?", "What keeps basil alive through the winter?"),
+    ("How does a heat pump work in winter?", "Can you explain how a heat pump works?"),
+    ("How can I keep bread fresh in summer?", "What keeps bread fresh during a long trip?"),
+    ("Where should I store fresh herbs?", "How do herbs stay fresh when the power fails?"),
 ]
 # Pairs a reader calls one question: the rule leaves them to the vectors.
 SAME = [
@@ -142,6 +150,15 @@ SAME = [
     # One opening, several stretches: words moved, or added to a rewording.
     ("How often should I stretch before a run?", "How often, before a run, should I stretch?"),
     ("How do I fix a flat tyre?", "How do I mend a tyre that is flat?"),
+    # Only filler differs beside the swap: one stretch, a synonym.
+    ("How should I fix a flat tyre?", "How can I repair a flat tyre?"),
+    # Other frames, the same circumstance (moved or not), or none.
+    ("How can I keep bread fresh in summer?", "In summer, what keeps bread fresh?"),
+    (
+        "What is the best way to store fresh herbs in the fridge?",
+        "How should fresh herbs be stored in the fridge?",
+    ),
+    ("How does a heat pump work?", "Can you explain how a heat pump works?"),
 ]
 
 
@@ -189,6 +206,38 @@ def test_a_swap_compares_only_the_words_that_differ() -> None:
     ]
     # Another opening: left to the vectors.
     assert verdict("How can I fix a tyre in winter?", "In winter, what mends a tyre?") is True
+
+
+def test_a_closing_detail_is_the_phrase_of_circumstance_after_the_shared_words() -> None:
+    basil = {"what", "keep", "basil", "alive"}
+    assert closing_detail("How do I keep basil alive through the winter?", basil) == (
+        "through winter"
+    )
+    # A shared preposition does not end it; the words before the preposition are not in it.
+    herbs = {"store", "herb", "in", "fridge"}
+    assert closing_detail("How should herbs be kept cool in the freezer?", herbs) == "in freezer"
+    # Nothing after the shared words, a verb, or a preposition alone: no detail.
+    assert closing_detail("Where do I store herbs?", herbs) == ""
+    assert closing_detail("Can you explain how a heat pump works?", {"heat", "pump"}) == ""
+    assert closing_detail("Which herbs does basil grow with?", {"herb", "basil"}) == ""
+
+
+def test_other_frames_compare_their_closing_details() -> None:
+    assert verdict(
+        "How can I keep bread fresh in summer?", "What keeps bread fresh during a long trip?"
+    ) == [("in summer", "during long trip")]
+    assert verdict(
+        "What is the best way to store fresh herbs in the fridge?",
+        "How should fresh herbs be stored in the freezer?",
+    ) == [("in fridge", "in freezer")]
+    assert verdict("How do I keep basil alive?", "What keeps basil alive through the winter?") is (
+        False
+    )
+    assert verdict("How does a heat pump work?", "Can you explain how a heat pump works?") is True
+    # A stretch of filler alone is no change: one swap is left.
+    assert verdict("How should I knead dough by hand?", "How can I knead dough with a mixer?") == [
+        ("by hand", "with mixer")
+    ]
 
 
 class Refuse:

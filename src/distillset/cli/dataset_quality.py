@@ -88,7 +88,7 @@ def dataset_duplicates(
     threshold: float | None = typer.Option(
         None,
         "--threshold",
-        help="Cosine similarity from which two questions are one (0-1], 0.89 by default; near "
+        help="Cosine similarity from which two questions are one (0-1], 0.885 by default; near "
         "misses (different numbers, a negation, a detail swapped) are kept apart.",
     ),
     embeddings: str | None = EmbeddingsOption,

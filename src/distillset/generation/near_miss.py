@@ -12,11 +12,26 @@ signs tell such near misses apart, and all of them only ever veto a pair the vec
   ("beginners" / "cyclists");
 - the questions open alike ("How often should ...", one frame) and differ in several
   stretches, one of which swaps words for words of another meaning ("beginners who train
-  alone ... in hot weather" / "cyclists who train alone ... before a race").
+  alone ... in hot weather" / "cyclists who train alone ... before a race"), or adds a
+  phrase of circumstance ("... in a cast-iron pan");
+- the questions are reworded from their first words on (another frame), and one of them
+  ends with a phrase of circumstance that the other lacks, or each ends with one of another
+  meaning ("How can I keep bread fresh in summer?" / "What keeps bread fresh during a
+  long trip?"). Why: English puts the when, where and under which condition of a
+  question (a preposition or subordinating conjunction and what it governs) at its end,
+  after what it asks about, whatever words frame the question; so the words after the last
+  word both questions share are a detail of the question, not of its frame, and a rewording
+  keeps them. The frames themselves are still left to the vectors: two wordings of one
+  question share no words in their frames ("How do I ..." / "What is the best way to ..."),
+  so comparing frames would veto paraphrases.
+
+Stretches that differ only by filler ("How should I ..." / "How can I ...") are no change:
+"How should I knead dough by hand?" / "How can I knead dough with a mixer?" differ in one
+stretch, a swap, and are compared as such.
 
 A synonym ("fix" / "repair"), an inflection ("injury" / "injuries"), an article, a word
 about the answer's style ("briefly"), or words moved elsewhere in the question keep the
-pair. Questions reworded from their first words on (another frame) are left to the vectors.
+pair.
 
 It lives below both of its users, the generation-time guard (semantic_guard) and the quality
 scan (quality.semantic), so that generation drops the pairs the report flags.
@@ -55,6 +70,16 @@ _FILLER_WORDS = (
     " briefly concisely exactly actually really simply basically just"
 )
 FILLER = NEGATIONS | frozenset(_FILLER_WORDS.split())
+# Words that open a phrase or clause of circumstance (when, where, under which condition):
+# prepositions and subordinating conjunctions. English puts such a phrase at the end of a
+# question, after what it asks about, whatever the question's frame.
+_CIRCUMSTANCE_WORDS = (
+    "about above across after against along among around at before behind below beneath"
+    " beside between beyond by despite during except for from in inside into near off on onto"
+    " outside over past since through throughout till toward towards under underneath until"
+    " upon via within if unless when whenever where wherever while whilst"
+)
+CIRCUMSTANCE = frozenset(_CIRCUMSTANCE_WORDS.split())
 
 Verdict = bool | list[tuple[str, str]]
 Embed = Callable[[list[str]], np.ndarray]
@@ -116,19 +141,60 @@ def verdict(first: str, second: str) -> Verdict:
     if numbers_differ(first, second) or negations_differ(first, second):
         return False
     opening, stretches = changed_stretches(first, second)
-    if len(stretches) > 1 and opening < SAME_OPENING:
-        return True  # reworded from the first words on: left to the vectors
     stems_first = {_stem(word) for word in _words(first)}
     stems_second = {_stem(word) for word in _words(second)}
+    # Stretches that differ only by filler ("How should ..." / "How can ...") change nothing:
+    # only the others count, moved words among them (a moved phrase is a new frame).
+    stretches = [
+        (stretch_first, stretch_second)
+        for stretch_first, stretch_second in stretches
+        if any(word not in FILLER for word in f"{stretch_first} {stretch_second}".split())
+    ]
+    if len(stretches) > 1 and opening < SAME_OPENING:
+        return _across_frames(first, second, stems_first, stems_second)
     swaps: list[tuple[str, str]] = []
     for stretch_first, stretch_second in stretches:
         left = _meaningful(stretch_first, stems_second)
         right = _meaningful(stretch_second, stems_first)
         if left and right:
             swaps.append((left, right))
-        elif (left or right) and len(stretches) == 1:
-            return False  # the only change adds or drops a detail
+        elif (left or right) and (len(stretches) == 1 or _circumstance((left or right).split())):
+            return False  # the only change adds or drops a detail, or a circumstance
     return swaps or True
+
+
+def _across_frames(
+    first: str, second: str, stems_first: set[str], stems_second: set[str]
+) -> Verdict:
+    """Questions reworded from their first words on: the frames are left to the vectors, but
+    not a circumstance that only one of them ends with, or that each ends with differently
+    (see ``closing_detail``)."""
+    detail_first = closing_detail(first, stems_second)
+    detail_second = closing_detail(second, stems_first)
+    if detail_first and detail_second:
+        return [(detail_first, detail_second)]
+    return not (detail_first or detail_second)
+
+
+def closing_detail(text: str, other: set[str]) -> str:
+    """The phrase of circumstance ("in a cast-iron pan", "when it rains") that ends ``text``
+    after the last word that the other text has too (``other`` holds the other's stems; a
+    shared preposition does not end the phrase: "in a pan" / "in an oven"); empty when
+    none ends it (filler aside)."""
+    tail: list[str] = []
+    for word in reversed([word for word in _words(text) if word not in FILLER]):
+        if _stem(word) in other and word not in CIRCUMSTANCE:
+            break
+        tail.append(word)
+    tail.reverse()
+    opens = next((index for index, word in enumerate(tail) if word in CIRCUMSTANCE), len(tail))
+    return " ".join(tail[opens:]) if _circumstance(tail[opens:]) else ""
+
+
+def _circumstance(words: list[str]) -> bool:
+    """The words (filler left out) are a phrase of circumstance: a preposition or
+    subordinating conjunction and what it governs ("through the winter")."""
+    return len(words) > 1 and words[0] in CIRCUMSTANCE
 
 
 def phrases_to_embed(pairs: Iterable[tuple[str, str]]) -> set[str]:
