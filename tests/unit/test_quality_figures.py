@@ -145,3 +145,16 @@ def test_ngram_overlap_flags_copies_not_neighbours() -> None:
     assert index.match("short ONE") is not None  # shorter than n: matches only as a whole
     assert index.match("A short one, really?") is None
     assert index.match("A train leaves the station at noon, then rests.") is None
+
+
+def test_the_default_threshold_is_the_one_every_interface_names() -> None:
+    import inspect
+
+    from distillset.cli.dataset_quality import dataset_duplicates
+    from distillset.quality.semantic import DEFAULT_THRESHOLD
+    from distillset.web.api.quality import Threshold
+
+    named = f"{DEFAULT_THRESHOLD:g} by default"
+    assert named in str(Threshold.description)
+    option = inspect.signature(dataset_duplicates).parameters["threshold"].default
+    assert named in str(option.help)

@@ -24,18 +24,19 @@ def project_report(
     settings: Any,
     project_id: int,
     semantic: bool,
-    threshold: float,
+    threshold: float | None,
     few: int,
     examples: int,
 ) -> dict[str, Any]:
-    """The report the API and the Quality page show (the CLI's `report`, with these options)."""
+    """The report the API and the Quality page show (the CLI's `report`, with these options;
+    no threshold: the scan's default, as the CLI's)."""
     project = project_by_id(session, project_id)
     embedder, problem = quality.report_embedder(session, settings, semantic or False, None)
     return quality.build_report(
         session,
         project,
         embedder=embedder,
-        threshold=threshold,
+        threshold=quality.DEFAULT_THRESHOLD if threshold is None else threshold,
         few=few,
         examples=examples,
         embedder_problem=problem,
@@ -43,7 +44,9 @@ def project_report(
 
 
 Semantic = Query(default=False, description="Semantic duplicates and diversity (offline model).")
-Threshold = Query(default=0.9, gt=0, le=1, description="Cosine similarity of a duplicate.")
+Threshold = Query(
+    default=None, gt=0, le=1, description="Cosine similarity of a duplicate (0.885 by default)."
+)
 Few = Query(default=3, ge=1, le=1000, description="A leaf with fewer records has 'few'.")
 Examples = Query(default=3, ge=0, le=50, description="Examples per finding.")
 
@@ -54,7 +57,7 @@ def get_report(
     session: DbSession,
     settings: AppSettings,
     semantic: bool = Semantic,
-    threshold: float = Threshold,
+    threshold: float | None = Threshold,
     few: int = Few,
     examples: int = Examples,
 ) -> dict[str, Any]:
@@ -68,7 +71,7 @@ def get_report_html(
     session: DbSession,
     settings: AppSettings,
     semantic: bool = Semantic,
-    threshold: float = Threshold,
+    threshold: float | None = Threshold,
     few: int = Few,
     examples: int = Examples,
 ) -> HTMLResponse:

@@ -22,7 +22,7 @@ def quality_page(
     semantic: bool = Query(default=False),
 ) -> Response:
     project = project_by_id(session, project_id)
-    report = project_report(session, settings, project.id, semantic, 0.9, 3, 3)
+    report = project_report(session, settings, project.id, semantic, None, 3, 3)
     return render(
         request,
         "quality.html",
