@@ -8,9 +8,12 @@ loop, the HTTP client, the database round trips) is the bottleneck. Each run get
 PostgreSQL database holding the same questions. Prints each run's wall time (the task's
 started_at to finished_at) and throughput, the 2-worker throughput over the 1-worker one
 (target >= 1.6 when the client is the bottleneck), and the most requests the server saw in
-flight at once (never above the limit). The workers' CPU time (user + system, from /proc)
-while the task ran is printed per answer too: on a machine busy with other work the wall
-times wander, that much less.
+flight at once (never above the limit). The CPU time (user + system, from /proc) that the
+workers, the fake server and PostgreSQL used while the task ran is printed per answer too
+(on a machine busy with other work the wall times wander, that much less), and from it the
+ceiling the machine's cores set for two workers: cores / CPU per answer with two workers,
+over one worker's throughput. Where all of them share a few cores, that ceiling, not the
+workers, bounds the ratio.
 
     .venv/bin/python bench/workers.py [--questions 1500 --latency 0.05 --limit 64]
     .venv/bin/python bench/workers.py --auto [--levels 2 --tags 12 --per-leaf 10]
