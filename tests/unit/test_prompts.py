@@ -18,6 +18,7 @@ from distillset.prompts import (
     reset_prompt,
     set_prompt,
 )
+from distillset.prompts.overrides import project_templates
 from distillset.store import Store
 
 
@@ -79,6 +80,13 @@ def test_overrides_are_per_project_and_language_follows_the_project(store: Store
         assert get_prompt(session, english, "answer").overridden
         assert get_prompt(session, chinese, "tags").template == default_template("tags", "zh")
         assert not get_prompt(session, chinese, "tags").overridden
+
+        # A run reads every kind at once: the same templates as one by one.
+        for project in (english, chinese):
+            assert project_templates(session, project) == {
+                kind: get_prompt(session, project, kind).template for kind in KINDS
+            }
+        assert project_templates(session, english)["answer"] == "Answer briefly: {question}"
 
         assert reset_prompt(session, english, "answer") is True
         assert reset_prompt(session, english, "answer") is False
