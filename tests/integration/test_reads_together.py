@@ -11,14 +11,14 @@ from sqlalchemy import delete, event, text
 
 from distillset.answers.generate import QuestionReader
 from distillset.config import Settings
-from distillset.generation.context import load_context
+from distillset.generation.context import DistillContext, load_context
 from distillset.generation.targets import TargetCheck, TargetGone
 from distillset.projects import lifecycle as projects
 from distillset.store import Question, Store
 from distillset.tags.tree import add_tag_path
 
 
-def _seed(store: Store, settings: Settings) -> tuple[object, int, list[int]]:
+def _seed(store: Store, settings: Settings) -> tuple[DistillContext, int, list[int]]:
     with store.session() as session:
         project = projects.create_project(session, "Reads")
         tag = add_tag_path(session, project, "Running > Pacing")
@@ -43,7 +43,7 @@ def test_concurrent_question_reads_are_one_query_and_a_deleted_one_fails_alone(
             statements.append(statement)
 
     async def main() -> list[object]:
-        reader = QuestionReader(store, context)  # type: ignore[arg-type]
+        reader = QuestionReader(store, context)
         return await asyncio.gather(*(reader.read(i) for i in ids), return_exceptions=True)
 
     event.listen(store.engine, "before_cursor_execute", note)
@@ -55,8 +55,8 @@ def test_concurrent_question_reads_are_one_query_and_a_deleted_one_fails_alone(
     assert len(statements) == 1  # the four together
     assert isinstance(results[2], TargetGone)
     read = [r for n, r in enumerate(results) if n != 2]
-    assert [q.text for q in read] == ["Q0?", "Q1?", "Q3?"]  # type: ignore[attr-defined]
-    assert all(not q.answered and not q.had_error for q in read)  # type: ignore[attr-defined]
+    assert [getattr(q, "text", None) for q in read] == ["Q0?", "Q1?", "Q3?"]
+    assert not any(getattr(q, "answered", True) or getattr(q, "had_error", True) for q in read)
 
 
 def test_a_target_check_sees_a_delete_made_elsewhere_and_holds_no_snapshot(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -44,17 +44,27 @@ class TargetGone(NotFoundError):
         self.row_id = row_id
 
 
-def _existing(store: Store, wanted: dict[Kind, set[int]]) -> dict[Kind, set[int]]:
+def _found(
+    ids_among: Callable[[Table, list[int]], Iterable[int]], wanted: dict[Kind, set[int]]
+) -> dict[Kind, set[int]]:
+    """Which of the wanted rows exist, asked ``ids_among(table, ids)`` a chunk at a time."""
     found: dict[Kind, set[int]] = {}
-    with store.engine.connect() as connection:
-        for kind, ids in wanted.items():
-            table, ordered = _TABLES[kind], sorted(ids)
-            found[kind] = set()
-            for start in range(0, len(ordered), CHUNK):
-                chunk = ordered[start : start + CHUNK]
-                rows = connection.execute(select(table.c.id).where(table.c.id.in_(chunk)))
-                found[kind].update(rows.scalars())
+    for kind, ids in wanted.items():
+        table, ordered = _TABLES[kind], sorted(ids)
+        found[kind] = set()
+        for start in range(0, len(ordered), CHUNK):
+            found[kind].update(ids_among(table, ordered[start : start + CHUNK]))
     return found
+
+
+def _existing(store: Store, wanted: dict[Kind, set[int]]) -> dict[Kind, set[int]]:
+    with store.engine.connect() as connection:
+        return _found(
+            lambda table, chunk: connection.execute(
+                select(table.c.id).where(table.c.id.in_(chunk))
+            ).scalars(),
+            wanted,
+        )
 
 
 def target_exists(store: Store, kind: Kind, row_id: int) -> bool:
@@ -73,21 +83,18 @@ class _LocalLookup:
         if self._connection is None:
             self._connection = self._store.engine.raw_connection()
         cursor = self._connection.cursor()
-        found: dict[Kind, set[int]] = {}
+
+        def ids_among(table: Table, chunk: list[int]) -> list[int]:
+            marks = ", ".join("?" * len(chunk))
+            cursor.execute(f"SELECT id FROM {table.name} WHERE id IN ({marks})", chunk)
+            return [row[0] for row in cursor.fetchall()]
+
         try:
-            for kind, ids in wanted.items():
-                ordered, table = sorted(ids), _TABLES[kind].name
-                found[kind] = set()
-                for start in range(0, len(ordered), CHUNK):
-                    chunk = ordered[start : start + CHUNK]
-                    marks = ", ".join("?" * len(chunk))
-                    cursor.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
-                    found[kind].update(row[0] for row in cursor.fetchall())
+            return _found(ids_among, wanted)
         finally:
             cursor.close()
             # No read transaction left open: it would pin an old snapshot of the file.
             self._connection.rollback()
-        return found
 
     def close(self) -> None:
         if self._connection is not None:
